@@ -1,0 +1,87 @@
+"""Configuration: defaults, then the environment, then explicit overrides (tests)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+ENV_KEYS = (
+    "DATABASE_URL",
+    "SECRET_KEY",
+    "BASE_URL",
+    "EVIDENCE_DIR",
+    "SMTP_HOST",
+    "SMTP_PORT",
+    "SMTP_USER",
+    "SMTP_PASSWORD",
+    "SMTP_FROM",
+    "SMTP_STARTTLS",
+    "MAX_UPLOAD_MB",
+    "AUDIT_SIGNING_KEY",
+)
+
+
+def _secret_key(instance: Path) -> str:
+    """A persistent random key under instance/, so a fresh install is safe without configuration."""
+    path = instance / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return the app configuration; nothing here connects to anything."""
+    instance = Path(instance_path)
+    overrides = dict(overrides or {})
+    env = {k: os.environ[k] for k in ENV_KEYS if os.environ.get(k)}
+    merged: dict[str, Any] = {**env, **overrides}
+
+    db_url = merged.get("DATABASE_URL") or f"sqlite:///{instance / 'khruphan.sqlite3'}"
+    if db_url.startswith("postgres://"):
+        db_url = "postgresql://" + db_url[len("postgres://") :]
+    if db_url.startswith("postgresql://"):
+        db_url = "postgresql+psycopg://" + db_url[len("postgresql://") :]
+    base_url = (merged.get("BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
+    secure = base_url.startswith("https://")
+    max_mb = float(merged.get("MAX_UPLOAD_MB") or 25)
+
+    config: dict[str, Any] = {
+        "SQLALCHEMY_DATABASE_URI": db_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "SECRET_KEY": merged.get("SECRET_KEY") or _secret_key(instance),
+        "BASE_URL": base_url,
+        "EVIDENCE_DIR": merged.get("EVIDENCE_DIR") or str(instance / "files"),
+        "SMTP_HOST": merged.get("SMTP_HOST", ""),
+        "SMTP_PORT": int(merged.get("SMTP_PORT") or 25),
+        "SMTP_USER": merged.get("SMTP_USER", ""),
+        "SMTP_PASSWORD": merged.get("SMTP_PASSWORD", ""),
+        "SMTP_FROM": merged.get("SMTP_FROM") or "khruphan@localhost",
+        "SMTP_STARTTLS": str(merged.get("SMTP_STARTTLS", "")).lower() in ("1", "true", "yes"),
+        "AUDIT_SIGNING_KEY": merged.get("AUDIT_SIGNING_KEY", ""),
+        "MAX_CONTENT_LENGTH": int(max_mb * 1024 * 1024),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": secure,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": secure,
+        "PREFERRED_URL_SCHEME": "https" if secure else "http",
+        "WTF_CSRF_TIME_LIMIT": None,
+        "BABEL_DEFAULT_LOCALE": "th",
+        "BABEL_DEFAULT_TIMEZONE": "Asia/Bangkok",
+        "BOOTSTRAP_SERVE_LOCAL": True,
+        "LOGIN_SLOWDOWN_AFTER": 3,
+        "LOGIN_LOCK_AFTER": 10,
+        "LOGIN_LOCK_MINUTES": 15,
+        "PAGE_SIZE": 50,
+    }
+    for key, value in overrides.items():
+        if key not in ("DATABASE_URL", "BASE_URL"):
+            config[key] = value
+    return config

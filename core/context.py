@@ -1,0 +1,31 @@
+"""Where an action came from (IP, user agent, request id), set once per request or CLI run.
+
+Services never read Flask's request; the audit writer reads this instead, so the same service called
+from a view, a CLI command or a test records the right origin.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import uuid
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Origin:
+    ip: str = ""
+    user_agent: str = ""
+    request_id: str = ""
+
+
+_origin: contextvars.ContextVar[Origin] = contextvars.ContextVar("origin", default=Origin())
+
+
+def set_origin(ip: str = "", user_agent: str = "", request_id: str | None = None) -> Origin:
+    origin = Origin(ip=ip[:64], user_agent=user_agent[:300], request_id=request_id or uuid.uuid4().hex)
+    _origin.set(origin)
+    return origin
+
+
+def current_origin() -> Origin:
+    return _origin.get()

@@ -1,0 +1,29 @@
+"""Files for people: CSV that Excel opens (UTF-8 with BOM) and cannot be tricked into running formulas."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+from flask import Response
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def safe_cell(value: Any) -> Any:
+    """Neutralise a cell that a spreadsheet would read as a formula (=HYPERLINK(...), +cmd, @SUM ...)."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def content_disposition(filename: str) -> str:
+    """An attachment header with an ASCII fallback and the real (Thai) name per RFC 6266 / 5987."""
+    ascii_name = "".join(c if c.isascii() and c.isprintable() and c not in '"\\;' else "_" for c in filename)
+    return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def csv_response(text: str, filename: str) -> Response:
+    resp = Response("\ufeff" + text, mimetype="text/csv; charset=utf-8")
+    resp.headers["Content-Disposition"] = content_disposition(filename)
+    return resp

@@ -1,0 +1,78 @@
+"""Forms for login, passwords, people and settings (CSRF through Flask-WTF)."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (BooleanField, DecimalField, HiddenField, IntegerField, PasswordField, SelectMultipleField,
+                     StringField)
+from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, Regexp
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from core.permissions import ROLES
+
+
+class MultiCheckboxField(SelectMultipleField):
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def role_choices():
+    labels = {"staff": _l("Staff (borrower)"), "supply_officer": _l("Supply officer"),
+              "head": _l("Head of agency / delegate"), "auditor": _l("Internal auditor"),
+              "admin": _l("Administrator")}
+    return [(r, labels[r]) for r in ROLES]
+
+
+class LoginForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
+    next = HiddenField()
+
+
+class ChangePasswordForm(FlaskForm):
+    current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=256)])
+    new = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=8, max=256)])
+    confirm = PasswordField(_l("Repeat the new password"),
+                            validators=[DataRequired(), EqualTo("new", message=_l("The passwords differ."))])
+
+
+class UserForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64),
+                                                       Regexp(r"^[A-Za-z0-9._-]+$",
+                                                              message=_l("Letters, digits, . _ - only."))])
+    name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
+    position = StringField(_l("Position"), validators=[Optional(), Length(max=200)])
+    department = StringField(_l("Department"), validators=[Optional(), Length(max=200)])
+    email = StringField(_l("Email"), validators=[Optional(), Length(max=254)])
+    roles = MultiCheckboxField(_l("Roles"), choices=[], validators=[DataRequired()])
+    password = PasswordField(_l("Initial password"), validators=[Optional(), Length(min=8, max=256)])
+    version = HiddenField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.roles.choices = role_choices()
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=8, max=256)])
+
+
+class EmptyForm(FlaskForm):
+    """A form with only its CSRF token, for buttons that POST."""
+
+
+class SettingsForm(FlaskForm):
+    agency_name = StringField(_l("Agency name"), validators=[DataRequired(), Length(max=200)])
+    agency_short = StringField(_l("Short name"), validators=[Optional(), Length(max=100)])
+    district = StringField(_l("District"), validators=[Optional(), Length(max=100)])
+    province = StringField(_l("Province"), validators=[Optional(), Length(max=100)])
+    address = StringField(_l("Address"), validators=[Optional(), Length(max=300)])
+    phone = StringField(_l("Phone"), validators=[Optional(), Length(max=50)])
+    supply_unit = StringField(_l("Supply unit"), validators=[Optional(), Length(max=200)])
+    head_approval_threshold = DecimalField(_l("Head's approval from (THB)"), places=2,
+                                           validators=[DataRequired(), NumberRange(min=0, max=100_000_000)])
+    head_approval_off_premises = BooleanField(_l("Use outside the office needs the head's approval"))
+    default_loan_days = IntegerField(_l("Default loan length (days)"),
+                                     validators=[DataRequired(), NumberRange(min=1, max=365)])
+    thai_digits_in_documents = BooleanField(_l("Thai digits in official documents"))

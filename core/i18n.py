@@ -1,0 +1,49 @@
+"""Thai first, English complete: locale choice and the date/number filters templates use."""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+
+from flask import Flask, request, session
+from flask_babel import Babel, get_locale
+from flask_login import current_user
+
+from core import dates
+
+LANGUAGES = ("th", "en")
+babel = Babel()
+
+
+def select_locale() -> str:
+    lang = session.get("lang")
+    if lang in LANGUAGES:
+        return lang
+    if current_user and current_user.is_authenticated and current_user.language in LANGUAGES:
+        return current_user.language
+    return "th"
+
+
+def lang() -> str:
+    locale = get_locale()
+    return locale.language if locale else "th"
+
+
+def money(value: Decimal | None) -> str:
+    if value is None:
+        return ""
+    return f"{Decimal(value):,.2f}"
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", os.path.join(app.root_path, "translations"))
+    babel.init_app(app, locale_selector=select_locale)
+    app.jinja_env.filters["be_date"] = lambda v, long=False: dates.format_date(v, lang(), long=long)
+    app.jinja_env.filters["be_datetime"] = lambda v: dates.format_datetime(v, lang())
+    app.jinja_env.filters["money"] = money
+    app.jinja_env.globals["current_lang"] = lang
+    app.jinja_env.globals["LANGUAGES"] = LANGUAGES
+
+    @app.context_processor
+    def _request_lang():
+        return {"request_path": request.path if request else "/"}

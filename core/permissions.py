@@ -1,0 +1,34 @@
+"""Roles and what they may do. Denied unless a role grants it; object rules live in each package."""
+
+from __future__ import annotations
+
+ROLES = ("staff", "supply_officer", "head", "auditor", "admin")
+
+# Permission names: "<area>.<verb>".
+ASSETS_VIEW = "assets.view"
+ASSETS_MANAGE = "assets.manage"
+ASSETS_IMPORT = "assets.import"
+LABELS_PRINT = "labels.print"
+USERS_MANAGE = "users.manage"
+SETTINGS_MANAGE = "settings.manage"
+AUDIT_VIEW = "audit.view"
+
+_GRANTS: dict[str, frozenset[str]] = {
+    "staff": frozenset({ASSETS_VIEW}),
+    "supply_officer": frozenset({ASSETS_VIEW, ASSETS_MANAGE, ASSETS_IMPORT, LABELS_PRINT}),
+    "head": frozenset({ASSETS_VIEW}),
+    "auditor": frozenset({ASSETS_VIEW, AUDIT_VIEW}),
+    "admin": frozenset({ASSETS_VIEW, USERS_MANAGE, SETTINGS_MANAGE}),
+}
+
+
+def grant(role: str, *permissions: str) -> None:
+    """Let a package add its own permissions to a role when it is wired in."""
+    _GRANTS[role] = _GRANTS[role] | frozenset(permissions)
+
+
+def permissions_for(roles: set[str] | frozenset[str]) -> frozenset[str]:
+    out: frozenset[str] = frozenset()
+    for role in roles:
+        out |= _GRANTS.get(role, frozenset())
+    return out

@@ -1,0 +1,323 @@
+"""People, login sessions and settings: one function per action, each recording its audit entry."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from core import recorder
+from core.db import N_, Conflict, DomainError, Forbidden, NotFound, begin_write, utcnow
+from core.models import LoginSession, LoginThrottle, Setting, User
+from core.permissions import ROLES, SETTINGS_MANAGE, USERS_MANAGE
+
+_hasher = PasswordHasher()
+MIN_PASSWORD = 8
+# Hashing a dummy password for unknown usernames keeps the answer time the same either way.
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+DEFAULT_SETTINGS: dict[str, Any] = {
+    "agency_name": "องค์การบริหารส่วนตำบลตัวอย่าง",
+    "agency_short": "อบต.ตัวอย่าง",
+    "district": "",
+    "province": "",
+    "address": "",
+    "phone": "",
+    "supply_unit": "งานพัสดุ กองคลัง",
+    "head_approval_threshold": "10000.00",
+    "head_approval_off_premises": True,
+    "default_loan_days": 7,
+    "thai_digits_in_documents": True,
+}
+
+
+class LoginRefused(DomainError):
+    status = 200
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def check_password_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise DomainError(N_("The password must be at least %(n)d characters."), n=MIN_PASSWORD)
+    if len(password) > 256:
+        raise DomainError(N_("The password is too long (256 characters at most)."))
+
+
+def _require(actor: User | None, permission: str) -> None:
+    if actor is None or not actor.can(permission):
+        raise Forbidden(N_("You may not do this."))
+
+
+def normalise_username(username: str) -> str:
+    return (username or "").strip().lower()
+
+
+# --- login ---------------------------------------------------------------------------------------
+
+def login(session: Session, username: str, password: str, *, ip: str = "", user_agent: str = "",
+          now: datetime | None = None, config: dict[str, Any] | None = None) -> tuple[User, str]:
+    """Check a password under the throttle; on success open a login session and return its token."""
+    cfg = {"LOGIN_SLOWDOWN_AFTER": 3, "LOGIN_LOCK_AFTER": 10, "LOGIN_LOCK_MINUTES": 15, **(config or {})}
+    now = now or utcnow()
+    key = normalise_username(username)[:64]
+    begin_write(session)
+    throttle = session.get(LoginThrottle, key) if key else None
+    if throttle:
+        locked = _aware(throttle.locked_until)
+        if locked and locked > now:
+            minutes = max(1, int((locked - now).total_seconds() // 60) + 1)
+            session.rollback()
+            raise LoginRefused(N_("Too many failed logins: this account is locked for %(minutes)d more minutes."), minutes=minutes)
+        if locked and locked <= now:
+            throttle.failures, throttle.locked_until = 0, None
+        extra = throttle.failures - cfg["LOGIN_SLOWDOWN_AFTER"]
+        last = _aware(throttle.last_failed_at)
+        if extra >= 0 and last and now < last + timedelta(seconds=2 ** min(extra, 8)):
+            wait = int((last + timedelta(seconds=2 ** min(extra, 8)) - now).total_seconds()) + 1
+            session.rollback()
+            raise LoginRefused(N_("Too many failed logins: wait %(seconds)d seconds and try again."), seconds=wait)
+
+    user = session.execute(select(User).where(User.username == key)).scalar_one_or_none() if key else None
+    ok = False
+    try:
+        ok = _hasher.verify(user.password_hash if user else _DUMMY_HASH, password or "")
+    except (VerificationError, InvalidHashError):
+        ok = False
+    if not ok or user is None or not user.active:
+        if key:
+            throttle = throttle or LoginThrottle(username=key, failures=0)
+            session.add(throttle)
+            throttle.failures += 1
+            throttle.last_failed_at = now
+            if throttle.failures >= cfg["LOGIN_LOCK_AFTER"]:
+                throttle.locked_until = now + timedelta(minutes=cfg["LOGIN_LOCK_MINUTES"])
+                throttle.failures = 0
+        recorder.record(session, user, "auth.login_failed", ("user", user.id) if user else None,
+                        {"username": key, "reason": "inactive" if user and ok else "bad_credentials"})
+        session.commit()
+        raise LoginRefused(N_("Wrong username or password."))
+
+    if throttle:
+        session.delete(throttle)
+    if _hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = _hasher.hash(password)
+    token = secrets.token_urlsafe(32)
+    session.add(LoginSession(token=token, user_id=user.id, ip=ip[:64], user_agent=user_agent[:300]))
+    recorder.record(session, user, "auth.login", user, {})
+    session.commit()
+    user.current_session_token = token
+    return user, token
+
+
+def _aware(at: datetime | None) -> datetime | None:
+    if at is None or at.tzinfo is not None:
+        return at
+    from datetime import UTC
+    return at.replace(tzinfo=UTC)
+
+
+def load_session_user(session: Session, token: str) -> User | None:
+    """The active user behind a live login session token, or None."""
+    if not token:
+        return None
+    row = session.execute(
+        select(User).join(LoginSession, LoginSession.user_id == User.id)
+        .where(LoginSession.token == token, LoginSession.revoked_at.is_(None), User.active.is_(True))
+    ).scalar_one_or_none()
+    if row is not None:
+        row.current_session_token = token
+    return row
+
+
+def logout(session: Session, user: User, token: str) -> None:
+    """End one login session server-side."""
+    begin_write(session)
+    session.execute(update(LoginSession).where(LoginSession.token == token, LoginSession.revoked_at.is_(None))
+                    .values(revoked_at=utcnow()))
+    recorder.record(session, user, "auth.logout", user, {})
+    session.commit()
+
+
+def _revoke_all(session: Session, user_id: int) -> None:
+    session.execute(update(LoginSession).where(LoginSession.user_id == user_id,
+                                               LoginSession.revoked_at.is_(None))
+                    .values(revoked_at=utcnow()))
+
+
+def change_password(session: Session, user: User, old_password: str, new_password: str) -> str:
+    """Change one's own password; every other session of the user ends. Returns a fresh session token."""
+    begin_write(session)
+    user = session.get(User, user.id)
+    try:
+        _hasher.verify(user.password_hash, old_password or "")
+    except (VerificationError, InvalidHashError):
+        session.rollback()
+        raise DomainError(N_("The current password is wrong.")) from None
+    check_password_strength(new_password)
+    user.password_hash = _hasher.hash(new_password)
+    _revoke_all(session, user.id)
+    token = secrets.token_urlsafe(32)
+    session.add(LoginSession(token=token, user_id=user.id))
+    recorder.record(session, user, "user.password_changed", user, {})
+    session.commit()
+    user.current_session_token = token
+    return token
+
+
+# --- user administration -------------------------------------------------------------------------
+
+def _user_state(user: User) -> dict[str, Any]:
+    return {"username": user.username, "name": user.name, "position": user.position,
+            "department": user.department, "email": user.email, "roles": sorted(user.roles),
+            "active": user.active}
+
+
+def create_user(session: Session, actor: User | None, username: str, name: str, roles: set[str],
+                password: str, *, position: str = "", department: str = "", email: str = "") -> User:
+    """Create a person with roles. `actor` None means the command line (an operator on the server)."""
+    if actor is not None:
+        _require(actor, USERS_MANAGE)
+    key = normalise_username(username)
+    if not key or len(key) > 64 or not all(c.isalnum() or c in "._-" for c in key):
+        raise DomainError(N_("A username is letters, digits, dot, dash and underscore, at most 64."))
+    if not (name or "").strip():
+        raise DomainError(N_("A name is required."))
+    if not roles:
+        raise DomainError(N_("Choose at least one role."))
+    if set(roles) - set(ROLES):
+        raise DomainError(N_("Unknown role: %(roles)s"), roles=", ".join(sorted(set(roles) - set(ROLES))))
+    check_password_strength(password)
+    begin_write(session)
+    if session.execute(select(User.id).where(User.username == key)).first():
+        session.rollback()
+        raise Conflict(N_("The username %(username)s is taken."), username=key)
+    user = User(username=key, name=name.strip()[:200], position=position.strip()[:200],
+                department=department.strip()[:200], email=email.strip()[:254],
+                password_hash=_hasher.hash(password), active=True)
+    user.set_roles(set(roles))
+    session.add(user)
+    session.flush()
+    recorder.record(session, actor, "user.created", user, {"after": _user_state(user)})
+    session.commit()
+    return user
+
+
+def update_user(session: Session, actor: User, user_id: int, *, version: int, name: str, roles: set[str],
+                position: str = "", department: str = "", email: str = "") -> User:
+    """Change a person's details and roles; a stale form (someone saved first) is refused."""
+    _require(actor, USERS_MANAGE)
+    if not (name or "").strip():
+        raise DomainError(N_("A name is required."))
+    if not roles:
+        raise DomainError(N_("Choose at least one role."))
+    begin_write(session)
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(N_("No such user."))
+    if user.version != version:
+        session.rollback()
+        raise Conflict(N_("Someone else changed this user after you opened the form. Reload and try again."))
+    if user.id == actor.id and "admin" not in roles:
+        session.rollback()
+        raise DomainError(N_("You cannot remove your own admin role."))
+    before = _user_state(user)
+    user.name, user.position = name.strip()[:200], position.strip()[:200]
+    user.department, user.email = department.strip()[:200], email.strip()[:254]
+    user.set_roles(set(roles))
+    after = _user_state(user)
+    if before == after:
+        session.rollback()
+        return user
+    user.version += 1  # roles live in another table; bump so concurrent editors see the change
+    session.flush()
+    action = "user.roles_changed" if before["roles"] != after["roles"] else "user.updated"
+    changed = [k for k in after if before[k] != after[k]]
+    recorder.record(session, actor, action, user,
+                    {"before": {k: before[k] for k in changed}, "after": {k: after[k] for k in changed}})
+    session.commit()
+    return user
+
+
+def set_user_active(session: Session, actor: User, user_id: int, active: bool) -> User:
+    """Deactivate (every session ends at once) or reactivate a person. People are never deleted."""
+    _require(actor, USERS_MANAGE)
+    if user_id == actor.id and not active:
+        raise DomainError(N_("You cannot deactivate yourself."))
+    begin_write(session)
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(N_("No such user."))
+    if user.active == active:
+        session.rollback()
+        return user
+    user.active = active
+    if not active:
+        _revoke_all(session, user.id)
+    recorder.record(session, actor, "user.activated" if active else "user.deactivated", user,
+                    {"before": {"active": not active}, "after": {"active": active}})
+    session.commit()
+    return user
+
+
+def reset_password(session: Session, actor: User, user_id: int, new_password: str) -> None:
+    """An admin sets a new password for someone; their sessions end."""
+    _require(actor, USERS_MANAGE)
+    check_password_strength(new_password)
+    begin_write(session)
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(N_("No such user."))
+    user.password_hash = _hasher.hash(new_password)
+    _revoke_all(session, user.id)
+    recorder.record(session, actor, "user.password_reset", user, {})
+    session.commit()
+
+
+def set_language(session: Session, user: User, language: str) -> None:
+    """Remember a person's language (not audited: a preference, not a record)."""
+    if language not in ("th", "en"):
+        raise DomainError(N_("Unknown language."))
+    begin_write(session)
+    session.execute(update(User).where(User.id == user.id).values(language=language)
+                    .execution_options(synchronize_session=False))
+    session.commit()
+
+
+# --- settings ------------------------------------------------------------------------------------
+
+def get_settings(session: Session) -> dict[str, Any]:
+    rows = session.execute(select(Setting.key, Setting.value)).all()
+    return {**DEFAULT_SETTINGS, **{k: v for k, v in rows}}
+
+
+def update_settings(session: Session, actor: User | None, values: dict[str, Any]) -> dict[str, Any]:
+    """Change agency settings; the entry records each changed key before and after."""
+    if actor is not None:
+        _require(actor, SETTINGS_MANAGE)
+    unknown = set(values) - set(DEFAULT_SETTINGS)
+    if unknown:
+        raise DomainError(N_("Unknown settings: %(keys)s"), keys=", ".join(sorted(unknown)))
+    begin_write(session)
+    current = get_settings(session)
+    changed = {k: v for k, v in values.items() if current.get(k) != v}
+    if not changed:
+        session.rollback()
+        return current
+    for key, value in changed.items():
+        row = session.get(Setting, key)
+        if row is None:
+            session.add(Setting(key=key, value=value))
+        else:
+            row.value = value
+    recorder.record(session, actor, "settings.changed", ("settings", "agency"),
+                    {"before": {k: current.get(k) for k in changed}, "after": changed})
+    session.commit()
+    return {**current, **changed}

@@ -1,0 +1,198 @@
+"""Login, logout, own password, language; the admin's people and settings pages."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from flask import current_app, flash, redirect, render_template, request, send_from_directory, session, url_for
+from flask_babel import gettext as _
+from flask_login import login_user, logout_user
+from sqlalchemy import select
+
+import fontpkg_sarabun
+from core import bp, services
+from core.db import db
+from core.forms import (ChangePasswordForm, EmptyForm, LoginForm, ResetPasswordForm, SettingsForm,
+                        UserForm)
+from core.i18n import LANGUAGES
+from core.models import User
+from core.permissions import SETTINGS_MANAGE, USERS_MANAGE
+from core.web import actor, public, require, safe_next
+
+
+@bp.route("/")
+@require()
+def home():
+    """The start page: the asset register for now; the dashboard joins later."""
+    return redirect(url_for("lending.assets"))
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login():
+    """Sign in with username and password, under the failed-login throttle."""
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = safe_next(request.args.get("next")) or ""
+    if form.validate_on_submit():
+        try:
+            user, _token = services.login(
+                db.session, form.username.data, form.password.data,
+                ip=request.remote_addr or "", user_agent=request.user_agent.string or "",
+                config=current_app.config)
+        except services.LoginRefused as e:
+            flash(_(e.message, **e.params), "danger")
+            return render_template("core/login.html", form=form), 200
+        session.clear()
+        login_user(user)
+        session["lang"] = user.language
+        return redirect(safe_next(form.next.data) or url_for("core.home"))
+    return render_template("core/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+@require()
+def logout():
+    """End this login session on the server, not only in the cookie."""
+    user = actor()
+    services.logout(db.session, user, user.current_session_token)
+    logout_user()
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    flash(_("You have signed out."), "info")
+    return redirect(url_for("core.login"))
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@require()
+def change_password():
+    """Change one's own password; other sessions end."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        user = actor()
+        token = services.change_password(db.session, user, form.current.data, form.new.data)
+        user.current_session_token = token
+        login_user(user)
+        flash(_("Your password was changed. Other sessions were signed out."), "success")
+        return redirect(url_for("core.home"))
+    return render_template("core/password.html", form=form)
+
+
+@bp.route("/lang/<code>", methods=["POST"])
+@public
+def set_lang(code: str):
+    """Switch the language of the pages (remembered for a signed-in person)."""
+    if code not in LANGUAGES:
+        return redirect(url_for("core.home"))
+    if not EmptyForm().validate_on_submit():
+        return redirect(url_for("core.home"))
+    session["lang"] = code
+    user = actor()
+    if user is not None:
+        services.set_language(db.session, user, code)
+    return redirect(safe_next(request.form.get("next")) or url_for("core.home"))
+
+
+@bp.route("/fonts/<path:name>")
+@public
+def font(name: str):
+    """Sarabun, served by the app itself (office networks are often closed)."""
+    if not name.startswith("Sarabun-") or not name.endswith(".ttf"):
+        return ("", 404)
+    return send_from_directory(fontpkg_sarabun.ROOT / "files", name, max_age=86400 * 30)
+
+
+# --- admin: people -------------------------------------------------------------------------------
+
+@bp.route("/admin/users")
+@require(USERS_MANAGE)
+def users():
+    """Everyone with an account, active first."""
+    rows = db.session.execute(select(User).order_by(User.active.desc(), User.username)).scalars().all()
+    return render_template("admin/users.html", users=rows, form=EmptyForm())
+
+
+@bp.route("/admin/users/new", methods=["GET", "POST"])
+@require(USERS_MANAGE)
+def user_new():
+    """Create an account with its roles."""
+    form = UserForm()
+    if form.validate_on_submit():
+        if not form.password.data:
+            form.password.errors.append(_("An initial password is required."))
+        else:
+            user = services.create_user(
+                db.session, actor(), form.username.data, form.name.data, set(form.roles.data),
+                form.password.data, position=form.position.data or "",
+                department=form.department.data or "", email=form.email.data or "")
+            flash(_("The account %(username)s was created.", username=user.username), "success")
+            return redirect(url_for("core.users"))
+    return render_template("admin/user_form.html", form=form, user=None)
+
+
+@bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
+@require(USERS_MANAGE)
+def user_edit(user_id: int):
+    """Change a person's details and roles (a stale form is refused)."""
+    user = db.get_or_404(User, user_id)
+    form = UserForm(obj=user)
+    form.username.data = user.username
+    if request.method == "GET":
+        form.roles.data = sorted(user.roles)
+        form.version.data = str(user.version)
+    if form.validate_on_submit():
+        services.update_user(
+            db.session, actor(), user.id, version=int(form.version.data or 0), name=form.name.data,
+            roles=set(form.roles.data), position=form.position.data or "",
+            department=form.department.data or "", email=form.email.data or "")
+        flash(_("Saved."), "success")
+        return redirect(url_for("core.users"))
+    return render_template("admin/user_form.html", form=form, user=user,
+                           reset_form=ResetPasswordForm(prefix="reset"), toggle_form=EmptyForm())
+
+
+@bp.route("/admin/users/<int:user_id>/active", methods=["POST"])
+@require(USERS_MANAGE)
+def user_active(user_id: int):
+    """Deactivate or reactivate an account (accounts are never deleted)."""
+    form = EmptyForm()
+    if form.validate_on_submit():
+        active = request.form.get("active") == "1"
+        user = services.set_user_active(db.session, actor(), user_id, active)
+        flash(_("%(username)s can sign in again.", username=user.username) if active
+              else _("%(username)s was deactivated and signed out.", username=user.username), "success")
+    return redirect(url_for("core.user_edit", user_id=user_id))
+
+
+@bp.route("/admin/users/<int:user_id>/password", methods=["POST"])
+@require(USERS_MANAGE)
+def user_password(user_id: int):
+    """Set a new password for someone who lost theirs."""
+    form = ResetPasswordForm(prefix="reset")
+    if form.validate_on_submit():
+        services.reset_password(db.session, actor(), user_id, form.password.data)
+        flash(_("The password was reset and the person's sessions ended."), "success")
+    else:
+        flash(_("The new password must be at least 8 characters."), "danger")
+    return redirect(url_for("core.user_edit", user_id=user_id))
+
+
+# --- admin: settings -----------------------------------------------------------------------------
+
+@bp.route("/admin/settings", methods=["GET", "POST"])
+@require(SETTINGS_MANAGE)
+def settings():
+    """The agency's name and place, and the borrowing policy numbers."""
+    current = services.get_settings(db.session)
+    form = SettingsForm(data={**current,
+                              "head_approval_threshold": Decimal(str(current["head_approval_threshold"]))})
+    if form.validate_on_submit():
+        values = {name: field.data for name, field in form._fields.items() if name in services.DEFAULT_SETTINGS}
+        values["head_approval_threshold"] = str(Decimal(values["head_approval_threshold"]).quantize(Decimal("0.01")))
+        values = {k: (v.strip() if isinstance(v, str) else v) for k, v in values.items()}
+        services.update_settings(db.session, actor(), values)
+        flash(_("Settings saved."), "success")
+        return redirect(url_for("core.settings"))
+    return render_template("admin/settings.html", form=form)

@@ -1,0 +1,90 @@
+"""What every blueprint's routes share: the permission gate, the acting user, the db session, files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import abort, current_app, g, request
+from flask_login import current_user
+
+from core import recorder
+from core.db import db
+from core.files import FileStore
+
+
+def actor():
+    """The signed-in User, or None."""
+    return current_user._get_current_object() if current_user.is_authenticated else None
+
+
+def require(*permissions: str) -> Callable:
+    """Gate a route: login first, then every named permission; a denial is recorded in the audit log.
+
+    Routes without this decorator are refused unless listed as public (see `public`), so nothing is
+    reachable by forgetting it.
+    """
+
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any):
+            if not current_user.is_authenticated:
+                return current_app.login_manager.unauthorized()
+            missing = [p for p in permissions if not current_user.can(p)]
+            if missing:
+                record_denial(missing)
+                abort(403)
+            return view(*args, **kwargs)
+
+        wrapper.khruphan_gate = ("login", permissions)
+        return wrapper
+
+    return decorate
+
+
+def public(view: Callable) -> Callable:
+    """Mark a route as open to everyone (login page, public evidence, static files)."""
+    view.khruphan_gate = ("public", ())
+    return view
+
+
+def record_denial(missing: list[str]) -> None:
+    """Record a permission denial in its own small transaction."""
+    session = db.session
+    try:
+        session.rollback()
+        from core.db import begin_write
+
+        begin_write(session)
+        recorder.record(session, actor(), "permission.denied", None,
+                        {"endpoint": request.endpoint or "", "path": request.path[:300],
+                         "method": request.method, "missing": missing})
+        session.commit()
+    except Exception:  # a denial must still be a 403 even if recording it fails; it is logged
+        session.rollback()
+        current_app.logger.exception("could not record a permission denial")
+
+
+def file_store() -> FileStore:
+    store = g.get("file_store")
+    if store is None:
+        store = g.file_store = FileStore(current_app.config["EVIDENCE_DIR"])
+    return store
+
+
+def external_url(path: str) -> str:
+    """An absolute link built from BASE_URL, never from the request's Host header."""
+    return current_app.config["BASE_URL"] + path
+
+
+def safe_next(target: str | None) -> str | None:
+    """A local path to go back to after login, or None (no open redirects)."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
+            or "\\" in target:
+        return None
+    return target

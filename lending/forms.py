@@ -1,0 +1,79 @@
+"""Forms of the asset register."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from lending.labels import LAYOUTS
+from lending.models import CATEGORIES, MANUAL_STATUSES
+
+
+def status_label(status: str) -> str:
+    return str(STATUS_LABELS.get(status, status))
+
+
+STATUS_LABELS = {
+    "available": _l("Available"),
+    "on_loan": _l("On loan"),
+    "in_repair": _l("In repair"),
+    "lost": _l("Lost"),
+    "disposed": _l("Disposed"),
+}
+
+
+class AssetForm(FlaskForm):
+    # Strings, not typed fields: the shared rules in lending.models parse Thai digits, B.E. dates and
+    # "1,500.00", and report errors in the same words as the import.
+    asset_number = StringField(_l("Asset number"), validators=[DataRequired(), Length(max=60)],
+                               description=_l("e.g. 416-59-0001; Thai digits are accepted"))
+    name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
+    category = StringField(_l("Category"), validators=[DataRequired(), Length(max=100)])
+    brand = StringField(_l("Brand"), validators=[Optional(), Length(max=100)])
+    model = StringField(_l("Model"), validators=[Optional(), Length(max=100)])
+    serial_number = StringField(_l("Serial number"), validators=[Optional(), Length(max=100)])
+    acquired_on = StringField(_l("Acquired on"), validators=[Optional(), Length(max=20)],
+                              description=_l("DD/MM/YYYY (B.E.) or YYYY-MM-DD"))
+    price = StringField(_l("Price (THB)"), validators=[Optional(), Length(max=30)])
+    location = StringField(_l("Location"), validators=[Optional(), Length(max=200)])
+    department = StringField(_l("Department"), validators=[Optional(), Length(max=200)])
+    lendable = BooleanField(_l("May be lent"), default=True)
+    version = HiddenField()
+
+    categories = CATEGORIES
+
+
+class StatusForm(FlaskForm):
+    status = SelectField(_l("New status"), choices=[])
+    note = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=2000)])
+    version = HiddenField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.status.choices = [(s, STATUS_LABELS[s]) for s in MANUAL_STATUSES]
+
+
+class PhotoForm(FlaskForm):
+    photo = FileField(_l("Photo"), validators=[FileRequired()])
+
+
+class ImportForm(FlaskForm):
+    file = FileField(_l("CSV or XLSX file"), validators=[FileRequired()])
+
+
+class ApplyImportForm(FlaskForm):
+    sha256 = HiddenField(validators=[DataRequired(), Length(min=64, max=64)])
+
+
+class LabelsForm(FlaskForm):
+    layout = SelectField(_l("Sticker sheet"), choices=[])
+    start_at = IntegerField(_l("Skip labels already used on the first sheet"), default=0,
+                            validators=[Optional(), NumberRange(min=0, max=39)])
+    ids = HiddenField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.layout.choices = [(k, v.label) for k, v in LAYOUTS.items()]

@@ -1,0 +1,246 @@
+"""Importing the office's asset list (CSV or XLSX, English or Thai headers), all or nothing.
+
+read_table → plan_import (validate every row, compare with the register) → apply_import (one transaction).
+A file with any bad row changes nothing; every bad row is reported with its row number, column and reason.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from audit import record
+from audit.services import record_many
+from core.db import N_, DomainError, Forbidden, begin_write
+from lending import permissions
+from lending.models import FIELDS, Asset, clean_asset_fields, compute_search_text, new_tag
+
+MAX_ROWS = 200_000
+REQUIRED = ("asset_number", "name", "category")
+
+HEADERS: dict[str, tuple[str, ...]] = {
+    "asset_number": ("asset_number", "หมายเลขครุภัณฑ์", "เลขครุภัณฑ์", "รหัสครุภัณฑ์", "เลขทะเบียนครุภัณฑ์"),
+    "name": ("name", "ชื่อครุภัณฑ์", "ชื่อ", "รายการ", "ชื่อรายการ"),
+    "category": ("category", "ประเภท", "หมวดหมู่", "ประเภทครุภัณฑ์"),
+    "brand": ("brand", "ยี่ห้อ"),
+    "model": ("model", "รุ่น"),
+    "serial_number": ("serial_number", "หมายเลขเครื่อง", "เลขประจำเครื่อง", "serial"),
+    "acquired_on": ("acquired_on", "วันที่ได้มา", "วันที่ซื้อ", "วันที่รับ"),
+    "price": ("price", "ราคา", "ราคาต่อหน่วย", "มูลค่า", "ราคา (บาท)"),
+    "location": ("location", "สถานที่ตั้ง", "ที่ตั้ง", "สถานที่เก็บ"),
+    "department": ("department", "หน่วยงาน", "กอง/ส่วน", "ส่วนราชการ"),
+    "lendable": ("lendable", "ให้ยืมได้", "ยืมได้"),
+}
+_LOOKUP = {unicodedata.normalize("NFC", alias).strip().lower(): key
+           for key, aliases in HEADERS.items() for alias in aliases}
+
+
+class ImportFileError(DomainError):
+    """The file as a whole cannot be read (type, encoding, headers)."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int
+    column: str
+    reason: str  # msgid, with %(name)s placeholders filled from params
+    value: str = ""
+    params: tuple[tuple[str, Any], ...] = ()
+
+    def message(self, translate: Callable[[str], str] = lambda s: s) -> str:
+        return translate(self.reason) % dict(self.params) if self.params else translate(self.reason)
+
+
+@dataclass
+class Plan:
+    sha256: str
+    rows: int
+    creates: list[dict[str, Any]] = field(default_factory=list)
+    updates: list[tuple[int, str, dict[str, Any], dict[str, Any]]] = field(default_factory=list)
+    unchanged: int = 0
+    errors: list[RowError] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    @property
+    def changes(self) -> int:
+        return len(self.creates) + len(self.updates)
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return value if isinstance(value, str) else str(value)
+
+
+def read_table(data: bytes, filename: str = "") -> tuple[list[str], list[list[Any]]]:
+    """Headers and rows of a CSV (UTF-8, BOM or not) or XLSX file, decided by content, not name."""
+    if data.startswith(b"PK\x03\x04"):
+        from openpyxl import load_workbook
+
+        try:
+            book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except Exception:  # openpyxl raises many kinds for a damaged file
+            raise ImportFileError(N_("The spreadsheet cannot be read; save it again as XLSX or CSV.")) from None
+        sheet = book.worksheets[0]
+        rows_iter = sheet.iter_rows(values_only=True)
+        header = next(rows_iter, None)
+        if header is None:
+            raise ImportFileError(N_("The file is empty."))
+        rows = []
+        for row in rows_iter:
+            if len(rows) > MAX_ROWS:
+                raise ImportFileError(N_("The file has more than %(n)d rows; split it."), n=MAX_ROWS)
+            rows.append([_cell(v) for v in row])
+        book.close()
+        return [str(h or "") for h in header], rows
+    if b"\x00" in data[:4096]:
+        raise ImportFileError(N_("This is not a CSV or XLSX file."))
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ImportFileError(N_("The CSV is not UTF-8. In Excel choose “CSV UTF-8” when saving.")) from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, None)
+    if not header:
+        raise ImportFileError(N_("The file is empty."))
+    rows = []
+    for row in reader:
+        if len(rows) > MAX_ROWS:
+            raise ImportFileError(N_("The file has more than %(n)d rows; split it."), n=MAX_ROWS)
+        rows.append(row)
+    return header, rows
+
+
+def map_headers(header: list[str]) -> dict[int, str]:
+    """Column index → field, from English or Thai header names; unknown and missing columns raise."""
+    mapping: dict[int, str] = {}
+    unknown = []
+    for index, name in enumerate(header):
+        key = unicodedata.normalize("NFC", str(name)).strip().lower()
+        if not key:
+            continue
+        fieldname = _LOOKUP.get(key)
+        if fieldname is None:
+            unknown.append(str(name))
+        elif fieldname in mapping.values():
+            raise ImportFileError(N_("The column %(column)s appears twice."), column=fieldname)
+        else:
+            mapping[index] = fieldname
+    missing = [f for f in REQUIRED if f not in mapping.values()]
+    if missing:
+        raise ImportFileError(N_("Required columns are missing: %(columns)s"), columns=", ".join(missing))
+    if unknown:
+        raise ImportFileError(N_("Unknown columns: %(columns)s"), columns=", ".join(unknown))
+    return mapping
+
+
+def plan_import(session: Session, data: bytes, filename: str = "",
+                progress: Callable[[int], None] | None = None) -> Plan:
+    """Validate every row and compare it with the register; changes nothing."""
+    header, rows = read_table(data, filename)
+    mapping = map_headers(header)
+    plan = Plan(sha256=hashlib.sha256(data).hexdigest(), rows=0, columns=list(mapping.values()))
+    existing = {row.asset_number: row for row in session.execute(
+        select(Asset.id, *[getattr(Asset, f) for f in FIELDS])).all()}
+    seen: dict[str, int] = {}
+    for offset, row in enumerate(rows):
+        rownum = offset + 2  # the header is row 1, as in Excel
+        if not any(str(v).strip() for v in row if v is not None):
+            continue
+        plan.rows += 1
+        raw = {fieldname: (row[i] if i < len(row) else "") for i, fieldname in mapping.items()}
+        clean, errors = clean_asset_fields(raw, partial=True)
+        for column, reason in errors.items():
+            plan.errors.append(RowError(rownum, column, reason, str(raw.get(column, ""))[:100]))
+        if errors:
+            continue
+        number = clean["asset_number"]
+        if number in seen:
+            plan.errors.append(RowError(rownum, "asset_number", N_("the same asset number is on row %(row)d"),
+                                        number, (("row", seen[number]),)))
+            continue
+        seen[number] = rownum
+        current = existing.get(number)
+        if current is None:
+            plan.creates.append({"lendable": True, **{f: _default(f) for f in FIELDS}, **clean})
+        else:
+            changes = {f: v for f, v in clean.items() if getattr(current, f) != v and not
+                       (getattr(current, f) in (None, "") and v in (None, ""))}
+            if changes:
+                plan.updates.append((current.id, number, {f: getattr(current, f) for f in changes}, changes))
+            else:
+                plan.unchanged += 1
+        if progress and plan.rows % 1000 == 0:
+            progress(1000)
+    if progress:
+        progress(plan.rows % 1000)
+    return plan
+
+
+def _default(fieldname: str) -> Any:
+    return None if fieldname in ("acquired_on", "price") else ("" if fieldname != "lendable" else True)
+
+
+def apply_import(session: Session, actor, data: bytes, filename: str = "",
+                 progress: Callable[[int], None] | None = None) -> Plan:
+    """Plan and apply in one write transaction; any bad row and nothing changes (the plan is returned)."""
+    if actor is not None and not permissions.can_import_assets(actor):
+        raise Forbidden(N_("You may not do this."))
+    begin_write(session)
+    plan = plan_import(session, data, filename)
+    if not plan.ok or not plan.changes:
+        session.rollback()
+        return plan
+    taken = set(session.execute(select(Asset.tag)).scalars())
+    entries: list[tuple[Any, dict[str, Any] | None]] = []
+    if plan.creates:
+        values = []
+        for fields in plan.creates:
+            tag = new_tag()
+            while tag in taken:
+                tag = new_tag()
+            taken.add(tag)
+            values.append({**fields, "tag": tag, "status": "available", "status_note": "",
+                           "search_text": compute_search_text({**fields, "tag": tag}), "version": 1})
+        for start in range(0, len(values), 2000):
+            chunk = values[start:start + 2000]
+            ids = session.scalars(insert(Asset).returning(Asset.id, sort_by_parameter_order=True), chunk).all()
+            entries.extend((("asset", i), {"after": v}) for i, v in zip(ids, chunk, strict=True))
+            if progress:
+                progress(len(chunk))
+    for asset_id, _number, before, after in plan.updates:
+        asset = session.get(Asset, asset_id)
+        asset.apply(after)
+        entries.append((asset, {"before": before, "after": after}))
+    if plan.updates:
+        session.flush()
+        if progress:
+            progress(len(plan.updates))
+    created = [e for e in entries if e[1] and "before" not in e[1]]
+    updated = [e for e in entries if e[1] and "before" in e[1]]
+    record_many(session, actor, "asset.created", [(s, {**d, "import": plan.sha256}) for s, d in created])
+    record_many(session, actor, "asset.updated", [(s, {**d, "import": plan.sha256}) for s, d in updated])
+    record(session, actor, "assets.imported", ("import", plan.sha256[:16]),
+           {"sha256": plan.sha256, "filename": filename[:255], "rows": plan.rows,
+            "created": len(plan.creates), "updated": len(plan.updates), "unchanged": plan.unchanged})
+    session.commit()
+    return plan

@@ -1,0 +1,302 @@
+"""The asset register's pages: list, detail, edit, status, photo, QR, tag links, labels, import, export."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from audit import record
+from core.db import DomainError, begin_write, db
+from core.exports import csv_response, safe_cell
+from core.files import XLSX, FileStore, safe_name
+from core.models import StoredFile
+from core.permissions import ASSETS_IMPORT, ASSETS_MANAGE, ASSETS_VIEW, LABELS_PRINT
+from core.services import get_settings
+from core.web import actor, external_url, file_store, require
+from lending import bp, importing, labels, queries, services
+from lending.forms import (STATUS_LABELS, ApplyImportForm, AssetForm, ImportForm, LabelsForm, PhotoForm,
+                           StatusForm)
+from lending.models import FIELDS, Asset
+from lending.permissions import can_import_assets, can_manage_assets, can_print_labels
+
+
+@bp.app_context_processor
+def _helpers():
+    return {"STATUS_LABELS": STATUS_LABELS, "can_manage_assets": can_manage_assets,
+            "can_import_assets": can_import_assets, "can_print_labels": can_print_labels}
+
+
+def tag_url(tag: str) -> str:
+    return external_url(url_for("lending.tag", tag=tag))
+
+
+@bp.route("/assets")
+@require(ASSETS_VIEW)
+def assets():
+    """The register: search, filters and pages of 50."""
+    flt = queries.AssetFilter.from_args(request.args)
+    page_no = request.args.get("page", 1, type=int) or 1
+    page = queries.list_assets(db.session, flt, page_no, current_app.config["PAGE_SIZE"])
+    return render_template("lending/assets.html", page=page, flt=flt,
+                           options=queries.filter_options(db.session))
+
+
+@bp.route("/assets/<int:asset_id>")
+@require(ASSETS_VIEW)
+def asset(asset_id: int):
+    """One asset: details, photo, QR tag and status."""
+    item = db.get_or_404(Asset, asset_id)
+    return render_template("lending/asset.html", asset=item, tag_link=tag_url(item.tag),
+                           status_form=StatusForm(version=item.version), photo_form=PhotoForm())
+
+
+@bp.route("/t/<tag>")
+@require(ASSETS_VIEW)
+def tag(tag: str):
+    """Where a scanned QR label lands: the asset's page (after login if needed)."""
+    item = queries.asset_by_tag(db.session, tag[:32])
+    if item is None:
+        return render_template("lending/unknown_tag.html", tag=tag[:32]), 404
+    return redirect(url_for("lending.asset", asset_id=item.id))
+
+
+def _form_values(form: AssetForm) -> dict:
+    return {f: getattr(form, f).data for f in FIELDS}
+
+
+def _show_field_errors(form: AssetForm, err: services.InvalidFields) -> None:
+    for fieldname, reason in err.errors.items():
+        getattr(form, fieldname).errors.append(_(reason))
+    flash(_(err.message), "danger")
+
+
+@bp.route("/assets/new", methods=["GET", "POST"])
+@require(ASSETS_MANAGE)
+def asset_new():
+    """Put a new asset on the register."""
+    form = AssetForm()
+    if form.validate_on_submit():
+        try:
+            item = services.create_asset(db.session, actor(), _form_values(form))
+        except services.InvalidFields as err:
+            _show_field_errors(form, err)
+        else:
+            flash(_("Asset %(number)s was added.", number=item.asset_number), "success")
+            return redirect(url_for("lending.asset", asset_id=item.id))
+    return render_template("lending/asset_form.html", form=form, asset=None)
+
+
+@bp.route("/assets/<int:asset_id>/edit", methods=["GET", "POST"])
+@require(ASSETS_MANAGE)
+def asset_edit(asset_id: int):
+    """Edit an asset's details (a stale form is refused, not silently saved over)."""
+    item = db.get_or_404(Asset, asset_id)
+    form = AssetForm()
+    if request.method == "GET":
+        for f in FIELDS:
+            value = getattr(item, f)
+            getattr(form, f).data = value if f == "lendable" else ("" if value is None else str(value))
+        form.version.data = str(item.version)
+    if form.validate_on_submit():
+        try:
+            item = services.update_asset(db.session, actor(), asset_id, int(form.version.data or 0),
+                                         _form_values(form))
+        except services.InvalidFields as err:
+            _show_field_errors(form, err)
+        else:
+            flash(_("Saved."), "success")
+            return redirect(url_for("lending.asset", asset_id=item.id))
+    return render_template("lending/asset_form.html", form=form, asset=item)
+
+
+@bp.route("/assets/<int:asset_id>/status", methods=["POST"])
+@require(ASSETS_MANAGE)
+def asset_status(asset_id: int):
+    """Change an asset's status with a reason."""
+    form = StatusForm()
+    if not form.validate_on_submit():
+        flash(_("The form was incomplete; nothing was changed."), "danger")
+        return redirect(url_for("lending.asset", asset_id=asset_id))
+    try:
+        services.change_status(db.session, actor(), asset_id, int(form.version.data or 0), form.status.data,
+                               form.note.data or "")
+    except services.InvalidFields:
+        flash(_("Give a reason for the new status."), "danger")
+    else:
+        flash(_("The status was changed."), "success")
+    return redirect(url_for("lending.asset", asset_id=asset_id))
+
+
+@bp.route("/assets/<int:asset_id>/photo", methods=["POST"])
+@require(ASSETS_MANAGE)
+def asset_photo_upload(asset_id: int):
+    """Attach a photo to an asset."""
+    form = PhotoForm()
+    if not form.validate_on_submit():
+        flash(_("Choose a photo to upload."), "danger")
+        return redirect(url_for("lending.asset", asset_id=asset_id))
+    upload = form.photo.data
+    services.set_photo(db.session, actor(), asset_id, upload.read(), upload.filename or "", file_store(),
+                       current_app.config["MAX_CONTENT_LENGTH"])
+    flash(_("The photo was saved."), "success")
+    return redirect(url_for("lending.asset", asset_id=asset_id))
+
+
+@bp.route("/assets/<int:asset_id>/photo")
+@require(ASSETS_VIEW)
+def asset_photo(asset_id: int):
+    """The asset's photo, from the file store."""
+    item = db.get_or_404(Asset, asset_id)
+    if not item.photo_sha256:
+        abort(404)
+    stored = db.session.get(StoredFile, item.photo_sha256)
+    store: FileStore = file_store()
+    try:
+        data = store.read(stored.sha256)
+    except FileNotFoundError:
+        abort(404)
+    resp = Response(data, mimetype=stored.mime)
+    resp.headers["Cache-Control"] = "private, max-age=86400"
+    resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return resp
+
+
+@bp.route("/assets/<int:asset_id>/qr.<fmt>")
+@require(ASSETS_VIEW)
+def asset_qr(asset_id: int, fmt: str):
+    """The tag's QR code as PNG or SVG; it holds BASE_URL + the tag's path."""
+    item = db.get_or_404(Asset, asset_id)
+    url = tag_url(item.tag)
+    if fmt == "png":
+        resp = Response(labels.qr_png(url), mimetype="image/png")
+    elif fmt == "svg":
+        resp = Response(labels.qr_svg(url), mimetype="image/svg+xml")
+    else:
+        abort(404)
+    if request.args.get("download"):
+        resp.headers["Content-Disposition"] = f'attachment; filename="qr-{item.tag}.{fmt}"'
+    return resp
+
+
+# --- labels --------------------------------------------------------------------------------------
+
+@bp.route("/assets/labels", methods=["GET", "POST"])
+@require(LABELS_PRINT)
+def asset_labels():
+    """Print label sheets (PDF) for the filtered register or a selection."""
+    flt = queries.AssetFilter.from_args(request.values)
+    form = LabelsForm()
+    ids = [int(i) for i in request.values.getlist("id") if i.isdigit()][:5000]
+    if request.method == "GET":
+        form.ids.data = ",".join(str(i) for i in ids)
+        count = queries.list_assets(db.session, flt, 1, 1).total if not ids else len(ids)
+        return render_template("lending/labels.html", form=form, flt=flt, count=count, ids=ids)
+    if not form.validate_on_submit():
+        flash(_("The form was incomplete; nothing was printed."), "danger")
+        return redirect(url_for("lending.asset_labels", **flt.as_args()))
+    ids = [int(i) for i in (form.ids.data or "").split(",") if i.strip().isdigit()]
+    items = [labels.LabelItem(url=tag_url(a.tag), asset_number=a.asset_number, name=a.name, tag=a.tag)
+             for a in queries.iter_assets(db.session, flt, ids or None)]
+    if not items:
+        flash(_("No assets match; nothing to print."), "warning")
+        return redirect(url_for("lending.asset_labels", **flt.as_args()))
+    if len(items) > 5000:
+        flash(_("At most 5,000 labels at once; narrow the filter."), "warning")
+        return redirect(url_for("lending.asset_labels", **flt.as_args()))
+    pdf = labels.render_label_sheet(items, form.layout.data, get_settings(db.session)["agency_name"],
+                                    start_at=form.start_at.data or 0)
+    begin_write(db.session)
+    record(db.session, actor(), "assets.labels_printed", None,
+           {"count": len(items), "layout": form.layout.data, "filter": flt.as_args(), "ids": ids[:200]})
+    db.session.commit()
+    resp = Response(pdf, mimetype="application/pdf")
+    resp.headers["Content-Disposition"] = 'attachment; filename="labels.pdf"'
+    return resp
+
+
+# --- import --------------------------------------------------------------------------------------
+
+@bp.route("/assets/import", methods=["GET", "POST"])
+@require(ASSETS_IMPORT)
+def asset_import():
+    """Upload the office's list; see every error or a preview of the changes before anything happens."""
+    form = ImportForm()
+    if form.validate_on_submit():
+        upload = form.file.data
+        data = upload.read()
+        try:
+            plan = importing.plan_import(db.session, data, upload.filename or "")
+        except importing.ImportFileError as err:
+            flash(_(err.message, **err.params), "danger")
+            return render_template("lending/import.html", form=form)
+        if plan.ok:
+            _keep_import_file(data, upload.filename or "")
+        return render_template("lending/import_preview.html", plan=plan, form=form,
+                               apply_form=ApplyImportForm(sha256=plan.sha256), filename=upload.filename or "")
+    return render_template("lending/import.html", form=form, headers=importing.HEADERS)
+
+
+def _keep_import_file(data: bytes, filename: str) -> None:
+    """Keep the uploaded list in the file store (named by its hash): applied later, and kept as the record."""
+    digest = file_store().write(data)
+    begin_write(db.session)
+    if db.session.get(StoredFile, digest) is None:
+        mime = XLSX if data.startswith(b"PK") else "text/csv"
+        db.session.add(StoredFile(sha256=digest, size=len(data), mime=mime, original_name=safe_name(filename),
+                                  uploaded_by_id=actor().id))
+    db.session.commit()
+
+
+@bp.route("/assets/import/apply", methods=["POST"])
+@require(ASSETS_IMPORT)
+def asset_import_apply():
+    """Apply a previewed import; applying the same file twice changes nothing the second time."""
+    form = ApplyImportForm()
+    if not form.validate_on_submit():
+        flash(_("The form was incomplete; nothing was imported."), "danger")
+        return redirect(url_for("lending.asset_import"))
+    try:
+        data = file_store().read(form.sha256.data)
+    except (FileNotFoundError, ValueError):
+        flash(_("The uploaded file is no longer available; upload it again."), "danger")
+        return redirect(url_for("lending.asset_import"))
+    filename = request.form.get("filename", "")[:255]
+    try:
+        plan = importing.apply_import(db.session, actor(), data, filename)
+    except importing.ImportFileError as err:
+        flash(_(err.message, **err.params), "danger")
+        return redirect(url_for("lending.asset_import"))
+    if not plan.ok:
+        return render_template("lending/import_preview.html", plan=plan, form=ImportForm(),
+                               apply_form=None, filename=filename)
+    flash(_("Imported: %(created)d added, %(updated)d changed, %(unchanged)d unchanged.",
+            created=len(plan.creates), updated=len(plan.updates), unchanged=plan.unchanged), "success")
+    return redirect(url_for("lending.assets"))
+
+
+# --- export --------------------------------------------------------------------------------------
+
+@bp.route("/assets/export.csv")
+@require(ASSETS_VIEW)
+def asset_export():
+    """The filtered register as CSV for Excel (UTF-8 with BOM, formulas neutralised); the export is logged."""
+    flt = queries.AssetFilter.from_args(request.args)
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow([*FIELDS, "status", "tag"])
+    count = 0
+    for a in queries.iter_assets(db.session, flt):
+        writer.writerow([safe_cell(v) for v in (
+            a.asset_number, a.name, a.category, a.brand, a.model, a.serial_number,
+            a.acquired_on.isoformat() if a.acquired_on else "", a.price if a.price is not None else "",
+            a.location, a.department, "yes" if a.lendable else "no", a.status, a.tag)])
+        count += 1
+    begin_write(db.session)
+    record(db.session, actor(), "assets.exported", None, {"count": count, "filter": flt.as_args()})
+    db.session.commit()
+    return csv_response(buf.getvalue(), "assets.csv")
+
+

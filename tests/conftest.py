@@ -1,0 +1,164 @@
+"""Fixtures: the app on SQLite or PostgreSQL (DATABASE_URL), the db session, factories and logins."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+from decimal import Decimal
+
+import pytest
+from flask_migrate import upgrade
+from sqlalchemy import create_engine, text
+
+from core import context, services as core_services
+from core.db import db
+from lending.models import Asset, compute_search_text
+
+PASSWORD = "correct horse 42"
+_counter = itertools.count(1)
+
+
+def unique(prefix: str = "x") -> str:
+    return f"{prefix}{os.getpid() % 1000}{next(_counter):05d}"
+
+
+def _reset_postgres(url: str) -> None:
+    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1)
+                           if url.startswith("postgresql://") else url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    """PostgreSQL when DATABASE_URL is set (CI's second run), else a fresh SQLite file."""
+    url = os.environ.get("DATABASE_URL")
+    if url and url.startswith("postgres"):
+        _reset_postgres(url)
+        return url
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def app(database_url, tmp_path_factory):
+    """One app for the session, its database built by the real migrations."""
+    from wsgi import create_app
+
+    application = create_app({
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "test-secret",
+        "BASE_URL": "http://kp.test",
+        "EVIDENCE_DIR": str(tmp_path_factory.mktemp("files")),
+        "TESTING": True,
+        "WTF_CSRF_ENABLED": False,
+        "SERVER_NAME": None,
+    })
+    with application.app_context():
+        upgrade()
+    return application
+
+
+@pytest.fixture
+def app_ctx(app):
+    with app.app_context():
+        context.set_origin("127.0.0.1", "pytest")
+        yield app
+        db.session.rollback()
+        db.session.remove()
+
+
+@pytest.fixture
+def session(app_ctx):
+    """The app's db session, inside an app context."""
+    return db.session
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def csrf_on(app):
+    """CSRF checking as in production, for the tests that prove it."""
+    app.config["WTF_CSRF_ENABLED"] = True
+    yield
+    app.config["WTF_CSRF_ENABLED"] = False
+
+
+@pytest.fixture
+def make_user(app):
+    """make_user(roles=["staff"], **fields) -> User (password: PASSWORD)."""
+
+    def make(roles=("staff",), username=None, name=None, password=PASSWORD, **fields):
+        with app.app_context():
+            user = core_services.create_user(db.session, None, username or unique("u"), name or "ทดสอบ ผู้ใช้",
+                                             set(roles), password, **fields)
+            user_id = user.id
+            db.session.remove()
+        with app.app_context():
+            from core.models import User
+
+            user = db.session.get(User, user_id)
+            db.session.expunge(user)
+            return user
+
+    return make
+
+
+@pytest.fixture
+def make_asset(app):
+    """make_asset(**fields) -> Asset with a fresh number and tag, written directly (an audit entry too)."""
+
+    def make(**fields):
+        from audit import record
+        from core.db import begin_write
+        from lending.services import unique_tag
+
+        with app.app_context():
+            begin_write(db.session)
+            values = {"asset_number": unique("900-69-"), "name": "เก้าอี้พลาสติก", "category": "เก้าอี้",
+                      "brand": "", "model": "", "serial_number": "", "acquired_on": None,
+                      "price": Decimal("350.00"), "location": "ห้องเก็บของ", "department": "สำนักปลัด",
+                      "lendable": True, **fields}
+            asset = Asset(tag=fields.pop("tag", None) or unique_tag(db.session), status=values.pop("status", "available"),
+                          status_note="")
+            asset.apply(values)
+            asset.search_text = compute_search_text(asset.state())
+            db.session.add(asset)
+            db.session.flush()
+            record(db.session, None, "asset.created", asset, {"after": asset.state()})
+            db.session.commit()
+            db.session.refresh(asset)
+            db.session.expunge(asset)
+            return asset
+
+    return make
+
+
+def login(client, username: str, password: str = PASSWORD, follow: bool = False):
+    """Sign in through the real login form."""
+    return client.post("/login", data={"username": username, "password": password},
+                       follow_redirects=follow)
+
+
+@pytest.fixture
+def login_as(client):
+    """login_as(user) signs the test client in as that user."""
+
+    def do(user, password: str = PASSWORD):
+        resp = login(client, user.username, password)
+        assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+        return client
+
+    return do
+
+
+def csrf_token_from(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or \
+        re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)

@@ -1,0 +1,183 @@
+"""create_app(): the one place that knows every package and wires them together."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+from flask import Flask, flash, g, redirect, render_template, request
+from flask_babel import gettext as _
+from flask_bootstrap import Bootstrap5
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.orm.exc import StaleDataError
+
+import audit
+import audit.models  # noqa: F401  (every model is imported so migrations see every table)
+import core
+import lending
+import lending.models  # noqa: F401
+from core import cli as core_cli
+from core import views as _core_views  # noqa: F401  (routes register on import)
+from lending import cli as lending_cli
+from lending import views as _lending_views  # noqa: F401
+from audit.services import install_guard
+from core import context, i18n, recorder
+from core.config import load_config
+from core.db import DomainError, db, install_sqlite_tuning
+from core.forms import role_choices
+from core.services import get_settings, load_session_user
+
+csrf = CSRFProtect()
+
+
+class _Settings(dict):
+    """Agency settings for templates: `agency().agency_name`."""
+
+    __getattr__ = dict.get
+
+migrate = Migrate()
+login_manager = LoginManager()
+
+
+def create_app(overrides: dict[str, Any] | None = None) -> Flask:
+    """Build the app: defaults, then the environment, then `overrides`; nothing connects at import."""
+    root = os.path.dirname(os.path.abspath(__file__))
+    app = Flask(__name__, instance_path=os.path.join(root, "instance"), instance_relative_config=False,
+                template_folder="templates", static_folder="static")
+    app.config.update(load_config(app.instance_path, overrides))
+    os.makedirs(app.instance_path, exist_ok=True)
+    logging.basicConfig(level=logging.INFO)
+
+    db.init_app(app)
+    with app.app_context():
+        install_sqlite_tuning(db.engine)
+    migrate.init_app(app, db, directory=os.path.join(root, "migrations"), render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    Bootstrap5(app)
+    i18n.init_app(app)
+    _init_login(app)
+
+    recorder.set_writer(audit.record)
+    install_guard()
+
+    app.register_blueprint(core.bp)
+    app.register_blueprint(lending.bp)
+    core_cli.init_app(app)
+    lending_cli.init_app(app)
+
+    @app.context_processor
+    def _globals():
+        def agency():
+            if "agency" not in g:
+                g.agency = _Settings(get_settings(db.session))
+            return g.agency
+
+        return {"agency": agency, "role_label": lambda r: str(dict(role_choices()).get(r, r))}
+
+    _init_request_hooks(app)
+    _init_error_handlers(app)
+    return app
+
+
+def _init_login(app: Flask) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "core.login"
+    login_manager.login_message = None
+    login_manager.session_protection = "basic"
+
+    @login_manager.user_loader
+    def _load(token: str):
+        return load_session_user(db.session, token)
+
+
+def _init_request_hooks(app: Flask) -> None:
+    @app.before_request
+    def _origin():
+        g.origin = context.set_origin(request.remote_addr or "", request.user_agent.string or "",
+                                      request.headers.get("X-Request-Id"))
+
+    @app.before_request
+    def _gate():
+        """Deny by default: a route that declared neither `require` nor `public` is not served."""
+        if request.endpoint in (None, "static", "bootstrap.static"):
+            return None
+        view = app.view_functions.get(request.endpoint)
+        if getattr(view, "khruphan_gate", None) is None:
+            app.logger.error("route %s has no access rule; refused", request.endpoint)
+            return render_template("core/error.html", code=403, message=_("You may not open this page.")), 403
+        return None
+
+    @app.after_request
+    def _headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault(
+            "Content-Security-Policy",
+            "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
+            "script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; "
+            "form-action 'self'")
+        if g.get("origin"):
+            response.headers["X-Request-Id"] = g.origin.request_id
+        return response
+
+    @app.teardown_request
+    def _teardown(exc):
+        if exc is not None:
+            db.session.rollback()
+
+
+def _init_error_handlers(app: Flask) -> None:
+    def _page(code: int, message: str):
+        return render_template("core/error.html", code=code, message=message), code
+
+    @app.errorhandler(DomainError)
+    def _domain(e: DomainError):
+        db.session.rollback()
+        message = _(e.message, **e.params)
+        if request.method == "POST" and e.status in (400, 409) and request.referrer:
+            flash(message, "danger")
+            return redirect(request.referrer)
+        return _page(e.status, message)
+
+    @app.errorhandler(StaleDataError)
+    def _stale(_e):
+        db.session.rollback()
+        return _page(409, _("Someone else changed this record after you opened it. Reload and try again."))
+
+    @app.errorhandler(CSRFError)
+    def _csrf(_e):
+        return _page(400, _("The form expired or was not sent from this site. Reload the page and try again."))
+
+    @app.errorhandler(403)
+    def _forbidden(_e):
+        return _page(403, _("You may not open this page."))
+
+    @app.errorhandler(404)
+    def _not_found(_e):
+        return _page(404, _("This page does not exist."))
+
+    @app.errorhandler(405)
+    def _method(_e):
+        return _page(405, _("This action is not allowed here."))
+
+    @app.errorhandler(413)
+    def _too_large(_e):
+        mb = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
+        return _page(413, _("The upload is larger than %(mb)d MB; nothing was stored.", mb=mb))
+
+    @app.errorhandler(500)
+    def _server(_e):
+        db.session.rollback()
+        return _page(500, _("Something went wrong on our side; nothing was saved. Try again."))
+
+    @app.route("/healthz")
+    def healthz():
+        return {"ok": True}
+
+    healthz.khruphan_gate = ("public", ())
+
+
