@@ -409,6 +409,33 @@ def wrap_text(text: str, width: float, measure, max_lines: int) -> tuple[list[st
 # --------------------------------------------------------------------------- PDF
 
 
+@functools.lru_cache(maxsize=2)
+def _hb_font(style: str):
+    import uharfbuzz as hb
+
+    path = FONT_BOLD if style == "B" else FONT_REGULAR
+    face = hb.Face(hb.Blob.from_file_path(str(path)))
+    return hb.Font(face), face.upem
+
+
+@functools.lru_cache(maxsize=65536)
+def _shaped_em(text: str, style: str = "") -> float:
+    """Advance width of ``text`` shaped with HarfBuzz, in em.
+
+    The same computation fpdf2 does for shaped text, without its per-call bidi and
+    fragment machinery, and cached independent of the font size.
+    """
+    import uharfbuzz as hb
+
+    font, upem = _hb_font(style)
+    buf = hb.Buffer()
+    buf.cluster_level = 1
+    buf.add_str(text)
+    buf.guess_segment_properties()
+    hb.shape(font, buf, {})
+    return sum(round(1000 / upem * pos.x_advance + 0.001) for pos in buf.glyph_positions) / 1000
+
+
 class _Sheet:
     """Draws labels on an fpdf2 document; one instance per PDF."""
 
@@ -431,7 +458,6 @@ class _Sheet:
         pdf.set_text_color(0, 0, 0)
         pdf.set_draw_color(0, 0, 0)
         self.pdf = pdf
-        self._width_cache: dict[tuple[str, float, str], float] = {}
         self._agency_cache: tuple[float, list[str]] | None = None
 
     # -- measuring ---------------------------------------------------------
@@ -440,13 +466,8 @@ class _Sheet:
         self.pdf.set_font(FONT_FAMILY, style, size_pt)
 
     def _measure(self, text: str, size_pt: float, style: str = "") -> float:
-        key = (style, size_pt, text)
-        w = self._width_cache.get(key)
-        if w is None:
-            self._font(size_pt, style)
-            w = self.pdf.get_string_width(text)
-            self._width_cache[key] = w
-        return w
+        """Shaped width of ``text`` in mm, as fpdf2 will lay it out."""
+        return _shaped_em(text, style) * size_pt * PT_TO_MM
 
     def _fit_one_line(self, text: str, width: float, sizes: list[float], style: str = "") -> tuple[float, str]:
         """Largest size at which ``text`` fits on one line; truncated at the smallest size."""
