@@ -70,7 +70,7 @@ class ApplyImportForm(FlaskForm):
 
 class LabelsForm(FlaskForm):
     layout = SelectField(_l("Sticker sheet"), choices=[])
-    start_at = IntegerField(_l("Skip labels already used on the first sheet"), default=0,
+    start_at = IntegerField(_l("Labels already used on the first sheet (skipped)"), default=0,
                             validators=[Optional(), NumberRange(min=0, max=39)])
     ids = HiddenField()
 

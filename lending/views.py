@@ -41,7 +41,8 @@ def assets():
     page_no = request.args.get("page", 1, type=int) or 1
     page = queries.list_assets(db.session, flt, page_no, current_app.config["PAGE_SIZE"])
     return render_template("lending/assets.html", page=page, flt=flt,
-                           options=queries.filter_options(db.session))
+                           options=queries.filter_options(db.session),
+                           status_names={k: str(v) for k, v in STATUS_LABELS.items()})
 
 
 @bp.route("/assets/<int:asset_id>")
