@@ -18,10 +18,12 @@ import audit
 import audit.models  # noqa: F401  (every model is imported so migrations see every table)
 import core
 import lending
+import lending.loans  # noqa: F401
 import lending.models  # noqa: F401
 from core import cli as core_cli
 from core import views as _core_views  # noqa: F401  (routes register on import)
 from lending import cli as lending_cli
+from lending import loan_cli
 from lending import views as _lending_views  # noqa: F401
 from audit.services import install_guard
 from core import context, i18n, recorder
@@ -67,6 +69,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(lending.bp)
     core_cli.init_app(app)
     lending_cli.init_app(app)
+    app.cli.add_command(loan_cli.loans)
 
     @app.context_processor
     def _globals():

@@ -12,12 +12,17 @@ LABELS_PRINT = "labels.print"
 USERS_MANAGE = "users.manage"
 SETTINGS_MANAGE = "settings.manage"
 AUDIT_VIEW = "audit.view"
+LOANS_REQUEST = "loans.request"
+LOANS_MANAGE = "loans.manage"  # approve, hand over, receive back, demand, incidents (supply officer)
+LOANS_HEAD = "loans.head"  # the second approval, write-offs
+LOANS_VIEW_ALL = "loans.view_all"
 
 _GRANTS: dict[str, frozenset[str]] = {
-    "staff": frozenset({ASSETS_VIEW}),
-    "supply_officer": frozenset({ASSETS_VIEW, ASSETS_MANAGE, ASSETS_IMPORT, LABELS_PRINT}),
-    "head": frozenset({ASSETS_VIEW}),
-    "auditor": frozenset({ASSETS_VIEW, AUDIT_VIEW}),
+    "staff": frozenset({ASSETS_VIEW, LOANS_REQUEST}),
+    "supply_officer": frozenset({ASSETS_VIEW, ASSETS_MANAGE, ASSETS_IMPORT, LABELS_PRINT, LOANS_REQUEST,
+                                 LOANS_MANAGE, LOANS_VIEW_ALL}),
+    "head": frozenset({ASSETS_VIEW, LOANS_REQUEST, LOANS_HEAD, LOANS_VIEW_ALL}),
+    "auditor": frozenset({ASSETS_VIEW, AUDIT_VIEW, LOANS_VIEW_ALL}),
     "admin": frozenset({ASSETS_VIEW, USERS_MANAGE, SETTINGS_MANAGE}),
 }
 

@@ -1,0 +1,305 @@
+"""Loans, their items, incidents, demands and notifications: the models and their state machine.
+
+Every transition is a method that changes fields or raises a DomainError; none touches a session, Flask,
+mail or disk. Services (lending/workflow.py) load, check permissions, call one transition, record the
+audit entry and commit.
+
+    requested ──approve (officer, then head where policy asks)──▶ approved ──hand over──▶ checked_out
+        │  └──reject──▶ rejected                                     │                      │
+        └──cancel──▶ cancelled ◀──────────cancel (borrower)──────────┘        items return one by one
+                                                                              ▼ (good / damaged / lost)
+                                                                            returned
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import N_, Audited, Conflict, DomainError, db, utcnow
+from core.models import User
+from lending.models import Asset
+
+REQUESTED, APPROVED, CHECKED_OUT, RETURNED, REJECTED, CANCELLED = (
+    "requested", "approved", "checked_out", "returned", "rejected", "cancelled")
+LOAN_STATUSES = (REQUESTED, APPROVED, CHECKED_OUT, RETURNED, REJECTED, CANCELLED)
+HOLDING = (APPROVED, CHECKED_OUT)  # statuses that hold their assets for their dates
+
+GOOD, DAMAGED, LOST = "good", "damaged", "lost"
+CONDITIONS = (GOOD, DAMAGED, LOST)
+
+MAX_LOAN_DAYS = 180
+MAX_ITEMS = 200
+
+
+class Loan(Audited, db.Model):
+    __tablename__ = "loans"
+    __table_args__ = (
+        Index("ix_loans_status_requested", "status", "requested_at"),
+        Index("ix_loans_borrower_requested", "borrower_id", "requested_at"),
+    )
+    audit_type = "loan"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ref: Mapped[str] = mapped_column(String(40), unique=True)
+    borrower_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    purpose: Mapped[str] = mapped_column(Text)
+    place: Mapped[str] = mapped_column(String(300))
+    off_premises: Mapped[bool] = mapped_column(Boolean, default=False)
+    start_on: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date, index=True)
+    status: Mapped[str] = mapped_column(String(20), default=REQUESTED)
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    needs_head: Mapped[bool] = mapped_column(Boolean, default=False)
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    officer_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    head_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    head_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    decision_note: Mapped[str] = mapped_column(Text, default="")
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    checked_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    checked_out_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    handover_note: Mapped[str] = mapped_column(Text, default="")
+    receipt_confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    returned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    imported: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    borrower: Mapped[User] = relationship(foreign_keys=[borrower_id], lazy="joined")
+    officer: Mapped[User | None] = relationship(foreign_keys=[officer_id])
+    head: Mapped[User | None] = relationship(foreign_keys=[head_id])
+    decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
+    checked_out_by: Mapped[User | None] = relationship(foreign_keys=[checked_out_by_id])
+    items: Mapped[list[LoanItem]] = relationship(back_populates="loan", order_by="LoanItem.id",
+                                                 cascade="all", lazy="selectin")
+
+    __mapper_args__ = {"version_id_col": version}
+
+    # --- derived ---------------------------------------------------------------------------------
+
+    @property
+    def open_items(self) -> list[LoanItem]:
+        return [i for i in self.items if i.condition is None]
+
+    def is_overdue(self, today: date) -> bool:
+        return self.status == CHECKED_OUT and self.due_on < today and bool(self.open_items)
+
+    @property
+    def waiting_for_head(self) -> bool:
+        return self.status == REQUESTED and self.needs_head and self.officer_at is not None
+
+    def state(self) -> dict[str, Any]:
+        return {"status": self.status, "purpose": self.purpose, "place": self.place,
+                "off_premises": self.off_premises, "start_on": self.start_on, "due_on": self.due_on,
+                "needs_head": self.needs_head, "officer_id": self.officer_id, "head_id": self.head_id,
+                "decision_note": self.decision_note,
+                "assets": [i.asset_id for i in self.items]}
+
+    # --- transitions -----------------------------------------------------------------------------
+
+    def _expect(self, *statuses: str) -> None:
+        if self.status not in statuses:
+            raise Conflict(N_("This loan is %(status)s; that action is no longer possible. Reload the page."),
+                           status=self.status)
+
+    def approve_as_officer(self, officer: User, at: datetime) -> bool:
+        """The supply officer's approval; returns True when that makes the loan approved."""
+        self._expect(REQUESTED)
+        if self.officer_at is not None:
+            raise Conflict(N_("An officer has already approved this request."))
+        self.officer_id, self.officer_at = officer.id, at
+        if self.needs_head:
+            return False
+        self._approved(officer, at)
+        return True
+
+    def approve_as_head(self, head: User, at: datetime) -> None:
+        self._expect(REQUESTED)
+        if not self.needs_head:
+            raise DomainError(N_("This request does not need the head's approval."))
+        if self.officer_at is None:
+            raise DomainError(N_("The supply officer approves first."))
+        self.head_id, self.head_at = head.id, at
+        self._approved(head, at)
+
+    def _approved(self, by: User, at: datetime) -> None:
+        self.status, self.decided_at, self.decided_by_id = APPROVED, at, by.id
+
+    def reject(self, by: User, at: datetime, reason: str) -> None:
+        self._expect(REQUESTED)
+        if not reason.strip():
+            raise DomainError(N_("Give the reason for the rejection."))
+        self.status, self.decided_at, self.decided_by_id = REJECTED, at, by.id
+        self.decision_note = reason.strip()
+
+    def cancel(self, at: datetime, reason: str = "") -> None:
+        """The borrower withdraws, at any time before hand-over."""
+        self._expect(REQUESTED, APPROVED)
+        self.status, self.cancelled_at = CANCELLED, at
+        if reason.strip():
+            self.decision_note = reason.strip()
+
+    def hand_over(self, officer: User, at: datetime, note: str) -> None:
+        self._expect(APPROVED)
+        self.status, self.checked_out_at, self.checked_out_by_id = CHECKED_OUT, at, officer.id
+        self.handover_note = note.strip()
+
+    def confirm_receipt(self, at: datetime) -> None:
+        self._expect(CHECKED_OUT, RETURNED)
+        if self.receipt_confirmed_at is not None:
+            raise Conflict(N_("You have already confirmed receiving these items."))
+        self.receipt_confirmed_at = at
+
+    def settle_if_complete(self, at: datetime) -> bool:
+        """After an item comes back or is recorded lost: the loan is returned once nothing is out."""
+        if self.status == CHECKED_OUT and not self.open_items:
+            self.status, self.returned_at = RETURNED, at
+            return True
+        return False
+
+
+class LoanItem(Audited, db.Model):
+    __tablename__ = "loan_items"
+    __table_args__ = (UniqueConstraint("loan_id", "asset_id"), Index("ix_loan_items_asset", "asset_id", "loan_id"))
+    audit_type = "loan_item"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"), index=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id"))
+    value: Mapped[Decimal | None] = mapped_column(Numeric(14, 2), nullable=True)  # at the time of borrowing
+    condition: Mapped[str | None] = mapped_column(String(10), nullable=True)  # None while out
+    returned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    received_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    return_note: Mapped[str] = mapped_column(Text, default="")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    loan: Mapped[Loan] = relationship(back_populates="items")
+    asset: Mapped[Asset] = relationship(lazy="joined")
+    received_by: Mapped[User | None] = relationship()
+
+    __mapper_args__ = {"version_id_col": version}
+
+    def record_return(self, officer: User, at: datetime, condition: str, note: str) -> None:
+        if self.loan.status != CHECKED_OUT:
+            raise Conflict(N_("Only items that were handed over can be returned."))
+        if self.condition is not None:
+            raise Conflict(N_("This item has already been received back."))
+        if condition not in CONDITIONS:
+            raise DomainError(N_("Choose the condition: good, damaged or lost."))
+        if condition != GOOD and not note.strip():
+            raise DomainError(N_("Describe the damage or the loss."))
+        self.condition, self.returned_at, self.received_by_id = condition, at, officer.id
+        self.return_note = note.strip()
+
+
+class Incident(Audited, db.Model):
+    """A damaged or lost item: the borrower repairs, replaces or pays its value; or the head writes it off."""
+
+    __tablename__ = "incidents"
+    audit_type = "incident"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    loan_item_id: Mapped[int | None] = mapped_column(ForeignKey("loan_items.id"), nullable=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(10))  # damaged | lost
+    value: Mapped[Decimal | None] = mapped_column(Numeric(14, 2), nullable=True)
+    description: Mapped[str] = mapped_column(Text, default="")
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    opened_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    status: Mapped[str] = mapped_column(String(10), default="open")  # open | settled
+    resolution: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2), nullable=True)
+    resolution_note: Mapped[str] = mapped_column(Text, default="")
+    settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    settled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    asset: Mapped[Asset] = relationship(lazy="joined")
+    loan_item: Mapped[LoanItem | None] = relationship()
+    documents: Mapped[list[IncidentDocument]] = relationship(order_by="IncidentDocument.id", lazy="selectin")
+
+    __mapper_args__ = {"version_id_col": version}
+
+    RESOLUTIONS = ("repaired", "replaced", "paid", "written_off")
+
+    def settle(self, by: User, at: datetime, resolution: str, amount: Decimal | None, note: str,
+               is_head: bool) -> None:
+        if self.status != "open":
+            raise Conflict(N_("This case is already settled."))
+        if resolution not in self.RESOLUTIONS:
+            raise DomainError(N_("Choose how the case ends."))
+        if resolution == "written_off" and not is_head:
+            raise DomainError(N_("Only the head of the agency approves a write-off."))
+        if resolution == "paid":
+            if amount is None or amount <= 0:
+                raise DomainError(N_("Enter the amount paid."))
+        if resolution == "written_off" and not note.strip():
+            raise DomainError(N_("Give the reason for the write-off (e.g. fair wear)."))
+        self.status, self.resolution, self.amount = "settled", resolution, amount
+        self.resolution_note, self.settled_at, self.settled_by_id = note.strip(), at, by.id
+
+
+class IncidentDocument(db.Model):
+    __tablename__ = "incident_documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(ForeignKey("incidents.id"), index=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("stored_files.sha256"))
+    title: Mapped[str] = mapped_column(String(255), default="")
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+
+
+class LoanPhoto(db.Model):
+    """A photo taken at hand-over or at a return, kept in the one file store."""
+
+    __tablename__ = "loan_photos"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"), index=True)
+    loan_item_id: Mapped[int | None] = mapped_column(ForeignKey("loan_items.id"), nullable=True)
+    stage: Mapped[str] = mapped_column(String(12))  # handover | return
+    sha256: Mapped[str] = mapped_column(ForeignKey("stored_files.sha256"))
+    added_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+
+
+class Demand(Audited, db.Model):
+    """A written demand for return, covering every overdue item of its loan when it was made."""
+
+    __tablename__ = "demands"
+    __table_args__ = (Index("ix_demands_loan_on", "loan_id", "demanded_on"),)
+    audit_type = "demand"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"))
+    demanded_on: Mapped[date] = mapped_column(Date)
+    demanded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    channel: Mapped[str] = mapped_column(String(10))  # mail | letter | ledger
+    issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    item_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+
+    loan: Mapped[Loan] = relationship()
+
+
+class Notification(db.Model):
+    """An in-app message to one person: a request waiting, a decision, due tomorrow, overdue."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_user_unread", "user_id", "read_at"),
+                      UniqueConstraint("user_id", "kind", "loan_id", "day"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(30))
+    loan_id: Mapped[int | None] = mapped_column(ForeignKey("loans.id"), nullable=True)
+    day: Mapped[date] = mapped_column(Date)  # one of a kind per loan per day, whoever runs twice
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
