@@ -76,4 +76,4 @@ class LabelsForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.layout.choices = [(k, v.label) for k, v in LAYOUTS.items()]
+        self.layout.choices = [(k, v.display_name) for k, v in LAYOUTS.items()]
