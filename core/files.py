@@ -20,7 +20,7 @@ from typing import BinaryIO
 from PIL import Image, ImageOps, UnidentifiedImageError
 from sqlalchemy.orm import Session
 
-from core.db import N_, DomainError
+from core.db import N_, DomainError, utcnow
 from core.models import StoredFile
 
 IMAGE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
@@ -184,10 +184,15 @@ def store_upload(session: Session, store: FileStore, data: bytes, original_name:
     """
     checked = check_upload(data, allowed=allowed, max_bytes=max_bytes, strip_gps=strip_gps)
     digest = store.write(checked.data)
-    row = session.get(StoredFile, digest)
-    if row is None:
-        row = StoredFile(sha256=digest, size=len(checked.data), mime=checked.mime,
-                         original_name=safe_name(original_name), width=checked.width,
-                         height=checked.height, uploaded_by_id=uploaded_by_id)
-        session.add(row)
-    return row
+    if session.get(StoredFile, digest) is None:
+        # The same file uploaded twice at the same moment: both insert, one row stays, nobody fails.
+        values = {"sha256": digest, "size": len(checked.data), "mime": checked.mime,
+                  "original_name": safe_name(original_name), "width": checked.width, "height": checked.height,
+                  "uploaded_by_id": uploaded_by_id, "uploaded_at": utcnow()}
+        dialect = session.get_bind().dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        session.execute(dialect_insert(StoredFile).values(**values).on_conflict_do_nothing())
+    return session.get(StoredFile, digest)

@@ -177,6 +177,7 @@ class Asset(Audited, db.Model):
     status: Mapped[str] = mapped_column(String(20), default=AVAILABLE)
     status_note: Mapped[str] = mapped_column(Text, default="")
     photo_sha256: Mapped[str | None] = mapped_column(ForeignKey("stored_files.sha256"), nullable=True)
+    disposed_on: Mapped[date | None] = mapped_column(Date, nullable=True)  # left the register on this day
     search_text: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
@@ -193,7 +194,7 @@ class Asset(Audited, db.Model):
             setattr(self, key, value)
         self.search_text = compute_search_text(self.state())
 
-    def change_status(self, status: str, note: str) -> None:
+    def change_status(self, status: str, note: str, on: date | None = None) -> None:
         """A manual status change by an officer; on_loan is the lending workflow's alone."""
         if status not in MANUAL_STATUSES:
             raise DomainError(N_("This status cannot be set by hand."))
@@ -204,6 +205,8 @@ class Asset(Audited, db.Model):
         if status == self.status:
             raise DomainError(N_("The asset already has this status."))
         self.status, self.status_note = status, note.strip()
+        if status == DISPOSED:
+            self.disposed_on = on or date.today()
 
     @property
     def is_lendable_now(self) -> bool:

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from audit import record
 from audit.services import diff
-from core.db import N_, Conflict, DomainError, Forbidden, NotFound, begin_write
+from core.dates import bangkok_date
+from core.db import N_, Conflict, DomainError, Forbidden, NotFound, begin_write, utcnow
 from core.files import FileStore, store_upload
 from lending import permissions
 from lending.models import Asset, clean_asset_fields, compute_search_text, new_tag
@@ -109,7 +110,7 @@ def change_status(session: Session, actor, asset_id: int, version: int, status: 
     asset = _load_for_change(session, asset_id, version)
     before = asset.state()
     try:
-        asset.change_status(status, (note or "")[:2000])
+        asset.change_status(status, (note or "")[:2000], bangkok_date(utcnow()))
     except DomainError:
         session.rollback()
         raise
