@@ -16,15 +16,19 @@ from sqlalchemy.orm.exc import StaleDataError
 
 import audit
 import audit.models  # noqa: F401  (every model is imported so migrations see every table)
+from audit import cli as audit_cli
+from audit import views as _audit_views  # noqa: F401  (routes register on import)
 import core
 import lending
 import lending.loans  # noqa: F401
 import lending.models  # noqa: F401
+import evidence.models  # noqa: F401
 from core import cli as core_cli
 from core import views as _core_views  # noqa: F401  (routes register on import)
 from lending import cli as lending_cli
 from lending import loan_cli
 from lending import views as _lending_views  # noqa: F401
+from lending import loan_views as _loan_views  # noqa: F401
 from audit.services import install_guard
 from core import context, i18n, recorder
 from core.config import load_config
@@ -67,8 +71,10 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(core.bp)
     app.register_blueprint(lending.bp)
+    app.register_blueprint(audit.bp)
     core_cli.init_app(app)
     lending_cli.init_app(app)
+    audit_cli.init_app(app)
     app.cli.add_command(loan_cli.loans)
 
     @app.context_processor
