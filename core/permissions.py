@@ -16,14 +16,19 @@ LOANS_REQUEST = "loans.request"
 LOANS_MANAGE = "loans.manage"  # approve, hand over, receive back, demand, incidents (supply officer)
 LOANS_HEAD = "loans.head"  # the second approval, write-offs
 LOANS_VIEW_ALL = "loans.view_all"
+EVIDENCE_VIEW = "evidence.view"  # the internal register and the report
+EVIDENCE_UPLOAD = "evidence.upload"
+EVIDENCE_MANAGE = "evidence.manage"  # edit titles and indicators of any item
+EVIDENCE_PUBLISH = "evidence.publish"
 
 _GRANTS: dict[str, frozenset[str]] = {
     "staff": frozenset({ASSETS_VIEW, LOANS_REQUEST}),
     "supply_officer": frozenset({ASSETS_VIEW, ASSETS_MANAGE, ASSETS_IMPORT, LABELS_PRINT, LOANS_REQUEST,
-                                 LOANS_MANAGE, LOANS_VIEW_ALL}),
-    "head": frozenset({ASSETS_VIEW, LOANS_REQUEST, LOANS_HEAD, LOANS_VIEW_ALL}),
-    "auditor": frozenset({ASSETS_VIEW, AUDIT_VIEW, LOANS_VIEW_ALL}),
-    "admin": frozenset({ASSETS_VIEW, USERS_MANAGE, SETTINGS_MANAGE}),
+                                 LOANS_MANAGE, LOANS_VIEW_ALL, EVIDENCE_VIEW, EVIDENCE_UPLOAD}),
+    "head": frozenset({ASSETS_VIEW, LOANS_REQUEST, LOANS_HEAD, LOANS_VIEW_ALL, EVIDENCE_VIEW}),
+    "auditor": frozenset({ASSETS_VIEW, AUDIT_VIEW, LOANS_VIEW_ALL, EVIDENCE_VIEW}),
+    "admin": frozenset({ASSETS_VIEW, USERS_MANAGE, SETTINGS_MANAGE, EVIDENCE_VIEW, EVIDENCE_UPLOAD,
+                        EVIDENCE_MANAGE, EVIDENCE_PUBLISH}),
 }
 
 
