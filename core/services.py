@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import secrets
 from datetime import datetime, timedelta
 from typing import Any
@@ -9,6 +10,8 @@ from typing import Any
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from core import recorder
@@ -78,11 +81,17 @@ def login(session: Session, username: str, password: str, *, ip: str = "", user_
     now = now or utcnow()
     key = normalise_username(username)[:64]
     begin_write(session)
-    throttle = session.get(LoginThrottle, key) if key else None
+    if key:
+        # The row exists and is locked for the transaction, so parallel guesses queue here instead of
+        # all reading the same count (SQLite's BEGIN IMMEDIATE serialises anyway; PostgreSQL needs this).
+        dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        session.execute(dialect_insert(LoginThrottle).values(username=key, failures=0)
+                        .on_conflict_do_nothing(index_elements=["username"]))
+    throttle = session.get(LoginThrottle, key, with_for_update=True) if key else None
     if throttle:
         locked = _aware(throttle.locked_until)
         if locked and locked > now:
-            minutes = max(1, int((locked - now).total_seconds() // 60) + 1)
+            minutes = max(1, math.ceil((locked - now).total_seconds() / 60))
             session.rollback()
             raise LoginRefused(N_("Too many failed logins: this account is locked for %(minutes)d more minutes."), minutes=minutes)
         if locked and locked <= now:
@@ -90,7 +99,7 @@ def login(session: Session, username: str, password: str, *, ip: str = "", user_
         extra = throttle.failures - cfg["LOGIN_SLOWDOWN_AFTER"]
         last = _aware(throttle.last_failed_at)
         if extra >= 0 and last and now < last + timedelta(seconds=2 ** min(extra, 8)):
-            wait = int((last + timedelta(seconds=2 ** min(extra, 8)) - now).total_seconds()) + 1
+            wait = max(1, math.ceil((last + timedelta(seconds=2 ** min(extra, 8)) - now).total_seconds()))
             session.rollback()
             raise LoginRefused(N_("Too many failed logins: wait %(seconds)d seconds and try again."), seconds=wait)
 
@@ -109,7 +118,8 @@ def login(session: Session, username: str, password: str, *, ip: str = "", user_
             if throttle.failures >= cfg["LOGIN_LOCK_AFTER"]:
                 throttle.locked_until = now + timedelta(minutes=cfg["LOGIN_LOCK_MINUTES"])
                 throttle.failures = 0
-        recorder.record(session, user, "auth.login_failed", ("user", user.id) if user else None,
+        # Nobody is signed in: the actor is unknown (None); the account tried is the subject.
+        recorder.record(session, None, "auth.login_failed", user,
                         {"username": key, "reason": "inactive" if user and ok else "bad_credentials"})
         session.commit()
         raise LoginRefused(N_("Wrong username or password."))
@@ -291,12 +301,18 @@ def reset_password(session: Session, actor: User, user_id: int, new_password: st
 
 
 def set_language(session: Session, user: User, language: str) -> None:
-    """Remember a person's language (not audited: a preference, not a record)."""
+    """Remember a person's language. `users` is an audited table, so a change is recorded (no-ops are not)."""
     if language not in ("th", "en"):
         raise DomainError(N_("Unknown language."))
     begin_write(session)
+    before = session.execute(select(User.language).where(User.id == user.id)).scalar_one_or_none()
+    if before is None or before == language:
+        session.rollback()
+        return
     session.execute(update(User).where(User.id == user.id).values(language=language)
                     .execution_options(synchronize_session=False))
+    recorder.record(session, user, "user.language_changed", user,
+                    {"before": {"language": before}, "after": {"language": language}})
     session.commit()
 
 
