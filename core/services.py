@@ -143,13 +143,17 @@ def _aware(at: datetime | None) -> datetime | None:
     return at.replace(tzinfo=UTC)
 
 
+SESSION_HOURS = 12  # a login lasts a working day at most, whatever the cookie says
+
+
 def load_session_user(session: Session, token: str) -> User | None:
-    """The active user behind a live login session token, or None."""
+    """The active user behind a live login session token (not revoked, not older than a day), or None."""
     if not token:
         return None
     row = session.execute(
         select(User).join(LoginSession, LoginSession.user_id == User.id)
-        .where(LoginSession.token == token, LoginSession.revoked_at.is_(None), User.active.is_(True))
+        .where(LoginSession.token == token, LoginSession.revoked_at.is_(None), User.active.is_(True),
+               LoginSession.created_at > utcnow() - timedelta(hours=SESSION_HOURS))
     ).scalar_one_or_none()
     if row is not None:
         row.current_session_token = token

@@ -43,6 +43,9 @@ def login():
         except services.LoginRefused as e:
             flash(_(e.message, **e.params), "danger")
             return render_template("core/login.html", form=form), 200
+        previous = actor()
+        if previous is not None and previous.current_session_token:
+            services.logout(db.session, previous, previous.current_session_token)  # one login per browser
         session.clear()
         login_user(user)
         session["lang"] = user.language
