@@ -37,7 +37,8 @@ def import_command(file: Path, dry_run: bool):
                        err=True)
         if len(plan.errors) > 500:
             click.echo(f"... and {len(plan.errors) - 500} more", err=True)
-        raise click.ClickException(f"{len(plan.errors)} bad rows; nothing was imported")
+        bad_rows = len({e.row for e in plan.errors})  # a row can have several problems
+        raise click.ClickException(f"{bad_rows} bad rows; nothing was imported")
     for _id, number, before, after in plan.updates[:200]:
         changes = ", ".join(f"{k}: {before[k]!r} -> {after[k]!r}" for k in after)
         click.echo(f"change {number}: {changes}")

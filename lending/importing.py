@@ -107,7 +107,7 @@ def read_table(data: bytes, filename: str = "") -> tuple[list[str], list[list[An
             raise ImportFileError(N_("The file is empty."))
         rows = []
         for row in rows_iter:
-            if len(rows) > MAX_ROWS:
+            if len(rows) >= MAX_ROWS:  # this row would be one too many
                 raise ImportFileError(N_("The file has more than %(n)d rows; split it."), n=MAX_ROWS)
             rows.append([_cell(v) for v in row])
         book.close()
@@ -124,7 +124,7 @@ def read_table(data: bytes, filename: str = "") -> tuple[list[str], list[list[An
         raise ImportFileError(N_("The file is empty."))
     rows = []
     for row in reader:
-        if len(rows) > MAX_ROWS:
+        if len(rows) >= MAX_ROWS:  # this row would be one too many
             raise ImportFileError(N_("The file has more than %(n)d rows; split it."), n=MAX_ROWS)
         rows.append(row)
     return header, rows
