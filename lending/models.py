@@ -65,7 +65,8 @@ def parse_price(raw: Any) -> Decimal | None:
     if raw is None or (isinstance(raw, str) and not raw.strip()):
         return None
     if isinstance(raw, float):
-        raw = repr(raw)
+        # A spreadsheet formula's 1070.0000000000002 is 1,070.00 on screen: take what Excel shows.
+        raw = repr(round(raw, 2)) if abs(raw - round(raw, 2)) < 1e-6 else repr(raw)
     text = to_arabic_digits(str(raw)).strip().replace(",", "").replace("฿", "").replace("บาท", "").strip()
     try:
         value = Decimal(text)

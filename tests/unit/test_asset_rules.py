@@ -17,6 +17,7 @@ def test_asset_numbers_are_one_number_however_typed(raw):
 @pytest.mark.parametrize("raw, expected", [
     ("1,234.50", Decimal("1234.50")), ("๑๒๐๐", Decimal("1200.00")), ("350", Decimal("350.00")),
     ("฿ 99.9", Decimal("99.90")), ("", None), (12500.0, Decimal("12500.00")),
+    (1070.0000000000002, Decimal("1070.00")),
 ])
 def test_prices_are_decimal(raw, expected):
     assert parse_price(raw) == expected
