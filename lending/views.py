@@ -16,7 +16,7 @@ from core.models import StoredFile
 from core.permissions import ASSETS_IMPORT, ASSETS_MANAGE, ASSETS_VIEW, LABELS_PRINT
 from core.services import get_settings
 from core.web import actor, external_url, file_store, require
-from lending import bp, importing, labels, queries, services
+from lending import bp, importing, labels, loan_queries, queries, services
 from lending.forms import (STATUS_LABELS, ApplyImportForm, AssetForm, ImportForm, LabelsForm, PhotoForm,
                            StatusForm)
 from lending.models import FIELDS, Asset
@@ -51,7 +51,9 @@ def asset(asset_id: int):
     """One asset: details, photo, QR tag and status."""
     item = db.get_or_404(Asset, asset_id)
     return render_template("lending/asset.html", asset=item, tag_link=tag_url(item.tag),
-                           status_form=StatusForm(version=item.version), photo_form=PhotoForm())
+                           status_form=StatusForm(version=item.version), photo_form=PhotoForm(),
+                           history=loan_queries.asset_loan_history(db.session, item.id, actor()),
+                           borrowable=loan_queries.lendable(item))
 
 
 @bp.route("/t/<tag>")

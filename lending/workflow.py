@@ -9,14 +9,16 @@ instant cannot both win.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, text
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
 
 from audit import record
 from audit.services import diff
@@ -46,7 +48,8 @@ def can_decide(user: User | None, loan: Loan) -> bool:
     if user is None or loan.status != REQUESTED or loan.borrower_id == user.id:
         return False
     if loan.waiting_for_head:
-        return user.can(LOANS_HEAD)
+        # the second approval is a second person's: whoever gave the officer's approval does not give it
+        return user.can(LOANS_HEAD) and loan.officer_id != user.id
     return user.can(LOANS_MANAGE)
 
 
@@ -85,6 +88,25 @@ def can_view_loan(user: User | None, loan: Loan) -> bool:
     return user is not None and (loan.borrower_id == user.id or user.can(LOANS_VIEW_ALL))
 
 
+def _refuse_stale(service):
+    """A concurrent update of the same row (version_id_col) is refused as a Conflict, never a 500.
+
+    Row locks make this rare (an asset edited on its own page while an item of it is received back), but
+    whatever was changed first is kept and the second person is told to reload.
+    """
+
+    @functools.wraps(service)
+    def wrapper(session: Session, *args, **kwargs):
+        try:
+            return service(session, *args, **kwargs)
+        except StaleDataError:
+            session.rollback()
+            message = N_("Someone else changed this record after you opened it. Reload and try again.")
+            raise Conflict(message) from None
+
+    return wrapper
+
+
 def _deny() -> None:
     raise Forbidden(N_("You may not do this."))
 
@@ -92,7 +114,13 @@ def _deny() -> None:
 # --- helpers ---------------------------------------------------------------------------------------
 
 def _load_loan(session: Session, loan_id: int, version: int | None = None) -> Loan:
-    loan = session.get(Loan, loan_id)
+    """The loan, locked for this transaction (FOR UPDATE on PostgreSQL; SQLite's write lock is already held).
+
+    Two officers acting on one loan at once then queue here, and the second sees the first one's result:
+    its status, version and items are read after the first commits, so it is refused with a clear message
+    instead of a lost update or a StaleDataError.
+    """
+    loan = session.get(Loan, loan_id, with_for_update={"of": Loan}, populate_existing=True)
     if loan is None:
         session.rollback()
         raise NotFound(N_("No such loan."))
@@ -103,12 +131,14 @@ def _load_loan(session: Session, loan_id: int, version: int | None = None) -> Lo
 
 
 def _notify(session: Session, user_ids: set[int], kind: str, loan_id: int | None, today: date) -> None:
-    for user_id in user_ids:
-        exists = session.execute(select(Notification.id).where(
-            Notification.user_id == user_id, Notification.kind == kind, Notification.loan_id == loan_id,
-            Notification.day == today)).first()
-        if not exists:
-            session.add(Notification(user_id=user_id, kind=kind, loan_id=loan_id, day=today))
+    """One notification of a kind per person per loan per day; one query for all, not one per person."""
+    if not user_ids:
+        return
+    already = set(session.execute(select(Notification.user_id).where(
+        Notification.user_id.in_(sorted(user_ids)), Notification.kind == kind, Notification.loan_id == loan_id,
+        Notification.day == today)).scalars())
+    session.add_all([Notification(user_id=user_id, kind=kind, loan_id=loan_id, day=today)
+                     for user_id in sorted(user_ids - already)])
 
 
 def _users_with_role(session: Session, role: str) -> list[User]:
@@ -180,6 +210,7 @@ def _store_photos(session: Session, store: FileStore | None, photos: list[tuple[
 
 # --- the actions -----------------------------------------------------------------------------------
 
+@_refuse_stale
 def request_loan(session: Session, actor: User, asset_ids: list[int], *, purpose: str, place: str,
                  off_premises: bool, start_on: date, due_on: date, now: datetime | None = None) -> Loan:
     """A written request for one or more lendable assets, for official use, with its dates."""
@@ -233,6 +264,7 @@ def request_loan(session: Session, actor: User, asset_ids: list[int], *, purpose
     return loan
 
 
+@_refuse_stale
 def approve_loan(session: Session, actor: User, loan_id: int, version: int | None = None,
                  now: datetime | None = None) -> Loan:
     """The officer's approval, or the head's second one; the final approval reserves the assets."""
@@ -269,6 +301,7 @@ def approve_loan(session: Session, actor: User, loan_id: int, version: int | Non
     return loan
 
 
+@_refuse_stale
 def reject_loan(session: Session, actor: User, loan_id: int, reason: str, version: int | None = None,
                 now: datetime | None = None) -> Loan:
     """Refuse a request, with the reason the borrower will read."""
@@ -292,6 +325,7 @@ def reject_loan(session: Session, actor: User, loan_id: int, reason: str, versio
     return loan
 
 
+@_refuse_stale
 def cancel_loan(session: Session, actor: User, loan_id: int, reason: str = "", version: int | None = None,
                 now: datetime | None = None) -> Loan:
     """The borrower withdraws the request, until hand-over."""
@@ -312,6 +346,7 @@ def cancel_loan(session: Session, actor: User, loan_id: int, reason: str = "", v
     return loan
 
 
+@_refuse_stale
 def hand_over(session: Session, actor: User, loan_id: int, *, note: str = "", version: int | None = None,
               photos: list[tuple[bytes, str]] | None = None, store: FileStore | None = None,
               max_bytes: int = 25 * 1024 * 1024, now: datetime | None = None) -> Loan:
@@ -345,11 +380,13 @@ def hand_over(session: Session, actor: User, loan_id: int, *, note: str = "", ve
     return loan
 
 
-def confirm_receipt(session: Session, actor: User, loan_id: int, now: datetime | None = None) -> Loan:
+@_refuse_stale
+def confirm_receipt(session: Session, actor: User, loan_id: int, now: datetime | None = None,
+                    version: int | None = None) -> Loan:
     """The borrower confirms in the app that they received the items."""
     now = now or utcnow()
     begin_write(session)
-    loan = _load_loan(session, loan_id)
+    loan = _load_loan(session, loan_id, version)
     if loan.borrower_id != actor.id:
         session.rollback()
         _deny()
@@ -371,6 +408,7 @@ class ItemReturn:
     photos: tuple[tuple[bytes, str], ...] = ()
 
 
+@_refuse_stale
 def receive_items(session: Session, actor: User, loan_id: int, returns: list[ItemReturn], *,
                   version: int | None = None, store: FileStore | None = None, max_bytes: int = 25 * 1024 * 1024,
                   now: datetime | None = None) -> Loan:
@@ -418,13 +456,14 @@ def receive_items(session: Session, actor: User, loan_id: int, returns: list[Ite
     return loan
 
 
+@_refuse_stale
 def settle_incident(session: Session, actor: User, incident_id: int, resolution: str, *,
                     amount: Decimal | None = None, note: str = "", version: int | None = None,
                     now: datetime | None = None) -> Incident:
     """End a damage or loss case: repaired at the borrower's cost, replaced in kind, paid, or written off."""
     now = now or utcnow()
     begin_write(session)
-    incident = session.get(Incident, incident_id)
+    incident = session.get(Incident, incident_id, with_for_update={"of": Incident}, populate_existing=True)
     if incident is None:
         session.rollback()
         raise NotFound(N_("No such case."))
@@ -449,6 +488,7 @@ def settle_incident(session: Session, actor: User, incident_id: int, resolution:
     return incident
 
 
+@_refuse_stale
 def attach_incident_document(session: Session, actor: User, incident_id: int, data: bytes, filename: str,
                              title: str, store: FileStore, max_bytes: int) -> IncidentDocument:
     """Attach a document (receipt of repair, payment slip, committee report) to a case."""
@@ -475,17 +515,24 @@ def attach_incident_document(session: Session, actor: User, incident_id: int, da
     return doc
 
 
-def issue_demand_letter(session: Session, actor: User, loan_id: int, now: datetime | None = None) -> Demand:
+@_refuse_stale
+def issue_demand_letter(session: Session, actor: User, loan_id: int, now: datetime | None = None,
+                        version: int | None = None) -> Demand:
     """A printable written demand for the loan's overdue items, recorded as a demand."""
     now = now or utcnow()
     today = bangkok_date(now)
     begin_write(session)
-    loan = _load_loan(session, loan_id)
+    loan = _load_loan(session, loan_id, version)
     if not can_demand(actor, loan, today):
         session.rollback()
         if not loan.is_overdue(today):
             raise Conflict(N_("Nothing of this loan is overdue."))
         _deny()
+    # Issuing adds a demand but does not change the loan, so its version cannot catch a second click.
+    if session.execute(select(Demand.id).where(Demand.loan_id == loan.id, Demand.channel == "letter",
+                                               Demand.demanded_on == today)).first():
+        session.rollback()
+        raise Conflict(N_("A demand letter for this loan was already issued today; print that one."))
     demand = Demand(loan_id=loan.id, demanded_on=today, demanded_at=now, channel="letter", issued_by_id=actor.id,
                     item_ids=[i.id for i in loan.open_items])
     session.add(demand)
@@ -494,6 +541,27 @@ def issue_demand_letter(session: Session, actor: User, loan_id: int, now: dateti
                                                      "items": demand.item_ids})
     session.commit()
     return demand
+
+
+def mark_notifications_read(session: Session, actor: User, notification_ids: list[int] | None = None,
+                            now: datetime | None = None) -> int:
+    """Mark one's own notifications read (the given ones, or all); returns how many changed.
+
+    Notifications are personal messages, not records of the office, so this writes no audit entry.
+    """
+    from sqlalchemy import update
+
+    now = now or utcnow()
+    begin_write(session)
+    stmt = update(Notification).where(Notification.user_id == actor.id, Notification.read_at.is_(None))
+    if notification_ids is not None:
+        if not notification_ids:
+            session.rollback()
+            return 0
+        stmt = stmt.where(Notification.id.in_(notification_ids))
+    changed = session.execute(stmt.values(read_at=now).execution_options(synchronize_session=False)).rowcount
+    session.commit()
+    return changed
 
 
 # --- the daily run ---------------------------------------------------------------------------------
@@ -509,8 +577,10 @@ class RemindResult:
 
 
 DEMAND_INTERVAL_DAYS = 7
+REMIND_LOCK_KEY = 0x6B70_0001  # the PostgreSQL advisory lock that keeps daily runs one at a time
 
 
+@_refuse_stale
 def remind(session: Session, now: datetime | None = None) -> RemindResult:
     """Find items past due, record a demand per loan (at most one a week), notify, and prepare digests.
 
@@ -522,6 +592,10 @@ def remind(session: Session, now: datetime | None = None) -> RemindResult:
     now = now or utcnow()
     today = bangkok_date(now)
     begin_write(session)
+    if session.get_bind().dialect.name == "postgresql":
+        # Two runs at once (cron overlapping a manual run) queue here; the second then sees the first's
+        # demands and notifications instead of inserting duplicates and failing on their unique key.
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": REMIND_LOCK_KEY})
     result = RemindResult(mails=[])
     overdue = list(session.execute(
         select(Loan).where(Loan.status == CHECKED_OUT, Loan.due_on < today).order_by(Loan.due_on, Loan.id))

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from audit.models import AuditEntry
 from core import services as core_services
 from core.db import db
+from lending import services as lending_services
 from lending.models import Asset
 from tests.conftest import PASSWORD, login, unique
 
@@ -42,11 +43,19 @@ def public(expected) -> dict:
 
 ADMIN = ("admin",)
 OFFICER = ("supply_officer",)
+BORROWERS = ("staff", "supply_officer", "head")
+VIEW_ALL = ("supply_officer", "head", "auditor")
+DECIDERS = ("supply_officer", "head")
+OVERSEE_LOAN = {"anonymous": LOGIN, "staff": 200, "supply_officer": 200, "head": 200, "auditor": 200,
+                "admin": 404}
 AUDITOR = ("auditor",)
+EVIDENCE_READERS = ("supply_officer", "head", "auditor", "admin")
+EVIDENCE_UPLOADERS = ("supply_officer", "admin")
 
 EXPECTED: dict[str, dict[str, int | str]] = {
     # core: sign in and out, own account, language, fonts
-    "core.home": everyone("/assets"),
+    # the start page: the register for staff and supply officers; the dashboard for those who oversee
+    "core.home": {**everyone("/assets"), "head": "/dashboard", "auditor": "/dashboard", "admin": "/dashboard"},
     "core.login": public(200),
     "core.logout": everyone(LOGIN),
     "core.change_password": everyone(200),
@@ -81,6 +90,55 @@ EXPECTED: dict[str, dict[str, int | str]] = {
     "audit.verify": only(AUDITOR, 200),
     "audit.export_csv": only(AUDITOR, 200),
     "audit.export_xlsx": only(AUDITOR, 200),
+    # evidence: the register for those who keep or read it; staff reach only what they filed themselves
+    "evidence.register": only(EVIDENCE_READERS, 200),
+    "evidence.upload": only(EVIDENCE_UPLOADERS, 200),
+    "evidence.item": {**only(EVIDENCE_READERS, 200), "staff": 404},
+    "evidence.file": {**only(EVIDENCE_READERS, 200), "staff": 404},
+    "evidence.edit": only(ADMIN, "/evidence/{evidence_id}"),
+    "evidence.visibility": only(ADMIN, "/evidence/{evidence_id}"),
+    "evidence.indicators": only(ADMIN, 200),
+    "evidence.measures": only(EVIDENCE_READERS, 200),
+    "evidence.measure_new": only(ADMIN, 200),
+    "evidence.measure_edit": only(ADMIN, 200),
+    "evidence.measures_copy": only(ADMIN, "/evidence/measures"),
+    # evidence: the published items, for everyone without login
+    "evidence.public_year": public(200),
+    "evidence.public_file": public(200),
+    # evidence: the year's ITA report, its downloads, the evidence bundle and the dashboard
+    "evidence.report": only(EVIDENCE_READERS, 200),
+    "evidence.report_download": only(EVIDENCE_READERS, 200),
+    "evidence.report_bundle": only(EVIDENCE_READERS, 200),
+    "evidence.dashboard": only(EVIDENCE_READERS, 200),
+    # lending workflow: borrowing (staff, officers and heads may borrow)
+    "lending.loan_new": only(BORROWERS, 200),
+    "lending.loans_mine": only(BORROWERS, 200),
+    "lending.loan_cancel": only(BORROWERS, "/loans/{loan_id}"),
+    "lending.loan_confirm": only(BORROWERS, "/loans/{loan_id}"),
+    # lending workflow: one loan, seen by its borrower (the world's staff member) and overseers, else 404
+    "lending.loan": OVERSEE_LOAN,
+    "lending.loan_photo": OVERSEE_LOAN,
+    "lending.loan_receipt": OVERSEE_LOAN,
+    "lending.demand_letter": OVERSEE_LOAN,
+    "lending.incident": OVERSEE_LOAN,
+    "lending.incident_document": OVERSEE_LOAN,
+    # lending workflow: lists for those who see every loan
+    "lending.loan_queue": only(VIEW_ALL, 200),
+    "lending.loans": only(VIEW_ALL, 200),
+    "lending.loans_overdue": only(VIEW_ALL, 200),
+    "lending.incidents": only(VIEW_ALL, 200),
+    # lending workflow: decisions (officer or head), the officer's handling; an empty form changes nothing
+    "lending.loan_approve": only(DECIDERS, "/loans/{loan_id}"),
+    "lending.loan_reject": only(DECIDERS, "/loans/{loan_id}"),
+    "lending.loan_hand_over": only(OFFICER, "/loans/{loan_id}"),
+    "lending.loan_receive": only(OFFICER, "/loans/{loan_id}"),
+    "lending.loan_demand": only(OFFICER, "/loans/{loan_id}"),
+    "lending.incident_settle": only(DECIDERS, "/incidents/{incident_id}"),
+    "lending.incident_document_add": only(DECIDERS, "/incidents/{incident_id}"),
+    # notifications: everyone's own
+    "lending.notifications": everyone(200),
+    "lending.notifications_read": everyone("/notifications"),
+    "lending.notification_open": {**everyone("/notifications"), "staff": "/loans/{loan_id}"},
     # operations
     "healthz": public(200),
 }
@@ -93,6 +151,29 @@ def _png() -> bytes:
     buf = io.BytesIO()
     Image.new("RGB", (32, 24), (20, 120, 60)).save(buf, format="PNG")
     return buf.getvalue()
+
+
+def _evidence_world(app, admin_username: str) -> dict:
+    """A published evidence item filed by the admin (so staff are not its uploader) and a measure."""
+    from core.files import FileStore
+    from core.models import User
+    from evidence import services as evidence_services
+
+    year = 2569
+    with app.app_context():
+        session = db.session
+        admin = session.execute(select(User).where(User.username == admin_username)).scalar_one()
+        evidence_services.ensure_indicators(session, admin, year)
+        files = FileStore(app.config["EVIDENCE_DIR"])
+        item = evidence_services.upload_evidence(session, admin, files, _png(), "matrix.png",
+                                                 fiscal_year=year, title="ภาพหลักฐาน", indicators=["i20"],
+                                                 max_bytes=10 * 1024 * 1024)
+        item = evidence_services.set_visibility(session, admin, item.id, True)
+        measure = evidence_services.save_measure(session, admin, year, {"title": "มาตรการทดสอบสิทธิ์",
+                                                                        "indicators": ["i20"]})
+        out = {"evidence_id": item.id, "token": item.public_token, "year": year, "measure_id": measure.id}
+        session.remove()
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +209,9 @@ def world(app):
         seq = db.session.execute(select(func.max(AuditEntry.seq))).scalar_one()
         db.session.remove()
     args = {"asset_id": asset_id, "tag": tag, "user_id": target, "fmt": "png", "code": "th",
-            "name": "Sarabun-Regular.ttf", "seq": seq, "subject_type": "asset", "subject_id": asset_id}
+            "name": "Sarabun-Regular.ttf", "seq": seq, "subject_type": "asset", "subject_id": asset_id,
+            **_evidence_world(app, names["admin"])}
+    args.update(_loan_world(app, names))
     return {"clients": clients, "names": names, "args": args}
 
 
@@ -172,3 +255,50 @@ def test_the_route_answers_each_role_as_the_matrix_says(app, world, endpoint, ro
     else:
         assert status == 302, body
         assert urlsplit(location).path == expected.format(**world["args"])
+
+
+def _loan_world(app, names: dict[str, str]) -> dict[str, int]:
+    """A loan of the staff member: handed over with a photo, demanded, returned damaged; a case, a file."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from audit import record
+    from core.dates import bangkok_date
+    from core.db import begin_write, utcnow
+    from core.files import FileStore
+    from core.models import User
+    from lending import workflow
+    from lending.loans import Incident, Loan, LoanPhoto, Notification
+
+    past = utcnow() - timedelta(days=10)
+    with app.app_context():
+        s = db.session
+        staff = s.execute(select(User).where(User.username == names["staff"])).scalar_one()
+        officer = s.execute(select(User).where(User.username == names["supply_officer"])).scalar_one()
+        begin_write(s)
+        asset = Asset(tag=lending_services.unique_tag(s), status="available", status_note="")
+        asset.apply({"asset_number": unique("999-69-"), "name": "ลำโพง", "category": "เครื่องเสียง",
+                     "price": Decimal("4500.00"), "lendable": True})
+        s.add(asset)
+        s.flush()
+        record(s, None, "asset.created", asset, {})
+        s.commit()
+        store = FileStore(app.config["EVIDENCE_DIR"])
+        start = bangkok_date(past)
+        loan_id = workflow.request_loan(s, staff, [asset.id], purpose="ประชุม", place="ศาลา",
+                                        off_premises=False, start_on=start, due_on=start + timedelta(days=2),
+                                        now=past).id
+        workflow.approve_loan(s, officer, loan_id, now=past)
+        workflow.hand_over(s, officer, loan_id, photos=[(_png(), "p.png")], store=store, now=past)
+        demand_id = workflow.issue_demand_letter(s, officer, loan_id).id
+        item_id = s.get(Loan, loan_id).items[0].id
+        workflow.receive_items(s, officer, loan_id, [workflow.ItemReturn(item_id, "damaged", "แตก")])
+        incident_id = s.execute(select(Incident.id).where(Incident.loan_item_id == item_id)).scalar_one()
+        document_id = workflow.attach_incident_document(s, officer, incident_id, b"%PDF-1.4 x", "a.pdf",
+                                                        "slip", store, 1024 * 1024).id
+        photo_id = s.execute(select(LoanPhoto.id).where(LoanPhoto.loan_id == loan_id)).scalar_one()
+        notification_id = s.execute(select(Notification.id).where(
+            Notification.user_id == staff.id, Notification.loan_id == loan_id)).scalars().first()
+        db.session.remove()
+    return {"loan_id": loan_id, "photo_id": photo_id, "demand_id": demand_id, "incident_id": incident_id,
+            "document_id": document_id, "notification_id": notification_id}

@@ -1,0 +1,463 @@
+"""Read-only queries for the lending pages: queues, lists, overdue items, incidents, history, notifications.
+
+Nothing here writes. Lists read plain columns where a page shows many rows; a page that acts on a loan
+(queue, overdue) loads the Loan objects so that templates can ask the `can_*` predicates about them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from core.dates import parse_date
+from core.models import StoredFile, User
+from core.permissions import LOANS_VIEW_ALL
+from lending import workflow
+from lending.loans import (
+    APPROVED,
+    CHECKED_OUT,
+    HOLDING,
+    LOAN_STATUSES,
+    REQUESTED,
+    Demand,
+    Incident,
+    IncidentDocument,
+    Loan,
+    LoanItem,
+    LoanPhoto,
+    Notification,
+)
+from lending.models import DISPOSED, IN_REPAIR, LOST, Asset
+from lending.queries import Page
+
+# Assets in these statuses are refused by workflow.request_loan; the catalogue leaves them out.
+UNLENDABLE_STATUSES = (DISPOSED, LOST, IN_REPAIR)
+DEMAND_WINDOW_DAYS = 7  # regulation: demand the return within 7 days of the due date
+QUEUE_LIMIT = 500
+CATALOGUE_LIMIT = 30
+
+
+def _aware(at: datetime | None) -> datetime | None:
+    """SQLite gives naive datetimes back; they are UTC."""
+    if at is not None and at.tzinfo is None:
+        from datetime import UTC
+
+        return at.replace(tzinfo=UTC)
+    return at
+
+
+# --- the request form ------------------------------------------------------------------------------
+
+def assets_by_ids(session: Session, ids: list[int]) -> list[Asset]:
+    """The chosen assets, in asset-number order (unknown ids are dropped)."""
+    ids = sorted({int(i) for i in ids})[:workflow.MAX_ITEMS]
+    if not ids:
+        return []
+    stmt = select(Asset).where(Asset.id.in_(ids)).order_by(Asset.asset_number)
+    return list(session.execute(stmt).scalars())
+
+
+def lendable_catalogue(session: Session, q: str, exclude: list[int], limit: int = CATALOGUE_LIMIT) \
+        -> tuple[list[Any], int]:
+    """Lendable assets matching a search (number, name, serial, location), and how many match in all."""
+    from lending.models import search_key
+
+    stmt = select(Asset.id, Asset.asset_number, Asset.name, Asset.category, Asset.location, Asset.status,
+                  Asset.price).where(Asset.lendable.is_(True), Asset.status.not_in(UNLENDABLE_STATUSES))
+    count = select(func.count()).select_from(Asset).where(Asset.lendable.is_(True),
+                                                          Asset.status.not_in(UNLENDABLE_STATUSES))
+    if q.strip():
+        key = search_key(q)
+        stmt = stmt.where(Asset.search_text.contains(key, autoescape=True))
+        count = count.where(Asset.search_text.contains(key, autoescape=True))
+    if exclude:
+        stmt = stmt.where(Asset.id.not_in(exclude))
+        count = count.where(Asset.id.not_in(exclude))
+    rows = session.execute(stmt.order_by(Asset.asset_number).limit(limit)).all()
+    return rows, session.execute(count).scalar_one()
+
+
+def lendable(asset: Asset) -> bool:
+    """Whether the asset may be asked for at all (workflow.request_loan refuses the others)."""
+    return asset.lendable and asset.status not in UNLENDABLE_STATUSES
+
+
+@dataclass(frozen=True)
+class Availability:
+    asset: Asset
+    free: bool
+    lendable: bool
+    clashes: tuple[workflow.Clash, ...] = ()
+
+
+def availability(session: Session, assets: list[Asset], start_on: date, due_on: date) -> list[Availability]:
+    """Whether each chosen asset is free for these dates (workflow.clashes), without reserving anything."""
+    found = workflow.clashes(session, [a.id for a in assets], start_on, due_on)
+    by_asset: dict[int, list[workflow.Clash]] = defaultdict(list)
+    for c in found:
+        by_asset[c.asset_id].append(c)
+    out = []
+    for a in assets:
+        ok = lendable(a)
+        out.append(Availability(asset=a, free=ok and not by_asset[a.id], lendable=ok,
+                                clashes=tuple(by_asset[a.id])))
+    return out
+
+
+# --- the approval queue ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class QueueRow:
+    loan: Loan
+    waiting_since: datetime
+    waited: timedelta
+
+
+def approval_queue(session: Session, now: datetime) -> dict[str, list[QueueRow]]:
+    """Requests waiting for the supply officer, and those waiting for the head; oldest first."""
+    loans = list(session.execute(
+        select(Loan).where(Loan.status == REQUESTED).order_by(Loan.requested_at, Loan.id).limit(QUEUE_LIMIT))
+        .scalars())
+    out: dict[str, list[QueueRow]] = {"officer": [], "head": []}
+    for loan in loans:
+        stage = "head" if loan.waiting_for_head else "officer"
+        since = _aware(loan.requested_at)
+        out[stage].append(QueueRow(loan=loan, waiting_since=since, waited=now - since))
+    return out
+
+
+# --- lists of loans --------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class LoanRow:
+    id: int
+    ref: str
+    status: str
+    borrower_name: str
+    start_on: date
+    due_on: date
+    requested_at: datetime
+    overdue: bool
+    items: tuple[Any, ...] = ()
+
+
+_LIST_COLUMNS = (Loan.id, Loan.ref, Loan.status, User.name, Loan.start_on, Loan.due_on, Loan.requested_at)
+
+
+def _open_items_exist():
+    return exists().where(LoanItem.loan_id == Loan.id, LoanItem.condition.is_(None))
+
+
+def _overdue_clause(today: date):
+    return and_(Loan.status == CHECKED_OUT, Loan.due_on < today, _open_items_exist())
+
+
+def _rows(session: Session, stmt, today: date) -> list[LoanRow]:
+    rows = session.execute(stmt).all()
+    if not rows:
+        return []
+    ids = [r.id for r in rows]
+    items: dict[int, list[Any]] = defaultdict(list)
+    for it in session.execute(
+            select(LoanItem.loan_id, Asset.id.label("asset_id"), Asset.asset_number, Asset.name,
+                   LoanItem.condition)
+            .join(Asset, Asset.id == LoanItem.asset_id).where(LoanItem.loan_id.in_(ids))
+            .order_by(LoanItem.loan_id, Asset.asset_number)):
+        items[it.loan_id].append(it)
+    out = []
+    for r in rows:
+        its = items[r.id]
+        overdue = r.status == CHECKED_OUT and r.due_on < today and any(i.condition is None for i in its)
+        out.append(LoanRow(id=r.id, ref=r.ref, status=r.status, borrower_name=r.name, start_on=r.start_on,
+                           due_on=r.due_on, requested_at=_aware(r.requested_at), overdue=overdue,
+                           items=tuple(its)))
+    return out
+
+
+def my_loans(session: Session, user_id: int, today: date, page: int = 1, page_size: int = 50) \
+        -> tuple[list[LoanRow], Page]:
+    """A borrower's current loans (requested, approved, out) and a page of the past ones, newest first."""
+    base = select(*_LIST_COLUMNS).join(User, User.id == Loan.borrower_id).where(Loan.borrower_id == user_id)
+    current = _rows(session, base.where(Loan.status.in_((REQUESTED, APPROVED, CHECKED_OUT)))
+                    .order_by(Loan.requested_at.desc(), Loan.id.desc()).limit(QUEUE_LIMIT), today)
+    past_filter = and_(Loan.borrower_id == user_id, Loan.status.not_in((REQUESTED, APPROVED, CHECKED_OUT)))
+    total = session.execute(select(func.count()).select_from(Loan).where(past_filter)).scalar_one()
+    page = min(max(1, page), max(1, -(-total // page_size)))
+    past = _rows(session, base.where(past_filter).order_by(Loan.requested_at.desc(), Loan.id.desc())
+                 .limit(page_size).offset((page - 1) * page_size), today)
+    return current, Page(rows=past, total=total, page=page, page_size=page_size)
+
+
+@dataclass(frozen=True)
+class LoanFilter:
+    status: str = ""
+    borrower: str = ""
+    overdue: bool = False
+    date_from: date | None = None
+    date_to: date | None = None
+
+    @classmethod
+    def from_args(cls, args: Any) -> LoanFilter:
+        def get(name: str) -> str:
+            return (args.get(name) or "").strip()[:100]
+
+        def day(name: str) -> date | None:
+            try:
+                return parse_date(get(name))
+            except ValueError:
+                return None
+
+        status = get("status")
+        return cls(status=status if status in LOAN_STATUSES else "", borrower=get("borrower"),
+                   overdue=get("overdue") in ("1", "y", "on", "yes"), date_from=day("from"),
+                   date_to=day("to"))
+
+    def as_args(self) -> dict[str, str]:
+        from core.dates import format_numeric
+
+        out = {"status": self.status, "borrower": self.borrower, "overdue": "1" if self.overdue else "",
+               "from": format_numeric(self.date_from), "to": format_numeric(self.date_to)}
+        return {k: v for k, v in out.items() if v}
+
+    def apply(self, stmt, today: date):
+        if self.status:
+            stmt = stmt.where(Loan.status == self.status)
+        if self.borrower:
+            key = f"%{self.borrower.lower()}%"
+            stmt = stmt.where(or_(func.lower(User.name).like(key), func.lower(User.username).like(key)))
+        if self.overdue:
+            stmt = stmt.where(_overdue_clause(today))
+        # A loan is in the range when its days [start, due] overlap it.
+        if self.date_from:
+            stmt = stmt.where(Loan.due_on >= self.date_from)
+        if self.date_to:
+            stmt = stmt.where(Loan.start_on <= self.date_to)
+        return stmt
+
+
+def all_loans(session: Session, flt: LoanFilter, today: date, page: int = 1, page_size: int = 50) -> Page:
+    """Every loan matching the filters, newest request first, a page at a time."""
+    count = flt.apply(select(func.count()).select_from(Loan).join(User, User.id == Loan.borrower_id), today)
+    total = session.execute(count).scalar_one()
+    page = min(max(1, page), max(1, -(-total // page_size)))
+    stmt = flt.apply(select(*_LIST_COLUMNS).join(User, User.id == Loan.borrower_id), today) \
+        .order_by(Loan.requested_at.desc(), Loan.id.desc()).limit(page_size).offset((page - 1) * page_size)
+    return Page(rows=_rows(session, stmt, today), total=total, page=page, page_size=page_size)
+
+
+# --- overdue ---------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class OverdueRow:
+    loan: Loan
+    item: LoanItem
+    days_overdue: int
+    last_demand_on: date | None
+    timely_demand: bool  # a demand dated 1–7 days after the due date exists
+    demand_deadline: date  # the due date + 7 days
+    first_of_loan: bool = True  # the loan's first row carries its actions
+
+    @property
+    def no_timely_demand(self) -> bool:
+        """No written demand within 7 days of the due date (made later, or not at all)."""
+        return not self.timely_demand
+
+    def demand_missed(self, today: date) -> bool:
+        """The 7-day window has closed without a demand in it."""
+        return not self.timely_demand and today > self.demand_deadline
+
+
+def overdue_items(session: Session, today: date) -> list[OverdueRow]:
+    """Items still out after their due date, most days overdue first, with their demand record."""
+    loans = list(session.execute(
+        select(Loan).where(_overdue_clause(today)).order_by(Loan.due_on, Loan.id)).scalars())
+    if not loans:
+        return []
+    demands: dict[int, list[date]] = defaultdict(list)
+    for loan_id, on in session.execute(select(Demand.loan_id, Demand.demanded_on)
+                                       .where(Demand.loan_id.in_([lo.id for lo in loans]))):
+        demands[loan_id].append(on)
+    rows = []
+    for loan in loans:
+        days = demands[loan.id]
+        deadline = loan.due_on + timedelta(days=DEMAND_WINDOW_DAYS)
+        timely = any(loan.due_on < d <= deadline for d in days)
+        for n, item in enumerate(loan.open_items):
+            rows.append(OverdueRow(loan=loan, item=item, days_overdue=(today - loan.due_on).days,
+                                   last_demand_on=max(days) if days else None, timely_demand=timely,
+                                   demand_deadline=deadline, first_of_loan=n == 0))
+    return rows
+
+
+# --- incidents -------------------------------------------------------------------------------------
+
+def incidents(session: Session, status: str, page: int = 1, page_size: int = 50) -> Page:
+    """Damage and loss cases: open ones first, newest first; `status` "open", "settled" or "" for all."""
+    borrower = aliased(User)
+    cols = (Incident.id, Incident.kind, Incident.status, Incident.resolution, Incident.value, Incident.amount,
+            Incident.opened_at, Asset.asset_number, Asset.name.label("asset_name"), Loan.id.label("loan_id"),
+            Loan.ref, borrower.name.label("borrower_name"))
+    stmt = (select(*cols).join(Asset, Asset.id == Incident.asset_id)
+            .outerjoin(LoanItem, LoanItem.id == Incident.loan_item_id)
+            .outerjoin(Loan, Loan.id == LoanItem.loan_id)
+            .outerjoin(borrower, borrower.id == Loan.borrower_id))
+    count = select(func.count()).select_from(Incident)
+    if status in ("open", "settled"):
+        stmt, count = stmt.where(Incident.status == status), count.where(Incident.status == status)
+    total = session.execute(count).scalar_one()
+    page = min(max(1, page), max(1, -(-total // page_size)))
+    stmt = stmt.order_by((Incident.status == "open").desc(), Incident.opened_at.desc(), Incident.id.desc())
+    rows = session.execute(stmt.limit(page_size).offset((page - 1) * page_size)).all()
+    return Page(rows=rows, total=total, page=page, page_size=page_size)
+
+
+def incident_documents(session: Session, incident_id: int) -> list[Any]:
+    return session.execute(
+        select(IncidentDocument.id, IncidentDocument.title, IncidentDocument.added_at, StoredFile.mime,
+               StoredFile.original_name, StoredFile.size, User.name.label("added_by"))
+        .join(StoredFile, StoredFile.sha256 == IncidentDocument.sha256)
+        .outerjoin(User, User.id == IncidentDocument.added_by_id)
+        .where(IncidentDocument.incident_id == incident_id).order_by(IncidentDocument.id)).all()
+
+
+# --- one loan --------------------------------------------------------------------------------------
+
+@dataclass
+class Event:
+    at: datetime
+    kind: str
+    who: str = ""
+    note: str = ""
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def loan_photos(session: Session, loan_id: int) -> list[LoanPhoto]:
+    return list(session.execute(select(LoanPhoto).where(LoanPhoto.loan_id == loan_id).order_by(LoanPhoto.id))
+                .scalars())
+
+
+def loan_demands(session: Session, loan_id: int) -> list[Demand]:
+    return list(session.execute(select(Demand).where(Demand.loan_id == loan_id)
+                                .order_by(Demand.demanded_at, Demand.id)).scalars())
+
+
+def loan_incidents(session: Session, loan_id: int) -> list[Incident]:
+    return list(session.execute(select(Incident).join(LoanItem, LoanItem.id == Incident.loan_item_id)
+                                .where(LoanItem.loan_id == loan_id).order_by(Incident.id)).scalars())
+
+
+def loan_timeline(session: Session, loan: Loan, demands: list[Demand], cases: list[Incident],
+                  photos: list[LoanPhoto]) -> list[Event]:
+    """What happened to a loan, in order: request, approvals, hand-over, returns, demands, incidents."""
+    names = _names(session, {loan.officer_id, loan.head_id, loan.decided_by_id, loan.checked_out_by_id,
+                             *(i.received_by_id for i in loan.items), *(d.issued_by_id for d in demands)})
+    by_stage: dict[tuple[str, int | None], list[int]] = defaultdict(list)
+    for p in photos:
+        by_stage[(p.stage, p.loan_item_id)].append(p.id)
+    ev = [Event(_aware(loan.requested_at), "requested", loan.borrower.name, loan.purpose)]
+    if loan.officer_at:
+        kind = "officer_approved" if loan.needs_head else "approved"
+        ev.append(Event(_aware(loan.officer_at), kind, names.get(loan.officer_id, "")))
+    if loan.head_at:
+        ev.append(Event(_aware(loan.head_at), "head_approved", names.get(loan.head_id, "")))
+    if loan.decided_at and loan.status == "rejected":
+        ev.append(Event(_aware(loan.decided_at), "rejected", names.get(loan.decided_by_id, ""),
+                        loan.decision_note))
+    elif loan.decided_at and not loan.officer_at and not loan.head_at:  # e.g. imported from the paper ledger
+        ev.append(Event(_aware(loan.decided_at), "approved", names.get(loan.decided_by_id, "")))
+    if loan.cancelled_at:
+        ev.append(Event(_aware(loan.cancelled_at), "cancelled", loan.borrower.name, loan.decision_note))
+    if loan.checked_out_at:
+        ev.append(Event(_aware(loan.checked_out_at), "handed_over", names.get(loan.checked_out_by_id, ""),
+                        loan.handover_note, {"photos": by_stage[("handover", None)]}))
+    if loan.receipt_confirmed_at:
+        ev.append(Event(_aware(loan.receipt_confirmed_at), "receipt_confirmed", loan.borrower.name))
+    for item in loan.items:
+        if item.returned_at:
+            ev.append(Event(_aware(item.returned_at), "item_returned", names.get(item.received_by_id, ""),
+                            item.return_note, {"item": item, "condition": item.condition,
+                                               "photos": by_stage[("return", item.id)],
+                                               "late": item.returned_at is not None
+                                               and _bkk(item.returned_at) > loan.due_on}))
+    for d in demands:
+        ev.append(Event(_aware(d.demanded_at), "demand", names.get(d.issued_by_id, ""), "",
+                        {"demand": d}))
+    for c in cases:
+        ev.append(Event(_aware(c.opened_at), "incident", "", c.description, {"incident": c}))
+    if loan.returned_at:
+        ev.append(Event(_aware(loan.returned_at), "returned"))
+    order = {"requested": 0, "officer_approved": 1, "approved": 2, "head_approved": 2, "rejected": 2,
+             "cancelled": 3, "handed_over": 4, "receipt_confirmed": 5, "item_returned": 6, "incident": 7,
+             "demand": 6, "returned": 8}
+    ev.sort(key=lambda e: (e.at, order.get(e.kind, 9)))
+    return ev
+
+
+def _bkk(at: datetime) -> date:
+    from core.dates import bangkok_date
+
+    return bangkok_date(at)
+
+
+def _names(session: Session, ids: set[int | None]) -> dict[int, str]:
+    ids = {i for i in ids if i}
+    if not ids:
+        return {}
+    return dict(session.execute(select(User.id, User.name).where(User.id.in_(ids))).all())
+
+
+# --- an asset's loans ------------------------------------------------------------------------------
+
+def asset_loan_history(session: Session, asset_id: int, viewer: User | None,
+                       limit: int = 20) -> dict[str, Any]:
+    """The loans of one asset, newest first, with the item's condition on return.
+
+    People who may see every loan see them all; others see their own loans of it and the days on which
+    it is already held (dates only, no names), which is what they need to plan a request.
+    """
+    see_all = viewer is not None and viewer.can(LOANS_VIEW_ALL)
+    stmt = (select(Loan.id, Loan.ref, Loan.status, Loan.start_on, Loan.due_on, Loan.imported, User.name,
+                   LoanItem.condition, LoanItem.returned_at)
+            .join(LoanItem, LoanItem.loan_id == Loan.id).join(User, User.id == Loan.borrower_id)
+            .where(LoanItem.asset_id == asset_id))
+    if not see_all:
+        stmt = stmt.where(Loan.borrower_id == (viewer.id if viewer is not None else -1))
+    total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+    rows = session.execute(stmt.order_by(Loan.start_on.desc(), Loan.id.desc()).limit(limit)).all()
+    held = []
+    if not see_all:
+        held = session.execute(
+            select(Loan.start_on, Loan.due_on, Loan.status).join(LoanItem, LoanItem.loan_id == Loan.id)
+            .where(LoanItem.asset_id == asset_id, Loan.status.in_(HOLDING), LoanItem.condition.is_(None))
+            .order_by(Loan.start_on).limit(limit)).all()
+    return {"rows": rows, "total": total, "see_all": see_all, "held": held}
+
+
+# --- notifications ---------------------------------------------------------------------------------
+
+def unread_count(session: Session, user_id: int) -> int:
+    """Unread notifications of one person: a COUNT on the (user_id, read_at) index."""
+    return session.execute(select(func.count(Notification.id)).where(
+        Notification.user_id == user_id, Notification.read_at.is_(None))).scalar_one()
+
+
+def notifications(session: Session, user_id: int, limit: int = 100) -> list[Any]:
+    """A person's latest notifications with the loan they are about."""
+    borrower = aliased(User)
+    return session.execute(
+        select(Notification.id, Notification.kind, Notification.loan_id, Notification.created_at,
+               Notification.read_at, Loan.ref, Loan.due_on, Loan.status.label("loan_status"),
+               borrower.name.label("borrower_name"))
+        .outerjoin(Loan, Loan.id == Notification.loan_id).outerjoin(borrower, borrower.id == Loan.borrower_id)
+        .where(Notification.user_id == user_id)
+        .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)).all()
+
+
+def money_total(values: list[Decimal | None]) -> Decimal:
+    return sum((v or Decimal(0) for v in values), Decimal(0))

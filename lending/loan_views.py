@@ -1,0 +1,568 @@
+"""The lending workflow's pages: request, approval queue, the loan page and its actions, lists, overdue,
+incidents and notifications.
+
+Each action route validates its form, calls one service of lending/workflow.py with the version the page
+showed, then flashes and redirects. Domain errors are turned into messages once, by the app's error
+handlers (a refused POST flashes the reason and goes back to the page it came from). Who may press which
+button is asked of the `can_*` predicates, in templates as in services.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from functools import wraps
+from typing import Any
+
+from flask import Response, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import ngettext
+
+from core.dates import bangkok_date
+from core.db import DomainError, db, utcnow
+from core.models import StoredFile
+from core.permissions import LOANS_HEAD, LOANS_MANAGE, LOANS_REQUEST, LOANS_VIEW_ALL
+from core.services import get_settings
+from core.web import actor, file_store, record_denial, require, safe_next
+from lending import bp, workflow
+from lending import loan_queries as lq
+from lending.loan_forms import (
+    CONDITION_LABELS,
+    DEMAND_CHANNEL_LABELS,
+    INCIDENT_KIND_LABELS,
+    INCIDENT_STATUS_LABELS,
+    LOAN_STATUS_LABELS,
+    RESOLUTION_LABELS,
+    ApproveForm,
+    CancelForm,
+    ConfirmReceiptForm,
+    DemandForm,
+    DocumentForm,
+    HandOverForm,
+    LoanRequestForm,
+    PlainForm,
+    ReceiveForm,
+    RejectForm,
+    SettleForm,
+)
+from lending.loans import Demand, Incident, IncidentDocument, Loan, LoanPhoto
+
+
+def any_of(*permissions: str) -> Callable:
+    """Under `require()`: let in whoever holds at least one of `permissions` (a denial is recorded)."""
+
+    def decorate(view: Callable) -> Callable:
+        @wraps(view)
+        def wrapper(*args: Any, **kwargs: Any):
+            user = actor()
+            if user is None or not any(user.can(p) for p in permissions):
+                record_denial(list(permissions))
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapper
+
+    return decorate
+
+
+def can_manage_incidents(user) -> bool:
+    """Officers and heads work on damage and loss cases (attach documents, settle)."""
+    return user is not None and (user.can(LOANS_MANAGE) or user.can(LOANS_HEAD))
+
+
+def can_see_queue(user) -> bool:
+    return user is not None and user.can(LOANS_VIEW_ALL)
+
+
+def waited(delta: timedelta) -> str:
+    """A waiting time in one unit a person reads at a glance: minutes, hours, or days."""
+    minutes = max(0, int(delta.total_seconds() // 60))
+    if minutes < 60:
+        return ngettext("%(num)d minute", "%(num)d minutes", minutes)
+    hours = minutes // 60
+    if hours < 48:
+        return ngettext("%(num)d hour", "%(num)d hours", hours)
+    return ngettext("%(num)d day", "%(num)d days", hours // 24)
+
+
+@bp.app_context_processor
+def _loan_helpers():
+    def unread_notifications() -> int:
+        user = actor()
+        if user is None:
+            return 0
+        if "kp_unread" not in g:
+            g.kp_unread = lq.unread_count(db.session, user.id)
+        return g.kp_unread
+
+    return {"unread_notifications": unread_notifications, "LOAN_STATUS_LABELS": LOAN_STATUS_LABELS,
+            "CONDITION_LABELS": CONDITION_LABELS, "RESOLUTION_LABELS": RESOLUTION_LABELS,
+            "INCIDENT_KIND_LABELS": INCIDENT_KIND_LABELS, "INCIDENT_STATUS_LABELS": INCIDENT_STATUS_LABELS,
+            "DEMAND_CHANNEL_LABELS": DEMAND_CHANNEL_LABELS,
+            "can_request": workflow.can_request, "can_decide": workflow.can_decide,
+            "can_hand_over": workflow.can_hand_over, "can_receive": workflow.can_receive,
+            "can_cancel": workflow.can_cancel, "can_confirm_receipt": workflow.can_confirm_receipt,
+            "can_demand": workflow.can_demand, "can_settle": workflow.can_settle,
+            "can_view_loan": workflow.can_view_loan, "can_manage_incidents": can_manage_incidents,
+            "can_see_queue": can_see_queue}
+
+
+@bp.app_template_filter("waited")
+def _waited_filter(delta: timedelta) -> str:
+    return waited(delta)
+
+
+def _today():
+    return bangkok_date(utcnow())
+
+
+def _loan_or_404(loan_id: int) -> Loan:
+    """The loan if the signed-in person may see it; otherwise 404, so that its existence is not revealed."""
+    loan = db.session.get(Loan, loan_id)
+    if loan is None or not workflow.can_view_loan(actor(), loan):
+        abort(404)
+    return loan
+
+
+def _to_loan(loan_id: int, anchor: str | None = None):
+    return redirect(url_for("lending.loan", loan_id=loan_id, _anchor=anchor))
+
+
+def _back(default: str):
+    return redirect(safe_next(request.form.get("next")) or default)
+
+
+def _incomplete(loan_id: int):
+    flash(_("The form was incomplete or expired; nothing was changed. Reload the page and try again."),
+          "danger")
+    return _to_loan(loan_id)
+
+
+def _csrf_failed(form) -> bool:
+    field = form._fields.get("csrf_token")
+    return bool(field is not None and field.errors)
+
+
+def _max_bytes() -> int:
+    return current_app.config["MAX_CONTENT_LENGTH"]
+
+
+# --- request -------------------------------------------------------------------------------------
+
+@bp.route("/loans/new", methods=["GET", "POST"])
+@require(LOANS_REQUEST)
+def loan_new():
+    """The written request: pick lendable items, state the official purpose, place and dates; check first."""
+    session = db.session
+    settings = get_settings(session)
+    form = LoanRequestForm()
+    today = _today()
+    action = request.form.get("action", "search") if request.method == "POST" else "show"
+    if request.method == "GET":
+        form.start_on.data = today
+        form.due_on.data = today + timedelta(days=int(settings.get("default_loan_days") or 7))
+        form.assets.data = [int(i) for i in request.args.getlist("asset") if i.isdigit()]
+        form.q.data = (request.args.get("q") or "")[:100]
+    ok = form.validate_for(action) if request.method == "POST" else True
+    chosen = lq.assets_by_ids(session, form.chosen_ids())
+    needs_head = bool(chosen) and workflow.needs_head_approval(settings, chosen, bool(form.off_premises.data))
+    availability = None
+    if request.method == "POST" and not ok and _csrf_failed(form):
+        flash(_("The form expired. Check what you entered and press the button again."), "danger")
+    elif action == "send" and ok:
+        try:
+            loan = workflow.request_loan(session, actor(), form.chosen_ids(), purpose=form.purpose.data,
+                                         place=form.place.data, off_premises=bool(form.off_premises.data),
+                                         start_on=form.start_on.data, due_on=form.due_on.data)
+        except DomainError as err:
+            if err.status == 403:
+                raise
+            session.rollback()
+            flash(_(err.message, **err.params), "danger")
+        else:
+            flash(_("Your request %(ref)s was sent for approval.", ref=loan.ref), "success")
+            return _to_loan(loan.id)
+    if chosen and form.start_on.data and form.due_on.data and not form.start_on.errors \
+            and not form.due_on.errors and action in ("check", "send"):
+        if form.due_on.data < form.start_on.data:
+            form.due_on.errors = [_("The return date is before the start date.")]
+        else:
+            availability = {a.asset.id: a for a in lq.availability(session, chosen, form.start_on.data,
+                                                                   form.due_on.data)}
+    # With items already chosen (e.g. from a scanned label) the catalogue shows only what is searched for.
+    show_catalogue = bool((form.q.data or "").strip()) or not chosen
+    catalogue, matches = lq.lendable_catalogue(session, form.q.data or "", [a.id for a in chosen]) \
+        if show_catalogue else ([], 0)
+    return render_template("lending/loans/new.html", form=form, chosen=chosen, catalogue=catalogue,
+                           matches=matches, show_catalogue=show_catalogue, availability=availability,
+                           needs_head=needs_head,
+                           blocked={a.id for a in chosen if not lq.lendable(a)},
+                           settings=settings)
+
+
+# --- queue and lists -----------------------------------------------------------------------------
+
+@bp.route("/loans/queue")
+@require(LOANS_VIEW_ALL)
+def loan_queue():
+    """Requests waiting for a decision, oldest first, with how long each has waited."""
+    queue = lq.approval_queue(db.session, utcnow())
+    user = actor()
+    # A head who is not also a supply officer sees first what waits for them.
+    head_first = user.can(LOANS_HEAD) and not user.can(LOANS_MANAGE)
+    order = ["head", "officer"] if head_first else ["officer", "head"]
+    return render_template("lending/loans/queue.html", queue=queue, order=order, approve_form=ApproveForm(),
+                           reject_form=RejectForm())
+
+
+@bp.route("/loans/mine")
+@require(LOANS_REQUEST)
+def loans_mine():
+    """The signed-in person's current loans and a page of past ones."""
+    page_no = request.args.get("page", 1, type=int) or 1
+    current, past = lq.my_loans(db.session, actor().id, _today(), page_no, current_app.config["PAGE_SIZE"])
+    return render_template("lending/loans/mine.html", current=current, past=past)
+
+
+@bp.route("/loans")
+@require(LOANS_VIEW_ALL)
+def loans():
+    """Every loan, filtered by status, borrower, overdue and dates."""
+    flt = lq.LoanFilter.from_args(request.args)
+    page_no = request.args.get("page", 1, type=int) or 1
+    page = lq.all_loans(db.session, flt, _today(), page_no, current_app.config["PAGE_SIZE"])
+    return render_template("lending/loans/list.html", page=page, flt=flt)
+
+
+@bp.route("/loans/overdue")
+@require(LOANS_VIEW_ALL)
+def loans_overdue():
+    """Items past their due date, most days overdue first; flags demands not made within 7 days."""
+    today = _today()
+    rows = lq.overdue_items(db.session, today)
+    return render_template("lending/loans/overdue.html", rows=rows, today=today, demand_form=DemandForm())
+
+
+# --- one loan ------------------------------------------------------------------------------------
+
+@bp.route("/loans/<int:loan_id>")
+@require()
+def loan(loan_id: int):
+    """A loan: items, dates, purpose, its timeline, and the actions the signed-in person may take now."""
+    item = _loan_or_404(loan_id)
+    session = db.session
+    demands = lq.loan_demands(session, item.id)
+    cases = lq.loan_incidents(session, item.id)
+    photos = lq.loan_photos(session, item.id)
+    timeline = lq.loan_timeline(session, item, demands, cases, photos)
+    v = {"version": str(item.version)}
+    return render_template(
+        "lending/loans/loan.html", loan=item, timeline=timeline, demands=demands, cases=cases,
+        today=_today(), approve_form=ApproveForm(data=v), reject_form=RejectForm(data=v),
+        cancel_form=CancelForm(data=v), handover_form=HandOverForm(data=v),
+        confirm_form=ConfirmReceiptForm(data=v), receive_form=ReceiveForm(data=v),
+        demand_form=DemandForm(data=v),
+        total_value=lq.money_total([i.value for i in item.items]))
+
+
+@bp.route("/loans/<int:loan_id>/approve", methods=["POST"])
+@require()
+@any_of(LOANS_MANAGE, LOANS_HEAD)
+def loan_approve(loan_id: int):
+    """The supply officer's approval, or the head's second one."""
+    form = ApproveForm()
+    if not form.validate_on_submit():
+        return _incomplete(loan_id)
+    loan = workflow.approve_loan(db.session, actor(), loan_id, version=form.version_value)
+    if loan.status == "approved":
+        flash(_("Loan %(ref)s is approved.", ref=loan.ref), "success")
+    else:
+        flash(_("Loan %(ref)s is approved by the supply officer and now waits for the head of agency.",
+                ref=loan.ref), "success")
+    return _back(url_for("lending.loan", loan_id=loan_id))
+
+
+@bp.route("/loans/<int:loan_id>/reject", methods=["POST"])
+@require()
+@any_of(LOANS_MANAGE, LOANS_HEAD)
+def loan_reject(loan_id: int):
+    """Refuse a request, with the reason the borrower will read."""
+    form = RejectForm()
+    if not form.validate_on_submit():
+        if form.version.errors or _csrf_failed(form):
+            return _incomplete(loan_id)
+        flash(_("Give the reason for the rejection."), "danger")
+        return _back(url_for("lending.loan", loan_id=loan_id))
+    loan = workflow.reject_loan(db.session, actor(), loan_id, form.reason.data, version=form.version_value)
+    flash(_("Loan %(ref)s was rejected.", ref=loan.ref), "success")
+    return _back(url_for("lending.loan", loan_id=loan_id))
+
+
+@bp.route("/loans/<int:loan_id>/cancel", methods=["POST"])
+@require(LOANS_REQUEST)
+def loan_cancel(loan_id: int):
+    """The borrower withdraws the request (until hand-over)."""
+    form = CancelForm()
+    if not form.validate_on_submit():
+        return _incomplete(loan_id)
+    loan = workflow.cancel_loan(db.session, actor(), loan_id, form.reason.data or "",
+                                version=form.version_value)
+    flash(_("Loan %(ref)s was cancelled.", ref=loan.ref), "success")
+    return _to_loan(loan_id)
+
+
+@bp.route("/loans/<int:loan_id>/hand-over", methods=["POST"])
+@require(LOANS_MANAGE)
+def loan_hand_over(loan_id: int):
+    """Give the items to the borrower now, with condition notes and optional photos."""
+    form = HandOverForm()
+    if not form.validate_on_submit():
+        return _incomplete(loan_id)
+    photos = [(f.read(), f.filename or "") for f in (form.photos.data or []) if f and f.filename]
+    loan = workflow.hand_over(db.session, actor(), loan_id, note=form.note.data or "",
+                              version=form.version_value, photos=photos, store=file_store(),
+                              max_bytes=_max_bytes())
+    flash(_("The items of loan %(ref)s were handed over.", ref=loan.ref), "success")
+    return _to_loan(loan_id)
+
+
+@bp.route("/loans/<int:loan_id>/confirm", methods=["POST"])
+@require(LOANS_REQUEST)
+def loan_confirm(loan_id: int):
+    """The borrower confirms receiving the items."""
+    form = ConfirmReceiptForm()
+    if not form.validate_on_submit():
+        return _incomplete(loan_id)
+    workflow.confirm_receipt(db.session, actor(), loan_id, version=form.version_value)
+    flash(_("Thank you: you confirmed receiving the items."), "success")
+    return _to_loan(loan_id)
+
+
+@bp.route("/loans/<int:loan_id>/receive", methods=["POST"])
+@require(LOANS_MANAGE)
+def loan_receive(loan_id: int):
+    """Receive items back, each inspected as good, damaged or lost; the others stay out."""
+    form = ReceiveForm()
+    if not form.validate_on_submit():
+        return _incomplete(loan_id)
+    loan = db.session.get(Loan, loan_id)
+    if loan is None:
+        abort(404)
+    # Every item, not only those still out: one received meanwhile by someone else gets a clear refusal.
+    returns = form.returns(request.form, request.files, [i.id for i in loan.items])
+    loan = workflow.receive_items(db.session, actor(), loan_id, returns, version=form.version_value,
+                                  store=file_store(), max_bytes=_max_bytes())
+    if loan.status == "returned":
+        flash(_("Every item of loan %(ref)s is back; the loan is closed.", ref=loan.ref), "success")
+    else:
+        flash(ngettext("%(num)d item was received back; the others are still out.",
+                       "%(num)d items were received back; the others are still out.", len(returns)),
+              "success")
+    return _to_loan(loan_id)
+
+
+@bp.route("/loans/<int:loan_id>/demand", methods=["POST"])
+@require(LOANS_MANAGE)
+def loan_demand(loan_id: int):
+    """Issue a written demand letter for the loan's overdue items; the letter is then printed."""
+    form = DemandForm()
+    if not form.validate_on_submit():
+        return _incomplete(loan_id)
+    workflow.issue_demand_letter(db.session, actor(), loan_id, version=form.version_value)
+    flash(_("The demand letter was recorded. Print it and hand it to the borrower."), "success")
+    return _to_loan(loan_id, "demands")
+
+
+@bp.route("/loans/<int:loan_id>/photos/<int:photo_id>")
+@require()
+def loan_photo(loan_id: int, photo_id: int):
+    """A hand-over or return photo, to whoever may see the loan."""
+    _loan_or_404(loan_id)
+    photo = db.session.get(LoanPhoto, photo_id)
+    if photo is None or photo.loan_id != loan_id:
+        abort(404)
+    return _stored_file(photo.sha256, inline=True)
+
+
+def _stored_file(sha256: str, inline: bool, filename: str | None = None):
+    stored = db.session.get(StoredFile, sha256)
+    if stored is None:
+        abort(404)
+    try:
+        data = file_store().read(stored.sha256)
+    except (FileNotFoundError, ValueError):
+        abort(404)
+    resp = Response(data, mimetype=stored.mime)
+    resp.headers["Cache-Control"] = "private, max-age=86400"
+    resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    if not inline:
+        name = (filename or stored.original_name or "file").replace('"', "")
+        ascii_name = name.encode("ascii", "ignore").decode() or "document"
+        from urllib.parse import quote
+
+        resp.headers["Content-Disposition"] = \
+            f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+    return resp
+
+
+# --- documents (PDF) -----------------------------------------------------------------------------
+
+def _pdf(data: bytes, filename: str):
+    resp = Response(data, mimetype="application/pdf")
+    resp.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    resp.headers["Cache-Control"] = "private, no-store"
+    return resp
+
+
+@bp.route("/loans/<int:loan_id>/receipt.pdf")
+@require()
+def loan_receipt(loan_id: int):
+    """The written request and receipt (ใบยืมพัสดุ) as a PDF with signature lines."""
+    from core.i18n import lang
+    from lending import documents  # written alongside; imported here so the pages work without it
+
+    item = _loan_or_404(loan_id)
+    pdf = documents.receipt_pdf(item, get_settings(db.session), lang())
+    return _pdf(pdf, f"receipt-{item.ref.replace('/', '-')}.pdf")
+
+
+@bp.route("/demands/<int:demand_id>/letter.pdf")
+@require()
+def demand_letter(demand_id: int):
+    """A demand letter as a PDF, for the officers and the borrower it is addressed to."""
+    from core.i18n import lang
+    from lending import documents
+
+    demand = db.session.get(Demand, demand_id)
+    if demand is None or not workflow.can_view_loan(actor(), demand.loan):
+        abort(404)
+    pdf = documents.demand_letter_pdf(demand, get_settings(db.session), lang())
+    return _pdf(pdf, f"demand-{demand.loan.ref.replace('/', '-')}-{demand.id}.pdf")
+
+
+# --- incidents -----------------------------------------------------------------------------------
+
+def _incident_or_404(incident_id: int) -> Incident:
+    case = db.session.get(Incident, incident_id)
+    if case is None:
+        abort(404)
+    user = actor()
+    loan = case.loan_item.loan if case.loan_item else None
+    if not (user.can(LOANS_VIEW_ALL) or (loan is not None and workflow.can_view_loan(user, loan))):
+        abort(404)
+    return case
+
+
+@bp.route("/incidents")
+@require(LOANS_VIEW_ALL)
+def incidents():
+    """Damage and loss cases, open ones first."""
+    status = request.args.get("status", "open")
+    status = status if status in ("open", "settled", "all") else "open"
+    page_no = request.args.get("page", 1, type=int) or 1
+    page = lq.incidents(db.session, "" if status == "all" else status, page_no,
+                        current_app.config["PAGE_SIZE"])
+    return render_template("lending/loans/incidents.html", page=page, status=status)
+
+
+@bp.route("/incidents/<int:incident_id>")
+@require()
+def incident(incident_id: int):
+    """One case: the item, its value at the time of borrowing, documents, and how it ends."""
+    case = _incident_or_404(incident_id)
+    form = SettleForm(data={"version": str(case.version)})
+    if not actor().can(LOANS_HEAD):
+        form.resolution.choices = [c for c in form.resolution.choices if c[0] != "written_off"]
+    return render_template("lending/loans/incident.html", case=case,
+                           loan=case.loan_item.loan if case.loan_item else None,
+                           documents=lq.incident_documents(db.session, case.id), settle_form=form,
+                           document_form=DocumentForm())
+
+
+@bp.route("/incidents/<int:incident_id>/settle", methods=["POST"])
+@require()
+@any_of(LOANS_MANAGE, LOANS_HEAD)
+def incident_settle(incident_id: int):
+    """End a case: repaired, replaced, paid (with the amount), or written off by the head."""
+    form = SettleForm()
+    back = url_for("lending.incident", incident_id=incident_id)
+    if not form.validate_on_submit():
+        flash(_("The form was incomplete or expired; nothing was changed. Reload the page and try again."),
+              "danger")
+        return redirect(back)
+    try:
+        amount = form.amount_value()
+    except ValueError:
+        flash(_("Enter the amount as a number, e.g. 1,500.00."), "danger")
+        return redirect(back)
+    case = workflow.settle_incident(db.session, actor(), incident_id, form.resolution.data, amount=amount,
+                                    note=form.note.data or "", version=form.version_value)
+    flash(_("The case is settled: %(how)s.", how=RESOLUTION_LABELS[case.resolution]), "success")
+    return redirect(back)
+
+
+@bp.route("/incidents/<int:incident_id>/documents", methods=["POST"])
+@require()
+@any_of(LOANS_MANAGE, LOANS_HEAD)
+def incident_document_add(incident_id: int):
+    """Attach a document to a case: a repair receipt, a payment slip, a committee report."""
+    form = DocumentForm()
+    back = url_for("lending.incident", incident_id=incident_id)
+    if not form.validate_on_submit():
+        flash(_("Choose a file to attach."), "danger")
+        return redirect(back)
+    upload = form.file.data
+    workflow.attach_incident_document(db.session, actor(), incident_id, upload.read(), upload.filename or "",
+                                      form.title.data or "", file_store(), _max_bytes())
+    flash(_("The document was attached."), "success")
+    return redirect(back)
+
+
+@bp.route("/incidents/<int:incident_id>/documents/<int:document_id>")
+@require()
+def incident_document(incident_id: int, document_id: int):
+    """A document of a case, to whoever may see the case."""
+    _incident_or_404(incident_id)
+    doc = db.session.get(IncidentDocument, document_id)
+    if doc is None or doc.incident_id != incident_id:
+        abort(404)
+    stored = db.session.get(StoredFile, doc.sha256)
+    inline = stored is not None and (stored.mime.startswith("image/") or stored.mime == "application/pdf")
+    return _stored_file(doc.sha256, inline=inline)
+
+
+# --- notifications -------------------------------------------------------------------------------
+
+NOTIFICATION_KINDS = ("request_waiting", "approved", "rejected", "due_tomorrow", "overdue")
+
+
+@bp.route("/notifications")
+@require()
+def notifications():
+    """The signed-in person's notifications, newest first."""
+    rows = lq.notifications(db.session, actor().id)
+    return render_template("lending/loans/notifications.html", rows=rows, form=PlainForm())
+
+
+@bp.route("/notifications/read", methods=["POST"])
+@require()
+def notifications_read():
+    """Mark every notification read."""
+    if PlainForm().validate_on_submit():
+        workflow.mark_notifications_read(db.session, actor())
+    return redirect(url_for("lending.notifications"))
+
+
+@bp.route("/notifications/<int:notification_id>/open", methods=["POST"])
+@require()
+def notification_open(notification_id: int):
+    """Open a notification: it is marked read and its loan is shown."""
+    if not PlainForm().validate_on_submit():
+        return redirect(url_for("lending.notifications"))
+    workflow.mark_notifications_read(db.session, actor(), [notification_id])
+    from lending.loans import Notification
+
+    note = db.session.get(Notification, notification_id)
+    if note is None or note.user_id != actor().id or note.loan_id is None:
+        return redirect(url_for("lending.notifications"))
+    return _to_loan(note.loan_id)
