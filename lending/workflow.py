@@ -594,7 +594,7 @@ def remind(session: Session, now: datetime | None = None) -> RemindResult:
     begin_write(session)
     if session.get_bind().dialect.name == "postgresql":
         # Two runs at once (cron overlapping a manual run) queue here; the second then sees the first's
-        # demands and notifications instead of inserting duplicates and failing on their unique key.
+        # demands and notifications instead of recording a second demand for the same loans.
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": REMIND_LOCK_KEY})
     result = RemindResult(mails=[])
     overdue = list(session.execute(
