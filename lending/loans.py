@@ -148,6 +148,11 @@ class Loan(Audited, db.Model):
 
     def hand_over(self, officer: User, at: datetime, note: str) -> None:
         self._expect(APPROVED)
+        from core.dates import bangkok_date
+
+        if (self.start_on - bangkok_date(at)).days > 1:  # the day before, for an early start, at most
+            raise DomainError(N_("This loan starts on %(day)s; hand the items over from the day before."),
+                              day=self.start_on.isoformat())
         self.status, self.checked_out_at, self.checked_out_by_id = CHECKED_OUT, at, officer.id
         self.handover_note = note.strip()
 

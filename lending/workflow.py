@@ -10,6 +10,7 @@ instant cannot both win.
 from __future__ import annotations
 
 import functools
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -158,19 +159,20 @@ class Clash:
 
 
 def clashes(session: Session, asset_ids: list[int], start_on: date, due_on: date,
-            exclude_loan_id: int | None = None) -> list[Clash]:
+            exclude_loan_id: int | None = None, today: date | None = None) -> list[Clash]:
     """Loans that hold any of these assets on days that overlap [start_on, due_on].
 
-    An approved loan holds its assets from its start to its due date; a handed-over item holds its asset
-    until it comes back, however late.
+    An approved or handed-over loan holds its assets from its start to its due date; an item that is
+    out past its due date holds its asset until it comes back, since nobody knows when that will be.
     """
     if not asset_ids:
         return []
+    today = today or bangkok_date(utcnow())
     stmt = (select(LoanItem.asset_id, Asset.asset_number, Loan.ref, Loan.start_on, Loan.due_on)
             .join(Loan, Loan.id == LoanItem.loan_id).join(Asset, Asset.id == LoanItem.asset_id)
             .where(LoanItem.asset_id.in_(asset_ids), Loan.status.in_(HOLDING), LoanItem.condition.is_(None),
                    Loan.start_on <= due_on,
-                   or_(Loan.due_on >= start_on, Loan.status == CHECKED_OUT)))
+                   or_(Loan.due_on >= start_on, and_(Loan.status == CHECKED_OUT, Loan.due_on < today))))
     if exclude_loan_id is not None:
         stmt = stmt.where(Loan.id != exclude_loan_id)
     return [Clash(*row) for row in session.execute(stmt.order_by(Asset.asset_number))]
@@ -245,12 +247,12 @@ def request_loan(session: Session, actor: User, asset_ids: list[int], *, purpose
         if not a.lendable or a.status in (DISPOSED, "lost", IN_REPAIR):
             session.rollback()
             raise DomainError(N_("%(number)s cannot be lent (%(name)s)."), number=a.asset_number, name=a.name)
-    found = clashes(session, ids, start_on, due_on)
+    found = clashes(session, ids, start_on, due_on, today=today)
     if found:
         session.rollback()
         raise _clash_error(found)
     settings = get_settings(session)
-    loan = Loan(ref=f"pending-{now.timestamp()}-{actor.id}", borrower_id=actor.id, purpose=purpose, place=place,
+    loan = Loan(ref=f"pending-{uuid.uuid4().hex}", borrower_id=actor.id, purpose=purpose, place=place,
                 off_premises=bool(off_premises), start_on=start_on, due_on=due_on, status=REQUESTED,
                 requested_at=now, needs_head=needs_head_approval(settings, assets, bool(off_premises)))
     loan.items = [LoanItem(asset_id=a.id, value=a.price) for a in assets]
@@ -278,12 +280,14 @@ def approve_loan(session: Session, actor: User, loan_id: int, version: int | Non
         _deny()
     before = loan.state()
     final = loan.needs_head and loan.officer_at is not None or not loan.needs_head
-    if final:
+    if final:  # the final approval reserves: lock the assets before looking, so one of two approvers wins
         _lock_assets(session, [i.asset_id for i in loan.items])
-        found = clashes(session, [i.asset_id for i in loan.items], loan.start_on, loan.due_on, loan.id)
-        if found:
-            session.rollback()
-            raise _clash_error(found)
+    # The officer's first approval checks too, so a request for days already taken is refused early.
+    found = clashes(session, [i.asset_id for i in loan.items], loan.start_on, loan.due_on, loan.id,
+                    bangkok_date(now))
+    if found:
+        session.rollback()
+        raise _clash_error(found)
     today = bangkok_date(now)
     if loan.waiting_for_head:
         loan.approve_as_head(actor, now)

@@ -538,6 +538,17 @@ def test_an_overdue_item_still_out_blocks_the_next_loan_until_it_comes_back(sess
     assert fresh_loan(session, second).status == APPROVED
 
 
+def test_an_item_out_but_not_yet_due_leaves_later_days_free(session, people, make_asset):
+    asset = make_asset()
+    handed_over(session, people, [asset], start=date(2031, 3, 5), due=date(2031, 3, 8))
+    during = at(date(2031, 3, 6))
+    later = ask(session, people.borrower, [asset], start=date(2031, 3, 10), due=date(2031, 3, 12), now=during)
+    workflow.approve_loan(session, people.officer, later, now=during)
+    assert fresh_loan(session, later).status == APPROVED
+    with pytest.raises(Conflict):
+        ask(session, people.borrower, [asset], start=date(2031, 3, 7), due=date(2031, 3, 9), now=during)
+
+
 def test_an_approved_later_loan_waits_while_the_earlier_item_is_overdue(session, people, make_asset):
     asset = make_asset()
     first = approved(session, people, [asset], start=date(2031, 3, 5), due=date(2031, 3, 8))

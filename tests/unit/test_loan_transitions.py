@@ -48,7 +48,7 @@ def a_loan(status: str = REQUESTED, *, needs_head: bool = False, items: int = 1,
     borrower = borrower or person("staff")
     values = {"decision_note": "", "handover_note": "", **fields}
     loan = Loan(id=next(_ids), ref="2574/00001", borrower_id=borrower.id, purpose="ประชุมประชาคม",
-                place="ศาลา", off_premises=False, start_on=date(2031, 3, 5), due_on=date(2031, 3, 8),
+                place="ศาลา", off_premises=False, start_on=date(2031, 3, 3), due_on=date(2031, 3, 8),
                 status=status,
                 requested_at=AT, needs_head=needs_head, version=1, **values)
     loan.items = [LoanItem(id=next(_ids), asset_id=100 + n, value=Decimal("350.00"), condition=None,
@@ -498,3 +498,12 @@ def test_a_write_off_needs_the_head_but_either_officer_or_head_may_open_the_sett
     assert workflow.can_settle(HEAD, incident)
     assert not workflow.can_settle(person("staff"), incident)
     assert not workflow.can_settle(person("auditor"), incident)
+
+
+def test_handing_over_more_than_a_day_before_the_start_is_refused():
+    loan = a_loan(APPROVED, **OTHER_STATES[APPROVED])
+    loan.start_on = date(2031, 3, 10)
+    before = snapshot(loan)
+    with pytest.raises(DomainError, match="hand the items over from the day before"):
+        loan.hand_over(OFFICER, AT, "")
+    assert snapshot(loan) == before
