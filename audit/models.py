@@ -7,9 +7,10 @@ from datetime import datetime
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import db
+from audit.chain import GENESIS_HASH
+from core.db import Audited, db
 
-GENESIS_HASH = "0" * 64
+__all__ = ["GENESIS_HASH", "AuditCheckpoint", "AuditEntry", "AuditHead"]
 
 
 class AuditEntry(db.Model):
@@ -45,3 +46,21 @@ class AuditHead(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, default=0)
     hash: Mapped[str] = mapped_column(String(64), default=GENESIS_HASH)
+
+
+class AuditCheckpoint(Audited, db.Model):
+    """A recorded head of the chain (sequence number and hash) at a moment, optionally signed (Ed25519).
+
+    Append-only like the entries (database triggers refuse UPDATE and DELETE); each one is also appended
+    to a small file outside the database, so that a database restored from an older backup, or rewritten,
+    is caught against it.
+    """
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    signature: Mapped[str] = mapped_column(String(200), default="")  # base64 Ed25519 signature, or ""
+    key_id: Mapped[str] = mapped_column(String(64), default="")

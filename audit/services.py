@@ -1,20 +1,43 @@
-"""The one writer of the audit log, and the guard that no audited change goes unrecorded."""
+"""The one writer of the audit log, the guard that no audited change goes unrecorded, and checkpoints."""
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
-from sqlalchemy import event, insert, select
+from sqlalchemy import Insert, Update, event, insert, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Delete
 
-from audit.chain import dumps, entry_hash
-from audit.models import GENESIS_HASH, AuditEntry, AuditHead
+from audit import checkpoints as checkpoint_file
+from audit.chain import dumps, entry_hash, format_at
+from audit.models import GENESIS_HASH, AuditCheckpoint, AuditEntry, AuditHead
+from audit.verify import Checkpoint, Result
 from core.context import current_origin
-from core.db import Audited, utcnow
+from core.db import N_, Audited, DomainError, begin_write, utcnow
+
+# Column widths of the text fields: values are stored (and hashed) in NFC, cut to fit.
+_WIDTHS = {"actor": 64, "action": 64, "subject_type": 64, "subject_id": 64, "ip": 64, "user_agent": 300,
+           "request_id": 64}
 
 
 class AuditMissing(RuntimeError):
     """An audited table was changed in a transaction that recorded no audit entry."""
+
+
+def _text(name: str, value: Any) -> str:
+    """A text field as the writer stores it: NFC, at most the column's width (exactly what is hashed)."""
+    out = unicodedata.normalize("NFC", str(value or ""))
+    width = _WIDTHS[name]
+    while len(out) > width:
+        out = unicodedata.normalize("NFC", out[:width])
+    return out
+
+
+def _origin_fields() -> dict[str, str]:
+    origin = current_origin()
+    return {"ip": _text("ip", origin.ip), "user_agent": _text("user_agent", origin.user_agent),
+            "request_id": _text("request_id", origin.request_id)}
 
 
 def subject_of(subject: Any) -> tuple[str, str]:
@@ -46,20 +69,17 @@ def record(session: Session, actor: Any, action: str, subject: Any = None,
     """Append one entry to the chain, in the caller's transaction. `actor` is a User or None (system)."""
     head = _lock_head(session)
     subject_type, subject_id = subject_of(subject)
-    origin = current_origin()
     entry = AuditEntry(
         seq=head.seq + 1,
         at=utcnow(),
         actor_id=getattr(actor, "id", None),
-        actor=getattr(actor, "username", "") or "",
-        action=action,
-        subject_type=subject_type,
-        subject_id=subject_id,
+        actor=_text("actor", getattr(actor, "username", "")),
+        action=_text("action", action),
+        subject_type=_text("subject_type", subject_type),
+        subject_id=_text("subject_id", subject_id),
         data=dumps(data or {}),
-        ip=origin.ip,
-        user_agent=origin.user_agent,
-        request_id=origin.request_id,
         prev_hash=head.hash,
+        **_origin_fields(),
     )
     entry.hash = entry_hash({c: getattr(entry, c) for c in (
         "seq", "at", "actor_id", "actor", "action", "subject_type", "subject_id", "data", "ip",
@@ -76,17 +96,18 @@ def record_many(session: Session, actor: Any, action: str,
     if not items:
         return 0
     head = _lock_head(session)
-    origin = current_origin()
+    origin = _origin_fields()
     at = utcnow()
     seq, prev = head.seq, head.hash
+    actor_id, actor_name = getattr(actor, "id", None), _text("actor", getattr(actor, "username", ""))
+    action = _text("action", action)
     rows = []
     for subject, data in items:
         subject_type, subject_id = subject_of(subject)
         seq += 1
-        fields = {"seq": seq, "at": at, "actor_id": getattr(actor, "id", None),
-                  "actor": getattr(actor, "username", "") or "", "action": action,
-                  "subject_type": subject_type, "subject_id": subject_id, "data": dumps(data or {}),
-                  "ip": origin.ip, "user_agent": origin.user_agent, "request_id": origin.request_id,
+        fields = {"seq": seq, "at": at, "actor_id": actor_id, "actor": actor_name, "action": action,
+                  "subject_type": _text("subject_type", subject_type),
+                  "subject_id": _text("subject_id", subject_id), "data": dumps(data or {}), **origin,
                   "prev_hash": prev}
         fields["hash"] = prev = entry_hash(fields)
         rows.append(fields)
@@ -109,6 +130,19 @@ def _touches_audited(session: Session) -> bool:
     return any(isinstance(obj, Audited) and session.is_modified(obj) for obj in session.dirty)
 
 
+def audited_tables() -> frozenset[str]:
+    """The names of the tables whose models are marked Audited."""
+    from core.db import db
+
+    return frozenset(m.local_table.name for m in db.Model.registry.mappers if issubclass(m.class_, Audited))
+
+
+def _statement_table(statement: Any) -> str | None:
+    if isinstance(statement, Insert | Update | Delete):
+        return getattr(statement.table, "name", None)
+    return None
+
+
 def install_guard() -> None:
     """Refuse a commit that changed an audited table without an audit entry (bulk statements too)."""
     if getattr(install_guard, "_done", False):
@@ -126,6 +160,9 @@ def install_guard() -> None:
             mapper = state.bind_mapper
             if mapper is not None and issubclass(mapper.class_, Audited):
                 state.session.info["audit_needed"] = True
+            elif _statement_table(state.statement) in audited_tables():
+                # A Core statement on an audited table, run through the session (update(Asset.__table__)).
+                state.session.info["audit_needed"] = True
 
     @event.listens_for(Session, "before_commit")
     def _before_commit(session):
@@ -139,3 +176,67 @@ def install_guard() -> None:
         if transaction.parent is None:
             session.info.pop("audit_needed", None)
             session.info.pop("audit_recorded", None)
+
+
+# --- checkpoints and the auditor's own actions ---------------------------------------------------
+
+def create_checkpoint(session: Session, actor: Any, *, log: Any = None,
+                      key: checkpoint_file.SigningKey | None = None) -> AuditCheckpoint:
+    """Record the chain's head (signed when a key is given), then an `audit.checkpoint` entry after it.
+
+    The checkpoint line goes to the file before the database commits: a failed commit leaves a line that
+    still describes history that exists (the head it names was committed before), never a database row
+    that the file lacks.
+    """
+    begin_write(session)
+    head = _lock_head(session)
+    if head.seq == 0:
+        session.rollback()
+        raise DomainError(N_("The audit log is empty: there is nothing to checkpoint yet."))
+    at = utcnow()
+    at_text = format_at(at)
+    signature = key.sign(head.seq, head.hash, at_text) if key else ""
+    key_id = key.key_id if key else ""
+    cp = AuditCheckpoint(seq=head.seq, hash=head.hash, at=at, signature=signature, key_id=key_id)
+    session.add(cp)
+    session.flush()
+    record(session, actor, "audit.checkpoint", ("audit_checkpoint", cp.id),
+           {"seq": cp.seq, "hash": cp.hash, "signed": bool(signature), "key_id": key_id})
+    if log is not None:
+        checkpoint_file.append(log, Checkpoint(seq=cp.seq, hash=cp.hash, at=at_text, signature=signature,
+                                               key_id=key_id, source="file"))
+    session.commit()
+    return cp
+
+
+def record_verification(session: Session, actor: Any, result: Result) -> int:
+    """Record that someone verified the chain, and what they were told; return the entry's number."""
+    begin_write(session)
+    problem = result.problem
+    entry = record(session, actor, "audit.verified", None, {
+        "ok": result.ok, "count": result.count, "head_seq": result.head_seq, "head_hash": result.head_hash,
+        "checkpoints": result.checkpoints,
+        "problem": ({"seq": problem.seq, "kind": problem.kind, "message": problem.message}
+                    if problem else None)})
+    session.commit()
+    return entry.seq
+
+
+def record_export(session: Session, actor: Any, *, fmt: str, filter_args: dict[str, str], count: int,
+                  upto: int) -> None:
+    """Record an export of the audit log (before its first byte leaves): format, filter, rows, up to which."""
+    begin_write(session)
+    record(session, actor, "audit.exported", None,
+           {"format": fmt, "filter": filter_args, "count": count, "upto_seq": upto})
+    session.commit()
+
+
+def record_backup(session: Session, *, directory: str, head: tuple[int, str], manifest_sha256: str,
+                  files: int) -> None:
+    """Record a backup taken from the command line (it is not part of the snapshot it describes)."""
+    begin_write(session)
+    record(session, None, "backup.created", None,
+           {"directory": directory, "head_seq": head[0], "head_hash": head[1],
+            "manifest_sha256": manifest_sha256, "files": files})
+    session.commit()
+

@@ -20,6 +20,7 @@ ENV_KEYS = (
     "SMTP_STARTTLS",
     "MAX_UPLOAD_MB",
     "AUDIT_SIGNING_KEY",
+    "AUDIT_CHECKPOINT_LOG",
 )
 
 
@@ -64,6 +65,7 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "SMTP_FROM": merged.get("SMTP_FROM") or "khruphan@localhost",
         "SMTP_STARTTLS": str(merged.get("SMTP_STARTTLS", "")).lower() in ("1", "true", "yes"),
         "AUDIT_SIGNING_KEY": merged.get("AUDIT_SIGNING_KEY", ""),
+        "AUDIT_CHECKPOINT_LOG": merged.get("AUDIT_CHECKPOINT_LOG", ""),
         "MAX_CONTENT_LENGTH": int(max_mb * 1024 * 1024),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -1,0 +1,124 @@
+"""`flask --app wsgi audit verify|checkpoint|keygen`, and `backup --out DIR` / `restore DIR`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
+
+from audit import backup as backups
+from audit import checkpoints as checkpoint_file
+from audit import queries, services
+from audit.chain import at_text
+from audit.verify import Result
+from core import context
+from core.db import DomainError, db
+
+audit = AppGroup("audit", help="The audit log: verify the chain, take checkpoints.")
+
+
+def signing_key() -> checkpoint_file.SigningKey | None:
+    """The configured Ed25519 key (AUDIT_SIGNING_KEY: a PEM file outside the database), or None."""
+    try:
+        return checkpoint_file.load_signing_key(current_app.config.get("AUDIT_SIGNING_KEY"))
+    except (OSError, ValueError) as err:
+        raise click.ClickException(f"AUDIT_SIGNING_KEY cannot be used: {err}") from None
+
+
+def checkpoint_log() -> Path:
+    return checkpoint_file.log_path(current_app.config)
+
+
+def verify_now() -> Result:
+    """Verify the app's database against the database's and the file's checkpoints."""
+    return queries.verify_engine(db.engine, log=checkpoint_log(), key=signing_key())
+
+
+def report(result: Result) -> None:
+    """Print a verification result: the count and head, or the first bad entry (to stderr)."""
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if result.ok:
+        click.echo(f"OK: {result.count} entries, head {result.head_seq} {result.head_hash}; "
+                   f"checked against {result.checkpoints} checkpoint(s)")
+    else:
+        problem = result.problem
+        click.echo(f"FAILED at entry {problem.seq} ({problem.kind}): {problem.message}", err=True)
+
+
+@audit.command("verify")
+def verify_command():
+    """Walk the whole chain; exit 0 when intact, 1 naming the first bad entry."""
+    result = verify_now()
+    report(result)
+    sys.exit(0 if result.ok else 1)
+
+
+@audit.command("checkpoint")
+def checkpoint_command():
+    """Record the chain's head (signed if AUDIT_SIGNING_KEY is set) in the database and the file."""
+    context.set_origin("cli", "flask audit checkpoint")
+    key = signing_key()
+    log = checkpoint_log()
+    try:
+        cp = services.create_checkpoint(db.session, None, log=log, key=key)
+    except DomainError as err:
+        raise click.ClickException(str(err)) from None
+    signed = f"signed with key {cp.key_id}" if cp.signature else "unsigned"
+    click.echo(f"checkpoint: seq {cp.seq} hash {cp.hash} at {at_text(cp.at)} ({signed}); appended to {log}")
+
+
+@audit.command("keygen")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def keygen_command(path: Path):
+    """Write a new Ed25519 signing key (PEM, owner-only) for AUDIT_SIGNING_KEY; keep it off the database."""
+    try:
+        key = checkpoint_file.write_new_key(path)
+    except FileExistsError:
+        raise click.ClickException(f"{path} exists; refusing to overwrite a key") from None
+    click.echo(f"key id {key.key_id}; set AUDIT_SIGNING_KEY={path.resolve()}")
+    click.echo(checkpoint_file.public_pem(key), nl=False)
+
+
+@click.command("backup")
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="A new (or empty) directory for the backup.")
+@with_appcontext
+def backup_command(out: Path):
+    """A consistent snapshot of the database and every stored file, with a manifest of their hashes."""
+    context.set_origin("cli", "flask backup")
+    try:
+        manifest = backups.take_backup(db.engine, current_app.config["EVIDENCE_DIR"], out, checkpoint_log())
+    except DomainError as err:
+        raise click.ClickException(str(err)) from None
+    head = (manifest["audit_head"]["seq"], manifest["audit_head"]["hash"])
+    services.record_backup(db.session, directory=str(out.resolve()), head=head,
+                           manifest_sha256=backups.manifest_sha256(out), files=len(manifest["files"]))
+    click.echo(f"backup: {out} ({manifest['db']['kind']}, {len(manifest['files'])} files, "
+               f"audit head {head[0]} {head[1]})")
+
+
+@click.command("restore")
+@click.argument("source", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@with_appcontext
+def restore_command(source: Path):
+    """Restore a backup into an empty instance, check every hash, then verify the audit chain."""
+    try:
+        manifest = backups.restore_backup(db.engine, current_app.config["EVIDENCE_DIR"], source,
+                                          checkpoint_log())
+    except DomainError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"restored {source}: {manifest['db']['kind']} database, {len(manifest['files'])} files, "
+               f"taken {manifest['created_at']} at audit head {manifest['audit_head']['seq']}")
+    result = verify_now()
+    report(result)
+    sys.exit(0 if result.ok else 1)
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(audit)
+    app.cli.add_command(backup_command)
+    app.cli.add_command(restore_command)

@@ -1,0 +1,452 @@
+"""Read-only queries over the audit log: the filtered list (keyset pages), one entry, exports, verification.
+
+The log is expected to reach millions of entries, so nothing here counts the whole table or uses OFFSET:
+pages are keyset pages on the sequence number (`seq < last seen ORDER BY seq DESC LIMIT n`), every filter
+but the free text rides an index that ends in `seq`, a date range is turned into a range of sequence
+numbers once (an entry's time is taken under the chain's lock, so time order is sequence order), and the
+free text (a substring of the entry's data, Thai included) is searched in a window of the most recent
+SEARCH_WINDOW entries below the page's cursor, with a link that moves the window further back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+import unicodedata
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, func, select, text
+from sqlalchemy.orm import Session
+
+from audit import checkpoints as checkpoint_file
+from audit.chain import at_text
+from audit.models import AuditCheckpoint, AuditEntry, AuditHead
+from audit.verify import Checkpoint, Problem, Result, Start, walk
+from core.dates import bangkok_midnight_utc, format_numeric, parse_date
+from core.models import User
+
+PAGE_SIZE = 50
+SEARCH_WINDOW = 20_000
+EXPORT_COLUMNS = (AuditEntry.seq, AuditEntry.at, AuditEntry.actor, AuditEntry.actor_id, AuditEntry.action,
+                  AuditEntry.subject_type, AuditEntry.subject_id, AuditEntry.data, AuditEntry.ip,
+                  AuditEntry.user_agent, AuditEntry.request_id, AuditEntry.prev_hash, AuditEntry.hash)
+LIST_COLUMNS = (AuditEntry.seq, AuditEntry.at, AuditEntry.actor, AuditEntry.actor_id, AuditEntry.action,
+                AuditEntry.subject_type, AuditEntry.subject_id, AuditEntry.data, AuditEntry.ip)
+
+
+# --- the filter ----------------------------------------------------------------------------------
+
+@dataclass
+class LogFilter:
+    """What the auditor narrowed the log to. Dates are Bangkok calendar days, both ends included."""
+
+    actor: str = ""
+    action: str = ""
+    subject_type: str = ""
+    subject_id: str = ""
+    date_from: date | None = None
+    date_to: date | None = None
+    q: str = ""
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_args(cls, args: Mapping[str, Any]) -> LogFilter:
+        """From query arguments; a date that cannot be read is reported in `errors` and ignored."""
+        def clean(name: str, limit: int = 100) -> str:
+            return unicodedata.normalize("NFC", str(args.get(name) or "")).strip()[:limit]
+
+        flt = cls(actor=clean("actor", 64).lower(), action=clean("action", 64),
+                  subject_type=clean("type", 64), subject_id=clean("id", 64), q=clean("q"))
+        for name in ("from", "to"):
+            raw = clean(name, 20)
+            try:
+                value = parse_date(raw)
+            except ValueError:
+                flt.errors[name] = raw
+                continue
+            setattr(flt, "date_from" if name == "from" else "date_to", value)
+        return flt
+
+    def as_args(self) -> dict[str, str]:
+        """The filter as query arguments (dates as Thai DD/MM/YYYY in B.E.), empty ones left out."""
+        raw = {"actor": self.actor, "action": self.action, "type": self.subject_type, "id": self.subject_id,
+               "from": format_numeric(self.date_from), "to": format_numeric(self.date_to), "q": self.q}
+        return {k: v for k, v in raw.items() if v}
+
+    @property
+    def active(self) -> bool:
+        return bool(self.as_args())
+
+
+def _actor_id(session: Session | Connection, username: str) -> int | None:
+    return session.execute(select(User.id).where(User.username == username)).scalar_one_or_none()
+
+
+def _seq_bounds(session: Session | Connection, flt: LogFilter) -> tuple[int, int] | None:
+    """The range of sequence numbers the date range covers (via the index on `at`); None if empty."""
+    lo, hi = 1, None
+    if flt.date_from:
+        start = bangkok_midnight_utc(flt.date_from)
+        lo = session.execute(select(AuditEntry.seq).where(AuditEntry.at >= start)
+                             .order_by(AuditEntry.at).limit(1)).scalar_one_or_none()
+        if lo is None:
+            return None
+    if flt.date_to:
+        end = bangkok_midnight_utc(flt.date_to + timedelta(days=1))
+        hi = session.execute(select(AuditEntry.seq).where(AuditEntry.at < end)
+                             .order_by(AuditEntry.at.desc()).limit(1)).scalar_one_or_none()
+        if hi is None:
+            return None
+    if hi is not None and hi < lo:
+        return None
+    return lo, hi if hi is not None else 2**62
+
+
+def conditions(session: Session | Connection, flt: LogFilter) -> list[Any] | None:
+    """SQL conditions for every filter but the free text; None when nothing can match."""
+    conds: list[Any] = []
+    if flt.actor:
+        actor_id = _actor_id(session, flt.actor)
+        if actor_id is None:
+            return None
+        conds.append(AuditEntry.actor_id == actor_id)
+    if flt.action:
+        conds.append(AuditEntry.action == flt.action)
+    if flt.subject_type:
+        conds.append(AuditEntry.subject_type == flt.subject_type)
+    if flt.subject_id:
+        conds.append(AuditEntry.subject_id == flt.subject_id)
+    if flt.date_from or flt.date_to:
+        bounds = _seq_bounds(session, flt)
+        if bounds is None:
+            return None
+        # The range of numbers is the range of days: an entry's time is taken under the chain's lock.
+        conds.append(AuditEntry.seq.between(*bounds))
+    return conds
+
+
+def _text_condition(session: Session | Connection, q: str) -> Any:
+    """A substring of the data. SQLite's LIKE already ignores ASCII case (Thai has none), and lower() on
+    every row would cost a copy of it; PostgreSQL's LIKE does not, so ILIKE there."""
+    dialect = session.dialect if isinstance(session, Connection) else session.get_bind().dialect
+    if dialect.name == "sqlite":
+        return AuditEntry.data.contains(q, autoescape=True)
+    return AuditEntry.data.icontains(q, autoescape=True)
+
+
+# --- the list ------------------------------------------------------------------------------------
+
+@dataclass
+class Page:
+    rows: list[Any]
+    older: int | None = None  # `before` for the next (older) page
+    newer: int | None = None  # `after` for the previous (newer) page
+    window: tuple[int, int] | None = None  # with free text: the sequence numbers searched (low, high)
+    head: int = 0
+
+
+def head_of(session: Session | Connection) -> tuple[int, str]:
+    row = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).first()
+    return (int(row.seq), row.hash) if row else (0, "0" * 64)
+
+
+def _exists(session: Session, conds: list[Any]) -> bool:
+    return session.execute(select(AuditEntry.seq).where(*conds).limit(1)).first() is not None
+
+
+def list_entries(session: Session, flt: LogFilter, *, before: int | None = None, after: int | None = None,
+                 limit: int = PAGE_SIZE) -> Page:
+    """One keyset page of the filtered log, newest first: the entries below `before`, or just above `after`.
+
+    With free text, the page searches the window of SEARCH_WINDOW sequence numbers below `before` (below
+    the head at first); when the window holds fewer than a page of matches, `older` moves to the next
+    window down, so each request reads a bounded number of entries however rare the text is.
+    """
+    head = head_of(session)[0]
+    page = Page(rows=[], head=head)
+    conds = conditions(session, flt)
+    if conds is None:
+        return page
+    stmt = select(*LIST_COLUMNS)
+    if flt.q:
+        high = min(head, before - 1) if before else head
+        low = max(1, high - SEARCH_WINDOW + 1)
+        if high < low:
+            return page
+        page.window = (low, high)
+        window = [AuditEntry.seq.between(low, high), _text_condition(session, flt.q)]
+        rows = session.execute(stmt.where(*conds, *window).order_by(AuditEntry.seq.desc())
+                               .limit(limit + 1)).all()
+        page.rows = rows[:limit]
+        if len(rows) > limit:
+            page.older = page.rows[-1].seq
+        elif low > 1:
+            page.older = low
+        return page
+    if after is not None:
+        rows = session.execute(stmt.where(*conds, AuditEntry.seq > after)
+                               .order_by(AuditEntry.seq.asc()).limit(limit + 1)).all()
+        page.rows = list(reversed(rows[:limit]))
+        if page.rows:
+            page.newer = page.rows[0].seq if len(rows) > limit else None
+            bottom = page.rows[-1].seq
+            page.older = bottom if _exists(session, [*conds, AuditEntry.seq < bottom]) else None
+        return page
+    if before is not None:
+        conds_page = [*conds, AuditEntry.seq < before]
+    else:
+        conds_page = conds
+    rows = session.execute(stmt.where(*conds_page).order_by(AuditEntry.seq.desc()).limit(limit + 1)).all()
+    page.rows = rows[:limit]
+    if len(rows) > limit:
+        page.older = page.rows[-1].seq
+    if before is not None and page.rows:
+        top = page.rows[0].seq
+        page.newer = top if _exists(session, [*conds, AuditEntry.seq > top]) else None
+    return page
+
+
+def entry(session: Session, seq: int) -> AuditEntry | None:
+    return session.get(AuditEntry, seq)
+
+
+def distinct_values(session: Session, column: str) -> list[str]:
+    """The distinct actions or subject types, by skipping through their index (a few dozen seeks)."""
+    if column not in ("action", "subject_type"):
+        raise ValueError(column)
+    sql = text(f"""
+        WITH RECURSIVE v(x) AS (
+            SELECT MIN({column}) FROM audit_entries
+            UNION ALL
+            SELECT (SELECT MIN({column}) FROM audit_entries WHERE {column} > v.x) FROM v WHERE v.x IS NOT NULL
+        )
+        SELECT x FROM v WHERE x IS NOT NULL AND x <> '' LIMIT 500""")
+    return [row[0] for row in session.execute(sql)]
+
+
+def actor_names(session: Session) -> list[str]:
+    return list(session.execute(select(User.username).order_by(User.username).limit(1000)).scalars())
+
+
+# --- export --------------------------------------------------------------------------------------
+
+def count_for_export(session: Session, flt: LogFilter, upto: int) -> int:
+    """How many entries up to `upto` the filter selects (the free text over the whole log, not a window)."""
+    conds = conditions(session, flt)
+    if conds is None:
+        return 0
+    if flt.q:
+        conds = [*conds, _text_condition(session, flt.q)]
+    return int(session.execute(select(func.count()).select_from(AuditEntry)
+                               .where(*conds, AuditEntry.seq <= upto)).scalar_one())
+
+
+def iter_export(session: Session, flt: LogFilter, upto: int, batch: int = 2000) -> Iterator[Any]:
+    """The filtered entries up to `upto`, oldest first, streamed in batches by keyset."""
+    conds = conditions(session, flt)
+    if conds is None:
+        return
+    if flt.q:
+        conds = [*conds, _text_condition(session, flt.q)]
+    last = 0
+    while True:
+        rows = session.execute(select(*EXPORT_COLUMNS).where(*conds, AuditEntry.seq > last,
+                                                             AuditEntry.seq <= upto)
+                               .order_by(AuditEntry.seq).limit(batch)).all()
+        yield from rows
+        if len(rows) < batch:
+            return
+        last = rows[-1].seq
+
+
+# --- verification --------------------------------------------------------------------------------
+
+CHAIN_FIELDS = ("seq", "at", "actor_id", "actor", "action", "subject_type", "subject_id", "data", "ip",
+                "user_agent", "request_id", "prev_hash", "hash")
+_CHAIN_SQL = f"SELECT {', '.join(CHAIN_FIELDS)} FROM audit_entries"
+PARALLEL_FROM = 200_000  # a chain this long is walked in two halves at once, on SQLite
+
+
+def iter_chain(conn: Connection | Session, batch: int = 5000, *, after: int | None = None,
+               upto: int | None = None) -> Iterator[dict[str, Any]]:
+    """Every entry (with seq > after, <= upto) in sequence order as a dict of its stored values, streamed.
+
+    Plain SQL without type processing: `at` arrives as the database keeps it (SQLite's text, PostgreSQL's
+    timestamptz) and the chain hashes it as is; this is most of the speed of `audit verify`.
+    """
+    if not isinstance(conn, Connection):
+        conn = conn.connection()
+    where = [f"seq > {int(after)}"] if after is not None else []
+    where += [f"seq <= {int(upto)}"] if upto is not None else []
+    sql = _CHAIN_SQL + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY seq"
+    result = conn.exec_driver_sql(sql, execution_options={"yield_per": batch})
+    try:
+        for row in result:
+            yield dict(zip(CHAIN_FIELDS, row, strict=True))
+    finally:
+        result.close()  # a walk that stops early must not leave a server-side cursor open
+
+
+def stored_checkpoints(conn: Connection | Session) -> list[Checkpoint]:
+    rows = conn.execute(select(AuditCheckpoint.seq, AuditCheckpoint.hash, AuditCheckpoint.at,
+                               AuditCheckpoint.signature, AuditCheckpoint.key_id)
+                        .order_by(AuditCheckpoint.seq)).all()
+    return [Checkpoint(seq=int(r.seq), hash=r.hash, at=at_text(r.at), signature=r.signature or "",
+                       key_id=r.key_id or "", source="database") for r in rows]
+
+
+def latest_checkpoint(session: Session) -> AuditCheckpoint | None:
+    return session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc(),
+                                                            AuditCheckpoint.id.desc()).limit(1)).scalar_one_or_none()
+
+
+def _checkpoints(conn: Connection, log: Path | None) -> list[Checkpoint]:
+    return stored_checkpoints(conn) + (checkpoint_file.read(log) if log is not None else [])
+
+
+def _notes(result: Result, cps: list[Checkpoint], key: checkpoint_file.SigningKey | None) -> Result:
+    if key is None and any(cp.signature for cp in cps):
+        result.warnings.append("checkpoint signatures were not checked: no AUDIT_SIGNING_KEY is configured")
+    elif key is not None and any(not cp.signature for cp in cps):
+        result.warnings.append("some checkpoints are unsigned (taken before a signing key was configured)")
+    return result
+
+
+def _damaged(err: Exception) -> Result:
+    return Result(ok=False, problem=Problem(0, "checkpoint_log_damaged", {"seq": 0, "detail": str(err)}))
+
+
+def verify_on(conn: Connection | Session, *, log: Path | None = None,
+              key: checkpoint_file.SigningKey | None = None) -> Result:
+    """Verify the chain as `conn` sees it, against the checkpoints in the database and the file."""
+    if not isinstance(conn, Connection):
+        conn = conn.connection()
+    try:
+        cps = _checkpoints(conn, log)
+    except checkpoint_file.CheckpointLogError as err:
+        return _damaged(err)
+    head = head_of(conn)
+    rows = iter_chain(conn)
+    try:
+        result = walk(rows, cps, head, key.check if key else None)
+    finally:
+        rows.close()
+    return _notes(result, cps, key)
+
+
+def _first_half(url: str, stop: int, cps: list[Checkpoint]) -> Result:
+    """Entries 1..stop (and stop+1 as the last one's neighbour), by a connection of its own. Signatures are
+    judged by the other half, which sees every checkpoint record too."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = iter_chain(conn, upto=stop + 1)
+            try:
+                return walk(rows, cps, None, None, stop=stop)
+            finally:
+                rows.close()
+    finally:
+        engine.dispose()
+
+
+def first_half_main() -> None:
+    """The worker process of the two-half walk: a job as JSON on stdin, its Result as JSON on stdout."""
+    job = json.load(sys.stdin)
+    result = _first_half(job["url"], job["stop"], [Checkpoint(**cp) for cp in job["checkpoints"]])
+    json.dump(dataclasses.asdict(result), sys.stdout)
+
+
+def _start_first_half(url: str, stop: int, cps: list[Checkpoint]) -> subprocess.Popen:
+    """Start the worker: a fresh interpreter that imports only this package (never the caller's script);
+    the database URL travels on stdin, not the command line."""
+    root = str(Path(__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
+    code = "from audit.queries import first_half_main; first_half_main()"
+    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,  # noqa: S603
+                            env=env, text=True)
+    job = {"url": url, "stop": stop, "checkpoints": [dataclasses.asdict(cp) for cp in cps]}
+    proc.stdin.write(json.dumps(job))
+    proc.stdin.close()
+    return proc
+
+
+def _finish_first_half(proc: subprocess.Popen) -> Result | None:
+    out = proc.stdout.read()
+    proc.stdout.close()
+    if proc.wait() != 0 or not out:
+        return None
+    data = json.loads(out)
+    problem = data.pop("problem")
+    return Result(**data, problem=Problem(**problem) if problem else None)
+
+
+def _stored_hash(conn: Connection, seq: int) -> str | None:
+    return conn.execute(select(AuditEntry.hash).where(AuditEntry.seq == seq)).scalar_one_or_none()
+
+
+def verify_engine(engine: Any, *, log: Path | None = None, key: checkpoint_file.SigningKey | None = None,
+                  parallel_from: int = PARALLEL_FROM) -> Result:
+    """Verify through a connection of its own, in one consistent snapshot (REPEATABLE READ on PostgreSQL).
+
+    On SQLite a long chain is walked in two halves at once (a worker process takes the first) on a
+    machine with two cores or more; the answer is the one walk would give. Entries never change once
+    written, so the worker's own snapshot holds the same first half.
+    """
+    conn = engine.connect()
+    try:
+        if engine.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            # The head and the entries are read in one transaction: both of the same moment.
+            head = head_of(conn)
+            split = head[0] // 2
+            if (engine.dialect.name != "sqlite" or (os.cpu_count() or 1) < 2 or head[0] < parallel_from
+                    or engine.url.database in (None, "", ":memory:")):
+                return verify_on(conn, log=log, key=key)
+            try:
+                cps = _checkpoints(conn, log)
+            except checkpoint_file.CheckpointLogError as err:
+                return _damaged(err)
+            at_split, before_split = _stored_hash(conn, split), _stored_hash(conn, split - 1)
+            if at_split is None or before_split is None:
+                return verify_on(conn, log=log, key=key)  # a gap right there: one walk names it
+            done = max((cp.seq for cp in cps if cp.seq <= split), default=0)
+            worker = _start_first_half(engine.url.render_as_string(hide_password=False), split, cps)
+            rows = iter_chain(conn, after=split)
+            try:
+                second = walk(rows, cps, head, key.check if key else None,
+                              start=Start(split, at_split, before_split, done))
+            finally:
+                rows.close()
+            first = _finish_first_half(worker)
+            if first is None:  # the worker could not run: walk the first half here
+                first = _first_half(engine.url.render_as_string(hide_password=False), split, cps)
+            return _notes(_joined(first, second), cps, key)
+    finally:
+        conn.close()
+
+
+def _joined(first: Result, second: Result) -> Result:
+    """Two halves as one walk: the earlier problem, the sums, the second's head and notes."""
+    problems = [r.problem for r in (first, second) if r.problem is not None]
+    problem = min(problems, key=lambda p: p.seq) if problems else None
+    return Result(ok=problem is None, count=first.count + second.count, head_seq=second.head_seq,
+                  head_hash=second.head_hash, problem=problem,
+                  checkpoints=first.checkpoints + second.checkpoints, warnings=second.warnings)
+
+
+def chain_hashes(conn: Connection | Session, upto: int | None = None) -> list[tuple[int, str]]:
+    """(seq, hash) of every entry, for comparing two instances."""
+    stmt = select(AuditEntry.seq, AuditEntry.hash).order_by(AuditEntry.seq)
+    if upto is not None:
+        stmt = stmt.where(AuditEntry.seq <= upto)
+    return [(int(s), h) for s, h in conn.execute(stmt)]

@@ -1,0 +1,767 @@
+"""Everything that changes state is recorded — every POST route of the app, found from its URL map — and the
+guard refuses a commit that changed an audited table without an entry, bulk statements included.
+
+EXPECTED_ACTIONS names, for each route that accepts POST, the entries one valid request appends, in order.
+A new POST route fails `test_every_state_changing_route_is_in_the_table` until it gets a row and a driver
+(below) that sends it valid data; `test_each_state_changing_route_records_exactly_its_entries` then proves
+the row. An empty row is a decision, with its reason beside it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from PIL import Image
+from sqlalchemy import delete, select, update
+
+from audit import record
+from audit.models import AuditEntry
+from audit.services import AuditMissing
+from core import context
+from core import services as core_services
+from core.dates import BANGKOK
+from core.db import begin_write, db
+from core.models import Setting, User
+from lending import services as asset_services
+from lending import workflow
+from lending.loans import Incident, Loan, Notification
+from lending.models import Asset
+from tests.conftest import PASSWORD, login, unique
+
+EXPECTED_ACTIONS: dict[str, tuple[str, ...]] = {
+    "audit.verify": ("audit.verified",),
+    "core.login": ("auth.login",),
+    "core.logout": ("auth.logout",),
+    "core.change_password": ("user.password_changed",),
+    "core.set_lang": ("user.language_changed",),
+    "core.settings": ("settings.changed",),
+    "core.user_new": ("user.created",),
+    "core.user_edit": ("user.roles_changed",),
+    "core.user_active": ("user.deactivated",),
+    "core.user_password": ("user.password_reset",),
+    "lending.asset_new": ("asset.created",),
+    "lending.asset_edit": ("asset.updated",),
+    "lending.asset_status": ("asset.status_changed",),
+    "lending.asset_photo_upload": ("asset.photo_set",),
+    "lending.asset_labels": ("assets.labels_printed",),
+    # Uploading a list only previews it (the file is kept in the store to be applied); nothing changes yet.
+    "lending.asset_import": (),
+    "lending.asset_import_apply": ("asset.created", "asset.created", "assets.imported"),
+    "lending.loan_new": ("loan.requested",),
+    "lending.loan_approve": ("loan.approved",),
+    "lending.loan_reject": ("loan.rejected",),
+    "lending.loan_cancel": ("loan.cancelled",),
+    "lending.loan_hand_over": ("loan.checked_out",),
+    "lending.loan_confirm": ("loan.receipt_confirmed",),
+    "lending.loan_receive": ("loan.item_returned", "incident.opened", "loan.returned"),
+    "lending.loan_demand": ("demand.issued",),
+    "lending.incident_settle": ("incident.settled",),
+    "lending.incident_document_add": ("incident.document_added",),
+    # Reading one's own notifications changes one's inbox, not a record of the office.
+    "lending.notification_open": (),
+    "lending.notifications_read": (),
+    "evidence.upload": ("evidence.uploaded",),
+    "evidence.edit": ("evidence.updated",),
+    "evidence.visibility": ("evidence.published",),
+    "evidence.indicators": ("indicator.created",),
+    "evidence.measure_new": ("measure.created",),
+    "evidence.measure_edit": ("measure.updated",),
+    "evidence.measures_copy": ("measures.copied",),
+    "lending.stocktake_new": ("stocktake.opened",),
+    "lending.stocktake_found": ("stocktake.recorded",),
+    # Closing: the round, a case for the asset not found, and the report filed as evidence.
+    "lending.stocktake_close": ("stocktake.closed", "incident.opened", "evidence.filed"),
+    "lending.manual_publish": ("manual.published", "evidence.filed"),
+}
+
+
+def post_routes(app: Flask) -> set[str]:
+    return {rule.endpoint for rule in app.url_map.iter_rules() if "POST" in rule.methods}
+
+
+def test_every_state_changing_route_is_in_the_table(app):
+    routes = post_routes(app)
+    missing = sorted(routes - set(EXPECTED_ACTIONS))
+    assert not missing, f"add these POST routes to EXPECTED_ACTIONS and DRIVERS in {__name__}: {missing}"
+    stale = sorted(set(EXPECTED_ACTIONS) - routes)
+    assert not stale, f"these rows name no POST route any more: {stale}"
+    assert set(DRIVERS) == set(EXPECTED_ACTIONS)
+
+
+# --- the world the drivers act in ----------------------------------------------------------------
+
+@dataclass
+class World:
+    app: Flask
+    users: dict[str, int] = field(default_factory=dict)
+    clients: dict[str, FlaskClient] = field(default_factory=dict)
+    mark: int = 0
+
+    def user(self, role: str) -> User:
+        user = db.session.get(User, self.users[role])
+        return user
+
+    def client(self, role: str) -> FlaskClient:
+        return self.clients[role]
+
+    def start(self) -> None:
+        """From here on, what the request records is counted."""
+        with self.app.app_context():
+            self.mark = db.session.execute(select(AuditEntry.seq).order_by(AuditEntry.seq.desc())
+                                           .limit(1)).scalar_one()
+            db.session.remove()
+
+
+@pytest.fixture(scope="module")
+def world(app) -> World:
+    """One signed-in client per role (a borrower, two officers, the head, the auditor, the admin)."""
+    w = World(app)
+    with app.app_context():
+        context.set_origin("127.0.0.1", "pytest setup")
+        for role, roles in (("staff", {"staff"}), ("officer", {"supply_officer"}), ("head", {"head"}),
+                            ("auditor", {"auditor"}), ("admin", {"admin"})):
+            w.users[role] = core_services.create_user(db.session, None, unique(role[:5]), "ทดสอบ บันทึก", roles,
+                                                      PASSWORD).id
+        names = {role: db.session.get(User, uid).username for role, uid in w.users.items()}
+        db.session.remove()
+    for role, name in names.items():
+        w.clients[role] = app.test_client()
+        assert login(w.clients[role], name).status_code == 302
+    return w
+
+
+def in_app(w: World, fn: Callable):
+    with w.app.app_context():
+        context.set_origin("127.0.0.1", "pytest setup")
+        try:
+            return fn()
+        finally:
+            db.session.remove()
+
+
+def new_asset(w: World, price: str = "900.00") -> int:
+    fields = {"asset_number": unique("417-67-"), "name": "เครื่องฉายภาพ (โปรเจคเตอร์)",
+              "category": "เครื่องฉายภาพ",
+              "brand": "Epson", "model": "EB-X51", "serial_number": unique("SN"), "acquired_on": "01/10/2565",
+              "price": price, "location": "ห้องพัสดุ", "department": "สำนักปลัด", "lendable": True}
+    return in_app(w, lambda: asset_services.create_asset(db.session, w.user("officer"), fields).id)
+
+
+def new_loan(w: World, state: str = "requested", past: bool = False) -> tuple[int, int]:
+    """A loan of a fresh asset by the borrower, taken to `state` through the workflow: (id, version)."""
+    asset_id = new_asset(w)
+    now = datetime.now(BANGKOK) - (timedelta(days=30) if past else timedelta())
+    start = now.date()
+
+    def go():
+        staff, officer = w.user("staff"), w.user("officer")
+        loan = workflow.request_loan(db.session, staff, [asset_id], purpose="ใช้ในการประชุมประชาคมหมู่บ้าน",
+                                     place="ศาลาประชาคม หมู่ 3", off_premises=False, start_on=start,
+                                     due_on=start + timedelta(days=3), now=now)
+        if state in ("approved", "checked_out"):
+            loan = workflow.approve_loan(db.session, officer, loan.id, now=now)
+        if state == "checked_out":
+            loan = workflow.hand_over(db.session, officer, loan.id, note="ครบ สภาพดี", now=now)
+        return loan.id, loan.version
+
+    return in_app(w, go)
+
+
+def new_incident(w: World) -> tuple[int, int]:
+    loan_id, version = new_loan(w, "checked_out")
+
+    def go():
+        loan = db.session.get(Loan, loan_id)
+        item = loan.items[0]
+        workflow.receive_items(db.session, w.user("officer"), loan_id,
+                               [workflow.ItemReturn(item_id=item.id, condition="damaged", note="เลนส์ร้าว")],
+                               version=version)
+        case = db.session.execute(select(Incident).where(Incident.loan_item_id == item.id)).scalar_one()
+        return case.id, case.version
+
+    return in_app(w, go)
+
+
+def png() -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 30), (20, 120, 60)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def version_of(html: str) -> str:
+    return re.search(r'name="version" type="hidden" value="(\d+)"', html).group(1)
+
+
+# --- the drivers: valid data for each route; `w.start()` just before the request that is measured ------
+
+def d_verify(w):
+    w.start()
+    return w.client("auditor").post("/audit/verify")
+
+
+def d_login(w):
+    client = w.app.test_client()
+    name = in_app(w, lambda: w.user("staff").username)
+    w.start()
+    return client.post("/login", data={"username": name, "password": PASSWORD})
+
+
+def d_logout(w):
+    client = w.app.test_client()
+    assert login(client, in_app(w, lambda: w.user("head").username)).status_code == 302
+    w.start()
+    return client.post("/logout")
+
+
+def d_change_password(w):
+    name = unique("pw")
+    in_app(w, lambda: core_services.create_user(db.session, None, name, "เปลี่ยน รหัส", {"staff"}, PASSWORD))
+    client = w.app.test_client()
+    assert login(client, name).status_code == 302
+    w.start()
+    return client.post("/account/password", data={"current": PASSWORD, "new": "another horse 43",
+                                                  "confirm": "another horse 43"})
+
+
+def d_set_lang(w):
+    name = unique("lang")
+    in_app(w, lambda: core_services.create_user(db.session, None, name, "ภาษา ทดสอบ", {"staff"}, PASSWORD))
+    client = w.app.test_client()
+    assert login(client, name).status_code == 302
+    w.start()
+    return client.post("/lang/en", data={"next": "/assets"})
+
+
+def d_settings(w):
+    current = in_app(w, lambda: core_services.get_settings(db.session))
+    data = {k: v for k, v in current.items() if not isinstance(v, bool)}
+    data.update({k: "y" for k, v in current.items() if v is True})
+    data["phone"] = unique("044-")
+    w.start()
+    return w.client("admin").post("/admin/settings", data=data)
+
+
+def d_user_new(w):
+    w.start()
+    return w.client("admin").post("/admin/users/new", data={"username": unique("new"), "name": "นายใหม่ ทดสอบ",
+                                                            "roles": ["staff"], "password": PASSWORD})
+
+
+def _target(w) -> int:
+    name = unique("tgt")
+    return in_app(w, lambda: core_services.create_user(db.session, None, name, "เป้าหมาย ทดสอบ", {"staff"},
+                                                       PASSWORD).id)
+
+
+def d_user_edit(w):
+    user_id = _target(w)
+    client = w.client("admin")
+    page = client.get(f"/admin/users/{user_id}").get_data(as_text=True)
+    w.start()
+    return client.post(f"/admin/users/{user_id}", data={"name": "เป้าหมาย ทดสอบ", "roles": ["staff", "head"],
+                                                        "version": version_of(page)})
+
+
+def d_user_active(w):
+    user_id = _target(w)
+    w.start()
+    return w.client("admin").post(f"/admin/users/{user_id}/active", data={"active": "0"})
+
+
+def d_user_password(w):
+    user_id = _target(w)
+    w.start()
+    return w.client("admin").post(f"/admin/users/{user_id}/password", data={"reset-password": "brand new 44"})
+
+
+def _asset_form(number: str, name: str = "เก้าอี้พลาสติก สีน้ำเงิน") -> dict:
+    return {"asset_number": number, "name": name, "category": "เก้าอี้", "brand": "", "model": "",
+            "serial_number": "", "acquired_on": "15/06/2559", "price": "350.00", "location": "ห้องเก็บของ",
+            "department": "สำนักปลัด", "lendable": "y"}
+
+
+def d_asset_new(w):
+    w.start()
+    return w.client("officer").post("/assets/new", data=_asset_form(unique("418-68-")))
+
+
+def d_asset_edit(w):
+    asset_id = new_asset(w)
+    client = w.client("officer")
+    page = client.get(f"/assets/{asset_id}/edit").get_data(as_text=True)
+    number = re.search(r'id="asset_number"[^>]*value="([^"]+)"', page) or \
+        re.search(r'value="([^"]+)"[^>]*id="asset_number"', page)
+    w.start()
+    return client.post(f"/assets/{asset_id}/edit", data={**_asset_form(number.group(1), "เครื่องฉายภาพ ตัวใหม่"),
+                                                         "version": version_of(page)})
+
+
+def d_asset_status(w):
+    asset_id = new_asset(w)
+    version = in_app(w, lambda: db.session.get(Asset, asset_id).version)
+    w.start()
+    return w.client("officer").post(f"/assets/{asset_id}/status", data={
+        "status": "in_repair", "note": "ส่งซ่อมหลอดภาพ", "version": str(version)})
+
+
+def d_asset_photo(w):
+    asset_id = new_asset(w)
+    w.start()
+    return w.client("officer").post(f"/assets/{asset_id}/photo", data={"photo": (io.BytesIO(png()), "p.png")},
+                                    content_type="multipart/form-data")
+
+
+def d_asset_labels(w):
+    asset_id = new_asset(w)
+    w.start()
+    return w.client("officer").post("/assets/labels", data={"layout": "3x8", "start_at": "0",
+                                                            "ids": str(asset_id)})
+
+
+def _import_file() -> bytes:
+    header = "asset_number,name,category,price,location,department,lendable\r\n"
+    rows = "".join(f"{unique('419-68-')},โต๊ะพับอเนกประสงค์,โต๊ะ,1500.00,ห้องประชุม,สำนักปลัด,yes\r\n"
+                   for _ in range(2))
+    return (header + rows).encode("utf-8")
+
+
+def d_asset_import(w):
+    w.start()
+    return w.client("officer").post("/assets/import", data={"file": (io.BytesIO(_import_file()), "list.csv")},
+                                    content_type="multipart/form-data")
+
+
+def d_asset_import_apply(w):
+    data = _import_file()
+    client = w.client("officer")
+    preview = client.post("/assets/import", data={"file": (io.BytesIO(data), "list.csv")},
+                          content_type="multipart/form-data").get_data(as_text=True)
+    sha = re.search(r'name="sha256" type="hidden" value="([0-9a-f]{64})"', preview).group(1)
+    w.start()
+    return client.post("/assets/import/apply", data={"sha256": sha, "filename": "list.csv"})
+
+
+def d_loan_new(w):
+    asset_id = new_asset(w)
+    today = datetime.now(BANGKOK).date()
+    w.start()
+    return w.client("staff").post("/loans/new", data={
+        "action": "send", "assets": [str(asset_id)], "purpose": "จัดอบรมอาสาสมัคร", "place": "ห้องประชุมสภา",
+        "start_on": today.isoformat(), "due_on": (today + timedelta(days=2)).isoformat()})
+
+
+def d_loan_approve(w):
+    loan_id, version = new_loan(w)
+    w.start()
+    return w.client("officer").post(f"/loans/{loan_id}/approve", data={"version": str(version)})
+
+
+def d_loan_reject(w):
+    loan_id, version = new_loan(w)
+    w.start()
+    return w.client("officer").post(f"/loans/{loan_id}/reject", data={"version": str(version),
+                                                                      "reason": "ไม่ใช่งานราชการ"})
+
+
+def d_loan_cancel(w):
+    loan_id, version = new_loan(w)
+    w.start()
+    return w.client("staff").post(f"/loans/{loan_id}/cancel", data={"version": str(version)})
+
+
+def d_loan_hand_over(w):
+    loan_id, version = new_loan(w, "approved")
+    w.start()
+    return w.client("officer").post(f"/loans/{loan_id}/hand-over", data={"version": str(version),
+                                                                         "note": "ครบ สภาพดี"})
+
+
+def d_loan_confirm(w):
+    loan_id, version = new_loan(w, "checked_out")
+    w.start()
+    return w.client("staff").post(f"/loans/{loan_id}/confirm", data={"version": str(version)})
+
+
+def d_loan_receive(w):
+    loan_id, version = new_loan(w, "checked_out")
+    item_id = in_app(w, lambda: db.session.get(Loan, loan_id).items[0].id)
+    w.start()
+    return w.client("officer").post(f"/loans/{loan_id}/receive", data={
+        "version": str(version), f"condition-{item_id}": "damaged", f"note-{item_id}": "ขาตั้งหัก"})
+
+
+def d_loan_demand(w):
+    loan_id, version = new_loan(w, "checked_out", past=True)
+    w.start()
+    return w.client("officer").post(f"/loans/{loan_id}/demand", data={"version": str(version)})
+
+
+def d_incident_settle(w):
+    case_id, version = new_incident(w)
+    w.start()
+    return w.client("officer").post(f"/incidents/{case_id}/settle", data={
+        "version": str(version), "resolution": "repaired", "note": "ใบเสร็จร้านซ่อม เลขที่ 123"})
+
+
+def d_incident_document(w):
+    case_id, _version = new_incident(w)
+    w.start()
+    return w.client("officer").post(f"/incidents/{case_id}/documents", data={
+        "file": (io.BytesIO(PDF), "slip.pdf"),
+        "title": "ใบเสร็จค่าซ่อม"}, content_type="multipart/form-data")
+
+
+PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def _notifications(w) -> list[int]:
+    new_loan(w, "approved")  # the borrower is told of the approval
+    staff_id = w.users["staff"]
+    return in_app(w, lambda: list(db.session.execute(select(Notification.id).where(
+        Notification.user_id == staff_id, Notification.read_at.is_(None))).scalars()))
+
+
+def d_notification_open(w):
+    note = _notifications(w)[-1]
+    w.start()
+    return w.client("staff").post(f"/notifications/{note}/open")
+
+
+def d_notifications_read(w):
+    assert _notifications(w)
+    w.start()
+    return w.client("staff").post("/notifications/read")
+
+
+# Evidence: fiscal years of their own (far from the ones other tests use), their catalogues seeded first
+# (seeding a year's indicators is its own recorded action, done by the first page that needs them).
+YEAR, COPY_FROM, COPY_TO = 2611, 2612, 2613
+_codes = iter(range(901, 999))
+
+
+def _seeded(w, year: int) -> None:
+    from evidence import services as evidence_services
+
+    in_app(w, lambda: evidence_services.ensure_indicators(db.session, w.user("admin"), year))
+
+
+def _evidence_item(w) -> int:
+    from flask import current_app
+
+    from evidence import services as evidence_services
+
+    _seeded(w, YEAR)
+
+    def go():
+        from core.files import FileStore
+
+        store = FileStore(current_app.config["EVIDENCE_DIR"])
+        return evidence_services.upload_evidence(
+            db.session, w.user("admin"), store, PDF, "report.pdf", fiscal_year=YEAR, title=unique("รายงาน "),
+            indicators=["i20"], max_bytes=10 * 1024 * 1024).id
+
+    return in_app(w, go)
+
+
+def d_evidence_upload(w):
+    _seeded(w, YEAR)
+    w.start()
+    return w.client("admin").post("/evidence/new", data={
+        "files": [(io.BytesIO(PDF), "borrow-manual.pdf")], "fiscal_year": str(YEAR),
+        "title": "คู่มือการยืมพัสดุ", "indicators": ["i20"]}, content_type="multipart/form-data")
+
+
+def d_evidence_edit(w):
+    item_id = _evidence_item(w)
+    w.start()
+    return w.client("admin").post(f"/evidence/{item_id}/edit", data={
+        "title": "คู่มือการยืมพัสดุ ฉบับปรับปรุง", "description": "", "indicators": ["i20"]})
+
+
+def d_evidence_visibility(w):
+    item_id = _evidence_item(w)
+    w.start()
+    return w.client("admin").post(f"/evidence/{item_id}/visibility", data={"public": "1"})
+
+
+def d_evidence_indicators(w):
+    _seeded(w, YEAR)
+    w.start()
+    return w.client("admin").post(f"/evidence/indicators?year={YEAR}", data={
+        "year": str(YEAR), "code": f"o{next(_codes)}", "instrument": "OIT", "group": "9",
+        "text_th": "ข้อมูลการยืมพัสดุ", "text_en": "Borrowing data"})
+
+
+def _measure_form() -> dict:
+    return {"title": "มาตรการการใช้ทรัพย์สินของราชการ", "indicators": ["i20"], "activities": "จัดทำคู่มือ",
+            "responsible": "งานพัสดุ", "outcome": "", "figures": []}
+
+
+def d_measure_new(w):
+    _seeded(w, YEAR)
+    w.start()
+    return w.client("admin").post(f"/evidence/measures/new?year={YEAR}", data={**_measure_form(),
+                                                                                "year": str(YEAR)})
+
+
+def _measure(w, year: int) -> tuple[int, int]:
+    from evidence import services as evidence_services
+
+    _seeded(w, year)
+    def go():
+        measure = evidence_services.save_measure(db.session, w.user("admin"), year, _measure_form())
+        return measure.id, measure.version
+
+    return in_app(w, go)
+
+
+def d_measure_edit(w):
+    measure_id, version = _measure(w, YEAR)
+    w.start()
+    return w.client("admin").post(f"/evidence/measures/{measure_id}/edit", data={
+        **_measure_form(), "outcome": "บุคลากรยืมคืนตามระเบียบ", "version": str(version), "year": str(YEAR)})
+
+
+def d_measures_copy(w):
+    _measure(w, COPY_FROM)
+    _seeded(w, COPY_TO)
+    w.start()
+    return w.client("admin").post("/evidence/measures/copy", data={"from_year": str(COPY_FROM),
+                                                                   "to_year": str(COPY_TO)})
+
+
+def _stocktake_scope(w) -> tuple[str, list[int]]:
+    """A location of its own with two assets, so that a round's snapshot holds just them."""
+    place = unique("ห้องตรวจนับ ")
+    ids = []
+    for _ in range(2):
+        asset_id = new_asset(w)
+
+        def move(asset_id=asset_id):
+            asset = db.session.get(Asset, asset_id)
+            version = asset.version
+            fields = {k: ("" if v is None else v) for k, v in asset.state().items()
+                      if k in ("asset_number", "name", "category", "brand", "model", "serial_number",
+                               "acquired_on", "price", "location", "department", "lendable")}
+            fields.update(location=place, price=str(asset.price), acquired_on="")
+            db.session.rollback()
+            asset_services.update_asset(db.session, w.user("officer"), asset_id, version, fields)
+
+        in_app(w, move)
+        ids.append(asset_id)
+    return place, ids
+
+
+def _round(w) -> tuple[int, list[int]]:
+    from lending import stocktake
+
+    place, ids = _stocktake_scope(w)
+    year = stocktake.default_fiscal_year()
+    _seeded(w, year)  # the closing report is filed under the year's indicators
+    round_id = in_app(w, lambda: stocktake.open_round(db.session, w.user("admin"), fiscal_year=year,
+                                                      committee=[w.users["staff"]], location=place).id)
+    return round_id, ids
+
+
+def d_stocktake_new(w):
+    from lending import stocktake
+
+    place, _ids = _stocktake_scope(w)
+    w.start()
+    return w.client("admin").post("/stocktake/new", data={
+        "fiscal_year": str(stocktake.default_fiscal_year()), "committee": [str(w.users["staff"])],
+        "title": "ตรวจนับห้องทดสอบ", "department": "", "location": place})
+
+
+def d_stocktake_found(w):
+    round_id, ids = _round(w)
+    w.start()
+    return w.client("staff").post(f"/stocktake/{round_id}/assets/{ids[0]}/found", data={
+        "condition": "good", "location": "", "note": ""})
+
+
+def d_stocktake_close(w):
+    from lending import stocktake
+
+    round_id, ids = _round(w)
+    in_app(w, lambda: stocktake.record_found(db.session, w.user("staff"), round_id, ids[0], condition="good"))
+    w.start()
+    return w.client("admin").post(f"/stocktake/{round_id}/close")
+
+
+def d_manual_publish(w):
+    from lending import stocktake
+
+    _seeded(w, stocktake.default_fiscal_year())  # the manual is filed under this year's indicators
+    w.start()
+    return w.client("admin").post("/manual/publish")
+
+
+DRIVERS: dict[str, Callable[[World], object]] = {
+    "audit.verify": d_verify, "core.login": d_login, "core.logout": d_logout,
+    "core.change_password": d_change_password, "core.set_lang": d_set_lang, "core.settings": d_settings,
+    "core.user_new": d_user_new, "core.user_edit": d_user_edit, "core.user_active": d_user_active,
+    "core.user_password": d_user_password, "lending.asset_new": d_asset_new,
+    "lending.asset_edit": d_asset_edit,
+    "lending.asset_status": d_asset_status, "lending.asset_photo_upload": d_asset_photo,
+    "lending.asset_labels": d_asset_labels, "lending.asset_import": d_asset_import,
+    "lending.asset_import_apply": d_asset_import_apply, "lending.loan_new": d_loan_new,
+    "lending.loan_approve": d_loan_approve, "lending.loan_reject": d_loan_reject,
+    "lending.loan_cancel": d_loan_cancel, "lending.loan_hand_over": d_loan_hand_over,
+    "lending.loan_confirm": d_loan_confirm, "lending.loan_receive": d_loan_receive,
+    "lending.loan_demand": d_loan_demand, "lending.incident_settle": d_incident_settle,
+    "lending.incident_document_add": d_incident_document, "lending.notification_open": d_notification_open,
+    "lending.notifications_read": d_notifications_read,
+    "evidence.upload": d_evidence_upload, "evidence.edit": d_evidence_edit,
+    "evidence.visibility": d_evidence_visibility, "evidence.indicators": d_evidence_indicators,
+    "evidence.measure_new": d_measure_new, "evidence.measure_edit": d_measure_edit,
+    "evidence.measures_copy": d_measures_copy,
+    "lending.stocktake_new": d_stocktake_new, "lending.stocktake_found": d_stocktake_found,
+    "lending.stocktake_close": d_stocktake_close, "lending.manual_publish": d_manual_publish,
+}
+
+
+def entries_since(app: Flask, mark: int) -> list[AuditEntry]:
+    with app.app_context():
+        rows = db.session.execute(select(AuditEntry).where(AuditEntry.seq > mark)
+                                  .order_by(AuditEntry.seq)).scalars().all()
+        for row in rows:
+            db.session.expunge(row)
+        db.session.remove()
+    return rows
+
+
+@pytest.mark.parametrize("endpoint", sorted(EXPECTED_ACTIONS))
+def test_each_state_changing_route_records_exactly_its_entries(app, world, endpoint):
+    resp = DRIVERS[endpoint](world)
+    assert resp.status_code in (200, 302), resp.get_data(as_text=True)[:800]
+    if resp.status_code == 302 and endpoint != "core.logout":
+        assert "/login" not in resp.headers["Location"], "the driver's client was not signed in"
+    entries = entries_since(app, world.mark)
+    assert tuple(e.action for e in entries) == EXPECTED_ACTIONS[endpoint], \
+        [(e.action, e.data[:200]) for e in entries]
+    for e in entries:  # from the request: its origin is in the entry
+        assert e.request_id and e.user_agent
+
+
+# --- the issue's list: what else must be recorded, with what -------------------------------------
+
+def _newest(app: Flask, action: str) -> AuditEntry:
+    with app.app_context():
+        row = db.session.execute(select(AuditEntry).where(AuditEntry.action == action)
+                                 .order_by(AuditEntry.seq.desc()).limit(1)).scalar_one()
+        db.session.expunge(row)
+        db.session.remove()
+    return row
+
+
+def test_a_failed_login_is_recorded_with_the_name_tried(app, world):
+    name = unique("nobody")
+    app.test_client().post("/login", data={"username": name, "password": "wrong password"})
+    entry = _newest(app, "auth.login_failed")
+    assert json.loads(entry.data)["username"] == name
+
+
+def test_a_permission_denial_is_recorded_with_what_was_missing(app, world):
+    assert world.client("staff").get("/audit/").status_code == 403
+    data = json.loads(_newest(app, "permission.denied").data)
+    assert data["missing"] == ["audit.view"] and data["path"] == "/audit/"
+
+
+def test_an_import_is_recorded_with_the_file_s_sha256_and_row_count(app, world):
+    resp = d_asset_import_apply(world)
+    assert resp.status_code == 302
+    data = json.loads(_newest(app, "assets.imported").data)
+    text = json.dumps(data)
+    assert re.search(r"[0-9a-f]{64}", text), data
+    assert 2 in data.values() or any(v == 2 for v in data.values() if isinstance(v, int)), data
+
+
+@pytest.mark.parametrize("path, action", [("/assets/export.csv", "assets.exported"),
+                                          ("/audit/export.csv", "audit.exported"),
+                                          ("/audit/export.xlsx", "audit.exported")])
+def test_every_export_is_recorded_with_its_filter_and_row_count(app, world, path, action):
+    token = unique("ไม่มีทางพบ")  # matches nothing (this very export's entry comes after the count)
+    world.start()
+    with world.client("auditor").get(path, query_string={"q": token}) as resp:
+        assert resp.status_code == 200
+    entry = entries_since(app, world.mark)[-1]
+    data = json.loads(entry.data)
+    assert entry.action == action and data["count"] == 0 and data["filter"] == {"q": token}
+
+
+# --- the guard -----------------------------------------------------------------------------------
+
+def test_a_bulk_orm_update_without_an_entry_is_refused(session, make_user):
+    user = make_user()
+    begin_write(session)
+    session.execute(update(User).where(User.id == user.id).values(name="แก้โดยไม่บันทึก"))
+    with pytest.raises(AuditMissing):
+        session.commit()
+    session.rollback()
+    assert session.get(User, user.id).name != "แก้โดยไม่บันทึก"
+
+
+def test_a_bulk_orm_delete_without_an_entry_is_refused(session):
+    begin_write(session)
+    session.execute(delete(Setting).where(Setting.key == "no-such-setting"))
+    with pytest.raises(AuditMissing):
+        session.commit()
+    session.rollback()
+
+
+def test_a_core_statement_on_an_audited_table_through_the_session_is_refused(session, make_user):
+    user = make_user()
+    begin_write(session)
+    session.execute(update(User.__table__).where(User.__table__.c.id == user.id).values(position="x"))
+    with pytest.raises(AuditMissing):
+        session.commit()
+    session.rollback()
+
+
+def test_an_object_change_without_an_entry_is_refused(session, make_user):
+    user = make_user()
+    begin_write(session)
+    session.get(User, user.id).department = "กองคลัง"
+    with pytest.raises(AuditMissing):
+        session.commit()
+    session.rollback()
+
+
+def test_the_same_bulk_update_with_its_entry_commits(session, make_user):
+    user = make_user()
+    begin_write(session)
+    session.execute(update(User).where(User.id == user.id).values(position="นักวิชาการพัสดุ"))
+    record(session, None, "user.updated", ("user", user.id), {"after": {"position": "นักวิชาการพัสดุ"}})
+    session.commit()
+    assert session.get(User, user.id).position == "นักวิชาการพัสดุ"
+
+
+# --- nothing deletes history ---------------------------------------------------------------------
+
+PROTECTED = re.compile(r"\b(AuditEntry|AuditCheckpoint|AuditHead|User|Loan|LoanItem|user|users|loan|loans|"
+                       r"entry|entries|checkpoint)\b")
+
+
+def test_no_code_path_deletes_audit_entries_users_or_loans():
+    """Every `.delete(...)` / `delete(Model)` in the application's code acts on something else."""
+    root = Path(__file__).resolve().parents[2]
+    found = []
+    for package in ("core", "audit", "lending", "evidence"):
+        for path in (root / package).rglob("*.py"):
+            for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                for call in re.finditer(r"(?:session\.delete|\bdelete)\(([^)]*)\)", line):
+                    if PROTECTED.search(call.group(1)):
+                        found.append(f"{path.relative_to(root)}:{number}: {line.strip()}")
+                if re.search(r"\bDELETE\s+FROM\s+(audit_|users|loans|loan_items)", line, re.I):
+                    found.append(f"{path.relative_to(root)}:{number}: {line.strip()}")
+    assert not found, "\n".join(found)
