@@ -37,7 +37,7 @@ from lending.models import Asset
 from tests.conftest import login
 
 NOW = datetime(2032, 1, 5, 2, 0, tzinfo=UTC)  # 09:00 on 5 January 2032 in Bangkok
-START = date(2032, 1, 10)
+START = date(2032, 1, 6)  # the day after NOW: handing over the day before is allowed
 THREADS = 20
 ROUNDS = 5
 
@@ -318,7 +318,7 @@ def test_two_daily_runs_at_the_same_moment_make_one_demand_and_no_error(app, ses
                                  off_premises=False, start_on=date(2032, 2, 8), due_on=due, now=NOW)
     loan_id = loan.id
     workflow.approve_loan(session, officers[0], loan_id, now=NOW)
-    workflow.hand_over(session, officers[0], loan_id, now=NOW)
+    workflow.hand_over(session, officers[0], loan_id, now=datetime(2032, 2, 8, 2, 0, tzinfo=UTC))
     morning = datetime(2032, 2, 12, 0, 30, tzinfo=UTC)
 
     outcomes = at_once(app, [lambda s: workflow.remind(s, now=morning).demands for _ in range(2)])
