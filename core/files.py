@@ -82,12 +82,26 @@ def _check_zip(data: bytes) -> None:
         raise UploadRefused(N_("The document is damaged and cannot be read.")) from None
 
 
+def _declared_size(data: bytes) -> tuple[int, int]:
+    """The width and height an image's header claims, read without Pillow's decompression-bomb check."""
+    fmt = {v: k for k, v in IMAGE_TYPES.items()}.get(sniff(data) or "")
+    try:
+        with Image.OPEN[fmt][0](io.BytesIO(data)) as header:
+            return header.size
+    except (KeyError, OSError, SyntaxError, ValueError):
+        return 0, 0
+
+
 def _clean_image(data: bytes, strip_gps: bool) -> Checked:
     try:
         with Image.open(io.BytesIO(data)) as probe:
             width, height = probe.size
             fmt = probe.format
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+    except Image.DecompressionBombError:
+        # Pillow refuses to open a header that claims billions of pixels; say so, with the claimed size.
+        width, height = _declared_size(data)
+        raise UploadRefused(N_("The image is too large (%(w)d × %(h)d pixels)."), w=width, h=height) from None
+    except (UnidentifiedImageError, OSError):
         raise UploadRefused(N_("The image cannot be read.")) from None
     if fmt not in IMAGE_TYPES:
         raise UploadRefused(N_("This kind of image is not accepted; use JPEG, PNG or WebP."))
@@ -98,7 +112,7 @@ def _clean_image(data: bytes, strip_gps: bool) -> Checked:
     try:
         with Image.open(io.BytesIO(data)) as img:
             exif = img.getexif()
-            if fmt == "JPEG" and exif and 0x8825 not in exif and not img.info.get("xmp"):
+            if fmt == "JPEG" and 0x8825 not in exif and not img.info.get("xmp"):
                 return Checked(data, IMAGE_TYPES[fmt], width, height)  # nothing to strip: keep bytes
             img.load()
             if 0x8825 in exif:

@@ -76,3 +76,4 @@ class SettingsForm(FlaskForm):
     default_loan_days = IntegerField(_l("Default loan length (days)"),
                                      validators=[DataRequired(), NumberRange(min=1, max=365)])
     thai_digits_in_documents = BooleanField(_l("Thai digits in official documents"))
+    strip_gps_from_photos = BooleanField(_l("Remove the GPS location from uploaded photos"))

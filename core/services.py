@@ -45,6 +45,7 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "head_approval_off_premises": True,
     "default_loan_days": 7,
     "thai_digits_in_documents": True,
+    "strip_gps_from_photos": True,
 }
 
 

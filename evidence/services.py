@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from audit import record
 from audit.services import diff
 from core.db import N_, Conflict, DomainError, Forbidden, NotFound, begin_write, utcnow
-from core.files import DOCX, PDF, XLSX, FileStore, store_upload
+from core.files import DOCX, PDF, XLSX, FileStore, safe_name, store_upload
 from core.models import User
 from core.permissions import EVIDENCE_MANAGE, EVIDENCE_PUBLISH, EVIDENCE_UPLOAD, SETTINGS_MANAGE
 from evidence.models import INSTRUMENTS, INTERNAL, PUBLIC, EvidenceIndicator, EvidenceItem, Indicator, Measure
@@ -149,7 +149,7 @@ def upload_evidence(session: Session, actor: User, store: FileStore, data: bytes
     """File a document or photo as evidence of a year for one or more indicators (internal until published)."""
     _require(actor, EVIDENCE_UPLOAD)
     fiscal_year = _year(fiscal_year)
-    title = (title or "").strip() or (filename or "").strip()
+    title = (title or "").strip() or (safe_name(filename) if (filename or "").strip() else "")
     if not title:
         raise DomainError(N_("Give the evidence a title."))
     begin_write(session)
@@ -163,7 +163,7 @@ def upload_evidence(session: Session, actor: User, store: FileStore, data: bytes
         session.rollback()
         raise
     item = EvidenceItem(fiscal_year=fiscal_year, title=title[:300], description=(description or "")[:5000],
-                        sha256=stored.sha256, original_name=stored.original_name, mime=stored.mime,
+                        sha256=stored.sha256, original_name=safe_name(filename), mime=stored.mime,
                         size=stored.size, visibility=INTERNAL, uploaded_by_id=actor.id, uploaded_at=utcnow(),
                         loan_id=loan_id, asset_id=asset_id, incident_id=incident_id, measure_id=measure_id,
                         source=source)
@@ -171,7 +171,7 @@ def upload_evidence(session: Session, actor: User, store: FileStore, data: bytes
     session.add(item)
     session.flush()
     record(session, actor, "evidence.uploaded", item,
-           {"after": item.state(), "file": {"sha256": stored.sha256, "name": stored.original_name,
+           {"after": item.state(), "file": {"sha256": stored.sha256, "name": item.original_name,
                                             "size": stored.size, "mime": stored.mime}})
     session.commit()
     return item

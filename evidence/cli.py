@@ -1,0 +1,127 @@
+"""`flask --app wsgi evidence check` (and, from the report's module, `evidence bundle`).
+
+The file store names every file by its SHA-256, so checking it is re-hashing: a file whose bytes no longer
+hash to its name was altered; a row in `stored_files` without its file is missing; a file on disk that no
+row names is an orphan (the crash window of an upload: the bytes are written before the row is committed,
+so an interrupted upload leaves exactly this and nothing worse; an upload that commits while the check
+runs can show here once, and not on the next run); a `.incoming-*` file older than an hour is a write that
+never finished. Only missing and altered files fail the check (exit 1): orphans and unfinished writes take
+disk space but lose nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from core.db import db
+from core.files import FileStore
+from core.models import StoredFile
+
+evidence = AppGroup("evidence", help="Evidence files: check the store (and build the year's bundle).")
+
+INCOMING = ".incoming-"
+STALE_INCOMING_SECONDS = 3600
+_HEX = set("0123456789abcdef")
+
+
+@dataclass
+class StoreCheck:
+    checked: int = 0
+    missing: list[str] = field(default_factory=list)
+    altered: list[tuple[str, str]] = field(default_factory=list)  # (expected, actual)
+    orphaned: list[Path] = field(default_factory=list)
+    incomplete: list[Path] = field(default_factory=list)
+    in_progress: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """Nothing referenced is missing or altered (orphans and stale temp files are reported only)."""
+        return not self.missing and not self.altered
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1024 * 1024), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _is_digest(name: str) -> bool:
+    return len(name) == 64 and set(name) <= _HEX
+
+
+def check_store(session: Session, root: str | Path, now: float | None = None,
+                progress=None) -> StoreCheck:
+    """Re-hash every stored file the database names and look for files no row names."""
+    store, root = FileStore(root), Path(root)
+    now = time.time() if now is None else now
+    result = StoreCheck()
+    referenced: set[str] = set()
+    for digest in session.execute(select(StoredFile.sha256).order_by(StoredFile.sha256)
+                                  .execution_options(yield_per=1000)).scalars():
+        referenced.add(digest)
+        result.checked += 1
+        try:
+            path = store.path_of(digest)
+        except ValueError:
+            result.missing.append(digest)
+            continue
+        if not path.is_file():
+            result.missing.append(digest)
+        else:
+            actual = _sha256_of(path)
+            if actual != digest:
+                result.altered.append((digest, actual))
+        if progress:
+            progress(1)
+    session.rollback()  # end the read transaction before the directory walk
+    if root.exists():
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            name = path.name
+            if name.startswith(INCOMING):
+                try:
+                    age = now - path.stat().st_mtime
+                except FileNotFoundError:
+                    continue  # renamed into place while we looked
+                if age > STALE_INCOMING_SECONDS:
+                    result.incomplete.append(path)
+                else:
+                    result.in_progress += 1
+                continue
+            if _is_digest(name) and name in referenced and path == store.path_of(name):
+                continue
+            result.orphaned.append(path)
+    return result
+
+
+@evidence.command("check")
+def check_command():
+    """Re-hash every stored file; report missing, altered, orphaned ones; exit 1 if any is missing/altered."""
+    root = Path(current_app.config["EVIDENCE_DIR"])
+    result = check_store(db.session, root)
+    for digest in result.missing:
+        click.echo(f"MISSING  {digest}  (named in stored_files, not on disk)", err=True)
+    for expected, actual in result.altered:
+        click.echo(f"ALTERED  {expected}  (the file now hashes to {actual})", err=True)
+    for path in result.orphaned:
+        click.echo(f"ORPHAN   {path.relative_to(root)}  (on disk, named by no stored_files row)")
+    for path in result.incomplete:
+        click.echo(f"INCOMPLETE  {path.relative_to(root)}  (a write that never finished; safe to delete)")
+    summary = (f"{result.checked} files checked: {len(result.missing)} missing, "
+               f"{len(result.altered)} altered, {len(result.orphaned)} orphaned, "
+               f"{len(result.incomplete)} incomplete writes")
+    if result.in_progress:
+        summary += f", {result.in_progress} uploads in progress"
+    click.echo(("OK: " if result.ok else "FAILED: ") + summary)
+    sys.exit(0 if result.ok else 1)

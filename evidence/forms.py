@@ -1,0 +1,150 @@
+"""Forms of the evidence register, the indicator catalogue and the measures, and the labels they show."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import MultipleFileField
+from wtforms import HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Optional, Regexp
+
+from evidence.figures import FIGURE_KEYS
+from evidence.models import INSTRUMENTS, INTERNAL, PUBLIC
+
+VISIBILITY_LABELS = {INTERNAL: _l("Internal"), PUBLIC: _l("Published")}
+
+# The ten ITA indicators an item belongs to (regulation-notes.md): 1–5 IIT, 6–8 EIT, 9–10 OIT.
+GROUP_LABELS = {
+    1: _l("Performance of duty"),
+    2: _l("Use of budget"),
+    3: _l("Use of power"),
+    4: _l("Use of government property"),
+    5: _l("Solving corruption problems"),
+    6: _l("Quality of operation"),
+    7: _l("Communication"),
+    8: _l("Improving the work system"),
+    9: _l("Disclosure"),
+    10: _l("Prevention of corruption"),
+}
+
+INSTRUMENT_LABELS = {
+    "IIT": _l("IIT (internal staff survey)"),
+    "EIT": _l("EIT (external survey of service users)"),
+    "OIT": _l("OIT (open data on the website)"),
+}
+
+# Readable names of the figures a measure's row may show (the keys of reference/report-metrics.md).
+FIGURE_LABELS = {
+    "lending.requests": _l("Borrowing requests"),
+    "lending.approved": _l("Requests approved"),
+    "lending.rejected": _l("Requests rejected"),
+    "lending.cancelled": _l("Requests cancelled"),
+    "lending.pending": _l("Requests still waiting for a decision"),
+    "lending.median_days_to_decision": _l("Median days from request to decision"),
+    "lending.loans_checked_out": _l("Loans handed over"),
+    "lending.items_checked_out": _l("Items handed over"),
+    "lending.items_returned": _l("Items returned"),
+    "lending.items_returned_on_time": _l("Items returned on time"),
+    "lending.items_returned_late": _l("Items returned late"),
+    "lending.on_time_return_rate": _l("On-time return rate (%)"),
+    "lending.items_damaged": _l("Items returned damaged"),
+    "lending.items_lost": _l("Items lost"),
+    "lending.items_out_at_year_end": _l("Items still out at the end of the year"),
+    "lending.items_overdue_at_year_end": _l("Items overdue at the end of the year"),
+    "lending.overdue_items": _l("Items not back by their due date"),
+    "lending.overdue_items_demanded_within_7_days": _l("Overdue items demanded within 7 days"),
+    "lending.overdue_items_demanded_late": _l("Overdue items demanded after 7 days"),
+    "lending.overdue_items_not_demanded": _l("Overdue items never demanded"),
+    "assets.total": _l("Assets on the register"),
+    "assets.lendable": _l("Lendable assets"),
+    "assets.checked_in_stocktake": _l("Assets checked in the stock-take"),
+    "assets.not_found_in_stocktake": _l("Assets not found in the stock-take"),
+    "audit.entries_in_year": _l("Audit log entries in the year"),
+    "audit.chain_intact": _l("Audit log verified intact"),
+    "audit.head_seq": _l("Last audit entry number"),
+    "evidence.items": _l("Evidence items"),
+    "evidence.public_items": _l("Published evidence items"),
+}
+
+FIGURE_SECTIONS = {
+    "lending": _l("Borrowing and returns"),
+    "assets": _l("Assets"),
+    "audit": _l("Audit log"),
+    "evidence": _l("Evidence"),
+}
+
+
+def figure_label(key: str) -> str:
+    return str(FIGURE_LABELS.get(key, key))
+
+
+def figures_by_section() -> list[tuple[str, list[tuple[str, str]]]]:
+    """The figure checkboxes grouped under their section, in the order of FIGURE_KEYS."""
+    out: dict[str, list[tuple[str, str]]] = {}
+    for key in FIGURE_KEYS:
+        out.setdefault(key.partition(".")[0], []).append((key, figure_label(key)))
+    return [(str(FIGURE_SECTIONS.get(s, s)), rows) for s, rows in out.items()]
+
+
+class _Checkboxes(SelectMultipleField):
+    """Checkboxes whose choices are set per request (the year's catalogue); the template lays them out."""
+
+    def pre_validate(self, form) -> None:
+        # Unknown values are refused by the service with a message that names them.
+        pass
+
+
+class UploadForm(FlaskForm):
+    files = MultipleFileField(_l("Files"))
+    fiscal_year = HiddenField(validators=[DataRequired(), Regexp(r"^\d{4}$")])
+    indicators = _Checkboxes(_l("Indicators"), choices=[])
+    title = StringField(_l("Title"), validators=[Optional(), Length(max=300)],
+                        description=_l("Leave blank to use each file's name."))
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)])
+    loan_id = HiddenField()
+    asset_id = HiddenField()
+    incident_id = HiddenField()
+    measure_id = HiddenField()
+
+
+class EditEvidenceForm(FlaskForm):
+    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=300)])
+    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)])
+    indicators = _Checkboxes(_l("Indicators"), choices=[])
+
+
+class VisibilityForm(FlaskForm):
+    public = HiddenField(validators=[DataRequired(), Regexp(r"^[01]$")])
+
+
+class IndicatorForm(FlaskForm):
+    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=10)],
+                       description=_l("A letter i, e or o and a number, e.g. i20 or o43."))
+    instrument = SelectField(_l("Instrument"), choices=[])
+    group = SelectField(_l("Indicator group"), choices=[], coerce=int)
+    text_th = TextAreaField(_l("Text (Thai)"), validators=[DataRequired(), Length(max=2000)])
+    text_en = TextAreaField(_l("Text (English)"), validators=[Optional(), Length(max=2000)])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.instrument.choices = [(i, INSTRUMENT_LABELS[i]) for i in INSTRUMENTS]
+        self.group.choices = [(n, f"{n} · {label}") for n, label in GROUP_LABELS.items()]
+
+
+class MeasureForm(FlaskForm):
+    title = TextAreaField(_l("Measure"), validators=[DataRequired(), Length(max=2000)])
+    indicators = _Checkboxes(_l("Indicators"), choices=[])
+    activities = TextAreaField(_l("What was done"), validators=[Optional(), Length(max=10000)])
+    responsible = StringField(_l("Responsible unit"), validators=[Optional(), Length(max=2000)])
+    outcome = TextAreaField(_l("Outcome"), validators=[Optional(), Length(max=10000)])
+    figures = _Checkboxes(_l("Figures in this row"), choices=[])
+    version = HiddenField()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.figures.choices = [(k, figure_label(k)) for k in FIGURE_KEYS]
+
+
+class CopyMeasuresForm(FlaskForm):
+    from_year = HiddenField(validators=[DataRequired(), Regexp(r"^\d{4}$")])
+    to_year = HiddenField(validators=[DataRequired(), Regexp(r"^\d{4}$")])
