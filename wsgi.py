@@ -22,13 +22,25 @@ import core
 import lending
 import lending.loans  # noqa: F401
 import lending.models  # noqa: F401
+import evidence
 import evidence.models  # noqa: F401
+from evidence import cli as evidence_cli
+from evidence import views as _evidence_views  # noqa: F401  (routes register on import)
+from evidence import report_cli
+from evidence import report_views as _report_views  # noqa: F401  (routes register on import)
 from core import cli as core_cli
 from core import views as _core_views  # noqa: F401  (routes register on import)
 from lending import cli as lending_cli
 from lending import loan_cli
 from lending import views as _lending_views  # noqa: F401
 from lending import loan_views as _loan_views  # noqa: F401
+from lending import stocktake_views as _stocktake_views  # noqa: F401
+from lending import manual_views as _manual_views  # noqa: F401
+from lending import filing as lending_filing
+from lending import stocktake_cli
+import lending.stocktake  # noqa: F401
+import lending.manual  # noqa: F401
+from evidence.services import file_generated
 from audit.services import install_guard
 from core import context, i18n, recorder
 from core.config import load_config
@@ -72,10 +84,16 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(core.bp)
     app.register_blueprint(lending.bp)
     app.register_blueprint(audit.bp)
+    app.register_blueprint(evidence.bp)
     core_cli.init_app(app)
     lending_cli.init_app(app)
     audit_cli.init_app(app)
     app.cli.add_command(loan_cli.loans)
+    app.cli.add_command(evidence_cli.evidence)
+    app.cli.add_command(report_cli.report)
+    app.cli.add_command(stocktake_cli.stocktake)
+    # lending files its stock-take reports and manual versions as evidence through this hook
+    lending_filing.register(file_generated)
 
     @app.context_processor
     def _globals():
@@ -146,7 +164,8 @@ def _init_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(e: DomainError):
         db.session.rollback()
-        message = _(e.message, **e.params)
+        # Parameters that are themselves msgids (a status name) are shown in the page's language too.
+        message = _(e.message, **{k: _(v) if isinstance(v, str) and v else v for k, v in e.params.items()})
         if request.method == "POST" and e.status in (400, 409) and request.referrer:
             flash(message, "danger")
             return redirect(request.referrer)

@@ -28,7 +28,10 @@ from lending.models import Asset
 REQUESTED, APPROVED, CHECKED_OUT, RETURNED, REJECTED, CANCELLED = (
     "requested", "approved", "checked_out", "returned", "rejected", "cancelled")
 LOAN_STATUSES = (REQUESTED, APPROVED, CHECKED_OUT, RETURNED, REJECTED, CANCELLED)
-HOLDING = (APPROVED, CHECKED_OUT)  # statuses that hold their assets for their dates
+HOLDING = (APPROVED, CHECKED_OUT)
+# How a status is named in messages (the same msgids as the pages' labels).
+STATUS_NAMES = {REQUESTED: N_("Waiting for approval"), APPROVED: N_("Approved"), CHECKED_OUT: N_("Handed over"),
+                RETURNED: N_("Returned"), REJECTED: N_("Rejected"), CANCELLED: N_("Cancelled")}  # statuses that hold their assets for their dates
 
 GOOD, DAMAGED, LOST = "good", "damaged", "lost"
 CONDITIONS = (GOOD, DAMAGED, LOST)
@@ -107,7 +110,7 @@ class Loan(Audited, db.Model):
     def _expect(self, *statuses: str) -> None:
         if self.status not in statuses:
             raise Conflict(N_("This loan is %(status)s; that action is no longer possible. Reload the page."),
-                           status=self.status)
+                           status=STATUS_NAMES.get(self.status, self.status))
 
     def approve_as_officer(self, officer: User, at: datetime) -> bool:
         """The supply officer's approval; returns True when that makes the loan approved."""

@@ -176,7 +176,7 @@ def test_two_officers_handing_over_the_same_loan_at_once_one_succeeds_the_other_
         (error,) = errors
         assert type(error) is Conflict, describe(errors)
         assert any(text in str(error) for text in (
-            "Only an approved loan can be handed over", "This loan is checked_out",
+            "Only an approved loan can be handed over", "This loan is Handed over",
             "Someone else changed this loan")), str(error)
         loan = loans_by_id(session, [loan_id])[loan_id]
         assert loan.status == CHECKED_OUT
@@ -204,7 +204,7 @@ def test_two_officers_receiving_the_same_item_at_once_one_succeeds_the_other_is_
         (error,) = errors
         assert type(error) is Conflict, describe(errors)
         assert any(text in str(error) for text in (
-            "already been received back", "Only items that were handed over", "This loan is returned",
+            "already been received back", "Only items that were handed over", "This loan is Returned",
             "Someone else changed")), str(error)
         loan = loans_by_id(session, [loan_id])[loan_id]
         assert loan.status == "returned" and loan.items[0].condition == GOOD

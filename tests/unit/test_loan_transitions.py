@@ -25,6 +25,7 @@ from lending.loans import (
     REJECTED,
     REQUESTED,
     RETURNED,
+    STATUS_NAMES,
     Incident,
     Loan,
     LoanItem,
@@ -141,7 +142,7 @@ def test_a_second_officer_approval_of_a_request_waiting_for_the_head_is_refused(
 def test_an_officer_approval_is_refused_unless_the_loan_is_requested(status):
     loan = a_loan(status, **OTHER_STATES[status])
     before = snapshot(loan)
-    with pytest.raises(Conflict, match=f"This loan is {status}"):
+    with pytest.raises(Conflict, match=f"This loan is {STATUS_NAMES[status]}"):
         loan.approve_as_officer(OFFICER, LATER)
     assert snapshot(loan) == before
 
@@ -150,7 +151,7 @@ def test_an_officer_approval_is_refused_unless_the_loan_is_requested(status):
 def test_a_head_approval_is_refused_unless_the_loan_is_requested(status):
     loan = a_loan(status, needs_head=True, **OTHER_STATES[status])
     before = snapshot(loan)
-    with pytest.raises(Conflict, match=f"This loan is {status}"):
+    with pytest.raises(Conflict, match=f"This loan is {STATUS_NAMES[status]}"):
         loan.approve_as_head(HEAD, LATER)
     assert snapshot(loan) == before
 
@@ -216,7 +217,7 @@ def test_a_cancellation_without_a_reason_keeps_the_note_empty():
 def test_cancelling_after_hand_over_or_a_decision_against_it_is_refused(status):
     loan = a_loan(status, **OTHER_STATES[status])
     before = snapshot(loan)
-    with pytest.raises(Conflict, match=f"This loan is {status}"):
+    with pytest.raises(Conflict, match=f"This loan is {STATUS_NAMES[status]}"):
         loan.cancel(LATER)
     assert snapshot(loan) == before
 
@@ -234,7 +235,7 @@ def test_handing_over_twice_is_refused():
     loan = a_loan(APPROVED, **OTHER_STATES[APPROVED])
     loan.hand_over(OFFICER, AT, "")
     before = snapshot(loan)
-    with pytest.raises(Conflict, match="This loan is checked_out"):
+    with pytest.raises(Conflict, match="This loan is Handed over"):
         loan.hand_over(person("supply_officer"), LATER, "again")
     assert snapshot(loan) == before
 
