@@ -1,0 +1,82 @@
+"""The borrowing manual's pages: read it (anyone signed in), its PDF, publish a version, the versions."""
+
+from __future__ import annotations
+
+from flask import Response, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+
+from core.db import db
+from core.exports import content_disposition
+from core.permissions import ASSETS_VIEW, MANUAL_PUBLISH
+from core.services import get_settings
+from core.web import actor, file_store, require
+from lending import bp, manual
+
+
+class PublishForm(FlaskForm):
+    pass
+
+
+@bp.route("/manual")
+@require(ASSETS_VIEW)
+def manual_page():
+    """The manual as it reads now, from the live settings, with its flow diagram."""
+    settings = get_settings(db.session)
+    return render_template(
+        "lending/manual.html",
+        sections=manual.manual_content(db.session, settings),
+        flow=manual.FLOW,
+        branch=manual.FLOW_BRANCH,
+        form=PublishForm(),
+        can_publish=manual.can_publish(actor()),
+        latest=next(iter(manual.versions(db.session)), None),
+    )
+
+
+@bp.route("/manual.pdf")
+@require(ASSETS_VIEW)
+def manual_pdf():
+    """The manual as it reads now, as a PDF."""
+    resp = Response(manual.manual_pdf(db.session), mimetype="application/pdf")
+    resp.headers["Content-Disposition"] = content_disposition("manual.pdf")
+    return resp
+
+
+@bp.route("/manual/publish", methods=["POST"])
+@require(MANUAL_PUBLISH)
+def manual_publish():
+    """Keep a numbered version of the manual and file it as evidence (i20, i23)."""
+    if not PublishForm().validate_on_submit():
+        flash(_("The form expired; nothing was published."), "danger")
+        return redirect(url_for("lending.manual_page"))
+    version = manual.publish_manual(db.session, actor(), file_store())
+    flash(_("Version %(n)d of the manual was published and filed as evidence.", n=version.number), "success")
+    return redirect(url_for("lending.manual_versions"))
+
+
+@bp.route("/manual/versions")
+@require(ASSETS_VIEW)
+def manual_versions():
+    """Every published version of the manual."""
+    return render_template("lending/manual_versions.html", versions=manual.versions(db.session))
+
+
+@bp.route("/manual/versions/<int:number>.pdf")
+@require(ASSETS_VIEW)
+def manual_version_pdf(number: int):
+    """A published version's PDF, exactly as it was published."""
+    from sqlalchemy import select
+
+    version = db.session.execute(
+        select(manual.ManualVersion).where(manual.ManualVersion.number == number)
+    ).scalar_one_or_none()
+    if version is None:
+        abort(404)
+    try:
+        data = file_store().read(version.sha256)
+    except FileNotFoundError:
+        abort(404)
+    resp = Response(data, mimetype="application/pdf")
+    resp.headers["Content-Disposition"] = content_disposition(f"manual-v{number}.pdf")
+    return resp

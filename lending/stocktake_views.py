@@ -1,0 +1,258 @@
+"""Stock-take pages: rounds, one round with its live progress, its list, recording found, closing, reports.
+
+Routes are gated by login and a permission; a round's own rule (committee member, or a role that reads
+rounds) is checked per request with the `can_*` predicates of lending.stocktake, and by the services.
+"""
+
+from __future__ import annotations
+
+from flask import Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField
+from wtforms import IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
+
+from core.db import N_, Forbidden, db
+from core.exports import content_disposition
+from core.i18n import lang
+from core.permissions import ASSETS_VIEW, STOCKTAKE_MANAGE
+from core.web import actor, file_store, record_denial, require
+from lending import bp, stocktake
+from lending.models import Asset
+from lending.stocktake_report import report_filename, round_pdf, round_xlsx
+
+RESULT_LABELS = {
+    stocktake.FOUND: _l("Found"),
+    stocktake.ELSEWHERE: _l("Found elsewhere"),
+    stocktake.ON_LOAN: _l("On loan"),
+    stocktake.NOT_FOUND: _l("Not found"),
+    stocktake.UNEXPECTED: _l("Unexpected"),
+}
+
+
+class RoundForm(FlaskForm):
+    fiscal_year = IntegerField(_l("Fiscal year (B.E.)"), validators=[DataRequired(), NumberRange(2500, 2700)])
+    title = StringField(_l("Title"), validators=[Optional(), Length(max=300)])
+    department = SelectField(_l("Department"), choices=[], validate_choice=False)
+    location = SelectField(_l("Location"), choices=[], validate_choice=False)
+    committee = SelectMultipleField(
+        _l("Committee"), coerce=int, validators=[DataRequired()], choices=[], validate_choice=False
+    )
+
+
+class FoundForm(FlaskForm):
+    # good | damaged: rendered as two radio buttons by the template; the service checks the value
+    condition = StringField(_l("Condition"), default="good", validators=[DataRequired(), Length(max=10)])
+    location = StringField(_l("Where found"), validators=[Optional(), Length(max=200)])
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=1000)])
+    photo = FileField(_l("Photo (optional)"))
+
+
+class CloseForm(FlaskForm):
+    pass
+
+
+@bp.app_context_processor
+def _stocktake_helpers():
+    def stocktake_scan(asset: Asset) -> list[dict]:
+        """The open rounds the signed-in user records for, with this asset's entry in each."""
+        user = actor()
+        out = []
+        for rnd in stocktake.open_rounds_for(db.session, user):
+            entry = stocktake.entry_of(db.session, rnd.id, asset.id)
+            out.append(
+                {
+                    "round": rnd,
+                    "entry": entry,
+                    "in_scope": entry is not None and entry.in_scope,
+                    "form": FoundForm(location=asset.location),
+                }
+            )
+        return out
+
+    return {
+        "stocktake_scan": stocktake_scan,
+        "STOCKTAKE_RESULTS": RESULT_LABELS,
+        "can_manage_rounds": stocktake.can_manage_rounds,
+    }
+
+
+DENIED = N_("Only the round's committee and those who oversee property may open this round.")
+
+
+def _round_for_viewer(round_id: int) -> stocktake.StocktakeRound:
+    rnd = db.get_or_404(stocktake.StocktakeRound, round_id)
+    if not stocktake.can_view_round(actor(), rnd):
+        record_denial(["stocktake.member"])
+        raise Forbidden(DENIED)
+    return rnd
+
+
+@bp.route("/stocktake")
+@require(ASSETS_VIEW)
+def stocktake_rounds():
+    """The stock-take rounds the user may see (all of them for overseers, their own for members)."""
+    return render_template("lending/stocktake/rounds.html", rounds=stocktake.list_rounds(db.session, actor()))
+
+
+@bp.route("/stocktake/new", methods=["GET", "POST"])
+@require(STOCKTAKE_MANAGE)
+def stocktake_new():
+    """Open a round: fiscal year, scope and the committee."""
+    form = RoundForm()
+    deps, locs = stocktake.scope_options(db.session)
+    form.department.choices = [("", _("All departments"))] + [(d, d) for d in deps]
+    form.location.choices = [("", _("All locations"))] + [(x, x) for x in locs]
+    form.committee.choices = [
+        (u.id, f"{u.name} ({u.username})") for u in stocktake.committee_candidates(db.session)
+    ]
+    if request.method == "GET":
+        form.fiscal_year.data = stocktake.default_fiscal_year()
+    if form.validate_on_submit():
+        rnd = stocktake.open_round(
+            db.session,
+            actor(),
+            fiscal_year=form.fiscal_year.data,
+            committee=form.committee.data,
+            title=form.title.data or "",
+            department=form.department.data or "",
+            location=form.location.data or "",
+        )
+        flash(_("The round was opened with %(n)d assets to check.", n=rnd.total), "success")
+        return redirect(url_for("lending.stocktake_round", round_id=rnd.id))
+    return render_template("lending/stocktake/new.html", form=form)
+
+
+@bp.route("/stocktake/<int:round_id>")
+@require(ASSETS_VIEW)
+def stocktake_round(round_id: int):
+    """One round: live progress by location, the counts, the committee, reports and closing."""
+    rnd = _round_for_viewer(round_id)
+    recon = stocktake.reconcile(db.session, rnd)
+    return render_template(
+        "lending/stocktake/round.html",
+        rnd=rnd,
+        recon=recon,
+        close_form=CloseForm(),
+        can_record=stocktake.can_record(actor(), rnd),
+    )
+
+
+@bp.route("/stocktake/<int:round_id>/progress.json")
+@require(ASSETS_VIEW)
+def stocktake_progress(round_id: int):
+    """Scanned / total and by location, polled by the round page."""
+    rnd = _round_for_viewer(round_id)
+    resp = jsonify(stocktake.progress(db.session, rnd))
+    resp.headers["Cache-Control"] = "no-store"
+    return resp
+
+
+@bp.route("/stocktake/<int:round_id>/items")
+@require(ASSETS_VIEW)
+def stocktake_items(round_id: int):
+    """The round's assets as a list, to check off without scanning."""
+    rnd = _round_for_viewer(round_id)
+    show = request.args.get("show", "todo")
+    if show not in ("all", "todo", "found", "unexpected", "problems"):
+        show = "todo"
+    q = (request.args.get("q") or "").strip()[:100]
+    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    rows, total = stocktake.entry_rows(db.session, rnd.id, show=show, q=q, page=page, size=50)
+    return render_template(
+        "lending/stocktake/items.html",
+        rnd=rnd,
+        rows=rows,
+        total=total,
+        page=page,
+        show=show,
+        q=q,
+        pages=max(1, (total + 49) // 50),
+        can_record=stocktake.can_record(actor(), rnd),
+        form=FoundForm(),
+    )
+
+
+@bp.route("/stocktake/<int:round_id>/assets/<int:asset_id>/found", methods=["POST"])
+@require(ASSETS_VIEW)
+def stocktake_found(round_id: int, asset_id: int):
+    """A committee member records an asset as found (condition, where, note, photo) in one tap."""
+    form = FoundForm()
+    back = request.form.get("back") or ""
+    target = (
+        url_for("lending.stocktake_items", round_id=round_id)
+        if back == "list"
+        else url_for("lending.asset", asset_id=asset_id)
+    )
+    if not form.validate_on_submit():
+        flash(_("The form was incomplete; nothing was recorded."), "danger")
+        return redirect(target)
+    upload = form.photo.data
+    photo = (
+        (upload.read(), upload.filename or "photo") if upload and getattr(upload, "filename", "") else None
+    )
+    done = stocktake.record_found(
+        db.session,
+        actor(),
+        round_id,
+        asset_id,
+        condition=form.condition.data,
+        location=form.location.data or "",
+        note=form.note.data or "",
+        photo=photo,
+        store=file_store(),
+        max_bytes=current_app.config["MAX_CONTENT_LENGTH"],
+    )
+    asset = done.entry.asset
+    if done.unexpected:
+        flash(
+            _(
+                "%(number)s is not in this round's scope (disposed, or another department or location); it "
+                "was recorded as unexpected.",
+                number=asset.asset_number,
+            ),
+            "warning",
+        )
+    elif done.moved:
+        flash(
+            _(
+                "%(number)s was recorded as found elsewhere (%(where)s).",
+                number=asset.asset_number,
+                where=done.entry.found_location,
+            ),
+            "success",
+        )
+    else:
+        flash(_("%(number)s was recorded as found.", number=asset.asset_number), "success")
+    return redirect(target)
+
+
+@bp.route("/stocktake/<int:round_id>/close", methods=["POST"])
+@require(STOCKTAKE_MANAGE)
+def stocktake_close(round_id: int):
+    """Close the round: results, incidents for not found and damaged, the report filed as evidence."""
+    if not CloseForm().validate_on_submit():
+        flash(_("The form expired; nothing was changed."), "danger")
+        return redirect(url_for("lending.stocktake_round", round_id=round_id))
+    stocktake.close_round(db.session, actor(), round_id, store=file_store(), lang=lang())
+    flash(_("The round was closed; its report was filed as evidence."), "success")
+    return redirect(url_for("lending.stocktake_round", round_id=round_id))
+
+
+@bp.route("/stocktake/<int:round_id>/report.<kind>")
+@require(ASSETS_VIEW)
+def stocktake_report(round_id: int, kind: str):
+    """The round's report as PDF or XLSX."""
+    rnd = _round_for_viewer(round_id)
+    if kind == "pdf":
+        data, mime = round_pdf(db.session, rnd, lang()), "application/pdf"
+    elif kind == "xlsx":
+        data = round_xlsx(db.session, rnd)
+        mime = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    else:
+        abort(404)
+    resp = Response(data, mimetype=mime)
+    resp.headers["Content-Disposition"] = content_disposition(report_filename(rnd, kind))
+    return resp
