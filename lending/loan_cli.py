@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
 from core import context
-from core.db import db
+from core.db import DomainError, db
 from core.mail import send_all
-from lending import workflow
+from lending import ledger, workflow
 
 loans = AppGroup("loans", help="Loans: the daily overdue run and the paper ledger.")
 
@@ -31,3 +33,44 @@ def remind_command():
     click.echo(f"overdue loans: {result.overdue_loans}; new demands: {result.demands}; "
                f"mails: {result.borrower_mails} to borrowers, {result.officer_mails} to officers ({sent} sent); "
                f"due tomorrow: {result.due_tomorrow}")
+
+
+@loans.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Check the file, count what would be imported, change nothing.")
+def import_command(file: Path, dry_run: bool):
+    """Import the paper ledger (ทะเบียนคุมการยืม) of earlier months, CSV or XLSX, all or nothing.
+
+    One row per item; rows sharing `ref` are one loan. A ref imported before is skipped, so importing
+    the same file again changes nothing. See README, "Importing the paper ledger".
+    """
+    context.set_origin("cli", "flask loans import")
+    data = file.read_bytes()
+    try:
+        with click.progressbar(length=max(1, 2 * data.count(b"\n")), label="importing", file=None) as bar:
+            if dry_run:
+                plan = ledger.plan_ledger(db.session, data, file.name, progress=bar.update)
+                db.session.rollback()
+            else:
+                plan = ledger.apply_ledger(db.session, None, data, file.name, progress=bar.update)
+    except DomainError as err:
+        raise click.ClickException(str(err)) from None
+    if not plan.ok:
+        for e in plan.errors[:500]:
+            value = f" ({e.value!r})" if e.value else ""
+            click.echo(f"row {e.row}, column {e.column}: {e.message()}{value}", err=True)
+        if len(plan.errors) > 500:
+            click.echo(f"... and {len(plan.errors) - 500} more", err=True)
+        bad_rows = len({e.row for e in plan.errors})
+        raise click.ClickException(f"{bad_rows} bad rows; nothing was imported")
+    skipped = f"; {plan.skipped_refs} refs already imported, skipped ({plan.skipped_rows} rows)" \
+        if plan.skipped_refs else ""
+    if dry_run:
+        click.echo(f"{plan.rows} rows: would import {len(plan.loans)} loans{skipped}")
+        return
+    if not plan.loans:
+        click.echo(f"{plan.rows} rows: nothing new to import{skipped}")
+        return
+    click.echo(f"{plan.rows} rows: imported {len(plan.loans)} loans with {plan.items} items, "
+               f"{plan.demands} demands, {plan.incidents} incident cases; asset statuses set "
+               f"{plan.assets_changed}, left as the register has them {plan.assets_kept}{skipped}")

@@ -58,7 +58,10 @@ def app(database_url, tmp_path_factory):
     })
     with application.app_context():
         upgrade()
-    return application
+    yield application
+    with application.app_context():  # close pooled connections, or psycopg warns at exit (an error here)
+        db.session.remove()
+        db.engine.dispose()
 
 
 @pytest.fixture
