@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from core.dates import parse_date
@@ -119,17 +119,31 @@ class QueueRow:
     waited: timedelta
 
 
+QUEUE_PAGE = 20  # a queue is worked from the top: the oldest twenty of each stage, and how many wait
+
+
 def approval_queue(session: Session, now: datetime) -> dict[str, list[QueueRow]]:
-    """Requests waiting for the supply officer, and those waiting for the head; oldest first."""
-    loans = list(session.execute(
-        select(Loan).where(Loan.status == REQUESTED).order_by(Loan.requested_at, Loan.id).limit(QUEUE_LIMIT))
-        .scalars())
-    out: dict[str, list[QueueRow]] = {"officer": [], "head": []}
-    for loan in loans:
-        stage = "head" if loan.waiting_for_head else "officer"
-        since = _aware(loan.requested_at)
-        out[stage].append(QueueRow(loan=loan, waiting_since=since, waited=now - since))
+    """Requests waiting for the supply officer, and those waiting for the head; oldest first.
+
+    Each stage lists its oldest QUEUE_PAGE requests; `approval_counts` tells how many wait in all.
+    """
+    at_head = and_(Loan.needs_head.is_(True), Loan.officer_at.is_not(None))
+    out: dict[str, list[QueueRow]] = {}
+    for stage, condition in (("officer", ~at_head), ("head", at_head)):
+        loans = session.execute(select(Loan).where(Loan.status == REQUESTED, condition)
+                                .order_by(Loan.requested_at, Loan.id).limit(QUEUE_PAGE)).scalars()
+        out[stage] = [QueueRow(loan=loan, waiting_since=_aware(loan.requested_at),
+                               waited=now - _aware(loan.requested_at)) for loan in loans]
     return out
+
+
+def approval_counts(session: Session) -> dict[str, int]:
+    """How many requests wait at each stage."""
+    at_head = and_(Loan.needs_head.is_(True), Loan.officer_at.is_not(None))
+    counts = dict(session.execute(select(case((at_head, "head"), else_="officer"), func.count())
+                                  .where(Loan.status == REQUESTED).group_by(case((at_head, "head"), else_="officer")))
+                  .all())
+    return {"officer": counts.get("officer", 0), "head": counts.get("head", 0)}
 
 
 # --- lists of loans --------------------------------------------------------------------------------

@@ -211,8 +211,8 @@ def loan_queue():
     # A head who is not also a supply officer sees first what waits for them.
     head_first = user.can(LOANS_HEAD) and not user.can(LOANS_MANAGE)
     order = ["head", "officer"] if head_first else ["officer", "head"]
-    return render_template("lending/loans/queue.html", queue=queue, order=order, approve_form=ApproveForm(),
-                           reject_form=RejectForm())
+    return render_template("lending/loans/queue.html", queue=queue, counts=lq.approval_counts(db.session),
+                           order=order, approve_form=ApproveForm(), reject_form=RejectForm())
 
 
 @bp.route("/loans/mine")
