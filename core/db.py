@@ -109,3 +109,11 @@ def install_sqlite_tuning(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:
             conn.exec_driver_sql("BEGIN")
+
+
+def refresh_statistics(session: Session) -> None:
+    """Let the query planner see the data after a large import (SQLite otherwise picks poor indexes)."""
+    if isinstance(session, scoped_session):
+        session = session()
+    session.connection().exec_driver_sql("ANALYZE")
+    session.commit()

@@ -16,14 +16,19 @@ from core.forms import (ChangePasswordForm, EmptyForm, LoginForm, ResetPasswordF
                         UserForm)
 from core.i18n import LANGUAGES
 from core.models import User
-from core.permissions import SETTINGS_MANAGE, USERS_MANAGE
+from core.permissions import ASSETS_MANAGE, EVIDENCE_VIEW, SETTINGS_MANAGE, USERS_MANAGE
 from core.web import actor, public, require, safe_next
 
 
 @bp.route("/")
 @require()
 def home():
-    """The start page: the asset register for now; the dashboard joins later."""
+    """The start page: the dashboard for those who oversee the year's figures (head, auditor, admin), the
+    asset register for everyone else (staff, and supply officers, whose daily work starts there)."""
+    user = actor()
+    oversees = user.can(EVIDENCE_VIEW) and not user.can(ASSETS_MANAGE)
+    if oversees and "evidence.dashboard" in current_app.view_functions:
+        return redirect(url_for("evidence.dashboard"))
     return redirect(url_for("lending.assets"))
 
 

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from audit import record
 from audit.services import record_many
-from core.db import N_, DomainError, Forbidden, begin_write
+from core.db import N_, DomainError, Forbidden, begin_write, refresh_statistics
 from lending import permissions
 from lending.models import FIELDS, Asset, clean_asset_fields, compute_search_text, new_tag
 
@@ -243,4 +243,6 @@ def apply_import(session: Session, actor, data: bytes, filename: str = "",
            {"sha256": plan.sha256, "filename": filename[:255], "rows": plan.rows,
             "created": len(plan.creates), "updated": len(plan.updates), "unchanged": plan.unchanged})
     session.commit()
+    if len(plan.creates) >= 1000:
+        refresh_statistics(session)
     return plan

@@ -51,11 +51,12 @@ OVERSEE_LOAN = {"anonymous": LOGIN, "staff": 200, "supply_officer": 200, "head":
 AUDITOR = ("auditor",)
 EVIDENCE_READERS = ("supply_officer", "head", "auditor", "admin")
 EVIDENCE_UPLOADERS = ("supply_officer", "admin")
+STOCKTAKE_READERS = ("supply_officer", "head", "auditor", "admin")
 
 EXPECTED: dict[str, dict[str, int | str]] = {
     # core: sign in and out, own account, language, fonts
     # the start page: the register for staff and supply officers; the dashboard for those who oversee
-    "core.home": {**everyone("/assets"), "head": "/dashboard", "auditor": "/dashboard", "admin": "/dashboard"},
+    "core.home": {**everyone("/assets"), **{role: "/dashboard" for role in ("head", "auditor", "admin")}},
     "core.login": public(200),
     "core.logout": everyone(LOGIN),
     "core.change_password": everyone(200),
@@ -139,6 +140,22 @@ EXPECTED: dict[str, dict[str, int | str]] = {
     "lending.notifications": everyone(200),
     "lending.notifications_read": everyone("/notifications"),
     "lending.notification_open": {**everyone("/notifications"), "staff": "/loans/{loan_id}"},
+    # stock-take: rounds for those who oversee property (and each round's committee, none here); the
+    # admin opens and closes them; recording is for committee members only (the matrix's users are not)
+    "lending.stocktake_rounds": everyone(200),
+    "lending.stocktake_new": only(ADMIN, 200),
+    "lending.stocktake_round": only(STOCKTAKE_READERS, 200),
+    "lending.stocktake_progress": only(STOCKTAKE_READERS, 200),
+    "lending.stocktake_items": only(STOCKTAKE_READERS, 200),
+    "lending.stocktake_report": only(STOCKTAKE_READERS, 200),
+    "lending.stocktake_found": only((), 403),
+    "lending.stocktake_close": only(ADMIN, "/stocktake/{round_id}"),
+    # the borrowing manual: read by everyone signed in, published by the admin
+    "lending.manual_page": everyone(200),
+    "lending.manual_pdf": everyone(200),
+    "lending.manual_versions": everyone(200),
+    "lending.manual_version_pdf": everyone(200),
+    "lending.manual_publish": only(ADMIN, "/manual/versions"),
     # operations
     "healthz": public(200),
 }
@@ -212,6 +229,7 @@ def world(app):
             "name": "Sarabun-Regular.ttf", "seq": seq, "subject_type": "asset", "subject_id": asset_id,
             **_evidence_world(app, names["admin"])}
     args.update(_loan_world(app, names))
+    args.update(_stocktake_world(app, names))
     return {"clients": clients, "names": names, "args": args}
 
 
@@ -302,3 +320,21 @@ def _loan_world(app, names: dict[str, str]) -> dict[str, int]:
         db.session.remove()
     return {"loan_id": loan_id, "photo_id": photo_id, "demand_id": demand_id, "incident_id": incident_id,
             "document_id": document_id, "notification_id": notification_id}
+
+
+def _stocktake_world(app, names: dict[str, str]) -> dict:
+    """An open stock-take round whose committee is none of the matrix's users; a published manual."""
+    from core.files import FileStore
+    from core.models import User
+    from lending import manual, stocktake
+
+    with app.app_context():
+        s = db.session
+        member = core_services.create_user(s, None, unique("member"), "กรรมการ ทดสอบ", {"staff"}, PASSWORD).id
+        admin = s.execute(select(User).where(User.username == names["admin"])).scalar_one()
+        round_id = stocktake.open_round(s, admin, fiscal_year=2569, committee=[member],
+                                        department=unique("none")).id
+        admin = s.execute(select(User).where(User.username == names["admin"])).scalar_one()
+        number = manual.publish_manual(s, admin, FileStore(app.config["EVIDENCE_DIR"])).number
+        db.session.remove()
+    return {"round_id": round_id, "kind": "pdf", "number": number}

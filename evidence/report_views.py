@@ -1,0 +1,211 @@
+"""The report's pages: the year's ITA report (and its downloads), the evidence bundle, and the dashboard.
+
+All of them are for those who may view the evidence register (EVIDENCE_VIEW: admins, supply officers,
+heads and auditors). The figures come from evidence.figures.compute through evidence.report.build; the
+page and the documents show the same numbers.
+"""
+
+from __future__ import annotations
+
+from flask import Response, abort, current_app, render_template, request
+
+from core.dates import bangkok_date, fiscal_year_bounds, fiscal_year_of
+from core.db import db, utcnow
+from core.exports import content_disposition
+from core.i18n import lang
+from core.permissions import EVIDENCE_VIEW
+from core.web import actor, require
+from evidence import bp
+from evidence import bundle as bundles
+from evidence import report as reports
+
+
+def _this_year() -> int:
+    return fiscal_year_of(bangkok_date(utcnow()))
+
+
+def _year() -> int:
+    """The B.E. fiscal year asked for (?year=2566), or this year's; anything else is a 404."""
+    raw = request.args.get("year", "").strip()
+    if not raw:
+        return _this_year()
+    if not raw.isdigit() or not 2500 <= int(raw) <= 2700:
+        abort(404)
+    return int(raw)
+
+
+def _years(year: int) -> list[int]:
+    this = _this_year()
+    return sorted({*range(this - 5, this + 2), year}, reverse=True)
+
+
+def _lang() -> str:
+    wanted = request.args.get("lang")
+    return wanted if wanted in ("th", "en") else lang()
+
+
+FORMAT_LABELS = (
+    ("pdf", "PDF"),
+    ("docx", "Word (DOCX)"),
+    ("xlsx", "Excel (XLSX)"),
+    ("csv", "CSV"),
+    ("json", "JSON"),
+    ("html", "HTML"),
+)
+
+
+@bp.route("/report")
+@require(EVIDENCE_VIEW)
+def report():
+    """The year's ITA report as a page, with its downloads and the evidence bundle."""
+    year = _year()
+    built = reports.build(
+        db.session, year, engine=db.engine, config=current_app.config, lang=_lang(), thai_digits=False
+    )
+    doc = reports.document_model(built)
+    charts = [(title, reports.chart_markup(chart)) for title, chart in doc.charts]
+    return render_template(
+        "evidence/report.html", year=year, years=_years(year), formats=FORMAT_LABELS, doc=doc, charts=charts
+    )
+
+
+@bp.route("/report/download")
+@require(EVIDENCE_VIEW)
+def report_download():
+    """The report as a file: ?year=2566&format=pdf|docx|xlsx|csv|json|html."""
+    year = _year()
+    fmt = request.args.get("format", "pdf")
+    if fmt not in reports.FORMATS:
+        abort(404)
+    built = reports.build(db.session, year, engine=db.engine, config=current_app.config, lang=_lang())
+    data, mime, name = reports.render(built, fmt)
+    resp = Response(data, mimetype=mime)
+    resp.headers["Content-Disposition"] = content_disposition(name)
+    resp.headers["Cache-Control"] = "private, no-store"
+    if fmt == "html":
+        # a downloaded document, not a page of this site: nothing in it may run or load
+        resp.headers["Content-Security-Policy"] = (
+            "default-src 'none'; style-src 'unsafe-inline'; font-src data:; img-src data:; sandbox"
+        )
+    return resp
+
+
+@bp.route("/report/bundle")
+@require(EVIDENCE_VIEW)
+def report_bundle():
+    """The year's evidence bundle (ZIP), streamed; recorded in the audit log as evidence.bundle_downloaded."""
+    year = _year()
+    bundle = bundles.prepare(
+        db.session,
+        year,
+        engine=db.engine,
+        config=current_app.config,
+        actor=actor(),
+        action="evidence.bundle_downloaded",
+        lang=_lang(),
+    )
+    db.session.remove()  # the stream reads only the file store; give the connection back now
+    resp = Response(bundles.iter_bundle(bundle), mimetype="application/zip")
+    resp.headers["Content-Disposition"] = content_disposition(bundle.filename)
+    resp.headers["Cache-Control"] = "private, no-store"
+    return resp
+
+
+# The dashboard's cards: (group, [(figure key, a figure shown under it, warn when above zero)]). Labels and
+# units are the report's own (evidence.report.FIGURE_LABELS), so card and document say the same thing.
+TILES = (
+    (
+        "sec_requests",
+        (
+            ("lending.requests", None, False),
+            ("lending.approved", None, False),
+            ("lending.rejected", None, False),
+            ("lending.pending", None, True),
+            ("lending.median_days_to_decision", None, False),
+            ("lending.cancelled", None, False),
+        ),
+    ),
+    (
+        "sec_returns",
+        (
+            ("lending.items_checked_out", "lending.loans_checked_out", False),
+            ("lending.items_returned", "lending.items_returned_late", False),
+            ("lending.on_time_return_rate", None, False),
+            ("lending.items_out_at_year_end", None, False),
+            ("lending.items_damaged", None, True),
+            ("lending.items_lost", None, True),
+        ),
+    ),
+    (
+        "sec_overdue",
+        (
+            ("lending.overdue_items", None, True),
+            ("lending.overdue_items_demanded_within_7_days", None, False),
+            ("lending.overdue_items_demanded_late", None, True),
+            ("lending.overdue_items_not_demanded", None, True),
+            ("lending.items_overdue_at_year_end", None, True),
+        ),
+    ),
+    (
+        "sec_other",
+        (
+            ("assets.total", "assets.lendable", False),
+            ("evidence.items", "evidence.public_items", False),
+            ("audit.entries_in_year", None, False),
+        ),
+    ),
+)
+
+
+def _tiles(built: reports.Report) -> list[tuple[str, list[dict]]]:
+    f = reports.Formatter(built, thai_digits=False)
+    groups = []
+    for group, tiles in TILES:
+        cards = []
+        for key, note, warn_if_any in tiles:
+            value = reports.fig.figure_value(built.figures, key)
+            warn = bool(warn_if_any and value)
+            if key == "lending.on_time_return_rate":
+                warn = value is not None and value < 80
+            cards.append(
+                {
+                    "key": key,
+                    "label": f.label(key),
+                    "value": f.value(key),
+                    "warn": warn,
+                    "note": f.line(note) if note else "",
+                }
+            )
+        groups.append((f.words[group], cards))
+    return groups
+
+
+@bp.route("/dashboard")
+@require(EVIDENCE_VIEW)
+def dashboard():
+    """The year's figures as cards and the two charts (the chain is verified on the report, not here)."""
+    year = _year()
+    built = reports.build(
+        db.session,
+        year,
+        engine=db.engine,
+        config=current_app.config,
+        lang=lang(),
+        thai_digits=False,
+        chain_intact=lambda: False,
+    )
+    f = reports.Formatter(built, thai_digits=False)
+    w = f.words
+    charts = [
+        (w["chart_activity"].format(year=year), reports.chart_markup(reports.activity_chart(built, f))),
+        (w["chart_overdue"].format(year=year), reports.chart_markup(reports.overdue_chart(built, f))),
+    ]
+    return render_template(
+        "evidence/dashboard.html",
+        year=year,
+        years=_years(year),
+        groups=_tiles(built),
+        charts=charts,
+        period=fiscal_year_bounds(year),
+        head_seq=f.number(built.figures["audit"]["head_seq"]),
+    )
