@@ -476,7 +476,7 @@ def test_nobody_but_the_borrower_cancels_and_nobody_cancels_after_hand_over(sess
         workflow.cancel_loan(session, people.officer, loan_id, now=NOW)
     workflow.hand_over(session, people.officer, loan_id, now=at(START))
 
-    with pytest.raises(Conflict, match="checked_out"):
+    with pytest.raises(Conflict, match="Handed over"):
         workflow.cancel_loan(session, people.borrower, loan_id, now=at(START))
 
     assert fresh_loan(session, loan_id).status == CHECKED_OUT

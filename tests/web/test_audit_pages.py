@@ -103,7 +103,7 @@ def test_the_log_filters_by_user_and_action(app, client, auditor, make_user):
     write(app, None, "pagetest.by_user", ("pagetest", unique("u")), {})
     html = client.get(f"/audit/?actor={someone.username}&action=pagetest.by_user").get_data(as_text=True)
     assert seqs_on(html) == sorted(mine, reverse=True)
-    assert "No entries match" in client.get("/audit/?actor=nobody-at-all-here").get_data(as_text=True)
+    assert "ไม่พบรายการบันทึกที่ตรงกับเงื่อนไข" in client.get("/audit/?actor=nobody-at-all-here").get_data(as_text=True)
 
 
 def test_the_log_filters_by_a_buddhist_era_date_range_and_reports_a_bad_date(app, client, auditor):
