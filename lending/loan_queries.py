@@ -140,10 +140,9 @@ def approval_queue(session: Session, now: datetime) -> dict[str, list[QueueRow]]
 def approval_counts(session: Session) -> dict[str, int]:
     """How many requests wait at each stage."""
     at_head = and_(Loan.needs_head.is_(True), Loan.officer_at.is_not(None))
-    counts = dict(session.execute(select(case((at_head, "head"), else_="officer"), func.count())
-                                  .where(Loan.status == REQUESTED).group_by(case((at_head, "head"), else_="officer")))
-                  .all())
-    return {"officer": counts.get("officer", 0), "head": counts.get("head", 0)}
+    head, total = session.execute(select(func.coalesce(func.sum(case((at_head, 1), else_=0)), 0), func.count())
+                                  .where(Loan.status == REQUESTED)).one()
+    return {"officer": total - head, "head": head}
 
 
 # --- lists of loans --------------------------------------------------------------------------------
