@@ -16,37 +16,36 @@ from sqlalchemy.orm.exc import StaleDataError
 
 import audit
 import audit.models  # noqa: F401  (every model is imported so migrations see every table)
-from audit import cli as audit_cli
-from audit import views as _audit_views  # noqa: F401  (routes register on import)
 import core
-import lending
-import lending.loans  # noqa: F401
-import lending.models  # noqa: F401
 import evidence
 import evidence.models  # noqa: F401
-from evidence import cli as evidence_cli
-from evidence import views as _evidence_views  # noqa: F401  (routes register on import)
-from evidence import report_cli
-from evidence import report_views as _report_views  # noqa: F401  (routes register on import)
-from core import cli as core_cli
-from core import views as _core_views  # noqa: F401  (routes register on import)
-from lending import cli as lending_cli
-from lending import loan_cli
-from lending import views as _lending_views  # noqa: F401
-from lending import loan_views as _loan_views  # noqa: F401
-from lending import stocktake_views as _stocktake_views  # noqa: F401
-from lending import manual_views as _manual_views  # noqa: F401
-from lending import filing as lending_filing
-from lending import stocktake_cli
-import lending.stocktake  # noqa: F401
+import lending
+import lending.loans  # noqa: F401
 import lending.manual  # noqa: F401
-from evidence.services import file_generated
+import lending.models  # noqa: F401
+import lending.stocktake  # noqa: F401
+from audit import cli as audit_cli
+from audit import views as _audit_views  # noqa: F401  (routes register on import)
 from audit.services import install_guard
+from core import cli as core_cli
 from core import context, i18n, recorder
+from core import views as _core_views  # noqa: F401  (routes register on import)
 from core.config import load_config
 from core.db import DomainError, db, install_sqlite_tuning
 from core.forms import role_choices
 from core.services import get_settings, load_session_user
+from evidence import cli as evidence_cli
+from evidence import report_cli
+from evidence import report_views as _report_views  # noqa: F401  (routes register on import)
+from evidence import views as _evidence_views  # noqa: F401  (routes register on import)
+from evidence.services import file_generated
+from lending import cli as lending_cli
+from lending import filing as lending_filing
+from lending import loan_cli, stocktake_cli
+from lending import loan_views as _loan_views  # noqa: F401
+from lending import manual_views as _manual_views  # noqa: F401
+from lending import stocktake_views as _stocktake_views  # noqa: F401
+from lending import views as _lending_views  # noqa: F401
 
 csrf = CSRFProtect()
 

@@ -37,7 +37,8 @@ def write_assets_csv(path: Path, n: int, seed: int = 7) -> Path:
         for i in range(n):
             name, cat = NAMES[i % len(NAMES)]
             year = 2550 + rnd.randrange(0, 19)
-            w.writerow([f"{400 + i % 90}-{year % 100:02d}-{i:06d}", name, cat, rnd.choice(["Epson", "Canon", "Lenovo", ""]),
+            brand = rnd.choice(["Epson", "Canon", "Lenovo", ""])
+            w.writerow([f"{400 + i % 90}-{year % 100:02d}-{i:06d}", name, cat, brand,
                         f"M{rnd.randrange(100, 999)}", f"SN{rnd.randrange(10**8):08d}",
                         f"{rnd.randrange(1, 28):02d}/{rnd.randrange(1, 13):02d}/{year}",
                         f"{rnd.randrange(300, 90000)}.00", rnd.choice(PLACES), rnd.choice(DEPTS),

@@ -55,9 +55,10 @@ def in_process(env: dict) -> dict[str, str]:
             ["/assets?category=เต็นท์&status=available", "/assets?department=กองช่าง&lendable=yes"], 100)),
         "search (Thai, number, serial, location)": summary(measure([f"/assets?q={q}" for q in SEARCHES], 25)),
     }
-    from lending.models import Asset
-    from core.db import db
     from sqlalchemy import select
+
+    from core.db import db
+    from lending.models import Asset
     with app.app_context():
         first = db.session.execute(select(Asset.id).order_by(Asset.id).limit(1)).scalar_one()
     results["asset page"] = summary(measure([f"/assets/{first + i}" for i in range(0, 200, 7)], 10))

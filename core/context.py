@@ -18,7 +18,7 @@ class Origin:
     request_id: str = ""
 
 
-_origin: contextvars.ContextVar[Origin] = contextvars.ContextVar("origin", default=Origin())
+_origin: contextvars.ContextVar[Origin] = contextvars.ContextVar("origin", default=Origin())  # noqa: B039 (frozen)
 
 
 def set_origin(ip: str = "", user_agent: str = "", request_id: str | None = None) -> Origin:

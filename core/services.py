@@ -94,7 +94,8 @@ def login(session: Session, username: str, password: str, *, ip: str = "", user_
         if locked and locked > now:
             minutes = max(1, math.ceil((locked - now).total_seconds() / 60))
             session.rollback()
-            raise LoginRefused(N_("Too many failed logins: this account is locked for %(minutes)d more minutes."), minutes=minutes)
+            raise LoginRefused(N_("Too many failed logins: this account is locked for %(minutes)d more minutes."),
+                               minutes=minutes)
         if locked and locked <= now:
             throttle.failures, throttle.locked_until = 0, None
         extra = throttle.failures - cfg["LOGIN_SLOWDOWN_AFTER"]

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import fontpkg_sarabun
 from flask import current_app, flash, redirect, render_template, request, send_from_directory, session, url_for
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 from sqlalchemy import select
 
-import fontpkg_sarabun
 from core import bp, services
 from core.db import db
-from core.forms import (ChangePasswordForm, EmptyForm, LoginForm, ResetPasswordForm, SettingsForm,
-                        UserForm)
+from core.forms import ChangePasswordForm, EmptyForm, LoginForm, ResetPasswordForm, SettingsForm, UserForm
 from core.i18n import LANGUAGES
 from core.models import User
 from core.permissions import ASSETS_MANAGE, EVIDENCE_VIEW, SETTINGS_MANAGE, USERS_MANAGE

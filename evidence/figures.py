@@ -20,8 +20,20 @@ from sqlalchemy.orm import Session
 from audit.models import AuditEntry, AuditHead
 from core.dates import bangkok_date, bangkok_midnight_utc, fiscal_year_bounds
 from evidence.models import PUBLIC, EvidenceIndicator, EvidenceItem
-from lending.loans import (APPROVED, CANCELLED, CHECKED_OUT, DAMAGED, GOOD, LOST, REJECTED, REQUESTED,
-                           RETURNED, Demand, Loan, LoanItem)
+from lending.loans import (
+    APPROVED,
+    CANCELLED,
+    CHECKED_OUT,
+    DAMAGED,
+    GOOD,
+    LOST,
+    REJECTED,
+    REQUESTED,
+    RETURNED,
+    Demand,
+    Loan,
+    LoanItem,
+)
 from lending.models import Asset
 
 APPROVED_LIKE = (APPROVED, CHECKED_OUT, RETURNED)

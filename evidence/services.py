@@ -33,7 +33,7 @@ SEED: list[tuple[str, str, int, str, str]] = [
      "Do outsiders use government property without permission? (reverse-scored)"),
     ("i23", "IIT", 4, "ท่านรู้แนวปฏิบัติของหน่วยงานเกี่ยวกับการใช้ทรัพย์สินของราชการที่ถูกต้อง มากน้อยเพียงใด",
      "Do you know the agency's guideline on the proper use of government property?"),
-    ("i24", "IIT", 4, "หน่วยงานของท่าน มีการกำกับดูแลและตรวจสอบการใช้ทรัพย์สินของราชการ เพื่อป้องกันไม่ให้มีการนำไปใช้ประโยชน์ส่วนตัว มากน้อยเพียงใด",
+    ("i24", "IIT", 4, "หน่วยงานของท่าน มีการกำกับดูแลและตรวจสอบการใช้ทรัพย์สินของราชการ เพื่อป้องกันไม่ให้มีการนำไปใช้ประโยชน์ส่วนตัว มากน้อยเพียงใด",  # noqa: E501
      "Does the agency oversee and inspect the use of government property regularly?"),
     ("o19", "OIT", 9, "แผนการจัดซื้อจัดจ้างหรือแผนการจัดหาพัสดุ", "Procurement plan"),
     ("o20", "OIT", 9, "ประกาศต่าง ๆ เกี่ยวกับการจัดซื้อจัดจ้างหรือการจัดหาพัสดุ", "Procurement announcements"),

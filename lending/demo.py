@@ -11,7 +11,8 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from audit import record
-from core import context, services as core_services
+from core import context
+from core import services as core_services
 from core.db import begin_write, db
 from core.models import User
 from lending.models import Asset, compute_search_text, new_tag

@@ -17,8 +17,19 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import (JSON, Boolean, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import N_, Audited, Conflict, DomainError, db, utcnow
@@ -31,7 +42,7 @@ LOAN_STATUSES = (REQUESTED, APPROVED, CHECKED_OUT, RETURNED, REJECTED, CANCELLED
 HOLDING = (APPROVED, CHECKED_OUT)
 # How a status is named in messages (the same msgids as the pages' labels).
 STATUS_NAMES = {REQUESTED: N_("Waiting for approval"), APPROVED: N_("Approved"), CHECKED_OUT: N_("Handed over"),
-                RETURNED: N_("Returned"), REJECTED: N_("Rejected"), CANCELLED: N_("Cancelled")}  # statuses that hold their assets for their dates
+                RETURNED: N_("Returned"), REJECTED: N_("Rejected"), CANCELLED: N_("Cancelled")}
 
 GOOD, DAMAGED, LOST = "good", "damaged", "lost"
 CONDITIONS = (GOOD, DAMAGED, LOST)

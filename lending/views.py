@@ -9,7 +9,7 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from flask_babel import gettext as _
 
 from audit import record
-from core.db import DomainError, begin_write, db
+from core.db import begin_write, db
 from core.exports import csv_response, safe_cell
 from core.files import XLSX, FileStore, safe_name
 from core.models import StoredFile
@@ -17,8 +17,7 @@ from core.permissions import ASSETS_IMPORT, ASSETS_MANAGE, ASSETS_VIEW, LABELS_P
 from core.services import get_settings
 from core.web import actor, external_url, file_store, require
 from lending import bp, importing, labels, loan_queries, queries, services
-from lending.forms import (STATUS_LABELS, ApplyImportForm, AssetForm, ImportForm, LabelsForm, PhotoForm,
-                           StatusForm)
+from lending.forms import STATUS_LABELS, ApplyImportForm, AssetForm, ImportForm, LabelsForm, PhotoForm, StatusForm
 from lending.models import FIELDS, Asset
 from lending.permissions import can_import_assets, can_manage_assets, can_print_labels
 

@@ -29,9 +29,24 @@ from core.files import FileStore, store_upload
 from core.models import User
 from core.permissions import LOANS_HEAD, LOANS_MANAGE, LOANS_REQUEST
 from core.services import get_settings
-from lending.loans import (APPROVED, CHECKED_OUT, DAMAGED, GOOD, HOLDING, LOST, MAX_ITEMS, MAX_LOAN_DAYS,
-                           REQUESTED, Demand, Incident, IncidentDocument, Loan, LoanItem, LoanPhoto,
-                           Notification)
+from lending.loans import (
+    APPROVED,
+    CHECKED_OUT,
+    DAMAGED,
+    GOOD,
+    HOLDING,
+    LOST,
+    MAX_ITEMS,
+    MAX_LOAN_DAYS,
+    REQUESTED,
+    Demand,
+    Incident,
+    IncidentDocument,
+    Loan,
+    LoanItem,
+    LoanPhoto,
+    Notification,
+)
 from lending.models import AVAILABLE, DISPOSED, IN_REPAIR, ON_LOAN, Asset
 
 PHOTO_TYPES = {"image/jpeg", "image/png", "image/webp"}

@@ -11,7 +11,8 @@ import pytest
 from flask_migrate import upgrade
 from sqlalchemy import create_engine, text
 
-from core import context, services as core_services
+from core import context
+from core import services as core_services
 from core.db import db
 from lending.models import Asset, compute_search_text
 
@@ -127,8 +128,8 @@ def make_asset(app):
                       "brand": "", "model": "", "serial_number": "", "acquired_on": None,
                       "price": Decimal("350.00"), "location": "ห้องเก็บของ", "department": "สำนักปลัด",
                       "lendable": True, **fields}
-            asset = Asset(tag=fields.pop("tag", None) or unique_tag(db.session), status=values.pop("status", "available"),
-                          status_note="")
+            asset = Asset(tag=fields.pop("tag", None) or unique_tag(db.session),
+                          status=values.pop("status", "available"), status_note="")
             asset.apply(values)
             asset.search_text = compute_search_text(asset.state())
             db.session.add(asset)
