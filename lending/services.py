@@ -142,3 +142,11 @@ def set_photo(session: Session, actor, asset_id: int, data: bytes, filename: str
                                                     "size": stored.size}})
     session.commit()
     return asset
+
+
+def record_output(session: Session, actor, action: str, data: dict[str, Any]) -> None:
+    """Record that someone printed or exported register data (label sheets, CSV): audited like a change."""
+    _require(permissions.can_view_assets(actor))
+    begin_write(session)
+    record(session, actor, action, None, data)
+    session.commit()

@@ -8,7 +8,6 @@ import io
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from audit import record
 from core.db import begin_write, db
 from core.exports import csv_response, safe_cell
 from core.files import XLSX, FileStore, safe_name
@@ -210,10 +209,9 @@ def asset_labels():
         return redirect(url_for("lending.asset_labels", **flt.as_args()))
     pdf = labels.render_label_sheet(items, form.layout.data, get_settings(db.session)["agency_name"],
                                     start_at=form.start_at.data or 0)
-    begin_write(db.session)
-    record(db.session, actor(), "assets.labels_printed", None,
-           {"count": len(items), "layout": form.layout.data, "filter": flt.as_args(), "ids": ids[:200]})
-    db.session.commit()
+    services.record_output(db.session, actor(), "assets.labels_printed",
+                           {"count": len(items), "layout": form.layout.data, "filter": flt.as_args(),
+                            "ids": ids[:200]})
     resp = Response(pdf, mimetype="application/pdf")
     resp.headers["Content-Disposition"] = 'attachment; filename="labels.pdf"'
     return resp
@@ -296,9 +294,7 @@ def asset_export():
             a.acquired_on.isoformat() if a.acquired_on else "", a.price if a.price is not None else "",
             a.location, a.department, "yes" if a.lendable else "no", a.status, a.tag)])
         count += 1
-    begin_write(db.session)
-    record(db.session, actor(), "assets.exported", None, {"count": count, "filter": flt.as_args()})
-    db.session.commit()
+    services.record_output(db.session, actor(), "assets.exported", {"count": count, "filter": flt.as_args()})
     return csv_response(buf.getvalue(), "assets.csv")
 
 
