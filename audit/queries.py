@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from audit import checkpoints as checkpoint_file
 from audit.chain import at_text
 from audit.models import AuditCheckpoint, AuditEntry, AuditHead
-from audit.verify import Checkpoint, Problem, Result, Start, walk
+from audit.verify import Checkpoint, Problem, Result, Start, quick_walk
 from core.dates import bangkok_midnight_utc, format_numeric, parse_date
 from core.models import User
 
@@ -294,6 +294,66 @@ def iter_chain(conn: Connection | Session, batch: int = 5000, *, after: int | No
         result.close()  # a walk that stops early must not leave a server-side cursor open
 
 
+# The canonical text of each entry (audit.chain), assembled by the database from the stored values. JSON
+# strings come from the database's own JSON encoder, which escapes exactly as the writer does (`"`, `\`
+# and control characters; non-ASCII as is); `data` goes in verbatim, `at` reshaped as `canonical_stored`
+# does. A value of an unexpected type gives no text (or another text), and the full walk judges that entry.
+_QUICK_SQL = {
+    "sqlite": """SELECT seq, hash, prev_hash, CASE typeof(data) WHEN 'text' THEN CAST(
+        rtrim(json_object('action', action, 'actor', actor, 'actor_id', actor_id,
+                          'at', replace(at, ' ', 'T') || 'Z'), '}')
+        || ',"data":' || data || ','
+        || ltrim(json_object('ip', ip, 'prev_hash', prev_hash, 'request_id', request_id, 'seq', seq,
+                             'subject_id', subject_id, 'subject_type', subject_type,
+                             'user_agent', user_agent), '{') AS BLOB) END
+        FROM audit_entries""",
+    "postgresql": """SELECT seq, hash, prev_hash, convert_to(
+        '{"action":' || to_json(action)::text || ',"actor":' || to_json(actor)::text
+        || ',"actor_id":' || coalesce(actor_id::text, 'null')
+        || ',"at":"' || to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+        || '","data":' || data || ',"ip":' || to_json(ip)::text || ',"prev_hash":' || to_json(prev_hash)::text
+        || ',"request_id":' || to_json(request_id)::text || ',"seq":' || seq::text
+        || ',"subject_id":' || to_json(subject_id)::text || ',"subject_type":' || to_json(subject_type)::text
+        || ',"user_agent":' || to_json(user_agent)::text || '}', 'UTF8')
+        FROM audit_entries""",
+}
+
+
+def open_quick(conn: Connection, batch: int = 5000, *, after: int | None = None,
+               upto: int | None = None) -> Any:
+    """(seq, hash, prev_hash, canonical text as UTF-8) of every entry with seq > after, <= upto, in order:
+    an iterable to close after use.
+
+    On SQLite it is the driver's own cursor (no row objects, no generator: this loop is most of the time
+    of `audit verify`); on PostgreSQL a server-side cursor."""
+    where = [f"seq > {int(after)}"] if after is not None else []
+    where += [f"seq <= {int(upto)}"] if upto is not None else []
+    sql = _QUICK_SQL.get(conn.dialect.name)
+    if sql is None:
+        return iter(())
+    sql += (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY seq"
+    if conn.dialect.name == "sqlite":
+        cursor = conn.connection.dbapi_connection.cursor()
+        cursor.arraysize = batch
+        return cursor.execute(sql)
+    return conn.exec_driver_sql(sql, execution_options={"yield_per": batch})
+
+
+def walk_stored(conn: Connection, cps: list[Checkpoint], head: tuple[int, str] | None,
+                check_signature: Any = None, *, start: Start = Start(),  # noqa: B008 (a frozen value)
+                stop: int | None = None) -> Result:
+    """`walk` over the entries as `conn` sees them (from `start`, up to `stop`), by the quick path."""
+    upto = stop + 1 if stop is not None else None
+    quick = open_quick(conn, after=start.seq or None, upto=upto)
+    try:
+        return quick_walk(quick, lambda after: iter_chain(conn, after=after, upto=upto), cps, head,
+                          check_signature, start=start, stop=stop)
+    finally:
+        close = getattr(quick, "close", None)
+        if close is not None:
+            close()
+
+
 def stored_checkpoints(conn: Connection | Session) -> list[Checkpoint]:
     rows = conn.execute(select(AuditCheckpoint.seq, AuditCheckpoint.hash, AuditCheckpoint.at,
                                AuditCheckpoint.signature, AuditCheckpoint.key_id)
@@ -332,12 +392,7 @@ def verify_on(conn: Connection | Session, *, log: Path | None = None,
         cps = _checkpoints(conn, log)
     except checkpoint_file.CheckpointLogError as err:
         return _damaged(err)
-    head = head_of(conn)
-    rows = iter_chain(conn)
-    try:
-        result = walk(rows, cps, head, key.check if key else None)
-    finally:
-        rows.close()
+    result = walk_stored(conn, cps, head_of(conn), key.check if key else None)
     return _notes(result, cps, key)
 
 
@@ -349,11 +404,7 @@ def _first_half(url: str, stop: int, cps: list[Checkpoint]) -> Result:
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            rows = iter_chain(conn, upto=stop + 1)
-            try:
-                return walk(rows, cps, None, None, stop=stop)
-            finally:
-                rows.close()
+            return walk_stored(conn, cps, None, None, stop=stop)
     finally:
         engine.dispose()
 
@@ -421,12 +472,8 @@ def verify_engine(engine: Any, *, log: Path | None = None, key: checkpoint_file.
                 return verify_on(conn, log=log, key=key)  # a gap right there: one walk names it
             done = max((cp.seq for cp in cps if cp.seq <= split), default=0)
             worker = _start_first_half(engine.url.render_as_string(hide_password=False), split, cps)
-            rows = iter_chain(conn, after=split)
-            try:
-                second = walk(rows, cps, head, key.check if key else None,
-                              start=Start(split, at_split, before_split, done))
-            finally:
-                rows.close()
+            second = walk_stored(conn, cps, head, key.check if key else None,
+                                 start=Start(split, at_split, before_split, done))
             first = _finish_first_half(worker)
             if first is None:  # the worker could not run: walk the first half here
                 first = _first_half(engine.url.render_as_string(hide_password=False), split, cps)
