@@ -16,7 +16,7 @@ import os
 import subprocess
 import sys
 import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -416,18 +416,21 @@ def first_half_main() -> None:
     json.dump(dataclasses.asdict(result), sys.stdout)
 
 
-def _start_first_half(url: str, stop: int, cps: list[Checkpoint]) -> subprocess.Popen:
-    """Start the worker: a fresh interpreter that imports only this package (never the caller's script);
-    the database URL travels on stdin, not the command line."""
+def _spawn(code: str, job: dict[str, Any]) -> subprocess.Popen:
+    """A worker: a fresh interpreter that imports only this package (never the caller's script); the job
+    (with the database URL) travels on stdin, not the command line."""
     root = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-    code = "from audit.queries import first_half_main; first_half_main()"
     proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,  # noqa: S603
                             env=env, text=True)
-    job = {"url": url, "stop": stop, "checkpoints": [dataclasses.asdict(cp) for cp in cps]}
     proc.stdin.write(json.dumps(job))
     proc.stdin.close()
     return proc
+
+
+def _start_first_half(url: str, stop: int, cps: list[Checkpoint]) -> subprocess.Popen:
+    return _spawn("from audit.queries import first_half_main; first_half_main()",
+                  {"url": url, "stop": stop, "checkpoints": [dataclasses.asdict(cp) for cp in cps]})
 
 
 def _finish_first_half(proc: subprocess.Popen) -> Result | None:
@@ -438,6 +441,48 @@ def _finish_first_half(proc: subprocess.Popen) -> Result | None:
     data = json.loads(out)
     problem = data.pop("problem")
     return Result(**data, problem=Problem(**problem) if problem else None)
+
+
+def verify_main() -> None:
+    """The worker process of a verification in the background: a job as JSON on stdin (database URL,
+    checkpoint file, signing key file), its Result as JSON on stdout."""
+    from sqlalchemy import create_engine
+
+    job = json.load(sys.stdin)
+    engine = create_engine(job["url"])
+    try:
+        key = checkpoint_file.load_signing_key(job["key"]) if job.get("key") else None
+        result = verify_engine(engine, log=Path(job["log"]) if job.get("log") else None, key=key)
+    finally:
+        engine.dispose()
+    json.dump(dataclasses.asdict(result), sys.stdout)
+
+
+def verify_in_background(engine: Any, *, log: Path | None = None, key_path: str | None = None,
+                         background_from: int = PARALLEL_FROM) -> Callable[[], Result]:
+    """Start verifying the whole chain now, in a process of its own, and return what waits for the result.
+
+    For a report: the chain is walked while the figures are computed, and the result is of the moment
+    the report was asked for. A short chain, or a database only this process can see, is verified when
+    the result is asked for (the worker would cost more than it saves); so is a chain whose worker fails.
+    """
+    def here() -> Result:
+        key = checkpoint_file.load_signing_key(key_path) if key_path else None
+        return verify_engine(engine, log=log, key=key)
+
+    with engine.connect() as conn:
+        head = head_of(conn)[0]
+    if head < background_from or engine.url.database in (None, "", ":memory:"):
+        return here
+    proc = _spawn("from audit.queries import verify_main; verify_main()",
+                  {"url": engine.url.render_as_string(hide_password=False),
+                   "log": str(log) if log is not None else None, "key": str(key_path) if key_path else None})
+
+    def wait() -> Result:
+        result = _finish_first_half(proc)
+        return result if result is not None else here()
+
+    return wait
 
 
 def _stored_hash(conn: Connection, seq: int) -> str | None:

@@ -34,8 +34,8 @@ from typing import Any
 from sqlalchemy import DateTime, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from audit.checkpoints import load_signing_key, log_path
-from audit.queries import verify_engine
+from audit.checkpoints import log_path
+from audit.queries import verify_in_background
 from core.dates import (
     EN_MONTHS_SHORT,
     THAI_MONTHS,
@@ -338,13 +338,12 @@ def _next_month(day: date) -> date:
 
 
 def chain_check(engine: Any, config: Any) -> Callable[[], bool]:
-    """`chain_intact` for figures.compute: the whole chain verified now, against every checkpoint."""
+    """`chain_intact` for figures.compute: the whole chain verified now, against every checkpoint.
 
-    def check() -> bool:
-        key = load_signing_key(config.get("AUDIT_SIGNING_KEY")) if config.get("AUDIT_SIGNING_KEY") else None
-        return bool(verify_engine(engine, log=log_path(config), key=key).ok)
-
-    return check
+    The verification starts at once, in a process of its own on a long chain, and runs while the figures
+    are computed; `chain_intact` waits for its answer."""
+    result = verify_in_background(engine, log=log_path(config), key_path=config.get("AUDIT_SIGNING_KEY") or None)
+    return lambda: bool(result().ok)
 
 
 def monthly_series(session: Session, fiscal_year: int) -> list[Month]:

@@ -117,3 +117,16 @@ def test_values_stored_in_another_form_are_judged_as_the_plain_walk_judges_them(
             finally:
                 tx.rollback()
     assert (quick.ok, quick.count, quick.problem) == (plain.ok, plain.count, plain.problem)
+
+
+def test_a_verification_in_the_background_gives_the_answer_of_one_walk(app, monkeypatch):
+    with app.app_context():
+        here = queries.verify_engine(db.engine)
+
+        def not_here(*_args, **_kwargs):
+            raise AssertionError("the worker process did not answer")
+
+        monkeypatch.setattr(queries, "verify_engine", not_here)  # only the worker may verify now
+        there = queries.verify_in_background(db.engine, background_from=0)()  # a worker, even this short
+    assert there.ok and here.ok
+    assert (there.count, there.head_seq, there.head_hash) == (here.count, here.head_seq, here.head_hash)
