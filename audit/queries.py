@@ -26,9 +26,10 @@ from sqlalchemy import Connection, func, select, text
 from sqlalchemy.orm import Session
 
 from audit import checkpoints as checkpoint_file
-from audit.chain import at_text
+from audit.chain import GENESIS_HASH, at_text
 from audit.models import AuditCheckpoint, AuditEntry, AuditHead
-from audit.verify import Checkpoint, Problem, Result, Start, quick_walk
+from audit.scan import quick_sql
+from audit.verify import Checkpoint, Problem, Result, Start, quick_walk, resume
 from core.dates import bangkok_midnight_utc, format_numeric, parse_date
 from core.models import User
 
@@ -271,7 +272,7 @@ def iter_export(session: Session, flt: LogFilter, upto: int, batch: int = 2000) 
 CHAIN_FIELDS = ("seq", "at", "actor_id", "actor", "action", "subject_type", "subject_id", "data", "ip",
                 "user_agent", "request_id", "prev_hash", "hash")
 _CHAIN_SQL = f"SELECT {', '.join(CHAIN_FIELDS)} FROM audit_entries"
-PARALLEL_FROM = 200_000  # a chain this long is walked in two halves at once, on SQLite
+PARALLEL_FROM = 200_000  # a chain this long is walked in parts at once (SQLite), or in the background
 
 
 def iter_chain(conn: Connection | Session, batch: int = 5000, *, after: int | None = None,
@@ -294,44 +295,16 @@ def iter_chain(conn: Connection | Session, batch: int = 5000, *, after: int | No
         result.close()  # a walk that stops early must not leave a server-side cursor open
 
 
-# The canonical text of each entry (audit.chain), assembled by the database from the stored values. JSON
-# strings come from the database's own JSON encoder, which escapes exactly as the writer does (`"`, `\`
-# and control characters; non-ASCII as is); `data` goes in verbatim, `at` reshaped as `canonical_stored`
-# does. A value of an unexpected type gives no text (or another text), and the full walk judges that entry.
-_QUICK_SQL = {
-    "sqlite": """SELECT seq, hash, prev_hash, CASE typeof(data) WHEN 'text' THEN CAST(
-        rtrim(json_object('action', action, 'actor', actor, 'actor_id', actor_id,
-                          'at', replace(at, ' ', 'T') || 'Z'), '}')
-        || ',"data":' || data || ','
-        || ltrim(json_object('ip', ip, 'prev_hash', prev_hash, 'request_id', request_id, 'seq', seq,
-                             'subject_id', subject_id, 'subject_type', subject_type,
-                             'user_agent', user_agent), '{') AS BLOB) END
-        FROM audit_entries""",
-    "postgresql": """SELECT seq, hash, prev_hash, convert_to(
-        '{"action":' || to_json(action)::text || ',"actor":' || to_json(actor)::text
-        || ',"actor_id":' || coalesce(actor_id::text, 'null')
-        || ',"at":"' || to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-        || '","data":' || data || ',"ip":' || to_json(ip)::text || ',"prev_hash":' || to_json(prev_hash)::text
-        || ',"request_id":' || to_json(request_id)::text || ',"seq":' || seq::text
-        || ',"subject_id":' || to_json(subject_id)::text || ',"subject_type":' || to_json(subject_type)::text
-        || ',"user_agent":' || to_json(user_agent)::text || '}', 'UTF8')
-        FROM audit_entries""",
-}
-
-
 def open_quick(conn: Connection, batch: int = 5000, *, after: int | None = None,
                upto: int | None = None) -> Any:
-    """(seq, hash, prev_hash, canonical text as UTF-8) of every entry with seq > after, <= upto, in order:
-    an iterable to close after use.
+    """(seq, hash, prev_hash, canonical text as UTF-8) of every entry with seq > after, <= upto, in order,
+    as `audit.scan` reads them: an iterable to close after use.
 
     On SQLite it is the driver's own cursor (no row objects, no generator: this loop is most of the time
     of `audit verify`); on PostgreSQL a server-side cursor."""
-    where = [f"seq > {int(after)}"] if after is not None else []
-    where += [f"seq <= {int(upto)}"] if upto is not None else []
-    sql = _QUICK_SQL.get(conn.dialect.name)
+    sql = quick_sql(conn.dialect.name, after, upto)
     if sql is None:
         return iter(())
-    sql += (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY seq"
     if conn.dialect.name == "sqlite":
         cursor = conn.connection.dbapi_connection.cursor()
         cursor.arraysize = batch
@@ -342,7 +315,7 @@ def open_quick(conn: Connection, batch: int = 5000, *, after: int | None = None,
 def walk_stored(conn: Connection, cps: list[Checkpoint], head: tuple[int, str] | None,
                 check_signature: Any = None, *, start: Start = Start(),  # noqa: B008 (a frozen value)
                 stop: int | None = None) -> Result:
-    """`walk` over the entries as `conn` sees them (from `start`, up to `stop`), by the quick path."""
+    """`walk` over the entries as `conn` sees them (from `start`, up to `stop`), by the quick pass."""
     upto = stop + 1 if stop is not None else None
     quick = open_quick(conn, after=start.seq or None, upto=upto)
     try:
@@ -396,56 +369,161 @@ def verify_on(conn: Connection | Session, *, log: Path | None = None,
     return _notes(result, cps, key)
 
 
-def _first_half(url: str, stop: int, cps: list[Checkpoint]) -> Result:
-    """Entries 1..stop (and stop+1 as the last one's neighbour), by a connection of its own. Signatures are
-    judged by the other half, which sees every checkpoint record too."""
-    from sqlalchemy import create_engine
-
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return walk_stored(conn, cps, None, None, stop=stop)
-    finally:
-        engine.dispose()
-
-
-def first_half_main() -> None:
-    """The worker process of the two-half walk: a job as JSON on stdin, its Result as JSON on stdout."""
-    job = json.load(sys.stdin)
-    result = _first_half(job["url"], job["stop"], [Checkpoint(**cp) for cp in job["checkpoints"]])
-    json.dump(dataclasses.asdict(result), sys.stdout)
-
-
-def _spawn(code: str, job: dict[str, Any]) -> subprocess.Popen:
-    """A worker: a fresh interpreter that imports only this package (never the caller's script); the job
-    (with the database URL) travels on stdin, not the command line."""
+def _spawn(code: str, job: dict[str, Any], *, bare: bool = False) -> subprocess.Popen:
+    """A worker: a fresh interpreter that runs `code` (never the caller's script), the job (with the
+    database's location) on stdin, not the command line. A bare one starts without site-packages."""
     root = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,  # noqa: S603
-                            env=env, text=True)
+    proc = subprocess.Popen([sys.executable, *(["-S"] if bare else []), "-c", code],  # noqa: S603
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True)
     proc.stdin.write(json.dumps(job))
     proc.stdin.close()
     return proc
 
 
-def _start_first_half(url: str, stop: int, cps: list[Checkpoint]) -> subprocess.Popen:
-    return _spawn("from audit.queries import first_half_main; first_half_main()",
-                  {"url": url, "stop": stop, "checkpoints": [dataclasses.asdict(cp) for cp in cps]})
-
-
-def _finish_first_half(proc: subprocess.Popen) -> Result | None:
+def _answer(proc: subprocess.Popen) -> Any:
+    """A worker's JSON answer, or None when it failed."""
     out = proc.stdout.read()
     proc.stdout.close()
     if proc.wait() != 0 or not out:
         return None
-    data = json.loads(out)
+    return json.loads(out)
+
+
+def _result_of(data: dict[str, Any] | None) -> Result | None:
+    if data is None:
+        return None
     problem = data.pop("problem")
     return Result(**data, problem=Problem(**problem) if problem else None)
 
 
+# The quick pass as a worker: `audit.scan` loaded from its file, so that it imports neither this package
+# nor Flask nor SQLAlchemy and starts in milliseconds.
+_SCAN_WORKER = ("import importlib.util as u; s = u.spec_from_file_location('kp_scan', {path!r}); "
+                "m = u.module_from_spec(s); s.loader.exec_module(m); m.main()")
+
+
+class PartsWalk:
+    """Verification of a long SQLite chain in parts at once, one worker process per part.
+
+    Every part is scanned quickly (`audit.scan`) from the stored hashes at its start; the parts join
+    because each one checks that its first entry links to the hash the previous part ended on. When every
+    part passes, the chain's end is judged as one walk judges it; from the first part that does not pass,
+    the exact walk goes on from where that part stopped, so the answer is always the one walk's. Entries
+    are never changed once written, so the workers' own snapshots hold the same entries up to the head.
+    """
+
+    def __init__(self, engine: Any, conn: Connection, cps: list[Checkpoint], head: tuple[int, str],
+                 key: checkpoint_file.SigningKey | None, parts: int) -> None:
+        self.engine, self.cps, self.head, self.key = engine, cps, head, key
+        last = head[0]
+        bounds = [last * i // parts for i in range(parts + 1)]
+        at_checkpoint: dict[int, str] = {}
+        for cp in cps:
+            at_checkpoint.setdefault(int(cp.seq), cp.hash)
+        self.starts = []
+        for low in bounds[:-1]:
+            if low == 0:
+                self.starts.append({"seq": 0, "hash": GENESIS_HASH, "before": None, "checkpoint": 0})
+                continue
+            stored = dict(conn.execute(select(AuditEntry.seq, AuditEntry.hash)
+                                       .where(AuditEntry.seq.in_((low - 1, low)))).all())
+            self.starts.append({"seq": low, "hash": stored.get(low), "before": stored.get(low - 1),
+                                "checkpoint": max((s for s in at_checkpoint if s <= low), default=0)})
+        self.ends = bounds[1:]
+        path = str(Path(__file__).resolve().parent / "scan.py")
+        self.workers = []
+        for state, upto in zip(self.starts, self.ends, strict=True):
+            job = {"path": engine.url.database, "state": state, "upto": upto,
+                   "checkpoints": {str(seq): h for seq, h in at_checkpoint.items()
+                                   if state["seq"] < seq <= upto}}
+            self.workers.append(None if state["hash"] is None else
+                                _spawn(_SCAN_WORKER.format(path=path), job, bare=True))
+
+    def result(self) -> Result:
+        answers = [_answer(proc) if proc is not None else None for proc in self.workers]
+        check = self.key.check if self.key else None
+        counted = {"count": 0, "hits": 0}
+        state: dict[str, Any] = {"seq": 0, "hash": GENESIS_HASH, "before": None, "checkpoint": 0}
+        for answer, upto in zip(answers, self.ends, strict=True):
+            if answer is None or not answer["passed"] or answer["state"]["seq"] != upto:
+                # This part did not pass (or its worker failed, or its start could not be read): the
+                # exact walk, with the quick pass where it can, from the last good state.
+                go_on = answer["back"] if answer is not None else {**state, "count": 0, "hits": 0}
+                with self.engine.connect() as conn:
+                    result = walk_stored(conn, self.cps, self.head, check,
+                                         start=Start(go_on["seq"], go_on["hash"], go_on["before"],
+                                                     go_on["checkpoint"]))
+                result.count += counted["count"] + go_on["count"]
+                result.checkpoints += counted["hits"] + go_on["hits"]
+                return _notes(result, self.cps, self.key)
+            counted = {"count": counted["count"] + answer["state"]["count"],
+                       "hits": counted["hits"] + answer["state"]["hits"]}
+            state = answer["state"]
+        result = resume(lambda _seq: (), self.cps, self.head, check, {**state, **counted})
+        return _notes(result, self.cps, self.key)
+
+
+def _parts(engine: Any, head: int, parallel_from: int) -> int:
+    """How many parts to verify a chain in at once: one per core on a long SQLite chain in a file."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if (engine.dialect.name != "sqlite" or head < parallel_from or cores < 2
+            or engine.url.database in (None, "", ":memory:")):
+        return 1
+    return min(cores, 4)
+
+
+def _begin_snapshot(engine: Any) -> Connection:
+    conn = engine.connect()
+    if engine.dialect.name == "postgresql":
+        conn = conn.execution_options(isolation_level="REPEATABLE READ")
+    conn.begin()
+    return conn
+
+
+def start_verify(engine: Any, *, log: Path | None = None, key: checkpoint_file.SigningKey | None = None,
+                 parallel_from: int = PARALLEL_FROM) -> Callable[[], Result]:
+    """Start verifying the whole chain, and return what waits for the answer.
+
+    On a long SQLite chain the parts are walked by worker processes from now on, so the caller may do
+    other work meanwhile (a report computes its figures); otherwise the chain is walked, in one consistent
+    snapshot (REPEATABLE READ on PostgreSQL), when the answer is asked for.
+    """
+    conn = _begin_snapshot(engine)
+    try:
+        # The head and the checkpoints are read in one transaction: both of the same moment.
+        head = head_of(conn)
+        parts = _parts(engine, head[0], parallel_from)
+        if parts > 1:
+            try:
+                cps = _checkpoints(conn, log)
+            except checkpoint_file.CheckpointLogError as err:
+                damaged = _damaged(err)
+                return lambda: damaged
+            walk = PartsWalk(engine, conn, cps, head, key, parts)
+            return walk.result
+    finally:
+        conn.close()
+
+    def in_place() -> Result:
+        snapshot = _begin_snapshot(engine)
+        try:
+            return verify_on(snapshot, log=log, key=key)
+        finally:
+            snapshot.close()
+
+    return in_place
+
+
+def verify_engine(engine: Any, *, log: Path | None = None, key: checkpoint_file.SigningKey | None = None,
+                  parallel_from: int = PARALLEL_FROM) -> Result:
+    """Verify through connections of its own: `audit verify`, the auditor's page."""
+    return start_verify(engine, log=log, key=key, parallel_from=parallel_from)()
+
+
 def verify_main() -> None:
-    """The worker process of a verification in the background: a job as JSON on stdin (database URL,
-    checkpoint file, signing key file), its Result as JSON on stdout."""
+    """The worker process of a verification in the background (a PostgreSQL chain): a job as JSON on stdin
+    (database URL, checkpoint file, signing key file), its Result as JSON on stdout."""
     from sqlalchemy import create_engine
 
     job = json.load(sys.stdin)
@@ -460,80 +538,30 @@ def verify_main() -> None:
 
 def verify_in_background(engine: Any, *, log: Path | None = None, key_path: str | None = None,
                          background_from: int = PARALLEL_FROM) -> Callable[[], Result]:
-    """Start verifying the whole chain now, in a process of its own, and return what waits for the result.
+    """Start verifying the whole chain now, off this process, and return what waits for the result.
 
-    For a report: the chain is walked while the figures are computed, and the result is of the moment
-    the report was asked for. A short chain, or a database only this process can see, is verified when
-    the result is asked for (the worker would cost more than it saves); so is a chain whose worker fails.
+    For a report: the chain is walked while the figures are computed, and the answer is of the moment
+    the report was asked for. A long SQLite chain is walked in parts by workers (`start_verify`); a long
+    chain elsewhere by one worker process of its own. A short chain, or a database only this process can
+    see, is verified when the answer is asked for (a worker would cost more than it saves); so is a chain
+    whose worker fails.
     """
-    def here() -> Result:
-        key = checkpoint_file.load_signing_key(key_path) if key_path else None
-        return verify_engine(engine, log=log, key=key)
-
+    key = checkpoint_file.load_signing_key(key_path) if key_path else None
+    if engine.dialect.name == "sqlite":
+        return start_verify(engine, log=log, key=key, parallel_from=background_from)
     with engine.connect() as conn:
         head = head_of(conn)[0]
-    if head < background_from or engine.url.database in (None, "", ":memory:"):
-        return here
+    if head < background_from:
+        return lambda: verify_engine(engine, log=log, key=key)
     proc = _spawn("from audit.queries import verify_main; verify_main()",
                   {"url": engine.url.render_as_string(hide_password=False),
                    "log": str(log) if log is not None else None, "key": str(key_path) if key_path else None})
 
     def wait() -> Result:
-        result = _finish_first_half(proc)
-        return result if result is not None else here()
+        result = _result_of(_answer(proc))
+        return result if result is not None else verify_engine(engine, log=log, key=key)
 
     return wait
-
-
-def _stored_hash(conn: Connection, seq: int) -> str | None:
-    return conn.execute(select(AuditEntry.hash).where(AuditEntry.seq == seq)).scalar_one_or_none()
-
-
-def verify_engine(engine: Any, *, log: Path | None = None, key: checkpoint_file.SigningKey | None = None,
-                  parallel_from: int = PARALLEL_FROM) -> Result:
-    """Verify through a connection of its own, in one consistent snapshot (REPEATABLE READ on PostgreSQL).
-
-    On SQLite a long chain is walked in two halves at once (a worker process takes the first) on a
-    machine with two cores or more; the answer is the one walk would give. Entries never change once
-    written, so the worker's own snapshot holds the same first half.
-    """
-    conn = engine.connect()
-    try:
-        if engine.dialect.name == "postgresql":
-            conn = conn.execution_options(isolation_level="REPEATABLE READ")
-        with conn.begin():
-            # The head and the entries are read in one transaction: both of the same moment.
-            head = head_of(conn)
-            split = head[0] // 2
-            if (engine.dialect.name != "sqlite" or (os.cpu_count() or 1) < 2 or head[0] < parallel_from
-                    or engine.url.database in (None, "", ":memory:")):
-                return verify_on(conn, log=log, key=key)
-            try:
-                cps = _checkpoints(conn, log)
-            except checkpoint_file.CheckpointLogError as err:
-                return _damaged(err)
-            at_split, before_split = _stored_hash(conn, split), _stored_hash(conn, split - 1)
-            if at_split is None or before_split is None:
-                return verify_on(conn, log=log, key=key)  # a gap right there: one walk names it
-            done = max((cp.seq for cp in cps if cp.seq <= split), default=0)
-            worker = _start_first_half(engine.url.render_as_string(hide_password=False), split, cps)
-            second = walk_stored(conn, cps, head, key.check if key else None,
-                                 start=Start(split, at_split, before_split, done))
-            first = _finish_first_half(worker)
-            if first is None:  # the worker could not run: walk the first half here
-                first = _first_half(engine.url.render_as_string(hide_password=False), split, cps)
-            return _notes(_joined(first, second), cps, key)
-    finally:
-        conn.close()
-
-
-def _joined(first: Result, second: Result) -> Result:
-    """Two halves as one walk: the earlier problem, the sums, the second's head and notes."""
-    problems = [r.problem for r in (first, second) if r.problem is not None]
-    problem = min(problems, key=lambda p: p.seq) if problems else None
-    return Result(ok=problem is None, count=first.count + second.count, head_seq=second.head_seq,
-                  head_hash=second.head_hash, problem=problem,
-                  checkpoints=first.checkpoints + second.checkpoints, warnings=second.warnings)
 
 
 def chain_hashes(conn: Connection | Session, upto: int | None = None) -> list[tuple[int, str]]:

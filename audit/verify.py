@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from audit.chain import GENESIS_HASH, canonical, canonical_stored, hash_text
+from audit.scan import scan
 from core.db import N_
 
 MESSAGES = {
@@ -275,64 +276,43 @@ def quick_walk(quick: Iterable[tuple[Any, Any, Any, bytes | None]],
                checkpoints: Iterable[Checkpoint] = (), head: tuple[int, str] | None = None,
                check_signature: Callable[[Checkpoint], bool | None] | None = None, *,
                start: Start = Start(), stop: int | None = None) -> Result:  # noqa: B008 (a frozen value)
-    """`walk`'s answer, with the intact part of the chain checked in a tight loop.
+    """`walk`'s answer, with the intact part of the chain checked by the quick pass (`audit.scan`).
 
     `quick` yields (seq, hash, prev_hash, text) in sequence order, where `text` is the entry's canonical
-    text as UTF-8 bytes assembled by the database from the stored values (None when it cannot be). An entry
-    passes when it follows the one before (next number, links to its hash), its text hashes to its stored
-    hash and it agrees with any checkpoint at its number; a passing text hashes to the stored hash, so it
-    is the text the writer hashed. At the first entry that does not pass (or when the database cannot
-    assemble the text, or the checkpoint records themselves are wrong) the walk goes on with `walk` over
-    `rest(seq)`, the full stored values after the last entry that passed, which names the problem exactly
-    as one walk from the start would; an intact chain never needs it.
+    text as UTF-8 bytes assembled by the database from the stored values (None when it cannot be). A text
+    that hashes to the stored hash is the text the writer hashed. From the first entry that does not pass
+    (or at once, when the checkpoint records themselves are wrong) the walk goes on with `walk` over
+    `rest(seq)`, the full stored values after `seq`, which names the problem exactly as one walk from the
+    start would; an intact chain never needs it.
     """
     checkpoints = list(checkpoints)
-    records_problem, _ = check_records(checkpoints, check_signature)
-    at_checkpoint: dict[int, Checkpoint] = {}
+    if check_records(checkpoints, check_signature)[0] is not None:
+        return resume(rest, checkpoints, head, check_signature, start, stop)
+    at_checkpoint: dict[int, str] = {}
     for cp in checkpoints:
-        at_checkpoint.setdefault(int(cp.seq), cp)
-    last_seq, prev, before_prev, good_cp = start.seq, start.hash, start.before, start.checkpoint
-    count = hits = 0
-    # Where to go on from, one entry back (the rows of one number are read again): plain values, as this
-    # loop runs a million times.
-    back = (last_seq, prev, before_prev, good_cp, 0, 0)
-    passed_all = records_problem is None
-    sha256 = hashlib.sha256
-    if passed_all:
-        try:
-            for seq, stored, prev_hash, text in quick:
-                # (a text of None makes sha256 raise: the full walk judges that entry)
-                if seq != last_seq + 1 or prev_hash != prev or sha256(text).hexdigest() != stored:
-                    passed_all = False
-                    break
-                if stop is not None and seq > stop:
-                    break
-                back = (last_seq, prev, before_prev, good_cp, count, hits)
-                cp = at_checkpoint.get(seq)
-                if cp is not None:
-                    if cp.hash != stored:
-                        passed_all = False
-                        break
-                    hits, good_cp = hits + 1, seq
-                before_prev, prev, last_seq = prev, stored, seq
-                count += 1
-        except Exception:  # noqa: BLE001 (a value the database cannot assemble: the full walk judges it)
-            passed_all = False
-    if passed_all:
-        rows: Iterable[Mapping[str, Any]] = ()
-        state = Start(last_seq, prev, before_prev, good_cp)
-    else:
-        # From one entry back: a second entry with the number of the last one that passed (a forged
-        # duplicate) may follow it, and the full walk must see both.
-        *where, count, hits = back
-        state = Start(*where)
-        rows = rest(state.seq)
+        at_checkpoint.setdefault(int(cp.seq), cp.hash)
+    state = {"seq": start.seq, "hash": start.hash, "before": start.before, "checkpoint": start.checkpoint}
+    answer = scan(quick, state, at_checkpoint, stop)
+    if answer["passed"]:
+        return resume(lambda _seq: (), checkpoints, head, check_signature, answer["state"], stop)
+    return resume(rest, checkpoints, head, check_signature, answer["back"], stop)
+
+
+def resume(rest: Callable[[int], Iterable[Mapping[str, Any]]], checkpoints: list[Checkpoint],
+           head: tuple[int, str] | None, check_signature: Callable[[Checkpoint], bool | None] | None,
+           state: Start | Mapping[str, Any], stop: int | None = None) -> Result:
+    """The exact walk over `rest(seq)` from a state reached by the quick pass (a `scan` state, with the
+    entries and checkpoints it counted), or from a `Start`; with no rows left it judges the chain's end."""
+    if isinstance(state, Start):
+        state = {"seq": state.seq, "hash": state.hash, "before": state.before, "checkpoint": state.checkpoint}
+    rows = rest(state["seq"])
     try:
-        result = walk(rows, checkpoints, head, check_signature, start=state, stop=stop)
+        result = walk(rows, checkpoints, head, check_signature,
+                      start=Start(state["seq"], state["hash"], state["before"], state["checkpoint"]), stop=stop)
     finally:
         close = getattr(rows, "close", None)
         if close is not None:
             close()
-    result.count += count
-    result.checkpoints += hits
+    result.count += state.get("count", 0)
+    result.checkpoints += state.get("hits", 0)
     return result
