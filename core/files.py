@@ -190,12 +190,19 @@ class FileStore:
 
 
 def store_upload(session: Session, store: FileStore, data: bytes, original_name: str, *, allowed: set[str],
-                 max_bytes: int, uploaded_by_id: int | None, strip_gps: bool = True) -> StoredFile:
+                 max_bytes: int, uploaded_by_id: int | None, strip_gps: bool | None = None) -> StoredFile:
     """Check, write and register a file; the caller commits (with its audit entry) in its transaction.
+
+    Photos lose their GPS location as the office's setting says (`strip_gps_from_photos`, on unless the
+    admin turned it off), unless the caller decides (`strip_gps`).
 
     The bytes are on disk before the row exists, so a crash between the two leaves an orphan file that
     `evidence check` reports, never a row without its file.
     """
+    if strip_gps is None:
+        from core.services import get_settings
+
+        strip_gps = bool(get_settings(session).get("strip_gps_from_photos", True))
     checked = check_upload(data, allowed=allowed, max_bytes=max_bytes, strip_gps=strip_gps)
     digest = store.write(checked.data)
     if session.get(StoredFile, digest) is None:

@@ -604,3 +604,25 @@ def test_check_reports_missing_altered_orphaned_and_unfinished_files_and_exits_1
     code, output = run_check(app)
     assert code == 0, output
     assert gone.sha256 not in output and changed.sha256 not in output and "OK:" in output
+
+
+@pytest.mark.parametrize("setting", [True, False])
+def test_other_uploads_follow_the_gps_setting_too(app, admin, setting):
+    """Hand-over, return and stock-take photos go through `store_upload` without deciding themselves."""
+    from core import services as core_services
+    from core.files import store_upload
+
+    with app.app_context():
+        core_services.update_settings(db.session, db.session.get(User, admin.id), {"strip_gps_from_photos": setting})
+        db.session.commit()
+        try:
+            stored = store_upload(db.session, store(app), jpeg_with_gps(), "handover.jpg", allowed={"image/jpeg"},
+                                  max_bytes=10_000_000, uploaded_by_id=None)
+            db.session.commit()
+            with Image.open(io.BytesIO(store(app).read(stored.sha256))) as image:
+                assert bool(image.getexif().get_ifd(0x8825)) is (not setting)
+        finally:
+            core_services.update_settings(db.session, db.session.get(User, admin.id),
+                                          {"strip_gps_from_photos": True})
+            db.session.commit()
+            db.session.remove()
