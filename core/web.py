@@ -7,7 +7,7 @@ from functools import wraps
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, g, request
+from flask import abort, current_app, g, has_request_context, request
 from flask_login import current_user
 
 from core import recorder
@@ -75,7 +75,13 @@ def file_store() -> FileStore:
 
 
 def external_url(path: str) -> str:
-    """An absolute link built from BASE_URL, never from the request's Host header."""
+    """An absolute link built from BASE_URL, never from the request's Host header.
+
+    `path` is what url_for gives; behind a proxy that mounts the app under a prefix (SCRIPT_NAME), that
+    prefix is already in it, and BASE_URL carries it too: it is taken out once."""
+    root = request.script_root if has_request_context() else ""
+    if root and (path == root or path.startswith(root + "/")):
+        path = path[len(root):]
     return current_app.config["BASE_URL"] + path
 
 

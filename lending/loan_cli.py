@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from flask import current_app
+from flask import current_app, url_for
 from flask.cli import AppGroup
 
 from core import context
 from core.db import DomainError, db
 from core.mail import send_all
+from core.web import external_url
 from lending import ledger, workflow
 
 loans = AppGroup("loans", help="Loans: the daily overdue run and the paper ledger.")
@@ -23,7 +24,9 @@ def remind_command():
     Meant for cron, daily (see README); running it twice a day records no second demand.
     """
     context.set_origin("cli", "flask loans remind")
-    result = workflow.remind(db.session)
+    with current_app.test_request_context(base_url=current_app.config["BASE_URL"]):
+        result = workflow.remind(
+            db.session, link=lambda loan_id: external_url(url_for("lending.loan", loan_id=loan_id)))
     sent = 0
     if result.mails:
         try:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -23,7 +24,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from audit import record
 from audit.services import diff
-from core.dates import bangkok_date, fiscal_year_of
+from core.dates import bangkok_date, fiscal_year_of, format_date
 from core.db import N_, Conflict, DomainError, Forbidden, NotFound, begin_write, utcnow
 from core.files import FileStore, store_upload
 from core.models import User
@@ -600,11 +601,13 @@ REMIND_LOCK_KEY = 0x6B70_0001  # the PostgreSQL advisory lock that keeps daily r
 
 
 @_refuse_stale
-def remind(session: Session, now: datetime | None = None) -> RemindResult:
+def remind(session: Session, now: datetime | None = None,
+           link: Callable[[int], str] | None = None) -> RemindResult:
     """Find items past due, record a demand per loan (at most one a week), notify, and prepare digests.
 
     Safe to run more than once a day: a loan demanded today (or within the week) gets no new demand, and
-    mails are prepared only for new demands. Returns the mails for the caller to send after commit.
+    mails are prepared only for new demands. Returns the mails for the caller to send after commit;
+    `link(loan_id)` gives the loan's page (from BASE_URL) for each line of a digest.
     """
     from core.mail import Mail
 
@@ -648,13 +651,13 @@ def remind(session: Session, now: datetime | None = None) -> RemindResult:
     agency = settings.get("agency_name", "")
     for borrower_id, loans in per_borrower.items():
         borrower = session.get(User, borrower_id)
-        lines = [_digest_line(loan, today) for loan in loans]
+        lines = [_digest_line(loan, today, link) for loan in loans]
         result.mails.append(Mail(to=borrower.email, to_name=borrower.name,
                                  subject=f"[{agency}] แจ้งทวงถามการคืนพัสดุที่เกินกำหนด / Overdue items to return",
                                  body=_borrower_body(borrower, lines, agency)))
     if per_borrower:
-        all_lines = [f"{loan.borrower.name}: " + _digest_line(loan, today) for loans in per_borrower.values()
-                     for loan in loans]
+        all_lines = [f"{loan.borrower.name}: " + _digest_line(loan, today, link)
+                     for loans in per_borrower.values() for loan in loans]
         for officer in _users_with_role(session, "supply_officer"):
             result.mails.append(Mail(to=officer.email, to_name=officer.name,
                                      subject=f"[{agency}] สรุปพัสดุค้างคืน {len(all_lines)} รายการยืม / Overdue summary",
@@ -666,10 +669,14 @@ def remind(session: Session, now: datetime | None = None) -> RemindResult:
     return result
 
 
-def _digest_line(loan: Loan, today: date) -> str:
+def _digest_line(loan: Loan, today: date, link: Callable[[int], str] | None = None) -> str:
+    """One loan in a digest: its items, the due date in B.E. (Thai, then English), the days overdue, and a
+    link to the loan's page."""
     items = ", ".join(f"{i.asset.asset_number} {i.asset.name}" for i in loan.open_items)
     days = (today - loan.due_on).days
-    return f"{loan.ref} — {items} — กำหนดคืน/due {loan.due_on.isoformat()} (เกิน {days} วัน / {days} days overdue)"
+    line = (f"{loan.ref} — {items} — กำหนดคืน {format_date(loan.due_on, 'th')} / due "
+            f"{format_date(loan.due_on, 'en')} (เกิน {days} วัน / {days} days overdue)")
+    return f"{line}\n    {link(loan.id)}" if link is not None else line
 
 
 def _borrower_body(borrower: User, lines: list[str], agency: str) -> str:

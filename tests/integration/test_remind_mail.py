@@ -22,7 +22,7 @@ from aiosmtpd.controller import Controller
 from sqlalchemy import select
 
 from audit.models import AuditEntry
-from core.dates import bangkok_date
+from core.dates import bangkok_date, format_date
 from core.db import utcnow
 from core.models import User, UserRole
 from core.services import get_settings
@@ -159,6 +159,11 @@ def test_remind_sends_one_digest_per_person_and_records_one_demand_per_loan(app,
     refs = {k: session.get(Loan, i).ref for k, i in loans.items()}
     assert refs["a1"] in body_a and refs["a2"] in body_a and refs["b1"] in body_b
     assert "เรียน นายสมชาย ใจดี" in body_a and "เรียน นางสาวมาลี <b>ดีใจ</b>" in body_b
+    # each loan with its page, linked from BASE_URL, and its due date in B.E.
+    base = app.config["BASE_URL"]
+    assert f"{base}/loans/{loans['a1']}" in body_a and f"{base}/loans/{loans['b1']}" in body_b
+    due = session.get(Loan, loans["a1"]).due_on
+    assert f"กำหนดคืน {format_date(due, 'th')}" in body_a and str(due.year + 543) in body_a
     assert "นายสมชาย ใจดี" in str(mail_a["To"]) and office["a"].email in str(mail_a["To"])
     assert str(mail_a["Subject"]).startswith("[") and BORROWER_SUBJECT in str(mail_a["Subject"])
     assert len([m for rcpt, m in smtp.messages if office["a"].email in rcpt]) == 1

@@ -612,3 +612,21 @@ def test_the_qr_code_holds_the_base_url_link_whatever_the_host_header(app, clien
     assert resp.mimetype == "image/png"
     codes = zxingcpp.read_barcodes(Image.open(io.BytesIO(resp.data)))
     assert [c.text for c in codes] == [f"http://kp.test/t/{asset.tag}"]
+
+
+@pytest.mark.parametrize("script_root", ["", "/khruphan"])
+def test_a_link_is_base_url_plus_the_page_once_under_a_path_prefix(app, script_root):
+    """Behind a proxy that mounts the app under /khruphan, BASE_URL ends in it and url_for includes it
+    too (SCRIPT_NAME): the prefix appears once. The CLI builds links the same way (labels, mails)."""
+    from flask import url_for
+
+    from core.web import external_url
+
+    saved = app.config["BASE_URL"]
+    app.config["BASE_URL"] = "https://office.example/khruphan"
+    try:
+        with app.test_request_context("/", base_url=f"https://office.example{script_root}"):
+            link = external_url(url_for("lending.tag", tag="AB12"))
+    finally:
+        app.config["BASE_URL"] = saved
+    assert link == "https://office.example/khruphan/t/AB12"
