@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 
 from core import context
 from core.db import DomainError, db
-from core.mail import send_all
+from core.mail import deliver
 from core.web import external_url
 from lending import ledger, workflow
 
@@ -27,15 +27,15 @@ def remind_command():
     with current_app.test_request_context(base_url=current_app.config["BASE_URL"]):
         result = workflow.remind(
             db.session, link=lambda loan_id: external_url(url_for("lending.loan", loan_id=loan_id)))
-    sent = 0
-    if result.mails:
-        try:
-            sent = send_all(current_app.config, result.mails)
-        except OSError as e:  # the demands are recorded; the mail can be sent again by hand
-            raise click.ClickException(f"demands recorded, but mail failed: {e}") from None
+    # What cannot be sent now waits in the outbox and goes out first on the next run (see core.mail).
+    delivery = deliver(current_app.config, result.mails, Path(current_app.config["OUTBOX_DIR"]))
     click.echo(f"overdue loans: {result.overdue_loans}; new demands: {result.demands}; "
-               f"mails: {result.borrower_mails} to borrowers, {result.officer_mails} to officers ({sent} sent); "
-               f"due tomorrow: {result.due_tomorrow}")
+               f"mails: {result.borrower_mails} to borrowers, {result.officer_mails} to officers "
+               f"({delivery.sent} sent, the outbox included); due tomorrow: {result.due_tomorrow}")
+    if delivery.error:
+        raise click.ClickException(
+            f"demands recorded, but mail failed: {delivery.error}; {delivery.waiting} mail(s) wait in the "
+            "outbox and go out with the next run")
 
 
 @loans.command("import")

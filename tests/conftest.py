@@ -53,6 +53,7 @@ def app(database_url, tmp_path_factory):
         "SECRET_KEY": "test-secret",
         "BASE_URL": "http://kp.test",
         "EVIDENCE_DIR": str(tmp_path_factory.mktemp("files")),
+        "OUTBOX_DIR": str(tmp_path_factory.mktemp("outbox")),
         "TESTING": True,
         "WTF_CSRF_ENABLED": False,
         "SERVER_NAME": None,

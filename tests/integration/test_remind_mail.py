@@ -16,6 +16,7 @@ import logging
 import socket
 from collections import Counter
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from aiosmtpd.controller import Controller
@@ -241,3 +242,60 @@ def test_without_smtp_the_mail_goes_to_the_log_and_demands_are_recorded(app, ses
     assert len([m for m in logged if f"to={officer.email}" in m and OFFICER_SUBJECT in m]) == 1
     (demand,) = demands_of(session, [loan.id])
     assert demand.channel == "mail" and demand.item_ids == [loan.items[0].id]
+
+
+def test_mail_that_fails_waits_in_the_outbox_and_goes_out_with_the_next_run(app, session, smtp, make_user,
+                                                                            make_asset):
+    tag = unique("ob")
+    officer = make_user(["supply_officer"], name="เจ้าหน้าที่ กล่องขาออก", email=f"{tag}-officer@kp.test")
+    head = make_user(["head"], name="หัวหน้า กล่องขาออก", email="")
+    borrower = make_user(["staff"], name="นางสาวรอส่ง ไปรษณีย์", email=f"{tag}@kp.test")
+    loan = overdue_loan(session, borrower.id, officer.id, head.id, [make_asset(name="เต็นท์ผ้าใบ").id],
+                        days_ago=5, length=1)
+    session.rollback()
+    port = app.config["SMTP_PORT"]
+    app.config["SMTP_PORT"] = free_port()  # nobody listens there: the server is "down"
+    try:
+        failed = app.test_cli_runner().invoke(args=["loans", "remind"])
+    finally:
+        app.config["SMTP_PORT"] = port
+    assert failed.exit_code == 1 and "demands recorded, but mail failed" in failed.output
+    assert "wait in the outbox" in failed.output
+    assert len(demands_of(session, [loan.id])) == 1
+    assert not smtp.to(borrower.email, BORROWER_SUBJECT)
+
+    output = run_remind(app)  # the server is back: the outbox goes out first, no demand is repeated
+
+    (mail,) = smtp.to(borrower.email, BORROWER_SUBJECT)
+    assert session.get(Loan, loan.id).ref in mail.get_content()
+    assert len(demands_of(session, [loan.id])) == 1 and "new demands: 0" in output
+    assert not list(Path(app.config["OUTBOX_DIR"]).glob("*.json"))
+    run_remind(app)
+    assert len(smtp.to(borrower.email, BORROWER_SUBJECT)) == 1, "sent once, not again"
+
+
+def test_a_refused_address_is_set_aside_and_does_not_hold_up_the_others(tmp_path):
+    from core.mail import Mail, deliver
+
+    class Refusing(Collector):
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+            if address.startswith("nobody@"):
+                return "550 no such user"
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+    handler = Refusing()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        config = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": port, "SMTP_FROM": "khruphan@kp.test"}
+        mails = [Mail(to="nobody@kp.test", subject="ทดสอบ", body="ก"), Mail(to="somchai@kp.test", subject="ทดสอบ",
+                                                                      body="ข")]
+        result = deliver(config, mails, tmp_path / "outbox")
+    finally:
+        controller.stop()
+    assert (result.sent, result.waiting, result.error) == (1, 0, "")
+    assert [rcpt for rcpt, _m in handler.messages] == [["somchai@kp.test"]]
+    assert len(list((tmp_path / "outbox" / "refused").glob("*.json"))) == 1
+    assert not list((tmp_path / "outbox").glob("*.json"))
