@@ -511,11 +511,14 @@ def settle_incident(session: Session, actor: User, incident_id: int, resolution:
 @_refuse_stale
 def attach_incident_document(session: Session, actor: User, incident_id: int, data: bytes, filename: str,
                              title: str, store: FileStore, max_bytes: int) -> IncidentDocument:
-    """Attach a document (receipt of repair, payment slip, committee report) to a case."""
+    """Attach a document (receipt of repair, payment slip, committee report) to a case.
+
+    The same file attached to the same case again (a double submit, two officers at once) is the document
+    already there: no second copy, no second entry. The case's row is locked while it is decided."""
     if not (actor.can(LOANS_MANAGE) or actor.can(LOANS_HEAD)):
         _deny()
     begin_write(session)
-    incident = session.get(Incident, incident_id)
+    incident = session.get(Incident, incident_id, with_for_update=True)
     if incident is None:
         session.rollback()
         raise NotFound(N_("No such case."))
@@ -525,6 +528,11 @@ def attach_incident_document(session: Session, actor: User, incident_id: int, da
     except DomainError:
         session.rollback()
         raise
+    existing = session.execute(select(IncidentDocument).where(
+        IncidentDocument.incident_id == incident.id, IncidentDocument.sha256 == stored.sha256)).scalars().first()
+    if existing is not None:
+        session.rollback()  # nothing new: the file and its row are already there
+        return existing
     doc = IncidentDocument(incident_id=incident.id, sha256=stored.sha256, title=(title or stored.original_name)[:255],
                            added_by_id=actor.id)
     session.add(doc)

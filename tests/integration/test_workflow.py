@@ -773,6 +773,26 @@ def settled(session, incident_id: int) -> Incident:
     return session.get(Incident, incident_id)
 
 
+def test_the_same_document_attached_twice_to_a_case_is_one_document(session, people, make_asset, tmp_path):
+    from core.files import FileStore
+    from lending.loans import IncidentDocument
+
+    incident_id, _asset_id = damaged_case(session, people, make_asset)
+    store = FileStore(tmp_path)
+    slip = b"%PDF-1.4\n% " + unique("slip").encode() + b"\n%%EOF\n"
+
+    first = workflow.attach_incident_document(session, people.officer, incident_id, slip, "ใบเสร็จ.pdf",
+                                              "ใบเสร็จค่าซ่อม", store, 10_000_000).id
+    again = workflow.attach_incident_document(session, people.officer2, incident_id, slip, "ใบเสร็จ.pdf",
+                                              "ใบเสร็จค่าซ่อม", store, 10_000_000).id  # a double submit
+
+    session.rollback()
+    assert again == first
+    docs = session.scalars(select(IncidentDocument).where(IncidentDocument.incident_id == incident_id)).all()
+    assert [d.id for d in docs] == [first]
+    assert len(entries(session, "incident", incident_id, "incident.document_added")) == 1
+
+
 def test_a_repair_at_the_borrowers_cost_ends_the_case_and_the_asset_is_available(session, people, make_asset):
     incident_id, asset_id = damaged_case(session, people, make_asset)
 
