@@ -518,7 +518,8 @@ def attach_incident_document(session: Session, actor: User, incident_id: int, da
     if not (actor.can(LOANS_MANAGE) or actor.can(LOANS_HEAD)):
         _deny()
     begin_write(session)
-    incident = session.get(Incident, incident_id, with_for_update=True)
+    session.execute(select(Incident.id).where(Incident.id == incident_id).with_for_update())  # see above
+    incident = session.get(Incident, incident_id)
     if incident is None:
         session.rollback()
         raise NotFound(N_("No such case."))
