@@ -253,6 +253,21 @@ def set_visibility(session: Session, actor: User, evidence_id: int, public: bool
     return item
 
 
+def record_download(session: Session, actor: User, evidence_id: int) -> EvidenceItem:
+    """Record that `actor` downloaded an item's file (every download is in the log), and return the item.
+    Whether they may see it is the caller's check (`queries.can_see_evidence`), made before the file is
+    found; this records it in its own transaction."""
+    begin_write(session)
+    item = session.get(EvidenceItem, evidence_id)
+    if item is None:
+        session.rollback()
+        raise NotFound(N_("No such evidence item."))
+    record(session, actor, "evidence.downloaded", ("evidence", evidence_id),
+           {"sha256": item.sha256, "name": item.original_name})
+    session.commit()
+    return session.get(EvidenceItem, evidence_id)
+
+
 # --- measures ------------------------------------------------------------------------------------
 
 MEASURE_FIELDS = ("title", "indicators", "activities", "responsible", "outcome", "figures")

@@ -8,8 +8,7 @@ from pathlib import Path
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 
-from audit import record
-from core.db import DomainError, begin_write, db
+from core.db import DomainError, db
 from core.exports import content_disposition
 from core.files import PDF, safe_name
 from core.i18n import lang
@@ -301,12 +300,7 @@ def file(evidence_id: int):
     rng = request.headers.get("Range", "")
     if request.method == "GET" and (not rng or rng.replace(" ", "").startswith("bytes=0-")):
         # A PDF viewer fetches one file in many ranges: the first is the download that is recorded.
-        sha256, name = item.sha256, item.original_name
-        begin_write(db.session)
-        record(db.session, actor(), "evidence.downloaded", ("evidence", evidence_id),
-               {"sha256": sha256, "name": name})
-        db.session.commit()
-        item = db.session.get(EvidenceItem, evidence_id)
+        item = services.record_download(db.session, actor(), evidence_id)
     return _serve(item, path, private=True)
 
 
