@@ -193,8 +193,10 @@ def _init_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(413)
     def _too_large(_e):
-        mb = app.config["MAX_CONTENT_LENGTH"] // (1024 * 1024)
-        return _page(413, _("The upload is larger than %(mb)d MB; nothing was stored.", mb=mb))
+        from core.files import megabytes
+
+        mb = megabytes(app.config["MAX_CONTENT_LENGTH"])
+        return _page(413, _("The upload is larger than %(mb)s MB; nothing was stored.", mb=mb))
 
     @app.errorhandler(500)
     def _server(_e):

@@ -82,6 +82,11 @@ def _check_zip(data: bytes) -> None:
         raise UploadRefused(N_("The document is damaged and cannot be read.")) from None
 
 
+def megabytes(size: int) -> str:
+    """A size limit as people read it: "25", "0.5", "1.5" (MB of 1,048,576 bytes, at most one decimal)."""
+    return f"{size / (1024 * 1024):.1f}".removesuffix(".0")
+
+
 def _declared_size(data: bytes) -> tuple[int, int]:
     """The width and height an image's header claims, read without Pillow's decompression-bomb check."""
     fmt = {v: k for k, v in IMAGE_TYPES.items()}.get(sniff(data) or "")
@@ -136,7 +141,7 @@ def check_upload(data: bytes, *, allowed: set[str], max_bytes: int, strip_gps: b
     if not data:
         raise UploadRefused(N_("The file is empty."))
     if len(data) > max_bytes:
-        raise UploadRefused(N_("The file is larger than %(mb)d MB."), mb=max_bytes // (1024 * 1024))
+        raise UploadRefused(N_("The file is larger than %(mb)s MB."), mb=megabytes(max_bytes))
     mime = sniff(data)
     if mime is None or mime not in allowed:
         raise UploadRefused(N_("This type of file is not accepted (its content was checked, not its name)."))

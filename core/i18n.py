@@ -41,6 +41,9 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["be_date"] = lambda v, long=False: dates.format_date(v, lang(), long=long)
     app.jinja_env.filters["be_datetime"] = lambda v: dates.format_datetime(v, lang())
     app.jinja_env.filters["money"] = money
+    from core.files import megabytes
+
+    app.jinja_env.filters["megabytes"] = megabytes
     app.jinja_env.globals["current_lang"] = lang
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
 

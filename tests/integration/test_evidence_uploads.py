@@ -364,23 +364,30 @@ def test_a_thai_name_is_sent_with_an_ascii_fallback_and_the_real_name_per_rfc_62
 
 def test_a_file_over_the_limit_is_refused_by_the_service(app, officer):
     assert refused(app, officer, pdf() + b"\0" * 3000, "big.pdf", max_bytes=2048) == \
-        "The file is larger than %(mb)d MB."
+        "The file is larger than %(mb)s MB."
 
 
 def test_an_upload_over_the_size_limit_is_413_and_stores_nothing(app, officer, client):
     sign_in(client, officer)
     rows, files = (count(app, EvidenceItem), count(app, StoredFile)), files_on_disk(app)
     limit = app.config["MAX_CONTENT_LENGTH"]
-    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024
+    app.config["MAX_CONTENT_LENGTH"] = 64 * 1024  # 0.0625 MB: said as "0.1 MB", not "0 MB"
     try:
         resp = post_files(client, [(pdf(), "small.pdf"), (pdf() + b"\0" * 100_000, "big.pdf")])
     finally:
         app.config["MAX_CONTENT_LENGTH"] = limit
 
     assert resp.status_code == 413
-    assert "nothing was stored" in resp.get_data(as_text=True)
+    assert "nothing was stored" in resp.get_data(as_text=True) and "0.1 MB" in resp.get_data(as_text=True)
     assert (count(app, EvidenceItem), count(app, StoredFile)) == rows
     assert files_on_disk(app) == files
+
+
+@pytest.mark.parametrize("size, said", [(25 * MB, "25"), (MB // 2, "0.5"), (3 * MB // 2, "1.5"), (MB // 10, "0.1")])
+def test_a_limit_is_said_in_megabytes_as_people_read_them(size, said):
+    from core.files import megabytes
+
+    assert megabytes(size) == said
 
 
 def test_the_limit_is_25_mb_unless_max_upload_mb_says_otherwise(tmp_path, monkeypatch):
