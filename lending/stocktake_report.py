@@ -8,8 +8,6 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
 from sqlalchemy.orm import Session
 
 from core.dates import format_date
@@ -157,6 +155,9 @@ def round_pdf(session: Session, rnd: StocktakeRound, lang: str = "th") -> bytes:
 
 def round_xlsx(session: Session, rnd: StocktakeRound) -> bytes:
     """A summary sheet and one sheet of every asset in the round with its result."""
+    from openpyxl import Workbook  # imported when used, not at every start-up
+    from openpyxl.styles import Font
+
     recon = reconcile(session, rnd)
     wb = Workbook()
     ws = wb.active
