@@ -2,23 +2,26 @@
 
 One function computes every figure from the records as they stand; every format of the report (JSON,
 page, PDF, DOCX, XLSX, CSV) shows what it returns. Dates are Asia/Bangkok calendar days: a timestamp is
-compared through the UTC instants of Bangkok midnights, which keeps the queries on their indexes.
+compared with the UTC instants of Bangkok midnights, or turned into its Bangkok day by the database, so
+that the database counts the rows and only the counts come back (a year of 100,000 loans is a few tenths
+of a second). tests/integration/test_report_figures_crosscheck.py holds the same figures counted row by
+row in Python, and checks the two agree on random loans around every edge.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
-from statistics import median
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import Date, DateTime, Integer, and_, case, cast, func, or_, select
 from sqlalchemy.orm import Session
+from sqlalchemy.sql import operators
+from sqlalchemy.sql.expression import UnaryExpression
 
 from audit.models import AuditEntry, AuditHead
-from core.dates import bangkok_date, bangkok_midnight_utc, fiscal_year_bounds
+from core.dates import bangkok_midnight_utc, fiscal_year_bounds
 from evidence.models import PUBLIC, EvidenceIndicator, EvidenceItem
 from lending.loans import (
     APPROVED,
@@ -60,90 +63,172 @@ def round_half_away(value: float | Decimal, places: int) -> float:
     return float(rounded if d >= 0 else -rounded)
 
 
-def _day(ts: datetime | None) -> date | None:
-    return bangkok_date(ts) if ts is not None else None
+# --- Bangkok calendar days in SQL ------------------------------------------------------------------
+# Timestamps are stored as UTC instants: on SQLite as SQLAlchemy's naive text 'YYYY-MM-DD HH:MM:SS.ffffff'
+# (which sorts as it reads), on PostgreSQL as timestamptz. Bangkok is UTC+7 all year (no daylight saving
+# since 1920), so the Bangkok day D runs from 17:00 UTC on D − 1 to 17:00 UTC on D. The database turns
+# instants into Bangkok days itself, so the figures are counted where the rows are.
+
+BANGKOK_TZ = "Asia/Bangkok"
+
+
+def _on_postgres(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _seconds(at: Any) -> Any:
+    """SQLite: the stored text cut to whole seconds. SQLite's date functions keep milliseconds and round
+    to them, so 16:59:59.9995 UTC would already be the next Bangkok day; a day starts on a whole second,
+    so cutting the fraction never changes the day."""
+    return func.substr(at, 1, 19)
+
+
+def sql_bangkok_day(session: Session, at: Any) -> Any:
+    """SQL: the Bangkok calendar date of a stored UTC instant."""
+    if _on_postgres(session):
+        return cast(func.timezone(BANGKOK_TZ, at), Date)
+    return func.date(_seconds(at), "+7 hours")
+
+
+def sql_bangkok_month(session: Session, at: Any) -> Any:
+    """SQL: 'YYYY-MM' of the Bangkok calendar date of a stored UTC instant."""
+    if _on_postgres(session):
+        return func.to_char(func.timezone(BANGKOK_TZ, at), "YYYY-MM")
+    return func.strftime("%Y-%m", _seconds(at), "+7 hours")
+
+
+def sql_days_between(session: Session, later: Any, earlier: Any) -> Any:
+    """SQL: whole days from the date `earlier` to the date `later` (NULL when either is NULL)."""
+    if _on_postgres(session):
+        return later - earlier
+    return cast(func.julianday(later) - func.julianday(earlier), Integer)
+
+
+def sql_bangkok_days_between(session: Session, later: Any, earlier: Any) -> Any:
+    """SQL: whole days from the Bangkok date of the instant `earlier` to that of the instant `later`."""
+    if _on_postgres(session):
+        return sql_bangkok_day(session, later) - sql_bangkok_day(session, earlier)
+    return cast(func.julianday(_seconds(later), "+7 hours", "start of day")
+                - func.julianday(_seconds(earlier), "+7 hours", "start of day"), Integer)
+
+
+def sql_scan(session: Session, column: Any) -> Any:
+    """SQL: the column, kept off its index on SQLite (the unary `+`). A fiscal year's range can cover most
+    of a table — all of it in the benchmark — and SQLite, which keeps no histogram, would rather walk the
+    index with a lookup per row, several times slower than reading the table through."""
+    if _on_postgres(session):
+        return column
+    return UnaryExpression(column, operator=operators.custom_op("+"), type_=column.type)
+
+
+def sql_after_day(session: Session, at: Any, day: Any) -> Any:
+    """SQL: the instant `at` falls after the Bangkok day `day` (a date column): at or after the Bangkok
+    midnight that ends it, which is 17:00 UTC on that date."""
+    if _on_postgres(session):
+        return at >= func.timezone(BANGKOK_TZ, cast(day + 1, DateTime))
+    return at >= day.op("||")(" 17:00:00")
+
+
+def median_of_counts(counts: dict[int, int]) -> float | None:
+    """The median of values given as {value: how many}; with an even count the mean of the two middle
+    values."""
+    n = sum(counts.values())
+    if not n:
+        return None
+    low = high = None
+    seen = 0
+    for value in sorted(counts):
+        seen += counts[value]
+        if low is None and seen > (n - 1) // 2:
+            low = value
+        if seen > n // 2:
+            high = value
+            break
+    return (low + high) / 2
 
 
 def lending_figures(session: Session, start: date, end: date) -> dict[str, Any]:
+    """The lending figures, each counted by the database in a few grouped passes.
+
+    Every date rule of report-metrics.md becomes a comparison of stored UTC instants: "the Bangkok date of
+    t is in the year" is lo <= t < hi (the Bangkok midnights that start the year and end it); "back by
+    day D" is before the Bangkok midnight that ends D (sql_after_day is its negation).
+    """
     lo, hi = bangkok_midnight_utc(start), bangkok_midnight_utc(end + timedelta(days=1))
+
     in_year = and_(Loan.requested_at >= lo, Loan.requested_at < hi)
     counts = dict(session.execute(select(Loan.status, func.count()).where(in_year).group_by(Loan.status)).all())
-    requests = sum(counts.values())
-    decisions = [bangkok_date(d) - bangkok_date(r) for r, d in session.execute(
-        select(Loan.requested_at, Loan.decided_at).where(
-            in_year, Loan.status.in_((*APPROVED_LIKE, REJECTED)), Loan.decided_at.is_not(None)))]
-    median_days = round_half_away(median(d.days for d in decisions), 2) if decisions else None
+    # Days from request to decision, counted per number of days (the status test inside the CASE, so that
+    # SQLite reads the table through instead of walking the status index).
+    decided = and_(Loan.status.in_((*APPROVED_LIKE, REJECTED)), Loan.decided_at.is_not(None))
+    waited = (select(case((decided, sql_bangkok_days_between(session, Loan.decided_at, Loan.requested_at)))
+                     .label("days")).where(in_year).subquery())
+    decisions = {int(days): n for days, n in session.execute(
+        select(waited.c.days, func.count()).group_by(waited.c.days)) if days is not None}
+    median_days = median_of_counts(decisions)
 
-    handed = and_(Loan.checked_out_at >= lo, Loan.checked_out_at < hi)
     loans_checked_out, items_checked_out = session.execute(
         select(func.count(func.distinct(Loan.id)), func.count(LoanItem.id))
-        .select_from(Loan).join(LoanItem, LoanItem.loan_id == Loan.id).where(handed)).one()
+        .select_from(Loan).join(LoanItem, LoanItem.loan_id == Loan.id)
+        .where(Loan.checked_out_at >= lo, Loan.checked_out_at < hi)).one()
 
-    # Every item that can matter to this year: handed over before the year ended and either still out,
-    # back or lost in or after the year, or due in the year.
-    rows = session.execute(
-        select(LoanItem.id, LoanItem.loan_id, LoanItem.condition, LoanItem.returned_at, Loan.due_on,
-               Loan.checked_out_at)
-        .join(Loan, Loan.id == LoanItem.loan_id)
-        .where(Loan.checked_out_at.is_not(None), Loan.checked_out_at < hi,
-               or_(LoanItem.returned_at.is_(None), LoanItem.returned_at >= lo, Loan.due_on >= start))).all()
-    loan_ids = {r.loan_id for r in rows}
-    demands: dict[int, list[date]] = defaultdict(list)
-    if loan_ids:
-        ids = sorted(loan_ids)
-        for chunk in range(0, len(ids), 5000):
-            for loan_id, day in session.execute(select(Demand.loan_id, Demand.demanded_on).where(
-                    Demand.loan_id.in_(ids[chunk:chunk + 5000]))):
-                demands[loan_id].append(day)
+    def items(*columns: Any) -> Any:
+        """Items of loans handed over before the year ended (every item figure is about those)."""
+        return (select(*columns).select_from(LoanItem).join(Loan, Loan.id == LoanItem.loan_id)
+                .where(Loan.checked_out_at.is_not(None), Loan.checked_out_at < hi))
 
-    f = defaultdict(int)
-    for r in rows:
-        back_or_lost = _day(r.returned_at)  # the day it came back, or the day the loss was recorded
-        if back_or_lost is not None and start <= back_or_lost <= end:
-            if r.condition in (GOOD, DAMAGED):
-                f["items_returned"] += 1
-                f["items_returned_on_time" if back_or_lost <= r.due_on else "items_returned_late"] += 1
-                if r.condition == DAMAGED:
-                    f["items_damaged"] += 1
-            elif r.condition == LOST:
-                f["items_lost"] += 1
-        if _day(r.checked_out_at) <= end and (back_or_lost is None or back_or_lost > end):
-            f["items_out_at_year_end"] += 1
-            if r.due_on < end:
-                f["items_overdue_at_year_end"] += 1
-        if start <= r.due_on <= end and (back_or_lost is None or back_or_lost > r.due_on):
-            f["overdue_items"] += 1
-            # A demand covers the item while it is out: the earliest dated after the due date.
-            covering = [d for d in demands.get(r.loan_id, ()) if d > r.due_on
-                        and (back_or_lost is None or d <= back_or_lost)]
-            if not covering:
-                f["overdue_items_not_demanded"] += 1
-            elif (min(covering) - r.due_on).days <= 7:
-                f["overdue_items_demanded_within_7_days"] += 1
-            else:
-                f["overdue_items_demanded_late"] += 1
-    returned = f["items_returned"]
+    def counted(condition: Any) -> Any:
+        return func.count(case((condition, 1)))
+
+    # Back or lost in the year: returned_at is the day it came back or the day the loss was recorded.
+    came_back = LoanItem.condition.in_((GOOD, DAMAGED))
+    returned, returned_late, damaged, lost = session.execute(items(
+        counted(came_back),
+        counted(and_(came_back, sql_after_day(session, LoanItem.returned_at, Loan.due_on))),
+        counted(LoanItem.condition == DAMAGED),
+        counted(LoanItem.condition == LOST),
+    ).where(LoanItem.returned_at >= lo, LoanItem.returned_at < hi)).one()
+
+    # Neither back nor lost by the end of the last day.
+    out_at_end, overdue_at_end = session.execute(items(func.count(), counted(Loan.due_on < end)).where(
+        or_(LoanItem.returned_at.is_(None), LoanItem.returned_at >= hi))).one()
+
+    # Due in the year and neither back nor lost by the end of the due day; per item, the days from the due
+    # date to the first demand that covers it (dated after the due date, and while the item was still out).
+    first_demand = (
+        select(func.min(Demand.demanded_on))
+        .where(Demand.loan_id == Loan.id, Demand.demanded_on > Loan.due_on,
+               or_(LoanItem.returned_at.is_(None),
+                   Demand.demanded_on <= sql_bangkok_day(session, LoanItem.returned_at)))
+        .correlate(Loan, LoanItem).scalar_subquery())
+    overdue = items(sql_days_between(session, first_demand, Loan.due_on).label("days")).where(
+        sql_scan(session, Loan.due_on) >= start, sql_scan(session, Loan.due_on) <= end,
+        or_(LoanItem.returned_at.is_(None), sql_after_day(session, LoanItem.returned_at, Loan.due_on)),
+    ).subquery()
+    demanded = {None if days is None else int(days): n for days, n in session.execute(
+        select(overdue.c.days, func.count()).group_by(overdue.c.days))}
+
     return {
-        "requests": requests,
+        "requests": sum(counts.values()),
         "approved": sum(counts.get(s, 0) for s in APPROVED_LIKE),
         "rejected": counts.get(REJECTED, 0),
         "cancelled": counts.get(CANCELLED, 0),
         "pending": counts.get(REQUESTED, 0),
-        "median_days_to_decision": median_days,
+        "median_days_to_decision": round_half_away(median_days, 2) if median_days is not None else None,
         "loans_checked_out": loans_checked_out,
         "items_checked_out": items_checked_out,
         "items_returned": returned,
-        "items_returned_on_time": f["items_returned_on_time"],
-        "items_returned_late": f["items_returned_late"],
-        "on_time_return_rate": round_half_away(f["items_returned_on_time"] / returned * 100, 1) if returned else None,
-        "items_damaged": f["items_damaged"],
-        "items_lost": f["items_lost"],
-        "items_out_at_year_end": f["items_out_at_year_end"],
-        "items_overdue_at_year_end": f["items_overdue_at_year_end"],
-        "overdue_items": f["overdue_items"],
-        "overdue_items_demanded_within_7_days": f["overdue_items_demanded_within_7_days"],
-        "overdue_items_demanded_late": f["overdue_items_demanded_late"],
-        "overdue_items_not_demanded": f["overdue_items_not_demanded"],
+        "items_returned_on_time": returned - returned_late,
+        "items_returned_late": returned_late,
+        "on_time_return_rate": round_half_away((returned - returned_late) / returned * 100, 1) if returned else None,
+        "items_damaged": damaged,
+        "items_lost": lost,
+        "items_out_at_year_end": out_at_end,
+        "items_overdue_at_year_end": overdue_at_end,
+        "overdue_items": sum(demanded.values()),
+        "overdue_items_demanded_within_7_days": sum(n for d, n in demanded.items() if d is not None and d <= 7),
+        "overdue_items_demanded_late": sum(n for d, n in demanded.items() if d is not None and d > 7),
+        "overdue_items_not_demanded": demanded.get(None, 0),
     }
 
 

@@ -28,10 +28,10 @@ import math
 from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import DateTime, and_, case, cast, func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from audit.checkpoints import log_path
@@ -320,19 +320,6 @@ class Report:
         return int(self.figures["fiscal_year"])
 
 
-def _back_after_due_day(session: Session) -> Any:
-    """SQL: the item came back (or was lost) after the Bangkok day it was due, i.e. at or after the Bangkok
-    midnight that ends `due_on` (Bangkok is UTC+7 all year: 17:00 UTC on the due date)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return LoanItem.returned_at >= func.timezone("Asia/Bangkok", cast(Loan.due_on + 1, DateTime))
-    # SQLite keeps SQLAlchemy's UTC text 'YYYY-MM-DD HH:MM:SS.ffffff', which sorts as it reads
-    return LoanItem.returned_at >= Loan.due_on.op("||")(" 17:00:00")
-
-
-def _aware(at: datetime) -> datetime:
-    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
-
-
 def _next_month(day: date) -> date:
     return date(day.year + (day.month == 12), day.month % 12 + 1, 1)
 
@@ -350,60 +337,69 @@ def monthly_series(session: Session, fiscal_year: int) -> list[Month]:
     """Per month of the fiscal year (October first): loans requested, items that came back (inspected good
     or damaged) and items out past their due date at the month's end — with figures.py's date rules: a
     timestamp counts on its Bangkok date; "out at the end of day D" is handed over before the next Bangkok
-    midnight and neither back nor lost by it; overdue is a due date earlier than D."""
+    midnight and neither back nor lost by it; overdue is a due date earlier than D.
+
+    The database groups the rows by Bangkok month ('YYYY-MM'); only the groups come back."""
     start, end = fiscal_year_bounds(fiscal_year)
     months = [Month(start)]
     while len(months) < 12:
         months.append(Month(_next_month(months[-1].first)))
-    edges = [bangkok_midnight_utc(m.first) for m in months] + [bangkok_midnight_utc(end + timedelta(days=1))]
+    keys = [f"{m.first:%Y-%m}" for m in months]
+    lo, hi = bangkok_midnight_utc(start), bangkok_midnight_utc(end + timedelta(days=1))
 
-    def per_month(column: Any) -> list[Any]:
-        return [
-            func.coalesce(func.sum(case((and_(column >= edges[i], column < edges[i + 1]), 1), else_=0)), 0)
-            for i in range(12)
-        ]
+    def index(key: str | None) -> int:
+        """The month's place in the year: -1 before it, 12 after it (or never)."""
+        if key is None or key > keys[-1]:
+            return 12
+        return -1 if key < keys[0] else keys.index(key)
 
-    requests = session.execute(
-        select(*per_month(Loan.requested_at)).where(
-            Loan.requested_at >= edges[0], Loan.requested_at < edges[12]
-        )
-    ).one()
-    returns = session.execute(
-        select(*per_month(LoanItem.returned_at)).where(
-            LoanItem.returned_at >= edges[0],
-            LoanItem.returned_at < edges[12],
-            LoanItem.condition.in_((GOOD, DAMAGED)),
-        )
-    ).one()
+    def grouped(query: Any) -> list[Any]:
+        """(each column of the query's rows, how many rows) — grouped on a subquery, so that PostgreSQL
+        sees the same expression in SELECT and GROUP BY."""
+        rows = query.subquery()
+        return session.execute(select(*rows.c, func.count()).group_by(*rows.c)).all()
+
+    def month(at: Any, name: str) -> Any:
+        return fig.sql_bangkok_month(session, at).label(name)
+
+    for key, n in grouped(select(month(Loan.requested_at, "requested")).where(
+            Loan.requested_at >= lo, Loan.requested_at < hi)):
+        months[index(key)].requests = n
+    for key, n in grouped(select(month(LoanItem.returned_at, "back")).where(
+            LoanItem.returned_at >= lo, LoanItem.returned_at < hi, LoanItem.condition.in_((GOOD, DAMAGED)))):
+        months[index(key)].returns = n
+
     # Out past due at a month's end: only items not back by the end of their due day can be, so the query
-    # takes those, and each row's months are counted here: from the first month-end after both its due date
-    # and its hand-over, up to the last month-end before it came back.
+    # takes those, grouped by due date, month handed over and month back; each group counts from the first
+    # month-end after both its due date and its hand-over, up to the last month-end before it came back.
     ends = [m.last for m in months]
     overdue = [0] * 13
-    for handed, back, due in session.execute(
-        select(Loan.checked_out_at, LoanItem.returned_at, Loan.due_on)
+    for due, handed, back, n in grouped(
+        select(Loan.due_on.label("due"), month(Loan.checked_out_at, "handed"), month(LoanItem.returned_at, "back"))
+        .select_from(LoanItem)
         .join(Loan, Loan.id == LoanItem.loan_id)
         .where(
             Loan.checked_out_at.is_not(None),
-            Loan.checked_out_at < edges[12],
-            Loan.due_on < end,
+            Loan.checked_out_at < hi,
+            fig.sql_scan(session, Loan.due_on) < end,
             or_(
                 LoanItem.returned_at.is_(None),
-                and_(LoanItem.returned_at >= edges[1], _back_after_due_day(session)),
+                and_(
+                    LoanItem.returned_at >= bangkok_midnight_utc(months[1].first),
+                    fig.sql_after_day(session, LoanItem.returned_at, Loan.due_on),
+                ),
             ),
         )
     ):
-        first = max(bisect_right(ends, due), bisect_right(edges, _aware(handed)) - 1)
-        last = 11 if back is None else bisect_right(edges, _aware(back)) - 2
+        first = max(bisect_right(ends, due), index(handed))
+        last = index(back) - 1  # 11 when still out or back after the year
         if first <= last:
-            overdue[first] += 1
-            overdue[last + 1] -= 1
+            overdue[first] += n
+            overdue[last + 1] -= n
     running = 0
-    for i in range(12):
-        running += overdue[i]
-        overdue[i] = running
     for i, m in enumerate(months):
-        m.requests, m.returns, m.overdue = int(requests[i]), int(returns[i]), int(overdue[i])
+        running += overdue[i]
+        m.overdue = running
     return months
 
 
