@@ -365,7 +365,7 @@ def test_after_every_tampering_was_rolled_back_the_chain_verifies_again(chain):
     assert result.ok and result.count == TOTAL
 
 
-# --- the walk in parts (SQLite, long chains, one worker per part) gives the answer of one walk -------------------------
+# --- the walk in parts (SQLite, long chains, a worker per part) gives the answer of one walk ---------
 
 @pytest.fixture(scope="module")
 def small_sqlite_chain(tmp_path_factory):
