@@ -6,11 +6,11 @@ import logging
 import os
 from typing import Any
 
+import click
 from flask import Flask, flash, g, redirect, render_template, request
 from flask_babel import gettext as _
 from flask_bootstrap import Bootstrap5
 from flask_login import LoginManager
-from flask_migrate import Migrate
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -55,8 +55,51 @@ class _Settings(dict):
 
     __getattr__ = dict.get
 
-migrate = Migrate()
 login_manager = LoginManager()
+MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
+
+
+def init_migrations(app: Flask) -> None:
+    """Flask-Migrate on `app`. Importing it (Alembic) is a quarter of the app's start-up and only
+    migrating needs it, so the app starts with a stand-in that sets it up when first used: by the `db`
+    command group, or by `flask_migrate.upgrade()` called from code (tests, benchmarks)."""
+    if isinstance(app.extensions.get("migrate"), _MigrateLater):
+        del app.extensions["migrate"]
+    if "migrate" not in app.extensions:
+        from flask_migrate import Migrate
+
+        Migrate(app, db, directory=MIGRATIONS, render_as_batch=True, compare_type=True)
+
+
+class _MigrateLater:
+    """`app.extensions["migrate"]` until Flask-Migrate is first asked for something."""
+
+    def __init__(self, app: Flask) -> None:
+        self._app = app
+
+    def __getattr__(self, name: str) -> Any:
+        init_migrations(self._app)
+        return getattr(self._app.extensions["migrate"], name)
+
+
+class _MigrationCommands(click.Command):
+    """`flask db ...`: hands its arguments to Flask-Migrate's own command group, loaded only now."""
+
+    def __init__(self) -> None:
+        super().__init__("db", help="Perform database migrations (Flask-Migrate); `flask db --help` lists them.",
+                         context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+                         add_help_option=False, callback=self._run)
+
+    @staticmethod
+    def _run() -> None:
+        from flask.cli import ScriptInfo
+
+        ctx = click.get_current_context()
+        info = ctx.ensure_object(ScriptInfo)
+        init_migrations(info.load_app())
+        from flask_migrate.cli import db as commands
+
+        commands.main(args=ctx.args, prog_name=ctx.command_path, obj=info, standalone_mode=False)
 
 
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
@@ -71,7 +114,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     db.init_app(app)
     with app.app_context():
         install_sqlite_tuning(db.engine)
-    migrate.init_app(app, db, directory=os.path.join(root, "migrations"), render_as_batch=True, compare_type=True)
+    app.extensions["migrate"] = _MigrateLater(app)
+    app.cli.add_command(_MigrationCommands())
     csrf.init_app(app)
     Bootstrap5(app)
     i18n.init_app(app)
