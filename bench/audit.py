@@ -292,7 +292,7 @@ def main() -> None:
     verify_line, info = measure_verify(app)
     lines = [f"`.venv/bin/python bench/audit.py --entries {args.entries}` — {datetime.now(UTC):%Y-%m-%d}, "
              f"SQLite (WAL), {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} while measuring "
-             f"(other sessions' work); log of {info['count']:,} entries, "
+             f"(the 1-minute figure, this run included); log of {info['count']:,} entries, "
              f"database {size:.0f} MB (built by `record_many` in chunks of {CHUNK:,} in {built:.0f} s "
              f"when not reused)", "",
              verify_line, measure_write_cost(app), *measure_pages(app, info["count"])]
