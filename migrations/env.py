@@ -45,6 +45,16 @@ def get_metadata():
     return target_db.metadata
 
 
+# Objects that migrations create by hand and the models do not describe: SQLite's trigram index of the
+# asset search text (an FTS5 table and the shadow tables it keeps) and PostgreSQL's pg_trgm index
+# (0005_asset_search_index). Autogenerate must not offer to drop them.
+HAND_MADE = ("assets_fts", "ix_assets_search_text_trgm")
+
+
+def include_name(name, type_, parent_names):
+    return not (name and name.startswith(HAND_MADE))
+
+
 def run_migrations_offline():
     """Run migrations in 'offline' mode.
 
@@ -59,7 +69,7 @@ def run_migrations_offline():
     """
     url = config.get_main_option("sqlalchemy.url")
     context.configure(
-        url=url, target_metadata=get_metadata(), literal_binds=True
+        url=url, target_metadata=get_metadata(), literal_binds=True, include_name=include_name
     )
 
     with context.begin_transaction():
@@ -87,6 +97,7 @@ def run_migrations_online():
     conf_args = current_app.extensions['migrate'].configure_args
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
+    conf_args.setdefault("include_name", include_name)
 
     connectable = get_engine()
 
