@@ -6,6 +6,12 @@ Builds a fresh SQLite instance per size by importing a generated CSV through the
 peak memory), measures the register list and searches in-process (server-side time per request through
 the whole Flask stack), then serves it with gunicorn -w 2 and loads it with wrk -t2 -c2, and reports the
 server's total RSS. Prints a Markdown table for bench/RESULTS.md.
+
+wrk runs with bench/wrk_report.lua, which prints p50/p95/p99 from wrk's own latency histogram (wrk's
+--latency table has no p95). Before each timed wrk run the same URL is loaded for a few seconds with two
+connections, so both workers have served it (templates compiled, statements cached, pages in memory)
+and first-request costs are not in the figures. The machine is shared: each measure carries the 1-minute
+load average before and after it.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import os
 import re
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -22,9 +29,22 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import OUT, PY, ROOT, fresh_instance, summary, timed, write_assets_csv  # noqa: E402
+from bench.common import OUT, PY, ROOT, fresh_instance, pct, summary, timed, write_assets_csv  # noqa: E402
 
 SEARCHES = ["เต็นท์", "โปรเจคเตอร์", "416-5", "SN1234", "ห้องประชุม", "ลำโพงเคลื่อนที่", "๔๒๐-", "canon"]
+WRK_SCRIPT = Path(__file__).resolve().parent / "wrk_report.lua"
+WARM_SECONDS = 3
+
+
+def load() -> str:
+    return f"{os.getloadavg()[0]:.2f}"
+
+
+def with_load(measure):
+    """The measure's result, with the 1-minute load average before and after it."""
+    before = load()
+    result = measure()
+    return f"{result} [load {before} → {load()}]"
 
 
 def in_process(env: dict) -> dict[str, str]:
@@ -49,19 +69,31 @@ def in_process(env: dict) -> dict[str, str]:
         return times
 
     results = {
-        "list, page 1": summary(measure(["/assets"], 200)),
-        "list, deep pages": summary(measure([f"/assets?page={p}" for p in (10, 200, 500, 900)], 50)),
-        "list, filtered (category + status)": summary(measure(
-            ["/assets?category=เต็นท์&status=available", "/assets?department=กองช่าง&lendable=yes"], 100)),
-        "search (Thai, number, serial, location)": summary(measure([f"/assets?q={q}" for q in SEARCHES], 25)),
+        "list, page 1": with_load(lambda: summary(measure(["/assets"], 200))),
+        "list, deep pages": with_load(lambda: summary(measure([f"/assets?page={p}" for p in (10, 200, 500, 900)],
+                                                              50))),
+        "list, filtered (category + status)": with_load(lambda: summary(measure(
+            ["/assets?category=เต็นท์&status=available", "/assets?department=กองช่าง&lendable=yes"], 100))),
     }
+    per_key: dict[str, list[float]] = {q: [] for q in SEARCHES}
+
+    def searches() -> str:
+        times = measure([f"/assets?q={q}" for q in SEARCHES], 25)
+        for i, t in enumerate(times):
+            per_key[SEARCHES[i % len(SEARCHES)]].append(t)
+        return summary(times)
+
+    results["search (Thai, number, serial, location)"] = with_load(searches)
+    results["search, p50/p95 per key"] = ", ".join(
+        f"{q} {statistics.median(ts):.1f}/{pct(ts, 95):.1f} ms" for q, ts in per_key.items())
     from sqlalchemy import select
 
     from core.db import db
     from lending.models import Asset
     with app.app_context():
         first = db.session.execute(select(Asset.id).order_by(Asset.id).limit(1)).scalar_one()
-    results["asset page"] = summary(measure([f"/assets/{first + i}" for i in range(0, 200, 7)], 10))
+    results["asset page"] = with_load(lambda: summary(measure([f"/assets/{first + i}" for i in range(0, 200, 7)],
+                                                              10)))
     return results
 
 
@@ -79,13 +111,21 @@ def rss_mb(pid: int) -> float:
 
 
 def wrk(url: str, cookie: str, seconds: int) -> str:
-    out = subprocess.run(["wrk", "-t2", "-c2", f"-d{seconds}s", "--latency", "-H", f"Cookie: {cookie}", url],
+    """A warm-up run (not counted), then the timed run; p50/p95/p99 from wrk_report.lua."""
+    base = ["wrk", "-t2", "-c2", "-H", f"Cookie: {cookie}"]
+    subprocess.run([*base, f"-d{WARM_SECONDS}s", url], capture_output=True, text=True, check=True)
+    before = load()
+    out = subprocess.run([*base, f"-d{seconds}s", "-s", str(WRK_SCRIPT), url],
                          capture_output=True, text=True, check=True).stdout
-    rps = re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)
-    lat = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)", out, re.M))
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    return f"{float(rps):.0f} req/s, p50 {lat.get('50')}, p90 {lat.get('90')}, p99 {lat.get('99')}" + \
-        (f", NON-2xx {non2xx.group(1)}" if non2xx else "")
+    fields = dict(re.findall(r"(\w+)=([\d.]+)", re.search(r"^KP_WRK .*$", out, re.M).group(0)))
+    errors = {k: int(fields[k]) for k in ("connect", "read", "write", "timeout", "non2xx") if int(fields[k])}
+
+    def ms(key: str) -> str:
+        return f"{int(fields[key]) / 1000:.2f} ms"
+
+    return (f"{float(fields['rps']):.0f} req/s, p50 {ms('p50_us')}, p95 {ms('p95_us')}, p99 {ms('p99_us')}, "
+            f"max {ms('max_us')} ({int(fields['requests']):,} requests)"
+            + (f", ERRORS {errors}" if errors else "") + f" [load {before} → {load()}]")
 
 
 def under_gunicorn(env: dict, seconds: int) -> dict[str, str]:
@@ -112,8 +152,12 @@ def under_gunicorn(env: dict, seconds: int) -> dict[str, str]:
         opener.open(base + "/login", urllib.parse.urlencode(
             {"username": "officer", "password": "bench-password", "csrf_token": token}).encode())
         cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+        # Signed in, or wrk would time a redirect to the login page (a 302 is no error to wrk).
+        assert opener.open(base + "/assets").geturl() == base + "/assets"
         idle = rss_mb(proc.pid)
         out = {"register page (50 rows)": wrk(base + "/assets", cookie, seconds)}
+        out["register search, Thai (1 asset in 6 matches)"] = wrk(base + "/assets?q=" + urllib.parse.quote("ห้องประชุม"),
+                                                            cookie, seconds)
         out["asset page"] = wrk(base + "/assets/1234", cookie, seconds)
         out["server RSS (master + 2 workers)"] = f"{idle:.0f} MB idle, {rss_mb(proc.pid):.0f} MB after load"
         return out
@@ -136,10 +180,12 @@ def main() -> None:
     for n in args.sizes:
         env = fresh_instance(f"register-{n}")
         csv_path = write_assets_csv(OUT / f"assets-{n}.csv", n)
+        before = load()
         seconds, peak, _ = timed([str(Path(PY).parent / "flask"), "--app", "wsgi", "assets", "import",
                                   str(csv_path)], env)
         print(f"\n### {n:,} assets\n")
-        print(f"- import of {n:,} rows (CLI, all-or-nothing, with audit entries): {seconds:.1f} s, peak {peak:.0f} MB")
+        print(f"- import of {n:,} rows (CLI, all-or-nothing, with audit entries): {seconds:.1f} s, peak {peak:.0f} MB "
+              f"[load {before} → {load()}]")
         if n == 10_000:  # the search "เต็นท์" matches every tenth asset: 1,000 labels
             print(f"- label sheet, 3x8 on A4: {labels(env)}")
         # in-process measures need the app importable with this instance's environment
