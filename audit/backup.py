@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, func, inspect, select, text
+from sqlalchemy.exc import DBAPIError
 
 from audit import checkpoints as checkpoint_file
 from audit.models import AuditEntry, AuditHead
@@ -120,19 +121,47 @@ def _run(cmd: list[str], env: dict[str, str]) -> None:
         raise BackupError(N_("%(tool)s failed: %(detail)s"), tool=cmd[0], detail=proc.stderr.strip()[-2000:])
 
 
-def _snapshot_postgres(engine: Engine, dest: Path) -> tuple[tuple[int, str], str]:
+# Extensions the app's schema uses from outside it (the asset search index's operator class, migration
+# 0005): a dump of the app's schema does not carry them, so the manifest names them and restore creates
+# them first.
+EXTENSIONS = ("pg_trgm",)
+
+
+def _snapshot_postgres(engine: Engine, dest: Path) -> tuple[tuple[int, str], str, list[dict[str, str]]]:
     conn = engine.connect().execution_options(isolation_level="REPEATABLE READ")
     try:
         with conn.begin():
             snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar_one()
             schema = conn.execute(text("SELECT current_schema()")).scalar_one()
             head = _head(conn)
+            extensions = [{"name": name, "schema": where} for name, where in conn.execute(text(
+                "SELECT e.extname, n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+                "WHERE e.extname = ANY(:names) ORDER BY e.extname"), {"names": list(EXTENSIONS)})
+                if where != schema]
             env, args = _pg_env_args(engine)
             _run([shutil.which("pg_dump") or "pg_dump", "--format=custom", f"--snapshot={snapshot}",
                   f"--schema={schema}", "--no-owner", "--no-privileges", f"--file={dest}", *args], env)
     finally:
         conn.close()
-    return head, schema
+    return head, schema, extensions
+
+
+def _create_extensions(engine: Engine, extensions: list[dict[str, str]]) -> None:
+    """The extensions a PostgreSQL backup needs, each in the schema it had (if not there already)."""
+    quote = engine.dialect.identifier_preparer.quote_identifier
+    for ext in extensions:
+        if ext.get("name") not in EXTENSIONS:
+            continue  # only what this app installs; never a name read from a file into SQL otherwise
+        try:
+            with engine.begin() as conn:
+                conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {quote(ext['schema'])}"))
+                conn.execute(text(f"CREATE EXTENSION IF NOT EXISTS {quote(ext['name'])} "
+                                  f"WITH SCHEMA {quote(ext['schema'])}"))
+        except DBAPIError as err:
+            raise BackupError(N_("This backup needs the PostgreSQL extension %(name)s in schema %(schema)s, "
+                                 "which this database role may not create (%(reason)s). Ask the database "
+                                 "administrator to create it, then restore again."), name=ext["name"],
+                              schema=ext["schema"], reason=str(err.orig).strip().splitlines()[0]) from None
 
 
 def _snapshot_sqlite(engine: Engine, dest: Path) -> tuple[int, str]:
@@ -168,13 +197,13 @@ def take_backup(engine: Engine, evidence_dir: str | os.PathLike, out: str | os.P
         raise BackupError(N_("%(path)s is not empty; choose a new directory for the backup."), path=str(out))
     out.mkdir(parents=True, exist_ok=True)
     kind = engine.dialect.name
-    schema = None
+    schema, extensions = None, []
     if kind == "sqlite":
         db_name = "db.sqlite3"
         head = _snapshot_sqlite(engine, out / db_name)
     elif kind == "postgresql":
         db_name = "db.dump"
-        head, schema = _snapshot_postgres(engine, out / db_name)
+        head, schema, extensions = _snapshot_postgres(engine, out / db_name)
     else:
         raise BackupError(N_("Backups of %(kind)s databases are not supported."), kind=kind)
     db_sha, db_size = sha256_file(out / db_name)
@@ -197,7 +226,8 @@ def take_backup(engine: Engine, evidence_dir: str | os.PathLike, out: str | os.P
         "format": FORMAT,
         "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "app_version": app_version(),
-        "db": {"kind": kind, "path": db_name, "sha256": db_sha, "size": db_size, "schema": schema},
+        "db": {"kind": kind, "path": db_name, "sha256": db_sha, "size": db_size, "schema": schema,
+               "extensions": extensions},
         "audit_head": {"seq": head[0], "hash": head[1]},
         "files": files,
         "checkpoint_log": log_entry,
@@ -286,6 +316,7 @@ def restore_backup(engine: Engine, evidence_dir: str | os.PathLike, source: str 
         if manifest["db"].get("schema") and manifest["db"]["schema"] != schema:
             raise BackupError(N_("This backup holds schema %(backup)s; this database's schema is "
                                  "%(target)s."), backup=manifest["db"]["schema"], target=schema)
+        _create_extensions(engine, manifest["db"].get("extensions") or [])
         engine.dispose()
         env, args = _pg_env_args(engine)
         _run([shutil.which("pg_restore") or "pg_restore", "--no-owner", "--no-privileges", "--clean",
