@@ -443,14 +443,12 @@ def build(
         thai_digits = bool(settings.get("thai_digits_in_documents"))
     from lending.stocktake import stocktake_figures
 
-    figures = fig.compute(
-        session,
-        int(fiscal_year),
-        chain_intact=chain_intact or chain_check(engine, config),
-        stocktake=stocktake_figures,
-    )
+    # The chain's verification starts first and runs beside everything else; its answer is asked for
+    # last (figures.compute asks for it after every other figure).
+    check = chain_intact or chain_check(engine, config)
     months = monthly_series(session, int(fiscal_year))
     measures = measure_rows(session, int(fiscal_year), lang)
+    figures = fig.compute(session, int(fiscal_year), chain_intact=check, stocktake=stocktake_figures)
     session.rollback()  # end the read transaction
     return Report(
         figures=figures,
