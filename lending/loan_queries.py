@@ -67,15 +67,17 @@ def lendable_catalogue(session: Session, q: str, exclude: list[int], limit: int 
         -> tuple[list[Any], int]:
     """Lendable assets matching a search (number, name, serial, location), and how many match in all."""
     from lending.models import search_key
+    from lending.queries import search_condition, search_support
 
     stmt = select(Asset.id, Asset.asset_number, Asset.name, Asset.category, Asset.location, Asset.status,
                   Asset.price).where(Asset.lendable.is_(True), Asset.status.not_in(UNLENDABLE_STATUSES))
     count = select(func.count()).select_from(Asset).where(Asset.lendable.is_(True),
                                                           Asset.status.not_in(UNLENDABLE_STATUSES))
     if q.strip():
-        key = search_key(q)
-        stmt = stmt.where(Asset.search_text.contains(key, autoescape=True))
-        count = count.where(Asset.search_text.contains(key, autoescape=True))
+        # The register's search: the same matches, through its trigram index where there is one.
+        matches = search_condition(search_key(q), *search_support(session))
+        stmt = stmt.where(matches)
+        count = count.where(matches)
     if exclude:
         stmt = stmt.where(Asset.id.not_in(exclude))
         count = count.where(Asset.id.not_in(exclude))

@@ -238,3 +238,17 @@ def test_after_a_large_import_the_index_s_pending_entries_are_merged_without_err
 
     assert "left for autovacuum" not in caplog.text
     assert list_assets(session, AssetFilter(q="เก้าอี้")).total >= 0
+
+
+@pytest.mark.parametrize("raw", ["เก้าอี้", "epson", '"ห้ามจอด"', "(or)", "ห้อง ๔๑", "ab", "*", "ไม่มีอยู่จริงเลย"])
+def test_the_loan_request_catalogue_finds_what_the_register_finds(session, awkward, raw):
+    """The request page's picker of lendable assets searches through the same index, with the same matches."""
+    from lending.loan_queries import UNLENDABLE_STATUSES, lendable_catalogue
+
+    key = search_key(raw)
+    session.rollback()
+    expected = {i for i, t, lendable, status in session.execute(
+        select(Asset.id, Asset.search_text, Asset.lendable, Asset.status))
+        if key in t and lendable and status not in UNLENDABLE_STATUSES}
+    rows, total = lendable_catalogue(session, raw, [], limit=100_000)
+    assert total == len(expected) and {r.id for r in rows} == expected
