@@ -150,6 +150,31 @@ def login(client, username: str, password: str = PASSWORD, follow: bool = False)
                        follow_redirects=follow)
 
 
+def english(client) -> None:
+    """Show this client's pages in English (the assertions read English text)."""
+    with client.session_transaction() as cookie:
+        cookie["lang"] = "en"
+
+
+def sign_in(client, user):
+    """Sign in through the login form, then show the pages in English."""
+    assert login(client, user.username).status_code == 302
+    english(client)
+    return client
+
+
+@pytest.fixture
+def officer(make_user):
+    """A supply officer of the test's own (the database is shared by the session)."""
+    return make_user(roles=["supply_officer"])
+
+
+@pytest.fixture
+def admin(make_user):
+    """An admin of the test's own."""
+    return make_user(roles=["admin"])
+
+
 @pytest.fixture
 def login_as(client):
     """login_as(user) signs the test client in as that user."""

@@ -91,11 +91,6 @@ def assert_found_alike(session, raw: str, **filters) -> set[int]:
 
 
 @pytest.fixture
-def officer(make_user):
-    return make_user(roles=["supply_officer"])
-
-
-@pytest.fixture
 def awkward(make_asset):
     """Two assets with the awkward text (one with a twist), so keys match several rows."""
     u = unique("")

@@ -53,11 +53,6 @@ def audit_count(session) -> int:
     return session.scalar(select(func.count()).select_from(AuditEntry))
 
 
-@pytest.fixture
-def officer(make_user):
-    return make_user(roles=["supply_officer"])
-
-
 # --- create and edit -------------------------------------------------------------------------------
 
 def test_an_officer_puts_a_new_asset_on_the_register_with_a_tag_and_an_audit_entry(session, officer):

@@ -29,30 +29,13 @@ from core.files import DOCX, PDF, XLSX, FileStore
 from core.models import StoredFile, User
 from evidence import services
 from evidence.models import EvidenceItem
-from tests.conftest import login, unique
+from tests.conftest import sign_in, unique
 
 YEAR = 2569
 MB = 1024 * 1024
 
 
 # --- helpers ---------------------------------------------------------------------------------------
-
-def sign_in(client, user):
-    assert login(client, user.username).status_code == 302
-    with client.session_transaction() as cookie:
-        cookie["lang"] = "en"
-    return client
-
-
-@pytest.fixture
-def officer(make_user):
-    return make_user(roles=["supply_officer"])
-
-
-@pytest.fixture
-def admin(make_user):
-    return make_user(roles=["admin"])
-
 
 def pdf(text: str = "") -> bytes:
     """A small PDF whose bytes differ per call (so each test stores its own file)."""

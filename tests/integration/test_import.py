@@ -23,7 +23,7 @@ from audit.models import AuditEntry
 from core.dates import to_thai_digits
 from lending import importing
 from lending.models import Asset
-from tests.conftest import login, unique
+from tests.conftest import english, login, unique
 
 ENGLISH = ["asset_number", "name", "category", "brand", "model", "serial_number", "acquired_on", "price",
            "location", "department", "lendable"]
@@ -92,17 +92,6 @@ def run_cli(app, tmp_path, data: bytes, *args: str, name: str = "assets.csv"):
     path = tmp_path / name
     path.write_bytes(data)
     return app.test_cli_runner().invoke(args=["assets", "import", str(path), *args])
-
-
-def english(client) -> None:
-    """Pages in English for this client (the msgids the assertions quote)."""
-    with client.session_transaction() as cookie:
-        cookie["lang"] = "en"
-
-
-@pytest.fixture
-def officer(make_user):
-    return make_user(roles=["supply_officer"])
 
 
 @pytest.fixture

@@ -11,7 +11,6 @@ import io
 import json
 import re
 
-import pytest
 from flask import url_for
 from sqlalchemy import select
 
@@ -24,27 +23,10 @@ from evidence import services
 from evidence.figures import FIGURE_KEYS
 from evidence.forms import FIGURE_LABELS
 from evidence.models import Indicator, Measure
-from tests.conftest import login, unique
+from tests.conftest import sign_in, unique
 
 YEAR = 2569
 MB = 1024 * 1024
-
-
-def sign_in(client, user):
-    assert login(client, user.username).status_code == 302
-    with client.session_transaction() as cookie:
-        cookie["lang"] = "en"
-    return client
-
-
-@pytest.fixture
-def officer(make_user):
-    return make_user(roles=["supply_officer"])
-
-
-@pytest.fixture
-def admin(make_user):
-    return make_user(roles=["admin"])
 
 
 def pdf() -> bytes:

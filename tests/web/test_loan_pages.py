@@ -25,14 +25,9 @@ from core.db import db, utcnow
 from core.models import User
 from lending import workflow
 from lending.loans import Demand, Incident, Loan, LoanPhoto, Notification
-from tests.conftest import login, unique
+from tests.conftest import english, login, unique
 
 # --- helpers ---------------------------------------------------------------------------------------
-
-
-def english(client) -> None:
-    with client.session_transaction() as cookie:
-        cookie["lang"] = "en"
 
 
 def signed_in(app, user):

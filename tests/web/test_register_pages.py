@@ -24,26 +24,9 @@ from core.files import FileStore
 from core.models import StoredFile
 from lending import importing, services
 from lending.models import Asset
-from tests.conftest import PASSWORD, login, unique
+from tests.conftest import PASSWORD, sign_in, unique
 
 # --- helpers ---------------------------------------------------------------------------------------
-
-
-def english(client) -> None:
-    with client.session_transaction() as cookie:
-        cookie["lang"] = "en"
-
-
-def sign_in(client, user):
-    """Sign in through the login form, then show the pages in English."""
-    assert login(client, user.username).status_code == 302
-    english(client)
-    return client
-
-
-@pytest.fixture
-def officer(make_user):
-    return make_user(roles=["supply_officer"])
 
 
 @pytest.fixture
