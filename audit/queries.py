@@ -421,19 +421,19 @@ class PartsWalk:
         at_checkpoint: dict[int, str] = {}
         for cp in cps:
             at_checkpoint.setdefault(int(cp.seq), cp.hash)
-        self.starts = []
+        starts = []
         for low in bounds[:-1]:
             if low == 0:
-                self.starts.append({"seq": 0, "hash": GENESIS_HASH, "before": None, "checkpoint": 0})
+                starts.append({"seq": 0, "hash": GENESIS_HASH, "before": None, "checkpoint": 0})
                 continue
             stored = dict(conn.execute(select(AuditEntry.seq, AuditEntry.hash)
                                        .where(AuditEntry.seq.in_((low - 1, low)))).all())
-            self.starts.append({"seq": low, "hash": stored.get(low), "before": stored.get(low - 1),
-                                "checkpoint": max((s for s in at_checkpoint if s <= low), default=0)})
+            starts.append({"seq": low, "hash": stored.get(low), "before": stored.get(low - 1),
+                           "checkpoint": max((s for s in at_checkpoint if s <= low), default=0)})
         self.ends = bounds[1:]
         path = str(Path(__file__).resolve().parent / "scan.py")
         self.workers = []
-        for state, upto in zip(self.starts, self.ends, strict=True):
+        for state, upto in zip(starts, self.ends, strict=True):
             job = {"path": engine.url.database, "state": state, "upto": upto,
                    "checkpoints": {str(seq): h for seq, h in at_checkpoint.items()
                                    if state["seq"] < seq <= upto}}

@@ -439,3 +439,23 @@ def test_the_two_half_walk_names_what_one_walk_names(small_sqlite_chain, tmp_pat
         assert two.ok and two.count == 3000 and two.checkpoints == 1
     else:
         assert (two.problem.seq, two.problem.kind) == (one.problem.seq, one.problem.kind) == (seq, kind)
+
+
+@pytest.mark.skipif(on_postgres(), reason="the walk in parts is for SQLite")
+def test_the_parts_are_walked_by_the_workers_themselves(small_sqlite_chain, monkeypatch):
+    """If the workers could not run (a bare interpreter without sqlite3, say), the caller's own walk would
+    still give the right answer, slowly: here the caller may not walk, so only the workers can."""
+    from sqlalchemy import create_engine
+
+    source, log = small_sqlite_chain
+
+    def not_here(*_args, **_kwargs):
+        raise AssertionError("a worker did not answer: the caller walked its part")
+
+    monkeypatch.setattr(queries, "walk_stored", not_here)
+    engine = create_engine(f"sqlite:///{source}")
+    try:
+        result = queries.verify_engine(engine, log=log, parallel_from=0)
+    finally:
+        engine.dispose()
+    assert result.ok and result.count == 3000 and result.checkpoints == 1
