@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
-from wtforms import HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
+from evidence import catalogue
 from evidence.figures import FIGURE_KEYS
 from evidence.models import INSTRUMENTS, INTERNAL, PUBLIC
 
@@ -31,6 +32,25 @@ INSTRUMENT_LABELS = {
     "IIT": _l("IIT (internal staff survey)"),
     "EIT": _l("EIT (external survey of service users)"),
     "OIT": _l("OIT (open data on the website)"),
+}
+
+# What the app files by itself into a catalogue item (evidence.catalogue.ROLES).
+ROLE_LABELS = {
+    catalogue.BORROWING_MANUAL: _l("The borrowing manual"),
+    catalogue.OUTSIDERS_MANUAL: _l("The manual for borrowers outside the office"),
+    catalogue.STOCKTAKE_RESULT: _l("The stock-take result"),
+    catalogue.MEASURES_REPORT: _l("The measures report"),
+    catalogue.MEASURES: _l("The integrity measures"),
+    catalogue.ANTI_CORRUPTION_PLAN: _l("The anti-corruption plan"),
+    catalogue.ANTI_CORRUPTION_REPORT_6M: _l("The anti-corruption six-month report"),
+    catalogue.ANTI_CORRUPTION_REPORT: _l("The anti-corruption annual report"),
+}
+
+# Which fiscal year an OIT item's evidence covers, seen from the assessment year.
+PERIOD_LABELS = {
+    catalogue.CURRENT: _l("The assessment year"),
+    catalogue.PREVIOUS: _l("The previous fiscal year"),
+    catalogue.FIRST_HALF: _l("The first half of the year"),
 }
 
 # Readable names of the figures a measure's row may show (the keys of reference/report-metrics.md).
@@ -124,11 +144,27 @@ class IndicatorForm(FlaskForm):
     group = SelectField(_l("Indicator group"), choices=[], coerce=int)
     text_th = TextAreaField(_l("Text (Thai)"), validators=[DataRequired(), Length(max=2000)])
     text_en = TextAreaField(_l("Text (English)"), validators=[Optional(), Length(max=2000)])
+    period = SelectField(_l("Evidence covers (OIT)"), choices=[], validators=[Optional()])
+    roles = _Checkboxes(_l("Filed here by the app"), choices=[])
+    to_confirm = BooleanField(_l("To be confirmed against the NACC's list"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.instrument.choices = [(i, INSTRUMENT_LABELS[i]) for i in INSTRUMENTS]
         self.group.choices = [(n, f"{n} · {label}") for n, label in GROUP_LABELS.items()]
+        self.period.choices = list(PERIOD_LABELS.items())
+        self.roles.choices = list(ROLE_LABELS.items())
+
+
+class IndicatorActionForm(FlaskForm):
+    """Retire, restore or move one item of the catalogue (CSRF and the code)."""
+
+    code = HiddenField(validators=[DataRequired(), Length(max=10)])
+    step = HiddenField(validators=[Optional(), Regexp(r"^-?1$")])
+
+
+class StartCatalogueForm(FlaskForm):
+    """Start a year that has no catalogue yet (CSRF only)."""
 
 
 class MeasureForm(FlaskForm):

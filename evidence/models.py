@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Audited, db, utcnow
+from evidence.catalogue import natural
 
 INSTRUMENTS = ("IIT", "EIT", "OIT")
 INTERNAL, PUBLIC = "internal", "public"
@@ -28,6 +30,23 @@ class Indicator(Audited, db.Model):
     group: Mapped[int] = mapped_column(Integer)  # the ten indicators: 1 performance … 4 property … 10 prevention
     text_th: Mapped[str] = mapped_column(Text)
     text_en: Mapped[str] = mapped_column(Text, default="")
+    # OIT: which fiscal year the evidence covers, seen from the assessment year (current | previous |
+    # first_half); "" for IIT and EIT.
+    period: Mapped[str] = mapped_column(String(12), default="", server_default="")
+    role: Mapped[str] = mapped_column(String(200), default="", server_default="")  # roles, space-separated
+    retired: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+    position: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    to_confirm: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
+
+    @property
+    def roles(self) -> list[str]:
+        return self.role.split() if self.role else []
+
+    def state(self) -> dict[str, Any]:
+        return {"fiscal_year": self.fiscal_year, "code": self.code, "instrument": self.instrument,
+                "group": self.group, "text_th": self.text_th, "text_en": self.text_en, "period": self.period,
+                "role": self.role, "retired": bool(self.retired), "position": self.position,
+                "to_confirm": bool(self.to_confirm)}
 
 
 class EvidenceItem(Audited, db.Model):
@@ -54,13 +73,16 @@ class EvidenceItem(Audited, db.Model):
     incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), nullable=True, index=True)
     measure_id: Mapped[int | None] = mapped_column(ForeignKey("measures.id"), nullable=True, index=True)
     source: Mapped[str] = mapped_column(String(30), default="upload")  # upload | stocktake | manual …
+    # What an automatic filing is (a catalogue role, e.g. "borrowing_manual"); with no indicator yet, the
+    # item waits for the year's catalogue to give the role a code.
+    role: Mapped[str] = mapped_column(String(40), default="", server_default="")
 
     codes: Mapped[list[EvidenceIndicator]] = relationship(cascade="all, delete-orphan", lazy="selectin",
                                                           order_by="EvidenceIndicator.code")
 
     @property
     def indicator_codes(self) -> list[str]:
-        return [c.code for c in self.codes]
+        return natural(c.code for c in self.codes)
 
     def state(self) -> dict[str, Any]:
         return {"fiscal_year": self.fiscal_year, "title": self.title, "description": self.description,

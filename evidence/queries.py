@@ -17,6 +17,7 @@ from core.dates import bangkok_date, fiscal_year_of
 from core.db import utcnow
 from core.models import User
 from core.permissions import EVIDENCE_VIEW
+from evidence.catalogue import natural, shipped_years
 from evidence.models import INTERNAL, PUBLIC, EvidenceIndicator, EvidenceItem, Indicator, Measure
 from evidence.services import indicators_of
 from lending.loans import Incident, Loan
@@ -112,7 +113,7 @@ def codes_of(session: Session, ids: list[int]) -> dict[int, list[str]]:
                 select(EvidenceIndicator.evidence_id, EvidenceIndicator.code)
                 .where(EvidenceIndicator.evidence_id.in_(ids)).order_by(EvidenceIndicator.code)):
             out[evidence_id].append(code)
-    return out
+    return {k: natural(v) for k, v in out.items()}
 
 
 def evidence_years(session: Session) -> list[int]:
@@ -128,9 +129,20 @@ def indicator_options(session: Session, year: int | None) -> list[tuple[str, str
     """(code, text) for the indicator filter: the year's catalogue, or every code in use."""
     if year:
         return [(i.code, i.text_th) for i in indicators_of(session, year)]
-    codes = session.execute(select(EvidenceIndicator.code).distinct()
-                            .order_by(EvidenceIndicator.code)).scalars()
-    return [(c, "") for c in codes]
+    codes = session.execute(select(EvidenceIndicator.code).distinct()).scalars()
+    return [(c, "") for c in natural(codes)]
+
+
+def catalogue_source(session: Session, year: int) -> str | None:
+    """Where a year without a catalogue would start from ("2569", or the first shipped file); None when
+    the year has one already."""
+    if session.execute(select(Indicator.id).where(Indicator.fiscal_year == year).limit(1)).first():
+        return None
+    if year in shipped_years():
+        return f"evidence/catalogues/{year}.csv"
+    earlier = session.execute(select(func.max(Indicator.fiscal_year)).where(Indicator.fiscal_year < year)
+                              ).scalar_one()
+    return str(earlier) if earlier is not None else f"evidence/catalogues/{shipped_years()[0]}.csv"
 
 
 # --- one item ------------------------------------------------------------------------------------

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+import dataclasses
 import secrets
 from datetime import datetime
 from typing import Any
@@ -16,39 +16,11 @@ from core.db import N_, Conflict, DomainError, Forbidden, NotFound, begin_write,
 from core.files import DOCX, PDF, XLSX, FileStore, safe_name, store_upload
 from core.models import User
 from core.permissions import EVIDENCE_MANAGE, EVIDENCE_PUBLISH, EVIDENCE_UPLOAD, SETTINGS_MANAGE
+from evidence import catalogue
+from evidence.catalogue import code_key
 from evidence.models import INSTRUMENTS, INTERNAL, PUBLIC, EvidenceIndicator, EvidenceItem, Indicator, Measure
 
 EVIDENCE_TYPES = {"image/jpeg", "image/png", "image/webp", PDF, DOCX, XLSX}
-CODE = re.compile(r"^[ieo][0-9]{1,3}$")
-
-# What reference/regulation-notes.md lists; the admin edits the catalogue of each year from here.
-SEED: list[tuple[str, str, int, str, str]] = [
-    ("i19", "IIT", 4, "บุคลากรในหน่วยงานของท่าน มีการนำทรัพย์สินของราชการไปเป็นประโยชน์ส่วนตัว กลุ่ม หรือพวกพ้อง มากน้อยเพียงใด",
-     "Is government property taken for private use? (reverse-scored)"),
-    ("i20", "IIT", 4, "หน่วยงานของท่าน มีการขออนุญาตเพื่อยืมทรัพย์สินของราชการไปใช้ปฏิบัติงาน มีความสะดวกมากน้อยเพียงใด",
-     "Is asking permission to borrow government property convenient?"),
-    ("i21", "IIT", 4, "บุคลากรในหน่วยงานของท่าน มีการขออนุญาตอย่างถูกต้อง เมื่อต้องการยืมทรัพย์สินของราชการไปใช้ปฏิบัติงาน มากน้อยเพียงใด",
-     "Do staff ask permission correctly when they borrow government property?"),
-    ("i22", "IIT", 4, "บุคคลภายนอกหรือภาคเอกชน มีการนำทรัพย์สินของราชการไปใช้โดยไม่ได้รับอนุญาต มากน้อยเพียงใด",
-     "Do outsiders use government property without permission? (reverse-scored)"),
-    ("i23", "IIT", 4, "ท่านรู้แนวปฏิบัติของหน่วยงานเกี่ยวกับการใช้ทรัพย์สินของราชการที่ถูกต้อง มากน้อยเพียงใด",
-     "Do you know the agency's guideline on the proper use of government property?"),
-    ("i24", "IIT", 4, "หน่วยงานของท่าน มีการกำกับดูแลและตรวจสอบการใช้ทรัพย์สินของราชการ เพื่อป้องกันไม่ให้มีการนำไปใช้ประโยชน์ส่วนตัว มากน้อยเพียงใด",  # noqa: E501
-     "Does the agency oversee and inspect the use of government property regularly?"),
-    ("o19", "OIT", 9, "แผนการจัดซื้อจัดจ้างหรือแผนการจัดหาพัสดุ", "Procurement plan"),
-    ("o20", "OIT", 9, "ประกาศต่าง ๆ เกี่ยวกับการจัดซื้อจัดจ้างหรือการจัดหาพัสดุ", "Procurement announcements"),
-    ("o21", "OIT", 9, "สรุปผลการจัดซื้อจัดจ้างหรือการจัดหาพัสดุรายเดือน", "Monthly procurement summary"),
-    ("o22", "OIT", 9, "รายงานผลการจัดซื้อจัดจ้างหรือการจัดหาพัสดุประจำปี", "Annual procurement report"),
-    ("o36", "OIT", 10, "แผนปฏิบัติการป้องกันการทุจริต", "Anti-corruption action plan"),
-    ("o37", "OIT", 10, "รายงานการกำกับติดตามการดำเนินการป้องกันการทุจริตประจำปี รอบ 6 เดือน",
-     "Six-month report on the anti-corruption plan"),
-    ("o38", "OIT", 10, "รายงานผลการดำเนินการป้องกันการทุจริตประจำปี", "Annual report on the anti-corruption plan"),
-    ("o42", "OIT", 10, "มาตรการส่งเสริมคุณธรรมและความโปร่งใสภายในหน่วยงาน",
-     "Measures to promote integrity and transparency within the agency"),
-    ("o43", "OIT", 10, "การดำเนินการตามมาตรการส่งเสริมคุณธรรมและความโปร่งใสภายในหน่วยงาน",
-     "Implementation of the integrity and transparency measures"),
-]
-
 
 def _require(actor: User | None, permission: str) -> None:
     if actor is None or not actor.can(permission):
@@ -61,83 +33,331 @@ def _year(fiscal_year: int) -> int:
     return int(fiscal_year)
 
 
-# --- indicators ----------------------------------------------------------------------------------
+# --- the indicator catalogue ---------------------------------------------------------------------
 
-def indicators_of(session: Session, fiscal_year: int) -> list[Indicator]:
-    return list(session.execute(select(Indicator).where(Indicator.fiscal_year == fiscal_year)
-                                .order_by(Indicator.instrument, Indicator.code)).scalars())
+def _order(i: Indicator) -> tuple:
+    """Catalogue order: IIT, EIT, OIT; within each, the admin's order, then natural order of the code."""
+    return (INSTRUMENTS.index(i.instrument) if i.instrument in INSTRUMENTS else 3, i.position or 0,
+            code_key(i.code))
 
 
-def ensure_indicators(session: Session, actor: User | None, fiscal_year: int) -> int:
-    """Give a year its catalogue: a copy of the latest earlier year's, or the seed. Returns rows added."""
+def indicators_of(session: Session, fiscal_year: int, *, include_retired: bool = True) -> list[Indicator]:
+    """A year's catalogue in its order; retired items (kept for the evidence that names them) optionally."""
+    stmt = select(Indicator).where(Indicator.fiscal_year == fiscal_year)
+    if not include_retired:
+        stmt = stmt.where(Indicator.retired.is_(False))
+    return sorted(session.execute(stmt).scalars(), key=_order)
+
+
+def active_indicators(session: Session, fiscal_year: int) -> list[Indicator]:
+    """The items new evidence and measures may name: the year's catalogue without its retired items."""
+    return indicators_of(session, fiscal_year, include_retired=False)
+
+
+def code_order(session: Session, fiscal_year: int) -> dict[str, int]:
+    """Each code's place in the year's catalogue (codes not in it sort after, in natural order)."""
+    return {i.code: n for n, i in enumerate(indicators_of(session, fiscal_year))}
+
+
+def in_catalogue_order(codes, order: dict[str, int]) -> list[str]:
+    return sorted(set(codes), key=lambda c: (order.get(c, len(order)), code_key(c)))
+
+
+def _count(session: Session, fiscal_year: int) -> int:
+    return session.execute(select(func.count()).select_from(Indicator)
+                           .where(Indicator.fiscal_year == fiscal_year)).scalar_one()
+
+
+def _add_rows(session: Session, fiscal_year: int, rows: list[catalogue.Row]) -> None:
+    for row in rows:
+        session.add(Indicator(fiscal_year=fiscal_year, retired=False, **row.values()))
+    session.flush()
+
+
+def ensure_indicators(session: Session, actor: User | None, fiscal_year: int, *,
+                      from_year: int | None = None) -> int:
+    """Start a year that has no catalogue: its shipped file, else a copy of `from_year`'s or the latest
+    earlier year's (or of the first shipped year), every copied item marked to be confirmed. Returns the
+    items added."""
     fiscal_year = _year(fiscal_year)
-    if session.execute(select(func.count()).select_from(Indicator)
-                       .where(Indicator.fiscal_year == fiscal_year)).scalar_one():
+    if _count(session, fiscal_year):
         return 0
     begin_write(session)
-    if session.execute(select(func.count()).select_from(Indicator)
-                       .where(Indicator.fiscal_year == fiscal_year)).scalar_one():
+    if _count(session, fiscal_year):
         session.rollback()
         return 0
-    source = session.execute(select(func.max(Indicator.fiscal_year)).where(Indicator.fiscal_year < fiscal_year)
-                             ).scalar_one()
+    if from_year is None and fiscal_year in catalogue.shipped_years():
+        parsed = catalogue.shipped(fiscal_year)
+        _add_rows(session, fiscal_year, parsed.rows)
+        record(session, actor, "catalogue.loaded", ("catalogue", fiscal_year),
+               {"fiscal_year": fiscal_year, "source": f"evidence/catalogues/{fiscal_year}.csv",
+                "sha256": parsed.sha256, "items": len(parsed.rows)})
+        session.commit()
+        return len(parsed.rows)
+    source = from_year if from_year is not None and _count(session, from_year) else session.execute(
+        select(func.max(Indicator.fiscal_year)).where(Indicator.fiscal_year < fiscal_year)).scalar_one()
     if source is not None:
-        rows = [(i.code, i.instrument, i.group, i.text_th, i.text_en) for i in indicators_of(session, source)]
+        rows = [catalogue.Row(code=i.code, instrument=i.instrument, group=i.group, title_th=i.text_th,
+                              title_en=i.text_en, period=i.period, roles=i.roles, to_confirm=True, position=n)
+                for n, i in enumerate(active_indicators(session, source), 1)]
+        origin: Any = source
     else:
-        rows = SEED
-    for code, instrument, group, text_th, text_en in rows:
-        session.add(Indicator(fiscal_year=fiscal_year, code=code, instrument=instrument, group=group,
-                              text_th=text_th, text_en=text_en))
-    record(session, actor, "indicators.seeded", ("indicators", fiscal_year),
-           {"fiscal_year": fiscal_year, "from": source or "seed", "codes": [r[0] for r in rows]})
+        first = catalogue.shipped_years()[0]
+        rows = [dataclasses.replace(r, to_confirm=True) for r in catalogue.shipped(first).rows]
+        origin = f"evidence/catalogues/{first}.csv"
+    _add_rows(session, fiscal_year, rows)
+    record(session, actor, "catalogue.started", ("catalogue", fiscal_year),
+           {"fiscal_year": fiscal_year, "from": origin, "codes": [r.code for r in rows]})
     session.commit()
     return len(rows)
 
 
-def save_indicator(session: Session, actor: User, fiscal_year: int, code: str, instrument: str, group: int,
-                   text_th: str, text_en: str = "") -> Indicator:
-    """Add or change one indicator of a year (the numbering changes most years)."""
-    _require(actor, SETTINGS_MANAGE)
-    fiscal_year, code = _year(fiscal_year), (code or "").strip().lower()
-    if not CODE.match(code):
+def _clean_code(code: str) -> str:
+    code = catalogue.normal_code(code)
+    if not catalogue.CODE.match(code):
         raise DomainError(N_("An indicator code is a letter i, e or o and a number, e.g. i20 or o43."))
+    return code
+
+
+def _row_of(session: Session, fiscal_year: int, code: str, *, lock: bool = False) -> Indicator | None:
+    stmt = select(Indicator).where(Indicator.fiscal_year == fiscal_year, Indicator.code == code)
+    return session.execute(stmt.with_for_update() if lock else stmt).scalar_one_or_none()
+
+
+def save_indicator(session: Session, actor: User, fiscal_year: int, code: str, instrument: str, group: int,
+                   text_th: str, text_en: str = "", *, period: str | None = None, roles: list[str] | None = None,
+                   to_confirm: bool | None = None) -> Indicator:
+    """Add an item to a year's catalogue or change one (rename, its period and roles, confirmed or not)."""
+    _require(actor, SETTINGS_MANAGE)
+    fiscal_year, code = _year(fiscal_year), _clean_code(code)
     if instrument not in INSTRUMENTS:
         raise DomainError(N_("Choose the instrument: IIT, EIT or OIT."))
+    if catalogue.LETTER_OF[instrument] != code[0]:
+        raise DomainError(N_("%(code)s is not an %(instrument)s code: IIT codes start with i, EIT with e, "
+                             "OIT with o."), code=code, instrument=instrument)
     if not 1 <= int(group) <= 10:
         raise DomainError(N_("The indicator group is a number from 1 to 10."))
     if not (text_th or "").strip():
         raise DomainError(N_("The Thai text of the indicator is required."))
+    if period is not None and period not in ("", *catalogue.PERIODS):
+        raise DomainError(N_("The period is the current year, the previous year or the first half."))
+    unknown = [r for r in roles or [] if r not in catalogue.ROLES]
+    if unknown:
+        raise DomainError(N_("Unknown roles: %(roles)s"), roles=", ".join(unknown))
     begin_write(session)
-    row = session.execute(select(Indicator).where(Indicator.fiscal_year == fiscal_year, Indicator.code == code)
-                          ).scalar_one_or_none()
-    after = {"instrument": instrument, "group": int(group), "text_th": text_th.strip()[:2000],
-             "text_en": (text_en or "").strip()[:2000]}
+    row = _row_of(session, fiscal_year, code, lock=True)
+    after: dict[str, Any] = {"instrument": instrument, "group": int(group), "text_th": text_th.strip()[:2000],
+                             "text_en": (text_en or "").strip()[:2000]}
+    if period is not None:
+        after["period"] = (period or catalogue.CURRENT) if instrument == "OIT" else ""
+    if roles is not None:
+        after["role"] = " ".join(catalogue.roles_of(" ".join(roles)))
+    if to_confirm is not None:
+        after["to_confirm"] = bool(to_confirm)
     if row is None:
-        row = Indicator(fiscal_year=fiscal_year, code=code, **after)
+        after.setdefault("period", catalogue.CURRENT if instrument == "OIT" else "")
+        position = session.execute(select(func.coalesce(func.max(Indicator.position), 0))
+                                   .where(Indicator.fiscal_year == fiscal_year,
+                                          Indicator.instrument == instrument)).scalar_one() + 1
+        row = Indicator(fiscal_year=fiscal_year, code=code, position=position, retired=False, **after)
         session.add(row)
         session.flush()
-        record(session, actor, "indicator.created", row, {"after": {"code": code, "fiscal_year": fiscal_year, **after}})
+        record(session, actor, "indicator.created", row, {"after": row.state()})
     else:
-        before = {"instrument": row.instrument, "group": row.group, "text_th": row.text_th, "text_en": row.text_en}
-        if before == after:
-            session.rollback()
-            return row
+        before = row.state()
         for key, value in after.items():
             setattr(row, key, value)
-        record(session, actor, "indicator.updated", row, diff(before, after))
+        change = diff(before, row.state())
+        if not change["after"]:
+            session.rollback()
+            return row
+        record(session, actor, "indicator.updated", row, change)
+    _attach_waiting(session, actor, fiscal_year)
     session.commit()
     return row
 
 
-def _valid_codes(session: Session, fiscal_year: int, codes: list[str]) -> list[str]:
-    wanted = sorted({(c or "").strip().lower() for c in codes if (c or "").strip()})
-    known = {i.code for i in indicators_of(session, fiscal_year)}
+def retire_indicator(session: Session, actor: User, fiscal_year: int, code: str, retired: bool = True
+                     ) -> Indicator:
+    """Retire an item (hidden for new evidence; the evidence that names it keeps it) or bring it back."""
+    _require(actor, SETTINGS_MANAGE)
+    fiscal_year, code = _year(fiscal_year), _clean_code(code)
+    begin_write(session)
+    row = _row_of(session, fiscal_year, code, lock=True)
+    if row is None:
+        session.rollback()
+        raise NotFound(N_("No such indicator."))
+    if bool(row.retired) == bool(retired):
+        session.rollback()
+        return row
+    row.retired = bool(retired)
+    record(session, actor, "indicator.retired" if retired else "indicator.restored", row,
+           {"before": {"retired": not retired}, "after": {"retired": bool(retired)},
+            "fiscal_year": fiscal_year, "code": code})
+    if not retired:
+        _attach_waiting(session, actor, fiscal_year)
+    session.commit()
+    return row
+
+
+def move_indicator(session: Session, actor: User, fiscal_year: int, code: str, step: int) -> Indicator:
+    """Move an item one place up (step -1) or down (+1) among the items of its instrument."""
+    _require(actor, SETTINGS_MANAGE)
+    fiscal_year, code = _year(fiscal_year), _clean_code(code)
+    begin_write(session)
+    row = _row_of(session, fiscal_year, code, lock=True)
+    if row is None:
+        session.rollback()
+        raise NotFound(N_("No such indicator."))
+    same = [i for i in indicators_of(session, fiscal_year) if i.instrument == row.instrument]
+    at = same.index(row)
+    to = at + (1 if step > 0 else -1)
+    if not 0 <= to < len(same):
+        session.rollback()
+        return row
+    same[at], same[to] = same[to], same[at]
+    before = {i.code: i.position for i in same}
+    for n, i in enumerate(same, 1):
+        i.position = n
+    record(session, actor, "indicator.moved", row,
+           {"fiscal_year": fiscal_year, "code": code, "before": {"position": before[code]},
+            "after": {"position": row.position}, "order": [i.code for i in same]})
+    session.commit()
+    return row
+
+
+@dataclasses.dataclass
+class CatalogueImport:
+    fiscal_year: int
+    sha256: str
+    problems: list[catalogue.Problem]
+    created: list[str] = dataclasses.field(default_factory=list)
+    updated: list[str] = dataclasses.field(default_factory=list)
+    retired: list[str] = dataclasses.field(default_factory=list)
+    unchanged: int = 0
+    applied: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def import_catalogue(session: Session, actor: User | None, fiscal_year: int, data: bytes, filename: str, *,
+                     dry_run: bool = False) -> CatalogueImport:
+    """A year's catalogue from a CSV or XLSX file, all or nothing: items are added or changed as the file
+    says, in its order; items of the year the file leaves out are retired (kept for their evidence)."""
+    if actor is not None:
+        _require(actor, SETTINGS_MANAGE)
+    fiscal_year = _year(fiscal_year)
+    parsed = catalogue.parse(data, filename)
+    result = CatalogueImport(fiscal_year, parsed.sha256, parsed.problems)
+    if parsed.problems:
+        return result
+    begin_write(session)
+    existing = {i.code: i for i in indicators_of(session, fiscal_year)}
+    changes = []
+    for row in parsed.rows:
+        values = {**row.values(), "retired": False}
+        old = existing.get(row.code)
+        if old is None:
+            result.created.append(row.code)
+            if not dry_run:
+                session.add(Indicator(fiscal_year=fiscal_year, **values))
+            continue
+        before = {k: getattr(old, k) for k in values}
+        if before == values:
+            result.unchanged += 1
+            continue
+        result.updated.append(row.code)
+        changes.append({"code": row.code, **diff(before, values)})
+        if not dry_run:
+            for key, value in values.items():
+                setattr(old, key, value)
+    listed = {r.code for r in parsed.rows}
+    for code, old in existing.items():
+        if code not in listed and not old.retired:
+            result.retired.append(code)
+            if not dry_run:
+                old.retired = True
+    if dry_run:
+        session.rollback()
+        return result
+    session.flush()
+    record(session, actor, "catalogue.imported", ("catalogue", fiscal_year),
+           {"fiscal_year": fiscal_year, "file": safe_name(filename), "sha256": parsed.sha256,
+            "items": len(parsed.rows), "created": result.created, "updated": changes, "retired": result.retired,
+            "to_confirm": sum(r.to_confirm for r in parsed.rows)})
+    _attach_waiting(session, actor, fiscal_year)
+    session.commit()
+    result.applied = True
+    return result
+
+
+# --- roles: where the app's own filings go ---------------------------------------------------------
+
+def role_targets(session: Session, role: str, covered_year: int) -> list[tuple[int, str]]:
+    """(assessment year, code) of each item that plays `role` for evidence covering `covered_year`: an
+    item of that year (period current or first half) or of the next year (period previous)."""
+    rows = session.execute(select(Indicator.fiscal_year, Indicator.code, Indicator.role, Indicator.period)
+                           .where(Indicator.fiscal_year.in_((covered_year, covered_year + 1)),
+                                  Indicator.retired.is_(False), Indicator.role != "")).all()
+    found = [(r.fiscal_year, r.code) for r in rows
+             if role in r.role.split() and catalogue.covered_year(r.fiscal_year, r.period) == covered_year]
+    return sorted(found, key=lambda t: (t[0], code_key(t[1])))
+
+
+@dataclasses.dataclass(frozen=True)
+class RoleGap:
+    role: str
+    waiting: int  # documents filed for the role that wait for a code
+
+
+def role_gaps(session: Session, fiscal_year: int) -> list[RoleGap]:
+    """The roles the app files into that have no item for `fiscal_year`'s evidence, and the documents
+    waiting without an indicator (for the report page: nothing goes missing silently)."""
+    waiting = dict(session.execute(
+        select(EvidenceItem.role, func.count()).where(
+            EvidenceItem.fiscal_year == fiscal_year, EvidenceItem.role != "",
+            ~select(EvidenceIndicator.id).where(EvidenceIndicator.evidence_id == EvidenceItem.id).exists())
+        .group_by(EvidenceItem.role)).all())
+    gaps = [RoleGap(role, int(waiting.pop(role, 0))) for role in catalogue.FILED_ROLES
+            if not role_targets(session, role, fiscal_year)]
+    gaps += [RoleGap(role, int(n)) for role, n in waiting.items()]
+    return gaps
+
+
+def _attach_waiting(session: Session, actor: User | None, fiscal_year: int) -> int:
+    """Give the documents filed without an indicator (their role had no code) the code the catalogue now
+    gives their role; moved to the assessment year whose item it is. Inside the caller's transaction."""
+    session.flush()
+    items = list(session.execute(
+        select(EvidenceItem).where(
+            EvidenceItem.fiscal_year.in_((fiscal_year - 1, fiscal_year)), EvidenceItem.role != "",
+            ~select(EvidenceIndicator.id).where(EvidenceIndicator.evidence_id == EvidenceItem.id).exists())
+    ).scalars())
+    attached = 0
+    for item in items:
+        targets = role_targets(session, item.role, item.fiscal_year)
+        if not targets:
+            continue
+        year = targets[0][0]
+        before = item.state()
+        item.fiscal_year = year
+        item.codes = [EvidenceIndicator(code=c) for y, c in targets if y == year]
+        record(session, actor, "evidence.attached", item, {**diff(before, item.state()), "role": item.role})
+        attached += 1
+    return attached
+
+
+def _valid_codes(session: Session, fiscal_year: int, codes: list[str], keep: list[str] | tuple = ()) -> list[str]:
+    """The codes, checked against the year's catalogue: retired items only where already named (`keep`)."""
+    wanted = catalogue.natural(catalogue.normal_code(c) for c in codes if (c or "").strip())
+    known = {i.code for i in active_indicators(session, fiscal_year)} | set(keep or ())
     unknown = [c for c in wanted if c not in known]
     if unknown:
         raise DomainError(N_("Not an indicator of fiscal year %(year)d: %(codes)s"), year=fiscal_year,
                           codes=", ".join(unknown))
     return wanted
-
 
 # --- evidence ------------------------------------------------------------------------------------
 
@@ -178,10 +398,15 @@ def upload_evidence(session: Session, actor: User, store: FileStore, data: bytes
 
 
 def file_generated(session: Session, actor: User | None, store: FileStore, data: bytes, filename: str, *,
-                   fiscal_year: int, title: str, indicators: list[str], mime: str, source: str) -> EvidenceItem:
+                   fiscal_year: int, title: str, mime: str, source: str, role: str | None = None,
+                   indicators: list[str] | None = None) -> EvidenceItem:
     """File a document the system made itself (a stock-take report, a manual version) as evidence.
 
-    The caller's transaction records it; the indicators of the year are created from the seed if missing.
+    `role` names what the document is ("borrowing_manual"); the catalogues say which code plays it for
+    evidence covering `fiscal_year` (an item of the next year whose period is `previous` too). When no
+    catalogue has such an item, the document is filed without an indicator and waits, marked with its role,
+    until the admin gives the role a code (the report page says so). The caller's transaction records it;
+    the first item filed is returned.
     """
     digest = store.write(data)
     from core.models import StoredFile
@@ -190,14 +415,28 @@ def file_generated(session: Session, actor: User | None, store: FileStore, data:
         session.add(StoredFile(sha256=digest, size=len(data), mime=mime, original_name=filename[:255],
                                uploaded_by_id=getattr(actor, "id", None)))
         session.flush()
-    item = EvidenceItem(fiscal_year=fiscal_year, title=title[:300], sha256=digest, original_name=filename[:255],
-                        mime=mime, size=len(data), visibility=INTERNAL, uploaded_by_id=getattr(actor, "id", None),
-                        uploaded_at=utcnow(), source=source)
-    item.codes = [EvidenceIndicator(code=c) for c in sorted(set(indicators))]
-    session.add(item)
-    session.flush()
-    record(session, actor, "evidence.filed", item, {"after": item.state(), "source": source})
-    return item
+    if role:
+        targets = role_targets(session, role, fiscal_year)
+        by_year: dict[int, list[str]] = {}
+        for year, code in targets:
+            by_year.setdefault(year, []).append(code)
+        plan = list(by_year.items()) or [(fiscal_year, [])]
+    else:
+        plan = [(fiscal_year, list(indicators or []))]
+    items = []
+    for year, codes in plan:
+        item = EvidenceItem(fiscal_year=year, title=title[:300], sha256=digest, original_name=filename[:255],
+                            mime=mime, size=len(data), visibility=INTERNAL, uploaded_by_id=getattr(actor, "id", None),
+                            uploaded_at=utcnow(), source=source, role=role or "")
+        item.codes = [EvidenceIndicator(code=c) for c in catalogue.natural(codes)]
+        session.add(item)
+        session.flush()
+        data_ = {"after": item.state(), "source": source}
+        if role:
+            data_.update(role=role, covers=fiscal_year, waiting=not codes)
+        record(session, actor, "evidence.filed", item, data_)
+        items.append(item)
+    return items[0]
 
 
 def update_evidence(session: Session, actor: User, evidence_id: int, *, title: str, description: str,
@@ -210,7 +449,7 @@ def update_evidence(session: Session, actor: User, evidence_id: int, *, title: s
         raise NotFound(N_("No such evidence item."))
     before = item.state()
     try:
-        codes = _valid_codes(session, item.fiscal_year, indicators)
+        codes = _valid_codes(session, item.fiscal_year, indicators, keep=item.indicator_codes)
         if not codes:
             raise DomainError(N_("Choose at least one indicator."))
     except DomainError:
@@ -289,7 +528,10 @@ def save_measure(session: Session, actor: User, fiscal_year: int, values: dict[s
         raise DomainError(N_("Unknown figures: %(keys)s"), keys=", ".join(unknown))
     begin_write(session)
     try:
-        codes = _valid_codes(session, fiscal_year, values.get("indicators") or [])
+        keep = []
+        if measure_id is not None:
+            keep = session.execute(select(Measure.indicators).where(Measure.id == measure_id)).scalar() or []
+        codes = _valid_codes(session, fiscal_year, values.get("indicators") or [], keep=keep)
     except DomainError:
         session.rollback()
         raise
@@ -332,7 +574,7 @@ def copy_measures(session: Session, actor: User, from_year: int, to_year: int) -
     if session.execute(select(func.count()).select_from(Measure).where(Measure.fiscal_year == to_year)).scalar_one():
         session.rollback()
         raise Conflict(N_("Fiscal year %(year)d already has measures."), year=to_year)
-    known = {i.code for i in indicators_of(session, to_year)}
+    known = {i.code for i in active_indicators(session, to_year)}
     source = list(session.execute(select(Measure).where(Measure.fiscal_year == from_year)
                                   .order_by(Measure.position)).scalars())
     if not source:

@@ -25,17 +25,21 @@ from evidence import bp, queries, services
 from evidence.forms import (
     GROUP_LABELS,
     INSTRUMENT_LABELS,
+    PERIOD_LABELS,
+    ROLE_LABELS,
     VISIBILITY_LABELS,
     CopyMeasuresForm,
     EditEvidenceForm,
+    IndicatorActionForm,
     IndicatorForm,
     MeasureForm,
+    StartCatalogueForm,
     UploadForm,
     VisibilityForm,
     figure_label,
     figures_by_section,
 )
-from evidence.models import PUBLIC, EvidenceItem, Measure
+from evidence.models import INSTRUMENTS, PUBLIC, EvidenceItem, Measure
 
 LINK_ENDPOINTS = {"asset": ("lending.asset", "asset_id"), "loan": ("lending.loan", "loan_id"),
                   "incident": ("lending.incident", "incident_id")}
@@ -57,7 +61,13 @@ def _helpers():
             return []
         return queries.attached_to(db.session, kind, record_id)
 
-    return {"can_view_evidence": _can(EVIDENCE_VIEW), "can_upload_evidence": _can(EVIDENCE_UPLOAD),
+    def by_instrument(rows):
+        """A catalogue's items grouped by instrument, IIT, EIT, OIT, each group in catalogue order."""
+        return [(name, group) for name in INSTRUMENTS
+                if (group := [i for i in rows if i.instrument == name])]
+
+    return {"by_instrument": by_instrument, "can_view_evidence": _can(EVIDENCE_VIEW),
+            "can_upload_evidence": _can(EVIDENCE_UPLOAD),
             "can_manage_evidence": _can(EVIDENCE_MANAGE), "can_publish_evidence": _can(EVIDENCE_PUBLISH),
             "can_edit_catalogue": _can(SETTINGS_MANAGE), "evidence_attached": evidence_attached,
             "current_fiscal_year": queries.current_fiscal_year}
@@ -178,8 +188,7 @@ def upload():
     year = request.values.get("fiscal_year", type=int) or request.values.get("year", type=int) or default_year
     if not 2500 <= year <= 2700:
         year = default_year
-    services.ensure_indicators(db.session, actor(), year)
-    catalogue = services.indicators_of(db.session, year)
+    catalogue = services.active_indicators(db.session, year)
     form = UploadForm()
     form.indicators.choices = [(i.code, i.code) for i in catalogue]
     if request.method == "GET":
@@ -251,7 +260,8 @@ def item(evidence_id: int):
     catalogue = queries.indicators_by_code(db.session, item.fiscal_year)
     edit_form = EditEvidenceForm(data={"title": item.title, "description": item.description,
                                        "indicators": item.indicator_codes})
-    edit_form.indicators.choices = [(c, c) for c in catalogue]
+    edit_form.indicators.choices = [(c, c) for c, i in catalogue.items()
+                                    if not i.retired or c in item.indicator_codes]
     links = [(link, _link_url(link)) for link in queries.links_of(db.session, item)]
     return render_template("evidence/item.html", item=item, catalogue=catalogue, links=links,
                            edit_form=edit_form, visibility_form=VisibilityForm(),
@@ -330,24 +340,31 @@ def public_file(token: str):
 
 # --- the indicator catalogue ---------------------------------------------------------------------
 
-@bp.route("/evidence/indicators", methods=["GET", "POST"])
-@require(SETTINGS_MANAGE)
-def indicators():
-    """A year's ITA indicators (seeded on first opening from the latest earlier year); add or change one."""
-    year = _year_arg()
-    services.ensure_indicators(db.session, actor(), year)
-    form = IndicatorForm()
+def _indicator_form(year: int):
+    """The add/change form: empty, or filled from the item named by ?edit= (a GET reads, never writes)."""
     editing = None
     if request.method == "GET" and request.args.get("edit"):
         editing = queries.indicators_by_code(db.session, year).get(request.args["edit"].strip().lower()[:10])
-        if editing is not None:
-            form = IndicatorForm(data={"code": editing.code, "instrument": editing.instrument,
-                                       "group": editing.group, "text_th": editing.text_th,
-                                       "text_en": editing.text_en})
+    if editing is not None:
+        return IndicatorForm(data={"code": editing.code, "instrument": editing.instrument,
+                                   "group": editing.group, "text_th": editing.text_th, "text_en": editing.text_en,
+                                   "period": editing.period or "current", "roles": editing.roles,
+                                   "to_confirm": editing.to_confirm}), editing
+    return IndicatorForm(), None
+
+
+@bp.route("/evidence/indicators", methods=["GET", "POST"])
+@require(SETTINGS_MANAGE)
+def indicators():
+    """A year's ITA catalogue (loaded by the migrations or `ita catalogue import`); add or change an item."""
+    year = _year_arg()
+    form, editing = _indicator_form(year)
     if form.validate_on_submit():
         try:
             saved = services.save_indicator(db.session, actor(), year, form.code.data, form.instrument.data,
-                                            form.group.data, form.text_th.data, form.text_en.data or "")
+                                            form.group.data, form.text_th.data, form.text_en.data or "",
+                                            period=form.period.data or "", roles=form.roles.data or [],
+                                            to_confirm=bool(form.to_confirm.data))
         except DomainError as err:  # shown with the form as typed, not lost in a redirect
             db.session.rollback()
             flash(_(err.message, **err.params), "danger")
@@ -357,10 +374,64 @@ def indicators():
             return redirect(url_for("evidence.indicators", year=year))
     elif request.method == "POST":
         flash(_("The form was incomplete; nothing was changed."), "danger")
+    catalogue = services.indicators_of(db.session, year)
     return render_template("evidence/indicators.html", year=year, form=form, editing=editing,
-                           catalogue=services.indicators_of(db.session, year),
+                           catalogue=catalogue, action_form=IndicatorActionForm(),
+                           start_form=StartCatalogueForm(), start_from=queries.catalogue_source(db.session, year),
                            years=queries.evidence_years(db.session), group_labels=GROUP_LABELS,
-                           instrument_labels=INSTRUMENT_LABELS)
+                           instrument_labels=INSTRUMENT_LABELS, role_labels=ROLE_LABELS,
+                           period_labels=PERIOD_LABELS, to_confirm=sum(1 for i in catalogue if i.to_confirm))
+
+
+@bp.route("/evidence/indicators/start", methods=["POST"])
+@require(SETTINGS_MANAGE)
+def indicators_start():
+    """Start a year with no catalogue from the latest earlier year's (every item to be confirmed)."""
+    year = _year_arg()
+    if StartCatalogueForm().validate_on_submit():
+        count = services.ensure_indicators(db.session, actor(), year)
+        flash(_("Fiscal year %(year)d starts with %(count)d items to confirm.", year=year, count=count), "success")
+    else:
+        flash(_("The form was incomplete; nothing was changed."), "danger")
+    return redirect(url_for("evidence.indicators", year=year))
+
+
+def _indicator_action(action: str):
+    year = _year_arg()
+    form = IndicatorActionForm()
+    if not form.validate_on_submit():
+        flash(_("The form was incomplete; nothing was changed."), "danger")
+        return redirect(url_for("evidence.indicators", year=year))
+    code = form.code.data
+    if action == "move":
+        services.move_indicator(db.session, actor(), year, code, int(form.step.data or 1))
+    else:
+        row = services.retire_indicator(db.session, actor(), year, code, retired=action == "retire")
+        flash(_("Indicator %(code)s is retired: hidden for new evidence, kept on the evidence that names it.",
+                code=row.code) if row.retired else _("Indicator %(code)s is in use again.", code=row.code),
+              "success")
+    return redirect(url_for("evidence.indicators", year=year, _anchor=f"code-{code}"))
+
+
+@bp.route("/evidence/indicators/retire", methods=["POST"])
+@require(SETTINGS_MANAGE)
+def indicator_retire():
+    """Retire an item: hidden for new evidence, kept (and shown) on the evidence that names it."""
+    return _indicator_action("retire")
+
+
+@bp.route("/evidence/indicators/restore", methods=["POST"])
+@require(SETTINGS_MANAGE)
+def indicator_restore():
+    """Bring a retired item back into use."""
+    return _indicator_action("restore")
+
+
+@bp.route("/evidence/indicators/move", methods=["POST"])
+@require(SETTINGS_MANAGE)
+def indicator_move():
+    """Move an item one place up or down among the items of its instrument."""
+    return _indicator_action("move")
 
 
 # --- measures ------------------------------------------------------------------------------------
@@ -381,7 +452,6 @@ def measures():
 
 
 def _measure_form(year: int, measure: Measure | None) -> MeasureForm:
-    services.ensure_indicators(db.session, actor(), year)
     if request.method == "GET" and measure is not None:
         form = MeasureForm(data={"title": measure.title, "indicators": list(measure.indicators or []),
                                  "activities": measure.activities, "responsible": measure.responsible,
@@ -389,7 +459,9 @@ def _measure_form(year: int, measure: Measure | None) -> MeasureForm:
                                  "version": str(measure.version)})
     else:
         form = MeasureForm()
-    form.indicators.choices = [(i.code, i.code) for i in services.indicators_of(db.session, year)]
+    kept = set(measure.indicators or []) if measure is not None else set()
+    form.indicators.choices = [(i.code, i.code) for i in services.indicators_of(db.session, year)
+                               if not i.retired or i.code in kept]
     return form
 
 
@@ -413,8 +485,10 @@ def _saved(year: int, form: MeasureForm, measure_id: int | None) -> bool:
 
 
 def _render_measure_form(form: MeasureForm, year: int, measure: Measure | None):
+    kept = set(measure.indicators or []) if measure is not None else set()
     return render_template("evidence/measure_form.html", form=form, year=year, measure=measure,
-                           catalogue=services.indicators_of(db.session, year),
+                           catalogue=[i for i in services.indicators_of(db.session, year)
+                                      if not i.retired or i.code in kept],
                            figure_sections=figures_by_section())
 
 

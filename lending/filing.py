@@ -1,15 +1,23 @@
 """A hook through which lending files the documents it makes (a stock-take report, a manual version) as
 evidence, without importing evidence: evidence registers its filer here when create_app wires the packages.
 
+Lending names what a document *is* — a role, e.g. BORROWING_MANUAL — never an ITA code: the codes are
+renumbered almost every year, and each year's catalogue (evidence's data) says which item plays the role.
+
 A filer is called inside the caller's transaction as
-``fn(session, actor, store, data, filename, fiscal_year=, title=, indicators=[...], mime=, source=)`` and
-records its own audit entry there; the caller commits. With no filer registered, nothing is filed.
+``fn(session, actor, store, data, filename, fiscal_year=, title=, role=, mime=, source=)`` and records its
+own audit entry there; the caller commits. With no filer registered, nothing is filed.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+
+# The roles lending files into (the names evidence's catalogues use in their `role` column).
+BORROWING_MANUAL = "borrowing_manual"
+OUTSIDERS_MANUAL = "outsiders_manual"
+STOCKTAKE_RESULT = "stocktake_result"
 
 _filers: list[Callable[..., Any]] = []
 
@@ -30,11 +38,11 @@ def file_document(
     *,
     fiscal_year: int,
     title: str,
-    indicators: list[str],
+    role: str,
     mime: str,
     source: str,
 ) -> list[Any]:
-    """Hand a generated document to every registered filer; returns what they returned."""
+    """Hand a generated document, and the role it plays, to every registered filer; returns what they returned."""
     return [
         fn(
             session,
@@ -44,7 +52,7 @@ def file_document(
             filename,
             fiscal_year=fiscal_year,
             title=title,
-            indicators=indicators,
+            role=role,
             mime=mime,
             source=source,
         )

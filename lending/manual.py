@@ -3,7 +3,8 @@
 `manual_content` builds the text once — who may borrow what, how to ask, who approves when, due dates,
 the 7-day demand, damage and loss, contacts — and both the page and the PDF show it, so changing a
 setting changes the manual. Publishing keeps a numbered version (its PDF in the file store, the settings it
-was written from) and files it as evidence for i20 and i23 through lending.filing.
+was written from) and files it as evidence of the borrowing manual (the year's catalogue says under which
+codes) through lending.filing.
 """
 
 from __future__ import annotations
@@ -253,7 +254,7 @@ def can_publish(user: User | None) -> bool:
 def publish_manual(
     session: Session, actor: User, store: FileStore, now: datetime | None = None
 ) -> ManualVersion:
-    """Keep a numbered version of the manual as it reads now and file it as evidence (i20, i23)."""
+    """Keep a numbered version of the manual as it reads now and file it as evidence (the borrowing manual)."""
     from lending import filing
 
     if not can_publish(actor):
@@ -297,7 +298,7 @@ def publish_manual(
         filename,
         fiscal_year=version.fiscal_year,
         title=f"{TITLE} ฉบับที่ {number}",
-        indicators=["i20", "i23"],
+        role=filing.BORROWING_MANUAL,
         mime="application/pdf",
         source=f"manual:{number}",
     )

@@ -46,7 +46,7 @@ def manual_pdf():
 @bp.route("/manual/publish", methods=["POST"])
 @require(MANUAL_PUBLISH)
 def manual_publish():
-    """Keep a numbered version of the manual and file it as evidence (i20, i23)."""
+    """Keep a numbered version of the manual and file it as evidence (the borrowing manual)."""
     if not PublishForm().validate_on_submit():
         flash(_("The form expired; nothing was published."), "danger")
         return redirect(url_for("lending.manual_page"))

@@ -409,7 +409,7 @@ def close_round(
     lang: str = "th",
     now: datetime | None = None,
 ) -> StocktakeRound:
-    """Close a round: results for every entry, incidents for not found and damaged, the report filed (i24)."""
+    """Close a round: every entry's result, incidents for not found and damaged, the report filed as evidence."""
     if not can_manage_rounds(actor):
         raise Forbidden(N_("You may not do this."))
     from lending import filing
@@ -519,7 +519,7 @@ def close_round(
             report_filename(rnd, "pdf"),
             fiscal_year=rnd.fiscal_year,
             title=f"รายงานผลการตรวจสอบพัสดุประจำปี {rnd.fiscal_year} (รอบที่ {rnd.id})",
-            indicators=["i24"],
+            role=filing.STOCKTAKE_RESULT,
             mime="application/pdf",
             source=f"stocktake:{rnd.id}",
         )

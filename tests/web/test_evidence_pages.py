@@ -11,8 +11,9 @@ import io
 import json
 import re
 
+import pytest
 from flask import url_for
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from audit.models import AuditEntry
 from core import context
@@ -25,8 +26,19 @@ from evidence.forms import FIGURE_LABELS
 from evidence.models import Indicator, Measure
 from tests.conftest import sign_in, unique
 
-YEAR = 2569
+YEAR = 2600
 MB = 1024 * 1024
+# The years these tests use name FY2566's codes (i20 … o43): each starts from the FY2566 catalogue, as an
+# admin would start it on the indicators page (a page that only reads never starts a year).
+FY2566_YEARS = range(2600, 2611)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _years_from_fy2566(app):
+    with app.app_context():
+        for year in FY2566_YEARS:
+            services.ensure_indicators(db.session, None, year, from_year=2566)
+        db.session.remove()
 
 
 def pdf() -> bytes:
@@ -45,7 +57,6 @@ def upload(app, user, title: str, *, year: int = YEAR, indicators=("i20",), desc
     with app.app_context():
         context.set_origin("127.0.0.1", "pytest")
         actor = db.session.get(User, user.id)
-        services.ensure_indicators(db.session, actor, year)
         item = services.upload_evidence(db.session, actor, FileStore(app.config["EVIDENCE_DIR"]), pdf(),
                                         f"{title}.pdf", fiscal_year=year, title=title,
                                         indicators=list(indicators), description=description,
@@ -207,7 +218,7 @@ def test_an_upload_for_an_unknown_record_is_404(client, officer):
     assert client.get("/evidence/new?loan=abc").status_code == 404
 
 
-def test_the_upload_page_seeds_the_years_indicators_and_offers_them_as_checkboxes(app, client, officer):
+def test_the_upload_page_offers_the_years_indicators_as_checkboxes(app, client, officer):
     year = 2604
     sign_in(client, officer)
 
@@ -284,20 +295,28 @@ def test_publishing_through_the_page_shows_the_public_link(app, client, admin):
 
 # --- indicators ----------------------------------------------------------------------------------------
 
-def test_the_first_year_is_seeded_from_the_regulation_notes_and_later_years_copy_the_latest(app, client,
-                                                                                             admin):
+def test_opening_a_year_without_a_catalogue_writes_nothing_and_offers_to_start_it(app, client, admin):
     sign_in(client, admin)
+    with app.app_context():
+        entries = db.session.execute(select(func.count()).select_from(AuditEntry)).scalar_one()
+        db.session.remove()
 
     page = client.get("/evidence/indicators?year=2500").get_data(as_text=True)
-    assert "ITA indicators, fiscal year 2500" in page
+    assert "ITA indicators, fiscal year 2500" in page and "Fiscal year 2500 has no catalogue yet." in page
     with app.app_context():
-        seeded = {i.code for i in services.indicators_of(db.session, 2500)}
+        assert services.indicators_of(db.session, 2500) == []
+        assert db.session.execute(select(func.count()).select_from(AuditEntry)).scalar_one() == entries
         db.session.remove()
-    assert seeded == {row[0] for row in services.SEED}
+
+    client.post("/evidence/indicators/start?year=2500")
+    with app.app_context():
+        started = {i.code: i.to_confirm for i in services.indicators_of(db.session, 2500)}
+        db.session.remove()
+    assert {"i20", "o43"} <= set(started) and all(started.values()), "a copy of FY2566's, every item to confirm"
 
     client.post("/evidence/indicators?year=2500", data={"code": "e6", "instrument": "EIT", "group": "6",
                                                         "text_th": "คุณภาพการดำเนินงาน", "text_en": ""})
-    client.get("/evidence/indicators?year=2501")
+    client.post("/evidence/indicators/start?year=2501")
     with app.app_context():
         assert "e6" in {i.code for i in services.indicators_of(db.session, 2501)}
         db.session.remove()
@@ -306,7 +325,6 @@ def test_the_first_year_is_seeded_from_the_regulation_notes_and_later_years_copy
 def test_an_admin_adds_and_changes_an_indicator_of_a_year(app, client, admin):
     year = 2605
     sign_in(client, admin)
-    client.get(f"/evidence/indicators?year={year}")
 
     added = client.post(f"/evidence/indicators?year={year}", data={
         "code": "O40", "instrument": "OIT", "group": "10", "text_th": "มาตรการป้องกันการทุจริตใหม่",
