@@ -141,6 +141,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     audit_cli.init_app(app)
     app.cli.add_command(loan_cli.loans)
     app.cli.add_command(evidence_cli.evidence)
+    app.cli.add_command(evidence_cli.ita)
     app.cli.add_command(report_cli.report)
     app.cli.add_command(stocktake_cli.stocktake)
     # lending files its stock-take reports and manual versions as evidence through this hook

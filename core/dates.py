@@ -24,8 +24,20 @@ def to_arabic_digits(text: str) -> str:
     return text.translate(_TO_ARABIC)
 
 
+# A code of Latin letters and digits (an ITA item "i20", "o36", "O24"; "A4"): its digits stay Arabic, since
+# "o๓๖" reads as Thai zero, three, six.
+_LATIN_CODE = re.compile(r"[A-Za-z]+[0-9][A-Za-z0-9]*")
+
+
 def to_thai_digits(text: str) -> str:
-    return text.translate(_TO_THAI)
+    """Arabic digits as Thai (๐–๙), except inside codes of Latin letters and digits (i20 stays i20)."""
+    out, last = [], 0
+    for m in _LATIN_CODE.finditer(text):
+        out.append(text[last:m.start()].translate(_TO_THAI))
+        out.append(m.group())
+        last = m.end()
+    out.append(text[last:].translate(_TO_THAI))
+    return "".join(out)
 
 
 def bangkok_date(at: datetime) -> date:

@@ -400,7 +400,7 @@ class ThaiDocument:
         return self.pdf.pages_count
 
     def digits(self, text: object) -> str:
-        """``text`` with Thai digits when the document asks for them."""
+        """``text`` with Thai digits when the document asks for them (a code such as i20 keeps its own)."""
         s = "" if text is None else str(text)
         return to_thai_digits(s) if self.thai_digits else s
 

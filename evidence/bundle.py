@@ -42,6 +42,7 @@ from core.exports import safe_cell
 from core.files import FileStore
 from core.models import User
 from evidence import report as reports
+from evidence.catalogue import code_key
 from evidence.models import EvidenceIndicator, EvidenceItem
 
 CHUNK = 1024 * 1024
@@ -120,6 +121,7 @@ class Bundle:
     store: FileStore
     head: tuple[int, str]
     problems: list[str] = field(default_factory=list)
+    folder_order: list[str] = field(default_factory=list)  # the year's codes in catalogue order
 
     @property
     def filename(self) -> str:
@@ -150,6 +152,9 @@ def evidence_files(session: Session, fiscal_year: int) -> list[EvidenceFile]:
         .order_by(EvidenceIndicator.evidence_id, EvidenceIndicator.code)
     ):
         codes.setdefault(evidence_id, []).append(code)
+    from evidence.services import code_order, in_catalogue_order
+
+    order = code_order(session, fiscal_year)
     return [
         EvidenceFile(
             evidence_id=r.id,
@@ -159,7 +164,7 @@ def evidence_files(session: Session, fiscal_year: int) -> list[EvidenceFile]:
             original_name=r.original_name or "",
             uploaded_by=r.username or "",
             uploaded_at=r.uploaded_at,
-            indicators=codes.get(r.id, []),
+            indicators=in_catalogue_order(codes.get(r.id, []), order),
         )
         for r in rows
     ]
@@ -215,7 +220,10 @@ def prepare(
     In order: the audit entry for this bundle (so the head printed in the report covers it), the report,
     the checkpoint (at the report's head, unless someone wrote in between), the list of evidence files.
     """
+    from evidence.services import code_order
+
     files = evidence_files(session, fiscal_year)
+    folder_order = list(code_order(session, fiscal_year))
     session.rollback()
     begin_write(session)
     record(
@@ -252,6 +260,7 @@ def prepare(
         checkpoint=checkpoint,
         store=FileStore(config["EVIDENCE_DIR"]),
         head=(report.figures["audit"]["head_seq"], report.figures["audit"]["head_hash"]),
+        folder_order=folder_order,
     )
 
 
@@ -321,9 +330,15 @@ def iter_bundle(bundle: Bundle, chunk_size: int = CHUNK) -> Iterator[bytes]:
                 }
             )
             yield from sink.drain()
+        # folder by folder, in the order of the year's catalogue (evidence_files sorts each item's codes)
+        folders: dict[str, list[EvidenceFile]] = {}
         for item in bundle.files:
-            name = f"{item.evidence_id}-{safe_member_name(item.original_name or item.title)}"
             for code in item.indicators or ["_no_indicator"]:
+                folders.setdefault(code, []).append(item)
+        rank = {code: n for n, code in enumerate(bundle.folder_order)}
+        for code in sorted(folders, key=lambda c: (c == "_no_indicator", rank.get(c, len(rank)), code_key(c))):
+            for item in folders[code]:
+                name = f"{item.evidence_id}-{safe_member_name(item.original_name or item.title)}"
                 path = f"evidence/{safe_member_name(code, 20)}/{name}"
                 row = {
                     "path": path,

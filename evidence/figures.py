@@ -260,11 +260,14 @@ def evidence_figures(session: Session, fiscal_year: int) -> dict[str, Any]:
     items, public = session.execute(
         select(func.count(), func.coalesce(func.sum(case((EvidenceItem.visibility == PUBLIC, 1), else_=0)), 0))
         .where(EvidenceItem.fiscal_year == fiscal_year)).one()
-    by_indicator = dict(session.execute(
+    from evidence.services import code_order, in_catalogue_order
+
+    counts = dict(session.execute(
         select(EvidenceIndicator.code, func.count(func.distinct(EvidenceIndicator.evidence_id)))
         .join(EvidenceItem, EvidenceItem.id == EvidenceIndicator.evidence_id)
-        .where(EvidenceItem.fiscal_year == fiscal_year).group_by(EvidenceIndicator.code)
-        .order_by(EvidenceIndicator.code)).all())
+        .where(EvidenceItem.fiscal_year == fiscal_year).group_by(EvidenceIndicator.code)).all())
+    # in the order of the year's catalogue (e2 before e12), as every list of codes
+    by_indicator = {c: counts[c] for c in in_catalogue_order(counts, code_order(session, fiscal_year))}
     return {"items": items, "public_items": int(public), "by_indicator": by_indicator}
 
 

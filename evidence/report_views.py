@@ -65,8 +65,21 @@ def report():
     doc = reports.document_model(built)
     charts = [(title, reports.chart_markup(chart)) for title, chart in doc.charts]
     return render_template(
-        "evidence/report.html", year=year, years=_years(year), formats=FORMAT_LABELS, doc=doc, charts=charts
+        "evidence/report.html", year=year, years=_years(year), formats=FORMAT_LABELS, doc=doc, charts=charts,
+        **_catalogue_notes(year),
     )
+
+
+def _catalogue_notes(year: int) -> dict:
+    """What the page tells about the year's catalogue: roles with no item, items still to be confirmed."""
+    from evidence.forms import ROLE_LABELS
+    from evidence.services import indicators_of, role_gaps
+
+    items = indicators_of(db.session, year)
+    gaps = [(str(ROLE_LABELS.get(g.role, g.role)), g.waiting) for g in role_gaps(db.session, year)]
+    db.session.rollback()
+    return {"role_gaps": gaps, "catalogue_size": len(items),
+            "catalogue_to_confirm": sum(1 for i in items if i.to_confirm and not i.retired)}
 
 
 @bp.route("/report/download")

@@ -73,6 +73,10 @@ EXPECTED_ACTIONS: dict[str, tuple[str, ...]] = {
     "evidence.edit": ("evidence.updated",),
     "evidence.visibility": ("evidence.published",),
     "evidence.indicators": ("indicator.created",),
+    "evidence.indicators_start": ("catalogue.started",),
+    "evidence.indicator_retire": ("indicator.retired",),
+    "evidence.indicator_restore": ("indicator.restored",),
+    "evidence.indicator_move": ("indicator.moved",),
     "evidence.measure_new": ("measure.created",),
     "evidence.measure_edit": ("measure.updated",),
     "evidence.measures_copy": ("measures.copied",),
@@ -442,9 +446,9 @@ def d_notifications_read(w):
     return w.client("staff").post("/notifications/read")
 
 
-# Evidence: fiscal years of their own (far from the ones other tests use), their catalogues seeded first
-# (seeding a year's indicators is its own recorded action, done by the first page that needs them).
-YEAR, COPY_FROM, COPY_TO = 2611, 2612, 2613
+# Evidence: fiscal years of their own (far from the ones other tests use), their catalogues started first
+# (starting a year's catalogue is its own recorded action, a POST of the indicators page).
+YEAR, COPY_FROM, COPY_TO, START_YEAR = 2611, 2612, 2613, 2614
 _codes = iter(range(901, 999))
 
 
@@ -499,6 +503,35 @@ def d_evidence_indicators(w):
     return w.client("admin").post(f"/evidence/indicators?year={YEAR}", data={
         "year": str(YEAR), "code": f"o{next(_codes)}", "instrument": "OIT", "group": "9",
         "text_th": "ข้อมูลการยืมพัสดุ", "text_en": "Borrowing data"})
+
+
+def d_indicators_start(w):
+    w.start()
+    return w.client("admin").post(f"/evidence/indicators/start?year={START_YEAR}")
+
+
+def d_indicator_retire(w):
+    _seeded(w, YEAR)
+    w.start()
+    return w.client("admin").post(f"/evidence/indicators/retire?year={YEAR}", data={"code": "i19"})
+
+
+def d_indicator_restore(w):
+    from evidence import services as evidence_services
+
+    _seeded(w, YEAR)
+    code = f"o{next(_codes)}"
+    in_app(w, lambda: evidence_services.save_indicator(db.session, w.user("admin"), YEAR, code, "OIT", 9,
+                                                       "ข้อมูลที่เลิกใช้"))
+    in_app(w, lambda: evidence_services.retire_indicator(db.session, w.user("admin"), YEAR, code))
+    w.start()
+    return w.client("admin").post(f"/evidence/indicators/restore?year={YEAR}", data={"code": code})
+
+
+def d_indicator_move(w):
+    _seeded(w, YEAR)
+    w.start()
+    return w.client("admin").post(f"/evidence/indicators/move?year={YEAR}", data={"code": "i21", "step": "-1"})
 
 
 def _measure_form() -> dict:
@@ -623,6 +656,8 @@ DRIVERS: dict[str, Callable[[World], object]] = {
     "lending.notifications_read": d_notifications_read,
     "evidence.upload": d_evidence_upload, "evidence.edit": d_evidence_edit,
     "evidence.visibility": d_evidence_visibility, "evidence.indicators": d_evidence_indicators,
+    "evidence.indicators_start": d_indicators_start, "evidence.indicator_retire": d_indicator_retire,
+    "evidence.indicator_restore": d_indicator_restore, "evidence.indicator_move": d_indicator_move,
     "evidence.measure_new": d_measure_new, "evidence.measure_edit": d_measure_edit,
     "evidence.measures_copy": d_measures_copy,
     "lending.stocktake_new": d_stocktake_new, "lending.stocktake_found": d_stocktake_found,
