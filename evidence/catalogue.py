@@ -206,9 +206,13 @@ def parse(data: bytes, filename: str = "catalogue.csv") -> Parsed:
             rows.append(Row(code=code, instrument=instrument, group=group, title_th=title_th,
                             title_en=(raw.get("title_en") or "").strip()[:2000],
                             period="" if instrument != "OIT" else period, roles=roles_of(role_text),
-                            to_confirm=flag in _YES, position=len(rows) + 1))
+                            to_confirm=flag in _YES))
     if not rows and not problems:
         problems.append(Problem(1, "-", "the file has no items"))
+    # The catalogue's order is the natural order of its codes, whatever order the sheet was left in (a sheet
+    # sorted as text puts e12 before e2); the admin reorders on the indicators page.
+    for n, row in enumerate(sorted(rows, key=lambda r: code_key(r.code)), 1):
+        row.position = n
     return Parsed(rows, problems, digest)
 
 

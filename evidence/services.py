@@ -279,7 +279,7 @@ def import_catalogue(session: Session, actor: User | None, fiscal_year: int, dat
             result.retired.append(code)
             if not dry_run:
                 old.retired = True
-    if dry_run:
+    if dry_run or not (result.created or result.updated or result.retired):
         session.rollback()
         return result
     session.flush()
@@ -458,7 +458,9 @@ def update_evidence(session: Session, actor: User, evidence_id: int, *, title: s
     item.title = (title or "").strip()[:300] or item.title
     item.description = (description or "")[:5000]
     if codes != item.indicator_codes:
-        item.codes = [EvidenceIndicator(code=c) for c in codes]
+        # rows of the codes that stay are kept: a new row beside the old one would break (evidence_id, code)
+        rows = {c.code: c for c in item.codes}
+        item.codes = [rows.get(c) or EvidenceIndicator(code=c) for c in codes]
     change = diff(before, item.state())
     if not change["after"]:
         session.rollback()
