@@ -60,7 +60,7 @@ def test_an_officer_uploads_two_files_an_admin_publishes_one_and_the_public_page
         titles.nth(0).fill(public_title)
         titles.nth(1).fill(internal_title)
         page.check("#ind-i20")
-        page.check("#ind-o43")
+        page.check("#ind-o26")  # FY2569's measures-report item (o43 in FY2566)
         page.evaluate("""() => {
             const box = document.getElementById('kp-upload-progress');
             new MutationObserver(() => console.log('kp-progress ' + box.getAttribute('aria-valuenow') + ' '
@@ -98,7 +98,7 @@ def test_an_officer_uploads_two_files_an_admin_publishes_one_and_the_public_page
         # Anyone, without an account, finds it on the year's page; the other file stays internal.
         page = new_page()
         page.goto(f"{live_server}/public/evidence/{YEAR}")
-        assert page.locator(f"text={public_title}").count() == 2, "listed under i20 and under o43"
+        assert page.locator(f"text={public_title}").count() == 2, "listed under i20 and under o26"
         assert page.locator(f"text={internal_title}").count() == 0
         assert page.locator(f"text={public_url}").count() == 2
         assert page.locator("#kp-nav-evidence").count() == 0
