@@ -167,6 +167,10 @@ class StartCatalogueForm(FlaskForm):
     """Start a year that has no catalogue yet (CSRF only)."""
 
 
+class PublishReportForm(FlaskForm):
+    """Publish the year's report as evidence of its measures-report item (CSRF only)."""
+
+
 class MeasureForm(FlaskForm):
     title = TextAreaField(_l("Measure"), validators=[DataRequired(), Length(max=2000)])
     indicators = _Checkboxes(_l("Indicators"), choices=[])

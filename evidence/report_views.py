@@ -7,17 +7,19 @@ page and the documents show the same numbers.
 
 from __future__ import annotations
 
-from flask import Response, abort, current_app, render_template, request
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
 
 from core.dates import bangkok_date, fiscal_year_bounds, fiscal_year_of
 from core.db import db, utcnow
 from core.exports import content_disposition
 from core.i18n import lang
-from core.permissions import EVIDENCE_VIEW
-from core.web import actor, require
+from core.permissions import EVIDENCE_PUBLISH, EVIDENCE_VIEW
+from core.web import actor, external_url, file_store, require
 from evidence import bp
 from evidence import bundle as bundles
 from evidence import report as reports
+from evidence.forms import PublishReportForm
 
 
 def _this_year() -> int:
@@ -66,9 +68,32 @@ def report():
     charts = [(title, reports.chart_markup(chart)) for title, chart in doc.charts]
     return render_template(
         "evidence/report.html", year=year, years=_years(year), formats=FORMAT_LABELS, doc=doc, charts=charts,
-        **_catalogue_notes(year),
+        publish_form=PublishReportForm(), **_catalogue_notes(year),
     )
 
+
+@bp.route("/report/publish", methods=["POST"])
+@require(EVIDENCE_PUBLISH)
+def report_publish():
+    """Publish the year's report (PDF, Thai): filed as evidence of the measures-report item and made public."""
+    from evidence.services import publish_report
+
+    year = _year()
+    if not PublishReportForm().validate_on_submit():
+        flash(_("The form was incomplete; nothing was changed."), "danger")
+        return redirect(url_for("evidence.report", year=year))
+    built = reports.build(db.session, year, engine=db.engine, config=current_app.config, lang="th")
+    data, _mime, name = reports.render(built, "pdf")
+    items = publish_report(db.session, actor(), file_store(), year, data, name)
+    for item in items:
+        link = external_url(url_for("evidence.public_file", token=item.public_token))
+        if item.indicator_codes:
+            flash(_("The report is published as evidence of %(codes)s, fiscal year %(year)d: %(url)s",
+                    codes=", ".join(item.indicator_codes), year=item.fiscal_year, url=link), "success")
+        else:
+            flash(_("The report is published at %(url)s, without an indicator: no catalogue item takes the "
+                    "measures report of fiscal year %(year)d.", url=link, year=year), "warning")
+    return redirect(url_for("evidence.report", year=year))
 
 def _catalogue_notes(year: int) -> dict:
     """What the page tells about the year's catalogue: roles with no item, items still to be confirmed."""

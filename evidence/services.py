@@ -400,13 +400,21 @@ def upload_evidence(session: Session, actor: User, store: FileStore, data: bytes
 def file_generated(session: Session, actor: User | None, store: FileStore, data: bytes, filename: str, *,
                    fiscal_year: int, title: str, mime: str, source: str, role: str | None = None,
                    indicators: list[str] | None = None) -> EvidenceItem:
+    """File a document the system made itself as evidence (see `file_for_role`); the first item filed."""
+    return file_for_role(session, actor, store, data, filename, fiscal_year=fiscal_year, title=title, mime=mime,
+                         source=source, role=role, indicators=indicators)[0]
+
+
+def file_for_role(session: Session, actor: User | None, store: FileStore, data: bytes, filename: str, *,
+                  fiscal_year: int, title: str, mime: str, source: str, role: str | None = None,
+                  indicators: list[str] | None = None) -> list[EvidenceItem]:
     """File a document the system made itself (a stock-take report, a manual version) as evidence.
 
     `role` names what the document is ("borrowing_manual"); the catalogues say which code plays it for
     evidence covering `fiscal_year` (an item of the next year whose period is `previous` too). When no
     catalogue has such an item, the document is filed without an indicator and waits, marked with its role,
-    until the admin gives the role a code (the report page says so). The caller's transaction records it;
-    the first item filed is returned.
+    until the admin gives the role a code (the report page says so). The caller's transaction records it.
+    One item per assessment year whose catalogue asks for it.
     """
     digest = store.write(data)
     from core.models import StoredFile
@@ -436,7 +444,31 @@ def file_generated(session: Session, actor: User | None, store: FileStore, data:
             data_.update(role=role, covers=fiscal_year, waiting=not codes)
         record(session, actor, "evidence.filed", item, data_)
         items.append(item)
-    return items[0]
+    return items
+
+
+def publish_report(session: Session, actor: User, store: FileStore, fiscal_year: int, data: bytes,
+                   filename: str, now: datetime | None = None) -> list[EvidenceItem]:
+    """Publish the year's report (its PDF): filed as evidence of the measures-report item of the catalogue
+    that asks for the year (FY2566's o43; FY2569's report under FY2570's item of the previous year) and
+    published at a stable public link. Filed without an indicator, and said so, where no item asks."""
+    _require(actor, EVIDENCE_PUBLISH)
+    fiscal_year = _year(fiscal_year)
+    begin_write(session)
+    items = file_for_role(session, actor, store, data, filename, fiscal_year=fiscal_year,
+                          title=f"รายงานผลการดำเนินการตามมาตรการส่งเสริมคุณธรรมและความโปร่งใส ปีงบประมาณ {fiscal_year}",
+                          mime=PDF, source=f"report:{fiscal_year}", role=catalogue.MEASURES_REPORT)
+    at = now or utcnow()
+    for item in items:
+        before = item.state()
+        item.visibility, item.public_token = PUBLIC, secrets.token_urlsafe(12)
+        item.published_at, item.published_by_id = at, actor.id
+        record(session, actor, "evidence.published", item, {**diff(before, item.state()), "token": item.public_token})
+    record(session, actor, "report.published", ("report", fiscal_year),
+           {"fiscal_year": fiscal_year, "sha256": items[0].sha256, "evidence": [i.id for i in items],
+            "filed_under": {str(i.fiscal_year): i.indicator_codes for i in items}})
+    session.commit()
+    return items
 
 
 def update_evidence(session: Session, actor: User, evidence_id: int, *, title: str, description: str,

@@ -77,6 +77,8 @@ EXPECTED_ACTIONS: dict[str, tuple[str, ...]] = {
     "evidence.indicator_retire": ("indicator.retired",),
     "evidence.indicator_restore": ("indicator.restored",),
     "evidence.indicator_move": ("indicator.moved",),
+    # Publishing the report: filed as evidence of the measures-report item, published, and the publication.
+    "evidence.report_publish": ("evidence.filed", "evidence.published", "report.published"),
     "evidence.measure_new": ("measure.created",),
     "evidence.measure_edit": ("measure.updated",),
     "evidence.measures_copy": ("measures.copied",),
@@ -631,6 +633,11 @@ def d_stocktake_close(w):
     return w.client("admin").post(f"/stocktake/{round_id}/close")
 
 
+def d_report_publish(w):
+    w.start()
+    return w.client("admin").post("/report/publish?year=2566")
+
+
 def d_manual_publish(w):
     from lending import stocktake
 
@@ -658,6 +665,7 @@ DRIVERS: dict[str, Callable[[World], object]] = {
     "evidence.visibility": d_evidence_visibility, "evidence.indicators": d_evidence_indicators,
     "evidence.indicators_start": d_indicators_start, "evidence.indicator_retire": d_indicator_retire,
     "evidence.indicator_restore": d_indicator_restore, "evidence.indicator_move": d_indicator_move,
+    "evidence.report_publish": d_report_publish,
     "evidence.measure_new": d_measure_new, "evidence.measure_edit": d_measure_edit,
     "evidence.measures_copy": d_measures_copy,
     "lending.stocktake_new": d_stocktake_new, "lending.stocktake_found": d_stocktake_found,

@@ -443,3 +443,32 @@ def test_opening_the_indicators_page_of_a_shipped_year_writes_nothing(app, clien
     page = client.get("/evidence/indicators?year=2569").get_data(as_text=True)
     assert 'id="code-o26"' in page and "to be confirmed" in page
     assert in_app(app, count) == before
+
+
+# --- the report, once published, is evidence of the measures-report item ----------------------------------
+
+def _published(app, year: int) -> list[tuple[int, list[str], str, bool]]:
+    def read(s):
+        return [(i.fiscal_year, i.indicator_codes, i.role, bool(i.public_token)) for i in s.execute(
+            select(EvidenceItem).where(EvidenceItem.source == f"report:{year}", EvidenceItem.visibility == "public")
+            .order_by(EvidenceItem.id)).scalars()]
+
+    return in_app(app, read)
+
+
+def test_publishing_a_years_report_files_it_under_the_measures_report_item_that_asks_for_that_year(
+        app, client, admin):
+    sign_in(client, admin)
+    before = {y: len(_published(app, y)) for y in (2566, 2569)}
+
+    first = client.post("/report/publish?year=2566", follow_redirects=True).get_data(as_text=True)
+    assert "The report is published as evidence of o43, fiscal year 2566" in first
+    later = client.post("/report/publish?year=2569", follow_redirects=True).get_data(as_text=True)
+    assert "The report is published as evidence of o26, fiscal year 2570" in later, "FY2570 asks for FY2569's"
+
+    assert _published(app, 2566)[before[2566]:] == [(2566, ["o43"], "measures_report", True)]
+    assert _published(app, 2569)[before[2569]:] == [(2570, ["o26"], "measures_report", True)]
+    published = in_app(app, lambda s: _entries(s, "report.published", "2569")[-1])
+    assert published["filed_under"] == {"2570": ["o26"]}
+    public_page = client.get("/public/evidence/2570").get_data(as_text=True)
+    assert "ปีงบประมาณ 2569" in public_page and 'id="indicator-o26"' in public_page

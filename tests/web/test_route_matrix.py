@@ -114,6 +114,7 @@ EXPECTED: dict[str, dict[str, int | str]] = {
     "evidence.report": only(EVIDENCE_READERS, 200),
     "evidence.report_download": only(EVIDENCE_READERS, 200),
     "evidence.report_bundle": only(EVIDENCE_READERS, 200),
+    "evidence.report_publish": only(ADMIN, "/report"),
     "evidence.dashboard": only(EVIDENCE_READERS, 200),
     # lending workflow: borrowing (staff, officers and heads may borrow)
     "lending.loan_new": only(BORROWERS, 200),
