@@ -227,6 +227,19 @@ def test_the_indicators_page_and_an_items_codes_are_in_natural_order(app, client
     assert page.index('id="code-o12"') < page.index('id="code-o2"')
     assert in_app(app, lambda s: _entries(s, "indicator.moved")[-1]["order"]) == ["o12", "o2"]
 
+    # the bundle's folders come in the catalogue's order too
+    import zipfile
+
+    from evidence import bundle as bundles
+
+    def folders(s):
+        made = bundles.prepare(s, year, engine=db.engine, config=app.config, actor=s.get(User, admin.id))
+        with zipfile.ZipFile(io.BytesIO(b"".join(bundles.iter_bundle(made)))) as zf:
+            names = [n.split("/")[1] for n in zf.namelist() if n.startswith("evidence/")]
+        return list(dict.fromkeys(names))
+
+    assert in_app(app, folders) == ["e2", "e12", "o12", "o2"]
+
 
 # --- retiring ---------------------------------------------------------------------------------------------
 
