@@ -484,3 +484,29 @@ def test_publishing_a_years_report_files_it_under_the_measures_report_item_that_
     assert published["filed_under"] == {"2570": ["o26"]}
     public_page = client.get("/public/evidence/2570").get_data(as_text=True)
     assert "ปีงบประมาณ 2569" in public_page and 'id="indicator-o26"' in public_page
+
+
+@pytest.fixture
+def signed_in_then_csrf(app, client, admin):
+    """The admin signed in, then CSRF checked as in production."""
+    sign_in(client, admin)
+    app.config["WTF_CSRF_ENABLED"] = True
+    yield client
+    app.config["WTF_CSRF_ENABLED"] = False
+
+
+def test_the_catalogue_actions_need_the_forms_csrf_token(app, signed_in_then_csrf):
+    year, client = 2624, signed_in_then_csrf
+    in_app(app, lambda s: _import(s, year, HEADER + "i20,IIT,4,การยืม,,,,\ni21,IIT,4,การขออนุญาต,,,,\n"))
+
+    for path, data in (("retire", {"code": "i20"}), ("move", {"code": "i21", "step": "-1"}), ("start", {})):
+        assert client.post(f"/evidence/indicators/{path}?year={year}", data=data).status_code == 400, path
+    rows = in_app(app, lambda s: [(i.code, i.retired) for i in services.indicators_of(s, year)])
+    assert rows == [("i20", False), ("i21", False)]
+
+    page = client.get(f"/evidence/indicators?year={year}").get_data(as_text=True)
+    from tests.conftest import csrf_token_from
+
+    token = csrf_token_from(page)
+    client.post(f"/evidence/indicators/retire?year={year}", data={"code": "i20", "csrf_token": token})
+    assert in_app(app, lambda s: [i.code for i in services.active_indicators(s, year)]) == ["i21"]
