@@ -454,6 +454,9 @@ def test_opening_the_indicators_page_of_a_shipped_year_writes_nothing(app, clien
     before = in_app(app, count)
     page = client.get("/evidence/indicators?year=2569").get_data(as_text=True)
     assert 'id="code-o26"' in page and "to be confirmed" in page
+    form = client.get("/evidence/indicators?year=2569&edit=o26").get_data(as_text=True)
+    assert "Change indicator o26" in form and 'id="role-measures_report" checked' in form
+    assert '<option selected value="previous">' in form or 'value="previous" selected' in form
     assert in_app(app, count) == before
 
 
