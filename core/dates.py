@@ -47,6 +47,11 @@ def bangkok_date(at: datetime) -> date:
     return at.astimezone(BANGKOK).date()
 
 
+def bangkok_today() -> date:
+    """Today in the office's calendar (Asia/Bangkok): from 17:00 UTC it is already tomorrow there."""
+    return datetime.now(UTC).astimezone(BANGKOK).date()
+
+
 def bangkok_midnight_utc(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=BANGKOK).astimezone(UTC)
 

@@ -18,7 +18,7 @@ from sqlalchemy import JSON, DateTime, ForeignKey, Integer, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from audit import record
-from core.dates import bangkok_date, fiscal_year_of, format_date
+from core.dates import bangkok_date, bangkok_today, fiscal_year_of, format_date
 from core.db import N_, Audited, Forbidden, begin_write, db, utcnow
 from core.files import FileStore
 from core.models import StoredFile, User
@@ -226,7 +226,7 @@ def manual_pdf(
     d = doc.digits
     doc.heading(TITLE, space_after=0)
     doc.paragraph(str(s.get("agency_name") or ""), align="C", bold=True, space_after=0)
-    sub = f"ฉบับวันที่ {format_date(on or date.today(), 'th', long=True)}"
+    sub = f"ฉบับวันที่ {format_date(on or bangkok_today(), 'th', long=True)}"
     if version:
         sub = f"ฉบับที่ {version} " + sub
     doc.paragraph(d(sub), align="C", space_after=3)

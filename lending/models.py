@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.dates import parse_date, to_arabic_digits
+from core.dates import bangkok_today, parse_date, to_arabic_digits
 from core.db import N_, Audited, DomainError, db, utcnow
 
 AVAILABLE, ON_LOAN, IN_REPAIR, LOST, DISPOSED = "available", "on_loan", "in_repair", "lost", "disposed"
@@ -207,7 +207,7 @@ class Asset(Audited, db.Model):
             raise DomainError(N_("The asset already has this status."))
         self.status, self.status_note = status, note.strip()
         if status == DISPOSED:
-            self.disposed_on = on or date.today()
+            self.disposed_on = on or bangkok_today()
 
     @property
     def is_lendable_now(self) -> bool:

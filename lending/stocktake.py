@@ -41,7 +41,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from audit import record
 from audit.services import record_many
-from core.dates import fiscal_year_bounds, fiscal_year_of
+from core.dates import bangkok_today, fiscal_year_bounds, fiscal_year_of
 from core.db import N_, Audited, Conflict, DomainError, Forbidden, NotFound, begin_write, db, utcnow
 from core.files import FileStore, store_upload
 from core.models import User
@@ -201,7 +201,7 @@ def can_record(user: User | None, rnd: StocktakeRound) -> bool:
 
 def default_fiscal_year(today: date | None = None) -> int:
     """The inspection after 30 September: from October the year just ended, before it the current one."""
-    today = today or date.today()
+    today = today or bangkok_today()
     year = fiscal_year_of(today)
     return year - 1 if today.month >= 10 else year
 

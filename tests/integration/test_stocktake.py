@@ -4,7 +4,7 @@ incidents, the report and its filing as evidence, the figures, the CLI."""
 from __future__ import annotations
 
 import io
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -13,7 +13,7 @@ from sqlalchemy import func, insert, select
 
 from audit.models import AuditEntry
 from audit.services import record_many
-from core.dates import fiscal_year_bounds
+from core.dates import bangkok_today, fiscal_year_bounds
 from core.db import DomainError, Forbidden, begin_write, db, utcnow
 from core.files import FileStore
 from core.models import User
@@ -173,8 +173,8 @@ def test_a_round_of_over_5000_assets_reconciles(app, session, people, make_asset
         purpose="ประชุม",
         place="ศาลา",
         off_premises=False,
-        start_on=date.today(),
-        due_on=date.today() + timedelta(days=2),
+        start_on=bangkok_today(),
+        due_on=bangkok_today() + timedelta(days=2),
     )
     workflow.approve_loan(session, officer, loan.id)
     workflow.hand_over(session, officer, loan.id)
