@@ -12,16 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import Date, DateTime, Integer, and_, case, cast, func, or_, select
+from sqlalchemy import Date, DateTime, Integer, and_, case, cast, func, or_, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.expression import UnaryExpression
 
 from audit.models import AuditEntry, AuditHead
-from core.dates import bangkok_midnight_utc, fiscal_year_bounds
+from core.dates import bangkok_date, bangkok_midnight_utc, fiscal_year_bounds
+from core.db import utcnow
+from core.numbers import percent, round_half_away  # noqa: F401  (round_half_away: figures.round_half_away)
 from evidence.models import PUBLIC, EvidenceIndicator, EvidenceItem
 from lending.loans import (
     APPROVED,
@@ -53,14 +55,6 @@ FIGURE_KEYS = (
     "assets.not_found_in_stocktake", "audit.entries_in_year", "audit.chain_intact", "audit.head_seq",
     "evidence.items", "evidence.public_items",
 )
-
-
-def round_half_away(value: float | Decimal, places: int) -> float:
-    """Round half away from zero (not Python's banker's rounding)."""
-    q = Decimal(1).scaleb(-places)
-    d = Decimal(str(value))
-    rounded = d.copy_abs().quantize(q, rounding=ROUND_HALF_UP)
-    return float(rounded if d >= 0 else -rounded)
 
 
 # --- Bangkok calendar days in SQL ------------------------------------------------------------------
@@ -129,9 +123,9 @@ def sql_after_day(session: Session, at: Any, day: Any) -> Any:
     return at >= day.op("||")(" 17:00:00")
 
 
-def median_of_counts(counts: dict[int, int]) -> float | None:
+def median_of_counts(counts: dict[int, int]) -> Fraction | None:
     """The median of values given as {value: how many}; with an even count the mean of the two middle
-    values."""
+    values, exactly (a Fraction)."""
     n = sum(counts.values())
     if not n:
         return None
@@ -144,17 +138,38 @@ def median_of_counts(counts: dict[int, int]) -> float | None:
         if seen > n // 2:
             high = value
             break
-    return (low + high) / 2
+    return Fraction(low + high, 2)
 
 
-def lending_figures(session: Session, start: date, end: date) -> dict[str, Any]:
+def sql_covers(session: Session) -> Any:
+    """SQL: the demand (`demands`) names the item (`loan_items`) among those it covers (Demand.item_ids, a
+    JSON array of loan item ids): a ledger row's demand covers that row's item, a letter or mail the items
+    of its loan that were overdue when it was made."""
+    if _on_postgres(session):
+        return text("CAST(demands.item_ids AS jsonb) @> to_jsonb(loan_items.id)")
+    return text("EXISTS (SELECT 1 FROM json_each(demands.item_ids) AS covered "
+                "WHERE covered.value = loan_items.id)")
+
+
+def as_of_day(end: date, today: date | None = None) -> date:
+    """The day the figures "at the end of the year" are counted at: the year's last day, or today while
+    the year is still running (they are then labelled "to date")."""
+    today = today or bangkok_date(utcnow())
+    return min(end, today)
+
+
+def lending_figures(session: Session, start: date, end: date, as_of: date | None = None) -> dict[str, Any]:
     """The lending figures, each counted by the database in a few grouped passes.
 
     Every date rule of report-metrics.md becomes a comparison of stored UTC instants: "the Bangkok date of
     t is in the year" is lo <= t < hi (the Bangkok midnights that start the year and end it); "back by
-    day D" is before the Bangkok midnight that ends D (sql_after_day is its negation).
+    day D" is before the Bangkok midnight that ends D (sql_after_day is its negation). The figures "at the
+    end of the year" are counted at the end of `as_of` (default: the year's last day); for a year still
+    running the caller passes today, since the year's end has not happened yet.
     """
+    as_of = end if as_of is None else min(as_of, end)
     lo, hi = bangkok_midnight_utc(start), bangkok_midnight_utc(end + timedelta(days=1))
+    hi_as_of = bangkok_midnight_utc(as_of + timedelta(days=1))
 
     in_year = and_(Loan.requested_at >= lo, Loan.requested_at < hi)
     counts = dict(session.execute(select(Loan.status, func.count()).where(in_year).group_by(Loan.status)).all())
@@ -189,15 +204,18 @@ def lending_figures(session: Session, start: date, end: date) -> dict[str, Any]:
         counted(LoanItem.condition == LOST),
     ).where(LoanItem.returned_at >= lo, LoanItem.returned_at < hi)).one()
 
-    # Neither back nor lost by the end of the last day.
-    out_at_end, overdue_at_end = session.execute(items(func.count(), counted(Loan.due_on < end)).where(
-        or_(LoanItem.returned_at.is_(None), LoanItem.returned_at >= hi))).one()
+    # Handed over by the end of the last day (or of today, while the year runs) and neither back nor lost by
+    # then.
+    out_at_end, overdue_at_end = session.execute(items(func.count(), counted(Loan.due_on < as_of)).where(
+        Loan.checked_out_at < hi_as_of,
+        or_(LoanItem.returned_at.is_(None), LoanItem.returned_at >= hi_as_of))).one()
 
     # Due in the year and neither back nor lost by the end of the due day; per item, the days from the due
-    # date to the first demand that covers it (dated after the due date, and while the item was still out).
+    # date to the first demand that covers it: one that names the item (not merely one of its loan), dated
+    # after the due date, while the item was still out.
     first_demand = (
         select(func.min(Demand.demanded_on))
-        .where(Demand.loan_id == Loan.id, Demand.demanded_on > Loan.due_on,
+        .where(Demand.loan_id == Loan.id, Demand.demanded_on > Loan.due_on, sql_covers(session),
                or_(LoanItem.returned_at.is_(None),
                    Demand.demanded_on <= sql_bangkok_day(session, LoanItem.returned_at)))
         .correlate(Loan, LoanItem).scalar_subquery())
@@ -220,7 +238,7 @@ def lending_figures(session: Session, start: date, end: date) -> dict[str, Any]:
         "items_returned": returned,
         "items_returned_on_time": returned - returned_late,
         "items_returned_late": returned_late,
-        "on_time_return_rate": round_half_away((returned - returned_late) / returned * 100, 1) if returned else None,
+        "on_time_return_rate": round_half_away(percent(returned - returned_late, returned), 1) if returned else None,
         "items_damaged": damaged,
         "items_lost": lost,
         "items_out_at_year_end": out_at_end,
@@ -233,12 +251,15 @@ def lending_figures(session: Session, start: date, end: date) -> dict[str, Any]:
 
 
 def asset_figures(session: Session, start: date, end: date,
-                  stocktake: Callable[[Session, date, date], tuple[int, int]] | None = None) -> dict[str, Any]:
-    """Assets on the register on the last day of the year (acquired by then, not disposed before it)."""
-    end_utc = bangkok_midnight_utc(end + timedelta(days=1))
+                  stocktake: Callable[[Session, date, date], tuple[int, int]] | None = None,
+                  as_of: date | None = None) -> dict[str, Any]:
+    """Assets on the register on the last day of the year (acquired by then, not disposed before it) — or,
+    while the year runs, on `as_of` (today)."""
+    day = end if as_of is None else min(as_of, end)
+    end_utc = bangkok_midnight_utc(day + timedelta(days=1))
     on_register = and_(
-        or_(Asset.acquired_on <= end, and_(Asset.acquired_on.is_(None), Asset.created_at < end_utc)),
-        or_(Asset.disposed_on.is_(None), Asset.disposed_on >= end))
+        or_(Asset.acquired_on <= day, and_(Asset.acquired_on.is_(None), Asset.created_at < end_utc)),
+        or_(Asset.disposed_on.is_(None), Asset.disposed_on >= day))
     total, lendable = session.execute(
         select(func.count(), func.coalesce(func.sum(case((Asset.lendable.is_(True), 1), else_=0)), 0))
         .where(on_register)).one()
@@ -272,16 +293,25 @@ def evidence_figures(session: Session, fiscal_year: int) -> dict[str, Any]:
 
 
 def compute(session: Session, fiscal_year: int, chain_intact: Callable[[], bool],
-            stocktake: Callable[[Session, date, date], tuple[int, int]] | None = None) -> dict[str, Any]:
+            stocktake: Callable[[Session, date, date], tuple[int, int]] | None = None,
+            today: date | None = None) -> dict[str, Any]:
     """The whole report object for a B.E. fiscal year. `chain_intact` is asked last: a verification
-    started before this call (see evidence.report.chain_check) runs while the other figures are counted."""
+    started before this call (see evidence.report.chain_check) runs while the other figures are counted.
+
+    For a year still running (its last day after `today`, the Bangkok date now by default), the figures
+    "at the end of the year" are counted as at today and `period.as_of` names that day; the documents
+    then label them "to date"."""
     start, end = fiscal_year_bounds(fiscal_year)
-    lending = lending_figures(session, start, end)
-    assets = asset_figures(session, start, end, stocktake)
+    as_of = as_of_day(end, today)
+    lending = lending_figures(session, start, end, as_of)
+    assets = asset_figures(session, start, end, stocktake, as_of)
     evidence = evidence_figures(session, fiscal_year)
+    period = {"start": start.isoformat(), "end": end.isoformat()}
+    if as_of < end:
+        period["as_of"] = as_of.isoformat()
     return {
         "fiscal_year": fiscal_year,
-        "period": {"start": start.isoformat(), "end": end.isoformat()},
+        "period": period,
         "lending": lending,
         "assets": assets,
         "audit": audit_figures(session, start, end, chain_intact),

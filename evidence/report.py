@@ -40,6 +40,7 @@ from core.dates import (
     EN_MONTHS_SHORT,
     THAI_MONTHS,
     THAI_MONTHS_SHORT,
+    bangkok_date,
     bangkok_midnight_utc,
     fiscal_year_bounds,
     format_date,
@@ -263,6 +264,22 @@ FIGURE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
     },
 }
 
+# The figures "at the end of the fiscal year": for a year still running they are counted as at the day the
+# report is made (figures.compute's period.as_of) and labelled with that day instead ("{date}" is a B.E.
+# date).
+TO_DATE_LABELS: dict[str, dict[str, str]] = {
+    "th": {
+        "lending.items_out_at_year_end": "รายการที่อยู่ระหว่างยืม ณ วันที่ {date} (ถึงปัจจุบัน)",
+        "lending.items_overdue_at_year_end": "รายการที่ค้างคืนเกินกำหนด ณ วันที่ {date} (ถึงปัจจุบัน)",
+        "assets.total": "ครุภัณฑ์ในทะเบียน ณ วันที่ {date} (ถึงปัจจุบัน)",
+    },
+    "en": {
+        "lending.items_out_at_year_end": "Items out as at {date} (to date)",
+        "lending.items_overdue_at_year_end": "Items overdue as at {date} (to date)",
+        "assets.total": "Assets on the register as at {date} (to date)",
+    },
+}
+
 SECTION_KEYS: dict[str, tuple[str, ...]] = {
     section: tuple(k.partition(".")[2] for k in FIGURE_LABELS["th"] if k.startswith(section + "."))
     for section in SECTIONS
@@ -273,9 +290,17 @@ def _lang(lang: str | None) -> str:
     return "en" if lang == "en" else "th"
 
 
-def figure_label(key: str, lang: str = "th") -> str:
+def figure_label(key: str, lang: str = "th", figures: dict[str, Any] | None = None,
+                 thai_digits: bool = False) -> str:
+    """A figure's label; given the report's figures of a year still running, the figures "at the end of the
+    year" are labelled as at the day they were counted ("to date")."""
     if key.startswith("evidence.by_indicator."):
         return WORDS[_lang(lang)]["indicator"].format(code=key.rsplit(".", 1)[1])
+    as_of = ((figures or {}).get("period") or {}).get("as_of")
+    if as_of and key in TO_DATE_LABELS[_lang(lang)]:
+        day = date.fromisoformat(as_of)
+        shown = format_date(day, "en") if _lang(lang) == "en" else format_date(day, "th", long=True)
+        return TO_DATE_LABELS[_lang(lang)][key].format(date=shown)
     return FIGURE_LABELS[_lang(lang)].get(key, (key, ""))[0]
 
 
@@ -284,10 +309,17 @@ def figure_label(key: str, lang: str = "th") -> str:
 
 @dataclass
 class Month:
+    """One month of the series. A month still to come has no values (None); the current month's are to
+    date, its overdue count as at the end of today."""
+
     first: date
-    requests: int = 0
-    returns: int = 0
-    overdue: int = 0  # items out past their due date at the end of the month
+    requests: int | None = 0
+    returns: int | None = 0
+    overdue: int | None = 0  # items out past their due date at the end of the month (or of today)
+
+    @property
+    def to_come(self) -> bool:
+        return self.requests is None
 
     @property
     def last(self) -> date:
@@ -333,14 +365,19 @@ def chain_check(engine: Any, config: Any) -> Callable[[], bool]:
     return lambda: bool(result().ok)
 
 
-def monthly_series(session: Session, fiscal_year: int) -> list[Month]:
+def monthly_series(session: Session, fiscal_year: int, today: date | None = None) -> list[Month]:
     """Per month of the fiscal year (October first): loans requested, items that came back (inspected good
     or damaged) and items out past their due date at the month's end — with figures.py's date rules: a
     timestamp counts on its Bangkok date; "out at the end of day D" is handed over before the next Bangkok
     midnight and neither back nor lost by it; overdue is a due date earlier than D.
 
+    The series stops at the current month (`today`, the Bangkok date now by default): a month still to come
+    has no values, and the current month's overdue count is as at the end of today, since its own end has
+    not happened yet.
+
     The database groups the rows by Bangkok month ('YYYY-MM'); only the groups come back."""
     start, end = fiscal_year_bounds(fiscal_year)
+    today = today or bangkok_date(utcnow())
     months = [Month(start)]
     while len(months) < 12:
         months.append(Month(_next_month(months[-1].first)))
@@ -372,7 +409,7 @@ def monthly_series(session: Session, fiscal_year: int) -> list[Month]:
     # Out past due at a month's end: only items not back by the end of their due day can be, so the query
     # takes those, grouped by due date, month handed over and month back; each group counts from the first
     # month-end after both its due date and its hand-over, up to the last month-end before it came back.
-    ends = [m.last for m in months]
+    ends = [min(m.last, today) for m in months]
     overdue = [0] * 13
     for due, handed, back, n in grouped(
         select(Loan.due_on.label("due"), month(Loan.checked_out_at, "handed"), month(LoanItem.returned_at, "back"))
@@ -400,6 +437,8 @@ def monthly_series(session: Session, fiscal_year: int) -> list[Month]:
     for i, m in enumerate(months):
         running += overdue[i]
         m.overdue = running
+        if m.first > today:  # still to come: nothing has happened in it
+            m.requests = m.returns = m.overdue = None
     return months
 
 
@@ -446,16 +485,18 @@ def build(
     # The chain's verification starts first and runs beside everything else; its answer is asked for
     # last (figures.compute asks for it after every other figure).
     check = chain_intact or chain_check(engine, config)
-    months = monthly_series(session, int(fiscal_year))
+    made_at = now or utcnow()
+    today = bangkok_date(made_at)
+    months = monthly_series(session, int(fiscal_year), today)
     measures = measure_rows(session, int(fiscal_year), lang)
-    figures = fig.compute(session, int(fiscal_year), chain_intact=check, stocktake=stocktake_figures)
+    figures = fig.compute(session, int(fiscal_year), chain_intact=check, stocktake=stocktake_figures, today=today)
     session.rollback()  # end the read transaction
     return Report(
         figures=figures,
         months=months,
         measures=measures,
         settings=settings,
-        made_at=now or utcnow(),
+        made_at=made_at,
         lang=lang,
         thai_digits=bool(thai_digits) and lang == "th",
     )
@@ -523,7 +564,7 @@ class Formatter:
 
     def label(self, key: str) -> str:
         """A figure's label; its own digits ("7 วัน") follow the document's."""
-        return self.digits(figure_label(key, self.lang))
+        return self.digits(figure_label(key, self.lang, self.report.figures))
 
     def line(self, key: str) -> str:
         """ "label value" for a measure's row."""
@@ -738,7 +779,7 @@ def _frame(
     chart = Chart(width, height, label=label)
     left, right, top, bottom = 14.0, 3.0, 10.0, 9.0
     plot_w, plot_h = width - left - right, height - top - bottom
-    ymax, step = _nice_top(max((v for _, _, vals in series for v in vals), default=0))
+    ymax, step = _nice_top(max((v for _, _, vals in series for v in vals if v is not None), default=0))
 
     def y_of(v: int) -> float:
         return top + plot_h - plot_h * v / ymax
@@ -774,7 +815,9 @@ def activity_chart(
         ("returns", w["returns"], [m.returns for m in report.months]),
     ]
     label = "; ".join(
-        f"{f.month(m.first)}: {w['requests']} {m.requests}, {w['returns']} {m.returns}" for m in report.months
+        f"{f.month(m.first)}: {w['requests']} {m.requests}, {w['returns']} {m.returns}"
+        for m in report.months
+        if not m.to_come
     )
     chart, y_of, xs, slot, base = _frame(f, series, width, height, label)
     bar = slot * 0.34
@@ -794,11 +837,12 @@ def overdue_chart(
     """Items out past their due date at each month's end, as a line with its points."""
     f = f or Formatter(report)
     w = f.words
-    vals = [m.overdue for m in report.months]
-    label = "; ".join(f"{f.month(m.first)}: {m.overdue}" for m in report.months)
+    vals = [m.overdue for m in report.months if not m.to_come]  # the line stops at the current month
+    label = "; ".join(f"{f.month(m.first)}: {m.overdue}" for m in report.months if not m.to_come)
     chart, y_of, xs, _slot, _base = _frame(f, [("overdue", w["overdue"], vals)], width, height, label)
     points = [(xs[i], y_of(v)) for i, v in enumerate(vals)]
-    chart.polyline(points, COLORS["overdue"], 0.6)
+    if len(points) > 1:
+        chart.polyline(points, COLORS["overdue"], 0.6)
     for (x, y), v in zip(points, vals, strict=True):
         chart.circle(x, y, 0.9, COLORS["overdue"])
         chart.text(x, y - 1.8, f.number(v), 6.5, "middle")
@@ -1033,7 +1077,8 @@ def render_xlsx(report: Report) -> bytes:
         ws = sheet(w[f"sheet_{section}"], [w["item"], w["value"], w["key"]], [52, 20, 44])
         for name in SECTION_KEYS[section]:
             key = f"{section}.{name}"
-            ws.append([figure_label(key, f.lang), safe_cell(_plain(report.figures[section][name])), key])
+            ws.append([figure_label(key, f.lang, report.figures), safe_cell(_plain(report.figures[section][name])),
+                       key])
         if section == "evidence":
             for code, count in (report.figures["evidence"].get("by_indicator") or {}).items():
                 key = f"evidence.by_indicator.{code}"
@@ -1068,7 +1113,8 @@ def render_xlsx(report: Report) -> bytes:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
     ws = sheet(w["sheet_monthly"], [w["month"], w["requests"], w["returns"], w["overdue"]], [18, 14, 18, 22])
     for m in report.months:
-        ws.append([f.month_long(m.first), m.requests, m.returns, m.overdue])
+        if not m.to_come:  # the series stops at the current month
+            ws.append([f.month_long(m.first), m.requests, m.returns, m.overdue])
     wb.properties.title = f"{w['title']} {w['year_line'].format(year=report.fiscal_year)}"
     wb.properties.creator = "Khruphan"
     buf = io.BytesIO()

@@ -145,6 +145,22 @@ class LedgerLoan:
         return status
 
 
+@dataclass(frozen=True)
+class MissingDate:
+    """A row accepted without a date that a figure of the annual report uses: that figure leaves it out."""
+
+    row: int
+    ref: str  # as in the file
+    column: str
+    figure: str  # the report's key, e.g. "lending.median_days_to_decision"
+
+
+# The dates a figure of reference/report-metrics.md needs that a ledger may leave blank ("not recorded"):
+# (column, the decisions it is needed for, the figure that leaves the loan out without it).
+FIGURE_DATES = (("decided_on", (APPROVED, REJECTED), "lending.median_days_to_decision"),)
+FIGURE_NAMES = {"lending.median_days_to_decision": "median days from request to decision"}
+
+
 @dataclass
 class LedgerPlan:
     sha256: str
@@ -153,6 +169,7 @@ class LedgerPlan:
     skipped_refs: int = 0  # already imported
     skipped_rows: int = 0
     errors: list[RowError] = field(default_factory=list)
+    missing: list[MissingDate] = field(default_factory=list)  # accepted, but left out of a figure
     # asset → (day, status left) of its latest hand-over or return already in the database
     db_events: dict[int, tuple[int, str]] = field(default_factory=dict)
     # filled by apply_ledger
@@ -321,7 +338,7 @@ class _Checker:
             if row.decided_by or decided or out:
                 return False
         else:
-            if not decided or (decision != APPROVED and out) or (decision == APPROVED and not due):
+            if (decision != APPROVED and out) or (decision == APPROVED and not due):
                 return False
             if decision in (APPROVED, REJECTED) and (not row.decided_by
                                                      or row.decided_by_id == row.borrower_id):
@@ -356,8 +373,6 @@ class _Checker:
                         reason = N_("given, but the decision is blank (the request still waits)")
                         self.error(row, column, reason, show(column))
             else:
-                if not row.decided_on and "decided_on" not in bad:
-                    self.error(row, "decided_on", N_("required when there is a decision"))
                 if row.decision in (APPROVED, REJECTED) and not row.decided_by and "decided_by" not in bad:
                     self.error(row, "decided_by", N_("required when the request was approved or rejected"))
                 if (row.decision in (APPROVED, REJECTED) and row.decided_by_id is not None
@@ -591,7 +606,22 @@ def plan_ledger(session: Session, data: bytes, filename: str = "",
     if plan.errors:
         plan.errors.sort(key=lambda e: (e.row, COLUMNS.index(e.column) if e.column in COLUMNS else 99))
         plan.loans = [loan for loan in plan.loans if not any(r.bad for r in loan.rows)]
+    plan.missing = missing_dates(plan.loans)
     return plan
+
+
+def missing_dates(loans: list[LedgerLoan]) -> list[MissingDate]:
+    """The rows of these loans that lack a date a figure uses, with the figure that leaves them out.
+
+    A blank date means "not recorded": it is never filled in. A cancelled request needs no date at all (no
+    figure counts the day of a cancellation); an approved or rejected one without `decided_on` is counted
+    as approved or rejected but left out of the median time to a decision."""
+    out = []
+    for loan in loans:
+        for column, decisions, figure in FIGURE_DATES:
+            if loan.first.decision in decisions and getattr(loan.first, column) is None:
+                out.extend(MissingDate(r.row, loan.ref[len(REF_PREFIX):], column, figure) for r in loan.rows)
+    return sorted(out, key=lambda m: (m.row, m.column))
 
 
 # --- applying --------------------------------------------------------------------------------------
@@ -678,7 +708,7 @@ def _write(session: Session, actor: User | None, plan: LedgerPlan, filename: str
     record(session, actor, "loans.imported", ("import", plan.sha256[:16]),
            {"sha256": plan.sha256, "filename": filename[:255], "rows": plan.rows, "loans": len(plan.loans),
             "items": plan.items, "statuses": dict(counts), "demands": plan.demands,
-            "incidents": plan.incidents,
+            "incidents": plan.incidents, "dates_not_recorded": len(plan.missing),
             "skipped_refs": plan.skipped_refs, "assets_changed": plan.assets_changed,
             "assets_kept": plan.assets_kept})
 

@@ -68,6 +68,9 @@ def import_command(file: Path, dry_run: bool):
         raise click.ClickException(f"{bad_rows} bad rows; nothing was imported")
     skipped = f"; {plan.skipped_refs} refs already imported, skipped ({plan.skipped_rows} rows)" \
         if plan.skipped_refs else ""
+    for m in plan.missing:  # accepted: blank is "not recorded", and the figure that needs it leaves it out
+        click.echo(f"row {m.row} (ref {m.ref}): {m.column} not recorded; left out of the figure {m.figure} "
+                   f"({ledger.FIGURE_NAMES.get(m.figure, m.figure)})")
     if dry_run:
         click.echo(f"{plan.rows} rows: would import {len(plan.loans)} loans{skipped}")
         return

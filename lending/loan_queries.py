@@ -294,16 +294,18 @@ def overdue_items(session: Session, today: date) -> list[OverdueRow]:
         select(Loan).where(_overdue_clause(today)).order_by(Loan.due_on, Loan.id)).scalars())
     if not loans:
         return []
-    demands: dict[int, list[date]] = defaultdict(list)
-    for loan_id, on in session.execute(select(Demand.loan_id, Demand.demanded_on)
-                                       .where(Demand.loan_id.in_([lo.id for lo in loans]))):
-        demands[loan_id].append(on)
+    # A demand covers the items it names (Demand.item_ids), not every item of its loan.
+    demands: dict[int, list[date]] = defaultdict(list)  # loan item → the days of the demands naming it
+    for on, item_ids in session.execute(select(Demand.demanded_on, Demand.item_ids)
+                                        .where(Demand.loan_id.in_([lo.id for lo in loans]))):
+        for item_id in item_ids or ():
+            demands[item_id].append(on)
     rows = []
     for loan in loans:
-        days = demands[loan.id]
         deadline = loan.due_on + timedelta(days=DEMAND_WINDOW_DAYS)
-        timely = any(loan.due_on < d <= deadline for d in days)
         for n, item in enumerate(loan.open_items):
+            days = demands[item.id]
+            timely = any(loan.due_on < d <= deadline for d in days)
             rows.append(OverdueRow(loan=loan, item=item, days_overdue=(today - loan.due_on).days,
                                    last_demand_on=max(days) if days else None, timely_demand=timely,
                                    demand_deadline=deadline, first_of_loan=n == 0))

@@ -45,6 +45,7 @@ from core.dates import bangkok_today, fiscal_year_bounds, fiscal_year_of
 from core.db import N_, Audited, Conflict, DomainError, Forbidden, NotFound, begin_write, db, utcnow
 from core.files import FileStore, store_upload
 from core.models import User
+from core.numbers import percent, round_half_away
 from core.permissions import STOCKTAKE_MANAGE, STOCKTAKE_VIEW
 from lending.loans import CHECKED_OUT, Incident, Loan, LoanItem
 from lending.models import DISPOSED, Asset
@@ -206,8 +207,17 @@ def default_fiscal_year(today: date | None = None) -> int:
     return year - 1 if today.month >= 10 else year
 
 
+def on_register_by(count_on: Any):
+    """SQL: the asset was on the register on `count_on` (a date or a date column): acquired on or before it.
+    An asset acquired after a round's cut-off day is neither expected by the round nor "not found" by it.
+    One with no acquisition date is taken to have been there: a register typed in after the year ended
+    (the office's first stock-take in the app) often lacks the dates, and its assets are what is counted."""
+    return or_(Asset.acquired_on.is_(None), Asset.acquired_on <= count_on)
+
+
 def _scope_clause(department: str, location: str, count_on: date):
-    clauses = [Asset.status != DISPOSED, or_(Asset.disposed_on.is_(None), Asset.disposed_on > count_on)]
+    clauses = [Asset.status != DISPOSED, or_(Asset.disposed_on.is_(None), Asset.disposed_on > count_on),
+               on_register_by(count_on)]
     if department:
         clauses.append(Asset.department == department)
     if location:
@@ -631,7 +641,7 @@ def progress(session: Session, rnd: StocktakeRound) -> dict[str, Any]:
         "total": r.total,
         "scanned": r.scanned,
         "unexpected": r.unexpected,
-        "percent": round(r.scanned * 100 / r.total, 1) if r.total else 0.0,
+        "percent": round_half_away(percent(r.scanned, r.total), 1) if r.total else 0.0,
         "by_location": r.by_location,
     }
 
@@ -735,7 +745,10 @@ def stocktake_figures(session: Session, start: date, end: date) -> tuple[int, in
     """
     year = fiscal_year_of(end)
     E, R = StocktakeEntry, StocktakeRound
-    in_year = and_(R.id == E.round_id, R.fiscal_year == year, E.in_scope.is_(True))
+    # Only assets acquired by the round's cut-off day (a round opened before that rule took its snapshot of
+    # everything on the register the day it was opened).
+    acquired = select(Asset.id).where(Asset.id == E.asset_id, on_register_by(R.count_on)).exists()
+    in_year = and_(R.id == E.round_id, R.fiscal_year == year, E.in_scope.is_(True), acquired)
     checked = session.execute(
         select(func.count(func.distinct(E.asset_id)))
         .select_from(E)

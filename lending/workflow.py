@@ -633,13 +633,21 @@ def remind(session: Session, now: datetime | None = None,
         .scalars())
     overdue = [loan for loan in overdue if loan.open_items]
     result.overdue_loans = len(overdue)
-    latest = dict(session.execute(
-        select(Demand.loan_id, Demand.demanded_on).where(Demand.loan_id.in_([lo.id for lo in overdue]))
-        .order_by(Demand.demanded_on)).all()) if overdue else {}
+    # A demand covers the items it names: a loan is demanded again unless every item still out was named by
+    # a demand of the last week (after its due date) — so an item that a paper-ledger demand left out of
+    # its loan's demand still gets its own.
+    covered: dict[int, set[int]] = defaultdict(set)
+    if overdue:
+        due = {lo.id: lo.due_on for lo in overdue}
+        for loan_id, on, item_ids in session.execute(
+                select(Demand.loan_id, Demand.demanded_on, Demand.item_ids)
+                .where(Demand.loan_id.in_(list(due)), Demand.demanded_on > today - timedelta(
+                    days=DEMAND_INTERVAL_DAYS))):
+            if on > due[loan_id]:
+                covered[loan_id].update(item_ids or ())
     per_borrower: dict[int, list[Loan]] = defaultdict(list)
     for loan in overdue:
-        last = latest.get(loan.id)
-        if last is not None and last > loan.due_on and (today - last).days < DEMAND_INTERVAL_DAYS:
+        if all(i.id in covered[loan.id] for i in loan.open_items):
             continue
         demand = Demand(loan_id=loan.id, demanded_on=today, demanded_at=now, channel="mail",
                         item_ids=[i.id for i in loan.open_items])

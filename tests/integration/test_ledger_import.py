@@ -315,7 +315,6 @@ ERRORS = {
                                  "checked_out_on"),
     "decided by the borrower": ({"decided_by": "<borrower>"}, "decided_by"),
     "approved without a decider": ({"decided_by": ""}, "decided_by"),
-    "approved without a decision date": ({"decided_on": ""}, "decided_on"),
     "a decision date while pending": ({"decision": "", "decided_by": "", "checked_out_on": "",
                                        "returned_on": "", "condition": ""}, "decided_on"),
     "due before handed over": ({"due_on": "2023-01-11"}, "due_on"),
@@ -551,3 +550,44 @@ def test_the_command_refuses_a_file_without_the_required_columns(app, session, t
     result = run_cli(app, tmp_path, csv_bytes([{"ref": "1"}], header=["ref", "asset_number", "purpose"]))
     assert result.exit_code == 1
     assert "Required columns are missing: borrower, requested_on" in result.output
+
+
+# --- blank dates: "not recorded" ------------------------------------------------------------------
+
+def test_blank_decision_dates_are_accepted_and_the_summary_names_the_figure_that_leaves_them_out(
+        app, session, people, assets, tmp_path):
+    cancelled, rejected, approved, dated = (unique("B") for _ in range(4))
+    data = csv_bytes([
+        # ยกเลิก with no date: no figure needs the day of a cancellation
+        good_row(people, assets[0], cancelled, decision="ยกเลิก", decided_by="", decided_on="",
+                 checked_out_on="", due_on="", returned_on="", condition=""),
+        # rejected and approved without a decision date: the median time to a decision leaves them out
+        good_row(people, assets[1], rejected, decision="rejected", decided_on="", checked_out_on="",
+                 due_on="", returned_on="", condition=""),
+        good_row(people, assets[2], approved, decided_on=""),
+        good_row(people, assets[3], approved, decided_on=""),
+        good_row(people, assets[4], dated),
+    ])
+    plan = ledger.plan_ledger(session, data)  # the check alone says it too
+    session.rollback()
+    assert plan.ok and [(m.row, m.column, m.figure) for m in plan.missing] == [
+        (row, "decided_on", "lending.median_days_to_decision") for row in (3, 4, 5)]
+    result = run_cli(app, tmp_path, data)
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.output.splitlines() if "not recorded" in line]
+    figure = "left out of the figure lending.median_days_to_decision (median days from request to decision)"
+    assert lines == [f"row 3 (ref {rejected}): decided_on not recorded; {figure}",
+                     f"row 4 (ref {approved}): decided_on not recorded; {figure}",
+                     f"row 5 (ref {approved}): decided_on not recorded; {figure}"]
+    assert "imported 4 loans with 5 items" in result.output
+    loans = loans_of(session, [cancelled, rejected, approved, dated])
+    # nothing is invented: the dates stay blank
+    assert (loans[cancelled].status, loans[cancelled].cancelled_at, loans[cancelled].decided_at) == \
+        (CANCELLED, None, None)
+    assert (loans[rejected].status, loans[rejected].decided_at) == ("rejected", None)
+    assert (loans[approved].status, loans[approved].decided_at, loans[approved].officer_at) == (RETURNED, None, None)
+    assert bangkok_date(loans[dated].decided_at) == date(2023, 1, 10)
+    imported = session.execute(select(AuditEntry).where(AuditEntry.action == "loans.imported")
+                               .order_by(AuditEntry.seq.desc()).limit(1)).scalar_one()
+    summary = json.loads(imported.data)
+    assert summary["dates_not_recorded"] == 3 and summary["loans"] == 4

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
+from fractions import Fraction
 
 import pytest
 from sqlalchemy import func, select
@@ -431,9 +432,13 @@ def test_nothing_to_measure_gives_null_rates(app):
 
 
 def test_rounding_is_half_away_from_zero():
-    assert fig.round_half_away(6.25, 1) == 6.3  # banker's rounding would give 6.2
-    assert fig.round_half_away(2.125, 2) == 2.13
-    assert fig.round_half_away(-0.5, 0) == -1
+    assert fig.round_half_away(Decimal("6.25"), 1) == 6.3  # banker's rounding would give 6.2
+    assert fig.round_half_away(Fraction(17, 8), 2) == 2.13  # 2.125
+    assert fig.round_half_away(Fraction(-1, 2), 0) == -1
+    assert fig.round_half_away(fig.percent(41, 80), 1) == 51.3  # 41 / 80 * 100 is 51.24999… as a float
+    assert fig.round_half_away(fig.percent(1, 8), 1) == 12.5
+    with pytest.raises(TypeError):  # a float has already lost the exact value
+        fig.round_half_away(51.25, 1)
 
 
 # --- assets, audit and evidence: global counts, in a database of their own --------------------------

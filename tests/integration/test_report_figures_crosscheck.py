@@ -15,6 +15,7 @@ import random
 from collections import defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from statistics import median
 
 import pytest
@@ -215,13 +216,13 @@ def reference_lending(session, start: date, end: date) -> dict:
         "rejected": status[REJECTED],
         "cancelled": status[CANCELLED],
         "pending": status[REQUESTED],
-        "median_days_to_decision": fig.round_half_away(median(days), 2) if days else None,
+        "median_days_to_decision": fig.round_half_away(median(Fraction(d) for d in days), 2) if days else None,
         "loans_checked_out": len(handed),
         "items_checked_out": sum(1 for loan_id, _c, _r in items if loan_id in handed),
         "items_returned": returned,
         "items_returned_on_time": f["items_returned_on_time"],
         "items_returned_late": f["items_returned_late"],
-        "on_time_return_rate": fig.round_half_away(f["items_returned_on_time"] / returned * 100, 1)
+        "on_time_return_rate": fig.round_half_away(Fraction(f["items_returned_on_time"] * 100, returned), 1)
         if returned else None,
         "items_damaged": f["items_damaged"],
         "items_lost": f["items_lost"],
