@@ -439,7 +439,25 @@ def monthly_series(session: Session, fiscal_year: int, today: date | None = None
         m.overdue = running
         if m.first > today:  # still to come: nothing has happened in it
             m.requests = m.returns = m.overdue = None
+        elif m.first <= today < m.last:  # the current month: out past due at the end of today
+            m.overdue = _overdue_at(session, today)
     return months
+
+
+def _overdue_at(session: Session, day: date) -> int:
+    """Items handed over by the end of `day`, neither back nor lost by then, and due before `day`."""
+    cut = bangkok_midnight_utc(day + timedelta(days=1))
+    return session.execute(
+        select(func.count())
+        .select_from(LoanItem)
+        .join(Loan, Loan.id == LoanItem.loan_id)
+        .where(
+            Loan.checked_out_at.is_not(None),
+            Loan.checked_out_at < cut,
+            Loan.due_on < day,
+            or_(LoanItem.returned_at.is_(None), LoanItem.returned_at >= cut),
+        )
+    ).scalar_one()
 
 
 def measure_rows(session: Session, fiscal_year: int, lang: str = "th") -> list[MeasureRow]:
