@@ -308,3 +308,36 @@ def test_the_page_is_refused_to_staff(app, fy2557, make_user, login_as):
     assert client.get(f"/report?year={YEAR}").status_code == 403
     assert client.get(f"/dashboard?year={YEAR}").status_code == 403
     assert client.get(f"/report/bundle?year={YEAR}").status_code == 403
+
+
+def test_a_year_still_running_stops_its_series_at_this_month_and_labels_year_end_figures_to_date(app, fy2557):
+    """Made on 15 March 2557 (B.E.), FY2557 is still running: no month after March has values, and the
+    figures "at the end of the fiscal year" are labelled as at that day, in every format."""
+    from datetime import UTC, datetime
+
+    from openpyxl import load_workbook
+
+    from evidence import report as reports
+
+    made = datetime(2014, 3, 15, 5, 0, tzinfo=UTC)  # noon in Bangkok
+    with app.app_context():
+        built = reports.build(db.session, YEAR, engine=db.engine, config=app.config, now=made,
+                              chain_intact=lambda: True)
+        data = {fmt: reports.render(built, fmt)[0] for fmt in reports.FORMATS if fmt != "html"}
+        html = reports.render_html(built)
+        db.session.remove()
+    assert built.figures["period"]["as_of"] == "2014-03-15"
+    assert [m.to_come for m in built.months] == [False] * 6 + [True] * 6
+    assert all(m.overdue is None and m.requests is None for m in built.months[6:])
+    book = load_workbook(io.BytesIO(data["xlsx"]))
+    months = list(book["รายเดือน"].iter_rows(min_row=4, values_only=True))
+    assert [m[0] for m in months][-1] == "มีนาคม 2557" and len(months) == 6
+    labels = {row[2]: row[0] for row in book["การยืม"].iter_rows(min_row=4, values_only=True)}
+    assert labels["lending.items_out_at_year_end"].startswith("รายการที่อยู่ระหว่างยืม ณ วันที่ 15 มีนาคม 2557")
+    assert "สิ้นปีงบประมาณ" not in labels["lending.items_overdue_at_year_end"]
+    assert to_thai_digits("ณ วันที่ 15 มีนาคม 2557") in html and "ต.ค." in html  # the agency prints Thai digits
+    assert json.loads(data["json"])["period"]["as_of"] == "2014-03-15"
+    assert data["pdf"].startswith(b"%PDF") and data["docx"].startswith(b"PK")
+    # the overdue chart's line and its points stop at March: six points, no seventh month
+    chart = reports.overdue_chart(built)
+    assert sum(1 for item in chart.items if item[0] == "circle") == 6

@@ -383,3 +383,25 @@ def test_an_admin_opens_a_round_through_the_form_and_a_supply_officer_is_refused
     assert rnd.total == 1 and rnd.member_ids() == {people["member"].id}
     assert client.post(f"/stocktake/{rnd.id}/close").status_code == 302
     assert session.get(st.StocktakeRound, rnd.id, populate_existing=True).status == st.CLOSED
+
+
+def test_an_asset_acquired_after_the_cut_off_day_is_neither_expected_nor_not_found(app, session, people,
+                                                                                    make_asset):
+    """A round "as at 30 September 2568" counts what was on the register that day."""
+    dept = unique("dept")
+    cut_off = fiscal_year_bounds(2568)[1]
+    before = make_asset(department=dept, acquired_on=cut_off)
+    after = make_asset(department=dept, acquired_on=cut_off + timedelta(days=1))
+    undated = make_asset(department=dept)  # no acquisition date: taken to have been on the register
+    rnd = _open(session, people, dept, fiscal_year=2568)
+    assert rnd.count_on == cut_off and rnd.total == 2
+    assert st.entry_of(session, rnd.id, after.id) is None
+    assert {st.entry_of(session, rnd.id, a.id) is not None for a in (before, undated)} == {True}
+    st.close_round(session, _user(session, people["admin"]), rnd.id, store=_store(app))
+    rnd = st.load_round(session, rnd.id)
+    recon = st.reconcile(session, rnd)
+    assert (recon.total, recon.not_found) == (2, 2)
+    assert st.entry_of(session, rnd.id, after.id) is None  # not reported not found
+    not_found = session.execute(
+        select(func.count()).select_from(Incident).where(Incident.asset_id == after.id)).scalar_one()
+    assert not_found == 0
