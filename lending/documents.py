@@ -455,8 +455,10 @@ def demand_letter_pdf(demand: Any, settings: dict[str, Any], lang: str = "th", *
                                  due=f.date(loan.due_on)), first_line_indent=INDENT)
     doc.paragraph(t["p2"].format(today=f.date(demand.demanded_on)), first_line_indent=INDENT)
 
+    # The items the demand covers, as recorded when it was made (a letter printed again later lists the
+    # same items, whatever has come back since).
     wanted = set(demand.item_ids or [])
-    items = [i for i in loan.items if i.id in wanted] if wanted else list(loan.open_items)
+    items = [i for i in loan.items if i.id in wanted]
     overdue = max(0, (demand.demanded_on - loan.due_on).days)
     rows = [[str(n), keep_together(_s(i.asset.asset_number)), _s(i.asset.name), _money(i.value), str(overdue)]
             for n, i in enumerate(items, 1)]

@@ -291,7 +291,10 @@ class LoanPhoto(db.Model):
 
 
 class Demand(Audited, db.Model):
-    """A written demand for return, covering every overdue item of its loan when it was made."""
+    """A written demand for return of the items it names (`item_ids`, the source of truth for what it covers):
+    a letter or mail made in the app names the items of its loan that were overdue when it was made; a
+    paper-ledger demand, the items whose rows carry its date. The report's figures count a demand only
+    for the items it names (evidence.figures.sql_covers)."""
 
     __tablename__ = "demands"
     __table_args__ = (Index("ix_demands_loan_on", "loan_id", "demanded_on"),)
@@ -303,7 +306,7 @@ class Demand(Audited, db.Model):
     demanded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     channel: Mapped[str] = mapped_column(String(10))  # mail | letter | ledger
     issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
-    item_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    item_ids: Mapped[list[int]] = mapped_column(JSON, default=list)  # the loan items covered
 
     loan: Mapped[Loan] = relationship()
 

@@ -1050,3 +1050,54 @@ def test_a_returned_loan_gets_no_demand_letter(session, people, make_asset):
     with pytest.raises(Conflict, match="Nothing of this loan is overdue"):
         workflow.issue_demand_letter(session, people.officer, loan_id, now=at(due + timedelta(days=3)))
     assert demands_for(session, loan_id) == []
+
+
+def test_a_letter_names_and_lists_only_the_items_overdue_when_it_is_made(session, people, make_asset):
+    from lending.documents import demand_letter_pdf
+    from tests.unit.test_documents import flat, squash
+
+    due = date(2031, 11, 10)
+    chair, table = make_asset(name="เก้าอี้พับ"), make_asset(name="โต๊ะพับยาว")
+    loan_id = handed_over(session, people, [chair, table], start=date(2031, 11, 8), due=due)
+    items = {i.asset_id: i.id for i in fresh_loan(session, loan_id).items}
+    workflow.receive_items(session, people.officer, loan_id, [ItemReturn(items[chair.id], GOOD)],
+                           now=at(due + timedelta(days=1)))  # late, but back before the letter
+
+    workflow.issue_demand_letter(session, people.officer, loan_id, now=at(due + timedelta(days=3)))
+
+    (demand,) = demands_for(session, loan_id)
+    assert demand.item_ids == [items[table.id]]
+    (entry,) = entries(session, "demand", demand.id, "demand.issued")
+    assert json.loads(entry.data)["items"] == [items[table.id]]
+    # the printed letter lists the table, not the chair that came back
+    text = squash(flat(demand_letter_pdf(demand, get_settings(session))))
+    assert squash(table.asset_number) in text and squash(chair.asset_number) not in text
+    # the daily run a day later: the only item out was named by that letter, so no second demand
+    workflow.remind(session, now=at(due + timedelta(days=4), 7))
+    assert len(demands_for(session, loan_id)) == 1
+
+
+def test_the_daily_run_demands_an_overdue_item_that_no_recent_demand_named(session, people, make_asset):
+    from audit import record
+    from core.db import begin_write
+
+    due = date(2031, 11, 20)
+    chair, table = make_asset(), make_asset()
+    loan_id = handed_over(session, people, [chair, table], start=date(2031, 11, 18), due=due)
+    items = {i.asset_id: i.id for i in fresh_loan(session, loan_id).items}
+    # a paper-ledger demand two days after the due date, for the chair's row only
+    begin_write(session)
+    demand = Demand(loan_id=loan_id, demanded_on=due + timedelta(days=2), demanded_at=at(due + timedelta(days=2)),
+                    channel="ledger", item_ids=[items[chair.id]])
+    session.add(demand)
+    session.flush()
+    record(session, None, "test.ledger_demand", demand, {"items": demand.item_ids})
+    session.commit()
+
+    workflow.remind(session, now=at(due + timedelta(days=3), 7))
+
+    first, second = demands_for(session, loan_id)
+    assert (second.channel, second.demanded_on) == ("mail", due + timedelta(days=3))
+    assert sorted(second.item_ids) == sorted(items.values())  # both items are overdue now
+    workflow.remind(session, now=at(due + timedelta(days=4), 7))  # now both were named this week
+    assert len(demands_for(session, loan_id)) == 2
