@@ -5,7 +5,13 @@ page, PDF, DOCX, XLSX, CSV) shows what it returns. Dates are Asia/Bangkok calend
 compared with the UTC instants of Bangkok midnights, or turned into its Bangkok day by the database, so
 that the database counts the rows and only the counts come back (a year of 100,000 loans is a few tenths
 of a second). tests/integration/test_report_figures_crosscheck.py holds the same figures counted row by
-row in Python, and checks the two agree on random loans around every edge.
+row in Python, and checks the two agree on random loans around every edge;
+tests/integration/test_report_figures_spec.py holds a reference written from report-metrics.md alone.
+
+A demand counts only for the items it names (Demand.item_ids: a ledger row's demand its own item, a letter
+or mail the items overdue when it was made), never for the other items of its loan. Every rate and median
+is an exact Fraction until it is rounded, once, half away from zero (core/numbers.py). For a year still
+running, the figures "at the end of the year" are counted as at today (`period.as_of`).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from sqlalchemy.sql.expression import UnaryExpression
 from audit.models import AuditEntry, AuditHead
 from core.dates import bangkok_date, bangkok_midnight_utc, fiscal_year_bounds
 from core.db import utcnow
-from core.numbers import percent, round_half_away  # noqa: F401  (round_half_away: figures.round_half_away)
+from core.numbers import percent, round_half_away
 from evidence.models import PUBLIC, EvidenceIndicator, EvidenceItem
 from lending.loans import (
     APPROVED,
