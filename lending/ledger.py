@@ -14,6 +14,12 @@ Decisions, documented in the README ("Importing the paper ledger"):
   applied).
 - A date D becomes the timestamp of noon in Bangkok on D, so every report that takes the Bangkok date of a
   timestamp gets D back.
+- A blank date means "not recorded" and stays blank: nothing is invented. A decision needs no date (a
+  request cancelled on paper often has none); an approved or rejected loan without ``decided_on`` is left
+  out of the one figure that needs it, the median time to a decision, and the plan lists each such row
+  (``LedgerPlan.missing``) for the command to print.
+- A demand (``demanded_on``) covers its own row's item only: rows of one loan with the same date make one
+  demand naming those items (``Demand.item_ids``), and the figures count it for them alone.
 - An asset is held by an approved loan not yet handed over from ``requested_on`` to ``due_on`` (both
   days included), and by a handed-over item from ``checked_out_on`` until ``returned_on`` (an item that came
   back on day D may go out again on D), or for good while it is out.
