@@ -290,8 +290,7 @@ def _lang(lang: str | None) -> str:
     return "en" if lang == "en" else "th"
 
 
-def figure_label(key: str, lang: str = "th", figures: dict[str, Any] | None = None,
-                 thai_digits: bool = False) -> str:
+def figure_label(key: str, lang: str = "th", figures: dict[str, Any] | None = None) -> str:
     """A figure's label; given the report's figures of a year still running, the figures "at the end of the
     year" are labelled as at the day they were counted ("to date")."""
     if key.startswith("evidence.by_indicator."):
