@@ -157,6 +157,13 @@ def sql_covers(session: Session) -> Any:
                 "WHERE covered.value = loan_items.id)")
 
 
+def still_out() -> Any:
+    """SQL: the item has neither come back nor been recorded lost. An item with a condition but no date
+    (a paper ledger that did not record the day) is not out; whether it was back by a given day is not
+    known, so the figures that ask leave it out."""
+    return and_(LoanItem.returned_at.is_(None), LoanItem.condition.is_(None))
+
+
 def as_of_day(end: date, today: date | None = None) -> date:
     """The day the figures "at the end of the year" are counted at: the year's last day, or today while
     the year is still running (they are then labelled "to date")."""
@@ -214,7 +221,7 @@ def lending_figures(session: Session, start: date, end: date, as_of: date | None
     # then.
     out_at_end, overdue_at_end = session.execute(items(func.count(), counted(Loan.due_on < as_of)).where(
         Loan.checked_out_at < hi_as_of,
-        or_(LoanItem.returned_at.is_(None), LoanItem.returned_at >= hi_as_of))).one()
+        or_(still_out(), LoanItem.returned_at >= hi_as_of))).one()
 
     # Due in the year and neither back nor lost by the end of the due day; per item, the days from the due
     # date to the first demand that covers it: one that names the item (not merely one of its loan), dated
@@ -227,7 +234,7 @@ def lending_figures(session: Session, start: date, end: date, as_of: date | None
         .correlate(Loan, LoanItem).scalar_subquery())
     overdue = items(sql_days_between(session, first_demand, Loan.due_on).label("days")).where(
         sql_scan(session, Loan.due_on) >= start, sql_scan(session, Loan.due_on) <= end,
-        or_(LoanItem.returned_at.is_(None), sql_after_day(session, LoanItem.returned_at, Loan.due_on)),
+        or_(still_out(), sql_after_day(session, LoanItem.returned_at, Loan.due_on)),
     ).subquery()
     demanded = {None if days is None else int(days): n for days, n in session.execute(
         select(overdue.c.days, func.count()).group_by(overdue.c.days))}

@@ -419,7 +419,7 @@ def monthly_series(session: Session, fiscal_year: int, today: date | None = None
             Loan.checked_out_at < hi,
             fig.sql_scan(session, Loan.due_on) < end,
             or_(
-                LoanItem.returned_at.is_(None),
+                fig.still_out(),
                 and_(
                     LoanItem.returned_at >= bangkok_midnight_utc(months[1].first),
                     fig.sql_after_day(session, LoanItem.returned_at, Loan.due_on),
@@ -454,7 +454,7 @@ def _overdue_at(session: Session, day: date) -> int:
             Loan.checked_out_at.is_not(None),
             Loan.checked_out_at < cut,
             Loan.due_on < day,
-            or_(LoanItem.returned_at.is_(None), LoanItem.returned_at >= cut),
+            or_(fig.still_out(), LoanItem.returned_at >= cut),
         )
     ).scalar_one()
 

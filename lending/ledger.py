@@ -153,18 +153,26 @@ class LedgerLoan:
 
 @dataclass(frozen=True)
 class MissingDate:
-    """A row accepted without a date that a figure of the annual report uses: that figure leaves it out."""
+    """A row accepted without a date that figures of the annual report use: those figures leave it out."""
 
     row: int
     ref: str  # as in the file
     column: str
-    figure: str  # the report's key, e.g. "lending.median_days_to_decision"
+    figures: tuple[str, ...]  # the report's keys, e.g. ("lending.median_days_to_decision",)
 
 
-# The dates a figure of reference/report-metrics.md needs that a ledger may leave blank ("not recorded"):
-# (column, the decisions it is needed for, the figure that leaves the loan out without it).
-FIGURE_DATES = (("decided_on", (APPROVED, REJECTED), "lending.median_days_to_decision"),)
-FIGURE_NAMES = {"lending.median_days_to_decision": "median days from request to decision"}
+# The figures of reference/report-metrics.md that need a date a ledger may leave blank ("not recorded").
+NEEDS_DECIDED_ON = ("lending.median_days_to_decision",)
+_UNKNOWN_BACK = ("lending.items_out_at_year_end", "lending.items_overdue_at_year_end", "lending.overdue_items",
+                 "lending.overdue_items_demanded_within_7_days", "lending.overdue_items_demanded_late",
+                 "lending.overdue_items_not_demanded")
+NEEDS_RETURNED_ON = {
+    GOOD: ("lending.items_returned", "lending.items_returned_on_time", "lending.items_returned_late",
+           "lending.on_time_return_rate", *_UNKNOWN_BACK),
+    DAMAGED: ("lending.items_returned", "lending.items_returned_on_time", "lending.items_returned_late",
+              "lending.on_time_return_rate", "lending.items_damaged", *_UNKNOWN_BACK),
+    LOST: ("lending.items_lost", *_UNKNOWN_BACK),
+}
 
 
 @dataclass
@@ -356,7 +364,7 @@ class _Checker:
         if back:
             if not out or back < out or not condition:
                 return False
-        elif condition:
+        elif condition and not out:  # back or lost on a day not recorded: it was handed over, though
             return False
         return not demanded or bool(out and demanded >= out and (not back or demanded <= back))
 
@@ -415,9 +423,9 @@ class _Checker:
             if not row.condition and "condition" not in bad:
                 self.error(row, "condition", N_("required when the item came back or was lost: good, damaged "
                                                 "or lost"))
-        elif row.condition and "returned_on" not in bad:
-            self.error(row, "condition", N_("a condition needs the date of the return or loss (returned_on)"),
-                       show("condition"))
+        elif row.condition and "returned_on" not in bad and not handed_over and "checked_out_on" not in bad:
+            # back or lost on a day the ledger does not give is accepted (below), but only after a hand-over
+            self.error(row, "condition", N_("a return needs a hand-over date (checked_out_on)"), show("condition"))
         if given("demanded_on"):
             if not handed_over:
                 if "checked_out_on" not in bad:
@@ -454,8 +462,13 @@ def _holds_of(loan: LedgerLoan) -> list[tuple[int, _Hold]]:
         if status == APPROVED:
             hold = _Hold(r.requested_on.toordinal(), r.due_on.toordinal() + 1, r.due_on, loan.ref, r)
         elif status == CHECKED_OUT:
-            end = r.returned_on.toordinal() if r.returned_on else OPEN
-            hold = _Hold(r.checked_out_on.toordinal(), end, r.returned_on, loan.ref, r)
+            start = r.checked_out_on.toordinal()
+            if r.returned_on:
+                hold = _Hold(start, r.returned_on.toordinal(), r.returned_on, loan.ref, r)
+            elif r.condition:  # back on a day not recorded: held on the day of the hand-over, at least
+                hold = _Hold(start, start + 1, r.checked_out_on, loan.ref, r)
+            else:
+                hold = _Hold(start, OPEN, None, loan.ref, r)
         else:
             continue
         out.append((r.asset_id, hold))
@@ -486,8 +499,12 @@ def _database_holds(session: Session, asset_ids: list[int], events: dict[int, tu
             else:
                 begin = bangkok_date(checked_out_at) if checked_out_at else start_on
                 back = bangkok_date(returned_at) if condition and returned_at else None
-                hold = _Hold(begin.toordinal(), back.toordinal() if back else OPEN, back, ref, None)
-                event = (max(hold.start, hold.end), _TARGET[condition] if back else ON_LOAN)
+                if condition and back is None:  # back on a day not recorded (an import): see _holds_of
+                    hold = _Hold(begin.toordinal(), begin.toordinal() + 1, begin, ref, None)
+                    event = (hold.start, _TARGET[condition])
+                else:
+                    hold = _Hold(begin.toordinal(), back.toordinal() if back else OPEN, back, ref, None)
+                    event = (max(hold.start, hold.end), _TARGET[condition] if back else ON_LOAN)
                 if asset_id not in events or event[0] > events[asset_id][0]:
                     events[asset_id] = event
             holds[asset_id].append(hold)
@@ -621,13 +638,19 @@ def missing_dates(loans: list[LedgerLoan]) -> list[MissingDate]:
 
     A blank date means "not recorded": it is never filled in. A cancelled request needs no date at all (no
     figure counts the day of a cancellation); an approved or rejected one without `decided_on` is counted
-    as approved or rejected but left out of the median time to a decision."""
+    as approved or rejected but left out of the median time to a decision. An item with a condition but
+    no `returned_on` came back (or was lost) on a day not recorded: it is no longer out, but the figures
+    that ask whether it was back by a day (returned in the year, on time, out or overdue at the year's end,
+    overdue by its due date) leave it out."""
     out = []
     for loan in loans:
-        for column, decisions, figure in FIGURE_DATES:
-            if loan.first.decision in decisions and getattr(loan.first, column) is None:
-                out.extend(MissingDate(r.row, loan.ref[len(REF_PREFIX):], column, figure) for r in loan.rows)
-    return sorted(out, key=lambda m: (m.row, m.column))
+        ref = loan.ref[len(REF_PREFIX):]
+        for r in loan.rows:
+            if r.decision in (APPROVED, REJECTED) and r.decided_on is None:
+                out.append(MissingDate(r.row, ref, "decided_on", NEEDS_DECIDED_ON))
+            if r.condition and r.returned_on is None:
+                out.append(MissingDate(r.row, ref, "returned_on", NEEDS_RETURNED_ON[r.condition]))
+    return sorted(out, key=lambda m: (m.row, COLUMNS.index(m.column)))
 
 
 # --- applying --------------------------------------------------------------------------------------
@@ -688,7 +711,10 @@ def _write(session: Session, actor: User | None, plan: LedgerPlan, filename: str
                 by_day[r.demanded_on].append(item_id)
             if r.condition in (DAMAGED, LOST):
                 incidents.append({"loan_item_id": item_id, "asset_id": r.asset_id, "kind": r.condition,
-                                  "value": r.value, "description": "", "opened_at": at(r.returned_on),
+                                  "value": r.value, "description": "",
+                                  # the case opens on the day of the return or loss; when the ledger does not
+                                  # give it, on the day of the import (when the case was in fact opened)
+                                  "opened_at": at(r.returned_on) or now,
                                   "opened_by_id": None, "status": "open", "resolution": None,
                                   "amount": None, "resolution_note": "", "settled_at": None,
                                   "settled_by_id": None, "version": 1})
@@ -750,7 +776,9 @@ def _loan_values(loan: LedgerLoan, loan_id: int,
     status = loan.status
     decided = r.decision in (APPROVED, REJECTED)
     start_on = r.checked_out_on or r.requested_on
-    returned_at = max((x.returned_on for x in loan.rows), default=None) if status == RETURNED else None
+    backs = [x.returned_on for x in loan.rows]
+    # the day the last item came back; not recorded when any item's day is not
+    returned_at = max(backs) if status == RETURNED and all(backs) else None
     return {
         "id": loan_id, "ref": loan.ref, "borrower_id": r.borrower_id, "purpose": r.purpose, "place": "",
         "off_premises": False, "start_on": start_on, "due_on": r.due_on or start_on, "status": status,
@@ -783,7 +811,12 @@ def _update_asset_statuses(session: Session, plan: LedgerPlan,
         if loan.first.checked_out_on is None:
             continue
         for r in loan.rows:
-            end = r.returned_on.toordinal() if r.returned_on else OPEN
+            if r.returned_on:
+                end = r.returned_on.toordinal()
+            elif r.condition:  # back or lost on a day not recorded: on the day of the hand-over at the earliest
+                end = r.checked_out_on.toordinal()
+            else:
+                end = OPEN
             key = (end, r.checked_out_on.toordinal(), r.condition or None, loan.ref)
             if r.asset_id not in latest or key[:2] > latest[r.asset_id][:2]:
                 latest[r.asset_id] = key

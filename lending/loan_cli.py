@@ -69,8 +69,7 @@ def import_command(file: Path, dry_run: bool):
     skipped = f"; {plan.skipped_refs} refs already imported, skipped ({plan.skipped_rows} rows)" \
         if plan.skipped_refs else ""
     for m in plan.missing:  # accepted: blank is "not recorded", and the figure that needs it leaves it out
-        click.echo(f"row {m.row} (ref {m.ref}): {m.column} not recorded; left out of the figure {m.figure} "
-                   f"({ledger.FIGURE_NAMES.get(m.figure, m.figure)})")
+        click.echo(f"row {m.row} (ref {m.ref}): {m.column} not recorded; left out of {', '.join(m.figures)}")
     if dry_run:
         click.echo(f"{plan.rows} rows: would import {len(plan.loans)} loans{skipped}")
         return

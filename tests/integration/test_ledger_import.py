@@ -321,7 +321,8 @@ ERRORS = {
     "returned before handed over": ({"returned_on": "2023-01-11"}, "returned_on"),
     "returned but never handed over": ({"checked_out_on": ""}, "returned_on"),
     "returned without a condition": ({"condition": ""}, "condition"),
-    "a condition without a return": ({"returned_on": ""}, "condition"),
+    "a condition without a hand-over": ({"decision": "", "decided_by": "", "decided_on": "", "checked_out_on": "",
+                                         "returned_on": ""}, "condition"),
     "demanded but never handed over": ({"checked_out_on": "", "returned_on": "", "condition": "",
                                         "demanded_on": "2023-01-20"}, "demanded_on"),
     "demanded before handed over": ({"demanded_on": "2023-01-11"}, "demanded_on"),
@@ -554,7 +555,7 @@ def test_the_command_refuses_a_file_without_the_required_columns(app, session, t
 
 # --- blank dates: "not recorded" ------------------------------------------------------------------
 
-def test_blank_decision_dates_are_accepted_and_the_summary_names_the_figure_that_leaves_them_out(
+def test_blank_dates_are_accepted_and_the_summary_names_the_figures_that_leave_them_out(
         app, session, people, assets, tmp_path):
     cancelled, rejected, approved, dated = (unique("B") for _ in range(4))
     data = csv_bytes([
@@ -566,20 +567,30 @@ def test_blank_decision_dates_are_accepted_and_the_summary_names_the_figure_that
                  due_on="", returned_on="", condition=""),
         good_row(people, assets[2], approved, decided_on=""),
         good_row(people, assets[3], approved, decided_on=""),
-        good_row(people, assets[4], dated),
+        # back, and lost, on days the ledger does not give: no longer out, but not known to be back by a day
+        good_row(people, assets[4], dated, returned_on=""),
+        good_row(people, assets[5], dated, returned_on="", condition="lost"),
     ])
     plan = ledger.plan_ledger(session, data)  # the check alone says it too
     session.rollback()
-    assert plan.ok and [(m.row, m.column, m.figure) for m in plan.missing] == [
-        (row, "decided_on", "lending.median_days_to_decision") for row in (3, 4, 5)]
+    assert plan.ok, [(e.row, e.column, e.message()) for e in plan.errors]
+    assert [(m.row, m.column) for m in plan.missing] == [(3, "decided_on"), (4, "decided_on"), (5, "decided_on"),
+                                                         (6, "returned_on"), (7, "returned_on")]
     result = run_cli(app, tmp_path, data)
     assert result.exit_code == 0, result.output
     lines = [line for line in result.output.splitlines() if "not recorded" in line]
-    figure = "left out of the figure lending.median_days_to_decision (median days from request to decision)"
-    assert lines == [f"row 3 (ref {rejected}): decided_on not recorded; {figure}",
-                     f"row 4 (ref {approved}): decided_on not recorded; {figure}",
-                     f"row 5 (ref {approved}): decided_on not recorded; {figure}"]
-    assert "imported 4 loans with 5 items" in result.output
+    median = "left out of lending.median_days_to_decision"
+    back = ("lending.items_out_at_year_end, lending.items_overdue_at_year_end, lending.overdue_items, "
+            "lending.overdue_items_demanded_within_7_days, lending.overdue_items_demanded_late, "
+            "lending.overdue_items_not_demanded")
+    assert lines == [f"row 3 (ref {rejected}): decided_on not recorded; {median}",
+                     f"row 4 (ref {approved}): decided_on not recorded; {median}",
+                     f"row 5 (ref {approved}): decided_on not recorded; {median}",
+                     f"row 6 (ref {dated}): returned_on not recorded; left out of lending.items_returned, "
+                     "lending.items_returned_on_time, lending.items_returned_late, lending.on_time_return_rate, "
+                     f"{back}",
+                     f"row 7 (ref {dated}): returned_on not recorded; left out of lending.items_lost, {back}"]
+    assert "imported 4 loans with 6 items" in result.output
     loans = loans_of(session, [cancelled, rejected, approved, dated])
     # nothing is invented: the dates stay blank
     assert (loans[cancelled].status, loans[cancelled].cancelled_at, loans[cancelled].decided_at) == \
@@ -587,7 +598,13 @@ def test_blank_decision_dates_are_accepted_and_the_summary_names_the_figure_that
     assert (loans[rejected].status, loans[rejected].decided_at) == ("rejected", None)
     assert (loans[approved].status, loans[approved].decided_at, loans[approved].officer_at) == (RETURNED, None, None)
     assert bangkok_date(loans[dated].decided_at) == date(2023, 1, 10)
+    assert (loans[dated].status, loans[dated].returned_at) == (RETURNED, None)
+    assert [(i.condition, i.returned_at) for i in loans[dated].items] == [("good", None), ("lost", None)]
+    (case,) = session.scalars(select(Incident).where(Incident.loan_item_id == loans[dated].items[1].id)).all()
+    assert case.kind == "lost"  # opened by the import, on the day of the import
+    assert fresh_asset(session, assets[4].id).status == "available"
+    assert fresh_asset(session, assets[5].id).status == "lost"
     imported = session.execute(select(AuditEntry).where(AuditEntry.action == "loans.imported")
                                .order_by(AuditEntry.seq.desc()).limit(1)).scalar_one()
     summary = json.loads(imported.data)
-    assert summary["dates_not_recorded"] == 3 and summary["loans"] == 4
+    assert summary["dates_not_recorded"] == 5 and summary["loans"] == 4

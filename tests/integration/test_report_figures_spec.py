@@ -17,7 +17,9 @@ What the history holds, because each is a way to get a figure wrong:
   1 of 8 (12.5) and 5 of 8 (62.5), one fiscal year each;
 - medians of an even count (the mean of the two middle values, e.g. 1.5);
 - blank dates, which mean "not recorded": a cancelled request with no date, approved and rejected requests
-  without `decided_on` (counted as approved or rejected, left out of the median that needs the date).
+  without `decided_on` (counted as approved or rejected, left out of the median that needs the date), and
+  items back or lost on a day not recorded (no longer out; left out of every figure that asks whether
+  the item was back by a day).
 
 Readings of the definitions the reference makes explicit:
 - an item is handed over, then comes back or is recorded lost ("What happens to an item"): the item
@@ -169,6 +171,11 @@ class History:
         loan.items[0].demanded = loan.due + timedelta(days=2)
         for item in loan.items:
             item.back, item.condition = loan.due + timedelta(days=15), "lost"
+        # Back, and lost, on days the ledger does not record: no longer out, but not known to be back by
+        # any day, so every figure that asks leaves them out.
+        loan = self.handed_loan(start, 3)
+        loan.items[0].condition, loan.items[1].condition, loan.items[2].condition = "good", "damaged", "lost"
+        self.demand_for(loan, loan.items[0], "within")
         # Lost items, before and after their due date.
         for lost_after in (False, True):
             loan = self.handed_loan(start, 2)
@@ -294,8 +301,13 @@ def reference(history: History, fiscal_year: int, as_of: date | None = None) -> 
     items = [(x, i) for x in history.loans if x.handed is not None for i in x.items]
     came_back = [(x, i) for x, i in items if in_year(i.back) and i.condition in ("good", "damaged")]
     on_time = [(x, i) for x, i in came_back if i.back <= x.due]
-    out = [(x, i) for x, i in items if x.handed <= last and (i.back is None or i.back > last)]
-    overdue = [(x, i) for x, i in items if in_year(x.due) and (i.back is None or i.back > x.due)]
+    def out_after(i: Item, day: date) -> bool:
+        """Neither back nor lost by the end of `day` — known only when the ledger gives the day it came back
+        (an item with a condition and no date is not out, and not known to have been out on `day`)."""
+        return (i.back is None and i.condition is None) or (i.back is not None and i.back > day)
+
+    out = [(x, i) for x, i in items if x.handed <= last and out_after(i, last)]
+    overdue = [(x, i) for x, i in items if in_year(x.due) and out_after(i, x.due)]
     first: list[int | None] = []
     for x, i in overdue:
         after = [d for d in covering_demands(x, i) if d > x.due]
@@ -461,6 +473,7 @@ def test_the_history_reaches_what_the_test_is_about(history):
     assert any(x.decision == "cancelled" and x.decided is None for x in history.loans)
     assert any(x.decision in ("approved", "rejected") and x.decided is None for x in history.loans)
     assert any(sum(bool(i.demanded) for i in x.items) == 1 and len(x.items) == 3 for x in history.loans)
+    assert any(i.condition and i.back is None for x in history.loans for i in x.items)
 
 
 def test_the_import_names_the_rows_left_out_of_the_median(history, instance):
@@ -468,7 +481,7 @@ def test_the_import_names_the_rows_left_out_of_the_median(history, instance):
     blank = {x.ref for x in history.loans if not x.in_app and x.decision in ("approved", "rejected")
              and x.decided is None}
     named = {line.split("(ref ")[1].split(")")[0] for line in output.splitlines()
-             if "decided_on not recorded; left out of the figure lending.median_days_to_decision" in line}
+             if "decided_on not recorded; left out of lending.median_days_to_decision" in line}
     assert named == blank and blank
 
 
