@@ -95,6 +95,18 @@ def write_new_key(path: str | os.PathLike) -> SigningKey:
     return SigningKey(key)
 
 
+def fingerprint_of(public_key: Ed25519PublicKey) -> str:
+    """SHA-256 of the raw 32-byte public key in hex, as 16 groups of four digits, so
+    that it can be read aloud and compared on paper."""
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    digest = hashlib.sha256(raw).hexdigest()
+    return " ".join(digest[i:i + 4] for i in range(0, 64, 4))
+
+
+def fingerprint(key: SigningKey) -> str:
+    return fingerprint_of(key.public)
+
+
 def public_pem(key: SigningKey) -> str:
     return key.public.public_bytes(serialization.Encoding.PEM,
                                    serialization.PublicFormat.SubjectPublicKeyInfo).decode("ascii")

@@ -1,4 +1,4 @@
-"""`flask --app wsgi audit verify|checkpoint|keygen`, and `backup --out DIR` / `restore DIR`."""
+"""`flask --app wsgi audit verify|checkpoint|keygen|pubkey|mackey`, and `backup --out DIR` / `restore DIR`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from flask.cli import AppGroup, with_appcontext
 
 from audit import backup as backups
 from audit import checkpoints as checkpoint_file
+from audit import mac as entry_mac
 from audit import queries, services
 from audit.chain import at_text
 from audit.verify import Result
@@ -33,8 +34,8 @@ def checkpoint_log() -> Path:
 
 
 def verify_now() -> Result:
-    """Verify the app's database against the database's and the file's checkpoints."""
-    return queries.verify_engine(db.engine, log=checkpoint_log(), key=signing_key())
+    """Verify the app's database against the database's and the file's checkpoints, and the MACs."""
+    return queries.verify_configured(db.engine, current_app.config)
 
 
 def report(result: Result) -> None:
@@ -81,6 +82,29 @@ def keygen_command(path: Path):
         raise click.ClickException(f"{path} exists; refusing to overwrite a key") from None
     click.echo(f"key id {key.key_id}; set AUDIT_SIGNING_KEY={path.resolve()}")
     click.echo(checkpoint_file.public_pem(key), nl=False)
+
+
+@audit.command("pubkey")
+def pubkey_command():
+    """Print the signing key's public key (PEM) and its fingerprint, for the auditor's copy on paper."""
+    key = signing_key()
+    if key is None:
+        raise click.ClickException("no AUDIT_SIGNING_KEY is configured")
+    click.echo(checkpoint_file.public_pem(key), nl=False)
+    click.echo(f"key id {key.key_id}")
+    click.echo(f"fingerprint (SHA-256 of the raw 32-byte Ed25519 key): {checkpoint_file.fingerprint(key)}")
+
+
+@audit.command("mackey")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def mackey_command(path: Path):
+    """Write a new MAC key (32 random bytes as hex, owner-only) for AUDIT_MAC_KEY; keep it off the database
+    and out of the backups."""
+    try:
+        entry_mac.write_new_key(path)
+    except FileExistsError:
+        raise click.ClickException(f"{path} exists; refusing to overwrite a key") from None
+    click.echo(f"MAC key written; set AUDIT_MAC_KEY={path.resolve()} (and keep it out of the backups)")
 
 
 @click.command("backup")

@@ -26,10 +26,11 @@ from sqlalchemy import Connection, func, select, text
 from sqlalchemy.orm import Session
 
 from audit import checkpoints as checkpoint_file
+from audit import mac as entry_mac
 from audit.chain import GENESIS_HASH, at_text
 from audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from audit.scan import quick_sql
-from audit.verify import Checkpoint, Problem, Result, Start, quick_walk, resume
+from audit.verify import Checkpoint, Problem, Result, Start, TableFacts, judge_table, quick_walk, resume
 from core.dates import bangkok_midnight_utc, format_numeric, parse_date
 from core.models import User
 
@@ -356,17 +357,45 @@ def _damaged(err: Exception) -> Result:
     return Result(ok=False, problem=Problem(0, "checkpoint_log_damaged", {"seq": 0, "detail": str(err)}))
 
 
+def table_facts(conn: Connection, head: tuple[int, str], *, file_read: bool,
+                mac_key: bytes | None = None) -> TableFacts:
+    """The whole-table facts `judge_table` needs: three aggregates, two index look-ups, and with a MAC key
+    one pass over (seq, hash, mac)."""
+    low, high, count = conn.exec_driver_sql("SELECT min(seq), max(seq), count(*) FROM audit_entries").one()
+    beyond = conn.execute(select(func.min(AuditEntry.seq)).where(AuditEntry.seq > int(head[0]))).scalar()
+    entries = tuple((int(s), d) for s, d in conn.execute(
+        select(AuditEntry.seq, AuditEntry.data).where(AuditEntry.action == "audit.checkpoint")
+        .order_by(AuditEntry.seq)))
+    facts = {"low": low, "high": high, "count": int(count or 0), "beyond": beyond,
+             "checkpoint_entries": entries, "file_read": file_read}
+    if mac_key is None:
+        at_head = conn.execute(select(AuditEntry.mac).where(AuditEntry.seq == int(head[0]))).scalar()
+        return TableFacts(**facts, macs_present=bool(at_head))
+    rows = conn.exec_driver_sql("SELECT seq, hash, mac FROM audit_entries WHERE seq >= 1 ORDER BY seq",
+                                execution_options={"yield_per": 5000})
+    try:
+        first, bad, valid, present = entry_mac.check(rows, mac_key, (s for s, _d in entries))
+    finally:
+        rows.close()
+    return TableFacts(**facts, mac_checked=True, mac_first=first, mac_bad=bad, mac_valid=valid,
+                      macs_present=present)
+
+
 def verify_on(conn: Connection | Session, *, log: Path | None = None,
-              key: checkpoint_file.SigningKey | None = None) -> Result:
-    """Verify the chain as `conn` sees it, against the checkpoints in the database and the file."""
+              key: checkpoint_file.SigningKey | None = None, mac_key: bytes | None = None) -> Result:
+    """Verify the chain as `conn` sees it, against the checkpoints in the database and the file, and the
+    table as a whole (nothing beside the chain; checkpoints and their entries; signatures; MACs)."""
     if not isinstance(conn, Connection):
         conn = conn.connection()
     try:
         cps = _checkpoints(conn, log)
     except checkpoint_file.CheckpointLogError as err:
         return _damaged(err)
-    result = walk_stored(conn, cps, head_of(conn), key.check if key else None)
-    return _notes(result, cps, key)
+    head = head_of(conn)
+    check = key.check if key else None
+    facts = table_facts(conn, head, file_read=log is not None, mac_key=mac_key)
+    result = walk_stored(conn, cps, head, check)
+    return _notes(judge_table(result, facts, head, cps, check), cps, key)
 
 
 def _spawn(code: str, job: dict[str, Any], *, bare: bool = False) -> subprocess.Popen:
@@ -414,8 +443,8 @@ class PartsWalk:
     """
 
     def __init__(self, engine: Any, conn: Connection, cps: list[Checkpoint], head: tuple[int, str],
-                 key: checkpoint_file.SigningKey | None, parts: int) -> None:
-        self.engine, self.cps, self.head, self.key = engine, cps, head, key
+                 key: checkpoint_file.SigningKey | None, parts: int, facts: TableFacts) -> None:
+        self.engine, self.cps, self.head, self.key, self.facts = engine, cps, head, key, facts
         last = head[0]
         bounds = [last * i // parts for i in range(parts + 1)]
         at_checkpoint: dict[int, str] = {}
@@ -456,12 +485,12 @@ class PartsWalk:
                                                      go_on["checkpoint"]))
                 result.count += counted["count"] + go_on["count"]
                 result.checkpoints += counted["hits"] + go_on["hits"]
-                return _notes(result, self.cps, self.key)
+                return _notes(judge_table(result, self.facts, self.head, self.cps, check), self.cps, self.key)
             counted = {"count": counted["count"] + answer["state"]["count"],
                        "hits": counted["hits"] + answer["state"]["hits"]}
             state = answer["state"]
         result = resume(lambda _seq: (), self.cps, self.head, check, {**state, **counted})
-        return _notes(result, self.cps, self.key)
+        return _notes(judge_table(result, self.facts, self.head, self.cps, check), self.cps, self.key)
 
 
 def _parts(engine: Any, head: int, parallel_from: int) -> int:
@@ -482,7 +511,7 @@ def _begin_snapshot(engine: Any) -> Connection:
 
 
 def start_verify(engine: Any, *, log: Path | None = None, key: checkpoint_file.SigningKey | None = None,
-                 parallel_from: int = PARALLEL_FROM) -> Callable[[], Result]:
+                 parallel_from: int = PARALLEL_FROM, mac_key: bytes | None = None) -> Callable[[], Result]:
     """Start verifying the whole chain, and return what waits for the answer.
 
     On a long SQLite chain the parts are walked by worker processes from now on, so the caller may do
@@ -500,7 +529,10 @@ def start_verify(engine: Any, *, log: Path | None = None, key: checkpoint_file.S
             except checkpoint_file.CheckpointLogError as err:
                 damaged = _damaged(err)
                 return lambda: damaged
-            walk = PartsWalk(engine, conn, cps, head, key, parts)
+            # The whole-table facts are of the head's moment (the MAC pass runs here, while the workers
+            # have not started: they read the same entries, which never change once written).
+            facts = table_facts(conn, head, file_read=log is not None, mac_key=mac_key)
+            walk = PartsWalk(engine, conn, cps, head, key, parts, facts)
             return walk.result
     finally:
         conn.close()
@@ -508,7 +540,7 @@ def start_verify(engine: Any, *, log: Path | None = None, key: checkpoint_file.S
     def in_place() -> Result:
         snapshot = _begin_snapshot(engine)
         try:
-            return verify_on(snapshot, log=log, key=key)
+            return verify_on(snapshot, log=log, key=key, mac_key=mac_key)
         finally:
             snapshot.close()
 
@@ -516,9 +548,21 @@ def start_verify(engine: Any, *, log: Path | None = None, key: checkpoint_file.S
 
 
 def verify_engine(engine: Any, *, log: Path | None = None, key: checkpoint_file.SigningKey | None = None,
-                  parallel_from: int = PARALLEL_FROM) -> Result:
+                  parallel_from: int = PARALLEL_FROM, mac_key: bytes | None = None) -> Result:
     """Verify through connections of its own: `audit verify`, the auditor's page."""
-    return start_verify(engine, log=log, key=key, parallel_from=parallel_from)()
+    return start_verify(engine, log=log, key=key, parallel_from=parallel_from, mac_key=mac_key)()
+
+
+def verify_configured(engine: Any, config: Mapping[str, Any]) -> Result:
+    """Verify with what the configuration names (checkpoint file, signing key, MAC key): what `audit
+    verify` and the auditor's "Verify now" both answer. A configured key that cannot be read is itself
+    the answer (a problem), never a verification that quietly skips it."""
+    try:
+        key = checkpoint_file.load_signing_key(config.get("AUDIT_SIGNING_KEY"))
+        mac_key = entry_mac.load_key(config.get("AUDIT_MAC_KEY"))
+    except (OSError, ValueError, entry_mac.MacKeyError) as err:
+        return Result(ok=False, problem=Problem(0, "key_unusable", {"seq": 0, "detail": str(err)}))
+    return verify_engine(engine, log=checkpoint_file.log_path(config), key=key, mac_key=mac_key)
 
 
 def verify_main() -> None:
@@ -530,14 +574,16 @@ def verify_main() -> None:
     engine = create_engine(job["url"])
     try:
         key = checkpoint_file.load_signing_key(job["key"]) if job.get("key") else None
-        result = verify_engine(engine, log=Path(job["log"]) if job.get("log") else None, key=key)
+        result = verify_engine(engine, log=Path(job["log"]) if job.get("log") else None, key=key,
+                               mac_key=entry_mac.load_key(job.get("mac")))
     finally:
         engine.dispose()
     json.dump(dataclasses.asdict(result), sys.stdout)
 
 
 def verify_in_background(engine: Any, *, log: Path | None = None, key_path: str | None = None,
-                         background_from: int = PARALLEL_FROM) -> Callable[[], Result]:
+                         background_from: int = PARALLEL_FROM, mac_path: str | None = None
+                         ) -> Callable[[], Result]:
     """Start verifying the whole chain now, off this process, and return what waits for the result.
 
     For a report: the chain is walked while the figures are computed, and the answer is of the moment
@@ -547,19 +593,21 @@ def verify_in_background(engine: Any, *, log: Path | None = None, key_path: str 
     whose worker fails.
     """
     key = checkpoint_file.load_signing_key(key_path) if key_path else None
+    mac_key = entry_mac.load_key(mac_path)
     if engine.dialect.name == "sqlite":
-        return start_verify(engine, log=log, key=key, parallel_from=background_from)
+        return start_verify(engine, log=log, key=key, parallel_from=background_from, mac_key=mac_key)
     with engine.connect() as conn:
         head = head_of(conn)[0]
     if head < background_from:
-        return lambda: verify_engine(engine, log=log, key=key)
+        return lambda: verify_engine(engine, log=log, key=key, mac_key=mac_key)
     proc = _spawn("from audit.queries import verify_main; verify_main()",
                   {"url": engine.url.render_as_string(hide_password=False),
-                   "log": str(log) if log is not None else None, "key": str(key_path) if key_path else None})
+                   "log": str(log) if log is not None else None, "key": str(key_path) if key_path else None,
+                   "mac": str(mac_path) if mac_path else None})
 
     def wait() -> Result:
         result = _result_of(_answer(proc))
-        return result if result is not None else verify_engine(engine, log=log, key=key)
+        return result if result is not None else verify_engine(engine, log=log, key=key, mac_key=mac_key)
 
     return wait
 

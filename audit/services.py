@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Delete
 
 from audit import checkpoints as checkpoint_file
+from audit import mac as entry_mac
 from audit.chain import dumps, entry_hash, format_at
 from audit.models import GENESIS_HASH, AuditCheckpoint, AuditEntry, AuditHead
 from audit.verify import Checkpoint, Result
@@ -84,6 +85,7 @@ def record(session: Session, actor: Any, action: str, subject: Any = None,
     entry.hash = entry_hash({c: getattr(entry, c) for c in (
         "seq", "at", "actor_id", "actor", "action", "subject_type", "subject_id", "data", "ip",
         "user_agent", "request_id", "prev_hash")})
+    entry.mac = entry_mac.mac_for(entry.hash)
     head.seq, head.hash = entry.seq, entry.hash
     session.add(entry)
     session.info["audit_recorded"] = True
@@ -101,6 +103,7 @@ def record_many(session: Session, actor: Any, action: str,
     seq, prev = head.seq, head.hash
     actor_id, actor_name = getattr(actor, "id", None), _text("actor", getattr(actor, "username", ""))
     action = _text("action", action)
+    mac_key = entry_mac.current_key()
     rows = []
     for subject, data in items:
         subject_type, subject_id = subject_of(subject)
@@ -110,6 +113,7 @@ def record_many(session: Session, actor: Any, action: str,
                   "subject_id": _text("subject_id", subject_id), "data": dumps(data or {}), **origin,
                   "prev_hash": prev}
         fields["hash"] = prev = entry_hash(fields)
+        fields["mac"] = entry_mac.mac_of(mac_key, prev) if mac_key else None
         rows.append(fields)
     session.execute(insert(AuditEntry), rows)
     head.seq, head.hash = seq, prev
@@ -201,7 +205,8 @@ def create_checkpoint(session: Session, actor: Any, *, log: Any = None,
     session.add(cp)
     session.flush()
     record(session, actor, "audit.checkpoint", ("audit_checkpoint", cp.id),
-           {"seq": cp.seq, "hash": cp.hash, "signed": bool(signature), "key_id": key_id})
+           {"seq": cp.seq, "hash": cp.hash, "signed": bool(signature), "key_id": key_id,
+            "mac": entry_mac.current_key() is not None})
     if log is not None:
         checkpoint_file.append(log, Checkpoint(seq=cp.seq, hash=cp.hash, at=at_text, signature=signature,
                                                key_id=key_id, source="file"))

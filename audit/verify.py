@@ -21,6 +21,7 @@ Messages are English msgids with %(name)s placeholders, translated where they ar
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,6 +63,29 @@ MESSAGES = {
                                 "although earlier checkpoints are: it was forged or its signature removed."),
     "checkpoint_log_damaged": N_("The checkpoint file cannot be read (%(detail)s): it was damaged or "
                                  "changed."),
+    "outside_chain": N_("Entry %(seq)d lies outside the chain, whose sequence numbers start at 1: it was "
+                        "inserted."),
+    "table_count": N_("The log holds %(count)d entries, but the chain from 1 to its head %(head)d has "
+                      "%(head)d: entries were added or removed beside the chain."),
+    "checkpoint_missing_db": N_("Entry %(seq)d records the checkpoint at entry %(checkpoint)d, which is "
+                                "missing from the database (or has another hash there): it was removed."),
+    "checkpoint_missing_file": N_("Entry %(seq)d records the checkpoint at entry %(checkpoint)d, which is "
+                                  "missing from the checkpoint file (or has another hash there): it was "
+                                  "removed."),
+    "checkpoint_entry_missing": N_("Entry %(seq)d, which records the checkpoint at entry %(checkpoint)d, is "
+                                   "missing or is another entry: history after that checkpoint was cut off "
+                                   "or replaced."),
+    "checkpoint_entry_changed": N_("Entry %(seq)d no longer matches the checkpoint at entry %(checkpoint)d "
+                                   "that it records: it was changed, and history rewritten from there on."),
+    "signature_removed": N_("The checkpoint at entry %(seq)d was signed when it was taken, but carries no "
+                            "signature now: its signature was removed."),
+    "latest_unsigned": N_("The latest checkpoint (at entry %(seq)d) carries no valid signature of the "
+                          "configured key: its signature was removed, or it was forged."),
+    "key_unusable": N_("A configured key cannot be used (%(detail)s): the chain was not verified."),
+    "bad_mac": N_("Entry %(seq)d has no valid MAC under the configured key (AUDIT_MAC_KEY), although "
+                  "entry %(first)d before it has one: it was forged or changed."),
+    "mac_stripped": N_("Entry %(seq)d records a checkpoint taken with the MAC key, but has no valid MAC: "
+                       "the MACs were removed or the entry was forged."),
 }
 
 KINDS = {"content_changed": "content_changed", "content_rehashed": "content_changed",
@@ -71,7 +95,12 @@ KINDS = {"content_changed": "content_changed", "content_rehashed": "content_chan
          "inserted_past_head": "inserted", "head_mismatch": "content_changed", "shorter": "shorter",
          "rewritten": "rewritten", "checkpoint_conflict": "checkpoint_conflict",
          "bad_signature": "bad_signature",
-         "unsigned_after_signed": "bad_signature", "checkpoint_log_damaged": "checkpoint_conflict"}
+         "unsigned_after_signed": "bad_signature", "checkpoint_log_damaged": "checkpoint_conflict",
+         "outside_chain": "inserted", "table_count": "inserted", "checkpoint_missing_db": "checkpoint_missing",
+         "checkpoint_missing_file": "checkpoint_missing", "checkpoint_entry_missing": "shorter",
+         "checkpoint_entry_changed": "rewritten",
+         "signature_removed": "bad_signature", "latest_unsigned": "bad_signature", "bad_mac": "bad_mac",
+         "mac_stripped": "bad_mac", "key_unusable": "key_unusable"}
 
 
 @dataclass(frozen=True)
@@ -315,4 +344,102 @@ def resume(rest: Callable[[int], Iterable[Mapping[str, Any]]], checkpoints: list
             close()
     result.count += state.get("count", 0)
     result.checkpoints += state.get("hits", 0)
+    return result
+
+
+# --- the table as a whole ------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TableFacts:
+    """What a few cheap queries over the whole table say, read in the walk's snapshot.
+
+    `low`, `high`, `count`: min(seq), max(seq) and count(*) of the entries; `beyond`: the first entry
+    beyond the recorded head; `checkpoint_entries`: (seq, data) of every `audit.checkpoint` entry;
+    `file_read`: a checkpoint file was consulted. With a MAC key (`mac_checked`): `mac_first` is the first
+    entry with a MAC, `mac_bad` the first entry after it without a valid one, `mac_valid` the entries of
+    `checkpoint_entries` whose MAC is valid.
+    """
+
+    low: int | None = None
+    high: int | None = None
+    count: int = 0
+    beyond: int | None = None
+    checkpoint_entries: tuple[tuple[int, str], ...] = ()
+    file_read: bool = False
+    mac_checked: bool = False
+    mac_first: int | None = None
+    mac_bad: int | None = None
+    mac_valid: frozenset[int] = frozenset()
+    macs_present: bool = False
+
+
+def judge_table(result: Result, facts: TableFacts, head: tuple[int, str], checkpoints: Iterable[Checkpoint],
+                check_signature: Callable[[Checkpoint], bool | None] | None = None) -> Result:
+    """The walk's result, judged with the table as a whole: the first problem by sequence number wins.
+
+    Every entry must lie in 1..head; each `audit.checkpoint` entry names a checkpoint that must exist, with
+    its hash, in the database and (when one was read) the file, signed if it was signed when taken; each
+    checkpoint at C needs its `audit.checkpoint` entry at C+1; with a signing key the latest checkpoint
+    must carry a valid signature of it; with a MAC key every entry from the first one with a MAC on must
+    carry a valid one, and so must each `audit.checkpoint` entry that says it was written with the key.
+    On the same number the walk's own problem is named.
+    """
+    head_seq = int(head[0])
+    checkpoints = list(checkpoints)
+    found: list[Problem] = []
+    if facts.low is not None and facts.low < 1:
+        found.append(Problem(facts.low, "outside_chain", {"seq": facts.low}))
+    if facts.beyond is not None:
+        found.append(Problem(facts.beyond, "inserted_past_head", {"seq": facts.beyond, "head": head_seq}))
+    in_db = {(int(cp.seq), cp.hash) for cp in checkpoints if cp.source == "database"}
+    in_file = {(int(cp.seq), cp.hash) for cp in checkpoints if cp.source == "file"}
+    by_seq: dict[int, list[Checkpoint]] = {}
+    for cp in checkpoints:
+        by_seq.setdefault(int(cp.seq), []).append(cp)
+    recorded: dict[int, int] = {}
+    for seq, data in facts.checkpoint_entries:
+        try:
+            value = json.loads(data)
+            named = (int(value["seq"]), str(value["hash"]))
+        except (ValueError, KeyError, TypeError):
+            continue  # not what the writer wrote: the walk names it
+        recorded[int(seq)] = named[0]
+        db_hashes = {h for (c, h) in in_db if c == named[0]}
+        if named[0] != int(seq) - 1 or (db_hashes and named[1] not in db_hashes):
+            found.append(Problem(seq, "checkpoint_entry_changed", {"seq": seq, "checkpoint": int(seq) - 1}))
+        elif named not in in_db:
+            found.append(Problem(seq, "checkpoint_missing_db", {"seq": seq, "checkpoint": named[0]}))
+        elif facts.file_read and named not in in_file:
+            found.append(Problem(seq, "checkpoint_missing_file", {"seq": seq, "checkpoint": named[0]}))
+        if value.get("signed") and any(not cp.signature for cp in by_seq.get(named[0], [])):
+            found.append(Problem(named[0], "signature_removed", {"seq": named[0]}))
+        if facts.mac_checked and value.get("mac") and int(seq) not in facts.mac_valid:
+            found.append(Problem(seq, "mac_stripped", {"seq": seq}))
+    for cseq in by_seq:
+        if recorded.get(cseq + 1) != cseq:
+            found.append(Problem(cseq + 1, "checkpoint_entry_missing", {"seq": cseq + 1, "checkpoint": cseq}))
+    if check_signature is not None and by_seq:
+        latest = max(by_seq)
+        if any(not cp.signature or check_signature(cp) is not True for cp in by_seq[latest]):
+            found.append(Problem(latest, "latest_unsigned", {"seq": latest}))
+    if facts.mac_checked and facts.mac_bad is not None:
+        found.append(Problem(facts.mac_bad, "bad_mac", {"seq": facts.mac_bad, "first": facts.mac_first}))
+    walk_problem = result.problem
+    if walk_problem is not None and facts.beyond is not None and walk_problem.seq > head_seq:
+        walk_problem = None  # what lies beyond the head is named by its first entry, not by a gap before it
+    if walk_problem is None and not found and facts.count != head_seq:
+        found.append(Problem(head_seq, "table_count", {"seq": head_seq, "count": facts.count, "head": head_seq}))
+    candidates = ([walk_problem] if walk_problem is not None else []) + found
+    if candidates:
+        result.ok = False
+        result.problem = min(candidates, key=lambda p: (p.seq, p is not walk_problem))
+    if facts.mac_checked:
+        if facts.mac_first is None:
+            result.warnings.append("no entry carries a MAC: none is protected against forged appends "
+                                   "(entries are MAC'd from when AUDIT_MAC_KEY is configured)")
+        elif facts.mac_first > 1:
+            result.warnings.append(f"entries 1 to {facts.mac_first - 1} are not MAC-protected (written "
+                                   "before AUDIT_MAC_KEY was configured)")
+    elif facts.macs_present:
+        result.warnings.append("entry MACs were not checked: no AUDIT_MAC_KEY is configured")
     return result

@@ -19,7 +19,6 @@ from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
 from audit import bp, queries, services
-from audit import checkpoints as checkpoint_file
 from audit.chain import at_text
 from audit.forms import VerifyForm
 from audit.verify import MESSAGES
@@ -158,12 +157,9 @@ def verify():
     form = VerifyForm()
     result, recorded_as = None, None
     if form.validate_on_submit():
-        try:
-            key = checkpoint_file.load_signing_key(current_app.config.get("AUDIT_SIGNING_KEY"))
-        except (OSError, ValueError):
-            current_app.logger.exception("AUDIT_SIGNING_KEY cannot be used")
-            key = None
-        result = queries.verify_engine(db.engine, log=checkpoint_file.log_path(current_app.config), key=key)
+        result = queries.verify_configured(db.engine, current_app.config)  # what `audit verify` says
+        if result.problem is not None and result.problem.code == "key_unusable":
+            current_app.logger.error("audit verify: %s", result.problem.message)
         recorded_as = services.record_verification(db.session, actor(), result)
     return render_template("audit/verify.html", form=form, result=result, recorded_as=recorded_as,
                            problem_text=_problem_text(result.problem) if result and result.problem else "",

@@ -22,6 +22,7 @@ ENV_KEYS = (
     "MAX_UPLOAD_MB",
     "AUDIT_SIGNING_KEY",
     "AUDIT_CHECKPOINT_LOG",
+    "AUDIT_MAC_KEY",
 )
 
 
@@ -68,6 +69,7 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "OUTBOX_DIR": merged.get("OUTBOX_DIR") or str(instance / "outbox"),
         "AUDIT_SIGNING_KEY": merged.get("AUDIT_SIGNING_KEY", ""),
         "AUDIT_CHECKPOINT_LOG": merged.get("AUDIT_CHECKPOINT_LOG", ""),
+        "AUDIT_MAC_KEY": merged.get("AUDIT_MAC_KEY", ""),  # a key file outside the database and backups
         "MAX_CONTENT_LENGTH": int(max_mb * 1024 * 1024),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
