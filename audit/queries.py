@@ -369,8 +369,10 @@ def table_facts(conn: Connection, head: tuple[int, str], *, file_read: bool,
     facts = {"low": low, "high": high, "count": int(count or 0), "beyond": beyond,
              "checkpoint_entries": entries, "file_read": file_read}
     if mac_key is None:
-        at_head = conn.execute(select(AuditEntry.mac).where(AuditEntry.seq == int(head[0]))).scalar()
-        return TableFacts(**facts, macs_present=bool(at_head))
+        # Whether MACs are in use, cheaply: at the head, or at the latest checkpoint's entry.
+        looked_at = [int(head[0])] + [s for s, _d in entries[-1:]]
+        macs = conn.execute(select(AuditEntry.mac).where(AuditEntry.seq.in_(looked_at))).scalars().all()
+        return TableFacts(**facts, macs_present=any(macs))
     rows = conn.exec_driver_sql("SELECT seq, hash, mac FROM audit_entries WHERE seq >= 1 ORDER BY seq",
                                 execution_options={"yield_per": 5000})
     try:

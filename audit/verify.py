@@ -229,6 +229,7 @@ def walk(entries: Iterable[Mapping[str, Any]], checkpoints: Iterable[Checkpoint]
         result.ok, result.problem = False, problem
         return result
 
+    head_seq = int(head[0]) if head is not None and stop is None else None
     it = iter(entries)
     row = next(it, None)
     sha256, assemble = hashlib.sha256, canonical_stored  # the loop runs a million times: locals
@@ -241,6 +242,8 @@ def walk(entries: Iterable[Mapping[str, Any]], checkpoints: Iterable[Checkpoint]
             break
         if records_problem is not None and seq > records_problem.seq:
             break
+        if head_seq is not None and seq > head_seq:
+            return fail(seq, "inserted_past_head", head=head_seq)  # whatever it links to: beyond the head
         if seq <= last_seq:
             if seq == last_seq:
                 return fail(seq, "inserted_duplicate")

@@ -134,3 +134,52 @@ def writers(app: Flask, admin_id: int, actions: int, errors: list, threads: int 
             errors.append((key, repr(err)))
 
     return [threading.Thread(target=work, args=(key,)) for key in SETTING_KEYS[:threads]]
+
+
+# --- tampering: what someone who owns the database can do ----------------------------------------
+
+SQLITE_AUDIT_TRIGGERS = ("audit_entries_no_update", "audit_entries_no_delete", "audit_checkpoints_no_update",
+                         "audit_checkpoints_no_delete", "audit_head_no_delete", "audit_head_forward_only")
+PG_AUDIT_TRIGGERS = (("audit_entries", "audit_entries_append_only"),
+                     ("audit_entries", "audit_entries_no_truncate"),
+                     ("audit_checkpoints", "audit_checkpoints_append_only"),
+                     ("audit_checkpoints", "audit_checkpoints_no_truncate"),
+                     ("audit_head", "audit_head_forward_only"), ("audit_head", "audit_head_no_truncate"))
+
+
+def drop_audit_triggers(conn) -> None:
+    """Drop every trigger that protects the log, in the connection's transaction."""
+    if conn.dialect.name == "sqlite":
+        for name in SQLITE_AUDIT_TRIGGERS:
+            conn.execute(text(f"DROP TRIGGER {name}"))
+    else:
+        for table, name in PG_AUDIT_TRIGGERS:
+            conn.execute(text(f"DROP TRIGGER {name} ON {table}"))
+
+
+def tamper_engine(app: Flask):
+    """An engine with the power of the database's owner, for the instance of `app`.
+
+    The one place that says how a tamper test reaches the database as its owner: today the app's own
+    URL (the tests' role owns its database); where the app connects as a role of less privilege, return an
+    engine on the owner's URL here.
+    """
+    return db.engine
+
+
+@contextmanager
+def tamper_connection(app: Flask, *, commit: bool = False) -> Iterator:
+    """A connection as the owner whose transaction drops the log's triggers and is then tampered with and
+    verified; rolled back afterwards (committed when `commit`)."""
+    with app.app_context():
+        conn = tamper_engine(app).connect()
+        tx = conn.begin()
+        try:
+            drop_audit_triggers(conn)
+            yield conn
+            if commit:
+                tx.commit()
+        finally:
+            if tx.is_active:
+                tx.rollback()
+            conn.close()

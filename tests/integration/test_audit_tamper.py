@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +33,7 @@ from audit.services import create_checkpoint, record_many
 from audit.verify import Checkpoint, Result
 from core import context
 from core.db import begin_write, db
-from tests.integration.audit_instances import on_postgres, separate_instance
+from tests.integration.audit_instances import SQLITE_AUDIT_TRIGGERS, on_postgres, separate_instance, tamper_connection
 
 pytestmark = pytest.mark.slow
 
@@ -83,21 +82,7 @@ def verify(conn: Connection, chain: Chain) -> Result:
 
 # --- what an intruder with full access does ------------------------------------------------------
 
-SQLITE_TRIGGERS = ("audit_entries_no_update", "audit_entries_no_delete", "audit_checkpoints_no_update",
-                   "audit_checkpoints_no_delete", "audit_head_no_delete", "audit_head_forward_only")
-PG_TRIGGERS = (("audit_entries", "audit_entries_append_only"), ("audit_entries", "audit_entries_no_truncate"),
-               ("audit_checkpoints", "audit_checkpoints_append_only"),
-               ("audit_checkpoints", "audit_checkpoints_no_truncate"),
-               ("audit_head", "audit_head_forward_only"), ("audit_head", "audit_head_no_truncate"))
-
-
-def drop_triggers(conn: Connection) -> None:
-    if conn.dialect.name == "sqlite":
-        for name in SQLITE_TRIGGERS:
-            conn.execute(text(f"DROP TRIGGER {name}"))
-    else:
-        for table, name in PG_TRIGGERS:
-            conn.execute(text(f"DROP TRIGGER {name} ON {table}"))
+SQLITE_TRIGGERS = SQLITE_AUDIT_TRIGGERS
 
 
 def drop_constraints(conn: Connection) -> None:
@@ -111,18 +96,9 @@ def drop_constraints(conn: Connection) -> None:
             conn.execute(text(f"ALTER TABLE audit_entries DROP CONSTRAINT {name}"))
 
 
-@contextmanager
-def tampering(chain: Chain) -> Iterator[Connection]:
+def tampering(chain: Chain):
     """A connection whose transaction drops the triggers, is tampered with, verified, and rolled back."""
-    with chain.app.app_context():
-        conn = db.engine.connect()
-        tx = conn.begin()
-        try:
-            drop_triggers(conn)
-            yield conn
-        finally:
-            tx.rollback()
-            conn.close()
+    return tamper_connection(chain.app)
 
 
 COLUMNS = ("seq", "at", "actor_id", "actor", "action", "subject_type", "subject_id", "data", "ip",
