@@ -83,7 +83,7 @@ MESSAGES = {
                           "configured key: its signature was removed, or it was forged."),
     "key_unusable": N_("A configured key cannot be used (%(detail)s): the chain was not verified."),
     "bad_mac": N_("Entry %(seq)d has no valid MAC under the configured key (AUDIT_MAC_KEY), although "
-                  "entry %(first)d before it has one: it was forged or changed."),
+                  "entries carry MACs from entry %(first)d on: it was forged or changed."),
     "mac_stripped": N_("Entry %(seq)d records a checkpoint taken with the MAC key, but has no valid MAC: "
                        "the MACs were removed or the entry was forged."),
 }
