@@ -107,6 +107,15 @@ def fingerprint(key: SigningKey) -> str:
     return fingerprint_of(key.public)
 
 
+def configured_fingerprint(config: Any) -> str:
+    """The fingerprint of the configured AUDIT_SIGNING_KEY, or "" when none is configured or readable."""
+    try:
+        key = load_signing_key(config.get("AUDIT_SIGNING_KEY"))
+    except (OSError, ValueError):
+        return ""
+    return fingerprint(key) if key is not None else ""
+
+
 def public_pem(key: SigningKey) -> str:
     return key.public.public_bytes(serialization.Encoding.PEM,
                                    serialization.PublicFormat.SubjectPublicKeyInfo).decode("ascii")

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from audit import record
 from audit.chain import format_at
-from audit.checkpoints import load_signing_key, log_path, public_pem, statement
+from audit.checkpoints import fingerprint, load_signing_key, log_path, public_pem, statement
 from audit.queries import head_of
 from audit.services import create_checkpoint
 from core.dates import BANGKOK
@@ -200,6 +200,7 @@ def _checkpoint(session: Session, actor: Any, config: Any) -> dict[str, Any]:
     }
     if key is not None and cp.signature:
         out["public_key"] = public_pem(key)
+        out["public_key_fingerprint"] = fingerprint(key)  # compare with the copy received on paper
     return out
 
 

@@ -34,7 +34,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from audit.checkpoints import log_path
+from audit.checkpoints import configured_fingerprint, log_path
 from audit.queries import verify_in_background
 from core.dates import (
     EN_MONTHS_SHORT,
@@ -111,6 +111,8 @@ WORDS: dict[str, dict[str, str]] = {
         "chain_text": "บันทึกการตรวจสอบ (audit log) ของระบบเชื่อมโยงกันด้วยค่าแฮช รายการล่าสุด ณ เวลาที่จัดทำรายงาน "
         "คือลำดับที่ {seq} ค่าแฮช {hash} ผลการตรวจสอบทั้งสาย: {verdict} "
         "หากมีการแก้ไขประวัติย้อนหลัง ค่านี้จะไม่ตรงกับที่เผยแพร่ไว้",
+        "fingerprint": "จุดตรวจสอบของบันทึกลงลายมือชื่อด้วยกุญแจที่มีลายนิ้วมือ (fingerprint) {fp} "
+        "โปรดตรวจเทียบกับสำเนาที่ได้รับจากผู้ดูแลระบบเป็นกระดาษ",
         "intact": "ถูกต้องครบถ้วน",
         "broken": "พบความผิดปกติ",
         "made": "จัดทำรายงานเมื่อ {date}",
@@ -174,6 +176,8 @@ WORDS: dict[str, dict[str, str]] = {
         "chain_text": "The system's audit log is a hash chain. When this report was made its last entry was "
         "number {seq} with hash {hash}. Verification of the whole chain: {verdict}. "
         "If history is rewritten later, it no longer matches this published head.",
+        "fingerprint": "Checkpoints of the log are signed with the key whose fingerprint is {fp}; compare "
+        "it with the copy received on paper from the administrator.",
         "intact": "intact",
         "broken": "a problem was found",
         "made": "Report made on {date}",
@@ -345,6 +349,7 @@ class Report:
     made_at: datetime
     lang: str = "th"
     thai_digits: bool = False
+    key_fingerprint: str = ""  # of the checkpoint signing key, printed beside the chain's head
 
     @property
     def fiscal_year(self) -> int:
@@ -360,7 +365,8 @@ def chain_check(engine: Any, config: Any) -> Callable[[], bool]:
 
     The verification starts at once, in a process of its own on a long chain, and runs while the figures
     are computed; `chain_intact` waits for its answer."""
-    result = verify_in_background(engine, log=log_path(config), key_path=config.get("AUDIT_SIGNING_KEY") or None)
+    result = verify_in_background(engine, log=log_path(config), key_path=config.get("AUDIT_SIGNING_KEY") or None,
+                                  mac_path=config.get("AUDIT_MAC_KEY") or None)
     return lambda: bool(result().ok)
 
 
@@ -516,6 +522,7 @@ def build(
         made_at=made_at,
         lang=lang,
         thai_digits=bool(thai_digits) and lang == "th",
+        key_fingerprint=configured_fingerprint(config),
     )
 
 
@@ -728,7 +735,8 @@ def document_model(
             seq=f.number(audit["head_seq"]),
             hash=audit["head_hash"],
             verdict=w["intact"] if ok else w["broken"],
-        ),
+        )
+        + (" " + w["fingerprint"].format(fp=report.key_fingerprint) if report.key_fingerprint else ""),
         chain_ok=ok,
         head_seq=f.number(audit["head_seq"]),
         head_hash=audit["head_hash"],
