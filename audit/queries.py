@@ -176,6 +176,9 @@ def list_entries(session: Session, flt: LogFilter, *, before: int | None = None,
     conds = conditions(session, flt)
     if conds is None:
         return page
+    # Only the chain, 1..head: a row beside it (at 0 or below, or beyond the head) is no entry the writer
+    # wrote; `verify` names it, the pages do not show it as history.
+    conds = [*conds, AuditEntry.seq.between(1, head)]
     stmt = select(*LIST_COLUMNS)
     if flt.q:
         high = min(head, before - 1) if before else head
@@ -216,6 +219,9 @@ def list_entries(session: Session, flt: LogFilter, *, before: int | None = None,
 
 
 def entry(session: Session, seq: int) -> AuditEntry | None:
+    """The entry at `seq` of the chain (1..head); a row beside the chain is none (verify names it)."""
+    if not 1 <= seq <= head_of(session)[0]:
+        return None
     return session.get(AuditEntry, seq)
 
 
@@ -247,7 +253,7 @@ def count_for_export(session: Session, flt: LogFilter, upto: int) -> int:
     if flt.q:
         conds = [*conds, _text_condition(session, flt.q)]
     return int(session.execute(select(func.count()).select_from(AuditEntry)
-                               .where(*conds, AuditEntry.seq <= upto)).scalar_one())
+                               .where(*conds, AuditEntry.seq.between(1, upto))).scalar_one())
 
 
 def iter_export(session: Session, flt: LogFilter, upto: int, batch: int = 2000) -> Iterator[Any]:

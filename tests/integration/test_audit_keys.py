@@ -103,3 +103,31 @@ def test_a_forged_append_fails_on_the_page_and_the_command_even_after_a_checkpoi
                                       .order_by(AuditEntry.seq.desc()).limit(1)).scalar_one()
             db.session.remove()
         assert (json.loads(data)["problem"]["seq"], json.loads(data)["problem"]["kind"]) == (seq, "bad_mac")
+
+
+def test_a_row_outside_the_chain_is_not_shown_as_history_and_verify_names_it(tmp_path):
+    with separate_instance("outside", tmp_path) as app:
+        with app.app_context():
+            context.set_origin("127.0.0.1", "pytest outside")
+            core_services.create_user(db.session, None, "auditor1", "ผู้ตรวจ สอบ", {"auditor"}, PASSWORD)
+            core_services.update_settings(db.session, None, {"phone": "044-000003"})
+            db.session.remove()
+        with tamper_connection(app, commit=True) as conn:
+            for seq in (0, -3):
+                row = forge(conn, 1)
+                row.update(seq=seq, subject_type="assets", subject_id="999",
+                           prev_hash=hashlib.sha256(f"nowhere {seq}".encode()).hexdigest())
+                from tests.integration.test_audit_tamper import hash_of
+
+                row["hash"] = hash_of(row)
+                insert(conn, row)
+        client = app.test_client()
+        assert login(client, "auditor1").status_code == 302
+        for page in ("/audit/", "/audit/record/assets/999", "/audit/?type=assets&id=999"):
+            html = client.get(page).get_data(as_text=True)
+            assert 'href="/audit/entry/0"' not in html and "/audit/entry/-3" not in html, page
+        assert client.get("/audit/entry/0").status_code == 404
+        html = client.post("/audit/verify").get_data(as_text=True)
+        assert 'id="kp-verify-result"' in html and "alert-danger" in html
+        verified = cli(app, "audit", "verify")
+        assert verified.exit_code == 1 and "FAILED at entry -3 (inserted)" in verified.output
