@@ -537,10 +537,10 @@ def start_verify(engine: Any, *, log: Path | None = None, key: checkpoint_file.S
             except checkpoint_file.CheckpointLogError as err:
                 damaged = _damaged(err)
                 return lambda: damaged
-            # The whole-table facts are of the head's moment (the MAC pass runs here, while the workers
-            # have not started: they read the same entries, which never change once written).
-            facts = table_facts(conn, head, file_read=log is not None, mac_key=mac_key)
-            walk = PartsWalk(engine, conn, cps, head, key, parts, facts)
+            walk = PartsWalk(engine, conn, cps, head, key, parts, TableFacts())
+            # The whole-table facts, of the head's moment, while the workers run (the MAC pass reads the
+            # same entries as they do: entries never change once written).
+            walk.facts = table_facts(conn, head, file_read=log is not None, mac_key=mac_key)
             return walk.result
     finally:
         conn.close()

@@ -15,6 +15,13 @@ one ahead) and stops at the first thing wrong, which it names by sequence number
   (every later hash recomputed) somewhere between the previous checkpoint and this one;
 - ``checkpoint_conflict`` / ``bad_signature``  the checkpoint records themselves were tampered with.
 
+`judge_table(result, facts, head, checkpoints)` then judges the table as a whole from a few cheap queries
+(`TableFacts`): nothing at 0 or below or beyond the head (``inserted``), each `audit.checkpoint` entry's
+checkpoint present in the database and the file (``checkpoint_missing``) and unchanged (``rewritten``),
+each checkpoint's own entry at C+1 present (``shorter``), the latest checkpoint signed with the configured
+key and no signature removed (``bad_signature``), the entries' MACs (``bad_mac``). The first problem by
+sequence number is the answer, whichever found it.
+
 Messages are English msgids with %(name)s placeholders, translated where they are shown.
 """
 
@@ -243,7 +250,9 @@ def walk(entries: Iterable[Mapping[str, Any]], checkpoints: Iterable[Checkpoint]
         if records_problem is not None and seq > records_problem.seq:
             break
         if head_seq is not None and seq > head_seq:
-            return fail(seq, "inserted_past_head", head=head_seq)  # whatever it links to: beyond the head
+            if last_seq and before_prev is not None and row["prev_hash"] == before_prev:
+                return fail(last_seq, "inserted", before=last_seq - 1)  # it links past the one before
+            return fail(seq, "inserted_past_head", head=head_seq)  # whatever else it links to: beyond the head
         if seq <= last_seq:
             if seq == last_seq:
                 return fail(seq, "inserted_duplicate")

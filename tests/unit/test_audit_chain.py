@@ -8,6 +8,7 @@ written would stop verifying.
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
@@ -365,3 +366,80 @@ def test_an_unsigned_checkpoint_after_signed_ones_is_refused():
     assert (result.problem.seq, result.problem.code) == (20, "unsigned_after_signed")
     assert walk(rows, [stripped, Checkpoint(25, rows[24]["hash"], at, key.sign(25, rows[24]["hash"], at),
                                             key.key_id)], head_of(rows), key.check).ok
+
+
+# --- the table as a whole (judge_table over the facts of a few cheap queries) -------------------------
+
+def _facts(rows: list[dict], cps: list[Checkpoint], **overrides):
+    from audit.verify import TableFacts
+
+    seqs = [r["seq"] for r in rows]
+    entries = tuple((cp.seq + 1, json.dumps({"seq": cp.seq, "hash": cp.hash, "signed": bool(cp.signature)}))
+                    for cp in cps if cp.source == "database")
+    values = {"low": min(seqs, default=None), "high": max(seqs, default=None), "count": len(rows),
+              "checkpoint_entries": entries, "file_read": True, **overrides}
+    return TableFacts(**values)
+
+
+def _judged(rows, cps, head, check=None, **overrides):
+    from audit.verify import judge_table
+
+    return judge_table(walk(rows, cps, head, check), _facts(rows, cps, **overrides), head, cps, check)
+
+
+def _both(seq: int, hash_: str, signature: str = "", key_id: str = "") -> list[Checkpoint]:
+    return [Checkpoint(seq, hash_, "t", signature, key_id, "database"),
+            Checkpoint(seq, hash_, "t", signature, key_id, "file")]
+
+
+def test_a_row_at_zero_is_outside_the_chain_although_the_walk_starts_after_it():
+    rows = make_chain(N)
+    result = _judged(rows, [], head_of(rows), low=0)
+    assert (result.problem.seq, result.problem.code, result.problem.kind) == (0, "outside_chain", "inserted")
+
+
+def test_a_row_far_beyond_the_head_is_named_by_itself_not_by_a_gap():
+    rows = make_chain(N)
+    result = _judged(rows, [], head_of(rows), beyond=N + 40, high=N + 40, count=N + 1)
+    assert (result.problem.seq, result.problem.code) == (N + 40, "inserted_past_head")
+
+
+def test_a_checkpoint_in_the_file_only_or_the_database_only_is_named_at_its_entry():
+    rows = make_chain(N)
+    cps = _both(9, rows[8]["hash"])
+    facts = _facts(rows, cps)
+    from audit.verify import judge_table
+
+    db_only = [cps[0]]
+    result = judge_table(walk(rows, db_only, head_of(rows)), facts, head_of(rows), db_only)
+    assert (result.problem.seq, result.problem.code) == (10, "checkpoint_missing_file")
+    file_only = [cps[1]]
+    result = judge_table(walk(rows, file_only, head_of(rows)), facts, head_of(rows), file_only)
+    assert (result.problem.seq, result.problem.code) == (10, "checkpoint_missing_db")
+
+
+def test_a_chain_cut_back_to_its_last_checkpoint_is_shorter():
+    rows = make_chain(N)
+    cps = _both(N, rows[-1]["hash"])
+    result = _judged(rows, cps, head_of(rows), checkpoint_entries=())
+    assert (result.problem.seq, result.problem.code, result.problem.kind) == (N + 1, "checkpoint_entry_missing",
+                                                                              "shorter")
+
+
+def test_with_a_key_the_latest_checkpoint_must_be_signed():
+    key = SigningKey(Ed25519PrivateKey.generate())
+    rows = make_chain(N)
+    cps = _both(9, rows[8]["hash"])
+    result = _judged(rows, cps, head_of(rows), key.check)
+    assert (result.problem.seq, result.problem.code) == (9, "latest_unsigned")
+    signature = key.sign(9, rows[8]["hash"], "t")
+    assert _judged(rows, _both(9, rows[8]["hash"], signature, key.key_id), head_of(rows), key.check).ok
+
+
+def test_a_forged_append_fails_on_its_mac_and_older_entries_are_only_noted():
+    rows = make_chain(N)
+    result = _judged(rows, [], head_of(rows), mac_checked=True, mac_first=5, mac_bad=N)
+    assert (result.problem.seq, result.problem.code, result.problem.kind) == (N, "bad_mac", "bad_mac")
+    clean = _judged(rows, [], head_of(rows), mac_checked=True, mac_first=5)
+    assert clean.ok and clean.warnings == ["entries 1 to 4 are not MAC-protected (written before "
+                                           "AUDIT_MAC_KEY was configured)"]
