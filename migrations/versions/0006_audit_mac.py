@@ -6,14 +6,14 @@ MAC-protected. The append-only triggers are untouched (ADD COLUMN does not rebui
 either, so its triggers stay). Downgrade drops the column (SQLite 3.35 or later: ALTER TABLE DROP COLUMN).
 
 Revision ID: 0006_audit_mac
-Revises: 0005_asset_search_index
+Revises: 0006_ita_catalogues (on main already; was 0005_asset_search_index)
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0006_audit_mac'
-down_revision = '0005_asset_search_index'
+down_revision = '0006_ita_catalogues'
 branch_labels = None
 depends_on = None
 
