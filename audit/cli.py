@@ -82,6 +82,7 @@ def keygen_command(path: Path):
         raise click.ClickException(f"{path} exists; refusing to overwrite a key") from None
     click.echo(f"key id {key.key_id}; set AUDIT_SIGNING_KEY={path.resolve()}")
     click.echo(checkpoint_file.public_pem(key), nl=False)
+    click.echo(f"fingerprint: {checkpoint_file.fingerprint(key)}")
 
 
 @audit.command("pubkey")

@@ -131,3 +131,25 @@ def test_a_row_outside_the_chain_is_not_shown_as_history_and_verify_names_it(tmp
         assert 'id="kp-verify-result"' in html and "alert-danger" in html
         verified = cli(app, "audit", "verify")
         assert verified.exit_code == 1 and "FAILED at entry -3 (inserted)" in verified.output
+
+
+def test_a_backup_holds_neither_key(tmp_path):
+    key_path, mac_path = tmp_path / "signing.pem", tmp_path / "mac.key"
+    write_new_key(key_path)
+    entry_mac.write_new_key(mac_path)
+    with separate_instance("nokeys", tmp_path / "live", AUDIT_SIGNING_KEY=str(key_path),
+                           AUDIT_MAC_KEY=str(mac_path)) as app:
+        with app.app_context():
+            context.set_origin("127.0.0.1", "pytest backup keys")
+            core_services.update_settings(db.session, None, {"phone": "044-000004"})
+            db.session.remove()
+        assert cli(app, "audit", "checkpoint").exit_code == 0
+        made = cli(app, "backup", "--out", str(tmp_path / "b"))
+        assert made.exit_code == 0, made.output
+        with app.app_context():
+            db.engine.dispose()
+    secrets_ = [mac_path.read_text().strip().encode(), key_path.read_bytes().split(b"\n")[1]]
+    for path in (tmp_path / "b").rglob("*"):
+        if path.is_file():
+            content = path.read_bytes()
+            assert not any(s in content for s in secrets_), path
