@@ -117,7 +117,7 @@ def report_download():
         abort(404)
     built = reports.build(db.session, year, engine=db.engine, config=current_app.config, lang=_lang())
     data, mime, name = reports.render(built, fmt)
-    resp = Response(data, mimetype=mime)
+    resp = Response(data, content_type=mime)
     resp.headers["Content-Disposition"] = content_disposition(name)
     resp.headers["Cache-Control"] = "private, no-store"
     if fmt == "html":
