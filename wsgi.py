@@ -20,6 +20,7 @@ from flask_babel import gettext as _
 from flask_bootstrap import Bootstrap5
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 import audit
@@ -40,6 +41,7 @@ from core import context, i18n, recorder
 from core import views as _core_views  # noqa: F401  (routes register on import)
 from core.config import load_config
 from core.db import DomainError, db, install_sqlite_tuning
+from core.form_tokens import form_token_field
 from core.forms import role_choices
 from core.services import get_settings, load_session_user
 from evidence import cli as evidence_cli
@@ -154,7 +156,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
                 g.agency = _Settings(get_settings(db.session))
             return g.agency
 
-        return {"agency": agency, "role_label": lambda r: str(dict(role_choices()).get(r, r))}
+        return {"agency": agency, "role_label": lambda r: str(dict(role_choices()).get(r, r)),
+                "form_token_field": form_token_field}
 
     _init_request_hooks(app)
     _init_error_handlers(app)
@@ -222,6 +225,14 @@ def _init_error_handlers(app: Flask) -> None:
             flash(message, "danger")
             return redirect(request.referrer)
         return _page(e.status, message)
+
+    @app.errorhandler(IntegrityError)
+    def _integrity(_e):
+        # Two requests collided on a unique key (PostgreSQL's UniqueViolation, SQLite's IntegrityError):
+        # the same answer on both databases, never a 500.
+        db.session.rollback()
+        return _page(409, _("This collided with another change made at the same moment; nothing was saved. "
+                            "Reload the page to see the current state."))
 
     @app.errorhandler(StaleDataError)
     def _stale(_e):

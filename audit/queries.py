@@ -32,6 +32,7 @@ from audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from audit.scan import quick_sql
 from audit.verify import Checkpoint, Problem, Result, Start, TableFacts, judge_table, quick_walk, resume
 from core.dates import bangkok_midnight_utc, format_numeric, parse_date
+from core.db import contains
 from core.models import User
 
 PAGE_SIZE = 50
@@ -139,8 +140,8 @@ def _text_condition(session: Session | Connection, q: str) -> Any:
     every row would cost a copy of it; PostgreSQL's LIKE does not, so ILIKE there."""
     dialect = session.dialect if isinstance(session, Connection) else session.get_bind().dialect
     if dialect.name == "sqlite":
-        return AuditEntry.data.contains(q, autoescape=True)
-    return AuditEntry.data.icontains(q, autoescape=True)
+        return contains(AuditEntry.data, q)
+    return contains(AuditEntry.data, q, ignore_case=True)
 
 
 # --- the list ------------------------------------------------------------------------------------

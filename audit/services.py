@@ -14,6 +14,7 @@ from audit import mac as entry_mac
 from audit.chain import dumps, entry_hash, format_at
 from audit.models import GENESIS_HASH, AuditCheckpoint, AuditEntry, AuditHead
 from audit.verify import Checkpoint, Result
+from core import form_tokens
 from core.context import current_origin
 from core.db import N_, Audited, DomainError, begin_write, utcnow
 
@@ -89,6 +90,7 @@ def record(session: Session, actor: Any, action: str, subject: Any = None,
     head.seq, head.hash = entry.seq, entry.hash
     session.add(entry)
     session.info["audit_recorded"] = True
+    form_tokens.note_recorded(session, entry.action, entry.subject_type, entry.subject_id)
     return entry
 
 

@@ -216,7 +216,7 @@ def export_csv():
             yield buf.getvalue()
         db.session.rollback()
 
-    resp = Response(stream_with_context(generate()), mimetype="text/csv; charset=utf-8")
+    resp = Response(stream_with_context(generate()), content_type="text/csv; charset=utf-8")
     resp.headers["Content-Disposition"] = content_disposition(f"audit-log-{upto}.csv")
     return resp
 

@@ -85,6 +85,12 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "LOGIN_SLOWDOWN_AFTER": 3,
         "LOGIN_LOCK_AFTER": 10,
         "LOGIN_LOCK_MINUTES": 15,
+        # Beside the count per (username, address) above: every username tried from one address, and one
+        # username from every address, each within a window, so guessing from one place cannot lock the
+        # owner out from another, and guessing from many places is still bounded.
+        "LOGIN_ADDRESS_LOCK_AFTER": 30,
+        "LOGIN_USER_LOCK_AFTER": 100,
+        "LOGIN_WINDOW_MINUTES": 15,
         "PAGE_SIZE": 50,
     }
     for key, value in overrides.items():

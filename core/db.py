@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData, event
+from sqlalchemy import ColumnElement, MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
 
@@ -61,6 +62,29 @@ class Conflict(DomainError):
     """Someone else changed the record first, or the action collides with another."""
 
     status = 409
+
+
+LIKE_ESCAPE = "\\"
+
+
+def escape_like(text: str) -> str:
+    """Text to find literally inside a LIKE pattern: `%`, `_` and the escape character lose their meaning."""
+    return (text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2).replace("%", LIKE_ESCAPE + "%")
+            .replace("_", LIKE_ESCAPE + "_"))
+
+
+def contains(expr: Any, text: str, *, ignore_case: bool = False) -> ColumnElement[bool]:
+    """The one way to search for a substring: `expr` holds `text` literally (LIKE with its wildcards
+    escaped), ignoring case when asked (ILIKE on PostgreSQL, lower() LIKE lower() on SQLite)."""
+    pattern = f"%{escape_like(text)}%"
+    if ignore_case:
+        return expr.ilike(pattern, escape=LIKE_ESCAPE)
+    return expr.like(pattern, escape=LIKE_ESCAPE)
+
+
+def starts_with(expr: Any, text: str) -> ColumnElement[bool]:
+    """`expr` begins with `text` literally (LIKE with its wildcards escaped)."""
+    return expr.like(f"{escape_like(text)}%", escape=LIKE_ESCAPE)
 
 
 def utcnow() -> datetime:

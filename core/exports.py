@@ -24,6 +24,6 @@ def content_disposition(filename: str) -> str:
 
 
 def csv_response(text: str, filename: str) -> Response:
-    resp = Response("\ufeff" + text, mimetype="text/csv; charset=utf-8")
+    resp = Response("\ufeff" + text, content_type="text/csv; charset=utf-8")
     resp.headers["Content-Disposition"] = content_disposition(filename)
     return resp

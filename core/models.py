@@ -90,15 +90,27 @@ class LoginSession(db.Model):
     user: Mapped[User] = relationship()
 
 
+THROTTLE_USER_ADDRESS, THROTTLE_ADDRESS, THROTTLE_USER = "user_address", "address", "user"
+
+
 class LoginThrottle(db.Model):
-    """Failed logins per username (known or not, so the throttle reveals nothing)."""
+    """Failed logins counted in one scope: per (username, address), per address, or per username from
+    anywhere (usernames known or not, so the throttle reveals nothing)."""
 
-    __tablename__ = "login_throttle"
+    __tablename__ = "login_throttles"
 
-    username: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    username: Mapped[str] = mapped_column(String(64), default="")
+    address: Mapped[str] = mapped_column(String(64), default="")
     failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     last_failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+    @staticmethod
+    def key_of(scope: str, username: str = "", address: str = "") -> str:
+        return f"{scope}:{username}:{address}"
 
 
 class Setting(Audited, db.Model):
@@ -123,3 +135,20 @@ class StoredFile(db.Model):
     height: Mapped[int | None] = mapped_column(Integer, nullable=True)
     uploaded_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class FormToken(db.Model):
+    """A create form's one-time token, stored with the record its first submission created.
+
+    The token is made when the form is shown (nothing is written then) and stored in the transaction
+    that creates the record; the primary key makes a second submission — a replay, or the same form
+    sent twice at the same instant — fail there, and the first result is shown instead."""
+
+    __tablename__ = "form_tokens"
+
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    action: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    record_type: Mapped[str] = mapped_column(String(40), default="")
+    record_id: Mapped[str] = mapped_column(String(64), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -16,7 +16,15 @@ from sqlalchemy.orm import Session
 
 from core import recorder
 from core.db import N_, Conflict, DomainError, Forbidden, NotFound, begin_write, utcnow
-from core.models import LoginSession, LoginThrottle, Setting, User
+from core.models import (
+    THROTTLE_ADDRESS,
+    THROTTLE_USER,
+    THROTTLE_USER_ADDRESS,
+    LoginSession,
+    LoginThrottle,
+    Setting,
+    User,
+)
 from core.permissions import ROLES, SETTINGS_MANAGE, USERS_MANAGE
 
 # Argon2id with OWASP's recommended minimum (19 MiB, 2 passes): a login costs a worker 19 MiB for a
@@ -75,35 +83,90 @@ def normalise_username(username: str) -> str:
 
 # --- login ---------------------------------------------------------------------------------------
 
-def login(session: Session, username: str, password: str, *, ip: str = "", user_agent: str = "",
-          now: datetime | None = None, config: dict[str, Any] | None = None) -> tuple[User, str]:
-    """Check a password under the throttle; on success open a login session and return its token."""
-    cfg = {"LOGIN_SLOWDOWN_AFTER": 3, "LOGIN_LOCK_AFTER": 10, "LOGIN_LOCK_MINUTES": 15, **(config or {})}
-    now = now or utcnow()
-    key = normalise_username(username)[:64]
-    begin_write(session)
-    if key:
-        # The row exists and is locked for the transaction, so parallel guesses queue here instead of
-        # all reading the same count (SQLite's BEGIN IMMEDIATE serialises anyway; PostgreSQL needs this).
-        dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-        session.execute(dialect_insert(LoginThrottle).values(username=key, failures=0)
-                        .on_conflict_do_nothing(index_elements=["username"]))
-    throttle = session.get(LoginThrottle, key, with_for_update=True) if key else None
-    if throttle:
+LOGIN_DEFAULTS: dict[str, Any] = {"LOGIN_SLOWDOWN_AFTER": 3, "LOGIN_LOCK_AFTER": 10, "LOGIN_LOCK_MINUTES": 15,
+                                  "LOGIN_ADDRESS_LOCK_AFTER": 30, "LOGIN_USER_LOCK_AFTER": 100,
+                                  "LOGIN_WINDOW_MINUTES": 15}
+
+
+def _throttles(session: Session, key: str, address: str) -> list[LoginThrottle]:
+    """The throttle rows that govern a login of `key` from `address`, created when missing and locked for
+    the transaction (in one order, so parallel logins queue instead of deadlocking).
+
+    Without an address (the command line, a service called directly) only the per-username counts apply.
+    """
+    scopes = [(THROTTLE_USER_ADDRESS, key, address), (THROTTLE_USER, key, "")]
+    if address:
+        scopes.append((THROTTLE_ADDRESS, "", address))
+    rows = {LoginThrottle.key_of(*scope): scope for scope in scopes}
+    dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    for row_key in sorted(rows):
+        scope, username, addr = rows[row_key]
+        session.execute(dialect_insert(LoginThrottle).values(key=row_key, scope=scope, username=username,
+                                                             address=addr, failures=0)
+                        .on_conflict_do_nothing(index_elements=["key"]))
+    found = {t.key: t for t in session.execute(select(LoginThrottle).where(LoginThrottle.key.in_(sorted(rows)))
+                                               .order_by(LoginThrottle.key).with_for_update()).scalars()}
+    return [found[LoginThrottle.key_of(*scope)] for scope in scopes]
+
+
+def _refusal(throttles: list[LoginThrottle], now: datetime, cfg: dict[str, Any]) -> LoginRefused | None:
+    """Why a login must not even be checked now (a lock, or the delay after failures), or None."""
+    window = timedelta(minutes=cfg["LOGIN_WINDOW_MINUTES"])
+    for throttle in throttles:
+        locked = _aware(throttle.locked_until)
+        if locked and locked <= now:
+            throttle.failures, throttle.locked_until, throttle.first_failed_at = 0, None, None
+        first = _aware(throttle.first_failed_at)
+        if throttle.scope != THROTTLE_USER_ADDRESS and first and now >= first + window:
+            throttle.failures, throttle.first_failed_at = 0, None  # the window has passed
+    for throttle in throttles:
         locked = _aware(throttle.locked_until)
         if locked and locked > now:
             minutes = max(1, math.ceil((locked - now).total_seconds() / 60))
+            if throttle.scope != THROTTLE_ADDRESS:
+                return LoginRefused(N_("Too many failed logins: this account is locked for %(minutes)d more "
+                                       "minutes."), minutes=minutes)
+            return LoginRefused(N_("Too many failed logins from this address: try again in %(minutes)d "
+                                   "minutes."), minutes=minutes)
+    pair = throttles[0]
+    extra = pair.failures - cfg["LOGIN_SLOWDOWN_AFTER"]
+    last = _aware(pair.last_failed_at)
+    if extra >= 0 and last and now < last + timedelta(seconds=2 ** min(extra, 8)):
+        wait = max(1, math.ceil((last + timedelta(seconds=2 ** min(extra, 8)) - now).total_seconds()))
+        return LoginRefused(N_("Too many failed logins: wait %(seconds)d seconds and try again."), seconds=wait)
+    return None
+
+
+def _count_failure(throttles: list[LoginThrottle], now: datetime, cfg: dict[str, Any]) -> None:
+    limits = {THROTTLE_USER_ADDRESS: cfg["LOGIN_LOCK_AFTER"], THROTTLE_ADDRESS: cfg["LOGIN_ADDRESS_LOCK_AFTER"],
+              THROTTLE_USER: cfg["LOGIN_USER_LOCK_AFTER"]}
+    for throttle in throttles:
+        throttle.failures += 1
+        throttle.first_failed_at = throttle.first_failed_at or now
+        throttle.last_failed_at = now
+        if throttle.failures >= limits[throttle.scope]:
+            throttle.locked_until = now + timedelta(minutes=cfg["LOGIN_LOCK_MINUTES"])
+            throttle.failures, throttle.first_failed_at = 0, None
+
+
+def login(session: Session, username: str, password: str, *, ip: str = "", user_agent: str = "",
+          now: datetime | None = None, config: dict[str, Any] | None = None) -> tuple[User, str]:
+    """Check a password under the throttle; on success open a login session and return its token.
+
+    Failures count per (username, address) — the delay and the lock a guesser meets —, per address (many
+    usernames from one place) and per username from anywhere (a slower limit), so someone guessing a
+    known username from their own address cannot lock its owner out from another one."""
+    cfg = {**LOGIN_DEFAULTS, **{k: v for k, v in (config or {}).items() if k in LOGIN_DEFAULTS}}
+    now = now or utcnow()
+    key = normalise_username(username)[:64]
+    address = (ip or "").strip()[:64]
+    begin_write(session)
+    throttles = _throttles(session, key, address) if key else []
+    if throttles:
+        refusal = _refusal(throttles, now, cfg)
+        if refusal is not None:
             session.rollback()
-            raise LoginRefused(N_("Too many failed logins: this account is locked for %(minutes)d more minutes."),
-                               minutes=minutes)
-        if locked and locked <= now:
-            throttle.failures, throttle.locked_until = 0, None
-        extra = throttle.failures - cfg["LOGIN_SLOWDOWN_AFTER"]
-        last = _aware(throttle.last_failed_at)
-        if extra >= 0 and last and now < last + timedelta(seconds=2 ** min(extra, 8)):
-            wait = max(1, math.ceil((last + timedelta(seconds=2 ** min(extra, 8)) - now).total_seconds()))
-            session.rollback()
-            raise LoginRefused(N_("Too many failed logins: wait %(seconds)d seconds and try again."), seconds=wait)
+            raise refusal
 
     user = session.execute(select(User).where(User.username == key)).scalar_one_or_none() if key else None
     ok = False
@@ -112,22 +175,16 @@ def login(session: Session, username: str, password: str, *, ip: str = "", user_
     except (VerificationError, InvalidHashError):
         ok = False
     if not ok or user is None or not user.active:
-        if key:
-            throttle = throttle or LoginThrottle(username=key, failures=0)
-            session.add(throttle)
-            throttle.failures += 1
-            throttle.last_failed_at = now
-            if throttle.failures >= cfg["LOGIN_LOCK_AFTER"]:
-                throttle.locked_until = now + timedelta(minutes=cfg["LOGIN_LOCK_MINUTES"])
-                throttle.failures = 0
+        _count_failure(throttles, now, cfg)
         # Nobody is signed in: the actor is unknown (None); the account tried is the subject.
         recorder.record(session, None, "auth.login_failed", user,
                         {"username": key, "reason": "inactive" if user and ok else "bad_credentials"})
         session.commit()
         raise LoginRefused(N_("Wrong username or password."))
 
-    if throttle:
-        session.delete(throttle)
+    for throttle in throttles:
+        if throttle.scope != THROTTLE_ADDRESS:  # the address may still be guessing at other usernames
+            session.delete(throttle)
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
     token = secrets.token_urlsafe(32)
@@ -136,6 +193,13 @@ def login(session: Session, username: str, password: str, *, ip: str = "", user_
     session.commit()
     user.current_session_token = token
     return user, token
+
+
+def locked_logins(session: Session, now: datetime | None = None) -> list[LoginThrottle]:
+    """The locks in force now, newest first: for the admin, to see who is being guessed at from where."""
+    now = now or utcnow()
+    return list(session.execute(select(LoginThrottle).where(LoginThrottle.locked_until > now)
+                                .order_by(LoginThrottle.locked_until.desc(), LoginThrottle.key)).scalars())
 
 
 def _aware(at: datetime | None) -> datetime | None:

@@ -16,7 +16,7 @@ from core.forms import ChangePasswordForm, EmptyForm, LoginForm, ResetPasswordFo
 from core.i18n import LANGUAGES
 from core.models import User
 from core.permissions import ASSETS_MANAGE, EVIDENCE_VIEW, SETTINGS_MANAGE, USERS_MANAGE
-from core.web import actor, public, require, safe_next
+from core.web import actor, public, require, safe_next, submit_once
 
 
 @bp.route("/")
@@ -116,9 +116,10 @@ def font(name: str):
 @bp.route("/admin/users")
 @require(USERS_MANAGE)
 def users():
-    """Everyone with an account, active first."""
+    """Everyone with an account, active first; below, the sign-in locks in force (who, from where)."""
     rows = db.session.execute(select(User).order_by(User.active.desc(), User.username)).scalars().all()
-    return render_template("admin/users.html", users=rows, form=EmptyForm())
+    return render_template("admin/users.html", users=rows, form=EmptyForm(),
+                           locks=services.locked_logins(db.session))
 
 
 @bp.route("/admin/users/new", methods=["GET", "POST"])
@@ -130,11 +131,14 @@ def user_new():
         if not form.password.data:
             form.password.errors.append(_("An initial password is required."))
         else:
-            user = services.create_user(
+            outcome = submit_once("user.created", lambda: services.create_user(
                 db.session, actor(), form.username.data, form.name.data, set(form.roles.data),
                 form.password.data, position=form.position.data or "",
-                department=form.department.data or "", email=form.email.data or "")
-            flash(_("The account %(username)s was created.", username=user.username), "success")
+                department=form.department.data or "", email=form.email.data or ""))
+            if outcome.replayed:
+                flash(_("This form was already sent; here is what it made."), "info")
+                return redirect(url_for("core.user_edit", user_id=int(outcome.record_id)))
+            flash(_("The account %(username)s was created.", username=outcome.created.username), "success")
             return redirect(url_for("core.users"))
     return render_template("admin/user_form.html", form=form, user=None)
 

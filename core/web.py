@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from flask import abort, current_app, g, has_request_context, request
 from flask_login import current_user
 
-from core import recorder
+from core import form_tokens, recorder
 from core.db import db
 from core.files import FileStore
 
@@ -94,3 +94,11 @@ def safe_next(target: str | None) -> str | None:
             or "\\" in target:
         return None
     return target
+
+
+def submit_once(action: str, create: Callable[[], Any]) -> form_tokens.Outcome:
+    """Run a create service once per form: a replay or a simultaneous duplicate of the same form (its
+    hidden `form_token`) gets the first submission's record back (see core.form_tokens)."""
+    user = actor()
+    return form_tokens.run_once(db.session, request.form.get(form_tokens.FIELD), action,
+                                getattr(user, "id", None), create)

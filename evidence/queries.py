@@ -14,7 +14,7 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from core.dates import bangkok_date, fiscal_year_of
-from core.db import utcnow
+from core.db import contains, utcnow
 from core.models import User
 from core.permissions import EVIDENCE_VIEW
 from evidence.catalogue import natural, shipped_years
@@ -78,9 +78,9 @@ class EvidenceFilter:
 
     def apply(self, stmt):
         if self.q:
-            stmt = stmt.where(or_(EvidenceItem.title.icontains(self.q, autoescape=True),
-                                  EvidenceItem.description.icontains(self.q, autoescape=True),
-                                  EvidenceItem.original_name.icontains(self.q, autoescape=True)))
+            stmt = stmt.where(or_(contains(EvidenceItem.title, self.q, ignore_case=True),
+                                  contains(EvidenceItem.description, self.q, ignore_case=True),
+                                  contains(EvidenceItem.original_name, self.q, ignore_case=True)))
         if self.year:
             stmt = stmt.where(EvidenceItem.fiscal_year == self.year)
         if self.indicator:

@@ -117,7 +117,7 @@ def report_download():
         abort(404)
     built = reports.build(db.session, year, engine=db.engine, config=current_app.config, lang=_lang())
     data, mime, name = reports.render(built, fmt)
-    resp = Response(data, mimetype=mime)
+    resp = Response(data, content_type=mime)
     resp.headers["Content-Disposition"] = content_disposition(name)
     resp.headers["Cache-Control"] = "private, no-store"
     if fmt == "html":
@@ -128,10 +128,13 @@ def report_download():
     return resp
 
 
-@bp.route("/report/bundle")
+@bp.route("/report/bundle", methods=["POST"])
 @require(EVIDENCE_VIEW)
 def report_bundle():
-    """The year's evidence bundle (ZIP), streamed; recorded in the audit log as evidence.bundle_downloaded."""
+    """The year's evidence bundle (ZIP), streamed; recorded in the audit log as evidence.bundle_downloaded.
+
+    A POST (a button with the CSRF token), because making it takes an audit checkpoint: a link or another
+    site's image must not be able to write to the log."""
     year = _year()
     bundle = bundles.prepare(
         db.session,

@@ -20,7 +20,7 @@ from core.permissions import (
     SETTINGS_MANAGE,
 )
 from core.services import get_settings
-from core.web import actor, external_url, file_store, public, require
+from core.web import actor, external_url, file_store, public, require, submit_once
 from evidence import bp, queries, services
 from evidence.forms import (
     GROUP_LABELS,
@@ -211,8 +211,17 @@ def upload():
                 return jsonify(ok=False, message=problem), 400
             flash(problem, "danger")
         else:
-            results = _store_uploads(files, _titles_for(files, (form.title.data or "").strip(), per_file),
-                                     year, form, links, max_bytes)
+            outcome = submit_once("evidence.uploaded", lambda: _store_uploads(
+                files, _titles_for(files, (form.title.data or "").strip(), per_file), year, form, links,
+                max_bytes))
+            if outcome.replayed:
+                message = _("This form was already sent; here is what it made.")
+                target = url_for("evidence.item", evidence_id=int(outcome.record_id))
+                if _wants_json():
+                    return jsonify(ok=True, results=[], redirect=target, message=message)
+                flash(message, "info")
+                return redirect(target)
+            results = outcome.created
             stored = [r for r in results if r["id"]]
             target = url_for("evidence.item", evidence_id=stored[0]["id"]) if len(stored) == 1 and \
                 len(results) == 1 else url_for("evidence.register", year=year)
@@ -472,15 +481,19 @@ def _measure_values(form: MeasureForm) -> dict:
 
 
 def _saved(year: int, form: MeasureForm, measure_id: int | None) -> bool:
-    """Save through the service; a refusal is flashed and the form shown again as typed."""
+    """Save through the service (a new measure once per form); a refusal is flashed and the form shown
+    again as typed."""
     version = int(form.version.data) if (form.version.data or "").isdigit() else None
     try:
-        services.save_measure(db.session, actor(), year, _measure_values(form), measure_id=measure_id,
-                              version=version if measure_id else None)
+        outcome = submit_once("measure.created", lambda: services.save_measure(
+            db.session, actor(), year, _measure_values(form), measure_id=measure_id,
+            version=version if measure_id else None))
     except DomainError as err:
         db.session.rollback()
         flash(_(err.message, **err.params), "danger")
         return False
+    if outcome.replayed:
+        flash(_("This form was already sent; here is what it made."), "info")
     return True
 
 

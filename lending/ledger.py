@@ -48,7 +48,7 @@ from sqlalchemy.orm import Session
 from audit import record
 from audit.services import record_many
 from core.dates import BANGKOK, bangkok_date, parse_date, to_arabic_digits
-from core.db import N_, Conflict, Forbidden, begin_write, is_sqlite, utcnow
+from core.db import N_, Conflict, Forbidden, begin_write, is_sqlite, starts_with, utcnow
 from core.models import User
 from core.permissions import LOANS_MANAGE
 from lending.importing import ImportFileError, RowError, read_table
@@ -568,7 +568,7 @@ def plan_ledger(session: Session, data: bytes, filename: str = "",
     users = {name: uid for uid, name in session.execute(select(User.id, User.username))}
     assets = {number: (aid, price, status) for aid, number, price, status in session.execute(
         select(Asset.id, Asset.asset_number, Asset.price, Asset.status))}
-    existing = set(session.scalars(select(Loan.ref).where(Loan.ref.startswith(REF_PREFIX, autoescape=True))))
+    existing = set(session.scalars(select(Loan.ref).where(starts_with(Loan.ref, REF_PREFIX))))
     checker = _Checker(users, assets, today, plan.errors)
 
     groups: dict[str, list[_Row]] = {}

@@ -16,6 +16,7 @@ from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from core.dates import parse_date
+from core.db import contains
 from core.models import StoredFile, User
 from core.permissions import LOANS_VIEW_ALL
 from lending import workflow
@@ -244,8 +245,8 @@ class LoanFilter:
         if self.status:
             stmt = stmt.where(Loan.status == self.status)
         if self.borrower:
-            key = f"%{self.borrower.lower()}%"
-            stmt = stmt.where(or_(func.lower(User.name).like(key), func.lower(User.username).like(key)))
+            stmt = stmt.where(or_(contains(User.name, self.borrower, ignore_case=True),
+                                  contains(User.username, self.borrower, ignore_case=True)))
         if self.overdue:
             stmt = stmt.where(_overdue_clause(today))
         # A loan is in the range when its days [start, due] overlap it.

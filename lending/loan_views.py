@@ -23,7 +23,7 @@ from core.db import DomainError, db, utcnow
 from core.models import StoredFile
 from core.permissions import LOANS_HEAD, LOANS_MANAGE, LOANS_REQUEST, LOANS_VIEW_ALL
 from core.services import get_settings
-from core.web import actor, file_store, record_denial, require, safe_next
+from core.web import actor, file_store, record_denial, require, safe_next, submit_once
 from lending import bp, workflow
 from lending import loan_queries as lq
 from lending.loan_forms import (
@@ -171,15 +171,20 @@ def loan_new():
         flash(_("The form expired. Check what you entered and press the button again."), "danger")
     elif action == "send" and ok:
         try:
-            loan = workflow.request_loan(session, actor(), form.chosen_ids(), purpose=form.purpose.data,
-                                         place=form.place.data, off_premises=bool(form.off_premises.data),
-                                         start_on=form.start_on.data, due_on=form.due_on.data)
+            outcome = submit_once("loan.requested", lambda: workflow.request_loan(
+                session, actor(), form.chosen_ids(), purpose=form.purpose.data, place=form.place.data,
+                off_premises=bool(form.off_premises.data), start_on=form.start_on.data,
+                due_on=form.due_on.data))
         except DomainError as err:
             if err.status == 403:
                 raise
             session.rollback()
             flash(_(err.message, **err.params), "danger")
         else:
+            if outcome.replayed:
+                flash(_("This form was already sent; here is what it made."), "info")
+                return _to_loan(int(outcome.record_id))
+            loan = outcome.created
             flash(_("Your request %(ref)s was sent for approval.", ref=loan.ref), "success")
             return _to_loan(loan.id)
     if chosen and form.start_on.data and form.due_on.data and not form.start_on.errors \

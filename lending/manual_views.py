@@ -10,7 +10,7 @@ from core.db import db
 from core.exports import content_disposition
 from core.permissions import ASSETS_VIEW, MANUAL_PUBLISH
 from core.services import get_settings
-from core.web import actor, file_store, require
+from core.web import actor, file_store, require, submit_once
 from lending import bp, manual
 
 
@@ -50,7 +50,11 @@ def manual_publish():
     if not PublishForm().validate_on_submit():
         flash(_("The form expired; nothing was published."), "danger")
         return redirect(url_for("lending.manual_page"))
-    version = manual.publish_manual(db.session, actor(), file_store())
+    outcome = submit_once("manual.published", lambda: manual.publish_manual(db.session, actor(), file_store()))
+    if outcome.replayed:
+        flash(_("This form was already sent; here is what it made."), "info")
+        return redirect(url_for("lending.manual_versions"))
+    version = outcome.created
     flash(_("Version %(n)d of the manual was published and filed as evidence.", n=version.number), "success")
     return redirect(url_for("lending.manual_versions"))
 

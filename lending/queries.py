@@ -11,6 +11,7 @@ from sqlalchemy import Engine, Integer, column, func, literal_column, select, te
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from core.db import contains
 from lending.models import STATUSES, Asset, normalise_tag, search_key
 
 LIST_COLUMNS = (Asset.id, Asset.asset_number, Asset.tag, Asset.name, Asset.category, Asset.location,
@@ -91,7 +92,7 @@ def search_condition(key: str, dialect: str = "", indexed: bool = False, walk: b
     when it exists (PostgreSQL checks each candidate row itself).
     """
     if dialect != "sqlite":
-        return Asset.search_text.contains(key, autoescape=True)
+        return contains(Asset.search_text, key)
     if uses_trigram_index(key, indexed):
         matches = text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts_key") \
             .bindparams(fts_key=fts_phrase(key)).columns(column("rowid", Integer))

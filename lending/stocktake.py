@@ -42,7 +42,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 from audit import record
 from audit.services import record_many
 from core.dates import bangkok_today, fiscal_year_bounds, fiscal_year_of
-from core.db import N_, Audited, Conflict, DomainError, Forbidden, NotFound, begin_write, db, utcnow
+from core.db import N_, Audited, Conflict, DomainError, Forbidden, NotFound, begin_write, contains, db, utcnow
 from core.files import FileStore, store_upload
 from core.models import User
 from core.numbers import percent, round_half_away
@@ -683,7 +683,7 @@ def entry_rows(
     if q:
         from lending.models import search_key
 
-        stmt = stmt.where(Asset.search_text.contains(search_key(q), autoescape=True))
+        stmt = stmt.where(contains(Asset.search_text, search_key(q)))
     total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
     rows = session.execute(
         stmt.order_by(E.expected_location, Asset.asset_number).limit(size).offset((max(page, 1) - 1) * size)

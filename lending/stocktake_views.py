@@ -18,7 +18,7 @@ from core.db import N_, Forbidden, db
 from core.exports import content_disposition
 from core.i18n import lang
 from core.permissions import ASSETS_VIEW, STOCKTAKE_MANAGE
-from core.web import actor, file_store, record_denial, require
+from core.web import actor, file_store, record_denial, require, submit_once
 from lending import bp, stocktake
 from lending.models import Asset
 from lending.stocktake_report import report_filename, round_pdf, round_xlsx
@@ -111,7 +111,7 @@ def stocktake_new():
     if request.method == "GET":
         form.fiscal_year.data = stocktake.default_fiscal_year()
     if form.validate_on_submit():
-        rnd = stocktake.open_round(
+        outcome = submit_once("stocktake.opened", lambda: stocktake.open_round(
             db.session,
             actor(),
             fiscal_year=form.fiscal_year.data,
@@ -119,7 +119,11 @@ def stocktake_new():
             title=form.title.data or "",
             department=form.department.data or "",
             location=form.location.data or "",
-        )
+        ))
+        if outcome.replayed:
+            flash(_("This form was already sent; here is what it made."), "info")
+            return redirect(url_for("lending.stocktake_round", round_id=int(outcome.record_id)))
+        rnd = outcome.created
         flash(_("The round was opened with %(n)d assets to check.", n=rnd.total), "success")
         return redirect(url_for("lending.stocktake_round", round_id=rnd.id))
     return render_template("lending/stocktake/new.html", form=form)

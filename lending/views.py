@@ -14,7 +14,7 @@ from core.files import XLSX, FileStore, safe_name
 from core.models import StoredFile
 from core.permissions import ASSETS_IMPORT, ASSETS_MANAGE, ASSETS_VIEW, LABELS_PRINT
 from core.services import get_settings
-from core.web import actor, external_url, file_store, require
+from core.web import actor, external_url, file_store, require, submit_once
 from lending import bp, importing, labels, loan_queries, queries, services
 from lending.forms import STATUS_LABELS, ApplyImportForm, AssetForm, ImportForm, LabelsForm, PhotoForm, StatusForm
 from lending.models import FIELDS, Asset
@@ -81,10 +81,15 @@ def asset_new():
     form = AssetForm()
     if form.validate_on_submit():
         try:
-            item = services.create_asset(db.session, actor(), _form_values(form))
+            outcome = submit_once("asset.created",
+                                  lambda: services.create_asset(db.session, actor(), _form_values(form)))
         except services.InvalidFields as err:
             _show_field_errors(form, err)
         else:
+            if outcome.replayed:
+                flash(_("This form was already sent; here is what it made."), "info")
+                return redirect(url_for("lending.asset", asset_id=int(outcome.record_id)))
+            item = outcome.created
             flash(_("Asset %(number)s was added.", number=item.asset_number), "success")
             return redirect(url_for("lending.asset", asset_id=item.id))
     return render_template("lending/asset_form.html", form=form, asset=None)

@@ -6,7 +6,7 @@ from audit import record
 from core import context
 from core.db import begin_write, db
 from tests.conftest import PASSWORD, unique
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import sign_in, submit
 
 pytestmark = pytest.mark.e2e
 
@@ -30,23 +30,19 @@ def test_an_auditor_filters_the_log_reads_a_diff_and_verifies_the_chain(app, des
     seqs = _changes(app, subject)
     desktop.goto(f"{live_server}/login")
     sign_in(desktop, live_server, auditor.username, PASSWORD)
-    desktop.click("nav >> a[href='/audit/']")
-    desktop.wait_for_load_state("networkidle")
+    submit(desktop, "nav >> a[href='/audit/']")
     desktop.fill("#type", subject[0])
     desktop.fill("#id", subject[1])
-    desktop.click("form[role=search] button[type=submit]")
-    desktop.wait_for_load_state("networkidle")
+    submit(desktop, "form[role=search] button[type=submit]")
     links = desktop.locator("table.kp-audit tbody tr td:first-child a")
     assert [int(t) for t in links.all_inner_texts()] == sorted(seqs, reverse=True)
 
-    links.first.click()
-    desktop.wait_for_load_state("networkidle")
+    submit(desktop, links.first)
     assert desktop.locator("table.kp-diff .kp-before").first.inner_text() == "ห้องเก็บของ ชั้น 1"
     assert desktop.locator("table.kp-diff .kp-after").first.inner_text() == "ห้องประชุมสภา 2"
 
     desktop.goto(f"{live_server}/audit/verify")
-    desktop.click("#kp-verify-now")
-    desktop.wait_for_load_state("networkidle")
+    submit(desktop, "#kp-verify-now")
     result = desktop.locator("#kp-verify-result")
     assert "alert-success" in result.get_attribute("class")
 
@@ -58,7 +54,6 @@ def test_the_log_and_an_entry_fit_a_phone(app, phone, live_server, make_user):
     sign_in(phone, live_server, auditor.username, PASSWORD)
     for path in ("/audit/", f"/audit/entry/{seq}", "/audit/verify"):
         phone.goto(f"{live_server}{path}")
-        phone.wait_for_load_state("networkidle")
         overflow = phone.evaluate(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, path

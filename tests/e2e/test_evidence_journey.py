@@ -9,7 +9,7 @@ import re
 import pytest
 
 from tests.conftest import PASSWORD, unique
-from tests.e2e.conftest import DESKTOP, sign_in
+from tests.e2e.conftest import DESKTOP, TIMEOUT_MS, sign_in, submit
 
 pytestmark = pytest.mark.e2e
 
@@ -38,7 +38,7 @@ def test_an_officer_uploads_two_files_an_admin_publishes_one_and_the_public_page
         context = browser.new_context(locale="th-TH", **DESKTOP)
         contexts.append(context)
         page = context.new_page()
-        page.set_default_timeout(20000)
+        page.set_default_timeout(TIMEOUT_MS)
         return page
 
     try:
@@ -71,7 +71,7 @@ def test_an_officer_uploads_two_files_an_admin_publishes_one_and_the_public_page
         with page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/evidence/new")) as sent:
             page.click("#kp-upload-form button[type=submit]")
         page.wait_for_url(re.compile(r"/evidence\?year=2569$"))
-        page.wait_for_load_state("networkidle")
+        page.wait_for_load_state("load")
 
         assert sent.value.headers.get("x-requested-with") == "XMLHttpRequest", "sent by upload.js"
         assert any(p.endswith("shown") for p in progress), progress
@@ -86,10 +86,8 @@ def test_an_officer_uploads_two_files_an_admin_publishes_one_and_the_public_page
         page.goto(f"{live_server}/login")
         sign_in(page, live_server, admin.username, PASSWORD)
         page.goto(f"{live_server}/evidence?year={YEAR}")
-        page.click(f"text={public_title}")
-        page.wait_for_load_state("networkidle")
-        page.click("#kp-publish")
-        page.wait_for_load_state("networkidle")
+        submit(page, f"text={public_title}")
+        submit(page, "#kp-publish")
         assert page.locator("#kp-withdraw").is_visible()
         public_url = page.locator(".kp-public-url").input_value()
         assert re.fullmatch(r"http://kp\.test/public/e/[A-Za-z0-9_-]{16}", public_url), public_url

@@ -15,6 +15,7 @@ from decimal import Decimal
 
 import pytest
 from PIL import Image
+from playwright.sync_api import expect
 
 from core import context
 from core.dates import bangkok_date
@@ -23,7 +24,7 @@ from core.models import User
 from lending import workflow
 from lending.loans import Incident, Loan
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import sign_in, submit
 
 pytestmark = pytest.mark.e2e
 
@@ -34,11 +35,16 @@ def no_sideways_scroll(page) -> None:
 
 
 def sign_out(page) -> None:
-    """Through the collapsed phone menu, as a person does."""
+    """Through the collapsed phone menu, as a person does: each step waits for the menu to be open."""
     page.click("button.navbar-toggler")
-    page.locator("#kp-nav .navbar-nav").last.locator(".dropdown-toggle").click()
-    page.click("form[action='/logout'] button[type=submit]")
-    page.wait_for_load_state("networkidle")
+    expect(page.locator("#kp-nav")).to_have_class(re.compile(r"(^|\s)show(\s|$)"))
+    menu = page.locator("#kp-nav .navbar-nav").last
+    menu.locator(".dropdown-toggle").click()
+    expect(menu.locator(".dropdown-menu")).to_have_class(re.compile(r"(^|\s)show(\s|$)"))
+    button = page.locator("form[action='/logout'] button[type=submit]")
+    expect(button).to_be_visible()
+    submit(page, button)
+    expect(page).to_have_url(re.compile(r"/login"))
 
 
 def png() -> bytes:
@@ -85,17 +91,14 @@ def test_a_loan_from_a_scanned_tag_to_a_settled_damage_case_on_a_phone(app, phon
     sign_in(phone, live_server, staff.username, PASSWORD)
     assert phone.url.endswith(f"/assets/{chair.id}")
     no_sideways_scroll(phone)
-    phone.click("#kp-borrow")
-    phone.wait_for_load_state("networkidle")
+    submit(phone, "#kp-borrow")
     assert phone.is_checked(f"input[name=assets][value='{chair.id}']")
     phone.fill("#purpose", "จัดประชุมประชาคมหมู่บ้าน หมู่ที่ 5 เพื่อจัดทำแผนพัฒนาท้องถิ่น")
     phone.fill("#place", "ศาลาประชาคม หมู่ที่ 5")
-    phone.click("button[name=action][value=check]")
-    phone.wait_for_load_state("networkidle")
+    submit(phone, "button[name=action][value=check]")
     assert phone.locator(f"li[data-asset='{chair.id}'] .kp-free").count() == 1
     no_sideways_scroll(phone)
-    phone.click("button[name=action][value=send]")
-    phone.wait_for_load_state("networkidle")
+    submit(phone, "button[name=action][value=send]")
     match = re.search(r"/loans/(\d+)$", phone.url)
     assert match, phone.url
     loan_id = int(match.group(1))
@@ -110,16 +113,14 @@ def test_a_loan_from_a_scanned_tag_to_a_settled_damage_case_on_a_phone(app, phon
     card = phone.locator(f"#loan-{loan_id}")
     assert card.count() == 1
     no_sideways_scroll(phone)
-    card.locator(f"form[action='/loans/{loan_id}/approve'] button[type=submit]").click()
-    phone.wait_for_load_state("networkidle")
+    submit(phone, card.locator(f"form[action='/loans/{loan_id}/approve'] button[type=submit]"))
     assert loan_status(app, loan_id) == "approved"
     assert phone.locator(f"#loan-{loan_id}").count() == 0
     phone.goto(f"{live_server}/loans/{loan_id}")
     phone.fill("#hand-over textarea[name=note]", "เก้าอี้ 1 ตัว สภาพดี ไม่มีรอยแตก")
     phone.set_input_files("#hand-over input[type=file]",
                           files=[{"name": "chair.png", "mimeType": "image/png", "buffer": png()}])
-    phone.click("#hand-over button[type=submit]")
-    phone.wait_for_load_state("networkidle")
+    submit(phone, "#hand-over button[type=submit]")
     assert loan_status(app, loan_id) == "checked_out"
     assert phone.locator(".kp-loan-checked_out").count() == 1
     assert phone.eval_on_selector("img.kp-thumb", "img => img.naturalWidth") > 0
@@ -134,23 +135,20 @@ def test_a_loan_from_a_scanned_tag_to_a_settled_damage_case_on_a_phone(app, phon
     phone.fill("#receive textarea[name^=note-]", "ตะแกรงลำโพงบุบ เสียงแตก")
     phone.set_input_files("#receive input[type=file]",
                           files=[{"name": "damage.png", "mimeType": "image/png", "buffer": png()}])
-    phone.click("#receive button[type=submit]")
-    phone.wait_for_load_state("networkidle")
+    submit(phone, "#receive button[type=submit]")
     assert loan_status(app, late_id) == "returned"
     assert phone.locator(".kp-event-item_returned .kp-late").count() == 1
     assert phone.locator(".kp-event-item_returned .kp-cond-damaged").count() == 1
     no_sideways_scroll(phone)
 
     # The case carries the speaker's value at the time of borrowing and is settled as paid.
-    phone.click(".kp-event-incident a[href^='/incidents/']")
-    phone.wait_for_load_state("networkidle")
+    submit(phone, ".kp-event-incident a[href^='/incidents/']")
     assert "4,500.00" in phone.locator("main").inner_text()
     no_sideways_scroll(phone)
     phone.select_option("#settle select[name=resolution]", "paid")
     phone.fill("#settle input[name=amount]", "4,500")
     phone.fill("#settle textarea[name=note]", "ชำระเงินตามใบเสร็จเลขที่ 12/2569")
-    phone.click("#settle button[type=submit]")
-    phone.wait_for_load_state("networkidle")
+    submit(phone, "#settle button[type=submit]")
     assert phone.locator(".kp-case-settled").count() >= 1
     with app.app_context():
         case = db.session.execute(db.select(Incident).join(Incident.loan_item)

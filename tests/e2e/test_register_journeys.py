@@ -3,7 +3,7 @@
 import pytest
 
 from tests.conftest import PASSWORD
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import sign_in, submit
 
 pytestmark = pytest.mark.e2e
 
@@ -15,12 +15,10 @@ def test_an_officer_signs_in_and_finds_a_tent_in_the_register(desktop, live_serv
     sign_in(desktop, live_server, officer.username, PASSWORD)
     assert "/assets" in desktop.url
     desktop.fill("#q", "เต็นท์ผ้าใบ ขนาด 4x8 เมตร สีฟ้า")
-    desktop.click("form[role=search] button[type=submit]")
-    desktop.wait_for_load_state("networkidle")
+    submit(desktop, "form[role=search] button[type=submit]")
     row = desktop.locator("table tbody tr", has_text=tent.asset_number)
     assert row.count() == 1
-    row.locator("a").first.click()
-    desktop.wait_for_load_state("networkidle")
+    submit(desktop, row.locator("a").first)
     assert desktop.locator("h1").inner_text().strip() == tent.asset_number
     # The QR image actually loads (not a broken image).
     width = desktop.eval_on_selector("img.kp-qr", "img => img.naturalWidth")

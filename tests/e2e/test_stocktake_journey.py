@@ -10,7 +10,7 @@ from core.db import db
 from core.models import User
 from lending import stocktake
 from tests.conftest import PASSWORD, unique
-from tests.e2e.conftest import sign_in
+from tests.e2e.conftest import sign_in, submit
 
 pytestmark = pytest.mark.e2e
 
@@ -47,8 +47,7 @@ def test_a_committee_member_scans_three_tags_and_sees_the_progress_move(
     for asset in assets[:3]:
         page.goto(f"{live_server}/t/{asset.tag}")
         page.wait_for_url(f"**/assets/{asset.id}")
-        page.click("button.kp-found")
-        page.wait_for_load_state("networkidle")
+        submit(page, "button.kp-found")
         assert asset.asset_number in page.locator(".alert-success").inner_text()
         assert page.locator(".kp-already").count() == 1  # the card now says it is recorded
         overflow = page.evaluate(
@@ -58,7 +57,7 @@ def test_a_committee_member_scans_three_tags_and_sees_the_progress_move(
     # the poll (every 5 s) moves the other tab's progress without a reload
     from playwright.sync_api import expect
 
-    expect(board.locator("#kp-scanned")).to_have_text("3", timeout=12000)
+    expect(board.locator("#kp-scanned")).to_have_text("3")
     assert "1 / 2" in board.locator("#kp-by-location").inner_text()
     page.goto(f"{live_server}/stocktake/{round_id}")
     assert page.locator("#kp-scanned").inner_text() == "3"

@@ -87,6 +87,8 @@ EXPECTED_ACTIONS: dict[str, tuple[str, ...]] = {
     # Closing: the round, a case for the asset not found, and the report filed as evidence.
     "lending.stocktake_close": ("stocktake.closed", "incident.opened", "evidence.filed"),
     "lending.manual_publish": ("manual.published", "evidence.filed"),
+    # The bundle is a POST because making it takes a checkpoint: its download entry, then the checkpoint's.
+    "evidence.report_bundle": ("evidence.bundle_downloaded", "audit.checkpoint"),
 }
 
 
@@ -646,6 +648,14 @@ def d_manual_publish(w):
     return w.client("admin").post("/manual/publish")
 
 
+def d_report_bundle(w):
+    _seeded(w, YEAR)
+    w.start()
+    resp = w.client("admin").post(f"/report/bundle?year={YEAR}")
+    resp.get_data()  # the archive streams; its entries are written before the first byte
+    return resp
+
+
 DRIVERS: dict[str, Callable[[World], object]] = {
     "audit.verify": d_verify, "core.login": d_login, "core.logout": d_logout,
     "core.change_password": d_change_password, "core.set_lang": d_set_lang, "core.settings": d_settings,
@@ -670,6 +680,7 @@ DRIVERS: dict[str, Callable[[World], object]] = {
     "evidence.measures_copy": d_measures_copy,
     "lending.stocktake_new": d_stocktake_new, "lending.stocktake_found": d_stocktake_found,
     "lending.stocktake_close": d_stocktake_close, "lending.manual_publish": d_manual_publish,
+    "evidence.report_bundle": d_report_bundle,
 }
 
 

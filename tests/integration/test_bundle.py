@@ -172,7 +172,7 @@ def test_the_command_writes_the_bundle(app, year_2556, tmp_path):
 def test_the_download_button_streams_it_and_is_audited(app, year_2556):
     client = app.test_client()
     assert login(client, year_2556["auditor"]).status_code == 302
-    resp = client.get(f"/report/bundle?year={YEAR}")
+    resp = client.post(f"/report/bundle?year={YEAR}")
     assert resp.status_code == 200 and resp.mimetype == "application/zip"
     assert resp.is_streamed
     assert f"ita-evidence-{YEAR}.zip" in resp.headers["Content-Disposition"]

@@ -307,7 +307,7 @@ def test_the_page_is_refused_to_staff(app, fy2557, make_user, login_as):
     client = login_as(make_user(roles=["staff"]))
     assert client.get(f"/report?year={YEAR}").status_code == 403
     assert client.get(f"/dashboard?year={YEAR}").status_code == 403
-    assert client.get(f"/report/bundle?year={YEAR}").status_code == 403
+    assert client.post(f"/report/bundle?year={YEAR}").status_code == 403
 
 
 def test_a_year_still_running_stops_its_series_at_this_month_and_labels_year_end_figures_to_date(app, fy2557):

@@ -19,11 +19,12 @@ from sqlalchemy import func, select
 from audit.models import AuditEntry
 from core import services
 from core.db import db, utcnow
-from core.models import LoginSession, LoginThrottle, User
+from core.models import THROTTLE_USER_ADDRESS, LoginSession, LoginThrottle, User
 from lending.models import Asset
 from tests.conftest import PASSWORD, csrf_token_from, login, unique
 
 NEW_PASSWORD = "a brand new secret 77"
+TEST_CLIENT_IP = "127.0.0.1"  # the address Flask's test client sends from
 THAI = re.compile(r"[\u0E00-\u0E7F]")
 
 
@@ -54,20 +55,25 @@ def clone_session(app, client):
     return other
 
 
-def attempt(session, app, username: str, password: str, now) -> tuple:
+def attempt(session, app, username: str, password: str, now, ip: str = "") -> tuple:
     """One login through the service at a given instant: ("ok",) or (msgid, params) of the refusal."""
     try:
-        services.login(session, username, password, now=now, config=app.config)
+        services.login(session, username, password, now=now, config=app.config, ip=ip)
     except services.LoginRefused as e:
         return e.message, e.params
     return ("ok",)
 
 
-def fail_times(session, app, username: str, count: int, last_at) -> None:
+def pair_throttle(session, username: str, address: str = ""):
+    """The count of failures for one username from one address (none: the service called directly)."""
+    return session.get(LoginThrottle, LoginThrottle.key_of(THROTTLE_USER_ADDRESS, username, address))
+
+
+def fail_times(session, app, username: str, count: int, last_at, ip: str = "") -> None:
     """`count` wrong-password failures, spaced so that none is slowed down, the last one at `last_at`."""
     for i in range(count):
         at = last_at - timedelta(minutes=5 * (count - 1 - i))
-        assert attempt(session, app, username, "wrong password", at)[0] == WRONG
+        assert attempt(session, app, username, "wrong password", at, ip)[0] == WRONG
 
 
 def failed_login_entries(session, username: str) -> list[AuditEntry]:
@@ -168,7 +174,7 @@ def test_after_three_failures_even_the_right_password_waits_for_the_delay(app, s
     assert attempt(session, app, user.username, PASSWORD, last + timedelta(milliseconds=900)) == \
         (WAIT, {"seconds": 1})
     # A refused attempt is not a failure: it neither lengthens the delay nor is counted.
-    assert session.get(LoginThrottle, user.username).failures == 3
+    assert pair_throttle(session, user.username).failures == 3
     assert len(failed_login_entries(session, user.username)) == 3
 
     assert attempt(session, app, user.username, PASSWORD, last + timedelta(seconds=1)) == ("ok",)
@@ -245,7 +251,7 @@ def test_a_successful_login_clears_the_failure_count(app, session, make_user):
     for i in range(2):
         attempt(session, app, user.username, "wrong", t + timedelta(seconds=i))
     assert attempt(session, app, user.username, PASSWORD, t + timedelta(seconds=2)) == ("ok",)
-    assert session.get(LoginThrottle, user.username) is None
+    assert pair_throttle(session, user.username) is None
     for i in range(3):
         assert attempt(session, app, user.username, "wrong", t + timedelta(seconds=3 + i)) == (WRONG, {})
 
@@ -276,7 +282,7 @@ def test_parallel_guesses_cannot_slip_past_the_throttle(app, make_user):
     # One failure already counted: two more passwords are checked, the other six must wait.
     assert sorted(results) == sorted([WRONG] * 2 + [WAIT] * 6)
     with app.app_context():
-        assert db.session.get(LoginThrottle, user.username).failures == 3
+        assert pair_throttle(db.session, user.username).failures == 3
         assert len(failed_login_entries(db.session, user.username)) == 3
 
 
@@ -285,14 +291,14 @@ def test_parallel_first_guesses_at_a_fresh_username_are_throttled_too(app):
     results = _guess_in_parallel(app, stranger, utcnow())
     assert sorted(results) == sorted([WRONG] * 3 + [WAIT] * 5)
     with app.app_context():
-        assert db.session.get(LoginThrottle, stranger).failures == 3
+        assert pair_throttle(db.session, stranger).failures == 3
 
 
 def test_a_throttled_login_on_the_form_asks_to_wait_even_with_the_right_password(app, client, make_user):
     user = make_user(roles=["staff"])
     with app.app_context():
         # Eight failures, the last a second ago: the next try must wait about half a minute.
-        fail_times(db.session, app, user.username, 8, utcnow() - timedelta(seconds=1))
+        fail_times(db.session, app, user.username, 8, utcnow() - timedelta(seconds=1), TEST_CLIENT_IP)
     use_english(client)
     resp = login(client, user.username, PASSWORD)
     message = alerts(resp.get_data(as_text=True))
@@ -306,7 +312,7 @@ def test_a_throttled_login_on_the_form_asks_to_wait_even_with_the_right_password
 def test_a_locked_account_on_the_form_says_so_even_with_the_right_password(app, client, make_user):
     user = make_user(roles=["staff"])
     with app.app_context():
-        fail_times(db.session, app, user.username, 10, utcnow())
+        fail_times(db.session, app, user.username, 10, utcnow(), TEST_CLIENT_IP)
     use_english(client)
     resp = login(client, user.username, PASSWORD)
     assert resp.status_code == 200
@@ -630,3 +636,77 @@ def test_a_link_is_base_url_plus_the_page_once_under_a_path_prefix(app, script_r
     finally:
         app.config["BASE_URL"] = saved
     assert link == "https://office.example/khruphan/t/AB12"
+
+
+# --- the throttle cannot be used against the account's owner ---------------------------------------
+
+ATTACKER, OWNER = "203.0.113.66", "198.51.100.7"
+ADDRESS_LOCKED = "Too many failed logins from this address: try again in %(minutes)d minutes."
+
+
+def test_guessing_from_one_address_locks_that_address_and_not_the_owner_elsewhere(app, session, make_user):
+    user = make_user(roles=["staff"])
+    last = utcnow()
+    fail_times(session, app, user.username, 10, last, ATTACKER)
+
+    assert attempt(session, app, user.username, PASSWORD, last, ATTACKER) == (LOCKED, {"minutes": 15})
+    assert attempt(session, app, user.username, PASSWORD, last + timedelta(seconds=1), OWNER) == ("ok",)
+    assert live_sessions(session, user.id) == 1
+    # The owner's success does not lift the attacker's lock.
+    assert attempt(session, app, user.username, PASSWORD, last + timedelta(minutes=1), ATTACKER)[0] == LOCKED
+    assert len(failed_login_entries(session, user.username)) == 10
+
+
+def test_many_usernames_from_one_address_lock_the_address_within_the_window(app, session, make_user):
+    user = make_user(roles=["staff"])
+    address = f"192.0.2.{len(unique('a')) % 250 + 1}"
+    assert (app.config["LOGIN_ADDRESS_LOCK_AFTER"], app.config["LOGIN_WINDOW_MINUTES"]) == (30, 15)
+    t = utcnow() + timedelta(days=1)  # an instant of its own, clear of other tests' counts
+    for i in range(30):
+        assert attempt(session, app, unique("guess"), "wrong", t + timedelta(seconds=i), address)[0] == WRONG
+    later = t + timedelta(seconds=40)
+    assert attempt(session, app, user.username, PASSWORD, later, address) == (ADDRESS_LOCKED, {"minutes": 15})
+    assert attempt(session, app, user.username, PASSWORD, later, OWNER) == ("ok",)
+
+
+def test_failures_spread_over_time_do_not_lock_an_address(app, session, make_user):
+    """An office behind one address: 29 typos in each quarter-hour never add up to a lock."""
+    user = make_user(roles=["staff"])
+    address = "192.0.2.250"
+    t = utcnow() + timedelta(days=2)
+    for quarter in range(2):
+        start = t + timedelta(minutes=16 * quarter)
+        for i in range(29):
+            assert attempt(session, app, unique("typo"), "wrong", start + timedelta(seconds=i), address)[0] == WRONG
+    assert attempt(session, app, user.username, PASSWORD, t + timedelta(minutes=40), address) == ("ok",)
+
+
+def test_guessing_one_username_from_many_addresses_meets_the_slower_global_limit(app, session, make_user):
+    user = make_user(roles=["staff"])
+    config = {**app.config, "LOGIN_USER_LOCK_AFTER": 12}
+    t = utcnow()
+
+    def try_from(i: int, password: str, at) -> tuple:
+        try:
+            services.login(session, user.username, password, now=at, config=config, ip=f"198.18.0.{i}")
+        except services.LoginRefused as e:
+            return e.message, e.params
+        return ("ok",)
+
+    for i in range(12):
+        assert try_from(i, "wrong", t + timedelta(seconds=i))[0] == WRONG
+    assert try_from(200, PASSWORD, t + timedelta(seconds=20)) == (LOCKED, {"minutes": 15})
+    assert try_from(200, PASSWORD, t + timedelta(minutes=15, seconds=12)) == ("ok",)
+
+
+def test_the_admin_sees_the_locks_in_force(app, client, make_user, login_as):
+    user = make_user(roles=["staff"])
+    with app.app_context():
+        fail_times(db.session, app, user.username, 10, utcnow(), ATTACKER)
+        db.session.remove()
+    admin = login_as(make_user(roles=["admin"]))
+    page = admin.get("/admin/users").get_data(as_text=True)
+    locks = page[page.index('id="kp-locks"'):]
+    row = re.search(r'<tr class="kp-lock-user_address">\s*<td>' + re.escape(user.username) + r"</td>\s*<td>"
+                    + re.escape(ATTACKER) + "</td>", locks)
+    assert row, locks[:2000]

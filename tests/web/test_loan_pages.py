@@ -591,6 +591,9 @@ def test_all_loans_filter_by_status_borrower_overdue_and_dates(app, people, make
     start = bangkok_date(utcnow()) + timedelta(days=29)
     assert ids(f"borrower={name}&from={format_numeric(start)}") & {waiting, late} == {waiting}
     assert ids(f"borrower={borrower.username}") & {waiting, late} == {waiting, late}
+    # LIKE's wildcards are searched for literally, not as "anything"
+    for wildcard in ("%25", "_", "%25%25", "\\"):
+        assert ids(f"borrower={wildcard}") & {waiting, late} == set(), wildcard
 
 
 def test_an_asset_page_shows_its_loan_history(app, people, make_asset):

@@ -429,3 +429,11 @@ def test_staff_may_not_print_labels(as_staff, make_asset):
     resp = as_staff.post("/assets/labels", data={"layout": "3x8", "ids": str(make_asset().id)})
 
     assert resp.status_code == 403
+
+
+def test_a_csv_download_names_its_charset_once(app, client, make_user, make_asset, login_as):
+    """`text/csv; charset=utf-8`, not Flask's `; charset=utf-8` added a second time."""
+    asset = make_asset()
+    resp = login_as(make_user(roles=["staff"])).get(f"/assets/export.csv?q={asset.asset_number}")
+    assert resp.status_code == 200
+    assert resp.headers["Content-Type"] == "text/csv; charset=utf-8"

@@ -343,3 +343,44 @@ def _stocktake_world(app, names: dict[str, str]) -> dict:
         number = manual.publish_manual(s, admin, FileStore(app.config["EVIDENCE_DIR"])).number
         db.session.remove()
     return {"round_id": round_id, "kind": "pdf", "number": number}
+
+
+# GET routes that record a read in the audit log on purpose (an export, a download of the log or of a
+# report is itself evidence of who took what), and nothing else: they write only that one entry.
+RECORDED_READS = {"audit.export_csv", "audit.export_xlsx", "evidence.file", "lending.asset_export"}
+
+
+def _counts(app) -> dict[str, str]:
+    """Each table's rows, as a digest (small tables in the test world), so an UPDATE shows as well."""
+    import hashlib
+
+    with app.app_context():
+        out = {}
+        for t in db.metadata.sorted_tables:
+            rows = db.session.execute(select(t)).all()
+            out[t.name] = hashlib.sha256(repr(sorted(map(repr, rows))).encode()).hexdigest()
+        db.session.remove()
+    return out
+
+
+@pytest.mark.parametrize("endpoint", sorted(e for e in EXPECTED if e not in SESSION_ENDING))
+def test_a_get_changes_nothing(app, world, endpoint):
+    """Every GET of the route table, by a role that may use it, leaves every table's rows and the
+    audit log's head alone (so no link, image or prefetch from another site can change state)."""
+    rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
+    if "GET" not in rule.methods:
+        pytest.skip("not a GET route")
+    allowed = [role for role, answer in EXPECTED[endpoint].items() if answer not in (403, 404, LOGIN)]
+    if not allowed:
+        pytest.skip("nobody in the matrix may use it")
+    client = world["clients"][allowed[-1]]
+    before = _counts(app)
+    with _request(app, client, endpoint, world["args"]) as resp:
+        assert resp.status_code < 500
+        resp.get_data()
+    after = _counts(app)
+    changed = {t: (before[t], after[t]) for t in before if before[t] != after[t]}
+    if endpoint in RECORDED_READS:
+        assert set(changed) <= {"audit_entries", "audit_head"}, list(changed)
+    else:
+        assert not changed, list(changed)

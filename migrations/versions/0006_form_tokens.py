@@ -1,0 +1,29 @@
+"""form tokens: the one-time token of each create form, with the record its first submission made
+
+Revision ID: 0006_form_tokens
+Revises: 0006_ita_catalogues
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+revision = '0006_form_tokens'
+down_revision = '0006_ita_catalogues'
+branch_labels = None
+depends_on = None
+
+
+def upgrade():
+    op.create_table('form_tokens',
+    sa.Column('token', sa.String(length=64), nullable=False),
+    sa.Column('action', sa.String(length=64), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=True),
+    sa.Column('record_type', sa.String(length=40), nullable=False),
+    sa.Column('record_id', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('token', name=op.f('pk_form_tokens'))
+    )
+
+
+def downgrade():
+    op.drop_table('form_tokens')
