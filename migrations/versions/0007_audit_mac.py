@@ -5,14 +5,14 @@ Entries written before the key is configured keep a null MAC; `audit verify` rep
 MAC-protected. The append-only triggers are untouched (ADD COLUMN does not rebuild the table, on SQLite
 either, so its triggers stay). Downgrade drops the column (SQLite 3.35 or later: ALTER TABLE DROP COLUMN).
 
-Revision ID: 0006_audit_mac
+Revision ID: 0007_audit_mac
 Revises: 0006_ita_catalogues (on main already; was 0005_asset_search_index)
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0006_audit_mac'
+revision = '0007_audit_mac'
 down_revision = '0006_ita_catalogues'
 branch_labels = None
 depends_on = None

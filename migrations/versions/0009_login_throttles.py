@@ -3,15 +3,15 @@
 Replaces `login_throttle` (per username only, so anyone could keep a known account locked). The counts
 are short-lived by nature (minutes), so none are carried over.
 
-Revision ID: 0007_login_throttles
-Revises: 0006_form_tokens
+Revision ID: 0009_login_throttles
+Revises: 0008_form_tokens
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0007_login_throttles'
-down_revision = '0006_form_tokens'
+revision = '0009_login_throttles'
+down_revision = '0008_form_tokens'
 branch_labels = None
 depends_on = None
 

@@ -1,14 +1,14 @@
 """form tokens: the one-time token of each create form, with the record its first submission made
 
-Revision ID: 0006_form_tokens
-Revises: 0006_ita_catalogues
+Revision ID: 0008_form_tokens
+Revises: 0007_audit_mac
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0006_form_tokens'
-down_revision = '0006_ita_catalogues'
+revision = '0008_form_tokens'
+down_revision = '0007_audit_mac'
 branch_labels = None
 depends_on = None
 
