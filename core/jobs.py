@@ -175,14 +175,19 @@ def start(session: Session, kind: str, owner: User | None, params: dict[str, Any
     except Exception:  # the queue's server is down: say so on the job's page rather than fail the request
         log.exception("could not put job %s on the queue", job_id)
         _end(session, job_id, FAILED, error=N_("The job service cannot be reached; try again later."))
-    return session.get(Job, job_id)
+    job = session.get(Job, job_id)
+    session.expunge(job)
+    session.rollback()  # leave no read transaction open: the worker's changes must be seen next
+    return job
 
 
 def job_for(session: Session, job_id: str, user: User | None) -> Job | None:
     """The job if `user` started it; None otherwise (others are told it does not exist)."""
     if user is None or not job_id or len(job_id) > 32:
         return None
-    job = session.get(Job, job_id)
+    if not (session.new or session.dirty or session.deleted):
+        session.rollback()  # a read transaction left open would not see what the worker wrote since
+    job = session.get(Job, job_id, populate_existing=True)
     if job is None or job.owner_id != user.id:
         return None
     return job
@@ -340,7 +345,9 @@ def execute(app: Flask, job_id: str, queue: Queue | None = None) -> str:
     lets the work build links and translate as in a request; the job's own language is forced.
     """
     queue = queue if queue is not None else app.extensions.get(EXTENSION)
-    with app.test_request_context("/", base_url=app.config["BASE_URL"]):
+    # an app context of its own first: a request context would otherwise join one already pushed (a test's),
+    # and share its session and `g`
+    with app.app_context(), app.test_request_context("/", base_url=app.config["BASE_URL"]):
         session = db.session
         try:
             return _execute(app, session, job_id, queue)
