@@ -442,3 +442,21 @@ def run_worker(app: Flask, workers: int | None = None) -> None:
     count = recover(app)
     log.info("job service starting; %d job(s) waiting", count)
     queue.consumer(workers).run()
+
+
+def start_consumer_thread(app: Flask, workers: int = 1, queue: Queue | None = None):
+    """huey's consumer in threads of this process, leaving signals alone (tests, the browser tests' server).
+
+    Stop it with `.stop(graceful=True)`."""
+    from huey.consumer import Consumer
+
+    class _InProcess(Consumer):
+        def _set_signal_handlers(self) -> None:  # the host process keeps its own
+            pass
+
+    queue = queue or queue_of(app)
+    queue.task  # noqa: B018  (the consumer must know the task)
+    consumer = _InProcess(queue.huey, workers=workers, worker_type="thread", periodic=False, initial_delay=0.05,
+                          max_delay=0.5, backoff=1.5)
+    consumer.start()
+    return consumer
