@@ -13,12 +13,51 @@ from core.files import PDF
 from core.services import get_settings
 from core.web import external_url
 from lending import importing, labels, queries, services
-from lending.permissions import can_print_labels
+from lending.permissions import can_import_assets, can_print_labels
 
+CHECK = "assets.import_check"
 IMPORT = "assets.import"
 LABELS = "assets.labels"
 MAX_LABELS = 5000
 MAX_LISTED_ERRORS = 1000
+SHOWN_CREATES, SHOWN_UPDATES = 200, 500  # what the preview lists (it counts them all)
+
+
+def _plain(value):
+    """A value of a planned row as JSON keeps it (dates and money as text)."""
+    return value if value is None or isinstance(value, (str, int, float, bool)) else str(value)
+
+
+def plan_outcome(plan: importing.Plan, filename: str) -> dict:
+    """What the preview page shows of a plan: every count, the first rows of each list."""
+    return {"filename": filename, "sha256": plan.sha256, "rows": plan.rows, "unchanged": plan.unchanged,
+            "creates": [{k: _plain(v) for k, v in c.items()} for c in plan.creates[:SHOWN_CREATES]],
+            "creates_count": len(plan.creates),
+            "updates": [[i, n, {k: _plain(v) for k, v in b.items()}, {k: _plain(v) for k, v in a.items()}]
+                        for i, n, b, a in plan.updates[:SHOWN_UPDATES]],
+            "updates_count": len(plan.updates),
+            "errors": [{"row": e.row, "column": e.column, "value": e.value, "reason": e.reason,
+                        "params": dict(e.params)} for e in plan.errors[:MAX_LISTED_ERRORS]],
+            "errors_count": len(plan.errors)}
+
+
+def run_check(ctx: jobs.JobContext) -> None:
+    """Check a large uploaded list against the register (changes nothing); its page is the preview."""
+    if ctx.owner is None or not can_import_assets(ctx.owner):
+        raise Forbidden(N_("You may not do this."))
+    sha256, filename = str(ctx.params["sha256"]), str(ctx.params.get("filename", ""))[:255]
+    try:
+        data = ctx.store.read(sha256)
+    except (FileNotFoundError, ValueError):
+        raise jobs.JobFailed(N_("The uploaded file is no longer available; upload it again.")) from None
+    lines = 0 if data.startswith(b"PK") else max(1, data.count(b"\n") - 1)
+    ctx.progress(0, lines or None, force=True)
+    try:
+        plan = importing.plan_import(ctx.session, data, filename, progress=lambda n: ctx.progress(add=n))
+    except importing.ImportFileError as err:
+        raise jobs.JobFailed(err.message, **err.params) from None
+    ctx.session.rollback()
+    ctx.finish(outcome=plan_outcome(plan, filename), message=N_("%(rows)d rows read."), rows=plan.rows)
 
 
 def run_import(ctx: jobs.JobContext) -> None:
@@ -91,5 +130,7 @@ def run_labels(ctx: jobs.JobContext) -> None:
                            before_commit=seal)
 
 
+jobs.register(CHECK, run_check, title=N_("Import assets"), result_endpoint="lending.asset_import_preview",
+              show_result=True)
 jobs.register(IMPORT, run_import, title=N_("Importing the asset list"), result_endpoint="lending.assets")
 jobs.register(LABELS, run_labels, title=N_("QR label sheet"))

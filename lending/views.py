@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from types import SimpleNamespace
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -22,6 +23,8 @@ from lending.forms import STATUS_LABELS, ApplyImportForm, AssetForm, ImportForm,
 from lending.jobs import MAX_LABELS
 from lending.models import FIELDS, Asset
 from lending.permissions import can_import_assets, can_manage_assets, can_print_labels
+
+CHECK_IN_REQUEST_BYTES = 512 * 1024  # about 5,000 rows, checked in well under a second; longer lists by a job
 
 
 @bp.app_context_processor
@@ -225,6 +228,11 @@ def asset_import():
     if form.validate_on_submit():
         upload = form.file.data
         data = upload.read()
+        if len(data) > CHECK_IN_REQUEST_BYTES:  # a long list is checked by a job; its page is the preview
+            digest = _keep_import_file(data, upload.filename or "")
+            job = jobs.start(db.session, lending_jobs.CHECK, actor(),
+                             {"sha256": digest, "filename": safe_name(upload.filename or "")}, lang=lang())
+            return redirect(url_for("core.job", job_id=job.id))
         try:
             plan = importing.plan_import(db.session, data, upload.filename or "")
         except importing.ImportFileError as err:
@@ -237,7 +245,45 @@ def asset_import():
     return render_template("lending/import.html", form=form, headers=importing.HEADERS)
 
 
-def _keep_import_file(data: bytes, filename: str) -> None:
+@bp.route("/assets/import/preview")
+@require(ASSETS_IMPORT)
+def asset_import_preview():
+    """The preview of a list that a job checked (?job=<id>): every error, or the changes to apply."""
+    job = jobs.job_for(db.session, request.args.get("job", ""), actor())
+    if job is None or job.kind != lending_jobs.CHECK or job.status != jobs.DONE:
+        abort(404)
+    plan = _PlanView(job.outcome)
+    return render_template("lending/import_preview.html", plan=plan, form=ImportForm(),
+                           apply_form=ApplyImportForm(sha256=plan.sha256) if plan.ok else None,
+                           filename=job.outcome.get("filename", ""))
+
+
+class _Sample(list):
+    """The first rows of a list, whose length is the whole list's (the preview counts all, shows some)."""
+
+    def __init__(self, items: list, total: int):
+        super().__init__(items)
+        self.total = total
+
+    def __len__(self) -> int:
+        return self.total
+
+
+class _PlanView:
+    """A plan as the preview template reads it, from a check job's outcome."""
+
+    def __init__(self, outcome: dict):
+        self.sha256 = outcome["sha256"]
+        self.rows = outcome["rows"]
+        self.unchanged = outcome["unchanged"]
+        self.creates = _Sample(outcome["creates"], outcome["creates_count"])
+        self.updates = _Sample([tuple(u) for u in outcome["updates"]], outcome["updates_count"])
+        self.errors = _Sample([SimpleNamespace(**e) for e in outcome["errors"]], outcome["errors_count"])
+        self.ok = not outcome["errors_count"]
+        self.changes = outcome["creates_count"] + outcome["updates_count"]
+
+
+def _keep_import_file(data: bytes, filename: str) -> str:
     """Keep the uploaded list in the file store (named by its hash): applied later, and kept as the record."""
     digest = file_store().write(data)
     begin_write(db.session)
@@ -246,6 +292,7 @@ def _keep_import_file(data: bytes, filename: str) -> None:
         db.session.add(StoredFile(sha256=digest, size=len(data), mime=mime, original_name=safe_name(filename),
                                   uploaded_by_id=actor().id))
     db.session.commit()
+    return digest
 
 
 @bp.route("/assets/import/apply", methods=["POST"])

@@ -391,3 +391,41 @@ def test_follow_job_helper_gives_the_file(app, client, make_user):
     sign_in(client, make_user(roles=["auditor"]))
     resp = follow_job(app, client, client.post("/audit/export.csv", query_string={"action": "no.such"}))
     assert resp.status_code == 200 and resp.mimetype == "text/csv"
+
+
+def test_a_long_list_is_checked_by_a_job_whose_page_is_the_preview(app, client, officer, monkeypatch):
+    """A long upload (over half a megabyte; 64 KiB here) is checked by a job; its page is the preview."""
+    import io
+
+    from lending import views
+
+    monkeypatch.setattr(views, "CHECK_IN_REQUEST_BYTES", 64 * 1024)  # the test client spools bigger bodies
+    sign_in(client, officer)
+    p = unique("717-69-")
+    name = "เก้าอี้พลาสติกสีน้ำเงินสำหรับงานประชุมประจำเดือนของหมู่บ้าน"
+    rows = "".join(f"{p}-{i:05d},{name},เก้าอี้,350.00\r\n" for i in range(400))
+    data = (HEADER + rows + f"{p}-bad,{name},เก้าอี้,แพง\r\n").encode()
+    assert len(data) > 64 * 1024
+    started = client.post("/assets/import", data={"file": (io.BytesIO(data), "ยาว.csv")},
+                          content_type="multipart/form-data")
+    job_id = job_id_of(started)
+    assert run_job(app, job_id) == jobs.DONE
+    preview = client.get(f"/jobs/{job_id}", follow_redirects=True)
+    html = preview.get_data(as_text=True)
+    assert preview.request.path == "/assets/import/preview"
+    assert "401 rows read." in html and "1 problems were found. Nothing was imported" in html
+    assert "/assets/import/apply" not in html
+    assert count(app, Asset, Asset.asset_number.startswith(p)) == 0
+
+    good = (HEADER + rows).encode()
+    job_id = job_id_of(client.post("/assets/import", data={"file": (io.BytesIO(good), "ยาว.csv")},
+                                   content_type="multipart/form-data"))
+    run_job(app, job_id)
+    html = client.get(f"/jobs/{job_id}", follow_redirects=True).get_data(as_text=True)
+    assert "New assets: 400" in html and "… and 200 more." in html and "/assets/import/apply" in html
+    applied = follow_job(app, client, start_import(client, hashlib.sha256(good).hexdigest(), "ยาว.csv"))
+    assert "Imported: 400 added, 0 changed, 0 unchanged." in applied.get_data(as_text=True)
+    assert count(app, Asset, Asset.asset_number.startswith(p)) == 400
+    other = app.test_client()
+    sign_in(other, officer)
+    assert client.get("/assets/import/preview?job=nothing").status_code == 404

@@ -88,6 +88,7 @@ EXPECTED: dict[str, dict[str, int | str]] = {
     "lending.asset_labels": only(OFFICER, 200),
     "lending.asset_import": only(OFFICER, 200),
     "lending.asset_import_apply": only(OFFICER, "/assets/import"),
+    "lending.asset_import_preview": {**only(OFFICER, 404)},  # ?job= names no check job of theirs
     # audit: the internal auditor reads the log; nobody else does
     "audit.log": only(AUDITOR, 200),
     "audit.record_history": only(AUDITOR, 200),
