@@ -1,14 +1,14 @@
 """jobs: long work run by the job service, with progress and a result file
 
-Revision ID: 0006_jobs
-Revises: 0005_asset_search_index
+Revision ID: 0007_jobs
+Revises: 0006_ita_catalogues
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0006_jobs'
-down_revision = '0005_asset_search_index'
+revision = '0007_jobs'
+down_revision = '0006_ita_catalogues'
 branch_labels = None
 depends_on = None
 
