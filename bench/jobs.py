@@ -140,6 +140,10 @@ def main() -> None:
            "KP_BASE": str(base)}
     env.pop("REDIS_URL", None)
     lines: list[str] = []
+
+    def say(line: str) -> None:  # each figure as soon as it is measured (a long run may be cut short)
+        lines.append(line)
+        print(line, flush=True)
     # the log before the import: the import adds one entry per row, the rest is made here
     before = max(1000, args.entries - args.rows - 10)
     started = time.perf_counter()
@@ -169,7 +173,7 @@ def main() -> None:
         path = urllib.parse.urlsplit(location).path
         job_took, final, samples = wait_for(officer, path)
         assert final["status"] == "done", final
-        lines.append(f"- upload of {args.rows:,} rows ({len(data) / 1e6:.1f} MB): request {took * 1000:.0f} ms "
+        say(f"- upload of {args.rows:,} rows ({len(data) / 1e6:.1f} MB): request {took * 1000:.0f} ms "
                      f"(HTTP {status}); the check job {job_took:.1f} s, {progress_line(samples)} [load {load()}]")
         preview = officer.get(path.replace("/jobs/", "/assets/import/preview?job="))
         sha = re.search(r'name="sha256" type="hidden" value="([0-9a-f]{64})"', preview).group(1)
@@ -178,7 +182,7 @@ def main() -> None:
         assert status == 302 and "/jobs/" in location, (status, location)
         job_took, final, samples = wait_for(officer, urllib.parse.urlsplit(location).path)
         assert final["status"] == "done", final
-        lines.append(f"- applying the {args.rows:,}-row import: request {took * 1000:.0f} ms (HTTP {status}); "
+        say(f"- applying the {args.rows:,}-row import: request {took * 1000:.0f} ms (HTTP {status}); "
                      f"the job {job_took:.1f} s ({final['message']}), {progress_line(samples)} [load {load()}]")
 
         # 2. the label sheet of the first N assets of the register
@@ -191,7 +195,7 @@ def main() -> None:
         assert status == 302 and "/jobs/" in location, (status, location)
         job_took, final, samples = wait_for(officer, urllib.parse.urlsplit(location).path)
         assert final["status"] == "done", final
-        lines.append(f"- label sheet of {args.labels:,} assets (3x8): request {took * 1000:.0f} ms "
+        say(f"- label sheet of {args.labels:,} assets (3x8): request {took * 1000:.0f} ms "
                      f"(HTTP {status}); the job {job_took:.1f} s ({final['message']}), {progress_line(samples)} "
                      f"[load {load()}]")
 
@@ -200,14 +204,13 @@ def main() -> None:
         assert status == 302 and "/jobs/" in location, (status, location)
         job_took, final, samples = wait_for(auditor, urllib.parse.urlsplit(location).path)
         assert final["status"] == "done", final
-        lines.append(f"- XLSX export of the whole audit log: request {took * 1000:.0f} ms (HTTP {status}); "
+        say(f"- XLSX export of the whole audit log: request {took * 1000:.0f} ms (HTTP {status}); "
                      f"the job {job_took:.1f} s ({final['message']}), {progress_line(samples)} [load {load()}]")
     finally:
         worker.send_signal(2)
         server.terminate()
         worker.wait(120)
         server.wait(60)
-    print("\n".join(lines))
 
 
 if __name__ == "__main__":
