@@ -109,7 +109,7 @@ def wait_for(browser: Browser, job_path: str) -> tuple[float, dict, list[tuple[f
 
 
 def progress_line(samples: list[tuple[float, int, int | None]]) -> str:
-    distinct = sorted({(d, t) for _, d, t in samples})
+    distinct = sorted({(d, t) for _, d, t in samples}, key=lambda p: (p[0], p[1] or 0))
     if not distinct:
         return "no running state seen"
     shown = [f"{d:,}/{t:,}" if t else f"{d:,}" for d, t in distinct[:: max(1, len(distinct) // 5)]]
@@ -123,16 +123,29 @@ def fill_audit_log(env: dict, entries: int) -> None:
     subprocess.run([PY, "-c", code], cwd=ROOT, env=env, check=True, stderr=subprocess.DEVNULL)
 
 
+def export(auditor: Browser, say) -> None:
+    """The whole audit log as XLSX."""
+    status, location, took = auditor.post("/audit/export.xlsx", {"csrf_token": auditor.csrf})
+    assert status == 302 and "/jobs/" in location, (status, location)
+    job_took, final, samples = wait_for(auditor, urllib.parse.urlsplit(location).path)
+    assert final["status"] == "done", final
+    say(f"- XLSX export of the whole audit log: request {took * 1000:.0f} ms (HTTP {status}); "
+        f"the job {job_took:.1f} s ({final['message']}), {progress_line(samples)} [load {load()}]")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--labels", type=int, default=5000)
     parser.add_argument("--entries", type=int, default=500_000)
+    parser.add_argument("--only-export", action="store_true",
+                        help="reuse bench/out/jobs as a run left it and measure only the XLSX export")
     args = parser.parse_args()
 
     base = OUT / "jobs"
-    subprocess.run(["rm", "-rf", str(base)], check=True)
-    base.mkdir(parents=True)
+    if not args.only_export:
+        subprocess.run(["rm", "-rf", str(base)], check=True)
+        base.mkdir(parents=True)
     port = free_port()
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{base / 'db.sqlite3'}", "EVIDENCE_DIR": str(base / "files"),
            "AUDIT_CHECKPOINT_LOG": str(base / "audit-checkpoints.jsonl"), "JOBS_DB": str(base / "jobs.sqlite3"),
@@ -146,11 +159,11 @@ def main() -> None:
         print(line, flush=True)
     # the log before the import: the import adds one entry per row, the rest is made here
     before = max(1000, args.entries - args.rows - 10)
-    started = time.perf_counter()
-    fill_audit_log(env, before)
-    print(f"(audit log filled to {before:,} entries in {time.perf_counter() - started:.0f} s)", file=sys.stderr)
-    csv_path = write_assets_csv(base / "assets.csv", args.rows)
-    data = csv_path.read_bytes()
+    if not args.only_export:
+        started = time.perf_counter()
+        fill_audit_log(env, before)
+        print(f"(audit log filled to {before:,} entries in {time.perf_counter() - started:.0f} s)", file=sys.stderr)
+        data = write_assets_csv(base / "assets.csv", args.rows).read_bytes()
 
     server = subprocess.Popen([str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:create_app()"],
                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -166,6 +179,9 @@ def main() -> None:
         officer = Browser(f"http://127.0.0.1:{port}", "officer")
         auditor = Browser(f"http://127.0.0.1:{port}", "auditor")
 
+        if args.only_export:
+            export(auditor, say)
+            return
         # 1. the import: the upload (checked by a job, its page the preview), then applying it
         status, location, took = officer.post("/assets/import", {"csrf_token": officer.csrf},
                                               {"file": ("assets.csv", data)})
@@ -199,13 +215,7 @@ def main() -> None:
                      f"(HTTP {status}); the job {job_took:.1f} s ({final['message']}), {progress_line(samples)} "
                      f"[load {load()}]")
 
-        # 3. the whole audit log as XLSX
-        status, location, took = auditor.post("/audit/export.xlsx", {"csrf_token": auditor.csrf})
-        assert status == 302 and "/jobs/" in location, (status, location)
-        job_took, final, samples = wait_for(auditor, urllib.parse.urlsplit(location).path)
-        assert final["status"] == "done", final
-        say(f"- XLSX export of the whole audit log: request {took * 1000:.0f} ms (HTTP {status}); "
-                     f"the job {job_took:.1f} s ({final['message']}), {progress_line(samples)} [load {load()}]")
+        export(auditor, say)
     finally:
         worker.send_signal(2)
         server.terminate()
