@@ -21,9 +21,11 @@ install: $(STAMP) translations
 translations: $(STAMP)
 	$(BIN)/pybabel compile --statistics -d translations 2>&1 | tail -n 2
 
+# The job service (imports, label sheets, exports, documents) runs beside the web server and stops with it.
 run: install
 	$(FLASK) db upgrade
 	$(FLASK) demo load --if-empty
+	$(FLASK) jobs worker & worker=$$!; trap 'kill $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
 test: install

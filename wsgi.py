@@ -37,7 +37,8 @@ from audit import cli as audit_cli
 from audit import views as _audit_views  # noqa: F401  (routes register on import)
 from audit.services import install_guard
 from core import cli as core_cli
-from core import context, i18n, recorder
+from core import context, i18n, jobs, recorder
+from core import job_views as _job_views  # noqa: F401  (routes register on import)
 from core import views as _core_views  # noqa: F401  (routes register on import)
 from core.config import load_config
 from core.db import DomainError, db, install_sqlite_tuning
@@ -130,6 +131,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     Bootstrap5(app)
     i18n.init_app(app)
     _init_login(app)
+    jobs.init_app(app)
 
     recorder.set_writer(audit.record)
     install_guard()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Insert, Update, event, insert, select
@@ -216,8 +217,11 @@ def create_checkpoint(session: Session, actor: Any, *, log: Any = None,
     return cp
 
 
-def record_verification(session: Session, actor: Any, result: Result) -> int:
-    """Record that someone verified the chain, and what they were told; return the entry's number."""
+def record_verification(session: Session, actor: Any, result: Result,
+                        before_commit: Callable[[Session], None] | None = None) -> int:
+    """Record that someone verified the chain, and what they were told; return the entry's number.
+
+    `before_commit` runs in the same transaction (a job marks itself done there)."""
     begin_write(session)
     problem = result.problem
     entry = record(session, actor, "audit.verified", None, {
@@ -225,16 +229,23 @@ def record_verification(session: Session, actor: Any, result: Result) -> int:
         "checkpoints": result.checkpoints,
         "problem": ({"seq": problem.seq, "kind": problem.kind, "message": problem.message}
                     if problem else None)})
+    if before_commit is not None:
+        before_commit(session)
     session.commit()
     return entry.seq
 
 
 def record_export(session: Session, actor: Any, *, fmt: str, filter_args: dict[str, str], count: int,
-                  upto: int) -> None:
-    """Record an export of the audit log (before its first byte leaves): format, filter, rows, up to which."""
+                  upto: int, before_commit: Callable[[Session], None] | None = None) -> None:
+    """Record an export of the audit log once its file exists: format, filter, rows, up to which entry.
+
+    `before_commit` runs in the same transaction: the export job marks itself done (its file offered)
+    there, so the entry and the file come into being together."""
     begin_write(session)
     record(session, actor, "audit.exported", None,
            {"format": fmt, "filter": filter_args, "count": count, "upto_seq": upto})
+    if before_commit is not None:
+        before_commit(session)
     session.commit()
 
 

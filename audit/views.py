@@ -1,31 +1,28 @@
 """The auditor's pages: the filtered log, one entry with its diff, a record's history, "verify now", exports.
 
 Read-only for the auditor: nothing here changes a record. What the auditor does is itself recorded — each
-export (before its first byte leaves) and each verification.
+export and each verification, by the job that makes it (audit.jobs), when its result exists.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import json
-import tempfile
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Response, abort, current_app, render_template, request, send_file, stream_with_context
+from flask import abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
 
-from audit import bp, queries, services
+from audit import bp, queries
+from audit import jobs as audit_jobs
 from audit.chain import at_text
 from audit.forms import VerifyForm
-from audit.verify import MESSAGES
-from core.dates import BANGKOK, format_date, format_datetime, format_numeric
+from audit.verify import MESSAGES, Problem, Result
+from core import jobs
+from core.dates import BANGKOK, format_date, format_datetime
 from core.db import db
-from core.exports import content_disposition, safe_cell
-from core.files import XLSX
+from core.forms import EmptyForm
 from core.i18n import lang
 from core.permissions import AUDIT_VIEW
 from core.web import actor, require
@@ -153,96 +150,57 @@ def _problem_text(problem) -> str:
 @bp.route("/verify", methods=["GET", "POST"])
 @require(AUDIT_VIEW)
 def verify():
-    """"Verify now": walk the whole chain against every checkpoint and show the result (it is recorded)."""
+    """"Verify now": a job walks the whole chain against every checkpoint; this page shows its result."""
     form = VerifyForm()
-    result, recorded_as = None, None
     if form.validate_on_submit():
-        result = queries.verify_configured(db.engine, current_app.config)  # what `audit verify` says
-        if result.problem is not None and result.problem.code == "key_unusable":
-            current_app.logger.error("audit verify: %s", result.problem.message)
-        recorded_as = services.record_verification(db.session, actor(), result)
+        job = jobs.start(db.session, audit_jobs.VERIFY, actor(), {}, lang=lang())
+        return redirect(url_for("core.job", job_id=job.id))
+    result, recorded_as = None, None
+    job = jobs.job_for(db.session, request.args.get("job", ""), actor()) if request.args.get("job") else None
+    if job is not None and job.kind == audit_jobs.VERIFY and job.status == jobs.DONE and job.outcome:
+        result, recorded_as = _result_of(job.outcome), job.outcome.get("recorded_as")
     return render_template("audit/verify.html", form=form, result=result, recorded_as=recorded_as,
                            problem_text=_problem_text(result.problem) if result and result.problem else "",
                            head=queries.head_of(db.session), checkpoint=queries.latest_checkpoint(db.session))
 
 
+def _result_of(outcome: dict[str, Any]) -> Result:
+    problem = outcome.get("problem")
+    return Result(ok=bool(outcome.get("ok")), count=int(outcome.get("count") or 0),
+                  head_seq=int(outcome.get("head_seq") or 0), head_hash=str(outcome.get("head_hash") or ""),
+                  checkpoints=int(outcome.get("checkpoints") or 0), warnings=list(outcome.get("warnings") or []),
+                  problem=Problem(int(problem["seq"]), str(problem["code"]), dict(problem.get("params") or {}))
+                  if problem else None)
+
+
 # --- exports -------------------------------------------------------------------------------------
 
-def _headers() -> list[str]:
-    return [_("Sequence"), _("Time (Bangkok)"), _("Time (UTC)"), _("User"), _("User id"), _("Action"),
-            _("Record type"), _("Record id"), _("Details"), _("IP address"), _("Browser"), _("Request id"),
-            _("Previous hash"), _("Hash")]
-
-
-def _bangkok(at: datetime) -> str:
-    local = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(BANGKOK)
-    return f"{format_numeric(local.date())} {local:%H:%M:%S}"
-
-
-def _cells(row: Any) -> list[Any]:
-    return [row.seq, _bangkok(row.at), at_text(row.at), row.actor, row.actor_id, row.action, row.subject_type,
-            row.subject_id, row.data, row.ip, row.user_agent, row.request_id, row.prev_hash, row.hash]
-
-
-def _start_export(fmt: str) -> tuple[queries.LogFilter, int]:
-    """Read the filter, fix the export's upper bound, and record the export before any of it is sent."""
+def _export(fmt: str):
+    """GET: what will be exported, with the button; POST: the export job, fixed at today's head."""
     flt = queries.LogFilter.from_args(request.args)
+    label = "CSV" if fmt == "csv" else "XLSX"
+    if request.method == "GET":
+        lines = [_("The audit log, filtered as on the log page, as %(format)s.", format=label)]
+        return render_template("core/job_start.html", title=_("Export the audit log"), lines=lines,
+                               action=url_for(request.endpoint, **flt.as_args()),
+                               button=_("Export %(format)s", format=label))
+    if not EmptyForm().validate_on_submit():
+        abort(400)
     upto = queries.head_of(db.session)[0]
-    count = queries.count_for_export(db.session, flt, upto)
-    services.record_export(db.session, actor(), fmt=fmt, filter_args=flt.as_args(), count=count, upto=upto)
-    return flt, upto
+    job = jobs.start(db.session, audit_jobs.EXPORT, actor(), {"format": fmt, "filter": flt.as_args(), "upto": upto},
+                     lang=lang())
+    return redirect(url_for("core.job", job_id=job.id))
 
 
-@bp.route("/export.csv")
+@bp.route("/export.csv", methods=["GET", "POST"])
 @require(AUDIT_VIEW)
 def export_csv():
-    """The filtered log as CSV for Excel (UTF-8 with BOM, formula cells neutralised), streamed; logged."""
-    flt, upto = _start_export("csv")
-    headers = _headers()
-
-    def generate() -> Iterator[str]:
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\r\n")
-        writer.writerow(headers)
-        yield "\ufeff" + buf.getvalue()
-        for n, row in enumerate(queries.iter_export(db.session, flt, upto), 1):
-            if n % 500 == 1:
-                buf.seek(0)
-                buf.truncate()
-            writer.writerow([safe_cell(v) for v in _cells(row)])
-            if n % 500 == 0:
-                yield buf.getvalue()
-        if buf.tell():
-            yield buf.getvalue()
-        db.session.rollback()
-
-    resp = Response(stream_with_context(generate()), content_type="text/csv; charset=utf-8")
-    resp.headers["Content-Disposition"] = content_disposition(f"audit-log-{upto}.csv")
-    return resp
+    """The filtered log as CSV for Excel (UTF-8 with BOM, formula cells neutralised), made by a job; logged."""
+    return _export("csv")
 
 
-def _xlsx_cell(value: Any) -> Any:
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-    if isinstance(value, str):
-        return safe_cell(ILLEGAL_CHARACTERS_RE.sub("", value))
-    return value
-
-
-@bp.route("/export.xlsx")
+@bp.route("/export.xlsx", methods=["GET", "POST"])
 @require(AUDIT_VIEW)
 def export_xlsx():
-    """The filtered log as XLSX (openpyxl write-only: rows go to disk, not memory), sent in chunks; logged."""
-    from openpyxl import Workbook  # imported when used: a tenth of every start-up otherwise
-
-    flt, upto = _start_export("xlsx")
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("audit")
-    sheet.append(_headers())
-    for row in queries.iter_export(db.session, flt, upto):
-        sheet.append([_xlsx_cell(v) for v in _cells(row)])
-    db.session.rollback()
-    spool = tempfile.TemporaryFile()  # noqa: SIM115 (send_file closes it after sending)
-    book.save(spool)
-    spool.seek(0)
-    return send_file(spool, mimetype=XLSX, as_attachment=True, download_name=f"audit-log-{upto}.xlsx")
+    """The filtered log as XLSX (openpyxl write-only), made by a job; logged when the file exists."""
+    return _export("xlsx")

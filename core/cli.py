@@ -48,5 +48,21 @@ def list_users():
         click.echo(f"{user.username}\t{user.name}\t{','.join(sorted(user.roles))}\t{state}")
 
 
+jobs_group = AppGroup("jobs", help="The job service: imports, label sheets, exports and documents.")
+
+
+@jobs_group.command("worker")
+@click.option("--workers", type=click.IntRange(1, 16), default=None, help="Threads (default JOBS_WORKERS, 2).")
+def jobs_worker(workers):
+    """Run the job service (huey's consumer) until stopped; run it beside the web server."""
+    from flask import current_app
+
+    from core import jobs
+
+    context.set_origin("job-service", "flask jobs worker")
+    jobs.run_worker(current_app._get_current_object(), workers)
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(users)
+    app.cli.add_command(jobs_group)

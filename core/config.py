@@ -23,6 +23,11 @@ ENV_KEYS = (
     "AUDIT_SIGNING_KEY",
     "AUDIT_CHECKPOINT_LOG",
     "AUDIT_MAC_KEY",
+    "REDIS_URL",
+    "JOBS_DB",
+    "JOBS_IMMEDIATE",
+    "JOBS_WORKERS",
+    "JOBS_ATTEMPTS",
 )
 
 
@@ -71,6 +76,12 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "AUDIT_CHECKPOINT_LOG": merged.get("AUDIT_CHECKPOINT_LOG", ""),
         "AUDIT_MAC_KEY": merged.get("AUDIT_MAC_KEY", ""),  # a key file outside the database and backups
         "MAX_CONTENT_LENGTH": int(max_mb * 1024 * 1024),
+        # the job service (core.jobs): Redis in production, else a SQLite queue file beside the database
+        "REDIS_URL": merged.get("REDIS_URL", ""),
+        "JOBS_DB": merged.get("JOBS_DB") or str(instance / "jobs.sqlite3"),
+        "JOBS_IMMEDIATE": str(merged.get("JOBS_IMMEDIATE", "")).lower() in ("1", "true", "yes"),
+        "JOBS_WORKERS": int(merged.get("JOBS_WORKERS") or 2),
+        "JOBS_ATTEMPTS": int(merged.get("JOBS_ATTEMPTS") or 2),
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_SECURE": secure,

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from flask_login import UserMixin
-from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Audited, db, utcnow
@@ -152,3 +152,34 @@ class FormToken(db.Model):
     record_type: Mapped[str] = mapped_column(String(40), default="")
     record_id: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Job(db.Model):
+    """Long work run by the job service (imports, label sheets, exports, documents, verification).
+
+    The id is a random token, so a job's page cannot be guessed; only its owner sees it. Progress while it
+    runs is kept by the queue (core.jobs), the final figures here; a result file is in the file store.
+    """
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_status", "status"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True, index=True)
+    params: Mapped[Any] = mapped_column(JSON, default=dict)
+    lang: Mapped[str] = mapped_column(String(5), default="th")
+    status: Mapped[str] = mapped_column(String(10), default="queued")
+    done: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    message: Mapped[str] = mapped_column(String(300), default="")  # an English msgid, shown translated
+    message_params: Mapped[Any] = mapped_column(JSON, default=dict)
+    outcome: Mapped[Any] = mapped_column(JSON, default=dict)  # what the job found, for its result page
+    result_sha256: Mapped[str | None] = mapped_column(ForeignKey("stored_files.sha256"), nullable=True)
+    result_name: Mapped[str] = mapped_column(String(255), default="")
+    error: Mapped[str] = mapped_column(String(500), default="")  # an English msgid
+    error_params: Mapped[Any] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

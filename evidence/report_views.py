@@ -7,17 +7,18 @@ page and the documents show the same numbers.
 
 from __future__ import annotations
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from core import jobs
 from core.dates import bangkok_date, fiscal_year_bounds, fiscal_year_of
 from core.db import db, utcnow
-from core.exports import content_disposition
+from core.forms import EmptyForm
 from core.i18n import lang
 from core.permissions import EVIDENCE_PUBLISH, EVIDENCE_VIEW
 from core.web import actor, external_url, file_store, require
 from evidence import bp
-from evidence import bundle as bundles
+from evidence import jobs as evidence_jobs
 from evidence import report as reports
 from evidence.forms import PublishReportForm
 
@@ -95,6 +96,7 @@ def report_publish():
                     "measures report of fiscal year %(year)d.", url=link, year=year), "warning")
     return redirect(url_for("evidence.report", year=year))
 
+
 def _catalogue_notes(year: int) -> dict:
     """What the page tells about the year's catalogue: roles with no item, items still to be confirmed."""
     from evidence.forms import ROLE_LABELS
@@ -107,49 +109,40 @@ def _catalogue_notes(year: int) -> dict:
             "catalogue_to_confirm": sum(1 for i in items if i.to_confirm and not i.retired)}
 
 
-@bp.route("/report/download")
+def _start(kind: str, params: dict, title: str, lines: list[str], button: str):
+    """GET: what will be made, with the button (a GET changes nothing); POST: the job, then its page."""
+    if request.method == "GET":
+        return render_template("core/job_start.html", title=title, lines=lines, button=button,
+                               action=url_for(request.endpoint, **request.args))
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    job = jobs.start(db.session, kind, actor(), params, lang=lang())
+    return redirect(url_for("core.job", job_id=job.id))
+
+
+@bp.route("/report/download", methods=["GET", "POST"])
 @require(EVIDENCE_VIEW)
 def report_download():
-    """The report as a file: ?year=2566&format=pdf|docx|xlsx|csv|json|html."""
+    """The report as a file (?year=2566&format=pdf|docx|xlsx|csv|json|html), made by a job."""
     year = _year()
     fmt = request.args.get("format", "pdf")
     if fmt not in reports.FORMATS:
         abort(404)
-    built = reports.build(db.session, year, engine=db.engine, config=current_app.config, lang=_lang())
-    data, mime, name = reports.render(built, fmt)
-    resp = Response(data, content_type=mime)
-    resp.headers["Content-Disposition"] = content_disposition(name)
-    resp.headers["Cache-Control"] = "private, no-store"
-    if fmt == "html":
-        # a downloaded document, not a page of this site: nothing in it may run or load
-        resp.headers["Content-Security-Policy"] = (
-            "default-src 'none'; style-src 'unsafe-inline'; font-src data:; img-src data:; sandbox"
-        )
-    return resp
+    label = dict(FORMAT_LABELS).get(fmt, fmt)
+    return _start(evidence_jobs.REPORT, {"year": year, "format": fmt, "lang": _lang()},
+                  _("The ITA report"), [_("The report of fiscal year %(year)s as %(format)s.", year=year,
+                                          format=label)], _("Make the file"))
 
 
-@bp.route("/report/bundle", methods=["POST"])
+@bp.route("/report/bundle", methods=["GET", "POST"])
 @require(EVIDENCE_VIEW)
 def report_bundle():
-    """The year's evidence bundle (ZIP), streamed; recorded in the audit log as evidence.bundle_downloaded.
-
-    A POST (a button with the CSRF token), because making it takes an audit checkpoint: a link or another
-    site's image must not be able to write to the log."""
+    """The year's evidence bundle (ZIP), made by a job; recorded in the audit log as evidence.bundle_downloaded."""
     year = _year()
-    bundle = bundles.prepare(
-        db.session,
-        year,
-        engine=db.engine,
-        config=current_app.config,
-        actor=actor(),
-        action="evidence.bundle_downloaded",
-        lang=_lang(),
-    )
-    db.session.remove()  # the stream reads only the file store; give the connection back now
-    resp = Response(bundles.iter_bundle(bundle), mimetype="application/zip")
-    resp.headers["Content-Disposition"] = content_disposition(bundle.filename)
-    resp.headers["Cache-Control"] = "private, no-store"
-    return resp
+    return _start(evidence_jobs.BUNDLE, {"year": year, "lang": _lang()}, _("The evidence bundle"),
+                  [_("The evidence bundle of fiscal year %(year)s: the report, every evidence file and a "
+                     "checkpoint of the audit log. Making it is recorded in the audit log.", year=year)],
+                  _("Make the bundle"))
 
 
 # The dashboard's cards: (group, [(figure key, a figure shown under it, warn when above zero)]). Labels and

@@ -205,12 +205,18 @@ def _default(fieldname: str) -> Any:
 
 
 def apply_import(session: Session, actor, data: bytes, filename: str = "",
-                 progress: Callable[[int], None] | None = None) -> Plan:
-    """Plan and apply in one write transaction; any bad row and nothing changes (the plan is returned)."""
+                 progress: Callable[[int], None] | None = None,
+                 before_commit: Callable[[Session, Plan], None] | None = None,
+                 check_progress: Callable[[int], None] | None = None) -> Plan:
+    """Plan and apply in one write transaction; any bad row and nothing changes (the plan is returned).
+
+    `check_progress(n)` is told of every n rows checked, `progress(n)` of every n rows written;
+    `before_commit(session, plan)` runs inside the transaction (an import job marks itself done
+    there, so the job is done exactly when the import is committed)."""
     if actor is not None and not permissions.can_import_assets(actor):
         raise Forbidden(N_("You may not do this."))
     begin_write(session)
-    plan = plan_import(session, data, filename)
+    plan = plan_import(session, data, filename, progress=check_progress)
     if not plan.ok or not plan.changes:
         session.rollback()
         return plan
@@ -246,6 +252,8 @@ def apply_import(session: Session, actor, data: bytes, filename: str = "",
     record(session, actor, "assets.imported", ("import", plan.sha256[:16]),
            {"sha256": plan.sha256, "filename": filename[:255], "rows": plan.rows,
             "created": len(plan.creates), "updated": len(plan.updates), "unchanged": plan.unchanged})
+    if before_commit is not None:
+        before_commit(session, plan)
     session.commit()
     if len(plan.creates) >= 1000:
         refresh_statistics(session)

@@ -15,6 +15,7 @@ import functools
 import io
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from xml.sax.saxutils import quoteattr
 
@@ -723,11 +724,13 @@ def render_label_sheet(
     layout: str = "3x8",
     agency_name: str = "",
     start_at: int = 0,
+    progress: Callable[[int], None] | None = None,
 ) -> bytes:
     """Render ``items`` as A4 sticker sheets and return the PDF bytes.
 
     ``layout`` is a key of :data:`LAYOUTS`. ``start_at`` skips that many positions on the
     first sheet (for a partly used sheet), counted left to right, top to bottom.
+    ``progress(1)`` is called after each label is drawn (a job shows it).
     """
     if not items:
         raise ValueError("no labels")
@@ -745,4 +748,6 @@ def render_label_sheet(
             sheet.pdf.add_page()
         x, y = lay.origin(pos)
         sheet.label(item, x, y)
+        if progress is not None:
+            progress(1)
     return sheet.output()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import select
@@ -144,9 +145,14 @@ def set_photo(session: Session, actor, asset_id: int, data: bytes, filename: str
     return asset
 
 
-def record_output(session: Session, actor, action: str, data: dict[str, Any]) -> None:
-    """Record that someone printed or exported register data (label sheets, CSV): audited like a change."""
+def record_output(session: Session, actor, action: str, data: dict[str, Any],
+                  before_commit: Callable[[Session], None] | None = None) -> None:
+    """Record that someone printed or exported register data (label sheets, CSV): audited like a change.
+
+    `before_commit` runs in the same transaction (a job marks its file ready there)."""
     _require(permissions.can_view_assets(actor))
     begin_write(session)
     record(session, actor, action, None, data)
+    if before_commit is not None:
+        before_commit(session)
     session.commit()

@@ -4,21 +4,27 @@ from __future__ import annotations
 
 import csv
 import io
+from types import SimpleNamespace
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from core import jobs
 from core.db import begin_write, db
 from core.exports import csv_response, safe_cell
 from core.files import XLSX, FileStore, safe_name
+from core.i18n import lang
 from core.models import StoredFile
 from core.permissions import ASSETS_IMPORT, ASSETS_MANAGE, ASSETS_VIEW, LABELS_PRINT
-from core.services import get_settings
 from core.web import actor, external_url, file_store, require, submit_once
 from lending import bp, importing, labels, loan_queries, queries, services
+from lending import jobs as lending_jobs
 from lending.forms import STATUS_LABELS, ApplyImportForm, AssetForm, ImportForm, LabelsForm, PhotoForm, StatusForm
+from lending.jobs import MAX_LABELS
 from lending.models import FIELDS, Asset
 from lending.permissions import can_import_assets, can_manage_assets, can_print_labels
+
+CHECK_IN_REQUEST_BYTES = 512 * 1024  # about 5,000 rows, checked in well under a second; longer lists by a job
 
 
 @bp.app_context_processor
@@ -192,7 +198,7 @@ def asset_qr(asset_id: int, fmt: str):
 @bp.route("/assets/labels", methods=["GET", "POST"])
 @require(LABELS_PRINT)
 def asset_labels():
-    """Print label sheets (PDF) for the filtered register or a selection."""
+    """Print label sheets (PDF) for the filtered register or a selection: drawn by a job, offered on its page."""
     flt = queries.AssetFilter.from_args(request.values)
     form = LabelsForm()
     ids = [int(i) for i in request.values.getlist("id") if i.isdigit()][:5000]
@@ -203,23 +209,18 @@ def asset_labels():
     if not form.validate_on_submit():
         flash(_("The form was incomplete; nothing was printed."), "danger")
         return redirect(url_for("lending.asset_labels", **flt.as_args()))
-    ids = [int(i) for i in (form.ids.data or "").split(",") if i.strip().isdigit()]
-    items = [labels.LabelItem(url=tag_url(a.tag), asset_number=a.asset_number, name=a.name, tag=a.tag)
-             for a in queries.iter_assets(db.session, flt, ids or None)]
-    if not items:
+    ids = [int(i) for i in (form.ids.data or "").split(",") if i.strip().isdigit()][:MAX_LABELS + 1]
+    count = len(ids) if ids else queries.list_assets(db.session, flt, 1, 1).total
+    if not count:
         flash(_("No assets match; nothing to print."), "warning")
         return redirect(url_for("lending.asset_labels", **flt.as_args()))
-    if len(items) > 5000:
+    if count > MAX_LABELS:
         flash(_("At most 5,000 labels at once; narrow the filter."), "warning")
         return redirect(url_for("lending.asset_labels", **flt.as_args()))
-    pdf = labels.render_label_sheet(items, form.layout.data, get_settings(db.session)["agency_name"],
-                                    start_at=form.start_at.data or 0)
-    services.record_output(db.session, actor(), "assets.labels_printed",
-                           {"count": len(items), "layout": form.layout.data, "filter": flt.as_args(),
-                            "ids": ids[:200]})
-    resp = Response(pdf, mimetype="application/pdf")
-    resp.headers["Content-Disposition"] = 'attachment; filename="labels.pdf"'
-    return resp
+    job = jobs.start(db.session, lending_jobs.LABELS, actor(),
+                     {"filter": flt.as_args(), "ids": ids, "layout": form.layout.data,
+                      "start_at": form.start_at.data or 0}, lang=lang())
+    return redirect(url_for("core.job", job_id=job.id))
 
 
 # --- import --------------------------------------------------------------------------------------
@@ -232,6 +233,11 @@ def asset_import():
     if form.validate_on_submit():
         upload = form.file.data
         data = upload.read()
+        if len(data) > CHECK_IN_REQUEST_BYTES:  # a long list is checked by a job; its page is the preview
+            digest = _keep_import_file(data, upload.filename or "")
+            job = jobs.start(db.session, lending_jobs.CHECK, actor(),
+                             {"sha256": digest, "filename": safe_name(upload.filename or "")}, lang=lang())
+            return redirect(url_for("core.job", job_id=job.id))
         try:
             plan = importing.plan_import(db.session, data, upload.filename or "")
         except importing.ImportFileError as err:
@@ -244,7 +250,45 @@ def asset_import():
     return render_template("lending/import.html", form=form, headers=importing.HEADERS)
 
 
-def _keep_import_file(data: bytes, filename: str) -> None:
+@bp.route("/assets/import/preview")
+@require(ASSETS_IMPORT)
+def asset_import_preview():
+    """The preview of a list that a job checked (?job=<id>): every error, or the changes to apply."""
+    job = jobs.job_for(db.session, request.args.get("job", ""), actor())
+    if job is None or job.kind != lending_jobs.CHECK or job.status != jobs.DONE:
+        abort(404)
+    plan = _PlanView(job.outcome)
+    return render_template("lending/import_preview.html", plan=plan, form=ImportForm(),
+                           apply_form=ApplyImportForm(sha256=plan.sha256) if plan.ok else None,
+                           filename=job.outcome.get("filename", ""))
+
+
+class _Sample(list):
+    """The first rows of a list, whose length is the whole list's (the preview counts all, shows some)."""
+
+    def __init__(self, items: list, total: int):
+        super().__init__(items)
+        self.total = total
+
+    def __len__(self) -> int:
+        return self.total
+
+
+class _PlanView:
+    """A plan as the preview template reads it, from a check job's outcome."""
+
+    def __init__(self, outcome: dict):
+        self.sha256 = outcome["sha256"]
+        self.rows = outcome["rows"]
+        self.unchanged = outcome["unchanged"]
+        self.creates = _Sample(outcome["creates"], outcome["creates_count"])
+        self.updates = _Sample([tuple(u) for u in outcome["updates"]], outcome["updates_count"])
+        self.errors = _Sample([SimpleNamespace(**e) for e in outcome["errors"]], outcome["errors_count"])
+        self.ok = not outcome["errors_count"]
+        self.changes = outcome["creates_count"] + outcome["updates_count"]
+
+
+def _keep_import_file(data: bytes, filename: str) -> str:
     """Keep the uploaded list in the file store (named by its hash): applied later, and kept as the record."""
     digest = file_store().write(data)
     begin_write(db.session)
@@ -253,33 +297,27 @@ def _keep_import_file(data: bytes, filename: str) -> None:
         db.session.add(StoredFile(sha256=digest, size=len(data), mime=mime, original_name=safe_name(filename),
                                   uploaded_by_id=actor().id))
     db.session.commit()
+    return digest
 
 
 @bp.route("/assets/import/apply", methods=["POST"])
 @require(ASSETS_IMPORT)
 def asset_import_apply():
-    """Apply a previewed import; applying the same file twice changes nothing the second time."""
+    """Apply a previewed import as a job (its page shows the progress); the same file twice changes nothing."""
     form = ApplyImportForm()
     if not form.validate_on_submit():
         flash(_("The form was incomplete; nothing was imported."), "danger")
         return redirect(url_for("lending.asset_import"))
     try:
-        data = file_store().read(form.sha256.data)
+        if not file_store().path_of(form.sha256.data).exists():
+            raise FileNotFoundError(form.sha256.data)
     except (FileNotFoundError, ValueError):
         flash(_("The uploaded file is no longer available; upload it again."), "danger")
         return redirect(url_for("lending.asset_import"))
     filename = request.form.get("filename", "")[:255]
-    try:
-        plan = importing.apply_import(db.session, actor(), data, filename)
-    except importing.ImportFileError as err:
-        flash(_(err.message, **err.params), "danger")
-        return redirect(url_for("lending.asset_import"))
-    if not plan.ok:
-        return render_template("lending/import_preview.html", plan=plan, form=ImportForm(),
-                               apply_form=None, filename=filename)
-    flash(_("Imported: %(created)d added, %(updated)d changed, %(unchanged)d unchanged.",
-            created=len(plan.creates), updated=len(plan.updates), unchanged=plan.unchanged), "success")
-    return redirect(url_for("lending.assets"))
+    job = jobs.start(db.session, lending_jobs.IMPORT, actor(), {"sha256": form.sha256.data, "filename": filename},
+                     lang=lang())
+    return redirect(url_for("core.job", job_id=job.id))
 
 
 # --- export --------------------------------------------------------------------------------------

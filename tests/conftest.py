@@ -54,6 +54,7 @@ def app(database_url, tmp_path_factory):
         "BASE_URL": "http://kp.test",
         "EVIDENCE_DIR": str(tmp_path_factory.mktemp("files")),
         "OUTBOX_DIR": str(tmp_path_factory.mktemp("outbox")),
+        "JOBS_DB": str(tmp_path_factory.mktemp("jobs") / "jobs.sqlite3"),
         "TESTING": True,
         "WTF_CSRF_ENABLED": False,
         "SERVER_NAME": None,

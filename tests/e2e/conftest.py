@@ -31,6 +31,18 @@ def live_server(app):
     server.shutdown()
 
 
+@pytest.fixture(autouse=True)
+def job_service(app):
+    """The job service beside the live server (huey's consumer in threads), for each browser test only: the
+    other tests run their jobs themselves and must not meet a consumer."""
+    from core import jobs
+
+    jobs.queue_of(app).huey.flush()  # messages of other tests, whose jobs they ran themselves
+    consumer = jobs.start_consumer_thread(app, workers=1)
+    yield
+    consumer.stop(graceful=True)
+
+
 @pytest.fixture(scope="session")
 def browser():
     """Debian's Chromium, headless, for the whole session; expect() waits as long as actions do."""

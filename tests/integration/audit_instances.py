@@ -66,6 +66,7 @@ def make_app(url: str, directory: Path, **overrides) -> Flask:
     return create_app({"DATABASE_URL": url, "SECRET_KEY": "test-secret", "BASE_URL": "http://kp.test",
                        "EVIDENCE_DIR": str(directory / "files"),
                        "AUDIT_CHECKPOINT_LOG": str(directory / "audit-checkpoints.jsonl"),
+                       "JOBS_DB": str(directory / "jobs.sqlite3"),
                        "TESTING": True, "WTF_CSRF_ENABLED": False, **overrides})
 
 

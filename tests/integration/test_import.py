@@ -24,6 +24,7 @@ from core.dates import to_thai_digits
 from lending import importing
 from lending.models import Asset
 from tests.conftest import english, login, unique
+from tests.jobs import follow_job
 
 ENGLISH = ["asset_number", "name", "category", "brand", "model", "serial_number", "acquired_on", "price",
            "location", "department", "lendable"]
@@ -369,7 +370,7 @@ def upload(client, data: bytes, name: str):
                        content_type="multipart/form-data")
 
 
-def test_an_officer_uploads_previews_and_applies_a_change(officer_client, session, officer, make_asset):
+def test_an_officer_uploads_previews_and_applies_a_change(app, officer_client, session, officer, make_asset):
     client = officer_client
     p = prefix()
     asset = make_asset(asset_number=f"{p}-001", location="ห้องเก็บของ")
@@ -393,12 +394,14 @@ def test_an_officer_uploads_previews_and_applies_a_change(officer_client, sessio
     assert session.get(Asset, asset.id).location == "ห้องเก็บของ"
     assert audit_count(session) == before
 
-    applied = client.post("/assets/import/apply",
-                          data={"sha256": hashlib.sha256(data).hexdigest(), "filename": "รายการครุภัณฑ์.csv"},
-                          follow_redirects=True)
+    started = client.post("/assets/import/apply",
+                          data={"sha256": hashlib.sha256(data).hexdigest(), "filename": "รายการครุภัณฑ์.csv"})
+    assert [a.asset_number for a in assets_of(session, p)] == [asset.asset_number]  # queued: nothing yet
+    applied = follow_job(app, client, started)
 
     assert applied.status_code == 200
     assert "Imported: 1 added, 1 changed, 0 unchanged." in applied.get_data(as_text=True)
+    session.rollback()
     existing, speaker = assets_of(session, p)
     assert existing.location == "ห้องประชุมสภา"
     assert speaker.name == "ลำโพงเคลื่อนที่"
@@ -410,7 +413,8 @@ def test_an_officer_uploads_previews_and_applies_a_change(officer_client, sessio
     again = upload(client, data, "รายการครุภัณฑ์.csv")
     assert "there is nothing to import" in again.get_data(as_text=True)
     repeat = client.post("/assets/import/apply", data={"sha256": hashlib.sha256(data).hexdigest()})
-    assert repeat.status_code == 302
+    assert "there is nothing to import" in follow_job(app, client, repeat).get_data(as_text=True)
+    session.rollback()
     assert audit_count(session) == before + 3  # asset.created, asset.updated, assets.imported — once
 
 

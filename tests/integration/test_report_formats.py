@@ -20,6 +20,7 @@ from evidence import services as evidence_services
 from lending.loans import GOOD, REJECTED, RETURNED, Loan, LoanItem
 from tests.conftest import PASSWORD, login, unique
 from tests.integration.test_report_figures import _asset, bkk
+from tests.jobs import follow_job
 
 YEAR = 2557  # 2013-10-01 … 2014-09-30
 
@@ -284,14 +285,14 @@ def test_the_report_page_downloads_and_dashboard(app, fy2557, client):
         ("json", b"{"),
         ("html", b"<!doctype"),
     ):
-        resp = client.get(f"/report/download?year={YEAR}&format={fmt}")
+        resp = follow_job(app, client, client.post(f"/report/download?year={YEAR}&format={fmt}"))
         assert resp.status_code == 200, fmt
         assert resp.data.startswith(magic), fmt
         assert f"ita-report-{YEAR}.{fmt}" in resp.headers["Content-Disposition"]
-    assert (
-        json.loads(client.get(f"/report/download?year={YEAR}&format=json").data)["lending"]["requests"] == 5
-    )
+    json_file = follow_job(app, client, client.post(f"/report/download?year={YEAR}&format=json"))
+    assert json.loads(json_file.data)["lending"]["requests"] == 5
     assert client.get(f"/report/download?year={YEAR}&format=exe").status_code == 404
+    assert client.post(f"/report/download?year={YEAR}&format=exe").status_code == 404
     assert client.get("/report?year=abc").status_code == 404
     dash = client.get(f"/dashboard?year={YEAR}")
     assert dash.status_code == 200

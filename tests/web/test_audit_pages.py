@@ -23,6 +23,7 @@ from core.dates import BANGKOK, BE_OFFSET
 from core.db import begin_write, db
 from core.models import User
 from tests.conftest import unique
+from tests.jobs import follow_job
 
 
 def write(app, actor_id: int | None, action: str, subject: tuple[str, str], data: dict,
@@ -166,7 +167,7 @@ def test_an_entry_that_does_not_exist_is_a_404(client, auditor):
 # --- verify now ----------------------------------------------------------------------------------
 
 def test_verify_now_shows_an_intact_chain_and_is_recorded(app, client, auditor):
-    resp = client.post("/audit/verify")
+    resp = follow_job(app, client, client.post("/audit/verify"))
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200
     assert re.search(r'class="alert alert-success"[^>]*id="kp-verify-result"', html)
@@ -183,7 +184,8 @@ def test_verify_now_needs_the_form_s_csrf_token(client, auditor, csrf_on):
 def test_the_csv_export_is_excel_ready_neutralises_formulas_and_is_recorded(app, client, auditor):
     subject = ("pagetest", "=HYPERLINK(\"http://evil\")" + unique("x"))
     mine = write(app, None, "pagetest.exported", subject, {"note": "สวัสดี"}, n=3)
-    resp = client.get("/audit/export.csv", query_string={"type": subject[0], "id": subject[1]})
+    started = client.post("/audit/export.csv", query_string={"type": subject[0], "id": subject[1]})
+    resp = follow_job(app, client, started)
     body = resp.get_data()
     assert resp.status_code == 200 and resp.mimetype == "text/csv"
     assert body.startswith("\ufeff".encode())
@@ -201,7 +203,8 @@ def test_the_csv_export_is_excel_ready_neutralises_formulas_and_is_recorded(app,
 def test_the_xlsx_export_opens_in_a_spreadsheet_and_is_recorded(app, client, auditor):
     subject = ("pagetest", "=1+1" + unique("xl"))
     mine = write(app, None, "pagetest.exported", subject, {"note": "=1+1"}, n=2)
-    with client.get("/audit/export.xlsx", query_string={"type": subject[0], "id": subject[1]}) as resp:
+    started = client.post("/audit/export.xlsx", query_string={"type": subject[0], "id": subject[1]})
+    with follow_job(app, client, started) as resp:
         assert resp.status_code == 200
         content = resp.get_data()
     book = load_workbook(io.BytesIO(content), read_only=True)
@@ -237,7 +240,7 @@ def test_verify_now_names_the_changed_entry_of_a_tampered_chain(tmp_path):
             db.session.remove()
         client = other.test_client()
         assert login(client, "auditor1").status_code == 302
-        html = client.post("/audit/verify").get_data(as_text=True)
+        html = follow_job(other, client, client.post("/audit/verify")).get_data(as_text=True)
         assert re.search(r'class="alert alert-danger"[^>]*id="kp-verify-result"', html)
         assert 'href="/audit/entry/2"' in html
         problem = json.loads(last_entry(other, "audit.verified").data)["problem"]

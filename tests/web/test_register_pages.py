@@ -25,6 +25,7 @@ from core.models import StoredFile
 from lending import importing, services
 from lending.models import Asset
 from tests.conftest import PASSWORD, sign_in, unique
+from tests.jobs import follow_job
 
 # --- helpers ---------------------------------------------------------------------------------------
 
@@ -413,8 +414,10 @@ def test_an_officer_prints_labels_as_a_pdf_and_it_is_audited(app, as_officer, of
     assets = [make_asset(), make_asset()]
     before = len(audit_rows(app, "assets.labels_printed"))
 
-    resp = as_officer.post("/assets/labels", data={"layout": "3x8", "start_at": "0",
-                                                   "ids": ",".join(str(a.id) for a in assets)})
+    started = as_officer.post("/assets/labels", data={"layout": "3x8", "start_at": "0",
+                                                      "ids": ",".join(str(a.id) for a in assets)})
+    assert len(audit_rows(app, "assets.labels_printed")) == before  # recorded when the PDF exists
+    resp = follow_job(app, as_officer, started)
 
     assert resp.status_code == 200, resp.get_data(as_text=True)[:500]
     assert resp.mimetype == "application/pdf"

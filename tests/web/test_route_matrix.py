@@ -69,6 +69,10 @@ EXPECTED: dict[str, dict[str, int | str]] = {
     "core.user_active": only(ADMIN, "/admin/users/{user_id}"),
     "core.user_password": only(ADMIN, "/admin/users/{user_id}"),
     "core.settings": only(ADMIN, 200),
+    # core: a job's page, status and result, for the one who started it; nobody else learns it exists
+    "core.job": everyone(404),
+    "core.job_status": everyone(404),
+    "core.job_download": everyone(404),
     # lending: the register, read by everyone signed in
     "lending.assets": everyone(200),
     "lending.asset": everyone(200),
@@ -84,6 +88,7 @@ EXPECTED: dict[str, dict[str, int | str]] = {
     "lending.asset_labels": only(OFFICER, 200),
     "lending.asset_import": only(OFFICER, 200),
     "lending.asset_import_apply": only(OFFICER, "/assets/import"),
+    "lending.asset_import_preview": {**only(OFFICER, 404)},  # ?job= names no check job of theirs
     # audit: the internal auditor reads the log; nobody else does
     "audit.log": only(AUDITOR, 200),
     "audit.record_history": only(AUDITOR, 200),
@@ -231,7 +236,8 @@ def world(app):
         seq = db.session.execute(select(func.max(AuditEntry.seq))).scalar_one()
         db.session.remove()
     args = {"asset_id": asset_id, "tag": tag, "user_id": target, "fmt": "png", "code": "th",
-            "name": "Sarabun-Regular.ttf", "seq": seq, "subject_type": "asset", "subject_id": asset_id,
+            "name": "Sarabun-Regular.ttf", "seq": seq, "job_id": "no-such-job",
+            "subject_type": "asset", "subject_id": asset_id,
             **_evidence_world(app, names["admin"])}
     args.update(_loan_world(app, names))
     args.update(_stocktake_world(app, names))
