@@ -20,6 +20,7 @@ from core.db import db
 from tests.conftest import PASSWORD, login
 from tests.integration.audit_instances import separate_instance, tamper_connection
 from tests.integration.test_audit_tamper import forge, insert
+from tests.jobs import follow_job
 
 
 def cli(app, *args: str):
@@ -96,7 +97,7 @@ def test_a_forged_append_fails_on_the_page_and_the_command_even_after_a_checkpoi
         assert f"FAILED at entry {seq} (bad_mac)" in verified.output
         client = app.test_client()
         assert login(client, "auditor1").status_code == 302
-        html = client.post("/audit/verify").get_data(as_text=True)
+        html = follow_job(app, client, client.post("/audit/verify")).get_data(as_text=True)
         assert f'href="/audit/entry/{seq}"' in html
         with app.app_context():
             data = db.session.execute(select(AuditEntry.data).where(AuditEntry.action == "audit.verified")
@@ -127,7 +128,7 @@ def test_a_row_outside_the_chain_is_not_shown_as_history_and_verify_names_it(tmp
             html = client.get(page).get_data(as_text=True)
             assert 'href="/audit/entry/0"' not in html and "/audit/entry/-3" not in html, page
         assert client.get("/audit/entry/0").status_code == 404
-        html = client.post("/audit/verify").get_data(as_text=True)
+        html = follow_job(app, client, client.post("/audit/verify")).get_data(as_text=True)
         assert 'id="kp-verify-result"' in html and "alert-danger" in html
         verified = cli(app, "audit", "verify")
         assert verified.exit_code == 1 and "FAILED at entry -3 (inserted)" in verified.output
