@@ -8,12 +8,13 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
+from sqlalchemy.exc import DBAPIError
 
 from audit import backup as backups
 from audit import checkpoints as checkpoint_file
 from audit import queries, services
 from audit.chain import at_text
-from audit.verify import Result
+from audit.verify import Result, database_unreadable
 from core import context
 from core.db import DomainError, db
 
@@ -34,7 +35,11 @@ def checkpoint_log() -> Path:
 
 def verify_now() -> Result:
     """Verify the app's database against the database's and the file's checkpoints."""
-    return queries.verify_engine(db.engine, log=checkpoint_log(), key=signing_key())
+    key = signing_key()
+    try:
+        return queries.verify_engine(db.engine, log=checkpoint_log(), key=key)
+    except DBAPIError as err:  # a dropped or unreadable audit table is a finding, not a traceback
+        return database_unreadable(err)
 
 
 def report(result: Result) -> None:

@@ -62,6 +62,8 @@ MESSAGES = {
                                 "although earlier checkpoints are: it was forged or its signature removed."),
     "checkpoint_log_damaged": N_("The checkpoint file cannot be read (%(detail)s): it was damaged or "
                                  "changed."),
+    "database_unreadable": N_("The audit tables cannot be read (%(detail)s): a table was removed or "
+                              "damaged."),
 }
 
 KINDS = {"content_changed": "content_changed", "content_rehashed": "content_changed",
@@ -71,7 +73,8 @@ KINDS = {"content_changed": "content_changed", "content_rehashed": "content_chan
          "inserted_past_head": "inserted", "head_mismatch": "content_changed", "shorter": "shorter",
          "rewritten": "rewritten", "checkpoint_conflict": "checkpoint_conflict",
          "bad_signature": "bad_signature",
-         "unsigned_after_signed": "bad_signature", "checkpoint_log_damaged": "checkpoint_conflict"}
+         "unsigned_after_signed": "bad_signature", "checkpoint_log_damaged": "checkpoint_conflict",
+         "database_unreadable": "missing"}
 
 
 @dataclass(frozen=True)
@@ -316,3 +319,10 @@ def resume(rest: Callable[[int], Iterable[Mapping[str, Any]]], checkpoints: list
     result.count += state.get("count", 0)
     result.checkpoints += state.get("hits", 0)
     return result
+
+
+def database_unreadable(err: Exception) -> Result:
+    """The answer when the audit tables cannot be read at all (a dropped table): a problem, not a crash."""
+    orig = getattr(err, "orig", None) or err
+    detail = (str(orig).strip().splitlines() or [type(orig).__name__])[0][:200]
+    return Result(ok=False, problem=Problem(0, "database_unreadable", {"seq": 0, "detail": detail}))

@@ -17,14 +17,15 @@ from typing import Any
 from flask import Response, abort, current_app, render_template, request, send_file, stream_with_context
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
+from sqlalchemy.exc import DBAPIError
 
 from audit import bp, queries, services
 from audit import checkpoints as checkpoint_file
 from audit.chain import at_text
 from audit.forms import VerifyForm
-from audit.verify import MESSAGES
+from audit.verify import MESSAGES, database_unreadable
 from core.dates import BANGKOK, format_date, format_datetime, format_numeric
-from core.db import db
+from core.db import AuditUnavailable, db
 from core.exports import content_disposition, safe_cell
 from core.files import XLSX
 from core.i18n import lang
@@ -163,11 +164,22 @@ def verify():
         except (OSError, ValueError):
             current_app.logger.exception("AUDIT_SIGNING_KEY cannot be used")
             key = None
-        result = queries.verify_engine(db.engine, log=checkpoint_file.log_path(current_app.config), key=key)
-        recorded_as = services.record_verification(db.session, actor(), result)
+        try:
+            result = queries.verify_engine(db.engine, log=checkpoint_file.log_path(current_app.config), key=key)
+        except DBAPIError as err:  # a dropped audit table is the answer to show, not a crash
+            result = database_unreadable(err)
+        try:
+            recorded_as = services.record_verification(db.session, actor(), result)
+        except AuditUnavailable:
+            db.session.rollback()  # the answer is still shown; that it was not recorded is logged critically
+    try:
+        head, checkpoint = queries.head_of(db.session), queries.latest_checkpoint(db.session)
+    except DBAPIError:
+        db.session.rollback()
+        head, checkpoint = None, None
     return render_template("audit/verify.html", form=form, result=result, recorded_as=recorded_as,
                            problem_text=_problem_text(result.problem) if result and result.problem else "",
-                           head=queries.head_of(db.session), checkpoint=queries.latest_checkpoint(db.session))
+                           head=head, checkpoint=checkpoint)
 
 
 # --- exports -------------------------------------------------------------------------------------

@@ -63,6 +63,15 @@ class Conflict(DomainError):
     status = 409
 
 
+class AuditUnavailable(DomainError):
+    """The audit log cannot take an entry (a broken chain, a missing table): the change is refused.
+
+    It lives in core so that core's services (login) can tell it from other errors; audit.record raises it.
+    """
+
+    status = 503
+
+
 def utcnow() -> datetime:
     """Now, as an aware UTC datetime."""
     return datetime.now(UTC)
