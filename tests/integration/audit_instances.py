@@ -28,10 +28,20 @@ def on_postgres() -> bool:
 
 
 def _server_url() -> str:
-    url = os.environ["DATABASE_URL"]
+    """The owner's URL (MIGRATE_DATABASE_URL when the run has two roles): schemas are the owner's to make."""
+    url = os.environ.get("MIGRATE_DATABASE_URL") or os.environ["DATABASE_URL"]
     if url.startswith("postgresql://"):
         return url.replace("postgresql://", "postgresql+psycopg://", 1)
     return url
+
+
+def owner_url_for(url: str) -> str:
+    """The owner's URL to the same schema as the app's `url` (its options kept), or "" with one role."""
+    owner = os.environ.get("MIGRATE_DATABASE_URL") or ""
+    if not url.startswith("postgres") or not owner or owner == os.environ.get("DATABASE_URL"):
+        return ""
+    query = url.partition("?")[2]
+    return owner + (("&" if "?" in owner else "?") + query if query else "")
 
 
 def create_schema(schema: str) -> None:
@@ -63,7 +73,8 @@ def database_url_for(name: str, directory: Path) -> tuple[str, str | None]:
 def make_app(url: str, directory: Path, **overrides) -> Flask:
     from wsgi import create_app
 
-    return create_app({"DATABASE_URL": url, "SECRET_KEY": "test-secret", "BASE_URL": "http://kp.test",
+    return create_app({"DATABASE_URL": url, "MIGRATE_DATABASE_URL": owner_url_for(url),
+                       "SECRET_KEY": "test-secret", "BASE_URL": "http://kp.test",
                        "EVIDENCE_DIR": str(directory / "files"),
                        "AUDIT_CHECKPOINT_LOG": str(directory / "audit-checkpoints.jsonl"),
                        "TESTING": True, "WTF_CSRF_ENABLED": False, **overrides})
