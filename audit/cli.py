@@ -8,13 +8,12 @@ from pathlib import Path
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
-from sqlalchemy.exc import DBAPIError
 
 from audit import backup as backups
 from audit import checkpoints as checkpoint_file
 from audit import queries, services
 from audit.chain import at_text
-from audit.verify import Result, database_unreadable
+from audit.verify import DATABASE_ERRORS, Result, database_unreadable
 from core import context
 from core.db import DomainError, db, owner_engine
 
@@ -38,7 +37,7 @@ def verify_now() -> Result:
     key = signing_key()
     try:
         return queries.verify_engine(db.engine, log=checkpoint_log(), key=key)
-    except DBAPIError as err:  # a dropped or unreadable audit table is a finding, not a traceback
+    except DATABASE_ERRORS as err:  # a dropped or unreadable audit table is a finding, not a traceback
         return database_unreadable(err)
 
 

@@ -321,6 +321,26 @@ def resume(rest: Callable[[int], Iterable[Mapping[str, Any]]], checkpoints: list
     return result
 
 
+def _database_errors() -> tuple[type[BaseException], ...]:
+    import sqlite3
+
+    from sqlalchemy.exc import DBAPIError
+
+    errors: list[type[BaseException]] = [DBAPIError, sqlite3.DatabaseError]
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        pass
+    else:
+        errors.append(psycopg.DatabaseError)
+    return tuple(errors)
+
+
+# What reading a missing or damaged audit table raises: SQLAlchemy's wrapper, or the driver's own error
+# where the walk reads through a raw cursor.
+DATABASE_ERRORS = _database_errors()
+
+
 def database_unreadable(err: Exception) -> Result:
     """The answer when the audit tables cannot be read at all (a dropped table): a problem, not a crash."""
     orig = getattr(err, "orig", None) or err

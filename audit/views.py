@@ -23,7 +23,7 @@ from audit import bp, queries, services
 from audit import checkpoints as checkpoint_file
 from audit.chain import at_text
 from audit.forms import VerifyForm
-from audit.verify import MESSAGES, database_unreadable
+from audit.verify import DATABASE_ERRORS, MESSAGES, database_unreadable
 from core.dates import BANGKOK, format_date, format_datetime, format_numeric
 from core.db import AuditUnavailable, db
 from core.exports import content_disposition, safe_cell
@@ -166,7 +166,7 @@ def verify():
             key = None
         try:
             result = queries.verify_engine(db.engine, log=checkpoint_file.log_path(current_app.config), key=key)
-        except DBAPIError as err:  # a dropped audit table is the answer to show, not a crash
+        except DATABASE_ERRORS as err:  # a dropped audit table is the answer to show, not a crash
             result = database_unreadable(err)
         try:
             recorded_as = services.record_verification(db.session, actor(), result)
