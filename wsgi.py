@@ -78,8 +78,10 @@ def init_migrations(app: Flask) -> None:
         del app.extensions["migrate"]
     if "migrate" not in app.extensions:
         from flask_migrate import Migrate
+        from flask_migrate.cli import db as commands
 
         Migrate(app, db, directory=MIGRATIONS, render_as_batch=True, compare_type=True)
+        commands.add_command(core_cli.grant_command)  # `db grant [ROLE]`: the app role's privileges
 
 
 class _MigrateLater:

@@ -32,7 +32,7 @@ from sqlalchemy.exc import DBAPIError
 
 from audit import checkpoints as checkpoint_file
 from audit.models import AuditEntry, AuditHead
-from core.db import N_, DomainError
+from core.db import N_, DomainError, grant_app_role
 from core.models import User
 
 FORMAT = "khruphan-backup/1"
@@ -287,8 +287,13 @@ def instance_contents(engine: Engine, evidence_dir: str | os.PathLike) -> dict[s
 
 
 def restore_backup(engine: Engine, evidence_dir: str | os.PathLike, source: str | os.PathLike,
-                   checkpoint_log: Path | None = None) -> dict[str, Any]:
-    """Restore a checked backup into an empty instance; return its manifest. Verification is the caller's."""
+                   checkpoint_log: Path | None = None, *, app_role: str | None = None) -> dict[str, Any]:
+    """Restore a checked backup into an empty instance; return its manifest. Verification is the caller's.
+
+    On PostgreSQL `engine` is the owner's (MIGRATE_DATABASE_URL when set): the dump is restored without
+    its owners and privileges, so `app_role`, the app's own role when it is another, is granted its
+    privileges again afterwards (core.db.grant_app_role).
+    """
     source = Path(source)
     manifest = read_manifest(source)
     kind = engine.dialect.name
@@ -321,6 +326,10 @@ def restore_backup(engine: Engine, evidence_dir: str | os.PathLike, source: str 
         env, args = _pg_env_args(engine)
         _run([shutil.which("pg_restore") or "pg_restore", "--no-owner", "--no-privileges", "--clean",
               "--if-exists", "--single-transaction", "--exit-on-error", *args, str(dump)], env)
+        if app_role:
+            with engine.begin() as conn:
+                grant_app_role(conn, app_role)
+            engine.dispose()
 
     store = Path(evidence_dir)
     for item in manifest["files"]:

@@ -14,9 +14,9 @@ from audit import checkpoints as checkpoint_file
 from audit import mac as entry_mac
 from audit import queries, services
 from audit.chain import at_text
-from audit.verify import Result
+from audit.verify import DATABASE_ERRORS, Result, database_unreadable
 from core import context
-from core.db import DomainError, db
+from core.db import DomainError, db, owner_engine
 
 audit = AppGroup("audit", help="The audit log: verify the chain, take checkpoints.")
 
@@ -35,7 +35,10 @@ def checkpoint_log() -> Path:
 
 def verify_now() -> Result:
     """Verify the app's database against the database's and the file's checkpoints, and the MACs."""
-    return queries.verify_configured(db.engine, current_app.config)
+    try:
+        return queries.verify_configured(db.engine, current_app.config)
+    except DATABASE_ERRORS as err:  # a dropped or unreadable audit table is a finding, not a traceback
+        return database_unreadable(err)
 
 
 def report(result: Result) -> None:
@@ -131,11 +134,15 @@ def backup_command(out: Path):
 @with_appcontext
 def restore_command(source: Path):
     """Restore a backup into an empty instance, check every hash, then verify the audit chain."""
+    engine, app_role = owner_engine(current_app.config, db.engine)  # restoring is the owner's work
     try:
-        manifest = backups.restore_backup(db.engine, current_app.config["EVIDENCE_DIR"], source,
-                                          checkpoint_log())
+        manifest = backups.restore_backup(engine, current_app.config["EVIDENCE_DIR"], source,
+                                          checkpoint_log(), app_role=app_role)
     except DomainError as err:
         raise click.ClickException(str(err)) from None
+    finally:
+        if engine is not db.engine:
+            engine.dispose()
     click.echo(f"restored {source}: {manifest['db']['kind']} database, {len(manifest['files'])} files, "
                f"taken {manifest['created_at']} at audit head {manifest['audit_head']['seq']}")
     result = verify_now()

@@ -17,9 +17,10 @@ from flask_babel import gettext as _
 
 from audit import queries, services
 from audit.chain import at_text
+from audit.verify import DATABASE_ERRORS, database_unreadable
 from core import jobs
 from core.dates import BANGKOK, format_numeric
-from core.db import N_, Forbidden, db
+from core.db import N_, AuditUnavailable, Forbidden, begin_write, db
 from core.exports import safe_cell
 from core.files import XLSX
 from core.permissions import AUDIT_VIEW
@@ -111,7 +112,11 @@ def run_verify(ctx: jobs.JobContext) -> None:
     """Walk the whole chain against every checkpoint; the result and its `audit.verified` entry together."""
     _require_auditor(ctx)
     ctx.progress(0, None, force=True)
-    result = queries.verify_configured(db.engine, ctx.config)  # exactly what `audit verify` answers
+    try:
+        result = queries.verify_configured(db.engine, ctx.config)  # exactly what `audit verify` answers
+    except DATABASE_ERRORS as err:  # a dropped or unreadable audit table is the answer, not a crash
+        ctx.session.rollback()
+        result = database_unreadable(err)
     if result.problem is not None and result.problem.code == "key_unusable":
         log.error("audit verify: %s", result.problem.message)
     outcome = result_outcome(result)
@@ -122,7 +127,14 @@ def run_verify(ctx: jobs.JobContext) -> None:
         outcome["recorded_as"] = queries.head_of(session)[0]  # the entry just written holds the head's lock
         seal(session)
 
-    services.record_verification(ctx.session, ctx.owner, result, before_commit=seal_with_entry)
+    try:
+        services.record_verification(ctx.session, ctx.owner, result, before_commit=seal_with_entry)
+    except AuditUnavailable:  # the log cannot take the entry: the answer is still shown (logged critically)
+        ctx.session.rollback()
+        outcome["recorded_as"] = None
+        begin_write(ctx.session)
+        seal(ctx.session)
+        ctx.session.commit()
 
 
 jobs.register(EXPORT, run_export, title=N_("Exporting the audit log"))

@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Insert, Update, event, insert, select
+from sqlalchemy import Insert, Update, event, insert, or_, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Delete
 
 from audit import checkpoints as checkpoint_file
 from audit import mac as entry_mac
 from audit.chain import dumps, entry_hash, format_at
-from audit.models import GENESIS_HASH, AuditCheckpoint, AuditEntry, AuditHead
+from audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from audit.verify import Checkpoint, Result
 from core import form_tokens
 from core.context import current_origin
-from core.db import N_, Audited, DomainError, begin_write, utcnow
+from core.db import N_, Audited, AuditUnavailable, DomainError, begin_write, utcnow
+
+log = logging.getLogger("khruphan.audit")
 
 # Column widths of the text fields: values are stored (and hashed) in NFC, cut to fit.
 _WIDTHS = {"actor": 64, "action": 64, "subject_type": 64, "subject_id": 64, "ip": 64, "user_agent": 300,
@@ -56,14 +60,34 @@ def subject_of(subject: Any) -> tuple[str, str]:
     return kind, str(ident)
 
 
+def _unavailable(reason: str, detail: str = "") -> AuditUnavailable:
+    """The refusal of an append, with the alert an operator needs (the person sees the 503 page)."""
+    log.critical("the audit log cannot be written (%s)%s; nothing was saved. Run `flask --app wsgi audit "
+                 "verify`.", reason, f": {detail}" if detail else "")
+    return AuditUnavailable(N_("The audit log cannot be written (%(reason)s), so nothing was saved. Tell "
+                               "the administrator or internal audit: they can sign in and verify the log."),
+                            reason=reason)
+
+
 def _lock_head(session: Session) -> AuditHead:
+    """The head row, locked; refuses (AuditUnavailable) when the chain cannot take one more entry.
+
+    One row at or beyond head+1 (a stray or forged entry), or one already chained to the head's hash,
+    would make the append fail on a unique key at commit: that is found here and named instead.
+    """
     stmt = (select(AuditHead).where(AuditHead.id == 1).with_for_update()
             .execution_options(populate_existing=True))
-    head = session.execute(stmt).scalar_one_or_none()
-    if head is None:
-        head = AuditHead(id=1, seq=0, hash=GENESIS_HASH)
-        session.add(head)
-        session.flush()
+    try:
+        head = session.execute(stmt).scalar_one_or_none()
+        if head is None:
+            raise _unavailable(N_("its head is missing"))
+        beyond = session.execute(
+            select(AuditEntry.seq).where(or_(AuditEntry.seq > head.seq, AuditEntry.prev_hash == head.hash))
+            .limit(1)).scalar_one_or_none()
+    except DBAPIError as err:
+        raise _unavailable(N_("its tables cannot be read"), str(err.orig).splitlines()[0]) from err
+    if beyond is not None:
+        raise _unavailable(N_("an entry lies beyond its head"), f"entry {beyond}, head {head.seq}")
     return head
 
 
@@ -174,7 +198,8 @@ def install_guard() -> None:
     @event.listens_for(Session, "before_commit")
     def _before_commit(session):
         needed = session.info.get("audit_needed") or _touches_audited(session)
-        if needed and not session.info.get("audit_recorded"):
+        # `audit_waived`: signing in while the log cannot be written (core.services._record_sign_in).
+        if needed and not (session.info.get("audit_recorded") or session.info.get("audit_waived")):
             session.info.pop("audit_needed", None)
             raise AuditMissing("a change to an audited table was committed without an audit entry")
 
@@ -183,6 +208,7 @@ def install_guard() -> None:
         if transaction.parent is None:
             session.info.pop("audit_needed", None)
             session.info.pop("audit_recorded", None)
+            session.info.pop("audit_waived", None)
 
 
 # --- checkpoints and the auditor's own actions ---------------------------------------------------

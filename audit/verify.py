@@ -93,6 +93,8 @@ MESSAGES = {
                   "entries carry MACs from entry %(first)d on: it was forged or changed."),
     "mac_stripped": N_("Entry %(seq)d records a checkpoint taken with the MAC key, but has no valid MAC: "
                        "the MACs were removed or the entry was forged."),
+    "database_unreadable": N_("The audit tables cannot be read (%(detail)s): a table was removed or "
+                              "damaged."),
 }
 
 KINDS = {"content_changed": "content_changed", "content_rehashed": "content_changed",
@@ -107,7 +109,8 @@ KINDS = {"content_changed": "content_changed", "content_rehashed": "content_chan
          "checkpoint_missing_file": "checkpoint_missing", "checkpoint_entry_missing": "shorter",
          "checkpoint_entry_changed": "rewritten",
          "signature_removed": "bad_signature", "latest_unsigned": "bad_signature", "bad_mac": "bad_mac",
-         "mac_stripped": "bad_mac", "key_unusable": "key_unusable"}
+         "mac_stripped": "bad_mac", "key_unusable": "key_unusable",
+         "database_unreadable": "missing"}
 
 
 @dataclass(frozen=True)
@@ -455,3 +458,30 @@ def judge_table(result: Result, facts: TableFacts, head: tuple[int, str], checkp
     elif facts.macs_present:
         result.warnings.append("entry MACs were not checked: no AUDIT_MAC_KEY is configured")
     return result
+
+
+def _database_errors() -> tuple[type[BaseException], ...]:
+    import sqlite3
+
+    from sqlalchemy.exc import DBAPIError
+
+    errors: list[type[BaseException]] = [DBAPIError, sqlite3.DatabaseError]
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency
+        pass
+    else:
+        errors.append(psycopg.DatabaseError)
+    return tuple(errors)
+
+
+# What reading a missing or damaged audit table raises: SQLAlchemy's wrapper, or the driver's own error
+# where the walk reads through a raw cursor.
+DATABASE_ERRORS = _database_errors()
+
+
+def database_unreadable(err: Exception) -> Result:
+    """The answer when the audit tables cannot be read at all (a dropped table): a problem, not a crash."""
+    orig = getattr(err, "orig", None) or err
+    detail = (str(orig).strip().splitlines() or [type(orig).__name__])[0][:200]
+    return Result(ok=False, problem=Problem(0, "database_unreadable", {"seq": 0, "detail": detail}))

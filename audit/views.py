@@ -13,6 +13,7 @@ from typing import Any
 from flask import abort, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup, escape
+from sqlalchemy.exc import DBAPIError
 
 from audit import bp, queries
 from audit import jobs as audit_jobs
@@ -159,9 +160,14 @@ def verify():
     job = jobs.job_for(db.session, request.args.get("job", ""), actor()) if request.args.get("job") else None
     if job is not None and job.kind == audit_jobs.VERIFY and job.status == jobs.DONE and job.outcome:
         result, recorded_as = _result_of(job.outcome), job.outcome.get("recorded_as")
+    try:
+        head, checkpoint = queries.head_of(db.session), queries.latest_checkpoint(db.session)
+    except DBAPIError:  # a dropped audit table: the page still opens and the job's answer names it
+        db.session.rollback()
+        head, checkpoint = None, None
     return render_template("audit/verify.html", form=form, result=result, recorded_as=recorded_as,
                            problem_text=_problem_text(result.problem) if result and result.problem else "",
-                           head=queries.head_of(db.session), checkpoint=queries.latest_checkpoint(db.session))
+                           head=head, checkpoint=checkpoint)
 
 
 def _result_of(outcome: dict[str, Any]) -> Result:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import sys
 
 import click
-from flask import Flask
-from flask.cli import AppGroup
+from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from core import context, services
-from core.db import DomainError, db
+from core.db import DomainError, db, grant_app_role, owner_engine
 from core.models import User
 from core.permissions import ROLES
 
@@ -61,6 +61,23 @@ def jobs_worker(workers):
 
     context.set_origin("job-service", "flask jobs worker")
     jobs.run_worker(current_app._get_current_object(), workers)
+
+
+@click.command("grant")
+@click.argument("role", required=False)
+@with_appcontext
+def grant_command(role: str | None) -> None:
+    """Grant the app's role (ROLE, or DATABASE_URL's user) exactly its privileges; run as the owner."""
+    engine, app_role = owner_engine(current_app.config, db.engine)
+    role = role or app_role
+    if engine.dialect.name != "postgresql":
+        raise click.ClickException("roles exist on PostgreSQL only; SQLite needs no grant")
+    if not role or role == engine.url.username:
+        raise click.ClickException("name the app's role (ROLE), or set MIGRATE_DATABASE_URL to the owner's "
+                                   "URL and DATABASE_URL to the app's")
+    with engine.begin() as conn:
+        tables = grant_app_role(conn, role)
+    click.echo(f"granted {role} its privileges on {len(tables)} tables")
 
 
 def init_app(app: Flask) -> None:

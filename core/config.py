@@ -9,6 +9,7 @@ from typing import Any
 
 ENV_KEYS = (
     "DATABASE_URL",
+    "MIGRATE_DATABASE_URL",
     "SECRET_KEY",
     "BASE_URL",
     "EVIDENCE_DIR",
@@ -43,6 +44,15 @@ def _secret_key(instance: Path) -> str:
     return key
 
 
+def database_uri(url: str) -> str:
+    """A database URL as SQLAlchemy wants it: PostgreSQL through psycopg 3."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
 def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
     """Return the app configuration; nothing here connects to anything."""
     instance = Path(instance_path)
@@ -50,11 +60,12 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
     env = {k: os.environ[k] for k in ENV_KEYS if os.environ.get(k)}
     merged: dict[str, Any] = {**env, **overrides}
 
-    db_url = merged.get("DATABASE_URL") or f"sqlite:///{instance / 'khruphan.sqlite3'}"
-    if db_url.startswith("postgres://"):
-        db_url = "postgresql://" + db_url[len("postgres://") :]
-    if db_url.startswith("postgresql://"):
-        db_url = "postgresql+psycopg://" + db_url[len("postgresql://") :]
+    db_url = database_uri(merged.get("DATABASE_URL") or f"sqlite:///{instance / 'khruphan.sqlite3'}")
+    # PostgreSQL only: the owner role that runs migrations (and restore), while DATABASE_URL is the app's
+    # role, which owns nothing (README, "Running in production"). SQLite has no roles: it is ignored there.
+    migrate_url = database_uri(merged.get("MIGRATE_DATABASE_URL") or "")
+    if not (db_url.startswith("postgresql") and migrate_url.startswith("postgresql")):
+        migrate_url = ""
     base_url = (merged.get("BASE_URL") or "http://127.0.0.1:5000").rstrip("/")
     secure = base_url.startswith("https://")
     max_mb = float(merged.get("MAX_UPLOAD_MB") or 25)
@@ -62,6 +73,7 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
     config: dict[str, Any] = {
         "SQLALCHEMY_DATABASE_URI": db_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "MIGRATE_DATABASE_URI": migrate_url,
         "SECRET_KEY": merged.get("SECRET_KEY") or _secret_key(instance),
         "BASE_URL": base_url,
         "EVIDENCE_DIR": merged.get("EVIDENCE_DIR") or str(instance / "files"),
@@ -105,6 +117,6 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "PAGE_SIZE": 50,
     }
     for key, value in overrides.items():
-        if key not in ("DATABASE_URL", "BASE_URL"):
+        if key not in ("DATABASE_URL", "MIGRATE_DATABASE_URL", "BASE_URL"):
             config[key] = value
     return config

@@ -87,6 +87,15 @@ def starts_with(expr: Any, text: str) -> ColumnElement[bool]:
     return expr.like(f"{escape_like(text)}%", escape=LIKE_ESCAPE)
 
 
+class AuditUnavailable(DomainError):
+    """The audit log cannot take an entry (a broken chain, a missing table): the change is refused.
+
+    It lives in core so that core's services (login) can tell it from other errors; audit.record raises it.
+    """
+
+    status = 503
+
+
 def utcnow() -> datetime:
     """Now, as an aware UTC datetime."""
     return datetime.now(UTC)
@@ -141,3 +150,57 @@ def refresh_statistics(session: Session) -> None:
         session = session()
     session.connection().exec_driver_sql("ANALYZE")
     session.commit()
+
+
+# --- PostgreSQL least privilege --------------------------------------------------------------------
+
+# What the app's role may do beyond SELECT, per table; every other table of the schema gets SELECT,
+# INSERT, UPDATE and DELETE. The log is append-only by grant as well as by trigger: the app can add an
+# entry or a checkpoint and move the head, never rewrite or remove one. No table gets TRUNCATE,
+# REFERENCES or TRIGGER, and the role owns nothing, so it cannot ALTER, DROP or disable a trigger.
+APP_ROLE_LIMITS = {
+    "audit_entries": "INSERT",
+    "audit_checkpoints": "INSERT",
+    "audit_head": "UPDATE",
+    "alembic_version": "",
+}
+
+
+def grant_app_role(conn, role: str) -> list[str]:
+    """Give `role` (the app's) exactly what it needs on every table of the current schema; run as owner.
+
+    It starts from nothing each time (REVOKE ALL), so it may be run again after every upgrade: the tables
+    that later migrations add are covered without each migration having to remember. Returns the tables.
+    """
+    from sqlalchemy import text
+
+    quote = conn.dialect.identifier_preparer.quote
+    schema = conn.execute(text("SELECT current_schema()")).scalar_one()
+    tables = conn.execute(text(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = :s AND c.relkind IN ('r', 'p', 'v') ORDER BY c.relname"), {"s": schema}).scalars().all()
+    who, where = quote(role), quote(schema)
+    conn.execute(text(f"GRANT USAGE ON SCHEMA {where} TO {who}"))
+    conn.execute(text(f"REVOKE CREATE ON SCHEMA {where} FROM {who}"))
+    conn.execute(text(f"REVOKE ALL ON ALL TABLES IN SCHEMA {where} FROM {who}"))
+    conn.execute(text(f"REVOKE ALL ON ALL SEQUENCES IN SCHEMA {where} FROM {who}"))
+    for table in tables:
+        extra = APP_ROLE_LIMITS.get(table, "INSERT, UPDATE, DELETE")
+        privileges = "SELECT" + (f", {extra}" if extra else "")
+        conn.execute(text(f"GRANT {privileges} ON {where}.{quote(table)} TO {who}"))
+    conn.execute(text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA {where} TO {who}"))
+    return list(tables)
+
+
+def owner_engine(config: dict, app_engine: Engine) -> tuple[Engine, str | None]:
+    """(the owner's engine, the app's role to grant or None): MIGRATE_DATABASE_URI's engine when it is set
+    (PostgreSQL with two roles), else the app's own engine and nothing to grant."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    url = config.get("MIGRATE_DATABASE_URI")
+    if not url:
+        return app_engine, None
+    engine = create_engine(url, poolclass=NullPool)
+    role = app_engine.url.username
+    return engine, (role if role and role != engine.url.username else None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import secrets
 from datetime import datetime, timedelta
@@ -15,7 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from core import recorder
-from core.db import N_, Conflict, DomainError, Forbidden, NotFound, begin_write, utcnow
+from core.db import N_, AuditUnavailable, Conflict, DomainError, Forbidden, NotFound, begin_write, utcnow
 from core.models import (
     THROTTLE_ADDRESS,
     THROTTLE_USER,
@@ -31,6 +32,7 @@ from core.permissions import ROLES, SETTINGS_MANAGE, USERS_MANAGE
 # moment rather than the library default's 64 MiB, which matters with two workers on a small server.
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
 MIN_PASSWORD = 8
+log = logging.getLogger("khruphan.auth")
 _dummy_hash: str | None = None
 
 
@@ -82,6 +84,24 @@ def normalise_username(username: str) -> str:
 
 
 # --- login ---------------------------------------------------------------------------------------
+
+def _record_sign_in(session: Session, actor: User | None, action: str, subject: Any, data: dict) -> bool:
+    """Record signing in or out; when the log cannot take an entry, go on without it and say so loudly.
+
+    Signing in must work while the chain is broken, or the auditor could not sign in to see why. The
+    entry is tried in a savepoint, so a refused append leaves the rest of the transaction intact; the
+    commit is then allowed without it (the guard reads `audit_waived`) and the gap is logged critically.
+    """
+    try:
+        with session.begin_nested():
+            recorder.record(session, actor, action, subject, data)
+        return True
+    except AuditUnavailable:
+        session.info["audit_waived"] = action
+        log.critical("%s of %r committed WITHOUT its audit entry: the audit log cannot be written",
+                     action, getattr(subject, "username", ""))
+        return False
+
 
 LOGIN_DEFAULTS: dict[str, Any] = {"LOGIN_SLOWDOWN_AFTER": 3, "LOGIN_LOCK_AFTER": 10, "LOGIN_LOCK_MINUTES": 15,
                                   "LOGIN_ADDRESS_LOCK_AFTER": 30, "LOGIN_USER_LOCK_AFTER": 100,
@@ -177,7 +197,7 @@ def login(session: Session, username: str, password: str, *, ip: str = "", user_
     if not ok or user is None or not user.active:
         _count_failure(throttles, now, cfg)
         # Nobody is signed in: the actor is unknown (None); the account tried is the subject.
-        recorder.record(session, None, "auth.login_failed", user,
+        _record_sign_in(session, None, "auth.login_failed", user,
                         {"username": key, "reason": "inactive" if user and ok else "bad_credentials"})
         session.commit()
         raise LoginRefused(N_("Wrong username or password."))
@@ -189,9 +209,10 @@ def login(session: Session, username: str, password: str, *, ip: str = "", user_
         user.password_hash = _hasher.hash(password)
     token = secrets.token_urlsafe(32)
     session.add(LoginSession(token=token, user_id=user.id, ip=ip[:64], user_agent=user_agent[:300]))
-    recorder.record(session, user, "auth.login", user, {})
+    recorded = _record_sign_in(session, user, "auth.login", user, {})
     session.commit()
     user.current_session_token = token
+    user.audit_unavailable = not recorded  # the view warns those who can act on it
     return user, token
 
 
@@ -231,7 +252,7 @@ def logout(session: Session, user: User, token: str) -> None:
     begin_write(session)
     session.execute(update(LoginSession).where(LoginSession.token == token, LoginSession.revoked_at.is_(None))
                     .values(revoked_at=utcnow()))
-    recorder.record(session, user, "auth.logout", user, {})
+    _record_sign_in(session, user, "auth.logout", user, {})
     session.commit()
 
 

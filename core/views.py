@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import fontpkg_sarabun
 from flask import current_app, flash, redirect, render_template, request, send_from_directory, session, url_for
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 from sqlalchemy import select
@@ -15,7 +16,7 @@ from core.db import db
 from core.forms import ChangePasswordForm, EmptyForm, LoginForm, ResetPasswordForm, SettingsForm, UserForm
 from core.i18n import LANGUAGES
 from core.models import User
-from core.permissions import ASSETS_MANAGE, EVIDENCE_VIEW, SETTINGS_MANAGE, USERS_MANAGE
+from core.permissions import ASSETS_MANAGE, AUDIT_VIEW, EVIDENCE_VIEW, SETTINGS_MANAGE, USERS_MANAGE
 from core.web import actor, public, require, safe_next, submit_once
 
 
@@ -53,6 +54,10 @@ def login():
         session.clear()
         login_user(user)
         session["lang"] = user.language
+        if getattr(user, "audit_unavailable", False) and (user.can(AUDIT_VIEW) or user.has_role("admin")):
+            with force_locale(user.language):
+                flash(_("The audit log cannot be written: changes are refused until it is repaired. Open "
+                        "Verify to see what is wrong."), "danger")
         return redirect(safe_next(form.next.data) or url_for("core.home"))
     return render_template("core/login.html", form=form)
 

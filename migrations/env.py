@@ -3,6 +3,7 @@ from logging.config import fileConfig
 
 from alembic import context
 from flask import current_app
+from sqlalchemy.pool import NullPool
 
 # this is the Alembic Config object, which provides
 # access to the values within the .ini file in use.
@@ -14,8 +15,32 @@ fileConfig(config.config_file_name, disable_existing_loggers=False)
 logger = logging.getLogger('alembic.env')
 
 
+_owner_engine = None
+
+
 def get_engine():
-    return current_app.extensions['migrate'].db.engine
+    """The owner's engine when MIGRATE_DATABASE_URL is set (PostgreSQL), else the app's own."""
+    global _owner_engine
+    owner_url = current_app.config.get("MIGRATE_DATABASE_URI")
+    if not owner_url:
+        return current_app.extensions['migrate'].db.engine
+    if _owner_engine is None or _owner_engine.url.render_as_string(hide_password=False) != owner_url:
+        from sqlalchemy import create_engine
+
+        _owner_engine = create_engine(owner_url, poolclass=NullPool)
+    return _owner_engine
+
+
+def app_role():
+    """The app's own role when migrations run as another (the owner), else None: nothing to grant."""
+    if not current_app.config.get("MIGRATE_DATABASE_URI"):
+        return None
+    app_url = current_app.extensions['migrate'].db.engine.url
+    owner_url = get_engine().url
+    if (app_url.host, app_url.port, app_url.database) != (owner_url.host, owner_url.port, owner_url.database):
+        raise RuntimeError("MIGRATE_DATABASE_URL and DATABASE_URL name different databases; "
+                           "both must name the same one (the owner's role and the app's)")
+    return app_url.username if app_url.username != owner_url.username else None
 
 
 def get_engine_url():
@@ -100,6 +125,7 @@ def run_migrations_online():
     conf_args.setdefault("include_name", include_name)
 
     connectable = get_engine()
+    role = app_role()
 
     with connectable.connect() as connection:
         context.configure(
@@ -110,6 +136,13 @@ def run_migrations_online():
 
         with context.begin_transaction():
             context.run_migrations()
+            if role:
+                # After every upgrade, in its transaction: the app's role gets exactly what it needs on
+                # every table, the new ones included (core.db.grant_app_role).
+                from core.db import grant_app_role
+
+                grant_app_role(connection, role)
+                logger.info('Granted the app role %s its privileges.', role)
 
 
 if context.is_offline_mode():

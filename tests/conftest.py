@@ -5,14 +5,18 @@ from __future__ import annotations
 import itertools
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
 from flask_migrate import upgrade
-from sqlalchemy import create_engine, text
+from sqlalchemy import Connection, create_engine, text
+from sqlalchemy.pool import NullPool
 
 from core import context
 from core import services as core_services
+from core.config import database_uri
 from core.db import db
 from lending.models import Asset, compute_search_text
 
@@ -25,22 +29,66 @@ def unique(prefix: str = "x") -> str:
 
 
 def _reset_postgres(url: str) -> None:
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1)
-                           if url.startswith("postgresql://") else url)
+    engine = create_engine(database_uri(url))
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
     engine.dispose()
 
 
+def owner_database_url() -> str:
+    """The owner's URL on PostgreSQL: MIGRATE_DATABASE_URL when CI gives two roles, else DATABASE_URL
+    (a developer's single role owns everything); "" on SQLite."""
+    url = os.environ.get("DATABASE_URL") or ""
+    if not url.startswith("postgres"):
+        return ""
+    return os.environ.get("MIGRATE_DATABASE_URL") or url
+
+
+def two_roles() -> bool:
+    """True when the run has an owner role and a separate app role (CI's PostgreSQL run)."""
+    return bool(owner_database_url()) and owner_database_url() != os.environ.get("DATABASE_URL")
+
+
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory) -> str:
-    """PostgreSQL when DATABASE_URL is set (CI's second run), else a fresh SQLite file."""
+    """PostgreSQL when DATABASE_URL is set (CI's second run), else a fresh SQLite file. With
+    MIGRATE_DATABASE_URL too, the schema is reset (and migrated, by `app`) as that owner role."""
     url = os.environ.get("DATABASE_URL")
     if url and url.startswith("postgres"):
-        _reset_postgres(url)
+        _reset_postgres(owner_database_url())
         return url
     return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+
+
+@contextmanager
+def owner_connection(target) -> Iterator[Connection]:
+    """A connection to `target` app's database with the owner's rights: the owner's role on PostgreSQL
+    when the run has two (the app's MIGRATE_DATABASE_URI), else the app's own engine (one role; SQLite).
+    Nothing is begun: the caller commits, or closing rolls back."""
+    url = target.config.get("MIGRATE_DATABASE_URI")
+    if url:
+        engine = create_engine(url, poolclass=NullPool)
+        try:
+            with engine.connect() as conn:
+                yield conn
+        finally:
+            engine.dispose()
+    else:
+        with target.app_context(), db.engine.connect() as conn:
+            yield conn
+
+
+@pytest.fixture(scope="session")
+def owner_connect(app):
+    """owner_connect(other_app=None): a context manager giving a connection with the owner's rights, for
+    tests that tamper as an attacker with the database would (drop triggers, rewrite rows). The app under
+    test never has these rights when the run has two roles (MIGRATE_DATABASE_URL and DATABASE_URL)."""
+
+    def connect(target=None):
+        return owner_connection(target or app)
+
+    return connect
 
 
 @pytest.fixture(scope="session")
@@ -50,6 +98,9 @@ def app(database_url, tmp_path_factory):
 
     application = create_app({
         "DATABASE_URL": database_url,
+        # migrations (and grants to the app's role) run as the owner when two roles are given
+        "MIGRATE_DATABASE_URL": os.environ.get("MIGRATE_DATABASE_URL", "") if database_url.startswith("postgres")
+        else "",
         "SECRET_KEY": "test-secret",
         "BASE_URL": "http://kp.test",
         "EVIDENCE_DIR": str(tmp_path_factory.mktemp("files")),

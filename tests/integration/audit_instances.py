@@ -28,10 +28,20 @@ def on_postgres() -> bool:
 
 
 def _server_url() -> str:
-    url = os.environ["DATABASE_URL"]
+    """The owner's URL (MIGRATE_DATABASE_URL when the run has two roles): schemas are the owner's to make."""
+    url = os.environ.get("MIGRATE_DATABASE_URL") or os.environ["DATABASE_URL"]
     if url.startswith("postgresql://"):
         return url.replace("postgresql://", "postgresql+psycopg://", 1)
     return url
+
+
+def owner_url_for(url: str) -> str:
+    """The owner's URL to the same schema as the app's `url` (its options kept), or "" with one role."""
+    owner = os.environ.get("MIGRATE_DATABASE_URL") or ""
+    if not url.startswith("postgres") or not owner or owner == os.environ.get("DATABASE_URL"):
+        return ""
+    query = url.partition("?")[2]
+    return owner + (("&" if "?" in owner else "?") + query if query else "")
 
 
 def create_schema(schema: str) -> None:
@@ -63,7 +73,8 @@ def database_url_for(name: str, directory: Path) -> tuple[str, str | None]:
 def make_app(url: str, directory: Path, **overrides) -> Flask:
     from wsgi import create_app
 
-    return create_app({"DATABASE_URL": url, "SECRET_KEY": "test-secret", "BASE_URL": "http://kp.test",
+    return create_app({"DATABASE_URL": url, "MIGRATE_DATABASE_URL": owner_url_for(url),
+                       "SECRET_KEY": "test-secret", "BASE_URL": "http://kp.test",
                        "EVIDENCE_DIR": str(directory / "files"),
                        "AUDIT_CHECKPOINT_LOG": str(directory / "audit-checkpoints.jsonl"),
                        "JOBS_DB": str(directory / "jobs.sqlite3"),
@@ -158,22 +169,14 @@ def drop_audit_triggers(conn) -> None:
             conn.execute(text(f"DROP TRIGGER {name} ON {table}"))
 
 
-def tamper_engine(app: Flask):
-    """An engine with the power of the database's owner, for the instance of `app`.
-
-    The one place that says how a tamper test reaches the database as its owner: today the app's own
-    URL (the tests' role owns its database); where the app connects as a role of less privilege, return an
-    engine on the owner's URL here.
-    """
-    return db.engine
-
-
 @contextmanager
 def tamper_connection(app: Flask, *, commit: bool = False) -> Iterator:
     """A connection as the owner whose transaction drops the log's triggers and is then tampered with and
-    verified; rolled back afterwards (committed when `commit`)."""
-    with app.app_context():
-        conn = tamper_engine(app).connect()
+    verified; rolled back afterwards (committed when `commit`). The owner is the one of
+    tests.conftest.owner_connection: the owner's role where the run has two, else the app's own."""
+    from tests.conftest import owner_connection
+
+    with app.app_context(), owner_connection(app) as conn:
         tx = conn.begin()
         try:
             drop_audit_triggers(conn)
@@ -183,4 +186,3 @@ def tamper_connection(app: Flask, *, commit: bool = False) -> Iterator:
         finally:
             if tx.is_active:
                 tx.rollback()
-            conn.close()

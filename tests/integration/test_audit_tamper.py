@@ -33,6 +33,7 @@ from audit.services import create_checkpoint, record_many
 from audit.verify import Checkpoint, Result
 from core import context
 from core.db import begin_write, db
+from tests.conftest import owner_connection
 from tests.integration.audit_instances import SQLITE_AUDIT_TRIGGERS, on_postgres, separate_instance, tamper_connection
 
 pytestmark = pytest.mark.slow
@@ -317,27 +318,21 @@ def test_a_damaged_checkpoint_file_fails_verification(chain, tmp_path):
 ], ids=["update-entry", "delete-entry", "delete-all", "update-checkpoint", "delete-checkpoint", "delete-head",
         "head-backwards"])
 def test_the_database_refuses_to_change_or_remove_history(chain, statement):
-    with chain.app.app_context():
-        conn = db.engine.connect()
-        try:
-            with pytest.raises(DBAPIError, match="append-only|cannot be removed|only moves forward"):
-                with conn.begin():
-                    conn.execute(text(statement))
-        finally:
-            conn.close()
+    # As the owner: the triggers refuse even the role that may do everything else (the app's role has
+    # not even the privilege: test_pg_roles).
+    with chain.app.app_context(), owner_connection(chain.app) as conn:
+        with pytest.raises(DBAPIError, match="append-only|cannot be removed|only moves forward"):
+            with conn.begin():
+                conn.execute(text(statement))
 
 
 @pytest.mark.skipif(not on_postgres(), reason="TRUNCATE exists on PostgreSQL only")
 @pytest.mark.parametrize("table", ["audit_entries", "audit_checkpoints", "audit_head"])
 def test_postgres_refuses_to_truncate_history(chain, table):
-    with chain.app.app_context():
-        conn = db.engine.connect()
-        try:
-            with pytest.raises(DBAPIError, match="append-only"):
-                with conn.begin():
-                    conn.execute(text(f"TRUNCATE {table} CASCADE"))
-        finally:
-            conn.close()
+    with chain.app.app_context(), owner_connection(chain.app) as conn:
+        with pytest.raises(DBAPIError, match="append-only"):
+            with conn.begin():
+                conn.execute(text(f"TRUNCATE {table} CASCADE"))
 
 
 def test_after_every_tampering_was_rolled_back_the_chain_verifies_again(chain):

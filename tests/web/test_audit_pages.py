@@ -22,7 +22,7 @@ from core import context
 from core.dates import BANGKOK, BE_OFFSET
 from core.db import begin_write, db
 from core.models import User
-from tests.conftest import unique
+from tests.conftest import owner_connection, unique
 from tests.jobs import follow_job
 
 
@@ -230,7 +230,7 @@ def test_verify_now_names_the_changed_entry_of_a_tampered_chain(tmp_path):
             context.set_origin("127.0.0.1", "pytest")
             core_services.create_user(db.session, None, "auditor1", "ผู้ตรวจ สอบ", {"auditor"}, PASSWORD)
             core_services.update_settings(db.session, None, {"phone": "044-000000"})
-            with db.engine.begin() as conn:
+            with owner_connection(other) as conn, conn.begin():
                 if conn.dialect.name == "sqlite":
                     conn.execute(text("DROP TRIGGER audit_entries_no_update"))
                 else:
