@@ -4,13 +4,16 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from audit import record
 from core import context
@@ -79,21 +82,27 @@ def _password() -> str:
 @click.option("--if-empty", is_flag=True, help="Do nothing (and succeed) when there are already users.")
 def load(if_empty: bool):
     """Create the demo agency, one account per role (passwords printed once), its equipment and its story."""
-    today = bangkok_today()
     context.set_origin("cli", "flask demo load")
-    session = db.session
-    if session.execute(select(func.count()).select_from(User)).scalar_one():
+    if db.session.execute(select(func.count()).select_from(User)).scalar_one():
         if if_empty:
             click.echo("the database already has users; the demo was not loaded")
             return
         raise click.ClickException("the database is not empty; the demo loads only into an empty one")
+    load_demo(db.session, current_app.config, echo=click.echo)
+
+
+def load_demo(session: Session, config: dict[str, Any], today: date | None = None,
+              echo: Callable[[str], None] = lambda _line: None) -> dict[str, str]:
+    """The demo in an empty database, as of `today` (default: today in Bangkok); returns the passwords."""
+    today = today or bangkok_today()
     core_services.update_settings(session, None, AGENCY)
-    click.echo("Demo accounts (the passwords are shown only now):")
+    echo("Demo accounts (the passwords are shown only now):")
+    passwords = {}
     for username, name, position, department, roles in PEOPLE:
-        password = _password()
+        password = passwords[username] = _password()
         core_services.create_user(session, None, username, name, set(roles), password, position=position,
                                   department=department, email=f"{username}@nongbuathong.go.th")
-        click.echo(f"  {username:10} {password:14} {', '.join(roles)}")
+        echo(f"  {username:10} {password:14} {', '.join(roles)}")
     begin_write(session)
     created = []
     year_days = {"58": date(2015, 3, 2), "59": date(2016, 6, 15), "60": date(2017, 1, 20),
@@ -125,7 +134,8 @@ def load(if_empty: bool):
     for asset in created:
         record(session, None, "asset.created", asset, {"after": asset.state(), "demo": True})
     session.commit()
-    click.echo(f"{len(created)} assets on the register of {AGENCY['agency_name']}")
-    story = demo_story.build(session, current_app.config, today)
-    click.echo(f"{story['ledger_loans']} past loans from the paper ledger, the loans of now, a stock-take, "
-               "measures, evidence, the manual and an audit checkpoint")
+    echo(f"{len(created)} assets on the register of {AGENCY['agency_name']}")
+    story = demo_story.build(session, config, today)
+    echo(f"{story['ledger_loans']} past loans from the paper ledger, the loans of now, a stock-take, "
+         "measures, evidence, the manual and an audit checkpoint")
+    return passwords
