@@ -25,6 +25,7 @@ from core.db import utcnow
 from core.files import FileStore
 from core.models import User
 from evidence import services as evidence_services
+from evidence.models import Measure
 from lending import ledger, manual, stocktake, workflow
 from lending.loans import REQUESTED
 from lending.models import Asset
@@ -84,6 +85,9 @@ def _ledger_rows(today: date, pool: list[Asset]) -> list[list[str]]:
          out=p(303), due=p(310), demanded=p(314))  # never came back: still out and overdue
     loan("D-P10", 1, "malee", "ฝึกอบรมอาสาสมัครป้องกันภัย", requested=p(320), decision="approved",
          decided=p(321), out=p(323), due=p(326), back=p(326), condition="good")
+    loan("D-P11", 1, "somchai", "ประชุมกรรมการกองทุนหลักประกันสุขภาพ (ไม่มารับ)", requested=p(340),
+         decision="approved", decided=p(341), due=p(343))  # approved, never collected
+    loan("D-P12", 1, "napa", "ขอยืมโดยไม่ระบุวันใช้ (ค้างพิจารณา)", requested=p(355))  # never decided
     # The current fiscal year up to today.
     loan("D-C01", 4, "napa", "ประชุมประจำเดือนผู้นำชุมชน", requested=c(60), decision="approved",
          decided=c(59), out=c(58), due=c(57), back=c(57), condition="good")
@@ -192,12 +196,19 @@ def build(session: Session, config: dict[str, Any], today: date | None = None) -
             "activities": "ลงทะเบียนคำขอยืม อนุมัติ ส่งมอบ รับคืน และทวงถามเมื่อเกินกำหนด",
             "outcome": "ดำเนินการครบทุกขั้นตอนตามระเบียบ", "figures": figures})
     evidence_services.copy_measures(session, admin, prev, cur)
+    measures = {y: list(session.scalars(select(Measure).where(Measure.fiscal_year == y).order_by(Measure.position)))
+                for y in (prev, cur)}
+    for m in measures[cur]:  # this year's work so far, written into the copied rows
+        evidence_services.save_measure(session, admin, cur, {
+            "title": m.title, "indicators": m.indicators, "responsible": m.responsible, "figures": m.figures,
+            "activities": "ดำเนินการต่อเนื่องจากปีที่แล้ว ทบทวนคู่มือการยืมและเผยแพร่บนเว็บไซต์",
+            "outcome": "อยู่ระหว่างดำเนินการ"}, measure_id=m.id, version=m.version)
     image = _png()
     for year in (prev, cur):
         for n, title in enumerate(("ภาพกิจกรรมส่งมอบพัสดุให้ผู้ยืม", "ทะเบียนคุมการยืมพัสดุ (สรุปรายเดือน)")):
             item = evidence_services.upload_evidence(
                 session, officer, store, image, f"demo-{year}-{n}.png", fiscal_year=year, title=title,
-                indicators=codes[year][n:n + 1], max_bytes=10 * 1024 * 1024)
+                indicators=codes[year][n:n + 1], max_bytes=10 * 1024 * 1024, measure_id=measures[year][n].id)
             if n == 0:
                 evidence_services.set_visibility(session, admin, item.id, True)
     manual.publish_manual(session, admin, store, now=now)
