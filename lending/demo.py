@@ -1,20 +1,27 @@
-"""`flask --app wsgi demo load`: a believable อบต. with people of every role and its lendable equipment."""
+"""`flask --app wsgi demo load`: a believable อบต. with people of every role, its equipment and its story
+(lending.demo_story: 18 months of loans, demands, cases, a stock-take, measures, evidence, the manual)."""
 
 from __future__ import annotations
 
 import secrets
-from datetime import date
+from collections.abc import Callable
+from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import click
+from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from audit import record
 from core import context
 from core import services as core_services
+from core.dates import bangkok_today, fiscal_year_bounds, fiscal_year_of
 from core.db import begin_write, db
 from core.models import User
+from lending import demo_story
 from lending.models import Asset, compute_search_text, new_tag
 
 demo = AppGroup("demo", help="Demonstration data.")
@@ -74,21 +81,28 @@ def _password() -> str:
 @demo.command("load")
 @click.option("--if-empty", is_flag=True, help="Do nothing (and succeed) when there are already users.")
 def load(if_empty: bool):
-    """Create the demo agency, one account per role (passwords printed once) and its equipment."""
+    """Create the demo agency, one account per role (passwords printed once), its equipment and its story."""
     context.set_origin("cli", "flask demo load")
-    session = db.session
-    if session.execute(select(func.count()).select_from(User)).scalar_one():
+    if db.session.execute(select(func.count()).select_from(User)).scalar_one():
         if if_empty:
             click.echo("the database already has users; the demo was not loaded")
             return
         raise click.ClickException("the database is not empty; the demo loads only into an empty one")
+    load_demo(db.session, current_app.config, echo=click.echo)
+
+
+def load_demo(session: Session, config: dict[str, Any], today: date | None = None,
+              echo: Callable[[str], None] = lambda _line: None) -> dict[str, str]:
+    """The demo in an empty database, as of `today` (default: today in Bangkok); returns the passwords."""
+    today = today or bangkok_today()
     core_services.update_settings(session, None, AGENCY)
-    click.echo("Demo accounts (the passwords are shown only now):")
+    echo("Demo accounts (the passwords are shown only now):")
+    passwords = {}
     for username, name, position, department, roles in PEOPLE:
-        password = _password()
+        password = passwords[username] = _password()
         core_services.create_user(session, None, username, name, set(roles), password, position=position,
                                   department=department, email=f"{username}@nongbuathong.go.th")
-        click.echo(f"  {username:10} {password:14} {', '.join(roles)}")
+        echo(f"  {username:10} {password:14} {', '.join(roles)}")
     begin_write(session)
     created = []
     year_days = {"58": date(2015, 3, 2), "59": date(2016, 6, 15), "60": date(2017, 1, 20),
@@ -112,10 +126,16 @@ def load(if_empty: bool):
             created.append(asset)
     created[9].status, created[9].status_note = "in_repair", "ผ้าใบฉีกขาดบริเวณมุม ส่งซ่อมร้านในอำเภอ"
     created[27].status, created[27].status_note = "disposed", "ชำรุดเสื่อมสภาพ จำหน่ายตามมติคณะกรรมการ"
+    # Disposed early in the previous fiscal year, so neither year's register counts it.
+    created[27].disposed_on = fiscal_year_bounds(fiscal_year_of(today) - 1)[0] + timedelta(days=10)
     for asset in created:
         asset.search_text = compute_search_text(asset.state())
     session.flush()
     for asset in created:
         record(session, None, "asset.created", asset, {"after": asset.state(), "demo": True})
     session.commit()
-    click.echo(f"{len(created)} assets on the register of {AGENCY['agency_name']}")
+    echo(f"{len(created)} assets on the register of {AGENCY['agency_name']}")
+    story = demo_story.build(session, config, today)
+    echo(f"{story['ledger_loans']} past loans from the paper ledger, the loans of now, a stock-take, "
+         "measures, evidence, the manual and an audit checkpoint")
+    return passwords
