@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from datetime import date
 
 import pytest
-from flask_migrate import upgrade
-from sqlalchemy import create_engine, select, text
+from sqlalchemy import select
 
 from audit import queries as audit_queries
 from audit.checkpoints import log_path
@@ -19,41 +17,14 @@ from evidence.report import measure_rows
 from lending.demo import load_demo
 from lending.loans import Loan
 from lending.stocktake import stocktake_figures
-
-PG = os.environ.get("DATABASE_URL", "").startswith("postgres")
-
-
-def _reset(url: str) -> None:
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+from tests.integration.audit_instances import separate_instance
 
 
 @pytest.fixture
-def fresh_app(tmp_path, request):
-    """An app on a database of its own (PostgreSQL: the test database, emptied before and after)."""
-    from wsgi import create_app
-
-    url = os.environ["DATABASE_URL"] if PG else f"sqlite:///{tmp_path / 'demo.sqlite3'}"
-    if PG:
-        _reset(url)
-    app = create_app({"DATABASE_URL": url, "SECRET_KEY": "demo", "BASE_URL": "http://kp.test",
-                      "EVIDENCE_DIR": str(tmp_path / "files"), "OUTBOX_DIR": str(tmp_path / "outbox"),
-                      "AUDIT_CHECKPOINT_LOG": str(tmp_path / "checkpoints.log"), "TESTING": True})
-    with app.app_context():
-        upgrade()
-    yield app
-    with app.app_context():
-        db.session.remove()
-        db.engine.dispose()
-    if PG:  # leave the shared test database as the session's fixture expects it: migrated and empty
-        _reset(url)
-        with app.app_context():
-            upgrade()
-            db.session.remove()
-            db.engine.dispose()
+def fresh_app(tmp_path):
+    """An app on a database of its own (PostgreSQL: a schema of its own), removed afterwards."""
+    with separate_instance("demo", tmp_path, AUDIT_CHECKPOINT_LOG=str(tmp_path / "checkpoints.log")) as app:
+        yield app
 
 
 @pytest.mark.parametrize("today", [None, date(2025, 10, 1), date(2025, 9, 30)],
