@@ -37,7 +37,7 @@ from audit import cli as audit_cli
 from audit import views as _audit_views  # noqa: F401  (routes register on import)
 from audit.services import install_guard
 from core import cli as core_cli
-from core import context, i18n, jobs, recorder
+from core import context, edge, i18n, jobs, recorder
 from core import job_views as _job_views  # noqa: F401  (routes register on import)
 from core import views as _core_views  # noqa: F401  (routes register on import)
 from core.config import load_config
@@ -122,6 +122,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     logging.basicConfig(level=logging.INFO)
 
+    edge.init_app(app)  # the id converter first: routes are compiled with it as they are registered
     db.init_app(app)
     with app.app_context():
         install_sqlite_tuning(db.engine)
