@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from flask_bootstrap import Bootstrap5
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 import audit
@@ -241,6 +241,14 @@ def _init_error_handlers(app: Flask) -> None:
     def _stale(_e):
         db.session.rollback()
         return _page(409, _("Someone else changed this record after you opened it. Reload and try again."))
+
+    @app.errorhandler(DataError)
+    def _data(_e):
+        # the last net under the edge checks (core/edge.py): a value the database cannot hold is the
+        # sender's mistake, never a server error
+        db.session.rollback()
+        app.logger.warning("a value the database refused reached it: %s", _e.orig)
+        return _page(400, _("A value sent is too long or out of range; nothing was saved."))
 
     @app.errorhandler(CSRFError)
     def _csrf(_e):

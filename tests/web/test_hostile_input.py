@@ -213,3 +213,18 @@ def test_a_bad_csrf_token_is_a_400_with_the_form_expired_message(app, client, cs
     resp = client.post("/login", data={"username": "x", "password": "y", "csrf_token": "forged"})
     assert resp.status_code == 400
     assert "Traceback" not in resp.get_data(as_text=True)
+
+
+def test_a_value_the_database_refuses_is_a_400_not_a_500(app, client, monkeypatch):
+    from sqlalchemy.exc import DataError
+
+    from core import views as core_views
+
+    def refuse(*args, **kwargs):
+        raise DataError("INSERT ...", {}, Exception("value too long for type character varying(64)"))
+
+    monkeypatch.setattr(core_views, "render_template", refuse)
+    monkeypatch.setitem(app.config, "PROPAGATE_EXCEPTIONS", False)
+    resp = client.get("/login")
+    assert resp.status_code == 400
+    assert "too long or out of range" in resp.get_data(as_text=True) or "ยาวเกินไป" in resp.get_data(as_text=True)
