@@ -272,3 +272,17 @@ def test_a_normal_workbook_still_imports_through_the_upload_and_the_command_line
                                  .where(AuditEntry.action == "assets.imported",
                                         AuditEntry.subject_id == importing.hashlib.sha256(data).hexdigest()[:16])) == 1
         db.session.remove()
+
+
+@pytest.mark.parametrize("name", ["shared-strings-bomb", "10000-sheets"])
+def test_the_catalogue_import_command_refuses_each_hostile_workbook(app, tmp_path, hostile, name):
+    data, setting, words = hostile[name]
+    path = tmp_path / "2628.xlsx"
+    path.write_bytes(data)
+    before = counts(app)
+
+    result = app.test_cli_runner().invoke(args=["ita", "catalogue", "import", str(path), "--year", "2628"])
+
+    assert result.exit_code != 0
+    assert setting in result.output and words in result.output
+    assert counts(app) == before
