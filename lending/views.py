@@ -10,6 +10,7 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from flask_babel import gettext as _
 
 from core import jobs
+from core.archives import ArchiveRefused, check_workbook
 from core.db import begin_write, db
 from core.edge import ids_of, page_arg
 from core.exports import csv_response, safe_cell
@@ -234,6 +235,12 @@ def asset_import():
     if form.validate_on_submit():
         upload = form.file.data
         data = upload.read()
+        if data.startswith(b"PK\x03\x04"):  # the archive checks cost milliseconds: refuse a bomb here, not in a job
+            try:
+                check_workbook(data).close()
+            except ArchiveRefused as err:
+                flash(_(err.message, **err.params), "danger")
+                return render_template("lending/import.html", form=form)
         if len(data) > CHECK_IN_REQUEST_BYTES:  # a long list is checked by a job; its page is the preview
             digest = _keep_import_file(data, upload.filename or "")
             job = jobs.start(db.session, lending_jobs.CHECK, actor(),
