@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from flask_bootstrap import Bootstrap5
 from flask_login import LoginManager
 from flask_wtf.csrf import CSRFError, CSRFProtect
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 import audit
@@ -37,7 +37,7 @@ from audit import cli as audit_cli
 from audit import views as _audit_views  # noqa: F401  (routes register on import)
 from audit.services import install_guard
 from core import cli as core_cli
-from core import context, i18n, jobs, recorder
+from core import context, edge, i18n, jobs, recorder
 from core import job_views as _job_views  # noqa: F401  (routes register on import)
 from core import views as _core_views  # noqa: F401  (routes register on import)
 from core.config import load_config
@@ -124,6 +124,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     os.makedirs(app.instance_path, exist_ok=True)
     logging.basicConfig(level=logging.INFO)
 
+    edge.init_app(app)  # the id converter first: routes are compiled with it as they are registered
     db.init_app(app)
     with app.app_context():
         install_sqlite_tuning(db.engine)
@@ -242,6 +243,14 @@ def _init_error_handlers(app: Flask) -> None:
     def _stale(_e):
         db.session.rollback()
         return _page(409, _("Someone else changed this record after you opened it. Reload and try again."))
+
+    @app.errorhandler(DataError)
+    def _data(_e):
+        # the last net under the edge checks (core/edge.py): a value the database cannot hold is the
+        # sender's mistake, never a server error
+        db.session.rollback()
+        app.logger.warning("a value the database refused reached it: %s", _e.orig)
+        return _page(400, _("A value sent is too long or out of range; nothing was saved."))
 
     @app.errorhandler(CSRFError)
     def _csrf(_e):

@@ -23,6 +23,7 @@ from audit.verify import MESSAGES, Problem, Result
 from core import jobs
 from core.dates import BANGKOK, format_date, format_datetime
 from core.db import db
+from core.edge import arg_int
 from core.forms import EmptyForm
 from core.i18n import lang
 from core.permissions import AUDIT_VIEW
@@ -30,8 +31,7 @@ from core.web import actor, require
 
 
 def _cursor(name: str) -> int | None:
-    value = request.args.get(name, type=int)
-    return value if value is not None and value > 0 else None
+    return arg_int(name)
 
 
 def _summary(data: str, limit: int = 140) -> str:

@@ -31,6 +31,19 @@ ENV_KEYS = (
     "JOBS_ATTEMPTS",
 )
 
+# Bounded parsing of uploaded and imported files (core/archives.py), each settable in the environment.
+# A legitimate 200,000-row XLSX written with inline strings unpacks to about 205 MB at a ratio near 14.
+PARSING_LIMITS: dict[str, int | float] = {
+    "MAX_ARCHIVE_ENTRIES": 20_000,       # entries of one ZIP (XLSX, DOCX)
+    "MAX_ENTRY_MB": 256,                 # one entry, unpacked
+    "MAX_TOTAL_UNCOMPRESSED_MB": 512,    # the whole archive, unpacked
+    "MAX_COMPRESSION_RATIO": 100,        # unpacked / packed, for entries (and archives) over 1 MB
+    "MAX_SHEETS": 100,                   # sheets of one workbook
+    "MAX_IMPORT_ROWS": 200_000,          # data rows of an import (the header not counted)
+    "MAX_IMPORT_CELLS": 3_000_000,       # cells of an import, counted as the rows are read
+    "MAX_SHARED_STRINGS": 1_000_000,     # distinct texts of a workbook (read whole by openpyxl)
+}
+
 
 def _secret_key(instance: Path) -> str:
     """A persistent random key under instance/, so a fresh install is safe without configuration."""
@@ -57,7 +70,7 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
     """Return the app configuration; nothing here connects to anything."""
     instance = Path(instance_path)
     overrides = dict(overrides or {})
-    env = {k: os.environ[k] for k in ENV_KEYS if os.environ.get(k)}
+    env = {k: os.environ[k] for k in (*ENV_KEYS, *PARSING_LIMITS) if os.environ.get(k)}
     merged: dict[str, Any] = {**env, **overrides}
 
     db_url = database_uri(merged.get("DATABASE_URL") or f"sqlite:///{instance / 'khruphan.sqlite3'}")
@@ -116,6 +129,9 @@ def load_config(instance_path: str, overrides: dict[str, Any] | None = None) -> 
         "LOGIN_WINDOW_MINUTES": 15,
         "PAGE_SIZE": 50,
     }
+    for key, default in PARSING_LIMITS.items():
+        raw = merged.get(key)
+        config[key] = type(default)(float(raw)) if raw not in (None, "") else default
     for key, value in overrides.items():
         if key not in ("DATABASE_URL", "MIGRATE_DATABASE_URL", "BASE_URL"):
             config[key] = value

@@ -92,6 +92,7 @@ def format_numeric(value: date | None) -> str:
 
 
 _ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+MIN_YEAR, MAX_YEAR = 1900, 2200  # C.E.; B.E. 2443 … 2743
 _THAI = re.compile(r"^(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})$")
 
 
@@ -121,6 +122,9 @@ def parse_date(text: str | date | datetime | None) -> date | None:
         day, month, year = (int(g) for g in match.groups())
     if year > 2400:
         year -= BE_OFFSET
+    if not MIN_YEAR <= year <= MAX_YEAR:
+        # 0001-01-01 or 9999-12-31 is a typing error, and one a day away from overflowing a datetime
+        raise ValueError(f"not a date: {text!r} (a year between {MIN_YEAR} and {MAX_YEAR} C.E.)")
     return date(year, month, day)  # raises ValueError for 31/02 and the like
 
 

@@ -19,6 +19,12 @@ from wtforms.widgets import CheckboxInput, ListWidget
 from core.permissions import ROLES
 
 
+def version_field() -> HiddenField:
+    """The version of the record the page showed: digits only (ASCII), or the form is invalid."""
+    return HiddenField(validators=[Optional(), Regexp(r"^[0-9]{1,9}$", message=_l(
+        "Someone else changed this record after you opened it. Reload and try again."))])
+
+
 class MultiCheckboxField(SelectMultipleField):
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
@@ -54,7 +60,7 @@ class UserForm(FlaskForm):
     email = StringField(_l("Email"), validators=[Optional(), Length(max=254)])
     roles = MultiCheckboxField(_l("Roles"), choices=[], validators=[DataRequired()])
     password = PasswordField(_l("Initial password"), validators=[Optional(), Length(min=8, max=256)])
-    version = HiddenField()
+    version = version_field()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -23,7 +23,9 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.archives import ArchiveRefused, read_first_sheet
 from core.dates import to_arabic_digits
+from core.db import N_
 
 SHIPPED_DIR = Path(__file__).with_name("catalogues")
 INSTRUMENTS = ("IIT", "EIT", "OIT")
@@ -130,13 +132,15 @@ def _cell(value: object) -> str:
 def read_table(data: bytes, filename: str) -> list[dict[str, str]] | str:
     """The rows of a CSV (UTF-8, BOM or not) or XLSX (first sheet), keyed by the header; a string is why not."""
     if filename.lower().endswith(".xlsx") or data[:2] == b"PK":
+        # checked by core.archives before openpyxl reads it (entries, sizes, ratio, sheets, shared
+        # strings), then streamed with the row and cell caps of the settings
         try:
-            from openpyxl import load_workbook
-
-            sheet = load_workbook(io.BytesIO(data), read_only=True, data_only=True).worksheets[0]
-            table = [[_cell(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-        except Exception:  # noqa: BLE001  (any unreadable workbook gets the same plain answer)
-            return "the file is not a readable XLSX workbook"
+            table = [[_cell(v) for v in row] for row in read_first_sheet(data)]
+        except ArchiveRefused as refused:
+            if refused.message in (N_("The spreadsheet cannot be read; save it again as XLSX or CSV."),
+                                   N_("The document is damaged and cannot be read.")):
+                return "the file is not a readable XLSX workbook"
+            return str(refused)
     else:
         try:
             text = data.decode("utf-8-sig")
@@ -180,7 +184,7 @@ def parse(data: bytes, filename: str = "catalogue.csv") -> Parsed:
         elif CODE.match(code) and LETTER_OF[instrument] != code[0]:
             problems.append(Problem(n, "instrument", f"{code} is not an {instrument} code"))
         group_text = to_arabic_digits(raw.get("group") or "").strip()
-        group = int(group_text) if group_text.isdigit() else 0
+        group = int(group_text) if group_text.isascii() and group_text.isdigit() else 0
         if not 1 <= group <= 10:
             problems.append(Problem(n, "group", "a number from 1 to 10"))
         title_th = (raw.get("title_th") or "").strip()

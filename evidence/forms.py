@@ -8,6 +8,7 @@ from flask_wtf.file import MultipleFileField
 from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
+from core.forms import version_field
 from evidence import catalogue
 from evidence.figures import FIGURE_KEYS
 from evidence.models import INSTRUMENTS, INTERNAL, PUBLIC
@@ -178,7 +179,7 @@ class MeasureForm(FlaskForm):
     responsible = StringField(_l("Responsible unit"), validators=[Optional(), Length(max=2000)])
     outcome = TextAreaField(_l("Outcome"), validators=[Optional(), Length(max=10000)])
     figures = _Checkboxes(_l("Figures in this row"), choices=[])
-    version = HiddenField()
+    version = version_field()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

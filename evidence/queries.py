@@ -61,7 +61,7 @@ class EvidenceFilter:
         raw_year = get("year")
         if raw_year == "all":
             year = None
-        elif raw_year.isdigit() and 2500 <= int(raw_year) <= 2700:
+        elif raw_year.isascii() and raw_year.isdigit() and 2500 <= int(raw_year) <= 2700:
             year = int(raw_year)
         else:
             year = default_year

@@ -32,7 +32,7 @@ def _year() -> int:
     raw = request.args.get("year", "").strip()
     if not raw:
         return _this_year()
-    if not raw.isdigit() or not 2500 <= int(raw) <= 2700:
+    if not (raw.isascii() and raw.isdigit()) or not 2500 <= int(raw) <= 2700:
         abort(404)
     return int(raw)
 

@@ -9,6 +9,7 @@ from flask import abort, current_app, flash, jsonify, redirect, render_template,
 from flask_babel import gettext as _
 
 from core.db import DomainError, db
+from core.edge import as_id, page_arg
 from core.exports import content_disposition
 from core.files import PDF, safe_name
 from core.i18n import lang
@@ -130,7 +131,7 @@ def _public_url(item) -> str:
 def register():
     """The evidence register: search, filter by year, indicator and visibility; pages of 50."""
     flt = queries.EvidenceFilter.from_args(request.args, queries.current_fiscal_year())
-    page_no = request.args.get("page", 1, type=int) or 1
+    page_no = page_arg()
     page = queries.list_evidence(db.session, flt, page_no, current_app.config["PAGE_SIZE"])
     return render_template("evidence/register.html", page=page, flt=flt,
                            codes=queries.codes_of(db.session, [r.id for r in page.rows]),
@@ -148,9 +149,10 @@ def _links_from(values) -> dict[str, queries.Link]:
         raw = (values.get(f"{kind}_id") or values.get(kind) or "").strip()
         if not raw:
             continue
-        if not raw.isdigit():
+        record_id = as_id(raw)
+        if record_id is None:
             abort(404)
-        link = queries.link_target(db.session, kind, int(raw))
+        link = queries.link_target(db.session, kind, record_id)
         if link is None:
             abort(404)
         links[kind] = link
@@ -483,7 +485,7 @@ def _measure_values(form: MeasureForm) -> dict:
 def _saved(year: int, form: MeasureForm, measure_id: int | None) -> bool:
     """Save through the service (a new measure once per form); a refusal is flashed and the form shown
     again as typed."""
-    version = int(form.version.data) if (form.version.data or "").isdigit() else None
+    version = as_id(form.version.data)
     try:
         outcome = submit_once("measure.created", lambda: services.save_measure(
             db.session, actor(), year, _measure_values(form), measure_id=measure_id,

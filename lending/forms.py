@@ -8,6 +8,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
+from core.forms import version_field
 from lending.labels import LAYOUTS
 from lending.models import CATEGORIES, MANUAL_STATUSES
 
@@ -41,7 +42,7 @@ class AssetForm(FlaskForm):
     location = StringField(_l("Location"), validators=[Optional(), Length(max=200)])
     department = StringField(_l("Department"), validators=[Optional(), Length(max=200)])
     lendable = BooleanField(_l("May be lent"), default=True)
-    version = HiddenField()
+    version = version_field()
 
     categories = CATEGORIES
 
@@ -49,7 +50,7 @@ class AssetForm(FlaskForm):
 class StatusForm(FlaskForm):
     status = SelectField(_l("New status"), choices=[])
     note = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=2000)])
-    version = HiddenField()
+    version = version_field()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -22,13 +22,13 @@ from sqlalchemy.orm import Session
 
 from audit import record
 from audit.services import record_many
+from core.archives import ArchiveRefused, Limits, read_first_sheet
 from core.db import N_, DomainError, Forbidden, begin_write, refresh_statistics
 from lending import permissions, queries
 from lending.models import FIELDS, Asset, clean_asset_fields, compute_search_text, new_tag
 
 log = logging.getLogger(__name__)
 
-MAX_ROWS = 200_000
 REQUIRED = ("asset_number", "name", "category")
 
 HEADERS: dict[str, tuple[str, ...]] = {
@@ -96,25 +96,20 @@ def _cell(value: Any) -> Any:
 
 
 def read_table(data: bytes, filename: str = "") -> tuple[list[str], list[list[Any]]]:
-    """Headers and rows of a CSV (UTF-8, BOM or not) or XLSX file, decided by content, not name."""
-    if data.startswith(b"PK\x03\x04"):
-        from openpyxl import load_workbook
+    """Headers and rows of a CSV (UTF-8, BOM or not) or XLSX file, decided by content, not name.
 
+    An XLSX is checked by core.archives before openpyxl reads it (entries, sizes, compression, sheets,
+    shared strings) and streamed with the row and cell caps of the settings; a CSV has the same caps."""
+    limits = Limits.from_config()
+    if data.startswith(b"PK\x03\x04"):
         try:
-            book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-        except Exception:  # openpyxl raises many kinds for a damaged file
-            raise ImportFileError(N_("The spreadsheet cannot be read; save it again as XLSX or CSV.")) from None
-        sheet = book.worksheets[0]
-        rows_iter = sheet.iter_rows(values_only=True)
-        header = next(rows_iter, None)
-        if header is None:
-            raise ImportFileError(N_("The file is empty."))
-        rows = []
-        for row in rows_iter:
-            if len(rows) >= MAX_ROWS:  # this row would be one too many
-                raise ImportFileError(N_("The file has more than %(n)d rows; split it."), n=MAX_ROWS)
-            rows.append([_cell(v) for v in row])
-        book.close()
+            rows_iter = read_first_sheet(data, limits)
+            header = next(rows_iter, None)
+            if header is None:
+                raise ImportFileError(N_("The file is empty."))
+            rows = [[_cell(v) for v in row] for row in rows_iter]
+        except ArchiveRefused as err:
+            raise ImportFileError(err.message, **err.params) from None
         return [str(h or "") for h in header], rows
     if b"\x00" in data[:4096]:
         raise ImportFileError(N_("This is not a CSV or XLSX file."))
@@ -123,14 +118,22 @@ def read_table(data: bytes, filename: str = "") -> tuple[list[str], list[list[An
     except UnicodeDecodeError:
         raise ImportFileError(N_("The CSV is not UTF-8. In Excel choose “CSV UTF-8” when saving.")) from None
     reader = csv.reader(io.StringIO(text, newline=""))
-    header = next(reader, None)
-    if not header:
-        raise ImportFileError(N_("The file is empty."))
-    rows = []
-    for row in reader:
-        if len(rows) >= MAX_ROWS:  # this row would be one too many
-            raise ImportFileError(N_("The file has more than %(n)d rows; split it."), n=MAX_ROWS)
-        rows.append(row)
+    try:
+        header = next(reader, None)
+        if not header:
+            raise ImportFileError(N_("The file is empty."))
+        rows = []
+        cells = len(header)
+        for row in reader:
+            if len(rows) >= limits.rows:  # this row would be one too many
+                raise ImportFileError(N_("The file has more than %(n)d rows; split it."), n=limits.rows)
+            cells += len(row)
+            if cells > limits.cells:
+                raise ImportFileError(N_("The file has more than %(limit)s cells (MAX_IMPORT_CELLS); split it."),
+                                      limit=f"{limits.cells:,}")
+            rows.append(row)
+    except csv.Error:  # a field over the csv module's 128 KiB, a NUL in the text
+        raise ImportFileError(N_("The CSV cannot be read; save it again as “CSV UTF-8”.")) from None
     return header, rows
 
 

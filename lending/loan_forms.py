@@ -26,6 +26,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Re
 from wtforms.widgets import TextInput
 
 from core.dates import format_numeric, parse_date
+from core.edge import to_id
 from lending.loans import CONDITIONS, MAX_ITEMS, Incident
 from lending.models import parse_price
 from lending.workflow import ItemReturn
@@ -83,7 +84,7 @@ class BEDateField(Field):
 class LoanRequestForm(FlaskForm):
     """The written request (ใบยืมพัสดุ): items, official purpose, place, dates."""
 
-    assets = SelectMultipleField(_l("Items"), coerce=int, validate_choice=False)
+    assets = SelectMultipleField(_l("Items"), coerce=to_id, validate_choice=False)
     q = StringField(_l("Find lendable items"), validators=[Optional(), Length(max=100)])
     purpose = TextAreaField(_l("Official purpose"), validators=[DataRequired(), Length(max=2000)],
                             description=_l("Government property may be lent only for the agency's work "
@@ -121,7 +122,7 @@ class LoanRequestForm(FlaskForm):
 class VersionForm(FlaskForm):
     """A button that acts on a record at the version the page showed."""
 
-    version = HiddenField(validators=[DataRequired(), Regexp(r"^\d{1,9}$")])
+    version = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9]{1,9}$")])
 
     @property
     def version_value(self) -> int:

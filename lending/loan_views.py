@@ -20,6 +20,7 @@ from flask_babel import ngettext
 
 from core.dates import bangkok_date
 from core.db import DomainError, db, utcnow
+from core.edge import ids_of, page_arg
 from core.models import StoredFile
 from core.permissions import LOANS_HEAD, LOANS_MANAGE, LOANS_REQUEST, LOANS_VIEW_ALL
 from core.services import get_settings
@@ -161,7 +162,7 @@ def loan_new():
     if request.method == "GET":
         form.start_on.data = today
         form.due_on.data = today + timedelta(days=int(settings.get("default_loan_days") or 7))
-        form.assets.data = [int(i) for i in request.args.getlist("asset") if i.isdigit()]
+        form.assets.data = ids_of(request.args.getlist("asset"))
         form.q.data = (request.args.get("q") or "")[:100]
     ok = form.validate_for(action) if request.method == "POST" else True
     chosen = lq.assets_by_ids(session, form.chosen_ids())
@@ -224,7 +225,7 @@ def loan_queue():
 @require(LOANS_REQUEST)
 def loans_mine():
     """The signed-in person's current loans and a page of past ones."""
-    page_no = request.args.get("page", 1, type=int) or 1
+    page_no = page_arg()
     current, past = lq.my_loans(db.session, actor().id, _today(), page_no, current_app.config["PAGE_SIZE"])
     return render_template("lending/loans/mine.html", current=current, past=past)
 
@@ -234,7 +235,7 @@ def loans_mine():
 def loans():
     """Every loan, filtered by status, borrower, overdue and dates."""
     flt = lq.LoanFilter.from_args(request.args)
-    page_no = request.args.get("page", 1, type=int) or 1
+    page_no = page_arg()
     page = lq.all_loans(db.session, flt, _today(), page_no, current_app.config["PAGE_SIZE"])
     return render_template("lending/loans/list.html", page=page, flt=flt)
 
@@ -464,7 +465,7 @@ def incidents():
     """Damage and loss cases, open ones first."""
     status = request.args.get("status", "open")
     status = status if status in ("open", "settled", "all") else "open"
-    page_no = request.args.get("page", 1, type=int) or 1
+    page_no = page_arg()
     page = lq.incidents(db.session, "" if status == "all" else status, page_no,
                         current_app.config["PAGE_SIZE"])
     return render_template("lending/loans/incidents.html", page=page, status=status)

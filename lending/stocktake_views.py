@@ -15,6 +15,7 @@ from wtforms import IntegerField, SelectField, SelectMultipleField, StringField,
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from core.db import N_, Forbidden, db
+from core.edge import page_arg, to_id
 from core.exports import content_disposition
 from core.i18n import lang
 from core.permissions import ASSETS_VIEW, STOCKTAKE_MANAGE
@@ -38,7 +39,7 @@ class RoundForm(FlaskForm):
     department = SelectField(_l("Department"), choices=[], validate_choice=False)
     location = SelectField(_l("Location"), choices=[], validate_choice=False)
     committee = SelectMultipleField(
-        _l("Committee"), coerce=int, validators=[DataRequired()], choices=[], validate_choice=False
+        _l("Committee"), coerce=to_id, validators=[DataRequired()], choices=[], validate_choice=False
     )
 
 
@@ -163,7 +164,7 @@ def stocktake_items(round_id: int):
     if show not in ("all", "todo", "found", "unexpected", "problems"):
         show = "todo"
     q = (request.args.get("q") or "").strip()[:100]
-    page = max(request.args.get("page", 1, type=int) or 1, 1)
+    page = page_arg()
     rows, total = stocktake.entry_rows(db.session, rnd.id, show=show, q=q, page=page, size=50)
     return render_template(
         "lending/stocktake/items.html",

@@ -10,7 +10,9 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from flask_babel import gettext as _
 
 from core import jobs
+from core.archives import ArchiveRefused, check_workbook
 from core.db import begin_write, db
+from core.edge import ids_of, page_arg
 from core.exports import csv_response, safe_cell
 from core.files import XLSX, FileStore, safe_name
 from core.i18n import lang
@@ -42,7 +44,7 @@ def tag_url(tag: str) -> str:
 def assets():
     """The register: search, filters and pages of 50."""
     flt = queries.AssetFilter.from_args(request.args)
-    page_no = request.args.get("page", 1, type=int) or 1
+    page_no = page_arg()
     page = queries.list_assets(db.session, flt, page_no, current_app.config["PAGE_SIZE"])
     return render_template("lending/assets.html", page=page, flt=flt,
                            options=queries.filter_options(db.session),
@@ -201,7 +203,7 @@ def asset_labels():
     """Print label sheets (PDF) for the filtered register or a selection: drawn by a job, offered on its page."""
     flt = queries.AssetFilter.from_args(request.values)
     form = LabelsForm()
-    ids = [int(i) for i in request.values.getlist("id") if i.isdigit()][:5000]
+    ids = ids_of(request.values.getlist("id"))[:5000]
     if request.method == "GET":
         form.ids.data = ",".join(str(i) for i in ids)
         count = queries.list_assets(db.session, flt, 1, 1).total if not ids else len(ids)
@@ -209,7 +211,7 @@ def asset_labels():
     if not form.validate_on_submit():
         flash(_("The form was incomplete; nothing was printed."), "danger")
         return redirect(url_for("lending.asset_labels", **flt.as_args()))
-    ids = [int(i) for i in (form.ids.data or "").split(",") if i.strip().isdigit()][:MAX_LABELS + 1]
+    ids = ids_of((form.ids.data or "").split(","))[:MAX_LABELS + 1]
     count = len(ids) if ids else queries.list_assets(db.session, flt, 1, 1).total
     if not count:
         flash(_("No assets match; nothing to print."), "warning")
@@ -233,6 +235,12 @@ def asset_import():
     if form.validate_on_submit():
         upload = form.file.data
         data = upload.read()
+        if data.startswith(b"PK\x03\x04"):  # the archive checks cost milliseconds: refuse a bomb here, not in a job
+            try:
+                check_workbook(data).close()
+            except ArchiveRefused as err:
+                flash(_(err.message, **err.params), "danger")
+                return render_template("lending/import.html", form=form)
         if len(data) > CHECK_IN_REQUEST_BYTES:  # a long list is checked by a job; its page is the preview
             digest = _keep_import_file(data, upload.filename or "")
             job = jobs.start(db.session, lending_jobs.CHECK, actor(),

@@ -280,8 +280,8 @@ def test_a_file_that_cannot_be_read_is_refused_with_a_clear_message(app, session
 
 
 @pytest.mark.parametrize("kind", ["csv", "xlsx"])
-def test_a_file_with_more_rows_than_the_limit_is_refused(session, monkeypatch, kind):
-    monkeypatch.setattr(importing, "MAX_ROWS", 3)
+def test_a_file_with_more_rows_than_the_limit_is_refused(app, session, monkeypatch, kind):
+    monkeypatch.setitem(app.config, "MAX_IMPORT_ROWS", 3)
     p = prefix()
     rows = [[f"{p}-{i:03d}", "เก้าอี้", "เก้าอี้"] for i in range(1, 5)]
 
