@@ -31,6 +31,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import logging
 import threading
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -39,6 +40,9 @@ from dataclasses import dataclass
 import fontpkg_sarabun
 
 from core.dates import to_thai_digits
+
+# fpdf's font subsetting (fontTools) reports every table it prunes at INFO: noise in the commands' output.
+logging.getLogger("fontTools").setLevel(logging.WARNING)
 
 __all__ = ["NBSP", "WJ", "Cell", "Column", "Signature", "ThaiDocument", "break_opportunities", "clean_text",
            "keep_together", "wrap"]
