@@ -140,10 +140,12 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=500_000)
     parser.add_argument("--only-export", action="store_true",
                         help="reuse bench/out/jobs as a run left it and measure only the XLSX export")
+    parser.add_argument("--reuse", action="store_true",
+                        help="reuse bench/out/jobs as a run left it: skip the import, measure labels and export")
     args = parser.parse_args()
 
     base = OUT / "jobs"
-    if not args.only_export:
+    if not (args.only_export or args.reuse):
         subprocess.run(["rm", "-rf", str(base)], check=True)
         base.mkdir(parents=True)
     port = free_port()
@@ -159,7 +161,7 @@ def main() -> None:
         print(line, flush=True)
     # the log before the import: the import adds one entry per row, the rest is made here
     before = max(1000, args.entries - args.rows - 10)
-    if not args.only_export:
+    if not (args.only_export or args.reuse):
         started = time.perf_counter()
         fill_audit_log(env, before)
         print(f"(audit log filled to {before:,} entries in {time.perf_counter() - started:.0f} s)", file=sys.stderr)
@@ -182,45 +184,52 @@ def main() -> None:
         if args.only_export:
             export(auditor, say)
             return
-        # 1. the import: the upload (checked by a job, its page the preview), then applying it
-        status, location, took = officer.post("/assets/import", {"csrf_token": officer.csrf},
-                                              {"file": ("assets.csv", data)})
-        assert status == 302 and "/jobs/" in location, (status, location)
-        path = urllib.parse.urlsplit(location).path
-        job_took, final, samples = wait_for(officer, path)
-        assert final["status"] == "done", final
-        say(f"- upload of {args.rows:,} rows ({len(data) / 1e6:.1f} MB): request {took * 1000:.0f} ms "
-                     f"(HTTP {status}); the check job {job_took:.1f} s, {progress_line(samples)} [load {load()}]")
-        preview = officer.get(path.replace("/jobs/", "/assets/import/preview?job="))
-        sha = re.search(r'name="sha256" type="hidden" value="([0-9a-f]{64})"', preview).group(1)
-        status, location, took = officer.post("/assets/import/apply", {"csrf_token": officer.csrf, "sha256": sha,
-                                                                      "filename": "assets.csv"})
-        assert status == 302 and "/jobs/" in location, (status, location)
-        job_took, final, samples = wait_for(officer, urllib.parse.urlsplit(location).path)
-        assert final["status"] == "done", final
-        say(f"- applying the {args.rows:,}-row import: request {took * 1000:.0f} ms (HTTP {status}); "
-                     f"the job {job_took:.1f} s ({final['message']}), {progress_line(samples)} [load {load()}]")
-
-        # 2. the label sheet of the first N assets of the register
-        import sqlite3
-
-        with sqlite3.connect(base / "db.sqlite3") as conn:
-            ids = [r[0] for r in conn.execute("SELECT id FROM assets ORDER BY id LIMIT ?", (args.labels,))]
-        status, location, took = officer.post("/assets/labels", {
-            "csrf_token": officer.csrf, "layout": "3x8", "start_at": "0", "ids": ",".join(map(str, ids))})
-        assert status == 302 and "/jobs/" in location, (status, location)
-        job_took, final, samples = wait_for(officer, urllib.parse.urlsplit(location).path)
-        assert final["status"] == "done", final
-        say(f"- label sheet of {args.labels:,} assets (3x8): request {took * 1000:.0f} ms "
-                     f"(HTTP {status}); the job {job_took:.1f} s ({final['message']}), {progress_line(samples)} "
-                     f"[load {load()}]")
-
+        if not args.reuse:
+            import_rows(officer, data, args, say)
+        labels(officer, base, args, say)
         export(auditor, say)
     finally:
         worker.send_signal(2)
         server.terminate()
         worker.wait(120)
         server.wait(60)
+
+
+def import_rows(officer: Browser, data: bytes, args, say) -> None:
+    """The import: the upload (checked by a job, its page the preview), then applying it."""
+    status, location, took = officer.post("/assets/import", {"csrf_token": officer.csrf},
+                                          {"file": ("assets.csv", data)})
+    assert status == 302 and "/jobs/" in location, (status, location)
+    path = urllib.parse.urlsplit(location).path
+    job_took, final, samples = wait_for(officer, path)
+    assert final["status"] == "done", final
+    say(f"- upload of {args.rows:,} rows ({len(data) / 1e6:.1f} MB): request {took * 1000:.0f} ms "
+        f"(HTTP {status}); the check job {job_took:.1f} s, {progress_line(samples)} [load {load()}]")
+    preview = officer.get(path.replace("/jobs/", "/assets/import/preview?job="))
+    sha = re.search(r'name="sha256" type="hidden" value="([0-9a-f]{64})"', preview).group(1)
+    status, location, took = officer.post("/assets/import/apply", {"csrf_token": officer.csrf, "sha256": sha,
+                                                                  "filename": "assets.csv"})
+    assert status == 302 and "/jobs/" in location, (status, location)
+    job_took, final, samples = wait_for(officer, urllib.parse.urlsplit(location).path)
+    assert final["status"] == "done", final
+    say(f"- applying the {args.rows:,}-row import: request {took * 1000:.0f} ms (HTTP {status}); "
+        f"the job {job_took:.1f} s ({final['message']}), {progress_line(samples)} [load {load()}]")
+
+
+def labels(officer: Browser, base: Path, args, say) -> None:
+    """The label sheet of the first N assets of the register, sent as the register's selection is."""
+    import sqlite3
+
+    with sqlite3.connect(base / "db.sqlite3") as conn:
+        ids = [r[0] for r in conn.execute("SELECT id FROM assets ORDER BY id DESC LIMIT ?", (args.labels,))]
+    status, location, took = officer.post("/assets/labels", {
+        "csrf_token": officer.csrf, "layout": "3x8", "start_at": "0", "ids": ",".join(map(str, ids))})
+    assert status == 302 and "/jobs/" in location, (status, location)
+    job_took, final, samples = wait_for(officer, urllib.parse.urlsplit(location).path)
+    assert final["status"] == "done", final
+    say(f"- label sheet of {args.labels:,} assets (3x8): request {took * 1000:.0f} ms "
+        f"(HTTP {status}); the job {job_took:.1f} s ({final['message']}), {progress_line(samples)} "
+        f"[load {load()}]")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@
   and form values (tab, CR and LF are allowed in values: text areas have lines, and a pasted search may
   carry a tab); PostgreSQL refuses NUL in text with an error, and nothing legitimate sends them;
 - a form value or query argument longer than MAX_FIELD_CHARS (the longest form field takes 10,000) is a
-  400, so a 100 KB string never reaches a column;
+  400, so a 100 KB string never reaches a column; a list of ids (digits and commas only, as the label
+  sheet's selection of up to 5,000 assets sends) may be up to MAX_ID_LIST_CHARS;
 - query arguments that are numbers or dates are read through `arg_int` and `arg_date`, with bounds.
 
 The refusals are pages in the reader's language; nothing is recorded and nothing changes.
@@ -26,6 +27,8 @@ from core.dates import parse_date
 
 MAX_ID = 2**63 - 1  # PostgreSQL bigint; SQLite's integer has the same range
 MAX_FIELD_CHARS = 20_000
+MAX_ID_LIST_CHARS = 5000 * 20  # 5,000 ids of up to 19 digits and their commas
+_ID_LIST = re.compile(r"[0-9,]*")
 MAX_PAGE = 1_000_000
 # C0 controls and DEL; in form values tab, CR and LF are text.
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -48,6 +51,14 @@ def _bad(text: str, pattern: re.Pattern) -> bool:
     return bool(pattern.search(text))
 
 
+def _too_long(key: str, value: str) -> bool:
+    if len(key) > MAX_FIELD_CHARS:
+        return True
+    if len(value) <= MAX_FIELD_CHARS:
+        return False
+    return len(value) > MAX_ID_LIST_CHARS or not _ID_LIST.fullmatch(value)
+
+
 def check_request():
     """before_request: refuse control characters and oversized values in the path, query and form."""
     if _bad(request.path, _CONTROL):
@@ -55,7 +66,7 @@ def check_request():
     for key, value in request.args.items(multi=True):
         if _bad(key, _CONTROL) or _bad(value, _CONTROL_IN_TEXT):
             return _refusal(_("The address contains control characters; nothing was done."))
-        if len(value) > MAX_FIELD_CHARS or len(key) > MAX_FIELD_CHARS:
+        if _too_long(key, value):
             return _refusal(_("A value sent is longer than %(n)s characters; nothing was done.",
                               n=f"{MAX_FIELD_CHARS:,}"))
     if request.method in ("POST", "PUT", "PATCH", "DELETE"):
@@ -63,7 +74,7 @@ def check_request():
             if _bad(key, _CONTROL) or _bad(value, _CONTROL_IN_TEXT):
                 return _refusal(_("The form contains control characters that cannot be stored; nothing was "
                                   "saved. Type the text again or paste it without them."))
-            if len(value) > MAX_FIELD_CHARS or len(key) > MAX_FIELD_CHARS:
+            if _too_long(key, value):
                 return _refusal(_("A value sent is longer than %(n)s characters; nothing was done.",
                                   n=f"{MAX_FIELD_CHARS:,}"))
     return None
