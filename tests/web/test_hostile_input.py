@@ -243,3 +243,16 @@ def test_a_value_the_database_refuses_is_a_400_not_a_500(app, client, monkeypatc
     resp = client.get("/login")
     assert resp.status_code == 400
     assert "too long or out of range" in resp.get_data(as_text=True) or "ยาวเกินไป" in resp.get_data(as_text=True)
+
+
+def test_the_label_sheets_list_of_5000_ids_passes_the_edge_but_a_long_text_does_not(app, client, world):
+    """The register's selection of up to 5,000 assets travels as one comma-separated value (34 KB for
+    six-digit ids): the edge lets digits and commas through up to 100,000 characters, nothing else."""
+    assert login(client, world["people"]["supply_officer"][1]).status_code == 302
+    ids = ",".join(str(900_000 + i) for i in range(5000))  # none exists: the view answers, not the edge
+    assert len(ids) > 20_000
+    resp = client.post("/assets/labels", data={"layout": "3x8", "start_at": "0", "ids": ids})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:300]
+    for value in ("x" * 30_000, "1," * 60_000, "1 2" * 10_000):
+        resp = client.post("/assets/labels", data={"layout": "3x8", "start_at": "0", "ids": value})
+        assert resp.status_code == 400, value[:10]
