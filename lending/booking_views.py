@@ -102,8 +102,8 @@ def _calendar_page(asset: Asset | None):
     endpoint, args = ("lending.asset_calendar", {"asset_id": asset.id}) if asset else ("lending.calendar", {})
     return render_template("lending/calendar.html", asset=asset, view=view, anchor=anchor, today=today,
                            title=title, days=days, weeks=[days[i:i + 7] for i in range(0, len(days), 7)],
-                           found=found, agenda=agenda, previous=previous, following=following, endpoint=endpoint, args=args,
-                           weekdays=WEEKDAYS, day_limit=DAY_LIMIT)
+                           found=found, agenda=agenda, previous=previous, following=following,
+                           endpoint=endpoint, args=args, weekdays=WEEKDAYS, day_limit=DAY_LIMIT)
 
 
 @bp.route("/calendar")
