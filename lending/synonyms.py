@@ -66,8 +66,8 @@ class SearchSynonym(Audited, db.Model):
 
 def expand(key: str, groups: list[tuple[str, ...]] | tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
     """The keys a search for `key` (already folded) looks for: the key, then each group term that occurs
-    in it replaced by the group's other terms. A key that only begins a term (three characters or more:
-    a word being typed) adds the whole group. At most MAX_KEYS, the key itself first."""
+    in it replaced by the group's other terms. A key that is no whole term but begins one (three characters
+    or more: a word being typed) adds that term's group. At most MAX_KEYS, the key itself first."""
     if not key:
         return ()
     keys = [key]
@@ -77,10 +77,13 @@ def expand(key: str, groups: list[tuple[str, ...]] | tuple[tuple[str, ...], ...]
         if found:
             term = found[0]
             keys.extend(k.replace(term, other) for k in list(keys) if term in k for other in group if other)
-        elif len(key) >= PREFIX_MIN and any(t.startswith(key) for t in group):
-            keys.extend(group)
         if len(keys) >= MAX_KEYS:
             break
+    if len(key) >= PREFIX_MIN and not any(key in group for group in groups):
+        # The key is no whole term: perhaps one is being typed ("proj", "ไมโค").
+        for group in groups:
+            if any(t.startswith(key) for t in group):
+                keys.extend(group)
     out: list[str] = []
     for k in keys:
         if k not in out:

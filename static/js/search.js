@@ -112,10 +112,12 @@
   }
 
   function addChosen(form, id, number, name) {
-    const existing = form.querySelector(`input[name=assets][value="${CSS.escape(id)}"]`);
-    if (existing) { existing.checked = true; return; }
     const list = document.getElementById("kp-chosen");
+    const existing = form.querySelector(`input[name=assets][value="${CSS.escape(id)}"]`);
+    if (existing && (!list || list.contains(existing))) { existing.checked = true; return; }
     if (!list) return;
+    // Listed in the catalogue below too: it moves up to the chosen items (one checkbox per item).
+    if (existing) (existing.closest("li") || existing).remove();
     const li = document.createElement("li");
     li.className = "kp-chosen-item";
     li.dataset.asset = id;

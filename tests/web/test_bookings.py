@@ -335,3 +335,9 @@ def test_expansion_replaces_a_term_by_its_groups_other_terms():
     assert synonyms.expand("416-59-0001", groups) == ("416-59-0001",)
     assert len(synonyms.expand("projector microphone tent notebook", groups)) <= synonyms.MAX_KEYS
     assert synonyms.expand("", groups) == ()
+
+
+def test_a_word_being_typed_finds_its_group_only_when_no_whole_term_is_in_it():
+    groups = synonyms.folded_built_in()
+    assert "projector screen" not in synonyms.expand("projector", groups)
+    assert "ไมโครโฟน" in synonyms.expand("microp", groups)
