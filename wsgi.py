@@ -33,6 +33,7 @@ import lending.loans  # noqa: F401
 import lending.manual  # noqa: F401
 import lending.models  # noqa: F401
 import lending.stocktake  # noqa: F401
+import lending.synonyms  # noqa: F401
 from audit import cli as audit_cli
 from audit import views as _audit_views  # noqa: F401  (routes register on import)
 from audit.services import install_guard
@@ -50,6 +51,7 @@ from evidence import report_cli
 from evidence import report_views as _report_views  # noqa: F401  (routes register on import)
 from evidence import views as _evidence_views  # noqa: F401  (routes register on import)
 from evidence.services import file_generated
+from lending import booking_views as _booking_views  # noqa: F401
 from lending import cli as lending_cli
 from lending import filing as lending_filing
 from lending import loan_cli, stocktake_cli

@@ -78,3 +78,15 @@ class LabelsForm(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.layout.choices = [(k, v.display_name) for k, v in LAYOUTS.items()]
+
+
+class SynonymForm(FlaskForm):
+    """A group of terms that mean the same equipment (the office's search synonyms)."""
+
+    terms = TextAreaField(_l("Terms that mean the same thing"), validators=[DataRequired(), Length(max=2000)],
+                          description=_l("Separate them with commas or put one on each line, e.g. "
+                                         "เครื่องตัดหญ้า, ตัดหญ้า, lawn mower"))
+
+
+class DeleteForm(FlaskForm):
+    """Only the CSRF token, for a button that removes something."""

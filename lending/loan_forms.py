@@ -86,6 +86,7 @@ class LoanRequestForm(FlaskForm):
 
     assets = SelectMultipleField(_l("Items"), coerce=to_id, validate_choice=False)
     q = StringField(_l("Find lendable items"), validators=[Optional(), Length(max=100)])
+    free_only = BooleanField(_l("Only items free on the dates of this request"))
     purpose = TextAreaField(_l("Official purpose"), validators=[DataRequired(), Length(max=2000)],
                             description=_l("Government property may be lent only for the agency's work "
                                            "(official use only, Ministry of Finance regulation on "
@@ -99,8 +100,8 @@ class LoanRequestForm(FlaskForm):
     due_on = BEDateField(_l("Return by"), validators=[InputRequired()], description=DATE_HELP)
 
     # Which fields each button needs: searching and checking must not complain about an empty purpose.
-    NEEDS = {"search": {"csrf_token", "q"},
-             "check": {"csrf_token", "q", "assets", "start_on", "due_on"},
+    NEEDS = {"search": {"csrf_token", "q", "free_only"},
+             "check": {"csrf_token", "q", "free_only", "assets", "start_on", "due_on"},
              "send": None}
 
     def chosen_ids(self) -> list[int]:

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from core.dates import parse_date
+from core.dates import bangkok_today, parse_date
 from core.db import contains
 from core.models import StoredFile, User
 from core.permissions import LOANS_VIEW_ALL
@@ -64,24 +64,26 @@ def assets_by_ids(session: Session, ids: list[int]) -> list[Asset]:
     return list(session.execute(stmt).scalars())
 
 
-def lendable_catalogue(session: Session, q: str, exclude: list[int], limit: int = CATALOGUE_LIMIT) \
-        -> tuple[list[Any], int]:
-    """Lendable assets matching a search (number, name, serial, location), and how many match in all."""
-    from lending.models import search_key
+def lendable_catalogue(session: Session, q: str, exclude: list[int], limit: int = CATALOGUE_LIMIT,
+                       free_from: date | None = None, free_to: date | None = None,
+                       today: date | None = None) -> tuple[list[Any], int]:
+    """Lendable assets matching a search (number, name, serial, location, and the search's synonyms), and
+    how many match in all; with `free_from`/`free_to`, only those nobody holds on any of those days."""
+    from lending.bookings import free_between
     from lending.queries import search_condition, search_support
+    from lending.synonyms import search_keys
 
-    stmt = select(Asset.id, Asset.asset_number, Asset.name, Asset.category, Asset.location, Asset.status,
-                  Asset.price).where(Asset.lendable.is_(True), Asset.status.not_in(UNLENDABLE_STATUSES))
-    count = select(func.count()).select_from(Asset).where(Asset.lendable.is_(True),
-                                                          Asset.status.not_in(UNLENDABLE_STATUSES))
+    conditions = [Asset.lendable.is_(True), Asset.status.not_in(UNLENDABLE_STATUSES)]
     if q.strip():
         # The register's search: the same matches, through its trigram index where there is one.
-        matches = search_condition(search_key(q), *search_support(session))
-        stmt = stmt.where(matches)
-        count = count.where(matches)
+        conditions.append(search_condition(search_keys(session, q), *search_support(session)))
     if exclude:
-        stmt = stmt.where(Asset.id.not_in(exclude))
-        count = count.where(Asset.id.not_in(exclude))
+        conditions.append(Asset.id.not_in(exclude))
+    if free_from is not None and free_to is not None:
+        conditions.append(free_between(free_from, free_to, today or bangkok_today()))
+    stmt = select(Asset.id, Asset.asset_number, Asset.name, Asset.category, Asset.location, Asset.status,
+                  Asset.price).where(*conditions)
+    count = select(func.count()).select_from(Asset).where(*conditions)
     rows = session.execute(stmt.order_by(Asset.asset_number).limit(limit)).all()
     return rows, session.execute(count).scalar_one()
 

@@ -197,10 +197,15 @@ def loan_new():
                                                                    form.due_on.data)}
     # With items already chosen (e.g. from a scanned label) the catalogue shows only what is searched for.
     show_catalogue = bool((form.q.data or "").strip()) or not chosen
-    catalogue, matches = lq.lendable_catalogue(session, form.q.data or "", [a.id for a in chosen]) \
+    # The picker's available-by-date filter: the request's own dates, when they make a range.
+    free = (form.start_on.data, form.due_on.data) if form.free_only.data and form.start_on.data \
+        and form.due_on.data and form.start_on.data <= form.due_on.data else (None, None)
+    catalogue, matches = lq.lendable_catalogue(session, form.q.data or "", [a.id for a in chosen],
+                                               free_from=free[0], free_to=free[1], today=today) \
         if show_catalogue else ([], 0)
     return render_template("lending/loans/new.html", form=form, chosen=chosen, catalogue=catalogue,
                            matches=matches, show_catalogue=show_catalogue, availability=availability,
+                           free_dates=free if free[0] else None,
                            needs_head=needs_head,
                            blocked={a.id for a in chosen if not lq.lendable(a)},
                            settings=settings)

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from datetime import date
 from typing import Any
 
-from sqlalchemy import Engine, Integer, column, func, literal_column, select, text
+from sqlalchemy import Engine, Integer, column, func, literal_column, or_, select, text
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
-from core.db import contains
+from core.dates import bangkok_today, format_numeric, parse_date
+from core.db import N_, contains
+from lending.bookings import free_between
 from lending.models import STATUSES, Asset, normalise_tag, search_key
 
 LIST_COLUMNS = (Asset.id, Asset.asset_number, Asset.tag, Asset.name, Asset.category, Asset.location,
@@ -35,6 +38,13 @@ class AssetFilter:
     status: str = ""
     department: str = ""
     lendable: str = ""  # "", "yes", "no"
+    # Free for lending on every day from `free_from` to `free_to` (both set, or neither).
+    free_from: date | None = None
+    free_to: date | None = None
+    # The folded keys the search looks for (the query and its synonyms; see `with_synonyms`).
+    keys: tuple[str, ...] = field(default=(), compare=False)
+    # Why the dates were left out ("" when they were fine): a msgid the page shows beside the fields.
+    date_error: str = field(default="", compare=False)
 
     @classmethod
     def from_args(cls, args: Any) -> AssetFilter:
@@ -43,14 +53,34 @@ class AssetFilter:
 
         status = get("status")
         lendable = get("lendable")
+        free_from, free_to, error = free_dates(get("free_from"), get("free_to"))
         return cls(q=get("q"), category=get("category"), status=status if status in STATUSES else "",
-                   department=get("department"), lendable=lendable if lendable in ("yes", "no") else "")
+                   department=get("department"), lendable=lendable if lendable in ("yes", "no") else "",
+                   free_from=free_from, free_to=free_to, date_error=error)
 
     def as_args(self) -> dict[str, str]:
-        return {k: v for k, v in self.__dict__.items() if v}
+        out = {"q": self.q, "category": self.category, "status": self.status, "department": self.department,
+               "lendable": self.lendable, "free_from": format_numeric(self.free_from),
+               "free_to": format_numeric(self.free_to)}
+        return {k: v for k, v in out.items() if v}
+
+    def with_synonyms(self, session: Session) -> AssetFilter:
+        """The same filter, its search looking for the query's synonyms too (lending.synonyms)."""
+        from lending.synonyms import search_keys
+
+        return replace(self, keys=search_keys(session, self.q)) if self.q else self
+
+    def search_keys(self) -> tuple[str, ...]:
+        if not self.q:
+            return ()
+        return self.keys or (search_key(self.q),)
+
+    @property
+    def free_dates(self) -> bool:
+        return self.free_from is not None and self.free_to is not None
 
     def has_only_search(self) -> bool:
-        return not (self.category or self.status or self.department or self.lendable)
+        return not (self.category or self.status or self.department or self.lendable or self.free_dates)
 
     def apply(self, stmt, dialect: str = "", indexed: bool = False, walk: bool = False):
         """The filter's conditions on a statement over assets.
@@ -60,7 +90,7 @@ class AssetFilter:
         looking each match up by id.
         """
         if self.q:
-            stmt = stmt.where(search_condition(search_key(self.q), dialect, indexed, walk))
+            stmt = stmt.where(search_condition(self.search_keys(), dialect, indexed, walk))
         if self.category:
             stmt = stmt.where(Asset.category == self.category)
         if self.status:
@@ -69,7 +99,34 @@ class AssetFilter:
             stmt = stmt.where(Asset.department == self.department)
         if self.lendable:
             stmt = stmt.where(Asset.lendable.is_(self.lendable == "yes"))
+        if self.free_dates:
+            stmt = stmt.where(free_between(self.free_from, self.free_to, bangkok_today()))
         return stmt
+
+
+MAX_FREE_DAYS = 366
+
+
+def free_dates(raw_from: str, raw_to: str, today: date | None = None) -> tuple[date | None, date | None, str]:
+    """The range of an available-by-date filter: (from, to, "") or (None, None, why not).
+
+    One date alone is that one day; a range that ends before it starts, lies in the past, or is longer
+    than a year is refused with a message rather than searched."""
+    if not raw_from and not raw_to:
+        return None, None, ""
+    try:
+        start, end = parse_date(raw_from), parse_date(raw_to)
+    except ValueError:
+        return None, None, N_("Not a date: use DD/MM/YYYY (B.E.) or YYYY-MM-DD.")
+    start, end = start or end, end or start
+    if end < start:
+        return None, None, N_("The end date is before the start date.")
+    today = today or bangkok_today()
+    if end < today:
+        return None, None, N_("These days are past; choose days from today on.")
+    if (end - start).days > MAX_FREE_DAYS:
+        return None, None, N_("Choose at most a year.")
+    return start, end, ""
 
 
 def fts_phrase(key: str) -> str:
@@ -83,23 +140,32 @@ def uses_trigram_index(key: str, indexed: bool) -> bool:
     return indexed and len(key) >= TRIGRAM
 
 
-def search_condition(key: str, dialect: str = "", indexed: bool = False, walk: bool = False) -> ColumnElement:
-    """Rows whose search text holds the key (already folded by search_key) anywhere: a plain substring.
+def search_condition(keys: str | tuple[str, ...], dialect: str = "", indexed: bool = False,
+                     walk: bool = False) -> ColumnElement:
+    """Rows whose search text holds any of the keys (already folded by search_key) anywhere: substrings.
 
-    SQLite: the trigram index (case-sensitive, so exactly a substring: both sides are folded already) for
-    keys of three characters or more, else instr() over every row — LIKE decodes and backtracks character
-    by character, several times slower on Thai text. PostgreSQL: LIKE, which the pg_trgm index serves
-    when it exists (PostgreSQL checks each candidate row itself).
+    Several keys are a search and its synonyms (lending.synonyms), found in the same one pass or index
+    look-up. SQLite: the trigram index (case-sensitive, so exactly a substring: both sides are folded
+    already) when every key has three characters or more, else instr() over every row — LIKE decodes and
+    backtracks character by character, several times slower on Thai text. PostgreSQL: LIKE, which the
+    pg_trgm index serves when it exists (one bitmap scan per key, OR-ed; PostgreSQL checks each candidate
+    row itself).
     """
+    keys = (keys,) if isinstance(keys, str) else tuple(keys)
     if dialect != "sqlite":
-        return contains(Asset.search_text, key)
-    if uses_trigram_index(key, indexed):
+        return or_(*(contains(Asset.search_text, k) for k in keys))
+    if all(uses_trigram_index(k, indexed) for k in keys):
         matches = text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts_key") \
-            .bindparams(fts_key=fts_phrase(key)).columns(column("rowid", Integer))
+            .bindparams(fts_key=fts_query(keys)).columns(column("rowid", Integer))
         # id + 0 keeps SQLite from fetching every match by id when it should walk an index in order.
         target = Asset.id + literal_column("0") if walk else Asset.id
         return target.in_(matches)
-    return func.instr(Asset.search_text, key) > 0
+    return or_(*(func.instr(Asset.search_text, k) > 0 for k in keys))
+
+
+def fts_query(keys: tuple[str, ...]) -> str:
+    """Keys as one FTS5 query: each a literal phrase, any of them."""
+    return " OR ".join(fts_phrase(k) for k in keys)
 
 
 _support: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
@@ -150,11 +216,12 @@ def list_assets(session: Session, flt: AssetFilter, page: int = 1, page_size: in
     """
     page = max(1, page)
     dialect, indexed = search_support(session)
-    if flt.q and uses_trigram_index(search_key(flt.q), indexed):
+    flt = flt.with_synonyms(session)
+    if flt.q and all(uses_trigram_index(k, indexed) for k in flt.search_keys()):
         if dialect == "sqlite" and flt.has_only_search():
             # Every asset has its row in the index (triggers keep them in step): count there alone.
             total = session.execute(text(f"SELECT count(*) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts_key"),
-                                    {"fts_key": fts_phrase(search_key(flt.q))}).scalar_one()
+                                    {"fts_key": fts_query(flt.search_keys())}).scalar_one()
         else:
             total = session.execute(flt.apply(select(func.count()).select_from(Asset), dialect, indexed)) \
                 .scalar_one()
@@ -195,7 +262,7 @@ def _page_of(session: Session, ids: list[int], total: int, page: int, page_size:
 def iter_assets(session: Session, flt: AssetFilter, ids: list[int] | None = None):
     """Every matching asset (for exports and label sheets), streamed in number order."""
     dialect, indexed = search_support(session)
-    stmt = flt.apply(select(Asset), dialect, indexed).order_by(Asset.asset_number)
+    stmt = flt.with_synonyms(session).apply(select(Asset), dialect, indexed).order_by(Asset.asset_number)
     if ids:
         stmt = stmt.where(Asset.id.in_(ids))
     yield from session.execute(stmt.execution_options(yield_per=500)).scalars()

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 
 from core import jobs
 from core.archives import ArchiveRefused, check_workbook
+from core.dates import bangkok_today
 from core.db import begin_write, db
 from core.edge import ids_of, page_arg
 from core.exports import csv_response, safe_cell
@@ -19,7 +20,7 @@ from core.i18n import lang
 from core.models import StoredFile
 from core.permissions import ASSETS_IMPORT, ASSETS_MANAGE, ASSETS_VIEW, LABELS_PRINT
 from core.web import actor, external_url, file_store, require, submit_once
-from lending import bp, importing, labels, loan_queries, queries, services
+from lending import bookings, bp, importing, labels, loan_queries, queries, services
 from lending import jobs as lending_jobs
 from lending.forms import STATUS_LABELS, ApplyImportForm, AssetForm, ImportForm, LabelsForm, PhotoForm, StatusForm
 from lending.jobs import MAX_LABELS
@@ -48,7 +49,9 @@ def assets():
     page = queries.list_assets(db.session, flt, page_no, current_app.config["PAGE_SIZE"])
     return render_template("lending/assets.html", page=page, flt=flt,
                            options=queries.filter_options(db.session),
-                           status_names={k: str(v) for k, v in STATUS_LABELS.items()})
+                           status_names={k: str(v) for k, v in STATUS_LABELS.items()},
+                           reserved=bookings.next_reservations(db.session, [r.id for r in page.rows],
+                                                               bangkok_today()))
 
 
 @bp.route("/assets/<int:asset_id>")
@@ -56,10 +59,13 @@ def assets():
 def asset(asset_id: int):
     """One asset: details, photo, QR tag and status."""
     item = db.get_or_404(Asset, asset_id)
+    today = bangkok_today()
     return render_template("lending/asset.html", asset=item, tag_link=tag_url(item.tag),
                            status_form=StatusForm(version=item.version), photo_form=PhotoForm(),
                            history=loan_queries.asset_loan_history(db.session, item.id, actor()),
-                           borrowable=loan_queries.lendable(item))
+                           borrowable=loan_queries.lendable(item),
+                           reserved=bookings.next_reservations(db.session, [item.id], today).get(item.id),
+                           upcoming=bookings.upcoming_for_asset(db.session, actor(), item.id, today))
 
 
 @bp.route("/t/<tag>")

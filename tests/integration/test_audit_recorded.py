@@ -59,6 +59,8 @@ EXPECTED_ACTIONS: dict[str, tuple[str, ...]] = {
     "lending.asset_status": ("asset.status_changed",),
     "lending.asset_photo_upload": ("asset.photo_set",),
     "lending.asset_labels": ("assets.labels_printed",),
+    "lending.synonyms_page": ("search_synonym.added",),
+    "lending.synonym_delete": ("search_synonym.removed",),
     # Uploading a list only previews it (the file is kept in the store to be applied); nothing changes yet.
     "lending.asset_import": (),
     "lending.asset_import_apply": ("asset.created", "asset.created", "assets.imported"),
@@ -349,6 +351,20 @@ def d_asset_status(w):
     w.start()
     return w.client("officer").post(f"/assets/{asset_id}/status", data={
         "status": "in_repair", "note": "ส่งซ่อมหลอดภาพ", "version": str(version)})
+
+
+def d_synonym_add(w):
+    w.start()
+    return w.client("officer").post("/assets/synonyms", data={"terms": f"ถังดับเพลิง{unique('')}, extinguisher"})
+
+
+def d_synonym_delete(w):
+    from lending import synonyms
+
+    group_id = in_app(w, lambda: synonyms.add_group(db.session, w.user("officer"),
+                                                     f"ไฟฉาย{unique('')}, torch").id)
+    w.start()
+    return w.client("officer").post(f"/assets/synonyms/{group_id}/delete")
 
 
 def d_asset_photo(w):
@@ -688,6 +704,7 @@ DRIVERS: dict[str, Callable[[World], object]] = {
     "lending.asset_edit": d_asset_edit,
     "lending.asset_status": d_asset_status, "lending.asset_photo_upload": d_asset_photo,
     "lending.asset_labels": d_asset_labels, "lending.asset_import": d_asset_import,
+    "lending.synonyms_page": d_synonym_add, "lending.synonym_delete": d_synonym_delete,
     "lending.asset_import_apply": d_asset_import_apply, "lending.loan_new": d_loan_new,
     "lending.loan_approve": d_loan_approve, "lending.loan_reject": d_loan_reject,
     "lending.loan_cancel": d_loan_cancel, "lending.loan_hand_over": d_loan_hand_over,
