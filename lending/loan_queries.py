@@ -23,16 +23,17 @@ from lending import workflow
 from lending.loans import (
     APPROVED,
     CHECKED_OUT,
-    HOLDING,
     LOAN_STATUSES,
     REQUESTED,
     Demand,
     Incident,
     IncidentDocument,
     Loan,
+    LoanDrop,
     LoanItem,
     LoanPhoto,
     Notification,
+    holds_assets,
 )
 from lending.models import DISPOSED, IN_REPAIR, LOST, Asset
 from lending.queries import Page
@@ -430,6 +431,28 @@ def _names(session: Session, ids: set[int | None]) -> dict[int, str]:
     return dict(session.execute(select(User.id, User.name).where(User.id.in_(ids))).all())
 
 
+def loan_drops(session: Session, loan_id: int) -> list[LoanDrop]:
+    """The items approvers left out of this loan (partial approvals), with their reasons, in order."""
+    return list(session.execute(select(LoanDrop).where(LoanDrop.loan_id == loan_id)
+                                .order_by(LoanDrop.dropped_at, LoanDrop.id)).scalars())
+
+
+def drops_by_loan(session: Session, loan_ids: set[int | None]) -> dict[int, dict[str, str]]:
+    """For notifications: per loan, the asset numbers left out and the reasons given, as two lines of text."""
+    ids = sorted(i for i in loan_ids if i)
+    if not ids:
+        return {}
+    found: dict[int, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
+    for loan_id, number, reason in session.execute(
+            select(LoanDrop.loan_id, Asset.asset_number, LoanDrop.reason).join(Asset, Asset.id == LoanDrop.asset_id)
+            .where(LoanDrop.loan_id.in_(ids)).order_by(LoanDrop.loan_id, LoanDrop.id)):
+        numbers, reasons = found[loan_id]
+        numbers.append(number)
+        if reason and reason not in reasons:
+            reasons.append(reason)
+    return {k: {"items": ", ".join(n), "reason": "; ".join(r)} for k, (n, r) in found.items()}
+
+
 # --- an asset's loans ------------------------------------------------------------------------------
 
 def asset_loan_history(session: Session, asset_id: int, viewer: User | None,
@@ -452,7 +475,7 @@ def asset_loan_history(session: Session, asset_id: int, viewer: User | None,
     if not see_all:
         held = session.execute(
             select(Loan.start_on, Loan.due_on, Loan.status).join(LoanItem, LoanItem.loan_id == Loan.id)
-            .where(LoanItem.asset_id == asset_id, Loan.status.in_(HOLDING), LoanItem.condition.is_(None))
+            .where(LoanItem.asset_id == asset_id, holds_assets(), LoanItem.condition.is_(None))
             .order_by(Loan.start_on).limit(limit)).all()
     return {"rows": rows, "total": total, "see_all": see_all, "held": held}
 
@@ -460,9 +483,14 @@ def asset_loan_history(session: Session, asset_id: int, viewer: User | None,
 # --- notifications ---------------------------------------------------------------------------------
 
 def unread_count(session: Session, user_id: int) -> int:
-    """Unread notifications of one person: a COUNT on the (user_id, read_at) index."""
+    """Unread notifications of one person: a COUNT on the (user_id, read_at) index.
+
+    A "waiting for your approval" about a request that is no longer waiting does not count: deciding marks
+    them read (workflow._clear_waiting), and this keeps older ones from counting too."""
+    decided = exists().where(Loan.id == Notification.loan_id, Loan.status != REQUESTED)
     return session.execute(select(func.count(Notification.id)).where(
-        Notification.user_id == user_id, Notification.read_at.is_(None))).scalar_one()
+        Notification.user_id == user_id, Notification.read_at.is_(None),
+        or_(Notification.kind != "request_waiting", ~decided))).scalar_one()
 
 
 def notifications(session: Session, user_id: int, limit: int = 100) -> list[Any]:
