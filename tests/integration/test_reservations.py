@@ -19,16 +19,13 @@ from core.db import Conflict, DomainError
 from lending import loan_queries as lq
 from lending import workflow
 from lending.loans import APPROVED, REQUESTED, LoanDrop, LoanItem
-from tests.integration.test_workflow import (  # noqa: F401  (people is a fixture)
-    DUE,
-    NOW,
-    START,
-    ask,
-    entries,
-    fresh_loan,
-    notes,
-    people,
-)
+from tests.integration.test_workflow import DUE, NOW, START, People, ask, entries, fresh_loan, notes
+
+
+@pytest.fixture
+def people(make_user):
+    """A borrower, two supply officers and a head, fresh for the test (made on first use)."""
+    return People(make_user)
 
 
 @pytest.fixture
