@@ -38,6 +38,7 @@ from audit import views as _audit_views  # noqa: F401  (routes register on impor
 from audit.services import install_guard
 from core import cli as core_cli
 from core import context, edge, i18n, jobs, recorder
+from core import home as home_panels
 from core import job_views as _job_views  # noqa: F401  (routes register on import)
 from core import views as _core_views  # noqa: F401  (routes register on import)
 from core.config import load_config
@@ -46,12 +47,14 @@ from core.form_tokens import form_token_field
 from core.forms import role_choices
 from core.services import get_settings, load_session_user
 from evidence import cli as evidence_cli
+from evidence import home as evidence_home
 from evidence import report_cli
 from evidence import report_views as _report_views  # noqa: F401  (routes register on import)
 from evidence import views as _evidence_views  # noqa: F401  (routes register on import)
 from evidence.services import file_generated
 from lending import cli as lending_cli
 from lending import filing as lending_filing
+from lending import home as lending_home
 from lending import loan_cli, stocktake_cli
 from lending import loan_views as _loan_views  # noqa: F401
 from lending import manual_views as _manual_views  # noqa: F401
@@ -153,6 +156,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.cli.add_command(stocktake_cli.stocktake)
     # lending files its stock-take reports and manual versions as evidence through this hook
     lending_filing.register(file_generated)
+    # the home page: each package's panel, registered here so that core imports neither
+    home_panels.register("tasks", 10, "lending/home/_tasks.html", lending_home.tasks)
+    home_panels.register("figures", 20, "evidence/_home_figures.html", evidence_home.figures)
 
     @app.context_processor
     def _globals():

@@ -268,6 +268,75 @@ def all_loans(session: Session, flt: LoanFilter, today: date, page: int = 1, pag
     return Page(rows=_rows(session, stmt, today), total=total, page=page, page_size=page_size)
 
 
+# --- a person's tasks (the home page) ----------------------------------------------------------------
+
+HOME_ROWS = 5  # each list on the home page shows this many, with a link to the whole list
+
+
+@dataclass(frozen=True)
+class TaskList:
+    count: int
+    rows: list[LoanRow]
+
+
+def _task_list(session: Session, where: Any, order_by: tuple, today: date, limit: int = HOME_ROWS) -> TaskList:
+    count = session.execute(select(func.count()).select_from(Loan).where(where)).scalar_one()
+    rows = _rows(session, select(*_LIST_COLUMNS).join(User, User.id == Loan.borrower_id).where(where)
+                 .order_by(*order_by).limit(limit), today) if count else []
+    return TaskList(count=count, rows=rows)
+
+
+def _at_head():
+    return and_(Loan.needs_head.is_(True), Loan.officer_at.is_not(None))
+
+
+def waiting_for_officer(session: Session, user_id: int, today: date) -> TaskList:
+    """Requests waiting for a supply officer's decision that this officer may decide (not their own)."""
+    return _task_list(session, and_(Loan.status == REQUESTED, ~_at_head(), Loan.borrower_id != user_id),
+                      (Loan.requested_at, Loan.id), today)
+
+
+def waiting_for_head(session: Session, user_id: int, today: date) -> TaskList:
+    """Requests waiting for the head's approval that this head may give (not their own, nor their own first
+    approval)."""
+    mine = or_(Loan.borrower_id == user_id, Loan.officer_id == user_id)
+    return _task_list(session, and_(Loan.status == REQUESTED, _at_head(), ~mine), (Loan.requested_at, Loan.id),
+                      today)
+
+
+def to_hand_over(session: Session, user_id: int, today: date) -> TaskList:
+    """Approved loans whose first day has come (or passed) and that this officer may hand over."""
+    return _task_list(session, and_(Loan.status == APPROVED, Loan.start_on <= today, Loan.borrower_id != user_id),
+                      (Loan.start_on, Loan.id), today)
+
+
+def returns_due(session: Session, today: date) -> TaskList:
+    """Loans out with items due back today."""
+    return _task_list(session, and_(Loan.status == CHECKED_OUT, Loan.due_on == today, _open_items_exist()),
+                      (Loan.id,), today)
+
+
+def overdue_loans(session: Session, today: date) -> TaskList:
+    """Loans with items still out after their due date, longest overdue first."""
+    return _task_list(session, _overdue_clause(today), (Loan.due_on, Loan.id), today)
+
+
+def open_incident_count(session: Session) -> int:
+    return session.execute(select(func.count()).select_from(Incident).where(Incident.status == "open")).scalar_one()
+
+
+def my_current_loans(session: Session, user_id: int, today: date) -> dict[str, TaskList]:
+    """A borrower's own loans in progress, by what happens next: waiting, to collect, out, overdue."""
+    mine = Loan.borrower_id == user_id
+    return {
+        "waiting": _task_list(session, and_(mine, Loan.status == REQUESTED), (Loan.requested_at, Loan.id), today),
+        "to_collect": _task_list(session, and_(mine, Loan.status == APPROVED), (Loan.start_on, Loan.id), today),
+        "out": _task_list(session, and_(mine, Loan.status == CHECKED_OUT, _open_items_exist(),
+                                        Loan.due_on >= today), (Loan.due_on, Loan.id), today),
+        "overdue": _task_list(session, and_(mine, _overdue_clause(today)), (Loan.due_on, Loan.id), today),
+    }
+
+
 # --- overdue ---------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)

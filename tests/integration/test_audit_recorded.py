@@ -89,6 +89,7 @@ EXPECTED_ACTIONS: dict[str, tuple[str, ...]] = {
     "evidence.measure_edit": ("measure.updated",),
     "evidence.measures_copy": ("measures.copied",),
     "lending.stocktake_new": ("stocktake.opened",),
+    "lending.stocktake_appoint": ("stocktake.opened",),
     "lending.stocktake_found": ("stocktake.recorded",),
     # Closing: the round, a case for the asset not found, and the report filed as evidence.
     "lending.stocktake_close": ("stocktake.closed", "incident.opened", "evidence.filed"),
@@ -634,7 +635,7 @@ def _round(w) -> tuple[int, list[int]]:
     place, ids = _stocktake_scope(w)
     year = stocktake.default_fiscal_year()
     _seeded(w, year)  # the closing report is filed under the year's indicators
-    round_id = in_app(w, lambda: stocktake.open_round(db.session, w.user("admin"), fiscal_year=year,
+    round_id = in_app(w, lambda: stocktake.open_round(db.session, w.user("head"), fiscal_year=year,
                                                       committee=[w.users["staff"]], location=place).id)
     return round_id, ids
 
@@ -644,9 +645,21 @@ def d_stocktake_new(w):
 
     place, _ids = _stocktake_scope(w)
     w.start()
-    return w.client("admin").post("/stocktake/new", data={
+    return w.client("head").post("/stocktake/new", data={
         "fiscal_year": str(stocktake.default_fiscal_year()), "committee": [str(w.users["staff"])],
         "title": "ตรวจนับห้องทดสอบ", "department": "", "location": place})
+
+
+def d_stocktake_appoint(w):
+    from lending import stocktake
+
+    place, _ids = _stocktake_scope(w)
+    year = stocktake.default_fiscal_year()
+    rnd = in_app(w, lambda: stocktake.prepare_round(db.session, w.user("officer"), fiscal_year=year,
+                                                    location=place))
+    w.start()
+    return w.client("head").post(f"/stocktake/{rnd.id}/appoint", data={
+        "committee": [str(w.users["staff"])], "version": str(rnd.version)})
 
 
 def d_stocktake_found(w):
@@ -662,7 +675,7 @@ def d_stocktake_close(w):
     round_id, ids = _round(w)
     in_app(w, lambda: stocktake.record_found(db.session, w.user("staff"), round_id, ids[0], condition="good"))
     w.start()
-    return w.client("admin").post(f"/stocktake/{round_id}/close")
+    return w.client("head").post(f"/stocktake/{round_id}/close")
 
 
 def d_report_publish(w):
@@ -702,7 +715,8 @@ DRIVERS: dict[str, Callable[[World], object]] = {
     "evidence.report_publish": d_report_publish,
     "evidence.measure_new": d_measure_new, "evidence.measure_edit": d_measure_edit,
     "evidence.measures_copy": d_measures_copy,
-    "lending.stocktake_new": d_stocktake_new, "lending.stocktake_found": d_stocktake_found,
+    "lending.stocktake_new": d_stocktake_new, "lending.stocktake_appoint": d_stocktake_appoint,
+    "lending.stocktake_found": d_stocktake_found,
     "lending.stocktake_close": d_stocktake_close, "lending.manual_publish": d_manual_publish,
 }
 
