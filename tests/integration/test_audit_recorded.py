@@ -655,11 +655,11 @@ def d_stocktake_appoint(w):
 
     place, _ids = _stocktake_scope(w)
     year = stocktake.default_fiscal_year()
-    rnd = in_app(w, lambda: stocktake.prepare_round(db.session, w.user("officer"), fiscal_year=year,
-                                                    location=place))
+    round_id, version = in_app(w, lambda: (lambda r: (r.id, r.version))(stocktake.prepare_round(
+        db.session, w.user("officer"), fiscal_year=year, location=place)))
     w.start()
-    return w.client("head").post(f"/stocktake/{rnd.id}/appoint", data={
-        "committee": [str(w.users["staff"])], "version": str(rnd.version)})
+    return w.client("head").post(f"/stocktake/{round_id}/appoint", data={
+        "committee": [str(w.users["staff"])], "version": str(version)})
 
 
 def d_stocktake_found(w):
