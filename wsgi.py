@@ -39,6 +39,7 @@ from audit import views as _audit_views  # noqa: F401  (routes register on impor
 from audit.services import install_guard
 from core import cli as core_cli
 from core import context, edge, i18n, jobs, recorder
+from core import home as home_panels
 from core import job_views as _job_views  # noqa: F401  (routes register on import)
 from core import views as _core_views  # noqa: F401  (routes register on import)
 from core.config import load_config
@@ -47,6 +48,7 @@ from core.form_tokens import form_token_field
 from core.forms import role_choices
 from core.services import get_settings, load_session_user
 from evidence import cli as evidence_cli
+from evidence import home as evidence_home
 from evidence import report_cli
 from evidence import report_views as _report_views  # noqa: F401  (routes register on import)
 from evidence import views as _evidence_views  # noqa: F401  (routes register on import)
@@ -54,6 +56,7 @@ from evidence.services import file_generated
 from lending import booking_views as _booking_views  # noqa: F401
 from lending import cli as lending_cli
 from lending import filing as lending_filing
+from lending import home as lending_home
 from lending import loan_cli, stocktake_cli
 from lending import loan_views as _loan_views  # noqa: F401
 from lending import manual_views as _manual_views  # noqa: F401
@@ -155,6 +158,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.cli.add_command(stocktake_cli.stocktake)
     # lending files its stock-take reports and manual versions as evidence through this hook
     lending_filing.register(file_generated)
+    # the home page: each package's panel, registered here so that core imports neither
+    home_panels.register("tasks", 10, "lending/home/_tasks.html", lending_home.tasks)
+    home_panels.register("figures", 20, "evidence/_home_figures.html", evidence_home.figures)
 
     @app.context_processor
     def _globals():
@@ -226,8 +232,8 @@ def _init_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(e: DomainError):
         db.session.rollback()
-        # Parameters that are themselves msgids (a status name) are shown in the page's language too.
-        message = _(e.message, **{k: _(v) if isinstance(v, str) and v else v for k, v in e.params.items()})
+        # Parameters that are msgids (a status name) are shown in the page's language too, dates in B.E.
+        message = _(e.message, **i18n.message_params(e.params))
         if request.method == "POST" and e.status in (400, 409) and request.referrer:
             flash(message, "danger")
             return redirect(request.referrer)

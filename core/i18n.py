@@ -29,6 +29,26 @@ def lang() -> str:
     return locale.language if locale else "th"
 
 
+def message_params(params: dict) -> dict:
+    """A domain error's parameters as a page shows them: those that are msgids (a status name) in the
+    page's language, dates in B.E. (never ISO C.E. inside a Thai sentence)."""
+    from datetime import date, datetime
+
+    from flask_babel import gettext
+
+    out = {}
+    for key, value in params.items():
+        if isinstance(value, datetime):
+            out[key] = dates.format_datetime(value, lang())
+        elif isinstance(value, date):
+            out[key] = dates.format_date(value, lang())
+        elif isinstance(value, str) and value:
+            out[key] = gettext(value)
+        else:
+            out[key] = value
+    return out
+
+
 def money(value: Decimal | None) -> str:
     if value is None:
         return ""

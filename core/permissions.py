@@ -20,7 +20,8 @@ EVIDENCE_VIEW = "evidence.view"  # the internal register and the report
 EVIDENCE_UPLOAD = "evidence.upload"
 EVIDENCE_MANAGE = "evidence.manage"  # edit titles and indicators of any item
 EVIDENCE_PUBLISH = "evidence.publish"
-STOCKTAKE_MANAGE = "stocktake.manage"  # open and close stock-take rounds, name their committee (admin)
+STOCKTAKE_MANAGE = "stocktake.manage"  # appoint a round's committee, open and close it (the head, ข้อ 213)
+STOCKTAKE_PREPARE = "stocktake.prepare"  # prepare a round for the head: year, scope, proposed committee
 STOCKTAKE_VIEW = "stocktake.view"  # read rounds and their reports; committee members read their own rounds
 MANUAL_PUBLISH = "manual.publish"  # publish a version of the borrowing manual (admin)
 
@@ -28,12 +29,12 @@ _GRANTS: dict[str, frozenset[str]] = {
     "staff": frozenset({ASSETS_VIEW, LOANS_REQUEST}),
     "supply_officer": frozenset({ASSETS_VIEW, ASSETS_MANAGE, ASSETS_IMPORT, LABELS_PRINT, LOANS_REQUEST,
                                  LOANS_MANAGE, LOANS_VIEW_ALL, EVIDENCE_VIEW, EVIDENCE_UPLOAD,
-                                 STOCKTAKE_VIEW}),
+                                 STOCKTAKE_VIEW, STOCKTAKE_PREPARE}),
     "head": frozenset({ASSETS_VIEW, LOANS_REQUEST, LOANS_HEAD, LOANS_VIEW_ALL, EVIDENCE_VIEW,
-                       STOCKTAKE_VIEW}),
+                       STOCKTAKE_VIEW, STOCKTAKE_MANAGE}),
     "auditor": frozenset({ASSETS_VIEW, AUDIT_VIEW, LOANS_VIEW_ALL, EVIDENCE_VIEW, STOCKTAKE_VIEW}),
     "admin": frozenset({ASSETS_VIEW, USERS_MANAGE, SETTINGS_MANAGE, EVIDENCE_VIEW, EVIDENCE_UPLOAD,
-                        EVIDENCE_MANAGE, EVIDENCE_PUBLISH, STOCKTAKE_MANAGE, STOCKTAKE_VIEW, MANUAL_PUBLISH}),
+                        EVIDENCE_MANAGE, EVIDENCE_PUBLISH, STOCKTAKE_VIEW, MANUAL_PUBLISH}),
 }
 
 

@@ -16,20 +16,21 @@ from core.db import db
 from core.forms import ChangePasswordForm, EmptyForm, LoginForm, ResetPasswordForm, SettingsForm, UserForm
 from core.i18n import LANGUAGES
 from core.models import User
-from core.permissions import ASSETS_MANAGE, AUDIT_VIEW, EVIDENCE_VIEW, SETTINGS_MANAGE, USERS_MANAGE
+from core.permissions import AUDIT_VIEW, SETTINGS_MANAGE, USERS_MANAGE
 from core.web import actor, public, require, safe_next, submit_once
 
 
 @bp.route("/")
 @require()
 def home():
-    """The start page: the dashboard for those who oversee the year's figures (head, auditor, admin), the
-    asset register for everyone else (staff, and supply officers, whose daily work starts there)."""
-    user = actor()
-    oversees = user.can(EVIDENCE_VIEW) and not user.can(ASSETS_MANAGE)
-    if oversees and "evidence.dashboard" in current_app.view_functions:
-        return redirect(url_for("evidence.dashboard"))
-    return redirect(url_for("lending.assets"))
+    """The start page after login: what waits for this person today (to approve, to hand over, returns due,
+    overdue, open cases, notifications) and, for those who oversee the year, its figures at a glance; each
+    package contributes its panel (core.home)."""
+    from core import home as panels
+    from core.dates import bangkok_today
+
+    today = bangkok_today()
+    return render_template("core/home.html", panels=panels.panels_for(db.session, actor(), today), today=today)
 
 
 @bp.route("/login", methods=["GET", "POST"])

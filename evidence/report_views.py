@@ -191,10 +191,10 @@ TILES = (
 )
 
 
-def _tiles(built: reports.Report) -> list[tuple[str, list[dict]]]:
+def _tiles(built: reports.Report, groups_of_tiles: tuple = TILES) -> list[tuple[str, list[dict]]]:
     f = reports.Formatter(built, thai_digits=False)
     groups = []
-    for group, tiles in TILES:
+    for group, tiles in groups_of_tiles:
         cards = []
         for key, note, warn_if_any in tiles:
             value = reports.fig.figure_value(built.figures, key)

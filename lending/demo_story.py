@@ -164,7 +164,8 @@ def build(session: Session, config: dict[str, Any], today: date | None = None) -
     # The stock-take of the previous year: everything found but one.
     noon_prev_end = datetime.combine(prev_end - timedelta(days=14), datetime.min.time().replace(hour=5),
                                      tzinfo=UTC)
-    rnd = stocktake.open_round(session, admin, fiscal_year=prev, committee=[users["head"].id,
+    # the head appoints the committee and opens the round, and closes it on the committee's report (ข้อ 213)
+    rnd = stocktake.open_round(session, users["head"], fiscal_year=prev, committee=[users["head"].id,
                                users["auditor"].id], title=f"ตรวจสอบพัสดุประจำปี {prev}", now=noon_prev_end)
     missing = counted[-1]
     in_round = session.scalars(select(stocktake.StocktakeEntry.asset_id)
@@ -173,7 +174,7 @@ def build(session: Session, config: dict[str, Any], today: date | None = None) -
         if asset_id != missing.id:
             stocktake.record_found(session, users["auditor"], rnd.id, asset_id, condition="good",
                                    now=noon_prev_end)
-    stocktake.close_round(session, admin, rnd.id, store=store, now=noon_prev_end + timedelta(days=1))
+    stocktake.close_round(session, users["head"], rnd.id, store=store, now=noon_prev_end + timedelta(days=1))
 
     plan = ledger.apply_ledger(session, officer, _csv(_ledger_rows(today, history)), "demo-ledger.csv", now=now)
     if not plan.ok:

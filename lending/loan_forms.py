@@ -131,7 +131,15 @@ class VersionForm(FlaskForm):
 
 
 class ApproveForm(VersionForm):
-    pass
+    """Approve the request; ticking items in `drop` approves the rest without them (a partial approval)."""
+
+    drop = SelectMultipleField(_l("Leave out"), coerce=to_id, validate_choice=False)
+    drop_reason = TextAreaField(_l("Why these items are left out"), validators=[Optional(), Length(max=2000)],
+                                description=_l("The borrower reads this on the loan page and in the "
+                                               "notification."))
+
+    def drop_ids(self) -> list[int]:
+        return sorted({int(i) for i in (self.drop.data or []) if int(i) > 0})
 
 
 class RejectForm(VersionForm):

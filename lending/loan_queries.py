@@ -23,16 +23,17 @@ from lending import workflow
 from lending.loans import (
     APPROVED,
     CHECKED_OUT,
-    HOLDING,
     LOAN_STATUSES,
     REQUESTED,
     Demand,
     Incident,
     IncidentDocument,
     Loan,
+    LoanDrop,
     LoanItem,
     LoanPhoto,
     Notification,
+    holds_assets,
 )
 from lending.models import DISPOSED, IN_REPAIR, LOST, Asset
 from lending.queries import Page
@@ -269,6 +270,75 @@ def all_loans(session: Session, flt: LoanFilter, today: date, page: int = 1, pag
     return Page(rows=_rows(session, stmt, today), total=total, page=page, page_size=page_size)
 
 
+# --- a person's tasks (the home page) ----------------------------------------------------------------
+
+HOME_ROWS = 5  # each list on the home page shows this many, with a link to the whole list
+
+
+@dataclass(frozen=True)
+class TaskList:
+    count: int
+    rows: list[LoanRow]
+
+
+def _task_list(session: Session, where: Any, order_by: tuple, today: date, limit: int = HOME_ROWS) -> TaskList:
+    count = session.execute(select(func.count()).select_from(Loan).where(where)).scalar_one()
+    rows = _rows(session, select(*_LIST_COLUMNS).join(User, User.id == Loan.borrower_id).where(where)
+                 .order_by(*order_by).limit(limit), today) if count else []
+    return TaskList(count=count, rows=rows)
+
+
+def _at_head():
+    return and_(Loan.needs_head.is_(True), Loan.officer_at.is_not(None))
+
+
+def waiting_for_officer(session: Session, user_id: int, today: date) -> TaskList:
+    """Requests waiting for a supply officer's decision that this officer may decide (not their own)."""
+    return _task_list(session, and_(Loan.status == REQUESTED, ~_at_head(), Loan.borrower_id != user_id),
+                      (Loan.requested_at, Loan.id), today)
+
+
+def waiting_for_head(session: Session, user_id: int, today: date) -> TaskList:
+    """Requests waiting for the head's approval that this head may give (not their own, nor their own first
+    approval)."""
+    mine = or_(Loan.borrower_id == user_id, Loan.officer_id == user_id)
+    return _task_list(session, and_(Loan.status == REQUESTED, _at_head(), ~mine), (Loan.requested_at, Loan.id),
+                      today)
+
+
+def to_hand_over(session: Session, user_id: int, today: date) -> TaskList:
+    """Approved loans whose first day has come (or passed) and that this officer may hand over."""
+    return _task_list(session, and_(Loan.status == APPROVED, Loan.start_on <= today, Loan.borrower_id != user_id),
+                      (Loan.start_on, Loan.id), today)
+
+
+def returns_due(session: Session, today: date) -> TaskList:
+    """Loans out with items due back today."""
+    return _task_list(session, and_(Loan.status == CHECKED_OUT, Loan.due_on == today, _open_items_exist()),
+                      (Loan.id,), today)
+
+
+def overdue_loans(session: Session, today: date) -> TaskList:
+    """Loans with items still out after their due date, longest overdue first."""
+    return _task_list(session, _overdue_clause(today), (Loan.due_on, Loan.id), today)
+
+
+def open_incident_count(session: Session) -> int:
+    return session.execute(select(func.count()).select_from(Incident).where(Incident.status == "open")).scalar_one()
+
+
+def my_current_loans(session: Session, user_id: int, today: date) -> dict[str, TaskList]:
+    """A borrower's own loans in progress, by what happens next: waiting, to collect, out, overdue."""
+    mine = Loan.borrower_id == user_id
+    return {
+        "waiting": _task_list(session, and_(mine, Loan.status == REQUESTED), (Loan.requested_at, Loan.id), today),
+        "to_collect": _task_list(session, and_(mine, Loan.status == APPROVED), (Loan.start_on, Loan.id), today),
+        "out": _task_list(session, and_(mine, Loan.status == CHECKED_OUT, _open_items_exist(),
+                                        Loan.due_on >= today), (Loan.due_on, Loan.id), today),
+        "overdue": _task_list(session, and_(mine, _overdue_clause(today)), (Loan.due_on, Loan.id), today),
+    }
+
+
 # --- overdue ---------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -432,6 +502,28 @@ def _names(session: Session, ids: set[int | None]) -> dict[int, str]:
     return dict(session.execute(select(User.id, User.name).where(User.id.in_(ids))).all())
 
 
+def loan_drops(session: Session, loan_id: int) -> list[LoanDrop]:
+    """The items approvers left out of this loan (partial approvals), with their reasons, in order."""
+    return list(session.execute(select(LoanDrop).where(LoanDrop.loan_id == loan_id)
+                                .order_by(LoanDrop.dropped_at, LoanDrop.id)).scalars())
+
+
+def drops_by_loan(session: Session, loan_ids: set[int | None]) -> dict[int, dict[str, str]]:
+    """For notifications: per loan, the asset numbers left out and the reasons given, as two lines of text."""
+    ids = sorted(i for i in loan_ids if i)
+    if not ids:
+        return {}
+    found: dict[int, tuple[list[str], list[str]]] = defaultdict(lambda: ([], []))
+    for loan_id, number, reason in session.execute(
+            select(LoanDrop.loan_id, Asset.asset_number, LoanDrop.reason).join(Asset, Asset.id == LoanDrop.asset_id)
+            .where(LoanDrop.loan_id.in_(ids)).order_by(LoanDrop.loan_id, LoanDrop.id)):
+        numbers, reasons = found[loan_id]
+        numbers.append(number)
+        if reason and reason not in reasons:
+            reasons.append(reason)
+    return {k: {"items": ", ".join(n), "reason": "; ".join(r)} for k, (n, r) in found.items()}
+
+
 # --- an asset's loans ------------------------------------------------------------------------------
 
 def asset_loan_history(session: Session, asset_id: int, viewer: User | None,
@@ -454,7 +546,7 @@ def asset_loan_history(session: Session, asset_id: int, viewer: User | None,
     if not see_all:
         held = session.execute(
             select(Loan.start_on, Loan.due_on, Loan.status).join(LoanItem, LoanItem.loan_id == Loan.id)
-            .where(LoanItem.asset_id == asset_id, Loan.status.in_(HOLDING), LoanItem.condition.is_(None))
+            .where(LoanItem.asset_id == asset_id, holds_assets(), LoanItem.condition.is_(None))
             .order_by(Loan.start_on).limit(limit)).all()
     return {"rows": rows, "total": total, "see_all": see_all, "held": held}
 
@@ -462,9 +554,14 @@ def asset_loan_history(session: Session, asset_id: int, viewer: User | None,
 # --- notifications ---------------------------------------------------------------------------------
 
 def unread_count(session: Session, user_id: int) -> int:
-    """Unread notifications of one person: a COUNT on the (user_id, read_at) index."""
+    """Unread notifications of one person: a COUNT on the (user_id, read_at) index.
+
+    A "waiting for your approval" about a request that is no longer waiting does not count: deciding marks
+    them read (workflow._clear_waiting), and this keeps older ones from counting too."""
+    decided = exists().where(Loan.id == Notification.loan_id, Loan.status != REQUESTED)
     return session.execute(select(func.count(Notification.id)).where(
-        Notification.user_id == user_id, Notification.read_at.is_(None))).scalar_one()
+        Notification.user_id == user_id, Notification.read_at.is_(None),
+        or_(Notification.kind != "request_waiting", ~decided))).scalar_one()
 
 
 def notifications(session: Session, user_id: int, limit: int = 100) -> list[Any]:

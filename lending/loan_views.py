@@ -21,6 +21,7 @@ from flask_babel import ngettext
 from core.dates import bangkok_date
 from core.db import DomainError, db, utcnow
 from core.edge import ids_of, page_arg
+from core.i18n import message_params
 from core.models import StoredFile
 from core.permissions import LOANS_HEAD, LOANS_MANAGE, LOANS_REQUEST, LOANS_VIEW_ALL
 from core.services import get_settings
@@ -180,7 +181,7 @@ def loan_new():
             if err.status == 403:
                 raise
             session.rollback()
-            flash(_(err.message, **err.params), "danger")
+            flash(_(err.message, **message_params(err.params)), "danger")
         else:
             if outcome.replayed:
                 flash(_("This form was already sent; here is what it made."), "info")
@@ -267,8 +268,12 @@ def loan(loan_id: int):
     photos = lq.loan_photos(session, item.id)
     timeline = lq.loan_timeline(session, item, demands, cases, photos)
     v = {"version": str(item.version)}
+    # Whoever decides sees first which items another request holds on these days, and may leave them out.
+    held = workflow.clashes(session, [i.asset_id for i in item.items], item.start_on, item.due_on, item.id,
+                            _today()) if workflow.can_decide(actor(), item) else []
     return render_template(
         "lending/loans/loan.html", loan=item, timeline=timeline, demands=demands, cases=cases,
+        held=held, held_assets={c.asset_id for c in held}, drops=lq.loan_drops(session, item.id),
         today=_today(), approve_form=ApproveForm(data=v), reject_form=RejectForm(data=v),
         cancel_form=CancelForm(data=v), handover_form=HandOverForm(data=v),
         confirm_form=ConfirmReceiptForm(data=v), receive_form=ReceiveForm(data=v),
@@ -284,7 +289,13 @@ def loan_approve(loan_id: int):
     form = ApproveForm()
     if not form.validate_on_submit():
         return _incomplete(loan_id)
-    loan = workflow.approve_loan(db.session, actor(), loan_id, version=form.version_value)
+    dropped = form.drop_ids()
+    loan = workflow.approve_loan(db.session, actor(), loan_id, version=form.version_value,
+                                 drop_item_ids=dropped, drop_reason=form.drop_reason.data or "")
+    if dropped:
+        flash(ngettext("Loan %(ref)s is approved without %(num)d item; the borrower is told why.",
+                       "Loan %(ref)s is approved without %(num)d items; the borrower is told why.",
+                       len(dropped), ref=loan.ref), "info")
     if loan.status == "approved":
         flash(_("Loan %(ref)s is approved.", ref=loan.ref), "success")
     else:
@@ -544,7 +555,7 @@ def incident_document(incident_id: int, document_id: int):
 
 # --- notifications -------------------------------------------------------------------------------
 
-NOTIFICATION_KINDS = ("request_waiting", "approved", "rejected", "due_tomorrow", "overdue")
+NOTIFICATION_KINDS = ("request_waiting", "approved", "items_dropped", "rejected", "due_tomorrow", "overdue")
 
 
 @bp.route("/notifications")
@@ -552,7 +563,8 @@ NOTIFICATION_KINDS = ("request_waiting", "approved", "rejected", "due_tomorrow",
 def notifications():
     """The signed-in person's notifications, newest first."""
     rows = lq.notifications(db.session, actor().id)
-    return render_template("lending/loans/notifications.html", rows=rows, form=PlainForm())
+    drops = lq.drops_by_loan(db.session, {r.loan_id for r in rows if r.kind in ("approved", "items_dropped")})
+    return render_template("lending/loans/notifications.html", rows=rows, drops=drops, form=PlainForm())
 
 
 @bp.route("/notifications/read", methods=["POST"])

@@ -29,6 +29,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    and_,
+    or_,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -153,6 +155,24 @@ class Loan(Audited, db.Model):
         self.status, self.decided_at, self.decided_by_id = REJECTED, at, by.id
         self.decision_note = reason.strip()
 
+    def items_to_drop(self, item_ids: list[int], reason: str) -> list[LoanItem]:
+        """The items an approver leaves out of a partial approval: of this loan, not all of them, with a reason.
+
+        The approver drops what cannot be lent (an item another request holds on those days) and approves
+        the rest; the borrower reads the reason on the loan page and in the notification."""
+        self._expect(REQUESTED)
+        wanted = {int(i) for i in item_ids}
+        if not wanted:
+            return []
+        by_id = {i.id: i for i in self.items}
+        if not wanted <= set(by_id):
+            raise DomainError(N_("That item is not part of this loan."))
+        if len(wanted) >= len(self.items):
+            raise DomainError(N_("Keep at least one item to approve, or reject the request."))
+        if not reason.strip():
+            raise DomainError(N_("Give the reason for leaving items out; the borrower will read it."))
+        return [by_id[i] for i in sorted(wanted)]
+
     def cancel(self, at: datetime, reason: str = "") -> None:
         """The borrower withdraws, at any time before hand-over."""
         self._expect(REQUESTED, APPROVED)
@@ -182,6 +202,14 @@ class Loan(Audited, db.Model):
             self.status, self.returned_at = RETURNED, at
             return True
         return False
+
+
+def holds_assets():
+    """SQL: the loan holds its items' assets on its days — approved, handed over, or approved by the supply
+    officer and waiting for the head: the officer's approval reserves them until the head decides, so a
+    later request cannot take them in between."""
+    return or_(Loan.status.in_(HOLDING),
+               and_(Loan.status == REQUESTED, Loan.needs_head.is_(True), Loan.officer_at.is_not(None)))
 
 
 class LoanItem(Audited, db.Model):
@@ -325,3 +353,24 @@ class Notification(db.Model):
     day: Mapped[date] = mapped_column(Date)  # one of a kind per loan per day, whoever runs twice
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class LoanDrop(db.Model):
+    """An item an approver left out of a request (a partial approval), with the reason the borrower reads.
+
+    The loan item itself is removed, so that nothing downstream (hand-over, returns, figures) counts it;
+    this row, and the approval's audit entry, keep what was asked for and why it was left out."""
+
+    __tablename__ = "loan_drops"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"), index=True)
+    asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id"))
+    value: Mapped[Decimal | None] = mapped_column(Numeric(14, 2), nullable=True)
+    stage: Mapped[str] = mapped_column(String(10))  # officer | head: whose approval left it out
+    reason: Mapped[str] = mapped_column(Text, default="")
+    dropped_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    dropped_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+
+    asset: Mapped[Asset] = relationship(lazy="joined")
+    dropped_by: Mapped[User | None] = relationship()

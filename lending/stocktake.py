@@ -46,11 +46,11 @@ from core.db import N_, Audited, Conflict, DomainError, Forbidden, NotFound, beg
 from core.files import FileStore, store_upload
 from core.models import User
 from core.numbers import percent, round_half_away
-from core.permissions import STOCKTAKE_MANAGE, STOCKTAKE_VIEW
+from core.permissions import STOCKTAKE_MANAGE, STOCKTAKE_PREPARE, STOCKTAKE_VIEW
 from lending.loans import CHECKED_OUT, Incident, Loan, LoanItem
 from lending.models import DISPOSED, Asset
 
-OPEN, CLOSED = "open", "closed"
+DRAFT, OPEN, CLOSED = "draft", "open", "closed"
 GOOD, DAMAGED = "good", "damaged"
 FOUND, ELSEWHERE, ON_LOAN, NOT_FOUND, UNEXPECTED = "found", "elsewhere", "on_loan", "not_found", "unexpected"
 RESULTS = (FOUND, ELSEWHERE, ON_LOAN, NOT_FOUND, UNEXPECTED)
@@ -99,10 +99,17 @@ class StocktakeRound(Audited, db.Model):
     def is_open(self) -> bool:
         return self.status == OPEN
 
+    @property
+    def is_draft(self) -> bool:
+        """Prepared by the supply officer, waiting for the head to appoint the committee and open it."""
+        return self.status == DRAFT
+
     def member_ids(self) -> set[int]:
         return {m.user_id for m in self.members}
 
     def close(self, by: User, at: datetime) -> None:
+        if self.status == DRAFT:
+            raise Conflict(N_("This round is not open yet: the head appoints its committee first."))
         if self.status != OPEN:
             raise Conflict(N_("This round is already closed."))
         self.status, self.closed_at, self.closed_by_id = CLOSED, at, by.id
@@ -185,7 +192,13 @@ class StocktakeEntry(Audited, db.Model):
 
 
 def can_manage_rounds(user: User | None) -> bool:
+    """Appoint the committee, open and close a round: the head of agency (ข้อ 213)."""
     return user is not None and user.can(STOCKTAKE_MANAGE)
+
+
+def can_prepare_rounds(user: User | None) -> bool:
+    """Prepare a round for the head (year, scope, a proposed committee): the supply officer, or the head."""
+    return user is not None and (user.can(STOCKTAKE_PREPARE) or user.can(STOCKTAKE_MANAGE))
 
 
 def can_view_round(user: User | None, rnd: StocktakeRound) -> bool:
@@ -225,6 +238,66 @@ def _scope_clause(department: str, location: str, count_on: date):
     return and_(*clauses)
 
 
+def _check_committee(session: Session, committee: list[int], required: bool = True) -> list[int]:
+    """The committee's ids, each an active user who is not a supply officer; at least one when `required`."""
+    ids = sorted({int(i) for i in committee})
+    if not ids:
+        if required:
+            raise DomainError(N_("Name at least one committee member."))
+        return ids
+    users = list(session.execute(select(User).where(User.id.in_(ids))).scalars())
+    if len(users) != len(ids):
+        raise DomainError(N_("A committee member does not exist."))
+    for user in users:
+        if not user.active:
+            raise DomainError(N_("%(name)s is not an active user."), name=user.name)
+        if user.has_role(SUPPLY_OFFICER):
+            raise DomainError(
+                N_("%(name)s is a supply officer; the inspection committee may not include supply officers."),
+                name=user.name,
+            )
+    return ids
+
+
+def _check_year(fiscal_year: int) -> int:
+    fiscal_year = int(fiscal_year)
+    if not 2500 <= fiscal_year <= 2700:
+        raise DomainError(N_("The fiscal year is a Buddhist Era year, e.g. 2569."))
+    return fiscal_year
+
+
+def _new_round(actor: User, status: str, fiscal_year: int, ids: list[int], title: str, department: str,
+               location: str, at: datetime) -> StocktakeRound:
+    rnd = StocktakeRound(
+        fiscal_year=fiscal_year,
+        count_on=fiscal_year_bounds(fiscal_year)[1],
+        scope_department=(department or "").strip()[:200],
+        scope_location=(location or "").strip()[:200],
+        status=status,
+        opened_at=at,
+        opened_by_id=actor.id,
+        title=(title or "").strip()[:300] or f"ตรวจสอบพัสดุประจำปีงบประมาณ {fiscal_year}",
+    )
+    rnd.members = [StocktakeMember(user_id=i) for i in ids]
+    return rnd
+
+
+def _take_snapshot(session: Session, rnd: StocktakeRound) -> None:
+    """One entry per asset in the round's scope, as the register stands when the round opens."""
+    session.execute(
+        insert(StocktakeEntry).from_select(
+            ["round_id", "asset_id", "in_scope", "expected_location", "found_location", "note"],
+            select(literal(rnd.id), Asset.id, literal(True), Asset.location, literal(""), literal("")).where(
+                _scope_clause(rnd.scope_department, rnd.scope_location, rnd.count_on)
+            ),
+        )
+    )
+    rnd.total = session.execute(
+        select(func.count()).select_from(StocktakeEntry).where(StocktakeEntry.round_id == rnd.id)
+    ).scalar_one()
+    session.flush()
+
+
 def open_round(
     session: Session,
     actor: User,
@@ -236,60 +309,101 @@ def open_round(
     location: str = "",
     now: datetime | None = None,
 ) -> StocktakeRound:
-    """Open a round: the snapshot of the assets in scope and the committee (who are not supply officers)."""
+    """The head appoints the committee (who are not supply officers) and opens a round: the snapshot of the
+    assets in scope is taken now."""
     if not can_manage_rounds(actor):
-        raise Forbidden(N_("You may not do this."))
-    fiscal_year = int(fiscal_year)
-    if not 2500 <= fiscal_year <= 2700:
-        raise DomainError(N_("The fiscal year is a Buddhist Era year, e.g. 2569."))
-    ids = sorted({int(i) for i in committee})
-    if not ids:
-        raise DomainError(N_("Name at least one committee member."))
+        raise Forbidden(N_("Only the head of agency appoints the inspection committee and opens a round."))
+    fiscal_year = _check_year(fiscal_year)
     begin_write(session)
-    users = list(session.execute(select(User).where(User.id.in_(ids))).scalars())
-    if len(users) != len(ids):
+    try:
+        ids = _check_committee(session, committee)
+    except DomainError:
         session.rollback()
-        raise DomainError(N_("A committee member does not exist."))
-    for user in users:
-        if not user.active:
-            session.rollback()
-            raise DomainError(N_("%(name)s is not an active user."), name=user.name)
-        if user.has_role(SUPPLY_OFFICER):
-            session.rollback()
-            raise DomainError(
-                N_("%(name)s is a supply officer; the inspection committee may not include supply officers."),
-                name=user.name,
-            )
-    count_on = fiscal_year_bounds(fiscal_year)[1]
-    department, location = (department or "").strip()[:200], (location or "").strip()[:200]
-    rnd = StocktakeRound(
-        fiscal_year=fiscal_year,
-        count_on=count_on,
-        scope_department=department,
-        scope_location=location,
-        status=OPEN,
-        opened_at=now or utcnow(),
-        opened_by_id=actor.id,
-        title=(title or "").strip()[:300] or f"ตรวจสอบพัสดุประจำปีงบประมาณ {fiscal_year}",
-    )
-    rnd.members = [StocktakeMember(user_id=i) for i in ids]
+        raise
+    rnd = _new_round(actor, OPEN, fiscal_year, ids, title, department, location, now or utcnow())
     session.add(rnd)
     session.flush()
-    session.execute(
-        insert(StocktakeEntry).from_select(
-            ["round_id", "asset_id", "in_scope", "expected_location", "found_location", "note"],
-            select(literal(rnd.id), Asset.id, literal(True), Asset.location, literal(""), literal("")).where(
-                _scope_clause(department, location, count_on)
-            ),
-        )
-    )
-    rnd.total = session.execute(
-        select(func.count()).select_from(StocktakeEntry).where(StocktakeEntry.round_id == rnd.id)
-    ).scalar_one()
-    session.flush()
+    _take_snapshot(session, rnd)
     record(session, actor, "stocktake.opened", rnd, {"after": rnd.state()})
     session.commit()
     return rnd
+
+
+def prepare_round(
+    session: Session,
+    actor: User,
+    *,
+    fiscal_year: int,
+    committee: list[int] | None = None,
+    title: str = "",
+    department: str = "",
+    location: str = "",
+    now: datetime | None = None,
+) -> StocktakeRound:
+    """The supply officer prepares a round for the head: year, scope and a proposed committee. Nothing is
+    counted until the head appoints the committee and opens it (`appoint_round`)."""
+    if not can_prepare_rounds(actor):
+        raise Forbidden(N_("You may not do this."))
+    fiscal_year = _check_year(fiscal_year)
+    begin_write(session)
+    try:
+        ids = _check_committee(session, committee or [], required=False)
+    except DomainError:
+        session.rollback()
+        raise
+    rnd = _new_round(actor, DRAFT, fiscal_year, ids, title, department, location, now or utcnow())
+    session.add(rnd)
+    session.flush()
+    record(session, actor, "stocktake.prepared", rnd, {"after": rnd.state()})
+    session.commit()
+    return rnd
+
+
+def appoint_round(
+    session: Session,
+    actor: User,
+    round_id: int,
+    committee: list[int],
+    *,
+    version: int | None = None,
+    now: datetime | None = None,
+) -> StocktakeRound:
+    """The head appoints the committee of a prepared round and opens it (the snapshot is taken now)."""
+    if not can_manage_rounds(actor):
+        raise Forbidden(N_("Only the head of agency appoints the inspection committee and opens a round."))
+    begin_write(session)
+    rnd = load_round(session, round_id, lock=True)
+    if version is not None and rnd.version != version:
+        session.rollback()
+        raise Conflict(N_("Someone else changed this round after you opened the page. Reload it and try again."))
+    if not rnd.is_draft:
+        session.rollback()
+        raise Conflict(N_("This round is already open or closed."))
+    try:
+        ids = _check_committee(session, committee)
+    except DomainError:
+        session.rollback()
+        raise
+    before = rnd.state()
+    for member in list(rnd.members):  # the head's choice replaces the proposal
+        if member.user_id not in ids:
+            session.delete(member)
+    have = rnd.member_ids()
+    session.add_all([StocktakeMember(round_id=rnd.id, user_id=i) for i in ids if i not in have])
+    session.flush()
+    session.expire(rnd, ["members"])
+    rnd.status, rnd.opened_at, rnd.opened_by_id = OPEN, now or utcnow(), actor.id
+    session.flush()
+    _take_snapshot(session, rnd)
+    record(session, actor, "stocktake.opened", rnd, {"before": before, "after": rnd.state()})
+    session.commit()
+    return rnd
+
+
+def draft_rounds(session: Session) -> list[StocktakeRound]:
+    """Rounds the supply officer prepared that wait for the head."""
+    return list(session.execute(select(StocktakeRound).where(StocktakeRound.status == DRAFT)
+                                .order_by(StocktakeRound.id)).scalars())
 
 
 def load_round(session: Session, round_id: int, lock: bool = False) -> StocktakeRound:

@@ -11,14 +11,14 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
-from wtforms import IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional
+from wtforms import HiddenField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
-from core.db import N_, Forbidden, db
+from core.db import N_, DomainError, Forbidden, db
 from core.edge import page_arg, to_id
 from core.exports import content_disposition
-from core.i18n import lang
-from core.permissions import ASSETS_VIEW, STOCKTAKE_MANAGE
+from core.i18n import lang, message_params
+from core.permissions import ASSETS_VIEW, STOCKTAKE_MANAGE, STOCKTAKE_PREPARE
 from core.web import actor, file_store, record_denial, require, submit_once
 from lending import bp, stocktake
 from lending.models import Asset
@@ -38,9 +38,8 @@ class RoundForm(FlaskForm):
     title = StringField(_l("Title"), validators=[Optional(), Length(max=300)])
     department = SelectField(_l("Department"), choices=[], validate_choice=False)
     location = SelectField(_l("Location"), choices=[], validate_choice=False)
-    committee = SelectMultipleField(
-        _l("Committee"), coerce=to_id, validators=[DataRequired()], choices=[], validate_choice=False
-    )
+    # required to open a round (the head), optional when the supply officer prepares one: the service checks
+    committee = SelectMultipleField(_l("Committee"), coerce=to_id, choices=[], validate_choice=False)
 
 
 class FoundForm(FlaskForm):
@@ -53,6 +52,13 @@ class FoundForm(FlaskForm):
 
 class CloseForm(FlaskForm):
     pass
+
+
+class AppointForm(FlaskForm):
+    """The head appoints the committee of a prepared round (ticked names) and opens it."""
+
+    committee = SelectMultipleField(_l("Committee"), coerce=to_id, choices=[], validate_choice=False)
+    version = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9]{1,9}$")])
 
 
 @bp.app_context_processor
@@ -77,6 +83,7 @@ def _stocktake_helpers():
         "stocktake_scan": stocktake_scan,
         "STOCKTAKE_RESULTS": RESULT_LABELS,
         "can_manage_rounds": stocktake.can_manage_rounds,
+        "can_prepare_rounds": stocktake.can_prepare_rounds,
     }
 
 
@@ -99,35 +106,70 @@ def stocktake_rounds():
 
 
 @bp.route("/stocktake/new", methods=["GET", "POST"])
-@require(STOCKTAKE_MANAGE)
+@require()
 def stocktake_new():
-    """Open a round: fiscal year, scope and the committee."""
+    """A new round: the head appoints the committee and opens it; the supply officer prepares it for the head
+    (year, scope, a proposed committee), as ข้อ 213 divides the work."""
+    user = actor()
+    if not stocktake.can_prepare_rounds(user):
+        record_denial([STOCKTAKE_PREPARE, STOCKTAKE_MANAGE])
+        abort(403)
+    appoints = stocktake.can_manage_rounds(user)
     form = RoundForm()
     deps, locs = stocktake.scope_options(db.session)
     form.department.choices = [("", _("All departments"))] + [(d, d) for d in deps]
     form.location.choices = [("", _("All locations"))] + [(x, x) for x in locs]
-    form.committee.choices = [
-        (u.id, f"{u.name} ({u.username})") for u in stocktake.committee_candidates(db.session)
-    ]
+    form.committee.choices = _committee_choices()
     if request.method == "GET":
         form.fiscal_year.data = stocktake.default_fiscal_year()
     if form.validate_on_submit():
-        outcome = submit_once("stocktake.opened", lambda: stocktake.open_round(
-            db.session,
-            actor(),
-            fiscal_year=form.fiscal_year.data,
-            committee=form.committee.data,
-            title=form.title.data or "",
-            department=form.department.data or "",
-            location=form.location.data or "",
-        ))
-        if outcome.replayed:
-            flash(_("This form was already sent; here is what it made."), "info")
-            return redirect(url_for("lending.stocktake_round", round_id=int(outcome.record_id)))
-        rnd = outcome.created
-        flash(_("The round was opened with %(n)d assets to check.", n=rnd.total), "success")
-        return redirect(url_for("lending.stocktake_round", round_id=rnd.id))
-    return render_template("lending/stocktake/new.html", form=form)
+        service = stocktake.open_round if appoints else stocktake.prepare_round
+        try:
+            outcome = submit_once("stocktake.opened" if appoints else "stocktake.prepared", lambda: service(
+                db.session,
+                user,
+                fiscal_year=form.fiscal_year.data,
+                committee=form.committee.data or [],
+                title=form.title.data or "",
+                department=form.department.data or "",
+                location=form.location.data or "",
+            ))
+        except DomainError as err:
+            if err.status == 403:
+                raise
+            db.session.rollback()
+            flash(_(err.message, **message_params(err.params)), "danger")
+        else:
+            if outcome.replayed:
+                flash(_("This form was already sent; here is what it made."), "info")
+                return redirect(url_for("lending.stocktake_round", round_id=int(outcome.record_id)))
+            rnd = outcome.created
+            if appoints:
+                flash(_("The round was opened with %(n)d assets to check.", n=rnd.total), "success")
+            else:
+                flash(_("The round is prepared; the head of agency appoints the committee and opens it."), "success")
+            return redirect(url_for("lending.stocktake_round", round_id=rnd.id))
+    return render_template("lending/stocktake/new.html", form=form, appoints=appoints)
+
+
+def _committee_choices() -> list[tuple[int, str]]:
+    return [(u.id, f"{u.name} ({u.username})") for u in stocktake.committee_candidates(db.session)]
+
+
+@bp.route("/stocktake/<int:round_id>/appoint", methods=["POST"])
+@require(STOCKTAKE_MANAGE)
+def stocktake_appoint(round_id: int):
+    """The head appoints the committee of a prepared round and opens it."""
+    form = AppointForm()
+    back = url_for("lending.stocktake_round", round_id=round_id)
+    if not form.validate_on_submit():
+        flash(_("The form expired; nothing was changed."), "danger")
+        return redirect(back)
+    rnd = stocktake.appoint_round(db.session, actor(), round_id, form.committee.data or [],
+                                  version=int(form.version.data))
+    flash(_("The committee is appointed and the round is open with %(n)d assets to check.", n=rnd.total),
+          "success")
+    return redirect(back)
 
 
 @bp.route("/stocktake/<int:round_id>")
@@ -136,11 +178,16 @@ def stocktake_round(round_id: int):
     """One round: live progress by location, the counts, the committee, reports and closing."""
     rnd = _round_for_viewer(round_id)
     recon = stocktake.reconcile(db.session, rnd)
+    appoint_form = None
+    if rnd.is_draft and stocktake.can_manage_rounds(actor()):
+        appoint_form = AppointForm(data={"version": str(rnd.version), "committee": sorted(rnd.member_ids())})
+        appoint_form.committee.choices = _committee_choices()
     return render_template(
         "lending/stocktake/round.html",
         rnd=rnd,
         recon=recon,
         close_form=CloseForm(),
+        appoint_form=appoint_form,
         can_record=stocktake.can_record(actor(), rnd),
     )
 

@@ -13,7 +13,7 @@ import functools
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -35,7 +35,6 @@ from lending.loans import (
     CHECKED_OUT,
     DAMAGED,
     GOOD,
-    HOLDING,
     LOST,
     MAX_ITEMS,
     MAX_LOAN_DAYS,
@@ -44,9 +43,11 @@ from lending.loans import (
     Incident,
     IncidentDocument,
     Loan,
+    LoanDrop,
     LoanItem,
     LoanPhoto,
     Notification,
+    holds_assets,
 )
 from lending.models import AVAILABLE, DISPOSED, IN_REPAIR, ON_LOAN, Asset
 
@@ -172,26 +173,31 @@ class Clash:
     loan_ref: str
     start_on: date
     due_on: date
+    reserved: bool = False  # held by a request the supply officer approved, waiting for the head
+    loan_id: int | None = field(default=None, compare=False)  # the holding loan (its ref names it), for a link
 
 
 def clashes(session: Session, asset_ids: list[int], start_on: date, due_on: date,
             exclude_loan_id: int | None = None, today: date | None = None) -> list[Clash]:
     """Loans that hold any of these assets on days that overlap [start_on, due_on].
 
-    An approved or handed-over loan holds its assets from its start to its due date; an item that is
-    out past its due date holds its asset until it comes back, since nobody knows when that will be.
+    An approved or handed-over loan holds its assets from its start to its due date, and so does a request
+    the supply officer approved while it waits for the head (loans.holds_assets); an item that is out past
+    its due date holds its asset until it comes back, since nobody knows when that will be.
     """
     if not asset_ids:
         return []
     today = today or bangkok_date(utcnow())
-    stmt = (select(LoanItem.asset_id, Asset.asset_number, Loan.ref, Loan.start_on, Loan.due_on)
+    stmt = (select(LoanItem.asset_id, Asset.asset_number, Loan.ref, Loan.start_on, Loan.due_on, Loan.status,
+                   Loan.id)
             .join(Loan, Loan.id == LoanItem.loan_id).join(Asset, Asset.id == LoanItem.asset_id)
-            .where(LoanItem.asset_id.in_(asset_ids), Loan.status.in_(HOLDING), LoanItem.condition.is_(None),
+            .where(LoanItem.asset_id.in_(asset_ids), holds_assets(), LoanItem.condition.is_(None),
                    Loan.start_on <= due_on,
                    or_(Loan.due_on >= start_on, and_(Loan.status == CHECKED_OUT, Loan.due_on < today))))
     if exclude_loan_id is not None:
         stmt = stmt.where(Loan.id != exclude_loan_id)
-    return [Clash(*row) for row in session.execute(stmt.order_by(Asset.asset_number))]
+    return [Clash(asset_id, number, ref, start, due, reserved=status == REQUESTED, loan_id=holder)
+            for asset_id, number, ref, start, due, status, holder in session.execute(stmt.order_by(Asset.asset_number))]
 
 
 def _lock_assets(session: Session, asset_ids: list[int]) -> list[Asset]:
@@ -202,9 +208,14 @@ def _lock_assets(session: Session, asset_ids: list[int]) -> list[Asset]:
 
 
 def _clash_error(found: list[Clash]) -> DomainError:
+    """The refusal names the asset and the request that holds it, with its days (dates: B.E. where shown)."""
     c = found[0]
+    if c.reserved:
+        return Conflict(N_("%(number)s is reserved for those days by request %(ref)s (%(start)s – %(due)s), "
+                           "approved by the supply officer and waiting for the head of agency."),
+                        number=c.asset_number, ref=c.loan_ref, start=c.start_on, due=c.due_on)
     return Conflict(N_("%(number)s is already lent for those days (loan %(ref)s, %(start)s – %(due)s)."),
-                    number=c.asset_number, ref=c.loan_ref, start=c.start_on.isoformat(), due=c.due_on.isoformat())
+                    number=c.asset_number, ref=c.loan_ref, start=c.start_on, due=c.due_on)
 
 
 def needs_head_approval(settings: dict[str, Any], assets: list[Asset], off_premises: bool) -> bool:
@@ -284,9 +295,18 @@ def request_loan(session: Session, actor: User, asset_ids: list[int], *, purpose
 
 @_refuse_stale
 def approve_loan(session: Session, actor: User, loan_id: int, version: int | None = None,
-                 now: datetime | None = None) -> Loan:
-    """The officer's approval, or the head's second one; the final approval reserves the assets."""
+                 now: datetime | None = None, *, drop_item_ids: list[int] | None = None,
+                 drop_reason: str = "") -> Loan:
+    """The officer's approval, or the head's second one; either may leave items out, with a reason.
+
+    Every approval reserves: the officer's first one holds the assets until the head decides, so a later
+    request for the same days is refused (naming this one) instead of failing at the head's approval. The
+    assets are locked before they are checked, so of two approvers at the same instant one wins. Items in
+    `drop_item_ids` are left out of the loan (a partial approval: the clashing items dropped, the rest
+    approved); the borrower reads `drop_reason` on the loan page and in the notification.
+    """
     now = now or utcnow()
+    today = bangkok_date(now)
     begin_write(session)
     loan = _load_loan(session, loan_id, version)
     if not can_decide(actor, loan):
@@ -295,16 +315,28 @@ def approve_loan(session: Session, actor: User, loan_id: int, version: int | Non
             raise Conflict(N_("This request has already been decided."))
         _deny()
     before = loan.state()
-    final = loan.needs_head and loan.officer_at is not None or not loan.needs_head
-    if final:  # the final approval reserves: lock the assets before looking, so one of two approvers wins
-        _lock_assets(session, [i.asset_id for i in loan.items])
-    # The officer's first approval checks too, so a request for days already taken is refused early.
-    found = clashes(session, [i.asset_id for i in loan.items], loan.start_on, loan.due_on, loan.id,
-                    bangkok_date(now))
+    stage = "head" if loan.waiting_for_head else "officer"
+    reason = (drop_reason or "").strip()[:2000]
+    try:
+        dropping = loan.items_to_drop(drop_item_ids or [], reason)
+    except DomainError:
+        session.rollback()
+        raise
+    keep = [i.asset_id for i in loan.items if i not in dropping]
+    _lock_assets(session, keep)
+    found = clashes(session, keep, loan.start_on, loan.due_on, loan.id, today)
     if found:
         session.rollback()
         raise _clash_error(found)
-    today = bangkok_date(now)
+    dropped = [{"item": i.id, "asset": i.asset_id, "asset_number": i.asset.asset_number, "name": i.asset.name}
+               for i in dropping]
+    for item in dropping:
+        session.add(LoanDrop(loan_id=loan.id, asset_id=item.asset_id, value=item.value, stage=stage,
+                             reason=reason, dropped_at=now, dropped_by_id=actor.id))
+        session.delete(item)
+    if dropping:
+        session.flush()
+        session.expire(loan, ["items"])
     if loan.waiting_for_head:
         loan.approve_as_head(actor, now)
         action = "loan.approved"
@@ -314,11 +346,33 @@ def approve_loan(session: Session, actor: User, loan_id: int, version: int | Non
         action = "loan.officer_approved"
         _notify(session, {u.id for u in _users_with_role(session, "head")} - {loan.borrower_id},
                 "request_waiting", loan.id, today)
-    record(session, actor, action, loan, diff(before, loan.state()))
+    data = diff(before, loan.state())
+    if dropped:
+        data.update({"dropped": dropped, "drop_reason": reason})
+    record(session, actor, action, loan, data)
     if action == "loan.approved":
         _notify(session, {loan.borrower_id}, "approved", loan.id, today)
+    elif dropped:  # the head decides later; the borrower learns now what was left out and why
+        _notify(session, {loan.borrower_id}, "items_dropped", loan.id, today)
+    if action == "loan.approved" or stage == "officer":
+        _clear_waiting(session, loan.id, now, keep_role="head" if action == "loan.officer_approved" else None)
     session.commit()
     return loan
+
+
+def _clear_waiting(session: Session, loan_id: int, now: datetime, keep_role: str | None = None) -> None:
+    """Once a request is decided (or has passed the officer's stage), the "waiting for your approval"
+    notifications others got for it are marked read: they no longer ask anything of anyone. Those of
+    `keep_role` (the heads, while the request waits for them) stay."""
+    from sqlalchemy import update
+
+    stmt = update(Notification).where(Notification.loan_id == loan_id, Notification.kind == "request_waiting",
+                                      Notification.read_at.is_(None))
+    if keep_role is not None:
+        from core.models import UserRole
+
+        stmt = stmt.where(Notification.user_id.not_in(select(UserRole.user_id).where(UserRole.role == keep_role)))
+    session.execute(stmt.values(read_at=now).execution_options(synchronize_session=False))
 
 
 @_refuse_stale
@@ -341,6 +395,7 @@ def reject_loan(session: Session, actor: User, loan_id: int, reason: str, versio
         raise
     record(session, actor, "loan.rejected", loan, diff(before, loan.state()))
     _notify(session, {loan.borrower_id}, "rejected", loan.id, bangkok_date(now))
+    _clear_waiting(session, loan.id, now)
     session.commit()
     return loan
 
@@ -362,6 +417,7 @@ def cancel_loan(session: Session, actor: User, loan_id: int, reason: str = "", v
         session.rollback()
         raise
     record(session, actor, "loan.cancelled", loan, diff(before, loan.state()))
+    _clear_waiting(session, loan.id, now)
     session.commit()
     return loan
 

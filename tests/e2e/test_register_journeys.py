@@ -13,6 +13,8 @@ def test_an_officer_signs_in_and_finds_a_tent_in_the_register(desktop, live_serv
     tent = make_asset(name="เต็นท์ผ้าใบ ขนาด 4x8 เมตร สีฟ้าอ่อน", category="เต็นท์", location="โรงเก็บพัสดุ")
     desktop.goto(f"{live_server}/login")
     sign_in(desktop, live_server, officer.username, PASSWORD)
+    assert desktop.url == f"{live_server}/"  # the home page of tasks; the register is one click away
+    submit(desktop, "main a[href='/assets']")
     assert "/assets" in desktop.url
     desktop.fill("#q", "เต็นท์ผ้าใบ ขนาด 4x8 เมตร สีฟ้า")
     submit(desktop, "form[role=search] button[type=submit]")

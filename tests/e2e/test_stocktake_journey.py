@@ -18,7 +18,7 @@ pytestmark = pytest.mark.e2e
 def test_a_committee_member_scans_three_tags_and_sees_the_progress_move(
     app, live_server, phone, make_user, make_asset
 ):
-    admin, member = make_user(["admin"]), make_user(["staff"], name="สมหญิง ตรวจนับ")
+    head, member = make_user(["head"]), make_user(["staff"], name="สมหญิง ตรวจนับ")
     dept = unique("e2e")
     assets = [
         make_asset(department=dept, location=loc, name=f"โต๊ะพับ {i}")
@@ -28,7 +28,7 @@ def test_a_committee_member_scans_three_tags_and_sees_the_progress_move(
         context.set_origin("127.0.0.1", "pytest")
         round_id = stocktake.open_round(
             db.session,
-            db.session.get(User, admin.id),
+            db.session.get(User, head.id),
             fiscal_year=2569,
             committee=[member.id],
             department=dept,

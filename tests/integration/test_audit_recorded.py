@@ -91,6 +91,7 @@ EXPECTED_ACTIONS: dict[str, tuple[str, ...]] = {
     "evidence.measure_edit": ("measure.updated",),
     "evidence.measures_copy": ("measures.copied",),
     "lending.stocktake_new": ("stocktake.opened",),
+    "lending.stocktake_appoint": ("stocktake.opened",),
     "lending.stocktake_found": ("stocktake.recorded",),
     # Closing: the round, a case for the asset not found, and the report filed as evidence.
     "lending.stocktake_close": ("stocktake.closed", "incident.opened", "evidence.filed"),
@@ -650,7 +651,7 @@ def _round(w) -> tuple[int, list[int]]:
     place, ids = _stocktake_scope(w)
     year = stocktake.default_fiscal_year()
     _seeded(w, year)  # the closing report is filed under the year's indicators
-    round_id = in_app(w, lambda: stocktake.open_round(db.session, w.user("admin"), fiscal_year=year,
+    round_id = in_app(w, lambda: stocktake.open_round(db.session, w.user("head"), fiscal_year=year,
                                                       committee=[w.users["staff"]], location=place).id)
     return round_id, ids
 
@@ -660,9 +661,21 @@ def d_stocktake_new(w):
 
     place, _ids = _stocktake_scope(w)
     w.start()
-    return w.client("admin").post("/stocktake/new", data={
+    return w.client("head").post("/stocktake/new", data={
         "fiscal_year": str(stocktake.default_fiscal_year()), "committee": [str(w.users["staff"])],
         "title": "ตรวจนับห้องทดสอบ", "department": "", "location": place})
+
+
+def d_stocktake_appoint(w):
+    from lending import stocktake
+
+    place, _ids = _stocktake_scope(w)
+    year = stocktake.default_fiscal_year()
+    round_id, version = in_app(w, lambda: (lambda r: (r.id, r.version))(stocktake.prepare_round(
+        db.session, w.user("officer"), fiscal_year=year, location=place)))
+    w.start()
+    return w.client("head").post(f"/stocktake/{round_id}/appoint", data={
+        "committee": [str(w.users["staff"])], "version": str(version)})
 
 
 def d_stocktake_found(w):
@@ -678,7 +691,7 @@ def d_stocktake_close(w):
     round_id, ids = _round(w)
     in_app(w, lambda: stocktake.record_found(db.session, w.user("staff"), round_id, ids[0], condition="good"))
     w.start()
-    return w.client("admin").post(f"/stocktake/{round_id}/close")
+    return w.client("head").post(f"/stocktake/{round_id}/close")
 
 
 def d_report_publish(w):
@@ -719,7 +732,8 @@ DRIVERS: dict[str, Callable[[World], object]] = {
     "evidence.report_publish": d_report_publish,
     "evidence.measure_new": d_measure_new, "evidence.measure_edit": d_measure_edit,
     "evidence.measures_copy": d_measures_copy,
-    "lending.stocktake_new": d_stocktake_new, "lending.stocktake_found": d_stocktake_found,
+    "lending.stocktake_new": d_stocktake_new, "lending.stocktake_appoint": d_stocktake_appoint,
+    "lending.stocktake_found": d_stocktake_found,
     "lending.stocktake_close": d_stocktake_close, "lending.manual_publish": d_manual_publish,
 }
 

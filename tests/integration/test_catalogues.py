@@ -327,9 +327,9 @@ def _close_round(app, people, year: int, make_asset) -> str:
     with app.app_context():
         context.set_origin("127.0.0.1", "pytest")
         s = db.session
-        rnd = st.open_round(s, s.get(User, people["admin"].id), fiscal_year=year,
+        rnd = st.open_round(s, s.get(User, people["head"].id), fiscal_year=year,
                             committee=[people["member"].id], department=dept)
-        st.close_round(s, s.get(User, people["admin"].id), rnd.id, store=FileStore(app.config["EVIDENCE_DIR"]))
+        st.close_round(s, s.get(User, people["head"].id), rnd.id, store=FileStore(app.config["EVIDENCE_DIR"]))
         source = f"stocktake:{rnd.id}"
         db.session.remove()
     return source
@@ -337,7 +337,7 @@ def _close_round(app, people, year: int, make_asset) -> str:
 
 @pytest.fixture
 def people(make_user):
-    return {"admin": make_user(["admin"]), "member": make_user(["staff"])}
+    return {"admin": make_user(["admin"]), "head": make_user(["head"]), "member": make_user(["staff"])}
 
 
 def test_the_stocktake_result_follows_the_role_and_an_item_for_the_previous_year(app, people, make_asset,

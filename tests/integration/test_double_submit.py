@@ -118,10 +118,10 @@ def _measure(app, make_user, make_asset, admin) -> dict:
 
 
 def _round(app, make_user, make_asset, admin) -> dict:
-    member = make_user(roles=["staff"])
+    member, head = make_user(roles=["staff"]), make_user(roles=["head"])  # the head opens rounds (ข้อ 213)
     dept = unique("กอง")
     make_asset(department=dept)
-    return {"user": admin, "page": "/stocktake/new", "url": "/stocktake/new",
+    return {"user": head, "page": "/stocktake/new", "url": "/stocktake/new",
             "data": lambda: {"fiscal_year": str(YEAR), "department": dept, "location": "",
                              "committee": [str(member.id)], "title": ""},
             "model": StocktakeRound, "where": [StocktakeRound.scope_department == dept],

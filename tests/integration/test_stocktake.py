@@ -37,17 +37,17 @@ def _store(app):
 def people(make_user):
     return {
         "admin": make_user(["admin"]),
+        "chief": make_user(["head"]),  # the head who appoints, opens and closes rounds (ข้อ 213)
         "member": make_user(["staff"]),
         "other": make_user(["staff"]),
         "officer": make_user(["supply_officer"]),
-        "head": make_user(["head"]),
     }
 
 
 def _open(session, people, dept, **kw):
     return st.open_round(
         session,
-        _user(session, people["admin"]),
+        _user(session, people["chief"]),
         fiscal_year=kw.pop("fiscal_year", 2569),
         committee=[people["member"].id],
         department=dept,
@@ -61,7 +61,7 @@ def test_a_supply_officer_cannot_sit_on_the_committee(session, people, make_asse
     with pytest.raises(DomainError) as err:
         st.open_round(
             session,
-            _user(session, people["admin"]),
+            _user(session, people["chief"]),
             fiscal_year=2569,
             committee=[people["member"].id, people["officer"].id],
             department=dept,
@@ -77,10 +77,11 @@ def test_a_supply_officer_cannot_sit_on_the_committee(session, people, make_asse
     )
 
 
-def test_only_an_admin_opens_a_round(session, people):
+@pytest.mark.parametrize("who", ["admin", "officer", "member"])
+def test_only_the_head_opens_a_round(session, people, who):
     with pytest.raises(Forbidden):
         st.open_round(
-            session, _user(session, people["head"]), fiscal_year=2569, committee=[people["member"].id]
+            session, _user(session, people[who]), fiscal_year=2569, committee=[people["member"].id]
         )
 
 
@@ -92,7 +93,7 @@ def test_only_committee_members_record_and_only_once(app, session, people, make_
     with pytest.raises(Forbidden):
         st.record_found(session, _user(session, people["other"]), rnd.id, asset.id, condition="good")
     with pytest.raises(Forbidden):  # overseeing is not being on the committee
-        st.record_found(session, _user(session, people["admin"]), rnd.id, asset.id, condition="good")
+        st.record_found(session, _user(session, people["chief"]), rnd.id, asset.id, condition="good")
     done = st.record_found(session, _user(session, people["member"]), rnd.id, asset.id, condition="good")
     assert not done.unexpected and not done.moved
     with pytest.raises(DomainError) as err:
@@ -109,7 +110,7 @@ def test_only_committee_members_record_and_only_once(app, session, people, make_
         .all()
     )
     assert [e.action for e in last] == ["stocktake.recorded"]
-    st.close_round(session, _user(session, people["admin"]), rnd.id, store=_store(app))
+    st.close_round(session, _user(session, people["chief"]), rnd.id, store=_store(app))
     with pytest.raises(DomainError) as err:
         st.record_found(
             session,
@@ -223,7 +224,7 @@ def test_a_round_of_over_5000_assets_reconciles(app, session, people, make_asset
     assert p["by_location"] == [{"location": "อาคาร 1", "total": 5004, "scanned": 4990}]
 
     before = session.execute(select(func.count()).select_from(Incident)).scalar_one()
-    st.close_round(session, _user(session, people["admin"]), rnd.id, store=_store(app))
+    st.close_round(session, _user(session, people["chief"]), rnd.id, store=_store(app))
     rnd = session.get(st.StocktakeRound, rnd.id)
     final = st.reconcile(session, rnd)
     assert (final.found, final.elsewhere, final.on_loan, final.not_found, final.unexpected) == (
@@ -270,7 +271,7 @@ def test_closing_a_round_files_the_report_and_feeds_the_figures(app, session, pe
     rnd = _open(session, people, dept, fiscal_year=2568)
     st.record_found(session, _user(session, people["member"]), rnd.id, a.id, condition="good")
     before = figures.asset_figures(session, *fiscal_year_bounds(2568), stocktake=st.stocktake_figures)
-    st.close_round(session, _user(session, people["admin"]), rnd.id, store=_store(app))
+    st.close_round(session, _user(session, people["chief"]), rnd.id, store=_store(app))
     after = figures.asset_figures(session, *fiscal_year_bounds(2568), stocktake=st.stocktake_figures)
     assert after["checked_in_stocktake"] - before["checked_in_stocktake"] == 2  # b, c now have a result
     assert after["not_found_in_stocktake"] - before["not_found_in_stocktake"] == 2
@@ -291,7 +292,7 @@ def test_closing_a_round_files_the_report_and_feeds_the_figures(app, session, pe
             AuditEntry.action == "stocktake.closed", AuditEntry.subject_id == str(rnd.id)
         )
     ).scalar_one()
-    assert closed.actor == people["admin"].username
+    assert closed.actor == people["chief"].username
 
 
 def test_the_report_figures_include_the_stock_take(app, session, people, make_asset):
@@ -300,7 +301,7 @@ def test_the_report_figures_include_the_stock_take(app, session, people, make_as
     dept = unique("rep")
     make_asset(department=dept)
     rnd = _open(session, people, dept, fiscal_year=2567)
-    st.close_round(session, _user(session, people["admin"]), rnd.id, store=_store(app))
+    st.close_round(session, _user(session, people["chief"]), rnd.id, store=_store(app))
     report = build(session, 2567, engine=db.engine, config=app.config, chain_intact=lambda: True)
     assert report.figures["assets"]["not_found_in_stocktake"] >= 1
 
@@ -357,12 +358,12 @@ def test_scanning_pages_answer_members_and_refuse_others(app, client, session, p
     assert client.get(f"/stocktake/{rid}/report.xlsx").data.startswith(b"PK")
 
 
-def test_an_admin_opens_a_round_through_the_form_and_a_supply_officer_is_refused(
+def test_the_head_opens_a_round_through_the_form_and_a_supply_officer_on_its_committee_is_refused(
     session, client, people, make_asset, login_as
 ):
     dept = unique("form")
     make_asset(department=dept, location="ห้อง 9")
-    login_as(people["admin"])
+    login_as(people["chief"])
     assert client.get("/stocktake/new").status_code == 200
     refused = client.post(
         "/stocktake/new",
@@ -397,7 +398,7 @@ def test_an_asset_acquired_after_the_cut_off_day_is_neither_expected_nor_not_fou
     assert rnd.count_on == cut_off and rnd.total == 2
     assert st.entry_of(session, rnd.id, after.id) is None
     assert {st.entry_of(session, rnd.id, a.id) is not None for a in (before, undated)} == {True}
-    st.close_round(session, _user(session, people["admin"]), rnd.id, store=_store(app))
+    st.close_round(session, _user(session, people["chief"]), rnd.id, store=_store(app))
     rnd = st.load_round(session, rnd.id)
     recon = st.reconcile(session, rnd)
     assert (recon.total, recon.not_found) == (2, 2)

@@ -635,6 +635,10 @@ def test_notifications_badge_open_and_mark_all_read(app, people, make_asset):
     assert _unread_badge(borrower.get("/loans/mine").get_data(as_text=True)) == before - 1
     # Someone else cannot mark it (or open it).
     assert signed_in(app, people["other"]).post(f"/notifications/{note_id}/open").status_code == 302
+    # The officer's "waiting for your approval" of the decided request no longer counts; a new one does.
+    assert count(app, Notification, Notification.user_id == people["officer"].id, Notification.loan_id == loan_id,
+                 Notification.read_at.is_(None)) == 0
+    new_loan(app, people["staff"], [make_asset()])
     officer = signed_in(app, people["officer"])
     assert _unread_badge(officer.get("/loans/queue").get_data(as_text=True)) >= 1
     officer.post("/notifications/read")
