@@ -25,7 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from core.models import User
 from core.permissions import LOANS_VIEW_ALL
-from lending.loans import APPROVED, CHECKED_OUT, REQUESTED, Loan, LoanItem
+from lending.loans import APPROVED, CHECKED_OUT, REQUESTED, Loan, LoanItem, holds_assets
 from lending.models import DISPOSED, IN_REPAIR, LOST, Asset
 
 # How a booking is shown: its stage on the way from request to return.
@@ -33,15 +33,6 @@ REQUESTED_STAGE, AWAITING_HEAD, APPROVED_STAGE, OUT, OVERDUE = (
     "requested", "awaiting_head", "approved", "out", "overdue")
 STAGES = (REQUESTED_STAGE, AWAITING_HEAD, APPROVED_STAGE, OUT, OVERDUE)
 CALENDAR_LIMIT = 500  # loans in one month of one office: far fewer; a bound, not a page
-
-
-def holds_assets() -> ColumnElement[bool]:
-    """The loans that hold their assets: approved, out, or approved by the officer and waiting for the head.
-
-    The same rule as the approval's clash check (lending.workflow.clashes) once the officer's approval
-    reserves the items."""
-    return or_(Loan.status.in_((APPROVED, CHECKED_OUT)),
-               and_(Loan.status == REQUESTED, Loan.needs_head.is_(True), Loan.officer_at.is_not(None)))
 
 
 def _overlaps(start_on: date, end_on: date, today: date) -> ColumnElement[bool]:

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from decimal import Decimal
 
 import pytest
+from argon2 import PasswordHasher
 from flask_migrate import upgrade
 from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.pool import NullPool
@@ -26,6 +27,13 @@ _counter = itertools.count(1)
 
 def unique(prefix: str = "x") -> str:
     return f"{prefix}{os.getpid() % 1000}{next(_counter):05d}"
+
+
+# The production hasher costs a login 19 MiB and two passes (about 40 ms here, over 100 ms on a busy machine);
+# the suite signs in and creates users thousands of times. Tests use Argon2id with the smallest cost, the
+# way Django's test settings swap in a fast hasher; tests/unit/test_password_hashing.py checks the real one.
+PRODUCTION_HASHER = core_services._hasher
+core_services._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
 
 
 def _reset_postgres(url: str) -> None:
