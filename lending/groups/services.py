@@ -8,22 +8,25 @@ lending.workflow.receive_items, so damage and loss open the same incident cases 
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from audit import record
 from audit.services import diff
-from core.dates import bangkok_date
+from core.dates import bangkok_date, fiscal_year_of
 from core.db import N_, Conflict, DomainError, Forbidden, NotFound, begin_write, utcnow
 from core.files import FileStore
 from core.models import User
+from core.services import get_settings
 from lending import workflow
-from lending.groups.models import LendingGroup
+from lending.groups import queries as group_queries
+from lending.groups.models import LendingGroup, LoanLine
 from lending.groups.reservations import lock_groups
-from lending.loans import APPROVED, CHECKED_OUT, DAMAGED, GOOD, LOST, Loan, LoanItem
+from lending.loans import APPROVED, CHECKED_OUT, DAMAGED, GOOD, LOST, REQUESTED, Loan, LoanItem
 from lending.models import AVAILABLE, ON_LOAN, Asset
 from lending.outside.models import clean_text
 from lending.outside.permissions import can_manage_groups
@@ -116,6 +119,67 @@ def set_members(session: Session, actor: User, group_id: int, asset_ids: list[in
            {"assets": [a.id for a in changed], "asset_numbers": [a.asset_number for a in changed]})
     session.commit()
     return len(changed)
+
+
+# --- a staff request by count ------------------------------------------------------------------------
+
+@workflow._refuse_stale
+def request_by_count(session: Session, actor: User, lines: list[tuple[int, int]], *, purpose: str, place: str,
+                     off_premises: bool, start_on: date, due_on: date, now: datetime | None = None) -> Loan:
+    """A staff member's request for counts from lending groups, for official use (channel `staff`).
+
+    The head's approval is asked as for numbered items: use outside the office, or a group whose dearest
+    member is at or above the threshold. More than is free on any day is refused now; the approval checks
+    again under lock."""
+    if not workflow.can_request(actor):
+        _deny()
+    now = now or utcnow()
+    today = bangkok_date(now)
+    merged: dict[int, int] = {}
+    for group_id, count in lines:
+        if int(count):
+            merged[int(group_id)] = merged.get(int(group_id), 0) + LoanLine.check_count(int(count))
+    purpose, place = clean_text(purpose, 2000), clean_text(place, 300)
+    if not merged:
+        raise DomainError(N_("Choose at least one item."))
+    if not purpose:
+        raise DomainError(N_("State the official purpose of the loan."))
+    if not place:
+        raise DomainError(N_("State where the items will be used."))
+    if start_on < today:
+        raise DomainError(N_("The loan cannot start in the past."))
+    if due_on < start_on:
+        raise DomainError(N_("The return date is before the start date."))
+    if (due_on - start_on).days > workflow.MAX_LOAN_DAYS:
+        raise DomainError(N_("A loan lasts at most %(days)d days."), days=workflow.MAX_LOAN_DAYS)
+    begin_write(session)
+    found = {g.id: g for g in session.execute(select(LendingGroup).where(
+        LendingGroup.id.in_(sorted(merged)), LendingGroup.active.is_(True))).scalars()}
+    if len(found) != len(merged):
+        session.rollback()
+        raise NotFound(N_("One of the chosen items does not exist."))
+    free = group_queries.availability(session, sorted(merged), start_on, due_on, today)
+    for group_id, n in merged.items():
+        least = min(free[group_id].values())
+        if least < n:
+            session.rollback()
+            raise Conflict(N_("Only %(free)d of %(group)s are free on those days; ask for fewer or other days."),
+                           free=least, group=found[group_id].name)
+    dearest = list(session.execute(select(Asset).where(Asset.lending_group_id.in_(sorted(merged)))
+                                   .order_by(Asset.price.desc()).limit(1)).scalars())
+    settings = get_settings(session)
+    loan = Loan(ref=f"pending-{uuid.uuid4().hex}", borrower_id=actor.id, channel="staff", purpose=purpose,
+                place=place, off_premises=bool(off_premises), start_on=start_on, due_on=due_on, status=REQUESTED,
+                requested_at=now, needs_head=workflow.needs_head_approval(settings, dearest, bool(off_premises)))
+    loan.lines = [LoanLine(group_id=g, count=n) for g, n in sorted(merged.items())]
+    session.add(loan)
+    session.flush()
+    loan.ref = f"{fiscal_year_of(today)}/{loan.id:05d}"
+    record(session, actor, "loan.requested", loan, {"after": loan.state()})
+    workflow._notify(session, {u.id for u in workflow._users_with_role(session, "supply_officer")} - {actor.id},
+                     "request_waiting", loan.id, today)
+    session.commit()
+    return loan
 
 
 # --- hand-over: name the numbered assets that leave -------------------------------------------------
