@@ -639,6 +639,10 @@ def remind(session: Session, now: datetime | None = None,
         .scalars())
     overdue = [loan for loan in overdue if loan.open_items]
     result.overdue_loans = len(overdue)
+    # An outside borrower has no account or mail box of the office: the officer sends a demand letter to
+    # their address (issue_demand_letter); the officers' digest lists them.
+    by_letter = [loan for loan in overdue if loan.borrower_id is None]
+    overdue = [loan for loan in overdue if loan.borrower_id is not None]
     # A demand covers the items it names: a loan is demanded again unless every item still out was named by
     # a demand of the last week (after its due date) — so an item that a paper-ledger demand left out of
     # its loan's demand still gets its own.
@@ -678,12 +682,23 @@ def remind(session: Session, now: datetime | None = None,
         result.mails.append(Mail(to=borrower.email, to_name=borrower.name,
                                  subject=f"[{agency}] แจ้งทวงถามการคืนพัสดุที่เกินกำหนด / Overdue items to return",
                                  body=_borrower_body(borrower, lines, agency)))
-    if per_borrower:
-        all_lines = [f"{loan.borrower.name}: " + _digest_line(loan, today, link)
+    if by_letter:  # listed until a letter of the last week covers them
+        lettered = set(session.execute(select(Demand.loan_id).where(
+            Demand.loan_id.in_([lo.id for lo in by_letter]), Demand.channel == "letter",
+            Demand.demanded_on > today - timedelta(days=DEMAND_INTERVAL_DAYS))).scalars())
+        by_letter = [lo for lo in by_letter if lo.id not in lettered]
+    if per_borrower or by_letter:
+        all_lines = [f"{loan.borrower_name}: " + _digest_line(loan, today, link)
                      for loans in per_borrower.values() for loan in loans]
+        count = len(all_lines)
+        if by_letter:
+            count = len(all_lines) + len(by_letter)
+            all_lines += ["", "ผู้ยืมภายนอก: ออกหนังสือทวงถามส่งไปยังที่อยู่ (Outside borrowers: issue a demand letter "
+                          "to their address):", *[f"{loan.borrower_name}: " + _digest_line(loan, today, link)
+                                                  for loan in by_letter]]
         for officer in _users_with_role(session, "supply_officer"):
             result.mails.append(Mail(to=officer.email, to_name=officer.name,
-                                     subject=f"[{agency}] สรุปพัสดุค้างคืน {len(all_lines)} รายการยืม / Overdue summary",
+                                     subject=f"[{agency}] สรุปพัสดุค้างคืน {count} รายการยืม / Overdue summary",
                                      body="\n".join(["รายการยืมที่เกินกำหนดคืนและได้ทวงถามวันนี้ "
                                                      "(Overdue loans demanded today):", "", *all_lines])))
     result.borrower_mails = len(per_borrower)
