@@ -385,6 +385,9 @@ def hand_over(session: Session, actor: User, loan_id: int, *, note: str = "", ve
         if loan.status != APPROVED:
             raise Conflict(N_("Only an approved loan can be handed over."))
         _deny()
+    if loan.lines:  # a request by count names its assets as they leave: lending.groups.services.hand_over_lines
+        session.rollback()
+        raise DomainError(N_("Pick the items that leave on the hand-over page."))
     assets = _lock_assets(session, [i.asset_id for i in loan.items])
     for asset in assets:
         if asset.status != AVAILABLE:
