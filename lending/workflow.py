@@ -50,6 +50,7 @@ from lending.loans import (
     Notification,
 )
 from lending.models import AVAILABLE, DISPOSED, IN_REPAIR, ON_LOAN, Asset
+from lending.outside import events as outside_events
 
 PHOTO_TYPES = {"image/jpeg", "image/png", "image/webp"}
 DOCUMENT_TYPES = PHOTO_TYPES | {"application/pdf"}
@@ -324,6 +325,8 @@ def approve_loan(session: Session, actor: User, loan_id: int, version: int | Non
     if action == "loan.approved":
         _notify(session, {loan.borrower_id}, "approved", loan.id, today)
     session.commit()
+    if action == "loan.approved":
+        outside_events.emit(session, loan, "approved")
     return loan
 
 
@@ -348,6 +351,7 @@ def reject_loan(session: Session, actor: User, loan_id: int, reason: str, versio
     record(session, actor, "loan.rejected", loan, diff(before, loan.state()))
     _notify(session, {loan.borrower_id}, "rejected", loan.id, bangkok_date(now))
     session.commit()
+    outside_events.emit(session, loan, "rejected")
     return loan
 
 
@@ -369,6 +373,7 @@ def cancel_loan(session: Session, actor: User, loan_id: int, reason: str = "", v
         raise
     record(session, actor, "loan.cancelled", loan, diff(before, loan.state()))
     session.commit()
+    outside_events.emit(session, loan, "cancelled")
     return loan
 
 
@@ -479,9 +484,12 @@ def receive_items(session: Session, actor: User, loan_id: int, returns: list[Ite
     except DomainError:
         session.rollback()
         raise
-    if loan.settle_if_complete(now):
+    returned = loan.settle_if_complete(now)
+    if returned:
         record(session, actor, "loan.returned", loan, {"status": "returned"})
     session.commit()
+    if returned:
+        outside_events.emit(session, loan, "returned")
     return loan
 
 
