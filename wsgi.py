@@ -62,6 +62,9 @@ from lending import loan_views as _loan_views  # noqa: F401
 from lending import manual_views as _manual_views  # noqa: F401
 from lending import stocktake_views as _stocktake_views  # noqa: F401
 from lending import views as _lending_views  # noqa: F401
+from lending.groups import views as _group_views  # noqa: F401
+from lending.outside import cli as outside_cli
+from lending.outside import views as _outside_views  # noqa: F401
 
 csrf = CSRFProtect()
 
@@ -152,6 +155,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     lending_cli.init_app(app)
     audit_cli.init_app(app)
     app.cli.add_command(loan_cli.loans)
+    app.cli.add_command(outside_cli.outside)
     app.cli.add_command(evidence_cli.evidence)
     app.cli.add_command(evidence_cli.ita)
     app.cli.add_command(report_cli.report)
