@@ -48,6 +48,7 @@ from core.services import get_settings, load_session_user
 from evidence import cli as evidence_cli
 from evidence import report_cli
 from evidence import report_views as _report_views  # noqa: F401  (routes register on import)
+from evidence import submission_views as _submission_views  # noqa: F401  (routes register on import)
 from evidence import views as _evidence_views  # noqa: F401  (routes register on import)
 from evidence.services import file_generated
 from lending import cli as lending_cli

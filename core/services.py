@@ -56,6 +56,11 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "default_loan_days": 7,
     "thai_digits_in_documents": True,
     "strip_gps_from_photos": True,
+    # the ITA report's signature block (ผู้รายงาน / ผู้รับรอง); blank prints a line to fill in by hand
+    "report_reporter_name": "",
+    "report_reporter_position": "",
+    "report_certifier_name": "",
+    "report_certifier_position": "",
 }
 
 
