@@ -1,7 +1,7 @@
 """The report an office submits as it is: the evidence of each measure (title and public link, or internal)
 in every format, the signature block from the settings, the closing lines kept together, the print setup
 of the XLSX, Sarabun embedded in the DOCX with its page numbers, and the export of the year's public links
-by catalogue item. One small year of its own (2546, which no other test uses); the report is built once.
+by catalogue item. One small year of its own (2693, which no other test uses); the report is built once.
 
 `test_libreoffice_opens_the_report_files_and_they_render_in_sarabun` needs LibreOffice (`soffice`): it is
 marked `libreoffice` and skipped when soffice is not installed.
@@ -34,7 +34,7 @@ from evidence.models import EvidenceItem
 from tests.conftest import PASSWORD, sign_in, unique
 from tests.integration.test_catalogues import HEADER, _import, pdf
 
-YEAR = 2546
+YEAR = 2693  # above every year whose catalogue another test copies from "the latest earlier year"
 MB = 1024 * 1024
 # in no natural order, on purpose: the export follows the catalogue's (natural) order
 CATALOGUE = HEADER + ("o12,OIT,9,การเผยแพร่ข้อมูลข่าวสาร สิบสอง,,,,\n"
@@ -48,13 +48,13 @@ SIGNERS = {"report_reporter_name": "นายรายงาน ครบถ้�
 
 
 @pytest.fixture(scope="module")
-def year_2546(app):
+def year_2693(app):
     """A catalogue of six items; a measure with a published photo and an internal register; published items
     for o12 and o2; the report built once (Thai) with the signers' names."""
     with app.app_context():
         context.set_origin("127.0.0.1", "pytest report submission")
         session = db.session
-        admin = core_services.create_user(session, None, unique("a546"), "ผู้ดูแล ส่งรายงาน", {"admin"}, PASSWORD)
+        admin = core_services.create_user(session, None, unique("a693"), "ผู้ดูแล ส่งรายงาน", {"admin"}, PASSWORD)
         _import(session, YEAR, CATALOGUE)
         store = FileStore(app.config["EVIDENCE_DIR"])
         measure = services.save_measure(session, admin, YEAR, {
@@ -99,8 +99,8 @@ def _squash(text: str) -> str:
 
 # --- the measure rows and their evidence -------------------------------------------------------------------
 
-def test_each_measure_row_lists_its_evidence_with_its_public_link_or_internal(year_2546):
-    built, links = year_2546["report"], year_2546["links"]
+def test_each_measure_row_lists_its_evidence_with_its_public_link_or_internal(year_2693):
+    built, links = year_2693["report"], year_2693["links"]
     (row,) = built.measures
     assert [(e.title, e.codes, e.url) for e in row.evidence] == [
         ("ภาพการส่งมอบพัสดุ", ("i20",), links["photo"]), ("ทะเบียนคุมการยืม", ("i20",), "")]
@@ -115,15 +115,15 @@ def test_each_measure_row_lists_its_evidence_with_its_public_link_or_internal(ye
     assert [i["code"] for i in measure["indicators"]] == ["i20", "o43"]
     assert measure["figures"] == [{"key": "lending.requests", "value": 0}]
     assert measure["evidence"] == [
-        {"id": year_2546["ids"]["photo"], "title": "ภาพการส่งมอบพัสดุ", "codes": ["i20"], "url": links["photo"],
+        {"id": year_2693["ids"]["photo"], "title": "ภาพการส่งมอบพัสดุ", "codes": ["i20"], "url": links["photo"],
          "visibility": "public"},
-        {"id": year_2546["ids"]["register"], "title": "ทะเบียนคุมการยืม", "codes": ["i20"], "url": None,
+        {"id": year_2693["ids"]["register"], "title": "ทะเบียนคุมการยืม", "codes": ["i20"], "url": None,
          "visibility": "internal"}]
 
 
-def test_the_report_page_links_the_evidence_and_offers_the_links_export(client, admin, year_2546):
+def test_the_report_page_links_the_evidence_and_offers_the_links_export(client, admin, year_2693):
     page = sign_in(client, admin).get(f"/report?year={YEAR}").get_data(as_text=True)
-    link = year_2546["links"]["photo"]
+    link = year_2693["links"]["photo"]
     assert f'<a href="{link}">{link}</a>' in page
     assert "ทะเบียนคุมการยืม (internal, not published)" in page, "the page in the reader's language (English)"
     assert f'href="/report/links?year={YEAR}&amp;format=csv"' in page
@@ -132,10 +132,10 @@ def test_the_report_page_links_the_evidence_and_offers_the_links_export(client, 
 
 # --- PDF and DOCX: links, the signature block, the closing kept together --------------------------------
 
-def test_the_pdf_prints_the_links_and_ends_with_the_chain_date_and_signatures_on_one_page(year_2546):
-    pages = _pages(reports.render_pdf(year_2546["report"]))
+def test_the_pdf_prints_the_links_and_ends_with_the_chain_date_and_signatures_on_one_page(year_2693):
+    pages = _pages(reports.render_pdf(year_2693["report"]))
     everything = _squash("".join(pages))
-    assert _squash(year_2546["links"]["photo"]) in everything
+    assert _squash(year_2693["links"]["photo"]) in everything
     assert _squash("ทะเบียนคุมการยืม (ภายใน ไม่เผยแพร่)") in everything
     last = _squash(pages[-1])
     for words in ("ความถูกต้องของบันทึกการตรวจสอบ", "จัดทำรายงานเมื่อ", "ผู้รายงาน", "(นายรายงาน ครบถ้วน)",
@@ -145,10 +145,10 @@ def test_the_pdf_prints_the_links_and_ends_with_the_chain_date_and_signatures_on
         assert "จัดทำรายงานเมื่อ" not in page and "ผู้รับรอง" not in page
 
 
-def test_the_docx_embeds_sarabun_numbers_its_pages_and_links_the_evidence(year_2546):
+def test_the_docx_embeds_sarabun_numbers_its_pages_and_links_the_evidence(year_2693):
     import docx
 
-    data = reports.render_docx(year_2546["report"])
+    data = reports.render_docx(year_2693["report"])
     archive = zipfile.ZipFile(io.BytesIO(data))
     table = archive.read("word/fontTable.xml").decode()
     assert "<w:embedTrueTypeFonts/>" in archive.read("word/settings.xml").decode()
@@ -165,7 +165,7 @@ def test_the_docx_embeds_sarabun_numbers_its_pages_and_links_the_evidence(year_2
     footer = document.sections[0].footer._element.xml
     assert re.search(r"<w:instrText[^>]*> PAGE </w:instrText>", footer)
     assert re.search(r"<w:instrText[^>]*> NUMPAGES </w:instrText>", footer)
-    assert year_2546["links"]["photo"] in [r.target_ref for r in document.part.rels.values() if r.is_external]
+    assert year_2693["links"]["photo"] in [r.target_ref for r in document.part.rels.values() if r.is_external]
     signatures = document.tables[-1]
     texts = [c.text for c in signatures.rows[0].cells]
     assert "(นายรายงาน ครบถ้วน)" in texts[0] and "ผู้รายงาน" in texts[0]
@@ -177,8 +177,8 @@ def test_the_docx_embeds_sarabun_numbers_its_pages_and_links_the_evidence(year_2
 
 # --- XLSX print setup ---------------------------------------------------------------------------------------
 
-def test_every_sheet_of_the_xlsx_prints_fitted_to_the_width_with_its_header_and_no_literal_true(year_2546):
-    wb = load_workbook(io.BytesIO(reports.render_xlsx(year_2546["report"])))
+def test_every_sheet_of_the_xlsx_prints_fitted_to_the_width_with_its_header_and_no_literal_true(year_2693):
+    wb = load_workbook(io.BytesIO(reports.render_xlsx(year_2693["report"])))
     for ws in wb.worksheets:
         assert ws.print_area, ws.title
         assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToWidth == 1, ws.title
@@ -192,14 +192,14 @@ def test_every_sheet_of_the_xlsx_prints_fitted_to_the_width_with_its_header_and_
     measures = wb["มาตรการ"]
     assert measures.page_setup.orientation == "landscape"
     evidence = measures.cell(row=4, column=8).value
-    assert year_2546["links"]["photo"] in evidence and "ทะเบียนคุมการยืม (ภายใน ไม่เผยแพร่)" in evidence
+    assert year_2693["links"]["photo"] in evidence and "ทะเบียนคุมการยืม (ภายใน ไม่เผยแพร่)" in evidence
 
 
 # --- the export of public links --------------------------------------------------------------------------
 
-def test_the_links_export_lists_every_public_link_by_catalogue_item_in_natural_order(client, admin, year_2546):
+def test_the_links_export_lists_every_public_link_by_catalogue_item_in_natural_order(client, admin, year_2693):
     sign_in(client, admin)
-    links = year_2546["links"]
+    links = year_2693["links"]
     resp = client.get(f"/report/links?year={YEAR}&format=csv&lang=th")
     assert resp.status_code == 200 and resp.mimetype == "text/csv"
     assert f"ita-links-{YEAR}.csv" in resp.headers["Content-Disposition"]
@@ -228,7 +228,7 @@ def test_the_links_export_lists_every_public_link_by_catalogue_item_in_natural_o
 
 
 def test_a_published_report_is_a_link_of_the_measures_report_item_in_the_export(app, client, admin):
-    year = 2545
+    year = 2694
     with app.app_context():
         context.set_origin("127.0.0.1", "pytest")
         _import(db.session, year, HEADER + "i20,IIT,4,การยืม,,,,\no9,OIT,10,รายงานผลตามมาตรการ,,,measures_report,\n")
@@ -289,7 +289,7 @@ def _fontconfig_with_sarabun(directory) -> dict[str, str]:
 
 
 @pytest.mark.libreoffice
-def test_libreoffice_opens_the_report_files_and_they_render_in_sarabun(year_2546, tmp_path):
+def test_libreoffice_opens_the_report_files_and_they_render_in_sarabun(year_2693, tmp_path):
     """soffice converts the DOCX and the XLSX to PDF without error: the DOCX in its embedded Sarabun (no Thai
     font needs to be installed), the XLSX in Sarabun found by fontconfig, on a few pages (it was 15 before its
     print setup). The report's own PDF goes through LibreOffice too where Draw (its PDF import) is installed;
@@ -299,7 +299,7 @@ def test_libreoffice_opens_the_report_files_and_they_render_in_sarabun(year_2546
         pytest.skip("LibreOffice is not installed (apt-get install libreoffice-writer-nogui libreoffice-calc-nogui)")
     import pypdfium2 as pdfium
 
-    built = year_2546["report"]
+    built = year_2693["report"]
     formats = ["docx", "xlsx"]
     if (Path(soffice).resolve().parent / "libsdlo.so").exists():  # libreoffice-draw: it opens a PDF
         formats.append("pdf")
@@ -321,7 +321,7 @@ def test_libreoffice_opens_the_report_files_and_they_render_in_sarabun(year_2546
         pages[fmt] = len(texts[fmt])
     docx_pages = texts["docx"]
     assert "รายงานผลการดำเนินการเพื่อส่งเสริมคุณธรรม" in _squash(docx_pages[0])
-    assert _squash(year_2546["links"]["photo"]) in _squash("".join(docx_pages))
+    assert _squash(year_2693["links"]["photo"]) in _squash("".join(docx_pages))
     assert "(นายรับรองถูกต้อง)" in _squash(docx_pages[-1]) and f"1/{len(docx_pages)}" in _squash(docx_pages[0])
     assert pages["xlsx"] <= 8, "six sheets, each on the width of a page"
     assert "ครุภัณฑ์" in "".join(texts["xlsx"])
