@@ -90,8 +90,8 @@ def measure_evidence(session: Session, fiscal_year: int, link: Callable[[str], s
 
 @dataclass(frozen=True)
 class LinkRow:
-    """A line of the export: a catalogue item and one public link of it (an item without any has one line
-    with neither title nor URL, so the gaps show)."""
+    """A line of the export: a catalogue item and one public link of it (an OIT item without any has one
+    line with neither title nor URL, so the gaps show)."""
 
     code: str
     instrument: str
@@ -103,8 +103,10 @@ class LinkRow:
 
 def public_links(session: Session, fiscal_year: int, link: Callable[[str], str], lang: str = "th") -> list[LinkRow]:
     """Every published item of the year under each catalogue item it supports, in the catalogue's order
-    (IIT, EIT, OIT, then the admin's order, else the natural order of codes: o2 before o12). Retired items
-    appear only where they still hold a link; codes outside the catalogue come last."""
+    (IIT, EIT, OIT, then the admin's order, else the natural order of codes: o2 before o12). An OIT item
+    without a link has a line of its own, since the ITA system asks each for its links; IIT and EIT items
+    (questionnaires) appear only where evidence was published for them, retired items only where they
+    still hold a link; codes outside the catalogue come last."""
     from evidence.services import indicators_of
 
     items = session.execute(
@@ -123,7 +125,7 @@ def public_links(session: Session, fiscal_year: int, link: Callable[[str], str],
         wording = (ind.text_en or ind.text_th) if lang == "en" else ind.text_th
         published = by_code.get(ind.code, [])
         if not published:
-            if not ind.retired:
+            if not ind.retired and ind.instrument == "OIT":
                 out.append(LinkRow(ind.code, ind.instrument, wording))
             continue
         for r in published:
