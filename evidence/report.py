@@ -1182,6 +1182,8 @@ def render_xlsx(report: Report) -> bytes:
             key = f"{section}.{name}"
             ws.append([figure_label(key, f.lang, report.figures), _sheet_value(f, key, report.figures[section][name]),
                        key])
+            if key == "audit.head_hash":  # the whole hash on the printed page: wrapped in its cell
+                ws.cell(row=ws.max_row, column=2).alignment = Alignment(wrap_text=True, vertical="top")
         if section == "evidence":
             for code, count in (report.figures["evidence"].get("by_indicator") or {}).items():
                 key = f"evidence.by_indicator.{code}"
