@@ -51,6 +51,7 @@ from evidence import cli as evidence_cli
 from evidence import home as evidence_home
 from evidence import report_cli
 from evidence import report_views as _report_views  # noqa: F401  (routes register on import)
+from evidence import submission_views as _submission_views  # noqa: F401  (routes register on import)
 from evidence import views as _evidence_views  # noqa: F401  (routes register on import)
 from evidence.services import file_generated
 from lending import booking_views as _booking_views  # noqa: F401

@@ -90,3 +90,7 @@ class SettingsForm(FlaskForm):
                                      validators=[DataRequired(), NumberRange(min=1, max=365)])
     thai_digits_in_documents = BooleanField(_l("Thai digits in official documents"))
     strip_gps_from_photos = BooleanField(_l("Remove the GPS location from uploaded photos"))
+    report_reporter_name = StringField(_l("Reported by: name"), validators=[Optional(), Length(max=200)])
+    report_reporter_position = StringField(_l("Reported by: position"), validators=[Optional(), Length(max=200)])
+    report_certifier_name = StringField(_l("Certified by: name"), validators=[Optional(), Length(max=200)])
+    report_certifier_position = StringField(_l("Certified by: position"), validators=[Optional(), Length(max=200)])

@@ -653,9 +653,45 @@ class ThaiDocument:
         ``sign_label=""`` leaves out "ลงชื่อ" (a letter), ``show_date=False`` the date line,
         ``position_label=False`` the word "ตำแหน่ง" before the position.
         """
-        label = self.words["sign"] if sign_label is None else clean_text(sign_label).strip()
         size = size or self.body_size
         lh = self.line_height(size)
+        label, wl, d, rows = self._signature_rows(blocks, per_row, size, dotted, align, sign_label, show_date,
+                                                  position_label)
+        self.y += gap_before
+        for r, laid in enumerate(rows):
+            height = (1 + len(laid[0][5])) * lh
+            self.ensure_space(height)
+            dot_w = self.measure(".", size)
+            for start, wr, role, cx, half, lines in laid:
+                y = self.y
+                if label:
+                    self._text(start, y, wl, label, size, False)
+                self._text(start + wl, y, d, "." * int(d / dot_w), size, False)
+                if role:
+                    self._text(start + wl + d, y, wr, " " + role, size, False)
+                for line in lines:
+                    y += lh
+                    self._text(cx - half, y, 2 * half, line, size, False, "C")
+            self.y += height + (row_gap if r < len(rows) - 1 else 0)
+
+    def signatures_height(self, blocks: Sequence[Signature], *, per_row: int = 2, size: float | None = None,
+                          dotted: float = 45.0, gap_before: float = 10.0, row_gap: float = 8.0,
+                          align: str = "spread", sign_label: str | None = None, show_date: bool = True,
+                          position_label: bool = True) -> float:
+        """The height :meth:`signatures` takes with the same arguments (on one page), in mm: a closing block
+        asks :meth:`ensure_space` for it and its lines above, so that they stay together."""
+        size = size or self.body_size
+        lh = self.line_height(size)
+        rows = self._signature_rows(blocks, per_row, size, dotted, align, sign_label, show_date,
+                                    position_label)[3]
+        return gap_before + sum((1 + len(laid[0][5])) * lh for laid in rows) + row_gap * max(0, len(rows) - 1)
+
+    def _signature_rows(self, blocks: Sequence[Signature], per_row: int, size: float, dotted: float, align: str,
+                        sign_label: str | None, show_date: bool, position_label: bool):
+        """The signature blocks laid out: (label, its width, the dotted line's length, rows), each row a list
+        of (start x, role width, role, centre x, half width, lines under the dotted line), every block of a
+        row with the same number of lines."""
+        label = self.words["sign"] if sign_label is None else clean_text(sign_label).strip()
         col_w = self.width / per_row
         dot_w = self.measure(".", size)
         wl = self.measure(label + " ", size) if label else 0.0
@@ -666,8 +702,8 @@ class ThaiDocument:
         if below:  # the dotted line centred in its column, "ลงชื่อ" hanging to its left
             d = min(dotted, col_w - 2 * wl - 2)
         d = max(15.0, d)
-        self.y += gap_before
-        for r, row in enumerate(rows):
+        out = []
+        for row in rows:
             if align == "right" and len(row) < per_row:
                 slots: list[float] = [float(k) for k in range(per_row - len(row), per_row)]
             elif len(row) < per_row:  # centre a short last row
@@ -700,21 +736,11 @@ class ThaiDocument:
                 laid.append((start, wr, "" if below else role, cx, half, (body, dated)))
             # the date lines of a row on one level, whatever the names above them take
             n_body = max(len(x[5][0]) for x in laid)
-            n = n_body + max(len(x[5][1]) for x in laid)
             laid = [(*x[:5], x[5][0] + [""] * (n_body - len(x[5][0])) + x[5][1]) for x in laid]
-            height = (1 + n) * lh
-            self.ensure_space(height)
-            for start, wr, role, cx, half, lines in laid:
-                y = self.y
-                if label:
-                    self._text(start, y, wl, label, size, False)
-                self._text(start + wl, y, d, "." * int(d / dot_w), size, False)
-                if role:
-                    self._text(start + wl + d, y, wr, " " + role, size, False)
-                for line in lines:
-                    y += lh
-                    self._text(cx - half, y, 2 * half, line, size, False, "C")
-            self.y += height + (row_gap if r < len(rows) - 1 else 0)
+            n = max(len(x[5]) for x in laid)
+            laid = [(*x[:5], x[5] + [""] * (n - len(x[5]))) for x in laid]
+            out.append(laid)
+        return label, wl, d, out
 
     # -- output ---------------------------------------------------------------------------------
 

@@ -59,6 +59,11 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     # lending to outsiders (lending/outside/rules.py reads these; {} and 0 mean its defaults)
     "outside_lending_rules": {},
     "outside_data_retention_years": 0,
+    # the ITA report's signature block (ผู้รายงาน / ผู้รับรอง); blank prints a line to fill in by hand
+    "report_reporter_name": "",
+    "report_reporter_position": "",
+    "report_certifier_name": "",
+    "report_certifier_position": "",
 }
 
 

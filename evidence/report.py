@@ -48,10 +48,12 @@ from core.dates import (
     to_thai_digits,
 )
 from core.db import utcnow
-from core.exports import safe_cell
+from core.exports import safe_cell, xlsx_fit_rows, xlsx_print_setup
 from core.services import get_settings
 from evidence import figures as fig
+from evidence import submission
 from evidence.models import Indicator, Measure
+from evidence.submission import EvidenceLink, Signer
 from lending.loans import DAMAGED, GOOD, Loan, LoanItem
 
 FORMATS = ("json", "html", "pdf", "docx", "xlsx", "csv")
@@ -134,6 +136,12 @@ WORDS: dict[str, dict[str, str]] = {
         "sheet_measures": "มาตรการ",
         "sheet_monthly": "รายเดือน",
         "footer": "{agency} · รายงาน ITA ปีงบประมาณ {year}",
+        "evidence_in_row": "หลักฐาน:",
+        "internal": "ภายใน ไม่เผยแพร่",
+        "evidence_col": "หลักฐาน (ลิงก์)",
+        "page": "หน้า",
+        "sign": "ลงชื่อ",
+        "position": "ตำแหน่ง",
     },
     "en": {
         "title": "Report on the measures to promote integrity and transparency within the agency",
@@ -201,6 +209,12 @@ WORDS: dict[str, dict[str, str]] = {
         "sheet_measures": "Measures",
         "sheet_monthly": "Monthly",
         "footer": "{agency} · ITA report, fiscal year {year} BE",
+        "evidence_in_row": "Evidence:",
+        "internal": "internal, not published",
+        "evidence_col": "Evidence (links)",
+        "page": "Page",
+        "sign": "Signed",
+        "position": "Position",
     },
 }
 
@@ -372,6 +386,8 @@ class MeasureRow:
     responsible: str
     outcome: str
     figures: list[str]  # keys
+    # the evidence attached to the measure: title, codes, public URL or "" (internal); evidence.submission
+    evidence: list[EvidenceLink] = field(default_factory=list)
 
 
 @dataclass
@@ -499,14 +515,18 @@ def _overdue_at(session: Session, day: date) -> int:
     ).scalar_one()
 
 
-def measure_rows(session: Session, fiscal_year: int, lang: str = "th") -> list[MeasureRow]:
+def measure_rows(session: Session, fiscal_year: int, lang: str = "th",
+                 link: Callable[[str], str] | None = None) -> list[MeasureRow]:
+    """The year's measures in their order, with the catalogue's wording of their codes and their evidence
+    (`link(token)` makes a published item's URL; BASE_URL's by default)."""
     texts = {
         i.code: (i.text_en or i.text_th) if lang == "en" else i.text_th
         for i in session.execute(select(Indicator).where(Indicator.fiscal_year == fiscal_year)).scalars()
     }
-    rows = session.execute(
+    rows = list(session.execute(
         select(Measure).where(Measure.fiscal_year == fiscal_year).order_by(Measure.position, Measure.id)
-    ).scalars()
+    ).scalars())
+    evidence = submission.measure_evidence(session, fiscal_year, link or submission.linker()) if rows else {}
     return [
         MeasureRow(
             number=n,
@@ -516,6 +536,7 @@ def measure_rows(session: Session, fiscal_year: int, lang: str = "th") -> list[M
             responsible=m.responsible or "",
             outcome=m.outcome or "",
             figures=[k for k in m.figures or [] if k in fig.FIGURE_KEYS],
+            evidence=evidence.get(m.id, []),
         )
         for n, m in enumerate(rows, 1)
     ]
@@ -698,6 +719,35 @@ class DocumentModel:
     made: str
     footer: str
     agency: str
+    signers: list[Signer] = field(default_factory=list)  # ผู้รายงาน / ผู้รับรอง, from the settings
+    page_word: str = ""
+    sign_words: tuple[str, str] = ("", "")  # "ลงชื่อ", "ตำแหน่ง"
+
+
+class LinkLine(str):
+    """A paragraph of a measure's row that is an evidence item's public URL: printed as text, made a link
+    on the page and in the DOCX."""
+
+    url: str
+
+    def __new__(cls, url: str) -> LinkLine:
+        line = super().__new__(cls, url)
+        line.url = url
+        return line
+
+
+def evidence_lines(m: MeasureRow, words: dict[str, str]) -> list[str]:
+    """The evidence paragraphs of a measure's outcome cell: "- title" and its URL on a line of its own (a
+    link is pasted whole), or "- title (internal, not published)"."""
+    if not m.evidence:
+        return []
+    out = [words["evidence_in_row"]]
+    for e in m.evidence:
+        if e.url:
+            out += [f"- {e.title}", LinkLine(e.url)]
+        else:
+            out.append(f"- {e.title} ({words['internal']})")
+    return out
 
 
 def _paragraphs(text: str) -> list[str]:
@@ -719,6 +769,7 @@ def document_model(
         outcome = _paragraphs(m.outcome)
         if m.figures:
             outcome += [w["figures_in_row"]] + [f"- {f.line(k)}" for k in m.figures]
+        outcome += evidence_lines(m, w)
         rows.append([first, _paragraphs(m.activities), _paragraphs(m.responsible), outcome])
     appendix = [
         AppendixSection(
@@ -780,6 +831,9 @@ def document_model(
             year=year_text,
         ),
         agency=agency,
+        signers=submission.signers(report.settings, lang),
+        page_word=w["page"],
+        sign_words=(w["sign"], w["position"]),
     )
 
 
@@ -1068,8 +1122,32 @@ def chart_pdf(doc: Any, chart: Chart) -> None:
 # --- renderers -------------------------------------------------------------------------------------
 
 
+def measures_json(report: Report) -> list[dict[str, Any]]:
+    """The measure rows as data: their codes with the catalogue's wording, texts, the figures chosen for the
+    row (key and value) and the evidence (title, codes, public URL; null and "internal" when unpublished)."""
+    return [
+        {
+            "number": m.number,
+            "title": m.title,
+            "indicators": [{"code": code, "title": text} for code, text in m.indicators],
+            "activities": m.activities,
+            "responsible": m.responsible,
+            "outcome": m.outcome,
+            "figures": [{"key": k, "value": fig.figure_value(report.figures, k)} for k in m.figures],
+            "evidence": [
+                {"id": e.id, "title": e.title, "codes": list(e.codes), "url": e.url or None,
+                 "visibility": "public" if e.url else "internal"}
+                for e in m.evidence
+            ],
+        }
+        for m in report.measures
+    ]
+
+
 def render_json(report: Report) -> bytes:
-    return (json.dumps(report.figures, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
+    """The figures (reference/report-metrics.md), then the measures with their evidence."""
+    data = {**report.figures, "measures": measures_json(report)}
+    return (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
 def flat_figures(figures: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -1136,8 +1214,10 @@ def render_xlsx(report: Report) -> bytes:
         ws = sheet(w[f"sheet_{section}"], [w["item"], w["value"], w["key"]], [52, 20, 44])
         for name in SECTION_KEYS[section]:
             key = f"{section}.{name}"
-            ws.append([figure_label(key, f.lang, report.figures), safe_cell(_plain(report.figures[section][name])),
+            ws.append([figure_label(key, f.lang, report.figures), _sheet_value(f, key, report.figures[section][name]),
                        key])
+            if key == "audit.head_hash":  # the whole hash on the printed page: wrapped in its cell
+                ws.cell(row=ws.max_row, column=2).alignment = Alignment(wrap_text=True, vertical="top")
         if section == "evidence":
             for code, count in (report.figures["evidence"].get("by_indicator") or {}).items():
                 key = f"evidence.by_indicator.{code}"
@@ -1152,8 +1232,9 @@ def render_xlsx(report: Report) -> bytes:
             w["col_responsible"],
             w["col_outcome"],
             w["figure_keys"],
+            w["evidence_col"],
         ],
-        [8, 40, 16, 50, 24, 50, 50],
+        [6, 28, 12, 34, 16, 34, 30, 40],
     )
     for m in report.measures:
         ws.append(
@@ -1165,20 +1246,34 @@ def render_xlsx(report: Report) -> bytes:
                 safe_cell(m.responsible),
                 safe_cell(m.outcome),
                 "\n".join(f.line(k) for k in m.figures),
+                safe_cell("\n".join(str(line) for line in evidence_lines(m, w)[1:])),
             ]
         )
-    for row in ws.iter_rows(min_row=4):
+    for row in ws.iter_rows(min_row=3):
         for cell in row:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
     ws = sheet(w["sheet_monthly"], [w["month"], w["requests"], w["returns"], w["overdue"]], [18, 14, 18, 22])
     for m in report.months:
         if not m.to_come:  # the series stops at the current month
             ws.append([f.month_long(m.first), m.requests, m.returns, m.overdue])
+    for ws in wb.worksheets:  # every sheet prints on the width of an A4, its header on every page
+        xlsx_fit_rows(ws, first_row=3)
+        xlsx_print_setup(ws, header_rows="1:3", landscape=ws.title == w["sheet_measures"])
     wb.properties.title = f"{w['title']} {w['year_line'].format(year=report.fiscal_year)}"
     wb.properties.creator = "Khruphan"
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()
+
+
+def _sheet_value(f: Formatter, key: str, value: Any) -> Any:
+    """A figure as a spreadsheet cell: numbers stay numbers; yes/no in words (never a literal "true"); the
+    chain's verification as the documents word it."""
+    if isinstance(value, bool):
+        if key == "audit.chain_intact":
+            return f.words["intact"] if value else f.words["broken"]
+        return f.words["yes"] if value else f.words["no"]
+    return safe_cell(_plain(value))
 
 
 @functools.lru_cache(maxsize=1)
@@ -1213,7 +1308,7 @@ def render_pdf(report: Report) -> bytes:
     """A4 portrait in Sarabun, Thai shaped; the table across the text width, its header on every page."""
     import logging
 
-    from core.pdf import Cell, Column, ThaiDocument, keep_together
+    from core.pdf import Cell, Column, Signature, ThaiDocument, keep_together
 
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # fpdf2's font subsetting chatters at INFO
     model = document_model(report, glue=keep_together)
@@ -1268,14 +1363,23 @@ def render_pdf(report: Report) -> bytes:
         pad=1.5,
         space_after=4,
     )
-    doc.ensure_space(doc.line_height(16) + 3 * doc.line_height())
+    chain_text = model.chain_text.replace(model.head_hash, model.head_hash[:32] + " " + model.head_hash[32:])
+    # The chain's paragraph, the date line and the signatures end the report as one block where it fits on a
+    # page: no last page holds only the date line or the signatures.
+    signatures = [Signature(s.role, s.name, s.position or "." * 30, "") for s in model.signers]
+    sign_args: dict[str, Any] = {"per_row": 2, "gap_before": 6.0}
+    lh = doc.line_height()
+    closing = lh + 1 + doc.signatures_height(signatures, **sign_args)
+    chain = doc.line_height(16) + 1.5 + len(doc.wrap(chain_text, doc.width, first_width=doc.width - 20)) * lh + 3
+    if chain + closing <= doc.limit - doc.top:
+        doc.ensure_space(chain + closing)
+    else:
+        doc.ensure_space(doc.line_height(16) + 3 * lh)
     doc.paragraph(model.chain_heading, bold=True, size=16, space_after=1.5)
-    doc.paragraph(
-        model.chain_text.replace(model.head_hash, model.head_hash[:32] + " " + model.head_hash[32:]),
-        first_line_indent=20,
-        space_after=3,
-    )
+    doc.paragraph(chain_text, first_line_indent=20, space_after=3)
+    doc.ensure_space(closing)
     doc.paragraph(model.made, align="R")
+    doc.signatures(signatures, **sign_args)
     return doc.output()
 
 
@@ -1289,6 +1393,8 @@ def render_docx(report: Report) -> bytes:
     from docx.oxml import OxmlElement
     from docx.oxml.ns import qn
     from docx.shared import Mm, Pt
+
+    from evidence import docx_parts
 
     model = document_model(report)
     document = Document()
@@ -1396,6 +1502,9 @@ def render_docx(report: Report) -> bytes:
                     p.paragraph_format.space_after = Pt(1)
                     if spec.get("align") is not None:
                         p.alignment = spec["align"]
+                    if isinstance(line, LinkLine):
+                        docx_parts.hyperlink(p, line.url, str(line), fonts, size)
+                        continue
                     run = p.add_run(line)
                     fonts(run._element.get_or_add_rPr(), size, bool(spec.get("bold")))
             if row and isinstance(row[0], dict) and row[0].get("span"):
@@ -1437,18 +1546,19 @@ def render_docx(report: Report) -> bytes:
     app_widths = [text_width * 0.66, text_width * 0.34]
     table(list(model.appendix_columns), app_rows, app_widths, 13)
     para(document, "", size=8)
-    para(document, model.chain_heading, size=16, bold=True)
-    para(document, model.chain_text, indent=20)
-    para(document, model.made, align=WD_ALIGN_PARAGRAPH.RIGHT)
-    footer = section.footer.paragraphs[0]
-    fonts(footer.add_run(model.footer)._element.get_or_add_rPr(), 11)
+    # the chain's paragraph, the date line and the signatures stay together on the last page
+    closing = [para(document, model.chain_heading, size=16, bold=True), para(document, model.chain_text, indent=20),
+               para(document, model.made, align=WD_ALIGN_PARAGRAPH.RIGHT, space_after=8)]
+    docx_parts.keep_with_next(closing)
+    docx_parts.signature_table(document, model.signers, model.lang, fonts, text_width)
+    docx_parts.page_footer(section, model.footer, model.page_word, fonts, text_width)
     props = document.core_properties
     props.title = " ".join(model.title[:2])
     props.author = report.settings.get("agency_name") or ""
     props.language = "th-TH" if model.lang == "th" else "en-US"
     buf = io.BytesIO()
     document.save(buf)
-    return buf.getvalue()
+    return docx_parts.embed_sarabun(buf.getvalue())
 
 
 _RPR_ORDER = (

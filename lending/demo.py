@@ -34,6 +34,10 @@ AGENCY = {
     "address": "หมู่ที่ 3 ตำบลหนองบัวทอง อำเภอโนนสูง จังหวัดนครราชสีมา 30160",
     "phone": "044-000-123",
     "supply_unit": "งานพัสดุ กองคลัง",
+    "report_reporter_name": "นายสมชาย ปลัดดี",
+    "report_reporter_position": "ปลัดองค์การบริหารส่วนตำบลหนองบัวทอง",
+    "report_certifier_name": "นายบุญมี ศรีหนองบัว",
+    "report_certifier_position": "นายกองค์การบริหารส่วนตำบลหนองบัวทอง",
 }
 
 PEOPLE = [

@@ -35,6 +35,7 @@ CLAUSE_DEMAND = "211"
 #: Days the borrower is given to return the items after receiving the demand.
 RETURN_WITHIN_DAYS = 7
 
+LETTER_SIZE = 14.0  # the demand letter's body text, points
 INDENT = 25.0  # first-line indent of a paragraph in a Thai official document, mm
 
 EN_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
@@ -187,9 +188,11 @@ def _address_lines(settings: dict[str, Any], lang: str) -> list[str]:
     return [line for line in (address, area_line) if line]
 
 
-def _new_doc(settings: dict[str, Any], lang: str, title: str, footer: str) -> tuple[ThaiDocument, _Fmt]:
+def _new_doc(settings: dict[str, Any], lang: str, title: str, footer: str,
+             body_size: float = 16.0) -> tuple[ThaiDocument, _Fmt]:
     doc = ThaiDocument(lang=lang, thai_digits=lang == "th" and bool(settings.get("thai_digits_in_documents")),
-                       title=title, author=_s(settings.get("agency_name")) or "Khruphan", footer_text="")
+                       title=title, author=_s(settings.get("agency_name")) or "Khruphan", footer_text="",
+                       body_size=body_size)
     fmt = _Fmt(doc, lang)
     doc.footer_text = fmt.d(footer)
     return doc, fmt
@@ -526,10 +529,12 @@ def demand_letter_pdf(demand: Any, settings: dict[str, Any], lang: str = "th", *
     borrower = _borrower_of(loan)
     agency = keep_together(_s(settings.get("agency_name")))
     ref = demand_reference(demand)
-    doc, f = _new_doc(settings, lang, f"{t['title']} {ref}", t["footer"].format(ref=ref))
+    # Sarabun at 14 pt reads like the 16 pt of the TH Sarabun of official letters (a smaller face): a
+    # demand for a few items fits on one page, its signature with it.
+    doc, f = _new_doc(settings, lang, f"{t['title']} {ref}", t["footer"].format(ref=ref), body_size=LETTER_SIZE)
 
     right = ([agency] if agency else []) + _address_lines(settings, lang)
-    doc.spacer(6)
+    doc.spacer(2)
     doc.columns([f.d(t["ref"].format(ref=ref))], right, split=0.4)
     doc.paragraph(f.date(demand.demanded_on), indent=doc.width * 0.45, space_after=3)
 
@@ -567,19 +572,27 @@ def demand_letter_pdf(demand: Any, settings: dict[str, Any], lang: str = "th", *
     p3 = t["p3"].format(unit=unit, days=days, regulation=REGULATION[lang], c_return=CLAUSE_RETURN,
                         c_demand=CLAUSE_DEMAND)
     doc.paragraph(f.d(p3), first_line_indent=INDENT)
-    doc.paragraph(t["p4"], first_line_indent=INDENT)
 
     signer = signer or _signer(demand, loan)
-    doc.ensure_space(doc.line_height() * 7)
-    doc.spacer(4)
-    doc.paragraph(t["closing"], indent=doc.width / 2, align="C", space_after=0)
     position = _position(signer) or t["officer"]
-    doc.signatures([Signature("", _name(signer), position, "")], per_row=2, align="right", gap_before=10,
-                   sign_label="", show_date=False, position_label=False)
+    signature = [Signature("", _name(signer), position, "")]
+    sign_args = {"per_row": 2, "align": "right", "gap_before": 7, "sign_label": "", "show_date": False,
+                 "position_label": False}
     contact = [unit]
     if _s(settings.get("phone")):
         contact.append(f.d(t["phone"].format(phone=_s(settings.get("phone")))))
-    doc.spacer(6)
+    # The last line of the text, the closing, the signature and the contact lines stay together: they move to
+    # a new page as one block, never the signature without words above it nor the contact without it.
+    lh = doc.line_height()
+    last_lines = len(doc.wrap(t["p4"], doc.width, first_width=doc.width - INDENT))
+    closing_lines = len(doc.wrap(t["closing"], doc.width / 2))
+    doc.ensure_space((last_lines + closing_lines + len(contact)) * lh + 1 + 3 + 4
+                     + doc.signatures_height(signature, **sign_args))
+    doc.paragraph(t["p4"], first_line_indent=INDENT)
+    doc.spacer(3)
+    doc.paragraph(t["closing"], indent=doc.width / 2, align="C", space_after=0)
+    doc.signatures(signature, **sign_args)
+    doc.spacer(4)
     for line in contact:
         doc.paragraph(line, space_after=0)
     return doc.output()

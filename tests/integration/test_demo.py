@@ -45,7 +45,10 @@ def test_demo_tells_both_years(fresh_app, today):
                 assert lending["overdue_items"] > 0, (year, lending)
                 assert lending["overdue_items_demanded_within_7_days"] + lending["overdue_items_demanded_late"] > 0
             assert report["evidence"]["items"] >= 2 and report["evidence"]["public_items"] >= 1
-            assert measure_rows(session, year), year
+            rows = measure_rows(session, year)
+            assert rows, year
+            links = [e.url for r in rows for e in r.evidence if e.url]
+            assert links and all(u.startswith(fresh_app.config["BASE_URL"] + "/public/e/") for u in links), year
             # the disposed chair left the register before either year; 190 chairs and tents lent by count
             assert report["assets"]["total"] == 61 + 190
         previous = figures.compute(session, current - 1, lambda: True, stocktake=stocktake_figures, today=day)

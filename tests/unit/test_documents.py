@@ -359,3 +359,26 @@ def test_demand_letter_signer_falls_back_to_the_officer_who_handed_over():
     signer = person(9, "นายผู้ลงนาม แทนนายก", "")
     text = flat(demand_letter_pdf(make_demand(loan), SETTINGS, signer=signer))
     assert "(นายผู้ลงนาม แทนนายก)" in text and "เจ้าหน้าที่พัสดุ" in text
+
+
+@pytest.mark.parametrize("lang", ["th", "en"])
+def test_a_demand_for_a_few_items_is_one_page_with_its_signature(lang):
+    for n in (1, 3):
+        loan = make_loan(THREE[:1] * n)
+        for k, item in enumerate(loan.items):
+            item.id = 101 + k
+        data = demand_letter_pdf(make_demand(loan), SETTINGS, lang)
+        assert page_count(data) == 1, n
+        assert "(นางสาวสมศรี รักษ์พัสดุ)" in flat(data)
+
+
+def test_a_long_demand_carries_its_last_line_with_the_signature_to_the_next_page():
+    loan = make_loan(THREE * 2)
+    for k, item in enumerate(loan.items):
+        item.id = 101 + k
+    pages = [" ".join(t.split()) for t in texts(demand_letter_pdf(make_demand(loan), SETTINGS))]
+    signed = [n for n, t in enumerate(pages) if "(นางสาวสมศรี รักษ์พัสดุ)" in t]
+    assert signed == [len(pages) - 1]
+    last = squash(pages[-1])
+    for phrase in ("จึงเรียนมาเพื่อโปรดดำเนินการ", "ขอแสดงความนับถือ", "งานพัสดุกองคลัง"):
+        assert phrase in last, phrase

@@ -128,6 +128,7 @@ EXPECTED: dict[str, dict[str, int | str]] = {
     "evidence.report_download": only(EVIDENCE_READERS, 200),
     "evidence.report_bundle": only(EVIDENCE_READERS, 200),
     "evidence.report_publish": only(ADMIN, "/report"),
+    "evidence.report_links": only(EVIDENCE_READERS, 200),
     "evidence.dashboard": only(EVIDENCE_READERS, 200),
     # lending workflow: borrowing (staff, officers and heads may borrow)
     "lending.loan_new": only(BORROWERS, 200),
