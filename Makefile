@@ -18,8 +18,14 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP) translations
 
-translations: $(STAMP)
-	$(BIN)/pybabel compile --statistics -d translations 2>&1 | tail -n 2
+# Each catalogue is compiled when its .po is newer than its .mo (so two `make test` at once write nothing).
+PO := $(wildcard translations/*/LC_MESSAGES/messages.po)
+MO := $(PO:.po=.mo)
+
+translations: $(MO)
+
+translations/%/LC_MESSAGES/messages.mo: translations/%/LC_MESSAGES/messages.po $(STAMP)
+	$(BIN)/pybabel compile --statistics -l $* -d translations 2>&1 | tail -n 2
 
 # The job service (imports, label sheets, exports, documents) runs beside the web server and stops with it.
 run: install
