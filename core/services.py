@@ -56,6 +56,9 @@ DEFAULT_SETTINGS: dict[str, Any] = {
     "default_loan_days": 7,
     "thai_digits_in_documents": True,
     "strip_gps_from_photos": True,
+    # lending to outsiders (lending/outside/rules.py reads these; {} and 0 mean its defaults)
+    "outside_lending_rules": {},
+    "outside_data_retention_years": 0,
 }
 
 

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     ForeignKey,
@@ -34,7 +35,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import N_, Audited, Conflict, DomainError, db, utcnow
 from core.models import User
+from lending.groups.models import LoanLine
 from lending.models import Asset
+from lending.outside.models import OutsideParty
 
 REQUESTED, APPROVED, CHECKED_OUT, RETURNED, REJECTED, CANCELLED = (
     "requested", "approved", "checked_out", "returned", "rejected", "cancelled")
@@ -56,12 +59,16 @@ class Loan(Audited, db.Model):
     __table_args__ = (
         Index("ix_loans_status_requested", "status", "requested_at"),
         Index("ix_loans_borrower_requested", "borrower_id", "requested_at"),
+        CheckConstraint("(borrower_id IS NULL) <> (party_id IS NULL)", name="one_borrower"),
     )
     audit_type = "loan"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ref: Mapped[str] = mapped_column(String(40), unique=True)
-    borrower_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    borrower_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)  # a user, or:
+    party_id: Mapped[int | None] = mapped_column(ForeignKey("outside_parties.id"), nullable=True, index=True)
+    channel: Mapped[str] = mapped_column(String(12), default="staff")  # lending.outside.models.CHANNELS
+    public_ref: Mapped[str | None] = mapped_column(String(20), unique=True, nullable=True)  # outsiders' tracking
     purpose: Mapped[str] = mapped_column(Text)
     place: Mapped[str] = mapped_column(String(300))
     off_premises: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -86,13 +93,15 @@ class Loan(Audited, db.Model):
     imported: Mapped[bool] = mapped_column(Boolean, default=False)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    borrower: Mapped[User] = relationship(foreign_keys=[borrower_id], lazy="joined")
+    borrower: Mapped[User | None] = relationship(foreign_keys=[borrower_id], lazy="joined")
+    party: Mapped[OutsideParty | None] = relationship(lazy="joined")
     officer: Mapped[User | None] = relationship(foreign_keys=[officer_id])
     head: Mapped[User | None] = relationship(foreign_keys=[head_id])
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
     checked_out_by: Mapped[User | None] = relationship(foreign_keys=[checked_out_by_id])
     items: Mapped[list[LoanItem]] = relationship(back_populates="loan", order_by="LoanItem.id",
                                                  cascade="all", lazy="selectin")
+    lines: Mapped[list[LoanLine]] = relationship(order_by="LoanLine.id", cascade="all", lazy="selectin")
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -106,6 +115,17 @@ class Loan(Audited, db.Model):
         return self.status == CHECKED_OUT and self.due_on < today and bool(self.open_items)
 
     @property
+    def is_outside(self) -> bool:
+        return self.party_id is not None
+
+    @property
+    def borrower_name(self) -> str:
+        """The borrower as shown on pages and documents: the user's name, or the outside party's."""
+        if self.party is not None:
+            return self.party.display_name
+        return self.borrower.name if self.borrower is not None else ""
+
+    @property
     def waiting_for_head(self) -> bool:
         return self.status == REQUESTED and self.needs_head and self.officer_at is not None
 
@@ -114,7 +134,9 @@ class Loan(Audited, db.Model):
                 "off_premises": self.off_premises, "start_on": self.start_on, "due_on": self.due_on,
                 "needs_head": self.needs_head, "officer_id": self.officer_id, "head_id": self.head_id,
                 "decision_note": self.decision_note,
-                "assets": [i.asset_id for i in self.items]}
+                "assets": [i.asset_id for i in self.items],
+                **({"lines": {str(ln.group_id): ln.count for ln in self.lines}} if self.lines else {}),
+                **({"party": self.party.ref, "channel": self.channel} if self.party is not None else {})}
 
     # --- transitions -----------------------------------------------------------------------------
 
@@ -192,6 +214,7 @@ class LoanItem(Audited, db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"), index=True)
     asset_id: Mapped[int] = mapped_column(ForeignKey("assets.id"))
+    line_id: Mapped[int | None] = mapped_column(ForeignKey("loan_lines.id"), nullable=True)  # picked for a line
     value: Mapped[Decimal | None] = mapped_column(Numeric(14, 2), nullable=True)  # at the time of borrowing
     condition: Mapped[str | None] = mapped_column(String(10), nullable=True)  # None while out
     returned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -178,6 +178,8 @@ class Asset(Audited, db.Model):
     status: Mapped[str] = mapped_column(String(20), default=AVAILABLE)
     status_note: Mapped[str] = mapped_column(Text, default="")
     photo_sha256: Mapped[str | None] = mapped_column(ForeignKey("stored_files.sha256"), nullable=True)
+    lending_group_id: Mapped[int | None] = mapped_column(ForeignKey("lending_groups.id"), nullable=True,
+                                                         index=True)  # lent by count with its like
     disposed_on: Mapped[date | None] = mapped_column(Date, nullable=True)  # left the register on this day
     search_text: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

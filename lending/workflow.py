@@ -30,6 +30,7 @@ from core.files import FileStore, store_upload
 from core.models import User
 from core.permissions import LOANS_HEAD, LOANS_MANAGE, LOANS_REQUEST
 from core.services import get_settings
+from lending.groups.reservations import capacity_error
 from lending.loans import (
     APPROVED,
     CHECKED_OUT,
@@ -149,6 +150,7 @@ def _load_loan(session: Session, loan_id: int, version: int | None = None) -> Lo
 
 def _notify(session: Session, user_ids: set[int], kind: str, loan_id: int | None, today: date) -> None:
     """One notification of a kind per person per loan per day; one query for all, not one per person."""
+    user_ids = {u for u in user_ids if u is not None}  # an outside borrower has no account to notify
     if not user_ids:
         return
     already = set(session.execute(select(Notification.user_id).where(
@@ -304,6 +306,10 @@ def approve_loan(session: Session, actor: User, loan_id: int, version: int | Non
     if found:
         session.rollback()
         raise _clash_error(found)
+    short = capacity_error(session, loan, bangkok_date(now))  # counts from lending groups, every step
+    if short is not None:
+        session.rollback()
+        raise short
     today = bangkok_date(now)
     if loan.waiting_for_head:
         loan.approve_as_head(actor, now)
