@@ -51,12 +51,14 @@ from evidence import report_views as _report_views  # noqa: F401  (routes regist
 from evidence import views as _evidence_views  # noqa: F401  (routes register on import)
 from evidence.services import file_generated
 from lending import cli as lending_cli
+from lending import eservice, loan_cli, stocktake_cli
 from lending import filing as lending_filing
-from lending import loan_cli, stocktake_cli
 from lending import loan_views as _loan_views  # noqa: F401
 from lending import manual_views as _manual_views  # noqa: F401
 from lending import stocktake_views as _stocktake_views  # noqa: F401
 from lending import views as _lending_views  # noqa: F401
+from lending.eservice import models as _eservice_models  # noqa: F401
+from lending.eservice import views as _eservice_views  # noqa: F401  (the public e-service, /e-service)
 
 csrf = CSRFProtect()
 
@@ -143,6 +145,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(lending.bp)
     app.register_blueprint(audit.bp)
     app.register_blueprint(evidence.bp)
+    app.register_blueprint(eservice.bp)
     core_cli.init_app(app)
     lending_cli.init_app(app)
     audit_cli.init_app(app)

@@ -22,6 +22,13 @@ from lending.labels import qr_matrix
 
 CLAUSE_RETURN = "209"  # the regulation's clause on return and compensation (see lending.documents)
 BLANK_ROWS = 6
+# The counting word (ลักษณนาม) of the register's usual categories, for the form's หน่วยนับ column.
+UNITS = {"เต็นท์": "หลัง", "เก้าอี้": "ตัว", "โต๊ะ": "ตัว", "เครื่องฉายภาพ": "เครื่อง", "คอมพิวเตอร์": "เครื่อง",
+         "กล้อง": "ตัว", "เครื่องเสียง": "ชุด", "ยานพาหนะ": "คัน"}
+
+
+def unit_of(category: str) -> str:
+    return UNITS.get((category or "").strip(), "")
 
 
 @dataclass(frozen=True)
@@ -123,7 +130,7 @@ _T = {
         "me": "I, {name},",
         "me_blank": "I (full name) ..........................................................................",
         "on_behalf": "on behalf of the {kind} {name}",
-        "on_behalf_blank": "on behalf of (group or agency, if any) ..........................................................",
+        "on_behalf_blank": "on behalf of (group or agency, if any) ................................................",
         "group": "community group", "agency": "agency",
         "letter": "by letter no. {no}",
         "live_at": "address: {address}",
@@ -154,7 +161,7 @@ _T = {
         "allow": "Approved",
         "deny": "Not approved, because ..........................................",
         "approver": "Approver",
-        "handed": "The borrower received the items overleaf, complete and in working order, on ........................",
+        "handed": "The borrower received the items overleaf, complete and in working order, on ..................",
         "receiver": "Received by", "giver": "Handed over by",
         "returned": "Items returned on ........................",
         "complete": "Complete and in working order",

@@ -1,14 +1,14 @@
 """e-service: rate-limit counters of the public pages, versions of the manual for outsiders
 
 Revision ID: 0011_h12b_eservice
-Revises: 0010_jobs
+Revises: 0011_h12a_outside_lending
 """
 from alembic import op
 import sqlalchemy as sa
 
 
 revision = '0011_h12b_eservice'
-down_revision = '0010_jobs'
+down_revision = '0011_h12a_outside_lending'
 branch_labels = None
 depends_on = None
 
