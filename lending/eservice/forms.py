@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 
 from lending.outside.models import AGENCY, GROUP, LIMITS, PERSON
@@ -15,8 +16,8 @@ MAX_PURPOSE, MAX_PLACE, MAX_COMMENT = 500, 300, 1000
 MAX_COUNT = 2000
 REF_PATTERN = r"^\s*[A-Za-z]-?[A-Za-z0-9]{6,12}\s*$"
 
-KIND_CHOICES = [(PERSON, _l("A person")), (GROUP, _l("A community group, temple or school")),
-                (AGENCY, _l("Another government agency"))]
+KIND_CHOICES = [SelectChoice(PERSON, _l("A person")), SelectChoice(GROUP, _l("A community group, temple or school")),
+                SelectChoice(AGENCY, _l("Another government agency"))]
 
 STATUS_LABELS = {
     "requested": _l("Received, being considered"),
@@ -79,7 +80,7 @@ class TrackForm(FlaskForm):
 
 class SurveyForm(FlaskForm):
     score = RadioField(_l("How satisfied are you with the service?"),
-                       choices=[(str(k), str(k)) for k in range(5, 0, -1)],
+                       choices=[SelectChoice(str(k), str(k)) for k in range(5, 0, -1)],
                        validators=[InputRequired(message=_l("Choose a score from 1 to 5."))])
     comment = TextAreaField(_l("What should we do better? (optional)"),
                             validators=[Optional(), Length(max=MAX_COMMENT)])

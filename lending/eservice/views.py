@@ -235,17 +235,19 @@ def request_form():
     """The request form; a request sent becomes a reference number and its tracking page."""
     form = RequestForm()
     settings = get_settings(db.session)
+    problem, status = "", 200
     if request.method == "GET":
         start, end, _problem = _dates_from_query()
+        if start and start < _today():
+            start = end = None
         if start:
             form.start_on.data, form.end_on.data = start.isoformat(), end.isoformat()
-        if not form.district.data and settings.get("district"):
-            form.district.data = str(settings.get("district"))
-        if not form.province.data and settings.get("province"):
-            form.province.data = str(settings.get("province"))
-    problem, status = "", 200
-    start, end = None, None
-    if request.method == "POST":
+        # the office's own district and province, as the form's likely answer (without their prefixes:
+        # the address is printed as "อำเภอ…", "จังหวัด…")
+        for field, key, prefix in ((form.district, "district", "อำเภอ"), (form.province, "province", "จังหวัด")):
+            value = str(settings.get(key) or "")
+            field.data = field.data or (value[len(prefix):] if value.startswith(prefix) else value)
+    else:
         start, end, problem = _form_dates(form)
     rows, refused = _catalogue(start, end) if start and end and not problem else _catalogue(None, None)
     if request.method == "POST" and form.validate_on_submit() and not problem:
