@@ -464,17 +464,17 @@ def manual_versions():
     return render_template("lending/eservice/manual_versions.html", versions=manual.versions(db.session))
 
 
-@bp.route("/manual/versions/<int:number>.pdf")
+@bp.route("/manual/versions/<int:version>.pdf")
 @require(ASSETS_VIEW)
-def manual_version_pdf(number: int):
+def manual_version_pdf(version: int):
     """A published version's PDF, exactly as it was published."""
-    version = next((v for v in manual.versions(db.session) if v.number == number), None)
-    if version is None:
+    found = next((v for v in manual.versions(db.session) if v.number == version), None)
+    if found is None:
         abort(404)
     try:
-        data = file_store().read(version.sha256)
+        data = file_store().read(found.sha256)
     except FileNotFoundError:
         abort(404)
     resp = Response(data, mimetype="application/pdf")
-    resp.headers["Content-Disposition"] = content_disposition(f"outsiders-manual-v{number}.pdf")
+    resp.headers["Content-Disposition"] = content_disposition(f"outsiders-manual-v{version}.pdf")
     return resp
