@@ -69,6 +69,70 @@ def _position(user: Any) -> str:
     return keep_together(_s(getattr(user, "position", ""))) if user is not None else ""
 
 
+class _Outsider:
+    """An outside borrower where a document expects a user: name, no position, the postal address."""
+
+    def __init__(self, party: Any) -> None:
+        self.name = party.display_name
+        self.position = ""
+        self.department = ""
+        self.address = party.postal_lines()
+
+
+def _borrower_of(loan: Any) -> Any:
+    return loan.borrower if loan.borrower is not None or loan.party is None else _Outsider(loan.party)
+
+
+def number_ranges(numbers: list[str]) -> str:
+    """Asset numbers with runs shortened: 416-59-0001, 0002, 0003, 0007 → "416-59-0001–0003, 416-59-0007"."""
+    import re
+
+    out: list[str] = []
+    run: list[tuple[str, int, str]] = []
+
+    def flush() -> None:
+        if run:
+            first, last = run[0], run[-1]
+            out.append(first[2] if len(run) == 1 else f"{first[2]}–{last[2][len(last[0]):]}")
+            run.clear()
+
+    for number in sorted(numbers):
+        m = re.fullmatch(r"(.*?)(\d+)", number)
+        if m is None:
+            flush()
+            out.append(number)
+            continue
+        prefix, n = m.group(1), int(m.group(2))
+        if run and run[-1][0] == prefix and run[-1][1] == n - 1 and len(m.group(2)) == len(run[-1][2]) - len(prefix):
+            run.append((prefix, n, number))
+        else:
+            flush()
+            run.append((prefix, n, number))
+    flush()
+    return ", ".join(out)
+
+
+def _item_groups(loan: Any, items: list[Any]) -> list[tuple[str, str, int, Decimal]]:
+    """(numbers, name, count, value) per row: one row per numbered item, one per line of a request by count
+    (its picked assets' numbers shortened to ranges; before the hand-over, the count asked for)."""
+    rows: list[tuple[str, str, int, Decimal]] = []
+    by_line: dict[int, list[Any]] = {}
+    for item in items:
+        if getattr(item, "line_id", None) is not None:
+            by_line.setdefault(item.line_id, []).append(item)
+    for line in getattr(loan, "lines", []) or []:
+        picked = by_line.pop(line.id, [])
+        if picked:
+            rows.append((number_ranges([_s(i.asset.asset_number) for i in picked]), _s(line.group.name), len(picked),
+                         sum((Decimal(i.value or 0) for i in picked), Decimal(0))))
+        elif not items or line.handed_count is None:
+            rows.append(("-", _s(line.group.name), line.count, Decimal(0)))
+    for item in items:
+        if getattr(item, "line_id", None) is None:
+            rows.append((_s(item.asset.asset_number), _s(item.asset.name), 1, Decimal(item.value or 0)))
+    return rows
+
+
 class _Fmt:
     """Dates and numbers of one document, in its language and digits."""
 
@@ -178,6 +242,7 @@ _RECEIPT = {
         "approver": "ผู้อนุมัติ",
         "receiver": "ผู้ตรวจรับคืน",
         "unit": "1",
+        "address": "ที่อยู่",
         "footer": "ใบยืมพัสดุ เลขที่ {ref}",
     },
     "en": {
@@ -224,6 +289,7 @@ _RECEIPT = {
         "approver": "Approver",
         "receiver": "Received back by",
         "unit": "1",
+        "address": "Address",
         "footer": "Borrowing form No. {ref}",
     },
 }
@@ -235,7 +301,7 @@ def receipt_pdf(loan: Any, settings: dict[str, Any], lang: str = "th") -> bytes:
     t = _RECEIPT[lang]
     agency = keep_together(_s(settings.get("agency_name")))
     doc, f = _new_doc(settings, lang, f"{t['title']} {loan.ref}", t["footer"].format(ref=loan.ref))
-    borrower = loan.borrower
+    borrower = _borrower_of(loan)
 
     doc.heading(t["title"], space_after=0)
     doc.paragraph(t["subtitle"], align="C", space_after=0)
@@ -254,8 +320,10 @@ def receipt_pdf(loan: Any, settings: dict[str, Any], lang: str = "th") -> bytes:
                                     position=t["position"].format(position) if position else "",
                                     department=t["department"].format(department) if department else "",
                                     agency=agency), first_line_indent=INDENT)
-    labels = [t[k] for k in ("purpose", "place", "period", "due")]
+    labels = [t[k] for k in ("purpose", "place", "period", "due", "address")]
     lw = max(doc.measure(label, bold=True) for label in labels) + 4
+    if isinstance(borrower, _Outsider) and borrower.address:
+        doc.field(t["address"], " ".join(_s(x) for x in borrower.address), label_width=lw)
     doc.field(t["purpose"], _s(loan.purpose), label_width=lw)
     where = t["off_premises"] if loan.off_premises else t["on_premises"]
     doc.field(t["place"], f"{_s(loan.place)} ({where})", label_width=lw)
@@ -270,14 +338,15 @@ def receipt_pdf(loan: Any, settings: dict[str, Any], lang: str = "th") -> bytes:
     items = list(loan.items)
     rows: list[list[str | Cell]] = []
     total = Decimal(0)
-    for n, item in enumerate(items, 1):
-        asset = item.asset
-        number = keep_together(_s(asset.asset_number))
-        rows.append([str(n), number, _s(asset.name), t["unit"], _money(item.value)])
-        total += Decimal(item.value or 0)
-    total_text = t["total"].format(n=len(items), s="" if len(items) == 1 else "s")
+    pieces = 0
+    for n, (numbers, name, count, value) in enumerate(_item_groups(loan, items), 1):
+        number = keep_together(numbers) if count == 1 else numbers
+        rows.append([str(n), number, name, str(count), _money(value) if value else "-"])
+        total += value
+        pieces += count
+    total_text = t["total"].format(n=pieces, s="" if pieces == 1 else "s")
     rows.append([Cell(total_text, bold=True, align="R", colspan=3),
-                 Cell(str(len(items)), bold=True, align="C"), Cell(_money(total), bold=True, align="R")])
+                 Cell(str(pieces), bold=True, align="C"), Cell(_money(total), bold=True, align="R")])
     c = t["cols"]
     doc.table([Column(c[0], align="C", fit=True), Column(c[1], fit=True), Column(c[2], 1.0),
                Column(c[3], align="C", fit=True), Column(c[4], align="R", fit=True)], rows, size=14)
@@ -339,11 +408,30 @@ def _returns_section(doc: ThaiDocument, f: _Fmt, t: dict[str, Any], items: list[
     doc.spacer(1)
     doc.paragraph(t["returns"], bold=True, space_after=0.5)
     rows = []
-    for n, item in enumerate(items, 1):
-        note = "; ".join(x for x in (_name(item.received_by), _s(item.return_note)) if x)
-        number = keep_together(_s(item.asset.asset_number))
-        rows.append([str(n), number, f.table_date(item.returned_at) or "-",
-                     CONDITION[lang].get(item.condition, _s(item.condition)), note or "-"])
+    good_of_line: dict[tuple[Any, Any], list[Any]] = {}
+
+    def day(at: Any) -> Any:
+        return bangkok_date(at) if at else None
+
+    for item in items:
+        if getattr(item, "line_id", None) is not None and item.condition == "good":
+            good_of_line.setdefault((item.line_id, day(item.returned_at)), []).append(item)
+    shown: set[int] = set()
+    for item in items:
+        if id(item) in shown:
+            continue
+        together = good_of_line.get((getattr(item, "line_id", None), day(item.returned_at)))
+        if item.condition == "good" and together and len(together) > 1:
+            shown.update(id(i) for i in together)
+            number = number_ranges([_s(i.asset.asset_number) for i in together])
+            note = _name(item.received_by) or "-"
+            cond = f"{CONDITION[lang].get('good', 'good')} × {len(together)}"
+        else:
+            shown.add(id(item))
+            note = "; ".join(x for x in (_name(item.received_by), _s(item.return_note)) if x) or "-"
+            number = keep_together(_s(item.asset.asset_number))
+            cond = CONDITION[lang].get(item.condition, _s(item.condition))
+        rows.append([str(len(rows) + 1), number, f.table_date(item.returned_at) or "-", cond, note])
     c = t["return_cols"]
     doc.table([Column(c[0], align="C", fit=True), Column(c[1], fit=True), Column(c[2], align="C", fit=True),
                Column(c[3], align="C", fit=True), Column(c[4], 1.0)], rows, size=14)
@@ -431,7 +519,7 @@ def demand_letter_pdf(demand: Any, settings: dict[str, Any], lang: str = "th", *
     lang = _lang(lang)
     t = _DEMAND[lang]
     loan = demand.loan
-    borrower = loan.borrower
+    borrower = _borrower_of(loan)
     agency = keep_together(_s(settings.get("agency_name")))
     ref = demand_reference(demand)
     doc, f = _new_doc(settings, lang, f"{t['title']} {ref}", t["footer"].format(ref=ref))
@@ -448,6 +536,9 @@ def demand_letter_pdf(demand: Any, settings: dict[str, Any], lang: str = "th", *
     if _position(borrower):
         to += f" ({_position(borrower)})"
     doc.field(t["to_label"], to, label_width=lw, label_bold=False)
+    if isinstance(borrower, _Outsider):  # the letter goes by post to the outside borrower's address
+        for line in borrower.address:
+            doc.field("", _s(line), label_width=lw, label_bold=False, space_after=0)
     doc.field(t["cite_label"], t["cite"].format(ref=f.d(loan.ref), date=f.date(loan.requested_at)),
               label_width=lw, label_bold=False, space_after=3)
 
@@ -460,8 +551,9 @@ def demand_letter_pdf(demand: Any, settings: dict[str, Any], lang: str = "th", *
     wanted = set(demand.item_ids or [])
     items = [i for i in loan.items if i.id in wanted]
     overdue = max(0, (demand.demanded_on - loan.due_on).days)
-    rows = [[str(n), keep_together(_s(i.asset.asset_number)), _s(i.asset.name), _money(i.value), str(overdue)]
-            for n, i in enumerate(items, 1)]
+    rows = [[str(n), keep_together(numbers) if count == 1 else numbers,
+             _s(name) if count == 1 else f"{_s(name)} × {count}", _money(value), str(overdue)]
+            for n, (numbers, name, count, value) in enumerate(_item_groups(loan, items), 1)]
     c = t["cols"]
     doc.table([Column(c[0], align="C", fit=True), Column(c[1], fit=True), Column(c[2], 1.0),
                Column(c[3], align="R", fit=True), Column(c[4], align="C", fit=True)], rows, size=14)

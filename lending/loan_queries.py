@@ -20,6 +20,7 @@ from core.db import contains
 from core.models import StoredFile, User
 from core.permissions import LOANS_VIEW_ALL
 from lending import workflow
+from lending.groups.models import LendingGroup, LoanLine
 from lending.loans import (
     APPROVED,
     CHECKED_OUT,
@@ -35,6 +36,7 @@ from lending.loans import (
     Notification,
 )
 from lending.models import DISPOSED, IN_REPAIR, LOST, Asset
+from lending.outside.models import OutsideParty
 from lending.queries import Page
 
 # Assets in these statuses are refused by workflow.request_loan; the catalogue leaves them out.
@@ -161,9 +163,18 @@ class LoanRow:
     requested_at: datetime
     overdue: bool
     items: tuple[Any, ...] = ()
+    channel: str = "staff"
+    lines: tuple[Any, ...] = ()  # (group name, count) of a request by count
 
 
-_LIST_COLUMNS = (Loan.id, Loan.ref, Loan.status, User.name, Loan.start_on, Loan.due_on, Loan.requested_at)
+# The borrower's name: the user's, or the outside party's (a loan has one or the other).
+_BORROWER_NAME = func.coalesce(User.name, OutsideParty.name).label("name")
+_LIST_COLUMNS = (Loan.id, Loan.ref, Loan.status, _BORROWER_NAME, Loan.start_on, Loan.due_on, Loan.requested_at,
+                 Loan.channel)
+
+
+def _with_borrower(stmt):
+    return stmt.outerjoin(User, User.id == Loan.borrower_id).outerjoin(OutsideParty, OutsideParty.id == Loan.party_id)
 
 
 def _open_items_exist():
@@ -186,20 +197,25 @@ def _rows(session: Session, stmt, today: date) -> list[LoanRow]:
             .join(Asset, Asset.id == LoanItem.asset_id).where(LoanItem.loan_id.in_(ids))
             .order_by(LoanItem.loan_id, Asset.asset_number)):
         items[it.loan_id].append(it)
+    lines: dict[int, list[Any]] = defaultdict(list)
+    for ln in session.execute(select(LoanLine.loan_id, LendingGroup.name, LoanLine.count)
+                              .join(LendingGroup, LendingGroup.id == LoanLine.group_id)
+                              .where(LoanLine.loan_id.in_(ids)).order_by(LoanLine.loan_id, LoanLine.id)):
+        lines[ln.loan_id].append((ln.name, ln.count))
     out = []
     for r in rows:
         its = items[r.id]
         overdue = r.status == CHECKED_OUT and r.due_on < today and any(i.condition is None for i in its)
         out.append(LoanRow(id=r.id, ref=r.ref, status=r.status, borrower_name=r.name, start_on=r.start_on,
                            due_on=r.due_on, requested_at=_aware(r.requested_at), overdue=overdue,
-                           items=tuple(its)))
+                           items=tuple(its), channel=r.channel, lines=tuple(lines[r.id])))
     return out
 
 
 def my_loans(session: Session, user_id: int, today: date, page: int = 1, page_size: int = 50) \
         -> tuple[list[LoanRow], Page]:
     """A borrower's current loans (requested, approved, out) and a page of the past ones, newest first."""
-    base = select(*_LIST_COLUMNS).join(User, User.id == Loan.borrower_id).where(Loan.borrower_id == user_id)
+    base = _with_borrower(select(*_LIST_COLUMNS)).where(Loan.borrower_id == user_id)
     current = _rows(session, base.where(Loan.status.in_((REQUESTED, APPROVED, CHECKED_OUT)))
                     .order_by(Loan.requested_at.desc(), Loan.id.desc()).limit(QUEUE_LIMIT), today)
     past_filter = and_(Loan.borrower_id == user_id, Loan.status.not_in((REQUESTED, APPROVED, CHECKED_OUT)))
@@ -246,7 +262,8 @@ class LoanFilter:
             stmt = stmt.where(Loan.status == self.status)
         if self.borrower:
             stmt = stmt.where(or_(contains(User.name, self.borrower, ignore_case=True),
-                                  contains(User.username, self.borrower, ignore_case=True)))
+                                  contains(User.username, self.borrower, ignore_case=True),
+                                  contains(OutsideParty.name, self.borrower, ignore_case=True)))
         if self.overdue:
             stmt = stmt.where(_overdue_clause(today))
         # A loan is in the range when its days [start, due] overlap it.
@@ -259,10 +276,10 @@ class LoanFilter:
 
 def all_loans(session: Session, flt: LoanFilter, today: date, page: int = 1, page_size: int = 50) -> Page:
     """Every loan matching the filters, newest request first, a page at a time."""
-    count = flt.apply(select(func.count()).select_from(Loan).join(User, User.id == Loan.borrower_id), today)
+    count = flt.apply(_with_borrower(select(func.count()).select_from(Loan)), today)
     total = session.execute(count).scalar_one()
     page = min(max(1, page), max(1, -(-total // page_size)))
-    stmt = flt.apply(select(*_LIST_COLUMNS).join(User, User.id == Loan.borrower_id), today) \
+    stmt = flt.apply(_with_borrower(select(*_LIST_COLUMNS)), today) \
         .order_by(Loan.requested_at.desc(), Loan.id.desc()).limit(page_size).offset((page - 1) * page_size)
     return Page(rows=_rows(session, stmt, today), total=total, page=page, page_size=page_size)
 
@@ -320,11 +337,12 @@ def incidents(session: Session, status: str, page: int = 1, page_size: int = 50)
     borrower = aliased(User)
     cols = (Incident.id, Incident.kind, Incident.status, Incident.resolution, Incident.value, Incident.amount,
             Incident.opened_at, Asset.asset_number, Asset.name.label("asset_name"), Loan.id.label("loan_id"),
-            Loan.ref, borrower.name.label("borrower_name"))
+            Loan.ref, func.coalesce(borrower.name, OutsideParty.name).label("borrower_name"))
     stmt = (select(*cols).join(Asset, Asset.id == Incident.asset_id)
             .outerjoin(LoanItem, LoanItem.id == Incident.loan_item_id)
             .outerjoin(Loan, Loan.id == LoanItem.loan_id)
-            .outerjoin(borrower, borrower.id == Loan.borrower_id))
+            .outerjoin(borrower, borrower.id == Loan.borrower_id)
+            .outerjoin(OutsideParty, OutsideParty.id == Loan.party_id))
     count = select(func.count()).select_from(Incident)
     if status in ("open", "settled"):
         stmt, count = stmt.where(Incident.status == status), count.where(Incident.status == status)
@@ -378,7 +396,7 @@ def loan_timeline(session: Session, loan: Loan, demands: list[Demand], cases: li
     by_stage: dict[tuple[str, int | None], list[int]] = defaultdict(list)
     for p in photos:
         by_stage[(p.stage, p.loan_item_id)].append(p.id)
-    ev = [Event(_aware(loan.requested_at), "requested", loan.borrower.name, loan.purpose)]
+    ev = [Event(_aware(loan.requested_at), "requested", loan.borrower_name, loan.purpose)]
     if loan.officer_at:
         kind = "officer_approved" if loan.needs_head else "approved"
         ev.append(Event(_aware(loan.officer_at), kind, names.get(loan.officer_id, "")))
@@ -390,12 +408,12 @@ def loan_timeline(session: Session, loan: Loan, demands: list[Demand], cases: li
     elif loan.decided_at and not loan.officer_at and not loan.head_at:  # e.g. imported from the paper ledger
         ev.append(Event(_aware(loan.decided_at), "approved", names.get(loan.decided_by_id, "")))
     if loan.cancelled_at:
-        ev.append(Event(_aware(loan.cancelled_at), "cancelled", loan.borrower.name, loan.decision_note))
+        ev.append(Event(_aware(loan.cancelled_at), "cancelled", loan.borrower_name, loan.decision_note))
     if loan.checked_out_at:
         ev.append(Event(_aware(loan.checked_out_at), "handed_over", names.get(loan.checked_out_by_id, ""),
                         loan.handover_note, {"photos": by_stage[("handover", None)]}))
     if loan.receipt_confirmed_at:
-        ev.append(Event(_aware(loan.receipt_confirmed_at), "receipt_confirmed", loan.borrower.name))
+        ev.append(Event(_aware(loan.receipt_confirmed_at), "receipt_confirmed", loan.borrower_name))
     for item in loan.items:
         if item.returned_at:
             ev.append(Event(_aware(item.returned_at), "item_returned", names.get(item.received_by_id, ""),
@@ -440,10 +458,9 @@ def asset_loan_history(session: Session, asset_id: int, viewer: User | None,
     it is already held (dates only, no names), which is what they need to plan a request.
     """
     see_all = viewer is not None and viewer.can(LOANS_VIEW_ALL)
-    stmt = (select(Loan.id, Loan.ref, Loan.status, Loan.start_on, Loan.due_on, Loan.imported, User.name,
-                   LoanItem.condition, LoanItem.returned_at)
-            .join(LoanItem, LoanItem.loan_id == Loan.id).join(User, User.id == Loan.borrower_id)
-            .where(LoanItem.asset_id == asset_id))
+    stmt = _with_borrower(select(Loan.id, Loan.ref, Loan.status, Loan.start_on, Loan.due_on, Loan.imported,
+                                 _BORROWER_NAME, LoanItem.condition, LoanItem.returned_at)
+                          .join(LoanItem, LoanItem.loan_id == Loan.id)).where(LoanItem.asset_id == asset_id)
     if not see_all:
         stmt = stmt.where(Loan.borrower_id == (viewer.id if viewer is not None else -1))
     total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
@@ -471,8 +488,9 @@ def notifications(session: Session, user_id: int, limit: int = 100) -> list[Any]
     return session.execute(
         select(Notification.id, Notification.kind, Notification.loan_id, Notification.created_at,
                Notification.read_at, Loan.ref, Loan.due_on, Loan.status.label("loan_status"),
-               borrower.name.label("borrower_name"))
+               func.coalesce(borrower.name, OutsideParty.name).label("borrower_name"))
         .outerjoin(Loan, Loan.id == Notification.loan_id).outerjoin(borrower, borrower.id == Loan.borrower_id)
+        .outerjoin(OutsideParty, OutsideParty.id == Loan.party_id)
         .where(Notification.user_id == user_id)
         .order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)).all()
 

@@ -50,6 +50,7 @@ from lending.loans import (
     Notification,
 )
 from lending.models import AVAILABLE, DISPOSED, IN_REPAIR, ON_LOAN, Asset
+from lending.outside import events as outside_events
 
 PHOTO_TYPES = {"image/jpeg", "image/png", "image/webp"}
 DOCUMENT_TYPES = PHOTO_TYPES | {"application/pdf"}
@@ -324,6 +325,8 @@ def approve_loan(session: Session, actor: User, loan_id: int, version: int | Non
     if action == "loan.approved":
         _notify(session, {loan.borrower_id}, "approved", loan.id, today)
     session.commit()
+    if action == "loan.approved":
+        outside_events.emit(session, loan, "approved")
     return loan
 
 
@@ -348,6 +351,7 @@ def reject_loan(session: Session, actor: User, loan_id: int, reason: str, versio
     record(session, actor, "loan.rejected", loan, diff(before, loan.state()))
     _notify(session, {loan.borrower_id}, "rejected", loan.id, bangkok_date(now))
     session.commit()
+    outside_events.emit(session, loan, "rejected")
     return loan
 
 
@@ -369,6 +373,7 @@ def cancel_loan(session: Session, actor: User, loan_id: int, reason: str = "", v
         raise
     record(session, actor, "loan.cancelled", loan, diff(before, loan.state()))
     session.commit()
+    outside_events.emit(session, loan, "cancelled")
     return loan
 
 
@@ -385,6 +390,9 @@ def hand_over(session: Session, actor: User, loan_id: int, *, note: str = "", ve
         if loan.status != APPROVED:
             raise Conflict(N_("Only an approved loan can be handed over."))
         _deny()
+    if loan.lines:  # a request by count names its assets as they leave: lending.groups.services.hand_over_lines
+        session.rollback()
+        raise DomainError(N_("Pick the items that leave on the hand-over page."))
     assets = _lock_assets(session, [i.asset_id for i in loan.items])
     for asset in assets:
         if asset.status != AVAILABLE:
@@ -476,9 +484,12 @@ def receive_items(session: Session, actor: User, loan_id: int, returns: list[Ite
     except DomainError:
         session.rollback()
         raise
-    if loan.settle_if_complete(now):
+    returned = loan.settle_if_complete(now)
+    if returned:
         record(session, actor, "loan.returned", loan, {"status": "returned"})
     session.commit()
+    if returned:
+        outside_events.emit(session, loan, "returned")
     return loan
 
 
@@ -639,6 +650,10 @@ def remind(session: Session, now: datetime | None = None,
         .scalars())
     overdue = [loan for loan in overdue if loan.open_items]
     result.overdue_loans = len(overdue)
+    # An outside borrower has no account or mail box of the office: the officer sends a demand letter to
+    # their address (issue_demand_letter); the officers' digest lists them.
+    by_letter = [loan for loan in overdue if loan.borrower_id is None]
+    overdue = [loan for loan in overdue if loan.borrower_id is not None]
     # A demand covers the items it names: a loan is demanded again unless every item still out was named by
     # a demand of the last week (after its due date) — so an item that a paper-ledger demand left out of
     # its loan's demand still gets its own.
@@ -678,12 +693,23 @@ def remind(session: Session, now: datetime | None = None,
         result.mails.append(Mail(to=borrower.email, to_name=borrower.name,
                                  subject=f"[{agency}] แจ้งทวงถามการคืนพัสดุที่เกินกำหนด / Overdue items to return",
                                  body=_borrower_body(borrower, lines, agency)))
-    if per_borrower:
-        all_lines = [f"{loan.borrower.name}: " + _digest_line(loan, today, link)
+    if by_letter:  # listed until a letter of the last week covers them
+        lettered = set(session.execute(select(Demand.loan_id).where(
+            Demand.loan_id.in_([lo.id for lo in by_letter]), Demand.channel == "letter",
+            Demand.demanded_on > today - timedelta(days=DEMAND_INTERVAL_DAYS))).scalars())
+        by_letter = [lo for lo in by_letter if lo.id not in lettered]
+    if per_borrower or by_letter:
+        all_lines = [f"{loan.borrower_name}: " + _digest_line(loan, today, link)
                      for loans in per_borrower.values() for loan in loans]
+        count = len(all_lines)
+        if by_letter:
+            count = len(all_lines) + len(by_letter)
+            all_lines += ["", "ผู้ยืมภายนอก: ออกหนังสือทวงถามส่งไปยังที่อยู่ (Outside borrowers: issue a demand letter "
+                          "to their address):", *[f"{loan.borrower_name}: " + _digest_line(loan, today, link)
+                                                  for loan in by_letter]]
         for officer in _users_with_role(session, "supply_officer"):
             result.mails.append(Mail(to=officer.email, to_name=officer.name,
-                                     subject=f"[{agency}] สรุปพัสดุค้างคืน {len(all_lines)} รายการยืม / Overdue summary",
+                                     subject=f"[{agency}] สรุปพัสดุค้างคืน {count} รายการยืม / Overdue summary",
                                      body="\n".join(["รายการยืมที่เกินกำหนดคืนและได้ทวงถามวันนี้ "
                                                      "(Overdue loans demanded today):", "", *all_lines])))
     result.borrower_mails = len(per_borrower)

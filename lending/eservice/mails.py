@@ -4,7 +4,8 @@ handed over, returned (with the survey), cancelled. Thai first, English below, i
 `status_mail` is pure (the loan, the event, the settings and the tracking link in, a Mail or None out);
 `send` delivers through core.mail with the outbox, so a mail server that is down loses nothing (the mail
 waits for the next delivery) and never undoes the change the mail tells of. The office-side services call
-the e-service's listener after their commit (see `on_status`); the request form sends its own.
+`on_status` after their commit (lending.outside.events, wired in `init_app`): approved, rejected, handed
+over, returned, cancelled (the office's or the borrower's own); the request form sends "received" itself.
 """
 
 from __future__ import annotations
@@ -109,11 +110,6 @@ def track_url(config: dict[str, Any], ref: str) -> str:
     return f"{str(config.get('BASE_URL') or '').rstrip('/')}/e-service/track?ref={quote(ref or '')}"
 
 
-def notify_cancelled(config: dict[str, Any], loan: Any, settings: dict[str, Any], url: str) -> None:
-    """The borrower withdrew their own request on the tracking page."""
-    send(config, [status_mail(loan, CANCELLED, settings, url)])
-
-
 def on_status(session: Any, loan: Any, event: str) -> None:
     """The listener the office-side services call after the commit of a change to an outside request."""
     from flask import current_app
@@ -127,3 +123,10 @@ def on_status(session: Any, loan: Any, event: str) -> None:
         log.exception("e-service: no status mail for %s", event)
         return
     send(config, [mail])
+
+
+def init_app(app: Any) -> None:
+    """Listen to the outside loans' events (once per process; registering again changes nothing)."""
+    from lending.outside import events
+
+    events.register(on_status)

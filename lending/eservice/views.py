@@ -372,7 +372,6 @@ def cancel(ref: str):
         db.session.rollback()
         flash(_(err.message, **err.params), "danger")
         return redirect(url_for("eservice.status", ref=ref))
-    mails.notify_cancelled(current_app.config, loan, get_settings(db.session), _track_url(ref))
     flash(_("Your request was cancelled."), "success")
     return redirect(url_for("eservice.status", ref=ref))
 

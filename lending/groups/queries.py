@@ -163,3 +163,33 @@ def suggest_assets(session: Session, group_id: int, count: int, start_on: date, 
                                 Asset.status == AVAILABLE, Asset.id.not_in(held))
             .order_by(Asset.asset_number).limit(max(0, count)))
     return list(session.execute(stmt).scalars())
+
+
+def resolve_codes(session: Session, codes: list[str]) -> tuple[list[Asset], list[str]]:
+    """The assets that scanned or typed codes name (asset number in any spelling, or QR tag), in the order
+    given and once each; and the codes that name none."""
+    from lending.models import normalise_asset_number, normalise_tag
+
+    if not codes:
+        return [], []
+    numbers = {normalise_asset_number(c): c for c in codes}
+    tags = {normalise_tag(c): c for c in codes}
+    found = list(session.execute(select(Asset).where(or_(Asset.asset_number.in_(list(numbers)),
+                                                         Asset.tag.in_(list(tags))))).scalars())
+    by_code: dict[str, Asset] = {}
+    for asset in found:
+        if asset.asset_number in numbers:
+            by_code[numbers[asset.asset_number]] = asset
+        if asset.tag in tags:
+            by_code[tags[asset.tag]] = asset
+    out: list[Asset] = []
+    seen: set[int] = set()
+    unknown: list[str] = []
+    for code in codes:
+        asset = by_code.get(code)
+        if asset is None:
+            unknown.append(code)
+        elif asset.id not in seen:
+            seen.add(asset.id)
+            out.append(asset)
+    return out, unknown

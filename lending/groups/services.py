@@ -28,6 +28,7 @@ from lending.groups.models import LendingGroup, LoanLine
 from lending.groups.reservations import lock_groups
 from lending.loans import APPROVED, CHECKED_OUT, DAMAGED, GOOD, LOST, REQUESTED, Loan, LoanItem
 from lending.models import AVAILABLE, ON_LOAN, Asset
+from lending.outside import events as outside_events
 from lending.outside.models import clean_text
 from lending.outside.permissions import can_manage_groups
 
@@ -271,6 +272,7 @@ def hand_over_lines(session: Session, actor: User, loan_id: int, picks: dict[int
            {**diff(before, loan.state()), "note": loan.handover_note, "photos": hashes,
             "lines": {str(ln.group_id): ln.handed_count for ln in lines.values()}})
     session.commit()
+    outside_events.emit(session, loan, "checked_out")
     return loan
 
 

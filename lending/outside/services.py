@@ -26,7 +26,7 @@ from core.services import get_settings, update_settings
 from lending.groups import queries as group_queries
 from lending.groups.models import LendingGroup, LoanLine
 from lending.loans import APPROVED, CANCELLED, REJECTED, REQUESTED, RETURNED, Incident, Loan, LoanItem
-from lending.outside import permissions
+from lending.outside import events, permissions
 from lending.outside.models import (
     ESERVICE,
     KINDS,
@@ -279,6 +279,7 @@ def cancel_outside_request(session: Session, public_ref: str, phone: str, reason
 
     record(session, None, "loan.cancelled", loan, {**diff(before, loan.state()), "by": "outside_borrower"})
     session.commit()
+    events.emit(session, loan, "cancelled")
     return loan
 
 

@@ -3,6 +3,9 @@
 Revision ID: 0011_h12a_outside_lending
 Revises: 0010_jobs
 """
+import importlib.util
+import os
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -56,11 +59,15 @@ def upgrade():
     with op.batch_alter_table('outside_parties', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_outside_parties_phone_key'), ['phone_key'], unique=False)
 
-    with op.batch_alter_table('assets', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('lending_group_id', sa.Integer(), nullable=True))
-        batch_op.create_index(batch_op.f('ix_assets_lending_group_id'), ['lending_group_id'], unique=False)
-        batch_op.create_foreign_key(batch_op.f('fk_assets_lending_group_id_lending_groups'), 'lending_groups',
-                                    ['lending_group_id'], ['id'])
+    if op.get_bind().dialect.name == "sqlite":
+        # A plain ADD COLUMN: rebuilding `assets` (batch mode) would drop the search index's triggers (0005).
+        op.execute("ALTER TABLE assets ADD COLUMN lending_group_id INTEGER "
+                   "CONSTRAINT fk_assets_lending_group_id_lending_groups REFERENCES lending_groups (id)")
+    else:
+        op.add_column('assets', sa.Column('lending_group_id', sa.Integer(), nullable=True))
+        op.create_foreign_key(op.f('fk_assets_lending_group_id_lending_groups'), 'assets', 'lending_groups',
+                              ['lending_group_id'], ['id'])
+    op.create_index(op.f('ix_assets_lending_group_id'), 'assets', ['lending_group_id'], unique=False)
 
     with op.batch_alter_table('loans', schema=None) as batch_op:
         batch_op.alter_column('borrower_id', existing_type=sa.Integer(), nullable=True)
@@ -107,6 +114,9 @@ def upgrade():
 
 
 def downgrade():
+    if op.get_bind().execute(sa.text("SELECT 1 FROM loans WHERE borrower_id IS NULL")).first():
+        raise RuntimeError("loans to outside borrowers exist: they have no user to fall back to, so this "
+                           "downgrade would lose them; export them and remove them first")
     op.drop_table('loan_surveys')
     with op.batch_alter_table('loan_items', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_loan_items_line_id_loan_lines'), type_='foreignkey')
@@ -124,11 +134,29 @@ def downgrade():
         batch_op.drop_column('channel')
         batch_op.drop_column('party_id')
         batch_op.alter_column('borrower_id', existing_type=sa.Integer(), nullable=False)
-    with op.batch_alter_table('assets', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('fk_assets_lending_group_id_lending_groups'), type_='foreignkey')
-        batch_op.drop_index(batch_op.f('ix_assets_lending_group_id'))
-        batch_op.drop_column('lending_group_id')
+    op.drop_index(op.f('ix_assets_lending_group_id'), table_name='assets')
+    if op.get_bind().dialect.name == "sqlite":
+        with op.batch_alter_table('assets', schema=None) as batch_op:
+            batch_op.drop_column('lending_group_id')
+        _recreate_search_triggers()  # the rebuild of `assets` dropped them
+    else:
+        op.drop_constraint(op.f('fk_assets_lending_group_id_lending_groups'), 'assets', type_='foreignkey')
+        op.drop_column('assets', 'lending_group_id')
     with op.batch_alter_table('outside_parties', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outside_parties_phone_key'))
     op.drop_table('outside_parties')
     op.drop_table('lending_groups')
+
+
+def _recreate_search_triggers():
+    """The triggers of 0005_asset_search_index, when its FTS table exists (SQLite with trigram support)."""
+    bind = op.get_bind()
+    if not bind.execute(sa.text("SELECT 1 FROM sqlite_master WHERE name = 'assets_fts'")).first():
+        return
+    path = os.path.join(os.path.dirname(__file__), "0005_asset_search_index.py")
+    spec = importlib.util.spec_from_file_location("_search_index_0005", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for name, statement in module.SQLITE_TRIGGERS.items():
+        op.execute(f"DROP TRIGGER IF EXISTS {name}")
+        op.execute(statement)

@@ -20,3 +20,12 @@ document.addEventListener("DOMContentLoaded", () => {
     el.addEventListener("change", () => el.form.submit());
   });
 });
+// Picking numbered assets for a request by count: a live count of the ticked boxes of each line.
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll("[data-count-of]").forEach((out) => {
+    const boxes = document.querySelectorAll(`input[name="${out.dataset.countOf}"]`);
+    const show = () => { out.textContent = [...boxes].filter((b) => b.checked).length; };
+    boxes.forEach((b) => b.addEventListener("change", show));
+    show();
+  });
+});
