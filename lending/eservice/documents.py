@@ -281,8 +281,9 @@ def request_form_pdf(sheet: RequestSheet | None, settings: dict, lang: str = "th
     right.append(t["written_at"].format(where=t["online"] if sheet else "." * 40))
     right.append(d(t["date"].format(date=long_date(sheet.submitted_on))) if sheet else t["blank_date"])
     doc.columns([], right, split=0.55)
-    doc.field(t["subject"], t["subject_text"], label_width=18)
-    doc.field(t["to"], addressee(agency, lang), label_width=18, space_after=2)
+    label_width = 18 if lang == "th" else 22
+    doc.field(t["subject"], t["subject_text"], label_width=label_width)
+    doc.field(t["to"], addressee(agency, lang), label_width=label_width, space_after=2)
 
     indent = 20.0
     if sheet is None:
@@ -306,7 +307,8 @@ def request_form_pdf(sheet: RequestSheet | None, settings: dict, lang: str = "th
         doc.paragraph(" ".join(parts), first_line_indent=indent, space_after=0.3)
         doc.paragraph(t["wish"].format(agency=agency, purpose=sheet.purpose, place=sheet.place,
                                        start=long_date(sheet.start_on), end=long_date(sheet.end_on),
-                                       days=d(_days(sheet))), space_after=2)
+                                       days=d(_days(sheet)) if lang == "th" else
+                                       f"{_days(sheet)} day" + ("s" if _days(sheet) != 1 else "")), space_after=2)
     c = t["cols"]
     columns = [Column(c[0], fit=True, align="C"), Column(c[1], 5), Column(c[2], fit=True, align="R"),
                Column(c[3], 1.2, align="C"), Column(c[4], 2)]

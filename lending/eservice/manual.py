@@ -154,7 +154,9 @@ def manual_pdf(session: Session, settings: dict[str, Any] | None = None, *, eser
         doc.paragraph(d(sec.heading), bold=True, space_after=0.5)
         for p in sec.paragraphs:
             # the address of the e-service is typed into browsers: its digits stay as they are
-            doc.paragraph(p if eservice_url and eservice_url in p else d(p), first_line_indent=10, space_after=0.5)
+            # typed names (the items offered) and the address people type into a browser keep their digits
+            typed = p.startswith("- ") or (eservice_url and eservice_url in p)
+            doc.paragraph(p if typed else d(p), first_line_indent=10, space_after=0.5)
         for i, step in enumerate(sec.steps or [], 1):
             doc.paragraph(d(f"{i}) {step}"), indent=10, space_after=0.3)
         doc.spacer(1)

@@ -220,13 +220,25 @@ def _form_dates(form: RequestForm) -> tuple[date | None, date | None, str]:
     return start, end, ""
 
 
+_AREA_PREFIXES = {"subdistrict": ("ตำบล", "ต."), "district": ("อำเภอ", "อ."), "province": ("จังหวัด", "จ.")}
+
+
+def _area(value: str | None, kind: str) -> str:
+    """A subdistrict, district or province as its name only: the address prints "ตำบล…", "อำเภอ…"."""
+    text = (value or "").strip()
+    for prefix in _AREA_PREFIXES[kind]:
+        if text.startswith(prefix) and len(text) > len(prefix):
+            return text[len(prefix):].strip()
+    return text
+
+
 def _party(form: RequestForm) -> PartyDetails:
     return PartyDetails(kind=form.kind.data, name=form.name.data or "", phone=form.phone.data or "",
                         contact_person=form.contact_person.data or "", email=(form.email.data or "").strip(),
                         address=form.address.data or "", village_no=form.village_no.data or "",
-                        village=form.village.data or "", subdistrict=form.subdistrict.data or "",
-                        district=form.district.data or "", province=form.province.data or "",
-                        letter_no=form.letter_no.data or "")
+                        village=form.village.data or "", subdistrict=_area(form.subdistrict.data, "subdistrict"),
+                        district=_area(form.district.data, "district"),
+                        province=_area(form.province.data, "province"), letter_no=form.letter_no.data or "")
 
 
 @bp.route("/request", methods=["GET", "POST"])
@@ -244,9 +256,8 @@ def request_form():
             form.start_on.data, form.end_on.data = start.isoformat(), end.isoformat()
         # the office's own district and province, as the form's likely answer (without their prefixes:
         # the address is printed as "อำเภอ…", "จังหวัด…")
-        for field, key, prefix in ((form.district, "district", "อำเภอ"), (form.province, "province", "จังหวัด")):
-            value = str(settings.get(key) or "")
-            field.data = field.data or (value[len(prefix):] if value.startswith(prefix) else value)
+        for field, key in ((form.district, "district"), (form.province, "province")):
+            field.data = field.data or _area(str(settings.get(key) or ""), key)
     else:
         start, end, problem = _form_dates(form)
     rows, refused = _catalogue(start, end) if start and end and not problem else _catalogue(None, None)
