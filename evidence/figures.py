@@ -60,6 +60,11 @@ FIGURE_KEYS = (
     "lending.overdue_items_not_demanded", "assets.total", "assets.lendable", "assets.checked_in_stocktake",
     "assets.not_found_in_stocktake", "audit.entries_in_year", "audit.chain_intact", "audit.head_seq",
     "evidence.items", "evidence.public_items",
+    "eservice.requests_staff", "eservice.requests_eservice", "eservice.requests_counter", "eservice.requests_agency",
+    "eservice.outside_requests", "eservice.outside_approved", "eservice.outside_rejected",
+    "eservice.outside_median_days_to_decision", "eservice.loans_by_count", "eservice.items_lent_by_count",
+    "eservice.outside_items_returned", "eservice.outside_items_returned_on_time",
+    "eservice.outside_on_time_return_rate", "eservice.survey_answers", "eservice.survey_average",
 )
 
 
@@ -305,6 +310,54 @@ def evidence_figures(session: Session, fiscal_year: int) -> dict[str, Any]:
     return {"items": items, "public_items": int(public), "by_indicator": by_indicator}
 
 
+def eservice_figures(session: Session, start: date, end: date) -> dict[str, Any]:
+    """Lending to outsiders and by count (reference/report-metrics.md, "eservice"): requests by channel, the
+    outside requests' decisions, what was lent by count, the outside items' returns, the survey."""
+    from lending.outside.models import LoanSurvey
+
+    lo, hi = bangkok_midnight_utc(start), bangkok_midnight_utc(end + timedelta(days=1))
+    in_year = and_(Loan.requested_at >= lo, Loan.requested_at < hi)
+    by_channel = dict(session.execute(select(Loan.channel, func.count()).where(in_year)
+                                      .group_by(Loan.channel)).all())
+    outside = and_(in_year, Loan.party_id.is_not(None))
+    counts = dict(session.execute(select(Loan.status, func.count()).where(outside).group_by(Loan.status)).all())
+    decided = and_(Loan.status.in_((*APPROVED_LIKE, REJECTED)), Loan.decided_at.is_not(None))
+    days = sql_bangkok_days_between(session, Loan.decided_at, Loan.requested_at)
+    decisions = {int(d): n for d, n in session.execute(
+        select(days, func.count()).where(outside, decided).group_by(days)) if d is not None}
+    median_days = median_of_counts(decisions)
+    handed = and_(Loan.checked_out_at >= lo, Loan.checked_out_at < hi)
+    loans_by_count, items_by_count = session.execute(
+        select(func.count(func.distinct(Loan.id)), func.count(LoanItem.id))
+        .select_from(Loan).join(LoanItem, LoanItem.loan_id == Loan.id)
+        .where(handed, LoanItem.line_id.is_not(None))).one()
+    came_back = LoanItem.condition.in_((GOOD, DAMAGED))
+    returned, late = session.execute(
+        select(func.count(), func.count(case((sql_after_day(session, LoanItem.returned_at, Loan.due_on), 1))))
+        .select_from(LoanItem).join(Loan, Loan.id == LoanItem.loan_id)
+        .where(Loan.party_id.is_not(None), came_back, LoanItem.returned_at >= lo, LoanItem.returned_at < hi)).one()
+    answers, total = session.execute(
+        select(func.count(), func.coalesce(func.sum(LoanSurvey.score), 0))
+        .where(LoanSurvey.answered_at >= lo, LoanSurvey.answered_at < hi)).one()
+    return {
+        "requests_staff": by_channel.get("staff", 0),
+        "requests_eservice": by_channel.get("eservice", 0),
+        "requests_counter": by_channel.get("counter", 0),
+        "requests_agency": by_channel.get("agency", 0),
+        "outside_requests": sum(counts.values()),
+        "outside_approved": sum(counts.get(x, 0) for x in APPROVED_LIKE),
+        "outside_rejected": counts.get(REJECTED, 0),
+        "outside_median_days_to_decision": round_half_away(median_days, 2) if median_days is not None else None,
+        "loans_by_count": loans_by_count,
+        "items_lent_by_count": items_by_count,
+        "outside_items_returned": returned,
+        "outside_items_returned_on_time": returned - late,
+        "outside_on_time_return_rate": round_half_away(percent(returned - late, returned), 1) if returned else None,
+        "survey_answers": answers,
+        "survey_average": round_half_away(Fraction(int(total), answers), 2) if answers else None,
+    }
+
+
 def compute(session: Session, fiscal_year: int, chain_intact: Callable[[], bool],
             stocktake: Callable[[Session, date, date], tuple[int, int]] | None = None,
             today: date | None = None) -> dict[str, Any]:
@@ -319,6 +372,7 @@ def compute(session: Session, fiscal_year: int, chain_intact: Callable[[], bool]
     lending = lending_figures(session, start, end, as_of)
     assets = asset_figures(session, start, end, stocktake, as_of)
     evidence = evidence_figures(session, fiscal_year)
+    eservice = eservice_figures(session, start, end)
     period = {"start": start.isoformat(), "end": end.isoformat()}
     if as_of < end:
         period["as_of"] = as_of.isoformat()
@@ -329,6 +383,7 @@ def compute(session: Session, fiscal_year: int, chain_intact: Callable[[], bool]
         "assets": assets,
         "audit": audit_figures(session, start, end, chain_intact),
         "evidence": evidence,
+        "eservice": eservice,
     }
 
 

@@ -85,6 +85,21 @@ FIGURE_LABELS = {
     "audit.head_seq": _l("Last audit entry number"),
     "evidence.items": _l("Evidence items"),
     "evidence.public_items": _l("Published evidence items"),
+    "eservice.requests_staff": _l("Requests by staff"),
+    "eservice.requests_eservice": _l("Requests on the public e-service"),
+    "eservice.requests_counter": _l("Requests of outsiders at the counter"),
+    "eservice.requests_agency": _l("Requests of other agencies"),
+    "eservice.outside_requests": _l("Requests of outside borrowers"),
+    "eservice.outside_approved": _l("Outside requests approved"),
+    "eservice.outside_rejected": _l("Outside requests rejected"),
+    "eservice.outside_median_days_to_decision": _l("Median days to decide an outside request"),
+    "eservice.loans_by_count": _l("Loans by count handed over"),
+    "eservice.items_lent_by_count": _l("Items lent by count"),
+    "eservice.outside_items_returned": _l("Items returned by outside borrowers"),
+    "eservice.outside_items_returned_on_time": _l("Items outside borrowers returned on time"),
+    "eservice.outside_on_time_return_rate": _l("Outside borrowers' on-time return rate (%)"),
+    "eservice.survey_answers": _l("Satisfaction survey answers"),
+    "eservice.survey_average": _l("Average satisfaction (out of 5)"),
 }
 
 FIGURE_SECTIONS = {
@@ -92,6 +107,7 @@ FIGURE_SECTIONS = {
     "assets": _l("Assets"),
     "audit": _l("Audit log"),
     "evidence": _l("Evidence"),
+    "eservice": _l("Lending to outsiders and the e-service"),
 }
 
 

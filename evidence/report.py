@@ -63,7 +63,7 @@ MIME = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     "csv": "text/csv; charset=utf-8",
 }
-SECTIONS = ("lending", "assets", "audit", "evidence")
+SECTIONS = ("lending", "assets", "audit", "evidence", "eservice")
 
 # --- words ---------------------------------------------------------------------------------------
 
@@ -101,6 +101,7 @@ WORDS: dict[str, dict[str, str]] = {
         "sec_assets": "ทะเบียนครุภัณฑ์",
         "sec_audit": "บันทึกการตรวจสอบ (audit log)",
         "sec_evidence": "หลักฐาน",
+        "sec_eservice": "การให้ยืมแก่บุคคลภายนอกและบริการออนไลน์",
         "sec_measures": "มาตรการ",
         "sec_monthly": "รายเดือน",
         "period_start": "วันเริ่มปีงบประมาณ",
@@ -129,6 +130,7 @@ WORDS: dict[str, dict[str, str]] = {
         "sheet_assets": "ครุภัณฑ์",
         "sheet_audit": "บันทึกตรวจสอบ",
         "sheet_evidence": "หลักฐาน",
+        "sheet_eservice": "ผู้ยืมภายนอก",
         "sheet_measures": "มาตรการ",
         "sheet_monthly": "รายเดือน",
         "footer": "{agency} · รายงาน ITA ปีงบประมาณ {year}",
@@ -166,6 +168,7 @@ WORDS: dict[str, dict[str, str]] = {
         "sec_assets": "Asset register",
         "sec_audit": "Audit log",
         "sec_evidence": "Evidence",
+        "sec_eservice": "Lending to outsiders and the e-service",
         "sec_measures": "Measures",
         "sec_monthly": "Monthly",
         "period_start": "First day of the fiscal year",
@@ -194,6 +197,7 @@ WORDS: dict[str, dict[str, str]] = {
         "sheet_assets": "Assets",
         "sheet_audit": "Audit",
         "sheet_evidence": "Evidence",
+        "sheet_eservice": "Outside borrowers",
         "sheet_measures": "Measures",
         "sheet_monthly": "Monthly",
         "footer": "{agency} · ITA report, fiscal year {year} BE",
@@ -233,6 +237,21 @@ FIGURE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "audit.head_hash": ("ค่าแฮชของรายการล่าสุด", ""),
         "evidence.items": ("หลักฐานของปีงบประมาณ", "รายการ"),
         "evidence.public_items": ("หลักฐานที่เผยแพร่ต่อสาธารณะ", "รายการ"),
+        "eservice.requests_staff": ("คำขอยืมของเจ้าหน้าที่", "คำขอ"),
+        "eservice.requests_eservice": ("คำขอยืมทางบริการออนไลน์ (e-service)", "คำขอ"),
+        "eservice.requests_counter": ("คำขอยืมของบุคคลภายนอกที่ยื่น ณ สำนักงาน", "คำขอ"),
+        "eservice.requests_agency": ("คำขอยืมของหน่วยงานอื่น", "คำขอ"),
+        "eservice.outside_requests": ("คำขอยืมของบุคคลภายนอกทั้งหมด", "คำขอ"),
+        "eservice.outside_approved": ("คำขอของบุคคลภายนอกที่ได้รับอนุมัติ", "คำขอ"),
+        "eservice.outside_rejected": ("คำขอของบุคคลภายนอกที่ไม่อนุมัติ", "คำขอ"),
+        "eservice.outside_median_days_to_decision": ("ระยะเวลาพิจารณาคำขอของบุคคลภายนอก (มัธยฐาน)", "วัน"),
+        "eservice.loans_by_count": ("การส่งมอบพัสดุที่ยืมตามจำนวน", "ครั้ง"),
+        "eservice.items_lent_by_count": ("พัสดุที่ให้ยืมตามจำนวน", "ชิ้น"),
+        "eservice.outside_items_returned": ("พัสดุที่บุคคลภายนอกส่งคืน", "ชิ้น"),
+        "eservice.outside_items_returned_on_time": ("พัสดุที่บุคคลภายนอกคืนภายในกำหนด", "ชิ้น"),
+        "eservice.outside_on_time_return_rate": ("ร้อยละการคืนตรงเวลาของบุคคลภายนอก", ""),
+        "eservice.survey_answers": ("ผู้ตอบแบบสอบถามความพึงพอใจ", "ราย"),
+        "eservice.survey_average": ("คะแนนความพึงพอใจเฉลี่ย (เต็ม 5)", ""),
     },
     "en": {
         "lending.requests": ("Borrowing requests", ""),
@@ -265,6 +284,21 @@ FIGURE_LABELS: dict[str, dict[str, tuple[str, str]]] = {
         "audit.head_hash": ("Hash of the last entry", ""),
         "evidence.items": ("Evidence items of the year", ""),
         "evidence.public_items": ("Evidence items published", ""),
+        "eservice.requests_staff": ("Requests by staff", ""),
+        "eservice.requests_eservice": ("Requests on the public e-service", ""),
+        "eservice.requests_counter": ("Requests of outsiders at the counter", ""),
+        "eservice.requests_agency": ("Requests of other agencies", ""),
+        "eservice.outside_requests": ("Requests of outside borrowers", ""),
+        "eservice.outside_approved": ("Outside requests approved", ""),
+        "eservice.outside_rejected": ("Outside requests rejected", ""),
+        "eservice.outside_median_days_to_decision": ("Median time to decide an outside request", "days"),
+        "eservice.loans_by_count": ("Loans by count handed over", ""),
+        "eservice.items_lent_by_count": ("Items lent by count", ""),
+        "eservice.outside_items_returned": ("Items returned by outside borrowers", ""),
+        "eservice.outside_items_returned_on_time": ("Items outside borrowers returned on time", ""),
+        "eservice.outside_on_time_return_rate": ("Outside borrowers' on-time return rate", "%"),
+        "eservice.survey_answers": ("Satisfaction survey answers", ""),
+        "eservice.survey_average": ("Average satisfaction (out of 5)", ""),
     },
 }
 
@@ -569,7 +603,7 @@ class Formatter:
             return self.words["intact"] if value else self.words["broken"]
         if key == "audit.head_hash":
             return str(value)
-        if key == "lending.on_time_return_rate":
+        if key in ("lending.on_time_return_rate", "eservice.outside_on_time_return_rate"):
             text = self.number(value, 1)
         else:
             text = self.number(value)

@@ -171,6 +171,18 @@ TILES = (
         ),
     ),
     (
+        "sec_eservice",
+        (
+            ("eservice.requests_eservice", None, False),
+            ("eservice.requests_agency", None, False),
+            ("eservice.outside_approved", "eservice.outside_rejected", False),
+            ("eservice.outside_median_days_to_decision", None, False),
+            ("eservice.items_lent_by_count", "eservice.loans_by_count", False),
+            ("eservice.outside_on_time_return_rate", None, False),
+            ("eservice.survey_average", "eservice.survey_answers", False),
+        ),
+    ),
+    (
         "sec_overdue",
         (
             ("lending.overdue_items", None, True),

@@ -138,4 +138,8 @@ def load_demo(session: Session, config: dict[str, Any], today: date | None = Non
     story = demo_story.build(session, config, today)
     echo(f"{story['ledger_loans']} past loans from the paper ledger, the loans of now, a stock-take, "
          "measures, evidence, the manual and an audit checkpoint")
+    from lending.outside import demo as outside_demo
+
+    outside_demo.build(session, demo_story._now_for(today), today)
+    echo("180 plastic chairs and 10 tents lent by count; three requests of outside borrowers")
     return passwords

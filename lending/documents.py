@@ -243,6 +243,7 @@ _RECEIPT = {
         "receiver": "ผู้ตรวจรับคืน",
         "unit": "1",
         "address": "ที่อยู่",
+        "pieces": "{n} ชิ้น",
         "footer": "ใบยืมพัสดุ เลขที่ {ref}",
     },
     "en": {
@@ -290,6 +291,7 @@ _RECEIPT = {
         "receiver": "Received back by",
         "unit": "1",
         "address": "Address",
+        "pieces": "{n} items",
         "footer": "Borrowing form No. {ref}",
     },
 }
@@ -323,7 +325,7 @@ def receipt_pdf(loan: Any, settings: dict[str, Any], lang: str = "th") -> bytes:
     labels = [t[k] for k in ("purpose", "place", "period", "due", "address")]
     lw = max(doc.measure(label, bold=True) for label in labels) + 4
     if isinstance(borrower, _Outsider) and borrower.address:
-        doc.field(t["address"], " ".join(_s(x) for x in borrower.address), label_width=lw)
+        doc.field(t["address"], f.d(" ".join(_s(x) for x in borrower.address)), label_width=lw)
     doc.field(t["purpose"], _s(loan.purpose), label_width=lw)
     where = t["off_premises"] if loan.off_premises else t["on_premises"]
     doc.field(t["place"], f"{_s(loan.place)} ({where})", label_width=lw)
@@ -423,9 +425,11 @@ def _returns_section(doc: ThaiDocument, f: _Fmt, t: dict[str, Any], items: list[
         together = good_of_line.get((getattr(item, "line_id", None), day(item.returned_at)))
         if item.condition == "good" and together and len(together) > 1:
             shown.update(id(i) for i in together)
-            number = number_ranges([_s(i.asset.asset_number) for i in together])
-            note = _name(item.received_by) or "-"
-            cond = f"{CONDITION[lang].get('good', 'good')} × {len(together)}"
+            # the run of numbers goes in the wide note column; the number column says how many
+            number = t["pieces"].format(n=len(together))
+            note = "; ".join(x for x in (number_ranges([_s(i.asset.asset_number) for i in together]),
+                                         _name(item.received_by)) if x)
+            cond = CONDITION[lang].get("good", "good")
         else:
             shown.add(id(item))
             note = "; ".join(x for x in (_name(item.received_by), _s(item.return_note)) if x) or "-"

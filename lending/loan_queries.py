@@ -414,8 +414,20 @@ def loan_timeline(session: Session, loan: Loan, demands: list[Demand], cases: li
                         loan.handover_note, {"photos": by_stage[("handover", None)]}))
     if loan.receipt_confirmed_at:
         ev.append(Event(_aware(loan.receipt_confirmed_at), "receipt_confirmed", loan.borrower_name))
+    # items of a request by count that came back good together are one event: "78 × plastic chairs"
+    together: dict[tuple[Any, ...], list[LoanItem]] = defaultdict(list)
     for item in loan.items:
-        if item.returned_at:
+        if item.returned_at and item.line_id is not None and item.condition == "good" \
+                and not by_stage[("return", item.id)]:
+            together[(item.line_id, item.returned_at, item.received_by_id)].append(item)
+    groups_of = {ln.id: ln.group.name for ln in loan.lines}
+    for (line_id, at, by), items in together.items():
+        ev.append(Event(_aware(at), "items_returned", names.get(by, ""), "",
+                        {"count": len(items), "group": groups_of.get(line_id, ""), "condition": "good",
+                         "late": _bkk(at) > loan.due_on}))
+    grouped = {i.id for items in together.values() for i in items}
+    for item in loan.items:
+        if item.returned_at and item.id not in grouped:
             ev.append(Event(_aware(item.returned_at), "item_returned", names.get(item.received_by_id, ""),
                             item.return_note, {"item": item, "condition": item.condition,
                                                "photos": by_stage[("return", item.id)],
@@ -429,7 +441,8 @@ def loan_timeline(session: Session, loan: Loan, demands: list[Demand], cases: li
     if loan.returned_at:
         ev.append(Event(_aware(loan.returned_at), "returned"))
     order = {"requested": 0, "officer_approved": 1, "approved": 2, "head_approved": 2, "rejected": 2,
-             "cancelled": 3, "handed_over": 4, "receipt_confirmed": 5, "item_returned": 6, "incident": 7,
+             "cancelled": 3, "handed_over": 4, "receipt_confirmed": 5, "item_returned": 6, "items_returned": 6,
+             "incident": 7,
              "demand": 6, "returned": 8}
     ev.sort(key=lambda e: (e.at, order.get(e.kind, 9)))
     return ev

@@ -181,7 +181,8 @@ def loan_pick(loan_id: int):
             ticked = [i for i in (as_id(v) for v in request.form.getlist(f"pick-{line.id}")) if i is not None]
             scanned, unknown = queries.resolve_codes(session, split_codes(request.form.get(f"scan-{line.id}", "")))
             problems += unknown
-            picks[line.id] = list(dict.fromkeys(ticked + [a.id for a in scanned]))
+            # what was scanned replaces the ticked set: the officer scans every item as it is loaded
+            picks[line.id] = [a.id for a in scanned] if scanned else list(dict.fromkeys(ticked))
         if problems:
             flash(_("Not on the register: %(codes)s.", codes=", ".join(problems[:10])), "danger")
         elif request.form.get("action") == "hand_over" and form.validate_on_submit():

@@ -218,3 +218,51 @@ def test_contact_details_are_anonymised_after_the_retention_period_and_the_chain
     session.rollback()
     result = verify_on(db.session)
     assert result.ok, result.problem
+
+
+def test_the_years_eservice_figures_count_channels_decisions_items_by_count_returns_and_the_survey(
+        app, session, officer, head, make_user):
+    """FY2577 (2033-10-01 … 2034-09-30) is this test's alone."""
+    from evidence.figures import eservice_figures
+
+    t0 = datetime(2034, 2, 1, 3, 0, tzinfo=UTC)
+    day = date(2034, 2, 4)
+    group_id, _ = make_group(app, 10)
+    staff = make_user(roles=["staff"])
+
+    def public(phone, n, **kw):
+        return outside.request_outside(session, None, citizen(phone=phone), [(group_id, n)], start_on=day,
+                                       due_on=day, purpose="งาน", place="หมู่ 4", now=t0, **kw)
+
+    def lend_and_return(loan, decided_at, back_at, score):
+        workflow.approve_loan(session, officer, loan.id, now=decided_at)
+        workflow.approve_loan(session, head, loan.id, now=decided_at)
+        line = session.get(Loan, loan.id).lines[0]
+        picks = [a.id for a in group_queries.suggest_assets(session, group_id, line.count, day, day, day,
+                                                            exclude_loan_id=loan.id)]
+        session.rollback()
+        groups.hand_over_lines(session, officer, loan.id, {line.id: picks}, now=datetime(2034, 2, 4, 1, tzinfo=UTC))
+        session.rollback()
+        groups.receive_by_count(session, officer, loan.id, line.id, line.count, [], now=back_at)
+        outside.record_survey(session, loan.public_ref, loan.party.phone, score, now=back_at)
+
+    on_time, late = public("0810000001", 3), public("0810000002", 2)
+    lend_and_return(on_time, t0 + timedelta(days=1), datetime(2034, 2, 4, 9, tzinfo=UTC), 4)
+    lend_and_return(late, t0 + timedelta(days=2), datetime(2034, 2, 6, 3, tzinfo=UTC), 5)
+    refused = outside.request_outside(session, officer, citizen(kind="agency", contact_person="ครูใหญ่",
+                                                                national_id="", phone="043000000"),
+                                      [(group_id, 1)], start_on=day, due_on=day, purpose="กีฬา", place="โรงเรียน",
+                                      channel="agency", now=t0)
+    workflow.reject_loan(session, officer, refused.id, "ไม่ว่าง", now=t0 + timedelta(days=3))
+    groups.request_by_count(session, staff, [(group_id, 1)], purpose="ประชุม", place="อบต.", off_premises=False,
+                            start_on=day, due_on=day, now=t0)
+
+    got = eservice_figures(session, date(2033, 10, 1), date(2034, 9, 30))
+    assert got == {
+        "requests_staff": 1, "requests_eservice": 2, "requests_counter": 0, "requests_agency": 1,
+        "outside_requests": 3, "outside_approved": 2, "outside_rejected": 1,
+        "outside_median_days_to_decision": 2.0,  # 1, 2 and 3 days
+        "loans_by_count": 2, "items_lent_by_count": 5, "outside_items_returned": 5,
+        "outside_items_returned_on_time": 3, "outside_on_time_return_rate": 60.0,
+        "survey_answers": 2, "survey_average": 4.5,
+    }

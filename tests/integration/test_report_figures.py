@@ -254,6 +254,10 @@ SPEC_KEYS = {
     "assets": ["total", "lendable", "checked_in_stocktake", "not_found_in_stocktake"],
     "audit": ["entries_in_year", "chain_intact", "head_seq", "head_hash"],
     "evidence": ["items", "public_items", "by_indicator"],
+    "eservice": ["requests_staff", "requests_eservice", "requests_counter", "requests_agency", "outside_requests",
+                 "outside_approved", "outside_rejected", "outside_median_days_to_decision", "loans_by_count",
+                 "items_lent_by_count", "outside_items_returned", "outside_items_returned_on_time",
+                 "outside_on_time_return_rate", "survey_answers", "survey_average"],
 }
 
 
@@ -353,7 +357,7 @@ def _report(app, year: int = YEAR) -> dict:
 
 def test_the_json_has_exactly_the_keys_and_nesting_of_report_metrics(app, fy2560):
     figures = _report(app)
-    assert list(figures) == ["fiscal_year", "period", "lending", "assets", "audit", "evidence"]
+    assert list(figures) == ["fiscal_year", "period", "lending", "assets", "audit", "evidence", "eservice"]
     assert figures["fiscal_year"] == YEAR
     assert figures["period"] == {"start": "2016-10-01", "end": "2017-09-30"}
     for section, keys in SPEC_KEYS.items():

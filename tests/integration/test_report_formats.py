@@ -230,7 +230,7 @@ def test_the_xlsx_has_one_sheet_per_section_with_the_same_numbers(app, fy2557, t
     from openpyxl import load_workbook
 
     book = load_workbook(io.BytesIO(_render(app, "xlsx", tmp_path)))
-    assert book.sheetnames == ["การยืม", "ครุภัณฑ์", "บันทึกตรวจสอบ", "หลักฐาน", "มาตรการ", "รายเดือน"]
+    assert book.sheetnames == ["การยืม", "ครุภัณฑ์", "บันทึกตรวจสอบ", "หลักฐาน", "ผู้ยืมภายนอก", "มาตรการ", "รายเดือน"]
     figures = _figures(app)
     lending = {row[2]: row[1] for row in book["การยืม"].iter_rows(min_row=4, values_only=True)}
     assert lending["lending.requests"] == 5 and lending["lending.on_time_return_rate"] == 75.0
