@@ -1,7 +1,8 @@
 """The public e-service end to end: a citizen on a phone asks for 150 chairs and 2 tents for next Saturday,
 the supply officer and the head approve, the officer hands over 150 numbered chairs picked by suggestion,
 2 chairs come back damaged and open incident cases, and the citizen answers the survey on the tracking
-page. The citizen never signs in; the office works at a desk, each person in a browser of their own.
+page; the year's e-service figures (the dashboard, evidence.figures) count all of it. The citizen never
+signs in; the office works at a desk, each person in a browser of their own.
 
 Items are handed over from the day before a loan starts, so the office's clock is set to the Friday before
 that Saturday for the hand-over and to the Saturday evening for the return (the services read it through
@@ -58,6 +59,18 @@ def at_the_office(browser, base: str, username: str, path: str):
     return context, page
 
 
+def eservice_figures(app, saturday) -> dict:
+    """The e-service figures from the start of this fiscal year to the day after that Saturday."""
+    from core.dates import fiscal_year_bounds, fiscal_year_of
+    from evidence.figures import eservice_figures as figures
+
+    start, _end = fiscal_year_bounds(fiscal_year_of(bangkok_today()))
+    with app.app_context():
+        out = figures(db.session, start, saturday + timedelta(days=1))
+        db.session.remove()
+        return out
+
+
 def loan_of(app, ref: str) -> Loan:
     with app.app_context():
         loan = db.session.execute(select(Loan).where(Loan.public_ref == ref)).scalar_one()
@@ -73,6 +86,7 @@ def test_a_citizen_borrows_150_chairs_and_2_tents_for_next_saturday(app, phone, 
     officer = make_user(roles=["supply_officer"], name="นางสมศรี รักพัสดุ")
     head = make_user(roles=["head"], name="นายวิชัย หัวหน้า")
     saturday = next_saturday()
+    before = eservice_figures(app, saturday)
 
     # The citizen finds what is free on Saturday and asks for it, on a phone, without an account.
     phone.goto(f"{live_server}/e-service")
@@ -154,7 +168,6 @@ def test_a_citizen_borrows_150_chairs_and_2_tents_for_next_saturday(app, phone, 
         db.session.remove()
     page.goto(f"{live_server}/incidents")
     expect(page.locator("main")).to_contain_text(out[0])
-    desk.close()
 
     # The citizen sees the return on the tracking page and answers the survey once.
     phone.reload()
@@ -168,3 +181,16 @@ def test_a_citizen_borrows_150_chairs_and_2_tents_for_next_saturday(app, phone, 
         answer = db.session.execute(select(LoanSurvey).where(LoanSurvey.loan_id == loan.id)).scalar_one()
         assert answer.score == 5
         db.session.remove()
+
+    # The figures of the year count the request, the 152 items lent by count, their return and the answer.
+    after = eservice_figures(app, saturday)
+    grew = {key: after[key] - before[key] for key in ("requests_eservice", "outside_requests", "outside_approved",
+                                                     "loans_by_count", "items_lent_by_count",
+                                                     "outside_items_returned", "outside_items_returned_on_time",
+                                                     "survey_answers")}
+    assert grew == {"requests_eservice": 1, "outside_requests": 1, "outside_approved": 1, "loans_by_count": 1,
+                    "items_lent_by_count": 152, "outside_items_returned": 152,
+                    "outside_items_returned_on_time": 152, "survey_answers": 1}
+    page.goto(f"{live_server}/dashboard")
+    expect(page.locator("main")).to_contain_text("บริการออนไลน์")
+    desk.close()
