@@ -65,7 +65,7 @@ class RequestForm(FlaskForm):
     purpose = TextAreaField(_l("What the items are for (the event)"), validators=[
         DataRequired(message=_l("This field is required.")), Length(max=MAX_PURPOSE)])
     place = _text(_l("Where they will be used"), MAX_PLACE, True)
-    consent = BooleanField(_l("I have read what is collected and why (below), and the conditions of the loan."),
+    consent = BooleanField(_l("I have read what is collected and why (above), and the conditions of the loan."),
                            validators=[DataRequired(message=_l("Tick the box to send the request."))])
     website = StringField(_l("Leave this field empty"), validators=[Optional(), Length(max=200)])
 
