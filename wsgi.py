@@ -56,13 +56,16 @@ from evidence import views as _evidence_views  # noqa: F401  (routes register on
 from evidence.services import file_generated
 from lending import booking_views as _booking_views  # noqa: F401
 from lending import cli as lending_cli
+from lending import eservice, loan_cli, stocktake_cli
 from lending import filing as lending_filing
 from lending import home as lending_home
-from lending import loan_cli, stocktake_cli
 from lending import loan_views as _loan_views  # noqa: F401
 from lending import manual_views as _manual_views  # noqa: F401
 from lending import stocktake_views as _stocktake_views  # noqa: F401
 from lending import views as _lending_views  # noqa: F401
+from lending.eservice import mails as eservice_mails
+from lending.eservice import models as _eservice_models  # noqa: F401
+from lending.eservice import views as _eservice_views  # noqa: F401  (the public e-service, /e-service)
 from lending.groups import views as _group_views  # noqa: F401
 from lending.outside import cli as outside_cli
 from lending.outside import views as _outside_views  # noqa: F401
@@ -152,6 +155,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(lending.bp)
     app.register_blueprint(audit.bp)
     app.register_blueprint(evidence.bp)
+    app.register_blueprint(eservice.bp)
+    eservice_mails.init_app(app)  # status mails to outside borrowers on the outside loans' events
     core_cli.init_app(app)
     lending_cli.init_app(app)
     audit_cli.init_app(app)

@@ -336,6 +336,7 @@ def public_year(year: int):
     groups = queries.published_by_indicator(db.session, year, lang())
     return render_template("evidence/public.html", year=year, groups=groups,
                            years=queries.published_years(db.session),
+                           eservice_url=external_url(url_for("eservice.home")),
                            link=lambda token: external_url(url_for("evidence.public_file", token=token)))
 
 

@@ -162,10 +162,10 @@ def settings_snapshot(settings: dict[str, Any]) -> dict[str, Any]:
     return {k: settings.get(k) for k in SETTING_KEYS}
 
 
-def _flow_pdf(doc: ThaiDocument) -> None:
+def _flow_pdf(doc: ThaiDocument, flow: tuple[str, ...] = FLOW, flow_branch: str = FLOW_BRANCH) -> None:
     """The loan flow as boxes and arrows drawn with fpdf2 primitives; boxes as tall as their text."""
     pdf = doc.pdf
-    n = len(FLOW)
+    n = len(flow)
     gap = 7.0
     bw = (doc.width - gap * (n - 1)) / n
     size = 11.0
@@ -174,9 +174,9 @@ def _flow_pdf(doc: ThaiDocument) -> None:
     def lines_of(text: str, width: float) -> list[str]:
         return [ln for part in text.split("\n") for ln in doc.wrap(part, width - 2, size)]
 
-    laid = [lines_of(t, bw) for t in FLOW]
+    laid = [lines_of(t, bw) for t in flow]
     bw2 = bw * 1.8
-    branch = lines_of(FLOW_BRANCH, bw2)
+    branch = lines_of(flow_branch, bw2)
     bh = max(len(x) for x in laid + [branch]) * lh + 3
     doc.ensure_space(2 * bh + 14)
     y = doc.y + 2

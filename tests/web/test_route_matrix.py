@@ -8,6 +8,7 @@ redirect goes to; `{asset_id}` and `{user_id}` are filled in).
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -177,6 +178,27 @@ EXPECTED: dict[str, dict[str, int | str]] = {
     "lending.manual_versions": everyone(200),
     "lending.manual_version_pdf": everyone(200),
     "lending.manual_publish": only(ADMIN, "/manual/versions"),
+    # the public e-service: everything open without login; a request's own pages need its reference and
+    # phone first (the matrix's clients opened none, so each is sent to the look-up form, told nothing)
+    "eservice.home": public(200),
+    "eservice.calendar": public(200),
+    "eservice.photo": public(200),
+    "eservice.qr": public(200),
+    "eservice.request_form": public(200),
+    "eservice.blank_form": public(200),
+    "eservice.track": public(200),
+    "eservice.status": public("/e-service/track"),
+    "eservice.request_pdf": public("/e-service/track"),
+    "eservice.cancel": public("/e-service/track"),
+    "eservice.survey": public("/e-service/track"),
+    "eservice.forget": public("/e-service/track"),
+    "eservice.privacy": public(200),
+    "eservice.manual_page": public(200),
+    "eservice.manual_pdf": public(200),
+    # the manual for outsiders: its versions for everyone signed in, published by the admin
+    "eservice.manual_publish": only(ADMIN, "/e-service/manual/versions"),
+    "eservice.manual_versions": everyone(200),
+    "eservice.manual_version_pdf": everyone(200),
     # lending by count and to outsiders (lending/groups, lending/outside): the officer's pages; a loan that is
     # not an approved (or handed-over) request by count sends the picking and return pages back to the loan
     "lending.groups": only(OFFICER, 200),
@@ -263,7 +285,7 @@ def world(app):
             **_evidence_world(app, names["admin"])}
     args.update(_loan_world(app, names))
     args.update(_stocktake_world(app, names))
-    args["group_id"] = make_group(app, 2)[0]
+    args.update(_eservice_world(app, names))  # group_id too: a public group, used by the officer's pages as well
     return {"clients": clients, "names": names, "args": args}
 
 
@@ -372,6 +394,42 @@ def _stocktake_world(app, names: dict[str, str]) -> dict:
         number = manual.publish_manual(s, admin, FileStore(app.config["EVIDENCE_DIR"])).number
         db.session.remove()
     return {"round_id": round_id, "kind": "pdf", "number": number}
+
+
+def _eservice_world(app, names: dict[str, str]) -> dict:
+    """A public lending group with a photo, an outside request made on the e-service, a published manual
+    for outsiders."""
+    from audit import record
+    from core.dates import bangkok_today
+    from core.db import begin_write
+    from core.files import FileStore
+    from core.models import StoredFile, User
+    from lending.eservice import manual as outsiders_manual
+    from lending.groups.models import LendingGroup
+    from lending.outside import services as outside
+
+    group_id, _ = make_group(app, 5, name=unique("เต็นท์ "), category="เต็นท์")
+    with app.app_context():
+        s = db.session
+        store = FileStore(app.config["EVIDENCE_DIR"])
+        data = _png()
+        digest = store.write(data)
+        begin_write(s)
+        if s.get(StoredFile, digest) is None:
+            s.add(StoredFile(sha256=digest, size=len(data), mime="image/png", original_name="tent.png"))
+            s.flush()
+        group = s.get(LendingGroup, group_id)
+        group.photo_sha256 = digest
+        record(s, None, "lending_group.changed", group, {"after": group.state()})
+        s.commit()
+        day = bangkok_today() + timedelta(days=30)
+        party = outside.PartyDetails(kind="person", name="นายทดสอบ สิทธิ์", phone="0812345678", village_no="1")
+        ref = outside.request_outside(s, None, party, [(group_id, 1)], start_on=day, due_on=day, purpose="งานบุญ",
+                                      place="ศาลา").public_ref
+        admin = s.execute(select(User).where(User.username == names["admin"])).scalar_one()
+        version = outsiders_manual.publish_manual(s, admin, store).number
+        db.session.remove()
+    return {"group_id": group_id, "ref": ref, "version": version}
 
 
 # GET routes that record a read in the audit log on purpose (an export, a download of the log or of a
