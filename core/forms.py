@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import get_translations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -17,6 +18,26 @@ from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optio
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from core.permissions import ROLES
+
+
+class _CatalogueTranslations:
+    """WTForms' own messages ("This field is required.") looked up in the app's catalogue, in the
+    language of the page: WTForms ships no Thai, so Flask-WTF's i18n hook would leave them English.
+    The messages are listed in core.form_messages."""
+
+    def gettext(self, string: str) -> str:
+        return get_translations().ugettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return get_translations().ungettext(singular, plural, n)
+
+
+class BaseForm(FlaskForm):
+    """Every form of the app: Flask-WTF's CSRF, and validation messages in the person's language."""
+
+    class Meta:
+        def get_translations(self, form):
+            return _CatalogueTranslations()
 
 
 def version_field() -> HiddenField:
@@ -37,20 +58,20 @@ def role_choices():
     return [(r, labels[r]) for r in ROLES]
 
 
-class LoginForm(FlaskForm):
+class LoginForm(BaseForm):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
     next = HiddenField()
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(BaseForm):
     current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=256)])
     new = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=8, max=256)])
     confirm = PasswordField(_l("Repeat the new password"),
                             validators=[DataRequired(), EqualTo("new", message=_l("The passwords differ."))])
 
 
-class UserForm(FlaskForm):
+class UserForm(BaseForm):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64),
                                                        Regexp(r"^[A-Za-z0-9._-]+$",
                                                               message=_l("Letters, digits, . _ - only."))])
@@ -67,15 +88,15 @@ class UserForm(FlaskForm):
         self.roles.choices = role_choices()
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(BaseForm):
     password = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=8, max=256)])
 
 
-class EmptyForm(FlaskForm):
+class EmptyForm(BaseForm):
     """A form with only its CSRF token, for buttons that POST."""
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(BaseForm):
     agency_name = StringField(_l("Agency name"), validators=[DataRequired(), Length(max=200)])
     agency_short = StringField(_l("Short name"), validators=[Optional(), Length(max=100)])
     district = StringField(_l("District"), validators=[Optional(), Length(max=100)])

@@ -11,7 +11,6 @@ from decimal import Decimal
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired, MultipleFileField
 from wtforms import (
     BooleanField,
@@ -27,6 +26,7 @@ from wtforms.widgets import TextInput
 
 from core.dates import format_numeric, parse_date
 from core.edge import to_id
+from core.forms import BaseForm
 from lending.loans import CONDITIONS, MAX_ITEMS, Incident
 from lending.models import parse_price
 from lending.workflow import ItemReturn
@@ -81,7 +81,7 @@ class BEDateField(Field):
             raise ValueError(_l("Not a date: use DD/MM/YYYY (B.E.) or YYYY-MM-DD.")) from None
 
 
-class LoanRequestForm(FlaskForm):
+class LoanRequestForm(BaseForm):
     """The written request (ใบยืมพัสดุ): items, official purpose, place, dates."""
 
     assets = SelectMultipleField(_l("Items"), coerce=to_id, validate_choice=False)
@@ -119,7 +119,7 @@ class LoanRequestForm(FlaskForm):
         return ok
 
 
-class VersionForm(FlaskForm):
+class VersionForm(BaseForm):
     """A button that acts on a record at the version the page showed."""
 
     version = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9]{1,9}$")])
@@ -188,10 +188,10 @@ class SettleForm(VersionForm):
         return parse_price(self.amount.data)
 
 
-class DocumentForm(FlaskForm):
+class DocumentForm(BaseForm):
     file = FileField(_l("Document (PDF or image)"), validators=[FileRequired()])
     title = StringField(_l("Title"), validators=[Optional(), Length(max=255)])
 
 
-class PlainForm(FlaskForm):
+class PlainForm(BaseForm):
     """Only the CSRF token, for buttons that POST."""
