@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 
 from core import bp, jobs
 from core.db import db
-from core.exports import content_disposition
+from core.exports import content_disposition, content_type
 from core.models import Job, StoredFile
 from core.web import actor, file_store, require
 
@@ -90,6 +90,8 @@ def job_download(job_id: str):
     except (FileNotFoundError, ValueError):
         abort(404)
     resp = send_file(fh, mimetype=stored.mime if stored else "application/octet-stream")
+    if stored is not None:
+        resp.headers["Content-Type"] = content_type(stored.mime)  # one charset, not send_file's second
     resp.headers["Content-Disposition"] = content_disposition(item.result_name or "result")
     resp.headers["Cache-Control"] = "private, no-store"
     if stored is not None and stored.mime.startswith("text/html"):

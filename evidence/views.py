@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 
 from core.db import DomainError, db
 from core.edge import as_id, page_arg
-from core.exports import content_disposition
+from core.exports import content_disposition, content_type
 from core.files import PDF, safe_name
 from core.i18n import lang
 from core.permissions import (
@@ -102,6 +102,7 @@ def _path_or_404(item: EvidenceItem) -> Path:
 def _serve(item: EvidenceItem, path: Path, *, private: bool):
     """Stream a stored file from disk with headers that keep a browser from running it."""
     resp = send_file(path, mimetype=item.mime, conditional=True, etag=item.sha256, max_age=0)
+    resp.headers["Content-Type"] = content_type(item.mime)  # one charset, not send_file's second
     disposition = content_disposition(item.original_name or "file")
     if item.mime.startswith("image/") or item.mime == PDF:
         disposition = "inline" + disposition[len("attachment"):]

@@ -21,6 +21,7 @@ from flask_babel import ngettext
 from core.dates import bangkok_date
 from core.db import DomainError, db, utcnow
 from core.edge import ids_of, page_arg
+from core.exports import content_type
 from core.models import StoredFile
 from core.permissions import LOANS_HEAD, LOANS_MANAGE, LOANS_REQUEST, LOANS_VIEW_ALL
 from core.services import get_settings
@@ -398,7 +399,7 @@ def _stored_file(sha256: str, inline: bool, filename: str | None = None):
         data = file_store().read(stored.sha256)
     except (FileNotFoundError, ValueError):
         abort(404)
-    resp = Response(data, mimetype=stored.mime)
+    resp = Response(data, content_type=content_type(stored.mime))
     resp.headers["Cache-Control"] = "private, max-age=86400"
     resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     if not inline:

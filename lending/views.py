@@ -13,7 +13,7 @@ from core import jobs
 from core.archives import ArchiveRefused, check_workbook
 from core.db import begin_write, db
 from core.edge import ids_of, page_arg
-from core.exports import csv_response, safe_cell
+from core.exports import content_type, csv_response, safe_cell
 from core.files import XLSX, FileStore, safe_name
 from core.i18n import lang
 from core.models import StoredFile
@@ -172,7 +172,7 @@ def asset_photo(asset_id: int):
         data = store.read(stored.sha256)
     except FileNotFoundError:
         abort(404)
-    resp = Response(data, mimetype=stored.mime)
+    resp = Response(data, content_type=content_type(stored.mime))
     resp.headers["Cache-Control"] = "private, max-age=86400"
     resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return resp

@@ -63,8 +63,9 @@ def _errors(form) -> list[str]:
 
 def test_every_form_of_the_app_uses_the_translated_base():
     """A form built on FlaskForm directly would bring English messages back."""
-    import wsgi  # noqa: F401  (every blueprint's forms are imported)
     from flask_wtf import FlaskForm
+
+    import wsgi  # noqa: F401  (every blueprint's forms are imported)
 
     stray = []
     todo = list(FlaskForm.__subclasses__())
