@@ -259,7 +259,7 @@ def _init_error_handlers(app: Flask) -> None:
     def _domain(e: DomainError):
         db.session.rollback()
         # Parameters that are themselves msgids (a status name) are shown in the page's language too.
-        message = _(e.message, **{k: _(v) if isinstance(v, str) and v else v for k, v in e.params.items()})
+        message = i18n.message(e.message, e.params)
         if request.method == "POST" and e.status in (400, 409) and request.referrer:
             flash(message, "danger")
             return redirect(request.referrer)

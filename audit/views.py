@@ -25,7 +25,7 @@ from core.dates import BANGKOK, format_date, format_datetime
 from core.db import db
 from core.edge import arg_int
 from core.forms import EmptyForm
-from core.i18n import lang
+from core.i18n import iso_text_as_be, lang
 from core.permissions import AUDIT_VIEW
 from core.web import actor, require
 
@@ -53,7 +53,7 @@ def _show(value: Any) -> str:
     if value is None or value == "":
         return "–"
     if isinstance(value, str):
-        return value
+        return iso_text_as_be(value) or value  # a date reads in B.E. here; the export keeps the ISO text
     return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
 
 

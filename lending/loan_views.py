@@ -22,6 +22,7 @@ from core.dates import bangkok_date
 from core.db import DomainError, db, utcnow
 from core.edge import ids_of, page_arg
 from core.exports import content_type
+from core.i18n import message as domain_message
 from core.models import StoredFile
 from core.permissions import LOANS_HEAD, LOANS_MANAGE, LOANS_REQUEST, LOANS_VIEW_ALL
 from core.services import get_settings
@@ -181,7 +182,7 @@ def loan_new():
             if err.status == 403:
                 raise
             session.rollback()
-            flash(_(err.message, **err.params), "danger")
+            flash(domain_message(err.message, err.params), "danger")
         else:
             if outcome.replayed:
                 flash(_("This form was already sent; here is what it made."), "info")

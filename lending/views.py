@@ -16,6 +16,7 @@ from core.edge import ids_of, page_arg
 from core.exports import content_type, csv_response, safe_cell
 from core.files import XLSX, FileStore, safe_name
 from core.i18n import lang
+from core.i18n import message as domain_message
 from core.models import StoredFile
 from core.permissions import ASSETS_IMPORT, ASSETS_MANAGE, ASSETS_VIEW, LABELS_PRINT
 from core.web import actor, external_url, file_store, require, submit_once
@@ -239,7 +240,7 @@ def asset_import():
             try:
                 check_workbook(data).close()
             except ArchiveRefused as err:
-                flash(_(err.message, **err.params), "danger")
+                flash(domain_message(err.message, err.params), "danger")
                 return render_template("lending/import.html", form=form)
         if len(data) > CHECK_IN_REQUEST_BYTES:  # a long list is checked by a job; its page is the preview
             digest = _keep_import_file(data, upload.filename or "")
@@ -249,7 +250,7 @@ def asset_import():
         try:
             plan = importing.plan_import(db.session, data, upload.filename or "")
         except importing.ImportFileError as err:
-            flash(_(err.message, **err.params), "danger")
+            flash(domain_message(err.message, err.params), "danger")
             return render_template("lending/import.html", form=form)
         if plan.ok:
             _keep_import_file(data, upload.filename or "")

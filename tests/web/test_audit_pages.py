@@ -282,3 +282,13 @@ def test_an_item_returned_links_to_its_loan(app, client, auditor):
     write(app, None, "loan.item_returned", ("loan_item", "987654"), {"loan": 4321, "condition": "good"})
     html = client.get("/audit/?type=loan_item&id=987654").get_data(as_text=True)
     assert "รับคืนพัสดุ" in html and 'href="/loans/4321">รายการพัสดุที่ยืม 987654</a>' in html
+
+
+def test_dates_in_an_entrys_details_read_in_the_buddhist_era(app, client, auditor):
+    subject = ("pagetest", unique("be"))
+    seq = write(app, None, "pagetest.dated", subject, {"before": {"due_on": "2027-01-15"},
+                                                       "after": {"due_on": "2027-01-17"}})[0]
+    html = client.get(f"/audit/entry/{seq}").get_data(as_text=True)
+    assert "15 ม.ค. 2570" in html and "17 ม.ค. 2570" in html and "2027-01-17" not in html
+    listed = client.get(f"/audit/?type={subject[0]}&id={subject[1]}").get_data(as_text=True)
+    assert "due_on: 17 ม.ค. 2570" in listed
