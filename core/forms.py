@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask_babel import get_translations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from wtforms import (
     BooleanField,
     DecimalField,
@@ -15,9 +16,43 @@ from wtforms import (
     StringField,
 )
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, Regexp
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.widgets import CheckboxInput, Input, ListWidget
 
+from core.dates import format_date, parse_date
 from core.permissions import ROLES
+
+DATE_PICK_HELP = _l("Pick the day from the calendar; it is shown below in the Buddhist Era.")
+
+
+class BEDateInput(Input):
+    """The browser's own date picker, with the chosen day shown beside it as a B.E. date.
+
+    The input's value is ISO (what a date input holds); whatever the field carries — a date, Thai
+    "DD/MM/YYYY" in B.E., ISO — is shown as that day. static/js/be-date.js updates the B.E. line as the
+    person picks; without script the line shows the day the page was given, and the server reads ISO or
+    DD/MM/YYYY either way (a browser without a date picker shows a text box)."""
+
+    input_type = "date"
+
+    def __call__(self, field, **kwargs):
+        raw = field._value()
+        try:
+            day = parse_date(raw)
+        except ValueError:
+            day = None
+        field_id = kwargs.get("id", field.id)
+        kwargs["value"] = day.isoformat() if day else raw
+        kwargs.setdefault("data-kp-be-date", "")
+        kwargs.pop("inputmode", None)
+        kwargs.pop("placeholder", None)
+        described = " ".join(x for x in (kwargs.get("aria-describedby", ""), f"{field_id}-be") if x)
+        kwargs["aria-describedby"] = described
+        from core.i18n import lang  # core.i18n reads the request's language
+
+        shown = format_date(day, lang()) if day else ""
+        line = Markup('<div class="form-text kp-be-date" id="{}-be" aria-live="polite">{}</div>').format(
+            field_id, shown)  # format() escapes both
+        return super().__call__(field, **kwargs) + line
 
 
 class _CatalogueTranslations:

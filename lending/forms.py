@@ -7,7 +7,7 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from core.forms import BaseForm, version_field
+from core.forms import DATE_PICK_HELP, BaseForm, BEDateInput, version_field
 from lending.labels import LAYOUTS
 from lending.models import CATEGORIES, MANUAL_STATUSES
 
@@ -35,8 +35,8 @@ class AssetForm(BaseForm):
     brand = StringField(_l("Brand"), validators=[Optional(), Length(max=100)])
     model = StringField(_l("Model"), validators=[Optional(), Length(max=100)])
     serial_number = StringField(_l("Serial number"), validators=[Optional(), Length(max=100)])
-    acquired_on = StringField(_l("Acquired on"), validators=[Optional(), Length(max=20)],
-                              description=_l("DD/MM/YYYY (B.E.) or YYYY-MM-DD"))
+    acquired_on = StringField(_l("Acquired on"), validators=[Optional(), Length(max=20)], widget=BEDateInput(),
+                              description=DATE_PICK_HELP)
     price = StringField(_l("Price (THB)"), validators=[Optional(), Length(max=30)])
     location = StringField(_l("Location"), validators=[Optional(), Length(max=200)])
     department = StringField(_l("Department"), validators=[Optional(), Length(max=200)])

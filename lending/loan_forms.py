@@ -10,6 +10,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField, FileRequired, MultipleFileField
 from wtforms import (
@@ -22,11 +23,10 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
-from wtforms.widgets import TextInput
 
 from core.dates import format_numeric, parse_date
 from core.edge import to_id
-from core.forms import BaseForm
+from core.forms import DATE_PICK_HELP, BaseForm, BEDateInput
 from lending.loans import CONDITIONS, MAX_ITEMS, Incident
 from lending.models import parse_price
 from lending.workflow import ItemReturn
@@ -62,9 +62,10 @@ DATE_HELP = _l("DD/MM/YYYY (B.E.) or YYYY-MM-DD")
 
 
 class BEDateField(Field):
-    """A date typed as DD/MM/YYYY with a B.E. year (Thai digits too) or ISO; shown back in the Thai form."""
+    """A date picked in the browser's date picker (ISO) or typed as DD/MM/YYYY with a B.E. year (Thai digits
+    too); shown with its B.E. date beside it."""
 
-    widget = TextInput()
+    widget = BEDateInput()
 
     def _value(self) -> str:
         if self.raw_data:
@@ -95,8 +96,8 @@ class LoanRequestForm(BaseForm):
     off_premises = BooleanField(_l("Used outside the office premises"),
                                 description=_l("Taking property outside the premises needs the head of "
                                                "agency's approval."))
-    start_on = BEDateField(_l("From"), validators=[InputRequired()], description=DATE_HELP)
-    due_on = BEDateField(_l("Return by"), validators=[InputRequired()], description=DATE_HELP)
+    start_on = BEDateField(_l("From"), validators=[InputRequired()], description=DATE_PICK_HELP)
+    due_on = BEDateField(_l("Return by"), validators=[InputRequired()], description=DATE_PICK_HELP)
 
     # Which fields each button needs: searching and checking must not complain about an empty purpose.
     NEEDS = {"search": {"csrf_token", "q"},
@@ -170,6 +171,20 @@ class ReceiveForm(VersionForm):
                            if f and f.filename)
             out.append(ItemReturn(item_id=item_id, condition=condition, note=note, photos=photos))
         return out
+
+    @staticmethod
+    def missing_notes(returns: list[ItemReturn], loan: Any) -> dict[int, str]:
+        """Item id → the message naming it, for each item marked damaged or lost without a note."""
+        numbers = {i.id: i.asset.asset_number for i in loan.items}
+        return {r.item_id: _("%(number)s is marked damaged or lost: describe the damage or the loss.",
+                             number=numbers.get(r.item_id, r.item_id))
+                for r in returns if r.condition != "good" and not r.note.strip()}
+
+    @staticmethod
+    def sent_values(form_data: Any, loan: Any) -> dict[int, tuple[str, str]]:
+        """Item id → (condition, note) as sent, so a refused form comes back as it was filled in."""
+        return {i.id: ((form_data.get(f"condition-{i.id}") or "").strip(),
+                       (form_data.get(f"note-{i.id}") or "")[:2000]) for i in loan.items}
 
 
 class SettleForm(VersionForm):

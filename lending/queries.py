@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import Engine, Integer, column, func, literal_column, select, text
@@ -35,6 +35,7 @@ class AssetFilter:
     status: str = ""
     department: str = ""
     lendable: str = ""  # "", "yes", "no"
+    without_disposed: bool = False  # not a query argument: label sheets leave disposed assets out
 
     @classmethod
     def from_args(cls, args: Any) -> AssetFilter:
@@ -47,10 +48,14 @@ class AssetFilter:
                    department=get("department"), lendable=lendable if lendable in ("yes", "no") else "")
 
     def as_args(self) -> dict[str, str]:
-        return {k: v for k, v in self.__dict__.items() if v}
+        return {k: v for k, v in self.__dict__.items() if v and k != "without_disposed"}
+
+    def for_labels(self) -> AssetFilter:
+        """The filter of a label sheet: disposed assets left out, unless the status asked for them."""
+        return replace(self, without_disposed=not self.status)
 
     def has_only_search(self) -> bool:
-        return not (self.category or self.status or self.department or self.lendable)
+        return not (self.category or self.status or self.department or self.lendable or self.without_disposed)
 
     def apply(self, stmt, dialect: str = "", indexed: bool = False, walk: bool = False):
         """The filter's conditions on a statement over assets.
@@ -65,6 +70,8 @@ class AssetFilter:
             stmt = stmt.where(Asset.category == self.category)
         if self.status:
             stmt = stmt.where(Asset.status == self.status)
+        elif self.without_disposed:
+            stmt = stmt.where(Asset.status != "disposed")
         if self.department:
             stmt = stmt.where(Asset.department == self.department)
         if self.lendable:

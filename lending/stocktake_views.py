@@ -10,13 +10,13 @@ from flask import Response, abort, current_app, flash, jsonify, redirect, render
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf.file import FileField
-from wtforms import IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from core.db import N_, Forbidden, db
 from core.edge import page_arg, to_id
 from core.exports import content_disposition
-from core.forms import BaseForm
+from core.forms import BaseForm, MultiCheckboxField
 from core.i18n import lang
 from core.permissions import ASSETS_VIEW, STOCKTAKE_MANAGE
 from core.web import actor, file_store, record_denial, require, submit_once
@@ -38,7 +38,8 @@ class RoundForm(BaseForm):
     title = StringField(_l("Title"), validators=[Optional(), Length(max=300)])
     department = SelectField(_l("Department"), choices=[], validate_choice=False)
     location = SelectField(_l("Location"), choices=[], validate_choice=False)
-    committee = SelectMultipleField(
+    # checkboxes, not a <select multiple> (ctrl-click is no way to choose on a phone)
+    committee = MultiCheckboxField(
         _l("Committee"), coerce=to_id, validators=[DataRequired()], choices=[], validate_choice=False
     )
 
