@@ -16,7 +16,7 @@ from wtforms import (
     StringField,
 )
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, Regexp
-from wtforms.widgets import CheckboxInput, Input, ListWidget
+from wtforms.widgets import CheckboxInput, DateInput, ListWidget
 
 from core.dates import format_date, parse_date
 from core.permissions import ROLES
@@ -24,7 +24,7 @@ from core.permissions import ROLES
 DATE_PICK_HELP = _l("Pick the day from the calendar; it is shown below in the Buddhist Era.")
 
 
-class BEDateInput(Input):
+class BEDateInput(DateInput):
     """The browser's own date picker, with the chosen day shown beside it as a B.E. date.
 
     The input's value is ISO (what a date input holds); whatever the field carries — a date, Thai

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from audit.models import AuditEntry
 from core import context
-from core.dates import bangkok_date, format_numeric, to_thai_digits
+from core.dates import bangkok_date, format_date, format_numeric, to_thai_digits
 from core.db import DomainError, db, utcnow
 from core.models import User
 from lending import workflow
@@ -315,8 +315,10 @@ def test_a_link_from_an_asset_preselects_it_and_defaults_the_dates(app, people, 
     page = client.get(f"/loans/new?asset={chair.id}").get_data(as_text=True)
     assert re.search(rf'name="assets" value="{chair.id}"[^>]*checked', page)
     today = bangkok_date(utcnow())
-    assert f'value="{format_numeric(today)}"' in page
-    assert f'value="{format_numeric(today + timedelta(days=7))}"' in page
+    # the date pickers hold ISO days, with the B.E. date shown beside them
+    assert f'value="{today.isoformat()}"' in page
+    assert f'value="{(today + timedelta(days=7)).isoformat()}"' in page
+    assert f">{format_date(today, 'en')}<" in page
     assert "official use only" in page
     assert "Approval: the supply officer only." in page
     # People who may not borrow see no such button.
