@@ -80,3 +80,11 @@ def test_the_labels_page_counts_without_disposed_assets(as_officer, make_asset):
     html = as_officer.get(f"/assets/labels?category={category}").get_data(as_text=True)
     assert 'id="kp-no-disposed"' in html
     assert re.search(r"\b1\b", html[html.index("kp-card"):html.index('id="kp-no-disposed"')])
+
+
+def test_the_english_manual_page_says_why_the_manual_stays_thai(client, make_user, login_as):
+    login_as(make_user(roles=["staff"]))
+    assert 'id="kp-manual-thai"' not in client.get("/manual").get_data(as_text=True)
+    english(client)
+    html = client.get("/manual").get_data(as_text=True)
+    assert 'id="kp-manual-thai"' in html and "written in Thai" in html and "PDF (in Thai)" in html
