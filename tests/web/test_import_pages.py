@@ -70,7 +70,7 @@ def test_an_error_names_the_column_by_the_files_thai_header(as_officer):
                            content_type="multipart/form-data")
     html = resp.get_data(as_text=True)
     row = html[html.index("kp-errors"):]
-    assert '<td class="kp-column">วันที่ได้มา</td>' in row and "acquired_on" not in row
+    assert '<td class="kp-column text-nowrap">วันที่ได้มา</td>' in row and "acquired_on" not in row
 
 
 def test_a_missing_required_column_is_named_in_thai_when_the_file_speaks_thai():
