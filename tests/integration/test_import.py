@@ -429,8 +429,8 @@ def test_the_web_preview_lists_every_bad_row_and_offers_no_apply(officer_client,
     assert resp.status_code == 200
     assert "2 problems were found. Nothing was imported" in html
     # the column as the file named it (its Thai header), not the internal key
-    assert "<td class=\"kp-number\">3</td><td class=\"kp-column text-nowrap\">ราคา</td><td class=\"text-break\">แพง</td>" \
-           "<td>not a number</td>" in html
+    assert "<td class=\"kp-number\">3</td><td class=\"kp-column text-nowrap\">ราคา</td>" \
+           "<td class=\"text-break\">แพง</td><td>not a number</td>" in html
     assert "<td class=\"kp-number\">5</td><td class=\"kp-column text-nowrap\">ชื่อครุภัณฑ์</td>" in html
     assert "/assets/import/apply" not in html
     assert assets_of(session, p) == []
