@@ -443,7 +443,7 @@ def test_the_web_preview_names_the_first_row_of_a_repeated_number(officer_client
 
     html = upload(officer_client, data, "dup.csv").get_data(as_text=True)
 
-    assert "<td class=\"kp-number\">3</td><td><code>asset_number</code></td>" in html
+    assert "<td class=\"kp-number\">3</td><td class=\"kp-column text-nowrap\">asset_number</td>" in html
     assert "the same asset number is on row 2" in html
     assert assets_of(session, p) == []
 
