@@ -15,10 +15,10 @@ import os
 from typing import Any
 
 import click
-from flask import Flask, flash, g, redirect, render_template, request
+from flask import Flask, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_bootstrap import Bootstrap5
-from flask_login import LoginManager
+from flask_login import LoginManager, current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
@@ -35,6 +35,7 @@ import lending.models  # noqa: F401
 import lending.stocktake  # noqa: F401
 import lending.synonyms  # noqa: F401
 from audit import cli as audit_cli
+from audit import names as audit_names
 from audit import views as _audit_views  # noqa: F401  (routes register on import)
 from audit.services import install_guard
 from core import cli as core_cli
@@ -171,6 +172,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     # the home page: each package's panel, registered here so that core imports neither
     home_panels.register("tasks", 10, "lending/home/_tasks.html", lending_home.tasks)
     home_panels.register("figures", 20, "evidence/_home_figures.html", evidence_home.figures)
+    _register_audit_links()
 
     @app.context_processor
     def _globals():
@@ -185,6 +187,38 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     _init_request_hooks(app)
     _init_error_handlers(app)
     return app
+
+
+def _register_audit_links() -> None:
+    """Where the audit pages link each kind of record: its own page, or the page it belongs to."""
+    def the(endpoint: str, arg: str | None = None, key: str | None = None, permission: str | None = None):
+        def build(subject_id: str, data: dict[str, Any]) -> str | None:
+            if permission and not (current_user.is_authenticated and current_user.can(permission)):
+                return None
+            if arg is None:
+                return url_for(endpoint)
+            value = data.get(key) if key else subject_id
+            return url_for(endpoint, **{arg: int(value)}) if value not in (None, "") else None
+        return build
+
+    for kind, build in {
+        "asset": the("lending.asset", "asset_id"),
+        "loan": the("lending.loan", "loan_id"),
+        "loan_item": the("lending.loan", "loan_id", key="loan"),
+        "demand": the("lending.loan", "loan_id", key="loan"),
+        "incident": the("lending.incident", "incident_id"),
+        "stocktake_round": the("lending.stocktake_round", "round_id"),
+        "stocktake_entry": the("lending.stocktake_round", "round_id", key="round_id"),
+        "manual_version": the("lending.manual_versions"),
+        "evidence": the("evidence.item", "evidence_id"),
+        "measure": the("evidence.measures"),
+        "measures": the("evidence.measures", "year"),
+        "report": the("evidence.report", "year"),
+        "users": the("core.user_edit", "user_id", permission="users.manage"),
+        "settings": the("core.settings", permission="settings.manage"),
+        "audit_checkpoint": the("audit.verify"),
+    }.items():
+        audit_names.register_link(kind, build)
 
 
 def _init_login(app: Flask) -> None:
@@ -242,8 +276,8 @@ def _init_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(e: DomainError):
         db.session.rollback()
-        # Parameters that are msgids (a status name) are shown in the page's language too, dates in B.E.
-        message = _(e.message, **i18n.message_params(e.params))
+        # Parameters that are themselves msgids (a status name) are shown in the page's language too.
+        message = i18n.message(e.message, e.params)
         if request.method == "POST" and e.status in (400, 409) and request.referrer:
             flash(message, "danger")
             return redirect(request.referrer)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from flask_wtf import FlaskForm
+from core.forms import BaseForm
 
 
-class VerifyForm(FlaskForm):
+class VerifyForm(BaseForm):
     """The "verify now" button: only its CSRF token."""

@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from sqlalchemy.exc import DBAPIError
 
-from audit import bp, queries
+from audit import bp, names, queries
 from audit import jobs as audit_jobs
 from audit.chain import at_text
 from audit.forms import VerifyForm
@@ -25,7 +25,7 @@ from core.dates import BANGKOK, format_date, format_datetime
 from core.db import db
 from core.edge import arg_int
 from core.forms import EmptyForm
-from core.i18n import lang
+from core.i18n import iso_text_as_be, lang
 from core.permissions import AUDIT_VIEW
 from core.web import actor, require
 
@@ -53,7 +53,7 @@ def _show(value: Any) -> str:
     if value is None or value == "":
         return "–"
     if isinstance(value, str):
-        return value
+        return iso_text_as_be(value) or value  # a date reads in B.E. here; the export keeps the ISO text
     return json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
 
 
@@ -89,6 +89,32 @@ def _action_filter(action: str) -> Markup:
     return Markup(".<wbr>").join(escape(part) for part in action.split("."))
 
 
+@bp.app_template_filter("audit_action_name")
+def _action_name_filter(action: str) -> str:
+    """The action's name in the page's language (audit/names.py); the code stays beside it."""
+    return names.action_name(action)
+
+
+@bp.app_template_filter("audit_subject_name")
+def _subject_name_filter(subject_type: str) -> str:
+    return names.subject_name(subject_type)
+
+
+@bp.app_template_global("audit_record_link")
+def _record_link(entry: Any) -> str | None:
+    """The page of the entry's record, when it has one the viewer can open."""
+    if not entry.subject_type:
+        return None
+    data: dict[str, Any] = {}
+    if entry.subject_type in ("loan_item", "demand", "stocktake_entry"):  # their page is their parent's
+        try:
+            value = json.loads(entry.data)
+        except ValueError:
+            value = None
+        data = value if isinstance(value, dict) else {}
+    return names.link(entry.subject_type, entry.subject_id, data)
+
+
 @bp.app_template_filter("audit_time")
 def _time_filter(at: datetime) -> str:
     """An entry's time in Asia/Bangkok to the second, with a B.E. date: seconds matter in a log."""
@@ -100,6 +126,7 @@ def _time_filter(at: datetime) -> str:
 def _page_context(flt: queries.LogFilter) -> dict[str, Any]:
     return {"flt": flt, "actions": queries.distinct_values(db.session, "action"),
             "subject_types": queries.distinct_values(db.session, "subject_type"),
+            "action_name": names.action_name, "subject_name": names.subject_name,
             "actors": queries.actor_names(db.session), "window_size": queries.SEARCH_WINDOW}
 
 
@@ -121,7 +148,7 @@ def record_history(subject_type: str, subject_id: str):
     flt = queries.LogFilter.from_args({"type": subject_type, "id": "" if subject_id == "-" else subject_id})
     page = queries.list_entries(db.session, flt, before=_cursor("before"), after=_cursor("after"))
     return render_template("audit/record.html", page=page, flt=flt, subject_type=flt.subject_type,
-                           subject_id=flt.subject_id)
+                           subject_id=flt.subject_id, record_url=names.link(flt.subject_type, flt.subject_id))
 
 
 @bp.route("/entry/<int:seq>")

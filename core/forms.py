@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from flask_babel import get_translations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from markupsafe import Markup
 from wtforms import (
     BooleanField,
     DecimalField,
@@ -14,9 +16,63 @@ from wtforms import (
     StringField,
 )
 from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optional, Regexp
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.widgets import CheckboxInput, DateInput, ListWidget
 
+from core.dates import format_date, parse_date
 from core.permissions import ROLES
+
+DATE_PICK_HELP = _l("Pick the day from the calendar; it is shown below in the Buddhist Era.")
+
+
+class BEDateInput(DateInput):
+    """The browser's own date picker, with the chosen day shown beside it as a B.E. date.
+
+    The input's value is ISO (what a date input holds); whatever the field carries — a date, Thai
+    "DD/MM/YYYY" in B.E., ISO — is shown as that day. static/js/be-date.js updates the B.E. line as the
+    person picks; without script the line shows the day the page was given, and the server reads ISO or
+    DD/MM/YYYY either way (a browser without a date picker shows a text box)."""
+
+    input_type = "date"
+
+    def __call__(self, field, **kwargs):
+        raw = field._value()
+        try:
+            day = parse_date(raw)
+        except ValueError:
+            day = None
+        field_id = kwargs.get("id", field.id)
+        kwargs["value"] = day.isoformat() if day else raw
+        kwargs.setdefault("data-kp-be-date", "")
+        kwargs.pop("inputmode", None)
+        kwargs.pop("placeholder", None)
+        described = " ".join(x for x in (kwargs.get("aria-describedby", ""), f"{field_id}-be") if x)
+        kwargs["aria-describedby"] = described
+        from core.i18n import lang  # core.i18n reads the request's language
+
+        shown = format_date(day, lang()) if day else ""
+        line = Markup('<div class="form-text kp-be-date" id="{}-be" aria-live="polite">{}</div>').format(
+            field_id, shown)  # format() escapes both
+        return super().__call__(field, **kwargs) + line
+
+
+class _CatalogueTranslations:
+    """WTForms' own messages ("This field is required.") looked up in the app's catalogue, in the
+    language of the page: WTForms ships no Thai, so Flask-WTF's i18n hook would leave them English.
+    The messages are listed in core.form_messages."""
+
+    def gettext(self, string: str) -> str:
+        return get_translations().ugettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return get_translations().ungettext(singular, plural, n)
+
+
+class BaseForm(FlaskForm):
+    """Every form of the app: Flask-WTF's CSRF, and validation messages in the person's language."""
+
+    class Meta:
+        def get_translations(self, form):
+            return _CatalogueTranslations()
 
 
 def version_field() -> HiddenField:
@@ -37,20 +93,20 @@ def role_choices():
     return [(r, labels[r]) for r in ROLES]
 
 
-class LoginForm(FlaskForm):
+class LoginForm(BaseForm):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=256)])
     next = HiddenField()
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(BaseForm):
     current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=256)])
     new = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=8, max=256)])
     confirm = PasswordField(_l("Repeat the new password"),
                             validators=[DataRequired(), EqualTo("new", message=_l("The passwords differ."))])
 
 
-class UserForm(FlaskForm):
+class UserForm(BaseForm):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64),
                                                        Regexp(r"^[A-Za-z0-9._-]+$",
                                                               message=_l("Letters, digits, . _ - only."))])
@@ -67,15 +123,15 @@ class UserForm(FlaskForm):
         self.roles.choices = role_choices()
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(BaseForm):
     password = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=8, max=256)])
 
 
-class EmptyForm(FlaskForm):
+class EmptyForm(BaseForm):
     """A form with only its CSRF token, for buttons that POST."""
 
 
-class SettingsForm(FlaskForm):
+class SettingsForm(BaseForm):
     agency_name = StringField(_l("Agency name"), validators=[DataRequired(), Length(max=200)])
     agency_short = StringField(_l("Short name"), validators=[Optional(), Length(max=100)])
     district = StringField(_l("District"), validators=[Optional(), Length(max=100)])

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
+from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from flask import Flask, request, session
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, get_locale, gettext
 from flask_login import current_user
 
 from core import dates
@@ -29,24 +32,47 @@ def lang() -> str:
     return locale.language if locale else "th"
 
 
+_ISO_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_ISO_AT = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$")
+
+
+def shown_param(value: Any) -> Any:
+    """A message's parameter as the person reads it: dates (objects or ISO text, as errors and stored job
+    results carry them) in B.E. in the page's language; a text that is itself a msgid translated."""
+    if isinstance(value, datetime):
+        return dates.format_datetime(value, lang())
+    if isinstance(value, date):
+        return dates.format_date(value, lang())
+    if not isinstance(value, str) or not value:
+        return value
+    as_date = iso_text_as_be(value)
+    return as_date if as_date is not None else gettext(value)
+
+
+def iso_text_as_be(value: str) -> str | None:
+    """An ISO date or timestamp written as text, as a B.E. date (and Bangkok time); None if it is not one."""
+    try:
+        if _ISO_DAY.match(value):
+            return dates.format_date(date.fromisoformat(value), lang())
+        if _ISO_AT.match(value):
+            return dates.format_datetime(datetime.fromisoformat(value.replace("Z", "+00:00")), lang())
+    except ValueError:
+        return None
+    return None
+
+
+def message(msgid: str, params: dict[str, Any] | None = None) -> str:
+    """A domain message (msgid and parameters) in the page's language, its dates in B.E."""
+    if not msgid:
+        return ""
+    if not params:
+        return gettext(msgid)
+    return gettext(msgid, **{k: shown_param(v) for k, v in dict(params).items()})
+
+
 def message_params(params: dict) -> dict:
-    """A domain error's parameters as a page shows them: those that are msgids (a status name) in the
-    page's language, dates in B.E. (never ISO C.E. inside a Thai sentence)."""
-    from datetime import date, datetime
-
-    from flask_babel import gettext
-
-    out = {}
-    for key, value in params.items():
-        if isinstance(value, datetime):
-            out[key] = dates.format_datetime(value, lang())
-        elif isinstance(value, date):
-            out[key] = dates.format_date(value, lang())
-        elif isinstance(value, str) and value:
-            out[key] = gettext(value)
-        else:
-            out[key] = value
-    return out
+    """A domain error's parameters as a page shows them (see shown_param)."""
+    return {key: shown_param(value) for key, value in params.items()}
 
 
 def money(value: Decimal | None) -> str:
@@ -65,6 +91,7 @@ def init_app(app: Flask) -> None:
 
     app.jinja_env.filters["megabytes"] = megabytes
     app.jinja_env.globals["current_lang"] = lang
+    app.jinja_env.globals["domain_message"] = message
     app.jinja_env.globals["LANGUAGES"] = LANGUAGES
 
     @app.context_processor

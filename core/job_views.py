@@ -10,7 +10,8 @@ from flask_babel import gettext as _
 
 from core import bp, jobs
 from core.db import db
-from core.exports import content_disposition
+from core.exports import content_disposition, content_type
+from core.i18n import message as domain_message
 from core.models import Job, StoredFile
 from core.web import actor, file_store, require
 
@@ -23,10 +24,7 @@ def _own_job(job_id: str) -> Job:
 
 
 def _translated(msgid: str, params: dict | None) -> str:
-    if not msgid:
-        return ""
-    params = {k: _(v) if isinstance(v, str) and v else v for k, v in (params or {}).items()}
-    return _(msgid, **params) if params else _(msgid)
+    return domain_message(msgid, params)
 
 
 def _progress_text(done: int, total: int | None) -> str:
@@ -90,6 +88,8 @@ def job_download(job_id: str):
     except (FileNotFoundError, ValueError):
         abort(404)
     resp = send_file(fh, mimetype=stored.mime if stored else "application/octet-stream")
+    if stored is not None:
+        resp.headers["Content-Type"] = content_type(stored.mime)  # one charset, not send_file's second
     resp.headers["Content-Disposition"] = content_disposition(item.result_name or "result")
     resp.headers["Cache-Control"] = "private, no-store"
     if stored is not None and stored.mime.startswith("text/html"):

@@ -32,6 +32,7 @@ import ctypes
 import ctypes.util
 import functools
 import logging
+import re
 import threading
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -149,6 +150,31 @@ _NO_LINE_START = frozenset("ะาำๅฯๆ,.;:!?)]}%\u201d\u2019")
 _NO_LINE_END = frozenset("([{\u201c\u2018")
 
 
+# libthai's dictionary cuts text into its smallest words, so lexicalised compounds come apart at a line
+# end ("หน่วย|งาน", "วัน|ที่", "ผู้|รับผิดชอบ") — most visibly in a narrow table header or a flowchart box.
+# These compounds stay whole, and no line ends on a prefix that makes a noun of what follows.
+_COMPOUNDS = ("หน่วยงาน", "วันที่", "เจ้าหน้าที่", "ส่วนราชการ", "สถานที่", "ใช้งาน", "ผู้ยืม", "ผู้บริหาร",
+              "ส่งคืน", "ส่งมอบ", "รับคืน", "ตรวจรับ", "ตรวจสอบ", "หัวหน้า", "ลำดับที่", "เลขที่", "ที่ตั้ง",
+              "งบประมาณ", "ปีงบประมาณ", "ครุภัณฑ์", "หมายเลข", "ทะเบียน", "ชดใช้", "จำหน่าย", "ค่าใช้จ่าย")
+_COMPOUND_RE = re.compile("|".join(sorted(map(re.escape, _COMPOUNDS), key=len, reverse=True)))
+_BOUND_PREFIXES = frozenset({"ผู้", "การ", "ความ"})
+
+
+def _inside_compounds(text: str) -> set[int]:
+    """Positions strictly inside a compound of _COMPOUNDS, where no line may break."""
+    return {i for m in _COMPOUND_RE.finditer(text) for i in range(m.start() + 1, m.end())}
+
+
+def _after_prefix(text: str, breaks: list[int]) -> set[int]:
+    """Dictionary breaks right after a bound prefix (ผู้, การ, ความ) that is followed by a Thai letter."""
+    out, start = set(), 0
+    for i in breaks:
+        if text[start:i] in _BOUND_PREFIXES and i < len(text) and _is_thai(text[i]):
+            out.add(i)
+        start = i
+    return out
+
+
 def _is_thai(ch: str) -> bool:
     return "\u0e00" <= ch <= "\u0e7f"
 
@@ -166,7 +192,8 @@ def break_opportunities(text: str) -> tuple[int, ...]:
             found.add(i)
     dictionary = _libthai.breaks(text)
     if dictionary is not None:
-        found.update(dictionary)
+        segments = sorted(set(dictionary) | {i for i in found})
+        found.update(set(dictionary) - _inside_compounds(text) - _after_prefix(text, segments))
     else:  # the heuristic: only where a Thai syllable very probably starts or ends
         for i in range(1, len(text)):
             a, b = text[i - 1], text[i]
@@ -548,7 +575,9 @@ class ThaiDocument:
                 col = columns[i]
                 align = c.align or (col.header_align if header else col.align)
                 bold = c.bold or header
-                lines = self.wrap(c.text, w - 2 * pad, size, bold) or [""]
+                # a header breaks at its spaces first ("ราคา (บาท)"); a word only when it cannot fit
+                text = keep_together(c.text) if header and " " in c.text.strip() else c.text
+                lines = self.wrap(text, w - 2 * pad, size, bold) or [""]
                 out.append(_Laid(xs[i], w, lines, align, bold, fill=header))
                 i += span
             while i < len(columns):  # a short row: empty cells to the end
@@ -611,7 +640,8 @@ class ThaiDocument:
             if not col.fit:
                 continue
             title = " ".join(clean_text(col.title).split())
-            cuts = (0, *break_opportunities(title), len(title))
+            spaces = tuple(i for i in range(1, len(title)) if title[i - 1] == " ")
+            cuts = (0, *(spaces or break_opportunities(title)), len(title))
             pieces = [title[a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
             # the header may take two lines: the narrowest width that needs no more
             widest = min((max(self.measure("".join(pieces[:k]).strip(), size, True),

@@ -15,6 +15,7 @@ from core import bp, services
 from core.db import db
 from core.forms import ChangePasswordForm, EmptyForm, LoginForm, ResetPasswordForm, SettingsForm, UserForm
 from core.i18n import LANGUAGES
+from core.i18n import message as domain_message
 from core.models import User
 from core.permissions import AUDIT_VIEW, SETTINGS_MANAGE, USERS_MANAGE
 from core.web import actor, public, require, safe_next, submit_once
@@ -47,7 +48,7 @@ def login():
                 ip=request.remote_addr or "", user_agent=request.user_agent.string or "",
                 config=current_app.config)
         except services.LoginRefused as e:
-            flash(_(e.message, **e.params), "danger")
+            flash(domain_message(e.message, e.params), "danger")
             return render_template("core/login.html", form=form), 200
         previous = actor()
         if previous is not None and previous.current_session_token:

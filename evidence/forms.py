@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
 from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
-from core.forms import version_field
+from core.forms import BaseForm, version_field
 from evidence import catalogue
 from evidence.figures import FIGURE_KEYS
 from evidence.models import INSTRUMENTS, INTERNAL, PUBLIC
@@ -131,7 +130,7 @@ class _Checkboxes(SelectMultipleField):
         pass
 
 
-class UploadForm(FlaskForm):
+class UploadForm(BaseForm):
     files = MultipleFileField(_l("Files"))
     fiscal_year = HiddenField(validators=[DataRequired(), Regexp(r"^\d{4}$")])
     indicators = _Checkboxes(_l("Indicators"), choices=[])
@@ -144,17 +143,17 @@ class UploadForm(FlaskForm):
     measure_id = HiddenField()
 
 
-class EditEvidenceForm(FlaskForm):
+class EditEvidenceForm(BaseForm):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=300)])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)])
     indicators = _Checkboxes(_l("Indicators"), choices=[])
 
 
-class VisibilityForm(FlaskForm):
+class VisibilityForm(BaseForm):
     public = HiddenField(validators=[DataRequired(), Regexp(r"^[01]$")])
 
 
-class IndicatorForm(FlaskForm):
+class IndicatorForm(BaseForm):
     code = StringField(_l("Code"), validators=[DataRequired(), Length(max=10)],
                        description=_l("A letter i, e or o and a number, e.g. i20 or o43."))
     instrument = SelectField(_l("Instrument"), choices=[])
@@ -173,22 +172,22 @@ class IndicatorForm(FlaskForm):
         self.roles.choices = list(ROLE_LABELS.items())
 
 
-class IndicatorActionForm(FlaskForm):
+class IndicatorActionForm(BaseForm):
     """Retire, restore or move one item of the catalogue (CSRF and the code)."""
 
     code = HiddenField(validators=[DataRequired(), Length(max=10)])
     step = HiddenField(validators=[Optional(), Regexp(r"^-?1$")])
 
 
-class StartCatalogueForm(FlaskForm):
+class StartCatalogueForm(BaseForm):
     """Start a year that has no catalogue yet (CSRF only)."""
 
 
-class PublishReportForm(FlaskForm):
+class PublishReportForm(BaseForm):
     """Publish the year's report as evidence of its measures-report item (CSRF only)."""
 
 
-class MeasureForm(FlaskForm):
+class MeasureForm(BaseForm):
     title = TextAreaField(_l("Measure"), validators=[DataRequired(), Length(max=2000)])
     indicators = _Checkboxes(_l("Indicators"), choices=[])
     activities = TextAreaField(_l("What was done"), validators=[Optional(), Length(max=10000)])
@@ -202,6 +201,6 @@ class MeasureForm(FlaskForm):
         self.figures.choices = [(k, figure_label(k)) for k in FIGURE_KEYS]
 
 
-class CopyMeasuresForm(FlaskForm):
+class CopyMeasuresForm(BaseForm):
     from_year = HiddenField(validators=[DataRequired(), Regexp(r"^\d{4}$")])
     to_year = HiddenField(validators=[DataRequired(), Regexp(r"^\d{4}$")])

@@ -10,9 +10,10 @@ from flask_babel import gettext as _
 
 from core.db import DomainError, db
 from core.edge import as_id, page_arg
-from core.exports import content_disposition
+from core.exports import content_disposition, content_type
 from core.files import PDF, safe_name
 from core.i18n import lang
+from core.i18n import message as domain_message
 from core.permissions import (
     EVIDENCE_MANAGE,
     EVIDENCE_PUBLISH,
@@ -102,6 +103,7 @@ def _path_or_404(item: EvidenceItem) -> Path:
 def _serve(item: EvidenceItem, path: Path, *, private: bool):
     """Stream a stored file from disk with headers that keep a browser from running it."""
     resp = send_file(path, mimetype=item.mime, conditional=True, etag=item.sha256, max_age=0)
+    resp.headers["Content-Type"] = content_type(item.mime)  # one charset, not send_file's second
     disposition = content_disposition(item.original_name or "file")
     if item.mime.startswith("image/") or item.mime == PDF:
         disposition = "inline" + disposition[len("attachment"):]
@@ -250,7 +252,7 @@ def _store_uploads(files: list, titles: list[str], year: int, form: UploadForm,
                 **{f"{kind}_id": link.id for kind, link in links.items()})
         except DomainError as err:
             db.session.rollback()
-            reason = _(err.message, **err.params)
+            reason = domain_message(err.message, err.params)
             flash(_("%(name)s was not stored: %(reason)s", name=name, reason=reason), "danger")
             results.append({"name": name, "id": None, "error": reason})
         else:
@@ -379,7 +381,7 @@ def indicators():
                                             to_confirm=bool(form.to_confirm.data))
         except DomainError as err:  # shown with the form as typed, not lost in a redirect
             db.session.rollback()
-            flash(_(err.message, **err.params), "danger")
+            flash(domain_message(err.message, err.params), "danger")
         else:
             flash(_("Indicator %(code)s of fiscal year %(year)d was saved.", code=saved.code, year=year),
                   "success")
@@ -493,7 +495,7 @@ def _saved(year: int, form: MeasureForm, measure_id: int | None) -> bool:
             version=version if measure_id else None))
     except DomainError as err:
         db.session.rollback()
-        flash(_(err.message, **err.params), "danger")
+        flash(domain_message(err.message, err.params), "danger")
         return False
     if outcome.replayed:
         flash(_("This form was already sent; here is what it made."), "info")

@@ -33,7 +33,7 @@ def import_command(file: Path, dry_run: bool):
         raise click.ClickException(str(err)) from None
     if not plan.ok:
         for e in plan.errors[:500]:
-            click.echo(f"row {e.row}, column {e.column}: {e.message()}" + (f" ({e.value!r})" if e.value else ""),
+            click.echo(f"row {e.row}, column {e.column_label}: {e.message()}" + (f" ({e.value!r})" if e.value else ""),
                        err=True)
         if len(plan.errors) > 500:
             click.echo(f"... and {len(plan.errors) - 500} more", err=True)

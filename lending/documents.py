@@ -172,9 +172,28 @@ def _nb(text: str) -> str:
     return text.replace(" ", NBSP)
 
 
+_DISTRICT_PREFIXES = ("อำเภอ", "อ.", "เขต")
+_PROVINCE_PREFIXES = ("จังหวัด", "จ.")
+
+
+def _bare(name: str, prefixes: tuple[str, ...]) -> str:
+    """A district or province without its word ("อำเภอโนนสูง" → "โนนสูง")."""
+    for prefix in prefixes:
+        if name.startswith(prefix):
+            return name[len(prefix):].strip()
+    return name.strip()
+
+
 def _address_lines(settings: dict[str, Any], lang: str) -> list[str]:
-    """The agency's address: the street line, then "อำเภอ… จังหวัด…" (blank parts left out)."""
+    """The agency's address: the street line, then "อำเภอ… จังหวัด…" (blank parts left out).
+
+    A district or province the street line already names ("… อำเภอโนนสูง จังหวัดนครราชสีมา 30160", or
+    "อ.โนนสูง") is not printed a second time."""
     address, district, province = (_s(settings.get(k)) for k in ("address", "district", "province"))
+    if district and _bare(district, _DISTRICT_PREFIXES) and _bare(district, _DISTRICT_PREFIXES) in address:
+        district = ""
+    if province and _bare(province, _PROVINCE_PREFIXES) and _bare(province, _PROVINCE_PREFIXES) in address:
+        province = ""
     area: list[str] = []
     if lang == "th":
         if district:
@@ -236,6 +255,7 @@ _RECEIPT = {
         "step_handover": "ส่งมอบพัสดุ",
         "step_confirmed": "ผู้ยืมยืนยันการรับในระบบ",
         "pending": "รอดำเนินการ",
+        "not_recorded": "ไม่ได้บันทึกไว้ในทะเบียนคุม",
         "off_premises_note": "นำออกนอกสถานที่",
         "value_note": "มูลค่าถึงเกณฑ์ที่ต้องให้หัวหน้าอนุมัติ",
         "returns": "การส่งคืน",
@@ -284,6 +304,7 @@ _RECEIPT = {
         "step_handover": "Items handed over",
         "step_confirmed": "Receipt confirmed by the borrower in the app",
         "pending": "pending",
+        "not_recorded": "not recorded in the ledger",
         "off_premises_note": "taken off the premises",
         "value_note": "value at or above the head's threshold",
         "returns": "Returns",
@@ -384,7 +405,11 @@ def receipt_pdf(loan: Any, settings: dict[str, Any], lang: str = "th") -> bytes:
 
 def _record_section(doc: ThaiDocument, f: _Fmt, t: dict[str, Any], loan: Any) -> None:
     """Who did what and when: request, the officer's and the head's approval, hand-over, confirmation."""
-    at, who = f.table_datetime, _name
+    at = f.table_datetime
+    blank = t["not_recorded"] if getattr(loan, "imported", False) else ""
+
+    def who(user: Any) -> str:  # a loan from the paper ledger may not say who did a step
+        return _name(user) or blank
     rows: list[list[str]] = [[t["step_request"], who(loan.borrower), at(loan.requested_at), "-"]]
     if loan.officer_at is not None or loan.status == "requested":
         rows.append([t["step_officer"], who(loan.officer) or "-", at(loan.officer_at) or t["pending"], "-"])

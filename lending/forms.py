@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from core.forms import version_field
+from core.forms import DATE_PICK_HELP, BaseForm, BEDateInput, version_field
 from lending.labels import LAYOUTS
 from lending.models import CATEGORIES, MANUAL_STATUSES
 
@@ -26,7 +25,7 @@ STATUS_LABELS = {
 }
 
 
-class AssetForm(FlaskForm):
+class AssetForm(BaseForm):
     # Strings, not typed fields: the shared rules in lending.models parse Thai digits, B.E. dates and
     # "1,500.00", and report errors in the same words as the import.
     asset_number = StringField(_l("Asset number"), validators=[DataRequired(), Length(max=60)],
@@ -36,8 +35,8 @@ class AssetForm(FlaskForm):
     brand = StringField(_l("Brand"), validators=[Optional(), Length(max=100)])
     model = StringField(_l("Model"), validators=[Optional(), Length(max=100)])
     serial_number = StringField(_l("Serial number"), validators=[Optional(), Length(max=100)])
-    acquired_on = StringField(_l("Acquired on"), validators=[Optional(), Length(max=20)],
-                              description=_l("DD/MM/YYYY (B.E.) or YYYY-MM-DD"))
+    acquired_on = StringField(_l("Acquired on"), validators=[Optional(), Length(max=20)], widget=BEDateInput(),
+                              description=DATE_PICK_HELP)
     price = StringField(_l("Price (THB)"), validators=[Optional(), Length(max=30)])
     location = StringField(_l("Location"), validators=[Optional(), Length(max=200)])
     department = StringField(_l("Department"), validators=[Optional(), Length(max=200)])
@@ -47,7 +46,7 @@ class AssetForm(FlaskForm):
     categories = CATEGORIES
 
 
-class StatusForm(FlaskForm):
+class StatusForm(BaseForm):
     status = SelectField(_l("New status"), choices=[])
     note = TextAreaField(_l("Reason"), validators=[Optional(), Length(max=2000)])
     version = version_field()
@@ -57,19 +56,19 @@ class StatusForm(FlaskForm):
         self.status.choices = [(s, STATUS_LABELS[s]) for s in MANUAL_STATUSES]
 
 
-class PhotoForm(FlaskForm):
+class PhotoForm(BaseForm):
     photo = FileField(_l("Photo"), validators=[FileRequired()])
 
 
-class ImportForm(FlaskForm):
+class ImportForm(BaseForm):
     file = FileField(_l("CSV or XLSX file"), validators=[FileRequired()])
 
 
-class ApplyImportForm(FlaskForm):
+class ApplyImportForm(BaseForm):
     sha256 = HiddenField(validators=[DataRequired(), Length(min=64, max=64)])
 
 
-class LabelsForm(FlaskForm):
+class LabelsForm(BaseForm):
     layout = SelectField(_l("Sticker sheet"), choices=[])
     start_at = IntegerField(_l("Labels already used on the first sheet (skipped)"), default=0,
                             validators=[Optional(), NumberRange(min=0, max=39)])
@@ -80,7 +79,7 @@ class LabelsForm(FlaskForm):
         self.layout.choices = [(k, v.display_name) for k, v in LAYOUTS.items()]
 
 
-class SynonymForm(FlaskForm):
+class SynonymForm(BaseForm):
     """A group of terms that mean the same equipment (the office's search synonyms)."""
 
     terms = TextAreaField(_l("Terms that mean the same thing"), validators=[DataRequired(), Length(max=2000)],
@@ -88,5 +87,5 @@ class SynonymForm(FlaskForm):
                                          "เครื่องตัดหญ้า, ตัดหญ้า, lawn mower"))
 
 
-class DeleteForm(FlaskForm):
+class DeleteForm(BaseForm):
     """Only the CSRF token, for a button that removes something."""

@@ -12,7 +12,7 @@ import io
 import logging
 import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -59,6 +59,16 @@ class RowError:
     reason: str  # msgid, with %(name)s placeholders filled from params
     value: str = ""
     params: tuple[tuple[str, Any], ...] = ()
+    header: str = ""  # the column as the file named it (a Thai header), for people; `column` is the key
+
+    @property
+    def column_name(self) -> str:
+        return self.header or self.column
+
+    @property
+    def column_label(self) -> str:
+        """The file's header with the key beside it when they differ: "ราคา (price)", for the command line."""
+        return self.column if self.column_name == self.column else f"{self.column_name} ({self.column})"
 
     def message(self, translate: Callable[[str], str] = lambda s: s) -> str:
         return translate(self.reason) % dict(self.params) if self.params else translate(self.reason)
@@ -73,6 +83,7 @@ class Plan:
     unchanged: int = 0
     errors: list[RowError] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)  # key -> the file's own header of that column
 
     @property
     def ok(self) -> bool:
@@ -137,6 +148,21 @@ def read_table(data: bytes, filename: str = "") -> tuple[list[str], list[list[An
     return header, rows
 
 
+def uses_thai_headers(header: list[str]) -> bool:
+    """True when the file names its columns in Thai: its errors then name missing columns in Thai too."""
+    return any(any("\u0e00" <= ch <= "\u0e7f" for ch in str(name or "")) for name in header)
+
+
+def file_headers(header: list[str], mapping: dict[int, str]) -> dict[str, str]:
+    """Each mapped key → the header text the file itself used for it."""
+    return {key: str(header[index]).strip() for index, key in mapping.items()}
+
+
+def name_columns(errors: list[RowError], headers: dict[str, str]) -> list[RowError]:
+    """The errors, each naming its column as the file did."""
+    return [replace(e, header=headers.get(e.column, e.column)) for e in errors]
+
+
 def map_headers(header: list[str]) -> dict[int, str]:
     """Column index → field, from English or Thai header names; unknown and missing columns raise."""
     mapping: dict[int, str] = {}
@@ -149,12 +175,14 @@ def map_headers(header: list[str]) -> dict[int, str]:
         if fieldname is None:
             unknown.append(str(name))
         elif fieldname in mapping.values():
-            raise ImportFileError(N_("The column %(column)s appears twice."), column=fieldname)
+            raise ImportFileError(N_("The column %(column)s appears twice."), column=str(name).strip())
         else:
             mapping[index] = fieldname
     missing = [f for f in REQUIRED if f not in mapping.values()]
     if missing:
-        raise ImportFileError(N_("Required columns are missing: %(columns)s"), columns=", ".join(missing))
+        thai = uses_thai_headers(header)
+        raise ImportFileError(N_("Required columns are missing: %(columns)s"),
+                              columns=", ".join(HEADERS[f][1] if thai else f for f in missing))
     if unknown:
         raise ImportFileError(N_("Unknown columns: %(columns)s"), columns=", ".join(unknown))
     return mapping
@@ -165,7 +193,8 @@ def plan_import(session: Session, data: bytes, filename: str = "",
     """Validate every row and compare it with the register; changes nothing."""
     header, rows = read_table(data, filename)
     mapping = map_headers(header)
-    plan = Plan(sha256=hashlib.sha256(data).hexdigest(), rows=0, columns=list(mapping.values()))
+    plan = Plan(sha256=hashlib.sha256(data).hexdigest(), rows=0, columns=list(mapping.values()),
+                headers=file_headers(header, mapping))
     existing = {row.asset_number: row for row in session.execute(
         select(Asset.id, *[getattr(Asset, f) for f in FIELDS])).all()}
     seen: dict[str, int] = {}
@@ -200,6 +229,7 @@ def plan_import(session: Session, data: bytes, filename: str = "",
             progress(1000)
     if progress:
         progress(plan.rows % 1000)
+    plan.errors = name_columns(plan.errors, plan.headers)
     return plan
 
 

@@ -36,7 +36,7 @@ def plan_outcome(plan: importing.Plan, filename: str) -> dict:
             "updates": [[i, n, {k: _plain(v) for k, v in b.items()}, {k: _plain(v) for k, v in a.items()}]
                         for i, n, b, a in plan.updates[:SHOWN_UPDATES]],
             "updates_count": len(plan.updates),
-            "errors": [{"row": e.row, "column": e.column, "value": e.value, "reason": e.reason,
+            "errors": [{"row": e.row, "column": e.column_name, "value": e.value, "reason": e.reason,
                         "params": dict(e.params)} for e in plan.errors[:MAX_LISTED_ERRORS]],
             "errors_count": len(plan.errors)}
 
@@ -89,7 +89,7 @@ def run_import(ctx: jobs.JobContext) -> None:
     plan = importing.apply_import(ctx.session, ctx.owner, data, filename, progress=wrote, before_commit=seal,
                                   check_progress=check)
     if not plan.ok:
-        errors = [{"row": e.row, "column": e.column, "value": e.value, "reason": e.reason,
+        errors = [{"row": e.row, "column": e.column_name, "value": e.value, "reason": e.reason,
                    "params": dict(e.params)} for e in plan.errors[:MAX_LISTED_ERRORS]]
         raise jobs.JobFailed(
             N_("%(count)d problems were found. Nothing was imported: correct the file and upload it again."),
@@ -105,8 +105,9 @@ def run_labels(ctx: jobs.JobContext) -> None:
     if ctx.owner is None or not can_print_labels(ctx.owner):
         raise Forbidden(N_("You may not do this."))
     session, params = ctx.session, ctx.params
-    flt = queries.AssetFilter.from_args(params.get("filter") or {})
     ids = [int(i) for i in params.get("ids") or []]
+    flt = queries.AssetFilter.from_args(params.get("filter") or {})
+    flt = flt if ids else flt.for_labels()  # a filter's sheet leaves disposed assets out; a selection is as chosen
     items = [labels.LabelItem(url=external_url(url_for("lending.tag", tag=a.tag)), asset_number=a.asset_number,
                               name=a.name, tag=a.tag)
              for a in queries.iter_assets(session, flt, ids or None)]

@@ -51,7 +51,7 @@ from core.dates import BANGKOK, bangkok_date, parse_date, to_arabic_digits
 from core.db import N_, Conflict, Forbidden, begin_write, is_sqlite, starts_with, utcnow
 from core.models import User
 from core.permissions import LOANS_MANAGE
-from lending.importing import ImportFileError, RowError, read_table
+from lending.importing import ImportFileError, RowError, file_headers, name_columns, read_table, uses_thai_headers
 from lending.loans import (
     APPROVED,
     CANCELLED,
@@ -73,6 +73,25 @@ REF_PREFIX = "L-"
 COLUMNS = ("ref", "asset_number", "borrower", "purpose", "requested_on", "decision", "decided_by",
            "decided_on", "checked_out_on", "due_on", "returned_on", "condition", "demanded_on")
 REQUIRED = ("ref", "asset_number", "borrower", "purpose", "requested_on")
+# Each column's Thai headers (the first is the one the downloadable template uses).
+THAI_HEADERS: dict[str, tuple[str, ...]] = {
+    "ref": ("เลขที่ใบยืม", "เลขที่", "เลขที่ยืม"),
+    "asset_number": ("หมายเลขครุภัณฑ์", "เลขครุภัณฑ์", "รหัสครุภัณฑ์"),
+    "borrower": ("ผู้ยืม (ชื่อผู้ใช้)", "ผู้ยืม"),
+    "purpose": ("วัตถุประสงค์", "เพื่อใช้ในงาน"),
+    "requested_on": ("วันที่ยืม", "วันที่ขอยืม"),
+    "decision": ("ผลการพิจารณา", "การอนุมัติ"),
+    "decided_by": ("ผู้พิจารณา (ชื่อผู้ใช้)", "ผู้พิจารณา", "ผู้อนุมัติ"),
+    "decided_on": ("วันที่พิจารณา", "วันที่อนุมัติ"),
+    "checked_out_on": ("วันที่ส่งมอบ", "วันที่รับของ"),
+    "due_on": ("กำหนดส่งคืน", "วันครบกำหนด"),
+    "returned_on": ("วันที่ส่งคืน", "วันที่คืน"),
+    "condition": ("สภาพเมื่อส่งคืน", "สภาพ"),
+    "demanded_on": ("วันที่ทวงคืน",),
+}
+_THAI_LOOKUP = {unicodedata.normalize("NFC", name).strip().lower(): column
+                for column, names in THAI_HEADERS.items() for name in names}
+
 # The columns that describe the loan rather than the item: every row of one ref must agree on them.
 LOAN_COLUMNS = ("borrower", "purpose", "requested_on", "decision", "decided_by", "decided_on",
                 "checked_out_on", "due_on")
@@ -201,22 +220,26 @@ class LedgerPlan:
 # --- reading ---------------------------------------------------------------------------------------
 
 def map_columns(header: list[str]) -> dict[int, str]:
-    """Column index → column name (English names, any case); unknown or repeated columns raise."""
+    """Column index → column name (English names, any case, or the Thai headers); unknown or repeated
+    columns raise."""
     mapping: dict[int, str] = {}
     unknown = []
     for index, name in enumerate(header):
-        key = unicodedata.normalize("NFC", str(name)).strip().lower().replace(" ", "_")
+        text = unicodedata.normalize("NFC", str(name)).strip().lower()
+        key = _THAI_LOOKUP.get(text) or text.replace(" ", "_")
         if not key:
             continue
         if key not in COLUMNS:
             unknown.append(str(name))
         elif key in mapping.values():
-            raise LedgerFileError(N_("The column %(column)s appears twice."), column=key)
+            raise LedgerFileError(N_("The column %(column)s appears twice."), column=str(name).strip())
         else:
             mapping[index] = key
     missing = [c for c in REQUIRED if c not in mapping.values()]
     if missing:
-        raise LedgerFileError(N_("Required columns are missing: %(columns)s"), columns=", ".join(missing))
+        thai = uses_thai_headers(header)
+        raise LedgerFileError(N_("Required columns are missing: %(columns)s"),
+                              columns=", ".join(THAI_HEADERS[c][0] if thai else c for c in missing))
     if unknown:
         raise LedgerFileError(N_("Unknown columns: %(columns)s"), columns=", ".join(unknown))
     return mapping
@@ -629,6 +652,7 @@ def plan_ledger(session: Session, data: bytes, filename: str = "",
     if plan.errors:
         plan.errors.sort(key=lambda e: (e.row, COLUMNS.index(e.column) if e.column in COLUMNS else 99))
         plan.loans = [loan for loan in plan.loans if not any(r.bad for r in loan.rows)]
+        plan.errors[:] = name_columns(plan.errors, file_headers(header, mapping))
     plan.missing = missing_dates(plan.loans)
     return plan
 

@@ -61,7 +61,7 @@ def import_command(file: Path, dry_run: bool):
     if not plan.ok:
         for e in plan.errors[:500]:
             value = f" ({e.value!r})" if e.value else ""
-            click.echo(f"row {e.row}, column {e.column}: {e.message()}{value}", err=True)
+            click.echo(f"row {e.row}, column {e.column_label}: {e.message()}{value}", err=True)
         if len(plan.errors) > 500:
             click.echo(f"... and {len(plan.errors) - 500} more", err=True)
         bad_rows = len({e.row for e in plan.errors})

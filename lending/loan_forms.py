@@ -10,8 +10,8 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired, MultipleFileField
 from wtforms import (
     BooleanField,
@@ -23,10 +23,10 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
-from wtforms.widgets import TextInput
 
 from core.dates import format_numeric, parse_date
 from core.edge import to_id
+from core.forms import DATE_PICK_HELP, BaseForm, BEDateInput
 from lending.loans import CONDITIONS, MAX_ITEMS, Incident
 from lending.models import parse_price
 from lending.workflow import ItemReturn
@@ -62,9 +62,10 @@ DATE_HELP = _l("DD/MM/YYYY (B.E.) or YYYY-MM-DD")
 
 
 class BEDateField(Field):
-    """A date typed as DD/MM/YYYY with a B.E. year (Thai digits too) or ISO; shown back in the Thai form."""
+    """A date picked in the browser's date picker (ISO) or typed as DD/MM/YYYY with a B.E. year (Thai digits
+    too); shown with its B.E. date beside it."""
 
-    widget = TextInput()
+    widget = BEDateInput()
 
     def _value(self) -> str:
         if self.raw_data:
@@ -81,7 +82,7 @@ class BEDateField(Field):
             raise ValueError(_l("Not a date: use DD/MM/YYYY (B.E.) or YYYY-MM-DD.")) from None
 
 
-class LoanRequestForm(FlaskForm):
+class LoanRequestForm(BaseForm):
     """The written request (ใบยืมพัสดุ): items, official purpose, place, dates."""
 
     assets = SelectMultipleField(_l("Items"), coerce=to_id, validate_choice=False)
@@ -96,8 +97,8 @@ class LoanRequestForm(FlaskForm):
     off_premises = BooleanField(_l("Used outside the office premises"),
                                 description=_l("Taking property outside the premises needs the head of "
                                                "agency's approval."))
-    start_on = BEDateField(_l("From"), validators=[InputRequired()], description=DATE_HELP)
-    due_on = BEDateField(_l("Return by"), validators=[InputRequired()], description=DATE_HELP)
+    start_on = BEDateField(_l("From"), validators=[InputRequired()], description=DATE_PICK_HELP)
+    due_on = BEDateField(_l("Return by"), validators=[InputRequired()], description=DATE_PICK_HELP)
 
     # Which fields each button needs: searching and checking must not complain about an empty purpose.
     NEEDS = {"search": {"csrf_token", "q", "free_only"},
@@ -120,7 +121,7 @@ class LoanRequestForm(FlaskForm):
         return ok
 
 
-class VersionForm(FlaskForm):
+class VersionForm(BaseForm):
     """A button that acts on a record at the version the page showed."""
 
     version = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9]{1,9}$")])
@@ -180,6 +181,20 @@ class ReceiveForm(VersionForm):
             out.append(ItemReturn(item_id=item_id, condition=condition, note=note, photos=photos))
         return out
 
+    @staticmethod
+    def missing_notes(returns: list[ItemReturn], loan: Any) -> dict[int, str]:
+        """Item id → the message naming it, for each item marked damaged or lost without a note."""
+        numbers = {i.id: i.asset.asset_number for i in loan.items}
+        return {r.item_id: _("%(number)s is marked damaged or lost: describe the damage or the loss.",
+                             number=numbers.get(r.item_id, r.item_id))
+                for r in returns if r.condition != "good" and not r.note.strip()}
+
+    @staticmethod
+    def sent_values(form_data: Any, loan: Any) -> dict[int, tuple[str, str]]:
+        """Item id → (condition, note) as sent, so a refused form comes back as it was filled in."""
+        return {i.id: ((form_data.get(f"condition-{i.id}") or "").strip(),
+                       (form_data.get(f"note-{i.id}") or "")[:2000]) for i in loan.items}
+
 
 class SettleForm(VersionForm):
     resolution = SelectField(_l("How the case ends"), choices=[])
@@ -197,10 +212,10 @@ class SettleForm(VersionForm):
         return parse_price(self.amount.data)
 
 
-class DocumentForm(FlaskForm):
+class DocumentForm(BaseForm):
     file = FileField(_l("Document (PDF or image)"), validators=[FileRequired()])
     title = StringField(_l("Title"), validators=[Optional(), Length(max=255)])
 
 
-class PlainForm(FlaskForm):
+class PlainForm(BaseForm):
     """Only the CSRF token, for buttons that POST."""

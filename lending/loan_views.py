@@ -21,7 +21,8 @@ from flask_babel import ngettext
 from core.dates import bangkok_date
 from core.db import DomainError, db, utcnow
 from core.edge import ids_of, page_arg
-from core.i18n import message_params
+from core.exports import content_type
+from core.i18n import message as domain_message
 from core.models import StoredFile
 from core.permissions import LOANS_HEAD, LOANS_MANAGE, LOANS_REQUEST, LOANS_VIEW_ALL
 from core.services import get_settings
@@ -181,7 +182,7 @@ def loan_new():
             if err.status == 403:
                 raise
             session.rollback()
-            flash(_(err.message, **message_params(err.params)), "danger")
+            flash(domain_message(err.message, err.params), "danger")
         else:
             if outcome.replayed:
                 flash(_("This form was already sent; here is what it made."), "info")
@@ -261,7 +262,11 @@ def loans_overdue():
 @require()
 def loan(loan_id: int):
     """A loan: items, dates, purpose, its timeline, and the actions the signed-in person may take now."""
-    item = _loan_or_404(loan_id)
+    return _loan_page(_loan_or_404(loan_id))
+
+
+def _loan_page(item: Loan, **extra: Any):
+    """The loan's page; `extra` carries what a refused form sent back (the return's choices and errors)."""
     session = db.session
     demands = lq.loan_demands(session, item.id)
     cases = lq.loan_incidents(session, item.id)
@@ -278,7 +283,9 @@ def loan(loan_id: int):
         cancel_form=CancelForm(data=v), handover_form=HandOverForm(data=v),
         confirm_form=ConfirmReceiptForm(data=v), receive_form=ReceiveForm(data=v),
         demand_form=DemandForm(data=v),
-        total_value=lq.money_total([i.value for i in item.items]))
+        total_value=lq.money_total([i.value for i in item.items]),
+        receive_values=extra.get("receive_values", {}), receive_errors=extra.get("receive_errors", {}),
+        photos_again=extra.get("photos_again", False))
 
 
 @bp.route("/loans/<int:loan_id>/approve", methods=["POST"])
@@ -372,6 +379,12 @@ def loan_receive(loan_id: int):
         abort(404)
     # Every item, not only those still out: one received meanwhile by someone else gets a clear refusal.
     returns = form.returns(request.form, request.files, [i.id for i in loan.items])
+    missing = form.missing_notes(returns, loan)
+    if missing:  # the page again with every choice kept, and the items that need a note named
+        for text in missing.values():
+            flash(text, "danger")
+        return _loan_page(_loan_or_404(loan_id), receive_values=form.sent_values(request.form, loan),
+                          receive_errors=missing, photos_again=any(r.photos for r in returns))
     loan = workflow.receive_items(db.session, actor(), loan_id, returns, version=form.version_value,
                                   store=file_store(), max_bytes=_max_bytes())
     if loan.status == "returned":
@@ -414,7 +427,7 @@ def _stored_file(sha256: str, inline: bool, filename: str | None = None):
         data = file_store().read(stored.sha256)
     except (FileNotFoundError, ValueError):
         abort(404)
-    resp = Response(data, mimetype=stored.mime)
+    resp = Response(data, content_type=content_type(stored.mime))
     resp.headers["Cache-Control"] = "private, max-age=86400"
     resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     if not inline:

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from flask import Response, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
-from flask_wtf import FlaskForm
 
 from core.db import db
 from core.exports import content_disposition
+from core.forms import BaseForm
 from core.permissions import ASSETS_VIEW, MANUAL_PUBLISH
 from core.services import get_settings
 from core.web import actor, file_store, require, submit_once
 from lending import bp, manual
 
 
-class PublishForm(FlaskForm):
+class PublishForm(BaseForm):
     pass
 
 

@@ -45,6 +45,7 @@ class AssetFilter:
     keys: tuple[str, ...] = field(default=(), compare=False)
     # Why the dates were left out ("" when they were fine): a msgid the page shows beside the fields.
     date_error: str = field(default="", compare=False)
+    without_disposed: bool = False  # not a query argument: label sheets leave disposed assets out
 
     @classmethod
     def from_args(cls, args: Any) -> AssetFilter:
@@ -80,7 +81,12 @@ class AssetFilter:
         return self.free_from is not None and self.free_to is not None
 
     def has_only_search(self) -> bool:
-        return not (self.category or self.status or self.department or self.lendable or self.free_dates)
+        return not (self.category or self.status or self.department or self.lendable or self.free_dates
+                    or self.without_disposed)
+
+    def for_labels(self) -> AssetFilter:
+        """The filter of a label sheet: disposed assets left out, unless the status asked for them."""
+        return replace(self, without_disposed=not self.status)
 
     def apply(self, stmt, dialect: str = "", indexed: bool = False, walk: bool = False):
         """The filter's conditions on a statement over assets.
@@ -95,6 +101,8 @@ class AssetFilter:
             stmt = stmt.where(Asset.category == self.category)
         if self.status:
             stmt = stmt.where(Asset.status == self.status)
+        elif self.without_disposed:
+            stmt = stmt.where(Asset.status != "disposed")
         if self.department:
             stmt = stmt.where(Asset.department == self.department)
         if self.lendable:

@@ -9,7 +9,6 @@ from __future__ import annotations
 from flask import Response, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField
 from wtforms import HiddenField, IntegerField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
@@ -17,6 +16,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Rege
 from core.db import N_, DomainError, Forbidden, db
 from core.edge import page_arg, to_id
 from core.exports import content_disposition
+from core.forms import BaseForm, MultiCheckboxField
 from core.i18n import lang, message_params
 from core.permissions import ASSETS_VIEW, STOCKTAKE_MANAGE, STOCKTAKE_PREPARE
 from core.web import actor, file_store, record_denial, require, submit_once
@@ -33,16 +33,17 @@ RESULT_LABELS = {
 }
 
 
-class RoundForm(FlaskForm):
+class RoundForm(BaseForm):
     fiscal_year = IntegerField(_l("Fiscal year (B.E.)"), validators=[DataRequired(), NumberRange(2500, 2700)])
     title = StringField(_l("Title"), validators=[Optional(), Length(max=300)])
     department = SelectField(_l("Department"), choices=[], validate_choice=False)
     location = SelectField(_l("Location"), choices=[], validate_choice=False)
-    # required to open a round (the head), optional when the supply officer prepares one: the service checks
-    committee = SelectMultipleField(_l("Committee"), coerce=to_id, choices=[], validate_choice=False)
+    # required to open a round (the head), optional when the supply officer prepares one: the service checks;
+    # checkboxes, not a <select multiple> (ctrl-click is no way to choose on a phone)
+    committee = MultiCheckboxField(_l("Committee"), coerce=to_id, choices=[], validate_choice=False)
 
 
-class FoundForm(FlaskForm):
+class FoundForm(BaseForm):
     # good | damaged: rendered as two radio buttons by the template; the service checks the value
     condition = StringField(_l("Condition"), default="good", validators=[DataRequired(), Length(max=10)])
     location = StringField(_l("Where found"), validators=[Optional(), Length(max=200)])
@@ -50,11 +51,11 @@ class FoundForm(FlaskForm):
     photo = FileField(_l("Photo (optional)"))
 
 
-class CloseForm(FlaskForm):
+class CloseForm(BaseForm):
     pass
 
 
-class AppointForm(FlaskForm):
+class AppointForm(BaseForm):
     """The head appoints the committee of a prepared round (ticked names) and opens it."""
 
     committee = SelectMultipleField(_l("Committee"), coerce=to_id, choices=[], validate_choice=False)

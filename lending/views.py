@@ -14,13 +14,14 @@ from core.archives import ArchiveRefused, check_workbook
 from core.dates import bangkok_today
 from core.db import begin_write, db
 from core.edge import ids_of, page_arg
-from core.exports import csv_response, safe_cell
+from core.exports import content_disposition, content_type, csv_response, safe_cell
 from core.files import XLSX, FileStore, safe_name
 from core.i18n import lang
+from core.i18n import message as domain_message
 from core.models import StoredFile
 from core.permissions import ASSETS_IMPORT, ASSETS_MANAGE, ASSETS_VIEW, LABELS_PRINT
 from core.web import actor, external_url, file_store, require, submit_once
-from lending import bookings, bp, importing, labels, loan_queries, queries, services
+from lending import bookings, bp, import_templates, importing, labels, ledger, loan_queries, queries, services
 from lending import jobs as lending_jobs
 from lending.forms import STATUS_LABELS, ApplyImportForm, AssetForm, ImportForm, LabelsForm, PhotoForm, StatusForm
 from lending.jobs import MAX_LABELS
@@ -178,7 +179,7 @@ def asset_photo(asset_id: int):
         data = store.read(stored.sha256)
     except FileNotFoundError:
         abort(404)
-    resp = Response(data, mimetype=stored.mime)
+    resp = Response(data, content_type=content_type(stored.mime))
     resp.headers["Cache-Control"] = "private, max-age=86400"
     resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return resp
@@ -210,15 +211,16 @@ def asset_labels():
     flt = queries.AssetFilter.from_args(request.values)
     form = LabelsForm()
     ids = ids_of(request.values.getlist("id"))[:5000]
+    sheet = flt.for_labels()  # a chosen selection is printed as chosen; a filter leaves disposed assets out
     if request.method == "GET":
         form.ids.data = ",".join(str(i) for i in ids)
-        count = queries.list_assets(db.session, flt, 1, 1).total if not ids else len(ids)
+        count = queries.list_assets(db.session, sheet, 1, 1).total if not ids else len(ids)
         return render_template("lending/labels.html", form=form, flt=flt, count=count, ids=ids)
     if not form.validate_on_submit():
         flash(_("The form was incomplete; nothing was printed."), "danger")
         return redirect(url_for("lending.asset_labels", **flt.as_args()))
     ids = ids_of((form.ids.data or "").split(","))[:MAX_LABELS + 1]
-    count = len(ids) if ids else queries.list_assets(db.session, flt, 1, 1).total
+    count = len(ids) if ids else queries.list_assets(db.session, sheet, 1, 1).total
     if not count:
         flash(_("No assets match; nothing to print."), "warning")
         return redirect(url_for("lending.asset_labels", **flt.as_args()))
@@ -245,8 +247,8 @@ def asset_import():
             try:
                 check_workbook(data).close()
             except ArchiveRefused as err:
-                flash(_(err.message, **err.params), "danger")
-                return render_template("lending/import.html", form=form)
+                flash(domain_message(err.message, err.params), "danger")
+                return _import_page(form)
         if len(data) > CHECK_IN_REQUEST_BYTES:  # a long list is checked by a job; its page is the preview
             digest = _keep_import_file(data, upload.filename or "")
             job = jobs.start(db.session, lending_jobs.CHECK, actor(),
@@ -255,13 +257,32 @@ def asset_import():
         try:
             plan = importing.plan_import(db.session, data, upload.filename or "")
         except importing.ImportFileError as err:
-            flash(_(err.message, **err.params), "danger")
-            return render_template("lending/import.html", form=form)
+            flash(domain_message(err.message, err.params), "danger")
+            return _import_page(form)
         if plan.ok:
             _keep_import_file(data, upload.filename or "")
         return render_template("lending/import_preview.html", plan=plan, form=form,
                                apply_form=ApplyImportForm(sha256=plan.sha256), filename=upload.filename or "")
-    return render_template("lending/import.html", form=form, headers=importing.HEADERS)
+    return _import_page(form)
+
+
+def _import_page(form: ImportForm):
+    """The upload form, the columns it takes and the templates to download."""
+    return render_template("lending/import.html", form=form, headers=importing.HEADERS,
+                           ledger_headers=ledger.THAI_HEADERS)
+
+
+@bp.route("/assets/import/templates/<template>")
+@require(ASSETS_IMPORT)
+def import_template(template: str):
+    """An empty list with Thai headers to fill in: the asset list or the paper ledger, CSV or XLSX."""
+    try:
+        data, mime, filename = import_templates.template(template)
+    except KeyError:
+        abort(404)
+    resp = Response(data, content_type=content_type(mime))
+    resp.headers["Content-Disposition"] = content_disposition(filename)
+    return resp
 
 
 @bp.route("/assets/import/preview")

@@ -522,6 +522,9 @@ def receive_items(session: Session, actor: User, loan_id: int, returns: list[Ite
             item = by_id.get(ret.item_id)
             if item is None:
                 raise NotFound(N_("That item is not part of this loan."))
+            if ret.condition in (DAMAGED, LOST) and not (ret.note or "").strip():
+                raise DomainError(N_("%(number)s is marked damaged or lost: describe the damage or the loss."),
+                                  number=item.asset.asset_number)
             item.record_return(actor, now, ret.condition, (ret.note or "")[:2000])
             asset = item.asset
             asset.status = {GOOD: AVAILABLE, DAMAGED: IN_REPAIR, LOST: "lost"}[ret.condition]

@@ -4,11 +4,11 @@ their pages show. Sizes are checked here first (and again by the services)."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 
+from core.forms import BaseForm
 from lending.outside.models import AGENCY, GROUP, LIMITS, PERSON
 
 HONEYPOT = "website"  # a field people never see; a form that fills it in is a robot's
@@ -36,7 +36,7 @@ def _text(label, limit: int, required: bool = False, **kw):
     return StringField(label, validators=[*checks, Length(max=limit)], **kw)
 
 
-class RequestForm(FlaskForm):
+class RequestForm(BaseForm):
     """The request: who borrows, when, for what and where; the counts come as `qty-<group id>` fields."""
 
     kind = RadioField(_l("Who borrows"), choices=KIND_CHOICES, default=PERSON,
@@ -70,7 +70,7 @@ class RequestForm(FlaskForm):
     website = StringField(_l("Leave this field empty"), validators=[Optional(), Length(max=200)])
 
 
-class TrackForm(FlaskForm):
+class TrackForm(BaseForm):
     ref = StringField(_l("Reference number"), validators=[
         DataRequired(message=_l("This field is required.")), Length(max=20),
         Regexp(REF_PATTERN, message=_l("A reference looks like K-7Q4M9XRT."))])
@@ -78,7 +78,7 @@ class TrackForm(FlaskForm):
         DataRequired(message=_l("This field is required.")), Length(max=LIMITS["phone"])])
 
 
-class SurveyForm(FlaskForm):
+class SurveyForm(BaseForm):
     score = RadioField(_l("How satisfied are you with the service?"),
                        choices=[SelectChoice(str(k), str(k)) for k in range(5, 0, -1)],
                        validators=[InputRequired(message=_l("Choose a score from 1 to 5."))])
@@ -86,10 +86,10 @@ class SurveyForm(FlaskForm):
                             validators=[Optional(), Length(max=MAX_COMMENT)])
 
 
-class CancelForm(FlaskForm):
+class CancelForm(BaseForm):
     reason = _text(_l("Reason (optional)"), 300)
 
 
-class EmptyForm(FlaskForm):
+class EmptyForm(BaseForm):
     """Only its CSRF token: buttons that POST."""
 

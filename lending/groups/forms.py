@@ -6,17 +6,17 @@ import re
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 
 from core.edge import as_id
+from core.forms import BaseForm
 from lending.loan_forms import DATE_HELP, BEDateField
 
 MAX_CODES = 2000
 
 
-class GroupForm(FlaskForm):
+class GroupForm(BaseForm):
     name = StringField(_l("Name of the group"), validators=[DataRequired(), Length(max=200)],
                        description=_l("As the public reads it, e.g. “Plastic chairs”."))
     category = StringField(_l("Category"), validators=[DataRequired(), Length(max=100)])
@@ -27,13 +27,13 @@ class GroupForm(FlaskForm):
     version = HiddenField(validators=[Optional(), Regexp(r"^[0-9]{1,9}$")])
 
 
-class MembersForm(FlaskForm):
+class MembersForm(BaseForm):
     codes = TextAreaField(_l("Asset numbers or tags"), validators=[DataRequired(), Length(max=60000)],
                           description=_l("One per line or separated by commas; a run as 416-59-0001..0150."))
     remove = BooleanField(_l("Take these out of the group"))
 
 
-class CountRequestForm(FlaskForm):
+class CountRequestForm(BaseForm):
     """A staff member's request for counts from groups (the counts come as count-<group id> fields)."""
 
     purpose = TextAreaField(_l("Official purpose"), validators=[DataRequired(), Length(max=2000)])
@@ -43,12 +43,12 @@ class CountRequestForm(FlaskForm):
     due_on = BEDateField(_l("Return by"), validators=[InputRequired()], description=DATE_HELP)
 
 
-class PickForm(FlaskForm):
+class PickForm(BaseForm):
     version = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9]{1,9}$")])
     note = TextAreaField(_l("Condition at hand-over"), validators=[Optional(), Length(max=2000)])
 
 
-class ReturnCountForm(FlaskForm):
+class ReturnCountForm(BaseForm):
     version = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9]{1,9}$")])
     line = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9]{1,9}$")])
     counted = StringField(_l("Counted back in good condition"), validators=[DataRequired(), Regexp(r"^[0-9]{1,5}$")])

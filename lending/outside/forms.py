@@ -4,16 +4,16 @@ letter, and the rules per kind of borrower."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, IntegerField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from core.forms import BaseForm
 from lending.loan_forms import DATE_HELP, BEDateField
 from lending.outside.models import AGENCY_LETTER, COUNTER, KIND_NAMES, KINDS, LIMITS
 
 
-class OutsideRequestForm(FlaskForm):
+class OutsideRequestForm(BaseForm):
     """The paper request (แบบคำขอยืม) of an outsider, typed in by the officer; counts come as count-<group id>."""
 
     channel = RadioField(_l("How the request came"), choices=[
@@ -39,7 +39,7 @@ class OutsideRequestForm(FlaskForm):
     due_on = BEDateField(_l("Return by"), validators=[InputRequired()], description=DATE_HELP)
 
 
-class RulesForm(FlaskForm):
+class RulesForm(BaseForm):
     """The rules per kind; each kind's fields are named <kind>-max_days, <kind>-head_approval ..."""
 
     retention = IntegerField(_l("Keep outside borrowers' contact details (years after their last loan)"),

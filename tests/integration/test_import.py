@@ -211,10 +211,11 @@ def test_the_command_line_lists_each_bad_row_and_imports_nothing(app, session, t
     result = run_cli(app, tmp_path, data)
 
     assert result.exit_code == 1
-    assert "row 3, column price: not a number ('แพง')" in result.output
-    assert "row 3, column acquired_on: not a valid date (use YYYY-MM-DD or DD/MM/YYYY in B.E.)" \
+    # the file's own (Thai) header names the column, with the key beside it
+    assert "row 3, column ราคา (price): not a number ('แพง')" in result.output
+    assert "row 3, column วันที่ได้มา (acquired_on): not a valid date (use YYYY-MM-DD or DD/MM/YYYY in B.E.)" \
         in result.output
-    assert "row 5, column name: required" in result.output
+    assert "row 5, column ชื่อครุภัณฑ์ (name): required" in result.output
     assert "2 bad rows; nothing was imported" in result.output
     assert assets_of(session, p) == []
     assert audit_count(session) == before
@@ -427,9 +428,10 @@ def test_the_web_preview_lists_every_bad_row_and_offers_no_apply(officer_client,
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200
     assert "2 problems were found. Nothing was imported" in html
-    assert "<td class=\"kp-number\">3</td><td><code>price</code></td><td class=\"text-break\">แพง</td>" \
-           "<td>not a number</td>" in html
-    assert "<td class=\"kp-number\">5</td><td><code>name</code></td>" in html
+    # the column as the file named it (its Thai header), not the internal key
+    assert "<td class=\"kp-number\">3</td><td class=\"kp-column text-nowrap\">ราคา</td>" \
+           "<td class=\"text-break\">แพง</td><td>not a number</td>" in html
+    assert "<td class=\"kp-number\">5</td><td class=\"kp-column text-nowrap\">ชื่อครุภัณฑ์</td>" in html
     assert "/assets/import/apply" not in html
     assert assets_of(session, p) == []
 
@@ -441,7 +443,7 @@ def test_the_web_preview_names_the_first_row_of_a_repeated_number(officer_client
 
     html = upload(officer_client, data, "dup.csv").get_data(as_text=True)
 
-    assert "<td class=\"kp-number\">3</td><td><code>asset_number</code></td>" in html
+    assert "<td class=\"kp-number\">3</td><td class=\"kp-column text-nowrap\">asset_number</td>" in html
     assert "the same asset number is on row 2" in html
     assert assets_of(session, p) == []
 

@@ -188,6 +188,7 @@ def test_the_csv_export_is_excel_ready_neutralises_formulas_and_is_recorded(app,
     resp = follow_job(app, client, started)
     body = resp.get_data()
     assert resp.status_code == 200 and resp.mimetype == "text/csv"
+    assert resp.headers["Content-Type"] == "text/csv; charset=utf-8"  # one charset, not two
     assert body.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(body.decode("utf-8-sig"))))
     assert [int(r[0]) for r in rows[1:]] == mine
@@ -247,3 +248,47 @@ def test_verify_now_names_the_changed_entry_of_a_tampered_chain(tmp_path):
         assert (problem["seq"], problem["kind"]) == (2, "content_changed")
         with other.app_context():
             db.engine.dispose()
+
+
+# --- names for people ----------------------------------------------------------------------------
+
+def test_the_log_names_actions_and_records_in_thai_and_links_the_record(app, client, auditor, make_asset):
+    asset = make_asset()
+    seq = write(app, None, "asset.status_changed", ("asset", str(asset.id)), {"after": {"status": "in_repair"}})[0]
+    html = client.get(f"/audit/?type=asset&id={asset.id}").get_data(as_text=True)
+    assert "เปลี่ยนสถานะครุภัณฑ์" in html and "asset.<wbr>status_changed" in html  # the name, the code beside
+    assert f'<a class="kp-record" href="/assets/{asset.id}">ครุภัณฑ์ {asset.id}</a>' in html
+    assert f'href="/audit/record/asset/{asset.id}"' in html  # the record's history stays one click away
+    entry = client.get(f"/audit/entry/{seq}").get_data(as_text=True)
+    assert "เปลี่ยนสถานะครุภัณฑ์" in entry and f'href="/assets/{asset.id}"' in entry
+    history = client.get(f"/audit/record/asset/{asset.id}").get_data(as_text=True)
+    assert "ประวัติของ ครุภัณฑ์" in history or f"ครุภัณฑ์ {asset.id}" in history
+    assert f'id="kp-open-record" href="/assets/{asset.id}"' in history
+    with client.session_transaction() as cookie:
+        cookie["lang"] = "en"
+    english = client.get(f"/audit/?type=asset&id={asset.id}").get_data(as_text=True)
+    assert "Asset status changed" in english and f">Asset {asset.id}</a>" in english
+
+
+def test_a_record_without_a_page_links_its_history_and_an_unknown_code_shows_as_it_is(app, client, auditor):
+    subject = ("pagetest", unique("n"))
+    write(app, None, "pagetest.unnamed", subject, {})
+    html = client.get(f"/audit/?type={subject[0]}&id={subject[1]}").get_data(as_text=True)
+    assert f'<a class="kp-record" href="/audit/record/pagetest/{subject[1]}">pagetest {subject[1]}</a>' in html
+    assert 'class="kp-action-name">pagetest.unnamed<' in html
+
+
+def test_an_item_returned_links_to_its_loan(app, client, auditor):
+    write(app, None, "loan.item_returned", ("loan_item", "987654"), {"loan": 4321, "condition": "good"})
+    html = client.get("/audit/?type=loan_item&id=987654").get_data(as_text=True)
+    assert "รับคืนพัสดุ" in html and 'href="/loans/4321">รายการพัสดุที่ยืม 987654</a>' in html
+
+
+def test_dates_in_an_entrys_details_read_in_the_buddhist_era(app, client, auditor):
+    subject = ("pagetest", unique("be"))
+    seq = write(app, None, "pagetest.dated", subject, {"before": {"due_on": "2027-01-15"},
+                                                       "after": {"due_on": "2027-01-17"}})[0]
+    html = client.get(f"/audit/entry/{seq}").get_data(as_text=True)
+    assert "15 ม.ค. 2570" in html and "17 ม.ค. 2570" in html and "2027-01-17" not in html
+    listed = client.get(f"/audit/?type={subject[0]}&id={subject[1]}").get_data(as_text=True)
+    assert "due_on: 17 ม.ค. 2570" in listed

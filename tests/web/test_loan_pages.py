@@ -20,8 +20,8 @@ from sqlalchemy import func, select
 
 from audit.models import AuditEntry
 from core import context
-from core.dates import bangkok_date, format_numeric, to_thai_digits
-from core.db import db, utcnow
+from core.dates import bangkok_date, format_date, format_numeric, to_thai_digits
+from core.db import DomainError, db, utcnow
 from core.models import User
 from lending import workflow
 from lending.loans import Demand, Incident, Loan, LoanPhoto, Notification
@@ -315,8 +315,10 @@ def test_a_link_from_an_asset_preselects_it_and_defaults_the_dates(app, people, 
     page = client.get(f"/loans/new?asset={chair.id}").get_data(as_text=True)
     assert re.search(rf'name="assets" value="{chair.id}"[^>]*checked', page)
     today = bangkok_date(utcnow())
-    assert f'value="{format_numeric(today)}"' in page
-    assert f'value="{format_numeric(today + timedelta(days=7))}"' in page
+    # the date pickers hold ISO days, with the B.E. date shown beside them
+    assert f'value="{today.isoformat()}"' in page
+    assert f'value="{(today + timedelta(days=7)).isoformat()}"' in page
+    assert f">{format_date(today, 'en')}<" in page
     assert "official use only" in page
     assert "Approval: the supply officer only." in page
     # People who may not borrow see no such button.
@@ -437,9 +439,11 @@ def test_a_partial_return_then_damage_opens_a_case_settled_as_paid(app, people, 
     assert state["status"] == "checked_out" and state["conditions"].count(None) == 1
     # Damage needs a note; without one nothing is recorded.
     page = f"/loans/{loan_id}"
-    officer.post(f"{page}/receive", data={"version": version, f"condition-{items[speaker.id]}": "damaged"},
-                 headers={"Referer": f"http://localhost{page}"})
-    assert "Describe the damage or the loss." in officer.get(page).get_data(as_text=True)
+    refused = officer.post(f"{page}/receive", data={"version": version,
+                                                    f"condition-{items[speaker.id]}": "damaged"},
+                           headers={"Referer": f"http://localhost{page}"})
+    assert f"{speaker.asset_number} is marked damaged or lost: describe the damage or the loss." \
+        in refused.get_data(as_text=True)
     assert get_loan(app, loan_id)["conditions"].count(None) == 1
     officer.post(f"{page}/receive", content_type="multipart/form-data", data={
         "version": version, f"condition-{items[speaker.id]}": "damaged",
@@ -645,3 +649,37 @@ def test_notifications_badge_open_and_mark_all_read(app, people, make_asset):
     assert _unread_badge(officer.get("/loans/queue").get_data(as_text=True)) == 0
     assert count(app, Notification, Notification.user_id == people["officer"].id,
                  Notification.read_at.is_(None)) == 0
+
+
+def test_a_missing_damage_note_keeps_every_choice_and_names_the_item(app, people, make_asset):
+    chair, tent, speaker = make_asset(), make_asset(name="เต็นท์"), make_asset(name="ลำโพง")
+    loan_id = new_loan(app, people["staff"], [chair, tent, speaker], state="checked_out",
+                       officer=people["officer"])
+    items = dict(zip([chair.id, tent.id, speaker.id], get_loan(app, loan_id)["item_ids"], strict=True))
+    officer = signed_in(app, people["officer"])
+    version = version_in(officer.get(f"/loans/{loan_id}").get_data(as_text=True), "receive")
+    resp = officer.post(f"/loans/{loan_id}/receive", data={
+        "version": version, f"condition-{items[chair.id]}": "good", f"note-{items[chair.id]}": "ครบ",
+        f"condition-{items[tent.id]}": "lost", f"note-{items[tent.id]}": "หายที่งานวัด",
+        f"condition-{items[speaker.id]}": "damaged"})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200
+    assert get_loan(app, loan_id)["conditions"] == [None, None, None]  # nothing was recorded
+    assert re.search(rf'id="cond-{items[chair.id]}-good" value="good" checked', html)
+    assert re.search(rf'id="cond-{items[tent.id]}-lost" value="lost" checked', html)
+    assert re.search(rf'id="cond-{items[speaker.id]}-damaged" value="damaged" checked', html)
+    assert not re.search(rf'id="cond-{items[chair.id]}-out" value="" checked', html)
+    assert ">หายที่งานวัด</textarea>" in html and ">ครบ</textarea>" in html
+    error = re.search(rf'id="note-{items[speaker.id]}-error">([^<]*)<', html)
+    assert error and speaker.asset_number in error.group(1)
+    assert f'id="note-{items[speaker.id]}"' in html and "is-invalid" in html
+    assert f'id="note-{items[tent.id]}-error"' not in html  # only the item that needs a note
+
+
+def test_the_service_names_the_item_that_needs_a_note(app, people, make_asset):
+    speaker = make_asset(name="ลำโพง")
+    loan_id = new_loan(app, people["staff"], [speaker], state="checked_out", officer=people["officer"])
+    item_id = get_loan(app, loan_id)["item_ids"][0]
+    with pytest.raises(DomainError) as caught:
+        run(app, workflow.receive_items, people["officer"], loan_id, [workflow.ItemReturn(item_id, "damaged", " ")])
+    assert caught.value.params == {"number": speaker.asset_number}

@@ -98,6 +98,7 @@ EXPECTED: dict[str, dict[str, int | str]] = {
     "lending.asset_import": only(OFFICER, 200),
     "lending.asset_import_apply": only(OFFICER, "/assets/import"),
     "lending.asset_import_preview": {**only(OFFICER, 404)},  # ?job= names no check job of theirs
+    "lending.import_template": only(OFFICER, 200),
     # audit: the internal auditor reads the log; nobody else does
     "audit.log": only(AUDITOR, 200),
     "audit.record_history": only(AUDITOR, 200),
@@ -281,7 +282,7 @@ def world(app):
         db.session.remove()
     args = {"asset_id": asset_id, "tag": tag, "user_id": target, "fmt": "png", "code": "th",
             "name": "Sarabun-Regular.ttf", "seq": seq, "job_id": "no-such-job",
-            "subject_type": "asset", "subject_id": asset_id, "group_id": 999999999,
+            "subject_type": "asset", "subject_id": asset_id, "group_id": 999999999, "template": "assets.xlsx",
             **_evidence_world(app, names["admin"])}
     args.update(_loan_world(app, names))
     args.update(_stocktake_world(app, names))
