@@ -81,6 +81,18 @@ ACTIONS: dict[str, Any] = {
     "measure.updated": _l("Integrity measure changed"),
     "measures.copied": _l("Integrity measures copied from an earlier year"),
     "report.published": _l("ITA report published"),
+    # lending by count, to outsiders, and the search
+    "search_synonym.added": _l("Search synonyms added"),
+    "search_synonym.removed": _l("Search synonyms removed"),
+    "stocktake.prepared": _l("Stock-take round prepared for the head"),
+    "outsiders_manual.published": _l("Manual for outside borrowers published"),
+    "outside_party.created": _l("Outside borrower recorded"),
+    "outside_party.anonymised": _l("Outside borrower's contact details anonymised"),
+    "loan.survey_answered": _l("Satisfaction survey answered"),
+    "lending_group.created": _l("Lending group created"),
+    "lending_group.changed": _l("Lending group changed"),
+    "lending_group.members_added": _l("Assets added to a lending group"),
+    "lending_group.members_removed": _l("Assets removed from a lending group"),
     # the log itself
     "audit.checkpoint": _l("Audit checkpoint signed"),
     "audit.verified": _l("Audit chain verified"),
@@ -109,6 +121,12 @@ SUBJECTS: dict[str, Any] = {
     "bundle": _l("Evidence bundle"),
     "audit_checkpoint": _l("Audit checkpoint"),
     "audit_checkpoints": _l("Audit checkpoint"),
+    "lending_group": _l("Lending group"),
+    "loan_line": _l("Loan line (by count)"),
+    "loan_survey": _l("Satisfaction survey"),
+    "outside_party": _l("Outside borrower"),
+    "outsiders_manual_version": _l("Version of the manual for outside borrowers"),
+    "search_synonym": _l("Search synonyms"),
 }
 
 # type -> build(subject_id, data) -> URL or None (None: no page, or not one the viewer may open)
