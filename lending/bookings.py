@@ -160,7 +160,7 @@ def bookings_between(session: Session, viewer: User, start_on: date, end_on: dat
         due_on = max(loan.due_on, today) if stage == OVERDUE else loan.due_on
         if shown:
             out.append(Booking(loan_id=loan.id, stage=stage, start_on=loan.start_on, due_on=due_on, shown=True,
-                               ref=loan.ref, borrower=loan.borrower.name, purpose=loan.purpose, items=booked,
+                               ref=loan.ref, borrower=loan.borrower_name, purpose=loan.purpose, items=booked,
                                own=loan.borrower_id == viewer.id))
         else:
             out.append(Booking(loan_id=loan.id, stage=stage, start_on=loan.start_on, due_on=due_on, shown=False,

@@ -10,6 +10,7 @@ the row. An empty row is a decision, with its reason beside it.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import re
 from collections.abc import Callable
@@ -96,6 +97,22 @@ EXPECTED_ACTIONS: dict[str, tuple[str, ...]] = {
     # Closing: the round, a case for the asset not found, and the report filed as evidence.
     "lending.stocktake_close": ("stocktake.closed", "incident.opened", "evidence.filed"),
     "lending.manual_publish": ("manual.published", "evidence.filed"),
+    # lending by count, to outsiders, and the public e-service
+    "lending.group_new": ("lending_group.created",),
+    "lending.group": ("lending_group.changed",),
+    "lending.group_members": ("lending_group.members_added",),
+    "lending.loan_new_by_count": ("loan.requested",),
+    "lending.loan_pick": ("loan.checked_out",),
+    "lending.loan_return_count": ("loan.item_returned",) * 3 + ("loan.returned",),
+    "lending.outside_new": ("outside_party.created", "loan.requested"),
+    "lending.outside_rules": ("settings.changed",),
+    "eservice.request_form": ("outside_party.created", "loan.requested"),
+    # Opening and closing a request's tracking page only reads.
+    "eservice.track": (),
+    "eservice.forget": (),
+    "eservice.cancel": ("loan.cancelled",),
+    "eservice.survey": ("loan.survey_answered",),
+    "eservice.manual_publish": ("outsiders_manual.published", "evidence.filed"),
 }
 
 
@@ -707,6 +724,207 @@ def d_manual_publish(w):
     return w.client("admin").post("/manual/publish")
 
 
+# --- lending by count, to outsiders, the public e-service ------------------------------------------
+
+_visitors = itertools.count(1)
+
+
+def _group(w, n: int = 6) -> tuple[int, list[int]]:
+    from tests.groups import make_group
+
+    return make_group(w.app, n)
+
+
+def _visitor(w) -> FlaskClient:
+    """An anonymous visitor of an address of its own (the e-service limits count per address)."""
+    client = w.app.test_client()
+    n = next(_visitors)
+    client.environ_base["REMOTE_ADDR"] = f"10.77.{n // 250 % 250}.{n % 250 + 1}"
+    return client
+
+
+def _public_request(w, client: FlaskClient, group_id: int, count: int = 2, start=None) -> tuple[str, str]:
+    start = start or datetime.now(BANGKOK).date() + timedelta(days=10)
+    phone = unique("08")[:10].ljust(10, "1")
+    resp = client.post("/e-service/request", data={
+        "kind": "person", "name": "นายสมชาย ใจดี", "phone": phone, "address": "12/3", "village_no": "4",
+        "village": "โนนสูง", "start_on": start.isoformat(), "end_on": (start + timedelta(days=1)).isoformat(),
+        "purpose": "งานบุญกฐินประจำปี", "place": "ศาลาวัดโนนสูง หมู่ที่ 4", "consent": "y",
+        f"qty-{group_id}": str(count)})
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+    return resp.headers["Location"].rsplit("/", 1)[1], phone
+
+
+def _counter_loan(w, state: str, count: int = 3) -> tuple[int, int, int, list[int]]:
+    """A counter request by count, taken to `state`: (loan id, version, line id, the group's asset ids)."""
+    from lending.groups import queries as group_queries
+    from lending.groups import services as groups
+    from lending.outside import services as outside
+    from lending.outside.services import PartyDetails
+
+    group_id, asset_ids = _group(w)
+    today = datetime.now(BANGKOK).date()
+
+    def go():
+        s = db.session
+        party = PartyDetails(kind="person", name="นางมาลี ยืมงาน", phone=unique("08")[:10].ljust(10, "2"),
+                             village_no="5", village="ดอนแดง")
+        loan = outside.request_outside(s, w.user("officer"), party, [(group_id, count)], start_on=today,
+                                       due_on=today + timedelta(days=1), purpose="งานบวช", place="หมู่ 5",
+                                       channel="counter")
+        workflow.approve_loan(s, w.user("officer"), loan.id)
+        workflow.approve_loan(s, w.user("head"), loan.id)
+        loan = s.get(Loan, loan.id)
+        line_id = loan.lines[0].id
+        if state == "checked_out":
+            picks = group_queries.suggest_assets(s, group_id, count, loan.start_on, loan.due_on, today,
+                                                 exclude_loan_id=loan.id)
+            s.rollback()
+            groups.hand_over_lines(s, w.user("officer"), loan.id, {line_id: [a.id for a in picks]})
+        loan = s.get(Loan, loan.id)
+        return loan.id, loan.version, line_id, asset_ids
+
+    return in_app(w, go)
+
+
+def d_group_new(w):
+    w.start()
+    return w.client("officer").post("/lending-groups/new", data={"name": unique("เต็นท์ทดสอบ "), "category": "เต็นท์",
+                                                                 "public": "y", "active": "y"})
+
+
+def d_group_edit(w):
+    from lending.groups.models import LendingGroup
+
+    group_id, _ = _group(w, 1)
+    version = in_app(w, lambda: db.session.get(LendingGroup, group_id).version)
+    w.start()
+    return w.client("officer").post(f"/lending-groups/{group_id}", data={
+        "name": unique("เก้าอี้แก้ไข "), "category": "เก้าอี้", "active": "y", "version": str(version)})
+
+
+def d_group_members(w):
+    group_id, _ = _group(w, 1)
+    asset_id = new_asset(w)
+    number = in_app(w, lambda: db.session.get(Asset, asset_id).asset_number)
+    w.start()
+    return w.client("officer").post(f"/lending-groups/{group_id}/members", data={"codes": number})
+
+
+def d_loan_new_by_count(w):
+    group_id, _ = _group(w, 4)
+    start = datetime.now(BANGKOK).date() + timedelta(days=5)
+    w.start()
+    return w.client("staff").post("/loans/new-by-count", data={
+        "action": "send", "purpose": "ประชุมประชาคม", "place": "ศาลาประชาคม", "start_on": start.isoformat(),
+        "due_on": (start + timedelta(days=1)).isoformat(), f"count-{group_id}": "2"})
+
+
+def d_loan_pick(w):
+    loan_id, version, line_id, asset_ids = _counter_loan(w, "approved")
+    numbers = in_app(w, lambda: [db.session.get(Asset, i).asset_number for i in asset_ids[:3]])
+    w.start()
+    return w.client("officer").post(f"/loans/{loan_id}/pick", data={"action": "hand_over", "version": str(version),
+                                                                    f"scan-{line_id}": "\n".join(numbers)})
+
+
+def d_loan_return_count(w):
+    loan_id, version, line_id, _ = _counter_loan(w, "checked_out")
+    w.start()
+    return w.client("officer").post(f"/loans/{loan_id}/return-count", data={
+        "version": str(version), "line": str(line_id), "counted": "3"})
+
+
+def d_outside_new(w):
+    group_id, _ = _group(w, 4)
+    start = datetime.now(BANGKOK).date() + timedelta(days=3)
+    w.start()
+    return w.client("officer").post("/loans/outside/new", data={
+        "action": "send", "channel": "counter", "kind": "person", "name": "นายมานะ ตั้งใจ", "phone": "0891234567",
+        "village_no": "5", "village": "ดอนแดง", "purpose": "งานบวช", "place": "บ้านเลขที่ 3 หมู่ 5",
+        "start_on": start.isoformat(), "due_on": (start + timedelta(days=1)).isoformat(), f"count-{group_id}": "2"})
+
+
+def d_outside_rules(w):
+    data = {"retention": "0"}
+    for kind in ("person", "group", "agency"):
+        data.update({f"{kind}-max_days": "6" if kind == "person" else "7", f"{kind}-head_approval": "y"})
+    w.start()
+    return w.client("admin").post("/admin/outside-rules", data=data)
+
+
+def d_eservice_request(w):
+    group_id, _ = _group(w, 4)
+    client = _visitor(w)
+    w.start()
+    return client.post("/e-service/request", data={
+        "kind": "person", "name": "นายสมชาย ใจดี", "phone": unique("08")[:10].ljust(10, "3"), "address": "12/3",
+        "village_no": "4", "village": "โนนสูง",
+        "start_on": (datetime.now(BANGKOK).date() + timedelta(days=12)).isoformat(),
+        "end_on": (datetime.now(BANGKOK).date() + timedelta(days=13)).isoformat(),
+        "purpose": "งานบุญกฐินประจำปี", "place": "ศาลาวัดโนนสูง หมู่ที่ 4", "consent": "y", f"qty-{group_id}": "2"})
+
+
+def d_eservice_track(w):
+    group_id, _ = _group(w, 4)
+    client = _visitor(w)
+    ref, phone = _public_request(w, client, group_id)
+    w.start()
+    return _visitor(w).post("/e-service/track", data={"ref": ref, "phone": phone})
+
+
+def d_eservice_forget(w):
+    group_id, _ = _group(w, 4)
+    client = _visitor(w)
+    _public_request(w, client, group_id)
+    w.start()
+    return client.post("/e-service/track/forget")
+
+
+def d_eservice_cancel(w):
+    group_id, _ = _group(w, 4)
+    client = _visitor(w)
+    ref, _ = _public_request(w, client, group_id)
+    w.start()
+    return client.post(f"/e-service/track/{ref}/cancel", data={"reason": "เลื่อนงาน"})
+
+
+def d_eservice_survey(w):
+    from lending.groups import queries as group_queries
+    from lending.groups import services as groups
+
+    group_id, _ = _group(w, 4)
+    client = _visitor(w)
+    today = datetime.now(BANGKOK).date()
+    ref, _ = _public_request(w, client, group_id, 2, start=today)
+
+    def go():
+        s = db.session
+        loan = s.execute(select(Loan).where(Loan.public_ref == ref)).scalar_one()
+        workflow.approve_loan(s, w.user("officer"), loan.id)
+        workflow.approve_loan(s, w.user("head"), loan.id)
+        loan = s.get(Loan, loan.id)
+        line_id = loan.lines[0].id
+        picks = group_queries.suggest_assets(s, group_id, 2, loan.start_on, loan.due_on, today,
+                                             exclude_loan_id=loan.id)
+        s.rollback()
+        groups.hand_over_lines(s, w.user("officer"), loan.id, {line_id: [a.id for a in picks]})
+        s.rollback()
+        groups.receive_by_count(s, w.user("officer"), loan.id, line_id, 2, [])
+
+    in_app(w, go)
+    w.start()
+    return client.post(f"/e-service/track/{ref}/survey", data={"score": "5", "comment": "ดีมาก"})
+
+
+def d_eservice_manual_publish(w):
+    from lending import stocktake
+
+    _seeded(w, stocktake.default_fiscal_year())
+    w.start()
+    return w.client("admin").post("/e-service/manual/publish", data={})
+
+
 DRIVERS: dict[str, Callable[[World], object]] = {
     "audit.verify": d_verify, "audit.export_csv": d_audit_export_csv, "audit.export_xlsx": d_audit_export_xlsx,
     "evidence.report_download": d_report_download, "evidence.report_bundle": d_report_bundle,
@@ -735,6 +953,12 @@ DRIVERS: dict[str, Callable[[World], object]] = {
     "lending.stocktake_new": d_stocktake_new, "lending.stocktake_appoint": d_stocktake_appoint,
     "lending.stocktake_found": d_stocktake_found,
     "lending.stocktake_close": d_stocktake_close, "lending.manual_publish": d_manual_publish,
+    "lending.group_new": d_group_new, "lending.group": d_group_edit, "lending.group_members": d_group_members,
+    "lending.loan_new_by_count": d_loan_new_by_count, "lending.loan_pick": d_loan_pick,
+    "lending.loan_return_count": d_loan_return_count, "lending.outside_new": d_outside_new,
+    "lending.outside_rules": d_outside_rules, "eservice.request_form": d_eservice_request,
+    "eservice.track": d_eservice_track, "eservice.forget": d_eservice_forget, "eservice.cancel": d_eservice_cancel,
+    "eservice.survey": d_eservice_survey, "eservice.manual_publish": d_eservice_manual_publish,
 }
 
 

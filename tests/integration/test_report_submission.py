@@ -135,7 +135,9 @@ def test_the_report_page_links_the_evidence_and_offers_the_links_export(client, 
 def test_the_pdf_prints_the_links_and_ends_with_the_chain_date_and_signatures_on_one_page(year_2693):
     pages = _pages(reports.render_pdf(year_2693["report"]))
     everything = _squash("".join(pages))
-    assert _squash(year_2693["links"]["photo"]) in everything
+    # a URL wraps in the narrow column; where it breaks after a "-" of its random token, the text extractor
+    # reads the "-" at the line's end as a hyphenation and drops it, so compare without them
+    assert _squash(year_2693["links"]["photo"]).replace("-", "") in everything.replace("-", "")
     assert _squash("ทะเบียนคุมการยืม (ภายใน ไม่เผยแพร่)") in everything
     last = _squash(pages[-1])
     for words in ("ความถูกต้องของบันทึกการตรวจสอบ", "จัดทำรายงานเมื่อ", "ผู้รายงาน", "(นายรายงาน ครบถ้วน)",
