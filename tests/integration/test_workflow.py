@@ -745,7 +745,7 @@ def test_a_damaged_item_without_a_note_is_refused_and_nothing_is_received(sessio
     loan_id = handed_over(session, people, [asset])
     item_id = fresh_loan(session, loan_id).items[0].id
 
-    with pytest.raises(DomainError, match="Describe the damage"):
+    with pytest.raises(DomainError, match="describe the damage"):
         workflow.receive_items(session, people.officer, loan_id, [ItemReturn(item_id, DAMAGED, "  ")],
                                now=at(DUE))
 

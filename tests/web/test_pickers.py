@@ -54,9 +54,9 @@ def test_the_filters_of_the_lists_pick_dates_too(app, client, make_user, login_a
         assert ">1 ธ.ค. 2569<" in html
 
 
-def test_the_committee_is_chosen_with_checkboxes(client, admin, login_as, make_user):
+def test_the_committee_is_chosen_with_checkboxes(client, login_as, make_user):
     member = make_user(roles=["staff"], name=unique("กรรมการ"))
-    login_as(admin)
+    login_as(make_user(roles=["head"]))  # the head appoints the committee (clause 213)
     html = client.get("/stocktake/new").get_data(as_text=True)
     assert "<select multiple" not in html and 'name="committee"' in html
     box = re.search(rf'<input[^>]*value="{member.id}"[^>]*>', html)
