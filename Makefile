@@ -39,6 +39,7 @@ test: install
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 # Refresh the message catalogue after changing strings, then translate the new entries in
 # translations/*/LC_MESSAGES/messages.po.

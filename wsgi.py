@@ -79,6 +79,7 @@ class _Settings(dict):
 
     __getattr__ = dict.get
 
+
 login_manager = LoginManager()
 MIGRATIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "migrations")
 
@@ -112,9 +113,13 @@ class _MigrationCommands(click.Command):
     """`flask db ...`: hands its arguments to Flask-Migrate's own command group, loaded only now."""
 
     def __init__(self) -> None:
-        super().__init__("db", help="Perform database migrations (Flask-Migrate); `flask db --help` lists them.",
-                         context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
-                         add_help_option=False, callback=self._run)
+        super().__init__(
+            "db",
+            help="Perform database migrations (Flask-Migrate); `flask db --help` lists them.",
+            context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+            add_help_option=False,
+            callback=self._run,
+        )
 
     @staticmethod
     def _run() -> None:
@@ -131,8 +136,13 @@ class _MigrationCommands(click.Command):
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """Build the app: defaults, then the environment, then `overrides`; nothing connects at import."""
     root = os.path.dirname(os.path.abspath(__file__))
-    app = Flask(__name__, instance_path=os.path.join(root, "instance"), instance_relative_config=False,
-                template_folder="templates", static_folder="static")
+    app = Flask(
+        __name__,
+        instance_path=os.path.join(root, "instance"),
+        instance_relative_config=False,
+        template_folder="templates",
+        static_folder="static",
+    )
     app.config.update(load_config(app.instance_path, overrides))
     os.makedirs(app.instance_path, exist_ok=True)
     logging.basicConfig(level=logging.INFO)
@@ -181,8 +191,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
                 g.agency = _Settings(get_settings(db.session))
             return g.agency
 
-        return {"agency": agency, "role_label": lambda r: str(dict(role_choices()).get(r, r)),
-                "form_token_field": form_token_field}
+        return {
+            "agency": agency,
+            "role_label": lambda r: str(dict(role_choices()).get(r, r)),
+            "form_token_field": form_token_field,
+        }
 
     _init_request_hooks(app)
     _init_error_handlers(app)
@@ -191,6 +204,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 def _register_audit_links() -> None:
     """Where the audit pages link each kind of record: its own page, or the page it belongs to."""
+
     def the(endpoint: str, arg: str | None = None, key: str | None = None, permission: str | None = None):
         def build(subject_id: str, data: dict[str, Any]) -> str | None:
             if permission and not (current_user.is_authenticated and current_user.can(permission)):
@@ -199,6 +213,7 @@ def _register_audit_links() -> None:
                 return url_for(endpoint)
             value = data.get(key) if key else subject_id
             return url_for(endpoint, **{arg: int(value)}) if value not in (None, "") else None
+
         return build
 
     for kind, build in {
@@ -235,8 +250,9 @@ def _init_login(app: Flask) -> None:
 def _init_request_hooks(app: Flask) -> None:
     @app.before_request
     def _origin():
-        g.origin = context.set_origin(request.remote_addr or "", request.user_agent.string or "",
-                                      request.headers.get("X-Request-Id"))
+        g.origin = context.set_origin(
+            request.remote_addr or "", request.user_agent.string or "", request.headers.get("X-Request-Id")
+        )
 
     @app.before_request
     def _gate():
@@ -258,7 +274,8 @@ def _init_request_hooks(app: Flask) -> None:
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; "
             "script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'self'; "
-            "form-action 'self'")
+            "form-action 'self'",
+        )
         if g.get("origin"):
             response.headers["X-Request-Id"] = g.origin.request_id
         return response
@@ -288,8 +305,13 @@ def _init_error_handlers(app: Flask) -> None:
         # Two requests collided on a unique key (PostgreSQL's UniqueViolation, SQLite's IntegrityError):
         # the same answer on both databases, never a 500.
         db.session.rollback()
-        return _page(409, _("This collided with another change made at the same moment; nothing was saved. "
-                            "Reload the page to see the current state."))
+        return _page(
+            409,
+            _(
+                "This collided with another change made at the same moment; nothing was saved. "
+                "Reload the page to see the current state."
+            ),
+        )
 
     @app.errorhandler(StaleDataError)
     def _stale(_e):

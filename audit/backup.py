@@ -88,11 +88,11 @@ def _store_files(root: Path) -> list[Path]:
     """Every file under the store, by relative path (never the half-written `.incoming-*` ones)."""
     if not root.exists():
         return []
-    return sorted(p.relative_to(root) for p in root.rglob("*")
-                  if p.is_file() and not p.name.startswith(".incoming-"))
+    return sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file() and not p.name.startswith(".incoming-"))
 
 
 # --- PostgreSQL through its own tools ------------------------------------------------------------
+
 
 def _pg_env_args(engine: Engine) -> tuple[dict[str, str], list[str]]:
     """libpq connection settings for pg_dump/pg_restore: the password and options travel in the
@@ -134,13 +134,31 @@ def _snapshot_postgres(engine: Engine, dest: Path) -> tuple[tuple[int, str], str
             snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar_one()
             schema = conn.execute(text("SELECT current_schema()")).scalar_one()
             head = _head(conn)
-            extensions = [{"name": name, "schema": where} for name, where in conn.execute(text(
-                "SELECT e.extname, n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
-                "WHERE e.extname = ANY(:names) ORDER BY e.extname"), {"names": list(EXTENSIONS)})
-                if where != schema]
+            extensions = [
+                {"name": name, "schema": where}
+                for name, where in conn.execute(
+                    text(
+                        "SELECT e.extname, n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+                        "WHERE e.extname = ANY(:names) ORDER BY e.extname"
+                    ),
+                    {"names": list(EXTENSIONS)},
+                )
+                if where != schema
+            ]
             env, args = _pg_env_args(engine)
-            _run([shutil.which("pg_dump") or "pg_dump", "--format=custom", f"--snapshot={snapshot}",
-                  f"--schema={schema}", "--no-owner", "--no-privileges", f"--file={dest}", *args], env)
+            _run(
+                [
+                    shutil.which("pg_dump") or "pg_dump",
+                    "--format=custom",
+                    f"--snapshot={snapshot}",
+                    f"--schema={schema}",
+                    "--no-owner",
+                    "--no-privileges",
+                    f"--file={dest}",
+                    *args,
+                ],
+                env,
+            )
     finally:
         conn.close()
     return head, schema, extensions
@@ -155,13 +173,20 @@ def _create_extensions(engine: Engine, extensions: list[dict[str, str]]) -> None
         try:
             with engine.begin() as conn:
                 conn.execute(text(f"CREATE SCHEMA IF NOT EXISTS {quote(ext['schema'])}"))
-                conn.execute(text(f"CREATE EXTENSION IF NOT EXISTS {quote(ext['name'])} "
-                                  f"WITH SCHEMA {quote(ext['schema'])}"))
+                conn.execute(
+                    text(f"CREATE EXTENSION IF NOT EXISTS {quote(ext['name'])} WITH SCHEMA {quote(ext['schema'])}")
+                )
         except DBAPIError as err:
-            raise BackupError(N_("This backup needs the PostgreSQL extension %(name)s in schema %(schema)s, "
-                                 "which this database role may not create (%(reason)s). Ask the database "
-                                 "administrator to create it, then restore again."), name=ext["name"],
-                              schema=ext["schema"], reason=str(err.orig).strip().splitlines()[0]) from None
+            raise BackupError(
+                N_(
+                    "This backup needs the PostgreSQL extension %(name)s in schema %(schema)s, "
+                    "which this database role may not create (%(reason)s). Ask the database "
+                    "administrator to create it, then restore again."
+                ),
+                name=ext["name"],
+                schema=ext["schema"],
+                reason=str(err.orig).strip().splitlines()[0],
+            ) from None
 
 
 def _snapshot_sqlite(engine: Engine, dest: Path) -> tuple[int, str]:
@@ -189,8 +214,10 @@ def _head(conn: Any) -> tuple[int, str]:
 
 # --- backup --------------------------------------------------------------------------------------
 
-def take_backup(engine: Engine, evidence_dir: str | os.PathLike, out: str | os.PathLike,
-                checkpoint_log: Path | None = None) -> dict[str, Any]:
+
+def take_backup(
+    engine: Engine, evidence_dir: str | os.PathLike, out: str | os.PathLike, checkpoint_log: Path | None = None
+) -> dict[str, Any]:
     """Write a consistent backup into `out` (new or empty) and return its manifest."""
     out = Path(out)
     if out.exists() and any(out.iterdir()):
@@ -226,8 +253,14 @@ def take_backup(engine: Engine, evidence_dir: str | os.PathLike, out: str | os.P
         "format": FORMAT,
         "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "app_version": app_version(),
-        "db": {"kind": kind, "path": db_name, "sha256": db_sha, "size": db_size, "schema": schema,
-               "extensions": extensions},
+        "db": {
+            "kind": kind,
+            "path": db_name,
+            "sha256": db_sha,
+            "size": db_size,
+            "schema": schema,
+            "extensions": extensions,
+        },
         "audit_head": {"seq": head[0], "hash": head[1]},
         "files": files,
         "checkpoint_log": log_entry,
@@ -244,11 +277,13 @@ def manifest_sha256(directory: str | os.PathLike) -> str:
 
 # --- restore -------------------------------------------------------------------------------------
 
+
 def read_manifest(directory: Path) -> dict[str, Any]:
     path = directory / MANIFEST
     if not path.exists():
-        raise BackupError(N_("%(path)s has no manifest.json: it is not a backup, or an unfinished one."),
-                          path=str(directory))
+        raise BackupError(
+            N_("%(path)s has no manifest.json: it is not a backup, or an unfinished one."), path=str(directory)
+        )
     manifest = json.loads(path.read_text(encoding="utf-8"))
     if manifest.get("format") != FORMAT:
         raise BackupError(N_("Unknown backup format: %(format)s"), format=str(manifest.get("format")))
@@ -268,8 +303,9 @@ def check_backup(directory: Path, manifest: dict[str, Any]) -> None:
             raise BackupError(N_("The backup is incomplete: %(path)s is missing."), path=str(path))
         digest, size = sha256_file(path)
         if digest != item["sha256"] or size != item["size"]:
-            raise BackupError(N_("The backup is damaged: %(path)s does not match its SHA-256 in the "
-                                 "manifest."), path=str(path))
+            raise BackupError(
+                N_("The backup is damaged: %(path)s does not match its SHA-256 in the manifest."), path=str(path)
+            )
 
 
 def instance_contents(engine: Engine, evidence_dir: str | os.PathLike) -> dict[str, int]:
@@ -286,8 +322,14 @@ def instance_contents(engine: Engine, evidence_dir: str | os.PathLike) -> dict[s
     return found
 
 
-def restore_backup(engine: Engine, evidence_dir: str | os.PathLike, source: str | os.PathLike,
-                   checkpoint_log: Path | None = None, *, app_role: str | None = None) -> dict[str, Any]:
+def restore_backup(
+    engine: Engine,
+    evidence_dir: str | os.PathLike,
+    source: str | os.PathLike,
+    checkpoint_log: Path | None = None,
+    *,
+    app_role: str | None = None,
+) -> dict[str, Any]:
     """Restore a checked backup into an empty instance; return its manifest. Verification is the caller's.
 
     On PostgreSQL `engine` is the owner's (MIGRATE_DATABASE_URL when set): the dump is restored without
@@ -298,14 +340,22 @@ def restore_backup(engine: Engine, evidence_dir: str | os.PathLike, source: str 
     manifest = read_manifest(source)
     kind = engine.dialect.name
     if manifest["db"]["kind"] != kind:
-        raise BackupError(N_("This backup is of a %(backup)s database; this instance uses %(target)s."),
-                          backup=manifest["db"]["kind"], target=kind)
+        raise BackupError(
+            N_("This backup is of a %(backup)s database; this instance uses %(target)s."),
+            backup=manifest["db"]["kind"],
+            target=kind,
+        )
     check_backup(source, manifest)
     held = instance_contents(engine, evidence_dir)
     if any(held.values()):
-        raise BackupError(N_("Restore only into an empty instance: this one holds %(entries)d audit "
-                             "entries, %(users)d users and %(files)d stored files. Point DATABASE_URL and "
-                             "EVIDENCE_DIR at an empty database and directory."), **held)
+        raise BackupError(
+            N_(
+                "Restore only into an empty instance: this one holds %(entries)d audit "
+                "entries, %(users)d users and %(files)d stored files. Point DATABASE_URL and "
+                "EVIDENCE_DIR at an empty database and directory."
+            ),
+            **held,
+        )
 
     dump = source / manifest["db"]["path"]
     if kind == "sqlite":
@@ -319,13 +369,28 @@ def restore_backup(engine: Engine, evidence_dir: str | os.PathLike, source: str 
         with engine.connect() as conn:
             schema = conn.execute(text("SELECT current_schema()")).scalar_one()
         if manifest["db"].get("schema") and manifest["db"]["schema"] != schema:
-            raise BackupError(N_("This backup holds schema %(backup)s; this database's schema is "
-                                 "%(target)s."), backup=manifest["db"]["schema"], target=schema)
+            raise BackupError(
+                N_("This backup holds schema %(backup)s; this database's schema is %(target)s."),
+                backup=manifest["db"]["schema"],
+                target=schema,
+            )
         _create_extensions(engine, manifest["db"].get("extensions") or [])
         engine.dispose()
         env, args = _pg_env_args(engine)
-        _run([shutil.which("pg_restore") or "pg_restore", "--no-owner", "--no-privileges", "--clean",
-              "--if-exists", "--single-transaction", "--exit-on-error", *args, str(dump)], env)
+        _run(
+            [
+                shutil.which("pg_restore") or "pg_restore",
+                "--no-owner",
+                "--no-privileges",
+                "--clean",
+                "--if-exists",
+                "--single-transaction",
+                "--exit-on-error",
+                *args,
+                str(dump),
+            ],
+            env,
+        )
         if app_role:
             with engine.begin() as conn:
                 grant_app_role(conn, app_role)

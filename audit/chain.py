@@ -27,8 +27,20 @@ from typing import Any
 GENESIS_HASH = "0" * 64  # the `prev_hash` of the first entry
 
 # The fields an entry's hash covers, in the order of the canonical JSON (keys sorted).
-HASHED_FIELDS = ("action", "actor", "actor_id", "at", "data", "ip", "prev_hash", "request_id", "seq",
-                 "subject_id", "subject_type", "user_agent")
+HASHED_FIELDS = (
+    "action",
+    "actor",
+    "actor_id",
+    "at",
+    "data",
+    "ip",
+    "prev_hash",
+    "request_id",
+    "seq",
+    "subject_id",
+    "subject_type",
+    "user_agent",
+)
 _json_string = json.encoder.encode_basestring  # what json.dumps(ensure_ascii=False) writes for a str
 
 
@@ -77,8 +89,7 @@ def canonical(fields: dict[str, Any]) -> str:
         "action": fields["action"],
         "subject_type": fields.get("subject_type") or "",
         "subject_id": fields.get("subject_id") or "",
-        "data": (json.loads(fields["data"]) if isinstance(fields.get("data"), str)
-                 else (fields.get("data") or {})),
+        "data": (json.loads(fields["data"]) if isinstance(fields.get("data"), str) else (fields.get("data") or {})),
         "ip": fields.get("ip") or "",
         "user_agent": fields.get("user_agent") or "",
         "request_id": fields.get("request_id") or "",
@@ -126,21 +137,31 @@ def canonical_stored(row: Mapping[str, Any], seq: int | None = None) -> str:
         elif not (at.__class__ is str and len(at) == 27 and at[26] == "Z"):
             at = at_text(at)
         actor_id = row["actor_id"]
-        return (f'{{"action":{enc(row["action"])},"actor":{enc(row["actor"])},'
-                f'"actor_id":{"null" if actor_id is None else int(actor_id)},'
-                f'"at":"{at}","data":{row["data"]},'
-                f'"ip":{enc(row["ip"])},"prev_hash":{enc(row["prev_hash"])},'
-                f'"request_id":{enc(row["request_id"])},"seq":{int(row["seq"] if seq is None else seq)},'
-                f'"subject_id":{enc(row["subject_id"])},"subject_type":{enc(row["subject_type"])},'
-                f'"user_agent":{enc(row["user_agent"])}}}')
+        return (
+            f'{{"action":{enc(row["action"])},"actor":{enc(row["actor"])},'
+            f'"actor_id":{"null" if actor_id is None else int(actor_id)},'
+            f'"at":"{at}","data":{row["data"]},'
+            f'"ip":{enc(row["ip"])},"prev_hash":{enc(row["prev_hash"])},'
+            f'"request_id":{enc(row["request_id"])},"seq":{int(row["seq"] if seq is None else seq)},'
+            f'"subject_id":{enc(row["subject_id"])},"subject_type":{enc(row["subject_type"])},'
+            f'"user_agent":{enc(row["user_agent"])}}}'
+        )
     except (TypeError, ValueError, AttributeError):  # a value of a type the writer never stores: tampered
         return repr(sorted((str(k), repr(v)) for k, v in row.items()))
 
 
 def fields_of(entry: Any) -> dict[str, Any]:
     return {
-        "seq": entry.seq, "at": entry.at, "actor_id": entry.actor_id, "actor": entry.actor,
-        "action": entry.action, "subject_type": entry.subject_type, "subject_id": entry.subject_id,
-        "data": entry.data, "ip": entry.ip, "user_agent": entry.user_agent,
-        "request_id": entry.request_id, "prev_hash": entry.prev_hash,
+        "seq": entry.seq,
+        "at": entry.at,
+        "actor_id": entry.actor_id,
+        "actor": entry.actor,
+        "action": entry.action,
+        "subject_type": entry.subject_type,
+        "subject_id": entry.subject_id,
+        "data": entry.data,
+        "ip": entry.ip,
+        "user_agent": entry.user_agent,
+        "request_id": entry.request_id,
+        "prev_hash": entry.prev_hash,
     }

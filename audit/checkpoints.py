@@ -87,8 +87,7 @@ def load_signing_key(path: str | os.PathLike | None) -> SigningKey | None:
 def write_new_key(path: str | os.PathLike) -> SigningKey:
     """Create a new Ed25519 private key as a PEM file readable by its owner only; refuse to overwrite."""
     key = Ed25519PrivateKey.generate()
-    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                            serialization.NoEncryption())
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as fh:
         fh.write(pem)
@@ -100,7 +99,7 @@ def fingerprint_of(public_key: Ed25519PublicKey) -> str:
     that it can be read aloud and compared on paper."""
     raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     digest = hashlib.sha256(raw).hexdigest()
-    return " ".join(digest[i:i + 4] for i in range(0, 64, 4))
+    return " ".join(digest[i : i + 4] for i in range(0, 64, 4))
 
 
 def fingerprint(key: SigningKey) -> str:
@@ -117,8 +116,9 @@ def configured_fingerprint(config: Any) -> str:
 
 
 def public_pem(key: SigningKey) -> str:
-    return key.public.public_bytes(serialization.Encoding.PEM,
-                                   serialization.PublicFormat.SubjectPublicKeyInfo).decode("ascii")
+    return key.public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode(
+        "ascii"
+    )
 
 
 def log_path(config: dict[str, Any]) -> Path:
@@ -130,8 +130,7 @@ def log_path(config: dict[str, Any]) -> Path:
 
 
 def line_of(cp: Checkpoint) -> str:
-    return dumps({"at": cp.at, "hash": cp.hash, "key_id": cp.key_id, "seq": int(cp.seq),
-                  "signature": cp.signature})
+    return dumps({"at": cp.at, "hash": cp.hash, "key_id": cp.key_id, "seq": int(cp.seq), "signature": cp.signature})
 
 
 def append(path: Path, cp: Checkpoint) -> None:
@@ -156,9 +155,16 @@ def read(path: Path) -> list[Checkpoint]:
                 continue
             try:
                 obj = json.loads(line)
-                out.append(Checkpoint(seq=int(obj["seq"]), hash=str(obj["hash"]), at=str(obj["at"]),
-                                      signature=str(obj.get("signature") or ""),
-                                      key_id=str(obj.get("key_id") or ""), source="file"))
+                out.append(
+                    Checkpoint(
+                        seq=int(obj["seq"]),
+                        hash=str(obj["hash"]),
+                        at=str(obj["at"]),
+                        signature=str(obj.get("signature") or ""),
+                        key_id=str(obj.get("key_id") or ""),
+                        source="file",
+                    )
+                )
             except (ValueError, KeyError, TypeError) as err:
                 raise CheckpointLogError(f"{path}, line {number}: {err}") from None
     return out

@@ -46,8 +46,10 @@ def report(result: Result) -> None:
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     if result.ok:
-        click.echo(f"OK: {result.count} entries, head {result.head_seq} {result.head_hash}; "
-                   f"checked against {result.checkpoints} checkpoint(s)")
+        click.echo(
+            f"OK: {result.count} entries, head {result.head_seq} {result.head_hash}; "
+            f"checked against {result.checkpoints} checkpoint(s)"
+        )
     else:
         problem = result.problem
         click.echo(f"FAILED at entry {problem.seq} ({problem.kind}): {problem.message}", err=True)
@@ -112,8 +114,13 @@ def mackey_command(path: Path):
 
 
 @click.command("backup")
-@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="A new (or empty) directory for the backup.")
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="A new (or empty) directory for the backup.",
+)
 @with_appcontext
 def backup_command(out: Path):
     """A consistent snapshot of the database and every stored file, with a manifest of their hashes."""
@@ -123,10 +130,16 @@ def backup_command(out: Path):
     except DomainError as err:
         raise click.ClickException(str(err)) from None
     head = (manifest["audit_head"]["seq"], manifest["audit_head"]["hash"])
-    services.record_backup(db.session, directory=str(out.resolve()), head=head,
-                           manifest_sha256=backups.manifest_sha256(out), files=len(manifest["files"]))
-    click.echo(f"backup: {out} ({manifest['db']['kind']}, {len(manifest['files'])} files, "
-               f"audit head {head[0]} {head[1]})")
+    services.record_backup(
+        db.session,
+        directory=str(out.resolve()),
+        head=head,
+        manifest_sha256=backups.manifest_sha256(out),
+        files=len(manifest["files"]),
+    )
+    click.echo(
+        f"backup: {out} ({manifest['db']['kind']}, {len(manifest['files'])} files, audit head {head[0]} {head[1]})"
+    )
 
 
 @click.command("restore")
@@ -136,15 +149,18 @@ def restore_command(source: Path):
     """Restore a backup into an empty instance, check every hash, then verify the audit chain."""
     engine, app_role = owner_engine(current_app.config, db.engine)  # restoring is the owner's work
     try:
-        manifest = backups.restore_backup(engine, current_app.config["EVIDENCE_DIR"], source,
-                                          checkpoint_log(), app_role=app_role)
+        manifest = backups.restore_backup(
+            engine, current_app.config["EVIDENCE_DIR"], source, checkpoint_log(), app_role=app_role
+        )
     except DomainError as err:
         raise click.ClickException(str(err)) from None
     finally:
         if engine is not db.engine:
             engine.dispose()
-    click.echo(f"restored {source}: {manifest['db']['kind']} database, {len(manifest['files'])} files, "
-               f"taken {manifest['created_at']} at audit head {manifest['audit_head']['seq']}")
+    click.echo(
+        f"restored {source}: {manifest['db']['kind']} database, {len(manifest['files'])} files, "
+        f"taken {manifest['created_at']} at audit head {manifest['audit_head']['seq']}"
+    )
     result = verify_now()
     report(result)
     sys.exit(0 if result.ok else 1)

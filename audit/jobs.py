@@ -34,9 +34,22 @@ MIME = {"csv": "text/csv; charset=utf-8", "xlsx": XLSX}
 
 
 def export_headers() -> list[str]:
-    return [_("Sequence"), _("Time (Bangkok)"), _("Time (UTC)"), _("User"), _("User id"), _("Action"),
-            _("Record type"), _("Record id"), _("Details"), _("IP address"), _("Browser"), _("Request id"),
-            _("Previous hash"), _("Hash")]
+    return [
+        _("Sequence"),
+        _("Time (Bangkok)"),
+        _("Time (UTC)"),
+        _("User"),
+        _("User id"),
+        _("Action"),
+        _("Record type"),
+        _("Record id"),
+        _("Details"),
+        _("IP address"),
+        _("Browser"),
+        _("Request id"),
+        _("Previous hash"),
+        _("Hash"),
+    ]
 
 
 def _bangkok(at: datetime) -> str:
@@ -45,8 +58,22 @@ def _bangkok(at: datetime) -> str:
 
 
 def export_cells(row: Any) -> list[Any]:
-    return [row.seq, _bangkok(row.at), at_text(row.at), row.actor, row.actor_id, row.action, row.subject_type,
-            row.subject_id, row.data, row.ip, row.user_agent, row.request_id, row.prev_hash, row.hash]
+    return [
+        row.seq,
+        _bangkok(row.at),
+        at_text(row.at),
+        row.actor,
+        row.actor_id,
+        row.action,
+        row.subject_type,
+        row.subject_id,
+        row.data,
+        row.ip,
+        row.user_agent,
+        row.request_id,
+        row.prev_hash,
+        row.hash,
+    ]
 
 
 def _xlsx_cell(value: Any) -> Any:
@@ -93,19 +120,33 @@ def run_export(ctx: jobs.JobContext) -> None:
             step()
         book.save(path)
     session.rollback()
-    seal = ctx.finish(path=path, name=f"audit-log-{upto}.{fmt}", mime=MIME[fmt],
-                      message=N_("%(count)s entries exported."), count=f"{count:,}")
-    services.record_export(session, ctx.owner, fmt=fmt, filter_args=flt.as_args(), count=count, upto=upto,
-                           before_commit=seal)
+    seal = ctx.finish(
+        path=path,
+        name=f"audit-log-{upto}.{fmt}",
+        mime=MIME[fmt],
+        message=N_("%(count)s entries exported."),
+        count=f"{count:,}",
+    )
+    services.record_export(
+        session, ctx.owner, fmt=fmt, filter_args=flt.as_args(), count=count, upto=upto, before_commit=seal
+    )
 
 
 def result_outcome(result: Any) -> dict[str, Any]:
     problem = result.problem
-    return {"ok": bool(result.ok), "count": result.count, "head_seq": result.head_seq,
-            "head_hash": result.head_hash, "checkpoints": result.checkpoints,
-            "warnings": [str(w) for w in result.warnings],
-            "problem": ({"seq": problem.seq, "code": problem.code,
-                         "params": json.loads(json.dumps(problem.params, default=str))} if problem else None)}
+    return {
+        "ok": bool(result.ok),
+        "count": result.count,
+        "head_seq": result.head_seq,
+        "head_hash": result.head_hash,
+        "checkpoints": result.checkpoints,
+        "warnings": [str(w) for w in result.warnings],
+        "problem": (
+            {"seq": problem.seq, "code": problem.code, "params": json.loads(json.dumps(problem.params, default=str))}
+            if problem
+            else None
+        ),
+    }
 
 
 def run_verify(ctx: jobs.JobContext) -> None:
@@ -120,8 +161,7 @@ def run_verify(ctx: jobs.JobContext) -> None:
     if result.problem is not None and result.problem.code == "key_unusable":
         log.error("audit verify: %s", result.problem.message)
     outcome = result_outcome(result)
-    seal = ctx.finish(outcome=outcome,
-                      message=N_("The chain is intact.") if result.ok else N_("The chain is broken."))
+    seal = ctx.finish(outcome=outcome, message=N_("The chain is intact.") if result.ok else N_("The chain is broken."))
 
     def seal_with_entry(session) -> None:
         outcome["recorded_as"] = queries.head_of(session)[0]  # the entry just written holds the head's lock
@@ -138,5 +178,4 @@ def run_verify(ctx: jobs.JobContext) -> None:
 
 
 jobs.register(EXPORT, run_export, title=N_("Exporting the audit log"))
-jobs.register(VERIFY, run_verify, title=N_("Verify the audit chain"), result_endpoint="audit.verify",
-              show_result=True)
+jobs.register(VERIFY, run_verify, title=N_("Verify the audit chain"), result_endpoint="audit.verify", show_result=True)

@@ -77,8 +77,9 @@ def mac_for(entry_hash: str) -> str | None:
     return mac_of(key, entry_hash) if key else None
 
 
-def check(rows: Iterable[tuple[Any, str, str | None]], key: bytes, watch: Iterable[int] = ()
-          ) -> tuple[int | None, int | None, frozenset[int], bool]:
+def check(
+    rows: Iterable[tuple[Any, str, str | None]], key: bytes, watch: Iterable[int] = ()
+) -> tuple[int | None, int | None, frozenset[int], bool]:
     """Over (seq, hash, mac) in sequence order: the first entry with a MAC, the first one after it without
     a valid MAC, which of the `watch` entries have a valid MAC, and whether any entry has a MAC at all."""
     watch = set(watch)

@@ -37,14 +37,36 @@ from core.models import User
 
 PAGE_SIZE = 50
 SEARCH_WINDOW = 20_000
-EXPORT_COLUMNS = (AuditEntry.seq, AuditEntry.at, AuditEntry.actor, AuditEntry.actor_id, AuditEntry.action,
-                  AuditEntry.subject_type, AuditEntry.subject_id, AuditEntry.data, AuditEntry.ip,
-                  AuditEntry.user_agent, AuditEntry.request_id, AuditEntry.prev_hash, AuditEntry.hash)
-LIST_COLUMNS = (AuditEntry.seq, AuditEntry.at, AuditEntry.actor, AuditEntry.actor_id, AuditEntry.action,
-                AuditEntry.subject_type, AuditEntry.subject_id, AuditEntry.data, AuditEntry.ip)
+EXPORT_COLUMNS = (
+    AuditEntry.seq,
+    AuditEntry.at,
+    AuditEntry.actor,
+    AuditEntry.actor_id,
+    AuditEntry.action,
+    AuditEntry.subject_type,
+    AuditEntry.subject_id,
+    AuditEntry.data,
+    AuditEntry.ip,
+    AuditEntry.user_agent,
+    AuditEntry.request_id,
+    AuditEntry.prev_hash,
+    AuditEntry.hash,
+)
+LIST_COLUMNS = (
+    AuditEntry.seq,
+    AuditEntry.at,
+    AuditEntry.actor,
+    AuditEntry.actor_id,
+    AuditEntry.action,
+    AuditEntry.subject_type,
+    AuditEntry.subject_id,
+    AuditEntry.data,
+    AuditEntry.ip,
+)
 
 
 # --- the filter ----------------------------------------------------------------------------------
+
 
 @dataclass
 class LogFilter:
@@ -62,11 +84,17 @@ class LogFilter:
     @classmethod
     def from_args(cls, args: Mapping[str, Any]) -> LogFilter:
         """From query arguments; a date that cannot be read is reported in `errors` and ignored."""
+
         def clean(name: str, limit: int = 100) -> str:
             return unicodedata.normalize("NFC", str(args.get(name) or "")).strip()[:limit]
 
-        flt = cls(actor=clean("actor", 64).lower(), action=clean("action", 64),
-                  subject_type=clean("type", 64), subject_id=clean("id", 64), q=clean("q"))
+        flt = cls(
+            actor=clean("actor", 64).lower(),
+            action=clean("action", 64),
+            subject_type=clean("type", 64),
+            subject_id=clean("id", 64),
+            q=clean("q"),
+        )
         for name in ("from", "to"):
             raw = clean(name, 20)
             try:
@@ -79,8 +107,15 @@ class LogFilter:
 
     def as_args(self) -> dict[str, str]:
         """The filter as query arguments (dates as Thai DD/MM/YYYY in B.E.), empty ones left out."""
-        raw = {"actor": self.actor, "action": self.action, "type": self.subject_type, "id": self.subject_id,
-               "from": format_numeric(self.date_from), "to": format_numeric(self.date_to), "q": self.q}
+        raw = {
+            "actor": self.actor,
+            "action": self.action,
+            "type": self.subject_type,
+            "id": self.subject_id,
+            "from": format_numeric(self.date_from),
+            "to": format_numeric(self.date_to),
+            "q": self.q,
+        }
         return {k: v for k, v in raw.items() if v}
 
     @property
@@ -97,14 +132,16 @@ def _seq_bounds(session: Session | Connection, flt: LogFilter) -> tuple[int, int
     lo, hi = 1, None
     if flt.date_from:
         start = bangkok_midnight_utc(flt.date_from)
-        lo = session.execute(select(AuditEntry.seq).where(AuditEntry.at >= start)
-                             .order_by(AuditEntry.at).limit(1)).scalar_one_or_none()
+        lo = session.execute(
+            select(AuditEntry.seq).where(AuditEntry.at >= start).order_by(AuditEntry.at).limit(1)
+        ).scalar_one_or_none()
         if lo is None:
             return None
     if flt.date_to:
         end = bangkok_midnight_utc(flt.date_to + timedelta(days=1))
-        hi = session.execute(select(AuditEntry.seq).where(AuditEntry.at < end)
-                             .order_by(AuditEntry.at.desc()).limit(1)).scalar_one_or_none()
+        hi = session.execute(
+            select(AuditEntry.seq).where(AuditEntry.at < end).order_by(AuditEntry.at.desc()).limit(1)
+        ).scalar_one_or_none()
         if hi is None:
             return None
     if hi is not None and hi < lo:
@@ -146,6 +183,7 @@ def _text_condition(session: Session | Connection, q: str) -> Any:
 
 # --- the list ------------------------------------------------------------------------------------
 
+
 @dataclass
 class Page:
     rows: list[Any]
@@ -164,8 +202,9 @@ def _exists(session: Session, conds: list[Any]) -> bool:
     return session.execute(select(AuditEntry.seq).where(*conds).limit(1)).first() is not None
 
 
-def list_entries(session: Session, flt: LogFilter, *, before: int | None = None, after: int | None = None,
-                 limit: int = PAGE_SIZE) -> Page:
+def list_entries(
+    session: Session, flt: LogFilter, *, before: int | None = None, after: int | None = None, limit: int = PAGE_SIZE
+) -> Page:
     """One keyset page of the filtered log, newest first: the entries below `before`, or just above `after`.
 
     With free text, the page searches the window of SEARCH_WINDOW sequence numbers below `before` (below
@@ -188,8 +227,7 @@ def list_entries(session: Session, flt: LogFilter, *, before: int | None = None,
             return page
         page.window = (low, high)
         window = [AuditEntry.seq.between(low, high), _text_condition(session, flt.q)]
-        rows = session.execute(stmt.where(*conds, *window).order_by(AuditEntry.seq.desc())
-                               .limit(limit + 1)).all()
+        rows = session.execute(stmt.where(*conds, *window).order_by(AuditEntry.seq.desc()).limit(limit + 1)).all()
         page.rows = rows[:limit]
         if len(rows) > limit:
             page.older = page.rows[-1].seq
@@ -197,8 +235,9 @@ def list_entries(session: Session, flt: LogFilter, *, before: int | None = None,
             page.older = low
         return page
     if after is not None:
-        rows = session.execute(stmt.where(*conds, AuditEntry.seq > after)
-                               .order_by(AuditEntry.seq.asc()).limit(limit + 1)).all()
+        rows = session.execute(
+            stmt.where(*conds, AuditEntry.seq > after).order_by(AuditEntry.seq.asc()).limit(limit + 1)
+        ).all()
         page.rows = list(reversed(rows[:limit]))
         if page.rows:
             page.newer = page.rows[0].seq if len(rows) > limit else None
@@ -246,6 +285,7 @@ def actor_names(session: Session) -> list[str]:
 
 # --- export --------------------------------------------------------------------------------------
 
+
 def count_for_export(session: Session, flt: LogFilter, upto: int) -> int:
     """How many entries up to `upto` the filter selects (the free text over the whole log, not a window)."""
     conds = conditions(session, flt)
@@ -253,8 +293,11 @@ def count_for_export(session: Session, flt: LogFilter, upto: int) -> int:
         return 0
     if flt.q:
         conds = [*conds, _text_condition(session, flt.q)]
-    return int(session.execute(select(func.count()).select_from(AuditEntry)
-                               .where(*conds, AuditEntry.seq.between(1, upto))).scalar_one())
+    return int(
+        session.execute(
+            select(func.count()).select_from(AuditEntry).where(*conds, AuditEntry.seq.between(1, upto))
+        ).scalar_one()
+    )
 
 
 def iter_export(session: Session, flt: LogFilter, upto: int, batch: int = 2000) -> Iterator[Any]:
@@ -266,9 +309,12 @@ def iter_export(session: Session, flt: LogFilter, upto: int, batch: int = 2000) 
         conds = [*conds, _text_condition(session, flt.q)]
     last = 0
     while True:
-        rows = session.execute(select(*EXPORT_COLUMNS).where(*conds, AuditEntry.seq > last,
-                                                             AuditEntry.seq <= upto)
-                               .order_by(AuditEntry.seq).limit(batch)).all()
+        rows = session.execute(
+            select(*EXPORT_COLUMNS)
+            .where(*conds, AuditEntry.seq > last, AuditEntry.seq <= upto)
+            .order_by(AuditEntry.seq)
+            .limit(batch)
+        ).all()
         yield from rows
         if len(rows) < batch:
             return
@@ -277,14 +323,28 @@ def iter_export(session: Session, flt: LogFilter, upto: int, batch: int = 2000) 
 
 # --- verification --------------------------------------------------------------------------------
 
-CHAIN_FIELDS = ("seq", "at", "actor_id", "actor", "action", "subject_type", "subject_id", "data", "ip",
-                "user_agent", "request_id", "prev_hash", "hash")
+CHAIN_FIELDS = (
+    "seq",
+    "at",
+    "actor_id",
+    "actor",
+    "action",
+    "subject_type",
+    "subject_id",
+    "data",
+    "ip",
+    "user_agent",
+    "request_id",
+    "prev_hash",
+    "hash",
+)
 _CHAIN_SQL = f"SELECT {', '.join(CHAIN_FIELDS)} FROM audit_entries"
 PARALLEL_FROM = 200_000  # a chain this long is walked in parts at once (SQLite), or in the background
 
 
-def iter_chain(conn: Connection | Session, batch: int = 5000, *, after: int | None = None,
-               upto: int | None = None) -> Iterator[dict[str, Any]]:
+def iter_chain(
+    conn: Connection | Session, batch: int = 5000, *, after: int | None = None, upto: int | None = None
+) -> Iterator[dict[str, Any]]:
     """Every entry (with seq > after, <= upto) in sequence order as a dict of its stored values, streamed.
 
     Plain SQL without type processing: `at` arrives as the database keeps it (SQLite's text, PostgreSQL's
@@ -303,8 +363,7 @@ def iter_chain(conn: Connection | Session, batch: int = 5000, *, after: int | No
         result.close()  # a walk that stops early must not leave a server-side cursor open
 
 
-def open_quick(conn: Connection, batch: int = 5000, *, after: int | None = None,
-               upto: int | None = None) -> Any:
+def open_quick(conn: Connection, batch: int = 5000, *, after: int | None = None, upto: int | None = None) -> Any:
     """(seq, hash, prev_hash, canonical text as UTF-8) of every entry with seq > after, <= upto, in order,
     as `audit.scan` reads them: an iterable to close after use.
 
@@ -320,15 +379,28 @@ def open_quick(conn: Connection, batch: int = 5000, *, after: int | None = None,
     return conn.exec_driver_sql(sql, execution_options={"yield_per": batch})
 
 
-def walk_stored(conn: Connection, cps: list[Checkpoint], head: tuple[int, str] | None,
-                check_signature: Any = None, *, start: Start = Start(),  # noqa: B008 (a frozen value)
-                stop: int | None = None) -> Result:
+def walk_stored(
+    conn: Connection,
+    cps: list[Checkpoint],
+    head: tuple[int, str] | None,
+    check_signature: Any = None,
+    *,
+    start: Start = Start(),  # noqa: B008 (a frozen value)
+    stop: int | None = None,
+) -> Result:
     """`walk` over the entries as `conn` sees them (from `start`, up to `stop`), by the quick pass."""
     upto = stop + 1 if stop is not None else None
     quick = open_quick(conn, after=start.seq or None, upto=upto)
     try:
-        return quick_walk(quick, lambda after: iter_chain(conn, after=after, upto=upto), cps, head,
-                          check_signature, start=start, stop=stop)
+        return quick_walk(
+            quick,
+            lambda after: iter_chain(conn, after=after, upto=upto),
+            cps,
+            head,
+            check_signature,
+            start=start,
+            stop=stop,
+        )
     finally:
         close = getattr(quick, "close", None)
         if close is not None:
@@ -336,16 +408,32 @@ def walk_stored(conn: Connection, cps: list[Checkpoint], head: tuple[int, str] |
 
 
 def stored_checkpoints(conn: Connection | Session) -> list[Checkpoint]:
-    rows = conn.execute(select(AuditCheckpoint.seq, AuditCheckpoint.hash, AuditCheckpoint.at,
-                               AuditCheckpoint.signature, AuditCheckpoint.key_id)
-                        .order_by(AuditCheckpoint.seq)).all()
-    return [Checkpoint(seq=int(r.seq), hash=r.hash, at=at_text(r.at), signature=r.signature or "",
-                       key_id=r.key_id or "", source="database") for r in rows]
+    rows = conn.execute(
+        select(
+            AuditCheckpoint.seq,
+            AuditCheckpoint.hash,
+            AuditCheckpoint.at,
+            AuditCheckpoint.signature,
+            AuditCheckpoint.key_id,
+        ).order_by(AuditCheckpoint.seq)
+    ).all()
+    return [
+        Checkpoint(
+            seq=int(r.seq),
+            hash=r.hash,
+            at=at_text(r.at),
+            signature=r.signature or "",
+            key_id=r.key_id or "",
+            source="database",
+        )
+        for r in rows
+    ]
 
 
 def latest_checkpoint(session: Session) -> AuditCheckpoint | None:
-    return session.execute(select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc(),
-                                                            AuditCheckpoint.id.desc()).limit(1)).scalar_one_or_none()
+    return session.execute(
+        select(AuditCheckpoint).order_by(AuditCheckpoint.seq.desc(), AuditCheckpoint.id.desc()).limit(1)
+    ).scalar_one_or_none()
 
 
 def _checkpoints(conn: Connection, log: Path | None) -> list[Checkpoint]:
@@ -364,34 +452,51 @@ def _damaged(err: Exception) -> Result:
     return Result(ok=False, problem=Problem(0, "checkpoint_log_damaged", {"seq": 0, "detail": str(err)}))
 
 
-def table_facts(conn: Connection, head: tuple[int, str], *, file_read: bool,
-                mac_key: bytes | None = None) -> TableFacts:
+def table_facts(
+    conn: Connection, head: tuple[int, str], *, file_read: bool, mac_key: bytes | None = None
+) -> TableFacts:
     """The whole-table facts `judge_table` needs: three aggregates, two index look-ups, and with a MAC key
     one pass over (seq, hash, mac)."""
     low, high, count = conn.exec_driver_sql("SELECT min(seq), max(seq), count(*) FROM audit_entries").one()
     beyond = conn.execute(select(func.min(AuditEntry.seq)).where(AuditEntry.seq > int(head[0]))).scalar()
-    entries = tuple((int(s), d) for s, d in conn.execute(
-        select(AuditEntry.seq, AuditEntry.data).where(AuditEntry.action == "audit.checkpoint")
-        .order_by(AuditEntry.seq)))
-    facts = {"low": low, "high": high, "count": int(count or 0), "beyond": beyond,
-             "checkpoint_entries": entries, "file_read": file_read}
+    entries = tuple(
+        (int(s), d)
+        for s, d in conn.execute(
+            select(AuditEntry.seq, AuditEntry.data)
+            .where(AuditEntry.action == "audit.checkpoint")
+            .order_by(AuditEntry.seq)
+        )
+    )
+    facts = {
+        "low": low,
+        "high": high,
+        "count": int(count or 0),
+        "beyond": beyond,
+        "checkpoint_entries": entries,
+        "file_read": file_read,
+    }
     if mac_key is None:
         # Whether MACs are in use, cheaply: at the head, or at the latest checkpoint's entry.
         looked_at = [int(head[0])] + [s for s, _d in entries[-1:]]
         macs = conn.execute(select(AuditEntry.mac).where(AuditEntry.seq.in_(looked_at))).scalars().all()
         return TableFacts(**facts, macs_present=any(macs))
-    rows = conn.exec_driver_sql("SELECT seq, hash, mac FROM audit_entries WHERE seq >= 1 ORDER BY seq",
-                                execution_options={"yield_per": 5000})
+    rows = conn.exec_driver_sql(
+        "SELECT seq, hash, mac FROM audit_entries WHERE seq >= 1 ORDER BY seq", execution_options={"yield_per": 5000}
+    )
     try:
         first, bad, valid, present = entry_mac.check(rows, mac_key, (s for s, _d in entries))
     finally:
         rows.close()
-    return TableFacts(**facts, mac_checked=True, mac_first=first, mac_bad=bad, mac_valid=valid,
-                      macs_present=present)
+    return TableFacts(**facts, mac_checked=True, mac_first=first, mac_bad=bad, mac_valid=valid, macs_present=present)
 
 
-def verify_on(conn: Connection | Session, *, log: Path | None = None,
-              key: checkpoint_file.SigningKey | None = None, mac_key: bytes | None = None) -> Result:
+def verify_on(
+    conn: Connection | Session,
+    *,
+    log: Path | None = None,
+    key: checkpoint_file.SigningKey | None = None,
+    mac_key: bytes | None = None,
+) -> Result:
     """Verify the chain as `conn` sees it, against the checkpoints in the database and the file, and the
     table as a whole (nothing beside the chain; checkpoints and their entries; signatures; MACs)."""
     if not isinstance(conn, Connection):
@@ -412,8 +517,13 @@ def _spawn(code: str, job: dict[str, Any], *, bare: bool = False) -> subprocess.
     database's location) on stdin, not the command line. A bare one starts without site-packages."""
     root = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
-    proc = subprocess.Popen([sys.executable, *(["-S"] if bare else []), "-c", code],  # noqa: S603
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True)
+    proc = subprocess.Popen(  # noqa: S603
+        [sys.executable, *(["-S"] if bare else []), "-c", code],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
     proc.stdin.write(json.dumps(job))
     proc.stdin.close()
     return proc
@@ -437,8 +547,10 @@ def _result_of(data: dict[str, Any] | None) -> Result | None:
 
 # The quick pass as a worker: `audit.scan` loaded from its file, so that it imports neither this package
 # nor Flask nor SQLAlchemy and starts in milliseconds.
-_SCAN_WORKER = ("import importlib.util as u; s = u.spec_from_file_location('kp_scan', {path!r}); "
-                "m = u.module_from_spec(s); s.loader.exec_module(m); m.main()")
+_SCAN_WORKER = (
+    "import importlib.util as u; s = u.spec_from_file_location('kp_scan', {path!r}); "
+    "m = u.module_from_spec(s); s.loader.exec_module(m); m.main()"
+)
 
 
 class PartsWalk:
@@ -451,8 +563,16 @@ class PartsWalk:
     are never changed once written, so the workers' own snapshots hold the same entries up to the head.
     """
 
-    def __init__(self, engine: Any, conn: Connection, cps: list[Checkpoint], head: tuple[int, str],
-                 key: checkpoint_file.SigningKey | None, parts: int, facts: TableFacts) -> None:
+    def __init__(
+        self,
+        engine: Any,
+        conn: Connection,
+        cps: list[Checkpoint],
+        head: tuple[int, str],
+        key: checkpoint_file.SigningKey | None,
+        parts: int,
+        facts: TableFacts,
+    ) -> None:
         self.engine, self.cps, self.head, self.key, self.facts = engine, cps, head, key, facts
         last = head[0]
         bounds = [last * i // parts for i in range(parts + 1)]
@@ -464,19 +584,30 @@ class PartsWalk:
             if low == 0:
                 starts.append({"seq": 0, "hash": GENESIS_HASH, "before": None, "checkpoint": 0})
                 continue
-            stored = dict(conn.execute(select(AuditEntry.seq, AuditEntry.hash)
-                                       .where(AuditEntry.seq.in_((low - 1, low)))).all())
-            starts.append({"seq": low, "hash": stored.get(low), "before": stored.get(low - 1),
-                           "checkpoint": max((s for s in at_checkpoint if s <= low), default=0)})
+            stored = dict(
+                conn.execute(select(AuditEntry.seq, AuditEntry.hash).where(AuditEntry.seq.in_((low - 1, low)))).all()
+            )
+            starts.append(
+                {
+                    "seq": low,
+                    "hash": stored.get(low),
+                    "before": stored.get(low - 1),
+                    "checkpoint": max((s for s in at_checkpoint if s <= low), default=0),
+                }
+            )
         self.ends = bounds[1:]
         path = str(Path(__file__).resolve().parent / "scan.py")
         self.workers = []
         for state, upto in zip(starts, self.ends, strict=True):
-            job = {"path": engine.url.database, "state": state, "upto": upto,
-                   "checkpoints": {str(seq): h for seq, h in at_checkpoint.items()
-                                   if state["seq"] < seq <= upto}}
-            self.workers.append(None if state["hash"] is None else
-                                _spawn(_SCAN_WORKER.format(path=path), job, bare=True))
+            job = {
+                "path": engine.url.database,
+                "state": state,
+                "upto": upto,
+                "checkpoints": {str(seq): h for seq, h in at_checkpoint.items() if state["seq"] < seq <= upto},
+            }
+            self.workers.append(
+                None if state["hash"] is None else _spawn(_SCAN_WORKER.format(path=path), job, bare=True)
+            )
 
     def result(self) -> Result:
         answers = [_answer(proc) if proc is not None else None for proc in self.workers]
@@ -489,14 +620,20 @@ class PartsWalk:
                 # exact walk, with the quick pass where it can, from the last good state.
                 go_on = answer["back"] if answer is not None else {**state, "count": 0, "hits": 0}
                 with self.engine.connect() as conn:
-                    result = walk_stored(conn, self.cps, self.head, check,
-                                         start=Start(go_on["seq"], go_on["hash"], go_on["before"],
-                                                     go_on["checkpoint"]))
+                    result = walk_stored(
+                        conn,
+                        self.cps,
+                        self.head,
+                        check,
+                        start=Start(go_on["seq"], go_on["hash"], go_on["before"], go_on["checkpoint"]),
+                    )
                 result.count += counted["count"] + go_on["count"]
                 result.checkpoints += counted["hits"] + go_on["hits"]
                 return _notes(judge_table(result, self.facts, self.head, self.cps, check), self.cps, self.key)
-            counted = {"count": counted["count"] + answer["state"]["count"],
-                       "hits": counted["hits"] + answer["state"]["hits"]}
+            counted = {
+                "count": counted["count"] + answer["state"]["count"],
+                "hits": counted["hits"] + answer["state"]["hits"],
+            }
             state = answer["state"]
         result = resume(lambda _seq: (), self.cps, self.head, check, {**state, **counted})
         return _notes(judge_table(result, self.facts, self.head, self.cps, check), self.cps, self.key)
@@ -505,8 +642,12 @@ class PartsWalk:
 def _parts(engine: Any, head: int, parallel_from: int) -> int:
     """How many parts to verify a chain in at once: one per core on a long SQLite chain in a file."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    if (engine.dialect.name != "sqlite" or head < parallel_from or cores < 2
-            or engine.url.database in (None, "", ":memory:")):
+    if (
+        engine.dialect.name != "sqlite"
+        or head < parallel_from
+        or cores < 2
+        or engine.url.database in (None, "", ":memory:")
+    ):
         return 1
     return min(cores, 4)
 
@@ -519,8 +660,14 @@ def _begin_snapshot(engine: Any) -> Connection:
     return conn
 
 
-def start_verify(engine: Any, *, log: Path | None = None, key: checkpoint_file.SigningKey | None = None,
-                 parallel_from: int = PARALLEL_FROM, mac_key: bytes | None = None) -> Callable[[], Result]:
+def start_verify(
+    engine: Any,
+    *,
+    log: Path | None = None,
+    key: checkpoint_file.SigningKey | None = None,
+    parallel_from: int = PARALLEL_FROM,
+    mac_key: bytes | None = None,
+) -> Callable[[], Result]:
     """Start verifying the whole chain, and return what waits for the answer.
 
     On a long SQLite chain the parts are walked by worker processes from now on, so the caller may do
@@ -556,8 +703,14 @@ def start_verify(engine: Any, *, log: Path | None = None, key: checkpoint_file.S
     return in_place
 
 
-def verify_engine(engine: Any, *, log: Path | None = None, key: checkpoint_file.SigningKey | None = None,
-                  parallel_from: int = PARALLEL_FROM, mac_key: bytes | None = None) -> Result:
+def verify_engine(
+    engine: Any,
+    *,
+    log: Path | None = None,
+    key: checkpoint_file.SigningKey | None = None,
+    parallel_from: int = PARALLEL_FROM,
+    mac_key: bytes | None = None,
+) -> Result:
     """Verify through connections of its own: `audit verify`, the auditor's page."""
     return start_verify(engine, log=log, key=key, parallel_from=parallel_from, mac_key=mac_key)()
 
@@ -583,16 +736,25 @@ def verify_main() -> None:
     engine = create_engine(job["url"])
     try:
         key = checkpoint_file.load_signing_key(job["key"]) if job.get("key") else None
-        result = verify_engine(engine, log=Path(job["log"]) if job.get("log") else None, key=key,
-                               mac_key=entry_mac.load_key(job.get("mac")))
+        result = verify_engine(
+            engine,
+            log=Path(job["log"]) if job.get("log") else None,
+            key=key,
+            mac_key=entry_mac.load_key(job.get("mac")),
+        )
     finally:
         engine.dispose()
     json.dump(dataclasses.asdict(result), sys.stdout)
 
 
-def verify_in_background(engine: Any, *, log: Path | None = None, key_path: str | None = None,
-                         background_from: int = PARALLEL_FROM, mac_path: str | None = None
-                         ) -> Callable[[], Result]:
+def verify_in_background(
+    engine: Any,
+    *,
+    log: Path | None = None,
+    key_path: str | None = None,
+    background_from: int = PARALLEL_FROM,
+    mac_path: str | None = None,
+) -> Callable[[], Result]:
     """Start verifying the whole chain now, off this process, and return what waits for the result.
 
     For a report: the chain is walked while the figures are computed, and the answer is of the moment
@@ -609,10 +771,15 @@ def verify_in_background(engine: Any, *, log: Path | None = None, key_path: str 
         head = head_of(conn)[0]
     if head < background_from:
         return lambda: verify_engine(engine, log=log, key=key, mac_key=mac_key)
-    proc = _spawn("from audit.queries import verify_main; verify_main()",
-                  {"url": engine.url.render_as_string(hide_password=False),
-                   "log": str(log) if log is not None else None, "key": str(key_path) if key_path else None,
-                   "mac": str(mac_path) if mac_path else None})
+    proc = _spawn(
+        "from audit.queries import verify_main; verify_main()",
+        {
+            "url": engine.url.render_as_string(hide_password=False),
+            "log": str(log) if log is not None else None,
+            "key": str(key_path) if key_path else None,
+            "mac": str(mac_path) if mac_path else None,
+        },
+    )
 
     def wait() -> Result:
         result = _result_of(_answer(proc))

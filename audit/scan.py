@@ -51,8 +51,12 @@ def quick_sql(dialect: str, after: int | None = None, upto: int | None = None) -
     return sql + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY seq"
 
 
-def scan(quick: Iterable[tuple[Any, Any, Any, bytes | None]], state: Mapping[str, Any],
-         checkpoints: Mapping[int, str], stop: int | None = None) -> dict[str, Any]:
+def scan(
+    quick: Iterable[tuple[Any, Any, Any, bytes | None]],
+    state: Mapping[str, Any],
+    checkpoints: Mapping[int, str],
+    stop: int | None = None,
+) -> dict[str, Any]:
     """Check entries in order from `state` (seq, hash, before, checkpoint: after which entry, its hash, the
     hash before it, the last checkpoint passed) while each passes: it follows the one before (next number,
     links to its hash), its text hashes to its stored hash, and it agrees with a checkpoint at its number.
@@ -90,8 +94,11 @@ def scan(quick: Iterable[tuple[Any, Any, Any, bytes | None]], state: Mapping[str
     def as_state(values: tuple) -> dict[str, Any]:
         return dict(zip(("seq", "hash", "before", "checkpoint", "count", "hits"), values, strict=True))
 
-    return {"passed": passed, "state": as_state((last_seq, prev, before_prev, good_cp, count, hits)),
-            "back": as_state(back)}
+    return {
+        "passed": passed,
+        "state": as_state((last_seq, prev, before_prev, good_cp, count, hits)),
+        "back": as_state(back),
+    }
 
 
 def main() -> None:
@@ -107,8 +114,11 @@ def main() -> None:
         cursor = conn.cursor()
         cursor.arraysize = 5000
         state = job["state"]
-        answer = scan(cursor.execute(quick_sql("sqlite", state["seq"], job["upto"])), state,
-                      {int(seq): h for seq, h in job["checkpoints"].items()})
+        answer = scan(
+            cursor.execute(quick_sql("sqlite", state["seq"], job["upto"])),
+            state,
+            {int(seq): h for seq, h in job["checkpoints"].items()},
+        )
     finally:
         conn.close()
     json.dump(answer, sys.stdout)

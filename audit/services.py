@@ -24,8 +24,15 @@ from core.db import N_, Audited, AuditUnavailable, DomainError, begin_write, utc
 log = logging.getLogger("khruphan.audit")
 
 # Column widths of the text fields: values are stored (and hashed) in NFC, cut to fit.
-_WIDTHS = {"actor": 64, "action": 64, "subject_type": 64, "subject_id": 64, "ip": 64, "user_agent": 300,
-           "request_id": 64}
+_WIDTHS = {
+    "actor": 64,
+    "action": 64,
+    "subject_type": 64,
+    "subject_id": 64,
+    "ip": 64,
+    "user_agent": 300,
+    "request_id": 64,
+}
 
 
 class AuditMissing(RuntimeError):
@@ -43,8 +50,11 @@ def _text(name: str, value: Any) -> str:
 
 def _origin_fields() -> dict[str, str]:
     origin = current_origin()
-    return {"ip": _text("ip", origin.ip), "user_agent": _text("user_agent", origin.user_agent),
-            "request_id": _text("request_id", origin.request_id)}
+    return {
+        "ip": _text("ip", origin.ip),
+        "user_agent": _text("user_agent", origin.user_agent),
+        "request_id": _text("request_id", origin.request_id),
+    }
 
 
 def subject_of(subject: Any) -> tuple[str, str]:
@@ -62,11 +72,18 @@ def subject_of(subject: Any) -> tuple[str, str]:
 
 def _unavailable(reason: str, detail: str = "") -> AuditUnavailable:
     """The refusal of an append, with the alert an operator needs (the person sees the 503 page)."""
-    log.critical("the audit log cannot be written (%s)%s; nothing was saved. Run `flask --app wsgi audit "
-                 "verify`.", reason, f": {detail}" if detail else "")
-    return AuditUnavailable(N_("The audit log cannot be written (%(reason)s), so nothing was saved. Tell "
-                               "the administrator or internal audit: they can sign in and verify the log."),
-                            reason=reason)
+    log.critical(
+        "the audit log cannot be written (%s)%s; nothing was saved. Run `flask --app wsgi audit verify`.",
+        reason,
+        f": {detail}" if detail else "",
+    )
+    return AuditUnavailable(
+        N_(
+            "The audit log cannot be written (%(reason)s), so nothing was saved. Tell "
+            "the administrator or internal audit: they can sign in and verify the log."
+        ),
+        reason=reason,
+    )
 
 
 def _lock_head(session: Session) -> AuditHead:
@@ -75,15 +92,14 @@ def _lock_head(session: Session) -> AuditHead:
     One row at or beyond head+1 (a stray or forged entry), or one already chained to the head's hash,
     would make the append fail on a unique key at commit: that is found here and named instead.
     """
-    stmt = (select(AuditHead).where(AuditHead.id == 1).with_for_update()
-            .execution_options(populate_existing=True))
+    stmt = select(AuditHead).where(AuditHead.id == 1).with_for_update().execution_options(populate_existing=True)
     try:
         head = session.execute(stmt).scalar_one_or_none()
         if head is None:
             raise _unavailable(N_("its head is missing"))
         beyond = session.execute(
-            select(AuditEntry.seq).where(or_(AuditEntry.seq > head.seq, AuditEntry.prev_hash == head.hash))
-            .limit(1)).scalar_one_or_none()
+            select(AuditEntry.seq).where(or_(AuditEntry.seq > head.seq, AuditEntry.prev_hash == head.hash)).limit(1)
+        ).scalar_one_or_none()
     except DBAPIError as err:
         raise _unavailable(N_("its tables cannot be read"), str(err.orig).splitlines()[0]) from err
     if beyond is not None:
@@ -91,8 +107,9 @@ def _lock_head(session: Session) -> AuditHead:
     return head
 
 
-def record(session: Session, actor: Any, action: str, subject: Any = None,
-           data: dict[str, Any] | None = None) -> AuditEntry:
+def record(
+    session: Session, actor: Any, action: str, subject: Any = None, data: dict[str, Any] | None = None
+) -> AuditEntry:
     """Append one entry to the chain, in the caller's transaction. `actor` is a User or None (system)."""
     head = _lock_head(session)
     subject_type, subject_id = subject_of(subject)
@@ -108,9 +125,25 @@ def record(session: Session, actor: Any, action: str, subject: Any = None,
         prev_hash=head.hash,
         **_origin_fields(),
     )
-    entry.hash = entry_hash({c: getattr(entry, c) for c in (
-        "seq", "at", "actor_id", "actor", "action", "subject_type", "subject_id", "data", "ip",
-        "user_agent", "request_id", "prev_hash")})
+    entry.hash = entry_hash(
+        {
+            c: getattr(entry, c)
+            for c in (
+                "seq",
+                "at",
+                "actor_id",
+                "actor",
+                "action",
+                "subject_type",
+                "subject_id",
+                "data",
+                "ip",
+                "user_agent",
+                "request_id",
+                "prev_hash",
+            )
+        }
+    )
     entry.mac = entry_mac.mac_for(entry.hash)
     head.seq, head.hash = entry.seq, entry.hash
     session.add(entry)
@@ -119,8 +152,7 @@ def record(session: Session, actor: Any, action: str, subject: Any = None,
     return entry
 
 
-def record_many(session: Session, actor: Any, action: str,
-                items: list[tuple[Any, dict[str, Any] | None]]) -> int:
+def record_many(session: Session, actor: Any, action: str, items: list[tuple[Any, dict[str, Any] | None]]) -> int:
     """Append one entry per (subject, data) in order, under one lock: for imports of many records."""
     if not items:
         return 0
@@ -135,10 +167,18 @@ def record_many(session: Session, actor: Any, action: str,
     for subject, data in items:
         subject_type, subject_id = subject_of(subject)
         seq += 1
-        fields = {"seq": seq, "at": at, "actor_id": actor_id, "actor": actor_name, "action": action,
-                  "subject_type": _text("subject_type", subject_type),
-                  "subject_id": _text("subject_id", subject_id), "data": dumps(data or {}), **origin,
-                  "prev_hash": prev}
+        fields = {
+            "seq": seq,
+            "at": at,
+            "actor_id": actor_id,
+            "actor": actor_name,
+            "action": action,
+            "subject_type": _text("subject_type", subject_type),
+            "subject_id": _text("subject_id", subject_id),
+            "data": dumps(data or {}),
+            **origin,
+            "prev_hash": prev,
+        }
         fields["hash"] = prev = entry_hash(fields)
         fields["mac"] = entry_mac.mac_of(mac_key, prev) if mac_key else None
         rows.append(fields)
@@ -213,8 +253,10 @@ def install_guard() -> None:
 
 # --- checkpoints and the auditor's own actions ---------------------------------------------------
 
-def create_checkpoint(session: Session, actor: Any, *, log: Any = None,
-                      key: checkpoint_file.SigningKey | None = None) -> AuditCheckpoint:
+
+def create_checkpoint(
+    session: Session, actor: Any, *, log: Any = None, key: checkpoint_file.SigningKey | None = None
+) -> AuditCheckpoint:
     """Record the chain's head (signed when a key is given), then an `audit.checkpoint` entry after it.
 
     The checkpoint line goes to the file before the database commits: a failed commit leaves a line that
@@ -233,54 +275,92 @@ def create_checkpoint(session: Session, actor: Any, *, log: Any = None,
     cp = AuditCheckpoint(seq=head.seq, hash=head.hash, at=at, signature=signature, key_id=key_id)
     session.add(cp)
     session.flush()
-    record(session, actor, "audit.checkpoint", ("audit_checkpoint", cp.id),
-           {"seq": cp.seq, "hash": cp.hash, "signed": bool(signature), "key_id": key_id,
-            "mac": entry_mac.current_key() is not None})
+    record(
+        session,
+        actor,
+        "audit.checkpoint",
+        ("audit_checkpoint", cp.id),
+        {
+            "seq": cp.seq,
+            "hash": cp.hash,
+            "signed": bool(signature),
+            "key_id": key_id,
+            "mac": entry_mac.current_key() is not None,
+        },
+    )
     if log is not None:
-        checkpoint_file.append(log, Checkpoint(seq=cp.seq, hash=cp.hash, at=at_text, signature=signature,
-                                               key_id=key_id, source="file"))
+        checkpoint_file.append(
+            log, Checkpoint(seq=cp.seq, hash=cp.hash, at=at_text, signature=signature, key_id=key_id, source="file")
+        )
     session.commit()
     return cp
 
 
-def record_verification(session: Session, actor: Any, result: Result,
-                        before_commit: Callable[[Session], None] | None = None) -> int:
+def record_verification(
+    session: Session, actor: Any, result: Result, before_commit: Callable[[Session], None] | None = None
+) -> int:
     """Record that someone verified the chain, and what they were told; return the entry's number.
 
     `before_commit` runs in the same transaction (a job marks itself done there)."""
     begin_write(session)
     problem = result.problem
-    entry = record(session, actor, "audit.verified", None, {
-        "ok": result.ok, "count": result.count, "head_seq": result.head_seq, "head_hash": result.head_hash,
-        "checkpoints": result.checkpoints,
-        "problem": ({"seq": problem.seq, "kind": problem.kind, "message": problem.message}
-                    if problem else None)})
+    entry = record(
+        session,
+        actor,
+        "audit.verified",
+        None,
+        {
+            "ok": result.ok,
+            "count": result.count,
+            "head_seq": result.head_seq,
+            "head_hash": result.head_hash,
+            "checkpoints": result.checkpoints,
+            "problem": ({"seq": problem.seq, "kind": problem.kind, "message": problem.message} if problem else None),
+        },
+    )
     if before_commit is not None:
         before_commit(session)
     session.commit()
     return entry.seq
 
 
-def record_export(session: Session, actor: Any, *, fmt: str, filter_args: dict[str, str], count: int,
-                  upto: int, before_commit: Callable[[Session], None] | None = None) -> None:
+def record_export(
+    session: Session,
+    actor: Any,
+    *,
+    fmt: str,
+    filter_args: dict[str, str],
+    count: int,
+    upto: int,
+    before_commit: Callable[[Session], None] | None = None,
+) -> None:
     """Record an export of the audit log once its file exists: format, filter, rows, up to which entry.
 
     `before_commit` runs in the same transaction: the export job marks itself done (its file offered)
     there, so the entry and the file come into being together."""
     begin_write(session)
-    record(session, actor, "audit.exported", None,
-           {"format": fmt, "filter": filter_args, "count": count, "upto_seq": upto})
+    record(
+        session, actor, "audit.exported", None, {"format": fmt, "filter": filter_args, "count": count, "upto_seq": upto}
+    )
     if before_commit is not None:
         before_commit(session)
     session.commit()
 
 
-def record_backup(session: Session, *, directory: str, head: tuple[int, str], manifest_sha256: str,
-                  files: int) -> None:
+def record_backup(session: Session, *, directory: str, head: tuple[int, str], manifest_sha256: str, files: int) -> None:
     """Record a backup taken from the command line (it is not part of the snapshot it describes)."""
     begin_write(session)
-    record(session, None, "backup.created", None,
-           {"directory": directory, "head_seq": head[0], "head_hash": head[1],
-            "manifest_sha256": manifest_sha256, "files": files})
+    record(
+        session,
+        None,
+        "backup.created",
+        None,
+        {
+            "directory": directory,
+            "head_seq": head[0],
+            "head_hash": head[1],
+            "manifest_sha256": manifest_sha256,
+            "files": files,
+        },
+    )
     session.commit()
-

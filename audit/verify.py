@@ -38,79 +38,120 @@ from audit.scan import scan
 from core.db import N_
 
 MESSAGES = {
-    "content_changed": N_("Entry %(seq)d was changed after it was written: its content no longer matches "
-                          "its hash."),
-    "content_rehashed": N_("Entry %(seq)d was changed after it was written and its hash recomputed: the next "
-                           "entry no longer links to it."),
-    "content_reencoded": N_("Entry %(seq)d was rewritten in another form than the one written (the same "
-                            "values, encoded differently)."),
+    "content_changed": N_("Entry %(seq)d was changed after it was written: its content no longer matches its hash."),
+    "content_rehashed": N_(
+        "Entry %(seq)d was changed after it was written and its hash recomputed: the next entry no longer links to it."
+    ),
+    "content_reencoded": N_(
+        "Entry %(seq)d was rewritten in another form than the one written (the same values, encoded differently)."
+    ),
     "missing": N_("Entry %(seq)d is missing: the chain goes from %(before)d to %(after)d."),
-    "missing_renumbered": N_("An entry is missing at %(seq)d: the entries after it were renumbered to close "
-                             "the gap."),
-    "missing_tail": N_("Entries from %(seq)d to %(last)d are missing: the chain ends at %(end)d, but the "
-                       "recorded head is %(last)d."),
+    "missing_renumbered": N_("An entry is missing at %(seq)d: the entries after it were renumbered to close the gap."),
+    "missing_tail": N_(
+        "Entries from %(seq)d to %(last)d are missing: the chain ends at %(end)d, but the recorded head is %(last)d."
+    ),
     "order_swapped": N_("Entries %(seq)d and %(next)d changed places."),
-    "order_unlinked": N_("Entry %(seq)d does not link to the entry before it: the order of entries was "
-                         "changed."),
+    "order_unlinked": N_("Entry %(seq)d does not link to the entry before it: the order of entries was changed."),
     "order_backwards": N_("Entry %(seq)d comes after entry %(before)d: sequence numbers go backwards."),
     "inserted": N_("Entry %(seq)d was inserted: the entry after it links to entry %(before)d."),
     "inserted_duplicate": N_("A second entry with sequence number %(seq)d was inserted."),
     "inserted_past_head": N_("Entry %(seq)d was inserted after the recorded head (%(head)d)."),
-    "head_mismatch": N_("Entry %(seq)d does not match the recorded head of the chain: it was changed or "
-                        "replaced."),
-    "shorter": N_("The chain ends at %(end)d, before the checkpoint at %(checkpoint)d taken %(at)s: entries "
-                  "from %(seq)d on were removed, or an older backup was restored."),
-    "rewritten": N_("History was rewritten: entry %(checkpoint)d no longer matches the checkpoint taken "
-                    "%(at)s (the change lies between entries %(first)d and %(checkpoint)d)."),
-    "checkpoint_conflict": N_("The checkpoint records for entry %(seq)d disagree (database and checkpoint "
-                              "file): one of them was changed."),
-    "bad_signature": N_("The checkpoint at entry %(seq)d carries a signature that does not verify: it was "
-                        "forged or changed."),
-    "unsigned_after_signed": N_("The checkpoint at entry %(seq)d is not signed with the configured key, "
-                                "although earlier checkpoints are: it was forged or its signature removed."),
-    "checkpoint_log_damaged": N_("The checkpoint file cannot be read (%(detail)s): it was damaged or "
-                                 "changed."),
-    "outside_chain": N_("Entry %(seq)d lies outside the chain, whose sequence numbers start at 1: it was "
-                        "inserted."),
-    "table_count": N_("The log holds %(count)d entries, but the chain from 1 to its head %(head)d has "
-                      "%(head)d: entries were added or removed beside the chain."),
-    "checkpoint_missing_db": N_("Entry %(seq)d records the checkpoint at entry %(checkpoint)d, which is "
-                                "missing from the database (or has another hash there): it was removed."),
-    "checkpoint_missing_file": N_("Entry %(seq)d records the checkpoint at entry %(checkpoint)d, which is "
-                                  "missing from the checkpoint file (or has another hash there): it was "
-                                  "removed."),
-    "checkpoint_entry_missing": N_("Entry %(seq)d, which records the checkpoint at entry %(checkpoint)d, is "
-                                   "missing or is another entry: history after that checkpoint was cut off "
-                                   "or replaced."),
-    "checkpoint_entry_changed": N_("Entry %(seq)d no longer matches the checkpoint at entry %(checkpoint)d "
-                                   "that it records: it was changed, and history rewritten from there on."),
-    "signature_removed": N_("The checkpoint at entry %(seq)d was signed when it was taken, but carries no "
-                            "signature now: its signature was removed."),
-    "latest_unsigned": N_("The latest checkpoint (at entry %(seq)d) carries no valid signature of the "
-                          "configured key: its signature was removed, or it was forged."),
+    "head_mismatch": N_("Entry %(seq)d does not match the recorded head of the chain: it was changed or replaced."),
+    "shorter": N_(
+        "The chain ends at %(end)d, before the checkpoint at %(checkpoint)d taken %(at)s: entries "
+        "from %(seq)d on were removed, or an older backup was restored."
+    ),
+    "rewritten": N_(
+        "History was rewritten: entry %(checkpoint)d no longer matches the checkpoint taken "
+        "%(at)s (the change lies between entries %(first)d and %(checkpoint)d)."
+    ),
+    "checkpoint_conflict": N_(
+        "The checkpoint records for entry %(seq)d disagree (database and checkpoint file): one of them was changed."
+    ),
+    "bad_signature": N_(
+        "The checkpoint at entry %(seq)d carries a signature that does not verify: it was forged or changed."
+    ),
+    "unsigned_after_signed": N_(
+        "The checkpoint at entry %(seq)d is not signed with the configured key, "
+        "although earlier checkpoints are: it was forged or its signature removed."
+    ),
+    "checkpoint_log_damaged": N_("The checkpoint file cannot be read (%(detail)s): it was damaged or changed."),
+    "outside_chain": N_("Entry %(seq)d lies outside the chain, whose sequence numbers start at 1: it was inserted."),
+    "table_count": N_(
+        "The log holds %(count)d entries, but the chain from 1 to its head %(head)d has "
+        "%(head)d: entries were added or removed beside the chain."
+    ),
+    "checkpoint_missing_db": N_(
+        "Entry %(seq)d records the checkpoint at entry %(checkpoint)d, which is "
+        "missing from the database (or has another hash there): it was removed."
+    ),
+    "checkpoint_missing_file": N_(
+        "Entry %(seq)d records the checkpoint at entry %(checkpoint)d, which is "
+        "missing from the checkpoint file (or has another hash there): it was "
+        "removed."
+    ),
+    "checkpoint_entry_missing": N_(
+        "Entry %(seq)d, which records the checkpoint at entry %(checkpoint)d, is "
+        "missing or is another entry: history after that checkpoint was cut off "
+        "or replaced."
+    ),
+    "checkpoint_entry_changed": N_(
+        "Entry %(seq)d no longer matches the checkpoint at entry %(checkpoint)d "
+        "that it records: it was changed, and history rewritten from there on."
+    ),
+    "signature_removed": N_(
+        "The checkpoint at entry %(seq)d was signed when it was taken, but carries no "
+        "signature now: its signature was removed."
+    ),
+    "latest_unsigned": N_(
+        "The latest checkpoint (at entry %(seq)d) carries no valid signature of the "
+        "configured key: its signature was removed, or it was forged."
+    ),
     "key_unusable": N_("A configured key cannot be used (%(detail)s): the chain was not verified."),
-    "bad_mac": N_("Entry %(seq)d has no valid MAC under the configured key (AUDIT_MAC_KEY), although "
-                  "entries carry MACs from entry %(first)d on: it was forged or changed."),
-    "mac_stripped": N_("Entry %(seq)d records a checkpoint taken with the MAC key, but has no valid MAC: "
-                       "the MACs were removed or the entry was forged."),
-    "database_unreadable": N_("The audit tables cannot be read (%(detail)s): a table was removed or "
-                              "damaged."),
+    "bad_mac": N_(
+        "Entry %(seq)d has no valid MAC under the configured key (AUDIT_MAC_KEY), although "
+        "entries carry MACs from entry %(first)d on: it was forged or changed."
+    ),
+    "mac_stripped": N_(
+        "Entry %(seq)d records a checkpoint taken with the MAC key, but has no valid MAC: "
+        "the MACs were removed or the entry was forged."
+    ),
+    "database_unreadable": N_("The audit tables cannot be read (%(detail)s): a table was removed or damaged."),
 }
 
-KINDS = {"content_changed": "content_changed", "content_rehashed": "content_changed",
-         "content_reencoded": "content_changed", "missing": "missing", "missing_renumbered": "missing",
-         "missing_tail": "missing", "order_swapped": "order_changed", "order_unlinked": "order_changed",
-         "order_backwards": "order_changed", "inserted": "inserted", "inserted_duplicate": "inserted",
-         "inserted_past_head": "inserted", "head_mismatch": "content_changed", "shorter": "shorter",
-         "rewritten": "rewritten", "checkpoint_conflict": "checkpoint_conflict",
-         "bad_signature": "bad_signature",
-         "unsigned_after_signed": "bad_signature", "checkpoint_log_damaged": "checkpoint_conflict",
-         "outside_chain": "inserted", "table_count": "inserted", "checkpoint_missing_db": "checkpoint_missing",
-         "checkpoint_missing_file": "checkpoint_missing", "checkpoint_entry_missing": "shorter",
-         "checkpoint_entry_changed": "rewritten",
-         "signature_removed": "bad_signature", "latest_unsigned": "bad_signature", "bad_mac": "bad_mac",
-         "mac_stripped": "bad_mac", "key_unusable": "key_unusable",
-         "database_unreadable": "missing"}
+KINDS = {
+    "content_changed": "content_changed",
+    "content_rehashed": "content_changed",
+    "content_reencoded": "content_changed",
+    "missing": "missing",
+    "missing_renumbered": "missing",
+    "missing_tail": "missing",
+    "order_swapped": "order_changed",
+    "order_unlinked": "order_changed",
+    "order_backwards": "order_changed",
+    "inserted": "inserted",
+    "inserted_duplicate": "inserted",
+    "inserted_past_head": "inserted",
+    "head_mismatch": "content_changed",
+    "shorter": "shorter",
+    "rewritten": "rewritten",
+    "checkpoint_conflict": "checkpoint_conflict",
+    "bad_signature": "bad_signature",
+    "unsigned_after_signed": "bad_signature",
+    "checkpoint_log_damaged": "checkpoint_conflict",
+    "outside_chain": "inserted",
+    "table_count": "inserted",
+    "checkpoint_missing_db": "checkpoint_missing",
+    "checkpoint_missing_file": "checkpoint_missing",
+    "checkpoint_entry_missing": "shorter",
+    "checkpoint_entry_changed": "rewritten",
+    "signature_removed": "bad_signature",
+    "latest_unsigned": "bad_signature",
+    "bad_mac": "bad_mac",
+    "mac_stripped": "bad_mac",
+    "key_unusable": "key_unusable",
+    "database_unreadable": "missing",
+}
 
 
 @dataclass(frozen=True)
@@ -175,9 +216,9 @@ class Start:
     checkpoint: int = 0
 
 
-def check_records(checkpoints: Iterable[Checkpoint],
-                  check_signature: Callable[[Checkpoint], bool | None] | None = None
-                  ) -> tuple[Problem | None, list[str]]:
+def check_records(
+    checkpoints: Iterable[Checkpoint], check_signature: Callable[[Checkpoint], bool | None] | None = None
+) -> tuple[Problem | None, list[str]]:
     """The checkpoint records themselves: the first that is wrong (by sequence number), and notes.
 
     Records of one sequence number (from the database and from the file) must agree. With a key, a bad
@@ -210,10 +251,15 @@ def check_records(checkpoints: Iterable[Checkpoint],
     return None, warnings
 
 
-def walk(entries: Iterable[Mapping[str, Any]], checkpoints: Iterable[Checkpoint] = (),
-         head: tuple[int, str] | None = None,
-         check_signature: Callable[[Checkpoint], bool | None] | None = None, *,
-         start: Start = Start(), stop: int | None = None) -> Result:  # noqa: B008 (a frozen value)
+def walk(
+    entries: Iterable[Mapping[str, Any]],
+    checkpoints: Iterable[Checkpoint] = (),
+    head: tuple[int, str] | None = None,
+    check_signature: Callable[[Checkpoint], bool | None] | None = None,
+    *,
+    start: Start = Start(),
+    stop: int | None = None,
+) -> Result:  # noqa: B008 (a frozen value)
     """Verify a chain read in sequence order; stop at the first problem (by sequence number).
 
     `entries` yield mappings with the hashed fields plus `hash`; `checkpoints` come from every source
@@ -315,11 +361,16 @@ def walk(entries: Iterable[Mapping[str, Any]], checkpoints: Iterable[Checkpoint]
     return result
 
 
-def quick_walk(quick: Iterable[tuple[Any, Any, Any, bytes | None]],
-               rest: Callable[[int], Iterable[Mapping[str, Any]]],
-               checkpoints: Iterable[Checkpoint] = (), head: tuple[int, str] | None = None,
-               check_signature: Callable[[Checkpoint], bool | None] | None = None, *,
-               start: Start = Start(), stop: int | None = None) -> Result:  # noqa: B008 (a frozen value)
+def quick_walk(
+    quick: Iterable[tuple[Any, Any, Any, bytes | None]],
+    rest: Callable[[int], Iterable[Mapping[str, Any]]],
+    checkpoints: Iterable[Checkpoint] = (),
+    head: tuple[int, str] | None = None,
+    check_signature: Callable[[Checkpoint], bool | None] | None = None,
+    *,
+    start: Start = Start(),
+    stop: int | None = None,
+) -> Result:  # noqa: B008 (a frozen value)
     """`walk`'s answer, with the intact part of the chain checked by the quick pass (`audit.scan`).
 
     `quick` yields (seq, hash, prev_hash, text) in sequence order, where `text` is the entry's canonical
@@ -342,17 +393,28 @@ def quick_walk(quick: Iterable[tuple[Any, Any, Any, bytes | None]],
     return resume(rest, checkpoints, head, check_signature, answer["back"], stop)
 
 
-def resume(rest: Callable[[int], Iterable[Mapping[str, Any]]], checkpoints: list[Checkpoint],
-           head: tuple[int, str] | None, check_signature: Callable[[Checkpoint], bool | None] | None,
-           state: Start | Mapping[str, Any], stop: int | None = None) -> Result:
+def resume(
+    rest: Callable[[int], Iterable[Mapping[str, Any]]],
+    checkpoints: list[Checkpoint],
+    head: tuple[int, str] | None,
+    check_signature: Callable[[Checkpoint], bool | None] | None,
+    state: Start | Mapping[str, Any],
+    stop: int | None = None,
+) -> Result:
     """The exact walk over `rest(seq)` from a state reached by the quick pass (a `scan` state, with the
     entries and checkpoints it counted), or from a `Start`; with no rows left it judges the chain's end."""
     if isinstance(state, Start):
         state = {"seq": state.seq, "hash": state.hash, "before": state.before, "checkpoint": state.checkpoint}
     rows = rest(state["seq"])
     try:
-        result = walk(rows, checkpoints, head, check_signature,
-                      start=Start(state["seq"], state["hash"], state["before"], state["checkpoint"]), stop=stop)
+        result = walk(
+            rows,
+            checkpoints,
+            head,
+            check_signature,
+            start=Start(state["seq"], state["hash"], state["before"], state["checkpoint"]),
+            stop=stop,
+        )
     finally:
         close = getattr(rows, "close", None)
         if close is not None:
@@ -363,6 +425,7 @@ def resume(rest: Callable[[int], Iterable[Mapping[str, Any]]], checkpoints: list
 
 
 # --- the table as a whole ------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class TableFacts:
@@ -388,8 +451,13 @@ class TableFacts:
     macs_present: bool = False
 
 
-def judge_table(result: Result, facts: TableFacts, head: tuple[int, str], checkpoints: Iterable[Checkpoint],
-                check_signature: Callable[[Checkpoint], bool | None] | None = None) -> Result:
+def judge_table(
+    result: Result,
+    facts: TableFacts,
+    head: tuple[int, str],
+    checkpoints: Iterable[Checkpoint],
+    check_signature: Callable[[Checkpoint], bool | None] | None = None,
+) -> Result:
     """The walk's result, judged with the table as a whole: the first problem by sequence number wins.
 
     Every entry must lie in 1..head; each `audit.checkpoint` entry names a checkpoint that must exist, with
@@ -450,11 +518,15 @@ def judge_table(result: Result, facts: TableFacts, head: tuple[int, str], checkp
         result.problem = min(candidates, key=lambda p: (p.seq, p is not walk_problem))
     if facts.mac_checked:
         if facts.mac_first is None:
-            result.warnings.append("no entry carries a MAC: none is protected against forged appends "
-                                   "(entries are MAC'd from when AUDIT_MAC_KEY is configured)")
+            result.warnings.append(
+                "no entry carries a MAC: none is protected against forged appends "
+                "(entries are MAC'd from when AUDIT_MAC_KEY is configured)"
+            )
         elif facts.mac_first > 1:
-            result.warnings.append(f"entries 1 to {facts.mac_first - 1} are not MAC-protected (written "
-                                   "before AUDIT_MAC_KEY was configured)")
+            result.warnings.append(
+                f"entries 1 to {facts.mac_first - 1} are not MAC-protected (written "
+                "before AUDIT_MAC_KEY was configured)"
+            )
     elif facts.macs_present:
         result.warnings.append("entry MACs were not checked: no AUDIT_MAC_KEY is configured")
     return result

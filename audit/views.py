@@ -71,10 +71,8 @@ def _details(data: str) -> tuple[list[tuple[str, str, str]], list[tuple[str, str
     if before is not None or after is not None:
         before, after = before or {}, after or {}
         keys = list(after) + [k for k in before if k not in after]
-        changes = [(k, _show(before[k]) if k in before else "", _show(after[k]) if k in after else "")
-                   for k in keys]
-    rest = [(k, _show(v)) for k, v in value.items()
-            if not (k in ("before", "after") and isinstance(v, dict))]
+        changes = [(k, _show(before[k]) if k in before else "", _show(after[k]) if k in after else "") for k in keys]
+    rest = [(k, _show(v)) for k, v in value.items() if not (k in ("before", "after") and isinstance(v, dict))]
     return changes, rest
 
 
@@ -124,10 +122,15 @@ def _time_filter(at: datetime) -> str:
 
 
 def _page_context(flt: queries.LogFilter) -> dict[str, Any]:
-    return {"flt": flt, "actions": queries.distinct_values(db.session, "action"),
-            "subject_types": queries.distinct_values(db.session, "subject_type"),
-            "action_name": names.action_name, "subject_name": names.subject_name,
-            "actors": queries.actor_names(db.session), "window_size": queries.SEARCH_WINDOW}
+    return {
+        "flt": flt,
+        "actions": queries.distinct_values(db.session, "action"),
+        "subject_types": queries.distinct_values(db.session, "subject_type"),
+        "action_name": names.action_name,
+        "subject_name": names.subject_name,
+        "actors": queries.actor_names(db.session),
+        "window_size": queries.SEARCH_WINDOW,
+    }
 
 
 @bp.route("/")
@@ -137,8 +140,9 @@ def log():
     flt = queries.LogFilter.from_args(request.args)
     page = queries.list_entries(db.session, flt, before=_cursor("before"), after=_cursor("after"))
     head = queries.head_of(db.session)
-    return render_template("audit/log.html", page=page, head=head,
-                           checkpoint=queries.latest_checkpoint(db.session), **_page_context(flt))
+    return render_template(
+        "audit/log.html", page=page, head=head, checkpoint=queries.latest_checkpoint(db.session), **_page_context(flt)
+    )
 
 
 @bp.route("/record/<subject_type>/<subject_id>")
@@ -147,8 +151,14 @@ def record_history(subject_type: str, subject_id: str):
     """Everything that ever happened to one record, newest first."""
     flt = queries.LogFilter.from_args({"type": subject_type, "id": "" if subject_id == "-" else subject_id})
     page = queries.list_entries(db.session, flt, before=_cursor("before"), after=_cursor("after"))
-    return render_template("audit/record.html", page=page, flt=flt, subject_type=flt.subject_type,
-                           subject_id=flt.subject_id, record_url=names.link(flt.subject_type, flt.subject_id))
+    return render_template(
+        "audit/record.html",
+        page=page,
+        flt=flt,
+        subject_type=flt.subject_type,
+        subject_id=flt.subject_id,
+        record_url=names.link(flt.subject_type, flt.subject_id),
+    )
 
 
 @bp.route("/entry/<int:seq>")
@@ -160,8 +170,9 @@ def entry(seq: int):
         abort(404)
     changes, rest = _details(item.data)
     head_seq = queries.head_of(db.session)[0]
-    return render_template("audit/entry.html", entry=item, changes=changes, rest=rest, head_seq=head_seq,
-                           at_utc=at_text(item.at))
+    return render_template(
+        "audit/entry.html", entry=item, changes=changes, rest=rest, head_seq=head_seq, at_utc=at_text(item.at)
+    )
 
 
 def _problem_text(problem) -> str:
@@ -178,7 +189,7 @@ def _problem_text(problem) -> str:
 @bp.route("/verify", methods=["GET", "POST"])
 @require(AUDIT_VIEW)
 def verify():
-    """"Verify now": a job walks the whole chain against every checkpoint; this page shows its result."""
+    """ "Verify now": a job walks the whole chain against every checkpoint; this page shows its result."""
     form = VerifyForm()
     if form.validate_on_submit():
         job = jobs.start(db.session, audit_jobs.VERIFY, actor(), {}, lang=lang())
@@ -192,21 +203,34 @@ def verify():
     except DBAPIError:  # a dropped audit table: the page still opens and the job's answer names it
         db.session.rollback()
         head, checkpoint = None, None
-    return render_template("audit/verify.html", form=form, result=result, recorded_as=recorded_as,
-                           problem_text=_problem_text(result.problem) if result and result.problem else "",
-                           head=head, checkpoint=checkpoint)
+    return render_template(
+        "audit/verify.html",
+        form=form,
+        result=result,
+        recorded_as=recorded_as,
+        problem_text=_problem_text(result.problem) if result and result.problem else "",
+        head=head,
+        checkpoint=checkpoint,
+    )
 
 
 def _result_of(outcome: dict[str, Any]) -> Result:
     problem = outcome.get("problem")
-    return Result(ok=bool(outcome.get("ok")), count=int(outcome.get("count") or 0),
-                  head_seq=int(outcome.get("head_seq") or 0), head_hash=str(outcome.get("head_hash") or ""),
-                  checkpoints=int(outcome.get("checkpoints") or 0), warnings=list(outcome.get("warnings") or []),
-                  problem=Problem(int(problem["seq"]), str(problem["code"]), dict(problem.get("params") or {}))
-                  if problem else None)
+    return Result(
+        ok=bool(outcome.get("ok")),
+        count=int(outcome.get("count") or 0),
+        head_seq=int(outcome.get("head_seq") or 0),
+        head_hash=str(outcome.get("head_hash") or ""),
+        checkpoints=int(outcome.get("checkpoints") or 0),
+        warnings=list(outcome.get("warnings") or []),
+        problem=Problem(int(problem["seq"]), str(problem["code"]), dict(problem.get("params") or {}))
+        if problem
+        else None,
+    )
 
 
 # --- exports -------------------------------------------------------------------------------------
+
 
 def _export(fmt: str):
     """GET: what will be exported, with the button; POST: the export job, fixed at today's head."""
@@ -214,14 +238,19 @@ def _export(fmt: str):
     label = "CSV" if fmt == "csv" else "XLSX"
     if request.method == "GET":
         lines = [_("The audit log, filtered as on the log page, as %(format)s.", format=label)]
-        return render_template("core/job_start.html", title=_("Export the audit log"), lines=lines,
-                               action=url_for(request.endpoint, **flt.as_args()),
-                               button=_("Export %(format)s", format=label))
+        return render_template(
+            "core/job_start.html",
+            title=_("Export the audit log"),
+            lines=lines,
+            action=url_for(request.endpoint, **flt.as_args()),
+            button=_("Export %(format)s", format=label),
+        )
     if not EmptyForm().validate_on_submit():
         abort(400)
     upto = queries.head_of(db.session)[0]
-    job = jobs.start(db.session, audit_jobs.EXPORT, actor(), {"format": fmt, "filter": flt.as_args(), "upto": upto},
-                     lang=lang())
+    job = jobs.start(
+        db.session, audit_jobs.EXPORT, actor(), {"format": fmt, "filter": flt.as_args(), "upto": upto}, lang=lang()
+    )
     return redirect(url_for("core.job", job_id=job.id))
 
 

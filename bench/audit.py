@@ -38,25 +38,42 @@ from bench.common import OUT, ROOT, pct  # noqa: E402
 HEADING = "## Audit log (issue 4)"
 PASSWORD = "bench-password"  # noqa: S105 (a throwaway instance's account)
 CHUNK = 1000
-ACTIONS = ("asset.updated", "loan.requested", "loan.approved", "loan.checked_out", "loan.item_returned",
-           "auth.login", "asset.status_changed", "demand.issued", "settings.changed", "loan.rejected")
+ACTIONS = (
+    "asset.updated",
+    "loan.requested",
+    "loan.approved",
+    "loan.checked_out",
+    "loan.item_returned",
+    "auth.login",
+    "asset.status_changed",
+    "demand.issued",
+    "settings.changed",
+    "loan.rejected",
+)
 PLACES = ("ห้องประชุมสภา", "โรงเก็บพัสดุ", "ห้องเก็บของ ชั้น 1", "ศูนย์พัฒนาเด็กเล็ก", "กองช่าง ชั้น 2")
 START = datetime(2023, 10, 1, 1, 0, tzinfo=UTC)  # FY2567 onward
 SPAN = timedelta(days=3 * 365)
 
 
 def environment(base: Path) -> None:
-    os.environ.update({"DATABASE_URL": f"sqlite:///{base / 'db.sqlite3'}",
-                       "EVIDENCE_DIR": str(base / "files"),
-                       "AUDIT_CHECKPOINT_LOG": str(base / "audit-checkpoints.jsonl"), "SECRET_KEY": "bench",
-                       "BASE_URL": "http://127.0.0.1:5000"})
+    os.environ.update(
+        {
+            "DATABASE_URL": f"sqlite:///{base / 'db.sqlite3'}",
+            "EVIDENCE_DIR": str(base / "files"),
+            "AUDIT_CHECKPOINT_LOG": str(base / "audit-checkpoints.jsonl"),
+            "SECRET_KEY": "bench",
+            "BASE_URL": "http://127.0.0.1:5000",
+        }
+    )
 
 
 def item(n: int) -> tuple[tuple[str, str], dict]:
     """One entry's subject and data: Thai text, before/after, an amount; a rare word once in 100,000."""
     place, other = PLACES[n % 5], PLACES[(n + 2) % 5]
-    data = {"before": {"location": other, "price": f"{300 + n % 700}.00"},
-            "after": {"location": place, "price": f"{310 + n % 700}.00"}}
+    data = {
+        "before": {"location": other, "price": f"{300 + n % 700}.00"},
+        "after": {"location": place, "price": f"{310 + n % 700}.00"},
+    }
     if n % 100_000 == 77:
         data["note"] = "ร่มสนามลายพิเศษ"
     return ("asset", str(n % 5000 + 1)), data
@@ -88,16 +105,33 @@ def build(n: int, base: Path, rebuild: bool) -> None:
             print(f"(reusing {base}: {head:,} entries)", file=sys.stderr)
             return
         if head == 0:
-            accounts = [("auditor", "นางสาวตรวจ สอบดี", "auditor"),
-                        ("officer", "นางสมศรี รักพัสดุ", "supply_officer"),
-                        *[(f"staff{i:02d}", f"เจ้าหน้าที่ {i}", "staff") for i in range(22)]]
-            people = [core_services.create_user(db.session, None, name, full, {role}, PASSWORD)
-                      for name, full, role in accounts]
+            accounts = [
+                ("auditor", "นางสาวตรวจ สอบดี", "auditor"),
+                ("officer", "นางสมศรี รักพัสดุ", "supply_officer"),
+                *[(f"staff{i:02d}", f"เจ้าหน้าที่ {i}", "staff") for i in range(22)],
+            ]
+            people = [
+                core_services.create_user(db.session, None, name, full, {role}, PASSWORD)
+                for name, full, role in accounts
+            ]
             for i in range(20):
-                lending_services.create_asset(db.session, people[1], {
-                    "asset_number": f"416-66-{i:04d}", "name": "เก้าอี้พลาสติก", "category": "เก้าอี้", "brand": "",
-                    "model": "", "serial_number": "", "acquired_on": "", "price": "350.00",
-                    "location": "ห้องเก็บของ", "department": "สำนักปลัด", "lendable": True})
+                lending_services.create_asset(
+                    db.session,
+                    people[1],
+                    {
+                        "asset_number": f"416-66-{i:04d}",
+                        "name": "เก้าอี้พลาสติก",
+                        "category": "เก้าอี้",
+                        "brand": "",
+                        "model": "",
+                        "serial_number": "",
+                        "acquired_on": "",
+                        "price": "350.00",
+                        "location": "ห้องเก็บของ",
+                        "department": "สำนักปลัด",
+                        "lendable": True,
+                    },
+                )
         from core.models import User
 
         people = db.session.query(User).order_by(User.id).all()
@@ -111,8 +145,12 @@ def build(n: int, base: Path, rebuild: bool) -> None:
                 writer.utcnow = lambda c=c: START + step * c  # the chunk's moment in the three years
                 begin_write(db.session)
                 first = head + c * CHUNK
-                writer.record_many(db.session, people[c % len(people)], ACTIONS[c % len(ACTIONS)],
-                                   [item(first + i) for i in range(CHUNK)])
+                writer.record_many(
+                    db.session,
+                    people[c % len(people)],
+                    ACTIONS[c % len(ACTIONS)],
+                    [item(first + i) for i in range(CHUNK)],
+                )
                 db.session.commit()
                 if (first + CHUNK) % 100_000 < CHUNK:
                     writer.create_checkpoint(db.session, None, log=log_path(app.config))
@@ -152,8 +190,12 @@ def measure_verify(app) -> tuple[str, dict]:
     commands = []
     for _ in range(3):  # the command itself, a fresh process: start-up, the walk in parts, the answer
         started = time.perf_counter()
-        done = subprocess.run([str(Path(sys.executable).with_name("flask")), "--app", "wsgi", "audit", "verify"],
-                              capture_output=True, text=True, check=False)
+        done = subprocess.run(
+            [str(Path(sys.executable).with_name("flask")), "--app", "wsgi", "audit", "verify"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         commands.append(time.perf_counter() - started)
         assert done.returncode == 0, done.stdout + done.stderr
     started = time.perf_counter()
@@ -161,14 +203,18 @@ def measure_verify(app) -> tuple[str, dict]:
         hashlib.sha256(data).hexdigest()
     hashing = time.perf_counter() - started
     size = sum(len(t) for t in texts) / 1e6
-    return ((f"- verify {result.count:,} entries (`audit verify`'s function, one snapshot, streamed; "
+    return (
+        (
+            f"- verify {result.count:,} entries (`audit verify`'s function, one snapshot, streamed; "
             f"{result.checkpoints} checkpoints; in parts at once, one worker per core): **{min(runs):.2f} s** wall "
             f"(budget 10 s; runs {', '.join(f'{r:.2f}' for r in runs)} s), {min(cpus):.2f} s CPU in all; "
             f"SHA-256 of the same {size:.0f} MB of canonical bytes alone: {hashing:.2f} s → verify/hash "
             f"ratio **{min(runs) / hashing:.1f}×** (CPU/hash {min(cpus) / hashing:.1f}×); one walk in one "
             f"process: {single_wall:.2f} s wall, **{single_cpu:.2f} s CPU**; `flask --app wsgi audit verify` "
-            f"(a fresh process): **{min(commands):.2f} s** (runs {', '.join(f'{r:.2f}' for r in commands)} s)"),
-            {"count": result.count})
+            f"(a fresh process): **{min(commands):.2f} s** (runs {', '.join(f'{r:.2f}' for r in commands)} s)"
+        ),
+        {"count": result.count},
+    )
 
 
 def measure_write_cost(app, rounds: int = 300) -> str:
@@ -183,9 +229,19 @@ def measure_write_cost(app, rounds: int = 300) -> str:
     from lending.models import Asset
 
     def fields(number: str, k: int) -> dict:
-        return {"asset_number": number, "name": f"เก้าอี้พลาสติก ตัวที่ {k}", "category": "เก้าอี้", "brand": "",
-                "model": "", "serial_number": "", "acquired_on": "", "price": f"{350 + k % 50}.00",
-                "location": PLACES[k % 5], "department": "สำนักปลัด", "lendable": True}
+        return {
+            "asset_number": number,
+            "name": f"เก้าอี้พลาสติก ตัวที่ {k}",
+            "category": "เก้าอี้",
+            "brand": "",
+            "model": "",
+            "serial_number": "",
+            "acquired_on": "",
+            "price": f"{350 + k % 50}.00",
+            "location": PLACES[k % 5],
+            "department": "สำนักปลัด",
+            "lendable": True,
+        }
 
     def no_entry(session, *_args, **_kwargs):
         session.info["audit_recorded"] = True
@@ -205,19 +261,20 @@ def measure_write_cost(app, rounds: int = 300) -> str:
                     services.record = real_record if kind == "with" else no_entry
                     number, version = state[asset_id]
                     started = time.perf_counter()
-                    version = services.update_asset(db.session, officer, asset_id, version,
-                                                    fields(number, k)).version
+                    version = services.update_asset(db.session, officer, asset_id, version, fields(number, k)).version
                     timings[kind].append((time.perf_counter() - started) * 1000)
                     state[asset_id] = (number, version)
         finally:
             services.record = real_record
         db.session.remove()
     a, b = statistics.median(timings["with"]), statistics.median(timings["without"])
-    return (f"- cost of auditing a write (`lending.services.update_asset`, the same edit with its entry and "
-            f"with `record` stubbed out; {rounds} each, alternated, log at its full size): median "
-            f"**{a:.2f} ms** with the entry, {b:.2f} ms without → **{a / b:.2f}×** "
-            f"(p95 {pct(timings['with'], 95):.2f} / "
-            f"{pct(timings['without'], 95):.2f} ms)")
+    return (
+        f"- cost of auditing a write (`lending.services.update_asset`, the same edit with its entry and "
+        f"with `record` stubbed out; {rounds} each, alternated, log at its full size): median "
+        f"**{a:.2f} ms** with the entry, {b:.2f} ms without → **{a / b:.2f}×** "
+        f"(p95 {pct(timings['with'], 95):.2f} / "
+        f"{pct(timings['without'], 95):.2f} ms)"
+    )
 
 
 def measure_pages(app, count: int) -> list[str]:
@@ -235,8 +292,10 @@ def measure_pages(app, count: int) -> list[str]:
         "by user": ["/audit/?actor=staff07", f"/audit/?actor=staff03&before={count // 2}"],
         "by action": ["/audit/?action=loan.approved", f"/audit/?action=demand.issued&before={count // 3}"],
         "by record (type + id)": ["/audit/?type=asset&id=17", "/audit/?type=asset&id=4242"],
-        "B.E. date range (one month)": [f"/audit/?from={be}&to={be_end}",
-                                        f"/audit/?from={be}&to={be_end}&action=asset.updated"],
+        "B.E. date range (one month)": [
+            f"/audit/?from={be}&to={be_end}",
+            f"/audit/?from={be}&to={be_end}&action=asset.updated",
+        ],
         "free text, common (Thai)": ["/audit/?q=ห้องประชุมสภา"],
         "free text, rare or absent (whole window)": ["/audit/?q=ร่มสนามลายพิเศษ", "/audit/?q=ไม่มีคำนี้เลย"],
         "user + dates + text": [f"/audit/?actor=staff05&from={be}&to=31/12/2568&q=โรงเก็บ"],
@@ -253,11 +312,15 @@ def measure_pages(app, count: int) -> list[str]:
                 assert resp.status_code == 200, (url, resp.status_code)
         every += times
         every_cpu += cpu_times
-        lines.append(f"  - {name}: p50 {statistics.median(times):.1f} ms, p95 {pct(times, 95):.1f} ms "
-                     f"(CPU p95 {pct(cpu_times, 95):.1f} ms)")
-    head = (f"- the auditor's log page at {count:,} entries (Flask test client, whole stack, 50 rows, "
-            f"keyset pages; {len(every)} requests): **p95 {pct(every, 95):.1f} ms** over all filters "
-            f"(budget 100 ms); CPU time p95 {pct(every_cpu, 95):.1f} ms")
+        lines.append(
+            f"  - {name}: p50 {statistics.median(times):.1f} ms, p95 {pct(times, 95):.1f} ms "
+            f"(CPU p95 {pct(cpu_times, 95):.1f} ms)"
+        )
+    head = (
+        f"- the auditor's log page at {count:,} entries (Flask test client, whole stack, 50 rows, "
+        f"keyset pages; {len(every)} requests): **p95 {pct(every, 95):.1f} ms** over all filters "
+        f"(budget 100 ms); CPU time p95 {pct(every_cpu, 95):.1f} ms"
+    )
     return [head, *lines]
 
 
@@ -267,7 +330,7 @@ def write_results(lines: list[str]) -> None:
     section = HEADING + "\n\n" + "\n".join(lines) + "\n"
     if HEADING in text:
         before, _, rest = text.partition(HEADING)
-        after = rest[rest.find("\n## "):] if "\n## " in rest else ""
+        after = rest[rest.find("\n## ") :] if "\n## " in rest else ""
         text = before + section + after.lstrip("\n").join(["\n", ""]) if after else before + section
     else:
         text = text.rstrip("\n") + "\n\n" + section
@@ -290,12 +353,17 @@ def main() -> None:
     app = create_app()
     size = (base / "db.sqlite3").stat().st_size / 1e6
     verify_line, info = measure_verify(app)
-    lines = [f"`.venv/bin/python bench/audit.py --entries {args.entries}` — {datetime.now(UTC):%Y-%m-%d}, "
-             f"SQLite (WAL), {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} while measuring "
-             f"(the 1-minute figure, this run included); log of {info['count']:,} entries, "
-             f"database {size:.0f} MB (built by `record_many` in chunks of {CHUNK:,} in {built:.0f} s "
-             f"when not reused)", "",
-             verify_line, measure_write_cost(app), *measure_pages(app, info["count"])]
+    lines = [
+        f"`.venv/bin/python bench/audit.py --entries {args.entries}` — {datetime.now(UTC):%Y-%m-%d}, "
+        f"SQLite (WAL), {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} while measuring "
+        f"(the 1-minute figure, this run included); log of {info['count']:,} entries, "
+        f"database {size:.0f} MB (built by `record_many` in chunks of {CHUNK:,} in {built:.0f} s "
+        f"when not reused)",
+        "",
+        verify_line,
+        measure_write_cost(app),
+        *measure_pages(app, info["count"]),
+    ]
     print("\n".join(lines))
     if not args.no_append:
         write_results(lines)

@@ -38,8 +38,12 @@ TODAY = date(2031, 5, 20)
 def _app(url: str | None, env: dict | None):
     from wsgi import create_app
 
-    overrides = {"DATABASE_URL": url or env["DATABASE_URL"], "SECRET_KEY": "bench", "TESTING": True,
-                 "WTF_CSRF_ENABLED": False}
+    overrides = {
+        "DATABASE_URL": url or env["DATABASE_URL"],
+        "SECRET_KEY": "bench",
+        "TESTING": True,
+        "WTF_CSRF_ENABLED": False,
+    }
     if env is not None:
         overrides["EVIDENCE_DIR"] = env["EVIDENCE_DIR"]
     app = create_app(overrides)
@@ -71,32 +75,70 @@ def seed(app, loans: int, group_size: int, seed_no: int = 12) -> int:
             core_services.create_user(s, None, "bench_staff", "ทดสอบ ผู้ยืม", {"staff"}, "bench-password-1")
         staff_id = s.execute(select(User.id).where(User.username == "bench_staff")).scalar_one()
         begin_write(s)
-        chairs = LendingGroup(name="เก้าอี้พลาสติก (bench)", category="เก้าอี้", model="", description="",
-                              public=True, active=True)
-        tents = LendingGroup(name="เต็นท์ (bench)", category="เต็นท์", model="", description="", public=True,
-                             active=True)
+        chairs = LendingGroup(
+            name="เก้าอี้พลาสติก (bench)", category="เก้าอี้", model="", description="", public=True, active=True
+        )
+        tents = LendingGroup(name="เต็นท์ (bench)", category="เต็นท์", model="", description="", public=True, active=True)
         s.add_all([chairs, tents])
         s.flush()
         rows = []
         for gid, prefix, n in ((chairs.id, "916-74", group_size), (tents.id, "916-73", 20)):
-            rows += [{"asset_number": f"{prefix}-{i:04d}", "tag": f"B{gid}X{i:05d}", "name": "bench", "category": "x",
-                      "brand": "", "model": "", "serial_number": "", "price": 350, "location": "", "department": "",
-                      "lendable": True, "status": "available", "status_note": "", "search_text": "",
-                      "lending_group_id": gid, "version": 1,
-                      "created_at": datetime(2030, 1, 1, tzinfo=UTC), "updated_at": datetime(2030, 1, 1, tzinfo=UTC)}
-                     for i in range(1, n + 1)]
+            rows += [
+                {
+                    "asset_number": f"{prefix}-{i:04d}",
+                    "tag": f"B{gid}X{i:05d}",
+                    "name": "bench",
+                    "category": "x",
+                    "brand": "",
+                    "model": "",
+                    "serial_number": "",
+                    "price": 350,
+                    "location": "",
+                    "department": "",
+                    "lendable": True,
+                    "status": "available",
+                    "status_note": "",
+                    "search_text": "",
+                    "lending_group_id": gid,
+                    "version": 1,
+                    "created_at": datetime(2030, 1, 1, tzinfo=UTC),
+                    "updated_at": datetime(2030, 1, 1, tzinfo=UTC),
+                }
+                for i in range(1, n + 1)
+            ]
         s.execute(insert(Asset), rows)
-        chair_ids = list(s.execute(select(Asset.id).where(Asset.lending_group_id == chairs.id)
-                                   .order_by(Asset.asset_number)).scalars())
+        chair_ids = list(
+            s.execute(
+                select(Asset.id).where(Asset.lending_group_id == chairs.id).order_by(Asset.asset_number)
+            ).scalars()
+        )
         tent_ids = list(s.execute(select(Asset.id).where(Asset.lending_group_id == tents.id)).scalars())
-        parties = [{"ref": f"P-B{i:07d}", "kind": "person", "name": "ผู้ยืม ทดสอบ", "contact_person": "",
-                    "phone": "0810000000", "phone_key": "0810000000", "email": "", "address": "1", "village_no": "1",
-                    "village": "", "subdistrict": "", "district": "", "province": "", "letter_no": "",
-                    "national_id_masked": "", "created_at": datetime(2030, 1, 1, tzinfo=UTC), "version": 1}
-                   for i in range(loans)]
+        parties = [
+            {
+                "ref": f"P-B{i:07d}",
+                "kind": "person",
+                "name": "ผู้ยืม ทดสอบ",
+                "contact_person": "",
+                "phone": "0810000000",
+                "phone_key": "0810000000",
+                "email": "",
+                "address": "1",
+                "village_no": "1",
+                "village": "",
+                "subdistrict": "",
+                "district": "",
+                "province": "",
+                "letter_no": "",
+                "national_id_masked": "",
+                "created_at": datetime(2030, 1, 1, tzinfo=UTC),
+                "version": 1,
+            }
+            for i in range(loans)
+        ]
         s.execute(insert(OutsideParty), parties)
-        party_ids = list(s.execute(select(OutsideParty.id).where(OutsideParty.ref.like("P-B%"))
-                                   .order_by(OutsideParty.id)).scalars())
+        party_ids = list(
+            s.execute(select(OutsideParty.id).where(OutsideParty.ref.like("P-B%")).order_by(OutsideParty.id)).scalars()
+        )
         loan_rows, plans = [], []
         history_start = MONTH - timedelta(days=730)
         for i in range(loans):
@@ -106,38 +148,68 @@ def seed(app, loans: int, group_size: int, seed_no: int = 12) -> int:
                 status = "returned"
             else:  # around the measured month
                 start = MONTH - timedelta(days=10) + timedelta(days=rnd.randrange(0, 45))
-                status = rnd.choice(["approved", "approved", "checked_out", "checked_out", "requested",
-                                     "requested_officer", "rejected"])
+                status = rnd.choice(
+                    ["approved", "approved", "checked_out", "checked_out", "requested", "requested_officer", "rejected"]
+                )
             due = start + timedelta(days=rnd.randrange(0, 3))
             outside = rnd.random() < 0.7
             at = datetime.combine(start - timedelta(days=5), datetime.min.time(), tzinfo=UTC)
             real = "requested" if status == "requested_officer" else status
-            loan_rows.append({
-                "ref": f"B/{i:06d}", "borrower_id": None if outside else staff_id,
-                "party_id": party_ids[i] if outside else None, "channel": "eservice" if outside else "staff",
-                "public_ref": f"K-B{i:07d}" if outside else None, "purpose": "bench", "place": "bench",
-                "off_premises": True, "start_on": start, "due_on": due, "status": real, "requested_at": at,
-                "needs_head": True, "officer_at": at + timedelta(hours=1) if status != "requested" else None,
-                "decided_at": at + timedelta(hours=2) if real in ("approved", "checked_out", "returned", "rejected")
-                else None,
-                "decision_note": "", "handover_note": "", "imported": False, "version": 1,
-                "checked_out_at": datetime.combine(start, datetime.min.time(), tzinfo=UTC)
-                if real in ("checked_out", "returned") else None,
-                "returned_at": datetime.combine(due, datetime.min.time(), tzinfo=UTC) if real == "returned" else None,
-            })
+            loan_rows.append(
+                {
+                    "ref": f"B/{i:06d}",
+                    "borrower_id": None if outside else staff_id,
+                    "party_id": party_ids[i] if outside else None,
+                    "channel": "eservice" if outside else "staff",
+                    "public_ref": f"K-B{i:07d}" if outside else None,
+                    "purpose": "bench",
+                    "place": "bench",
+                    "off_premises": True,
+                    "start_on": start,
+                    "due_on": due,
+                    "status": real,
+                    "requested_at": at,
+                    "needs_head": True,
+                    "officer_at": at + timedelta(hours=1) if status != "requested" else None,
+                    "decided_at": at + timedelta(hours=2)
+                    if real in ("approved", "checked_out", "returned", "rejected")
+                    else None,
+                    "decision_note": "",
+                    "handover_note": "",
+                    "imported": False,
+                    "version": 1,
+                    "checked_out_at": datetime.combine(start, datetime.min.time(), tzinfo=UTC)
+                    if real in ("checked_out", "returned")
+                    else None,
+                    "returned_at": datetime.combine(due, datetime.min.time(), tzinfo=UTC)
+                    if real == "returned"
+                    else None,
+                }
+            )
             plans.append((real, rnd.randrange(5, 40), rnd.randrange(0, 3)))
         s.execute(insert(Loan), loan_rows)
         loan_ids = list(s.execute(select(Loan.id).where(Loan.ref.like("B/%")).order_by(Loan.ref)).scalars())
         lines = []
         for loan_id, (status, n_chairs, n_tents) in zip(loan_ids, plans, strict=True):
-            lines.append({"loan_id": loan_id, "group_id": chairs.id, "count": n_chairs,
-                          "handed_count": n_chairs if status in ("checked_out", "returned") else None})
+            lines.append(
+                {
+                    "loan_id": loan_id,
+                    "group_id": chairs.id,
+                    "count": n_chairs,
+                    "handed_count": n_chairs if status in ("checked_out", "returned") else None,
+                }
+            )
             if n_tents:
-                lines.append({"loan_id": loan_id, "group_id": tents.id, "count": n_tents,
-                              "handed_count": n_tents if status in ("checked_out", "returned") else None})
+                lines.append(
+                    {
+                        "loan_id": loan_id,
+                        "group_id": tents.id,
+                        "count": n_tents,
+                        "handed_count": n_tents if status in ("checked_out", "returned") else None,
+                    }
+                )
         s.execute(insert(LoanLine), lines)
-        line_of = {(lid, gid): x for lid, gid, x in s.execute(select(LoanLine.loan_id, LoanLine.group_id,
-                                                                      LoanLine.id))}
+        line_of = {(lid, gid): x for lid, gid, x in s.execute(select(LoanLine.loan_id, LoanLine.group_id, LoanLine.id))}
         items = []
         out_now: set[int] = set()
         for loan_id, (status, n_chairs, n_tents) in zip(loan_ids, plans, strict=True):
@@ -152,16 +224,24 @@ def seed(app, loans: int, group_size: int, seed_no: int = 12) -> int:
                     out_now.update(picked)
                 else:
                     first = rnd.randrange(0, max(1, len(ids) - n))
-                    picked = ids[first:first + n]
-                items += [{"loan_id": loan_id, "asset_id": a, "line_id": line_of[(loan_id, gid)], "value": 350,
-                           "condition": "good" if status == "returned" else None, "return_note": "",
-                           "version": 1} for a in picked]
+                    picked = ids[first : first + n]
+                items += [
+                    {
+                        "loan_id": loan_id,
+                        "asset_id": a,
+                        "line_id": line_of[(loan_id, gid)],
+                        "value": 350,
+                        "condition": "good" if status == "returned" else None,
+                        "return_note": "",
+                        "version": 1,
+                    }
+                    for a in picked
+                ]
         for start in range(0, len(items), 5000):
-            s.execute(insert(LoanItem), items[start:start + 5000])
+            s.execute(insert(LoanItem), items[start : start + 5000])
         record(s, None, "bench.seeded", None, {"loans": loans, "items": len(items)})
         s.commit()
-        print(f"seeded {loans} loans, {len(lines)} lines, {len(items)} items; group of {group_size}",
-              file=sys.stderr)
+        print(f"seeded {loans} loans, {len(lines)} lines, {len(items)} items; group of {group_size}", file=sys.stderr)
         return chairs.id
 
 

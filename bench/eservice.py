@@ -32,8 +32,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench.common import PY, ROOT, fresh_instance  # noqa: E402
 from bench.register import free_port, load, rss_mb, wrk  # noqa: E402
 
-KINDS = [("เก้าอี้พลาสติก สีน้ำเงิน", "เก้าอี้"), ("เต็นท์ผ้าใบ 4x8 เมตร", "เต็นท์"),
-         ("โต๊ะพับอเนกประสงค์", "โต๊ะ"), ("ชุดเครื่องเสียงกลางแจ้ง", "เครื่องเสียง")]
+KINDS = [
+    ("เก้าอี้พลาสติก สีน้ำเงิน", "เก้าอี้"),
+    ("เต็นท์ผ้าใบ 4x8 เมตร", "เต็นท์"),
+    ("โต๊ะพับอเนกประสงค์", "โต๊ะ"),
+    ("ชุดเครื่องเสียงกลางแจ้ง", "เครื่องเสียง"),
+]
 
 
 def seed(env: dict, groups: int, size: int, bookings: int, seed_no: int = 12) -> list[int]:
@@ -59,15 +63,17 @@ def seed(env: dict, groups: int, size: int, bookings: int, seed_no: int = 12) ->
 
         context.set_origin("127.0.0.1", "bench")
         s = db.session
-        officer = core_services.create_user(s, None, "bench_officer", "นางสมศรี รักพัสดุ", {"supply_officer"},
-                                            "bench-password")
+        officer = core_services.create_user(
+            s, None, "bench_officer", "นางสมศรี รักพัสดุ", {"supply_officer"}, "bench-password"
+        )
         head = core_services.create_user(s, None, "bench_head", "นายวิชัย หัวหน้า", {"head"}, "bench-password")
         ids = []
         for g in range(groups):
             name, category = KINDS[g % len(KINDS)]
             begin_write(s)
-            group = LendingGroup(name=f"{name} ชุดที่ {g + 1}", category=category, model="", description="",
-                                 public=True, active=True)
+            group = LendingGroup(
+                name=f"{name} ชุดที่ {g + 1}", category=category, model="", description="", public=True, active=True
+            )
             s.add(group)
             s.flush()
             record(s, None, "lending_group.created", group, {"after": group.state()})
@@ -77,10 +83,21 @@ def seed(env: dict, groups: int, size: int, bookings: int, seed_no: int = 12) ->
                 tag = unique_tag(s, taken)
                 taken.add(tag)
                 asset = Asset(tag=tag, status="available", status_note="", lending_group_id=group.id)
-                asset.apply({"asset_number": f"{700 + g}-68-{i + 1:05d}", "name": group.name, "category": category,
-                             "brand": "", "model": "", "serial_number": "", "acquired_on": None,
-                             "price": Decimal("350.00"), "location": "โรงเก็บพัสดุ", "department": "สำนักปลัด",
-                             "lendable": True})
+                asset.apply(
+                    {
+                        "asset_number": f"{700 + g}-68-{i + 1:05d}",
+                        "name": group.name,
+                        "category": category,
+                        "brand": "",
+                        "model": "",
+                        "serial_number": "",
+                        "acquired_on": None,
+                        "price": Decimal("350.00"),
+                        "location": "โรงเก็บพัสดุ",
+                        "department": "สำนักปลัด",
+                        "lendable": True,
+                    }
+                )
                 asset.search_text = compute_search_text(asset.state())
                 assets.append(asset)
             s.add_all(assets)
@@ -95,12 +112,24 @@ def seed(env: dict, groups: int, size: int, bookings: int, seed_no: int = 12) ->
             start = today + timedelta(days=rnd.randrange(1, 31))
             kinds = rnd.sample(ids, rnd.randrange(1, len(ids) + 1))
             lines = [(gid, rnd.randrange(1, max(2, size // 20))) for gid in kinds]
-            party = outside.PartyDetails(kind="group", name=f"กลุ่มทดสอบ {n}", contact_person="ผู้ประสานงาน",
-                                         phone=f"08{rnd.randrange(10**8):08d}", village_no=str(rnd.randrange(1, 15)))
+            party = outside.PartyDetails(
+                kind="group",
+                name=f"กลุ่มทดสอบ {n}",
+                contact_person="ผู้ประสานงาน",
+                phone=f"08{rnd.randrange(10**8):08d}",
+                village_no=str(rnd.randrange(1, 15)),
+            )
             try:
-                loan = outside.request_outside(s, None, party, lines, start_on=start,
-                                               due_on=start + timedelta(days=rnd.randrange(0, 3)),
-                                               purpose="งานบุญประจำปีของหมู่บ้าน", place="ศาลาประชาคม")
+                loan = outside.request_outside(
+                    s,
+                    None,
+                    party,
+                    lines,
+                    start_on=start,
+                    due_on=start + timedelta(days=rnd.randrange(0, 3)),
+                    purpose="งานบุญประจำปีของหมู่บ้าน",
+                    place="ศาลาประชาคม",
+                )
                 workflow.approve_loan(s, officer, loan.id)
                 workflow.approve_loan(s, head, loan.id)
                 made += 1
@@ -119,9 +148,19 @@ def main() -> None:
     parser.add_argument("--wrk-seconds", type=int, default=20)
     args = parser.parse_args()
     env = fresh_instance("eservice")
-    proc = subprocess.run([PY, "-c", "import json, sys; sys.path.insert(0, '.'); from bench.eservice import seed; "
-                           f"import os; print(json.dumps(seed(dict(os.environ), {args.groups}, {args.group_size}, "
-                           f"{args.bookings})))"], cwd=ROOT, env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [
+            PY,
+            "-c",
+            "import json, sys; sys.path.insert(0, '.'); from bench.eservice import seed; "
+            f"import os; print(json.dumps(seed(dict(os.environ), {args.groups}, {args.group_size}, "
+            f"{args.bookings})))",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         raise SystemExit(proc.stdout + proc.stderr)
     import json
@@ -130,9 +169,13 @@ def main() -> None:
     print(f"- {lines[-2]}")
     group_ids = json.loads(lines[-1])
     port = free_port()
-    server = subprocess.Popen([str(Path(PY).parent / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}",
-                               "wsgi:create_app()"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [str(Path(PY).parent / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:create_app()"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(100):
             try:
@@ -146,15 +189,19 @@ def main() -> None:
         base = f"http://127.0.0.1:{port}/e-service"
         assert urllib.request.urlopen(base).status == 200  # the page answers, with no login
         week = date.today() + timedelta(days=7)
-        pages = {"the public page, no dates": base,
-                 "the public page, a week chosen (a count per day of every group)":
-                     f"{base}?start={week.isoformat()}&end={(week + timedelta(days=6)).isoformat()}",
-                 "one group's month calendar": f"{base}/calendar/{group_ids[0]}"}
+        chosen = f"{base}?start={week.isoformat()}&end={(week + timedelta(days=6)).isoformat()}"
+        pages = {
+            "the public page, no dates": base,
+            "the public page, a week chosen (a count per day of every group)": chosen,
+            "one group's month calendar": f"{base}/calendar/{group_ids[0]}",
+        }
         idle = rss_mb(server.pid)
         for label, url in pages.items():
             print(f"- gunicorn -w 2, wrk -t2 -c2 -d{args.wrk_seconds}s, {label}: {wrk(url, '', args.wrk_seconds)}")
-        print(f"- server RSS (master + 2 workers): {idle:.0f} MB idle, {rss_mb(server.pid):.0f} MB after load "
-              f"[load {load()}]")
+        print(
+            f"- server RSS (master + 2 workers): {idle:.0f} MB idle, {rss_mb(server.pid):.0f} MB after load "
+            f"[load {load()}]"
+        )
     finally:
         server.send_signal(signal.SIGTERM)
         server.wait(timeout=10)

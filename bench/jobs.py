@@ -76,8 +76,12 @@ class Browser:
             for k, v in fields.items():
                 parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode())
             for k, (name, data) in files.items():
-                parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"; filename="{name}"\r\n'
-                             f"Content-Type: text/csv\r\n\r\n".encode() + data + b"\r\n")
+                parts.append(
+                    f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"; filename="{name}"\r\n'
+                    f"Content-Type: text/csv\r\n\r\n".encode()
+                    + data
+                    + b"\r\n"
+                )
             body = b"".join(parts) + f"--{boundary}--\r\n".encode()
             headers = {"Content-Type": f"multipart/form-data; boundary={boundary}"}
         else:
@@ -118,8 +122,10 @@ def progress_line(samples: list[tuple[float, int, int | None]]) -> str:
 
 def fill_audit_log(env: dict, entries: int) -> None:
     """More entries in the log, written in chunks as the app writes them (bench/audit.py's generator)."""
-    code = ("import sys; sys.path.insert(0, '.'); from pathlib import Path; import bench.audit as a; "
-            f"a.build({entries}, Path({str(env['KP_BASE'])!r}), False)")
+    code = (
+        "import sys; sys.path.insert(0, '.'); from pathlib import Path; import bench.audit as a; "
+        f"a.build({entries}, Path({str(env['KP_BASE'])!r}), False)"
+    )
     subprocess.run([PY, "-c", code], cwd=ROOT, env=env, check=True, stderr=subprocess.DEVNULL)
 
 
@@ -129,8 +135,10 @@ def export(auditor: Browser, say) -> None:
     assert status == 302 and "/jobs/" in location, (status, location)
     job_took, final, samples = wait_for(auditor, urllib.parse.urlsplit(location).path)
     assert final["status"] == "done", final
-    say(f"- XLSX export of the whole audit log: request {took * 1000:.0f} ms (HTTP {status}); "
-        f"the job {job_took:.1f} s ({final['message']}), {progress_line(samples)} [load {load()}]")
+    say(
+        f"- XLSX export of the whole audit log: request {took * 1000:.0f} ms (HTTP {status}); "
+        f"the job {job_took:.1f} s ({final['message']}), {progress_line(samples)} [load {load()}]"
+    )
 
 
 def main() -> None:
@@ -138,10 +146,16 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--labels", type=int, default=5000)
     parser.add_argument("--entries", type=int, default=500_000)
-    parser.add_argument("--only-export", action="store_true",
-                        help="reuse bench/out/jobs as a run left it and measure only the XLSX export")
-    parser.add_argument("--reuse", action="store_true",
-                        help="reuse bench/out/jobs as a run left it: skip the import, measure labels and export")
+    parser.add_argument(
+        "--only-export",
+        action="store_true",
+        help="reuse bench/out/jobs as a run left it and measure only the XLSX export",
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="reuse bench/out/jobs as a run left it: skip the import, measure labels and export",
+    )
     args = parser.parse_args()
 
     base = OUT / "jobs"
@@ -149,16 +163,24 @@ def main() -> None:
         subprocess.run(["rm", "-rf", str(base)], check=True)
         base.mkdir(parents=True)
     port = free_port()
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{base / 'db.sqlite3'}", "EVIDENCE_DIR": str(base / "files"),
-           "AUDIT_CHECKPOINT_LOG": str(base / "audit-checkpoints.jsonl"), "JOBS_DB": str(base / "jobs.sqlite3"),
-           "SECRET_KEY": "bench", "BASE_URL": f"http://127.0.0.1:{port}", "MAX_UPLOAD_MB": "100",
-           "KP_BASE": str(base)}
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{base / 'db.sqlite3'}",
+        "EVIDENCE_DIR": str(base / "files"),
+        "AUDIT_CHECKPOINT_LOG": str(base / "audit-checkpoints.jsonl"),
+        "JOBS_DB": str(base / "jobs.sqlite3"),
+        "SECRET_KEY": "bench",
+        "BASE_URL": f"http://127.0.0.1:{port}",
+        "MAX_UPLOAD_MB": "100",
+        "KP_BASE": str(base),
+    }
     env.pop("REDIS_URL", None)
     lines: list[str] = []
 
     def say(line: str) -> None:  # each figure as soon as it is measured (a long run may be cut short)
         lines.append(line)
         print(line, flush=True)
+
     # the log before the import: the import adds one entry per row, the rest is made here
     before = max(1000, args.entries - args.rows - 10)
     if not (args.only_export or args.reuse):
@@ -167,10 +189,20 @@ def main() -> None:
         print(f"(audit log filled to {before:,} entries in {time.perf_counter() - started:.0f} s)", file=sys.stderr)
         data = write_assets_csv(base / "assets.csv", args.rows).read_bytes()
 
-    server = subprocess.Popen([str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:create_app()"],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    worker = subprocess.Popen([str(BIN / "flask"), "--app", "wsgi", "jobs", "worker"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=(base / "worker.log").open("w"))
+    server = subprocess.Popen(
+        [str(BIN / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:create_app()"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    worker = subprocess.Popen(
+        [str(BIN / "flask"), "--app", "wsgi", "jobs", "worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=(base / "worker.log").open("w"),
+    )
     try:
         for _ in range(200):
             try:
@@ -197,23 +229,29 @@ def main() -> None:
 
 def import_rows(officer: Browser, data: bytes, args, say) -> None:
     """The import: the upload (checked by a job, its page the preview), then applying it."""
-    status, location, took = officer.post("/assets/import", {"csrf_token": officer.csrf},
-                                          {"file": ("assets.csv", data)})
+    status, location, took = officer.post(
+        "/assets/import", {"csrf_token": officer.csrf}, {"file": ("assets.csv", data)}
+    )
     assert status == 302 and "/jobs/" in location, (status, location)
     path = urllib.parse.urlsplit(location).path
     job_took, final, samples = wait_for(officer, path)
     assert final["status"] == "done", final
-    say(f"- upload of {args.rows:,} rows ({len(data) / 1e6:.1f} MB): request {took * 1000:.0f} ms "
-        f"(HTTP {status}); the check job {job_took:.1f} s, {progress_line(samples)} [load {load()}]")
+    say(
+        f"- upload of {args.rows:,} rows ({len(data) / 1e6:.1f} MB): request {took * 1000:.0f} ms "
+        f"(HTTP {status}); the check job {job_took:.1f} s, {progress_line(samples)} [load {load()}]"
+    )
     preview = officer.get(path.replace("/jobs/", "/assets/import/preview?job="))
     sha = re.search(r'name="sha256" type="hidden" value="([0-9a-f]{64})"', preview).group(1)
-    status, location, took = officer.post("/assets/import/apply", {"csrf_token": officer.csrf, "sha256": sha,
-                                                                  "filename": "assets.csv"})
+    status, location, took = officer.post(
+        "/assets/import/apply", {"csrf_token": officer.csrf, "sha256": sha, "filename": "assets.csv"}
+    )
     assert status == 302 and "/jobs/" in location, (status, location)
     job_took, final, samples = wait_for(officer, urllib.parse.urlsplit(location).path)
     assert final["status"] == "done", final
-    say(f"- applying the {args.rows:,}-row import: request {took * 1000:.0f} ms (HTTP {status}); "
-        f"the job {job_took:.1f} s ({final['message']}), {progress_line(samples)} [load {load()}]")
+    say(
+        f"- applying the {args.rows:,}-row import: request {took * 1000:.0f} ms (HTTP {status}); "
+        f"the job {job_took:.1f} s ({final['message']}), {progress_line(samples)} [load {load()}]"
+    )
 
 
 def labels(officer: Browser, base: Path, args, say) -> None:
@@ -222,14 +260,17 @@ def labels(officer: Browser, base: Path, args, say) -> None:
 
     with sqlite3.connect(base / "db.sqlite3") as conn:
         ids = [r[0] for r in conn.execute("SELECT id FROM assets ORDER BY id DESC LIMIT ?", (args.labels,))]
-    status, location, took = officer.post("/assets/labels", {
-        "csrf_token": officer.csrf, "layout": "3x8", "start_at": "0", "ids": ",".join(map(str, ids))})
+    status, location, took = officer.post(
+        "/assets/labels", {"csrf_token": officer.csrf, "layout": "3x8", "start_at": "0", "ids": ",".join(map(str, ids))}
+    )
     assert status == 302 and "/jobs/" in location, (status, location)
     job_took, final, samples = wait_for(officer, urllib.parse.urlsplit(location).path)
     assert final["status"] == "done", final
-    say(f"- label sheet of {args.labels:,} assets (3x8): request {took * 1000:.0f} ms "
+    say(
+        f"- label sheet of {args.labels:,} assets (3x8): request {took * 1000:.0f} ms "
         f"(HTTP {status}); the job {job_took:.1f} s ({final['message']}), {progress_line(samples)} "
-        f"[load {load()}]")
+        f"[load {load()}]"
+    )
 
 
 if __name__ == "__main__":

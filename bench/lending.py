@@ -40,14 +40,36 @@ from bench.common import OUT, PY, ROOT, fresh_instance, pct, summary, timed, wri
 FLASK = str(Path(PY).parent / "flask")
 PASSWORD = "bench-password"  # noqa: S105  (the bench instance's, as in bench/common.py)
 PG_URL = "postgresql://kp:kp@127.0.0.1/kp_bench"
-PURPOSES = ["จัดประชุมประชาคมหมู่บ้าน", "งานวันเด็กแห่งชาติ", "อบรมอาสาสมัครสาธารณสุข", "ประชุมสภา อบต.",
-            "งานกีฬาสีตำบล", "ออกหน่วยบริการเคลื่อนที่", "งานประเพณีลอยกระทง", "ถ่ายภาพกิจกรรมโครงการ"]
-COLUMNS = ["ref", "asset_number", "borrower", "purpose", "requested_on", "decision", "decided_by",
-           "decided_on", "checked_out_on", "due_on", "returned_on", "condition", "demanded_on"]
+PURPOSES = [
+    "จัดประชุมประชาคมหมู่บ้าน",
+    "งานวันเด็กแห่งชาติ",
+    "อบรมอาสาสมัครสาธารณสุข",
+    "ประชุมสภา อบต.",
+    "งานกีฬาสีตำบล",
+    "ออกหน่วยบริการเคลื่อนที่",
+    "งานประเพณีลอยกระทง",
+    "ถ่ายภาพกิจกรรมโครงการ",
+]
+COLUMNS = [
+    "ref",
+    "asset_number",
+    "borrower",
+    "purpose",
+    "requested_on",
+    "decision",
+    "decided_by",
+    "decided_on",
+    "checked_out_on",
+    "due_on",
+    "returned_on",
+    "condition",
+    "demanded_on",
+]
 THAI_DIGITS = str.maketrans("0123456789", "๐๑๒๓๔๕๖๗๘๙")
 
 
 # --- the ledger ------------------------------------------------------------------------------------
+
 
 def _fmt(day: date | None, style: int) -> str:
     if day is None:
@@ -58,8 +80,15 @@ def _fmt(day: date | None, style: int) -> str:
     return text.translate(THAI_DIGITS) if style == 2 else text
 
 
-def generate_loans(n_loans: int, numbers: list[str], borrowers: list[str], officers: list[str], today: date,
-                   seed: int = 3, years: int = 10) -> list[list[list[str]]]:
+def generate_loans(
+    n_loans: int,
+    numbers: list[str],
+    borrowers: list[str],
+    officers: list[str],
+    today: date,
+    seed: int = 3,
+    years: int = 10,
+) -> list[list[list[str]]]:
     """Loans in order of request over `years` up to `today`, never holding an asset twice at once."""
     rnd = random.Random(seed)
     start = today - timedelta(days=365 * years)
@@ -141,9 +170,23 @@ def generate_loans(n_loans: int, numbers: list[str], borrowers: list[str], offic
                 free[number] = never if condition == "lost" else end
             elif decision == "approved":
                 free[number] = due.toordinal() + 1
-            rows.append([ref, number, borrower, purpose, _fmt(requested, style), decision, officer,
-                         _fmt(decided, style), _fmt(handed, style), _fmt(due, style), _fmt(back, style),
-                         condition or "", _fmt(demanded, style)])
+            rows.append(
+                [
+                    ref,
+                    number,
+                    borrower,
+                    purpose,
+                    _fmt(requested, style),
+                    decision,
+                    officer,
+                    _fmt(decided, style),
+                    _fmt(handed, style),
+                    _fmt(due, style),
+                    _fmt(back, style),
+                    condition or "",
+                    _fmt(demanded, style),
+                ]
+            )
         loans.append(rows)
     return loans
 
@@ -152,14 +195,13 @@ def write_ledgers(loans: list[list[list[str]]], first_rows: int) -> tuple[Path, 
     """The first `first_rows` rows (a loan that would cross the line loses its extra items), then the rest."""
     a, b = OUT / f"ledger-{first_rows}.csv", OUT / "ledger-rest.csv"
     count_a = loans_a = 0
-    with a.open("w", newline="", encoding="utf-8-sig") as fa, \
-            b.open("w", newline="", encoding="utf-8-sig") as fb:
+    with a.open("w", newline="", encoding="utf-8-sig") as fa, b.open("w", newline="", encoding="utf-8-sig") as fb:
         wa, wb = csv.writer(fa), csv.writer(fb)
         wa.writerow(COLUMNS)
         wb.writerow(COLUMNS)
         for rows in loans:
             if count_a < first_rows:
-                rows = rows[:first_rows - count_a]
+                rows = rows[: first_rows - count_a]
                 wa.writerows(rows)
                 count_a += len(rows)
                 loans_a += 1
@@ -169,6 +211,7 @@ def write_ledgers(loans: list[list[list[str]]], first_rows: int) -> tuple[Path, 
 
 
 # --- people ----------------------------------------------------------------------------------------
+
 
 def seed_users(app, borrowers: list[str], officers: list[str]) -> None:
     """Borrowers and officers in bulk, one password hash for all, with their audit entries."""
@@ -186,15 +229,34 @@ def seed_users(app, borrowers: list[str], officers: list[str]) -> None:
         people = [(u, "staff") for u in borrowers] + [(u, "supply_officer") for u in officers]
         people.append(("head1", "head"))
         begin_write(db.session)
-        values = [{"username": u, "name": f"ผู้ใช้ {u}", "position": "", "department": "สำนักปลัด",
-                   "email": f"{u}@kp.test", "password_hash": hashed, "active": True, "language": "th",
-                   "created_at": datetime.now(UTC), "version": 1} for u, _ in people]
+        values = [
+            {
+                "username": u,
+                "name": f"ผู้ใช้ {u}",
+                "position": "",
+                "department": "สำนักปลัด",
+                "email": f"{u}@kp.test",
+                "password_hash": hashed,
+                "active": True,
+                "language": "th",
+                "created_at": datetime.now(UTC),
+                "version": 1,
+            }
+            for u, _ in people
+        ]
         ids = db.session.scalars(insert(User).returning(User.id, sort_by_parameter_order=True), values).all()
-        db.session.execute(insert(UserRole), [{"user_id": i, "role": role}
-                                              for i, (_, role) in zip(ids, people, strict=True)])
-        record_many(db.session, None, "user.created",
-                    [(("user", i), {"after": {"username": u, "roles": [role]}}) for i, (u, role) in
-                     zip(ids, people, strict=True)])
+        db.session.execute(
+            insert(UserRole), [{"user_id": i, "role": role} for i, (_, role) in zip(ids, people, strict=True)]
+        )
+        record_many(
+            db.session,
+            None,
+            "user.created",
+            [
+                (("user", i), {"after": {"username": u, "roles": [role]}})
+                for i, (u, role) in zip(ids, people, strict=True)
+            ],
+        )
         db.session.commit()
         db.session.remove()
 
@@ -208,6 +270,7 @@ def make_app(env: dict):
 
 
 # --- measures --------------------------------------------------------------------------------------
+
 
 def cli(env: dict, *args: str) -> tuple[float, float, str]:
     """Run a `flask` command; (wall seconds, peak MB, last line of output). The CPU seconds it used are
@@ -231,8 +294,10 @@ def pages(app, officer: str, borrower: str, repeat: int) -> list[str]:
 
     endpoints = {rule.endpoint: rule.rule for rule in app.url_map.iter_rules()}
     out = []
-    for label, endpoint, user in (("approval queue", "lending.loan_queue", officer),
-                                  ('"my loans"', "lending.loans_mine", borrower)):
+    for label, endpoint, user in (
+        ("approval queue", "lending.loan_queue", officer),
+        ('"my loans"', "lending.loans_mine", borrower),
+    ):
         if endpoint in endpoints:
             client = app.test_client()
             r = client.post("/login", data={"username": user, "password": PASSWORD})
@@ -245,8 +310,7 @@ def pages(app, officer: str, borrower: str, repeat: int) -> list[str]:
                 resp = client.get(url)
                 times.append((time.perf_counter() - start) * 1000)
                 assert resp.status_code == 200, (url, resp.status_code)
-            out.append(f"{label} page `{url}` as `{user}` (Flask test client, {size // 1024} KB): "
-                       f"{summary(times)}")
+            out.append(f"{label} page `{url}` as `{user}` (Flask test client, {size // 1024} KB): {summary(times)}")
         else:
             with app.app_context():
                 uid = db.session.query(User.id).filter(User.username == user).scalar()
@@ -273,8 +337,12 @@ def queue_size(app, borrower: str) -> str:
 
     with app.app_context():
         waiting = db.session.scalar(select(func.count()).select_from(Loan).where(Loan.status == REQUESTED))
-        mine = db.session.scalar(select(func.count()).select_from(Loan)
-                                 .join(User, User.id == Loan.borrower_id).where(User.username == borrower))
+        mine = db.session.scalar(
+            select(func.count())
+            .select_from(Loan)
+            .join(User, User.id == Loan.borrower_id)
+            .where(User.username == borrower)
+        )
         total = db.session.scalar(select(func.count()).select_from(Loan))
         db.session.remove()
     return f"{total:,} loans in the database; {waiting} requests waiting; the borrower measured has {mine}"
@@ -288,8 +356,13 @@ def busiest_borrower(app) -> str:
     from lending.loans import Loan
 
     with app.app_context():
-        name = db.session.execute(select(User.username).join(Loan, Loan.borrower_id == User.id)
-                                  .group_by(User.username).order_by(func.count().desc()).limit(1)).scalar_one()
+        name = db.session.execute(
+            select(User.username)
+            .join(Loan, Loan.borrower_id == User.id)
+            .group_by(User.username)
+            .order_by(func.count().desc())
+            .limit(1)
+        ).scalar_one()
         db.session.remove()
     return name
 
@@ -306,8 +379,12 @@ def make_requests(app, borrowers: list[str], n: int) -> list[int]:
     from lending.models import AVAILABLE, Asset
 
     with app.app_context():
-        held = exists().where(LoanItem.asset_id == Asset.id, LoanItem.loan_id == Loan.id,
-                              Loan.status.in_(HOLDING), LoanItem.condition.is_(None))
+        held = exists().where(
+            LoanItem.asset_id == Asset.id,
+            LoanItem.loan_id == Loan.id,
+            Loan.status.in_(HOLDING),
+            LoanItem.condition.is_(None),
+        )
         stmt = select(Asset.id).where(Asset.lendable.is_(True), Asset.status == AVAILABLE, ~held)
         asset_ids = db.session.scalars(stmt.order_by(Asset.price, Asset.id).limit(n)).all()
         assert len(asset_ids) == n, f"only {len(asset_ids)} free assets"
@@ -318,9 +395,16 @@ def make_requests(app, borrowers: list[str], n: int) -> list[int]:
         start = bangkok_date(utcnow()) + timedelta(days=1)  # handed over from the day before the start
         ids = []
         for i, asset_id in enumerate(asset_ids):
-            loan = workflow.request_loan(db.session, users[borrowers[i % len(borrowers)]], [asset_id],
-                                         purpose="ทดสอบความเร็ว", place="ห้องประชุม", off_premises=False,
-                                         start_on=start, due_on=start + timedelta(days=2))
+            loan = workflow.request_loan(
+                db.session,
+                users[borrowers[i % len(borrowers)]],
+                [asset_id],
+                purpose="ทดสอบความเร็ว",
+                place="ห้องประชุม",
+                off_premises=False,
+                start_on=start,
+                due_on=start + timedelta(days=2),
+            )
             ids.append(loan.id)
         db.session.remove()
     return ids
@@ -382,10 +466,12 @@ def throughput(app, officer: str, loan_ids: list[int], threads: int) -> str:
         w.join()
     seconds = time.perf_counter() - start
     done = len(loan_ids) - len(errors)
-    text = (f"{done} loans approved and handed over by {threads} threads in {seconds:.2f} s: "
-            f"**{done / seconds:.0f} loans/s**; per loan (approve + hand over) p50 "
-            f"{statistics.median(latencies):.0f} ms, p95 {pct(latencies, 95):.0f} ms; {len(two_step)} of "
-            f"them needed the head's approval too; errors: {len(errors)}")
+    text = (
+        f"{done} loans approved and handed over by {threads} threads in {seconds:.2f} s: "
+        f"**{done / seconds:.0f} loans/s**; per loan (approve + hand over) p50 "
+        f"{statistics.median(latencies):.0f} ms, p95 {pct(latencies, 95):.0f} ms; {len(two_step)} of "
+        f"them needed the head's approval too; errors: {len(errors)}"
+    )
     if errors:
         text += f" (first: {errors[0][:200]})"
     return text
@@ -403,8 +489,10 @@ def reset_postgres(url: str) -> None:
 
 # --- the run ---------------------------------------------------------------------------------------
 
-def build(env: dict, label: str, assets_csv: Path, ledger_a: Path, ledger_b: Path, borrowers: list[str],
-          officers: list[str]) -> tuple[object, list[str]]:
+
+def build(
+    env: dict, label: str, assets_csv: Path, ledger_a: Path, ledger_b: Path, borrowers: list[str], officers: list[str]
+) -> tuple[object, list[str]]:
     lines = []
     seconds, peak, out = cli(env, "assets", "import", str(assets_csv))
     lines.append(f"- {label}: asset import ({out}): {seconds:.1f} s")
@@ -413,8 +501,10 @@ def build(env: dict, label: str, assets_csv: Path, ledger_a: Path, ledger_b: Pat
     runs = (("first file", ledger_a), ("second file", ledger_b), ("first file again (no-op)", ledger_a))
     for name, path in runs:
         seconds, peak, out = cli(env, "loans", "import", str(path))
-        lines.append(f"- {label}: `loans import` {name} — {out} — **{seconds:.1f} s** "
-                     f"({CPU[0]:.1f} s of CPU, load average {os.getloadavg()[0]:.1f}), peak {peak:.0f} MB")
+        lines.append(
+            f"- {label}: `loans import` {name} — {out} — **{seconds:.1f} s** "
+            f"({CPU[0]:.1f} s of CPU, load average {os.getloadavg()[0]:.1f}), peak {peak:.0f} MB"
+        )
     return app, lines
 
 
@@ -428,8 +518,11 @@ def main() -> None:
     parser.add_argument("--per-thread", type=int, default=50)
     parser.add_argument("--repeat", type=int, default=200)
     parser.add_argument("--only", choices=("sqlite", "postgresql"), default=None)
-    parser.add_argument("--measure-only", action="store_true",
-                        help="reuse the instances a previous run built; measure pages, remind, throughput")
+    parser.add_argument(
+        "--measure-only",
+        action="store_true",
+        help="reuse the instances a previous run built; measure pages, remind, throughput",
+    )
     args = parser.parse_args()
     os.chdir(ROOT)
 
@@ -444,16 +537,25 @@ def main() -> None:
     ledger_a, ledger_b, rows_a, loans_a = write_ledgers(loans, args.first_rows)
     total_rows = sum(len(x) for x in loans)
     print(f"\n### {len(loans):,} loans, {args.assets:,} assets, {args.borrowers} borrowers\n")
-    print(f"- machine: {os.cpu_count()} cores; load average at the start {os.getloadavg()[0]:.1f} "
-          "(other sessions' tests and benchmarks share it)")
-    print(f"- ledger generated in {time.perf_counter() - started:.1f} s: {total_rows:,} rows; "
-          f"first file {rows_a:,} rows ({loans_a:,} loans), second {total_rows - rows_a:,} rows "
-          f"({len(loans) - loans_a:,} loans)")
+    print(
+        f"- machine: {os.cpu_count()} cores; load average at the start {os.getloadavg()[0]:.1f} "
+        "(other sessions' tests and benchmarks share it)"
+    )
+    print(
+        f"- ledger generated in {time.perf_counter() - started:.1f} s: {total_rows:,} rows; "
+        f"first file {rows_a:,} rows ({loans_a:,} loans), second {total_rows - rows_a:,} rows "
+        f"({len(loans) - loans_a:,} loans)"
+    )
 
     if args.measure_only:
         base = OUT / "lending"
-        env = {**os.environ, "DATABASE_URL": f"sqlite:///{base / 'db.sqlite3'}",
-               "EVIDENCE_DIR": str(base / "files"), "SECRET_KEY": "bench", "BASE_URL": "http://127.0.0.1:5000"}
+        env = {
+            **os.environ,
+            "DATABASE_URL": f"sqlite:///{base / 'db.sqlite3'}",
+            "EVIDENCE_DIR": str(base / "files"),
+            "SECRET_KEY": "bench",
+            "BASE_URL": "http://127.0.0.1:5000",
+        }
     else:
         env = fresh_instance("lending")
     n = args.threads * args.per_thread
@@ -475,13 +577,13 @@ def sqlite(env, args, assets_csv, ledger_a, ledger_b, borrowers, officers, n) ->
         print(f"- SQLite, {line}")
     for run in () if args.measure_only else ("first run", "second run, same day"):
         seconds, peak, out = cli(env, "loans", "remind")
-        print(f"- SQLite, `loans remind` {run} — {out} — **{seconds:.1f} s** ({CPU[0]:.1f} s of CPU), "
-              f"peak {peak:.0f} MB")
+        print(
+            f"- SQLite, `loans remind` {run} — {out} — **{seconds:.1f} s** ({CPU[0]:.1f} s of CPU), peak {peak:.0f} MB"
+        )
     ids = make_requests(app, borrowers, n)
     print(f"- SQLite, approve + hand over: {throughput(app, 'officer', ids, args.threads)}")
     seconds, _peak, out = cli(env, "audit", "verify")
-    print(f"- SQLite, `audit verify` afterwards: {out} ({seconds:.1f} s); load average now "
-          f"{os.getloadavg()[0]:.1f}")
+    print(f"- SQLite, `audit verify` afterwards: {out} ({seconds:.1f} s); load average now {os.getloadavg()[0]:.1f}")
 
 
 def postgresql(env, args, assets_csv, ledger_a, ledger_b, borrowers, officers, n) -> None:
@@ -490,11 +592,28 @@ def postgresql(env, args, assets_csv, ledger_a, ledger_b, borrowers, officers, n
         app = make_app(pg)
     else:
         reset_postgres(PG_URL)
-        subprocess.run([FLASK, "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=pg, check=True,
-                       capture_output=True)
-        subprocess.run([FLASK, "--app", "wsgi", "users", "create", "officer", "--name", "นางสมศรี รักพัสดุ",
-                        "--role", "supply_officer", "--password-stdin"], cwd=ROOT, env=pg,
-                       input=PASSWORD + "\n", text=True, check=True, capture_output=True)
+        subprocess.run([FLASK, "--app", "wsgi", "db", "upgrade"], cwd=ROOT, env=pg, check=True, capture_output=True)
+        subprocess.run(
+            [
+                FLASK,
+                "--app",
+                "wsgi",
+                "users",
+                "create",
+                "officer",
+                "--name",
+                "นางสมศรี รักพัสดุ",
+                "--role",
+                "supply_officer",
+                "--password-stdin",
+            ],
+            cwd=ROOT,
+            env=pg,
+            input=PASSWORD + "\n",
+            text=True,
+            check=True,
+            capture_output=True,
+        )
         app, lines = build(pg, "PostgreSQL", assets_csv, ledger_a, ledger_b, borrowers, officers[1:])
         print("\n".join(lines))
     borrower = busiest_borrower(app)
@@ -502,8 +621,7 @@ def postgresql(env, args, assets_csv, ledger_a, ledger_b, borrowers, officers, n
         print(f"- PostgreSQL, {line}")
     if not args.measure_only:
         seconds, peak, out = cli(pg, "loans", "remind")
-        print(f"- PostgreSQL, `loans remind` — {out} — **{seconds:.1f} s** ({CPU[0]:.1f} s of CPU), "
-              f"peak {peak:.0f} MB")
+        print(f"- PostgreSQL, `loans remind` — {out} — **{seconds:.1f} s** ({CPU[0]:.1f} s of CPU), peak {peak:.0f} MB")
     ids = make_requests(app, borrowers, n)
     print(f"- PostgreSQL, approve + hand over: {throughput(app, 'officer', ids, args.threads)}")
     print(f"- load average at the end {os.getloadavg()[0]:.1f}")

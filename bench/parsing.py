@@ -66,15 +66,21 @@ def main() -> None:
         expanded = sum(i.file_size for i in __import__("zipfile").ZipFile(io.BytesIO(data)).infolist())
         t_import, said = cpu(lambda data=data: read_table(data, "file.xlsx"))
         t_upload, said_upload = cpu(lambda data=data: check_upload(data, allowed={DOCX, XLSX}, max_bytes=25 << 20))
-        print(f"- {name}: {len(data) / 1024:,.0f} KiB, {expanded / (1 << 20):,.1f} MB unpacked — import reader "
-              f"{t_import * 1000:.1f} ms CPU, upload check {t_upload * 1000:.1f} ms CPU; said: {said}"
-              + (f" / upload: {said_upload}" if said_upload != said else ""))
+        print(
+            f"- {name}: {len(data) / 1024:,.0f} KiB, {expanded / (1 << 20):,.1f} MB unpacked — import reader "
+            f"{t_import * 1000:.1f} ms CPU, upload check {t_upload * 1000:.1f} ms CPU; said: {said}"
+            + (f" / upload: {said_upload}" if said_upload != said else "")
+        )
     if not args.skip_before:
         tenth = bombs.shared_strings_bomb(300_000)
-        print(f"- before (openpyxl alone), shared strings bomb at 300,000 strings ({len(tenth) / 1024:,.0f} KiB): "
-              f"{before(tenth):.2f} s CPU")
-        print(f"- before (openpyxl alone), workbook of 10,000 sheets: {before(files['workbook of 10,000 sheets']):.2f}"
-              " s CPU")
+        print(
+            f"- before (openpyxl alone), shared strings bomb at 300,000 strings ({len(tenth) / 1024:,.0f} KiB): "
+            f"{before(tenth):.2f} s CPU"
+        )
+        print(
+            f"- before (openpyxl alone), workbook of 10,000 sheets: {before(files['workbook of 10,000 sheets']):.2f}"
+            " s CPU"
+        )
 
 
 if __name__ == "__main__":

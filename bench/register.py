@@ -70,10 +70,12 @@ def in_process(env: dict) -> dict[str, str]:
 
     results = {
         "list, page 1": with_load(lambda: summary(measure(["/assets"], 200))),
-        "list, deep pages": with_load(lambda: summary(measure([f"/assets?page={p}" for p in (10, 200, 500, 900)],
-                                                              50))),
-        "list, filtered (category + status)": with_load(lambda: summary(measure(
-            ["/assets?category=เต็นท์&status=available", "/assets?department=กองช่าง&lendable=yes"], 100))),
+        "list, deep pages": with_load(lambda: summary(measure([f"/assets?page={p}" for p in (10, 200, 500, 900)], 50))),
+        "list, filtered (category + status)": with_load(
+            lambda: summary(
+                measure(["/assets?category=เต็นท์&status=available", "/assets?department=กองช่าง&lendable=yes"], 100)
+            )
+        ),
     }
     per_key: dict[str, list[float]] = {q: [] for q in SEARCHES}
 
@@ -85,15 +87,16 @@ def in_process(env: dict) -> dict[str, str]:
 
     results["search (Thai, number, serial, location)"] = with_load(searches)
     results["search, p50/p95 per key"] = ", ".join(
-        f"{q} {statistics.median(ts):.1f}/{pct(ts, 95):.1f} ms" for q, ts in per_key.items())
+        f"{q} {statistics.median(ts):.1f}/{pct(ts, 95):.1f} ms" for q, ts in per_key.items()
+    )
     from sqlalchemy import select
 
     from core.db import db
     from lending.models import Asset
+
     with app.app_context():
         first = db.session.execute(select(Asset.id).order_by(Asset.id).limit(1)).scalar_one()
-    results["asset page"] = with_load(lambda: summary(measure([f"/assets/{first + i}" for i in range(0, 200, 7)],
-                                                              10)))
+    results["asset page"] = with_load(lambda: summary(measure([f"/assets/{first + i}" for i in range(0, 200, 7)], 10)))
     return results
 
 
@@ -115,24 +118,32 @@ def wrk(url: str, cookie: str, seconds: int) -> str:
     base = ["wrk", "-t2", "-c2", "-H", f"Cookie: {cookie}"]
     subprocess.run([*base, f"-d{WARM_SECONDS}s", url], capture_output=True, text=True, check=True)
     before = load()
-    out = subprocess.run([*base, f"-d{seconds}s", "-s", str(WRK_SCRIPT), url],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [*base, f"-d{seconds}s", "-s", str(WRK_SCRIPT), url], capture_output=True, text=True, check=True
+    ).stdout
     fields = dict(re.findall(r"(\w+)=([\d.]+)", re.search(r"^KP_WRK .*$", out, re.M).group(0)))
     errors = {k: int(fields[k]) for k in ("connect", "read", "write", "timeout", "non2xx") if int(fields[k])}
 
     def ms(key: str) -> str:
         return f"{int(fields[key]) / 1000:.2f} ms"
 
-    return (f"{float(fields['rps']):.0f} req/s, p50 {ms('p50_us')}, p95 {ms('p95_us')}, p99 {ms('p99_us')}, "
-            f"max {ms('max_us')} ({int(fields['requests']):,} requests)"
-            + (f", ERRORS {errors}" if errors else "") + f" [load {before} → {load()}]")
+    return (
+        f"{float(fields['rps']):.0f} req/s, p50 {ms('p50_us')}, p95 {ms('p95_us')}, p99 {ms('p99_us')}, "
+        f"max {ms('max_us')} ({int(fields['requests']):,} requests)"
+        + (f", ERRORS {errors}" if errors else "")
+        + f" [load {before} → {load()}]"
+    )
 
 
 def under_gunicorn(env: dict, seconds: int) -> dict[str, str]:
     port = free_port()
-    proc = subprocess.Popen([str(Path(PY).parent / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}",
-                             "wsgi:create_app()"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(Path(PY).parent / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:create_app()"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         base = f"http://127.0.0.1:{port}"
         for _ in range(100):
@@ -149,15 +160,18 @@ def under_gunicorn(env: dict, seconds: int) -> dict[str, str]:
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
         page = opener.open(base + "/login").read().decode()
         token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-        opener.open(base + "/login", urllib.parse.urlencode(
-            {"username": "officer", "password": "bench-password", "csrf_token": token}).encode())
+        opener.open(
+            base + "/login",
+            urllib.parse.urlencode({"username": "officer", "password": "bench-password", "csrf_token": token}).encode(),
+        )
         cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
         # Signed in, or wrk would time a redirect to the login page (a 302 is no error to wrk).
         assert opener.open(base + "/assets").geturl() == base + "/assets"
         idle = rss_mb(proc.pid)
         out = {"register page (50 rows)": wrk(base + "/assets", cookie, seconds)}
-        out["register search, Thai (1 asset in 6 matches)"] = wrk(base + "/assets?q=" + urllib.parse.quote("ห้องประชุม"),
-                                                            cookie, seconds)
+        out["register search, Thai (1 asset in 6 matches)"] = wrk(
+            base + "/assets?q=" + urllib.parse.quote("ห้องประชุม"), cookie, seconds
+        )
         out["asset page"] = wrk(base + "/assets/1234", cookie, seconds)
         out["server RSS (master + 2 workers)"] = f"{idle:.0f} MB idle, {rss_mb(proc.pid):.0f} MB after load"
         return out
@@ -167,8 +181,20 @@ def under_gunicorn(env: dict, seconds: int) -> dict[str, str]:
 
 
 def labels(env: dict) -> str:
-    seconds, peak, out = timed([str(Path(PY).parent / "flask"), "--app", "wsgi", "assets", "labels",
-                                "--out", str(OUT / "labels-1000.pdf"), "--q", "เต็นท์"], env)
+    seconds, peak, out = timed(
+        [
+            str(Path(PY).parent / "flask"),
+            "--app",
+            "wsgi",
+            "assets",
+            "labels",
+            "--out",
+            str(OUT / "labels-1000.pdf"),
+            "--q",
+            "เต็นท์",
+        ],
+        env,
+    )
     return f"{out.strip()} — {seconds:.2f} s, peak {peak:.0f} MB"
 
 
@@ -181,19 +207,33 @@ def main() -> None:
         env = fresh_instance(f"register-{n}")
         csv_path = write_assets_csv(OUT / f"assets-{n}.csv", n)
         before = load()
-        seconds, peak, _ = timed([str(Path(PY).parent / "flask"), "--app", "wsgi", "assets", "import",
-                                  str(csv_path)], env)
+        seconds, peak, _ = timed(
+            [str(Path(PY).parent / "flask"), "--app", "wsgi", "assets", "import", str(csv_path)], env
+        )
         print(f"\n### {n:,} assets\n")
-        print(f"- import of {n:,} rows (CLI, all-or-nothing, with audit entries): {seconds:.1f} s, peak {peak:.0f} MB "
-              f"[load {before} → {load()}]")
+        print(
+            f"- import of {n:,} rows (CLI, all-or-nothing, with audit entries): {seconds:.1f} s, peak {peak:.0f} MB "
+            f"[load {before} → {load()}]"
+        )
         if n == 10_000:  # the search "เต็นท์" matches every tenth asset: 1,000 labels
             print(f"- label sheet, 3x8 on A4: {labels(env)}")
         # in-process measures need the app importable with this instance's environment
-        proc = subprocess.run([PY, "-c", "import json,sys; sys.path.insert(0, '.'); "
-                               "from bench.register import in_process; import os; "
-                               "print(json.dumps(in_process(dict(os.environ))))"],
-                              cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            [
+                PY,
+                "-c",
+                "import json,sys; sys.path.insert(0, '.'); "
+                "from bench.register import in_process; import os; "
+                "print(json.dumps(in_process(dict(os.environ))))",
+            ],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         import json
+
         for key, value in json.loads(proc.stdout.strip().splitlines()[-1]).items():
             print(f"- server-side {key}: {value}")
         for key, value in under_gunicorn(env, args.wrk_seconds).items():

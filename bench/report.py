@@ -197,15 +197,7 @@ def build(base: Path, loans: int, entries: int, evidence_mb: int) -> None:
                     loan_id += 1
                     requested = year_start + timedelta(seconds=rnd.randrange(0, 364 * 86400))
                     r = rnd.random()
-                    status = (
-                        REJECTED
-                        if r < 0.05
-                        else CANCELLED
-                        if r < 0.08
-                        else REQUESTED
-                        if r < 0.10
-                        else APPROVED
-                    )
+                    status = REJECTED if r < 0.05 else CANCELLED if r < 0.08 else REQUESTED if r < 0.10 else APPROVED
                     decided = requested + timedelta(hours=rnd.choice((1, 3, 20, 30, 50, 75)))
                     handed = decided + timedelta(hours=rnd.choice((1, 18, 40)))
                     due = (handed + timedelta(days=rnd.randrange(1, 15))).date()
@@ -219,9 +211,7 @@ def build(base: Path, loans: int, entries: int, evidence_mb: int) -> None:
                         if status == CHECKED_OUT:
                             x = rnd.random()
                             if x < 0.78:
-                                back = datetime.combine(due, datetime.min.time(), tzinfo=UTC) + timedelta(
-                                    hours=5
-                                )
+                                back = datetime.combine(due, datetime.min.time(), tzinfo=UTC) + timedelta(hours=5)
                             elif x < 0.94:
                                 back = datetime.combine(due, datetime.min.time(), tzinfo=UTC) + timedelta(
                                     days=rnd.randrange(1, 20), hours=5
@@ -464,9 +454,7 @@ def run(base: Path, args: argparse.Namespace) -> list[str]:
         f"3 (best {best[0]:.2f} s; runs {', '.join(f'{s:.2f}' for s, _ in json_runs)} s; load average "
         f"{os.getloadavg()[0]:.1f}), peak RSS {max(p for _, p in json_runs):.0f} MB — budget 3 s"
     )
-    lines.append(
-        "- the same in one process, best of 3: " + "; ".join(f"{k} {v:.2f} s" for k, v in parts.items())
-    )
+    lines.append("- the same in one process, best of 3: " + "; ".join(f"{k} {v:.2f} s" for k, v in parts.items()))
     report_peaks = [max(p for _, p in json_runs)]
     for fmt in ("pdf", "docx", "xlsx"):
         seconds, peak, _out = timed(

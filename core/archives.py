@@ -31,8 +31,12 @@ MAX_CELL_FORMATS = 65_000
 
 
 # openpyxl's workbook content types (reader/excel.py) and the shared-strings and styles parts.
-_WORKBOOK_TYPES = ("spreadsheetml.sheet.main+xml", "spreadsheetml.template.main+xml",
-                   "ms-excel.sheet.macroEnabled.main+xml", "ms-excel.template.macroEnabled.main+xml")
+_WORKBOOK_TYPES = (
+    "spreadsheetml.sheet.main+xml",
+    "spreadsheetml.template.main+xml",
+    "ms-excel.sheet.macroEnabled.main+xml",
+    "ms-excel.template.macroEnabled.main+xml",
+)
 _STRINGS_TYPE = "spreadsheetml.sharedStrings+xml"
 _STYLES_TYPE = "spreadsheetml.styles+xml"
 _OVERRIDE = re.compile(rb"<(?:[A-Za-z_][\w.\-]*:)?Override\b[^>]*>")
@@ -69,10 +73,16 @@ class Limits:
             value = config.get(key)
             return float(value) if value not in (None, "") else float(DEFAULTS[key])
 
-        return cls(entries=int(get("MAX_ARCHIVE_ENTRIES")), entry_bytes=int(get("MAX_ENTRY_MB") * MB),
-                   total_bytes=int(get("MAX_TOTAL_UNCOMPRESSED_MB") * MB), ratio=get("MAX_COMPRESSION_RATIO"),
-                   sheets=int(get("MAX_SHEETS")), rows=int(get("MAX_IMPORT_ROWS")),
-                   cells=int(get("MAX_IMPORT_CELLS")), shared_strings=int(get("MAX_SHARED_STRINGS")))
+        return cls(
+            entries=int(get("MAX_ARCHIVE_ENTRIES")),
+            entry_bytes=int(get("MAX_ENTRY_MB") * MB),
+            total_bytes=int(get("MAX_TOTAL_UNCOMPRESSED_MB") * MB),
+            ratio=get("MAX_COMPRESSION_RATIO"),
+            sheets=int(get("MAX_SHEETS")),
+            rows=int(get("MAX_IMPORT_ROWS")),
+            cells=int(get("MAX_IMPORT_CELLS")),
+            shared_strings=int(get("MAX_SHARED_STRINGS")),
+        )
 
 
 def _n(value: float) -> str:
@@ -95,8 +105,11 @@ def open_zip(data: bytes, limits: Limits | None = None) -> zipfile.ZipFile:
     # its count bounds what zipfile will parse, whatever the end record claims (a C-speed scan).
     count = data.count(b"PK\x01\x02")
     if count > limits.entries:
-        raise ArchiveRefused(N_("The file holds %(count)s archive entries; at most %(limit)s are accepted "
-                                "(MAX_ARCHIVE_ENTRIES)."), count=_n(count), limit=_n(limits.entries))
+        raise ArchiveRefused(
+            N_("The file holds %(count)s archive entries; at most %(limit)s are accepted (MAX_ARCHIVE_ENTRIES)."),
+            count=_n(count),
+            limit=_n(limits.entries),
+        )
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError, KeyError):
@@ -104,26 +117,41 @@ def open_zip(data: bytes, limits: Limits | None = None) -> zipfile.ZipFile:
     total = packed = 0
     for info in archive.infolist():
         if info.file_size > limits.entry_bytes:
-            raise ArchiveRefused(N_("A part of the file (%(name)s) unpacks to %(mb)s MB; at most %(limit)s MB "
-                                    "are accepted (MAX_ENTRY_MB)."), name=info.filename[:80],
-                                 mb=_mb(info.file_size), limit=_mb(limits.entry_bytes))
+            raise ArchiveRefused(
+                N_(
+                    "A part of the file (%(name)s) unpacks to %(mb)s MB; at most %(limit)s MB "
+                    "are accepted (MAX_ENTRY_MB)."
+                ),
+                name=info.filename[:80],
+                mb=_mb(info.file_size),
+                limit=_mb(limits.entry_bytes),
+            )
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size > RATIO_FLOOR and ratio > limits.ratio:
             raise _too_compressed(info.filename, ratio, limits)
         total += info.file_size
         packed += info.compress_size
         if total > limits.total_bytes:
-            raise ArchiveRefused(N_("The file unpacks to more than %(limit)s MB (MAX_TOTAL_UNCOMPRESSED_MB)."),
-                                 limit=_mb(limits.total_bytes))
+            raise ArchiveRefused(
+                N_("The file unpacks to more than %(limit)s MB (MAX_TOTAL_UNCOMPRESSED_MB)."),
+                limit=_mb(limits.total_bytes),
+            )
     if total > RATIO_FLOOR and total / max(packed, 1) > limits.ratio:
         raise _too_compressed("*", total / max(packed, 1), limits)
     return archive
 
 
 def _too_compressed(name: str, ratio: float, limits: Limits) -> ArchiveRefused:
-    return ArchiveRefused(N_("A part of the file (%(name)s) unpacks to %(ratio)s times its stored size; at most "
-                             "%(limit)s times is accepted, as archive bombs are made that way "
-                             "(MAX_COMPRESSION_RATIO)."), name=name[:80], ratio=_n(ratio), limit=_n(limits.ratio))
+    return ArchiveRefused(
+        N_(
+            "A part of the file (%(name)s) unpacks to %(ratio)s times its stored size; at most "
+            "%(limit)s times is accepted, as archive bombs are made that way "
+            "(MAX_COMPRESSION_RATIO)."
+        ),
+        name=name[:80],
+        ratio=_n(ratio),
+        limit=_n(limits.ratio),
+    )
 
 
 def _chunks(archive: zipfile.ZipFile, name: str, size: int = MB) -> Iterator[bytes]:
@@ -177,8 +205,11 @@ def _parts_by_type(archive: zipfile.ZipFile, limits: Limits) -> dict[str, str]:
     xml = _read_small(archive, "[Content_Types].xml")
     overrides = list(_OVERRIDE.finditer(xml))
     if len(overrides) > limits.entries:  # openpyxl would build an object for each
-        raise ArchiveRefused(N_("The file holds %(count)s archive entries; at most %(limit)s are accepted "
-                                "(MAX_ARCHIVE_ENTRIES)."), count=_n(len(overrides)), limit=_n(limits.entries))
+        raise ArchiveRefused(
+            N_("The file holds %(count)s archive entries; at most %(limit)s are accepted (MAX_ARCHIVE_ENTRIES)."),
+            count=_n(len(overrides)),
+            limit=_n(limits.entries),
+        )
     parts: dict[str, str] = {}
     for match in overrides:
         element = match.group(0)
@@ -195,21 +226,34 @@ def check_workbook(data: bytes, limits: Limits | None = None) -> zipfile.ZipFile
     archive = open_zip(data, limits)
     names = set(archive.namelist())
     overrides = {name: kind for name, kind in _parts_by_type(archive, limits).items() if name in names}
-    workbooks = [n for n, k in overrides.items() if k.endswith(_WORKBOOK_TYPES)] or \
-        [n for n in ("xl/workbook.xml",) if n in names]
+    workbooks = [n for n, k in overrides.items() if k.endswith(_WORKBOOK_TYPES)] or [
+        n for n in ("xl/workbook.xml",) if n in names
+    ]
     for name in workbooks:
         sheets = count_tags(archive, name, "sheet", limits.sheets)
         if sheets > limits.sheets:
-            raise ArchiveRefused(N_("The workbook has more than %(limit)s sheets (MAX_SHEETS); keep the list on "
-                                    "the first sheet and save it as a new file."), limit=_n(limits.sheets))
+            raise ArchiveRefused(
+                N_(
+                    "The workbook has more than %(limit)s sheets (MAX_SHEETS); keep the list on "
+                    "the first sheet and save it as a new file."
+                ),
+                limit=_n(limits.sheets),
+            )
     for name in [n for n, k in overrides.items() if k.endswith(_STRINGS_TYPE)]:
         if count_tags(archive, name, "si", limits.shared_strings) > limits.shared_strings:
-            raise ArchiveRefused(N_("The workbook holds more than %(limit)s different texts (MAX_SHARED_STRINGS); "
-                                    "split it."), limit=_n(limits.shared_strings))
+            raise ArchiveRefused(
+                N_("The workbook holds more than %(limit)s different texts (MAX_SHARED_STRINGS); split it."),
+                limit=_n(limits.shared_strings),
+            )
     for name in [n for n, k in overrides.items() if k.endswith(_STYLES_TYPE)]:
         if count_tags(archive, name, "xf", MAX_CELL_FORMATS) > MAX_CELL_FORMATS:
-            raise ArchiveRefused(N_("The workbook holds more than %(limit)s cell formats, more than Excel "
-                                    "allows; save it again as a new file."), limit=_n(MAX_CELL_FORMATS))
+            raise ArchiveRefused(
+                N_(
+                    "The workbook holds more than %(limit)s cell formats, more than Excel "
+                    "allows; save it again as a new file."
+                ),
+                limit=_n(MAX_CELL_FORMATS),
+            )
     return archive
 
 
@@ -242,8 +286,9 @@ def _rows(book: Any, limits: Limits) -> Iterator[tuple[Any, ...]]:
             if rows > limits.rows + 1:  # the header is not counted
                 raise ArchiveRefused(N_("The file has more than %(n)d rows; split it."), n=limits.rows)
             if cells > limits.cells:
-                raise ArchiveRefused(N_("The file has more than %(limit)s cells (MAX_IMPORT_CELLS); split it."),
-                                     limit=_n(limits.cells))
+                raise ArchiveRefused(
+                    N_("The file has more than %(limit)s cells (MAX_IMPORT_CELLS); split it."), limit=_n(limits.cells)
+                )
             yield row
     except ArchiveRefused:
         raise

@@ -33,8 +33,17 @@ def create(username, name, roles, position, department, email, password_stdin):
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        user = services.create_user(db.session, None, username, name, set(roles), password,
-                                    position=position, department=department, email=email)
+        user = services.create_user(
+            db.session,
+            None,
+            username,
+            name,
+            set(roles),
+            password,
+            position=position,
+            department=department,
+            email=email,
+        )
     except DomainError as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"created {user.username} ({', '.join(sorted(user.roles))})")
@@ -73,8 +82,9 @@ def grant_command(role: str | None) -> None:
     if engine.dialect.name != "postgresql":
         raise click.ClickException("roles exist on PostgreSQL only; SQLite needs no grant")
     if not role or role == engine.url.username:
-        raise click.ClickException("name the app's role (ROLE), or set MIGRATE_DATABASE_URL to the owner's "
-                                   "URL and DATABASE_URL to the app's")
+        raise click.ClickException(
+            "name the app's role (ROLE), or set MIGRATE_DATABASE_URL to the owner's URL and DATABASE_URL to the app's"
+        )
     with engine.begin() as conn:
         tables = grant_app_role(conn, role)
     click.echo(f"granted {role} its privileges on {len(tables)} tables")

@@ -34,14 +34,14 @@ ENV_KEYS = (
 # Bounded parsing of uploaded and imported files (core/archives.py), each settable in the environment.
 # A legitimate 200,000-row XLSX written with inline strings unpacks to about 205 MB at a ratio near 14.
 PARSING_LIMITS: dict[str, int | float] = {
-    "MAX_ARCHIVE_ENTRIES": 20_000,       # entries of one ZIP (XLSX, DOCX)
-    "MAX_ENTRY_MB": 256,                 # one entry, unpacked
-    "MAX_TOTAL_UNCOMPRESSED_MB": 512,    # the whole archive, unpacked
-    "MAX_COMPRESSION_RATIO": 100,        # unpacked / packed, for entries (and archives) over 1 MB
-    "MAX_SHEETS": 100,                   # sheets of one workbook
-    "MAX_IMPORT_ROWS": 200_000,          # data rows of an import (the header not counted)
-    "MAX_IMPORT_CELLS": 3_000_000,       # cells of an import, counted as the rows are read
-    "MAX_SHARED_STRINGS": 1_000_000,     # distinct texts of a workbook (read whole by openpyxl)
+    "MAX_ARCHIVE_ENTRIES": 20_000,  # entries of one ZIP (XLSX, DOCX)
+    "MAX_ENTRY_MB": 256,  # one entry, unpacked
+    "MAX_TOTAL_UNCOMPRESSED_MB": 512,  # the whole archive, unpacked
+    "MAX_COMPRESSION_RATIO": 100,  # unpacked / packed, for entries (and archives) over 1 MB
+    "MAX_SHEETS": 100,  # sheets of one workbook
+    "MAX_IMPORT_ROWS": 200_000,  # data rows of an import (the header not counted)
+    "MAX_IMPORT_CELLS": 3_000_000,  # cells of an import, counted as the rows are read
+    "MAX_SHARED_STRINGS": 1_000_000,  # distinct texts of a workbook (read whole by openpyxl)
 }
 
 

@@ -13,10 +13,21 @@ THAI_DIGITS = "๐๑๒๓๔๕๖๗๘๙"
 _TO_ARABIC = str.maketrans(THAI_DIGITS, "0123456789")
 _TO_THAI = str.maketrans("0123456789", THAI_DIGITS)
 
-THAI_MONTHS = ("มกราคม", "กุมภาพันธ์", "มีนาคม", "เมษายน", "พฤษภาคม", "มิถุนายน", "กรกฎาคม",
-               "สิงหาคม", "กันยายน", "ตุลาคม", "พฤศจิกายน", "ธันวาคม")
-THAI_MONTHS_SHORT = ("ม.ค.", "ก.พ.", "มี.ค.", "เม.ย.", "พ.ค.", "มิ.ย.", "ก.ค.", "ส.ค.", "ก.ย.", "ต.ค.",
-                     "พ.ย.", "ธ.ค.")
+THAI_MONTHS = (
+    "มกราคม",
+    "กุมภาพันธ์",
+    "มีนาคม",
+    "เมษายน",
+    "พฤษภาคม",
+    "มิถุนายน",
+    "กรกฎาคม",
+    "สิงหาคม",
+    "กันยายน",
+    "ตุลาคม",
+    "พฤศจิกายน",
+    "ธันวาคม",
+)
+THAI_MONTHS_SHORT = ("ม.ค.", "ก.พ.", "มี.ค.", "เม.ย.", "พ.ค.", "มิ.ย.", "ก.ค.", "ส.ค.", "ก.ย.", "ต.ค.", "พ.ย.", "ธ.ค.")
 EN_MONTHS_SHORT = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
@@ -33,7 +44,7 @@ def to_thai_digits(text: str) -> str:
     """Arabic digits as Thai (๐–๙), except inside codes of Latin letters and digits (i20 stays i20)."""
     out, last = [], 0
     for m in _LATIN_CODE.finditer(text):
-        out.append(text[last:m.start()].translate(_TO_THAI))
+        out.append(text[last : m.start()].translate(_TO_THAI))
         out.append(m.group())
         last = m.end()
     out.append(text[last:].translate(_TO_THAI))
@@ -56,8 +67,9 @@ def bangkok_midnight_utc(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=BANGKOK).astimezone(UTC)
 
 
-def format_date(value: date | datetime | None, lang: str = "th", *, long: bool = False,
-                thai_digits: bool = False) -> str:
+def format_date(
+    value: date | datetime | None, lang: str = "th", *, long: bool = False, thai_digits: bool = False
+) -> str:
     """A B.E. date: "26 พ.ย. 2569" (or the long month), "26 Nov 2569 BE" in English."""
     if value is None:
         return ""

@@ -69,8 +69,7 @@ LIKE_ESCAPE = "\\"
 
 def escape_like(text: str) -> str:
     """Text to find literally inside a LIKE pattern: `%`, `_` and the escape character lose their meaning."""
-    return (text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2).replace("%", LIKE_ESCAPE + "%")
-            .replace("_", LIKE_ESCAPE + "_"))
+    return text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2).replace("%", LIKE_ESCAPE + "%").replace("_", LIKE_ESCAPE + "_")
 
 
 def contains(expr: Any, text: str, *, ignore_case: bool = False) -> ColumnElement[bool]:
@@ -176,9 +175,17 @@ def grant_app_role(conn, role: str) -> list[str]:
 
     quote = conn.dialect.identifier_preparer.quote
     schema = conn.execute(text("SELECT current_schema()")).scalar_one()
-    tables = conn.execute(text(
-        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = :s AND c.relkind IN ('r', 'p', 'v') ORDER BY c.relname"), {"s": schema}).scalars().all()
+    tables = (
+        conn.execute(
+            text(
+                "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = :s AND c.relkind IN ('r', 'p', 'v') ORDER BY c.relname"
+            ),
+            {"s": schema},
+        )
+        .scalars()
+        .all()
+    )
     who, where = quote(role), quote(schema)
     conn.execute(text(f"GRANT USAGE ON SCHEMA {where} TO {who}"))
     conn.execute(text(f"REVOKE CREATE ON SCHEMA {where} FROM {who}"))

@@ -24,9 +24,18 @@ FONT_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/
 OBFUSCATED = "application/vnd.openxmlformats-officedocument.obfuscatedFont"
 STYLES = ("Regular", "Bold", "Italic", "BoldItalic")
 # CT_Settings elements that come before w:embedTrueTypeFonts (the schema fixes the order)
-_BEFORE_EMBED = ("writeProtection", "view", "zoom", "removePersonalInformation", "removeDateAndTime",
-                 "doNotDisplayPageBoundaries", "displayBackgroundShape", "printPostScriptOverText",
-                 "printFractionalCharacterWidth", "printFormsData")
+_BEFORE_EMBED = (
+    "writeProtection",
+    "view",
+    "zoom",
+    "removePersonalInformation",
+    "removeDateAndTime",
+    "doNotDisplayPageBoundaries",
+    "displayBackgroundShape",
+    "printPostScriptOverText",
+    "printFractionalCharacterWidth",
+    "printFormsData",
+)
 
 
 def _w(tag: str) -> str:
@@ -48,8 +57,11 @@ def embed_fonts(docx: bytes, fonts: Mapping[str, Mapping[str, Path]], *, charset
     parts = {name: src.read(name) for name in src.namelist()}
     table = etree.fromstring(parts["word/fontTable.xml"])
     rels_name = "word/_rels/fontTable.xml.rels"
-    rels = etree.fromstring(parts[rels_name]) if rels_name in parts else etree.Element(
-        f"{{{PKG_REL}}}Relationships", nsmap={None: PKG_REL})
+    rels = (
+        etree.fromstring(parts[rels_name])
+        if rels_name in parts
+        else etree.Element(f"{{{PKG_REL}}}Relationships", nsmap={None: PKG_REL})
+    )
     taken = {r.get("Id") for r in rels}
     added: dict[str, bytes] = {}
     n = sum(1 for p in parts if p.startswith("word/fonts/"))

@@ -38,8 +38,9 @@ _CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 class IdConverter(IntegerConverter):
     """`<int:...>` that matches 1 … 2^63-1 only: anything else in the path is no page (404)."""
 
-    def __init__(self, map: Any, fixed_digits: int = 0, min: int | None = 1, max: int | None = MAX_ID,
-                 signed: bool = False) -> None:
+    def __init__(
+        self, map: Any, fixed_digits: int = 0, min: int | None = 1, max: int | None = MAX_ID, signed: bool = False
+    ) -> None:
         super().__init__(map, fixed_digits=fixed_digits, min=min, max=max, signed=signed)
 
 
@@ -67,21 +68,28 @@ def check_request():
         if _bad(key, _CONTROL) or _bad(value, _CONTROL_IN_TEXT):
             return _refusal(_("The address contains control characters; nothing was done."))
         if _too_long(key, value):
-            return _refusal(_("A value sent is longer than %(n)s characters; nothing was done.",
-                              n=f"{MAX_FIELD_CHARS:,}"))
+            return _refusal(
+                _("A value sent is longer than %(n)s characters; nothing was done.", n=f"{MAX_FIELD_CHARS:,}")
+            )
     if request.method in ("POST", "PUT", "PATCH", "DELETE"):
         for key, value in request.form.items(multi=True):
             if _bad(key, _CONTROL) or _bad(value, _CONTROL_IN_TEXT):
-                return _refusal(_("The form contains control characters that cannot be stored; nothing was "
-                                  "saved. Type the text again or paste it without them."))
+                return _refusal(
+                    _(
+                        "The form contains control characters that cannot be stored; nothing was "
+                        "saved. Type the text again or paste it without them."
+                    )
+                )
             if _too_long(key, value):
-                return _refusal(_("A value sent is longer than %(n)s characters; nothing was done.",
-                                  n=f"{MAX_FIELD_CHARS:,}"))
+                return _refusal(
+                    _("A value sent is longer than %(n)s characters; nothing was done.", n=f"{MAX_FIELD_CHARS:,}")
+                )
     return None
 
 
-def arg_int(name: str, default: int | None = None, *, low: int = 1, high: int = MAX_ID,
-            source: Any = None) -> int | None:
+def arg_int(
+    name: str, default: int | None = None, *, low: int = 1, high: int = MAX_ID, source: Any = None
+) -> int | None:
     """A whole number from the query (or `source`) within low … high; `default` for anything else."""
     raw = (source if source is not None else request.args).get(name)
     if raw is None:

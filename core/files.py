@@ -180,8 +180,17 @@ class FileStore:
         return self.path_of(sha256).read_bytes()
 
 
-def store_upload(session: Session, store: FileStore, data: bytes, original_name: str, *, allowed: set[str],
-                 max_bytes: int, uploaded_by_id: int | None, strip_gps: bool | None = None) -> StoredFile:
+def store_upload(
+    session: Session,
+    store: FileStore,
+    data: bytes,
+    original_name: str,
+    *,
+    allowed: set[str],
+    max_bytes: int,
+    uploaded_by_id: int | None,
+    strip_gps: bool | None = None,
+) -> StoredFile:
     """Check, write and register a file; the caller commits (with its audit entry) in its transaction.
 
     Photos lose their GPS location as the office's setting says (`strip_gps_from_photos`, on unless the
@@ -198,9 +207,16 @@ def store_upload(session: Session, store: FileStore, data: bytes, original_name:
     digest = store.write(checked.data)
     if session.get(StoredFile, digest) is None:
         # The same file uploaded twice at the same moment: both insert, one row stays, nobody fails.
-        values = {"sha256": digest, "size": len(checked.data), "mime": checked.mime,
-                  "original_name": safe_name(original_name), "width": checked.width, "height": checked.height,
-                  "uploaded_by_id": uploaded_by_id, "uploaded_at": utcnow()}
+        values = {
+            "sha256": digest,
+            "size": len(checked.data),
+            "mime": checked.mime,
+            "original_name": safe_name(original_name),
+            "width": checked.width,
+            "height": checked.height,
+            "uploaded_by_id": uploaded_by_id,
+            "uploaded_at": utcnow(),
+        }
         dialect = session.get_bind().dialect.name
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert as dialect_insert

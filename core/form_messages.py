@@ -54,11 +54,9 @@ MESSAGES = (
 
 
 def _plural_marks() -> None:  # pragma: no cover - never called, see the module's docstring
-    ngettext("Field must be at least %(min)d character long.",
-             "Field must be at least %(min)d characters long.", 1)
-    ngettext("Field cannot be longer than %(max)d character.",
-             "Field cannot be longer than %(max)d characters.", 1)
-    ngettext("Field must be exactly %(max)d character long.",
-             "Field must be exactly %(max)d characters long.", 1)
-    ngettext("'%(value)s' is not a valid choice for this field.",
-             "'%(value)s' are not valid choices for this field.", 1)
+    ngettext("Field must be at least %(min)d character long.", "Field must be at least %(min)d characters long.", 1)
+    ngettext("Field cannot be longer than %(max)d character.", "Field cannot be longer than %(max)d characters.", 1)
+    ngettext("Field must be exactly %(max)d character long.", "Field must be exactly %(max)d characters long.", 1)
+    ngettext(
+        "'%(value)s' is not a valid choice for this field.", "'%(value)s' are not valid choices for this field.", 1
+    )

@@ -83,13 +83,21 @@ def note_recorded(session: Session, action: str, subject_type: str, subject_id: 
         return
     if claim.transaction is not None and first_result(session, claim.token) is not None:
         return  # stored by an earlier transaction of this same submission
-    session.execute(insert(FormToken).values(token=claim.token, action=claim.action, user_id=claim.user_id,
-                                             record_type=subject_type[:40], record_id=subject_id[:64]))
+    session.execute(
+        insert(FormToken).values(
+            token=claim.token,
+            action=claim.action,
+            user_id=claim.user_id,
+            record_type=subject_type[:40],
+            record_id=subject_id[:64],
+        )
+    )
     claim.transaction = current
 
 
-def run_once(session: Session, token: str | None, action: str, user_id: int | None,
-             create: Callable[[], Any]) -> Outcome:
+def run_once(
+    session: Session, token: str | None, action: str, user_id: int | None, create: Callable[[], Any]
+) -> Outcome:
     """Run `create` (a service call) unless this token already made its record; see the module text."""
     token = valid(token)
     if token is None:

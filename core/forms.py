@@ -51,7 +51,8 @@ class BEDateInput(DateInput):
 
         shown = format_date(day, lang()) if day else ""
         line = Markup('<div class="form-text kp-be-date" id="{}-be" aria-live="polite">{}</div>').format(
-            field_id, shown)  # format() escapes both
+            field_id, shown
+        )  # format() escapes both
         return super().__call__(field, **kwargs) + line
 
 
@@ -77,8 +78,15 @@ class BaseForm(FlaskForm):
 
 def version_field() -> HiddenField:
     """The version of the record the page showed: digits only (ASCII), or the form is invalid."""
-    return HiddenField(validators=[Optional(), Regexp(r"^[0-9]{1,9}$", message=_l(
-        "Someone else changed this record after you opened it. Reload and try again."))])
+    return HiddenField(
+        validators=[
+            Optional(),
+            Regexp(
+                r"^[0-9]{1,9}$",
+                message=_l("Someone else changed this record after you opened it. Reload and try again."),
+            ),
+        ]
+    )
 
 
 class MultiCheckboxField(SelectMultipleField):
@@ -87,9 +95,13 @@ class MultiCheckboxField(SelectMultipleField):
 
 
 def role_choices():
-    labels = {"staff": _l("Staff (borrower)"), "supply_officer": _l("Supply officer"),
-              "head": _l("Head of agency / delegate"), "auditor": _l("Internal auditor"),
-              "admin": _l("Administrator")}
+    labels = {
+        "staff": _l("Staff (borrower)"),
+        "supply_officer": _l("Supply officer"),
+        "head": _l("Head of agency / delegate"),
+        "auditor": _l("Internal auditor"),
+        "admin": _l("Administrator"),
+    }
     return [(r, labels[r]) for r in ROLES]
 
 
@@ -102,14 +114,20 @@ class LoginForm(BaseForm):
 class ChangePasswordForm(BaseForm):
     current = PasswordField(_l("Current password"), validators=[DataRequired(), Length(max=256)])
     new = PasswordField(_l("New password"), validators=[DataRequired(), Length(min=8, max=256)])
-    confirm = PasswordField(_l("Repeat the new password"),
-                            validators=[DataRequired(), EqualTo("new", message=_l("The passwords differ."))])
+    confirm = PasswordField(
+        _l("Repeat the new password"), validators=[DataRequired(), EqualTo("new", message=_l("The passwords differ."))]
+    )
 
 
 class UserForm(BaseForm):
-    username = StringField(_l("Username"), validators=[DataRequired(), Length(max=64),
-                                                       Regexp(r"^[A-Za-z0-9._-]+$",
-                                                              message=_l("Letters, digits, . _ - only."))])
+    username = StringField(
+        _l("Username"),
+        validators=[
+            DataRequired(),
+            Length(max=64),
+            Regexp(r"^[A-Za-z0-9._-]+$", message=_l("Letters, digits, . _ - only.")),
+        ],
+    )
     name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
     position = StringField(_l("Position"), validators=[Optional(), Length(max=200)])
     department = StringField(_l("Department"), validators=[Optional(), Length(max=200)])
@@ -139,11 +157,13 @@ class SettingsForm(BaseForm):
     address = StringField(_l("Address"), validators=[Optional(), Length(max=300)])
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=50)])
     supply_unit = StringField(_l("Supply unit"), validators=[Optional(), Length(max=200)])
-    head_approval_threshold = DecimalField(_l("Head's approval from (THB)"), places=2,
-                                           validators=[DataRequired(), NumberRange(min=0, max=100_000_000)])
+    head_approval_threshold = DecimalField(
+        _l("Head's approval from (THB)"), places=2, validators=[DataRequired(), NumberRange(min=0, max=100_000_000)]
+    )
     head_approval_off_premises = BooleanField(_l("Use outside the office needs the head's approval"))
-    default_loan_days = IntegerField(_l("Default loan length (days)"),
-                                     validators=[DataRequired(), NumberRange(min=1, max=365)])
+    default_loan_days = IntegerField(
+        _l("Default loan length (days)"), validators=[DataRequired(), NumberRange(min=1, max=365)]
+    )
     thai_digits_in_documents = BooleanField(_l("Thai digits in official documents"))
     strip_gps_from_photos = BooleanField(_l("Remove the GPS location from uploaded photos"))
     report_reporter_name = StringField(_l("Reported by: name"), validators=[Optional(), Length(max=200)])

@@ -39,12 +39,18 @@ def _status(job: Job) -> dict:
     result_url = ""
     if job.status == jobs.DONE and kind is not None and kind.result_endpoint:
         result_url = url_for(kind.result_endpoint, job=job.id)
-    return {"id": job.id, "status": job.status, "done": done, "total": total,
-            "percent": jobs.percent(done, total), "progress_text": _progress_text(done, total),
-            "message": _translated(job.message, job.message_params),
-            "error": _translated(job.error, job.error_params),
-            "download_url": url_for("core.job_download", job_id=job.id) if job.result_sha256 else "",
-            "result_url": result_url}
+    return {
+        "id": job.id,
+        "status": job.status,
+        "done": done,
+        "total": total,
+        "percent": jobs.percent(done, total),
+        "progress_text": _progress_text(done, total),
+        "message": _translated(job.message, job.message_params),
+        "error": _translated(job.error, job.error_params),
+        "download_url": url_for("core.job_download", job_id=job.id) if job.result_sha256 else "",
+        "result_url": result_url,
+    }
 
 
 @bp.route("/jobs/<job_id>")
@@ -56,8 +62,7 @@ def job(job_id: str):
     status = _status(item)
     if kind is not None and kind.show_result and status["result_url"]:
         return redirect(status["result_url"])
-    return render_template("core/job.html", job=item, status=status,
-                           title=_(kind.title) if kind else item.kind)
+    return render_template("core/job.html", job=item, status=status, title=_(kind.title) if kind else item.kind)
 
 
 @bp.route("/jobs/<job_id>/status")
@@ -94,5 +99,6 @@ def job_download(job_id: str):
     resp.headers["Cache-Control"] = "private, no-store"
     if stored is not None and stored.mime.startswith("text/html"):
         resp.headers["Content-Security-Policy"] = (
-            "default-src 'none'; style-src 'unsafe-inline'; font-src data:; img-src data:; sandbox")
+            "default-src 'none'; style-src 'unsafe-inline'; font-src data:; img-src data:; sandbox"
+        )
     return resp

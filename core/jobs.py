@@ -74,8 +74,14 @@ class Kind:
 _KINDS: dict[str, Kind] = {}
 
 
-def register(name: str, run: Callable[[JobContext], None], *, title: str, result_endpoint: str | None = None,
-             show_result: bool = False) -> None:
+def register(
+    name: str,
+    run: Callable[[JobContext], None],
+    *,
+    title: str,
+    result_endpoint: str | None = None,
+    show_result: bool = False,
+) -> None:
     """Declare a kind of job: `run(ctx)` does the work (the packages register theirs when imported)."""
     _KINDS[name] = Kind(name, run, title, result_endpoint, show_result)
 
@@ -85,6 +91,7 @@ def kind_of(name: str) -> Kind | None:
 
 
 # --- the queue -----------------------------------------------------------------------------------
+
 
 def make_huey(config: dict[str, Any]):
     """The huey instance the configuration asks for: immediate (in-process), Redis, or SQLite (default)."""
@@ -155,17 +162,33 @@ def queue_of(app: Flask | None = None) -> Queue:
 
 # --- starting and reading jobs -------------------------------------------------------------------
 
+
 def start(session: Session, kind: str, owner: User | None, params: dict[str, Any], *, lang: str = "th") -> Job:
     """Record a job and put it on the queue; the request that starts it returns at once."""
     if kind not in _KINDS:
         raise ValueError(f"unknown job kind {kind!r}")
     origin = context.current_origin()
-    job = Job(id=secrets.token_urlsafe(18), kind=kind, owner_id=owner.id if owner is not None else None,
-              params={**params, "_origin": {"ip": origin.ip, "user_agent": origin.user_agent,
-                                             "request_id": origin.request_id}},
-              lang=lang if lang in ("th", "en") else "th", status=QUEUED, done=0, total=None, attempts=0,
-              message="", message_params={}, outcome={}, result_name="", error="", error_params={},
-              created_at=utcnow())
+    job = Job(
+        id=secrets.token_urlsafe(18),
+        kind=kind,
+        owner_id=owner.id if owner is not None else None,
+        params={
+            **params,
+            "_origin": {"ip": origin.ip, "user_agent": origin.user_agent, "request_id": origin.request_id},
+        },
+        lang=lang if lang in ("th", "en") else "th",
+        status=QUEUED,
+        done=0,
+        total=None,
+        attempts=0,
+        message="",
+        message_params={},
+        outcome={},
+        result_name="",
+        error="",
+        error_params={},
+        created_at=utcnow(),
+    )
     begin_write(session)
     session.add(job)
     session.commit()
@@ -213,6 +236,7 @@ def percent(done: int, total: int | None) -> int | None:
 
 # --- running a job -------------------------------------------------------------------------------
 
+
 class JobContext:
     """What a job's function gets: its parameters, its owner, the session, and progress and result helpers."""
 
@@ -232,8 +256,7 @@ class JobContext:
         self._last_write = 0.0
         self._seal: Callable[[Session], None] | None = None
 
-    def progress(self, done: int | None = None, total: int | None = None, *, add: int = 0,
-                 force: bool = False) -> None:
+    def progress(self, done: int | None = None, total: int | None = None, *, add: int = 0, force: bool = False) -> None:
         """Set (or `add` to) the work done and the total; written to the queue at most every half second."""
         if total is not None:
             self.total = int(total)
@@ -256,9 +279,17 @@ class JobContext:
         os.close(fd)
         return Path(name)
 
-    def finish(self, *, path: Path | None = None, data: bytes | None = None, name: str = "", mime: str = "",
-               outcome: dict[str, Any] | None = None, message: str = "",
-               **params: Any) -> Callable[[Session], None]:
+    def finish(
+        self,
+        *,
+        path: Path | None = None,
+        data: bytes | None = None,
+        name: str = "",
+        mime: str = "",
+        outcome: dict[str, Any] | None = None,
+        message: str = "",
+        **params: Any,
+    ) -> Callable[[Session], None]:
         """Keep the result file in the store now; return what marks the job done.
 
         Call the returned function inside the transaction that records the job's audit entry (services
@@ -272,16 +303,35 @@ class JobContext:
             digest, size = self.store.write(data), len(data)
         owner_id = self.owner.id if self.owner is not None else None
         finished = self.total if self.total is not None else self.done
-        values = {"status": DONE, "done": finished, "total": self.total, "message": message,
-                  "message_params": _plain(params), "outcome": outcome or {}, "result_sha256": digest,
-                  "result_name": safe_name(name) if digest else "", "error": "", "error_params": {},
-                  "finished_at": utcnow()}
+        values = {
+            "status": DONE,
+            "done": finished,
+            "total": self.total,
+            "message": message,
+            "message_params": _plain(params),
+            "outcome": outcome or {},
+            "result_sha256": digest,
+            "result_name": safe_name(name) if digest else "",
+            "error": "",
+            "error_params": {},
+            "finished_at": utcnow(),
+        }
 
         def seal(session: Session) -> None:
             if digest is not None and session.get(StoredFile, digest) is None:
-                _insert_file(session, {"sha256": digest, "size": size, "mime": mime or "application/octet-stream",
-                                       "original_name": safe_name(name), "width": None, "height": None,
-                                       "uploaded_by_id": owner_id, "uploaded_at": utcnow()})
+                _insert_file(
+                    session,
+                    {
+                        "sha256": digest,
+                        "size": size,
+                        "mime": mime or "application/octet-stream",
+                        "original_name": safe_name(name),
+                        "width": None,
+                        "height": None,
+                        "uploaded_by_id": owner_id,
+                        "uploaded_at": utcnow(),
+                    },
+                )
             session.execute(update(Job).where(Job.id == self.id).values(**values))
             self.sealed = True
 
@@ -321,8 +371,17 @@ def _plain(params: dict[str, Any]) -> dict[str, Any]:
     return {k: v if isinstance(v, (int, float, str, bool)) or v is None else str(v) for k, v in params.items()}
 
 
-def _end(session: Session, job_id: str, status: str, *, error: str = "", error_params: dict | None = None,
-         done: int | None = None, total: int | None = None, outcome: dict[str, Any] | None = None) -> None:
+def _end(
+    session: Session,
+    job_id: str,
+    status: str,
+    *,
+    error: str = "",
+    error_params: dict | None = None,
+    done: int | None = None,
+    total: int | None = None,
+    outcome: dict[str, Any] | None = None,
+) -> None:
     session.rollback()
     begin_write(session)
     values: dict[str, Any] = {"status": status, "error": error[:500], "error_params": _plain(error_params or {})}
@@ -358,8 +417,11 @@ def execute(app: Flask, job_id: str, queue: Queue | None = None) -> str:
 
 def _execute(app: Flask, session: Session, job_id: str, queue: Queue | None) -> str:
     begin_write(session)
-    claimed = session.execute(update(Job).where(Job.id == job_id, Job.status == QUEUED)
-                              .values(status=RUNNING, started_at=utcnow(), attempts=Job.attempts + 1)).rowcount
+    claimed = session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status == QUEUED)
+        .values(status=RUNNING, started_at=utcnow(), attempts=Job.attempts + 1)
+    ).rowcount
     session.commit()
     if claimed != 1:
         return SKIPPED  # done already, or another worker has it
@@ -386,19 +448,37 @@ def _execute(app: Flask, session: Session, job_id: str, queue: Queue | None) -> 
                 session.commit()
     except DomainError as err:
         session.rollback()
-        _end(session, job_id, FAILED, error=err.message, error_params=dict(err.params), done=ctx.done,
-             total=ctx.total, outcome=getattr(err, "outcome", None))
+        _end(
+            session,
+            job_id,
+            FAILED,
+            error=err.message,
+            error_params=dict(err.params),
+            done=ctx.done,
+            total=ctx.total,
+            outcome=getattr(err, "outcome", None),
+        )
         return FAILED
     except Exception as err:  # an unexpected break: nothing was committed; retried while attempts remain
         session.rollback()
         log.exception("job %s (%s) failed on attempt %d", job_id, ctx.kind, attempts)
         max_attempts = max(1, int(app.config.get("JOBS_ATTEMPTS") or 1))
         if attempts < max_attempts and queue is not None:
-            _end(session, job_id, QUEUED, error=N_("The job stopped with an unexpected error (%(error)s); it is "
-                                                  "tried again."), error_params={"error": type(err).__name__})
+            _end(
+                session,
+                job_id,
+                QUEUED,
+                error=N_("The job stopped with an unexpected error (%(error)s); it is tried again."),
+                error_params={"error": type(err).__name__},
+            )
             return RETRY
-        _end(session, job_id, FAILED, error=N_("The job stopped with an unexpected error (%(error)s); nothing "
-                                              "was applied."), error_params={"error": type(err).__name__})
+        _end(
+            session,
+            job_id,
+            FAILED,
+            error=N_("The job stopped with an unexpected error (%(error)s); nothing was applied."),
+            error_params={"error": type(err).__name__},
+        )
         return FAILED
     finally:
         if queue is not None:
@@ -456,7 +536,14 @@ def start_consumer_thread(app: Flask, workers: int = 1, queue: Queue | None = No
 
     queue = queue or queue_of(app)
     queue.task  # noqa: B018  (the consumer must know the task)
-    consumer = _InProcess(queue.huey, workers=workers, worker_type="thread", periodic=False, initial_delay=0.05,
-                          max_delay=0.5, backoff=1.5)
+    consumer = _InProcess(
+        queue.huey,
+        workers=workers,
+        worker_type="thread",
+        periodic=False,
+        initial_delay=0.05,
+        max_delay=0.5,
+        backoff=1.5,
+    )
     consumer.start()
     return consumer

@@ -45,8 +45,18 @@ from core.dates import to_thai_digits
 # fpdf's font subsetting (fontTools) reports every table it prunes at INFO: noise in the commands' output.
 logging.getLogger("fontTools").setLevel(logging.WARNING)
 
-__all__ = ["NBSP", "WJ", "Cell", "Column", "Signature", "ThaiDocument", "break_opportunities", "clean_text",
-           "keep_together", "wrap"]
+__all__ = [
+    "NBSP",
+    "WJ",
+    "Cell",
+    "Column",
+    "Signature",
+    "ThaiDocument",
+    "break_opportunities",
+    "clean_text",
+    "keep_together",
+    "wrap",
+]
 
 FONT_DIR = fontpkg_sarabun.ROOT / "files"
 FONT_REGULAR = FONT_DIR / "Sarabun-Regular.ttf"
@@ -118,8 +128,12 @@ class _LibThai:
             lib.th_brk_new.restype = ctypes.c_void_p
             lib.th_brk_new.argtypes = [ctypes.c_char_p]
             lib.th_brk_wc_find_breaks.restype = ctypes.c_int
-            lib.th_brk_wc_find_breaks.argtypes = [ctypes.c_void_p, ctypes.c_wchar_p,
-                                                  ctypes.POINTER(ctypes.c_int), ctypes.c_size_t]
+            lib.th_brk_wc_find_breaks.argtypes = [
+                ctypes.c_void_p,
+                ctypes.c_wchar_p,
+                ctypes.POINTER(ctypes.c_int),
+                ctypes.c_size_t,
+            ]
             brk = lib.th_brk_new(None)
         except (OSError, AttributeError):
             return
@@ -139,7 +153,7 @@ class _LibThai:
         pos = (ctypes.c_int * n)()
         with self._lock:
             count = self._lib.th_brk_wc_find_breaks(self._brk, text, pos, n)
-        return [p for p in pos[:max(count, 0)] if 0 < p < len(text)]
+        return [p for p in pos[: max(count, 0)] if 0 < p < len(text)]
 
 
 _libthai = _LibThai()
@@ -153,9 +167,33 @@ _NO_LINE_END = frozenset("([{\u201c\u2018")
 # libthai's dictionary cuts text into its smallest words, so lexicalised compounds come apart at a line
 # end ("หน่วย|งาน", "วัน|ที่", "ผู้|รับผิดชอบ") — most visibly in a narrow table header or a flowchart box.
 # These compounds stay whole, and no line ends on a prefix that makes a noun of what follows.
-_COMPOUNDS = ("หน่วยงาน", "วันที่", "เจ้าหน้าที่", "ส่วนราชการ", "สถานที่", "ใช้งาน", "ผู้ยืม", "ผู้บริหาร",
-              "ส่งคืน", "ส่งมอบ", "รับคืน", "ตรวจรับ", "ตรวจสอบ", "หัวหน้า", "ลำดับที่", "เลขที่", "ที่ตั้ง",
-              "งบประมาณ", "ปีงบประมาณ", "ครุภัณฑ์", "หมายเลข", "ทะเบียน", "ชดใช้", "จำหน่าย", "ค่าใช้จ่าย")
+_COMPOUNDS = (
+    "หน่วยงาน",
+    "วันที่",
+    "เจ้าหน้าที่",
+    "ส่วนราชการ",
+    "สถานที่",
+    "ใช้งาน",
+    "ผู้ยืม",
+    "ผู้บริหาร",
+    "ส่งคืน",
+    "ส่งมอบ",
+    "รับคืน",
+    "ตรวจรับ",
+    "ตรวจสอบ",
+    "หัวหน้า",
+    "ลำดับที่",
+    "เลขที่",
+    "ที่ตั้ง",
+    "งบประมาณ",
+    "ปีงบประมาณ",
+    "ครุภัณฑ์",
+    "หมายเลข",
+    "ทะเบียน",
+    "ชดใช้",
+    "จำหน่าย",
+    "ค่าใช้จ่าย",
+)
 _COMPOUND_RE = re.compile("|".join(sorted(map(re.escape, _COMPOUNDS), key=len, reverse=True)))
 _BOUND_PREFIXES = frozenset({"ผู้", "การ", "ความ"})
 
@@ -204,8 +242,7 @@ def break_opportunities(text: str) -> tuple[int, ...]:
     good = []
     for i in sorted(found):
         a, b = text[i - 1], text[i]
-        if _is_mark(b) or a in _LEADING or b in _NO_LINE_START or a in _NO_LINE_END or NBSP in (a, b) \
-                or WJ in (a, b):
+        if _is_mark(b) or a in _LEADING or b in _NO_LINE_START or a in _NO_LINE_END or NBSP in (a, b) or WJ in (a, b):
             continue
         good.append(i)
     return tuple(good)
@@ -237,8 +274,7 @@ def _graphemes(text: str) -> list[str]:
     return out
 
 
-def wrap(text: str, width: float, measure: Callable[[str], float],
-         first_width: float | None = None) -> list[str]:
+def wrap(text: str, width: float, measure: Callable[[str], float], first_width: float | None = None) -> list[str]:
     """Break ``text`` into lines no wider than ``width`` (the first line ``first_width``).
 
     Breaks at spaces and Thai word boundaries, never at a no-break space or next to a word joiner (see
@@ -281,7 +317,7 @@ def wrap(text: str, width: float, measure: Callable[[str], float],
                     if k and measure((head + cl).rstrip()) > limit:
                         break
                     head += cl
-                rest = line[len(head):]
+                rest = line[len(head) :]
                 if not rest.strip():
                     break
                 lines.append(head.rstrip())
@@ -364,20 +400,40 @@ class _Laid:
 
 
 _WORDS = {
-    "th": {"page": "หน้า", "sign": "ลงชื่อ", "position": "ตำแหน่ง", "date": "วันที่",
-           "blank_date": "วันที่ ........./........../.........."},
-    "en": {"page": "Page", "sign": "Signed", "position": "Position", "date": "Date",
-           "blank_date": "Date ........./........../.........."},
+    "th": {
+        "page": "หน้า",
+        "sign": "ลงชื่อ",
+        "position": "ตำแหน่ง",
+        "date": "วันที่",
+        "blank_date": "วันที่ ........./........../..........",
+    },
+    "en": {
+        "page": "Page",
+        "sign": "Signed",
+        "position": "Position",
+        "date": "Date",
+        "blank_date": "Date ........./........../..........",
+    },
 }
 
 
 class ThaiDocument:
     """An A4 document drawn top to bottom: headings, paragraphs, fields, tables, signature blocks."""
 
-    def __init__(self, *, lang: str = "th", thai_digits: bool = False, title: str = "", author: str = "",
-                 subject: str = "", body_size: float = 16.0,
-                 margins: tuple[float, float, float, float] = (30.0, 20.0, 20.0, 20.0),
-                 footer_text: str = "", page_numbers: bool = True, landscape: bool = False):
+    def __init__(
+        self,
+        *,
+        lang: str = "th",
+        thai_digits: bool = False,
+        title: str = "",
+        author: str = "",
+        subject: str = "",
+        body_size: float = 16.0,
+        margins: tuple[float, float, float, float] = (30.0, 20.0, 20.0, 20.0),
+        footer_text: str = "",
+        page_numbers: bool = True,
+        landscape: bool = False,
+    ):
         """``margins`` are left, top, right, bottom in mm; ``footer_text`` goes left of "หน้า x/y" on
         every page (it may be set later, until :meth:`output`)."""
         self.lang = "en" if lang == "en" else "th"
@@ -442,8 +498,9 @@ class ThaiDocument:
         """The shaped width of ``text`` in mm."""
         return _shaped_em(text.replace(WJ, ""), bold) * (size or self.body_size) * PT
 
-    def wrap(self, text: str, width: float, size: float | None = None, bold: bool = False,
-             first_width: float | None = None) -> list[str]:
+    def wrap(
+        self, text: str, width: float, size: float | None = None, bold: bool = False, first_width: float | None = None
+    ) -> list[str]:
         return wrap(text, width, lambda s: self.measure(s, size, bold), first_width)
 
     # -- pages ----------------------------------------------------------------------------------
@@ -467,8 +524,7 @@ class ThaiDocument:
 
     # -- text -----------------------------------------------------------------------------------
 
-    def _text(self, x: float, y: float, w: float, text: str, size: float, bold: bool,
-              align: str = "L") -> None:
+    def _text(self, x: float, y: float, w: float, text: str, size: float, bold: bool, align: str = "L") -> None:
         """One line of text in the box (x, y, w, line height)."""
         text = text.replace(WJ, "")
         if not text:
@@ -486,8 +542,17 @@ class ThaiDocument:
         self.pdf.cell(w, self.line_height(size), text, align=align)
         self.pdf._out("EMC")
 
-    def paragraph(self, text: str, *, size: float | None = None, bold: bool = False, align: str = "L",
-                  indent: float = 0.0, first_line_indent: float = 0.0, space_after: float = 1.0) -> None:
+    def paragraph(
+        self,
+        text: str,
+        *,
+        size: float | None = None,
+        bold: bool = False,
+        align: str = "L",
+        indent: float = 0.0,
+        first_line_indent: float = 0.0,
+        space_after: float = 1.0,
+    ) -> None:
         """Wrapped text; ``indent`` shifts every line, ``first_line_indent`` the first one more."""
         size = size or self.body_size
         lh = self.line_height(size)
@@ -500,15 +565,23 @@ class ThaiDocument:
             self.y += lh
         self.y += space_after
 
-    def heading(self, text: str, *, size: float | None = None, align: str = "C",
-                space_after: float = 1.5) -> None:
+    def heading(self, text: str, *, size: float | None = None, align: str = "C", space_after: float = 1.5) -> None:
         size = size or self.body_size + 4
         self.ensure_space(self.line_height(size) * 2)
         self.paragraph(text, size=size, bold=True, align=align, space_after=space_after)
 
-    def field(self, label: str, value: str, *, label_width: float | None = None, size: float | None = None,
-              label_bold: bool = True, indent: float = 0.0, space_after: float = 0.5) -> None:
-        """"label  value": the value wraps with a hanging indent at ``label_width`` (or the label's width)."""
+    def field(
+        self,
+        label: str,
+        value: str,
+        *,
+        label_width: float | None = None,
+        size: float | None = None,
+        label_bold: bool = True,
+        indent: float = 0.0,
+        space_after: float = 0.5,
+    ) -> None:
+        """ "label  value": the value wraps with a hanging indent at ``label_width`` (or the label's width)."""
         size = size or self.body_size
         lh = self.line_height(size)
         label = clean_text(label).replace("\n", " ")
@@ -526,8 +599,16 @@ class ThaiDocument:
             self.y += lh
         self.y += space_after
 
-    def columns(self, left: Sequence[str], right: Sequence[str], *, split: float = 0.5,
-                size: float | None = None, right_align: str = "L", space_after: float = 1.0) -> None:
+    def columns(
+        self,
+        left: Sequence[str],
+        right: Sequence[str],
+        *,
+        split: float = 0.5,
+        size: float | None = None,
+        right_align: str = "L",
+        space_after: float = 1.0,
+    ) -> None:
         """Two blocks side by side from the same top: a letter's "ที่ ..." and the agency's address."""
         size = size or self.body_size
         lh = self.line_height(size)
@@ -552,9 +633,16 @@ class ThaiDocument:
 
     # -- tables ---------------------------------------------------------------------------------
 
-    def table(self, columns: Sequence[Column], rows: Sequence[Sequence[str | Cell]], *,
-              size: float | None = None, repeat_header: bool = True, pad: float = 1.6,
-              space_after: float = 2.0) -> None:
+    def table(
+        self,
+        columns: Sequence[Column],
+        rows: Sequence[Sequence[str | Cell]],
+        *,
+        size: float | None = None,
+        repeat_header: bool = True,
+        pad: float = 1.6,
+        space_after: float = 2.0,
+    ) -> None:
         """A bordered table across the text width, cells wrapped, the header row repeated on every
         page the table continues on. A row taller than a page continues on the next one."""
         size = size or self.body_size
@@ -571,7 +659,7 @@ class ThaiDocument:
                     break
                 c = cell if isinstance(cell, Cell) else Cell(str(cell))
                 span = max(1, min(c.colspan, len(columns) - i))
-                w = sum(widths[i:i + span])
+                w = sum(widths[i : i + span])
                 col = columns[i]
                 align = c.align or (col.header_align if header else col.align)
                 bold = c.bold or header
@@ -596,7 +684,7 @@ class ThaiDocument:
                     self.pdf.rect(c.x, self.y, c.w, h, style="DF")
                 else:
                     self.pdf.rect(c.x, self.y, c.w, h)
-                for k, line in enumerate(c.lines[first:first + count]):
+                for k, line in enumerate(c.lines[first : first + count]):
                     self._text(c.x + pad, self.y + vpad + k * lh, c.w - 2 * pad, line, size, c.bold, c.align)
             self.y += h
 
@@ -632,8 +720,9 @@ class ThaiDocument:
             self._on_new_page = previous
         self.y += space_after
 
-    def _column_widths(self, columns: Sequence[Column], rows: Sequence[Sequence[str | Cell]], size: float,
-                       pad: float) -> list[float]:
+    def _column_widths(
+        self, columns: Sequence[Column], rows: Sequence[Sequence[str | Cell]], size: float, pad: float
+    ) -> list[float]:
         """Fitted columns take their natural width; the others share the rest by weight."""
         natural: dict[int, float] = {}
         for i, col in enumerate(columns):
@@ -644,9 +733,16 @@ class ThaiDocument:
             cuts = (0, *(spaces or break_opportunities(title)), len(title))
             pieces = [title[a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
             # the header may take two lines: the narrowest width that needs no more
-            widest = min((max(self.measure("".join(pieces[:k]).strip(), size, True),
-                              self.measure("".join(pieces[k:]).strip(), size, True))
-                          for k in range(1, len(pieces) + 1)), default=0.0)
+            widest = min(
+                (
+                    max(
+                        self.measure("".join(pieces[:k]).strip(), size, True),
+                        self.measure("".join(pieces[k:]).strip(), size, True),
+                    )
+                    for k in range(1, len(pieces) + 1)
+                ),
+                default=0.0,
+            )
             for row in rows:
                 k = 0
                 for cell in row:
@@ -669,10 +765,20 @@ class ThaiDocument:
 
     # -- signatures -----------------------------------------------------------------------------
 
-    def signatures(self, blocks: Sequence[Signature], *, per_row: int = 2, size: float | None = None,
-                   dotted: float = 45.0, gap_before: float = 10.0, row_gap: float = 8.0,
-                   align: str = "spread", sign_label: str | None = None, show_date: bool = True,
-                   position_label: bool = True) -> None:
+    def signatures(
+        self,
+        blocks: Sequence[Signature],
+        *,
+        per_row: int = 2,
+        size: float | None = None,
+        dotted: float = 45.0,
+        gap_before: float = 10.0,
+        row_gap: float = 8.0,
+        align: str = "spread",
+        sign_label: str | None = None,
+        show_date: bool = True,
+        position_label: bool = True,
+    ) -> None:
         """Signature blocks in rows of ``per_row``; a row never splits across pages.
 
         Each block: "ลงชื่อ ......... role" with a dotted line of at most ``dotted`` mm (the same length
@@ -685,8 +791,9 @@ class ThaiDocument:
         """
         size = size or self.body_size
         lh = self.line_height(size)
-        label, wl, d, rows = self._signature_rows(blocks, per_row, size, dotted, align, sign_label, show_date,
-                                                  position_label)
+        label, wl, d, rows = self._signature_rows(
+            blocks, per_row, size, dotted, align, sign_label, show_date, position_label
+        )
         self.y += gap_before
         for r, laid in enumerate(rows):
             height = (1 + len(laid[0][5])) * lh
@@ -704,20 +811,38 @@ class ThaiDocument:
                     self._text(cx - half, y, 2 * half, line, size, False, "C")
             self.y += height + (row_gap if r < len(rows) - 1 else 0)
 
-    def signatures_height(self, blocks: Sequence[Signature], *, per_row: int = 2, size: float | None = None,
-                          dotted: float = 45.0, gap_before: float = 10.0, row_gap: float = 8.0,
-                          align: str = "spread", sign_label: str | None = None, show_date: bool = True,
-                          position_label: bool = True) -> float:
+    def signatures_height(
+        self,
+        blocks: Sequence[Signature],
+        *,
+        per_row: int = 2,
+        size: float | None = None,
+        dotted: float = 45.0,
+        gap_before: float = 10.0,
+        row_gap: float = 8.0,
+        align: str = "spread",
+        sign_label: str | None = None,
+        show_date: bool = True,
+        position_label: bool = True,
+    ) -> float:
         """The height :meth:`signatures` takes with the same arguments (on one page), in mm: a closing block
         asks :meth:`ensure_space` for it and its lines above, so that they stay together."""
         size = size or self.body_size
         lh = self.line_height(size)
-        rows = self._signature_rows(blocks, per_row, size, dotted, align, sign_label, show_date,
-                                    position_label)[3]
+        rows = self._signature_rows(blocks, per_row, size, dotted, align, sign_label, show_date, position_label)[3]
         return gap_before + sum((1 + len(laid[0][5])) * lh for laid in rows) + row_gap * max(0, len(rows) - 1)
 
-    def _signature_rows(self, blocks: Sequence[Signature], per_row: int, size: float, dotted: float, align: str,
-                        sign_label: str | None, show_date: bool, position_label: bool):
+    def _signature_rows(
+        self,
+        blocks: Sequence[Signature],
+        per_row: int,
+        size: float,
+        dotted: float,
+        align: str,
+        sign_label: str | None,
+        show_date: bool,
+        position_label: bool,
+    ):
         """The signature blocks laid out: (label, its width, the dotted line's length, rows), each row a list
         of (start x, role width, role, centre x, half width, lines under the dotted line), every block of a
         row with the same number of lines."""
@@ -725,7 +850,7 @@ class ThaiDocument:
         col_w = self.width / per_row
         dot_w = self.measure(".", size)
         wl = self.measure(label + " ", size) if label else 0.0
-        rows = [list(blocks[i:i + per_row]) for i in range(0, len(blocks), per_row)]
+        rows = [list(blocks[i : i + per_row]) for i in range(0, len(blocks), per_row)]
         all_roles = [" ".join(clean_text(b.role).split()) for b in blocks]
         d = min([dotted] + [col_w - wl - (self.measure(" " + rl, size) if rl else 0) - 5 for rl in all_roles])
         below = d < min(dotted, 35.0)  # no room for a role after the dots: roles go under the names
@@ -753,16 +878,26 @@ class ThaiDocument:
                     start = bx + max(0.0, (col_w - (wl + d + wr)) / 2)
                     cx = start + wl + d / 2
                 half = min(col_w / 2, cx - bx, bx + col_w - cx) - 0.5
-                texts = [f"({' '.join(clean_text(block.name).split())})" if block.name.strip() else
-                         "(" + "." * int((d - 2 * self.measure("(", size)) / dot_w) + ")"]
+                texts = [
+                    f"({' '.join(clean_text(block.name).split())})"
+                    if block.name.strip()
+                    else "(" + "." * int((d - 2 * self.measure("(", size)) / dot_w) + ")"
+                ]
                 if below and role:
                     texts.append(role)
                 position = " ".join(clean_text(block.position).split())
                 if position:
                     texts.append(f"{self.words['position']} {position}" if position_label else position)
                 body = [ln for text in texts for ln in self.wrap(text, 2 * half, size)]
-                dated = self.wrap(f"{self.words['date']} {block.date}" if block.date.strip()
-                                  else self.words["blank_date"], 2 * half, size) if show_date else []
+                dated = (
+                    self.wrap(
+                        f"{self.words['date']} {block.date}" if block.date.strip() else self.words["blank_date"],
+                        2 * half,
+                        size,
+                    )
+                    if show_date
+                    else []
+                )
                 laid.append((start, wr, "" if below else role, cx, half, (body, dated)))
             # the date lines of a row on one level, whatever the names above them take
             n_body = max(len(x[5][0]) for x in laid)

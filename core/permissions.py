@@ -27,14 +27,38 @@ MANUAL_PUBLISH = "manual.publish"  # publish a version of the borrowing manual (
 
 _GRANTS: dict[str, frozenset[str]] = {
     "staff": frozenset({ASSETS_VIEW, LOANS_REQUEST}),
-    "supply_officer": frozenset({ASSETS_VIEW, ASSETS_MANAGE, ASSETS_IMPORT, LABELS_PRINT, LOANS_REQUEST,
-                                 LOANS_MANAGE, LOANS_VIEW_ALL, EVIDENCE_VIEW, EVIDENCE_UPLOAD,
-                                 STOCKTAKE_VIEW, STOCKTAKE_PREPARE}),
-    "head": frozenset({ASSETS_VIEW, LOANS_REQUEST, LOANS_HEAD, LOANS_VIEW_ALL, EVIDENCE_VIEW,
-                       STOCKTAKE_VIEW, STOCKTAKE_MANAGE}),
+    "supply_officer": frozenset(
+        {
+            ASSETS_VIEW,
+            ASSETS_MANAGE,
+            ASSETS_IMPORT,
+            LABELS_PRINT,
+            LOANS_REQUEST,
+            LOANS_MANAGE,
+            LOANS_VIEW_ALL,
+            EVIDENCE_VIEW,
+            EVIDENCE_UPLOAD,
+            STOCKTAKE_VIEW,
+            STOCKTAKE_PREPARE,
+        }
+    ),
+    "head": frozenset(
+        {ASSETS_VIEW, LOANS_REQUEST, LOANS_HEAD, LOANS_VIEW_ALL, EVIDENCE_VIEW, STOCKTAKE_VIEW, STOCKTAKE_MANAGE}
+    ),
     "auditor": frozenset({ASSETS_VIEW, AUDIT_VIEW, LOANS_VIEW_ALL, EVIDENCE_VIEW, STOCKTAKE_VIEW}),
-    "admin": frozenset({ASSETS_VIEW, USERS_MANAGE, SETTINGS_MANAGE, EVIDENCE_VIEW, EVIDENCE_UPLOAD,
-                        EVIDENCE_MANAGE, EVIDENCE_PUBLISH, STOCKTAKE_VIEW, MANUAL_PUBLISH}),
+    "admin": frozenset(
+        {
+            ASSETS_VIEW,
+            USERS_MANAGE,
+            SETTINGS_MANAGE,
+            EVIDENCE_VIEW,
+            EVIDENCE_UPLOAD,
+            EVIDENCE_MANAGE,
+            EVIDENCE_PUBLISH,
+            STOCKTAKE_VIEW,
+            MANUAL_PUBLISH,
+        }
+    ),
 }
 
 

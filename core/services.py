@@ -43,6 +43,7 @@ def _dummy() -> str:
         _dummy_hash = _hasher.hash("not-a-real-password")
     return _dummy_hash
 
+
 DEFAULT_SETTINGS: dict[str, Any] = {
     "agency_name": "องค์การบริหารส่วนตำบลตัวอย่าง",
     "agency_short": "อบต.ตัวอย่าง",
@@ -93,6 +94,7 @@ def normalise_username(username: str) -> str:
 
 # --- login ---------------------------------------------------------------------------------------
 
+
 def _record_sign_in(session: Session, actor: User | None, action: str, subject: Any, data: dict) -> bool:
     """Record signing in or out; when the log cannot take an entry, go on without it and say so loudly.
 
@@ -106,14 +108,22 @@ def _record_sign_in(session: Session, actor: User | None, action: str, subject: 
         return True
     except AuditUnavailable:
         session.info["audit_waived"] = action
-        log.critical("%s of %r committed WITHOUT its audit entry: the audit log cannot be written",
-                     action, getattr(subject, "username", ""))
+        log.critical(
+            "%s of %r committed WITHOUT its audit entry: the audit log cannot be written",
+            action,
+            getattr(subject, "username", ""),
+        )
         return False
 
 
-LOGIN_DEFAULTS: dict[str, Any] = {"LOGIN_SLOWDOWN_AFTER": 3, "LOGIN_LOCK_AFTER": 10, "LOGIN_LOCK_MINUTES": 15,
-                                  "LOGIN_ADDRESS_LOCK_AFTER": 30, "LOGIN_USER_LOCK_AFTER": 100,
-                                  "LOGIN_WINDOW_MINUTES": 15}
+LOGIN_DEFAULTS: dict[str, Any] = {
+    "LOGIN_SLOWDOWN_AFTER": 3,
+    "LOGIN_LOCK_AFTER": 10,
+    "LOGIN_LOCK_MINUTES": 15,
+    "LOGIN_ADDRESS_LOCK_AFTER": 30,
+    "LOGIN_USER_LOCK_AFTER": 100,
+    "LOGIN_WINDOW_MINUTES": 15,
+}
 
 
 def _throttles(session: Session, key: str, address: str) -> list[LoginThrottle]:
@@ -129,11 +139,20 @@ def _throttles(session: Session, key: str, address: str) -> list[LoginThrottle]:
     dialect_insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     for row_key in sorted(rows):
         scope, username, addr = rows[row_key]
-        session.execute(dialect_insert(LoginThrottle).values(key=row_key, scope=scope, username=username,
-                                                             address=addr, failures=0)
-                        .on_conflict_do_nothing(index_elements=["key"]))
-    found = {t.key: t for t in session.execute(select(LoginThrottle).where(LoginThrottle.key.in_(sorted(rows)))
-                                               .order_by(LoginThrottle.key).with_for_update()).scalars()}
+        session.execute(
+            dialect_insert(LoginThrottle)
+            .values(key=row_key, scope=scope, username=username, address=addr, failures=0)
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
+    found = {
+        t.key: t
+        for t in session.execute(
+            select(LoginThrottle)
+            .where(LoginThrottle.key.in_(sorted(rows)))
+            .order_by(LoginThrottle.key)
+            .with_for_update()
+        ).scalars()
+    }
     return [found[LoginThrottle.key_of(*scope)] for scope in scopes]
 
 
@@ -152,10 +171,12 @@ def _refusal(throttles: list[LoginThrottle], now: datetime, cfg: dict[str, Any])
         if locked and locked > now:
             minutes = max(1, math.ceil((locked - now).total_seconds() / 60))
             if throttle.scope != THROTTLE_ADDRESS:
-                return LoginRefused(N_("Too many failed logins: this account is locked for %(minutes)d more "
-                                       "minutes."), minutes=minutes)
-            return LoginRefused(N_("Too many failed logins from this address: try again in %(minutes)d "
-                                   "minutes."), minutes=minutes)
+                return LoginRefused(
+                    N_("Too many failed logins: this account is locked for %(minutes)d more minutes."), minutes=minutes
+                )
+            return LoginRefused(
+                N_("Too many failed logins from this address: try again in %(minutes)d minutes."), minutes=minutes
+            )
     pair = throttles[0]
     extra = pair.failures - cfg["LOGIN_SLOWDOWN_AFTER"]
     last = _aware(pair.last_failed_at)
@@ -166,8 +187,11 @@ def _refusal(throttles: list[LoginThrottle], now: datetime, cfg: dict[str, Any])
 
 
 def _count_failure(throttles: list[LoginThrottle], now: datetime, cfg: dict[str, Any]) -> None:
-    limits = {THROTTLE_USER_ADDRESS: cfg["LOGIN_LOCK_AFTER"], THROTTLE_ADDRESS: cfg["LOGIN_ADDRESS_LOCK_AFTER"],
-              THROTTLE_USER: cfg["LOGIN_USER_LOCK_AFTER"]}
+    limits = {
+        THROTTLE_USER_ADDRESS: cfg["LOGIN_LOCK_AFTER"],
+        THROTTLE_ADDRESS: cfg["LOGIN_ADDRESS_LOCK_AFTER"],
+        THROTTLE_USER: cfg["LOGIN_USER_LOCK_AFTER"],
+    }
     for throttle in throttles:
         throttle.failures += 1
         throttle.first_failed_at = throttle.first_failed_at or now
@@ -177,8 +201,16 @@ def _count_failure(throttles: list[LoginThrottle], now: datetime, cfg: dict[str,
             throttle.failures, throttle.first_failed_at = 0, None
 
 
-def login(session: Session, username: str, password: str, *, ip: str = "", user_agent: str = "",
-          now: datetime | None = None, config: dict[str, Any] | None = None) -> tuple[User, str]:
+def login(
+    session: Session,
+    username: str,
+    password: str,
+    *,
+    ip: str = "",
+    user_agent: str = "",
+    now: datetime | None = None,
+    config: dict[str, Any] | None = None,
+) -> tuple[User, str]:
     """Check a password under the throttle; on success open a login session and return its token.
 
     Failures count per (username, address) — the delay and the lock a guesser meets —, per address (many
@@ -205,8 +237,13 @@ def login(session: Session, username: str, password: str, *, ip: str = "", user_
     if not ok or user is None or not user.active:
         _count_failure(throttles, now, cfg)
         # Nobody is signed in: the actor is unknown (None); the account tried is the subject.
-        _record_sign_in(session, None, "auth.login_failed", user,
-                        {"username": key, "reason": "inactive" if user and ok else "bad_credentials"})
+        _record_sign_in(
+            session,
+            None,
+            "auth.login_failed",
+            user,
+            {"username": key, "reason": "inactive" if user and ok else "bad_credentials"},
+        )
         session.commit()
         raise LoginRefused(N_("Wrong username or password."))
 
@@ -227,14 +264,20 @@ def login(session: Session, username: str, password: str, *, ip: str = "", user_
 def locked_logins(session: Session, now: datetime | None = None) -> list[LoginThrottle]:
     """The locks in force now, newest first: for the admin, to see who is being guessed at from where."""
     now = now or utcnow()
-    return list(session.execute(select(LoginThrottle).where(LoginThrottle.locked_until > now)
-                                .order_by(LoginThrottle.locked_until.desc(), LoginThrottle.key)).scalars())
+    return list(
+        session.execute(
+            select(LoginThrottle)
+            .where(LoginThrottle.locked_until > now)
+            .order_by(LoginThrottle.locked_until.desc(), LoginThrottle.key)
+        ).scalars()
+    )
 
 
 def _aware(at: datetime | None) -> datetime | None:
     if at is None or at.tzinfo is not None:
         return at
     from datetime import UTC
+
     return at.replace(tzinfo=UTC)
 
 
@@ -246,9 +289,14 @@ def load_session_user(session: Session, token: str) -> User | None:
     if not token:
         return None
     row = session.execute(
-        select(User).join(LoginSession, LoginSession.user_id == User.id)
-        .where(LoginSession.token == token, LoginSession.revoked_at.is_(None), User.active.is_(True),
-               LoginSession.created_at > utcnow() - timedelta(hours=SESSION_HOURS))
+        select(User)
+        .join(LoginSession, LoginSession.user_id == User.id)
+        .where(
+            LoginSession.token == token,
+            LoginSession.revoked_at.is_(None),
+            User.active.is_(True),
+            LoginSession.created_at > utcnow() - timedelta(hours=SESSION_HOURS),
+        )
     ).scalar_one_or_none()
     if row is not None:
         row.current_session_token = token
@@ -258,16 +306,21 @@ def load_session_user(session: Session, token: str) -> User | None:
 def logout(session: Session, user: User, token: str) -> None:
     """End one login session server-side."""
     begin_write(session)
-    session.execute(update(LoginSession).where(LoginSession.token == token, LoginSession.revoked_at.is_(None))
-                    .values(revoked_at=utcnow()))
+    session.execute(
+        update(LoginSession)
+        .where(LoginSession.token == token, LoginSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
     _record_sign_in(session, user, "auth.logout", user, {})
     session.commit()
 
 
 def _revoke_all(session: Session, user_id: int) -> None:
-    session.execute(update(LoginSession).where(LoginSession.user_id == user_id,
-                                               LoginSession.revoked_at.is_(None))
-                    .values(revoked_at=utcnow()))
+    session.execute(
+        update(LoginSession)
+        .where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
 
 
 def change_password(session: Session, user: User, old_password: str, new_password: str) -> str:
@@ -292,14 +345,31 @@ def change_password(session: Session, user: User, old_password: str, new_passwor
 
 # --- user administration -------------------------------------------------------------------------
 
+
 def _user_state(user: User) -> dict[str, Any]:
-    return {"username": user.username, "name": user.name, "position": user.position,
-            "department": user.department, "email": user.email, "roles": sorted(user.roles),
-            "active": user.active}
+    return {
+        "username": user.username,
+        "name": user.name,
+        "position": user.position,
+        "department": user.department,
+        "email": user.email,
+        "roles": sorted(user.roles),
+        "active": user.active,
+    }
 
 
-def create_user(session: Session, actor: User | None, username: str, name: str, roles: set[str],
-                password: str, *, position: str = "", department: str = "", email: str = "") -> User:
+def create_user(
+    session: Session,
+    actor: User | None,
+    username: str,
+    name: str,
+    roles: set[str],
+    password: str,
+    *,
+    position: str = "",
+    department: str = "",
+    email: str = "",
+) -> User:
     """Create a person with roles. `actor` None means the command line (an operator on the server)."""
     if actor is not None:
         _require(actor, USERS_MANAGE)
@@ -317,9 +387,15 @@ def create_user(session: Session, actor: User | None, username: str, name: str, 
     if session.execute(select(User.id).where(User.username == key)).first():
         session.rollback()
         raise Conflict(N_("The username %(username)s is taken."), username=key)
-    user = User(username=key, name=name.strip()[:200], position=position.strip()[:200],
-                department=department.strip()[:200], email=email.strip()[:254],
-                password_hash=_hasher.hash(password), active=True)
+    user = User(
+        username=key,
+        name=name.strip()[:200],
+        position=position.strip()[:200],
+        department=department.strip()[:200],
+        email=email.strip()[:254],
+        password_hash=_hasher.hash(password),
+        active=True,
+    )
     user.set_roles(set(roles))
     session.add(user)
     session.flush()
@@ -328,8 +404,18 @@ def create_user(session: Session, actor: User | None, username: str, name: str, 
     return user
 
 
-def update_user(session: Session, actor: User, user_id: int, *, version: int, name: str, roles: set[str],
-                position: str = "", department: str = "", email: str = "") -> User:
+def update_user(
+    session: Session,
+    actor: User,
+    user_id: int,
+    *,
+    version: int,
+    name: str,
+    roles: set[str],
+    position: str = "",
+    department: str = "",
+    email: str = "",
+) -> User:
     """Change a person's details and roles; a stale form (someone saved first) is refused."""
     _require(actor, USERS_MANAGE)
     if not (name or "").strip():
@@ -358,8 +444,13 @@ def update_user(session: Session, actor: User, user_id: int, *, version: int, na
     session.flush()
     action = "user.roles_changed" if before["roles"] != after["roles"] else "user.updated"
     changed = [k for k in after if before[k] != after[k]]
-    recorder.record(session, actor, action, user,
-                    {"before": {k: before[k] for k in changed}, "after": {k: after[k] for k in changed}})
+    recorder.record(
+        session,
+        actor,
+        action,
+        user,
+        {"before": {k: before[k] for k in changed}, "after": {k: after[k] for k in changed}},
+    )
     session.commit()
     return user
 
@@ -379,8 +470,13 @@ def set_user_active(session: Session, actor: User, user_id: int, active: bool) -
     user.active = active
     if not active:
         _revoke_all(session, user.id)
-    recorder.record(session, actor, "user.activated" if active else "user.deactivated", user,
-                    {"before": {"active": not active}, "after": {"active": active}})
+    recorder.record(
+        session,
+        actor,
+        "user.activated" if active else "user.deactivated",
+        user,
+        {"before": {"active": not active}, "after": {"active": active}},
+    )
     session.commit()
     return user
 
@@ -408,14 +504,17 @@ def set_language(session: Session, user: User, language: str) -> None:
     if before is None or before == language:
         session.rollback()
         return
-    session.execute(update(User).where(User.id == user.id).values(language=language)
-                    .execution_options(synchronize_session=False))
-    recorder.record(session, user, "user.language_changed", user,
-                    {"before": {"language": before}, "after": {"language": language}})
+    session.execute(
+        update(User).where(User.id == user.id).values(language=language).execution_options(synchronize_session=False)
+    )
+    recorder.record(
+        session, user, "user.language_changed", user, {"before": {"language": before}, "after": {"language": language}}
+    )
     session.commit()
 
 
 # --- settings ------------------------------------------------------------------------------------
+
 
 def get_settings(session: Session) -> dict[str, Any]:
     rows = session.execute(select(Setting.key, Setting.value)).all()
@@ -441,7 +540,12 @@ def update_settings(session: Session, actor: User | None, values: dict[str, Any]
             session.add(Setting(key=key, value=value))
         else:
             row.value = value
-    recorder.record(session, actor, "settings.changed", ("settings", "agency"),
-                    {"before": {k: current.get(k) for k in changed}, "after": changed})
+    recorder.record(
+        session,
+        actor,
+        "settings.changed",
+        ("settings", "agency"),
+        {"before": {k: current.get(k) for k in changed}, "after": changed},
+    )
     session.commit()
     return {**current, **changed}

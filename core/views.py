@@ -44,9 +44,13 @@ def login():
     if form.validate_on_submit():
         try:
             user, _token = services.login(
-                db.session, form.username.data, form.password.data,
-                ip=request.remote_addr or "", user_agent=request.user_agent.string or "",
-                config=current_app.config)
+                db.session,
+                form.username.data,
+                form.password.data,
+                ip=request.remote_addr or "",
+                user_agent=request.user_agent.string or "",
+                config=current_app.config,
+            )
         except services.LoginRefused as e:
             flash(domain_message(e.message, e.params), "danger")
             return render_template("core/login.html", form=form), 200
@@ -58,8 +62,13 @@ def login():
         session["lang"] = user.language
         if getattr(user, "audit_unavailable", False) and (user.can(AUDIT_VIEW) or user.has_role("admin")):
             with force_locale(user.language):
-                flash(_("The audit log cannot be written: changes are refused until it is repaired. Open "
-                        "Verify to see what is wrong."), "danger")
+                flash(
+                    _(
+                        "The audit log cannot be written: changes are refused until it is repaired. Open "
+                        "Verify to see what is wrong."
+                    ),
+                    "danger",
+                )
         return redirect(safe_next(form.next.data) or url_for("core.home"))
     return render_template("core/login.html", form=form)
 
@@ -120,13 +129,13 @@ def font(name: str):
 
 # --- admin: people -------------------------------------------------------------------------------
 
+
 @bp.route("/admin/users")
 @require(USERS_MANAGE)
 def users():
     """Everyone with an account, active first; below, the sign-in locks in force (who, from where)."""
     rows = db.session.execute(select(User).order_by(User.active.desc(), User.username)).scalars().all()
-    return render_template("admin/users.html", users=rows, form=EmptyForm(),
-                           locks=services.locked_logins(db.session))
+    return render_template("admin/users.html", users=rows, form=EmptyForm(), locks=services.locked_logins(db.session))
 
 
 @bp.route("/admin/users/new", methods=["GET", "POST"])
@@ -138,10 +147,20 @@ def user_new():
         if not form.password.data:
             form.password.errors.append(_("An initial password is required."))
         else:
-            outcome = submit_once("user.created", lambda: services.create_user(
-                db.session, actor(), form.username.data, form.name.data, set(form.roles.data),
-                form.password.data, position=form.position.data or "",
-                department=form.department.data or "", email=form.email.data or ""))
+            outcome = submit_once(
+                "user.created",
+                lambda: services.create_user(
+                    db.session,
+                    actor(),
+                    form.username.data,
+                    form.name.data,
+                    set(form.roles.data),
+                    form.password.data,
+                    position=form.position.data or "",
+                    department=form.department.data or "",
+                    email=form.email.data or "",
+                ),
+            )
             if outcome.replayed:
                 flash(_("This form was already sent; here is what it made."), "info")
                 return redirect(url_for("core.user_edit", user_id=int(outcome.record_id)))
@@ -162,13 +181,25 @@ def user_edit(user_id: int):
         form.version.data = str(user.version)
     if form.validate_on_submit():
         services.update_user(
-            db.session, actor(), user.id, version=int(form.version.data or 0), name=form.name.data,
-            roles=set(form.roles.data), position=form.position.data or "",
-            department=form.department.data or "", email=form.email.data or "")
+            db.session,
+            actor(),
+            user.id,
+            version=int(form.version.data or 0),
+            name=form.name.data,
+            roles=set(form.roles.data),
+            position=form.position.data or "",
+            department=form.department.data or "",
+            email=form.email.data or "",
+        )
         flash(_("Saved."), "success")
         return redirect(url_for("core.users"))
-    return render_template("admin/user_form.html", form=form, user=user,
-                           reset_form=ResetPasswordForm(prefix="reset"), toggle_form=EmptyForm())
+    return render_template(
+        "admin/user_form.html",
+        form=form,
+        user=user,
+        reset_form=ResetPasswordForm(prefix="reset"),
+        toggle_form=EmptyForm(),
+    )
 
 
 @bp.route("/admin/users/<int:user_id>/active", methods=["POST"])
@@ -179,8 +210,12 @@ def user_active(user_id: int):
     if form.validate_on_submit():
         active = request.form.get("active") == "1"
         user = services.set_user_active(db.session, actor(), user_id, active)
-        flash(_("%(username)s can sign in again.", username=user.username) if active
-              else _("%(username)s was deactivated and signed out.", username=user.username), "success")
+        flash(
+            _("%(username)s can sign in again.", username=user.username)
+            if active
+            else _("%(username)s was deactivated and signed out.", username=user.username),
+            "success",
+        )
     return redirect(url_for("core.user_edit", user_id=user_id))
 
 
@@ -199,13 +234,13 @@ def user_password(user_id: int):
 
 # --- admin: settings -----------------------------------------------------------------------------
 
+
 @bp.route("/admin/settings", methods=["GET", "POST"])
 @require(SETTINGS_MANAGE)
 def settings():
     """The agency's name and place, and the borrowing policy numbers."""
     current = services.get_settings(db.session)
-    form = SettingsForm(data={**current,
-                              "head_approval_threshold": Decimal(str(current["head_approval_threshold"]))})
+    form = SettingsForm(data={**current, "head_approval_threshold": Decimal(str(current["head_approval_threshold"]))})
     if form.validate_on_submit():
         values = {name: field.data for name, field in form._fields.items() if name in services.DEFAULT_SETTINGS}
         values["head_approval_threshold"] = str(Decimal(values["head_approval_threshold"]).quantize(Decimal("0.01")))

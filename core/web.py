@@ -58,9 +58,18 @@ def record_denial(missing: list[str]) -> None:
         from core.db import begin_write
 
         begin_write(session)
-        recorder.record(session, actor(), "permission.denied", None,
-                        {"endpoint": request.endpoint or "", "path": request.path[:300],
-                         "method": request.method, "missing": missing})
+        recorder.record(
+            session,
+            actor(),
+            "permission.denied",
+            None,
+            {
+                "endpoint": request.endpoint or "",
+                "path": request.path[:300],
+                "method": request.method,
+                "missing": missing,
+            },
+        )
         session.commit()
     except Exception:  # a denial must still be a 403 even if recording it fails; it is logged
         session.rollback()
@@ -81,7 +90,7 @@ def external_url(path: str) -> str:
     prefix is already in it, and BASE_URL carries it too: it is taken out once."""
     root = request.script_root if has_request_context() else ""
     if root and (path == root or path.startswith(root + "/")):
-        path = path[len(root):]
+        path = path[len(root) :]
     return current_app.config["BASE_URL"] + path
 
 
@@ -90,8 +99,7 @@ def safe_next(target: str | None) -> str | None:
     if not target:
         return None
     parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") \
-            or "\\" in target:
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None
     return target
 
@@ -100,5 +108,6 @@ def submit_once(action: str, create: Callable[[], Any]) -> form_tokens.Outcome:
     """Run a create service once per form: a replay or a simultaneous duplicate of the same form (its
     hidden `form_token`) gets the first submission's record back (see core.form_tokens)."""
     user = actor()
-    return form_tokens.run_once(db.session, request.form.get(form_tokens.FIELD), action,
-                                getattr(user, "id", None), create)
+    return form_tokens.run_once(
+        db.session, request.form.get(form_tokens.FIELD), action, getattr(user, "id", None), create
+    )

@@ -240,9 +240,7 @@ def prepare(
         },
     )
     session.commit()
-    report = reports.build(
-        session, fiscal_year, engine=engine, config=config, lang=lang, thai_digits=thai_digits
-    )
+    report = reports.build(session, fiscal_year, engine=engine, config=config, lang=lang, thai_digits=thai_digits)
     documents = {}
     for fmt in REPORT_FORMATS:
         data, _mime, name = reports.render(report, fmt)
@@ -355,17 +353,13 @@ def iter_bundle(bundle: Bundle, chunk_size: int = CHUNK) -> Iterator[bytes]:
                 try:
                     source = bundle.store.open(item.sha256)
                 except (OSError, ValueError):
-                    row.update(
-                        path="", sha256=item.sha256, size=item.size, note="missing from the file store"
-                    )
+                    row.update(path="", sha256=item.sha256, size=item.size, note="missing from the file store")
                     bundle.problems.append(f"evidence {item.evidence_id}: file {item.sha256} is missing")
                     manifest.append(row)
                     continue
                 digest, size = hashlib.sha256(), 0
                 info = zipfile.ZipInfo(path, _zip_time(item.uploaded_at))
-                info.compress_type = (
-                    zipfile.ZIP_STORED
-                )  # photos, PDFs and Office files are compressed already
+                info.compress_type = zipfile.ZIP_STORED  # photos, PDFs and Office files are compressed already
                 info.external_attr = 0o644 << 16
                 info.file_size = item.size  # lets zipfile choose ZIP64 up front for a large member
                 with source, zf.open(info, "w", force_zip64=item.size > 2**31 - 2**26) as target:

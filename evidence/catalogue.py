@@ -45,8 +45,16 @@ MEASURES = "measures"
 ANTI_CORRUPTION_PLAN = "anti_corruption_plan"
 ANTI_CORRUPTION_REPORT_6M = "anti_corruption_report_6m"
 ANTI_CORRUPTION_REPORT = "anti_corruption_report"
-ROLES = (BORROWING_MANUAL, OUTSIDERS_MANUAL, STOCKTAKE_RESULT, MEASURES_REPORT, MEASURES,
-         ANTI_CORRUPTION_PLAN, ANTI_CORRUPTION_REPORT_6M, ANTI_CORRUPTION_REPORT)
+ROLES = (
+    BORROWING_MANUAL,
+    OUTSIDERS_MANUAL,
+    STOCKTAKE_RESULT,
+    MEASURES_REPORT,
+    MEASURES,
+    ANTI_CORRUPTION_PLAN,
+    ANTI_CORRUPTION_REPORT_6M,
+    ANTI_CORRUPTION_REPORT,
+)
 # The roles the app itself files documents into (the others are there for the admin's own uploads).
 FILED_ROLES = (BORROWING_MANUAL, STOCKTAKE_RESULT, MEASURES_REPORT, OUTSIDERS_MANUAL)
 
@@ -99,9 +107,17 @@ class Row:
 
     def values(self) -> dict:
         """The indicator's columns as stored."""
-        return {"code": self.code, "instrument": self.instrument, "group": self.group, "text_th": self.title_th,
-                "text_en": self.title_en, "period": self.period, "role": " ".join(self.roles),
-                "to_confirm": self.to_confirm, "position": self.position}
+        return {
+            "code": self.code,
+            "instrument": self.instrument,
+            "group": self.group,
+            "text_th": self.title_th,
+            "text_en": self.title_en,
+            "period": self.period,
+            "role": " ".join(self.roles),
+            "to_confirm": self.to_confirm,
+            "position": self.position,
+        }
 
 
 @dataclass
@@ -137,8 +153,10 @@ def read_table(data: bytes, filename: str) -> list[dict[str, str]] | str:
         try:
             table = [[_cell(v) for v in row] for row in read_first_sheet(data)]
         except ArchiveRefused as refused:
-            if refused.message in (N_("The spreadsheet cannot be read; save it again as XLSX or CSV."),
-                                   N_("The document is damaged and cannot be read.")):
+            if refused.message in (
+                N_("The spreadsheet cannot be read; save it again as XLSX or CSV."),
+                N_("The document is damaged and cannot be read."),
+            ):
                 return "the file is not a readable XLSX workbook"
             return str(refused)
     else:
@@ -207,10 +225,18 @@ def parse(data: bytes, filename: str = "catalogue.csv") -> Parsed:
         if flag not in _YES and flag not in _NO:
             problems.append(Problem(n, "to_confirm", "yes or no (1 or 0)"))
         if len(problems) == bad:
-            rows.append(Row(code=code, instrument=instrument, group=group, title_th=title_th,
-                            title_en=(raw.get("title_en") or "").strip()[:2000],
-                            period="" if instrument != "OIT" else period, roles=roles_of(role_text),
-                            to_confirm=flag in _YES))
+            rows.append(
+                Row(
+                    code=code,
+                    instrument=instrument,
+                    group=group,
+                    title_th=title_th,
+                    title_en=(raw.get("title_en") or "").strip()[:2000],
+                    period="" if instrument != "OIT" else period,
+                    roles=roles_of(role_text),
+                    to_confirm=flag in _YES,
+                )
+            )
     if not rows and not problems:
         problems.append(Problem(1, "-", "the file has no items"))
     # The catalogue's order is the natural order of its codes, whatever order the sheet was left in (a sheet

@@ -61,15 +61,15 @@ def _is_digest(name: str) -> bool:
     return len(name) == 64 and set(name) <= _HEX
 
 
-def check_store(session: Session, root: str | Path, now: float | None = None,
-                progress=None) -> StoreCheck:
+def check_store(session: Session, root: str | Path, now: float | None = None, progress=None) -> StoreCheck:
     """Re-hash every stored file the database names and look for files no row names."""
     store, root = FileStore(root), Path(root)
     now = time.time() if now is None else now
     result = StoreCheck()
     referenced: set[str] = set()
-    for digest in session.execute(select(StoredFile.sha256).order_by(StoredFile.sha256)
-                                  .execution_options(yield_per=1000)).scalars():
+    for digest in session.execute(
+        select(StoredFile.sha256).order_by(StoredFile.sha256).execution_options(yield_per=1000)
+    ).scalars():
         referenced.add(digest)
         result.checked += 1
         try:
@@ -118,9 +118,11 @@ def check_command():
         click.echo(f"ORPHAN   {path.relative_to(root)}  (on disk, named by no stored_files row)")
     for path in result.incomplete:
         click.echo(f"INCOMPLETE  {path.relative_to(root)}  (a write that never finished; safe to delete)")
-    summary = (f"{result.checked} files checked: {len(result.missing)} missing, "
-               f"{len(result.altered)} altered, {len(result.orphaned)} orphaned, "
-               f"{len(result.incomplete)} incomplete writes")
+    summary = (
+        f"{result.checked} files checked: {len(result.missing)} missing, "
+        f"{len(result.altered)} altered, {len(result.orphaned)} orphaned, "
+        f"{len(result.incomplete)} incomplete writes"
+    )
     if result.in_progress:
         summary += f", {result.in_progress} uploads in progress"
     click.echo(("OK: " if result.ok else "FAILED: ") + summary)
@@ -158,5 +160,7 @@ def catalogue_import_command(file: Path, year: int, dry_run: bool):
     for label, codes in (("add", result.created), ("change", result.updated), ("retire", result.retired)):
         if codes:
             click.echo(f"{would}{label}: {' '.join(codes)}")
-    click.echo(f"fiscal year {year}: {would}add {len(result.created)}, {would}change {len(result.updated)}, "
-               f"{would}retire {len(result.retired)}, unchanged {result.unchanged}")
+    click.echo(
+        f"fiscal year {year}: {would}add {len(result.created)}, {would}change {len(result.updated)}, "
+        f"{would}retire {len(result.retired)}, unchanged {result.unchanged}"
+    )

@@ -90,12 +90,15 @@ def keep_with_next(paragraphs: Sequence[Any]) -> None:
         p.paragraph_format.keep_together = True
 
 
-SIGN_WORDS = {"th": ("ลงชื่อ", "ตำแหน่ง", "วันที่ ........./........../.........."),
-              "en": ("Signed", "Position", "Date ........./........../..........")}
+SIGN_WORDS = {
+    "th": ("ลงชื่อ", "ตำแหน่ง", "วันที่ ........./........../.........."),
+    "en": ("Signed", "Position", "Date ........./........../.........."),
+}
 
 
-def signature_table(document: Any, signers: Sequence[Signer], lang: str, fonts: Fonts, width_mm: float,
-                    size: float = 14) -> Any:
+def signature_table(
+    document: Any, signers: Sequence[Signer], lang: str, fonts: Fonts, width_mm: float, size: float = 14
+) -> Any:
     """ผู้รายงาน and ผู้รับรอง side by side in a table without borders: "ลงชื่อ ....... role", "(name)",
     "ตำแหน่ง position", "วันที่ ..../..../....", centred; blank names and positions are dotted lines. The row
     does not split across pages."""
@@ -116,10 +119,12 @@ def signature_table(document: Any, signers: Sequence[Signer], lang: str, fonts: 
         col.set(qn("w:w"), str(int(width / 25.4 * 1440)))
     for cell, signer in zip(table.rows[0].cells, signers, strict=True):
         cell.width = Mm(width)
-        lines = [f"{sign} {'.' * 36} {signer.role}",
-                 f"({signer.name})" if signer.name else "(" + "." * 40 + ")",
-                 f"{position_word} {signer.position or '.' * 36}",
-                 date_line]
+        lines = [
+            f"{sign} {'.' * 36} {signer.role}",
+            f"({signer.name})" if signer.name else "(" + "." * 40 + ")",
+            f"{position_word} {signer.position or '.' * 36}",
+            date_line,
+        ]
         first = True
         for line in lines:
             p = cell.paragraphs[0] if first else cell.add_paragraph()

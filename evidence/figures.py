@@ -51,20 +51,50 @@ APPROVED_LIKE = (APPROVED, CHECKED_OUT, RETURNED)
 
 # Figure keys a measure may show in its row, with their labels (msgids) for the documents.
 FIGURE_KEYS = (
-    "lending.requests", "lending.approved", "lending.rejected", "lending.cancelled", "lending.pending",
-    "lending.median_days_to_decision", "lending.loans_checked_out", "lending.items_checked_out",
-    "lending.items_returned", "lending.items_returned_on_time", "lending.items_returned_late",
-    "lending.on_time_return_rate", "lending.items_damaged", "lending.items_lost",
-    "lending.items_out_at_year_end", "lending.items_overdue_at_year_end", "lending.overdue_items",
-    "lending.overdue_items_demanded_within_7_days", "lending.overdue_items_demanded_late",
-    "lending.overdue_items_not_demanded", "assets.total", "assets.lendable", "assets.checked_in_stocktake",
-    "assets.not_found_in_stocktake", "audit.entries_in_year", "audit.chain_intact", "audit.head_seq",
-    "evidence.items", "evidence.public_items",
-    "eservice.requests_staff", "eservice.requests_eservice", "eservice.requests_counter", "eservice.requests_agency",
-    "eservice.outside_requests", "eservice.outside_approved", "eservice.outside_rejected",
-    "eservice.outside_median_days_to_decision", "eservice.loans_by_count", "eservice.items_lent_by_count",
-    "eservice.outside_items_returned", "eservice.outside_items_returned_on_time",
-    "eservice.outside_on_time_return_rate", "eservice.survey_answers", "eservice.survey_average",
+    "lending.requests",
+    "lending.approved",
+    "lending.rejected",
+    "lending.cancelled",
+    "lending.pending",
+    "lending.median_days_to_decision",
+    "lending.loans_checked_out",
+    "lending.items_checked_out",
+    "lending.items_returned",
+    "lending.items_returned_on_time",
+    "lending.items_returned_late",
+    "lending.on_time_return_rate",
+    "lending.items_damaged",
+    "lending.items_lost",
+    "lending.items_out_at_year_end",
+    "lending.items_overdue_at_year_end",
+    "lending.overdue_items",
+    "lending.overdue_items_demanded_within_7_days",
+    "lending.overdue_items_demanded_late",
+    "lending.overdue_items_not_demanded",
+    "assets.total",
+    "assets.lendable",
+    "assets.checked_in_stocktake",
+    "assets.not_found_in_stocktake",
+    "audit.entries_in_year",
+    "audit.chain_intact",
+    "audit.head_seq",
+    "evidence.items",
+    "evidence.public_items",
+    "eservice.requests_staff",
+    "eservice.requests_eservice",
+    "eservice.requests_counter",
+    "eservice.requests_agency",
+    "eservice.outside_requests",
+    "eservice.outside_approved",
+    "eservice.outside_rejected",
+    "eservice.outside_median_days_to_decision",
+    "eservice.loans_by_count",
+    "eservice.items_lent_by_count",
+    "eservice.outside_items_returned",
+    "eservice.outside_items_returned_on_time",
+    "eservice.outside_on_time_return_rate",
+    "eservice.survey_answers",
+    "eservice.survey_average",
 )
 
 
@@ -113,8 +143,11 @@ def sql_bangkok_days_between(session: Session, later: Any, earlier: Any) -> Any:
     """SQL: whole days from the Bangkok date of the instant `earlier` to that of the instant `later`."""
     if _on_postgres(session):
         return sql_bangkok_day(session, later) - sql_bangkok_day(session, earlier)
-    return cast(func.julianday(_seconds(later), "+7 hours", "start of day")
-                - func.julianday(_seconds(earlier), "+7 hours", "start of day"), Integer)
+    return cast(
+        func.julianday(_seconds(later), "+7 hours", "start of day")
+        - func.julianday(_seconds(earlier), "+7 hours", "start of day"),
+        Integer,
+    )
 
 
 def sql_scan(session: Session, column: Any) -> Any:
@@ -158,8 +191,7 @@ def sql_covers(session: Session) -> Any:
     of its loan that were overdue when it was made."""
     if _on_postgres(session):
         return text("CAST(demands.item_ids AS jsonb) @> to_jsonb(loan_items.id)")
-    return text("EXISTS (SELECT 1 FROM json_each(demands.item_ids) AS covered "
-                "WHERE covered.value = loan_items.id)")
+    return text("EXISTS (SELECT 1 FROM json_each(demands.item_ids) AS covered WHERE covered.value = loan_items.id)")
 
 
 def still_out() -> Any:
@@ -194,55 +226,83 @@ def lending_figures(session: Session, start: date, end: date, as_of: date | None
     # Days from request to decision, counted per number of days (the status test inside the CASE, so that
     # SQLite reads the table through instead of walking the status index).
     decided = and_(Loan.status.in_((*APPROVED_LIKE, REJECTED)), Loan.decided_at.is_not(None))
-    waited = (select(case((decided, sql_bangkok_days_between(session, Loan.decided_at, Loan.requested_at)))
-                     .label("days")).where(in_year).subquery())
-    decisions = {int(days): n for days, n in session.execute(
-        select(waited.c.days, func.count()).group_by(waited.c.days)) if days is not None}
+    waited = (
+        select(case((decided, sql_bangkok_days_between(session, Loan.decided_at, Loan.requested_at))).label("days"))
+        .where(in_year)
+        .subquery()
+    )
+    decisions = {
+        int(days): n
+        for days, n in session.execute(select(waited.c.days, func.count()).group_by(waited.c.days))
+        if days is not None
+    }
     median_days = median_of_counts(decisions)
 
     loans_checked_out, items_checked_out = session.execute(
         select(func.count(func.distinct(Loan.id)), func.count(LoanItem.id))
-        .select_from(Loan).join(LoanItem, LoanItem.loan_id == Loan.id)
-        .where(Loan.checked_out_at >= lo, Loan.checked_out_at < hi)).one()
+        .select_from(Loan)
+        .join(LoanItem, LoanItem.loan_id == Loan.id)
+        .where(Loan.checked_out_at >= lo, Loan.checked_out_at < hi)
+    ).one()
 
     def items(*columns: Any) -> Any:
         """Items of loans handed over before the year ended (every item figure is about those)."""
-        return (select(*columns).select_from(LoanItem).join(Loan, Loan.id == LoanItem.loan_id)
-                .where(Loan.checked_out_at.is_not(None), Loan.checked_out_at < hi))
+        return (
+            select(*columns)
+            .select_from(LoanItem)
+            .join(Loan, Loan.id == LoanItem.loan_id)
+            .where(Loan.checked_out_at.is_not(None), Loan.checked_out_at < hi)
+        )
 
     def counted(condition: Any) -> Any:
         return func.count(case((condition, 1)))
 
     # Back or lost in the year: returned_at is the day it came back or the day the loss was recorded.
     came_back = LoanItem.condition.in_((GOOD, DAMAGED))
-    returned, returned_late, damaged, lost = session.execute(items(
-        counted(came_back),
-        counted(and_(came_back, sql_after_day(session, LoanItem.returned_at, Loan.due_on))),
-        counted(LoanItem.condition == DAMAGED),
-        counted(LoanItem.condition == LOST),
-    ).where(LoanItem.returned_at >= lo, LoanItem.returned_at < hi)).one()
+    returned, returned_late, damaged, lost = session.execute(
+        items(
+            counted(came_back),
+            counted(and_(came_back, sql_after_day(session, LoanItem.returned_at, Loan.due_on))),
+            counted(LoanItem.condition == DAMAGED),
+            counted(LoanItem.condition == LOST),
+        ).where(LoanItem.returned_at >= lo, LoanItem.returned_at < hi)
+    ).one()
 
     # Handed over by the end of the last day (or of today, while the year runs) and neither back nor lost by
     # then.
-    out_at_end, overdue_at_end = session.execute(items(func.count(), counted(Loan.due_on < as_of)).where(
-        Loan.checked_out_at < hi_as_of,
-        or_(still_out(), LoanItem.returned_at >= hi_as_of))).one()
+    out_at_end, overdue_at_end = session.execute(
+        items(func.count(), counted(Loan.due_on < as_of)).where(
+            Loan.checked_out_at < hi_as_of, or_(still_out(), LoanItem.returned_at >= hi_as_of)
+        )
+    ).one()
 
     # Due in the year and neither back nor lost by the end of the due day; per item, the days from the due
     # date to the first demand that covers it: one that names the item (not merely one of its loan), dated
     # after the due date, while the item was still out.
     first_demand = (
         select(func.min(Demand.demanded_on))
-        .where(Demand.loan_id == Loan.id, Demand.demanded_on > Loan.due_on, sql_covers(session),
-               or_(LoanItem.returned_at.is_(None),
-                   Demand.demanded_on <= sql_bangkok_day(session, LoanItem.returned_at)))
-        .correlate(Loan, LoanItem).scalar_subquery())
-    overdue = items(sql_days_between(session, first_demand, Loan.due_on).label("days")).where(
-        sql_scan(session, Loan.due_on) >= start, sql_scan(session, Loan.due_on) <= end,
-        or_(still_out(), sql_after_day(session, LoanItem.returned_at, Loan.due_on)),
-    ).subquery()
-    demanded = {None if days is None else int(days): n for days, n in session.execute(
-        select(overdue.c.days, func.count()).group_by(overdue.c.days))}
+        .where(
+            Demand.loan_id == Loan.id,
+            Demand.demanded_on > Loan.due_on,
+            sql_covers(session),
+            or_(LoanItem.returned_at.is_(None), Demand.demanded_on <= sql_bangkok_day(session, LoanItem.returned_at)),
+        )
+        .correlate(Loan, LoanItem)
+        .scalar_subquery()
+    )
+    overdue = (
+        items(sql_days_between(session, first_demand, Loan.due_on).label("days"))
+        .where(
+            sql_scan(session, Loan.due_on) >= start,
+            sql_scan(session, Loan.due_on) <= end,
+            or_(still_out(), sql_after_day(session, LoanItem.returned_at, Loan.due_on)),
+        )
+        .subquery()
+    )
+    demanded = {
+        None if days is None else int(days): n
+        for days, n in session.execute(select(overdue.c.days, func.count()).group_by(overdue.c.days))
+    }
 
     return {
         "requests": sum(counts.values()),
@@ -268,43 +328,65 @@ def lending_figures(session: Session, start: date, end: date, as_of: date | None
     }
 
 
-def asset_figures(session: Session, start: date, end: date,
-                  stocktake: Callable[[Session, date, date], tuple[int, int]] | None = None,
-                  as_of: date | None = None) -> dict[str, Any]:
+def asset_figures(
+    session: Session,
+    start: date,
+    end: date,
+    stocktake: Callable[[Session, date, date], tuple[int, int]] | None = None,
+    as_of: date | None = None,
+) -> dict[str, Any]:
     """Assets on the register on the last day of the year (acquired by then, not disposed before it) — or,
     while the year runs, on `as_of` (today)."""
     day = end if as_of is None else min(as_of, end)
     end_utc = bangkok_midnight_utc(day + timedelta(days=1))
     on_register = and_(
         or_(Asset.acquired_on <= day, and_(Asset.acquired_on.is_(None), Asset.created_at < end_utc)),
-        or_(Asset.disposed_on.is_(None), Asset.disposed_on >= day))
+        or_(Asset.disposed_on.is_(None), Asset.disposed_on >= day),
+    )
     total, lendable = session.execute(
-        select(func.count(), func.coalesce(func.sum(case((Asset.lendable.is_(True), 1), else_=0)), 0))
-        .where(on_register)).one()
+        select(func.count(), func.coalesce(func.sum(case((Asset.lendable.is_(True), 1), else_=0)), 0)).where(
+            on_register
+        )
+    ).one()
     checked, not_found = stocktake(session, start, end) if stocktake else (0, 0)
-    return {"total": total, "lendable": int(lendable), "checked_in_stocktake": checked,
-            "not_found_in_stocktake": not_found}
+    return {
+        "total": total,
+        "lendable": int(lendable),
+        "checked_in_stocktake": checked,
+        "not_found_in_stocktake": not_found,
+    }
 
 
 def audit_figures(session: Session, start: date, end: date, chain_intact: Callable[[], bool]) -> dict[str, Any]:
     lo, hi = bangkok_midnight_utc(start), bangkok_midnight_utc(end + timedelta(days=1))
-    entries = session.execute(select(func.count()).select_from(AuditEntry)
-                              .where(AuditEntry.at >= lo, AuditEntry.at < hi)).scalar_one()
+    entries = session.execute(
+        select(func.count()).select_from(AuditEntry).where(AuditEntry.at >= lo, AuditEntry.at < hi)
+    ).scalar_one()
     head = session.get(AuditHead, 1)
-    return {"entries_in_year": entries, "chain_intact": bool(chain_intact()),
-            "head_seq": head.seq if head else 0, "head_hash": head.hash if head else "0" * 64}
+    return {
+        "entries_in_year": entries,
+        "chain_intact": bool(chain_intact()),
+        "head_seq": head.seq if head else 0,
+        "head_hash": head.hash if head else "0" * 64,
+    }
 
 
 def evidence_figures(session: Session, fiscal_year: int) -> dict[str, Any]:
     items, public = session.execute(
-        select(func.count(), func.coalesce(func.sum(case((EvidenceItem.visibility == PUBLIC, 1), else_=0)), 0))
-        .where(EvidenceItem.fiscal_year == fiscal_year)).one()
+        select(func.count(), func.coalesce(func.sum(case((EvidenceItem.visibility == PUBLIC, 1), else_=0)), 0)).where(
+            EvidenceItem.fiscal_year == fiscal_year
+        )
+    ).one()
     from evidence.services import code_order, in_catalogue_order
 
-    counts = dict(session.execute(
-        select(EvidenceIndicator.code, func.count(func.distinct(EvidenceIndicator.evidence_id)))
-        .join(EvidenceItem, EvidenceItem.id == EvidenceIndicator.evidence_id)
-        .where(EvidenceItem.fiscal_year == fiscal_year).group_by(EvidenceIndicator.code)).all())
+    counts = dict(
+        session.execute(
+            select(EvidenceIndicator.code, func.count(func.distinct(EvidenceIndicator.evidence_id)))
+            .join(EvidenceItem, EvidenceItem.id == EvidenceIndicator.evidence_id)
+            .where(EvidenceItem.fiscal_year == fiscal_year)
+            .group_by(EvidenceIndicator.code)
+        ).all()
+    )
     # in the order of the year's catalogue (e2 before e12), as every list of codes
     by_indicator = {c: counts[c] for c in in_catalogue_order(counts, code_order(session, fiscal_year))}
     return {"items": items, "public_items": int(public), "by_indicator": by_indicator}
@@ -317,28 +399,36 @@ def eservice_figures(session: Session, start: date, end: date) -> dict[str, Any]
 
     lo, hi = bangkok_midnight_utc(start), bangkok_midnight_utc(end + timedelta(days=1))
     in_year = and_(Loan.requested_at >= lo, Loan.requested_at < hi)
-    by_channel = dict(session.execute(select(Loan.channel, func.count()).where(in_year)
-                                      .group_by(Loan.channel)).all())
+    by_channel = dict(session.execute(select(Loan.channel, func.count()).where(in_year).group_by(Loan.channel)).all())
     outside = and_(in_year, Loan.party_id.is_not(None))
     counts = dict(session.execute(select(Loan.status, func.count()).where(outside).group_by(Loan.status)).all())
     decided = and_(Loan.status.in_((*APPROVED_LIKE, REJECTED)), Loan.decided_at.is_not(None))
     days = sql_bangkok_days_between(session, Loan.decided_at, Loan.requested_at)
-    decisions = {int(d): n for d, n in session.execute(
-        select(days, func.count()).where(outside, decided).group_by(days)) if d is not None}
+    decisions = {
+        int(d): n
+        for d, n in session.execute(select(days, func.count()).where(outside, decided).group_by(days))
+        if d is not None
+    }
     median_days = median_of_counts(decisions)
     handed = and_(Loan.checked_out_at >= lo, Loan.checked_out_at < hi)
     loans_by_count, items_by_count = session.execute(
         select(func.count(func.distinct(Loan.id)), func.count(LoanItem.id))
-        .select_from(Loan).join(LoanItem, LoanItem.loan_id == Loan.id)
-        .where(handed, LoanItem.line_id.is_not(None))).one()
+        .select_from(Loan)
+        .join(LoanItem, LoanItem.loan_id == Loan.id)
+        .where(handed, LoanItem.line_id.is_not(None))
+    ).one()
     came_back = LoanItem.condition.in_((GOOD, DAMAGED))
     returned, late = session.execute(
         select(func.count(), func.count(case((sql_after_day(session, LoanItem.returned_at, Loan.due_on), 1))))
-        .select_from(LoanItem).join(Loan, Loan.id == LoanItem.loan_id)
-        .where(Loan.party_id.is_not(None), came_back, LoanItem.returned_at >= lo, LoanItem.returned_at < hi)).one()
+        .select_from(LoanItem)
+        .join(Loan, Loan.id == LoanItem.loan_id)
+        .where(Loan.party_id.is_not(None), came_back, LoanItem.returned_at >= lo, LoanItem.returned_at < hi)
+    ).one()
     answers, total = session.execute(
-        select(func.count(), func.coalesce(func.sum(LoanSurvey.score), 0))
-        .where(LoanSurvey.answered_at >= lo, LoanSurvey.answered_at < hi)).one()
+        select(func.count(), func.coalesce(func.sum(LoanSurvey.score), 0)).where(
+            LoanSurvey.answered_at >= lo, LoanSurvey.answered_at < hi
+        )
+    ).one()
     return {
         "requests_staff": by_channel.get("staff", 0),
         "requests_eservice": by_channel.get("eservice", 0),
@@ -358,9 +448,13 @@ def eservice_figures(session: Session, start: date, end: date) -> dict[str, Any]
     }
 
 
-def compute(session: Session, fiscal_year: int, chain_intact: Callable[[], bool],
-            stocktake: Callable[[Session, date, date], tuple[int, int]] | None = None,
-            today: date | None = None) -> dict[str, Any]:
+def compute(
+    session: Session,
+    fiscal_year: int,
+    chain_intact: Callable[[], bool],
+    stocktake: Callable[[Session, date, date], tuple[int, int]] | None = None,
+    today: date | None = None,
+) -> dict[str, Any]:
     """The whole report object for a B.E. fiscal year. `chain_intact` is asked last: a verification
     started before this call (see evidence.report.chain_check) runs while the other figures are counted.
 

@@ -134,8 +134,9 @@ class UploadForm(BaseForm):
     files = MultipleFileField(_l("Files"))
     fiscal_year = HiddenField(validators=[DataRequired(), Regexp(r"^\d{4}$")])
     indicators = _Checkboxes(_l("Indicators"), choices=[])
-    title = StringField(_l("Title"), validators=[Optional(), Length(max=300)],
-                        description=_l("Leave blank to use each file's name."))
+    title = StringField(
+        _l("Title"), validators=[Optional(), Length(max=300)], description=_l("Leave blank to use each file's name.")
+    )
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)])
     loan_id = HiddenField()
     asset_id = HiddenField()
@@ -154,8 +155,11 @@ class VisibilityForm(BaseForm):
 
 
 class IndicatorForm(BaseForm):
-    code = StringField(_l("Code"), validators=[DataRequired(), Length(max=10)],
-                       description=_l("A letter i, e or o and a number, e.g. i20 or o43."))
+    code = StringField(
+        _l("Code"),
+        validators=[DataRequired(), Length(max=10)],
+        description=_l("A letter i, e or o and a number, e.g. i20 or o43."),
+    )
     instrument = SelectField(_l("Instrument"), choices=[])
     group = SelectField(_l("Indicator group"), choices=[], coerce=int)
     text_th = TextAreaField(_l("Text (Thai)"), validators=[DataRequired(), Length(max=2000)])

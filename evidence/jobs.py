@@ -26,8 +26,9 @@ def run_report(ctx: jobs.JobContext) -> None:
     if fmt not in reports.FORMATS:
         raise jobs.JobFailed(N_("This action is not allowed here."))
     ctx.progress(0, 2, force=True)
-    built = reports.build(ctx.session, year, engine=db.engine, config=ctx.config,
-                          lang=str(ctx.params.get("lang") or ctx.lang))
+    built = reports.build(
+        ctx.session, year, engine=db.engine, config=ctx.config, lang=str(ctx.params.get("lang") or ctx.lang)
+    )
     ctx.progress(1, force=True)
     data, mime, name = reports.render(built, fmt)
     ctx.progress(2, force=True)
@@ -39,11 +40,19 @@ def run_bundle(ctx: jobs.JobContext) -> None:
     report and the checkpoint inside the bundle name the chain's head, which must cover the bundle itself."""
     _require_reader(ctx)
     year = int(ctx.params["year"])
-    bundle = bundles.prepare(ctx.session, year, engine=db.engine, config=ctx.config, actor=ctx.owner,
-                             action="evidence.bundle_downloaded", lang=str(ctx.params.get("lang") or ctx.lang))
+    bundle = bundles.prepare(
+        ctx.session,
+        year,
+        engine=db.engine,
+        config=ctx.config,
+        actor=ctx.owner,
+        action="evidence.bundle_downloaded",
+        lang=str(ctx.params.get("lang") or ctx.lang),
+    )
     ctx.session.rollback()
-    total = sum(len(d) for d in bundle.documents.values()) + sum(f.size * max(1, len(f.indicators))
-                                                                  for f in bundle.files)
+    total = sum(len(d) for d in bundle.documents.values()) + sum(
+        f.size * max(1, len(f.indicators)) for f in bundle.files
+    )
     ctx.progress(0, max(1, total), force=True)
     path = ctx.temp_path(".zip")
     with path.open("wb") as fh:
@@ -53,8 +62,7 @@ def run_bundle(ctx: jobs.JobContext) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     ctx.progress(total, force=True)
-    ctx.finish(path=path, name=bundle.filename, mime="application/zip",
-               message=N_("The evidence bundle is ready."))
+    ctx.finish(path=path, name=bundle.filename, mime="application/zip", message=N_("The evidence bundle is ready."))
 
 
 jobs.register(REPORT, run_report, title=N_("The ITA report"))

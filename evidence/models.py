@@ -43,10 +43,19 @@ class Indicator(Audited, db.Model):
         return self.role.split() if self.role else []
 
     def state(self) -> dict[str, Any]:
-        return {"fiscal_year": self.fiscal_year, "code": self.code, "instrument": self.instrument,
-                "group": self.group, "text_th": self.text_th, "text_en": self.text_en, "period": self.period,
-                "role": self.role, "retired": bool(self.retired), "position": self.position,
-                "to_confirm": bool(self.to_confirm)}
+        return {
+            "fiscal_year": self.fiscal_year,
+            "code": self.code,
+            "instrument": self.instrument,
+            "group": self.group,
+            "text_th": self.text_th,
+            "text_en": self.text_en,
+            "period": self.period,
+            "role": self.role,
+            "retired": bool(self.retired),
+            "position": self.position,
+            "to_confirm": bool(self.to_confirm),
+        }
 
 
 class EvidenceItem(Audited, db.Model):
@@ -77,18 +86,27 @@ class EvidenceItem(Audited, db.Model):
     # item waits for the year's catalogue to give the role a code.
     role: Mapped[str] = mapped_column(String(40), default="", server_default="")
 
-    codes: Mapped[list[EvidenceIndicator]] = relationship(cascade="all, delete-orphan", lazy="selectin",
-                                                          order_by="EvidenceIndicator.code")
+    codes: Mapped[list[EvidenceIndicator]] = relationship(
+        cascade="all, delete-orphan", lazy="selectin", order_by="EvidenceIndicator.code"
+    )
 
     @property
     def indicator_codes(self) -> list[str]:
         return natural(c.code for c in self.codes)
 
     def state(self) -> dict[str, Any]:
-        return {"fiscal_year": self.fiscal_year, "title": self.title, "description": self.description,
-                "sha256": self.sha256, "visibility": self.visibility, "indicators": self.indicator_codes,
-                "loan_id": self.loan_id, "asset_id": self.asset_id, "incident_id": self.incident_id,
-                "measure_id": self.measure_id}
+        return {
+            "fiscal_year": self.fiscal_year,
+            "title": self.title,
+            "description": self.description,
+            "sha256": self.sha256,
+            "visibility": self.visibility,
+            "indicators": self.indicator_codes,
+            "loan_id": self.loan_id,
+            "asset_id": self.asset_id,
+            "incident_id": self.incident_id,
+            "measure_id": self.measure_id,
+        }
 
 
 class EvidenceIndicator(db.Model):
@@ -121,6 +139,13 @@ class Measure(Audited, db.Model):
     __mapper_args__ = {"version_id_col": version}
 
     def state(self) -> dict[str, Any]:
-        return {"fiscal_year": self.fiscal_year, "position": self.position, "title": self.title,
-                "indicators": list(self.indicators or []), "activities": self.activities,
-                "responsible": self.responsible, "outcome": self.outcome, "figures": list(self.figures or [])}
+        return {
+            "fiscal_year": self.fiscal_year,
+            "position": self.position,
+            "title": self.title,
+            "indicators": list(self.indicators or []),
+            "activities": self.activities,
+            "responsible": self.responsible,
+            "outcome": self.outcome,
+            "figures": list(self.figures or []),
+        }

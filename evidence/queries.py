@@ -27,9 +27,18 @@ from lending.queries import Page
 MAX_QUERY = 100
 LINK_KINDS = ("loan", "asset", "incident", "measure")
 
-LIST_COLUMNS = (EvidenceItem.id, EvidenceItem.fiscal_year, EvidenceItem.title, EvidenceItem.original_name,
-                EvidenceItem.mime, EvidenceItem.size, EvidenceItem.visibility, EvidenceItem.uploaded_at,
-                EvidenceItem.public_token, User.name.label("uploader"))
+LIST_COLUMNS = (
+    EvidenceItem.id,
+    EvidenceItem.fiscal_year,
+    EvidenceItem.title,
+    EvidenceItem.original_name,
+    EvidenceItem.mime,
+    EvidenceItem.size,
+    EvidenceItem.visibility,
+    EvidenceItem.uploaded_at,
+    EvidenceItem.public_token,
+    User.name.label("uploader"),
+)
 
 
 def current_fiscal_year() -> int:
@@ -45,6 +54,7 @@ def can_see_evidence(user: Any, item: EvidenceItem) -> bool:
 
 
 # --- the register --------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class EvidenceFilter:
@@ -66,26 +76,38 @@ class EvidenceFilter:
         else:
             year = default_year
         visibility = get("visibility")
-        return cls(q=get("q"), year=year, indicator=get("indicator").lower()[:10],
-                   visibility=visibility if visibility in (INTERNAL, PUBLIC) else "")
+        return cls(
+            q=get("q"),
+            year=year,
+            indicator=get("indicator").lower()[:10],
+            visibility=visibility if visibility in (INTERNAL, PUBLIC) else "",
+        )
 
     def as_args(self) -> dict[str, str]:
         """The query arguments that reproduce this filter (the year always, "all" for every year)."""
         out = {"year": str(self.year) if self.year else "all"}
-        out.update({k: v for k, v in (("q", self.q), ("indicator", self.indicator),
-                                      ("visibility", self.visibility)) if v})
+        out.update(
+            {k: v for k, v in (("q", self.q), ("indicator", self.indicator), ("visibility", self.visibility)) if v}
+        )
         return out
 
     def apply(self, stmt):
         if self.q:
-            stmt = stmt.where(or_(contains(EvidenceItem.title, self.q, ignore_case=True),
-                                  contains(EvidenceItem.description, self.q, ignore_case=True),
-                                  contains(EvidenceItem.original_name, self.q, ignore_case=True)))
+            stmt = stmt.where(
+                or_(
+                    contains(EvidenceItem.title, self.q, ignore_case=True),
+                    contains(EvidenceItem.description, self.q, ignore_case=True),
+                    contains(EvidenceItem.original_name, self.q, ignore_case=True),
+                )
+            )
         if self.year:
             stmt = stmt.where(EvidenceItem.fiscal_year == self.year)
         if self.indicator:
-            stmt = stmt.where(EvidenceItem.id.in_(
-                select(EvidenceIndicator.evidence_id).where(EvidenceIndicator.code == self.indicator)))
+            stmt = stmt.where(
+                EvidenceItem.id.in_(
+                    select(EvidenceIndicator.evidence_id).where(EvidenceIndicator.code == self.indicator)
+                )
+            )
         if self.visibility:
             stmt = stmt.where(EvidenceItem.visibility == self.visibility)
         return stmt
@@ -97,12 +119,19 @@ def list_evidence(session: Session, flt: EvidenceFilter, page: int = 1, page_siz
     total = session.execute(flt.apply(select(func.count()).select_from(EvidenceItem))).scalar_one()
     page = min(page, max(1, -(-total // page_size)))
     order = (EvidenceItem.uploaded_at.desc(), EvidenceItem.id.desc())
-    ids = list(session.execute(flt.apply(select(EvidenceItem.id)).order_by(*order).limit(page_size)
-                               .offset((page - 1) * page_size)).scalars())
+    ids = list(
+        session.execute(
+            flt.apply(select(EvidenceItem.id)).order_by(*order).limit(page_size).offset((page - 1) * page_size)
+        ).scalars()
+    )
     rows: list[Any] = []
     if ids:
-        rows = session.execute(select(*LIST_COLUMNS).outerjoin(User, User.id == EvidenceItem.uploaded_by_id)
-                               .where(EvidenceItem.id.in_(ids)).order_by(*order)).all()
+        rows = session.execute(
+            select(*LIST_COLUMNS)
+            .outerjoin(User, User.id == EvidenceItem.uploaded_by_id)
+            .where(EvidenceItem.id.in_(ids))
+            .order_by(*order)
+        ).all()
     return Page(rows=rows, total=total, page=page, page_size=page_size)
 
 
@@ -110,8 +139,10 @@ def codes_of(session: Session, ids: list[int]) -> dict[int, list[str]]:
     out: dict[int, list[str]] = defaultdict(list)
     if ids:
         for evidence_id, code in session.execute(
-                select(EvidenceIndicator.evidence_id, EvidenceIndicator.code)
-                .where(EvidenceIndicator.evidence_id.in_(ids)).order_by(EvidenceIndicator.code)):
+            select(EvidenceIndicator.evidence_id, EvidenceIndicator.code)
+            .where(EvidenceIndicator.evidence_id.in_(ids))
+            .order_by(EvidenceIndicator.code)
+        ):
             out[evidence_id].append(code)
     return {k: natural(v) for k, v in out.items()}
 
@@ -140,12 +171,12 @@ def catalogue_source(session: Session, year: int) -> str | None:
         return None
     if year in shipped_years():
         return f"evidence/catalogues/{year}.csv"
-    earlier = session.execute(select(func.max(Indicator.fiscal_year)).where(Indicator.fiscal_year < year)
-                              ).scalar_one()
+    earlier = session.execute(select(func.max(Indicator.fiscal_year)).where(Indicator.fiscal_year < year)).scalar_one()
     return str(earlier) if earlier is not None else f"evidence/catalogues/{shipped_years()[0]}.csv"
 
 
 # --- one item ------------------------------------------------------------------------------------
+
 
 def user_name(session: Session, user_id: int | None) -> str:
     if user_id is None:
@@ -166,20 +197,20 @@ def link_target(session: Session, kind: str, record_id: int | None) -> Link | No
     if record_id is None:
         return None
     if kind == "asset":
-        row = session.execute(select(Asset.asset_number, Asset.name)
-                              .where(Asset.id == record_id)).one_or_none()
+        row = session.execute(select(Asset.asset_number, Asset.name).where(Asset.id == record_id)).one_or_none()
         return Link(kind, record_id, f"{row.asset_number} {row.name}") if row else None
     if kind == "loan":
         ref = session.execute(select(Loan.ref).where(Loan.id == record_id)).scalar_one_or_none()
         return Link(kind, record_id, ref) if ref else None
     if kind == "incident":
-        row = session.execute(select(Incident.id, Asset.asset_number, Asset.name)
-                              .join(Asset, Asset.id == Incident.asset_id)
-                              .where(Incident.id == record_id)).one_or_none()
+        row = session.execute(
+            select(Incident.id, Asset.asset_number, Asset.name)
+            .join(Asset, Asset.id == Incident.asset_id)
+            .where(Incident.id == record_id)
+        ).one_or_none()
         return Link(kind, record_id, f"#{row.id} {row.asset_number} {row.name}") if row else None
     if kind == "measure":
-        row = session.execute(select(Measure.title, Measure.fiscal_year).where(Measure.id == record_id)
-                              ).one_or_none()
+        row = session.execute(select(Measure.title, Measure.fiscal_year).where(Measure.id == record_id)).one_or_none()
         if row is None:
             return None
         title = row.title if len(row.title) <= 120 else row.title[:119] + "…"
@@ -202,9 +233,14 @@ def attached_to(session: Session, kind: str, record_id: int, limit: int = 50) ->
     if kind not in LINK_KINDS:
         return []
     column = getattr(EvidenceItem, f"{kind}_id")
-    return session.execute(select(EvidenceItem.id, EvidenceItem.title, EvidenceItem.fiscal_year,
-                                  EvidenceItem.visibility, EvidenceItem.mime)
-                           .where(column == record_id).order_by(EvidenceItem.id).limit(limit)).all()
+    return session.execute(
+        select(
+            EvidenceItem.id, EvidenceItem.title, EvidenceItem.fiscal_year, EvidenceItem.visibility, EvidenceItem.mime
+        )
+        .where(column == record_id)
+        .order_by(EvidenceItem.id)
+        .limit(limit)
+    ).all()
 
 
 def indicators_by_code(session: Session, year: int) -> dict[str, Indicator]:
@@ -213,12 +249,14 @@ def indicators_by_code(session: Session, year: int) -> dict[str, Indicator]:
 
 # --- publication ---------------------------------------------------------------------------------
 
+
 def published_item(session: Session, token: str) -> EvidenceItem | None:
     """A published item by its public token; None when unknown or withdrawn."""
     if not token or len(token) > 64:
         return None
-    return session.execute(select(EvidenceItem).where(EvidenceItem.public_token == token,
-                                                      EvidenceItem.visibility == PUBLIC)).scalar_one_or_none()
+    return session.execute(
+        select(EvidenceItem).where(EvidenceItem.public_token == token, EvidenceItem.visibility == PUBLIC)
+    ).scalar_one_or_none()
 
 
 @dataclass(frozen=True)
@@ -235,11 +273,20 @@ def published_by_indicator(session: Session, year: int, lang: str = "th") -> lis
     An item that supports two indicators is listed under both: the ITA system asks for a link per item.
     """
     rows = session.execute(
-        select(EvidenceIndicator.code, EvidenceItem.id, EvidenceItem.title, EvidenceItem.description,
-               EvidenceItem.public_token, EvidenceItem.mime, EvidenceItem.size, EvidenceItem.published_at)
+        select(
+            EvidenceIndicator.code,
+            EvidenceItem.id,
+            EvidenceItem.title,
+            EvidenceItem.description,
+            EvidenceItem.public_token,
+            EvidenceItem.mime,
+            EvidenceItem.size,
+            EvidenceItem.published_at,
+        )
         .join(EvidenceItem, EvidenceItem.id == EvidenceIndicator.evidence_id)
         .where(EvidenceItem.fiscal_year == year, EvidenceItem.visibility == PUBLIC)
-        .order_by(EvidenceItem.published_at, EvidenceItem.id)).all()
+        .order_by(EvidenceItem.published_at, EvidenceItem.id)
+    ).all()
     by_code: dict[str, list[Any]] = defaultdict(list)
     for r in rows:
         by_code[r.code].append(r)
@@ -254,29 +301,40 @@ def published_by_indicator(session: Session, year: int, lang: str = "th") -> lis
 
 
 def published_years(session: Session) -> list[int]:
-    return list(session.execute(select(EvidenceItem.fiscal_year).where(EvidenceItem.visibility == PUBLIC)
-                                .distinct().order_by(EvidenceItem.fiscal_year.desc())).scalars())
+    return list(
+        session.execute(
+            select(EvidenceItem.fiscal_year)
+            .where(EvidenceItem.visibility == PUBLIC)
+            .distinct()
+            .order_by(EvidenceItem.fiscal_year.desc())
+        ).scalars()
+    )
 
 
 # --- measures ------------------------------------------------------------------------------------
 
+
 def measures_of(session: Session, year: int) -> list[Measure]:
-    return list(session.execute(select(Measure).where(Measure.fiscal_year == year)
-                                .order_by(Measure.position, Measure.id)).scalars())
+    return list(
+        session.execute(
+            select(Measure).where(Measure.fiscal_year == year).order_by(Measure.position, Measure.id)
+        ).scalars()
+    )
 
 
 def evidence_by_measure(session: Session, measure_ids: list[int]) -> dict[int, list[Any]]:
     """The evidence attached to each measure (id, title, visibility), oldest first."""
     out: dict[int, list[Any]] = defaultdict(list)
     if measure_ids:
-        for row in session.execute(select(EvidenceItem.measure_id, EvidenceItem.id, EvidenceItem.title,
-                                          EvidenceItem.visibility)
-                                   .where(EvidenceItem.measure_id.in_(measure_ids)).order_by(EvidenceItem.id)):
+        for row in session.execute(
+            select(EvidenceItem.measure_id, EvidenceItem.id, EvidenceItem.title, EvidenceItem.visibility)
+            .where(EvidenceItem.measure_id.in_(measure_ids))
+            .order_by(EvidenceItem.id)
+        ):
             out[row.measure_id].append(row)
     return out
 
 
 def latest_year_with_measures(session: Session, before: int) -> int | None:
     """The year to copy measures from: the latest earlier year that has any."""
-    return session.execute(select(func.max(Measure.fiscal_year))
-                           .where(Measure.fiscal_year < before)).scalar_one()
+    return session.execute(select(func.max(Measure.fiscal_year)).where(Measure.fiscal_year < before)).scalar_one()

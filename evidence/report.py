@@ -415,8 +415,12 @@ def chain_check(engine: Any, config: Any) -> Callable[[], bool]:
 
     The verification starts at once, in a process of its own on a long chain, and runs while the figures
     are computed; `chain_intact` waits for its answer."""
-    result = verify_in_background(engine, log=log_path(config), key_path=config.get("AUDIT_SIGNING_KEY") or None,
-                                  mac_path=config.get("AUDIT_MAC_KEY") or None)
+    result = verify_in_background(
+        engine,
+        log=log_path(config),
+        key_path=config.get("AUDIT_SIGNING_KEY") or None,
+        mac_path=config.get("AUDIT_MAC_KEY") or None,
+    )
     return lambda: bool(result().ok)
 
 
@@ -454,11 +458,15 @@ def monthly_series(session: Session, fiscal_year: int, today: date | None = None
     def month(at: Any, name: str) -> Any:
         return fig.sql_bangkok_month(session, at).label(name)
 
-    for key, n in grouped(select(month(Loan.requested_at, "requested")).where(
-            Loan.requested_at >= lo, Loan.requested_at < hi)):
+    for key, n in grouped(
+        select(month(Loan.requested_at, "requested")).where(Loan.requested_at >= lo, Loan.requested_at < hi)
+    ):
         months[index(key)].requests = n
-    for key, n in grouped(select(month(LoanItem.returned_at, "back")).where(
-            LoanItem.returned_at >= lo, LoanItem.returned_at < hi, LoanItem.condition.in_((GOOD, DAMAGED)))):
+    for key, n in grouped(
+        select(month(LoanItem.returned_at, "back")).where(
+            LoanItem.returned_at >= lo, LoanItem.returned_at < hi, LoanItem.condition.in_((GOOD, DAMAGED))
+        )
+    ):
         months[index(key)].returns = n
 
     # Out past due at a month's end: only items not back by the end of their due day can be, so the query
@@ -515,17 +523,20 @@ def _overdue_at(session: Session, day: date) -> int:
     ).scalar_one()
 
 
-def measure_rows(session: Session, fiscal_year: int, lang: str = "th",
-                 link: Callable[[str], str] | None = None) -> list[MeasureRow]:
+def measure_rows(
+    session: Session, fiscal_year: int, lang: str = "th", link: Callable[[str], str] | None = None
+) -> list[MeasureRow]:
     """The year's measures in their order, with the catalogue's wording of their codes and their evidence
     (`link(token)` makes a published item's URL; BASE_URL's by default)."""
     texts = {
         i.code: (i.text_en or i.text_th) if lang == "en" else i.text_th
         for i in session.execute(select(Indicator).where(Indicator.fiscal_year == fiscal_year)).scalars()
     }
-    rows = list(session.execute(
-        select(Measure).where(Measure.fiscal_year == fiscal_year).order_by(Measure.position, Measure.id)
-    ).scalars())
+    rows = list(
+        session.execute(
+            select(Measure).where(Measure.fiscal_year == fiscal_year).order_by(Measure.position, Measure.id)
+        ).scalars()
+    )
     evidence = submission.measure_evidence(session, fiscal_year, link or submission.linker()) if rows else {}
     return [
         MeasureRow(
@@ -587,9 +598,7 @@ def build(
 class Formatter:
     """Numbers and dates of one document: its language and digits."""
 
-    def __init__(
-        self, report: Report, thai_digits: bool | None = None, glue: Callable[[str], str] | None = None
-    ):
+    def __init__(self, report: Report, thai_digits: bool | None = None, glue: Callable[[str], str] | None = None):
         """`glue(text)` keeps a unit ("รายการ") in one piece where a line may break (the PDF's wrapper)."""
         self.report = report
         self.glue = glue
@@ -628,9 +637,7 @@ class Formatter:
             text = self.number(value, 1)
         else:
             text = self.number(value)
-        return self.with_unit(
-            text, FIGURE_LABELS[self.lang].get(key, ("", ""))[1] if value is not None else ""
-        )
+        return self.with_unit(text, FIGURE_LABELS[self.lang].get(key, ("", ""))[1] if value is not None else "")
 
     def with_unit(self, text: str, unit: str) -> str:
         if not unit:
@@ -899,9 +906,7 @@ def _frame(
 
     for tick in range(0, ymax + 1, step):
         y = y_of(tick)
-        chart.line(
-            left, y, left + plot_w, y, COLORS["grid"] if tick else COLORS["axis"], 0.15 if tick else 0.3
-        )
+        chart.line(left, y, left + plot_w, y, COLORS["grid"] if tick else COLORS["axis"], 0.15 if tick else 0.3)
         chart.text(left - 1.5, y + 1.1, f.number(tick), 8, "end")
     chart.line(left, top, left, top + plot_h, COLORS["axis"], 0.3)
     slot = plot_w / 12
@@ -917,9 +922,7 @@ def _frame(
     return chart, y_of, xs, slot, top + plot_h
 
 
-def activity_chart(
-    report: Report, f: Formatter | None = None, width: float = 160.0, height: float = 62.0
-) -> Chart:
+def activity_chart(report: Report, f: Formatter | None = None, width: float = 160.0, height: float = 62.0) -> Chart:
     """Requests and returns per month, as grouped bars with their numbers on top."""
     f = f or Formatter(report)
     w = f.words
@@ -944,9 +947,7 @@ def activity_chart(
     return chart
 
 
-def overdue_chart(
-    report: Report, f: Formatter | None = None, width: float = 160.0, height: float = 62.0
-) -> Chart:
+def overdue_chart(report: Report, f: Formatter | None = None, width: float = 160.0, height: float = 62.0) -> Chart:
     """Items out past their due date at each month's end, as a line with its points."""
     f = f or Formatter(report)
     w = f.words
@@ -987,9 +988,7 @@ def chart_svg(chart: Chart) -> str:
         kind = item[0]
         if kind == "rect":
             _, x, y, w, h, color = item
-            out.append(
-                f'<rect x="{x:.2f}" y="{y:.2f}" width="{w:.2f}" height="{h:.2f}" fill="{_hex(color)}"/>'
-            )
+            out.append(f'<rect x="{x:.2f}" y="{y:.2f}" width="{w:.2f}" height="{h:.2f}" fill="{_hex(color)}"/>')
         elif kind == "line":
             _, x1, y1, x2, y2, color, width = item
             out.append(
@@ -999,9 +998,7 @@ def chart_svg(chart: Chart) -> str:
         elif kind == "polyline":
             _, points, color, width = item
             pts = " ".join(f"{x:.2f},{y:.2f}" for x, y in points)
-            out.append(
-                f'<polyline points="{pts}" fill="none" stroke="{_hex(color)}" stroke-width="{width:.2f}"/>'
-            )
+            out.append(f'<polyline points="{pts}" fill="none" stroke="{_hex(color)}" stroke-width="{width:.2f}"/>')
         elif kind == "circle":
             _, cx, cy, r, color = item
             out.append(f'<circle cx="{cx:.2f}" cy="{cy:.2f}" r="{r:.2f}" fill="{_hex(color)}"/>')
@@ -1109,9 +1106,7 @@ def chart_pdf(doc: Any, chart: Chart) -> None:
             box = 40.0
             left = {"start": x, "middle": x - box / 2, "end": x - box}[anchor]
             pdf.set_text_color(*color)
-            doc._text(
-                x0 + left, top, box, text, size, False, {"start": "L", "middle": "C", "end": "R"}[anchor]
-            )
+            doc._text(x0 + left, top, box, text, size, False, {"start": "L", "middle": "C", "end": "R"}[anchor])
     pdf.set_text_color(0, 0, 0)
     pdf.set_draw_color(0, 0, 0)
     pdf.set_fill_color(255, 255, 255)
@@ -1135,8 +1130,13 @@ def measures_json(report: Report) -> list[dict[str, Any]]:
             "outcome": m.outcome,
             "figures": [{"key": k, "value": fig.figure_value(report.figures, k)} for k in m.figures],
             "evidence": [
-                {"id": e.id, "title": e.title, "codes": list(e.codes), "url": e.url or None,
-                 "visibility": "public" if e.url else "internal"}
+                {
+                    "id": e.id,
+                    "title": e.title,
+                    "codes": list(e.codes),
+                    "url": e.url or None,
+                    "visibility": "public" if e.url else "internal",
+                }
                 for e in m.evidence
             ],
         }
@@ -1197,9 +1197,7 @@ def render_xlsx(report: Report) -> bytes:
 
     def sheet(name: str, headers: list[str], widths: list[int]):
         ws = wb.create_sheet(name)
-        ws.append(
-            [f"{agency_line(report.settings, f.lang)} · {w['year_line'].format(year=report.fiscal_year)}"]
-        )
+        ws.append([f"{agency_line(report.settings, f.lang)} · {w['year_line'].format(year=report.fiscal_year)}"])
         ws["A1"].font = Font(bold=True, size=12)
         ws.append([])
         ws.append(headers)
@@ -1214,8 +1212,9 @@ def render_xlsx(report: Report) -> bytes:
         ws = sheet(w[f"sheet_{section}"], [w["item"], w["value"], w["key"]], [52, 20, 44])
         for name in SECTION_KEYS[section]:
             key = f"{section}.{name}"
-            ws.append([figure_label(key, f.lang, report.figures), _sheet_value(f, key, report.figures[section][name]),
-                       key])
+            ws.append(
+                [figure_label(key, f.lang, report.figures), _sheet_value(f, key, report.figures[section][name]), key]
+            )
             if key == "audit.head_hash":  # the whole hash on the printed page: wrapped in its cell
                 ws.cell(row=ws.max_row, column=2).alignment = Alignment(wrap_text=True, vertical="top")
         if section == "evidence":
@@ -1339,9 +1338,7 @@ def render_pdf(report: Report) -> bytes:
     doc.table(columns, rows, size=13, pad=1.5, space_after=4)
     for n, (title, chart) in enumerate(model.charts):
         # a heading never ends a page: it goes with the chart under it
-        doc.ensure_space(
-            (doc.line_height(16) + 1.5 if n == 0 else 0) + doc.line_height(14) + chart.height + 3
-        )
+        doc.ensure_space((doc.line_height(16) + 1.5 if n == 0 else 0) + doc.line_height(14) + chart.height + 3)
         if n == 0:
             doc.paragraph(model.charts_heading, bold=True, size=16, space_after=1.5)
         doc.paragraph(title, size=14, bold=True, align="C", space_after=0.5)
@@ -1547,8 +1544,11 @@ def render_docx(report: Report) -> bytes:
     table(list(model.appendix_columns), app_rows, app_widths, 13)
     para(document, "", size=8)
     # the chain's paragraph, the date line and the signatures stay together on the last page
-    closing = [para(document, model.chain_heading, size=16, bold=True), para(document, model.chain_text, indent=20),
-               para(document, model.made, align=WD_ALIGN_PARAGRAPH.RIGHT, space_after=8)]
+    closing = [
+        para(document, model.chain_heading, size=16, bold=True),
+        para(document, model.chain_text, indent=20),
+        para(document, model.made, align=WD_ALIGN_PARAGRAPH.RIGHT, space_after=8),
+    ]
     docx_parts.keep_with_next(closing)
     docx_parts.signature_table(document, model.signers, model.lang, fonts, text_width)
     docx_parts.page_footer(section, model.footer, model.page_word, fonts, text_width)

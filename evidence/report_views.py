@@ -68,8 +68,14 @@ def report():
     doc = reports.document_model(built)
     charts = [(title, reports.chart_markup(chart)) for title, chart in doc.charts]
     return render_template(
-        "evidence/report.html", year=year, years=_years(year), formats=FORMAT_LABELS, doc=doc, charts=charts,
-        publish_form=PublishReportForm(), **_catalogue_notes(year),
+        "evidence/report.html",
+        year=year,
+        years=_years(year),
+        formats=FORMAT_LABELS,
+        doc=doc,
+        charts=charts,
+        publish_form=PublishReportForm(),
+        **_catalogue_notes(year),
     )
 
 
@@ -89,11 +95,25 @@ def report_publish():
     for item in items:
         link = external_url(url_for("evidence.public_file", token=item.public_token))
         if item.indicator_codes:
-            flash(_("The report is published as evidence of %(codes)s, fiscal year %(year)d: %(url)s",
-                    codes=", ".join(item.indicator_codes), year=item.fiscal_year, url=link), "success")
+            flash(
+                _(
+                    "The report is published as evidence of %(codes)s, fiscal year %(year)d: %(url)s",
+                    codes=", ".join(item.indicator_codes),
+                    year=item.fiscal_year,
+                    url=link,
+                ),
+                "success",
+            )
         else:
-            flash(_("The report is published at %(url)s, without an indicator: no catalogue item takes the "
-                    "measures report of fiscal year %(year)d.", url=link, year=year), "warning")
+            flash(
+                _(
+                    "The report is published at %(url)s, without an indicator: no catalogue item takes the "
+                    "measures report of fiscal year %(year)d.",
+                    url=link,
+                    year=year,
+                ),
+                "warning",
+            )
     return redirect(url_for("evidence.report", year=year))
 
 
@@ -105,15 +125,23 @@ def _catalogue_notes(year: int) -> dict:
     items = indicators_of(db.session, year)
     gaps = [(str(ROLE_LABELS.get(g.role, g.role)), g.waiting) for g in role_gaps(db.session, year)]
     db.session.rollback()
-    return {"role_gaps": gaps, "catalogue_size": len(items),
-            "catalogue_to_confirm": sum(1 for i in items if i.to_confirm and not i.retired)}
+    return {
+        "role_gaps": gaps,
+        "catalogue_size": len(items),
+        "catalogue_to_confirm": sum(1 for i in items if i.to_confirm and not i.retired),
+    }
 
 
 def _start(kind: str, params: dict, title: str, lines: list[str], button: str):
     """GET: what will be made, with the button (a GET changes nothing); POST: the job, then its page."""
     if request.method == "GET":
-        return render_template("core/job_start.html", title=title, lines=lines, button=button,
-                               action=url_for(request.endpoint, **request.args))
+        return render_template(
+            "core/job_start.html",
+            title=title,
+            lines=lines,
+            button=button,
+            action=url_for(request.endpoint, **request.args),
+        )
     if not EmptyForm().validate_on_submit():
         abort(400)
     job = jobs.start(db.session, kind, actor(), params, lang=lang())
@@ -129,9 +157,13 @@ def report_download():
     if fmt not in reports.FORMATS:
         abort(404)
     label = dict(FORMAT_LABELS).get(fmt, fmt)
-    return _start(evidence_jobs.REPORT, {"year": year, "format": fmt, "lang": _lang()},
-                  _("The ITA report"), [_("The report of fiscal year %(year)s as %(format)s.", year=year,
-                                          format=label)], _("Make the file"))
+    return _start(
+        evidence_jobs.REPORT,
+        {"year": year, "format": fmt, "lang": _lang()},
+        _("The ITA report"),
+        [_("The report of fiscal year %(year)s as %(format)s.", year=year, format=label)],
+        _("Make the file"),
+    )
 
 
 @bp.route("/report/bundle", methods=["GET", "POST"])
@@ -139,10 +171,19 @@ def report_download():
 def report_bundle():
     """The year's evidence bundle (ZIP), made by a job; recorded in the audit log as evidence.bundle_downloaded."""
     year = _year()
-    return _start(evidence_jobs.BUNDLE, {"year": year, "lang": _lang()}, _("The evidence bundle"),
-                  [_("The evidence bundle of fiscal year %(year)s: the report, every evidence file and a "
-                     "checkpoint of the audit log. Making it is recorded in the audit log.", year=year)],
-                  _("Make the bundle"))
+    return _start(
+        evidence_jobs.BUNDLE,
+        {"year": year, "lang": _lang()},
+        _("The evidence bundle"),
+        [
+            _(
+                "The evidence bundle of fiscal year %(year)s: the report, every evidence file and a "
+                "checkpoint of the audit log. Making it is recorded in the audit log.",
+                year=year,
+            )
+        ],
+        _("Make the bundle"),
+    )
 
 
 # The dashboard's cards: (group, [(figure key, a figure shown under it, warn when above zero)]). Labels and

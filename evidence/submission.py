@@ -36,8 +36,11 @@ def linker() -> Callable[[str], str]:
 
     from core.web import external_url
 
-    ctx = nullcontext() if has_request_context() else current_app.test_request_context(
-        "/", base_url=current_app.config["BASE_URL"])
+    ctx = (
+        nullcontext()
+        if has_request_context()
+        else current_app.test_request_context("/", base_url=current_app.config["BASE_URL"])
+    )
     with ctx:  # the route's URL once, with a placeholder for the token (urlsafe, so never escaped)
         mark = "TOKEN"
         head, _, tail = external_url(url_for("evidence.public_file", token=mark)).rpartition(mark)
@@ -62,8 +65,9 @@ def _codes_of(session: Session, ids: Iterable[int]) -> dict[int, tuple[str, ...]
     ids = list(ids)
     out: dict[int, list[str]] = defaultdict(list)
     if ids:
-        for evidence_id, code in session.execute(select(EvidenceIndicator.evidence_id, EvidenceIndicator.code)
-                                                 .where(EvidenceIndicator.evidence_id.in_(ids))):
+        for evidence_id, code in session.execute(
+            select(EvidenceIndicator.evidence_id, EvidenceIndicator.code).where(EvidenceIndicator.evidence_id.in_(ids))
+        ):
             out[evidence_id].append(code)
     return {k: tuple(sorted(v, key=code_key)) for k, v in out.items()}
 
@@ -72,11 +76,17 @@ def measure_evidence(session: Session, fiscal_year: int, link: Callable[[str], s
     """The evidence attached to each measure of the year, oldest first: published items with their public
     URL, the others internal."""
     rows = session.execute(
-        select(EvidenceItem.id, EvidenceItem.measure_id, EvidenceItem.title, EvidenceItem.visibility,
-               EvidenceItem.public_token)
+        select(
+            EvidenceItem.id,
+            EvidenceItem.measure_id,
+            EvidenceItem.title,
+            EvidenceItem.visibility,
+            EvidenceItem.public_token,
+        )
         .join(Measure, Measure.id == EvidenceItem.measure_id)
         .where(Measure.fiscal_year == fiscal_year)
-        .order_by(EvidenceItem.uploaded_at, EvidenceItem.id)).all()
+        .order_by(EvidenceItem.uploaded_at, EvidenceItem.id)
+    ).all()
     codes = _codes_of(session, (r.id for r in rows))
     out: dict[int, list[EvidenceLink]] = defaultdict(list)
     for r in rows:
@@ -112,9 +122,13 @@ def public_links(session: Session, fiscal_year: int, link: Callable[[str], str],
     items = session.execute(
         select(EvidenceIndicator.code, EvidenceItem.title, EvidenceItem.public_token, EvidenceItem.published_at)
         .join(EvidenceItem, EvidenceItem.id == EvidenceIndicator.evidence_id)
-        .where(EvidenceItem.fiscal_year == fiscal_year, EvidenceItem.visibility == PUBLIC,
-               EvidenceItem.public_token.is_not(None))
-        .order_by(EvidenceItem.published_at, EvidenceItem.id)).all()
+        .where(
+            EvidenceItem.fiscal_year == fiscal_year,
+            EvidenceItem.visibility == PUBLIC,
+            EvidenceItem.public_token.is_not(None),
+        )
+        .order_by(EvidenceItem.published_at, EvidenceItem.id)
+    ).all()
     by_code: dict[str, list[Any]] = defaultdict(list)
     for r in items:
         by_code[r.code].append(r)
@@ -129,22 +143,44 @@ def public_links(session: Session, fiscal_year: int, link: Callable[[str], str],
                 out.append(LinkRow(ind.code, ind.instrument, wording))
             continue
         for r in published:
-            out.append(LinkRow(ind.code, ind.instrument, wording, r.title, link(r.public_token),
-                               bangkok_date(r.published_at) if isinstance(r.published_at, datetime) else None))
+            out.append(
+                LinkRow(
+                    ind.code,
+                    ind.instrument,
+                    wording,
+                    r.title,
+                    link(r.public_token),
+                    bangkok_date(r.published_at) if isinstance(r.published_at, datetime) else None,
+                )
+            )
     for code in sorted(set(by_code) - seen, key=code_key):
         for r in by_code[code]:
-            out.append(LinkRow(code, "", "", r.title, link(r.public_token),
-                               bangkok_date(r.published_at) if isinstance(r.published_at, datetime) else None))
+            out.append(
+                LinkRow(
+                    code,
+                    "",
+                    "",
+                    r.title,
+                    link(r.public_token),
+                    bangkok_date(r.published_at) if isinstance(r.published_at, datetime) else None,
+                )
+            )
     return out
 
 
 LINK_WORDS = {
-    "th": {"columns": ("รหัส", "เครื่องมือ", "ข้อการประเมิน", "หลักฐาน", "ลิงก์ (URL)", "วันที่เผยแพร่"),
-           "sheet": "ลิงก์หลักฐาน", "title": "ลิงก์หลักฐานที่เผยแพร่ เพื่อกรอกในระบบ ITA ปีงบประมาณ พ.ศ. {year}",
-           "none": "ยังไม่มีหลักฐานที่เผยแพร่"},
-    "en": {"columns": ("Code", "Instrument", "Item", "Evidence", "Link (URL)", "Published on"),
-           "sheet": "Evidence links", "title": "Published evidence links for the ITA system, fiscal year {year} BE",
-           "none": "nothing published yet"},
+    "th": {
+        "columns": ("รหัส", "เครื่องมือ", "ข้อการประเมิน", "หลักฐาน", "ลิงก์ (URL)", "วันที่เผยแพร่"),
+        "sheet": "ลิงก์หลักฐาน",
+        "title": "ลิงก์หลักฐานที่เผยแพร่ เพื่อกรอกในระบบ ITA ปีงบประมาณ พ.ศ. {year}",
+        "none": "ยังไม่มีหลักฐานที่เผยแพร่",
+    },
+    "en": {
+        "columns": ("Code", "Instrument", "Item", "Evidence", "Link (URL)", "Published on"),
+        "sheet": "Evidence links",
+        "title": "Published evidence links for the ITA system, fiscal year {year} BE",
+        "none": "nothing published yet",
+    },
 }
 
 
@@ -154,8 +190,14 @@ def links_filename(fiscal_year: int, fmt: str) -> str:
 
 def _cells(row: LinkRow, lang: str) -> list[Any]:
     words = LINK_WORDS["en" if lang == "en" else "th"]
-    return [row.code, row.instrument, row.item, row.title or (words["none"] if not row.url else ""), row.url,
-            format_date(row.published_on, lang) if row.published_on else ""]
+    return [
+        row.code,
+        row.instrument,
+        row.item,
+        row.title or (words["none"] if not row.url else ""),
+        row.url,
+        format_date(row.published_on, lang) if row.published_on else "",
+    ]
 
 
 def links_csv(rows: list[LinkRow], lang: str = "th") -> bytes:
@@ -208,8 +250,12 @@ def links_xlsx(rows: list[LinkRow], fiscal_year: int, agency: str, lang: str = "
 # --- the signature block ------------------------------------------------------------------------------
 
 # The settings the admin fills in (Settings page): who reports and who certifies the report.
-SIGNATURE_SETTINGS = ("report_reporter_name", "report_reporter_position", "report_certifier_name",
-                      "report_certifier_position")
+SIGNATURE_SETTINGS = (
+    "report_reporter_name",
+    "report_reporter_position",
+    "report_certifier_name",
+    "report_certifier_position",
+)
 SIGNATURE_ROLES = {"th": ("ผู้รายงาน", "ผู้รับรอง"), "en": ("Reported by", "Certified by")}
 
 
@@ -224,7 +270,15 @@ def signers(settings: dict[str, Any], lang: str = "th") -> list[Signer]:
     """ผู้รายงาน and ผู้รับรอง with their names and positions from the settings; a blank name or position
     prints as a line to fill in by hand."""
     roles = SIGNATURE_ROLES["en" if lang == "en" else "th"]
-    return [Signer(roles[0], str(settings.get("report_reporter_name") or "").strip(),
-                   str(settings.get("report_reporter_position") or "").strip()),
-            Signer(roles[1], str(settings.get("report_certifier_name") or "").strip(),
-                   str(settings.get("report_certifier_position") or "").strip())]
+    return [
+        Signer(
+            roles[0],
+            str(settings.get("report_reporter_name") or "").strip(),
+            str(settings.get("report_reporter_position") or "").strip(),
+        ),
+        Signer(
+            roles[1],
+            str(settings.get("report_certifier_name") or "").strip(),
+            str(settings.get("report_certifier_position") or "").strip(),
+        ),
+    ]

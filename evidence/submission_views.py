@@ -13,8 +13,10 @@ from core.services import get_settings
 from core.web import require
 from evidence import bp, submission
 
-LINK_FORMATS = {"csv": "text/csv; charset=utf-8",
-                "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+LINK_FORMATS = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
 
 
 @bp.route("/report/links")

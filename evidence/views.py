@@ -43,8 +43,11 @@ from evidence.forms import (
 )
 from evidence.models import INSTRUMENTS, PUBLIC, EvidenceItem, Measure
 
-LINK_ENDPOINTS = {"asset": ("lending.asset", "asset_id"), "loan": ("lending.loan", "loan_id"),
-                  "incident": ("lending.incident", "incident_id")}
+LINK_ENDPOINTS = {
+    "asset": ("lending.asset", "asset_id"),
+    "loan": ("lending.loan", "loan_id"),
+    "incident": ("lending.incident", "incident_id"),
+}
 
 
 def _can(permission: str):
@@ -65,14 +68,18 @@ def _helpers():
 
     def by_instrument(rows):
         """A catalogue's items grouped by instrument, IIT, EIT, OIT, each group in catalogue order."""
-        return [(name, group) for name in INSTRUMENTS
-                if (group := [i for i in rows if i.instrument == name])]
+        return [(name, group) for name in INSTRUMENTS if (group := [i for i in rows if i.instrument == name])]
 
-    return {"by_instrument": by_instrument, "can_view_evidence": _can(EVIDENCE_VIEW),
-            "can_upload_evidence": _can(EVIDENCE_UPLOAD),
-            "can_manage_evidence": _can(EVIDENCE_MANAGE), "can_publish_evidence": _can(EVIDENCE_PUBLISH),
-            "can_edit_catalogue": _can(SETTINGS_MANAGE), "evidence_attached": evidence_attached,
-            "current_fiscal_year": queries.current_fiscal_year}
+    return {
+        "by_instrument": by_instrument,
+        "can_view_evidence": _can(EVIDENCE_VIEW),
+        "can_upload_evidence": _can(EVIDENCE_UPLOAD),
+        "can_manage_evidence": _can(EVIDENCE_MANAGE),
+        "can_publish_evidence": _can(EVIDENCE_PUBLISH),
+        "can_edit_catalogue": _can(SETTINGS_MANAGE),
+        "evidence_attached": evidence_attached,
+        "current_fiscal_year": queries.current_fiscal_year,
+    }
 
 
 def _year_arg(name: str = "year") -> int:
@@ -106,7 +113,7 @@ def _serve(item: EvidenceItem, path: Path, *, private: bool):
     resp.headers["Content-Type"] = content_type(item.mime)  # one charset, not send_file's second
     disposition = content_disposition(item.original_name or "file")
     if item.mime.startswith("image/") or item.mime == PDF:
-        disposition = "inline" + disposition[len("attachment"):]
+        disposition = "inline" + disposition[len("attachment") :]
     resp.headers["Content-Disposition"] = disposition
     resp.headers["X-Content-Type-Options"] = "nosniff"
     resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
@@ -128,6 +135,7 @@ def _public_url(item) -> str:
 
 # --- the register --------------------------------------------------------------------------------
 
+
 @bp.route("/evidence")
 @require(EVIDENCE_VIEW)
 def register():
@@ -135,14 +143,19 @@ def register():
     flt = queries.EvidenceFilter.from_args(request.args, queries.current_fiscal_year())
     page_no = page_arg()
     page = queries.list_evidence(db.session, flt, page_no, current_app.config["PAGE_SIZE"])
-    return render_template("evidence/register.html", page=page, flt=flt,
-                           codes=queries.codes_of(db.session, [r.id for r in page.rows]),
-                           years=queries.evidence_years(db.session),
-                           indicator_options=queries.indicator_options(db.session, flt.year),
-                           visibility_labels=VISIBILITY_LABELS)
+    return render_template(
+        "evidence/register.html",
+        page=page,
+        flt=flt,
+        codes=queries.codes_of(db.session, [r.id for r in page.rows]),
+        years=queries.evidence_years(db.session),
+        indicator_options=queries.indicator_options(db.session, flt.year),
+        visibility_labels=VISIBILITY_LABELS,
+    )
 
 
 # --- uploads -------------------------------------------------------------------------------------
+
 
 def _links_from(values) -> dict[str, queries.Link]:
     """The records named by ?asset=5 (from their pages) or the form's hidden fields; unknown ids are 404."""
@@ -215,9 +228,12 @@ def upload():
                 return jsonify(ok=False, message=problem), 400
             flash(problem, "danger")
         else:
-            outcome = submit_once("evidence.uploaded", lambda: _store_uploads(
-                files, _titles_for(files, (form.title.data or "").strip(), per_file), year, form, links,
-                max_bytes))
+            outcome = submit_once(
+                "evidence.uploaded",
+                lambda: _store_uploads(
+                    files, _titles_for(files, (form.title.data or "").strip(), per_file), year, form, links, max_bytes
+                ),
+            )
             if outcome.replayed:
                 message = _("This form was already sent; here is what it made.")
                 target = url_for("evidence.item", evidence_id=int(outcome.record_id))
@@ -227,18 +243,29 @@ def upload():
                 return redirect(target)
             results = outcome.created
             stored = [r for r in results if r["id"]]
-            target = url_for("evidence.item", evidence_id=stored[0]["id"]) if len(stored) == 1 and \
-                len(results) == 1 else url_for("evidence.register", year=year)
+            target = (
+                url_for("evidence.item", evidence_id=stored[0]["id"])
+                if len(stored) == 1 and len(results) == 1
+                else url_for("evidence.register", year=year)
+            )
             if _wants_json():
                 return jsonify(ok=bool(stored), results=results, redirect=target)
             return redirect(target)
-    return render_template("evidence/upload.html", form=form, year=year, catalogue=catalogue, links=links,
-                           years=queries.evidence_years(db.session), max_bytes=max_bytes,
-                           group_labels=GROUP_LABELS)
+    return render_template(
+        "evidence/upload.html",
+        form=form,
+        year=year,
+        catalogue=catalogue,
+        links=links,
+        years=queries.evidence_years(db.session),
+        max_bytes=max_bytes,
+        group_labels=GROUP_LABELS,
+    )
 
 
-def _store_uploads(files: list, titles: list[str], year: int, form: UploadForm,
-                   links: dict[str, queries.Link], max_bytes: int) -> list[dict]:
+def _store_uploads(
+    files: list, titles: list[str], year: int, form: UploadForm, links: dict[str, queries.Link], max_bytes: int
+) -> list[dict]:
     """Hand each file to the service; flash one line per file, stored or refused with its reason."""
     strip_gps = bool(get_settings(db.session).get("strip_gps_from_photos", True))
     results = []
@@ -246,10 +273,19 @@ def _store_uploads(files: list, titles: list[str], year: int, form: UploadForm,
         name = safe_name(upload.filename or "")
         try:
             item = services.upload_evidence(
-                db.session, actor(), file_store(), upload.read(), upload.filename or "", fiscal_year=year,
-                title=title, indicators=form.indicators.data, description=form.description.data or "",
-                max_bytes=max_bytes, strip_gps=strip_gps,
-                **{f"{kind}_id": link.id for kind, link in links.items()})
+                db.session,
+                actor(),
+                file_store(),
+                upload.read(),
+                upload.filename or "",
+                fiscal_year=year,
+                title=title,
+                indicators=form.indicators.data,
+                description=form.description.data or "",
+                max_bytes=max_bytes,
+                strip_gps=strip_gps,
+                **{f"{kind}_id": link.id for kind, link in links.items()},
+            )
         except DomainError as err:
             db.session.rollback()
             reason = domain_message(err.message, err.params)
@@ -265,23 +301,30 @@ def _store_uploads(files: list, titles: list[str], year: int, form: UploadForm,
 
 # --- one item ------------------------------------------------------------------------------------
 
+
 @bp.route("/evidence/<int:evidence_id>")
 @require()
 def item(evidence_id: int):
     """One item: details, indicators, what it is attached to, its file; edit and publish for the admin."""
     item = _visible_or_404(evidence_id)
     catalogue = queries.indicators_by_code(db.session, item.fiscal_year)
-    edit_form = EditEvidenceForm(data={"title": item.title, "description": item.description,
-                                       "indicators": item.indicator_codes})
-    edit_form.indicators.choices = [(c, c) for c, i in catalogue.items()
-                                    if not i.retired or c in item.indicator_codes]
+    edit_form = EditEvidenceForm(
+        data={"title": item.title, "description": item.description, "indicators": item.indicator_codes}
+    )
+    edit_form.indicators.choices = [(c, c) for c, i in catalogue.items() if not i.retired or c in item.indicator_codes]
     links = [(link, _link_url(link)) for link in queries.links_of(db.session, item)]
-    return render_template("evidence/item.html", item=item, catalogue=catalogue, links=links,
-                           edit_form=edit_form, visibility_form=VisibilityForm(),
-                           uploader=queries.user_name(db.session, item.uploaded_by_id),
-                           publisher=queries.user_name(db.session, item.published_by_id),
-                           public_url=_public_url(item) if item.public_token else None,
-                           visibility_labels=VISIBILITY_LABELS)
+    return render_template(
+        "evidence/item.html",
+        item=item,
+        catalogue=catalogue,
+        links=links,
+        edit_form=edit_form,
+        visibility_form=VisibilityForm(),
+        uploader=queries.user_name(db.session, item.uploaded_by_id),
+        publisher=queries.user_name(db.session, item.published_by_id),
+        public_url=_public_url(item) if item.public_token else None,
+        visibility_labels=VISIBILITY_LABELS,
+    )
 
 
 @bp.route("/evidence/<int:evidence_id>/edit", methods=["POST"])
@@ -292,8 +335,14 @@ def edit(evidence_id: int):
     if not form.validate_on_submit():
         flash(_("The form was incomplete; nothing was changed."), "danger")
         return redirect(url_for("evidence.item", evidence_id=evidence_id))
-    services.update_evidence(db.session, actor(), evidence_id, title=form.title.data,
-                             description=form.description.data or "", indicators=form.indicators.data or [])
+    services.update_evidence(
+        db.session,
+        actor(),
+        evidence_id,
+        title=form.title.data,
+        description=form.description.data or "",
+        indicators=form.indicators.data or [],
+    )
     flash(_("Saved."), "success")
     return redirect(url_for("evidence.item", evidence_id=evidence_id))
 
@@ -329,6 +378,7 @@ def file(evidence_id: int):
 
 # --- publication ---------------------------------------------------------------------------------
 
+
 @bp.route("/public/evidence/<int:year>")
 @public
 def public_year(year: int):
@@ -336,10 +386,14 @@ def public_year(year: int):
     if not 2500 <= year <= 2700:
         abort(404)
     groups = queries.published_by_indicator(db.session, year, lang())
-    return render_template("evidence/public.html", year=year, groups=groups,
-                           years=queries.published_years(db.session),
-                           eservice_url=external_url(url_for("eservice.home")),
-                           link=lambda token: external_url(url_for("evidence.public_file", token=token)))
+    return render_template(
+        "evidence/public.html",
+        year=year,
+        groups=groups,
+        years=queries.published_years(db.session),
+        eservice_url=external_url(url_for("eservice.home")),
+        link=lambda token: external_url(url_for("evidence.public_file", token=token)),
+    )
 
 
 @bp.route("/public/e/<token>")
@@ -354,16 +408,25 @@ def public_file(token: str):
 
 # --- the indicator catalogue ---------------------------------------------------------------------
 
+
 def _indicator_form(year: int):
     """The add/change form: empty, or filled from the item named by ?edit= (a GET reads, never writes)."""
     editing = None
     if request.method == "GET" and request.args.get("edit"):
         editing = queries.indicators_by_code(db.session, year).get(request.args["edit"].strip().lower()[:10])
     if editing is not None:
-        return IndicatorForm(data={"code": editing.code, "instrument": editing.instrument,
-                                   "group": editing.group, "text_th": editing.text_th, "text_en": editing.text_en,
-                                   "period": editing.period or "current", "roles": editing.roles,
-                                   "to_confirm": editing.to_confirm}), editing
+        return IndicatorForm(
+            data={
+                "code": editing.code,
+                "instrument": editing.instrument,
+                "group": editing.group,
+                "text_th": editing.text_th,
+                "text_en": editing.text_en,
+                "period": editing.period or "current",
+                "roles": editing.roles,
+                "to_confirm": editing.to_confirm,
+            }
+        ), editing
     return IndicatorForm(), None
 
 
@@ -375,26 +438,44 @@ def indicators():
     form, editing = _indicator_form(year)
     if form.validate_on_submit():
         try:
-            saved = services.save_indicator(db.session, actor(), year, form.code.data, form.instrument.data,
-                                            form.group.data, form.text_th.data, form.text_en.data or "",
-                                            period=form.period.data or "", roles=form.roles.data or [],
-                                            to_confirm=bool(form.to_confirm.data))
+            saved = services.save_indicator(
+                db.session,
+                actor(),
+                year,
+                form.code.data,
+                form.instrument.data,
+                form.group.data,
+                form.text_th.data,
+                form.text_en.data or "",
+                period=form.period.data or "",
+                roles=form.roles.data or [],
+                to_confirm=bool(form.to_confirm.data),
+            )
         except DomainError as err:  # shown with the form as typed, not lost in a redirect
             db.session.rollback()
             flash(domain_message(err.message, err.params), "danger")
         else:
-            flash(_("Indicator %(code)s of fiscal year %(year)d was saved.", code=saved.code, year=year),
-                  "success")
+            flash(_("Indicator %(code)s of fiscal year %(year)d was saved.", code=saved.code, year=year), "success")
             return redirect(url_for("evidence.indicators", year=year))
     elif request.method == "POST":
         flash(_("The form was incomplete; nothing was changed."), "danger")
     catalogue = services.indicators_of(db.session, year)
-    return render_template("evidence/indicators.html", year=year, form=form, editing=editing,
-                           catalogue=catalogue, action_form=IndicatorActionForm(),
-                           start_form=StartCatalogueForm(), start_from=queries.catalogue_source(db.session, year),
-                           years=queries.evidence_years(db.session), group_labels=GROUP_LABELS,
-                           instrument_labels=INSTRUMENT_LABELS, role_labels=ROLE_LABELS,
-                           period_labels=PERIOD_LABELS, to_confirm=sum(1 for i in catalogue if i.to_confirm))
+    return render_template(
+        "evidence/indicators.html",
+        year=year,
+        form=form,
+        editing=editing,
+        catalogue=catalogue,
+        action_form=IndicatorActionForm(),
+        start_form=StartCatalogueForm(),
+        start_from=queries.catalogue_source(db.session, year),
+        years=queries.evidence_years(db.session),
+        group_labels=GROUP_LABELS,
+        instrument_labels=INSTRUMENT_LABELS,
+        role_labels=ROLE_LABELS,
+        period_labels=PERIOD_LABELS,
+        to_confirm=sum(1 for i in catalogue if i.to_confirm),
+    )
 
 
 @bp.route("/evidence/indicators/start", methods=["POST"])
@@ -421,9 +502,15 @@ def _indicator_action(action: str):
         services.move_indicator(db.session, actor(), year, code, int(form.step.data or 1))
     else:
         row = services.retire_indicator(db.session, actor(), year, code, retired=action == "retire")
-        flash(_("Indicator %(code)s is retired: hidden for new evidence, kept on the evidence that names it.",
-                code=row.code) if row.retired else _("Indicator %(code)s is in use again.", code=row.code),
-              "success")
+        flash(
+            _(
+                "Indicator %(code)s is retired: hidden for new evidence, kept on the evidence that names it.",
+                code=row.code,
+            )
+            if row.retired
+            else _("Indicator %(code)s is in use again.", code=row.code),
+            "success",
+        )
     return redirect(url_for("evidence.indicators", year=year, _anchor=f"code-{code}"))
 
 
@@ -450,6 +537,7 @@ def indicator_move():
 
 # --- measures ------------------------------------------------------------------------------------
 
+
 @bp.route("/evidence/measures")
 @require(EVIDENCE_VIEW)
 def measures():
@@ -458,31 +546,51 @@ def measures():
     rows = queries.measures_of(db.session, year)
     copy_from = None if rows else queries.latest_year_with_measures(db.session, year)
     copy_form = CopyMeasuresForm(data={"from_year": copy_from, "to_year": year}) if copy_from else None
-    return render_template("evidence/measures.html", year=year, measures=rows, copy_from=copy_from,
-                           copy_form=copy_form, years=queries.evidence_years(db.session),
-                           catalogue=queries.indicators_by_code(db.session, year), figure_label=figure_label,
-                           evidence=queries.evidence_by_measure(db.session, [m.id for m in rows]),
-                           visibility_labels=VISIBILITY_LABELS)
+    return render_template(
+        "evidence/measures.html",
+        year=year,
+        measures=rows,
+        copy_from=copy_from,
+        copy_form=copy_form,
+        years=queries.evidence_years(db.session),
+        catalogue=queries.indicators_by_code(db.session, year),
+        figure_label=figure_label,
+        evidence=queries.evidence_by_measure(db.session, [m.id for m in rows]),
+        visibility_labels=VISIBILITY_LABELS,
+    )
 
 
 def _measure_form(year: int, measure: Measure | None) -> MeasureForm:
     if request.method == "GET" and measure is not None:
-        form = MeasureForm(data={"title": measure.title, "indicators": list(measure.indicators or []),
-                                 "activities": measure.activities, "responsible": measure.responsible,
-                                 "outcome": measure.outcome, "figures": list(measure.figures or []),
-                                 "version": str(measure.version)})
+        form = MeasureForm(
+            data={
+                "title": measure.title,
+                "indicators": list(measure.indicators or []),
+                "activities": measure.activities,
+                "responsible": measure.responsible,
+                "outcome": measure.outcome,
+                "figures": list(measure.figures or []),
+                "version": str(measure.version),
+            }
+        )
     else:
         form = MeasureForm()
     kept = set(measure.indicators or []) if measure is not None else set()
-    form.indicators.choices = [(i.code, i.code) for i in services.indicators_of(db.session, year)
-                               if not i.retired or i.code in kept]
+    form.indicators.choices = [
+        (i.code, i.code) for i in services.indicators_of(db.session, year) if not i.retired or i.code in kept
+    ]
     return form
 
 
 def _measure_values(form: MeasureForm) -> dict:
-    return {"title": form.title.data, "indicators": form.indicators.data or [],
-            "activities": form.activities.data or "", "responsible": form.responsible.data or "",
-            "outcome": form.outcome.data or "", "figures": form.figures.data or []}
+    return {
+        "title": form.title.data,
+        "indicators": form.indicators.data or [],
+        "activities": form.activities.data or "",
+        "responsible": form.responsible.data or "",
+        "outcome": form.outcome.data or "",
+        "figures": form.figures.data or [],
+    }
 
 
 def _saved(year: int, form: MeasureForm, measure_id: int | None) -> bool:
@@ -490,9 +598,17 @@ def _saved(year: int, form: MeasureForm, measure_id: int | None) -> bool:
     again as typed."""
     version = as_id(form.version.data)
     try:
-        outcome = submit_once("measure.created", lambda: services.save_measure(
-            db.session, actor(), year, _measure_values(form), measure_id=measure_id,
-            version=version if measure_id else None))
+        outcome = submit_once(
+            "measure.created",
+            lambda: services.save_measure(
+                db.session,
+                actor(),
+                year,
+                _measure_values(form),
+                measure_id=measure_id,
+                version=version if measure_id else None,
+            ),
+        )
     except DomainError as err:
         db.session.rollback()
         flash(domain_message(err.message, err.params), "danger")
@@ -504,10 +620,14 @@ def _saved(year: int, form: MeasureForm, measure_id: int | None) -> bool:
 
 def _render_measure_form(form: MeasureForm, year: int, measure: Measure | None):
     kept = set(measure.indicators or []) if measure is not None else set()
-    return render_template("evidence/measure_form.html", form=form, year=year, measure=measure,
-                           catalogue=[i for i in services.indicators_of(db.session, year)
-                                      if not i.retired or i.code in kept],
-                           figure_sections=figures_by_section())
+    return render_template(
+        "evidence/measure_form.html",
+        form=form,
+        year=year,
+        measure=measure,
+        catalogue=[i for i in services.indicators_of(db.session, year) if not i.retired or i.code in kept],
+        figure_sections=figures_by_section(),
+    )
 
 
 @bp.route("/evidence/measures/new", methods=["GET", "POST"])
@@ -545,6 +665,7 @@ def measures_copy():
         return redirect(url_for("evidence.measures", year=_year_arg("to_year")))
     to_year = int(form.to_year.data)
     count = services.copy_measures(db.session, actor(), int(form.from_year.data), to_year)
-    flash(_("%(count)d measures were copied from fiscal year %(year)s.", count=count,
-            year=form.from_year.data), "success")
+    flash(
+        _("%(count)d measures were copied from fiscal year %(year)s.", count=count, year=form.from_year.data), "success"
+    )
     return redirect(url_for("evidence.measures", year=to_year))

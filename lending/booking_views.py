@@ -26,13 +26,28 @@ from lending import loan_queries as lq
 from lending.forms import DeleteForm, SynonymForm
 from lending.models import Asset
 
-EN_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
-             "October", "November", "December")
+EN_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 WEEKDAYS = (_l("Sun"), _l("Mon"), _l("Tue"), _l("Wed"), _l("Thu"), _l("Fri"), _l("Sat"))  # Sunday first
-STAGE_LABELS = {bookings.REQUESTED_STAGE: _l("Waiting for approval"),
-                bookings.AWAITING_HEAD: _l("Waiting for the head of agency"),
-                bookings.APPROVED_STAGE: _l("Approved"), bookings.OUT: _l("Handed over"),
-                bookings.OVERDUE: _l("Overdue")}
+STAGE_LABELS = {
+    bookings.REQUESTED_STAGE: _l("Waiting for approval"),
+    bookings.AWAITING_HEAD: _l("Waiting for the head of agency"),
+    bookings.APPROVED_STAGE: _l("Approved"),
+    bookings.OUT: _l("Handed over"),
+    bookings.OVERDUE: _l("Overdue"),
+}
 DAY_LIMIT = 4  # bookings listed in one day of the month grid; the rest behind "more"
 SUGGESTIONS = 8
 _calendar = pycalendar.Calendar(firstweekday=6)  # weeks start on Sunday, as Thai wall calendars do
@@ -44,7 +59,7 @@ def _booking_helpers():
 
 
 def month_title(day: date, language: str) -> str:
-    """"มีนาคม 2569" / "March 2569 BE"."""
+    """ "มีนาคม 2569" / "March 2569 BE"."""
     if language == "th":
         return f"{THAI_MONTHS[day.month - 1]} {day.year + BE_OFFSET}"
     return f"{EN_MONTHS[day.month - 1]} {day.year + BE_OFFSET} BE"
@@ -65,8 +80,7 @@ def _days(first: date, last: date, found: list[bookings.Booking], in_month: int 
     out = []
     day = first
     while day <= last:
-        out.append(Day(day, in_month is None or day.month == in_month,
-                       tuple(b for b in found if b.covers(day))))
+        out.append(Day(day, in_month is None or day.month == in_month, tuple(b for b in found if b.covers(day))))
         day += timedelta(days=1)
     return out
 
@@ -92,18 +106,31 @@ def _calendar_page(asset: Asset | None):
         end = start + timedelta(days=6)
         previous, following = start - timedelta(days=7), start + timedelta(days=7)
         title = f"{format_date(start, lang())} – {format_date(end, lang())}"
-    found = bookings.bookings_between(db.session, actor(), start, end, today,
-                                      asset.id if asset is not None else None)
+    found = bookings.bookings_between(db.session, actor(), start, end, today, asset.id if asset is not None else None)
     days = _days(start, end, found, anchor.month if view == "month" else None)
     # The phone's agenda of a month: each booking that meets the month once (not the grid's spill-over).
     month_start = anchor.replace(day=1)
     month_end = (month_start + timedelta(days=32)).replace(day=1) - timedelta(days=1)
     agenda = [b for b in found if b.start_on <= month_end and b.due_on >= month_start]
     endpoint, args = ("lending.asset_calendar", {"asset_id": asset.id}) if asset else ("lending.calendar", {})
-    return render_template("lending/calendar.html", asset=asset, view=view, anchor=anchor, today=today,
-                           title=title, days=days, weeks=[days[i:i + 7] for i in range(0, len(days), 7)],
-                           found=found, agenda=agenda, previous=previous, following=following,
-                           endpoint=endpoint, args=args, weekdays=WEEKDAYS, day_limit=DAY_LIMIT)
+    return render_template(
+        "lending/calendar.html",
+        asset=asset,
+        view=view,
+        anchor=anchor,
+        today=today,
+        title=title,
+        days=days,
+        weeks=[days[i : i + 7] for i in range(0, len(days), 7)],
+        found=found,
+        agenda=agenda,
+        previous=previous,
+        following=following,
+        endpoint=endpoint,
+        args=args,
+        weekdays=WEEKDAYS,
+        day_limit=DAY_LIMIT,
+    )
 
 
 @bp.route("/calendar")
@@ -122,6 +149,7 @@ def asset_calendar(asset_id: int):
 
 # --- search as you type ------------------------------------------------------------------------------
 
+
 @bp.route("/assets/suggest")
 @require(ASSETS_VIEW)
 def asset_suggest():
@@ -131,26 +159,45 @@ def asset_suggest():
     today = bangkok_today()
     purpose = request.args.get("for", "register")
     if purpose == "loan":
-        free_from, free_to, _error = queries.free_dates((request.args.get("free_from") or "")[:20],
-                                                       (request.args.get("free_to") or "")[:20])
-        q = (request.args.get("q") or "").strip()[:queries.MAX_QUERY]
-        rows, total = lq.lendable_catalogue(db.session, q, ids_of(request.args.getlist("exclude")),
-                                            SUGGESTIONS, free_from, free_to, today) \
-            if q else ([], 0)
-        return render_template("lending/_suggest.html", purpose=purpose, rows=rows, total=total, q=q,
-                               reserved=bookings.next_reservations(db.session, [r.id for r in rows], today),
-                               more_url=None)
+        free_from, free_to, _error = queries.free_dates(
+            (request.args.get("free_from") or "")[:20], (request.args.get("free_to") or "")[:20]
+        )
+        q = (request.args.get("q") or "").strip()[: queries.MAX_QUERY]
+        rows, total = (
+            lq.lendable_catalogue(
+                db.session, q, ids_of(request.args.getlist("exclude")), SUGGESTIONS, free_from, free_to, today
+            )
+            if q
+            else ([], 0)
+        )
+        return render_template(
+            "lending/_suggest.html",
+            purpose=purpose,
+            rows=rows,
+            total=total,
+            q=q,
+            reserved=bookings.next_reservations(db.session, [r.id for r in rows], today),
+            more_url=None,
+        )
     flt = queries.AssetFilter.from_args(request.args)
     if not flt.q:
-        return render_template("lending/_suggest.html", purpose=purpose, rows=[], total=0, q="", reserved={},
-                               more_url=None)
+        return render_template(
+            "lending/_suggest.html", purpose=purpose, rows=[], total=0, q="", reserved={}, more_url=None
+        )
     page = queries.list_assets(db.session, flt, 1, SUGGESTIONS)
-    return render_template("lending/_suggest.html", purpose=purpose, rows=page.rows, total=page.total, q=flt.q,
-                           reserved=bookings.next_reservations(db.session, [r.id for r in page.rows], today),
-                           more_url=url_for("lending.assets", **flt.as_args()))
+    return render_template(
+        "lending/_suggest.html",
+        purpose=purpose,
+        rows=page.rows,
+        total=page.total,
+        q=flt.q,
+        reserved=bookings.next_reservations(db.session, [r.id for r in page.rows], today),
+        more_url=url_for("lending.assets", **flt.as_args()),
+    )
 
 
 # --- the office's search synonyms ------------------------------------------------------------------
+
 
 @bp.route("/assets/synonyms", methods=["GET", "POST"])
 @require(ASSETS_MANAGE)
@@ -159,8 +206,9 @@ def synonyms_page():
     form = SynonymForm()
     if form.validate_on_submit():
         try:
-            outcome = submit_once("search_synonym.added",
-                                  lambda: synonyms.add_group(db.session, actor(), form.terms.data or ""))
+            outcome = submit_once(
+                "search_synonym.added", lambda: synonyms.add_group(db.session, actor(), form.terms.data or "")
+            )
         except DomainError as err:
             if err.status == 403:
                 raise
@@ -170,8 +218,13 @@ def synonyms_page():
             if not outcome.replayed:
                 flash(_("The terms were added; a search for one now finds the others."), "success")
             return redirect(url_for("lending.synonyms_page"))
-    return render_template("lending/synonyms.html", form=form, built_in=synonyms.BUILT_IN,
-                           own=synonyms.office_groups(db.session), delete_form=DeleteForm())
+    return render_template(
+        "lending/synonyms.html",
+        form=form,
+        built_in=synonyms.BUILT_IN,
+        own=synonyms.office_groups(db.session),
+        delete_form=DeleteForm(),
+    )
 
 
 @bp.route("/assets/synonyms/<int:group_id>/delete", methods=["POST"])
@@ -180,8 +233,7 @@ def synonym_delete(group_id: int):
     """Take one of the office's groups of terms off the list."""
     form = DeleteForm()
     if not form.validate_on_submit():
-        flash(_("The form was incomplete or expired; nothing was changed. Reload the page and try again."),
-              "danger")
+        flash(_("The form was incomplete or expired; nothing was changed. Reload the page and try again."), "danger")
         return redirect(url_for("lending.synonyms_page"))
     if db.session.get(synonyms.SearchSynonym, group_id) is None:
         abort(404)

@@ -30,30 +30,45 @@ from lending.models import DISPOSED, IN_REPAIR, LOST, Asset
 
 # How a booking is shown: its stage on the way from request to return.
 REQUESTED_STAGE, AWAITING_HEAD, APPROVED_STAGE, OUT, OVERDUE = (
-    "requested", "awaiting_head", "approved", "out", "overdue")
+    "requested",
+    "awaiting_head",
+    "approved",
+    "out",
+    "overdue",
+)
 STAGES = (REQUESTED_STAGE, AWAITING_HEAD, APPROVED_STAGE, OUT, OVERDUE)
 CALENDAR_LIMIT = 500  # loans in one month of one office: far fewer; a bound, not a page
 
 
 def _overlaps(start_on: date, end_on: date, today: date) -> ColumnElement[bool]:
     """The loan's days meet [start_on, end_on]; an item out past its due date is held until it is back."""
-    return and_(Loan.start_on <= end_on,
-                or_(Loan.due_on >= start_on, and_(Loan.status == CHECKED_OUT, Loan.due_on < today)))
+    return and_(
+        Loan.start_on <= end_on, or_(Loan.due_on >= start_on, and_(Loan.status == CHECKED_OUT, Loan.due_on < today))
+    )
 
 
 def held_between(start_on: date, end_on: date, today: date) -> ColumnElement[bool]:
     """For a statement over assets: the asset is held by some loan on a day in [start_on, end_on]."""
-    return exists().where(LoanItem.asset_id == Asset.id, LoanItem.condition.is_(None),
-                          Loan.id == LoanItem.loan_id, holds_assets(), _overlaps(start_on, end_on, today))
+    return exists().where(
+        LoanItem.asset_id == Asset.id,
+        LoanItem.condition.is_(None),
+        Loan.id == LoanItem.loan_id,
+        holds_assets(),
+        _overlaps(start_on, end_on, today),
+    )
 
 
 def free_between(start_on: date, end_on: date, today: date) -> ColumnElement[bool]:
     """For a statement over assets: the asset may be lent and nobody holds it on any day of the range."""
-    return and_(Asset.lendable.is_(True), Asset.status.not_in((DISPOSED, LOST, IN_REPAIR)),
-                ~held_between(start_on, end_on, today))
+    return and_(
+        Asset.lendable.is_(True),
+        Asset.status.not_in((DISPOSED, LOST, IN_REPAIR)),
+        ~held_between(start_on, end_on, today),
+    )
 
 
 # --- "reserved from … to …" ------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Reservation:
@@ -72,18 +87,28 @@ def next_reservations(session: Session, asset_ids: list[int], today: date) -> di
     rows = session.execute(
         select(LoanItem.asset_id, Loan.start_on, Loan.due_on, Loan.status)
         .join(Loan, Loan.id == LoanItem.loan_id)
-        .where(LoanItem.asset_id.in_(asset_ids), LoanItem.condition.is_(None), holds_assets(),
-               Loan.status != CHECKED_OUT, Loan.due_on >= today)
-        .order_by(LoanItem.asset_id, Loan.start_on, Loan.id)).all()
+        .where(
+            LoanItem.asset_id.in_(asset_ids),
+            LoanItem.condition.is_(None),
+            holds_assets(),
+            Loan.status != CHECKED_OUT,
+            Loan.due_on >= today,
+        )
+        .order_by(LoanItem.asset_id, Loan.start_on, Loan.id)
+    ).all()
     grouped: dict[int, list[Any]] = defaultdict(list)
     for r in rows:
         grouped[r.asset_id].append(r)
-    return {asset_id: Reservation(start_on=rs[0].start_on, due_on=rs[0].due_on,
-                                  awaiting_head=rs[0].status == REQUESTED, more=len(rs) - 1)
-            for asset_id, rs in grouped.items()}
+    return {
+        asset_id: Reservation(
+            start_on=rs[0].start_on, due_on=rs[0].due_on, awaiting_head=rs[0].status == REQUESTED, more=len(rs) - 1
+        )
+        for asset_id, rs in grouped.items()
+    }
 
 
 # --- the calendar ----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class BookedItem:
@@ -131,8 +156,9 @@ def stage_of(loan: Loan, today: date) -> str:
     return AWAITING_HEAD if loan.waiting_for_head else REQUESTED_STAGE
 
 
-def bookings_between(session: Session, viewer: User, start_on: date, end_on: date, today: date,
-                     asset_id: int | None = None) -> list[Booking]:
+def bookings_between(
+    session: Session, viewer: User, start_on: date, end_on: date, today: date, asset_id: int | None = None
+) -> list[Booking]:
     """The loans (requested, approved, out) on days in [start_on, end_on], as `viewer` may see them; with
     `asset_id`, only the loans of that asset. Ordered by start date."""
     from lending.workflow import can_view_loan
@@ -153,22 +179,39 @@ def bookings_between(session: Session, viewer: User, start_on: date, end_on: dat
         items = [i for i in loan.items if asset_id is None or i.asset_id == asset_id]
         if loan.status == CHECKED_OUT:
             items = [i for i in items if i.condition is None] or items
-        booked = tuple(sorted((BookedItem(i.asset_id, i.asset.asset_number, i.asset.name) for i in items),
-                              key=lambda b: b.asset_number))
+        booked = tuple(
+            sorted(
+                (BookedItem(i.asset_id, i.asset.asset_number, i.asset.name) for i in items),
+                key=lambda b: b.asset_number,
+            )
+        )
         stage = stage_of(loan, today)
         # An item out past its due date stays on the calendar until today, the last day it is known held.
         due_on = max(loan.due_on, today) if stage == OVERDUE else loan.due_on
         if shown:
-            out.append(Booking(loan_id=loan.id, stage=stage, start_on=loan.start_on, due_on=due_on, shown=True,
-                               ref=loan.ref, borrower=loan.borrower_name, purpose=loan.purpose, items=booked,
-                               own=loan.borrower_id == viewer.id))
+            out.append(
+                Booking(
+                    loan_id=loan.id,
+                    stage=stage,
+                    start_on=loan.start_on,
+                    due_on=due_on,
+                    shown=True,
+                    ref=loan.ref,
+                    borrower=loan.borrower_name,
+                    purpose=loan.purpose,
+                    items=booked,
+                    own=loan.borrower_id == viewer.id,
+                )
+            )
         else:
-            out.append(Booking(loan_id=loan.id, stage=stage, start_on=loan.start_on, due_on=due_on, shown=False,
-                               items=booked))
+            out.append(
+                Booking(loan_id=loan.id, stage=stage, start_on=loan.start_on, due_on=due_on, shown=False, items=booked)
+            )
     return out
 
 
-def upcoming_for_asset(session: Session, viewer: User, asset_id: int, today: date,
-                       horizon_days: int = 730) -> list[Booking]:
+def upcoming_for_asset(
+    session: Session, viewer: User, asset_id: int, today: date, horizon_days: int = 730
+) -> list[Booking]:
     """An asset's bookings from today on (and what is out now), as `viewer` may see them."""
     return bookings_between(session, viewer, today, today + timedelta(days=horizon_days), today, asset_id)

@@ -33,8 +33,10 @@ def import_command(file: Path, dry_run: bool):
         raise click.ClickException(str(err)) from None
     if not plan.ok:
         for e in plan.errors[:500]:
-            click.echo(f"row {e.row}, column {e.column_label}: {e.message()}" + (f" ({e.value!r})" if e.value else ""),
-                       err=True)
+            click.echo(
+                f"row {e.row}, column {e.column_label}: {e.message()}" + (f" ({e.value!r})" if e.value else ""),
+                err=True,
+            )
         if len(plan.errors) > 500:
             click.echo(f"... and {len(plan.errors) - 500} more", err=True)
         bad_rows = len({e.row for e in plan.errors})  # a row can have several problems
@@ -43,8 +45,10 @@ def import_command(file: Path, dry_run: bool):
         changes = ", ".join(f"{k}: {before[k]!r} -> {after[k]!r}" for k in after)
         click.echo(f"change {number}: {changes}")
     verb = "would add" if dry_run else "added"
-    click.echo(f"{plan.rows} rows: {verb} {len(plan.creates)}, "
-               f"{'would change' if dry_run else 'changed'} {len(plan.updates)}, unchanged {plan.unchanged}")
+    click.echo(
+        f"{plan.rows} rows: {verb} {len(plan.creates)}, "
+        f"{'would change' if dry_run else 'changed'} {len(plan.updates)}, unchanged {plan.unchanged}"
+    )
 
 
 @assets.command("labels")
@@ -56,18 +60,23 @@ def import_command(file: Path, dry_run: bool):
 @click.option("--department", default="")
 @click.option("--lendable", type=click.Choice(["", "yes", "no"]), default="")
 @click.option("--number", "numbers", multiple=True, help="Only these asset numbers (repeatable).")
-def labels_command(out: Path, layout: str, q: str, category: str, status: str, department: str,
-                   lendable: str, numbers: tuple[str, ...]):
+def labels_command(
+    out: Path, layout: str, q: str, category: str, status: str, department: str, lendable: str, numbers: tuple[str, ...]
+):
     """Write a PDF of QR labels for A4 sticker sheets."""
     from lending.models import normalise_asset_number
     from lending.views import tag_url
 
-    flt = queries.AssetFilter.from_args({"q": q, "category": category, "status": status,
-                                         "department": department, "lendable": lendable})
+    flt = queries.AssetFilter.from_args(
+        {"q": q, "category": category, "status": status, "department": department, "lendable": lendable}
+    )
     wanted = {normalise_asset_number(n) for n in numbers}
     with current_app.test_request_context(base_url=current_app.config["BASE_URL"]):
-        items = [labels.LabelItem(url=tag_url(a.tag), asset_number=a.asset_number, name=a.name, tag=a.tag)
-                 for a in queries.iter_assets(db.session, flt) if not wanted or a.asset_number in wanted]
+        items = [
+            labels.LabelItem(url=tag_url(a.tag), asset_number=a.asset_number, name=a.name, tag=a.tag)
+            for a in queries.iter_assets(db.session, flt)
+            if not wanted or a.asset_number in wanted
+        ]
     if not items:
         raise click.ClickException("no assets match")
     pdf = labels.render_label_sheet(items, layout, get_settings(db.session)["agency_name"])

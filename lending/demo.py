@@ -54,26 +54,82 @@ PEOPLE = [
 # (type-year prefix, count, name, category, brand, model, price, location, department, lendable)
 EQUIPMENT = [
     ("416-59", 8, "เต็นท์ผ้าใบ ขนาด 4x8 เมตร", "เต็นท์", "", "", "12500.00", "โรงเก็บพัสดุ", "สำนักปลัด", True),
-    ("416-62", 20, "เก้าอี้พลาสติก สีน้ำเงิน", "เก้าอี้", "ศรีไทยซุปเปอร์แวร์", "CH-41", "350.00",
-     "ห้องเก็บของ ชั้น 1", "สำนักปลัด", True),
-    ("416-60", 8, "โต๊ะพับอเนกประสงค์ หน้าขาว", "โต๊ะ", "โมเดิร์นฟอร์ม", "TF-180", "1850.00",
-     "ห้องเก็บของ ชั้น 1", "สำนักปลัด", True),
-    ("423-63", 3, "เครื่องฉายภาพ (โปรเจคเตอร์)", "เครื่องฉายภาพ", "Epson", "EB-X51", "18900.00",
-     "ห้องประชุมสภา", "สำนักปลัด", True),
-    ("478-64", 6, "เครื่องคอมพิวเตอร์โน้ตบุ๊ก", "คอมพิวเตอร์", "Lenovo", "ThinkPad E14", "24000.00",
-     "ห้องพัสดุ", "กองคลัง", True),
-    ("423-61", 2, "กล้องถ่ายภาพดิจิทัล", "กล้อง", "Canon", "EOS M50", "27500.00", "ห้องประชาสัมพันธ์",
-     "สำนักปลัด", True),
-    ("420-60", 3, "ชุดเครื่องเสียงพร้อมลำโพงเคลื่อนที่", "เครื่องเสียง", "Yamaha", "STAGEPAS 400BT",
-     "32000.00", "ห้องประชุมสภา", "สำนักปลัด", True),
-    ("420-62", 4, "ไมโครโฟนไร้สาย", "เครื่องเสียง", "Shure", "BLX24", "8900.00", "ห้องประชุมสภา",
-     "สำนักปลัด", True),
-    ("423-60", 2, "จอรับภาพชนิดขาตั้ง ขนาด 100 นิ้ว", "เครื่องฉายภาพ", "Vertex", "T100", "3900.00",
-     "ห้องประชุมสภา", "สำนักปลัด", True),
-    ("416-61", 4, "พัดลมอุตสาหกรรม ขนาด 24 นิ้ว", "เครื่องใช้สำนักงาน", "Hatari", "IQ24M1", "2490.00",
-     "โรงเก็บพัสดุ", "กองช่าง", True),
-    ("001-58", 2, "รถยนต์ส่วนกลาง (รถบรรทุก ขนาด 1 ตัน)", "ยานพาหนะ", "Toyota", "Hilux Revo",
-     "787000.00", "โรงจอดรถ", "สำนักปลัด", False),
+    ("416-62", 20, "เก้าอี้พลาสติก สีน้ำเงิน", "เก้าอี้", "ศรีไทยซุปเปอร์แวร์", "CH-41", "350.00", "ห้องเก็บของ ชั้น 1", "สำนักปลัด", True),
+    (
+        "416-60",
+        8,
+        "โต๊ะพับอเนกประสงค์ หน้าขาว",
+        "โต๊ะ",
+        "โมเดิร์นฟอร์ม",
+        "TF-180",
+        "1850.00",
+        "ห้องเก็บของ ชั้น 1",
+        "สำนักปลัด",
+        True,
+    ),
+    (
+        "423-63",
+        3,
+        "เครื่องฉายภาพ (โปรเจคเตอร์)",
+        "เครื่องฉายภาพ",
+        "Epson",
+        "EB-X51",
+        "18900.00",
+        "ห้องประชุมสภา",
+        "สำนักปลัด",
+        True,
+    ),
+    ("478-64", 6, "เครื่องคอมพิวเตอร์โน้ตบุ๊ก", "คอมพิวเตอร์", "Lenovo", "ThinkPad E14", "24000.00", "ห้องพัสดุ", "กองคลัง", True),
+    ("423-61", 2, "กล้องถ่ายภาพดิจิทัล", "กล้อง", "Canon", "EOS M50", "27500.00", "ห้องประชาสัมพันธ์", "สำนักปลัด", True),
+    (
+        "420-60",
+        3,
+        "ชุดเครื่องเสียงพร้อมลำโพงเคลื่อนที่",
+        "เครื่องเสียง",
+        "Yamaha",
+        "STAGEPAS 400BT",
+        "32000.00",
+        "ห้องประชุมสภา",
+        "สำนักปลัด",
+        True,
+    ),
+    ("420-62", 4, "ไมโครโฟนไร้สาย", "เครื่องเสียง", "Shure", "BLX24", "8900.00", "ห้องประชุมสภา", "สำนักปลัด", True),
+    (
+        "423-60",
+        2,
+        "จอรับภาพชนิดขาตั้ง ขนาด 100 นิ้ว",
+        "เครื่องฉายภาพ",
+        "Vertex",
+        "T100",
+        "3900.00",
+        "ห้องประชุมสภา",
+        "สำนักปลัด",
+        True,
+    ),
+    (
+        "416-61",
+        4,
+        "พัดลมอุตสาหกรรม ขนาด 24 นิ้ว",
+        "เครื่องใช้สำนักงาน",
+        "Hatari",
+        "IQ24M1",
+        "2490.00",
+        "โรงเก็บพัสดุ",
+        "กองช่าง",
+        True,
+    ),
+    (
+        "001-58",
+        2,
+        "รถยนต์ส่วนกลาง (รถบรรทุก ขนาด 1 ตัน)",
+        "ยานพาหนะ",
+        "Toyota",
+        "Hilux Revo",
+        "787000.00",
+        "โรงจอดรถ",
+        "สำนักปลัด",
+        False,
+    ),
 ]
 
 
@@ -95,8 +151,12 @@ def load(if_empty: bool):
     load_demo(db.session, current_app.config, echo=click.echo)
 
 
-def load_demo(session: Session, config: dict[str, Any], today: date | None = None,
-              echo: Callable[[str], None] = lambda _line: None) -> dict[str, str]:
+def load_demo(
+    session: Session,
+    config: dict[str, Any],
+    today: date | None = None,
+    echo: Callable[[str], None] = lambda _line: None,
+) -> dict[str, str]:
     """The demo in an empty database, as of `today` (default: today in Bangkok); returns the passwords."""
     today = today or bangkok_today()
     core_services.update_settings(session, None, AGENCY)
@@ -104,14 +164,29 @@ def load_demo(session: Session, config: dict[str, Any], today: date | None = Non
     passwords = {}
     for username, name, position, department, roles in PEOPLE:
         password = passwords[username] = _password()
-        core_services.create_user(session, None, username, name, set(roles), password, position=position,
-                                  department=department, email=f"{username}@nongbuathong.go.th")
+        core_services.create_user(
+            session,
+            None,
+            username,
+            name,
+            set(roles),
+            password,
+            position=position,
+            department=department,
+            email=f"{username}@nongbuathong.go.th",
+        )
         echo(f"  {username:10} {password:14} {', '.join(roles)}")
     begin_write(session)
     created = []
-    year_days = {"58": date(2015, 3, 2), "59": date(2016, 6, 15), "60": date(2017, 1, 20),
-                 "61": date(2018, 8, 8), "62": date(2019, 11, 4), "63": date(2020, 12, 1),
-                 "64": date(2021, 5, 17)}
+    year_days = {
+        "58": date(2015, 3, 2),
+        "59": date(2016, 6, 15),
+        "60": date(2017, 1, 20),
+        "61": date(2018, 8, 8),
+        "62": date(2019, 11, 4),
+        "63": date(2020, 12, 1),
+        "64": date(2021, 5, 17),
+    }
     tags: set[str] = set()
     for prefix, count, name, category, brand, model, price, location, department, lendable in EQUIPMENT:
         for n in range(1, count + 1):
@@ -120,12 +195,21 @@ def load_demo(session: Session, config: dict[str, Any], today: date | None = Non
                 tag = new_tag()
             tags.add(tag)
             asset = Asset(tag=tag, status="available", status_note="")
-            asset.apply({
-                "asset_number": f"{prefix}-{n:04d}", "name": name, "category": category, "brand": brand,
-                "model": model, "serial_number": f"{(brand or 'SN')[:3].upper()}{secrets.randbelow(10**7):07d}"
-                if brand else "", "acquired_on": year_days[prefix.split("-")[1]], "price": Decimal(price),
-                "location": location, "department": department, "lendable": lendable,
-            })
+            asset.apply(
+                {
+                    "asset_number": f"{prefix}-{n:04d}",
+                    "name": name,
+                    "category": category,
+                    "brand": brand,
+                    "model": model,
+                    "serial_number": f"{(brand or 'SN')[:3].upper()}{secrets.randbelow(10**7):07d}" if brand else "",
+                    "acquired_on": year_days[prefix.split("-")[1]],
+                    "price": Decimal(price),
+                    "location": location,
+                    "department": department,
+                    "lendable": lendable,
+                }
+            )
             session.add(asset)
             created.append(asset)
     created[9].status, created[9].status_note = "in_repair", "ผ้าใบฉีกขาดบริเวณมุม ส่งซ่อมร้านในอำเภอ"
@@ -140,8 +224,10 @@ def load_demo(session: Session, config: dict[str, Any], today: date | None = Non
     session.commit()
     echo(f"{len(created)} assets on the register of {AGENCY['agency_name']}")
     story = demo_story.build(session, config, today)
-    echo(f"{story['ledger_loans']} past loans from the paper ledger, the loans of now, a stock-take, "
-         "measures, evidence, the manual and an audit checkpoint")
+    echo(
+        f"{story['ledger_loans']} past loans from the paper ledger, the loans of now, a stock-take, "
+        "measures, evidence, the manual and an audit checkpoint"
+    )
     from lending.outside import demo as outside_demo
 
     outside_demo.build(session, demo_story._now_for(today), today)

@@ -40,13 +40,39 @@ def _now_for(today: date) -> datetime:
     return datetime.combine(today, datetime.min.time().replace(hour=12), tzinfo=BANGKOK).astimezone(UTC)
 
 
-def _row(ref: str, asset: Asset, borrower: str, purpose: str, requested: date, *, decision: str = "",
-         decided: date | None = None, out: date | None = None, due: date | None = None,
-         back: date | None = None, condition: str = "", demanded: date | None = None) -> list[str]:
+def _row(
+    ref: str,
+    asset: Asset,
+    borrower: str,
+    purpose: str,
+    requested: date,
+    *,
+    decision: str = "",
+    decided: date | None = None,
+    out: date | None = None,
+    due: date | None = None,
+    back: date | None = None,
+    condition: str = "",
+    demanded: date | None = None,
+) -> list[str]:
     def iso(d: date | None) -> str:
         return d.isoformat() if d else ""
-    return [ref, asset.asset_number, borrower, purpose, iso(requested), decision, "somsri" if decision else "",
-            iso(decided), iso(out), iso(due), iso(back), condition, iso(demanded)]
+
+    return [
+        ref,
+        asset.asset_number,
+        borrower,
+        purpose,
+        iso(requested),
+        decision,
+        "somsri" if decision else "",
+        iso(decided),
+        iso(out),
+        iso(due),
+        iso(back),
+        condition,
+        iso(demanded),
+    ]
 
 
 def _ledger_rows(today: date, pool: list[Asset]) -> list[list[str]]:
@@ -67,37 +93,169 @@ def _ledger_rows(today: date, pool: list[Asset]) -> list[list[str]]:
             rows.append(_row(ref, next(assets), who, purpose, **kw))
 
     # The previous fiscal year: every state.
-    loan("D-P01", 5, "malee", "ประชุมผู้ปกครองศูนย์พัฒนาเด็กเล็ก", requested=p(20), decision="approved",
-         decided=p(21), out=p(24), due=p(25), back=p(25), condition="good")
-    loan("D-P02", 1, "somchai", "สำรวจถนนในหมู่ที่ 5", requested=p(60), decision="approved", decided=p(60),
-         out=p(62), due=p(66), back=p(75), condition="good", demanded=p(69))
-    loan("D-P03", 1, "napa", "เวทีประชาคมหมู่บ้าน", requested=p(110), decision="approved", decided=p(112),
-         out=p(115), due=p(117), back=p(140), condition="good", demanded=p(130))
-    loan("D-P04", 1, "malee", "กิจกรรมวันเด็กแห่งชาติ", requested=p(100), decision="approved", decided=p(101),
-         out=p(103), due=p(104), back=p(104), condition="damaged")
-    loan("D-P05", 1, "somchai", "งานประเพณีสงกรานต์ตำบล", requested=p(190), decision="approved",
-         decided=p(191), out=p(193), due=p(196), back=p(200), condition="lost", demanded=p(198))
+    loan(
+        "D-P01",
+        5,
+        "malee",
+        "ประชุมผู้ปกครองศูนย์พัฒนาเด็กเล็ก",
+        requested=p(20),
+        decision="approved",
+        decided=p(21),
+        out=p(24),
+        due=p(25),
+        back=p(25),
+        condition="good",
+    )
+    loan(
+        "D-P02",
+        1,
+        "somchai",
+        "สำรวจถนนในหมู่ที่ 5",
+        requested=p(60),
+        decision="approved",
+        decided=p(60),
+        out=p(62),
+        due=p(66),
+        back=p(75),
+        condition="good",
+        demanded=p(69),
+    )
+    loan(
+        "D-P03",
+        1,
+        "napa",
+        "เวทีประชาคมหมู่บ้าน",
+        requested=p(110),
+        decision="approved",
+        decided=p(112),
+        out=p(115),
+        due=p(117),
+        back=p(140),
+        condition="good",
+        demanded=p(130),
+    )
+    loan(
+        "D-P04",
+        1,
+        "malee",
+        "กิจกรรมวันเด็กแห่งชาติ",
+        requested=p(100),
+        decision="approved",
+        decided=p(101),
+        out=p(103),
+        due=p(104),
+        back=p(104),
+        condition="damaged",
+    )
+    loan(
+        "D-P05",
+        1,
+        "somchai",
+        "งานประเพณีสงกรานต์ตำบล",
+        requested=p(190),
+        decision="approved",
+        decided=p(191),
+        out=p(193),
+        due=p(196),
+        back=p(200),
+        condition="lost",
+        demanded=p(198),
+    )
     loan("D-P06", 1, "napa", "ใช้ส่วนตัวในงานบวช", requested=p(150), decision="rejected", decided=p(151))
     loan("D-P07", 1, "malee", "อบรมครูผู้ดูแลเด็ก (เลื่อนการจัด)", requested=p(170), decision="cancelled")
-    loan("D-P08", 2, "somchai", "ประชุมคณะกรรมการชุมชน", requested=p(230), decision="approved",
-         decided=p(231), out=p(233), due=p(235), back=p(235), condition="good")
-    loan("D-P09", 1, "napa", "ออกหน่วยบริการประชาชน", requested=p(300), decision="approved", decided=p(301),
-         out=p(303), due=p(310), demanded=p(314))  # never came back: still out and overdue
-    loan("D-P10", 1, "malee", "ฝึกอบรมอาสาสมัครป้องกันภัย", requested=p(320), decision="approved",
-         decided=p(321), out=p(323), due=p(326), back=p(326), condition="good")
-    loan("D-P11", 1, "somchai", "ประชุมกรรมการกองทุนหลักประกันสุขภาพ (ไม่มารับ)", requested=p(340),
-         decision="approved", decided=p(341), due=p(343))  # approved, never collected
+    loan(
+        "D-P08",
+        2,
+        "somchai",
+        "ประชุมคณะกรรมการชุมชน",
+        requested=p(230),
+        decision="approved",
+        decided=p(231),
+        out=p(233),
+        due=p(235),
+        back=p(235),
+        condition="good",
+    )
+    loan(
+        "D-P09",
+        1,
+        "napa",
+        "ออกหน่วยบริการประชาชน",
+        requested=p(300),
+        decision="approved",
+        decided=p(301),
+        out=p(303),
+        due=p(310),
+        demanded=p(314),
+    )  # never came back: still out and overdue
+    loan(
+        "D-P10",
+        1,
+        "malee",
+        "ฝึกอบรมอาสาสมัครป้องกันภัย",
+        requested=p(320),
+        decision="approved",
+        decided=p(321),
+        out=p(323),
+        due=p(326),
+        back=p(326),
+        condition="good",
+    )
+    loan(
+        "D-P11",
+        1,
+        "somchai",
+        "ประชุมกรรมการกองทุนหลักประกันสุขภาพ (ไม่มารับ)",
+        requested=p(340),
+        decision="approved",
+        decided=p(341),
+        due=p(343),
+    )  # approved, never collected
     loan("D-P12", 1, "napa", "ขอยืมโดยไม่ระบุวันใช้ (ค้างพิจารณา)", requested=p(355))  # never decided
     # The current fiscal year up to today.
-    loan("D-C01", 4, "napa", "ประชุมประจำเดือนผู้นำชุมชน", requested=c(60), decision="approved",
-         decided=c(59), out=c(58), due=c(57), back=c(57), condition="good")
-    loan("D-C02", 1, "malee", "จัดนิทรรศการศูนย์พัฒนาเด็กเล็ก", requested=c(45), decision="approved",
-         decided=c(45), out=c(44), due=c(40), back=c(30), condition="good", demanded=c(37))
-    loan("D-C03", 1, "somchai", "ประชุมชี้แจงโครงการก่อสร้าง", requested=c(50), decision="rejected",
-         decided=c(49))
+    loan(
+        "D-C01",
+        4,
+        "napa",
+        "ประชุมประจำเดือนผู้นำชุมชน",
+        requested=c(60),
+        decision="approved",
+        decided=c(59),
+        out=c(58),
+        due=c(57),
+        back=c(57),
+        condition="good",
+    )
+    loan(
+        "D-C02",
+        1,
+        "malee",
+        "จัดนิทรรศการศูนย์พัฒนาเด็กเล็ก",
+        requested=c(45),
+        decision="approved",
+        decided=c(45),
+        out=c(44),
+        due=c(40),
+        back=c(30),
+        condition="good",
+        demanded=c(37),
+    )
+    loan("D-C03", 1, "somchai", "ประชุมชี้แจงโครงการก่อสร้าง", requested=c(50), decision="rejected", decided=c(49))
     loan("D-C04", 1, "napa", "ประชุมสภาองค์กรชุมชน (ยกเลิก)", requested=c(48), decision="cancelled")
-    loan("D-C05", 1, "somchai", "ตรวจงานจ้างก่อสร้างรางระบายน้ำ", requested=c(35), decision="approved",
-         decided=c(34), out=c(33), due=c(30), back=c(8), condition="good", demanded=c(15))
+    loan(
+        "D-C05",
+        1,
+        "somchai",
+        "ตรวจงานจ้างก่อสร้างรางระบายน้ำ",
+        requested=c(35),
+        decision="approved",
+        decided=c(34),
+        out=c(33),
+        due=c(30),
+        back=c(8),
+        condition="good",
+        demanded=c(15),
+    )
     out_overdue = dict(requested=c(25), decision="approved", decided=c(24), out=c(22), due=c(12))
     if c(3) > c(12):
         out_overdue["demanded"] = c(3)
@@ -127,9 +285,17 @@ def _live(session: Session, users: dict[str, User], pool: list[Asset], now: date
     officer, head = users["somsri"], users["head"]
 
     def request(who: str, assets: list[Asset], purpose: str, start: date, due: date) -> int:
-        loan = workflow.request_loan(session, users[who], [a.id for a in assets], purpose=purpose,
-                                     place="ห้องประชุม อบต.", off_premises=False, start_on=start, due_on=due,
-                                     now=now)
+        loan = workflow.request_loan(
+            session,
+            users[who],
+            [a.id for a in assets],
+            purpose=purpose,
+            place="ห้องประชุม อบต.",
+            off_premises=False,
+            start_on=start,
+            due_on=due,
+            now=now,
+        )
         return loan.id
 
     def approve(loan_id: int) -> None:
@@ -138,10 +304,10 @@ def _live(session: Session, users: dict[str, User], pool: list[Asset], now: date
             if loan.status != REQUESTED:
                 return
 
-    request("malee", pool[0:2], "ประชุมคณะกรรมการศูนย์พัฒนาเด็กเล็ก", today + timedelta(days=7),
-            today + timedelta(days=8))
-    approve(request("somchai", pool[2:3], "ประชุมประชาคมแผนพัฒนาท้องถิ่น", today + timedelta(days=6),
-                    today + timedelta(days=9)))
+    request("malee", pool[0:2], "ประชุมคณะกรรมการศูนย์พัฒนาเด็กเล็ก", today + timedelta(days=7), today + timedelta(days=8))
+    approve(
+        request("somchai", pool[2:3], "ประชุมประชาคมแผนพัฒนาท้องถิ่น", today + timedelta(days=6), today + timedelta(days=9))
+    )
     soon = request("napa", pool[3:5], "อบรมอาสาสมัครสาธารณสุข", today, today + timedelta(days=3))
     approve(soon)
     workflow.hand_over(session, officer, soon, note="ส่งมอบครบถ้วน สภาพดี", now=now)
@@ -162,18 +328,23 @@ def build(session: Session, config: dict[str, Any], today: date | None = None) -
     history, live, counted = lendable[:27], lendable[27:33], lendable[33:]
 
     # The stock-take of the previous year: everything found but one.
-    noon_prev_end = datetime.combine(prev_end - timedelta(days=14), datetime.min.time().replace(hour=5),
-                                     tzinfo=UTC)
+    noon_prev_end = datetime.combine(prev_end - timedelta(days=14), datetime.min.time().replace(hour=5), tzinfo=UTC)
     # the head appoints the committee and opens the round, and closes it on the committee's report (ข้อ 213)
-    rnd = stocktake.open_round(session, users["head"], fiscal_year=prev, committee=[users["head"].id,
-                               users["auditor"].id], title=f"ตรวจสอบพัสดุประจำปี {prev}", now=noon_prev_end)
+    rnd = stocktake.open_round(
+        session,
+        users["head"],
+        fiscal_year=prev,
+        committee=[users["head"].id, users["auditor"].id],
+        title=f"ตรวจสอบพัสดุประจำปี {prev}",
+        now=noon_prev_end,
+    )
     missing = counted[-1]
-    in_round = session.scalars(select(stocktake.StocktakeEntry.asset_id)
-                               .where(stocktake.StocktakeEntry.round_id == rnd.id)).all()
+    in_round = session.scalars(
+        select(stocktake.StocktakeEntry.asset_id).where(stocktake.StocktakeEntry.round_id == rnd.id)
+    ).all()
     for asset_id in in_round:
         if asset_id != missing.id:
-            stocktake.record_found(session, users["auditor"], rnd.id, asset_id, condition="good",
-                                   now=noon_prev_end)
+            stocktake.record_found(session, users["auditor"], rnd.id, asset_id, condition="good", now=noon_prev_end)
     stocktake.close_round(session, users["head"], rnd.id, store=store, now=noon_prev_end + timedelta(days=1))
 
     plan = ledger.apply_ledger(session, officer, _csv(_ledger_rows(today, history)), "demo-ledger.csv", now=now)
@@ -189,27 +360,61 @@ def build(session: Session, config: dict[str, Any], today: date | None = None) -
     evidence_services.ensure_indicators(session, admin, cur)
     codes = {y: [i.code for i in evidence_services.active_indicators(session, y)] for y in (prev, cur)}
     for title, figures in (
-            ("ยืม-คืนพัสดุด้วยระบบทะเบียนอิเล็กทรอนิกส์ โปร่งใส ตรวจสอบได้",
-             ["lending.requests", "lending.items_returned_on_time", "lending.overdue_items_demanded_within_7_days"]),
-            ("ตรวจสอบพัสดุประจำปีและติดตามพัสดุชำรุด สูญหาย", ["lending.items_damaged", "lending.items_lost"])):
-        evidence_services.save_measure(session, admin, prev, {
-            "title": title, "indicators": codes[prev][:2], "responsible": "งานพัสดุ กองคลัง",
-            "activities": "ลงทะเบียนคำขอยืม อนุมัติ ส่งมอบ รับคืน และทวงถามเมื่อเกินกำหนด",
-            "outcome": "ดำเนินการครบทุกขั้นตอนตามระเบียบ", "figures": figures})
+        (
+            "ยืม-คืนพัสดุด้วยระบบทะเบียนอิเล็กทรอนิกส์ โปร่งใส ตรวจสอบได้",
+            ["lending.requests", "lending.items_returned_on_time", "lending.overdue_items_demanded_within_7_days"],
+        ),
+        ("ตรวจสอบพัสดุประจำปีและติดตามพัสดุชำรุด สูญหาย", ["lending.items_damaged", "lending.items_lost"]),
+    ):
+        evidence_services.save_measure(
+            session,
+            admin,
+            prev,
+            {
+                "title": title,
+                "indicators": codes[prev][:2],
+                "responsible": "งานพัสดุ กองคลัง",
+                "activities": "ลงทะเบียนคำขอยืม อนุมัติ ส่งมอบ รับคืน และทวงถามเมื่อเกินกำหนด",
+                "outcome": "ดำเนินการครบทุกขั้นตอนตามระเบียบ",
+                "figures": figures,
+            },
+        )
     evidence_services.copy_measures(session, admin, prev, cur)
-    measures = {y: list(session.scalars(select(Measure).where(Measure.fiscal_year == y).order_by(Measure.position)))
-                for y in (prev, cur)}
+    measures = {
+        y: list(session.scalars(select(Measure).where(Measure.fiscal_year == y).order_by(Measure.position)))
+        for y in (prev, cur)
+    }
     for m in measures[cur]:  # this year's work so far, written into the copied rows
-        evidence_services.save_measure(session, admin, cur, {
-            "title": m.title, "indicators": m.indicators, "responsible": m.responsible, "figures": m.figures,
-            "activities": "ดำเนินการต่อเนื่องจากปีที่แล้ว ทบทวนคู่มือการยืมและเผยแพร่บนเว็บไซต์",
-            "outcome": "อยู่ระหว่างดำเนินการ"}, measure_id=m.id, version=m.version)
+        evidence_services.save_measure(
+            session,
+            admin,
+            cur,
+            {
+                "title": m.title,
+                "indicators": m.indicators,
+                "responsible": m.responsible,
+                "figures": m.figures,
+                "activities": "ดำเนินการต่อเนื่องจากปีที่แล้ว ทบทวนคู่มือการยืมและเผยแพร่บนเว็บไซต์",
+                "outcome": "อยู่ระหว่างดำเนินการ",
+            },
+            measure_id=m.id,
+            version=m.version,
+        )
     image = _png()
     for year in (prev, cur):
         for n, title in enumerate(("ภาพกิจกรรมส่งมอบพัสดุให้ผู้ยืม", "ทะเบียนคุมการยืมพัสดุ (สรุปรายเดือน)")):
             item = evidence_services.upload_evidence(
-                session, officer, store, image, f"demo-{year}-{n}.png", fiscal_year=year, title=title,
-                indicators=codes[year][n:n + 1], max_bytes=10 * 1024 * 1024, measure_id=measures[year][n].id)
+                session,
+                officer,
+                store,
+                image,
+                f"demo-{year}-{n}.png",
+                fiscal_year=year,
+                title=title,
+                indicators=codes[year][n : n + 1],
+                max_bytes=10 * 1024 * 1024,
+                measure_id=measures[year][n].id,
+            )
             if n == 0:
                 evidence_services.set_visibility(session, admin, item.id, True)
     manual.publish_manual(session, admin, store, now=now)

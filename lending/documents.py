@@ -38,8 +38,20 @@ RETURN_WITHIN_DAYS = 7
 LETTER_SIZE = 14.0  # the demand letter's body text, points
 INDENT = 25.0  # first-line indent of a paragraph in a Thai official document, mm
 
-EN_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-             "November", "December")
+EN_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 CONDITION = {
     "th": {"good": "ใช้การได้ดี", "damaged": "ชำรุด", "lost": "สูญหาย", None: "ยังไม่ส่งคืน"},
@@ -94,7 +106,7 @@ def number_ranges(numbers: list[str]) -> str:
     def flush() -> None:
         if run:
             first, last = run[0], run[-1]
-            out.append(first[2] if len(run) == 1 else f"{first[2]}–{last[2][len(last[0]):]}")
+            out.append(first[2] if len(run) == 1 else f"{first[2]}–{last[2][len(last[0]) :]}")
             run.clear()
 
     for number in sorted(numbers):
@@ -124,8 +136,14 @@ def _item_groups(loan: Any, items: list[Any]) -> list[tuple[str, str, int, Decim
     for line in getattr(loan, "lines", []) or []:
         picked = by_line.pop(line.id, [])
         if picked:
-            rows.append((number_ranges([_s(i.asset.asset_number) for i in picked]), _s(line.group.name), len(picked),
-                         sum((Decimal(i.value or 0) for i in picked), Decimal(0))))
+            rows.append(
+                (
+                    number_ranges([_s(i.asset.asset_number) for i in picked]),
+                    _s(line.group.name),
+                    len(picked),
+                    sum((Decimal(i.value or 0) for i in picked), Decimal(0)),
+                )
+            )
         elif not items or line.handed_count is None:
             rows.append(("-", _s(line.group.name), line.count, Decimal(0)))
     for item in items:
@@ -180,7 +198,7 @@ def _bare(name: str, prefixes: tuple[str, ...]) -> str:
     """A district or province without its word ("อำเภอโนนสูง" → "โนนสูง")."""
     for prefix in prefixes:
         if name.startswith(prefix):
-            return name[len(prefix):].strip()
+            return name[len(prefix) :].strip()
     return name.strip()
 
 
@@ -199,19 +217,26 @@ def _address_lines(settings: dict[str, Any], lang: str) -> list[str]:
         if district:
             area.append(district if district.startswith(("อำเภอ", "อ.", "เขต")) else f"อำเภอ{district}")
         if province:
-            area.append(province if province.startswith(("จังหวัด", "จ.")) or province == "กรุงเทพมหานคร"
-                        else f"จังหวัด{province}")
+            area.append(
+                province if province.startswith(("จังหวัด", "จ.")) or province == "กรุงเทพมหานคร" else f"จังหวัด{province}"
+            )
         area_line = " ".join(area)
     else:
         area_line = ", ".join(p for p in (district, province) if p)
     return [line for line in (address, area_line) if line]
 
 
-def _new_doc(settings: dict[str, Any], lang: str, title: str, footer: str,
-             body_size: float = 16.0) -> tuple[ThaiDocument, _Fmt]:
-    doc = ThaiDocument(lang=lang, thai_digits=lang == "th" and bool(settings.get("thai_digits_in_documents")),
-                       title=title, author=_s(settings.get("agency_name")) or "Khruphan", footer_text="",
-                       body_size=body_size)
+def _new_doc(
+    settings: dict[str, Any], lang: str, title: str, footer: str, body_size: float = 16.0
+) -> tuple[ThaiDocument, _Fmt]:
+    doc = ThaiDocument(
+        lang=lang,
+        thai_digits=lang == "th" and bool(settings.get("thai_digits_in_documents")),
+        title=title,
+        author=_s(settings.get("agency_name")) or "Khruphan",
+        footer_text="",
+        body_size=body_size,
+    )
     fmt = _Fmt(doc, lang)
     doc.footer_text = fmt.d(footer)
     return doc, fmt
@@ -225,8 +250,7 @@ _RECEIPT = {
         "subtitle": "(หลักฐานการยืมพัสดุ)",
         "number": "เลขที่ {ref}",
         "date": "วันที่ {date}",
-        "intro": "ข้าพเจ้า {name}{position}{department} มีความประสงค์ขอยืมพัสดุของ{agency} "
-                 "เพื่อใช้ในราชการ ตามรายละเอียดดังต่อไปนี้",
+        "intro": "ข้าพเจ้า {name}{position}{department} มีความประสงค์ขอยืมพัสดุของ{agency} เพื่อใช้ในราชการ ตามรายละเอียดดังต่อไปนี้",
         "position": " ตำแหน่ง {0}",
         "department": " สังกัด {0}",
         "purpose": "วัตถุประสงค์/งานที่ใช้",
@@ -241,10 +265,10 @@ _RECEIPT = {
         "cols": ("ลำดับ", "หมายเลขครุภัณฑ์", "รายการ", "จำนวน", "มูลค่า (บาท)"),
         "total": "รวม {n} รายการ",
         "statement": "ข้าพเจ้าขอรับรองว่าจะนำพัสดุที่ยืมไปใช้เพื่อประโยชน์ของทางราชการเท่านั้น "
-                     "และจะส่งคืนในสภาพที่ใช้การได้เรียบร้อยภายในกำหนด หากพัสดุที่ยืมเกิดชำรุดเสียหาย "
-                     "ใช้การไม่ได้ หรือสูญหาย ข้าพเจ้ายินยอมแก้ไขซ่อมแซมให้คงสภาพเดิมโดยเสียค่าใช้จ่ายของตนเอง "
-                     "หรือชดใช้เป็นพัสดุประเภท ชนิด ขนาด ลักษณะและคุณภาพอย่างเดียวกัน "
-                     "หรือชดใช้เป็นเงินตามราคาที่เป็นอยู่ในขณะยืม ตาม{regulation} ข้อ {c1} ถึงข้อ {c2}",
+        "และจะส่งคืนในสภาพที่ใช้การได้เรียบร้อยภายในกำหนด หากพัสดุที่ยืมเกิดชำรุดเสียหาย "
+        "ใช้การไม่ได้ หรือสูญหาย ข้าพเจ้ายินยอมแก้ไขซ่อมแซมให้คงสภาพเดิมโดยเสียค่าใช้จ่ายของตนเอง "
+        "หรือชดใช้เป็นพัสดุประเภท ชนิด ขนาด ลักษณะและคุณภาพอย่างเดียวกัน "
+        "หรือชดใช้เป็นเงินตามราคาที่เป็นอยู่ในขณะยืม ตาม{regulation} ข้อ {c1} ถึงข้อ {c2}",
         "record": "การอนุมัติและการส่งมอบ",
         "record_cols": ("ขั้นตอน", "ผู้ดำเนินการ", "วันและเวลา", "หมายเหตุ"),
         "step_request": "ยื่นคำขอยืม",
@@ -275,7 +299,7 @@ _RECEIPT = {
         "number": "No. {ref}",
         "date": "Date {date}",
         "intro": "I, {name}{position}{department}, request to borrow the following property of {agency} "
-                 "for official use.",
+        "for official use.",
         "position": ", {0}",
         "department": ", {0}",
         "purpose": "Purpose / work",
@@ -290,10 +314,10 @@ _RECEIPT = {
         "cols": ("No.", "Asset number", "Item", "Qty", "Value (THB)"),
         "total": "Total: {n} item{s}",
         "statement": "I certify that the items are borrowed for official use only and will be returned "
-                     "in good working order by the due date. If an item is damaged, unusable or lost, I "
-                     "will repair it to its former state at my own cost, replace it with an item of the same "
-                     "kind, size, character and quality, or pay its value at the time of borrowing, under "
-                     "{regulation}, clauses {c1} to {c2}.",
+        "in good working order by the due date. If an item is damaged, unusable or lost, I "
+        "will repair it to its former state at my own cost, replace it with an item of the same "
+        "kind, size, character and quality, or pay its value at the time of borrowing, under "
+        "{regulation}, clauses {c1} to {c2}.",
         "record": "Approval and hand-over",
         "record_cols": ("Step", "By", "Date and time", "Notes"),
         "step_request": "Request made",
@@ -337,15 +361,21 @@ def receipt_pdf(loan: Any, settings: dict[str, Any], lang: str = "th") -> bytes:
     if address:
         doc.paragraph(address, align="C", space_after=0)
     doc.spacer(2)
-    doc.columns([], [f.d(t["number"].format(ref=loan.ref)),
-                     t["date"].format(date=f.date(loan.requested_at))], split=0.55)
+    doc.columns(
+        [], [f.d(t["number"].format(ref=loan.ref)), t["date"].format(date=f.date(loan.requested_at))], split=0.55
+    )
 
     position = _s(getattr(borrower, "position", ""))
     department = _s(getattr(borrower, "department", ""))
-    doc.paragraph(t["intro"].format(name=_name(borrower),
-                                    position=t["position"].format(position) if position else "",
-                                    department=t["department"].format(department) if department else "",
-                                    agency=agency), first_line_indent=INDENT)
+    doc.paragraph(
+        t["intro"].format(
+            name=_name(borrower),
+            position=t["position"].format(position) if position else "",
+            department=t["department"].format(department) if department else "",
+            agency=agency,
+        ),
+        first_line_indent=INDENT,
+    )
     labels = [t[k] for k in ("purpose", "place", "period", "due", "address")]
     lw = max(doc.measure(label, bold=True) for label in labels) + 4
     if isinstance(borrower, _Outsider) and borrower.address:
@@ -354,9 +384,13 @@ def receipt_pdf(loan: Any, settings: dict[str, Any], lang: str = "th") -> bytes:
     where = t["off_premises"] if loan.off_premises else t["on_premises"]
     doc.field(t["place"], f"{_s(loan.place)} ({where})", label_width=lw)
     days = (loan.due_on - loan.start_on).days + 1
-    doc.field(t["period"], t["period_text"].format(start=f.date(loan.start_on), due=f.date(loan.due_on),
-                                                   days=f.d(days), s="" if days == 1 else "s"),
-              label_width=lw)
+    doc.field(
+        t["period"],
+        t["period_text"].format(
+            start=f.date(loan.start_on), due=f.date(loan.due_on), days=f.d(days), s="" if days == 1 else "s"
+        ),
+        label_width=lw,
+    )
     doc.field(t["due"], t["due_text"].format(due=f.date(loan.due_on)), label_width=lw)
 
     doc.spacer(1)
@@ -371,14 +405,30 @@ def receipt_pdf(loan: Any, settings: dict[str, Any], lang: str = "th") -> bytes:
         total += value
         pieces += count
     total_text = t["total"].format(n=pieces, s="" if pieces == 1 else "s")
-    rows.append([Cell(total_text, bold=True, align="R", colspan=3),
-                 Cell(str(pieces), bold=True, align="C"), Cell(_money(total), bold=True, align="R")])
+    rows.append(
+        [
+            Cell(total_text, bold=True, align="R", colspan=3),
+            Cell(str(pieces), bold=True, align="C"),
+            Cell(_money(total), bold=True, align="R"),
+        ]
+    )
     c = t["cols"]
-    doc.table([Column(c[0], align="C", fit=True), Column(c[1], fit=True), Column(c[2], 1.0),
-               Column(c[3], align="C", fit=True), Column(c[4], align="R", fit=True)], rows, size=14)
+    doc.table(
+        [
+            Column(c[0], align="C", fit=True),
+            Column(c[1], fit=True),
+            Column(c[2], 1.0),
+            Column(c[3], align="C", fit=True),
+            Column(c[4], align="R", fit=True),
+        ],
+        rows,
+        size=14,
+    )
 
-    doc.paragraph(f.d(t["statement"].format(regulation=REGULATION[lang], c1=CLAUSE_OFFICIAL_USE,
-                                            c2=CLAUSE_RETURN)), first_line_indent=INDENT)
+    doc.paragraph(
+        f.d(t["statement"].format(regulation=REGULATION[lang], c1=CLAUSE_OFFICIAL_USE, c2=CLAUSE_RETURN)),
+        first_line_indent=INDENT,
+    )
 
     _record_section(doc, f, t, loan)
     returned = [i for i in items if i.condition is not None]
@@ -389,16 +439,17 @@ def receipt_pdf(loan: Any, settings: dict[str, Any], lang: str = "th") -> bytes:
     approved_at = loan.head_at if loan.needs_head else loan.officer_at
     blocks = [
         Signature(t["borrower"], _name(borrower), _position(borrower), f.date(loan.requested_at)),
-        Signature(t["supply_officer"], _name(loan.checked_out_by), _position(loan.checked_out_by),
-                  f.date(loan.checked_out_at)),
-        Signature(t["approver"], _name(approver), _position(approver),
-                  f.date(approved_at) if approver is not None else ""),
+        Signature(
+            t["supply_officer"], _name(loan.checked_out_by), _position(loan.checked_out_by), f.date(loan.checked_out_at)
+        ),
+        Signature(
+            t["approver"], _name(approver), _position(approver), f.date(approved_at) if approver is not None else ""
+        ),
     ]
     if returned:
         receiver = next((i.received_by for i in returned if i.received_by is not None), None)
         last = max((i.returned_at for i in returned if i.returned_at), default=None)
-        blocks.append(Signature(t["receiver"], _name(receiver), _position(receiver),
-                                f.date(last)))
+        blocks.append(Signature(t["receiver"], _name(receiver), _position(receiver), f.date(last)))
     doc.signatures(blocks, per_row=2, gap_before=8, row_gap=6)
     return doc.output()
 
@@ -410,6 +461,7 @@ def _record_section(doc: ThaiDocument, f: _Fmt, t: dict[str, Any], loan: Any) ->
 
     def who(user: Any) -> str:  # a loan from the paper ledger may not say who did a step
         return _name(user) or blank
+
     rows: list[list[str]] = [[t["step_request"], who(loan.borrower), at(loan.requested_at), "-"]]
     if loan.officer_at is not None or loan.status == "requested":
         rows.append([t["step_officer"], who(loan.officer) or "-", at(loan.officer_at) or t["pending"], "-"])
@@ -417,21 +469,28 @@ def _record_section(doc: ThaiDocument, f: _Fmt, t: dict[str, Any], loan: Any) ->
         note = t["off_premises_note"] if loan.off_premises else t["value_note"]
         rows.append([t["step_head"], who(loan.head) or "-", at(loan.head_at) or t["pending"], note])
     if loan.status == "rejected":
-        rows.append([t["step_rejected"], who(loan.decided_by) or "-", at(loan.decided_at),
-                     _s(loan.decision_note) or "-"])
+        rows.append(
+            [t["step_rejected"], who(loan.decided_by) or "-", at(loan.decided_at), _s(loan.decision_note) or "-"]
+        )
     if loan.status == "cancelled":
-        rows.append([t["step_cancelled"], who(loan.borrower), at(loan.cancelled_at),
-                     _s(loan.decision_note) or "-"])
+        rows.append([t["step_cancelled"], who(loan.borrower), at(loan.cancelled_at), _s(loan.decision_note) or "-"])
     if loan.status in ("approved", "checked_out", "returned"):
-        rows.append([t["step_handover"], who(loan.checked_out_by) or "-",
-                     at(loan.checked_out_at) or t["pending"], _s(loan.handover_note) or "-"])
+        rows.append(
+            [
+                t["step_handover"],
+                who(loan.checked_out_by) or "-",
+                at(loan.checked_out_at) or t["pending"],
+                _s(loan.handover_note) or "-",
+            ]
+        )
     if loan.receipt_confirmed_at is not None:
         rows.append([t["step_confirmed"], who(loan.borrower), at(loan.receipt_confirmed_at), "-"])
     doc.spacer(1)
     doc.paragraph(t["record"], bold=True, space_after=0.5)
     c = t["record_cols"]
-    doc.table([Column(c[0], 1.3), Column(c[1], 1.1), Column(c[2], align="C", fit=True), Column(c[3], 1.2)],
-              rows, size=14)
+    doc.table(
+        [Column(c[0], 1.3), Column(c[1], 1.1), Column(c[2], align="C", fit=True), Column(c[3], 1.2)], rows, size=14
+    )
 
 
 def _returns_section(doc: ThaiDocument, f: _Fmt, t: dict[str, Any], items: list[Any], lang: str) -> None:
@@ -455,8 +514,9 @@ def _returns_section(doc: ThaiDocument, f: _Fmt, t: dict[str, Any], items: list[
             shown.update(id(i) for i in together)
             # the run of numbers goes in the wide note column; the number column says how many
             number = t["pieces"].format(n=len(together))
-            note = "; ".join(x for x in (number_ranges([_s(i.asset.asset_number) for i in together]),
-                                         _name(item.received_by)) if x)
+            note = "; ".join(
+                x for x in (number_ranges([_s(i.asset.asset_number) for i in together]), _name(item.received_by)) if x
+            )
             cond = CONDITION[lang].get("good", "good")
         else:
             shown.add(id(item))
@@ -465,8 +525,17 @@ def _returns_section(doc: ThaiDocument, f: _Fmt, t: dict[str, Any], items: list[
             cond = CONDITION[lang].get(item.condition, _s(item.condition))
         rows.append([str(len(rows) + 1), number, f.table_date(item.returned_at) or "-", cond, note])
     c = t["return_cols"]
-    doc.table([Column(c[0], align="C", fit=True), Column(c[1], fit=True), Column(c[2], align="C", fit=True),
-               Column(c[3], align="C", fit=True), Column(c[4], 1.0)], rows, size=14)
+    doc.table(
+        [
+            Column(c[0], align="C", fit=True),
+            Column(c[1], fit=True),
+            Column(c[2], align="C", fit=True),
+            Column(c[3], align="C", fit=True),
+            Column(c[4], 1.0),
+        ],
+        rows,
+        size=14,
+    )
 
 
 # --------------------------------------------------------------------------- the demand letter
@@ -481,15 +550,14 @@ _DEMAND = {
         "cite_label": "อ้างถึง",
         "cite": "ใบยืมพัสดุ เลขที่ {ref} ลงวันที่ {date}",
         "p1": "ตามที่ท่านได้ยืมพัสดุของ{agency} ตามใบยืมพัสดุที่อ้างถึง เพื่อใช้ในราชการ ({purpose}) "
-              "ณ {place} โดยมีกำหนดส่งคืนภายในวันที่ {due} นั้น",
-        "p2": "บัดนี้ได้พ้นกำหนดส่งคืนแล้ว ปรากฏว่าท่านยังมิได้ส่งคืนพัสดุ ดังรายการต่อไปนี้ "
-              "(ข้อมูล ณ วันที่ {today})",
+        "ณ {place} โดยมีกำหนดส่งคืนภายในวันที่ {due} นั้น",
+        "p2": "บัดนี้ได้พ้นกำหนดส่งคืนแล้ว ปรากฏว่าท่านยังมิได้ส่งคืนพัสดุ ดังรายการต่อไปนี้ (ข้อมูล ณ วันที่ {today})",
         "cols": ("ลำดับ", "หมายเลขครุภัณฑ์", "รายการ", "มูลค่า (บาท)", "เกินกำหนด (วัน)"),
         "p3": "จึงขอให้ท่านส่งคืนพัสดุดังกล่าวในสภาพที่ใช้การได้เรียบร้อย ณ {unit} ภายใน {days} วัน "
-              "นับแต่วันที่ได้รับหนังสือฉบับนี้ หากพัสดุดังกล่าวชำรุดเสียหาย ใช้การไม่ได้ หรือสูญหาย "
-              "ท่านต้องแก้ไขซ่อมแซมให้คงสภาพเดิมโดยเสียค่าใช้จ่ายของตนเอง หรือชดใช้เป็นพัสดุประเภท ชนิด ขนาด "
-              "ลักษณะและคุณภาพอย่างเดียวกัน หรือชดใช้เป็นเงินตามราคาที่เป็นอยู่ในขณะยืม "
-              "ตาม{regulation} ข้อ {c_return} และข้อ {c_demand}",
+        "นับแต่วันที่ได้รับหนังสือฉบับนี้ หากพัสดุดังกล่าวชำรุดเสียหาย ใช้การไม่ได้ หรือสูญหาย "
+        "ท่านต้องแก้ไขซ่อมแซมให้คงสภาพเดิมโดยเสียค่าใช้จ่ายของตนเอง หรือชดใช้เป็นพัสดุประเภท ชนิด ขนาด "
+        "ลักษณะและคุณภาพอย่างเดียวกัน หรือชดใช้เป็นเงินตามราคาที่เป็นอยู่ในขณะยืม "
+        "ตาม{regulation} ข้อ {c_return} และข้อ {c_demand}",
         "p4": "จึงเรียนมาเพื่อโปรดดำเนินการ",
         "closing": "ขอแสดงความนับถือ",
         "officer": "เจ้าหน้าที่พัสดุ",
@@ -505,14 +573,14 @@ _DEMAND = {
         "cite_label": "Reference:",
         "cite": "Borrowing form No. {ref} dated {date}",
         "p1": "You borrowed property of {agency} under the borrowing form referred to above, for official "
-              "use ({purpose}) at {place}, to be returned by {due}.",
+        "use ({purpose}) at {place}, to be returned by {due}.",
         "p2": "The return date has passed and the following items have not been returned (as of {today}):",
         "cols": ("No.", "Asset number", "Item", "Value (THB)", "Days overdue"),
         "p3": "Please return these items in good working order to {unit} within {days} days of receiving "
-              "this letter. If an item is damaged, unusable or lost, you must repair it to its former state "
-              "at your own cost, replace it with an item of the same kind, size, character and quality, or "
-              "pay its value at the time of borrowing, under {regulation}, clauses {c_return} and "
-              "{c_demand}.",
+        "this letter. If an item is damaged, unusable or lost, you must repair it to its former state "
+        "at your own cost, replace it with an item of the same kind, size, character and quality, or "
+        "pay its value at the time of borrowing, under {regulation}, clauses {c_return} and "
+        "{c_demand}.",
         "p4": "Please act accordingly.",
         "closing": "Yours sincerely,",
         "officer": "Supply officer",
@@ -541,8 +609,7 @@ def _signer(demand: Any, loan: Any) -> Any:
     return user or loan.checked_out_by or loan.officer
 
 
-def demand_letter_pdf(demand: Any, settings: dict[str, Any], lang: str = "th", *,
-                      signer: Any = None) -> bytes:
+def demand_letter_pdf(demand: Any, settings: dict[str, Any], lang: str = "th", *, signer: Any = None) -> bytes:
     """The written demand for return (หนังสือทวงถาม) of the items ``demand`` covers.
 
     The items are those listed in ``demand.item_ids`` (every item still out when the demand was made),
@@ -573,11 +640,18 @@ def demand_letter_pdf(demand: Any, settings: dict[str, Any], lang: str = "th", *
     if isinstance(borrower, _Outsider):  # the letter goes by post to the outside borrower's address
         for line in borrower.address:
             doc.field("", _s(line), label_width=lw, label_bold=False, space_after=0)
-    doc.field(t["cite_label"], t["cite"].format(ref=f.d(loan.ref), date=f.date(loan.requested_at)),
-              label_width=lw, label_bold=False, space_after=3)
+    doc.field(
+        t["cite_label"],
+        t["cite"].format(ref=f.d(loan.ref), date=f.date(loan.requested_at)),
+        label_width=lw,
+        label_bold=False,
+        space_after=3,
+    )
 
-    doc.paragraph(t["p1"].format(agency=agency, purpose=_s(loan.purpose), place=_s(loan.place),
-                                 due=f.date(loan.due_on)), first_line_indent=INDENT)
+    doc.paragraph(
+        t["p1"].format(agency=agency, purpose=_s(loan.purpose), place=_s(loan.place), due=f.date(loan.due_on)),
+        first_line_indent=INDENT,
+    )
     doc.paragraph(t["p2"].format(today=f.date(demand.demanded_on)), first_line_indent=INDENT)
 
     # The items the demand covers, as recorded when it was made (a letter printed again later lists the
@@ -585,24 +659,47 @@ def demand_letter_pdf(demand: Any, settings: dict[str, Any], lang: str = "th", *
     wanted = set(demand.item_ids or [])
     items = [i for i in loan.items if i.id in wanted]
     overdue = max(0, (demand.demanded_on - loan.due_on).days)
-    rows = [[str(n), keep_together(numbers) if count == 1 else numbers,
-             _s(name) if count == 1 else f"{_s(name)} × {count}", _money(value), str(overdue)]
-            for n, (numbers, name, count, value) in enumerate(_item_groups(loan, items), 1)]
+    rows = [
+        [
+            str(n),
+            keep_together(numbers) if count == 1 else numbers,
+            _s(name) if count == 1 else f"{_s(name)} × {count}",
+            _money(value),
+            str(overdue),
+        ]
+        for n, (numbers, name, count, value) in enumerate(_item_groups(loan, items), 1)
+    ]
     c = t["cols"]
-    doc.table([Column(c[0], align="C", fit=True), Column(c[1], fit=True), Column(c[2], 1.0),
-               Column(c[3], align="R", fit=True), Column(c[4], align="C", fit=True)], rows, size=14)
+    doc.table(
+        [
+            Column(c[0], align="C", fit=True),
+            Column(c[1], fit=True),
+            Column(c[2], 1.0),
+            Column(c[3], align="R", fit=True),
+            Column(c[4], align="C", fit=True),
+        ],
+        rows,
+        size=14,
+    )
 
     unit = _s(settings.get("supply_unit")) or t["officer"]
     days = settings.get("demand_return_days") or RETURN_WITHIN_DAYS
-    p3 = t["p3"].format(unit=unit, days=days, regulation=REGULATION[lang], c_return=CLAUSE_RETURN,
-                        c_demand=CLAUSE_DEMAND)
+    p3 = t["p3"].format(
+        unit=unit, days=days, regulation=REGULATION[lang], c_return=CLAUSE_RETURN, c_demand=CLAUSE_DEMAND
+    )
     doc.paragraph(f.d(p3), first_line_indent=INDENT)
 
     signer = signer or _signer(demand, loan)
     position = _position(signer) or t["officer"]
     signature = [Signature("", _name(signer), position, "")]
-    sign_args = {"per_row": 2, "align": "right", "gap_before": 7, "sign_label": "", "show_date": False,
-                 "position_label": False}
+    sign_args = {
+        "per_row": 2,
+        "align": "right",
+        "gap_before": 7,
+        "sign_label": "",
+        "show_date": False,
+        "position_label": False,
+    }
     contact = [unit]
     if _s(settings.get("phone")):
         contact.append(f.d(t["phone"].format(phone=_s(settings.get("phone")))))
@@ -611,8 +708,9 @@ def demand_letter_pdf(demand: Any, settings: dict[str, Any], lang: str = "th", *
     lh = doc.line_height()
     last_lines = len(doc.wrap(t["p4"], doc.width, first_width=doc.width - INDENT))
     closing_lines = len(doc.wrap(t["closing"], doc.width / 2))
-    doc.ensure_space((last_lines + closing_lines + len(contact)) * lh + 1 + 3 + 4
-                     + doc.signatures_height(signature, **sign_args))
+    doc.ensure_space(
+        (last_lines + closing_lines + len(contact)) * lh + 1 + 3 + 4 + doc.signatures_height(signature, **sign_args)
+    )
     doc.paragraph(t["p4"], first_line_indent=INDENT)
     doc.spacer(3)
     doc.paragraph(t["closing"], indent=doc.width / 2, align="C", space_after=0)

@@ -28,15 +28,19 @@ STATUS_LABELS = {
 class AssetForm(BaseForm):
     # Strings, not typed fields: the shared rules in lending.models parse Thai digits, B.E. dates and
     # "1,500.00", and report errors in the same words as the import.
-    asset_number = StringField(_l("Asset number"), validators=[DataRequired(), Length(max=60)],
-                               description=_l("e.g. 416-59-0001; Thai digits are accepted"))
+    asset_number = StringField(
+        _l("Asset number"),
+        validators=[DataRequired(), Length(max=60)],
+        description=_l("e.g. 416-59-0001; Thai digits are accepted"),
+    )
     name = StringField(_l("Name"), validators=[DataRequired(), Length(max=200)])
     category = StringField(_l("Category"), validators=[DataRequired(), Length(max=100)])
     brand = StringField(_l("Brand"), validators=[Optional(), Length(max=100)])
     model = StringField(_l("Model"), validators=[Optional(), Length(max=100)])
     serial_number = StringField(_l("Serial number"), validators=[Optional(), Length(max=100)])
-    acquired_on = StringField(_l("Acquired on"), validators=[Optional(), Length(max=20)], widget=BEDateInput(),
-                              description=DATE_PICK_HELP)
+    acquired_on = StringField(
+        _l("Acquired on"), validators=[Optional(), Length(max=20)], widget=BEDateInput(), description=DATE_PICK_HELP
+    )
     price = StringField(_l("Price (THB)"), validators=[Optional(), Length(max=30)])
     location = StringField(_l("Location"), validators=[Optional(), Length(max=200)])
     department = StringField(_l("Department"), validators=[Optional(), Length(max=200)])
@@ -70,8 +74,11 @@ class ApplyImportForm(BaseForm):
 
 class LabelsForm(BaseForm):
     layout = SelectField(_l("Sticker sheet"), choices=[])
-    start_at = IntegerField(_l("Labels already used on the first sheet (skipped)"), default=0,
-                            validators=[Optional(), NumberRange(min=0, max=39)])
+    start_at = IntegerField(
+        _l("Labels already used on the first sheet (skipped)"),
+        default=0,
+        validators=[Optional(), NumberRange(min=0, max=39)],
+    )
     ids = HiddenField()
 
     def __init__(self, *args, **kwargs):
@@ -82,9 +89,11 @@ class LabelsForm(BaseForm):
 class SynonymForm(BaseForm):
     """A group of terms that mean the same equipment (the office's search synonyms)."""
 
-    terms = TextAreaField(_l("Terms that mean the same thing"), validators=[DataRequired(), Length(max=2000)],
-                          description=_l("Separate them with commas or put one on each line, e.g. "
-                                         "เครื่องตัดหญ้า, ตัดหญ้า, lawn mower"))
+    terms = TextAreaField(
+        _l("Terms that mean the same thing"),
+        validators=[DataRequired(), Length(max=2000)],
+        description=_l("Separate them with commas or put one on each line, e.g. เครื่องตัดหญ้า, ตัดหญ้า, lawn mower"),
+    )
 
 
 class DeleteForm(BaseForm):

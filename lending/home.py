@@ -35,48 +35,108 @@ def tasks(session: Session, user: Any, today: date) -> dict[str, Any] | None:
     out: list[Task] = []
     if user.can(LOANS_MANAGE):
         waiting = lq.waiting_for_officer(session, user.id, today)
-        out.append(Task("approve", _l("Requests to approve"), waiting.count, url_for("lending.loan_queue"),
-                        rows=tuple(waiting.rows)))
+        out.append(
+            Task(
+                "approve",
+                _l("Requests to approve"),
+                waiting.count,
+                url_for("lending.loan_queue"),
+                rows=tuple(waiting.rows),
+            )
+        )
     if user.can(LOANS_HEAD):
         waiting = lq.waiting_for_head(session, user.id, today)
-        out.append(Task("approve_head", _l("Waiting for your approval as head"), waiting.count,
-                        url_for("lending.loan_queue"), rows=tuple(waiting.rows)))
+        out.append(
+            Task(
+                "approve_head",
+                _l("Waiting for your approval as head"),
+                waiting.count,
+                url_for("lending.loan_queue"),
+                rows=tuple(waiting.rows),
+            )
+        )
     if user.can(LOANS_MANAGE):
         handover = lq.to_hand_over(session, user.id, today)
-        out.append(Task("hand_over", _l("To hand over today"), handover.count,
-                        url_for("lending.loans", status="approved"), rows=tuple(handover.rows)))
+        out.append(
+            Task(
+                "hand_over",
+                _l("To hand over today"),
+                handover.count,
+                url_for("lending.loans", status="approved"),
+                rows=tuple(handover.rows),
+            )
+        )
         due = lq.returns_due(session, today)
-        out.append(Task("returns_due", _l("Returns due today"), due.count,
-                        url_for("lending.loans", status="checked_out"), rows=tuple(due.rows)))
+        out.append(
+            Task(
+                "returns_due",
+                _l("Returns due today"),
+                due.count,
+                url_for("lending.loans", status="checked_out"),
+                rows=tuple(due.rows),
+            )
+        )
     if user.can(LOANS_VIEW_ALL):
         overdue = lq.overdue_loans(session, today)
-        out.append(Task("overdue", _l("Overdue loans"), overdue.count, url_for("lending.loans_overdue"),
-                        warn=overdue.count > 0, rows=tuple(overdue.rows)))
+        out.append(
+            Task(
+                "overdue",
+                _l("Overdue loans"),
+                overdue.count,
+                url_for("lending.loans_overdue"),
+                warn=overdue.count > 0,
+                rows=tuple(overdue.rows),
+            )
+        )
         cases = lq.open_incident_count(session)
-        out.append(Task("cases", _l("Open damage and loss cases"), cases,
-                        url_for("lending.incidents", status="open"), warn=cases > 0))
+        out.append(
+            Task(
+                "cases",
+                _l("Open damage and loss cases"),
+                cases,
+                url_for("lending.incidents", status="open"),
+                warn=cases > 0,
+            )
+        )
     mine: list[Task] = []
     if user.can(LOANS_REQUEST):
         own = lq.my_current_loans(session, user.id, today)
-        for key, label, warn in (("overdue", _l("Your items overdue: please return them"), True),
-                                 ("to_collect", _l("Your approved loans to collect"), False),
-                                 ("out", _l("Your items out"), False),
-                                 ("waiting", _l("Your requests waiting for approval"), False)):
+        for key, label, warn in (
+            ("overdue", _l("Your items overdue: please return them"), True),
+            ("to_collect", _l("Your approved loans to collect"), False),
+            ("out", _l("Your items out"), False),
+            ("waiting", _l("Your requests waiting for approval"), False),
+        ):
             found = own[key]
             if found.count or key in ("waiting", "out"):
-                mine.append(Task(f"mine_{key}", label, found.count, url_for("lending.loans_mine"),
-                                 warn=warn and found.count > 0, rows=tuple(found.rows)))
+                mine.append(
+                    Task(
+                        f"mine_{key}",
+                        label,
+                        found.count,
+                        url_for("lending.loans_mine"),
+                        warn=warn and found.count > 0,
+                        rows=tuple(found.rows),
+                    )
+                )
     if mine and (user.can(LOANS_MANAGE) or user.can(LOANS_HEAD)) and not any(t.count for t in mine):
         mine = []  # an officer's or a head's own loans are shown only when they have some
     if stocktake.can_manage_rounds(user):
         drafts = stocktake.draft_rounds(session)
         if drafts:
-            out.append(Task("stocktake_appoint", _l("Stock-take rounds waiting for you to appoint the committee"),
-                            len(drafts), url_for("lending.stocktake_round", round_id=drafts[0].id)))
+            out.append(
+                Task(
+                    "stocktake_appoint",
+                    _l("Stock-take rounds waiting for you to appoint the committee"),
+                    len(drafts),
+                    url_for("lending.stocktake_round", round_id=drafts[0].id),
+                )
+            )
     rounds = stocktake.open_rounds_for(session, user)
     if rounds:
-        out.append(Task("stocktake", _l("Stock-take rounds you check"), len(rounds),
-                        url_for("lending.stocktake_rounds")))
+        out.append(
+            Task("stocktake", _l("Stock-take rounds you check"), len(rounds), url_for("lending.stocktake_rounds"))
+        )
     unread = lq.unread_count(session, user.id)
     out.append(Task("notifications", _l("Unread notifications"), unread, url_for("lending.notifications")))
     return {"tasks": out, "mine": mine, "can_borrow": user.can(LOANS_REQUEST)}

@@ -44,8 +44,9 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "department": ("department", "หน่วยงาน", "กอง/ส่วน", "ส่วนราชการ"),
     "lendable": ("lendable", "ให้ยืมได้", "ยืมได้"),
 }
-_LOOKUP = {unicodedata.normalize("NFC", alias).strip().lower(): key
-           for key, aliases in HEADERS.items() for alias in aliases}
+_LOOKUP = {
+    unicodedata.normalize("NFC", alias).strip().lower(): key for key, aliases in HEADERS.items() for alias in aliases
+}
 
 
 class ImportFileError(DomainError):
@@ -140,8 +141,10 @@ def read_table(data: bytes, filename: str = "") -> tuple[list[str], list[list[An
                 raise ImportFileError(N_("The file has more than %(n)d rows; split it."), n=limits.rows)
             cells += len(row)
             if cells > limits.cells:
-                raise ImportFileError(N_("The file has more than %(limit)s cells (MAX_IMPORT_CELLS); split it."),
-                                      limit=f"{limits.cells:,}")
+                raise ImportFileError(
+                    N_("The file has more than %(limit)s cells (MAX_IMPORT_CELLS); split it."),
+                    limit=f"{limits.cells:,}",
+                )
             rows.append(row)
     except csv.Error:  # a field over the csv module's 128 KiB, a NUL in the text
         raise ImportFileError(N_("The CSV cannot be read; save it again as “CSV UTF-8”.")) from None
@@ -181,22 +184,30 @@ def map_headers(header: list[str]) -> dict[int, str]:
     missing = [f for f in REQUIRED if f not in mapping.values()]
     if missing:
         thai = uses_thai_headers(header)
-        raise ImportFileError(N_("Required columns are missing: %(columns)s"),
-                              columns=", ".join(HEADERS[f][1] if thai else f for f in missing))
+        raise ImportFileError(
+            N_("Required columns are missing: %(columns)s"),
+            columns=", ".join(HEADERS[f][1] if thai else f for f in missing),
+        )
     if unknown:
         raise ImportFileError(N_("Unknown columns: %(columns)s"), columns=", ".join(unknown))
     return mapping
 
 
-def plan_import(session: Session, data: bytes, filename: str = "",
-                progress: Callable[[int], None] | None = None) -> Plan:
+def plan_import(
+    session: Session, data: bytes, filename: str = "", progress: Callable[[int], None] | None = None
+) -> Plan:
     """Validate every row and compare it with the register; changes nothing."""
     header, rows = read_table(data, filename)
     mapping = map_headers(header)
-    plan = Plan(sha256=hashlib.sha256(data).hexdigest(), rows=0, columns=list(mapping.values()),
-                headers=file_headers(header, mapping))
-    existing = {row.asset_number: row for row in session.execute(
-        select(Asset.id, *[getattr(Asset, f) for f in FIELDS])).all()}
+    plan = Plan(
+        sha256=hashlib.sha256(data).hexdigest(),
+        rows=0,
+        columns=list(mapping.values()),
+        headers=file_headers(header, mapping),
+    )
+    existing = {
+        row.asset_number: row for row in session.execute(select(Asset.id, *[getattr(Asset, f) for f in FIELDS])).all()
+    }
     seen: dict[str, int] = {}
     for offset, row in enumerate(rows):
         rownum = offset + 2  # the header is row 1, as in Excel
@@ -211,16 +222,26 @@ def plan_import(session: Session, data: bytes, filename: str = "",
             continue
         number = clean["asset_number"]
         if number in seen:
-            plan.errors.append(RowError(rownum, "asset_number", N_("the same asset number is on row %(row)d"),
-                                        number, (("row", seen[number]),)))
+            plan.errors.append(
+                RowError(
+                    rownum,
+                    "asset_number",
+                    N_("the same asset number is on row %(row)d"),
+                    number,
+                    (("row", seen[number]),),
+                )
+            )
             continue
         seen[number] = rownum
         current = existing.get(number)
         if current is None:
             plan.creates.append({"lendable": True, **{f: _default(f) for f in FIELDS}, **clean})
         else:
-            changes = {f: v for f, v in clean.items() if getattr(current, f) != v and not
-                       (getattr(current, f) in (None, "") and v in (None, ""))}
+            changes = {
+                f: v
+                for f, v in clean.items()
+                if getattr(current, f) != v and not (getattr(current, f) in (None, "") and v in (None, ""))
+            }
             if changes:
                 plan.updates.append((current.id, number, {f: getattr(current, f) for f in changes}, changes))
             else:
@@ -237,10 +258,15 @@ def _default(fieldname: str) -> Any:
     return None if fieldname in ("acquired_on", "price") else ("" if fieldname != "lendable" else True)
 
 
-def apply_import(session: Session, actor, data: bytes, filename: str = "",
-                 progress: Callable[[int], None] | None = None,
-                 before_commit: Callable[[Session, Plan], None] | None = None,
-                 check_progress: Callable[[int], None] | None = None) -> Plan:
+def apply_import(
+    session: Session,
+    actor,
+    data: bytes,
+    filename: str = "",
+    progress: Callable[[int], None] | None = None,
+    before_commit: Callable[[Session, Plan], None] | None = None,
+    check_progress: Callable[[int], None] | None = None,
+) -> Plan:
     """Plan and apply in one write transaction; any bad row and nothing changes (the plan is returned).
 
     `check_progress(n)` is told of every n rows checked, `progress(n)` of every n rows written;
@@ -262,10 +288,18 @@ def apply_import(session: Session, actor, data: bytes, filename: str = "",
             while tag in taken:
                 tag = new_tag()
             taken.add(tag)
-            values.append({**fields, "tag": tag, "status": "available", "status_note": "",
-                           "search_text": compute_search_text({**fields, "tag": tag}), "version": 1})
+            values.append(
+                {
+                    **fields,
+                    "tag": tag,
+                    "status": "available",
+                    "status_note": "",
+                    "search_text": compute_search_text({**fields, "tag": tag}),
+                    "version": 1,
+                }
+            )
         for start in range(0, len(values), 2000):
-            chunk = values[start:start + 2000]
+            chunk = values[start : start + 2000]
             ids = session.scalars(insert(Asset).returning(Asset.id, sort_by_parameter_order=True), chunk).all()
             entries.extend((("asset", i), {"after": v}) for i, v in zip(ids, chunk, strict=True))
             if progress:
@@ -282,9 +316,20 @@ def apply_import(session: Session, actor, data: bytes, filename: str = "",
     updated = [e for e in entries if e[1] and "before" in e[1]]
     record_many(session, actor, "asset.created", [(s, {**d, "import": plan.sha256}) for s, d in created])
     record_many(session, actor, "asset.updated", [(s, {**d, "import": plan.sha256}) for s, d in updated])
-    record(session, actor, "assets.imported", ("import", plan.sha256[:16]),
-           {"sha256": plan.sha256, "filename": filename[:255], "rows": plan.rows,
-            "created": len(plan.creates), "updated": len(plan.updates), "unchanged": plan.unchanged})
+    record(
+        session,
+        actor,
+        "assets.imported",
+        ("import", plan.sha256[:16]),
+        {
+            "sha256": plan.sha256,
+            "filename": filename[:255],
+            "rows": plan.rows,
+            "created": len(plan.creates),
+            "updated": len(plan.updates),
+            "unchanged": plan.unchanged,
+        },
+    )
     if before_commit is not None:
         before_commit(session, plan)
     session.commit()
@@ -301,8 +346,13 @@ def _merge_pending_search_entries(session: Session) -> None:
     if dialect != "postgresql" or not indexed:
         return
     try:
-        session.execute(text("SELECT gin_clean_pending_list(c.oid) FROM pg_class c WHERE c.relname = :name "
-                             "AND c.relnamespace = current_schema()::regnamespace"), {"name": queries.PG_TRGM_INDEX})
+        session.execute(
+            text(
+                "SELECT gin_clean_pending_list(c.oid) FROM pg_class c WHERE c.relname = :name "
+                "AND c.relnamespace = current_schema()::regnamespace"
+            ),
+            {"name": queries.PG_TRGM_INDEX},
+        )
         session.commit()
     except DBAPIError as exc:  # the role does not own the index: autovacuum will do it
         session.rollback()

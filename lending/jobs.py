@@ -30,15 +30,24 @@ def _plain(value):
 
 def plan_outcome(plan: importing.Plan, filename: str) -> dict:
     """What the preview page shows of a plan: every count, the first rows of each list."""
-    return {"filename": filename, "sha256": plan.sha256, "rows": plan.rows, "unchanged": plan.unchanged,
-            "creates": [{k: _plain(v) for k, v in c.items()} for c in plan.creates[:SHOWN_CREATES]],
-            "creates_count": len(plan.creates),
-            "updates": [[i, n, {k: _plain(v) for k, v in b.items()}, {k: _plain(v) for k, v in a.items()}]
-                        for i, n, b, a in plan.updates[:SHOWN_UPDATES]],
-            "updates_count": len(plan.updates),
-            "errors": [{"row": e.row, "column": e.column_name, "value": e.value, "reason": e.reason,
-                        "params": dict(e.params)} for e in plan.errors[:MAX_LISTED_ERRORS]],
-            "errors_count": len(plan.errors)}
+    return {
+        "filename": filename,
+        "sha256": plan.sha256,
+        "rows": plan.rows,
+        "unchanged": plan.unchanged,
+        "creates": [{k: _plain(v) for k, v in c.items()} for c in plan.creates[:SHOWN_CREATES]],
+        "creates_count": len(plan.creates),
+        "updates": [
+            [i, n, {k: _plain(v) for k, v in b.items()}, {k: _plain(v) for k, v in a.items()}]
+            for i, n, b, a in plan.updates[:SHOWN_UPDATES]
+        ],
+        "updates_count": len(plan.updates),
+        "errors": [
+            {"row": e.row, "column": e.column_name, "value": e.value, "reason": e.reason, "params": dict(e.params)}
+            for e in plan.errors[:MAX_LISTED_ERRORS]
+        ],
+        "errors_count": len(plan.errors),
+    }
 
 
 def run_check(ctx: jobs.JobContext) -> None:
@@ -81,23 +90,38 @@ def run_import(ctx: jobs.JobContext) -> None:
         ctx.progress(add=n)
 
     def seal(session, plan: importing.Plan) -> None:
-        ctx.finish(outcome={"rows": plan.rows, "created": len(plan.creates), "updated": len(plan.updates),
-                            "unchanged": plan.unchanged, "sha256": plan.sha256},
-                   message=N_("Imported: %(created)d added, %(updated)d changed, %(unchanged)d unchanged."),
-                   created=len(plan.creates), updated=len(plan.updates), unchanged=plan.unchanged)(session)
+        ctx.finish(
+            outcome={
+                "rows": plan.rows,
+                "created": len(plan.creates),
+                "updated": len(plan.updates),
+                "unchanged": plan.unchanged,
+                "sha256": plan.sha256,
+            },
+            message=N_("Imported: %(created)d added, %(updated)d changed, %(unchanged)d unchanged."),
+            created=len(plan.creates),
+            updated=len(plan.updates),
+            unchanged=plan.unchanged,
+        )(session)
 
-    plan = importing.apply_import(ctx.session, ctx.owner, data, filename, progress=wrote, before_commit=seal,
-                                  check_progress=check)
+    plan = importing.apply_import(
+        ctx.session, ctx.owner, data, filename, progress=wrote, before_commit=seal, check_progress=check
+    )
     if not plan.ok:
-        errors = [{"row": e.row, "column": e.column_name, "value": e.value, "reason": e.reason,
-                   "params": dict(e.params)} for e in plan.errors[:MAX_LISTED_ERRORS]]
+        errors = [
+            {"row": e.row, "column": e.column_name, "value": e.value, "reason": e.reason, "params": dict(e.params)}
+            for e in plan.errors[:MAX_LISTED_ERRORS]
+        ]
         raise jobs.JobFailed(
             N_("%(count)d problems were found. Nothing was imported: correct the file and upload it again."),
             outcome={"errors": errors, "more_errors": max(0, len(plan.errors) - MAX_LISTED_ERRORS)},
-            count=len(plan.errors))
+            count=len(plan.errors),
+        )
     if not plan.changes:
-        ctx.finish(outcome={"rows": plan.rows, "created": 0, "updated": 0, "unchanged": plan.unchanged},
-                   message=N_("The register already matches this file; there is nothing to import."))
+        ctx.finish(
+            outcome={"rows": plan.rows, "created": 0, "updated": 0, "unchanged": plan.unchanged},
+            message=N_("The register already matches this file; there is nothing to import."),
+        )
 
 
 def run_labels(ctx: jobs.JobContext) -> None:
@@ -108,9 +132,12 @@ def run_labels(ctx: jobs.JobContext) -> None:
     ids = [int(i) for i in params.get("ids") or []]
     flt = queries.AssetFilter.from_args(params.get("filter") or {})
     flt = flt if ids else flt.for_labels()  # a filter's sheet leaves disposed assets out; a selection is as chosen
-    items = [labels.LabelItem(url=external_url(url_for("lending.tag", tag=a.tag)), asset_number=a.asset_number,
-                              name=a.name, tag=a.tag)
-             for a in queries.iter_assets(session, flt, ids or None)]
+    items = [
+        labels.LabelItem(
+            url=external_url(url_for("lending.tag", tag=a.tag)), asset_number=a.asset_number, name=a.name, tag=a.tag
+        )
+        for a in queries.iter_assets(session, flt, ids or None)
+    ]
     agency = get_settings(session)["agency_name"]
     session.rollback()
     if not items:
@@ -120,18 +147,29 @@ def run_labels(ctx: jobs.JobContext) -> None:
     ctx.progress(0, len(items), force=True)
     layout = str(params.get("layout") or "3x8")
     try:
-        pdf = labels.render_label_sheet(items, layout, agency, start_at=int(params.get("start_at") or 0),
-                                        progress=lambda n: ctx.progress(add=n))
+        pdf = labels.render_label_sheet(
+            items, layout, agency, start_at=int(params.get("start_at") or 0), progress=lambda n: ctx.progress(add=n)
+        )
     except ValueError:  # a layout or start position the form would not have let through
         raise jobs.JobFailed(N_("The form was incomplete; nothing was printed.")) from None
-    seal = ctx.finish(data=pdf, name="labels.pdf", mime=PDF, message=N_("%(count)s labels are ready to print."),
-                      count=f"{len(items):,}")
-    services.record_output(session, ctx.owner, "assets.labels_printed",
-                           {"count": len(items), "layout": layout, "filter": flt.as_args(), "ids": ids[:200]},
-                           before_commit=seal)
+    seal = ctx.finish(
+        data=pdf,
+        name="labels.pdf",
+        mime=PDF,
+        message=N_("%(count)s labels are ready to print."),
+        count=f"{len(items):,}",
+    )
+    services.record_output(
+        session,
+        ctx.owner,
+        "assets.labels_printed",
+        {"count": len(items), "layout": layout, "filter": flt.as_args(), "ids": ids[:200]},
+        before_commit=seal,
+    )
 
 
-jobs.register(CHECK, run_check, title=N_("Import assets"), result_endpoint="lending.asset_import_preview",
-              show_result=True)
+jobs.register(
+    CHECK, run_check, title=N_("Import assets"), result_endpoint="lending.asset_import_preview", show_result=True
+)
 jobs.register(IMPORT, run_import, title=N_("Importing the asset list"), result_endpoint="lending.assets")
 jobs.register(LABELS, run_labels, title=N_("QR label sheet"))

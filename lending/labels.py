@@ -155,10 +155,7 @@ def _qr_rows(url: str) -> tuple[tuple[bool, ...], ...]:
     qr.makeImpl(True, 0)  # the symbol as qrcode scores it: mask 0, format/version bits blank
     base = [_row_bits(row) for row in qr.modules]
     masks = _data_masks(qr.version)
-    scores = [
-        _penalty([b ^ m0 ^ mi for b, m0, mi in zip(base, masks[0], masks[i], strict=True)], n)
-        for i in range(8)
-    ]
+    scores = [_penalty([b ^ m0 ^ mi for b, m0, mi in zip(base, masks[0], masks[i], strict=True)], n) for i in range(8)]
     qr.makeImpl(False, scores.index(min(scores)))
     return tuple(tuple(bool(v) for v in row) for row in qr.modules)
 
@@ -211,9 +208,7 @@ def _data_masks(version: int) -> tuple[tuple[int, ...], ...]:
     if version >= 7:
         mark(0, 6, n - 11, n - 8)
         mark(n - 11, n - 8, 0, 6)
-    return tuple(
-        tuple(_row_bits(not fixed[r][c] and f(r, c) for c in range(n)) for r in range(n)) for f in _MASK_FUNCS
-    )
+    return tuple(tuple(_row_bits(not fixed[r][c] and f(r, c) for c in range(n)) for r in range(n)) for f in _MASK_FUNCS)
 
 
 _RUN5 = re.compile(r"0{5,}|1{5,}")
@@ -586,9 +581,7 @@ class _Sheet:
         """Shaped width of ``text`` in mm, as fpdf2 will lay it out."""
         return _shaped_em(text, style) * size_pt * PT_TO_MM
 
-    def _fit_one_line(
-        self, text: str, width: float, sizes: list[float], style: str = ""
-    ) -> tuple[float, str]:
+    def _fit_one_line(self, text: str, width: float, sizes: list[float], style: str = "") -> tuple[float, str]:
         """Largest size at which ``text`` fits on one line; truncated at the smallest size."""
         for size in sizes:
             if self._measure(text, size, style) <= width:
@@ -599,9 +592,7 @@ class _Sheet:
 
     # -- drawing -------------------------------------------------------------
 
-    def _line(
-        self, x: float, baseline: float, width: float, text: str, size_pt: float, style: str = ""
-    ) -> None:
+    def _line(self, x: float, baseline: float, width: float, text: str, size_pt: float, style: str = "") -> None:
         """One line of text whose baseline sits at ``baseline`` (mm)."""
         if not text:
             return

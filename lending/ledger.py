@@ -70,8 +70,21 @@ from lending.loans import (
 from lending.models import AVAILABLE, IN_REPAIR, ON_LOAN, Asset, normalise_asset_number
 
 REF_PREFIX = "L-"
-COLUMNS = ("ref", "asset_number", "borrower", "purpose", "requested_on", "decision", "decided_by",
-           "decided_on", "checked_out_on", "due_on", "returned_on", "condition", "demanded_on")
+COLUMNS = (
+    "ref",
+    "asset_number",
+    "borrower",
+    "purpose",
+    "requested_on",
+    "decision",
+    "decided_by",
+    "decided_on",
+    "checked_out_on",
+    "due_on",
+    "returned_on",
+    "condition",
+    "demanded_on",
+)
 REQUIRED = ("ref", "asset_number", "borrower", "purpose", "requested_on")
 # Each column's Thai headers (the first is the one the downloadable template uses).
 THAI_HEADERS: dict[str, tuple[str, ...]] = {
@@ -89,21 +102,57 @@ THAI_HEADERS: dict[str, tuple[str, ...]] = {
     "condition": ("สภาพเมื่อส่งคืน", "สภาพ"),
     "demanded_on": ("วันที่ทวงคืน",),
 }
-_THAI_LOOKUP = {unicodedata.normalize("NFC", name).strip().lower(): column
-                for column, names in THAI_HEADERS.items() for name in names}
+_THAI_LOOKUP = {
+    unicodedata.normalize("NFC", name).strip().lower(): column
+    for column, names in THAI_HEADERS.items()
+    for name in names
+}
 
 # The columns that describe the loan rather than the item: every row of one ref must agree on them.
-LOAN_COLUMNS = ("borrower", "purpose", "requested_on", "decision", "decided_by", "decided_on",
-                "checked_out_on", "due_on")
+LOAN_COLUMNS = (
+    "borrower",
+    "purpose",
+    "requested_on",
+    "decision",
+    "decided_by",
+    "decided_on",
+    "checked_out_on",
+    "due_on",
+)
 DATE_COLUMNS = ("requested_on", "decided_on", "checked_out_on", "due_on", "returned_on", "demanded_on")
 # The columns a loan's holding of its assets is computed from.
-HOLD_COLUMNS = frozenset({"ref", "asset_number", "requested_on", "decision", "decided_on", "checked_out_on",
-                          "due_on", "returned_on", "condition"})
+HOLD_COLUMNS = frozenset(
+    {
+        "ref",
+        "asset_number",
+        "requested_on",
+        "decision",
+        "decided_on",
+        "checked_out_on",
+        "due_on",
+        "returned_on",
+        "condition",
+    }
+)
 
-DECISIONS = {"approved": APPROVED, "rejected": REJECTED, "cancelled": CANCELLED, "canceled": CANCELLED,
-             "อนุมัติ": APPROVED, "ไม่อนุมัติ": REJECTED, "ยกเลิก": CANCELLED}
-CONDITION_WORDS = {"good": GOOD, "damaged": DAMAGED, "lost": LOST,
-                   "ปกติ": GOOD, "ดี": GOOD, "ชำรุด": DAMAGED, "สูญหาย": LOST}
+DECISIONS = {
+    "approved": APPROVED,
+    "rejected": REJECTED,
+    "cancelled": CANCELLED,
+    "canceled": CANCELLED,
+    "อนุมัติ": APPROVED,
+    "ไม่อนุมัติ": REJECTED,
+    "ยกเลิก": CANCELLED,
+}
+CONDITION_WORDS = {
+    "good": GOOD,
+    "damaged": DAMAGED,
+    "lost": LOST,
+    "ปกติ": GOOD,
+    "ดี": GOOD,
+    "ชำรุด": DAMAGED,
+    "สูญหาย": LOST,
+}
 
 MAX_REF = 40 - len(REF_PREFIX)
 MAX_PURPOSE = 2000
@@ -182,14 +231,30 @@ class MissingDate:
 
 # The figures of reference/report-metrics.md that need a date a ledger may leave blank ("not recorded").
 NEEDS_DECIDED_ON = ("lending.median_days_to_decision",)
-_UNKNOWN_BACK = ("lending.items_out_at_year_end", "lending.items_overdue_at_year_end", "lending.overdue_items",
-                 "lending.overdue_items_demanded_within_7_days", "lending.overdue_items_demanded_late",
-                 "lending.overdue_items_not_demanded")
+_UNKNOWN_BACK = (
+    "lending.items_out_at_year_end",
+    "lending.items_overdue_at_year_end",
+    "lending.overdue_items",
+    "lending.overdue_items_demanded_within_7_days",
+    "lending.overdue_items_demanded_late",
+    "lending.overdue_items_not_demanded",
+)
 NEEDS_RETURNED_ON = {
-    GOOD: ("lending.items_returned", "lending.items_returned_on_time", "lending.items_returned_late",
-           "lending.on_time_return_rate", *_UNKNOWN_BACK),
-    DAMAGED: ("lending.items_returned", "lending.items_returned_on_time", "lending.items_returned_late",
-              "lending.on_time_return_rate", "lending.items_damaged", *_UNKNOWN_BACK),
+    GOOD: (
+        "lending.items_returned",
+        "lending.items_returned_on_time",
+        "lending.items_returned_late",
+        "lending.on_time_return_rate",
+        *_UNKNOWN_BACK,
+    ),
+    DAMAGED: (
+        "lending.items_returned",
+        "lending.items_returned_on_time",
+        "lending.items_returned_late",
+        "lending.on_time_return_rate",
+        "lending.items_damaged",
+        *_UNKNOWN_BACK,
+    ),
     LOST: ("lending.items_lost", *_UNKNOWN_BACK),
 }
 
@@ -219,6 +284,7 @@ class LedgerPlan:
 
 # --- reading ---------------------------------------------------------------------------------------
 
+
 def map_columns(header: list[str]) -> dict[int, str]:
     """Column index → column name (English names, any case, or the Thai headers); unknown or repeated
     columns raise."""
@@ -238,8 +304,10 @@ def map_columns(header: list[str]) -> dict[int, str]:
     missing = [c for c in REQUIRED if c not in mapping.values()]
     if missing:
         thai = uses_thai_headers(header)
-        raise LedgerFileError(N_("Required columns are missing: %(columns)s"),
-                              columns=", ".join(THAI_HEADERS[c][0] if thai else c for c in missing))
+        raise LedgerFileError(
+            N_("Required columns are missing: %(columns)s"),
+            columns=", ".join(THAI_HEADERS[c][0] if thai else c for c in missing),
+        )
     if unknown:
         raise LedgerFileError(N_("Unknown columns: %(columns)s"), columns=", ".join(unknown))
     return mapping
@@ -268,8 +336,13 @@ def noon(day: date) -> datetime:
 class _Checker:
     """Parses and checks single rows, with the people and assets looked up once for the whole file."""
 
-    def __init__(self, users: dict[str, int], assets: dict[str, tuple[int, Decimal | None, str]], today: date,
-                 errors: list[RowError]):
+    def __init__(
+        self,
+        users: dict[str, int],
+        assets: dict[str, tuple[int, Decimal | None, str]],
+        today: date,
+        errors: list[RowError],
+    ):
         self.users, self.assets, self.today, self.errors = users, assets, today, errors
         # The same people, assets, purposes and dates recur on many rows: each raw value is read once.
         self._dates: dict[Any, date | str | None] = {}
@@ -284,8 +357,9 @@ class _Checker:
 
     def error(self, row: _Row, column: str, reason: str, value: Any = "", /, **params: Any) -> None:
         row.bad.add(column)
-        self.errors.append(RowError(row.row, column, reason, str(value if value is not None else "")[:100],
-                                    tuple(params.items())))
+        self.errors.append(
+            RowError(row.row, column, reason, str(value if value is not None else "")[:100], tuple(params.items()))
+        )
 
     @staticmethod
     def _read_date(raw: Any) -> date | str | None:
@@ -326,8 +400,7 @@ class _Checker:
             row.asset_number = self.clean(normalise_asset_number, raw["asset_number"])
             found = self.assets.get(row.asset_number)
             if found is None:
-                self.error(row, "asset_number", N_("no asset with this number in the register"),
-                           raw["asset_number"])
+                self.error(row, "asset_number", N_("no asset with this number in the register"), raw["asset_number"])
             else:
                 row.asset_id, row.value = found[0], found[1]
         if "borrower" not in row.bad:
@@ -343,8 +416,12 @@ class _Checker:
         if decision:
             row.decision = DECISIONS.get(decision, "")
             if not row.decision:
-                self.error(row, "decision", N_("use approved, rejected or cancelled, or leave it blank while "
-                                               "the request waits"), raw.get("decision"))
+                self.error(
+                    row,
+                    "decision",
+                    N_("use approved, rejected or cancelled, or leave it blank while the request waits"),
+                    raw.get("decision"),
+                )
         decided_by = self.clean(_word, raw.get("decided_by"))
         if decided_by:
             row.decided_by = decided_by
@@ -377,8 +454,7 @@ class _Checker:
         else:
             if (decision != APPROVED and out) or (decision == APPROVED and not due):
                 return False
-            if decision in (APPROVED, REJECTED) and (not row.decided_by
-                                                     or row.decided_by_id == row.borrower_id):
+            if decision in (APPROVED, REJECTED) and (not row.decided_by or row.decided_by_id == row.borrower_id):
                 return False
         if (decided and decided < requested) or (out and decided and out < decided):
             return False
@@ -412,54 +488,94 @@ class _Checker:
             else:
                 if row.decision in (APPROVED, REJECTED) and not row.decided_by and "decided_by" not in bad:
                     self.error(row, "decided_by", N_("required when the request was approved or rejected"))
-                if (row.decision in (APPROVED, REJECTED) and row.decided_by_id is not None
-                        and row.decided_by_id == row.borrower_id):
+                if (
+                    row.decision in (APPROVED, REJECTED)
+                    and row.decided_by_id is not None
+                    and row.decided_by_id == row.borrower_id
+                ):
                     self.error(row, "decided_by", N_("nobody decides their own request"), show("decided_by"))
                 if row.decision != APPROVED and given("checked_out_on"):
-                    self.error(row, "checked_out_on", N_("only an approved request is handed over"),
-                               show("checked_out_on"))
+                    self.error(
+                        row, "checked_out_on", N_("only an approved request is handed over"), show("checked_out_on")
+                    )
                 if row.decision == APPROVED and not row.due_on and "due_on" not in bad:
                     self.error(row, "due_on", N_("required for an approved loan"))
         if given("decided_on") and given("requested_on") and row.decided_on < row.requested_on:
-            self.error(row, "decided_on", N_("before the request date (%(date)s)"), show("decided_on"),
-                       date=row.requested_on.isoformat())
+            self.error(
+                row,
+                "decided_on",
+                N_("before the request date (%(date)s)"),
+                show("decided_on"),
+                date=row.requested_on.isoformat(),
+            )
         if given("checked_out_on") and given("decided_on") and row.checked_out_on < row.decided_on:
-            self.error(row, "checked_out_on", N_("before the decision date (%(date)s)"),
-                       show("checked_out_on"), date=row.decided_on.isoformat())
+            self.error(
+                row,
+                "checked_out_on",
+                N_("before the decision date (%(date)s)"),
+                show("checked_out_on"),
+                date=row.decided_on.isoformat(),
+            )
         if given("due_on"):
             if given("checked_out_on"):
                 if row.due_on < row.checked_out_on:
-                    self.error(row, "due_on", N_("before the hand-over date (%(date)s)"), show("due_on"),
-                               date=row.checked_out_on.isoformat())
+                    self.error(
+                        row,
+                        "due_on",
+                        N_("before the hand-over date (%(date)s)"),
+                        show("due_on"),
+                        date=row.checked_out_on.isoformat(),
+                    )
             elif given("requested_on") and row.due_on < row.requested_on:
-                self.error(row, "due_on", N_("before the request date (%(date)s)"), show("due_on"),
-                           date=row.requested_on.isoformat())
+                self.error(
+                    row,
+                    "due_on",
+                    N_("before the request date (%(date)s)"),
+                    show("due_on"),
+                    date=row.requested_on.isoformat(),
+                )
         handed_over = given("checked_out_on")
         if given("returned_on"):
             if not handed_over:
                 if "checked_out_on" not in bad:
-                    self.error(row, "returned_on", N_("a return needs a hand-over date (checked_out_on)"),
-                               show("returned_on"))
+                    self.error(
+                        row, "returned_on", N_("a return needs a hand-over date (checked_out_on)"), show("returned_on")
+                    )
             elif row.returned_on < row.checked_out_on:
-                self.error(row, "returned_on", N_("before the hand-over date (%(date)s)"),
-                           show("returned_on"), date=row.checked_out_on.isoformat())
+                self.error(
+                    row,
+                    "returned_on",
+                    N_("before the hand-over date (%(date)s)"),
+                    show("returned_on"),
+                    date=row.checked_out_on.isoformat(),
+                )
             if not row.condition and "condition" not in bad:
-                self.error(row, "condition", N_("required when the item came back or was lost: good, damaged "
-                                                "or lost"))
+                self.error(row, "condition", N_("required when the item came back or was lost: good, damaged or lost"))
         elif row.condition and "returned_on" not in bad and not handed_over and "checked_out_on" not in bad:
             # back or lost on a day the ledger does not give is accepted (below), but only after a hand-over
             self.error(row, "condition", N_("a return needs a hand-over date (checked_out_on)"), show("condition"))
         if given("demanded_on"):
             if not handed_over:
                 if "checked_out_on" not in bad:
-                    self.error(row, "demanded_on", N_("a demand needs a hand-over date (checked_out_on)"),
-                               show("demanded_on"))
+                    self.error(
+                        row, "demanded_on", N_("a demand needs a hand-over date (checked_out_on)"), show("demanded_on")
+                    )
             elif row.demanded_on < row.checked_out_on:
-                self.error(row, "demanded_on", N_("before the hand-over date (%(date)s)"),
-                           show("demanded_on"), date=row.checked_out_on.isoformat())
+                self.error(
+                    row,
+                    "demanded_on",
+                    N_("before the hand-over date (%(date)s)"),
+                    show("demanded_on"),
+                    date=row.checked_out_on.isoformat(),
+                )
             elif given("returned_on") and row.demanded_on > row.returned_on:
-                self.error(row, "demanded_on", N_("after the item came back (%(date)s)"), show("demanded_on"),
-                           date=row.returned_on.isoformat())
+                self.error(
+                    row,
+                    "demanded_on",
+                    N_("after the item came back (%(date)s)"),
+                    show("demanded_on"),
+                    date=row.returned_on.isoformat(),
+                )
 
 
 # The status an item leaves its asset in: still out, or back in this condition.
@@ -467,6 +583,7 @@ _TARGET = {None: ON_LOAN, GOOD: AVAILABLE, DAMAGED: IN_REPAIR, LOST: "lost"}
 
 
 # --- holding periods -------------------------------------------------------------------------------
+
 
 @dataclass(slots=True)
 class _Hold:
@@ -498,8 +615,9 @@ def _holds_of(loan: LedgerLoan) -> list[tuple[int, _Hold]]:
     return out
 
 
-def _database_holds(session: Session, asset_ids: list[int], events: dict[int, tuple[int, str]]) \
-        -> dict[int, list[_Hold]]:
+def _database_holds(
+    session: Session, asset_ids: list[int], events: dict[int, tuple[int, str]]
+) -> dict[int, list[_Hold]]:
     """The holdings of loans already in the database (approved, handed over, returned) of these assets.
 
     Fills `events`: per asset, the day of the latest hand-over or return in the database and the status
@@ -507,11 +625,21 @@ def _database_holds(session: Session, asset_ids: list[int], events: dict[int, tu
     """
     holds: dict[int, list[_Hold]] = defaultdict(list)
     for start in range(0, len(asset_ids), IN_CHUNK):
-        chunk = asset_ids[start:start + IN_CHUNK]
+        chunk = asset_ids[start : start + IN_CHUNK]
         rows = session.execute(
-            select(LoanItem.asset_id, Loan.ref, Loan.status, Loan.start_on, Loan.due_on, Loan.checked_out_at,
-                   LoanItem.condition, LoanItem.returned_at)
-            .join(Loan, Loan.id == LoanItem.loan_id).where(LoanItem.asset_id.in_(chunk)))
+            select(
+                LoanItem.asset_id,
+                Loan.ref,
+                Loan.status,
+                Loan.start_on,
+                Loan.due_on,
+                Loan.checked_out_at,
+                LoanItem.condition,
+                LoanItem.returned_at,
+            )
+            .join(Loan, Loan.id == LoanItem.loan_id)
+            .where(LoanItem.asset_id.in_(chunk))
+        )
         # The status is filtered here, not in SQL: given `status IN (...)`, SQLite walks every returned
         # loan through the status index and probes each asset, which takes minutes with 100,000 loans.
         for asset_id, ref, status, start_on, due_on, checked_out_at, condition, returned_at in rows:
@@ -534,13 +662,15 @@ def _database_holds(session: Session, asset_ids: list[int], events: dict[int, tu
     return holds
 
 
-def _check_overlaps(checker: _Checker, file_holds: dict[int, list[_Hold]], db_holds: dict[int, list[_Hold]],
-                    numbers: dict[int, str]) -> None:
+def _check_overlaps(
+    checker: _Checker, file_holds: dict[int, list[_Hold]], db_holds: dict[int, list[_Hold]], numbers: dict[int, str]
+) -> None:
     """Per asset, sweep its holdings in order of start: each one that starts before the furthest-reaching
     earlier one ends overlaps it. A clash between two database loans is not this file's to report."""
     for asset_id, mine in file_holds.items():
-        holds = sorted((h for h in (*mine, *db_holds.get(asset_id, ())) if h.end > h.start),
-                       key=lambda h: (h.start, h.end))
+        holds = sorted(
+            (h for h in (*mine, *db_holds.get(asset_id, ())) if h.end > h.start), key=lambda h: (h.start, h.end)
+        )
         reach: _Hold | None = None
         for hold in holds:
             if reach is not None and hold.start < reach.end:
@@ -560,37 +690,47 @@ def _clash(checker: _Checker, hold: _Hold, other: _Hold, number: str) -> None:
     if other.end == OPEN:
         end_params: dict[str, Any] = {}
         if other.row is not None:
-            reason = N_("%(number)s is lent twice at once: row %(row)d (ref %(ref)s) has it from %(start)s "
-                        "and it has not come back")
+            reason = N_(
+                "%(number)s is lent twice at once: row %(row)d (ref %(ref)s) has it from %(start)s "
+                "and it has not come back"
+            )
         else:
-            reason = N_("%(number)s is lent twice at once: loan %(ref)s has it from %(start)s and it has not "
-                        "come back")
+            reason = N_("%(number)s is lent twice at once: loan %(ref)s has it from %(start)s and it has not come back")
     else:
         end_params = {"end": other.last.isoformat()}
         if other.row is not None:
-            reason = N_("%(number)s is lent twice at once: row %(row)d (ref %(ref)s) has it from %(start)s "
-                        "to %(end)s")
+            reason = N_("%(number)s is lent twice at once: row %(row)d (ref %(ref)s) has it from %(start)s to %(end)s")
         else:
             reason = N_("%(number)s is lent twice at once: loan %(ref)s has it from %(start)s to %(end)s")
     params: dict[str, Any] = {"number": number, "ref": other.ref, "start": start, **end_params}
     if other.row is not None:
         params["row"] = other.row.row
-        params["ref"] = other.ref[len(REF_PREFIX):]
+        params["ref"] = other.ref[len(REF_PREFIX) :]
     checker.error(row, "asset_number", reason, row.asset_number, **params)
 
 
 # --- planning --------------------------------------------------------------------------------------
 
-def plan_ledger(session: Session, data: bytes, filename: str = "",
-                progress: Callable[[int], None] | None = None, today: date | None = None) -> LedgerPlan:
+
+def plan_ledger(
+    session: Session,
+    data: bytes,
+    filename: str = "",
+    progress: Callable[[int], None] | None = None,
+    today: date | None = None,
+) -> LedgerPlan:
     """Check every row of the ledger and group them into loans; changes nothing."""
     today = today or bangkok_date(utcnow())
     header, table = read_table(data, filename)
     mapping = map_columns(header)
     plan = LedgerPlan(sha256=hashlib.sha256(data).hexdigest())
     users = {name: uid for uid, name in session.execute(select(User.id, User.username))}
-    assets = {number: (aid, price, status) for aid, number, price, status in session.execute(
-        select(Asset.id, Asset.asset_number, Asset.price, Asset.status))}
+    assets = {
+        number: (aid, price, status)
+        for aid, number, price, status in session.execute(
+            select(Asset.id, Asset.asset_number, Asset.price, Asset.status)
+        )
+    }
     existing = set(session.scalars(select(Loan.ref).where(starts_with(Loan.ref, REF_PREFIX))))
     checker = _Checker(users, assets, today, plan.errors)
 
@@ -616,14 +756,25 @@ def plan_ledger(session: Session, data: bytes, filename: str = "",
                 if column in row.bad or column in first.bad:
                     continue
                 if getattr(row, column) != getattr(first, column):
-                    checker.error(row, column, N_("differs from row %(row)d of the same loan (ref %(ref)s)"),
-                                  getattr(row, column) or "", row=first.row, ref=ref)
+                    checker.error(
+                        row,
+                        column,
+                        N_("differs from row %(row)d of the same loan (ref %(ref)s)"),
+                        getattr(row, column) or "",
+                        row=first.row,
+                        ref=ref,
+                    )
         for row in rows:
             if row.asset_id is None:
                 continue
             if row.asset_id in seen:
-                checker.error(row, "asset_number", N_("the same asset is on row %(row)d of this loan"),
-                              row.asset_number, row=seen[row.asset_id])
+                checker.error(
+                    row,
+                    "asset_number",
+                    N_("the same asset is on row %(row)d of this loan"),
+                    row.asset_number,
+                    row=seen[row.asset_id],
+                )
             else:
                 seen[row.asset_id] = row.row
         stored = REF_PREFIX + ref
@@ -645,8 +796,9 @@ def plan_ledger(session: Session, data: bytes, filename: str = "",
         asset_ids = sorted(file_holds)
         if not is_sqlite(session):  # the in-app approval locks these rows too; wait for it, then check
             for start in range(0, len(asset_ids), IN_CHUNK):
-                session.execute(select(Asset.id).where(Asset.id.in_(asset_ids[start:start + IN_CHUNK]))
-                                .with_for_update())
+                session.execute(
+                    select(Asset.id).where(Asset.id.in_(asset_ids[start : start + IN_CHUNK])).with_for_update()
+                )
         numbers = {aid: number for number, (aid, _price, _status) in assets.items() if aid in file_holds}
         _check_overlaps(checker, file_holds, _database_holds(session, asset_ids, plan.db_events), numbers)
     if plan.errors:
@@ -668,7 +820,7 @@ def missing_dates(loans: list[LedgerLoan]) -> list[MissingDate]:
     overdue by its due date) leave it out."""
     out = []
     for loan in loans:
-        ref = loan.ref[len(REF_PREFIX):]
+        ref = loan.ref[len(REF_PREFIX) :]
         for r in loan.rows:
             if r.decision in (APPROVED, REJECTED) and r.decided_on is None:
                 out.append(MissingDate(r.row, ref, "decided_on", NEEDS_DECIDED_ON))
@@ -679,8 +831,15 @@ def missing_dates(loans: list[LedgerLoan]) -> list[MissingDate]:
 
 # --- applying --------------------------------------------------------------------------------------
 
-def apply_ledger(session: Session, actor: User | None, data: bytes, filename: str = "",
-                 progress: Callable[[int], None] | None = None, now: datetime | None = None) -> LedgerPlan:
+
+def apply_ledger(
+    session: Session,
+    actor: User | None,
+    data: bytes,
+    filename: str = "",
+    progress: Callable[[int], None] | None = None,
+    now: datetime | None = None,
+) -> LedgerPlan:
     """Check the whole ledger and, when every row is good, import its new loans in one write transaction.
 
     Returns the plan: with errors (and nothing changed), or with what was created.
@@ -697,14 +856,24 @@ def apply_ledger(session: Session, actor: User | None, data: bytes, filename: st
         _write(session, actor, plan, filename, progress, now)
     except IntegrityError:  # PostgreSQL: another import of the same refs committed while this one ran
         session.rollback()
-        raise Conflict(N_("Another import wrote some of these loans while this one ran; nothing was "
-                          "imported. Run the import again.")) from None
+        raise Conflict(
+            N_(
+                "Another import wrote some of these loans while this one ran; nothing was "
+                "imported. Run the import again."
+            )
+        ) from None
     session.commit()
     return plan
 
 
-def _write(session: Session, actor: User | None, plan: LedgerPlan, filename: str,
-           progress: Callable[[int], None] | None, now: datetime) -> None:
+def _write(
+    session: Session,
+    actor: User | None,
+    plan: LedgerPlan,
+    filename: str,
+    progress: Callable[[int], None] | None,
+    now: datetime,
+) -> None:
     """The loans of a good plan, their items, demands, cases, asset statuses and audit entries."""
     noons: dict[date, datetime] = {}
 
@@ -719,8 +888,9 @@ def _write(session: Session, actor: User | None, plan: LedgerPlan, filename: str
     # Ids are reserved first, so that the rows go in as plain executemany inserts (RETURNING with its
     # order kept costs SQLite three times as much) and items, demands and cases can point at them.
     loan_ids = _reserve_ids(session, Loan, len(plan.loans))
-    _insert(session, Loan, [_loan_values(loan, loan_id, at) for loan, loan_id in zip(plan.loans, loan_ids,
-                                                                                     strict=True)])
+    _insert(
+        session, Loan, [_loan_values(loan, loan_id, at) for loan, loan_id in zip(plan.loans, loan_ids, strict=True)]
+    )
     plan.items = sum(len(loan.rows) for loan in plan.loans)
     item_ids = iter(_reserve_ids(session, LoanItem, plan.items))
     items, demands, incidents, audit_items = [], [], [], []
@@ -728,28 +898,68 @@ def _write(session: Session, actor: User | None, plan: LedgerPlan, filename: str
         by_day: dict[date, list[int]] = defaultdict(list)
         for r in loan.rows:
             item_id = next(item_ids)
-            items.append({"id": item_id, "loan_id": loan_id, "asset_id": r.asset_id, "value": r.value,
-                          "condition": r.condition or None, "returned_at": at(r.returned_on),
-                          "received_by_id": None, "return_note": "", "version": 1})
+            items.append(
+                {
+                    "id": item_id,
+                    "loan_id": loan_id,
+                    "asset_id": r.asset_id,
+                    "value": r.value,
+                    "condition": r.condition or None,
+                    "returned_at": at(r.returned_on),
+                    "received_by_id": None,
+                    "return_note": "",
+                    "version": 1,
+                }
+            )
             if r.demanded_on:
                 by_day[r.demanded_on].append(item_id)
             if r.condition in (DAMAGED, LOST):
-                incidents.append({"loan_item_id": item_id, "asset_id": r.asset_id, "kind": r.condition,
-                                  "value": r.value, "description": "",
-                                  # the case opens on the day of the return or loss; when the ledger does not
-                                  # give it, on the day of the import (when the case was in fact opened)
-                                  "opened_at": at(r.returned_on) or now,
-                                  "opened_by_id": None, "status": "open", "resolution": None,
-                                  "amount": None, "resolution_note": "", "settled_at": None,
-                                  "settled_by_id": None, "version": 1})
+                incidents.append(
+                    {
+                        "loan_item_id": item_id,
+                        "asset_id": r.asset_id,
+                        "kind": r.condition,
+                        "value": r.value,
+                        "description": "",
+                        # the case opens on the day of the return or loss; when the ledger does not
+                        # give it, on the day of the import (when the case was in fact opened)
+                        "opened_at": at(r.returned_on) or now,
+                        "opened_by_id": None,
+                        "status": "open",
+                        "resolution": None,
+                        "amount": None,
+                        "resolution_note": "",
+                        "settled_at": None,
+                        "settled_by_id": None,
+                        "version": 1,
+                    }
+                )
         for day in sorted(by_day):
-            demands.append({"loan_id": loan_id, "demanded_on": day, "demanded_at": at(day),
-                            "channel": "ledger", "issued_by_id": None, "item_ids": by_day[day]})
+            demands.append(
+                {
+                    "loan_id": loan_id,
+                    "demanded_on": day,
+                    "demanded_at": at(day),
+                    "channel": "ledger",
+                    "issued_by_id": None,
+                    "item_ids": by_day[day],
+                }
+            )
         first = loan.first
-        audit_items.append((("loan", loan_id), {
-            "ref": loan.ref, "row": first.row, "status": loan.status, "borrower": first.borrower,
-            "decided_by": first.decided_by or None, "assets": [r.asset_number for r in loan.rows],
-            "import": plan.sha256}))
+        audit_items.append(
+            (
+                ("loan", loan_id),
+                {
+                    "ref": loan.ref,
+                    "row": first.row,
+                    "status": loan.status,
+                    "borrower": first.borrower,
+                    "decided_by": first.decided_by or None,
+                    "assets": [r.asset_number for r in loan.rows],
+                    "import": plan.sha256,
+                },
+            )
+        )
     _insert(session, LoanItem, items, progress)
     _insert(session, Demand, demands)
     _insert(session, Incident, incidents)
@@ -761,12 +971,26 @@ def _write(session: Session, actor: User | None, plan: LedgerPlan, filename: str
     counts: dict[str, int] = defaultdict(int)
     for loan in plan.loans:
         counts[loan.status] += 1
-    record(session, actor, "loans.imported", ("import", plan.sha256[:16]),
-           {"sha256": plan.sha256, "filename": filename[:255], "rows": plan.rows, "loans": len(plan.loans),
-            "items": plan.items, "statuses": dict(counts), "demands": plan.demands,
-            "incidents": plan.incidents, "dates_not_recorded": len(plan.missing),
-            "skipped_refs": plan.skipped_refs, "assets_changed": plan.assets_changed,
-            "assets_kept": plan.assets_kept})
+    record(
+        session,
+        actor,
+        "loans.imported",
+        ("import", plan.sha256[:16]),
+        {
+            "sha256": plan.sha256,
+            "filename": filename[:255],
+            "rows": plan.rows,
+            "loans": len(plan.loans),
+            "items": plan.items,
+            "statuses": dict(counts),
+            "demands": plan.demands,
+            "incidents": plan.incidents,
+            "dates_not_recorded": len(plan.missing),
+            "skipped_refs": plan.skipped_refs,
+            "assets_changed": plan.assets_changed,
+            "assets_kept": plan.assets_kept,
+        },
+    )
 
 
 def _reserve_ids(session: Session, model: type, n: int) -> list[int]:
@@ -775,27 +999,31 @@ def _reserve_ids(session: Session, model: type, n: int) -> list[int]:
         return []
     table = model.__table__
     if session.get_bind().dialect.name == "postgresql":
-        return list(session.scalars(text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) "
-                                         "FROM generate_series(1, :n)"), {"t": table.name, "n": n}))
+        return list(
+            session.scalars(
+                text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"),
+                {"t": table.name, "n": n},
+            )
+        )
     # SQLite: the write transaction (BEGIN IMMEDIATE) holds the database's one write lock, so nobody else
     # can take these ids before the rows are in; an id is the largest one plus one, as SQLite does itself.
     top = session.scalar(select(func.max(table.c.id))) or 0
     return list(range(top + 1, top + n + 1))
 
 
-def _insert(session: Session, model: type, rows: list[dict[str, Any]],
-            progress: Callable[[int], None] | None = None) -> None:
+def _insert(
+    session: Session, model: type, rows: list[dict[str, Any]], progress: Callable[[int], None] | None = None
+) -> None:
     # Core inserts of the table: the ORM's bulk insert splits a batch wherever the pattern of blank values
     # changes, which here is almost every row.
     for start in range(0, len(rows), CHUNK):
-        chunk = rows[start:start + CHUNK]
+        chunk = rows[start : start + CHUNK]
         session.execute(model.__table__.insert(), chunk)
         if progress:
             progress(len(chunk))
 
 
-def _loan_values(loan: LedgerLoan, loan_id: int,
-                 at: Callable[[date | None], datetime | None]) -> dict[str, Any]:
+def _loan_values(loan: LedgerLoan, loan_id: int, at: Callable[[date | None], datetime | None]) -> dict[str, Any]:
     r = loan.first
     status = loan.status
     decided = r.decision in (APPROVED, REJECTED)
@@ -804,24 +1032,36 @@ def _loan_values(loan: LedgerLoan, loan_id: int,
     # the day the last item came back; not recorded when any item's day is not
     returned_at = max(backs) if status == RETURNED and all(backs) else None
     return {
-        "id": loan_id, "ref": loan.ref, "borrower_id": r.borrower_id, "purpose": r.purpose, "place": "",
-        "off_premises": False, "start_on": start_on, "due_on": r.due_on or start_on, "status": status,
+        "id": loan_id,
+        "ref": loan.ref,
+        "borrower_id": r.borrower_id,
+        "purpose": r.purpose,
+        "place": "",
+        "off_premises": False,
+        "start_on": start_on,
+        "due_on": r.due_on or start_on,
+        "status": status,
         "requested_at": at(r.requested_on),
         "needs_head": False,
         "officer_id": r.decided_by_id if r.decision == APPROVED else None,
         "officer_at": at(r.decided_on) if r.decision == APPROVED else None,
-        "head_id": None, "head_at": None,
+        "head_id": None,
+        "head_at": None,
         "decided_at": at(r.decided_on) if decided else None,
         "decided_by_id": r.decided_by_id if decided else None,
         "decision_note": "",
         "cancelled_at": at(r.decided_on) if r.decision == CANCELLED else None,
-        "checked_out_at": at(r.checked_out_on), "checked_out_by_id": None, "handover_note": "",
-        "receipt_confirmed_at": None, "returned_at": at(returned_at), "imported": True, "version": 1,
+        "checked_out_at": at(r.checked_out_on),
+        "checked_out_by_id": None,
+        "handover_note": "",
+        "receipt_confirmed_at": None,
+        "returned_at": at(returned_at),
+        "imported": True,
+        "version": 1,
     }
 
 
-def _update_asset_statuses(session: Session, plan: LedgerPlan,
-                           now: datetime) -> list[tuple[Any, dict[str, Any]]]:
+def _update_asset_statuses(session: Session, plan: LedgerPlan, now: datetime) -> list[tuple[Any, dict[str, Any]]]:
     """Set the status of each asset whose latest event in the ledger is newer than anything the app knows.
 
     The ledger's last word on an asset is its item handed over most recently (still out → on loan; back →
@@ -849,8 +1089,12 @@ def _update_asset_statuses(session: Session, plan: LedgerPlan,
     asset_ids = sorted(latest)
     current: dict[int, str] = {}  # read again: the assets are locked now (PostgreSQL) or always were (SQLite)
     for start in range(0, len(asset_ids), IN_CHUNK):
-        current.update((i, st) for i, st in session.execute(
-            select(Asset.id, Asset.status).where(Asset.id.in_(asset_ids[start:start + IN_CHUNK]))))
+        current.update(
+            (i, st)
+            for i, st in session.execute(
+                select(Asset.id, Asset.status).where(Asset.id.in_(asset_ids[start : start + IN_CHUNK]))
+            )
+        )
     changes, entries = [], []
     for asset_id, (end, start_day, condition, ref) in latest.items():
         target = _TARGET[condition] if end != OPEN else ON_LOAN
@@ -863,12 +1107,19 @@ def _update_asset_statuses(session: Session, plan: LedgerPlan,
             plan.assets_kept += 1
             continue
         changes.append({"b_id": asset_id, "b_status": target})
-        entries.append((("asset", asset_id), {"before": {"status": status}, "after": {"status": target},
-                                              "loan": ref, "import": plan.sha256}))
+        entries.append(
+            (
+                ("asset", asset_id),
+                {"before": {"status": status}, "after": {"status": target}, "loan": ref, "import": plan.sha256},
+            )
+        )
     table = Asset.__table__
-    stmt = (update(table).where(table.c.id == bindparam("b_id"))
-            .values(status=bindparam("b_status"), version=table.c.version + 1, updated_at=now))
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(status=bindparam("b_status"), version=table.c.version + 1, updated_at=now)
+    )
     for start in range(0, len(changes), CHUNK):
-        session.execute(stmt, changes[start:start + CHUNK])
+        session.execute(stmt, changes[start : start + CHUNK])
     plan.assets_changed = len(changes)
     return entries

@@ -26,16 +26,20 @@ def remind_command():
     context.set_origin("cli", "flask loans remind")
     with current_app.test_request_context(base_url=current_app.config["BASE_URL"]):
         result = workflow.remind(
-            db.session, link=lambda loan_id: external_url(url_for("lending.loan", loan_id=loan_id)))
+            db.session, link=lambda loan_id: external_url(url_for("lending.loan", loan_id=loan_id))
+        )
     # What cannot be sent now waits in the outbox and goes out first on the next run (see core.mail).
     delivery = deliver(current_app.config, result.mails, Path(current_app.config["OUTBOX_DIR"]))
-    click.echo(f"overdue loans: {result.overdue_loans}; new demands: {result.demands}; "
-               f"mails: {result.borrower_mails} to borrowers, {result.officer_mails} to officers "
-               f"({delivery.sent} sent, the outbox included); due tomorrow: {result.due_tomorrow}")
+    click.echo(
+        f"overdue loans: {result.overdue_loans}; new demands: {result.demands}; "
+        f"mails: {result.borrower_mails} to borrowers, {result.officer_mails} to officers "
+        f"({delivery.sent} sent, the outbox included); due tomorrow: {result.due_tomorrow}"
+    )
     if delivery.error:
         raise click.ClickException(
             f"demands recorded, but mail failed: {delivery.error}; {delivery.waiting} mail(s) wait in the "
-            "outbox and go out with the next run")
+            "outbox and go out with the next run"
+        )
 
 
 @loans.command("import")
@@ -66,8 +70,9 @@ def import_command(file: Path, dry_run: bool):
             click.echo(f"... and {len(plan.errors) - 500} more", err=True)
         bad_rows = len({e.row for e in plan.errors})
         raise click.ClickException(f"{bad_rows} bad rows; nothing was imported")
-    skipped = f"; {plan.skipped_refs} refs already imported, skipped ({plan.skipped_rows} rows)" \
-        if plan.skipped_refs else ""
+    skipped = (
+        f"; {plan.skipped_refs} refs already imported, skipped ({plan.skipped_rows} rows)" if plan.skipped_refs else ""
+    )
     for m in plan.missing:  # accepted: blank is "not recorded", and the figure that needs it leaves it out
         click.echo(f"row {m.row} (ref {m.ref}): {m.column} not recorded; left out of {', '.join(m.figures)}")
     if dry_run:
@@ -76,6 +81,8 @@ def import_command(file: Path, dry_run: bool):
     if not plan.loans:
         click.echo(f"{plan.rows} rows: nothing new to import{skipped}")
         return
-    click.echo(f"{plan.rows} rows: imported {len(plan.loans)} loans with {plan.items} items, "
-               f"{plan.demands} demands, {plan.incidents} incident cases; asset statuses set "
-               f"{plan.assets_changed}, left as the register has them {plan.assets_kept}{skipped}")
+    click.echo(
+        f"{plan.rows} rows: imported {len(plan.loans)} loans with {plan.items} items, "
+        f"{plan.demands} demands, {plan.incidents} incident cases; asset statuses set "
+        f"{plan.assets_changed}, left as the register has them {plan.assets_kept}{skipped}"
+    )

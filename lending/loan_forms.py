@@ -55,8 +55,7 @@ RESOLUTION_LABELS = {
 
 INCIDENT_KIND_LABELS = {"damaged": _l("Damaged"), "lost": _l("Lost")}
 INCIDENT_STATUS_LABELS = {"open": _l("Open"), "settled": _l("Settled")}
-DEMAND_CHANNEL_LABELS = {"mail": _l("E-mail (daily run)"), "letter": _l("Letter"),
-                         "ledger": _l("Paper ledger")}
+DEMAND_CHANNEL_LABELS = {"mail": _l("E-mail (daily run)"), "letter": _l("Letter"), "ledger": _l("Paper ledger")}
 
 DATE_HELP = _l("DD/MM/YYYY (B.E.) or YYYY-MM-DD")
 
@@ -88,22 +87,30 @@ class LoanRequestForm(BaseForm):
     assets = SelectMultipleField(_l("Items"), coerce=to_id, validate_choice=False)
     q = StringField(_l("Find lendable items"), validators=[Optional(), Length(max=100)])
     free_only = BooleanField(_l("Only items free on the dates of this request"))
-    purpose = TextAreaField(_l("Official purpose"), validators=[DataRequired(), Length(max=2000)],
-                            description=_l("Government property may be lent only for the agency's work "
-                                           "(official use only, Ministry of Finance regulation on "
-                                           "procurement and supplies B.E. 2560, clause 207). State the "
-                                           "task or event the items are for."))
+    purpose = TextAreaField(
+        _l("Official purpose"),
+        validators=[DataRequired(), Length(max=2000)],
+        description=_l(
+            "Government property may be lent only for the agency's work "
+            "(official use only, Ministry of Finance regulation on "
+            "procurement and supplies B.E. 2560, clause 207). State the "
+            "task or event the items are for."
+        ),
+    )
     place = StringField(_l("Place of use"), validators=[DataRequired(), Length(max=300)])
-    off_premises = BooleanField(_l("Used outside the office premises"),
-                                description=_l("Taking property outside the premises needs the head of "
-                                               "agency's approval."))
+    off_premises = BooleanField(
+        _l("Used outside the office premises"),
+        description=_l("Taking property outside the premises needs the head of agency's approval."),
+    )
     start_on = BEDateField(_l("From"), validators=[InputRequired()], description=DATE_PICK_HELP)
     due_on = BEDateField(_l("Return by"), validators=[InputRequired()], description=DATE_PICK_HELP)
 
     # Which fields each button needs: searching and checking must not complain about an empty purpose.
-    NEEDS = {"search": {"csrf_token", "q", "free_only"},
-             "check": {"csrf_token", "q", "free_only", "assets", "start_on", "due_on"},
-             "send": None}
+    NEEDS = {
+        "search": {"csrf_token", "q", "free_only"},
+        "check": {"csrf_token", "q", "free_only", "assets", "start_on", "due_on"},
+        "send": None,
+    }
 
     def chosen_ids(self) -> list[int]:
         return sorted({int(i) for i in (self.assets.data or []) if int(i) > 0})[:MAX_ITEMS]
@@ -135,9 +142,11 @@ class ApproveForm(VersionForm):
     """Approve the request; ticking items in `drop` approves the rest without them (a partial approval)."""
 
     drop = SelectMultipleField(_l("Leave out"), coerce=to_id, validate_choice=False)
-    drop_reason = TextAreaField(_l("Why these items are left out"), validators=[Optional(), Length(max=2000)],
-                                description=_l("The borrower reads this on the loan page and in the "
-                                               "notification."))
+    drop_reason = TextAreaField(
+        _l("Why these items are left out"),
+        validators=[Optional(), Length(max=2000)],
+        description=_l("The borrower reads this on the loan page and in the notification."),
+    )
 
     def drop_ids(self) -> list[int]:
         return sorted({int(i) for i in (self.drop.data or []) if int(i) > 0})
@@ -152,9 +161,11 @@ class CancelForm(VersionForm):
 
 
 class HandOverForm(VersionForm):
-    note = TextAreaField(_l("Condition at hand-over"), validators=[Optional(), Length(max=2000)],
-                         description=_l("What the borrower receives and in what state: scratches, "
-                                        "accessories, quantities."))
+    note = TextAreaField(
+        _l("Condition at hand-over"),
+        validators=[Optional(), Length(max=2000)],
+        description=_l("What the borrower receives and in what state: scratches, accessories, quantities."),
+    )
     photos = MultipleFileField(_l("Photos (optional)"))
 
 
@@ -176,8 +187,7 @@ class ReceiveForm(VersionForm):
             if condition not in CONDITIONS:
                 continue  # still out
             note = (form_data.get(f"note-{item_id}") or "")[:2000]
-            photos = tuple((f.read(), f.filename or "") for f in files.getlist(f"photo-{item_id}")
-                           if f and f.filename)
+            photos = tuple((f.read(), f.filename or "") for f in files.getlist(f"photo-{item_id}") if f and f.filename)
             out.append(ItemReturn(item_id=item_id, condition=condition, note=note, photos=photos))
         return out
 
@@ -185,23 +195,32 @@ class ReceiveForm(VersionForm):
     def missing_notes(returns: list[ItemReturn], loan: Any) -> dict[int, str]:
         """Item id → the message naming it, for each item marked damaged or lost without a note."""
         numbers = {i.id: i.asset.asset_number for i in loan.items}
-        return {r.item_id: _("%(number)s is marked damaged or lost: describe the damage or the loss.",
-                             number=numbers.get(r.item_id, r.item_id))
-                for r in returns if r.condition != "good" and not r.note.strip()}
+        return {
+            r.item_id: _(
+                "%(number)s is marked damaged or lost: describe the damage or the loss.",
+                number=numbers.get(r.item_id, r.item_id),
+            )
+            for r in returns
+            if r.condition != "good" and not r.note.strip()
+        }
 
     @staticmethod
     def sent_values(form_data: Any, loan: Any) -> dict[int, tuple[str, str]]:
         """Item id → (condition, note) as sent, so a refused form comes back as it was filled in."""
-        return {i.id: ((form_data.get(f"condition-{i.id}") or "").strip(),
-                       (form_data.get(f"note-{i.id}") or "")[:2000]) for i in loan.items}
+        return {
+            i.id: ((form_data.get(f"condition-{i.id}") or "").strip(), (form_data.get(f"note-{i.id}") or "")[:2000])
+            for i in loan.items
+        }
 
 
 class SettleForm(VersionForm):
     resolution = SelectField(_l("How the case ends"), choices=[])
     amount = StringField(_l("Amount paid (THB)"), validators=[Optional(), Length(max=30)])
-    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)],
-                         description=_l("Receipt or slip number, the repair shop, or the reason for a "
-                                        "write-off."))
+    note = TextAreaField(
+        _l("Note"),
+        validators=[Optional(), Length(max=2000)],
+        description=_l("Receipt or slip number, the repair shop, or the reason for a write-off."),
+    )
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)

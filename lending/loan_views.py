@@ -98,16 +98,26 @@ def _loan_helpers():
             g.kp_unread = lq.unread_count(db.session, user.id)
         return g.kp_unread
 
-    return {"unread_notifications": unread_notifications, "LOAN_STATUS_LABELS": LOAN_STATUS_LABELS,
-            "CONDITION_LABELS": CONDITION_LABELS, "RESOLUTION_LABELS": RESOLUTION_LABELS,
-            "INCIDENT_KIND_LABELS": INCIDENT_KIND_LABELS, "INCIDENT_STATUS_LABELS": INCIDENT_STATUS_LABELS,
-            "DEMAND_CHANNEL_LABELS": DEMAND_CHANNEL_LABELS,
-            "can_request": workflow.can_request, "can_decide": workflow.can_decide,
-            "can_hand_over": workflow.can_hand_over, "can_receive": workflow.can_receive,
-            "can_cancel": workflow.can_cancel, "can_confirm_receipt": workflow.can_confirm_receipt,
-            "can_demand": workflow.can_demand, "can_settle": workflow.can_settle,
-            "can_view_loan": workflow.can_view_loan, "can_manage_incidents": can_manage_incidents,
-            "can_see_queue": can_see_queue}
+    return {
+        "unread_notifications": unread_notifications,
+        "LOAN_STATUS_LABELS": LOAN_STATUS_LABELS,
+        "CONDITION_LABELS": CONDITION_LABELS,
+        "RESOLUTION_LABELS": RESOLUTION_LABELS,
+        "INCIDENT_KIND_LABELS": INCIDENT_KIND_LABELS,
+        "INCIDENT_STATUS_LABELS": INCIDENT_STATUS_LABELS,
+        "DEMAND_CHANNEL_LABELS": DEMAND_CHANNEL_LABELS,
+        "can_request": workflow.can_request,
+        "can_decide": workflow.can_decide,
+        "can_hand_over": workflow.can_hand_over,
+        "can_receive": workflow.can_receive,
+        "can_cancel": workflow.can_cancel,
+        "can_confirm_receipt": workflow.can_confirm_receipt,
+        "can_demand": workflow.can_demand,
+        "can_settle": workflow.can_settle,
+        "can_view_loan": workflow.can_view_loan,
+        "can_manage_incidents": can_manage_incidents,
+        "can_see_queue": can_see_queue,
+    }
 
 
 @bp.app_template_filter("waited")
@@ -136,8 +146,7 @@ def _back(default: str):
 
 
 def _incomplete(loan_id: int):
-    flash(_("The form was incomplete or expired; nothing was changed. Reload the page and try again."),
-          "danger")
+    flash(_("The form was incomplete or expired; nothing was changed. Reload the page and try again."), "danger")
     return _to_loan(loan_id)
 
 
@@ -151,6 +160,7 @@ def _max_bytes() -> int:
 
 
 # --- request -------------------------------------------------------------------------------------
+
 
 @bp.route("/loans/new", methods=["GET", "POST"])
 @require(LOANS_REQUEST)
@@ -174,10 +184,19 @@ def loan_new():
         flash(_("The form expired. Check what you entered and press the button again."), "danger")
     elif action == "send" and ok:
         try:
-            outcome = submit_once("loan.requested", lambda: workflow.request_loan(
-                session, actor(), form.chosen_ids(), purpose=form.purpose.data, place=form.place.data,
-                off_premises=bool(form.off_premises.data), start_on=form.start_on.data,
-                due_on=form.due_on.data))
+            outcome = submit_once(
+                "loan.requested",
+                lambda: workflow.request_loan(
+                    session,
+                    actor(),
+                    form.chosen_ids(),
+                    purpose=form.purpose.data,
+                    place=form.place.data,
+                    off_premises=bool(form.off_premises.data),
+                    start_on=form.start_on.data,
+                    due_on=form.due_on.data,
+                ),
+            )
         except DomainError as err:
             if err.status == 403:
                 raise
@@ -190,30 +209,52 @@ def loan_new():
             loan = outcome.created
             flash(_("Your request %(ref)s was sent for approval.", ref=loan.ref), "success")
             return _to_loan(loan.id)
-    if chosen and form.start_on.data and form.due_on.data and not form.start_on.errors \
-            and not form.due_on.errors and action in ("check", "send"):
+    if (
+        chosen
+        and form.start_on.data
+        and form.due_on.data
+        and not form.start_on.errors
+        and not form.due_on.errors
+        and action in ("check", "send")
+    ):
         if form.due_on.data < form.start_on.data:
             form.due_on.errors = [_("The return date is before the start date.")]
         else:
-            availability = {a.asset.id: a for a in lq.availability(session, chosen, form.start_on.data,
-                                                                   form.due_on.data)}
+            availability = {
+                a.asset.id: a for a in lq.availability(session, chosen, form.start_on.data, form.due_on.data)
+            }
     # With items already chosen (e.g. from a scanned label) the catalogue shows only what is searched for.
     show_catalogue = bool((form.q.data or "").strip()) or not chosen
     # The picker's available-by-date filter: the request's own dates, when they make a range.
-    free = (form.start_on.data, form.due_on.data) if form.free_only.data and form.start_on.data \
-        and form.due_on.data and form.start_on.data <= form.due_on.data else (None, None)
-    catalogue, matches = lq.lendable_catalogue(session, form.q.data or "", [a.id for a in chosen],
-                                               free_from=free[0], free_to=free[1], today=today) \
-        if show_catalogue else ([], 0)
-    return render_template("lending/loans/new.html", form=form, chosen=chosen, catalogue=catalogue,
-                           matches=matches, show_catalogue=show_catalogue, availability=availability,
-                           free_dates=free if free[0] else None,
-                           needs_head=needs_head,
-                           blocked={a.id for a in chosen if not lq.lendable(a)},
-                           settings=settings)
+    free = (
+        (form.start_on.data, form.due_on.data)
+        if form.free_only.data and form.start_on.data and form.due_on.data and form.start_on.data <= form.due_on.data
+        else (None, None)
+    )
+    catalogue, matches = (
+        lq.lendable_catalogue(
+            session, form.q.data or "", [a.id for a in chosen], free_from=free[0], free_to=free[1], today=today
+        )
+        if show_catalogue
+        else ([], 0)
+    )
+    return render_template(
+        "lending/loans/new.html",
+        form=form,
+        chosen=chosen,
+        catalogue=catalogue,
+        matches=matches,
+        show_catalogue=show_catalogue,
+        availability=availability,
+        free_dates=free if free[0] else None,
+        needs_head=needs_head,
+        blocked={a.id for a in chosen if not lq.lendable(a)},
+        settings=settings,
+    )
 
 
 # --- queue and lists -----------------------------------------------------------------------------
+
 
 @bp.route("/loans/queue")
 @require(LOANS_VIEW_ALL)
@@ -224,8 +265,14 @@ def loan_queue():
     # A head who is not also a supply officer sees first what waits for them.
     head_first = user.can(LOANS_HEAD) and not user.can(LOANS_MANAGE)
     order = ["head", "officer"] if head_first else ["officer", "head"]
-    return render_template("lending/loans/queue.html", queue=queue, counts=lq.approval_counts(db.session),
-                           order=order, approve_form=ApproveForm(), reject_form=RejectForm())
+    return render_template(
+        "lending/loans/queue.html",
+        queue=queue,
+        counts=lq.approval_counts(db.session),
+        order=order,
+        approve_form=ApproveForm(),
+        reject_form=RejectForm(),
+    )
 
 
 @bp.route("/loans/mine")
@@ -258,6 +305,7 @@ def loans_overdue():
 
 # --- one loan ------------------------------------------------------------------------------------
 
+
 @bp.route("/loans/<int:loan_id>")
 @require()
 def loan(loan_id: int):
@@ -274,18 +322,33 @@ def _loan_page(item: Loan, **extra: Any):
     timeline = lq.loan_timeline(session, item, demands, cases, photos)
     v = {"version": str(item.version)}
     # Whoever decides sees first which items another request holds on these days, and may leave them out.
-    held = workflow.clashes(session, [i.asset_id for i in item.items], item.start_on, item.due_on, item.id,
-                            _today()) if workflow.can_decide(actor(), item) else []
+    held = (
+        workflow.clashes(session, [i.asset_id for i in item.items], item.start_on, item.due_on, item.id, _today())
+        if workflow.can_decide(actor(), item)
+        else []
+    )
     return render_template(
-        "lending/loans/loan.html", loan=item, timeline=timeline, demands=demands, cases=cases,
-        held=held, held_assets={c.asset_id for c in held}, drops=lq.loan_drops(session, item.id),
-        today=_today(), approve_form=ApproveForm(data=v), reject_form=RejectForm(data=v),
-        cancel_form=CancelForm(data=v), handover_form=HandOverForm(data=v),
-        confirm_form=ConfirmReceiptForm(data=v), receive_form=ReceiveForm(data=v),
+        "lending/loans/loan.html",
+        loan=item,
+        timeline=timeline,
+        demands=demands,
+        cases=cases,
+        held=held,
+        held_assets={c.asset_id for c in held},
+        drops=lq.loan_drops(session, item.id),
+        today=_today(),
+        approve_form=ApproveForm(data=v),
+        reject_form=RejectForm(data=v),
+        cancel_form=CancelForm(data=v),
+        handover_form=HandOverForm(data=v),
+        confirm_form=ConfirmReceiptForm(data=v),
+        receive_form=ReceiveForm(data=v),
         demand_form=DemandForm(data=v),
         total_value=lq.money_total([i.value for i in item.items]),
-        receive_values=extra.get("receive_values", {}), receive_errors=extra.get("receive_errors", {}),
-        photos_again=extra.get("photos_again", False))
+        receive_values=extra.get("receive_values", {}),
+        receive_errors=extra.get("receive_errors", {}),
+        photos_again=extra.get("photos_again", False),
+    )
 
 
 @bp.route("/loans/<int:loan_id>/approve", methods=["POST"])
@@ -297,17 +360,31 @@ def loan_approve(loan_id: int):
     if not form.validate_on_submit():
         return _incomplete(loan_id)
     dropped = form.drop_ids()
-    loan = workflow.approve_loan(db.session, actor(), loan_id, version=form.version_value,
-                                 drop_item_ids=dropped, drop_reason=form.drop_reason.data or "")
+    loan = workflow.approve_loan(
+        db.session,
+        actor(),
+        loan_id,
+        version=form.version_value,
+        drop_item_ids=dropped,
+        drop_reason=form.drop_reason.data or "",
+    )
     if dropped:
-        flash(ngettext("Loan %(ref)s is approved without %(num)d item; the borrower is told why.",
-                       "Loan %(ref)s is approved without %(num)d items; the borrower is told why.",
-                       len(dropped), ref=loan.ref), "info")
+        flash(
+            ngettext(
+                "Loan %(ref)s is approved without %(num)d item; the borrower is told why.",
+                "Loan %(ref)s is approved without %(num)d items; the borrower is told why.",
+                len(dropped),
+                ref=loan.ref,
+            ),
+            "info",
+        )
     if loan.status == "approved":
         flash(_("Loan %(ref)s is approved.", ref=loan.ref), "success")
     else:
-        flash(_("Loan %(ref)s is approved by the supply officer and now waits for the head of agency.",
-                ref=loan.ref), "success")
+        flash(
+            _("Loan %(ref)s is approved by the supply officer and now waits for the head of agency.", ref=loan.ref),
+            "success",
+        )
     return _back(url_for("lending.loan", loan_id=loan_id))
 
 
@@ -334,8 +411,7 @@ def loan_cancel(loan_id: int):
     form = CancelForm()
     if not form.validate_on_submit():
         return _incomplete(loan_id)
-    loan = workflow.cancel_loan(db.session, actor(), loan_id, form.reason.data or "",
-                                version=form.version_value)
+    loan = workflow.cancel_loan(db.session, actor(), loan_id, form.reason.data or "", version=form.version_value)
     flash(_("Loan %(ref)s was cancelled.", ref=loan.ref), "success")
     return _to_loan(loan_id)
 
@@ -348,9 +424,16 @@ def loan_hand_over(loan_id: int):
     if not form.validate_on_submit():
         return _incomplete(loan_id)
     photos = [(f.read(), f.filename or "") for f in (form.photos.data or []) if f and f.filename]
-    loan = workflow.hand_over(db.session, actor(), loan_id, note=form.note.data or "",
-                              version=form.version_value, photos=photos, store=file_store(),
-                              max_bytes=_max_bytes())
+    loan = workflow.hand_over(
+        db.session,
+        actor(),
+        loan_id,
+        note=form.note.data or "",
+        version=form.version_value,
+        photos=photos,
+        store=file_store(),
+        max_bytes=_max_bytes(),
+    )
     flash(_("The items of loan %(ref)s were handed over.", ref=loan.ref), "success")
     return _to_loan(loan_id)
 
@@ -383,16 +466,26 @@ def loan_receive(loan_id: int):
     if missing:  # the page again with every choice kept, and the items that need a note named
         for text in missing.values():
             flash(text, "danger")
-        return _loan_page(_loan_or_404(loan_id), receive_values=form.sent_values(request.form, loan),
-                          receive_errors=missing, photos_again=any(r.photos for r in returns))
-    loan = workflow.receive_items(db.session, actor(), loan_id, returns, version=form.version_value,
-                                  store=file_store(), max_bytes=_max_bytes())
+        return _loan_page(
+            _loan_or_404(loan_id),
+            receive_values=form.sent_values(request.form, loan),
+            receive_errors=missing,
+            photos_again=any(r.photos for r in returns),
+        )
+    loan = workflow.receive_items(
+        db.session, actor(), loan_id, returns, version=form.version_value, store=file_store(), max_bytes=_max_bytes()
+    )
     if loan.status == "returned":
         flash(_("Every item of loan %(ref)s is back; the loan is closed.", ref=loan.ref), "success")
     else:
-        flash(ngettext("%(num)d item was received back; the others are still out.",
-                       "%(num)d items were received back; the others are still out.", len(returns)),
-              "success")
+        flash(
+            ngettext(
+                "%(num)d item was received back; the others are still out.",
+                "%(num)d items were received back; the others are still out.",
+                len(returns),
+            ),
+            "success",
+        )
     return _to_loan(loan_id)
 
 
@@ -435,12 +528,12 @@ def _stored_file(sha256: str, inline: bool, filename: str | None = None):
         ascii_name = name.encode("ascii", "ignore").decode() or "document"
         from urllib.parse import quote
 
-        resp.headers["Content-Disposition"] = \
-            f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+        resp.headers["Content-Disposition"] = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
     return resp
 
 
 # --- documents (PDF) -----------------------------------------------------------------------------
+
 
 def _pdf(data: bytes, filename: str):
     resp = Response(data, mimetype="application/pdf")
@@ -477,6 +570,7 @@ def demand_letter(demand_id: int):
 
 # --- incidents -----------------------------------------------------------------------------------
 
+
 def _incident_or_404(incident_id: int) -> Incident:
     case = db.session.get(Incident, incident_id)
     if case is None:
@@ -495,8 +589,7 @@ def incidents():
     status = request.args.get("status", "open")
     status = status if status in ("open", "settled", "all") else "open"
     page_no = page_arg()
-    page = lq.incidents(db.session, "" if status == "all" else status, page_no,
-                        current_app.config["PAGE_SIZE"])
+    page = lq.incidents(db.session, "" if status == "all" else status, page_no, current_app.config["PAGE_SIZE"])
     return render_template("lending/loans/incidents.html", page=page, status=status)
 
 
@@ -508,10 +601,14 @@ def incident(incident_id: int):
     form = SettleForm(data={"version": str(case.version)})
     if not actor().can(LOANS_HEAD):
         form.resolution.choices = [c for c in form.resolution.choices if c[0] != "written_off"]
-    return render_template("lending/loans/incident.html", case=case,
-                           loan=case.loan_item.loan if case.loan_item else None,
-                           documents=lq.incident_documents(db.session, case.id), settle_form=form,
-                           document_form=DocumentForm())
+    return render_template(
+        "lending/loans/incident.html",
+        case=case,
+        loan=case.loan_item.loan if case.loan_item else None,
+        documents=lq.incident_documents(db.session, case.id),
+        settle_form=form,
+        document_form=DocumentForm(),
+    )
 
 
 @bp.route("/incidents/<int:incident_id>/settle", methods=["POST"])
@@ -522,16 +619,22 @@ def incident_settle(incident_id: int):
     form = SettleForm()
     back = url_for("lending.incident", incident_id=incident_id)
     if not form.validate_on_submit():
-        flash(_("The form was incomplete or expired; nothing was changed. Reload the page and try again."),
-              "danger")
+        flash(_("The form was incomplete or expired; nothing was changed. Reload the page and try again."), "danger")
         return redirect(back)
     try:
         amount = form.amount_value()
     except ValueError:
         flash(_("Enter the amount as a number, e.g. 1,500.00."), "danger")
         return redirect(back)
-    case = workflow.settle_incident(db.session, actor(), incident_id, form.resolution.data, amount=amount,
-                                    note=form.note.data or "", version=form.version_value)
+    case = workflow.settle_incident(
+        db.session,
+        actor(),
+        incident_id,
+        form.resolution.data,
+        amount=amount,
+        note=form.note.data or "",
+        version=form.version_value,
+    )
     flash(_("The case is settled: %(how)s.", how=RESOLUTION_LABELS[case.resolution]), "success")
     return redirect(back)
 
@@ -547,8 +650,16 @@ def incident_document_add(incident_id: int):
         flash(_("Choose a file to attach."), "danger")
         return redirect(back)
     upload = form.file.data
-    workflow.attach_incident_document(db.session, actor(), incident_id, upload.read(), upload.filename or "",
-                                      form.title.data or "", file_store(), _max_bytes())
+    workflow.attach_incident_document(
+        db.session,
+        actor(),
+        incident_id,
+        upload.read(),
+        upload.filename or "",
+        form.title.data or "",
+        file_store(),
+        _max_bytes(),
+    )
     flash(_("The document was attached."), "success")
     return redirect(back)
 

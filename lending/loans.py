@@ -42,12 +42,24 @@ from lending.models import Asset
 from lending.outside.models import OutsideParty
 
 REQUESTED, APPROVED, CHECKED_OUT, RETURNED, REJECTED, CANCELLED = (
-    "requested", "approved", "checked_out", "returned", "rejected", "cancelled")
+    "requested",
+    "approved",
+    "checked_out",
+    "returned",
+    "rejected",
+    "cancelled",
+)
 LOAN_STATUSES = (REQUESTED, APPROVED, CHECKED_OUT, RETURNED, REJECTED, CANCELLED)
 HOLDING = (APPROVED, CHECKED_OUT)
 # How a status is named in messages (the same msgids as the pages' labels).
-STATUS_NAMES = {REQUESTED: N_("Waiting for approval"), APPROVED: N_("Approved"), CHECKED_OUT: N_("Handed over"),
-                RETURNED: N_("Returned"), REJECTED: N_("Rejected"), CANCELLED: N_("Cancelled")}
+STATUS_NAMES = {
+    REQUESTED: N_("Waiting for approval"),
+    APPROVED: N_("Approved"),
+    CHECKED_OUT: N_("Handed over"),
+    RETURNED: N_("Returned"),
+    REJECTED: N_("Rejected"),
+    CANCELLED: N_("Cancelled"),
+}
 
 GOOD, DAMAGED, LOST = "good", "damaged", "lost"
 CONDITIONS = (GOOD, DAMAGED, LOST)
@@ -101,8 +113,9 @@ class Loan(Audited, db.Model):
     head: Mapped[User | None] = relationship(foreign_keys=[head_id])
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
     checked_out_by: Mapped[User | None] = relationship(foreign_keys=[checked_out_by_id])
-    items: Mapped[list[LoanItem]] = relationship(back_populates="loan", order_by="LoanItem.id",
-                                                 cascade="all", lazy="selectin")
+    items: Mapped[list[LoanItem]] = relationship(
+        back_populates="loan", order_by="LoanItem.id", cascade="all", lazy="selectin"
+    )
     lines: Mapped[list[LoanLine]] = relationship(order_by="LoanLine.id", cascade="all", lazy="selectin")
 
     __mapper_args__ = {"version_id_col": version}
@@ -132,20 +145,30 @@ class Loan(Audited, db.Model):
         return self.status == REQUESTED and self.needs_head and self.officer_at is not None
 
     def state(self) -> dict[str, Any]:
-        return {"status": self.status, "purpose": self.purpose, "place": self.place,
-                "off_premises": self.off_premises, "start_on": self.start_on, "due_on": self.due_on,
-                "needs_head": self.needs_head, "officer_id": self.officer_id, "head_id": self.head_id,
-                "decision_note": self.decision_note,
-                "assets": [i.asset_id for i in self.items],
-                **({"lines": {str(ln.group_id): ln.count for ln in self.lines}} if self.lines else {}),
-                **({"party": self.party.ref, "channel": self.channel} if self.party is not None else {})}
+        return {
+            "status": self.status,
+            "purpose": self.purpose,
+            "place": self.place,
+            "off_premises": self.off_premises,
+            "start_on": self.start_on,
+            "due_on": self.due_on,
+            "needs_head": self.needs_head,
+            "officer_id": self.officer_id,
+            "head_id": self.head_id,
+            "decision_note": self.decision_note,
+            "assets": [i.asset_id for i in self.items],
+            **({"lines": {str(ln.group_id): ln.count for ln in self.lines}} if self.lines else {}),
+            **({"party": self.party.ref, "channel": self.channel} if self.party is not None else {}),
+        }
 
     # --- transitions -----------------------------------------------------------------------------
 
     def _expect(self, *statuses: str) -> None:
         if self.status not in statuses:
-            raise Conflict(N_("This loan is %(status)s; that action is no longer possible. Reload the page."),
-                           status=STATUS_NAMES.get(self.status, self.status))
+            raise Conflict(
+                N_("This loan is %(status)s; that action is no longer possible. Reload the page."),
+                status=STATUS_NAMES.get(self.status, self.status),
+            )
 
     def approve_as_officer(self, officer: User, at: datetime) -> bool:
         """The supply officer's approval; returns True when that makes the loan approved."""
@@ -207,8 +230,10 @@ class Loan(Audited, db.Model):
         from core.dates import bangkok_date
 
         if (self.start_on - bangkok_date(at)).days > 1:  # the day before, for an early start, at most
-            raise DomainError(N_("This loan starts on %(day)s; hand the items over from the day before."),
-                              day=self.start_on.isoformat())
+            raise DomainError(
+                N_("This loan starts on %(day)s; hand the items over from the day before."),
+                day=self.start_on.isoformat(),
+            )
         self.status, self.checked_out_at, self.checked_out_by_id = CHECKED_OUT, at, officer.id
         self.handover_note = note.strip()
 
@@ -230,8 +255,10 @@ def holds_assets():
     """SQL: the loan holds its items' assets on its days — approved, handed over, or approved by the supply
     officer and waiting for the head: the officer's approval reserves them until the head decides, so a
     later request cannot take them in between."""
-    return or_(Loan.status.in_(HOLDING),
-               and_(Loan.status == REQUESTED, Loan.needs_head.is_(True), Loan.officer_at.is_not(None)))
+    return or_(
+        Loan.status.in_(HOLDING),
+        and_(Loan.status == REQUESTED, Loan.needs_head.is_(True), Loan.officer_at.is_not(None)),
+    )
 
 
 class LoanItem(Audited, db.Model):
@@ -299,8 +326,7 @@ class Incident(Audited, db.Model):
 
     RESOLUTIONS = ("repaired", "replaced", "paid", "written_off")
 
-    def settle(self, by: User, at: datetime, resolution: str, amount: Decimal | None, note: str,
-               is_head: bool) -> None:
+    def settle(self, by: User, at: datetime, resolution: str, amount: Decimal | None, note: str, is_head: bool) -> None:
         if self.status != "open":
             raise Conflict(N_("This case is already settled."))
         if resolution not in self.RESOLUTIONS:
@@ -366,8 +392,10 @@ class Notification(db.Model):
     """An in-app message to one person: a request waiting, a decision, due tomorrow, overdue."""
 
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_user_unread", "user_id", "read_at"),
-                      UniqueConstraint("user_id", "kind", "loan_id", "day"))
+    __table_args__ = (
+        Index("ix_notifications_user_unread", "user_id", "read_at"),
+        UniqueConstraint("user_id", "kind", "loan_id", "day"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))

@@ -196,9 +196,7 @@ def _flow_pdf(doc: ThaiDocument, flow: tuple[str, ...] = FLOW, flow_branch: str 
         if i < n - 1:  # an arrow to the next box
             ax, ay = x + bw + 0.6, y + bh / 2
             pdf.line(ax, ay, ax + gap - 2.2, ay)
-            pdf.polygon(
-                [(ax + gap - 1.2, ay), (ax + gap - 3.4, ay - 1.3), (ax + gap - 3.4, ay + 1.3)], style="DF"
-            )
+            pdf.polygon([(ax + gap - 1.2, ay), (ax + gap - 3.4, ay - 1.3), (ax + gap - 3.4, ay + 1.3)], style="DF")
     # from the return down to damage or loss
     cx = doc.x0 + (n - 1) * (bw + gap) + bw / 2
     by = y + bh + 8
@@ -251,9 +249,7 @@ def can_publish(user: User | None) -> bool:
     return user is not None and user.can(MANUAL_PUBLISH)
 
 
-def publish_manual(
-    session: Session, actor: User, store: FileStore, now: datetime | None = None
-) -> ManualVersion:
+def publish_manual(session: Session, actor: User, store: FileStore, now: datetime | None = None) -> ManualVersion:
     """Keep a numbered version of the manual as it reads now and file it as evidence (the borrowing manual)."""
     from lending import filing
 

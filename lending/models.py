@@ -21,17 +21,44 @@ STATUSES = (AVAILABLE, ON_LOAN, IN_REPAIR, LOST, DISPOSED)
 MANUAL_STATUSES = (AVAILABLE, IN_REPAIR, LOST, DISPOSED)
 
 CATEGORIES = (
-    "เต็นท์", "เก้าอี้", "โต๊ะ", "เครื่องฉายภาพ", "คอมพิวเตอร์", "กล้อง", "เครื่องเสียง", "ยานพาหนะ",
-    "เครื่องใช้สำนักงาน", "อื่น ๆ",
+    "เต็นท์",
+    "เก้าอี้",
+    "โต๊ะ",
+    "เครื่องฉายภาพ",
+    "คอมพิวเตอร์",
+    "กล้อง",
+    "เครื่องเสียง",
+    "ยานพาหนะ",
+    "เครื่องใช้สำนักงาน",
+    "อื่น ๆ",
 )
 
 TAG_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud and typed without doubt
 TAG_LENGTH = 8
 
-FIELDS = ("asset_number", "name", "category", "brand", "model", "serial_number", "acquired_on", "price",
-          "location", "department", "lendable")
-TEXT_LIMITS = {"asset_number": 40, "name": 200, "category": 100, "brand": 100, "model": 100,
-               "serial_number": 100, "location": 200, "department": 200}
+FIELDS = (
+    "asset_number",
+    "name",
+    "category",
+    "brand",
+    "model",
+    "serial_number",
+    "acquired_on",
+    "price",
+    "location",
+    "department",
+    "lendable",
+)
+TEXT_LIMITS = {
+    "asset_number": 40,
+    "name": 200,
+    "category": 100,
+    "brand": 100,
+    "model": 100,
+    "serial_number": 100,
+    "location": 200,
+    "department": 200,
+}
 MAX_PRICE = Decimal("9999999999.99")
 
 _DASHES = re.compile(r"[\u2010-\u2015\u2212\uFE58\uFE63\uFF0D]")
@@ -130,8 +157,7 @@ def clean_asset_fields(raw: dict[str, Any], *, partial: bool = False) -> tuple[d
             elif field == "lendable":
                 clean[field] = parse_bool(value)
             else:
-                text = _SPACES.sub(" ", unicodedata.normalize("NFC", str(value if value is not None else ""))
-                                   ).strip()
+                text = _SPACES.sub(" ", unicodedata.normalize("NFC", str(value if value is not None else ""))).strip()
                 text = "".join(c for c in text if c.isprintable())
                 if field in ("name", "category") and not text:
                     raise ValueError(N_("required"))
@@ -147,9 +173,15 @@ def clean_asset_fields(raw: dict[str, Any], *, partial: bool = False) -> tuple[d
 
 
 _KNOWN_REASONS = {
-    "required", "too long", "use digits, letters, dash, dot or slash", "the date is out of range",
-    "not a number", "a price cannot be negative", "the price is implausibly large",
-    "at most two decimals (satang)", "use yes/no (ได้/ไม่ได้)",
+    "required",
+    "too long",
+    "use digits, letters, dash, dot or slash",
+    "the date is out of range",
+    "not a number",
+    "a price cannot be negative",
+    "the price is implausibly large",
+    "at most two decimals (satang)",
+    "use yes/no (ได้/ไม่ได้)",
 }
 
 
@@ -178,8 +210,9 @@ class Asset(Audited, db.Model):
     status: Mapped[str] = mapped_column(String(20), default=AVAILABLE)
     status_note: Mapped[str] = mapped_column(Text, default="")
     photo_sha256: Mapped[str | None] = mapped_column(ForeignKey("stored_files.sha256"), nullable=True)
-    lending_group_id: Mapped[int | None] = mapped_column(ForeignKey("lending_groups.id"), nullable=True,
-                                                         index=True)  # lent by count with its like
+    lending_group_id: Mapped[int | None] = mapped_column(
+        ForeignKey("lending_groups.id"), nullable=True, index=True
+    )  # lent by count with its like
     disposed_on: Mapped[date | None] = mapped_column(Date, nullable=True)  # left the register on this day
     search_text: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -217,7 +250,13 @@ class Asset(Audited, db.Model):
 
 
 def compute_search_text(values: dict[str, Any]) -> str:
-    parts = [values.get("asset_number") or "", values.get("name") or "", values.get("serial_number") or "",
-             values.get("location") or "", values.get("brand") or "", values.get("model") or "",
-             values.get("tag") or ""]
+    parts = [
+        values.get("asset_number") or "",
+        values.get("name") or "",
+        values.get("serial_number") or "",
+        values.get("location") or "",
+        values.get("brand") or "",
+        values.get("model") or "",
+        values.get("tag") or "",
+    ]
     return search_key(" | ".join(parts))

@@ -17,8 +17,18 @@ from core.db import N_, contains
 from lending.bookings import free_between
 from lending.models import STATUSES, Asset, normalise_tag, search_key
 
-LIST_COLUMNS = (Asset.id, Asset.asset_number, Asset.tag, Asset.name, Asset.category, Asset.location,
-                Asset.department, Asset.status, Asset.lendable, Asset.price)
+LIST_COLUMNS = (
+    Asset.id,
+    Asset.asset_number,
+    Asset.tag,
+    Asset.name,
+    Asset.category,
+    Asset.location,
+    Asset.department,
+    Asset.status,
+    Asset.lendable,
+    Asset.price,
+)
 MAX_QUERY = 100
 FEW_MATCHES = 2000
 # The trigram index of the search text (migration 0005: SQLite's FTS5 table, PostgreSQL's pg_trgm GIN index)
@@ -55,14 +65,27 @@ class AssetFilter:
         status = get("status")
         lendable = get("lendable")
         free_from, free_to, error = free_dates(get("free_from"), get("free_to"))
-        return cls(q=get("q"), category=get("category"), status=status if status in STATUSES else "",
-                   department=get("department"), lendable=lendable if lendable in ("yes", "no") else "",
-                   free_from=free_from, free_to=free_to, date_error=error)
+        return cls(
+            q=get("q"),
+            category=get("category"),
+            status=status if status in STATUSES else "",
+            department=get("department"),
+            lendable=lendable if lendable in ("yes", "no") else "",
+            free_from=free_from,
+            free_to=free_to,
+            date_error=error,
+        )
 
     def as_args(self) -> dict[str, str]:
-        out = {"q": self.q, "category": self.category, "status": self.status, "department": self.department,
-               "lendable": self.lendable, "free_from": format_numeric(self.free_from),
-               "free_to": format_numeric(self.free_to)}
+        out = {
+            "q": self.q,
+            "category": self.category,
+            "status": self.status,
+            "department": self.department,
+            "lendable": self.lendable,
+            "free_from": format_numeric(self.free_from),
+            "free_to": format_numeric(self.free_to),
+        }
         return {k: v for k, v in out.items() if v}
 
     def with_synonyms(self, session: Session) -> AssetFilter:
@@ -81,8 +104,9 @@ class AssetFilter:
         return self.free_from is not None and self.free_to is not None
 
     def has_only_search(self) -> bool:
-        return not (self.category or self.status or self.department or self.lendable or self.free_dates
-                    or self.without_disposed)
+        return not (
+            self.category or self.status or self.department or self.lendable or self.free_dates or self.without_disposed
+        )
 
     def for_labels(self) -> AssetFilter:
         """The filter of a label sheet: disposed assets left out, unless the status asked for them."""
@@ -148,8 +172,9 @@ def uses_trigram_index(key: str, indexed: bool) -> bool:
     return indexed and len(key) >= TRIGRAM
 
 
-def search_condition(keys: str | tuple[str, ...], dialect: str = "", indexed: bool = False,
-                     walk: bool = False) -> ColumnElement:
+def search_condition(
+    keys: str | tuple[str, ...], dialect: str = "", indexed: bool = False, walk: bool = False
+) -> ColumnElement:
     """Rows whose search text holds any of the keys (already folded by search_key) anywhere: substrings.
 
     Several keys are a search and its synonyms (lending.synonyms), found in the same one pass or index
@@ -163,8 +188,11 @@ def search_condition(keys: str | tuple[str, ...], dialect: str = "", indexed: bo
     if dialect != "sqlite":
         return or_(*(contains(Asset.search_text, k) for k in keys))
     if all(uses_trigram_index(k, indexed) for k in keys):
-        matches = text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts_key") \
-            .bindparams(fts_key=fts_query(keys)).columns(column("rowid", Integer))
+        matches = (
+            text(f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts_key")
+            .bindparams(fts_key=fts_query(keys))
+            .columns(column("rowid", Integer))
+        )
         # id + 0 keeps SQLite from fetching every match by id when it should walk an index in order.
         target = Asset.id + literal_column("0") if walk else Asset.id
         return target.in_(matches)
@@ -180,8 +208,9 @@ _support: weakref.WeakKeyDictionary[Engine, bool] = weakref.WeakKeyDictionary()
 
 _INDEX_EXISTS = {
     "sqlite": text(f"SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '{FTS_TABLE}'"),
-    "postgresql": text(f"SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() "
-                       f"AND indexname = '{PG_TRGM_INDEX}'"),
+    "postgresql": text(
+        f"SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND indexname = '{PG_TRGM_INDEX}'"
+    ),
 }
 
 
@@ -228,42 +257,52 @@ def list_assets(session: Session, flt: AssetFilter, page: int = 1, page_size: in
     if flt.q and all(uses_trigram_index(k, indexed) for k in flt.search_keys()):
         if dialect == "sqlite" and flt.has_only_search():
             # Every asset has its row in the index (triggers keep them in step): count there alone.
-            total = session.execute(text(f"SELECT count(*) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts_key"),
-                                    {"fts_key": fts_query(flt.search_keys())}).scalar_one()
+            total = session.execute(
+                text(f"SELECT count(*) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts_key"),
+                {"fts_key": fts_query(flt.search_keys())},
+            ).scalar_one()
         else:
-            total = session.execute(flt.apply(select(func.count()).select_from(Asset), dialect, indexed)) \
-                .scalar_one()
+            total = session.execute(flt.apply(select(func.count()).select_from(Asset), dialect, indexed)).scalar_one()
         page = min(page, max(1, -(-total // page_size)))
         if total <= FEW_INDEXED_MATCHES:
             matches = session.execute(flt.apply(select(Asset.asset_number, Asset.id), dialect, indexed)).all()
-            ids = [m.id for m in sorted(matches)[(page - 1) * page_size: page * page_size]]
+            ids = [m.id for m in sorted(matches)[(page - 1) * page_size : page * page_size]]
             return _page_of(session, ids, total, page, page_size)
-        ids = list(session.execute(flt.apply(select(Asset.id), dialect, indexed, walk=True)
-                                   .order_by(Asset.asset_number)
-                                   .limit(page_size).offset((page - 1) * page_size)).scalars())
+        ids = list(
+            session.execute(
+                flt.apply(select(Asset.id), dialect, indexed, walk=True)
+                .order_by(Asset.asset_number)
+                .limit(page_size)
+                .offset((page - 1) * page_size)
+            ).scalars()
+        )
         return _page_of(session, ids, total, page, page_size)
     if flt.q:
         # Few matches: take them in one pass and sort them here (walking the number index would test
         # every row to find them). Many: count, then walk the index, which soon finds a page of them.
-        matches = session.execute(flt.apply(select(Asset.asset_number, Asset.id), dialect)
-                                  .limit(FEW_MATCHES + 1)).all()
+        matches = session.execute(flt.apply(select(Asset.asset_number, Asset.id), dialect).limit(FEW_MATCHES + 1)).all()
         if len(matches) <= FEW_MATCHES:
             total = len(matches)
             page = min(page, max(1, -(-total // page_size)))
-            ids = [m.id for m in sorted(matches)[(page - 1) * page_size: page * page_size]]
+            ids = [m.id for m in sorted(matches)[(page - 1) * page_size : page * page_size]]
             return _page_of(session, ids, total, page, page_size)
     total = session.execute(flt.apply(select(func.count()).select_from(Asset), dialect)).scalar_one()
     page = min(page, max(1, -(-total // page_size)))
-    ids = list(session.execute(flt.apply(select(Asset.id), dialect).order_by(Asset.asset_number)
-                               .limit(page_size).offset((page - 1) * page_size)).scalars())
+    ids = list(
+        session.execute(
+            flt.apply(select(Asset.id), dialect)
+            .order_by(Asset.asset_number)
+            .limit(page_size)
+            .offset((page - 1) * page_size)
+        ).scalars()
+    )
     return _page_of(session, ids, total, page, page_size)
 
 
 def _page_of(session: Session, ids: list[int], total: int, page: int, page_size: int) -> Page:
     rows = []
     if ids:
-        rows = session.execute(select(*LIST_COLUMNS).where(Asset.id.in_(ids))
-                               .order_by(Asset.asset_number)).all()
+        rows = session.execute(select(*LIST_COLUMNS).where(Asset.id.in_(ids)).order_by(Asset.asset_number)).all()
     return Page(rows=rows, total=total, page=page, page_size=page_size)
 
 
@@ -287,8 +326,11 @@ def filter_options(session: Session) -> dict[str, list[str]]:
     if cached and time.monotonic() - cached[0] < _OPTIONS_SECONDS:
         return cached[1]
     categories = session.execute(select(Asset.category).distinct().order_by(Asset.category)).scalars().all()
-    departments = session.execute(select(Asset.department).where(Asset.department != "").distinct()
-                                  .order_by(Asset.department)).scalars().all()
+    departments = (
+        session.execute(select(Asset.department).where(Asset.department != "").distinct().order_by(Asset.department))
+        .scalars()
+        .all()
+    )
     options = {"categories": list(categories), "departments": list(departments)}
     _options_cache[key] = (time.monotonic(), options)
     return options

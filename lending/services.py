@@ -87,8 +87,10 @@ def update_asset(session: Session, actor, asset_id: int, version: int, raw: dict
         raise InvalidFields(errors)
     begin_write(session)
     asset = _load_for_change(session, asset_id, version)
-    if fields["asset_number"] != asset.asset_number and session.execute(
-            select(Asset.id).where(Asset.asset_number == fields["asset_number"])).first():
+    if (
+        fields["asset_number"] != asset.asset_number
+        and session.execute(select(Asset.id).where(Asset.asset_number == fields["asset_number"])).first()
+    ):
         session.rollback()
         raise InvalidFields({"asset_number": N_("this asset number is already on the register")})
     before = asset.state()
@@ -120,8 +122,9 @@ def change_status(session: Session, actor, asset_id: int, version: int, status: 
     return asset
 
 
-def set_photo(session: Session, actor, asset_id: int, data: bytes, filename: str, store: FileStore,
-              max_bytes: int) -> Asset:
+def set_photo(
+    session: Session, actor, asset_id: int, data: bytes, filename: str, store: FileStore, max_bytes: int
+) -> Asset:
     """Attach a photo (type checked by content, GPS removed) through the one file store."""
     _require(permissions.can_manage_assets(actor))
     begin_write(session)
@@ -130,23 +133,32 @@ def set_photo(session: Session, actor, asset_id: int, data: bytes, filename: str
         session.rollback()
         raise NotFound(N_("No such asset."))
     try:
-        stored = store_upload(session, store, data, filename, allowed=PHOTO_TYPES, max_bytes=max_bytes,
-                              uploaded_by_id=actor.id)
+        stored = store_upload(
+            session, store, data, filename, allowed=PHOTO_TYPES, max_bytes=max_bytes, uploaded_by_id=actor.id
+        )
     except DomainError:
         session.rollback()
         raise
     before = asset.state()
     asset.photo_sha256 = stored.sha256
     asset.search_text = compute_search_text(asset.state())
-    record(session, actor, "asset.photo_set", asset,
-           {**diff(before, asset.state()), "file": {"sha256": stored.sha256, "name": stored.original_name,
-                                                    "size": stored.size}})
+    record(
+        session,
+        actor,
+        "asset.photo_set",
+        asset,
+        {
+            **diff(before, asset.state()),
+            "file": {"sha256": stored.sha256, "name": stored.original_name, "size": stored.size},
+        },
+    )
     session.commit()
     return asset
 
 
-def record_output(session: Session, actor, action: str, data: dict[str, Any],
-                  before_commit: Callable[[Session], None] | None = None) -> None:
+def record_output(
+    session: Session, actor, action: str, data: dict[str, Any], before_commit: Callable[[Session], None] | None = None
+) -> None:
     """Record that someone printed or exported register data (label sheets, CSV): audited like a change.
 
     `before_commit` runs in the same transaction (a job marks its file ready there)."""

@@ -77,9 +77,7 @@ class StocktakeRound(Audited, db.Model):
     report_sha256: Mapped[str | None] = mapped_column(ForeignKey("stored_files.sha256"), nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    members: Mapped[list[StocktakeMember]] = relationship(
-        order_by="StocktakeMember.id", lazy="selectin", cascade="all"
-    )
+    members: Mapped[list[StocktakeMember]] = relationship(order_by="StocktakeMember.id", lazy="selectin", cascade="all")
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -229,8 +227,11 @@ def on_register_by(count_on: Any):
 
 
 def _scope_clause(department: str, location: str, count_on: date):
-    clauses = [Asset.status != DISPOSED, or_(Asset.disposed_on.is_(None), Asset.disposed_on > count_on),
-               on_register_by(count_on)]
+    clauses = [
+        Asset.status != DISPOSED,
+        or_(Asset.disposed_on.is_(None), Asset.disposed_on > count_on),
+        on_register_by(count_on),
+    ]
     if department:
         clauses.append(Asset.department == department)
     if location:
@@ -266,8 +267,9 @@ def _check_year(fiscal_year: int) -> int:
     return fiscal_year
 
 
-def _new_round(actor: User, status: str, fiscal_year: int, ids: list[int], title: str, department: str,
-               location: str, at: datetime) -> StocktakeRound:
+def _new_round(
+    actor: User, status: str, fiscal_year: int, ids: list[int], title: str, department: str, location: str, at: datetime
+) -> StocktakeRound:
     rnd = StocktakeRound(
         fiscal_year=fiscal_year,
         count_on=fiscal_year_bounds(fiscal_year)[1],
@@ -402,8 +404,11 @@ def appoint_round(
 
 def draft_rounds(session: Session) -> list[StocktakeRound]:
     """Rounds the supply officer prepared that wait for the head."""
-    return list(session.execute(select(StocktakeRound).where(StocktakeRound.status == DRAFT)
-                                .order_by(StocktakeRound.id)).scalars())
+    return list(
+        session.execute(
+            select(StocktakeRound).where(StocktakeRound.status == DRAFT).order_by(StocktakeRound.id)
+        ).scalars()
+    )
 
 
 def load_round(session: Session, round_id: int, lock: bool = False) -> StocktakeRound:
@@ -550,9 +555,7 @@ def close_round(
     on_loan = _on_loan_asset_ids(session)
     entries = list(
         session.execute(
-            select(StocktakeEntry)
-            .where(StocktakeEntry.round_id == rnd.id)
-            .execution_options(populate_existing=True)
+            select(StocktakeEntry).where(StocktakeEntry.round_id == rnd.id).execution_options(populate_existing=True)
         ).scalars()
     )
     incidents: list[Incident] = []
@@ -697,9 +700,7 @@ def reconcile(session: Session, rnd: StocktakeRound) -> Reconciliation:
     out = Reconciliation(total=rnd.total)
     E = StocktakeEntry
     if not rnd.is_open:
-        for result, n in session.execute(
-            select(E.result, func.count()).where(E.round_id == rnd.id).group_by(E.result)
-        ):
+        for result, n in session.execute(select(E.result, func.count()).where(E.round_id == rnd.id).group_by(E.result)):
             setattr(out, result or NOT_FOUND, getattr(out, result or NOT_FOUND) + n)
     else:
         moved = and_(E.found_at.is_not(None), E.found_location != E.expected_location)
@@ -837,14 +838,8 @@ def committee_candidates(session: Session) -> list[User]:
 
 
 def scope_options(session: Session) -> tuple[list[str], list[str]]:
-    deps = [
-        d
-        for d in session.execute(select(Asset.department).distinct().order_by(Asset.department)).scalars()
-        if d
-    ]
-    locs = [
-        x for x in session.execute(select(Asset.location).distinct().order_by(Asset.location)).scalars() if x
-    ]
+    deps = [d for d in session.execute(select(Asset.department).distinct().order_by(Asset.department)).scalars() if d]
+    locs = [x for x in session.execute(select(Asset.location).distinct().order_by(Asset.location)).scalars() if x]
     return deps, locs
 
 

@@ -69,9 +69,7 @@ def round_pdf(session: Session, rnd: StocktakeRound, lang: str = "th") -> bytes:
     labels = ("ชื่อรอบการตรวจ", "ตรวจนับพัสดุคงเหลือ ณ", "วันที่ตรวจสอบ", "ขอบเขต", "คณะกรรมการ")
     lw = max(doc.measure(label, bold=True) for label in labels) + 4
     doc.field("ชื่อรอบการตรวจ", d(rnd.title), label_width=lw)
-    doc.field(
-        "ตรวจนับพัสดุคงเหลือ ณ", d(format_date(rnd.count_on, "th", long=True)).replace(" ", NBSP), label_width=lw
-    )
+    doc.field("ตรวจนับพัสดุคงเหลือ ณ", d(format_date(rnd.count_on, "th", long=True)).replace(" ", NBSP), label_width=lw)
     period = d(format_date(rnd.opened_at, "th", long=True))
     if rnd.closed_at:
         period += " ถึง " + d(format_date(rnd.closed_at, "th", long=True))
@@ -138,9 +136,7 @@ def round_pdf(session: Session, rnd: StocktakeRound, lang: str = "th") -> bytes:
         )
     else:
         doc.paragraph("ไม่มี", space_after=1)
-    doc.paragraph(
-        "พัสดุที่ไม่พบหรือชำรุดเสนอให้คณะกรรมการสอบหาข้อเท็จจริงดำเนินการต่อไป เว้นแต่เป็นการเสื่อมสภาพตามปกติ", space_after=1
-    )
+    doc.paragraph("พัสดุที่ไม่พบหรือชำรุดเสนอให้คณะกรรมการสอบหาข้อเท็จจริงดำเนินการต่อไป เว้นแต่เป็นการเสื่อมสภาพตามปกติ", space_after=1)
     doc.signatures(
         [
             Signature("กรรมการ", keep_together(m.user.name), keep_together(m.user.position or ""), "")
@@ -185,9 +181,7 @@ def round_xlsx(session: Session, rnd: StocktakeRound) -> bytes:
     ws.column_dimensions["A"].width = 28
     ws.column_dimensions["B"].width = 40
     items = wb.create_sheet("รายการ")
-    items.append(
-        ["หมายเลขครุภัณฑ์", "รายการ", "ประเภท", "หน่วยงาน", "ที่ตั้งตามทะเบียน", "พบที่", "สภาพ", "ผล", "หมายเหตุ"]
-    )
+    items.append(["หมายเลขครุภัณฑ์", "รายการ", "ประเภท", "หน่วยงาน", "ที่ตั้งตามทะเบียน", "พบที่", "สภาพ", "ผล", "หมายเหตุ"])
     for cell in items[1]:
         cell.font = bold
     for r in all_entry_rows(session, rnd.id):

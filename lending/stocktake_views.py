@@ -126,15 +126,18 @@ def stocktake_new():
     if form.validate_on_submit():
         service = stocktake.open_round if appoints else stocktake.prepare_round
         try:
-            outcome = submit_once("stocktake.opened" if appoints else "stocktake.prepared", lambda: service(
-                db.session,
-                user,
-                fiscal_year=form.fiscal_year.data,
-                committee=form.committee.data or [],
-                title=form.title.data or "",
-                department=form.department.data or "",
-                location=form.location.data or "",
-            ))
+            outcome = submit_once(
+                "stocktake.opened" if appoints else "stocktake.prepared",
+                lambda: service(
+                    db.session,
+                    user,
+                    fiscal_year=form.fiscal_year.data,
+                    committee=form.committee.data or [],
+                    title=form.title.data or "",
+                    department=form.department.data or "",
+                    location=form.location.data or "",
+                ),
+            )
         except DomainError as err:
             if err.status == 403:
                 raise
@@ -166,10 +169,10 @@ def stocktake_appoint(round_id: int):
     if not form.validate_on_submit():
         flash(_("The form expired; nothing was changed."), "danger")
         return redirect(back)
-    rnd = stocktake.appoint_round(db.session, actor(), round_id, form.committee.data or [],
-                                  version=int(form.version.data))
-    flash(_("The committee is appointed and the round is open with %(n)d assets to check.", n=rnd.total),
-          "success")
+    rnd = stocktake.appoint_round(
+        db.session, actor(), round_id, form.committee.data or [], version=int(form.version.data)
+    )
+    flash(_("The committee is appointed and the round is open with %(n)d assets to check.", n=rnd.total), "success")
     return redirect(back)
 
 
@@ -243,9 +246,7 @@ def stocktake_found(round_id: int, asset_id: int):
         flash(_("The form was incomplete; nothing was recorded."), "danger")
         return redirect(target)
     upload = form.photo.data
-    photo = (
-        (upload.read(), upload.filename or "photo") if upload and getattr(upload, "filename", "") else None
-    )
+    photo = (upload.read(), upload.filename or "photo") if upload and getattr(upload, "filename", "") else None
     done = stocktake.record_found(
         db.session,
         actor(),

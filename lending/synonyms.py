@@ -64,6 +64,7 @@ class SearchSynonym(Audited, db.Model):
 
 # --- expansion (pure) ------------------------------------------------------------------------------
 
+
 def expand(key: str, groups: list[tuple[str, ...]] | tuple[tuple[str, ...], ...]) -> tuple[str, ...]:
     """The keys a search for `key` (already folded) looks for: the key, then each group term that occurs
     in it replaced by the group's other terms. A key that is no whole term but begins one (three characters
@@ -114,6 +115,7 @@ def search_keys(session: Session, query: str) -> tuple[str, ...]:
 
 
 # --- the office's list -----------------------------------------------------------------------------
+
 
 def parse_terms(raw: str) -> list[str]:
     """Terms typed one per line or separated by commas, folded, duplicates dropped; raises DomainError."""

@@ -33,8 +33,12 @@ CHECK_IN_REQUEST_BYTES = 512 * 1024  # about 5,000 rows, checked in well under a
 
 @bp.app_context_processor
 def _helpers():
-    return {"STATUS_LABELS": STATUS_LABELS, "can_manage_assets": can_manage_assets,
-            "can_import_assets": can_import_assets, "can_print_labels": can_print_labels}
+    return {
+        "STATUS_LABELS": STATUS_LABELS,
+        "can_manage_assets": can_manage_assets,
+        "can_import_assets": can_import_assets,
+        "can_print_labels": can_print_labels,
+    }
 
 
 def tag_url(tag: str) -> str:
@@ -48,11 +52,14 @@ def assets():
     flt = queries.AssetFilter.from_args(request.args)
     page_no = page_arg()
     page = queries.list_assets(db.session, flt, page_no, current_app.config["PAGE_SIZE"])
-    return render_template("lending/assets.html", page=page, flt=flt,
-                           options=queries.filter_options(db.session),
-                           status_names={k: str(v) for k, v in STATUS_LABELS.items()},
-                           reserved=bookings.next_reservations(db.session, [r.id for r in page.rows],
-                                                               bangkok_today()))
+    return render_template(
+        "lending/assets.html",
+        page=page,
+        flt=flt,
+        options=queries.filter_options(db.session),
+        status_names={k: str(v) for k, v in STATUS_LABELS.items()},
+        reserved=bookings.next_reservations(db.session, [r.id for r in page.rows], bangkok_today()),
+    )
 
 
 @bp.route("/assets/<int:asset_id>")
@@ -61,12 +68,17 @@ def asset(asset_id: int):
     """One asset: details, photo, QR tag and status."""
     item = db.get_or_404(Asset, asset_id)
     today = bangkok_today()
-    return render_template("lending/asset.html", asset=item, tag_link=tag_url(item.tag),
-                           status_form=StatusForm(version=item.version), photo_form=PhotoForm(),
-                           history=loan_queries.asset_loan_history(db.session, item.id, actor()),
-                           borrowable=loan_queries.lendable(item),
-                           reserved=bookings.next_reservations(db.session, [item.id], today).get(item.id),
-                           upcoming=bookings.upcoming_for_asset(db.session, actor(), item.id, today))
+    return render_template(
+        "lending/asset.html",
+        asset=item,
+        tag_link=tag_url(item.tag),
+        status_form=StatusForm(version=item.version),
+        photo_form=PhotoForm(),
+        history=loan_queries.asset_loan_history(db.session, item.id, actor()),
+        borrowable=loan_queries.lendable(item),
+        reserved=bookings.next_reservations(db.session, [item.id], today).get(item.id),
+        upcoming=bookings.upcoming_for_asset(db.session, actor(), item.id, today),
+    )
 
 
 @bp.route("/t/<tag>")
@@ -96,8 +108,9 @@ def asset_new():
     form = AssetForm()
     if form.validate_on_submit():
         try:
-            outcome = submit_once("asset.created",
-                                  lambda: services.create_asset(db.session, actor(), _form_values(form)))
+            outcome = submit_once(
+                "asset.created", lambda: services.create_asset(db.session, actor(), _form_values(form))
+            )
         except services.InvalidFields as err:
             _show_field_errors(form, err)
         else:
@@ -123,8 +136,7 @@ def asset_edit(asset_id: int):
         form.version.data = str(item.version)
     if form.validate_on_submit():
         try:
-            item = services.update_asset(db.session, actor(), asset_id, int(form.version.data or 0),
-                                         _form_values(form))
+            item = services.update_asset(db.session, actor(), asset_id, int(form.version.data or 0), _form_values(form))
         except services.InvalidFields as err:
             _show_field_errors(form, err)
         else:
@@ -142,8 +154,9 @@ def asset_status(asset_id: int):
         flash(_("The form was incomplete; nothing was changed."), "danger")
         return redirect(url_for("lending.asset", asset_id=asset_id))
     try:
-        services.change_status(db.session, actor(), asset_id, int(form.version.data or 0), form.status.data,
-                               form.note.data or "")
+        services.change_status(
+            db.session, actor(), asset_id, int(form.version.data or 0), form.status.data, form.note.data or ""
+        )
     except services.InvalidFields:
         flash(_("Give a reason for the new status."), "danger")
     else:
@@ -160,8 +173,15 @@ def asset_photo_upload(asset_id: int):
         flash(_("Choose a photo to upload."), "danger")
         return redirect(url_for("lending.asset", asset_id=asset_id))
     upload = form.photo.data
-    services.set_photo(db.session, actor(), asset_id, upload.read(), upload.filename or "", file_store(),
-                       current_app.config["MAX_CONTENT_LENGTH"])
+    services.set_photo(
+        db.session,
+        actor(),
+        asset_id,
+        upload.read(),
+        upload.filename or "",
+        file_store(),
+        current_app.config["MAX_CONTENT_LENGTH"],
+    )
     flash(_("The photo was saved."), "success")
     return redirect(url_for("lending.asset", asset_id=asset_id))
 
@@ -204,6 +224,7 @@ def asset_qr(asset_id: int, fmt: str):
 
 # --- labels --------------------------------------------------------------------------------------
 
+
 @bp.route("/assets/labels", methods=["GET", "POST"])
 @require(LABELS_PRINT)
 def asset_labels():
@@ -219,7 +240,7 @@ def asset_labels():
     if not form.validate_on_submit():
         flash(_("The form was incomplete; nothing was printed."), "danger")
         return redirect(url_for("lending.asset_labels", **flt.as_args()))
-    ids = ids_of((form.ids.data or "").split(","))[:MAX_LABELS + 1]
+    ids = ids_of((form.ids.data or "").split(","))[: MAX_LABELS + 1]
     count = len(ids) if ids else queries.list_assets(db.session, sheet, 1, 1).total
     if not count:
         flash(_("No assets match; nothing to print."), "warning")
@@ -227,13 +248,18 @@ def asset_labels():
     if count > MAX_LABELS:
         flash(_("At most 5,000 labels at once; narrow the filter."), "warning")
         return redirect(url_for("lending.asset_labels", **flt.as_args()))
-    job = jobs.start(db.session, lending_jobs.LABELS, actor(),
-                     {"filter": flt.as_args(), "ids": ids, "layout": form.layout.data,
-                      "start_at": form.start_at.data or 0}, lang=lang())
+    job = jobs.start(
+        db.session,
+        lending_jobs.LABELS,
+        actor(),
+        {"filter": flt.as_args(), "ids": ids, "layout": form.layout.data, "start_at": form.start_at.data or 0},
+        lang=lang(),
+    )
     return redirect(url_for("core.job", job_id=job.id))
 
 
 # --- import --------------------------------------------------------------------------------------
+
 
 @bp.route("/assets/import", methods=["GET", "POST"])
 @require(ASSETS_IMPORT)
@@ -251,8 +277,13 @@ def asset_import():
                 return _import_page(form)
         if len(data) > CHECK_IN_REQUEST_BYTES:  # a long list is checked by a job; its page is the preview
             digest = _keep_import_file(data, upload.filename or "")
-            job = jobs.start(db.session, lending_jobs.CHECK, actor(),
-                             {"sha256": digest, "filename": safe_name(upload.filename or "")}, lang=lang())
+            job = jobs.start(
+                db.session,
+                lending_jobs.CHECK,
+                actor(),
+                {"sha256": digest, "filename": safe_name(upload.filename or "")},
+                lang=lang(),
+            )
             return redirect(url_for("core.job", job_id=job.id))
         try:
             plan = importing.plan_import(db.session, data, upload.filename or "")
@@ -261,15 +292,21 @@ def asset_import():
             return _import_page(form)
         if plan.ok:
             _keep_import_file(data, upload.filename or "")
-        return render_template("lending/import_preview.html", plan=plan, form=form,
-                               apply_form=ApplyImportForm(sha256=plan.sha256), filename=upload.filename or "")
+        return render_template(
+            "lending/import_preview.html",
+            plan=plan,
+            form=form,
+            apply_form=ApplyImportForm(sha256=plan.sha256),
+            filename=upload.filename or "",
+        )
     return _import_page(form)
 
 
 def _import_page(form: ImportForm):
     """The upload form, the columns it takes and the templates to download."""
-    return render_template("lending/import.html", form=form, headers=importing.HEADERS,
-                           ledger_headers=ledger.THAI_HEADERS)
+    return render_template(
+        "lending/import.html", form=form, headers=importing.HEADERS, ledger_headers=ledger.THAI_HEADERS
+    )
 
 
 @bp.route("/assets/import/templates/<template>")
@@ -293,9 +330,13 @@ def asset_import_preview():
     if job is None or job.kind != lending_jobs.CHECK or job.status != jobs.DONE:
         abort(404)
     plan = _PlanView(job.outcome)
-    return render_template("lending/import_preview.html", plan=plan, form=ImportForm(),
-                           apply_form=ApplyImportForm(sha256=plan.sha256) if plan.ok else None,
-                           filename=job.outcome.get("filename", ""))
+    return render_template(
+        "lending/import_preview.html",
+        plan=plan,
+        form=ImportForm(),
+        apply_form=ApplyImportForm(sha256=plan.sha256) if plan.ok else None,
+        filename=job.outcome.get("filename", ""),
+    )
 
 
 class _Sample(list):
@@ -329,8 +370,11 @@ def _keep_import_file(data: bytes, filename: str) -> str:
     begin_write(db.session)
     if db.session.get(StoredFile, digest) is None:
         mime = XLSX if data.startswith(b"PK") else "text/csv"
-        db.session.add(StoredFile(sha256=digest, size=len(data), mime=mime, original_name=safe_name(filename),
-                                  uploaded_by_id=actor().id))
+        db.session.add(
+            StoredFile(
+                sha256=digest, size=len(data), mime=mime, original_name=safe_name(filename), uploaded_by_id=actor().id
+            )
+        )
     db.session.commit()
     return digest
 
@@ -350,12 +394,14 @@ def asset_import_apply():
         flash(_("The uploaded file is no longer available; upload it again."), "danger")
         return redirect(url_for("lending.asset_import"))
     filename = request.form.get("filename", "")[:255]
-    job = jobs.start(db.session, lending_jobs.IMPORT, actor(), {"sha256": form.sha256.data, "filename": filename},
-                     lang=lang())
+    job = jobs.start(
+        db.session, lending_jobs.IMPORT, actor(), {"sha256": form.sha256.data, "filename": filename}, lang=lang()
+    )
     return redirect(url_for("core.job", job_id=job.id))
 
 
 # --- export --------------------------------------------------------------------------------------
+
 
 @bp.route("/assets/export.csv")
 @require(ASSETS_VIEW)
@@ -367,12 +413,26 @@ def asset_export():
     writer.writerow([*FIELDS, "status", "tag"])
     count = 0
     for a in queries.iter_assets(db.session, flt):
-        writer.writerow([safe_cell(v) for v in (
-            a.asset_number, a.name, a.category, a.brand, a.model, a.serial_number,
-            a.acquired_on.isoformat() if a.acquired_on else "", a.price if a.price is not None else "",
-            a.location, a.department, "yes" if a.lendable else "no", a.status, a.tag)])
+        writer.writerow(
+            [
+                safe_cell(v)
+                for v in (
+                    a.asset_number,
+                    a.name,
+                    a.category,
+                    a.brand,
+                    a.model,
+                    a.serial_number,
+                    a.acquired_on.isoformat() if a.acquired_on else "",
+                    a.price if a.price is not None else "",
+                    a.location,
+                    a.department,
+                    "yes" if a.lendable else "no",
+                    a.status,
+                    a.tag,
+                )
+            ]
+        )
         count += 1
     services.record_output(db.session, actor(), "assets.exported", {"count": count, "filter": flt.as_args()})
     return csv_response(buf.getvalue(), "assets.csv")
-
-

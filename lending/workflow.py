@@ -59,6 +59,7 @@ DOCUMENT_TYPES = PHOTO_TYPES | {"application/pdf"}
 
 # --- who may ---------------------------------------------------------------------------------------
 
+
 def can_request(user: User | None) -> bool:
     return user is not None and user.can(LOANS_REQUEST)
 
@@ -78,8 +79,7 @@ def can_hand_over(user: User | None, loan: Loan) -> bool:
 
 
 def can_receive(user: User | None, loan: Loan) -> bool:
-    return user is not None and loan.status == CHECKED_OUT and user.can(LOANS_MANAGE) \
-        and loan.borrower_id != user.id
+    return user is not None and loan.status == CHECKED_OUT and user.can(LOANS_MANAGE) and loan.borrower_id != user.id
 
 
 def can_cancel(user: User | None, loan: Loan) -> bool:
@@ -87,8 +87,12 @@ def can_cancel(user: User | None, loan: Loan) -> bool:
 
 
 def can_confirm_receipt(user: User | None, loan: Loan) -> bool:
-    return user is not None and loan.borrower_id == user.id and loan.status in (CHECKED_OUT, "returned") \
+    return (
+        user is not None
+        and loan.borrower_id == user.id
+        and loan.status in (CHECKED_OUT, "returned")
         and loan.receipt_confirmed_at is None
+    )
 
 
 def can_demand(user: User | None, loan: Loan, today: date) -> bool:
@@ -133,6 +137,7 @@ def _deny() -> None:
 
 # --- helpers ---------------------------------------------------------------------------------------
 
+
 def _load_loan(session: Session, loan_id: int, version: int | None = None) -> Loan:
     """The loan, locked for this transaction (FOR UPDATE on PostgreSQL; SQLite's write lock is already held).
 
@@ -155,18 +160,27 @@ def _notify(session: Session, user_ids: set[int], kind: str, loan_id: int | None
     user_ids = {u for u in user_ids if u is not None}  # an outside borrower has no account to notify
     if not user_ids:
         return
-    already = set(session.execute(select(Notification.user_id).where(
-        Notification.user_id.in_(sorted(user_ids)), Notification.kind == kind, Notification.loan_id == loan_id,
-        Notification.day == today)).scalars())
-    session.add_all([Notification(user_id=user_id, kind=kind, loan_id=loan_id, day=today)
-                     for user_id in sorted(user_ids - already)])
+    already = set(
+        session.execute(
+            select(Notification.user_id).where(
+                Notification.user_id.in_(sorted(user_ids)),
+                Notification.kind == kind,
+                Notification.loan_id == loan_id,
+                Notification.day == today,
+            )
+        ).scalars()
+    )
+    session.add_all(
+        [Notification(user_id=user_id, kind=kind, loan_id=loan_id, day=today) for user_id in sorted(user_ids - already)]
+    )
 
 
 def _users_with_role(session: Session, role: str) -> list[User]:
     from core.models import UserRole
 
-    return list(session.execute(select(User).join(UserRole).where(UserRole.role == role, User.active.is_(True)))
-                .scalars())
+    return list(
+        session.execute(select(User).join(UserRole).where(UserRole.role == role, User.active.is_(True))).scalars()
+    )
 
 
 @dataclass(frozen=True)
@@ -180,8 +194,14 @@ class Clash:
     loan_id: int | None = field(default=None, compare=False)  # the holding loan (its ref names it), for a link
 
 
-def clashes(session: Session, asset_ids: list[int], start_on: date, due_on: date,
-            exclude_loan_id: int | None = None, today: date | None = None) -> list[Clash]:
+def clashes(
+    session: Session,
+    asset_ids: list[int],
+    start_on: date,
+    due_on: date,
+    exclude_loan_id: int | None = None,
+    today: date | None = None,
+) -> list[Clash]:
     """Loans that hold any of these assets on days that overlap [start_on, due_on].
 
     An approved or handed-over loan holds its assets from its start to its due date, and so does a request
@@ -191,16 +211,24 @@ def clashes(session: Session, asset_ids: list[int], start_on: date, due_on: date
     if not asset_ids:
         return []
     today = today or bangkok_date(utcnow())
-    stmt = (select(LoanItem.asset_id, Asset.asset_number, Loan.ref, Loan.start_on, Loan.due_on, Loan.status,
-                   Loan.id)
-            .join(Loan, Loan.id == LoanItem.loan_id).join(Asset, Asset.id == LoanItem.asset_id)
-            .where(LoanItem.asset_id.in_(asset_ids), holds_assets(), LoanItem.condition.is_(None),
-                   Loan.start_on <= due_on,
-                   or_(Loan.due_on >= start_on, and_(Loan.status == CHECKED_OUT, Loan.due_on < today))))
+    stmt = (
+        select(LoanItem.asset_id, Asset.asset_number, Loan.ref, Loan.start_on, Loan.due_on, Loan.status, Loan.id)
+        .join(Loan, Loan.id == LoanItem.loan_id)
+        .join(Asset, Asset.id == LoanItem.asset_id)
+        .where(
+            LoanItem.asset_id.in_(asset_ids),
+            holds_assets(),
+            LoanItem.condition.is_(None),
+            Loan.start_on <= due_on,
+            or_(Loan.due_on >= start_on, and_(Loan.status == CHECKED_OUT, Loan.due_on < today)),
+        )
+    )
     if exclude_loan_id is not None:
         stmt = stmt.where(Loan.id != exclude_loan_id)
-    return [Clash(asset_id, number, ref, start, due, reserved=status == REQUESTED, loan_id=holder)
-            for asset_id, number, ref, start, due, status, holder in session.execute(stmt.order_by(Asset.asset_number))]
+    return [
+        Clash(asset_id, number, ref, start, due, reserved=status == REQUESTED, loan_id=holder)
+        for asset_id, number, ref, start, due, status, holder in session.execute(stmt.order_by(Asset.asset_number))
+    ]
 
 
 def _lock_assets(session: Session, asset_ids: list[int]) -> list[Asset]:
@@ -214,11 +242,23 @@ def _clash_error(found: list[Clash]) -> DomainError:
     """The refusal names the asset and the request that holds it, with its days (dates: B.E. where shown)."""
     c = found[0]
     if c.reserved:
-        return Conflict(N_("%(number)s is reserved for those days by request %(ref)s (%(start)s – %(due)s), "
-                           "approved by the supply officer and waiting for the head of agency."),
-                        number=c.asset_number, ref=c.loan_ref, start=c.start_on, due=c.due_on)
-    return Conflict(N_("%(number)s is already lent for those days (loan %(ref)s, %(start)s – %(due)s)."),
-                    number=c.asset_number, ref=c.loan_ref, start=c.start_on, due=c.due_on)
+        return Conflict(
+            N_(
+                "%(number)s is reserved for those days by request %(ref)s (%(start)s – %(due)s), "
+                "approved by the supply officer and waiting for the head of agency."
+            ),
+            number=c.asset_number,
+            ref=c.loan_ref,
+            start=c.start_on,
+            due=c.due_on,
+        )
+    return Conflict(
+        N_("%(number)s is already lent for those days (loan %(ref)s, %(start)s – %(due)s)."),
+        number=c.asset_number,
+        ref=c.loan_ref,
+        start=c.start_on,
+        due=c.due_on,
+    )
 
 
 def needs_head_approval(settings: dict[str, Any], assets: list[Asset], off_premises: bool) -> bool:
@@ -228,23 +268,44 @@ def needs_head_approval(settings: dict[str, Any], assets: list[Asset], off_premi
     return threshold > 0 and any((a.price or Decimal(0)) >= threshold for a in assets)
 
 
-def _store_photos(session: Session, store: FileStore | None, photos: list[tuple[bytes, str]], actor: User,
-                  max_bytes: int, loan: Loan, stage: str, item_id: int | None = None) -> list[str]:
+def _store_photos(
+    session: Session,
+    store: FileStore | None,
+    photos: list[tuple[bytes, str]],
+    actor: User,
+    max_bytes: int,
+    loan: Loan,
+    stage: str,
+    item_id: int | None = None,
+) -> list[str]:
     hashes = []
     for data, name in photos:
-        stored = store_upload(session, store, data, name, allowed=PHOTO_TYPES, max_bytes=max_bytes,
-                              uploaded_by_id=actor.id)
-        session.add(LoanPhoto(loan_id=loan.id, loan_item_id=item_id, stage=stage, sha256=stored.sha256,
-                              added_by_id=actor.id))
+        stored = store_upload(
+            session, store, data, name, allowed=PHOTO_TYPES, max_bytes=max_bytes, uploaded_by_id=actor.id
+        )
+        session.add(
+            LoanPhoto(loan_id=loan.id, loan_item_id=item_id, stage=stage, sha256=stored.sha256, added_by_id=actor.id)
+        )
         hashes.append(stored.sha256)
     return hashes
 
 
 # --- the actions -----------------------------------------------------------------------------------
 
+
 @_refuse_stale
-def request_loan(session: Session, actor: User, asset_ids: list[int], *, purpose: str, place: str,
-                 off_premises: bool, start_on: date, due_on: date, now: datetime | None = None) -> Loan:
+def request_loan(
+    session: Session,
+    actor: User,
+    asset_ids: list[int],
+    *,
+    purpose: str,
+    place: str,
+    off_premises: bool,
+    start_on: date,
+    due_on: date,
+    now: datetime | None = None,
+) -> Loan:
     """A written request for one or more lendable assets, for official use, with its dates."""
     if not can_request(actor):
         _deny()
@@ -282,24 +343,45 @@ def request_loan(session: Session, actor: User, asset_ids: list[int], *, purpose
         session.rollback()
         raise _clash_error(found)
     settings = get_settings(session)
-    loan = Loan(ref=f"pending-{uuid.uuid4().hex}", borrower_id=actor.id, purpose=purpose, place=place,
-                off_premises=bool(off_premises), start_on=start_on, due_on=due_on, status=REQUESTED,
-                requested_at=now, needs_head=needs_head_approval(settings, assets, bool(off_premises)))
+    loan = Loan(
+        ref=f"pending-{uuid.uuid4().hex}",
+        borrower_id=actor.id,
+        purpose=purpose,
+        place=place,
+        off_premises=bool(off_premises),
+        start_on=start_on,
+        due_on=due_on,
+        status=REQUESTED,
+        requested_at=now,
+        needs_head=needs_head_approval(settings, assets, bool(off_premises)),
+    )
     loan.items = [LoanItem(asset_id=a.id, value=a.price) for a in assets]
     session.add(loan)
     session.flush()
     loan.ref = f"{fiscal_year_of(today)}/{loan.id:05d}"
     record(session, actor, "loan.requested", loan, {"after": loan.state()})
-    _notify(session, {u.id for u in _users_with_role(session, "supply_officer")} - {actor.id},
-            "request_waiting", loan.id, today)
+    _notify(
+        session,
+        {u.id for u in _users_with_role(session, "supply_officer")} - {actor.id},
+        "request_waiting",
+        loan.id,
+        today,
+    )
     session.commit()
     return loan
 
 
 @_refuse_stale
-def approve_loan(session: Session, actor: User, loan_id: int, version: int | None = None,
-                 now: datetime | None = None, *, drop_item_ids: list[int] | None = None,
-                 drop_reason: str = "") -> Loan:
+def approve_loan(
+    session: Session,
+    actor: User,
+    loan_id: int,
+    version: int | None = None,
+    now: datetime | None = None,
+    *,
+    drop_item_ids: list[int] | None = None,
+    drop_reason: str = "",
+) -> Loan:
     """The officer's approval, or the head's second one; either may leave items out, with a reason.
 
     Every approval reserves: the officer's first one holds the assets until the head decides, so a later
@@ -331,11 +413,22 @@ def approve_loan(session: Session, actor: User, loan_id: int, version: int | Non
     if found:
         session.rollback()
         raise _clash_error(found)
-    dropped = [{"item": i.id, "asset": i.asset_id, "asset_number": i.asset.asset_number, "name": i.asset.name}
-               for i in dropping]
+    dropped = [
+        {"item": i.id, "asset": i.asset_id, "asset_number": i.asset.asset_number, "name": i.asset.name}
+        for i in dropping
+    ]
     for item in dropping:
-        session.add(LoanDrop(loan_id=loan.id, asset_id=item.asset_id, value=item.value, stage=stage,
-                             reason=reason, dropped_at=now, dropped_by_id=actor.id))
+        session.add(
+            LoanDrop(
+                loan_id=loan.id,
+                asset_id=item.asset_id,
+                value=item.value,
+                stage=stage,
+                reason=reason,
+                dropped_at=now,
+                dropped_by_id=actor.id,
+            )
+        )
         session.delete(item)
     if dropping:
         session.flush()
@@ -351,8 +444,13 @@ def approve_loan(session: Session, actor: User, loan_id: int, version: int | Non
         action = "loan.approved"
     else:
         action = "loan.officer_approved"
-        _notify(session, {u.id for u in _users_with_role(session, "head")} - {loan.borrower_id},
-                "request_waiting", loan.id, today)
+        _notify(
+            session,
+            {u.id for u in _users_with_role(session, "head")} - {loan.borrower_id},
+            "request_waiting",
+            loan.id,
+            today,
+        )
     data = diff(before, loan.state())
     if dropped:
         data.update({"dropped": dropped, "drop_reason": reason})
@@ -375,8 +473,9 @@ def _clear_waiting(session: Session, loan_id: int, now: datetime, keep_role: str
     `keep_role` (the heads, while the request waits for them) stay."""
     from sqlalchemy import update
 
-    stmt = update(Notification).where(Notification.loan_id == loan_id, Notification.kind == "request_waiting",
-                                      Notification.read_at.is_(None))
+    stmt = update(Notification).where(
+        Notification.loan_id == loan_id, Notification.kind == "request_waiting", Notification.read_at.is_(None)
+    )
     if keep_role is not None:
         from core.models import UserRole
 
@@ -385,8 +484,9 @@ def _clear_waiting(session: Session, loan_id: int, now: datetime, keep_role: str
 
 
 @_refuse_stale
-def reject_loan(session: Session, actor: User, loan_id: int, reason: str, version: int | None = None,
-                now: datetime | None = None) -> Loan:
+def reject_loan(
+    session: Session, actor: User, loan_id: int, reason: str, version: int | None = None, now: datetime | None = None
+) -> Loan:
     """Refuse a request, with the reason the borrower will read."""
     now = now or utcnow()
     begin_write(session)
@@ -411,8 +511,14 @@ def reject_loan(session: Session, actor: User, loan_id: int, reason: str, versio
 
 
 @_refuse_stale
-def cancel_loan(session: Session, actor: User, loan_id: int, reason: str = "", version: int | None = None,
-                now: datetime | None = None) -> Loan:
+def cancel_loan(
+    session: Session,
+    actor: User,
+    loan_id: int,
+    reason: str = "",
+    version: int | None = None,
+    now: datetime | None = None,
+) -> Loan:
     """The borrower withdraws the request, until hand-over."""
     now = now or utcnow()
     begin_write(session)
@@ -434,9 +540,18 @@ def cancel_loan(session: Session, actor: User, loan_id: int, reason: str = "", v
 
 
 @_refuse_stale
-def hand_over(session: Session, actor: User, loan_id: int, *, note: str = "", version: int | None = None,
-              photos: list[tuple[bytes, str]] | None = None, store: FileStore | None = None,
-              max_bytes: int = 25 * 1024 * 1024, now: datetime | None = None) -> Loan:
+def hand_over(
+    session: Session,
+    actor: User,
+    loan_id: int,
+    *,
+    note: str = "",
+    version: int | None = None,
+    photos: list[tuple[bytes, str]] | None = None,
+    store: FileStore | None = None,
+    max_bytes: int = 25 * 1024 * 1024,
+    now: datetime | None = None,
+) -> Loan:
     """Give the items to the borrower: date and time, condition notes, optional photos."""
     now = now or utcnow()
     begin_write(session)
@@ -453,8 +568,9 @@ def hand_over(session: Session, actor: User, loan_id: int, *, note: str = "", ve
     for asset in assets:
         if asset.status != AVAILABLE:
             session.rollback()
-            raise Conflict(N_("%(number)s is not available (status: %(status)s)."),
-                           number=asset.asset_number, status=asset.status)
+            raise Conflict(
+                N_("%(number)s is not available (status: %(status)s)."), number=asset.asset_number, status=asset.status
+            )
     before = loan.state()
     loan.hand_over(actor, now, (note or "")[:2000])
     for asset in assets:
@@ -464,15 +580,21 @@ def hand_over(session: Session, actor: User, loan_id: int, *, note: str = "", ve
     except DomainError:
         session.rollback()
         raise
-    record(session, actor, "loan.checked_out", loan,
-           {**diff(before, loan.state()), "note": loan.handover_note, "photos": hashes})
+    record(
+        session,
+        actor,
+        "loan.checked_out",
+        loan,
+        {**diff(before, loan.state()), "note": loan.handover_note, "photos": hashes},
+    )
     session.commit()
     return loan
 
 
 @_refuse_stale
-def confirm_receipt(session: Session, actor: User, loan_id: int, now: datetime | None = None,
-                    version: int | None = None) -> Loan:
+def confirm_receipt(
+    session: Session, actor: User, loan_id: int, now: datetime | None = None, version: int | None = None
+) -> Loan:
     """The borrower confirms in the app that they received the items."""
     now = now or utcnow()
     begin_write(session)
@@ -499,9 +621,17 @@ class ItemReturn:
 
 
 @_refuse_stale
-def receive_items(session: Session, actor: User, loan_id: int, returns: list[ItemReturn], *,
-                  version: int | None = None, store: FileStore | None = None, max_bytes: int = 25 * 1024 * 1024,
-                  now: datetime | None = None) -> Loan:
+def receive_items(
+    session: Session,
+    actor: User,
+    loan_id: int,
+    returns: list[ItemReturn],
+    *,
+    version: int | None = None,
+    store: FileStore | None = None,
+    max_bytes: int = 25 * 1024 * 1024,
+    now: datetime | None = None,
+) -> Loan:
     """Receive items back one by one, each inspected as good, damaged or lost; the rest stay out.
 
     A damaged or lost item opens an incident case carrying its value at the time of borrowing.
@@ -523,23 +653,48 @@ def receive_items(session: Session, actor: User, loan_id: int, returns: list[Ite
             if item is None:
                 raise NotFound(N_("That item is not part of this loan."))
             if ret.condition in (DAMAGED, LOST) and not (ret.note or "").strip():
-                raise DomainError(N_("%(number)s is marked damaged or lost: describe the damage or the loss."),
-                                  number=item.asset.asset_number)
+                raise DomainError(
+                    N_("%(number)s is marked damaged or lost: describe the damage or the loss."),
+                    number=item.asset.asset_number,
+                )
             item.record_return(actor, now, ret.condition, (ret.note or "")[:2000])
             asset = item.asset
             asset.status = {GOOD: AVAILABLE, DAMAGED: IN_REPAIR, LOST: "lost"}[ret.condition]
             hashes = _store_photos(session, store, list(ret.photos), actor, max_bytes, loan, "return", item.id)
-            record(session, actor, "loan.item_returned", item,
-                   {"loan": loan.id, "asset": asset.id, "asset_number": asset.asset_number,
-                    "condition": ret.condition, "note": item.return_note, "late": bangkok_date(now) > loan.due_on,
-                    "photos": hashes})
+            record(
+                session,
+                actor,
+                "loan.item_returned",
+                item,
+                {
+                    "loan": loan.id,
+                    "asset": asset.id,
+                    "asset_number": asset.asset_number,
+                    "condition": ret.condition,
+                    "note": item.return_note,
+                    "late": bangkok_date(now) > loan.due_on,
+                    "photos": hashes,
+                },
+            )
             if ret.condition in (DAMAGED, LOST):
-                incident = Incident(loan_item_id=item.id, asset_id=asset.id, kind=ret.condition, value=item.value,
-                                    description=item.return_note, opened_at=now, opened_by_id=actor.id)
+                incident = Incident(
+                    loan_item_id=item.id,
+                    asset_id=asset.id,
+                    kind=ret.condition,
+                    value=item.value,
+                    description=item.return_note,
+                    opened_at=now,
+                    opened_by_id=actor.id,
+                )
                 session.add(incident)
                 session.flush()
-                record(session, actor, "incident.opened", incident,
-                       {"kind": ret.condition, "value": item.value, "asset": asset.id, "loan": loan.id})
+                record(
+                    session,
+                    actor,
+                    "incident.opened",
+                    incident,
+                    {"kind": ret.condition, "value": item.value, "asset": asset.id, "loan": loan.id},
+                )
     except DomainError:
         session.rollback()
         raise
@@ -553,9 +708,17 @@ def receive_items(session: Session, actor: User, loan_id: int, returns: list[Ite
 
 
 @_refuse_stale
-def settle_incident(session: Session, actor: User, incident_id: int, resolution: str, *,
-                    amount: Decimal | None = None, note: str = "", version: int | None = None,
-                    now: datetime | None = None) -> Incident:
+def settle_incident(
+    session: Session,
+    actor: User,
+    incident_id: int,
+    resolution: str,
+    *,
+    amount: Decimal | None = None,
+    note: str = "",
+    version: int | None = None,
+    now: datetime | None = None,
+) -> Incident:
     """End a damage or loss case: repaired at the borrower's cost, replaced in kind, paid, or written off."""
     now = now or utcnow()
     begin_write(session)
@@ -578,15 +741,28 @@ def settle_incident(session: Session, actor: User, incident_id: int, resolution:
         raise
     if resolution == "repaired" and incident.asset.status == IN_REPAIR:
         incident.asset.status = AVAILABLE
-    record(session, actor, "incident.settled", incident,
-           {"resolution": resolution, "amount": amount, "note": incident.resolution_note})
+    record(
+        session,
+        actor,
+        "incident.settled",
+        incident,
+        {"resolution": resolution, "amount": amount, "note": incident.resolution_note},
+    )
     session.commit()
     return incident
 
 
 @_refuse_stale
-def attach_incident_document(session: Session, actor: User, incident_id: int, data: bytes, filename: str,
-                             title: str, store: FileStore, max_bytes: int) -> IncidentDocument:
+def attach_incident_document(
+    session: Session,
+    actor: User,
+    incident_id: int,
+    data: bytes,
+    filename: str,
+    title: str,
+    store: FileStore,
+    max_bytes: int,
+) -> IncidentDocument:
     """Attach a document (receipt of repair, payment slip, committee report) to a case.
 
     The same file attached to the same case again (a double submit, two officers at once) is the document
@@ -600,29 +776,44 @@ def attach_incident_document(session: Session, actor: User, incident_id: int, da
         session.rollback()
         raise NotFound(N_("No such case."))
     try:
-        stored = store_upload(session, store, data, filename, allowed=DOCUMENT_TYPES, max_bytes=max_bytes,
-                              uploaded_by_id=actor.id)
+        stored = store_upload(
+            session, store, data, filename, allowed=DOCUMENT_TYPES, max_bytes=max_bytes, uploaded_by_id=actor.id
+        )
     except DomainError:
         session.rollback()
         raise
-    existing = session.execute(select(IncidentDocument).where(
-        IncidentDocument.incident_id == incident.id, IncidentDocument.sha256 == stored.sha256)).scalars().first()
+    existing = (
+        session.execute(
+            select(IncidentDocument).where(
+                IncidentDocument.incident_id == incident.id, IncidentDocument.sha256 == stored.sha256
+            )
+        )
+        .scalars()
+        .first()
+    )
     if existing is not None:
         session.rollback()  # nothing new: the file and its row are already there
         return existing
-    doc = IncidentDocument(incident_id=incident.id, sha256=stored.sha256, title=(title or stored.original_name)[:255],
-                           added_by_id=actor.id)
+    doc = IncidentDocument(
+        incident_id=incident.id, sha256=stored.sha256, title=(title or stored.original_name)[:255], added_by_id=actor.id
+    )
     session.add(doc)
     session.flush()
-    record(session, actor, "incident.document_added", incident,
-           {"sha256": stored.sha256, "title": doc.title, "name": stored.original_name})
+    record(
+        session,
+        actor,
+        "incident.document_added",
+        incident,
+        {"sha256": stored.sha256, "title": doc.title, "name": stored.original_name},
+    )
     session.commit()
     return doc
 
 
 @_refuse_stale
-def issue_demand_letter(session: Session, actor: User, loan_id: int, now: datetime | None = None,
-                        version: int | None = None) -> Demand:
+def issue_demand_letter(
+    session: Session, actor: User, loan_id: int, now: datetime | None = None, version: int | None = None
+) -> Demand:
     """A printable written demand for the loan's overdue items, recorded as a demand."""
     now = now or utcnow()
     today = bangkok_date(now)
@@ -634,22 +825,29 @@ def issue_demand_letter(session: Session, actor: User, loan_id: int, now: dateti
             raise Conflict(N_("Nothing of this loan is overdue."))
         _deny()
     # Issuing adds a demand but does not change the loan, so its version cannot catch a second click.
-    if session.execute(select(Demand.id).where(Demand.loan_id == loan.id, Demand.channel == "letter",
-                                               Demand.demanded_on == today)).first():
+    if session.execute(
+        select(Demand.id).where(Demand.loan_id == loan.id, Demand.channel == "letter", Demand.demanded_on == today)
+    ).first():
         session.rollback()
         raise Conflict(N_("A demand letter for this loan was already issued today; print that one."))
-    demand = Demand(loan_id=loan.id, demanded_on=today, demanded_at=now, channel="letter", issued_by_id=actor.id,
-                    item_ids=[i.id for i in loan.open_items])
+    demand = Demand(
+        loan_id=loan.id,
+        demanded_on=today,
+        demanded_at=now,
+        channel="letter",
+        issued_by_id=actor.id,
+        item_ids=[i.id for i in loan.open_items],
+    )
     session.add(demand)
     session.flush()
-    record(session, actor, "demand.issued", demand, {"loan": loan.id, "channel": "letter",
-                                                     "items": demand.item_ids})
+    record(session, actor, "demand.issued", demand, {"loan": loan.id, "channel": "letter", "items": demand.item_ids})
     session.commit()
     return demand
 
 
-def mark_notifications_read(session: Session, actor: User, notification_ids: list[int] | None = None,
-                            now: datetime | None = None) -> int:
+def mark_notifications_read(
+    session: Session, actor: User, notification_ids: list[int] | None = None, now: datetime | None = None
+) -> int:
     """Mark one's own notifications read (the given ones, or all); returns how many changed.
 
     Notifications are personal messages, not records of the office, so this writes no audit entry.
@@ -671,6 +869,7 @@ def mark_notifications_read(session: Session, actor: User, notification_ids: lis
 
 # --- the daily run ---------------------------------------------------------------------------------
 
+
 @dataclass
 class RemindResult:
     demands: int = 0
@@ -686,8 +885,7 @@ REMIND_LOCK_KEY = 0x6B70_0001  # the PostgreSQL advisory lock that keeps daily r
 
 
 @_refuse_stale
-def remind(session: Session, now: datetime | None = None,
-           link: Callable[[int], str] | None = None) -> RemindResult:
+def remind(session: Session, now: datetime | None = None, link: Callable[[int], str] | None = None) -> RemindResult:
     """Find items past due, record a demand per loan (at most one a week), notify, and prepare digests.
 
     Safe to run more than once a day: a loan demanded today (or within the week) gets no new demand, and
@@ -704,9 +902,11 @@ def remind(session: Session, now: datetime | None = None,
         # demands and notifications instead of recording a second demand for the same loans.
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": REMIND_LOCK_KEY})
     result = RemindResult(mails=[])
-    overdue = list(session.execute(
-        select(Loan).where(Loan.status == CHECKED_OUT, Loan.due_on < today).order_by(Loan.due_on, Loan.id))
-        .scalars())
+    overdue = list(
+        session.execute(
+            select(Loan).where(Loan.status == CHECKED_OUT, Loan.due_on < today).order_by(Loan.due_on, Loan.id)
+        ).scalars()
+    )
     overdue = [loan for loan in overdue if loan.open_items]
     result.overdue_loans = len(overdue)
     # An outside borrower has no account or mail box of the office: the officer sends a demand letter to
@@ -720,27 +920,33 @@ def remind(session: Session, now: datetime | None = None,
     if overdue:
         due = {lo.id: lo.due_on for lo in overdue}
         for loan_id, on, item_ids in session.execute(
-                select(Demand.loan_id, Demand.demanded_on, Demand.item_ids)
-                .where(Demand.loan_id.in_(list(due)), Demand.demanded_on > today - timedelta(
-                    days=DEMAND_INTERVAL_DAYS))):
+            select(Demand.loan_id, Demand.demanded_on, Demand.item_ids).where(
+                Demand.loan_id.in_(list(due)), Demand.demanded_on > today - timedelta(days=DEMAND_INTERVAL_DAYS)
+            )
+        ):
             if on > due[loan_id]:
                 covered[loan_id].update(item_ids or ())
     per_borrower: dict[int, list[Loan]] = defaultdict(list)
     for loan in overdue:
         if all(i.id in covered[loan.id] for i in loan.open_items):
             continue
-        demand = Demand(loan_id=loan.id, demanded_on=today, demanded_at=now, channel="mail",
-                        item_ids=[i.id for i in loan.open_items])
+        demand = Demand(
+            loan_id=loan.id,
+            demanded_on=today,
+            demanded_at=now,
+            channel="mail",
+            item_ids=[i.id for i in loan.open_items],
+        )
         session.add(demand)
         session.flush()
-        record(session, None, "demand.issued", demand, {"loan": loan.id, "channel": "mail",
-                                                        "items": demand.item_ids})
+        record(session, None, "demand.issued", demand, {"loan": loan.id, "channel": "mail", "items": demand.item_ids})
         _notify(session, {loan.borrower_id}, "overdue", loan.id, today)
         per_borrower[loan.borrower_id].append(loan)
         result.demands += 1
     tomorrow = today + timedelta(days=1)
-    due_soon = session.execute(select(Loan.id, Loan.borrower_id).where(
-        Loan.status == CHECKED_OUT, Loan.due_on == tomorrow)).all()
+    due_soon = session.execute(
+        select(Loan.id, Loan.borrower_id).where(Loan.status == CHECKED_OUT, Loan.due_on == tomorrow)
+    ).all()
     for loan_id, borrower_id in due_soon:
         _notify(session, {borrower_id}, "due_tomorrow", loan_id, today)
     result.due_tomorrow = len(due_soon)
@@ -749,28 +955,50 @@ def remind(session: Session, now: datetime | None = None,
     for borrower_id, loans in per_borrower.items():
         borrower = session.get(User, borrower_id)
         lines = [_digest_line(loan, today, link) for loan in loans]
-        result.mails.append(Mail(to=borrower.email, to_name=borrower.name,
-                                 subject=f"[{agency}] แจ้งทวงถามการคืนพัสดุที่เกินกำหนด / Overdue items to return",
-                                 body=_borrower_body(borrower, lines, agency)))
+        result.mails.append(
+            Mail(
+                to=borrower.email,
+                to_name=borrower.name,
+                subject=f"[{agency}] แจ้งทวงถามการคืนพัสดุที่เกินกำหนด / Overdue items to return",
+                body=_borrower_body(borrower, lines, agency),
+            )
+        )
     if by_letter:  # listed until a letter of the last week covers them
-        lettered = set(session.execute(select(Demand.loan_id).where(
-            Demand.loan_id.in_([lo.id for lo in by_letter]), Demand.channel == "letter",
-            Demand.demanded_on > today - timedelta(days=DEMAND_INTERVAL_DAYS))).scalars())
+        lettered = set(
+            session.execute(
+                select(Demand.loan_id).where(
+                    Demand.loan_id.in_([lo.id for lo in by_letter]),
+                    Demand.channel == "letter",
+                    Demand.demanded_on > today - timedelta(days=DEMAND_INTERVAL_DAYS),
+                )
+            ).scalars()
+        )
         by_letter = [lo for lo in by_letter if lo.id not in lettered]
     if per_borrower or by_letter:
-        all_lines = [f"{loan.borrower_name}: " + _digest_line(loan, today, link)
-                     for loans in per_borrower.values() for loan in loans]
+        all_lines = [
+            f"{loan.borrower_name}: " + _digest_line(loan, today, link)
+            for loans in per_borrower.values()
+            for loan in loans
+        ]
         count = len(all_lines)
         if by_letter:
             count = len(all_lines) + len(by_letter)
-            all_lines += ["", "ผู้ยืมภายนอก: ออกหนังสือทวงถามส่งไปยังที่อยู่ (Outside borrowers: issue a demand letter "
-                          "to their address):", *[f"{loan.borrower_name}: " + _digest_line(loan, today, link)
-                                                  for loan in by_letter]]
+            all_lines += [
+                "",
+                "ผู้ยืมภายนอก: ออกหนังสือทวงถามส่งไปยังที่อยู่ (Outside borrowers: issue a demand letter to their address):",
+                *[f"{loan.borrower_name}: " + _digest_line(loan, today, link) for loan in by_letter],
+            ]
         for officer in _users_with_role(session, "supply_officer"):
-            result.mails.append(Mail(to=officer.email, to_name=officer.name,
-                                     subject=f"[{agency}] สรุปพัสดุค้างคืน {count} รายการยืม / Overdue summary",
-                                     body="\n".join(["รายการยืมที่เกินกำหนดคืนและได้ทวงถามวันนี้ "
-                                                     "(Overdue loans demanded today):", "", *all_lines])))
+            result.mails.append(
+                Mail(
+                    to=officer.email,
+                    to_name=officer.name,
+                    subject=f"[{agency}] สรุปพัสดุค้างคืน {count} รายการยืม / Overdue summary",
+                    body="\n".join(
+                        ["รายการยืมที่เกินกำหนดคืนและได้ทวงถามวันนี้ (Overdue loans demanded today):", "", *all_lines]
+                    ),
+                )
+            )
     result.borrower_mails = len(per_borrower)
     result.officer_mails = len(result.mails) - result.borrower_mails
     session.commit()
@@ -782,16 +1010,25 @@ def _digest_line(loan: Loan, today: date, link: Callable[[int], str] | None = No
     link to the loan's page."""
     items = ", ".join(f"{i.asset.asset_number} {i.asset.name}" for i in loan.open_items)
     days = (today - loan.due_on).days
-    line = (f"{loan.ref} — {items} — กำหนดคืน {format_date(loan.due_on, 'th')} / due "
-            f"{format_date(loan.due_on, 'en')} (เกิน {days} วัน / {days} days overdue)")
+    line = (
+        f"{loan.ref} — {items} — กำหนดคืน {format_date(loan.due_on, 'th')} / due "
+        f"{format_date(loan.due_on, 'en')} (เกิน {days} วัน / {days} days overdue)"
+    )
     return f"{line}\n    {link(loan.id)}" if link is not None else line
 
 
 def _borrower_body(borrower: User, lines: list[str], agency: str) -> str:
-    return "\n".join([
-        f"เรียน {borrower.name}", "",
-        "พัสดุที่ท่านยืมต่อไปนี้เกินกำหนดส่งคืนแล้ว ขอให้นำส่งคืนเจ้าหน้าที่พัสดุโดยเร็ว "
-        "ตามระเบียบกระทรวงการคลังว่าด้วยการจัดซื้อจัดจ้างและการบริหารพัสดุภาครัฐ พ.ศ. 2560", "",
-        *lines, "", agency, "",
-        "The items above are past their return date. Please return them to the supply officer.",
-    ])
+    return "\n".join(
+        [
+            f"เรียน {borrower.name}",
+            "",
+            "พัสดุที่ท่านยืมต่อไปนี้เกินกำหนดส่งคืนแล้ว ขอให้นำส่งคืนเจ้าหน้าที่พัสดุโดยเร็ว "
+            "ตามระเบียบกระทรวงการคลังว่าด้วยการจัดซื้อจัดจ้างและการบริหารพัสดุภาครัฐ พ.ศ. 2560",
+            "",
+            *lines,
+            "",
+            agency,
+            "",
+            "The items above are past their return date. Please return them to the supply officer.",
+        ]
+    )

@@ -12,7 +12,7 @@ config = context.config
 # Interpret the config file for Python logging.
 # This line sets up loggers basically.
 fileConfig(config.config_file_name, disable_existing_loggers=False)
-logger = logging.getLogger('alembic.env')
+logger = logging.getLogger("alembic.env")
 
 
 _owner_engine = None
@@ -23,7 +23,7 @@ def get_engine():
     global _owner_engine
     owner_url = current_app.config.get("MIGRATE_DATABASE_URI")
     if not owner_url:
-        return current_app.extensions['migrate'].db.engine
+        return current_app.extensions["migrate"].db.engine
     if _owner_engine is None or _owner_engine.url.render_as_string(hide_password=False) != owner_url:
         from sqlalchemy import create_engine
 
@@ -35,28 +35,29 @@ def app_role():
     """The app's own role when migrations run as another (the owner), else None: nothing to grant."""
     if not current_app.config.get("MIGRATE_DATABASE_URI"):
         return None
-    app_url = current_app.extensions['migrate'].db.engine.url
+    app_url = current_app.extensions["migrate"].db.engine.url
     owner_url = get_engine().url
     if (app_url.host, app_url.port, app_url.database) != (owner_url.host, owner_url.port, owner_url.database):
-        raise RuntimeError("MIGRATE_DATABASE_URL and DATABASE_URL name different databases; "
-                           "both must name the same one (the owner's role and the app's)")
+        raise RuntimeError(
+            "MIGRATE_DATABASE_URL and DATABASE_URL name different databases; "
+            "both must name the same one (the owner's role and the app's)"
+        )
     return app_url.username if app_url.username != owner_url.username else None
 
 
 def get_engine_url():
     try:
-        return get_engine().url.render_as_string(hide_password=False).replace(
-            '%', '%%')
+        return get_engine().url.render_as_string(hide_password=False).replace("%", "%%")
     except AttributeError:
-        return str(get_engine().url).replace('%', '%%')
+        return str(get_engine().url).replace("%", "%%")
 
 
 # add your model's MetaData object here
 # for 'autogenerate' support
 # from myapp import mymodel
 # target_metadata = mymodel.Base.metadata
-config.set_main_option('sqlalchemy.url', get_engine_url())
-target_db = current_app.extensions['migrate'].db
+config.set_main_option("sqlalchemy.url", get_engine_url())
+target_db = current_app.extensions["migrate"].db
 
 # other values from the config, defined by the needs of env.py,
 # can be acquired:
@@ -65,7 +66,7 @@ target_db = current_app.extensions['migrate'].db
 
 
 def get_metadata():
-    if hasattr(target_db, 'metadatas'):
+    if hasattr(target_db, "metadatas"):
         return target_db.metadatas[None]
     return target_db.metadata
 
@@ -93,9 +94,7 @@ def run_migrations_offline():
 
     """
     url = config.get_main_option("sqlalchemy.url")
-    context.configure(
-        url=url, target_metadata=get_metadata(), literal_binds=True, include_name=include_name
-    )
+    context.configure(url=url, target_metadata=get_metadata(), literal_binds=True, include_name=include_name)
 
     with context.begin_transaction():
         context.run_migrations()
@@ -113,13 +112,13 @@ def run_migrations_online():
     # when there are no changes to the schema
     # reference: http://alembic.zzzcomputing.com/en/latest/cookbook.html
     def process_revision_directives(context, revision, directives):
-        if getattr(config.cmd_opts, 'autogenerate', False):
+        if getattr(config.cmd_opts, "autogenerate", False):
             script = directives[0]
             if script.upgrade_ops.is_empty():
                 directives[:] = []
-                logger.info('No changes in schema detected.')
+                logger.info("No changes in schema detected.")
 
-    conf_args = current_app.extensions['migrate'].configure_args
+    conf_args = current_app.extensions["migrate"].configure_args
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
     conf_args.setdefault("include_name", include_name)
@@ -128,11 +127,7 @@ def run_migrations_online():
     role = app_role()
 
     with connectable.connect() as connection:
-        context.configure(
-            connection=connection,
-            target_metadata=get_metadata(),
-            **conf_args
-        )
+        context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
         with context.begin_transaction():
             context.run_migrations()
@@ -142,7 +137,7 @@ def run_migrations_online():
                 from core.db import grant_app_role
 
                 grant_app_role(connection, role)
-                logger.info('Granted the app role %s its privileges.', role)
+                logger.info("Granted the app role %s its privileges.", role)
 
 
 if context.is_offline_mode():

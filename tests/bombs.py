@@ -24,25 +24,33 @@ DOC_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/o
 def _workbook(sheets: int, shared_strings: bytes | None, sheet_xml: bytes) -> bytes:
     """A minimal valid XLSX (openpyxl opens it) with `sheets` sheets, each its own part."""
     overrides = [f'<Override PartName="/xl/workbook.xml" ContentType="{WORKBOOK_TYPE}"/>']
-    overrides += [f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="{SHEET_TYPE}"/>'
-                  for i in range(1, sheets + 1)]
+    overrides += [
+        f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="{SHEET_TYPE}"/>' for i in range(1, sheets + 1)
+    ]
     if shared_strings is not None:
         overrides.append(f'<Override PartName="/xl/sharedStrings.xml" ContentType="{STRINGS_TYPE}"/>')
-    types = ('<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
-             'content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
-             'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
-             + "".join(overrides) + "</Types>")
-    root_rels = (f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{PKG_RELS}"><Relationship Id="rId1" '
-                 f'Type="{DOC_REL}" Target="xl/workbook.xml"/></Relationships>')
-    book = (f'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{MAIN}" xmlns:r="{RELS}"><sheets>'
-            + "".join(f'<sheet name="S{i}" sheetId="{i}" r:id="rId{i}"/>' for i in range(1, sheets + 1))
-            + "</sheets></workbook>")
-    rels = [f'<Relationship Id="rId{i}" Type="{WS_REL}" Target="worksheets/sheet{i}.xml"/>'
-            for i in range(1, sheets + 1)]
+    types = (
+        '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+        'content-types"><Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+        'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>' + "".join(overrides) + "</Types>"
+    )
+    root_rels = (
+        f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{PKG_RELS}"><Relationship Id="rId1" '
+        f'Type="{DOC_REL}" Target="xl/workbook.xml"/></Relationships>'
+    )
+    book = (
+        f'<?xml version="1.0" encoding="UTF-8"?><workbook xmlns="{MAIN}" xmlns:r="{RELS}"><sheets>'
+        + "".join(f'<sheet name="S{i}" sheetId="{i}" r:id="rId{i}"/>' for i in range(1, sheets + 1))
+        + "</sheets></workbook>"
+    )
+    rels = [
+        f'<Relationship Id="rId{i}" Type="{WS_REL}" Target="worksheets/sheet{i}.xml"/>' for i in range(1, sheets + 1)
+    ]
     if shared_strings is not None:
         rels.append(f'<Relationship Id="rId{sheets + 1}" Type="{SST_REL}" Target="sharedStrings.xml"/>')
-    book_rels = f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{PKG_RELS}">' + "".join(rels) + \
-        "</Relationships>"
+    book_rels = (
+        f'<?xml version="1.0" encoding="UTF-8"?><Relationships xmlns="{PKG_RELS}">' + "".join(rels) + "</Relationships>"
+    )
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         archive.writestr("[Content_Types].xml", types)
@@ -79,9 +87,14 @@ def shared_strings_bomb(strings: int = 3_000_000) -> bytes:
     openpyxl reads the whole table before the first row (about 80 CPU-seconds and 320 MB for 3 million)."""
     header = [["asset_number", "name", "category"]]
     pieces = [f"<si><t>{i % 10}</t></si>".encode() for i in range(10)]
-    body = b"".join(pieces) * (strings // 10) + b"".join(pieces[:strings % 10])
-    table = (f'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="{MAIN}" count="{strings}" '
-             f'uniqueCount="{strings}">').encode() + body + b"</sst>"
+    body = b"".join(pieces) * (strings // 10) + b"".join(pieces[: strings % 10])
+    table = (
+        (
+            f'<?xml version="1.0" encoding="UTF-8"?><sst xmlns="{MAIN}" count="{strings}" uniqueCount="{strings}">'
+        ).encode()
+        + body
+        + b"</sst>"
+    )
     return _workbook(1, table, _sheet(header, shared=True))
 
 
@@ -105,9 +118,11 @@ def normal_workbook(rows: list[list[str]]) -> bytes:
     return _workbook(1, None, _sheet(rows, shared=False))
 
 
-DOCX_TYPES = ('<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
-              'content-types"><Override PartName="/word/document.xml" ContentType="application/vnd.'
-              'openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>')
+DOCX_TYPES = (
+    '<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/package/2006/'
+    'content-types"><Override PartName="/word/document.xml" ContentType="application/vnd.'
+    'openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>'
+)
 
 
 def many_big_entries_zip(entries: int = 20, size: int = int(9.9 * MB)) -> bytes:
@@ -126,8 +141,10 @@ def many_big_entries_zip(entries: int = 20, size: int = int(9.9 * MB)) -> bytes:
 def docx_document_bomb(paragraphs: int = 4_000_000) -> bytes:
     """A DOCX whose word/document.xml is millions of empty paragraphs (~28 MB of XML in ~100 KB)."""
     body = b"<w:p/>" * paragraphs
-    xml = (b'<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxmlformats.org/'
-           b'wordprocessingml/2006/main"><w:body>' + body + b"</w:body></w:document>")
+    xml = (
+        b'<?xml version="1.0" encoding="UTF-8"?><w:document xmlns:w="http://schemas.openxmlformats.org/'
+        b'wordprocessingml/2006/main"><w:body>' + body + b"</w:body></w:document>"
+    )
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
         archive.writestr("[Content_Types].xml", DOCX_TYPES)

@@ -104,20 +104,23 @@ def app(database_url, tmp_path_factory):
     """One app for the session, its database built by the real migrations."""
     from wsgi import create_app
 
-    application = create_app({
-        "DATABASE_URL": database_url,
-        # migrations (and grants to the app's role) run as the owner when two roles are given
-        "MIGRATE_DATABASE_URL": os.environ.get("MIGRATE_DATABASE_URL", "") if database_url.startswith("postgres")
-        else "",
-        "SECRET_KEY": "test-secret",
-        "BASE_URL": "http://kp.test",
-        "EVIDENCE_DIR": str(tmp_path_factory.mktemp("files")),
-        "OUTBOX_DIR": str(tmp_path_factory.mktemp("outbox")),
-        "JOBS_DB": str(tmp_path_factory.mktemp("jobs") / "jobs.sqlite3"),
-        "TESTING": True,
-        "WTF_CSRF_ENABLED": False,
-        "SERVER_NAME": None,
-    })
+    application = create_app(
+        {
+            "DATABASE_URL": database_url,
+            # migrations (and grants to the app's role) run as the owner when two roles are given
+            "MIGRATE_DATABASE_URL": os.environ.get("MIGRATE_DATABASE_URL", "")
+            if database_url.startswith("postgres")
+            else "",
+            "SECRET_KEY": "test-secret",
+            "BASE_URL": "http://kp.test",
+            "EVIDENCE_DIR": str(tmp_path_factory.mktemp("files")),
+            "OUTBOX_DIR": str(tmp_path_factory.mktemp("outbox")),
+            "JOBS_DB": str(tmp_path_factory.mktemp("jobs") / "jobs.sqlite3"),
+            "TESTING": True,
+            "WTF_CSRF_ENABLED": False,
+            "SERVER_NAME": None,
+        }
+    )
     with application.app_context():
         upgrade()
     yield application
@@ -160,8 +163,9 @@ def make_user(app):
 
     def make(roles=("staff",), username=None, name=None, password=PASSWORD, **fields):
         with app.app_context():
-            user = core_services.create_user(db.session, None, username or unique("u"), name or "ทดสอบ ผู้ใช้",
-                                             set(roles), password, **fields)
+            user = core_services.create_user(
+                db.session, None, username or unique("u"), name or "ทดสอบ ผู้ใช้", set(roles), password, **fields
+            )
             user_id = user.id
             db.session.remove()
         with app.app_context():
@@ -185,12 +189,25 @@ def make_asset(app):
 
         with app.app_context():
             begin_write(db.session)
-            values = {"asset_number": unique("900-69-"), "name": "เก้าอี้พลาสติก", "category": "เก้าอี้",
-                      "brand": "", "model": "", "serial_number": "", "acquired_on": None,
-                      "price": Decimal("350.00"), "location": "ห้องเก็บของ", "department": "สำนักปลัด",
-                      "lendable": True, **fields}
-            asset = Asset(tag=fields.pop("tag", None) or unique_tag(db.session),
-                          status=values.pop("status", "available"), status_note="")
+            values = {
+                "asset_number": unique("900-69-"),
+                "name": "เก้าอี้พลาสติก",
+                "category": "เก้าอี้",
+                "brand": "",
+                "model": "",
+                "serial_number": "",
+                "acquired_on": None,
+                "price": Decimal("350.00"),
+                "location": "ห้องเก็บของ",
+                "department": "สำนักปลัด",
+                "lendable": True,
+                **fields,
+            }
+            asset = Asset(
+                tag=fields.pop("tag", None) or unique_tag(db.session),
+                status=values.pop("status", "available"),
+                status_note="",
+            )
             asset.apply(values)
             asset.search_text = compute_search_text(asset.state())
             db.session.add(asset)
@@ -206,8 +223,7 @@ def make_asset(app):
 
 def login(client, username: str, password: str = PASSWORD, follow: bool = False):
     """Sign in through the real login form."""
-    return client.post("/login", data={"username": username, "password": password},
-                       follow_redirects=follow)
+    return client.post("/login", data={"username": username, "password": password}, follow_redirects=follow)
 
 
 def english(client) -> None:
@@ -248,7 +264,8 @@ def login_as(client):
 
 
 def csrf_token_from(html: str) -> str:
-    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or \
-        re.search(r'name="csrf_token" value="([^"]+)"', html)
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or re.search(
+        r'name="csrf_token" value="([^"]+)"', html
+    )
     assert match, "no CSRF token in the page"
     return match.group(1)

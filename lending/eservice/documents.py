@@ -23,8 +23,16 @@ from lending.labels import qr_matrix
 CLAUSE_RETURN = "209"  # the regulation's clause on return and compensation (see lending.documents)
 BLANK_ROWS = 6
 # The counting word (ลักษณนาม) of the register's usual categories, for the form's หน่วยนับ column.
-UNITS = {"เต็นท์": "หลัง", "เก้าอี้": "ตัว", "โต๊ะ": "ตัว", "เครื่องฉายภาพ": "เครื่อง", "คอมพิวเตอร์": "เครื่อง",
-         "กล้อง": "ตัว", "เครื่องเสียง": "ชุด", "ยานพาหนะ": "คัน"}
+UNITS = {
+    "เต็นท์": "หลัง",
+    "เก้าอี้": "ตัว",
+    "โต๊ะ": "ตัว",
+    "เครื่องฉายภาพ": "เครื่อง",
+    "คอมพิวเตอร์": "เครื่อง",
+    "กล้อง": "ตัว",
+    "เครื่องเสียง": "ชุด",
+    "ยานพาหนะ": "คัน",
+}
 
 
 def unit_of(category: str) -> str:
@@ -76,28 +84,30 @@ _T = {
         "me_blank": "ข้าพเจ้า (ชื่อ-นามสกุล) ..........................................................................",
         "on_behalf": "ในนามของ{kind} {name}",
         "on_behalf_blank": "ในนามของ (กลุ่ม/หน่วยงาน ถ้ามี) ..........................................................",
-        "group": "กลุ่ม/องค์กรชุมชน", "agency": "หน่วยงาน",
+        "group": "กลุ่ม/องค์กรชุมชน",
+        "agency": "หน่วยงาน",
         "letter": "ตามหนังสือที่ {no}",
         "live_at": "ที่อยู่ {address}",
         "live_blank": "อยู่บ้านเลขที่ .......... หมู่ที่ ....... หมู่บ้าน ........................ ตำบล ........................ "
-                      "อำเภอ ........................ จังหวัด ........................",
+        "อำเภอ ........................ จังหวัด ........................",
         "phone": "โทรศัพท์ {phone}",
         "phone_blank": "โทรศัพท์ ................................ อีเมล (ถ้ามี) ................................",
         "email": "อีเมล {email}",
         "wish": "มีความประสงค์ขอยืมพัสดุของ{agency} เพื่อใช้ในงาน {purpose} ณ {place} "
-                "ตั้งแต่วันที่ {start} ถึงวันที่ {end} รวม {days} วัน ดังรายการต่อไปนี้",
+        "ตั้งแต่วันที่ {start} ถึงวันที่ {end} รวม {days} วัน ดังรายการต่อไปนี้",
         "wish_blank": "มีความประสงค์ขอยืมพัสดุของ{agency} เพื่อใช้ในงาน .............................................."
-                      "...................... ณ (สถานที่) ............................................................ "
-                      "ตั้งแต่วันที่ ................................ ถึงวันที่ ................................ "
-                      "ดังรายการต่อไปนี้",
+        "...................... ณ (สถานที่) ............................................................ "
+        "ตั้งแต่วันที่ ................................ ถึงวันที่ ................................ "
+        "ดังรายการต่อไปนี้",
         "cols": ("ลำดับ", "รายการ", "จำนวน", "หน่วยนับ", "หมายเหตุ"),
         "promise": "ข้าพเจ้าจะดูแลรักษาพัสดุที่ยืมเป็นอย่างดี ใช้เฉพาะในงานที่ระบุข้างต้น และจะส่งคืนภายในกำหนด "
-                   "หากพัสดุชำรุดเสียหายหรือสูญหาย ข้าพเจ้ายินยอมซ่อมแซมให้คงสภาพเดิมด้วยค่าใช้จ่ายของตนเอง "
-                   "หรือชดใช้เป็นพัสดุประเภท ชนิด ขนาด ลักษณะและคุณภาพอย่างเดียวกัน "
-                   "หรือชดใช้เป็นเงินตามราคาที่เป็นอยู่ในขณะยืม",
+        "หากพัสดุชำรุดเสียหายหรือสูญหาย ข้าพเจ้ายินยอมซ่อมแซมให้คงสภาพเดิมด้วยค่าใช้จ่ายของตนเอง "
+        "หรือชดใช้เป็นพัสดุประเภท ชนิด ขนาด ลักษณะและคุณภาพอย่างเดียวกัน "
+        "หรือชดใช้เป็นเงินตามราคาที่เป็นอยู่ในขณะยืม",
         "borrower": "ผู้ขอยืม",
         "office": "สำหรับเจ้าหน้าที่",
-        "handover": "การส่งมอบ", "return": "การส่งคืน",
+        "handover": "การส่งมอบ",
+        "return": "การส่งคืน",
         "check": "ความเห็นเจ้าหน้าที่พัสดุ",
         "enough": "มีพัสดุพร้อมให้ยืมตามรายการ",
         "short": "มีไม่พอ ........................",
@@ -107,11 +117,13 @@ _T = {
         "deny": "ไม่อนุญาต เพราะ ..........................................",
         "approver": "ผู้อนุมัติ",
         "handed": "ผู้ยืมได้รับพัสดุตามรายการด้านหน้าครบถ้วน สภาพใช้การได้ เมื่อวันที่ ........................",
-        "receiver": "ผู้รับพัสดุ", "giver": "ผู้ส่งมอบ",
+        "receiver": "ผู้รับพัสดุ",
+        "giver": "ผู้ส่งมอบ",
         "returned": "ได้รับคืนพัสดุเมื่อวันที่ ........................",
         "complete": "ครบถ้วน สภาพใช้การได้",
         "damaged": "ชำรุด/สูญหาย (ระบุ) ......................................",
-        "returner": "ผู้ส่งคืน", "inspector": "ผู้ตรวจรับคืน",
+        "returner": "ผู้ส่งคืน",
+        "inspector": "ผู้ตรวจรับคืน",
         "track": "ติดตามคำขอด้วยเลขที่คำขอและหมายเลขโทรศัพท์",
         "footer": "แบบคำขอยืมพัสดุ {ref}",
         "footer_blank": "แบบคำขอยืมพัสดุ",
@@ -131,28 +143,30 @@ _T = {
         "me_blank": "I (full name) ..........................................................................",
         "on_behalf": "on behalf of the {kind} {name}",
         "on_behalf_blank": "on behalf of (group or agency, if any) ................................................",
-        "group": "community group", "agency": "agency",
+        "group": "community group",
+        "agency": "agency",
         "letter": "by letter no. {no}",
         "live_at": "address: {address}",
         "live_blank": "address: house no. .......... village no. ....... village ........................ "
-                      "subdistrict ........................ district ........................ "
-                      "province ........................",
+        "subdistrict ........................ district ........................ "
+        "province ........................",
         "phone": "phone {phone}",
         "phone_blank": "phone ................................ e-mail (if any) ................................",
         "email": "e-mail {email}",
         "wish": "ask to borrow from {agency} for {purpose}, at {place}, from {start} to {end} ({days} days), the "
-                "following items:",
+        "following items:",
         "wish_blank": "ask to borrow from {agency} for ........................................................ "
-                      "at (place) ............................................................ from "
-                      "................................ to ................................ the following items:",
+        "at (place) ............................................................ from "
+        "................................ to ................................ the following items:",
         "cols": ("No.", "Item", "Count", "Unit", "Note"),
         "promise": "I will take good care of the items, use them only for the work stated above and return them "
-                   "on time. If an item is damaged or lost I will have it repaired to its former state at my own "
-                   "cost, replace it with one of the same kind, size, character and quality, or pay its value at "
-                   "the time of borrowing.",
+        "on time. If an item is damaged or lost I will have it repaired to its former state at my own "
+        "cost, replace it with one of the same kind, size, character and quality, or pay its value at "
+        "the time of borrowing.",
         "borrower": "Borrower",
         "office": "For the office",
-        "handover": "Hand-over", "return": "Return",
+        "handover": "Hand-over",
+        "return": "Return",
         "check": "The supply officer's check",
         "enough": "The items are available",
         "short": "Not enough ........................",
@@ -162,11 +176,13 @@ _T = {
         "deny": "Not approved, because ..........................................",
         "approver": "Approver",
         "handed": "The borrower received the items overleaf, complete and in working order, on ..................",
-        "receiver": "Received by", "giver": "Handed over by",
+        "receiver": "Received by",
+        "giver": "Handed over by",
         "returned": "Items returned on ........................",
         "complete": "Complete and in working order",
         "damaged": "Damaged / lost (which) ......................................",
-        "returner": "Returned by", "inspector": "Inspected by",
+        "returner": "Returned by",
+        "inspector": "Inspected by",
         "track": "Follow the request with its reference and your phone number",
         "footer": "Request to borrow equipment {ref}",
         "footer_blank": "Request to borrow equipment",
@@ -180,7 +196,7 @@ def addressee(agency_name: str, lang: str) -> str:
     if lang == "en":
         return f"The Chief Executive, {name}" if name else "The Chief Executive"
     if name.startswith("เทศบาล"):
-        return "นายกเทศมนตรี" + name[len("เทศบาล"):]
+        return "นายกเทศมนตรี" + name[len("เทศบาล") :]
     if name.startswith("องค์การบริหารส่วน"):
         return "นายก" + name
     return f"หัวหน้า{name}" if name else "หัวหน้าหน่วยงาน"
@@ -262,9 +278,14 @@ def request_form_pdf(sheet: RequestSheet | None, settings: dict, lang: str = "th
     lang = "en" if lang == "en" else "th"
     t = _T[lang]
     agency = str(settings.get("agency_name") or "")
-    doc = ThaiDocument(lang=lang, thai_digits=lang == "th" and bool(settings.get("thai_digits_in_documents")),
-                       title=t["title"], author=agency or "Khruphan", margins=(25.0, 15.0, 18.0, 15.0),
-                       body_size=14.0)
+    doc = ThaiDocument(
+        lang=lang,
+        thai_digits=lang == "th" and bool(settings.get("thai_digits_in_documents")),
+        title=t["title"],
+        author=agency or "Khruphan",
+        margins=(25.0, 15.0, 18.0, 15.0),
+        body_size=14.0,
+    )
     d = doc.digits
 
     def long_date(value: date | None) -> str:
@@ -294,8 +315,9 @@ def request_form_pdf(sheet: RequestSheet | None, settings: dict, lang: str = "th
         person = sheet.contact_person if sheet.kind != "person" and sheet.contact_person else sheet.name
         parts = [t["me"].format(name=keep_together(person))]
         if sheet.kind != "person":
-            parts.append(t["on_behalf"].format(kind=t["group"] if sheet.kind == "group" else t["agency"],
-                                               name=sheet.name))
+            parts.append(
+                t["on_behalf"].format(kind=t["group"] if sheet.kind == "group" else t["agency"], name=sheet.name)
+            )
             if sheet.letter_no:
                 parts.append(t["letter"].format(no=sheet.letter_no))
         if sheet.address_lines:
@@ -305,21 +327,39 @@ def request_form_pdf(sheet: RequestSheet | None, settings: dict, lang: str = "th
         if sheet.email:
             parts.append(t["email"].format(email=sheet.email))
         doc.paragraph(" ".join(parts), first_line_indent=indent, space_after=0.3)
-        doc.paragraph(t["wish"].format(agency=agency, purpose=sheet.purpose, place=sheet.place,
-                                       start=long_date(sheet.start_on), end=long_date(sheet.end_on),
-                                       days=d(_days(sheet)) if lang == "th" else
-                                       f"{_days(sheet)} day" + ("s" if _days(sheet) != 1 else "")), space_after=2)
+        doc.paragraph(
+            t["wish"].format(
+                agency=agency,
+                purpose=sheet.purpose,
+                place=sheet.place,
+                start=long_date(sheet.start_on),
+                end=long_date(sheet.end_on),
+                days=d(_days(sheet)) if lang == "th" else f"{_days(sheet)} day" + ("s" if _days(sheet) != 1 else ""),
+            ),
+            space_after=2,
+        )
     c = t["cols"]
-    columns = [Column(c[0], fit=True, align="C"), Column(c[1], 5), Column(c[2], fit=True, align="R"),
-               Column(c[3], 1.2, align="C"), Column(c[4], 2)]
+    columns = [
+        Column(c[0], fit=True, align="C"),
+        Column(c[1], 5),
+        Column(c[2], fit=True, align="R"),
+        Column(c[3], 1.2, align="C"),
+        Column(c[4], 2),
+    ]
     if sheet is None:
         rows = [[str(i), "", "", "", ""] for i in range(1, BLANK_ROWS + 1)]
     else:
         rows = [[str(i), ln.name, f"{ln.count:,}", ln.unit, ln.note] for i, ln in enumerate(sheet.lines, 1)]
     doc.table(columns, rows, size=14)
     doc.paragraph(t["promise"], first_line_indent=indent, space_after=0)
-    doc.signatures([Signature(t["borrower"], person if sheet else "", "", "")], per_row=2, align="right",
-                   gap_before=6, show_date=False, position_label=False)
+    doc.signatures(
+        [Signature(t["borrower"], person if sheet else "", "", "")],
+        per_row=2,
+        align="right",
+        gap_before=6,
+        show_date=False,
+        position_label=False,
+    )
 
     if sheet and sheet.track_url:
         doc.spacer(1)
@@ -334,8 +374,9 @@ def request_form_pdf(sheet: RequestSheet | None, settings: dict, lang: str = "th
         doc.paragraph(t["ref"].format(ref="." * 25), align="C", space_after=3)
     size = doc.body_size
     _column_boxes(doc, [(t["check"], [t["enough"], t["short"]]), (t["decision"], [t["allow"], t["deny"]])], size)
-    doc.signatures([Signature(t["officer"]), Signature(t["approver"])], per_row=2, gap_before=8,
-                   position_label=False, dotted=40)
+    doc.signatures(
+        [Signature(t["officer"]), Signature(t["approver"])], per_row=2, gap_before=8, position_label=False, dotted=40
+    )
     doc.spacer(6)
     doc.rule(1)
     doc.paragraph(t["handover"], bold=True, space_after=0.5)

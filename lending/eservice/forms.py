@@ -16,8 +16,11 @@ MAX_PURPOSE, MAX_PLACE, MAX_COMMENT = 500, 300, 1000
 MAX_COUNT = 2000
 REF_PATTERN = r"^\s*[A-Za-z]-?[A-Za-z0-9]{6,12}\s*$"
 
-KIND_CHOICES = [SelectChoice(PERSON, _l("A person")), SelectChoice(GROUP, _l("A community group, temple or school")),
-                SelectChoice(AGENCY, _l("Another government agency"))]
+KIND_CHOICES = [
+    SelectChoice(PERSON, _l("A person")),
+    SelectChoice(GROUP, _l("A community group, temple or school")),
+    SelectChoice(AGENCY, _l("Another government agency")),
+]
 
 STATUS_LABELS = {
     "requested": _l("Received, being considered"),
@@ -27,8 +30,13 @@ STATUS_LABELS = {
     "rejected": _l("Not approved"),
     "cancelled": _l("Cancelled"),
 }
-SCORE_LABELS = {1: _l("Very dissatisfied"), 2: _l("Dissatisfied"), 3: _l("Neither"), 4: _l("Satisfied"),
-                5: _l("Very satisfied")}
+SCORE_LABELS = {
+    1: _l("Very dissatisfied"),
+    2: _l("Dissatisfied"),
+    3: _l("Neither"),
+    4: _l("Satisfied"),
+    5: _l("Very satisfied"),
+}
 
 
 def _text(label, limit: int, required: bool = False, **kw):
@@ -39,51 +47,82 @@ def _text(label, limit: int, required: bool = False, **kw):
 class RequestForm(BaseForm):
     """The request: who borrows, when, for what and where; the counts come as `qty-<group id>` fields."""
 
-    kind = RadioField(_l("Who borrows"), choices=KIND_CHOICES, default=PERSON,
-                      validators=[InputRequired(message=_l("Choose who borrows."))])
+    kind = RadioField(
+        _l("Who borrows"),
+        choices=KIND_CHOICES,
+        default=PERSON,
+        validators=[InputRequired(message=_l("Choose who borrows."))],
+    )
     name = _text(_l("Name (a person's full name, or the group's or agency's name)"), LIMITS["name"], True)
     contact_person = _text(_l("Contact person (for a group or an agency)"), LIMITS["contact_person"])
     letter_no = _text(_l("Letter number (for an agency)"), LIMITS["letter_no"])
-    phone = StringField(_l("Mobile phone"), validators=[
-        DataRequired(message=_l("This field is required.")), Length(max=LIMITS["phone"]),
-        Regexp(r"^[0-9๐-๙+\-\s().]{9,20}$", message=_l("Give a Thai phone number of 9 or 10 digits, such as "
-                                                         "081-234-5678."))])
-    email = StringField(_l("E-mail (optional: for news of the request)"),
-                        validators=[Optional(), Length(max=LIMITS["email"]),
-                                    Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$",
-                                           message=_l("The e-mail address is not valid."))])
+    phone = StringField(
+        _l("Mobile phone"),
+        validators=[
+            DataRequired(message=_l("This field is required.")),
+            Length(max=LIMITS["phone"]),
+            Regexp(
+                r"^[0-9๐-๙+\-\s().]{9,20}$",
+                message=_l("Give a Thai phone number of 9 or 10 digits, such as 081-234-5678."),
+            ),
+        ],
+    )
+    email = StringField(
+        _l("E-mail (optional: for news of the request)"),
+        validators=[
+            Optional(),
+            Length(max=LIMITS["email"]),
+            Regexp(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", message=_l("The e-mail address is not valid.")),
+        ],
+    )
     address = _text(_l("House number and street"), LIMITS["address"])
     village_no = _text(_l("Village no. (หมู่ที่)"), LIMITS["village_no"])
     village = _text(_l("Village"), LIMITS["village"])
     subdistrict = _text(_l("Subdistrict"), LIMITS["subdistrict"])
     district = _text(_l("District"), LIMITS["district"])
     province = _text(_l("Province"), LIMITS["province"])
-    start_on = StringField(_l("First day of use"), validators=[DataRequired(message=_l("Choose the dates.")),
-                                                               Length(max=20)])
-    end_on = StringField(_l("Day of return"), validators=[DataRequired(message=_l("Choose the dates.")),
-                                                          Length(max=20)])
-    purpose = TextAreaField(_l("What the items are for (the event)"), validators=[
-        DataRequired(message=_l("This field is required.")), Length(max=MAX_PURPOSE)])
+    start_on = StringField(
+        _l("First day of use"), validators=[DataRequired(message=_l("Choose the dates.")), Length(max=20)]
+    )
+    end_on = StringField(
+        _l("Day of return"), validators=[DataRequired(message=_l("Choose the dates.")), Length(max=20)]
+    )
+    purpose = TextAreaField(
+        _l("What the items are for (the event)"),
+        validators=[DataRequired(message=_l("This field is required.")), Length(max=MAX_PURPOSE)],
+    )
     place = _text(_l("Where they will be used"), MAX_PLACE, True)
-    consent = BooleanField(_l("I have read what is collected and why (above), and the conditions of the loan."),
-                           validators=[DataRequired(message=_l("Tick the box to send the request."))])
+    consent = BooleanField(
+        _l("I have read what is collected and why (above), and the conditions of the loan."),
+        validators=[DataRequired(message=_l("Tick the box to send the request."))],
+    )
     website = StringField(_l("Leave this field empty"), validators=[Optional(), Length(max=200)])
 
 
 class TrackForm(BaseForm):
-    ref = StringField(_l("Reference number"), validators=[
-        DataRequired(message=_l("This field is required.")), Length(max=20),
-        Regexp(REF_PATTERN, message=_l("A reference looks like K-7Q4M9XRT."))])
-    phone = StringField(_l("Mobile phone given in the request"), validators=[
-        DataRequired(message=_l("This field is required.")), Length(max=LIMITS["phone"])])
+    ref = StringField(
+        _l("Reference number"),
+        validators=[
+            DataRequired(message=_l("This field is required.")),
+            Length(max=20),
+            Regexp(REF_PATTERN, message=_l("A reference looks like K-7Q4M9XRT.")),
+        ],
+    )
+    phone = StringField(
+        _l("Mobile phone given in the request"),
+        validators=[DataRequired(message=_l("This field is required.")), Length(max=LIMITS["phone"])],
+    )
 
 
 class SurveyForm(BaseForm):
-    score = RadioField(_l("How satisfied are you with the service?"),
-                       choices=[SelectChoice(str(k), str(k)) for k in range(5, 0, -1)],
-                       validators=[InputRequired(message=_l("Choose a score from 1 to 5."))])
-    comment = TextAreaField(_l("What should we do better? (optional)"),
-                            validators=[Optional(), Length(max=MAX_COMMENT)])
+    score = RadioField(
+        _l("How satisfied are you with the service?"),
+        choices=[SelectChoice(str(k), str(k)) for k in range(5, 0, -1)],
+        validators=[InputRequired(message=_l("Choose a score from 1 to 5."))],
+    )
+    comment = TextAreaField(
+        _l("What should we do better? (optional)"), validators=[Optional(), Length(max=MAX_COMMENT)]
+    )
 
 
 class CancelForm(BaseForm):
@@ -92,4 +131,3 @@ class CancelForm(BaseForm):
 
 class EmptyForm(BaseForm):
     """Only its CSRF token: buttons that POST."""
-

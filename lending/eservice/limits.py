@@ -43,8 +43,9 @@ class RateLimited(DomainError):
     status = 429
 
     def __init__(self, minutes: int):
-        super().__init__(N_("Too many attempts from here. Try again in %(minutes)d minutes, or call the office."),
-                         minutes=minutes)
+        super().__init__(
+            N_("Too many attempts from here. Try again in %(minutes)d minutes, or call the office."), minutes=minutes
+        )
 
 
 @dataclass(frozen=True)
@@ -74,10 +75,18 @@ def _rows(session: Session, pairs: list[tuple[Rule, str]], secret: str, now: dat
     keyed = {subject_key(r.scope, s, secret): r for r, s in pairs if s}
     insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
     for key in sorted(keyed):
-        session.execute(insert(RateLimit).values(key=key, scope=keyed[key].scope, hits=0, window_start=now)
-                        .on_conflict_do_nothing(index_elements=["key"]))
-    found = session.execute(select(RateLimit).where(RateLimit.key.in_(sorted(keyed)))
-                            .order_by(RateLimit.key).with_for_update()).scalars().all()
+        session.execute(
+            insert(RateLimit)
+            .values(key=key, scope=keyed[key].scope, hits=0, window_start=now)
+            .on_conflict_do_nothing(index_elements=["key"])
+        )
+    found = (
+        session.execute(
+            select(RateLimit).where(RateLimit.key.in_(sorted(keyed))).order_by(RateLimit.key).with_for_update()
+        )
+        .scalars()
+        .all()
+    )
     out = []
     for row in found:
         r = keyed[row.key]

@@ -20,7 +20,13 @@ from core.mail import Mail, deliver
 log = logging.getLogger("khruphan.eservice")
 
 REQUESTED, APPROVED, REJECTED, CHECKED_OUT, RETURNED, CANCELLED = (
-    "requested", "approved", "rejected", "checked_out", "returned", "cancelled")
+    "requested",
+    "approved",
+    "rejected",
+    "checked_out",
+    "returned",
+    "cancelled",
+)
 EVENTS = (REQUESTED, APPROVED, REJECTED, CHECKED_OUT, RETURNED, CANCELLED)
 
 _SUBJECT = {
@@ -32,19 +38,25 @@ _SUBJECT = {
     CANCELLED: ("คำขอยืมพัสดุ {ref} ถูกยกเลิก", "Request {ref} cancelled"),
 }
 _TEXT = {
-    REQUESTED: ("{agency} ได้รับคำขอยืมพัสดุของท่านแล้ว เจ้าหน้าที่จะตรวจสอบและแจ้งผลการพิจารณาให้ทราบ",
-                "{agency} has received your request. The office will check it and tell you its decision."),
-    APPROVED: ("คำขอของท่านได้รับอนุมัติแล้ว โปรดติดต่อรับพัสดุที่{unit} ในวันที่ {start} "
-               "พร้อมบัตรประจำตัวประชาชน และลงชื่อในใบรับพัสดุ",
-               "Your request is approved. Collect the items at {unit_en} on {start_en}; bring your ID card and "
-               "sign the receipt."),
+    REQUESTED: (
+        "{agency} ได้รับคำขอยืมพัสดุของท่านแล้ว เจ้าหน้าที่จะตรวจสอบและแจ้งผลการพิจารณาให้ทราบ",
+        "{agency} has received your request. The office will check it and tell you its decision.",
+    ),
+    APPROVED: (
+        "คำขอของท่านได้รับอนุมัติแล้ว โปรดติดต่อรับพัสดุที่{unit} ในวันที่ {start} พร้อมบัตรประจำตัวประชาชน และลงชื่อในใบรับพัสดุ",
+        "Your request is approved. Collect the items at {unit_en} on {start_en}; bring your ID card and "
+        "sign the receipt.",
+    ),
     REJECTED: ("คำขอของท่านไม่ได้รับอนุมัติ{reason}", "Your request was not approved{reason_en}."),
-    CHECKED_OUT: ("ท่านได้รับพัสดุแล้ว โปรดส่งคืนภายในวันที่ {due} ในสภาพเรียบร้อย",
-                  "You have received the items. Please return them in good order by {due_en}."),
-    RETURNED: ("{agency} ได้รับคืนพัสดุแล้ว ขอบคุณที่ใช้บริการ ขอความกรุณาตอบแบบประเมินความพึงพอใจ 2 ข้อ "
-               "ที่หน้าติดตามคำขอ",
-               "{agency} has received the items back. Thank you; please answer the two questions of the "
-               "satisfaction survey on the tracking page."),
+    CHECKED_OUT: (
+        "ท่านได้รับพัสดุแล้ว โปรดส่งคืนภายในวันที่ {due} ในสภาพเรียบร้อย",
+        "You have received the items. Please return them in good order by {due_en}.",
+    ),
+    RETURNED: (
+        "{agency} ได้รับคืนพัสดุแล้ว ขอบคุณที่ใช้บริการ ขอความกรุณาตอบแบบประเมินความพึงพอใจ 2 ข้อ ที่หน้าติดตามคำขอ",
+        "{agency} has received the items back. Thank you; please answer the two questions of the "
+        "satisfaction survey on the tracking page.",
+    ),
     CANCELLED: ("คำขอของท่านถูกยกเลิกแล้ว", "Your request was cancelled."),
 }
 
@@ -65,27 +77,49 @@ def status_mail(loan: Any, event: str, settings: dict[str, Any], track_url: str)
     phone = str(settings.get("phone") or "")
     reason = (loan.decision_note or "").strip() if event == REJECTED else ""
     ref = loan.public_ref or loan.ref
-    values = {"agency": agency, "unit": unit, "unit_en": f"the supply unit ({unit})",
-              "start": format_date(loan.start_on, "th", long=True), "start_en": format_date(loan.start_on, "en"),
-              "due": format_date(loan.due_on, "th", long=True), "due_en": format_date(loan.due_on, "en"),
-              "reason": f" เหตุผล: {reason}" if reason else "", "reason_en": f": {reason}" if reason else ""}
+    values = {
+        "agency": agency,
+        "unit": unit,
+        "unit_en": f"the supply unit ({unit})",
+        "start": format_date(loan.start_on, "th", long=True),
+        "start_en": format_date(loan.start_on, "en"),
+        "due": format_date(loan.due_on, "th", long=True),
+        "due_en": format_date(loan.due_on, "en"),
+        "reason": f" เหตุผล: {reason}" if reason else "",
+        "reason_en": f": {reason}" if reason else "",
+    }
     subject_th, subject_en = (s.format(ref=ref) for s in _SUBJECT[event])
     text_th, text_en = (s.format(**values) for s in _TEXT[event])
     items_th, items_en = _lines(loan)
     dates_th = f"วันที่ใช้: {format_date(loan.start_on, 'th', long=True)} ถึง {format_date(loan.due_on, 'th', long=True)}"
     dates_en = f"Dates: {format_date(loan.start_on, 'en')} to {format_date(loan.due_on, 'en')}"
     contact = f"{unit} {agency}" + (f" โทร {phone}" if phone else "")
-    body = "\n".join([
-        f"เรียน {party.contact_person or party.name}", "", text_th, "",
-        f"เลขที่คำขอ: {ref}", dates_th, *items_th, "",
-        f"ติดตามคำขอด้วยเลขที่คำขอและหมายเลขโทรศัพท์ที่ให้ไว้: {track_url}",
-        f"สอบถาม: {contact}", "",
-        "อีเมลนี้ส่งจากระบบโดยอัตโนมัติ โปรดอย่าตอบกลับ", "",
-        "-- English --", text_en, f"Reference: {ref}", dates_en, *items_en,
-        f"Follow your request with its reference and your phone number: {track_url}",
-    ])
-    return Mail(to=party.email, subject=f"{subject_th} / {subject_en}", body=body,
-                to_name=party.contact_person or party.name)
+    body = "\n".join(
+        [
+            f"เรียน {party.contact_person or party.name}",
+            "",
+            text_th,
+            "",
+            f"เลขที่คำขอ: {ref}",
+            dates_th,
+            *items_th,
+            "",
+            f"ติดตามคำขอด้วยเลขที่คำขอและหมายเลขโทรศัพท์ที่ให้ไว้: {track_url}",
+            f"สอบถาม: {contact}",
+            "",
+            "อีเมลนี้ส่งจากระบบโดยอัตโนมัติ โปรดอย่าตอบกลับ",
+            "",
+            "-- English --",
+            text_en,
+            f"Reference: {ref}",
+            dates_en,
+            *items_en,
+            f"Follow your request with its reference and your phone number: {track_url}",
+        ]
+    )
+    return Mail(
+        to=party.email, subject=f"{subject_th} / {subject_en}", body=body, to_name=party.contact_person or party.name
+    )
 
 
 def send(config: dict[str, Any], mails: list[Mail]) -> None:

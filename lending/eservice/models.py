@@ -44,5 +44,9 @@ class OutsidersManualVersion(Audited, db.Model):
     published_by: Mapped[User | None] = relationship()
 
     def state(self) -> dict[str, Any]:
-        return {"number": self.number, "fiscal_year": self.fiscal_year, "sha256": self.sha256,
-                "settings": self.settings}
+        return {
+            "number": self.number,
+            "fiscal_year": self.fiscal_year,
+            "sha256": self.sha256,
+            "settings": self.settings,
+        }

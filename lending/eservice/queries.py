@@ -37,8 +37,9 @@ class Day:
     state: str  # past, none, some, all
 
 
-def month_grid(session: Session, group: LendingGroup, total: int, year: int, month: int,
-               today: date) -> list[list[Day | None]]:
+def month_grid(
+    session: Session, group: LendingGroup, total: int, year: int, month: int, today: date
+) -> list[list[Day | None]]:
     """Weeks (Monday first) of the month; each day with its free count and how full it is."""
     free = outside_queries.month_availability(session, group.id, year, month, today)
     weeks: list[list[Day | None]] = []

@@ -36,9 +36,20 @@ def _secret(config: dict[str, Any]) -> str:
     return str(config.get("SECRET_KEY") or "")
 
 
-def submit_request(session: Session, party: PartyDetails, lines: list[tuple[int, int]], *, start_on: date,
-                   due_on: date, purpose: str, place: str, address: str, honeypot: str = "",
-                   config: dict[str, Any] | None = None, now: datetime | None = None) -> Loan:
+def submit_request(
+    session: Session,
+    party: PartyDetails,
+    lines: list[tuple[int, int]],
+    *,
+    start_on: date,
+    due_on: date,
+    purpose: str,
+    place: str,
+    address: str,
+    honeypot: str = "",
+    config: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> Loan:
     """A request from the public form, under the limits per address and per phone number.
 
     A filled honeypot counts against the address and is refused; otherwise the limits are checked first
@@ -52,8 +63,18 @@ def submit_request(session: Session, party: PartyDetails, lines: list[tuple[int,
         raise HoneypotFilled(N_("The request could not be sent. Reload the page and try again, or call the office."))
     pairs = [by_address, (limits.rule(limits.REQUEST_PHONE, config), phone_key(party.phone))]
     limits.check(session, pairs, secret, now)
-    loan = outside.request_outside(session, None, party, lines, start_on=start_on, due_on=due_on,
-                                   purpose=purpose, place=place, channel=ESERVICE, now=now)
+    loan = outside.request_outside(
+        session,
+        None,
+        party,
+        lines,
+        start_on=start_on,
+        due_on=due_on,
+        purpose=purpose,
+        place=place,
+        channel=ESERVICE,
+        now=now,
+    )
     limits.count(session, pairs, secret, now)
     return loan
 
@@ -61,16 +82,26 @@ def submit_request(session: Session, party: PartyDetails, lines: list[tuple[int,
 NO_MATCH = N_("No request matches this reference and phone number. Check both and try again.")
 
 
-def open_request(session: Session, ref: str, phone: str, *, address: str, config: dict[str, Any] | None = None,
-                 now: datetime | None = None) -> Loan:
+def open_request(
+    session: Session,
+    ref: str,
+    phone: str,
+    *,
+    address: str,
+    config: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> Loan:
     """The request of this reference whose borrower gave this phone; NotFound with one message whether the
     reference exists or not. Failed look-ups count per address, per reference and per phone number."""
     config = config or {}
     now = now or utcnow()
     secret = _secret(config)
     ref = normal_ref(ref)
-    pairs = [(limits.rule(limits.TRACK_IP, config), address), (limits.rule(limits.TRACK_REF, config), ref),
-             (limits.rule(limits.TRACK_PHONE, config), phone_key(phone))]
+    pairs = [
+        (limits.rule(limits.TRACK_IP, config), address),
+        (limits.rule(limits.TRACK_REF, config), ref),
+        (limits.rule(limits.TRACK_PHONE, config), phone_key(phone)),
+    ]
     limits.check(session, pairs, secret, now)
     loan = outside.find_request(session, ref, phone)
     if loan is None:
@@ -87,9 +118,19 @@ def request_sheet(loan: Loan, track_url: str) -> RequestSheet:
     """What the printable form shows of one request (its borrower's own details only)."""
     party = loan.party
     return RequestSheet(
-        ref=loan.public_ref or loan.ref, submitted_on=bangkok_date(loan.requested_at), kind=party.kind,
-        name=party.name, contact_person=party.contact_person, letter_no=party.letter_no, phone=party.phone,
-        email=party.email, address_lines=tuple(party.postal_lines()), purpose=loan.purpose, place=loan.place,
-        start_on=loan.start_on, end_on=loan.due_on,
+        ref=loan.public_ref or loan.ref,
+        submitted_on=bangkok_date(loan.requested_at),
+        kind=party.kind,
+        name=party.name,
+        contact_person=party.contact_person,
+        letter_no=party.letter_no,
+        phone=party.phone,
+        email=party.email,
+        address_lines=tuple(party.postal_lines()),
+        purpose=loan.purpose,
+        place=loan.place,
+        start_on=loan.start_on,
+        end_on=loan.due_on,
         lines=tuple(SheetLine(ln.group.name, ln.count, unit_of(ln.group.category)) for ln in loan.lines),
-        track_url=track_url)
+        track_url=track_url,
+    )

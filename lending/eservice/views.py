@@ -46,10 +46,24 @@ MAX_GRANTS = 5
 _QTY = re.compile(r"^qty-([0-9]{1,12})$")
 
 
-_EN_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
-              "November", "December")
-_WEEKDAYS = {"th": ("จ.", "อ.", "พ.", "พฤ.", "ศ.", "ส.", "อา."),
-             "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")}
+_EN_MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+_WEEKDAYS = {
+    "th": ("จ.", "อ.", "พ.", "พฤ.", "ศ.", "ส.", "อา."),
+    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+}
 
 
 @bp.context_processor
@@ -125,9 +139,16 @@ def home():
         problem, start, end = _("Choose dates from today on."), None, None
     rows, refused = _catalogue(start, end) if not problem else _catalogue(None, None)
     settings = get_settings(db.session)
-    return render_template("lending/eservice/home.html", rows=rows, start=start, end=end,
-                           problem=problem or refused, today=_today(),
-                           eservice_url=external_url(url_for("eservice.home")), notice=pdpa.notice(settings))
+    return render_template(
+        "lending/eservice/home.html",
+        rows=rows,
+        start=start,
+        end=end,
+        problem=problem or refused,
+        today=_today(),
+        eservice_url=external_url(url_for("eservice.home")),
+        notice=pdpa.notice(settings),
+    )
 
 
 @bp.route("/calendar/<int:group_id>")
@@ -152,10 +173,18 @@ def calendar(group_id: int):
     weeks = queries.month_grid(db.session, group, total, year, month, today)
     prev_m = queries.shift_month(year, month, -1)
     next_m = queries.shift_month(year, month, 1)
-    return render_template("lending/eservice/calendar.html", group=group, total=total, weeks=weeks, year=year,
-                           month=month, first_day=date(year, month, 1),
-                           prev_month=prev_m if prev_m >= first else None,
-                           next_month=next_m if next_m <= last else None, today=today)
+    return render_template(
+        "lending/eservice/calendar.html",
+        group=group,
+        total=total,
+        weeks=weeks,
+        year=year,
+        month=month,
+        first_day=date(year, month, 1),
+        prev_month=prev_m if prev_m >= first else None,
+        next_month=next_m if next_m <= last else None,
+        today=today,
+    )
 
 
 @bp.route("/photo/<int:group_id>")
@@ -186,6 +215,7 @@ def qr():
 
 
 # --- the request ---------------------------------------------------------------------------------
+
 
 def _counts(rows) -> tuple[list[tuple[int, int]], str]:
     """The counts asked for, from the `qty-<group id>` fields; a message for anything that is not a count."""
@@ -228,17 +258,25 @@ def _area(value: str | None, kind: str) -> str:
     text = (value or "").strip()
     for prefix in _AREA_PREFIXES[kind]:
         if text.startswith(prefix) and len(text) > len(prefix):
-            return text[len(prefix):].strip()
+            return text[len(prefix) :].strip()
     return text
 
 
 def _party(form: RequestForm) -> PartyDetails:
-    return PartyDetails(kind=form.kind.data, name=form.name.data or "", phone=form.phone.data or "",
-                        contact_person=form.contact_person.data or "", email=(form.email.data or "").strip(),
-                        address=form.address.data or "", village_no=form.village_no.data or "",
-                        village=form.village.data or "", subdistrict=_area(form.subdistrict.data, "subdistrict"),
-                        district=_area(form.district.data, "district"),
-                        province=_area(form.province.data, "province"), letter_no=form.letter_no.data or "")
+    return PartyDetails(
+        kind=form.kind.data,
+        name=form.name.data or "",
+        phone=form.phone.data or "",
+        contact_person=form.contact_person.data or "",
+        email=(form.email.data or "").strip(),
+        address=form.address.data or "",
+        village_no=form.village_no.data or "",
+        village=form.village.data or "",
+        subdistrict=_area(form.subdistrict.data, "subdistrict"),
+        district=_area(form.district.data, "district"),
+        province=_area(form.province.data, "province"),
+        letter_no=form.letter_no.data or "",
+    )
 
 
 @bp.route("/request", methods=["GET", "POST"])
@@ -265,10 +303,21 @@ def request_form():
         lines, problem = _counts(rows)
         if not problem:
             try:
-                outcome = submit_once("loan.requested", lambda: services.submit_request(
-                    db.session, _party(form), lines, start_on=start, due_on=end, purpose=form.purpose.data or "",
-                    place=form.place.data or "", address=_address(), honeypot=request.form.get(HONEYPOT, ""),
-                    config=current_app.config))
+                outcome = submit_once(
+                    "loan.requested",
+                    lambda: services.submit_request(
+                        db.session,
+                        _party(form),
+                        lines,
+                        start_on=start,
+                        due_on=end,
+                        purpose=form.purpose.data or "",
+                        place=form.place.data or "",
+                        address=_address(),
+                        honeypot=request.form.get(HONEYPOT, ""),
+                        config=current_app.config,
+                    ),
+                )
             except services.HoneypotFilled as err:
                 return render_template("core/error.html", code=400, message=_(err.message)), 400
             except RateLimited as err:
@@ -282,10 +331,18 @@ def request_form():
                     abort(404)
                 _grant(loan.public_ref, form.phone.data or "")
                 if not outcome.replayed:
-                    mails.send(current_app.config, [mails.status_mail(loan, mails.REQUESTED, settings,
-                                                                      _track_url(loan.public_ref))])
-                    flash(_("Your request was sent. Its reference is %(ref)s: keep it with your phone number to "
-                            "follow the request.", ref=loan.public_ref), "success")
+                    mails.send(
+                        current_app.config,
+                        [mails.status_mail(loan, mails.REQUESTED, settings, _track_url(loan.public_ref))],
+                    )
+                    flash(
+                        _(
+                            "Your request was sent. Its reference is %(ref)s: keep it with your phone number to "
+                            "follow the request.",
+                            ref=loan.public_ref,
+                        ),
+                        "success",
+                    )
                 return redirect(url_for("eservice.status", ref=loan.public_ref))
     elif request.method == "POST" and not problem:
         problem = _("Check the fields marked below.")
@@ -294,9 +351,20 @@ def request_form():
         for key in request.args:
             if _QTY.match(key):
                 asked[key] = request.args.get(key, "")[:5]
-    return render_template("lending/eservice/request.html", form=form, rows=rows, asked=asked, start=start, end=end,
-                           problem=problem or refused, today=_today(), kinds=KIND_CHOICES, honeypot=HONEYPOT,
-                           notice=pdpa.notice(settings), max_count=MAX_COUNT), status
+    return render_template(
+        "lending/eservice/request.html",
+        form=form,
+        rows=rows,
+        asked=asked,
+        start=start,
+        end=end,
+        problem=problem or refused,
+        today=_today(),
+        kinds=KIND_CHOICES,
+        honeypot=HONEYPOT,
+        notice=pdpa.notice(settings),
+        max_count=MAX_COUNT,
+    ), status
 
 
 @bp.route("/form.pdf")
@@ -313,6 +381,7 @@ def blank_form():
 
 # --- tracking ------------------------------------------------------------------------------------
 
+
 @bp.route("/track", methods=["GET", "POST"])
 @public
 def track():
@@ -323,8 +392,9 @@ def track():
     problem, status = "", 200
     if form.validate_on_submit():
         try:
-            loan = services.open_request(db.session, form.ref.data, form.phone.data, address=_address(),
-                                         config=current_app.config)
+            loan = services.open_request(
+                db.session, form.ref.data, form.phone.data, address=_address(), config=current_app.config
+            )
         except RateLimited as err:
             problem, status = _(err.message, **err.params), 429
         except DomainError as err:
@@ -332,8 +402,9 @@ def track():
         else:
             _grant(loan.public_ref, form.phone.data)
             return redirect(url_for("eservice.status", ref=loan.public_ref))
-    return render_template("lending/eservice/track.html", form=form, problem=problem,
-                           opened=list((session.get(GRANTS) or {}).keys())), status
+    return render_template(
+        "lending/eservice/track.html", form=form, problem=problem, opened=list((session.get(GRANTS) or {}).keys())
+    ), status
 
 
 @bp.route("/track/<ref>")
@@ -344,8 +415,15 @@ def status(ref: str):
     if loan is None:
         return redirect(url_for("eservice.track", ref=ref[:20]))
     state = services.status_of(db.session, loan)
-    return render_template("lending/eservice/status.html", s=state, labels=STATUS_LABELS, survey=SurveyForm(),
-                           scores=SCORE_LABELS, cancel=CancelForm(), forget=EmptyForm())
+    return render_template(
+        "lending/eservice/status.html",
+        s=state,
+        labels=STATUS_LABELS,
+        survey=SurveyForm(),
+        scores=SCORE_LABELS,
+        cancel=CancelForm(),
+        forget=EmptyForm(),
+    )
 
 
 @bp.route("/track/<ref>/form.pdf")
@@ -420,6 +498,7 @@ def forget():
 
 # --- the manual for outsiders and the notice about personal data ------------------------------------
 
+
 @bp.route("/privacy")
 @public
 def privacy():
@@ -432,11 +511,15 @@ def privacy():
 def manual_page():
     """The manual for outsiders as it reads now, from the live settings."""
     url = external_url(url_for("eservice.home"))
-    return render_template("lending/eservice/manual.html",
-                           sections=manual.manual_content(db.session, get_settings(db.session), eservice_url=url),
-                           flow=manual.FLOW, branch=manual.FLOW_BRANCH, form=EmptyForm(),
-                           can_publish=manual.can_publish(actor()),
-                           latest=next(iter(manual.versions(db.session)), None))
+    return render_template(
+        "lending/eservice/manual.html",
+        sections=manual.manual_content(db.session, get_settings(db.session), eservice_url=url),
+        flow=manual.FLOW,
+        branch=manual.FLOW_BRANCH,
+        form=EmptyForm(),
+        can_publish=manual.can_publish(actor()),
+        latest=next(iter(manual.versions(db.session)), None),
+    )
 
 
 @bp.route("/manual.pdf")
@@ -457,13 +540,19 @@ def manual_publish():
         flash(_("The form expired; nothing was published."), "danger")
         return redirect(url_for("eservice.manual_page"))
     url = external_url(url_for("eservice.home"))
-    outcome = submit_once("outsiders_manual.published",
-                          lambda: manual.publish_manual(db.session, actor(), file_store(), eservice_url=url))
+    outcome = submit_once(
+        "outsiders_manual.published", lambda: manual.publish_manual(db.session, actor(), file_store(), eservice_url=url)
+    )
     if outcome.replayed:
         flash(_("This form was already sent; here is what it made."), "info")
     else:
-        flash(_("Version %(n)d of the manual for outsiders was published and filed as evidence.",
-                n=outcome.created.number), "success")
+        flash(
+            _(
+                "Version %(n)d of the manual for outsiders was published and filed as evidence.",
+                n=outcome.created.number,
+            ),
+            "success",
+        )
     return redirect(url_for("eservice.manual_versions"))
 
 

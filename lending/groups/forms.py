@@ -17,8 +17,11 @@ MAX_CODES = 2000
 
 
 class GroupForm(BaseForm):
-    name = StringField(_l("Name of the group"), validators=[DataRequired(), Length(max=200)],
-                       description=_l("As the public reads it, e.g. “Plastic chairs”."))
+    name = StringField(
+        _l("Name of the group"),
+        validators=[DataRequired(), Length(max=200)],
+        description=_l("As the public reads it, e.g. “Plastic chairs”."),
+    )
     category = StringField(_l("Category"), validators=[DataRequired(), Length(max=100)])
     model = StringField(_l("Model"), validators=[Optional(), Length(max=100)])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=2000)])
@@ -28,8 +31,11 @@ class GroupForm(BaseForm):
 
 
 class MembersForm(BaseForm):
-    codes = TextAreaField(_l("Asset numbers or tags"), validators=[DataRequired(), Length(max=60000)],
-                          description=_l("One per line or separated by commas; a run as 416-59-0001..0150."))
+    codes = TextAreaField(
+        _l("Asset numbers or tags"),
+        validators=[DataRequired(), Length(max=60000)],
+        description=_l("One per line or separated by commas; a run as 416-59-0001..0150."),
+    )
     remove = BooleanField(_l("Take these out of the group"))
 
 
@@ -85,7 +91,7 @@ def counts_from(form: Any, prefix: str = "count-") -> list[tuple[int, int]]:
     for key, value in form.items():
         if not key.startswith(prefix):
             continue
-        group_id = as_id(key[len(prefix):])
+        group_id = as_id(key[len(prefix) :])
         text = str(value or "").strip()
         if group_id is None or not text:
             continue

@@ -32,9 +32,15 @@ class LendingGroup(Audited, db.Model):
     __mapper_args__ = {"version_id_col": version}
 
     def state(self) -> dict:
-        return {"name": self.name, "category": self.category, "model": self.model,
-                "description": self.description, "public": self.public, "active": self.active,
-                "photo_sha256": self.photo_sha256}
+        return {
+            "name": self.name,
+            "category": self.category,
+            "model": self.model,
+            "description": self.description,
+            "public": self.public,
+            "active": self.active,
+            "photo_sha256": self.photo_sha256,
+        }
 
 
 class LoanLine(Audited, db.Model):

@@ -40,8 +40,9 @@ def reserving_line_clause():
 
 def holding_item_clause():
     """Loans whose numbered items hold their assets (the same, plus handed over)."""
-    return and_(Loan.status.in_((APPROVED, CHECKED_OUT, REQUESTED)),
-                or_(Loan.status != REQUESTED, Loan.officer_at.is_not(None)))
+    return and_(
+        Loan.status.in_((APPROVED, CHECKED_OUT, REQUESTED)), or_(Loan.status != REQUESTED, Loan.officer_at.is_not(None))
+    )
 
 
 def _unindexed(session: Session, column):
@@ -54,33 +55,54 @@ def capacity(session: Session, group_ids: list[int]) -> dict[int, int]:
     """The usable assets of each group: lendable, and available or on loan (not in repair, lost or disposed)."""
     if not group_ids:
         return {}
-    rows = session.execute(select(Asset.lending_group_id, func.count(Asset.id))
-                           .where(Asset.lending_group_id.in_(group_ids), Asset.lendable.is_(True),
-                                  Asset.status.in_(USABLE))
-                           .group_by(Asset.lending_group_id)).all()
+    rows = session.execute(
+        select(Asset.lending_group_id, func.count(Asset.id))
+        .where(Asset.lending_group_id.in_(group_ids), Asset.lendable.is_(True), Asset.status.in_(USABLE))
+        .group_by(Asset.lending_group_id)
+    ).all()
     out = {g: 0 for g in group_ids}
     out.update({g: n for g, n in rows})
     return out
 
 
-def reserved_per_day(session: Session, group_ids: list[int], start_on: date, end_on: date, today: date,
-                     exclude_loan_id: int | None = None) -> dict[int, dict[date, int]]:
+def reserved_per_day(
+    session: Session,
+    group_ids: list[int],
+    start_on: date,
+    end_on: date,
+    today: date,
+    exclude_loan_id: int | None = None,
+) -> dict[int, dict[date, int]]:
     """How many of each group are held on each day of [start_on, end_on] (two queries, then a sweep)."""
     days = _days(start_on, end_on)
     out: dict[int, dict[date, int]] = {g: dict.fromkeys(days, 0) for g in group_ids}
     if not group_ids or not days:
         return out
-    lines = (select(LoanLine.group_id, LoanLine.count, Loan.start_on, Loan.due_on)
-             .select_from(Loan).join(LoanLine, LoanLine.loan_id == Loan.id)
-             .where(_unindexed(session, LoanLine.group_id).in_(group_ids), reserving_line_clause(),
-                    Loan.start_on <= end_on, Loan.due_on >= start_on))
-    items = (select(Asset.lending_group_id, func.count(LoanItem.id), Loan.start_on, Loan.due_on, Loan.status)
-             .select_from(Loan).join(LoanItem, LoanItem.loan_id == Loan.id).join(Asset, Asset.id == LoanItem.asset_id)
-             .where(_unindexed(session, Asset.lending_group_id).in_(group_ids), holding_item_clause(),
-                    LoanItem.condition.is_(None),
-                    Loan.start_on <= end_on,
-                    or_(Loan.due_on >= start_on, and_(Loan.status == CHECKED_OUT, Loan.due_on < today)))
-             .group_by(Asset.lending_group_id, Loan.id, Loan.start_on, Loan.due_on, Loan.status))
+    lines = (
+        select(LoanLine.group_id, LoanLine.count, Loan.start_on, Loan.due_on)
+        .select_from(Loan)
+        .join(LoanLine, LoanLine.loan_id == Loan.id)
+        .where(
+            _unindexed(session, LoanLine.group_id).in_(group_ids),
+            reserving_line_clause(),
+            Loan.start_on <= end_on,
+            Loan.due_on >= start_on,
+        )
+    )
+    items = (
+        select(Asset.lending_group_id, func.count(LoanItem.id), Loan.start_on, Loan.due_on, Loan.status)
+        .select_from(Loan)
+        .join(LoanItem, LoanItem.loan_id == Loan.id)
+        .join(Asset, Asset.id == LoanItem.asset_id)
+        .where(
+            _unindexed(session, Asset.lending_group_id).in_(group_ids),
+            holding_item_clause(),
+            LoanItem.condition.is_(None),
+            Loan.start_on <= end_on,
+            or_(Loan.due_on >= start_on, and_(Loan.status == CHECKED_OUT, Loan.due_on < today)),
+        )
+        .group_by(Asset.lending_group_id, Loan.id, Loan.start_on, Loan.due_on, Loan.status)
+    )
     if exclude_loan_id is not None:
         lines = lines.where(Loan.id != exclude_loan_id)
         items = items.where(Loan.id != exclude_loan_id)
@@ -102,8 +124,14 @@ def reserved_per_day(session: Session, group_ids: list[int], start_on: date, end
     return out
 
 
-def availability(session: Session, group_ids: list[int], start_on: date, end_on: date, today: date,
-                 exclude_loan_id: int | None = None) -> dict[int, dict[date, int]]:
+def availability(
+    session: Session,
+    group_ids: list[int],
+    start_on: date,
+    end_on: date,
+    today: date,
+    exclude_loan_id: int | None = None,
+) -> dict[int, dict[date, int]]:
     """Free assets of each group on each day of [start_on, end_on] (never below zero)."""
     size = capacity(session, group_ids)
     held = reserved_per_day(session, group_ids, start_on, end_on, today, exclude_loan_id)
@@ -130,9 +158,16 @@ class GroupRow:
         return min(self.per_day.values()) if self.per_day else self.total
 
 
-def groups(session: Session, *, public_only: bool = False, active_only: bool = True,
-           start_on: date | None = None, end_on: date | None = None, today: date | None = None,
-           categories: tuple[str, ...] = ()) -> list[GroupRow]:
+def groups(
+    session: Session,
+    *,
+    public_only: bool = False,
+    active_only: bool = True,
+    start_on: date | None = None,
+    end_on: date | None = None,
+    today: date | None = None,
+    categories: tuple[str, ...] = (),
+) -> list[GroupRow]:
     """The lending groups (by name), with their size and, for a date range, how many are free each day."""
     stmt = select(LendingGroup).order_by(LendingGroup.category, LendingGroup.name)
     if public_only:
@@ -144,35 +179,79 @@ def groups(session: Session, *, public_only: bool = False, active_only: bool = T
     found = list(session.execute(stmt).scalars())
     ids = [g.id for g in found]
     size = capacity(session, ids)
-    members = dict(session.execute(select(Asset.lending_group_id, func.count(Asset.id))
-                                   .where(Asset.lending_group_id.in_(ids), Asset.status != "disposed")
-                                   .group_by(Asset.lending_group_id)).all()) if ids else {}
+    members = (
+        dict(
+            session.execute(
+                select(Asset.lending_group_id, func.count(Asset.id))
+                .where(Asset.lending_group_id.in_(ids), Asset.status != "disposed")
+                .group_by(Asset.lending_group_id)
+            ).all()
+        )
+        if ids
+        else {}
+    )
     per_day: dict[int, dict[date, int]] = {g: {} for g in ids}
     if start_on is not None and end_on is not None and ids:
         per_day = availability(session, ids, start_on, end_on, today or start_on)
-    return [GroupRow(id=g.id, name=g.name, category=g.category, model=g.model, description=g.description,
-                     public=g.public, active=g.active, photo_sha256=g.photo_sha256, total=size.get(g.id, 0),
-                     members=members.get(g.id, 0), per_day=per_day.get(g.id, {})) for g in found]
+    return [
+        GroupRow(
+            id=g.id,
+            name=g.name,
+            category=g.category,
+            model=g.model,
+            description=g.description,
+            public=g.public,
+            active=g.active,
+            photo_sha256=g.photo_sha256,
+            total=size.get(g.id, 0),
+            members=members.get(g.id, 0),
+            per_day=per_day.get(g.id, {}),
+        )
+        for g in found
+    ]
 
 
 def group_assets(session: Session, group_id: int) -> list[Asset]:
     """The numbered assets of a group, by number."""
-    return list(session.execute(select(Asset).where(Asset.lending_group_id == group_id)
-                                .order_by(Asset.asset_number)).scalars())
+    return list(
+        session.execute(select(Asset).where(Asset.lending_group_id == group_id).order_by(Asset.asset_number)).scalars()
+    )
 
 
-def suggest_assets(session: Session, group_id: int, count: int, start_on: date, due_on: date, today: date,
-                   exclude_loan_id: int | None = None) -> list[Asset]:
+def suggest_assets(
+    session: Session,
+    group_id: int,
+    count: int,
+    start_on: date,
+    due_on: date,
+    today: date,
+    exclude_loan_id: int | None = None,
+) -> list[Asset]:
     """`count` numbered assets of the group that can leave now: available on the register and not held by
     another loan's item on these days, in asset-number order (the order they are stacked and counted)."""
-    held = (select(LoanItem.asset_id).join(Loan, Loan.id == LoanItem.loan_id)
-            .where(holding_item_clause(), LoanItem.condition.is_(None), Loan.start_on <= due_on,
-                   or_(Loan.due_on >= start_on, and_(Loan.status == CHECKED_OUT, Loan.due_on < today))))
+    held = (
+        select(LoanItem.asset_id)
+        .join(Loan, Loan.id == LoanItem.loan_id)
+        .where(
+            holding_item_clause(),
+            LoanItem.condition.is_(None),
+            Loan.start_on <= due_on,
+            or_(Loan.due_on >= start_on, and_(Loan.status == CHECKED_OUT, Loan.due_on < today)),
+        )
+    )
     if exclude_loan_id is not None:
         held = held.where(Loan.id != exclude_loan_id)
-    stmt = (select(Asset).where(Asset.lending_group_id == group_id, Asset.lendable.is_(True),
-                                Asset.status == AVAILABLE, Asset.id.not_in(held))
-            .order_by(Asset.asset_number).limit(max(0, count)))
+    stmt = (
+        select(Asset)
+        .where(
+            Asset.lending_group_id == group_id,
+            Asset.lendable.is_(True),
+            Asset.status == AVAILABLE,
+            Asset.id.not_in(held),
+        )
+        .order_by(Asset.asset_number)
+        .limit(max(0, count))
+    )
     return list(session.execute(stmt).scalars())
 
 
@@ -185,8 +264,11 @@ def resolve_codes(session: Session, codes: list[str]) -> tuple[list[Asset], list
         return [], []
     numbers = {normalise_asset_number(c): c for c in codes}
     tags = {normalise_tag(c): c for c in codes}
-    found = list(session.execute(select(Asset).where(or_(Asset.asset_number.in_(list(numbers)),
-                                                         Asset.tag.in_(list(tags))))).scalars())
+    found = list(
+        session.execute(
+            select(Asset).where(or_(Asset.asset_number.in_(list(numbers)), Asset.tag.in_(list(tags))))
+        ).scalars()
+    )
     by_code: dict[str, Asset] = {}
     for asset in found:
         if asset.asset_number in numbers:

@@ -37,8 +37,9 @@ def needs_of(session: Session, loan: Loan) -> Counter:
         need[line.group_id] += line.count
     loose = [i.asset_id for i in loan.items if i.line_id is None]
     if loose:
-        for group_id in session.execute(select(Asset.lending_group_id).where(
-                Asset.id.in_(loose), Asset.lending_group_id.is_not(None))).scalars():
+        for group_id in session.execute(
+            select(Asset.lending_group_id).where(Asset.id.in_(loose), Asset.lending_group_id.is_not(None))
+        ).scalars():
             need[group_id] += 1
     return need
 
@@ -56,6 +57,11 @@ def capacity_error(session: Session, loan: Loan, today: date) -> Conflict | None
     for group_id in sorted(need):
         for day, n in sorted(free[group_id].items()):
             if n < need[group_id]:
-                return Conflict(N_("Only %(free)d of %(group)s are free on %(day)s; this request needs %(need)d."),
-                                free=n, group=groups[group_id].name, day=format_numeric(day), need=need[group_id])
+                return Conflict(
+                    N_("Only %(free)d of %(group)s are free on %(day)s; this request needs %(need)d."),
+                    free=n,
+                    group=groups[group_id].name,
+                    day=format_numeric(day),
+                    need=need[group_id],
+                )
     return None

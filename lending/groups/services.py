@@ -41,14 +41,31 @@ def _deny() -> None:
 
 # --- setting groups up ---------------------------------------------------------------------------
 
-def save_group(session: Session, actor: User, *, name: str, category: str, model: str = "",
-               description: str = "", public: bool = False, active: bool = True, group_id: int | None = None,
-               version: int | None = None) -> LendingGroup:
+
+def save_group(
+    session: Session,
+    actor: User,
+    *,
+    name: str,
+    category: str,
+    model: str = "",
+    description: str = "",
+    public: bool = False,
+    active: bool = True,
+    group_id: int | None = None,
+    version: int | None = None,
+) -> LendingGroup:
     """Create a lending group, or change one (`group_id` with the version the form was opened at)."""
     if not can_manage_groups(actor):
         _deny()
-    values = {"name": clean_text(name, 200), "category": clean_text(category, 100), "model": clean_text(model, 100),
-              "description": clean_text(description, 2000), "public": bool(public), "active": bool(active)}
+    values = {
+        "name": clean_text(name, 200),
+        "category": clean_text(category, 100),
+        "model": clean_text(model, 100),
+        "description": clean_text(description, 2000),
+        "public": bool(public),
+        "active": bool(active),
+    }
     if not values["name"] or not values["category"]:
         raise DomainError(N_("Give the group's name and category."))
     begin_write(session)
@@ -116,17 +133,33 @@ def set_members(session: Session, actor: User, group_id: int, asset_ids: list[in
     if not changed:
         session.rollback()
         return 0
-    record(session, actor, "lending_group.members_added" if add else "lending_group.members_removed", groups[0],
-           {"assets": [a.id for a in changed], "asset_numbers": [a.asset_number for a in changed]})
+    record(
+        session,
+        actor,
+        "lending_group.members_added" if add else "lending_group.members_removed",
+        groups[0],
+        {"assets": [a.id for a in changed], "asset_numbers": [a.asset_number for a in changed]},
+    )
     session.commit()
     return len(changed)
 
 
 # --- a staff request by count ------------------------------------------------------------------------
 
+
 @workflow._refuse_stale
-def request_by_count(session: Session, actor: User, lines: list[tuple[int, int]], *, purpose: str, place: str,
-                     off_premises: bool, start_on: date, due_on: date, now: datetime | None = None) -> Loan:
+def request_by_count(
+    session: Session,
+    actor: User,
+    lines: list[tuple[int, int]],
+    *,
+    purpose: str,
+    place: str,
+    off_premises: bool,
+    start_on: date,
+    due_on: date,
+    now: datetime | None = None,
+) -> Loan:
     """A staff member's request for counts from lending groups, for official use (channel `staff`).
 
     The head's approval is asked as for numbered items: use outside the office, or a group whose dearest
@@ -154,8 +187,12 @@ def request_by_count(session: Session, actor: User, lines: list[tuple[int, int]]
     if (due_on - start_on).days > workflow.MAX_LOAN_DAYS:
         raise DomainError(N_("A loan lasts at most %(days)d days."), days=workflow.MAX_LOAN_DAYS)
     begin_write(session)
-    found = {g.id: g for g in session.execute(select(LendingGroup).where(
-        LendingGroup.id.in_(sorted(merged)), LendingGroup.active.is_(True))).scalars()}
+    found = {
+        g.id: g
+        for g in session.execute(
+            select(LendingGroup).where(LendingGroup.id.in_(sorted(merged)), LendingGroup.active.is_(True))
+        ).scalars()
+    }
     if len(found) != len(merged):
         session.rollback()
         raise NotFound(N_("One of the chosen items does not exist."))
@@ -164,32 +201,63 @@ def request_by_count(session: Session, actor: User, lines: list[tuple[int, int]]
         least = min(free[group_id].values())
         if least < n:
             session.rollback()
-            raise Conflict(N_("Only %(free)d of %(group)s are free on those days; ask for fewer or other days."),
-                           free=least, group=found[group_id].name)
-    dearest = list(session.execute(select(Asset).where(Asset.lending_group_id.in_(sorted(merged)))
-                                   .order_by(Asset.price.desc()).limit(1)).scalars())
+            raise Conflict(
+                N_("Only %(free)d of %(group)s are free on those days; ask for fewer or other days."),
+                free=least,
+                group=found[group_id].name,
+            )
+    dearest = list(
+        session.execute(
+            select(Asset).where(Asset.lending_group_id.in_(sorted(merged))).order_by(Asset.price.desc()).limit(1)
+        ).scalars()
+    )
     settings = get_settings(session)
-    loan = Loan(ref=f"pending-{uuid.uuid4().hex}", borrower_id=actor.id, channel="staff", purpose=purpose,
-                place=place, off_premises=bool(off_premises), start_on=start_on, due_on=due_on, status=REQUESTED,
-                requested_at=now, needs_head=workflow.needs_head_approval(settings, dearest, bool(off_premises)))
+    loan = Loan(
+        ref=f"pending-{uuid.uuid4().hex}",
+        borrower_id=actor.id,
+        channel="staff",
+        purpose=purpose,
+        place=place,
+        off_premises=bool(off_premises),
+        start_on=start_on,
+        due_on=due_on,
+        status=REQUESTED,
+        requested_at=now,
+        needs_head=workflow.needs_head_approval(settings, dearest, bool(off_premises)),
+    )
     loan.lines = [LoanLine(group_id=g, count=n) for g, n in sorted(merged.items())]
     session.add(loan)
     session.flush()
     loan.ref = f"{fiscal_year_of(today)}/{loan.id:05d}"
     record(session, actor, "loan.requested", loan, {"after": loan.state()})
-    workflow._notify(session, {u.id for u in workflow._users_with_role(session, "supply_officer")} - {actor.id},
-                     "request_waiting", loan.id, today)
+    workflow._notify(
+        session,
+        {u.id for u in workflow._users_with_role(session, "supply_officer")} - {actor.id},
+        "request_waiting",
+        loan.id,
+        today,
+    )
     session.commit()
     return loan
 
 
 # --- hand-over: name the numbered assets that leave -------------------------------------------------
 
+
 @workflow._refuse_stale
-def hand_over_lines(session: Session, actor: User, loan_id: int, picks: dict[int, list[int]], *, note: str = "",
-                    version: int | None = None, photos: list[tuple[bytes, str]] | None = None,
-                    store: FileStore | None = None, max_bytes: int = 25 * 1024 * 1024,
-                    now: datetime | None = None) -> Loan:
+def hand_over_lines(
+    session: Session,
+    actor: User,
+    loan_id: int,
+    picks: dict[int, list[int]],
+    *,
+    note: str = "",
+    version: int | None = None,
+    photos: list[tuple[bytes, str]] | None = None,
+    store: FileStore | None = None,
+    max_bytes: int = 25 * 1024 * 1024,
+    now: datetime | None = None,
+) -> Loan:
     """Hand over a loan with lines: `picks` maps each line's id to the asset ids that leave for it.
 
     Each line gets at most its count (fewer when the borrower takes fewer); every picked asset must belong to
@@ -219,8 +287,12 @@ def hand_over_lines(session: Session, actor: User, loan_id: int, picks: dict[int
         unique = [int(i) for i in dict.fromkeys(ids)]
         if len(unique) > line.count:
             session.rollback()
-            raise DomainError(N_("%(group)s: %(picked)d picked, but the loan is for %(count)d."),
-                              group=line.group.name, picked=len(unique), count=line.count)
+            raise DomainError(
+                N_("%(group)s: %(picked)d picked, but the loan is for %(count)d."),
+                group=line.group.name,
+                picked=len(unique),
+                count=line.count,
+            )
         if seen & set(unique):
             session.rollback()
             raise DomainError(N_("An asset was picked twice."))
@@ -238,13 +310,17 @@ def hand_over_lines(session: Session, actor: User, loan_id: int, picks: dict[int
             asset = assets.get(asset_id)
             if asset is None or asset.lending_group_id != group.id:
                 session.rollback()
-                raise DomainError(N_("%(number)s is not one of %(group)s."),
-                                  number=asset.asset_number if asset else str(asset_id), group=group.name)
+                raise DomainError(
+                    N_("%(number)s is not one of %(group)s."),
+                    number=asset.asset_number if asset else str(asset_id),
+                    group=group.name,
+                )
     for asset in assets.values():
         if asset.status != AVAILABLE or not asset.lendable:
             session.rollback()
-            raise Conflict(N_("%(number)s is not available (status: %(status)s)."),
-                           number=asset.asset_number, status=asset.status)
+            raise Conflict(
+                N_("%(number)s is not available (status: %(status)s)."), number=asset.asset_number, status=asset.status
+            )
     found = workflow.clashes(session, sorted(seen), loan.start_on, loan.due_on, loan.id, today)
     if found:
         session.rollback()
@@ -268,9 +344,18 @@ def hand_over_lines(session: Session, actor: User, loan_id: int, picks: dict[int
     except DomainError:
         session.rollback()
         raise
-    record(session, actor, "loan.checked_out", loan,
-           {**diff(before, loan.state()), "note": loan.handover_note, "photos": hashes,
-            "lines": {str(ln.group_id): ln.handed_count for ln in lines.values()}})
+    record(
+        session,
+        actor,
+        "loan.checked_out",
+        loan,
+        {
+            **diff(before, loan.state()),
+            "note": loan.handover_note,
+            "photos": hashes,
+            "lines": {str(ln.group_id): ln.handed_count for ln in lines.values()},
+        },
+    )
     session.commit()
     outside_events.emit(session, loan, "checked_out")
     return loan
@@ -290,9 +375,19 @@ class Exception_:
     note: str = ""
 
 
-def receive_by_count(session: Session, actor: User, loan_id: int, line_id: int, counted_good: int,
-                     exceptions: list[Exception_], *, version: int | None = None, store: FileStore | None = None,
-                     max_bytes: int = 25 * 1024 * 1024, now: datetime | None = None) -> Loan:
+def receive_by_count(
+    session: Session,
+    actor: User,
+    loan_id: int,
+    line_id: int,
+    counted_good: int,
+    exceptions: list[Exception_],
+    *,
+    version: int | None = None,
+    store: FileStore | None = None,
+    max_bytes: int = 25 * 1024 * 1024,
+    now: datetime | None = None,
+) -> Loan:
     """Receive a line back: the officer counts what came back in good condition and names the exceptions.
 
     Every item of the line still out is either named (damaged, lost, or still out) or returned good; the count
@@ -321,16 +416,27 @@ def receive_by_count(session: Session, actor: User, loan_id: int, line_id: int, 
         raise DomainError(N_("Type how many came back in good condition."))
     expected = len(open_items) - len(named)
     if counted_good != expected:
-        raise DomainError(N_("%(out)d are out and %(named)d are named, so %(expected)d should be back in good "
-                             "condition, but %(counted)d were counted: name the missing ones as still out."),
-                          out=len(open_items), named=len(named), expected=expected, counted=counted_good)
-    returns = [workflow.ItemReturn(item_id=ex.item_id, condition=ex.condition, note=ex.note)
-               for ex in named.values() if ex.condition != STILL_OUT]
-    returns += [workflow.ItemReturn(item_id=item_id, condition=GOOD) for item_id in sorted(open_items)
-                if item_id not in named]
+        raise DomainError(
+            N_(
+                "%(out)d are out and %(named)d are named, so %(expected)d should be back in good "
+                "condition, but %(counted)d were counted: name the missing ones as still out."
+            ),
+            out=len(open_items),
+            named=len(named),
+            expected=expected,
+            counted=counted_good,
+        )
+    returns = [
+        workflow.ItemReturn(item_id=ex.item_id, condition=ex.condition, note=ex.note)
+        for ex in named.values()
+        if ex.condition != STILL_OUT
+    ]
+    returns += [
+        workflow.ItemReturn(item_id=item_id, condition=GOOD) for item_id in sorted(open_items) if item_id not in named
+    ]
     if not returns:
         raise DomainError(N_("Choose at least one item that came back."))
     session.rollback()  # the read above ends; receive_items opens its own write transaction
-    return workflow.receive_items(session, actor, loan_id, returns, version=version, store=store,
-                                  max_bytes=max_bytes, now=now)
-
+    return workflow.receive_items(
+        session, actor, loan_id, returns, version=version, store=store, max_bytes=max_bytes, now=now
+    )

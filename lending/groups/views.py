@@ -33,8 +33,11 @@ from lending.outside.permissions import can_enter_outside_request, can_manage_gr
 
 @bp.app_context_processor
 def _helpers() -> dict:
-    return {"can_manage_groups": can_manage_groups, "can_enter_outside_request": can_enter_outside_request,
-            "can_view_party": can_view_party}
+    return {
+        "can_manage_groups": can_manage_groups,
+        "can_enter_outside_request": can_enter_outside_request,
+        "can_view_party": can_view_party,
+    }
 
 
 def _today():
@@ -50,13 +53,13 @@ def _group_or_404(group_id: int) -> LendingGroup:
 
 # --- groups --------------------------------------------------------------------------------------
 
+
 @bp.route("/lending-groups")
 @require(ASSETS_MANAGE)
 def groups():
     """The lending groups, with how many are free on each of the next 14 days."""
     today = _today()
-    rows = queries.groups(db.session, active_only=False, start_on=today, end_on=today + timedelta(days=13),
-                          today=today)
+    rows = queries.groups(db.session, active_only=False, start_on=today, end_on=today + timedelta(days=13), today=today)
     return render_template("lending/groups/list.html", rows=rows, days=[today + timedelta(days=i) for i in range(14)])
 
 
@@ -66,9 +69,16 @@ def group_new():
     """Set up a lending group (its members are added on its page)."""
     form = GroupForm()
     if form.validate_on_submit():
-        group = services.save_group(db.session, actor(), name=form.name.data, category=form.category.data,
-                                    model=form.model.data or "", description=form.description.data or "",
-                                    public=form.public.data, active=form.active.data)
+        group = services.save_group(
+            db.session,
+            actor(),
+            name=form.name.data,
+            category=form.category.data,
+            model=form.model.data or "",
+            description=form.description.data or "",
+            public=form.public.data,
+            active=form.active.data,
+        )
         flash(_("The group %(name)s was set up; now add its assets.", name=group.name), "success")
         return redirect(url_for("lending.group", group_id=group.id))
     return render_template("lending/groups/form.html", form=form, group=None)
@@ -83,15 +93,24 @@ def group(group_id: int):
     if request.method == "GET":
         form.version.data = str(group.version)
     if form.validate_on_submit():
-        services.save_group(db.session, actor(), name=form.name.data, category=form.category.data,
-                            model=form.model.data or "", description=form.description.data or "",
-                            public=form.public.data, active=form.active.data, group_id=group_id,
-                            version=int(form.version.data) if form.version.data else None)
+        services.save_group(
+            db.session,
+            actor(),
+            name=form.name.data,
+            category=form.category.data,
+            model=form.model.data or "",
+            description=form.description.data or "",
+            public=form.public.data,
+            active=form.active.data,
+            group_id=group_id,
+            version=int(form.version.data) if form.version.data else None,
+        )
         flash(_("Saved."), "success")
         return redirect(url_for("lending.group", group_id=group_id))
     members = queries.group_assets(db.session, group_id)
-    return render_template("lending/groups/form.html", form=form, group=group, members=members,
-                           members_form=MembersForm(formdata=None))
+    return render_template(
+        "lending/groups/form.html", form=form, group=group, members=members, members_form=MembersForm(formdata=None)
+    )
 
 
 @bp.route("/lending-groups/<int:group_id>/members", methods=["POST"])
@@ -114,6 +133,7 @@ def group_members(group_id: int):
 
 # --- a staff request by count ---------------------------------------------------------------------
 
+
 @bp.route("/loans/new-by-count", methods=["GET", "POST"])
 @require(LOANS_REQUEST)
 def loan_new_by_count():
@@ -132,9 +152,19 @@ def loan_new_by_count():
             flash(_("Type each count as a whole number."), "danger")
     if request.method == "POST" and form.validate_on_submit() and wanted and request.form.get("action") == "send":
         try:
-            outcome = submit_once("loan.requested", lambda: services.request_by_count(
-                session, actor(), wanted, purpose=form.purpose.data, place=form.place.data,
-                off_premises=bool(form.off_premises.data), start_on=form.start_on.data, due_on=form.due_on.data))
+            outcome = submit_once(
+                "loan.requested",
+                lambda: services.request_by_count(
+                    session,
+                    actor(),
+                    wanted,
+                    purpose=form.purpose.data,
+                    place=form.place.data,
+                    off_premises=bool(form.off_premises.data),
+                    start_on=form.start_on.data,
+                    due_on=form.due_on.data,
+                ),
+            )
         except DomainError as err:
             if err.status == 403:
                 raise
@@ -154,6 +184,7 @@ def loan_new_by_count():
 
 
 # --- hand-over by picking -------------------------------------------------------------------------
+
 
 def _loan_for_officer(loan_id: int) -> Loan:
     loan = db.session.get(Loan, loan_id)
@@ -187,8 +218,15 @@ def loan_pick(loan_id: int):
             flash(_("Not on the register: %(codes)s.", codes=", ".join(problems[:10])), "danger")
         elif request.form.get("action") == "hand_over" and form.validate_on_submit():
             try:
-                services.hand_over_lines(session, actor(), loan_id, picks, note=form.note.data or "",
-                                         version=int(form.version.data), store=file_store())
+                services.hand_over_lines(
+                    session,
+                    actor(),
+                    loan_id,
+                    picks,
+                    note=form.note.data or "",
+                    version=int(form.version.data),
+                    store=file_store(),
+                )
             except DomainError as err:
                 if err.status == 403:
                     raise
@@ -201,9 +239,13 @@ def loan_pick(loan_id: int):
     options = {}
     for line in loan.lines:
         members = [a for a in queries.group_assets(session, line.group_id)]
-        free = {a.id for a in queries.suggest_assets(session, line.group_id, len(members), loan.start_on,
-                                                     loan.due_on, today, exclude_loan_id=loan.id)}
-        suggested = [a.id for a in members if a.id in free][:line.count]
+        free = {
+            a.id
+            for a in queries.suggest_assets(
+                session, line.group_id, len(members), loan.start_on, loan.due_on, today, exclude_loan_id=loan.id
+            )
+        }
+        suggested = [a.id for a in members if a.id in free][: line.count]
         chosen = picks.get(line.id, suggested) if request.method == "POST" else suggested
         options[line.id] = {"members": members, "free": free, "chosen": set(chosen), "suggested": suggested}
     form.version.data = str(loan.version)
@@ -211,6 +253,7 @@ def loan_pick(loan_id: int):
 
 
 # --- return by count ------------------------------------------------------------------------------
+
 
 @bp.route("/loans/<int:loan_id>/return-count", methods=["GET", "POST"])
 @require(LOANS_MANAGE)
@@ -234,8 +277,9 @@ def loan_return_count(loan_id: int):
                     continue
                 condition = request.form.get(f"cond-{item.id}", "")
                 if condition in ("damaged", "lost", "out"):
-                    exceptions.append(services.Exception_(item.id, condition,
-                                                          (request.form.get(f"note-{item.id}") or "")[:2000]))
+                    exceptions.append(
+                        services.Exception_(item.id, condition, (request.form.get(f"note-{item.id}") or "")[:2000])
+                    )
             # exceptions may also be scanned: they are named as damaged with the note typed beside the scan
             scanned, unknown = queries.resolve_codes(session, split_codes(request.form.get("scan", "")))
             by_asset = {i.asset_id: i for i in loan.items if i.line_id == line_id and i.condition is None}
@@ -244,14 +288,23 @@ def loan_return_count(loan_id: int):
             for asset in scanned:
                 item = by_asset.get(asset.id)
                 if item is not None and item.id not in named and scan_condition in ("damaged", "lost", "out"):
-                    exceptions.append(services.Exception_(item.id, scan_condition,
-                                                          (request.form.get("scan_note") or "")[:2000]))
+                    exceptions.append(
+                        services.Exception_(item.id, scan_condition, (request.form.get("scan_note") or "")[:2000])
+                    )
             if unknown:
                 flash(_("Not on the register: %(codes)s.", codes=", ".join(unknown[:10])), "danger")
             else:
                 try:
-                    services.receive_by_count(session, actor(), loan_id, line_id, int(form.counted.data),
-                                              exceptions, version=int(form.version.data), store=file_store())
+                    services.receive_by_count(
+                        session,
+                        actor(),
+                        loan_id,
+                        line_id,
+                        int(form.counted.data),
+                        exceptions,
+                        version=int(form.version.data),
+                        store=file_store(),
+                    )
                 except DomainError as err:
                     if err.status == 403:
                         raise
@@ -264,6 +317,11 @@ def loan_return_count(loan_id: int):
     lines = []
     for line in loan.lines:
         items = [i for i in loan.items if i.line_id == line.id]
-        lines.append({"line": line, "open": [i for i in items if i.condition is None],
-                      "back": [i for i in items if i.condition is not None]})
+        lines.append(
+            {
+                "line": line,
+                "open": [i for i in items if i.condition is None],
+                "back": [i for i in items if i.condition is not None],
+            }
+        )
     return render_template("lending/groups/return.html", loan=loan, lines=lines, form=form)

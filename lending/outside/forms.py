@@ -16,9 +16,14 @@ from lending.outside.models import AGENCY_LETTER, COUNTER, KIND_NAMES, KINDS, LI
 class OutsideRequestForm(BaseForm):
     """The paper request (แบบคำขอยืม) of an outsider, typed in by the officer; counts come as count-<group id>."""
 
-    channel = RadioField(_l("How the request came"), choices=[
-        SelectChoice(COUNTER, _l("At the counter")), SelectChoice(AGENCY_LETTER, _l("Letter from another agency"))],
-        default=COUNTER)
+    channel = RadioField(
+        _l("How the request came"),
+        choices=[
+            SelectChoice(COUNTER, _l("At the counter")),
+            SelectChoice(AGENCY_LETTER, _l("Letter from another agency")),
+        ],
+        default=COUNTER,
+    )
     kind = RadioField(_l("Borrower"), choices=[SelectChoice(k, _l(KIND_NAMES[k])) for k in KINDS], default="person")
     name = StringField(_l("Name (person, group or agency)"), validators=[DataRequired(), Length(max=LIMITS["name"])])
     contact_person = StringField(_l("Contact person"), validators=[Optional(), Length(max=LIMITS["contact_person"])])
@@ -31,8 +36,11 @@ class OutsideRequestForm(BaseForm):
     district = StringField(_l("District"), validators=[Optional(), Length(max=LIMITS["district"])])
     province = StringField(_l("Province"), validators=[Optional(), Length(max=LIMITS["province"])])
     letter_no = StringField(_l("Letter number"), validators=[Optional(), Length(max=LIMITS["letter_no"])])
-    national_id = StringField(_l("ID card number (optional)"), validators=[Optional(), Length(max=20)],
-                              description=_l("Checked, then only the last four digits are kept."))
+    national_id = StringField(
+        _l("ID card number (optional)"),
+        validators=[Optional(), Length(max=20)],
+        description=_l("Checked, then only the last four digits are kept."),
+    )
     purpose = TextAreaField(_l("Purpose"), validators=[DataRequired(), Length(max=2000)])
     place = StringField(_l("Place of use"), validators=[DataRequired(), Length(max=300)])
     start_on = BEDateField(_l("From"), validators=[InputRequired()], description=DATE_HELP)
@@ -42,12 +50,22 @@ class OutsideRequestForm(BaseForm):
 class RulesForm(BaseForm):
     """The rules per kind; each kind's fields are named <kind>-max_days, <kind>-head_approval ..."""
 
-    retention = IntegerField(_l("Keep outside borrowers' contact details (years after their last loan)"),
-                             validators=[InputRequired(), NumberRange(min=0, max=50)],
-                             description=_l("0: the loan record's retention period."))
+    retention = IntegerField(
+        _l("Keep outside borrowers' contact details (years after their last loan)"),
+        validators=[InputRequired(), NumberRange(min=0, max=50)],
+        description=_l("0: the loan record's retention period."),
+    )
 
 
 def rule_fields() -> dict[str, dict[str, object]]:
     """The per-kind fields, for the template and the view."""
-    return {kind: {"max_days": IntegerField, "head_approval": BooleanField, "deposit": BooleanField,
-                   "deposit_note": StringField, "categories": StringField} for kind in KINDS}
+    return {
+        kind: {
+            "max_days": IntegerField,
+            "head_approval": BooleanField,
+            "deposit": BooleanField,
+            "deposit_note": StringField,
+            "categories": StringField,
+        }
+        for kind in KINDS
+    }

@@ -29,15 +29,30 @@ KIND_NAMES = {PERSON: N_("Person"), GROUP: N_("Community group"), AGENCY: N_("Ot
 STAFF, ESERVICE, COUNTER, AGENCY_LETTER = "staff", "eservice", "counter", "agency"
 CHANNELS = (STAFF, ESERVICE, COUNTER, AGENCY_LETTER)
 OUTSIDE_CHANNELS = (ESERVICE, COUNTER, AGENCY_LETTER)
-CHANNEL_NAMES = {STAFF: N_("Staff"), ESERVICE: N_("Public e-service"), COUNTER: N_("At the counter"),
-                 AGENCY_LETTER: N_("Other agency")}
+CHANNEL_NAMES = {
+    STAFF: N_("Staff"),
+    ESERVICE: N_("Public e-service"),
+    COUNTER: N_("At the counter"),
+    AGENCY_LETTER: N_("Other agency"),
+}
 
 ANONYMISED = "—"  # what replaces a personal detail after the retention period
 REF_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 
 _SPACES = re.compile(r"\s+")
-LIMITS = {"name": 200, "contact_person": 200, "phone": 40, "email": 254, "address": 500, "village_no": 10,
-          "village": 200, "subdistrict": 100, "district": 100, "province": 100, "letter_no": 100}
+LIMITS = {
+    "name": 200,
+    "contact_person": 200,
+    "phone": 40,
+    "email": 254,
+    "address": 500,
+    "village_no": 10,
+    "village": 200,
+    "subdistrict": 100,
+    "district": 100,
+    "province": 100,
+    "letter_no": 100,
+}
 
 
 def new_ref(prefix: str, length: int = 8) -> str:

@@ -16,8 +16,9 @@ from lending.outside.models import KINDS
 from lending.outside.rules import rules_for
 
 
-def public_groups(session: Session, start_on: date | None, end_on: date | None, today: date,
-                  kind: str | None = None) -> list[GroupRow]:
+def public_groups(
+    session: Session, start_on: date | None, end_on: date | None, today: date, kind: str | None = None
+) -> list[GroupRow]:
     """The lending groups offered to the public, each with how many are free on each day of the range.
 
     Only what a visitor may see: name, category, description, photo, counts. `kind` (person, group,
@@ -33,8 +34,9 @@ def public_groups(session: Session, start_on: date | None, end_on: date | None, 
     categories: tuple[str, ...] = ()
     if kind in KINDS:
         categories = rules_for(get_settings(session), kind).categories
-    return group_queries.groups(session, public_only=True, start_on=start_on, end_on=end_on, today=today,
-                                categories=categories)
+    return group_queries.groups(
+        session, public_only=True, start_on=start_on, end_on=end_on, today=today, categories=categories
+    )
 
 
 def month_availability(session: Session, group_id: int, year: int, month: int, today: date) -> dict[date, int]:

@@ -47,9 +47,14 @@ def rules_for(settings: dict[str, Any], kind: str) -> KindRule:
         max_days = max(1, min(int(raw.get("max_days") or 1), MAX_RULE_DAYS))
     except (TypeError, ValueError):
         max_days = DEFAULT_RULES[kind]["max_days"]
-    return KindRule(kind=kind, categories=tuple(str(c) for c in raw.get("categories") or ()),
-                    max_days=max_days, head_approval=bool(raw.get("head_approval", True)),
-                    deposit=bool(raw.get("deposit")), deposit_note=str(raw.get("deposit_note") or ""))
+    return KindRule(
+        kind=kind,
+        categories=tuple(str(c) for c in raw.get("categories") or ()),
+        max_days=max_days,
+        head_approval=bool(raw.get("head_approval", True)),
+        deposit=bool(raw.get("deposit")),
+        deposit_note=str(raw.get("deposit_note") or ""),
+    )
 
 
 def all_rules(settings: dict[str, Any]) -> dict[str, KindRule]:

@@ -111,9 +111,19 @@ def _clean_lines(lines: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return sorted(merged.items())
 
 
-def request_outside(session: Session, actor: User | None, party: PartyDetails, lines: list[tuple[int, int]], *,
-                    start_on: date, due_on: date, purpose: str, place: str, channel: str = ESERVICE,
-                    now: datetime | None = None) -> Loan:
+def request_outside(
+    session: Session,
+    actor: User | None,
+    party: PartyDetails,
+    lines: list[tuple[int, int]],
+    *,
+    start_on: date,
+    due_on: date,
+    purpose: str,
+    place: str,
+    channel: str = ESERVICE,
+    now: datetime | None = None,
+) -> Loan:
     """A request by an outsider for counts from lending groups offered to the public.
 
     `actor` is None for the public e-service (channel `eservice`); an officer enters `counter` and `agency`
@@ -147,8 +157,10 @@ def request_outside(session: Session, actor: User | None, party: PartyDetails, l
     if (due_on - start_on).days + 1 > rule.max_days:
         raise DomainError(N_("A loan to this kind of borrower lasts at most %(days)d days."), days=rule.max_days)
     begin_write(session)
-    found = {g.id: g for g in session.execute(select(LendingGroup).where(
-        LendingGroup.id.in_([g for g, _ in wanted]))).scalars()}
+    found = {
+        g.id: g
+        for g in session.execute(select(LendingGroup).where(LendingGroup.id.in_([g for g, _ in wanted]))).scalars()
+    }
     for group_id, _n in wanted:
         group = found.get(group_id)
         if group is None or not group.active or not group.public:
@@ -162,15 +174,30 @@ def request_outside(session: Session, actor: User | None, party: PartyDetails, l
         least = min(free[group_id].values())
         if least < n:
             session.rollback()
-            raise Conflict(N_("Only %(free)d of %(group)s are free on those days; ask for fewer or other days."),
-                           free=least, group=found[group_id].name)
+            raise Conflict(
+                N_("Only %(free)d of %(group)s are free on those days; ask for fewer or other days."),
+                free=least,
+                group=found[group_id].name,
+            )
     row = OutsideParty(ref=new_ref("P"), created_at=now, **values)
     session.add(row)
     session.flush()
     record(session, actor, "outside_party.created", row, row.audit_ref())
-    loan = Loan(ref=f"pending-{uuid.uuid4().hex}", borrower_id=None, party_id=row.id, channel=channel,
-                public_ref=new_ref("K"), purpose=purpose, place=place, off_premises=True, start_on=start_on,
-                due_on=due_on, status=REQUESTED, requested_at=now, needs_head=rule.head_approval)
+    loan = Loan(
+        ref=f"pending-{uuid.uuid4().hex}",
+        borrower_id=None,
+        party_id=row.id,
+        channel=channel,
+        public_ref=new_ref("K"),
+        purpose=purpose,
+        place=place,
+        off_premises=True,
+        start_on=start_on,
+        due_on=due_on,
+        status=REQUESTED,
+        requested_at=now,
+        needs_head=rule.head_approval,
+    )
     loan.party = row
     loan.lines = [LoanLine(group_id=g, count=n) for g, n in wanted]
     session.add(loan)
@@ -185,6 +212,7 @@ def request_outside(session: Session, actor: User | None, party: PartyDetails, l
 
 
 # --- tracking by reference and phone ------------------------------------------------------------------
+
 
 def find_request(session: Session, public_ref: str, phone: str) -> Loan | None:
     """The outside request with this reference whose borrower's phone matches; None otherwise — the same
@@ -246,21 +274,44 @@ def request_status(session: Session, loan: Loan, today: date) -> RequestStatus:
             counts[item.line_id][item.condition] += 1
     survey = session.execute(select(LoanSurvey.score).where(LoanSurvey.loan_id == loan.id)).scalar()
     return RequestStatus(
-        public_ref=loan.public_ref or "", ref=loan.ref, status=loan.status, waiting_for_head=loan.waiting_for_head,
-        overdue=loan.is_overdue(today), channel=loan.channel, party_kind=loan.party.kind if loan.party else "",
-        party_name=loan.party.name if loan.party else "", start_on=loan.start_on, due_on=loan.due_on,
-        purpose=loan.purpose, place=loan.place, requested_at=loan.requested_at, decided_at=loan.decided_at,
-        decision_note=loan.decision_note if loan.status == REJECTED else "", checked_out_at=loan.checked_out_at,
+        public_ref=loan.public_ref or "",
+        ref=loan.ref,
+        status=loan.status,
+        waiting_for_head=loan.waiting_for_head,
+        overdue=loan.is_overdue(today),
+        channel=loan.channel,
+        party_kind=loan.party.kind if loan.party else "",
+        party_name=loan.party.name if loan.party else "",
+        start_on=loan.start_on,
+        due_on=loan.due_on,
+        purpose=loan.purpose,
+        place=loan.place,
+        requested_at=loan.requested_at,
+        decided_at=loan.decided_at,
+        decision_note=loan.decision_note if loan.status == REJECTED else "",
+        checked_out_at=loan.checked_out_at,
         returned_at=loan.returned_at,
-        lines=[LineStatus(group_id=ln.group_id, group_name=ln.group.name, count=ln.count, handed=ln.handed_count,
-                          returned_good=counts[ln.id]["good"], damaged=counts[ln.id]["damaged"],
-                          lost=counts[ln.id]["lost"]) for ln in loan.lines],
+        lines=[
+            LineStatus(
+                group_id=ln.group_id,
+                group_name=ln.group.name,
+                count=ln.count,
+                handed=ln.handed_count,
+                returned_good=counts[ln.id]["good"],
+                damaged=counts[ln.id]["damaged"],
+                lost=counts[ln.id]["lost"],
+            )
+            for ln in loan.lines
+        ],
         can_cancel=loan.status in (REQUESTED, APPROVED),
-        can_answer_survey=loan.status == RETURNED and survey is None, survey_score=survey)
+        can_answer_survey=loan.status == RETURNED and survey is None,
+        survey_score=survey,
+    )
 
 
-def cancel_outside_request(session: Session, public_ref: str, phone: str, reason: str = "",
-                           now: datetime | None = None) -> Loan:
+def cancel_outside_request(
+    session: Session, public_ref: str, phone: str, reason: str = "", now: datetime | None = None
+) -> Loan:
     """The outside borrower withdraws their request (until hand-over), proving it with reference + phone."""
     now = now or utcnow()
     begin_write(session)
@@ -283,8 +334,9 @@ def cancel_outside_request(session: Session, public_ref: str, phone: str, reason
     return loan
 
 
-def record_survey(session: Session, public_ref: str, phone: str, score: int, comment: str = "",
-                  now: datetime | None = None) -> LoanSurvey:
+def record_survey(
+    session: Session, public_ref: str, phone: str, score: int, comment: str = "", now: datetime | None = None
+) -> LoanSurvey:
     """The borrower's answer to the two questions after the return: a score of 1 to 5 and a comment.
 
     One answer per request. The audit entry holds the score, not the comment (free text may name people)."""
@@ -313,6 +365,7 @@ def record_survey(session: Session, public_ref: str, phone: str, score: int, com
 
 # --- the rules in the settings -----------------------------------------------------------------------
 
+
 def save_rules(session: Session, actor: User, rules: dict[str, dict[str, Any]], retention: int) -> dict[str, Any]:
     """Save the lending rules per kind of outside borrower and the retention of their contact details."""
     if not permissions.can_set_rules(actor):
@@ -327,18 +380,25 @@ def save_rules(session: Session, actor: User, rules: dict[str, dict[str, Any]], 
         if not 1 <= days <= MAX_RULE_DAYS:
             raise DomainError(N_("The longest loan is 1 to %(n)d days."), n=MAX_RULE_DAYS)
         categories = sorted({clean_text(c, 100) for c in raw.get("categories") or () if str(c).strip()})
-        clean[kind] = {"categories": categories, "max_days": days, "head_approval": bool(raw["head_approval"]),
-                       "deposit": bool(raw["deposit"]), "deposit_note": clean_text(raw.get("deposit_note"), 300)}
+        clean[kind] = {
+            "categories": categories,
+            "max_days": days,
+            "head_approval": bool(raw["head_approval"]),
+            "deposit": bool(raw["deposit"]),
+            "deposit_note": clean_text(raw.get("deposit_note"), 300),
+        }
     if not isinstance(retention, int) or not 0 <= retention <= 50:
         raise DomainError(N_("Keep the details 0 to 50 years (0: the record's retention period)."))
-    return update_settings(session, actor, {"outside_lending_rules": clean,
-                                            "outside_data_retention_years": retention})
+    return update_settings(session, actor, {"outside_lending_rules": clean, "outside_data_retention_years": retention})
 
 
 def current_rules(session: Session) -> dict[str, Any]:
     settings = get_settings(session)
-    return {"rules": all_rules(settings), "retention_years": retention_years(settings),
-            "retention_setting": int(settings.get("outside_data_retention_years") or 0)}
+    return {
+        "rules": all_rules(settings),
+        "retention_years": retention_years(settings),
+        "retention_setting": int(settings.get("outside_data_retention_years") or 0),
+    }
 
 
 # --- PDPA: anonymise after the retention period --------------------------------------------------------
@@ -361,16 +421,29 @@ def expired_parties(session: Session, now: datetime, years: int | None = None) -
     cutoff = now - timedelta(days=round(365.25 * years))
     open_loan = exists().where(Loan.party_id == OutsideParty.id, Loan.status.not_in(_ENDED))
     recent = exists().where(Loan.party_id == OutsideParty.id, _loan_ended_on() > cutoff)
-    open_case = (exists().where(Loan.party_id == OutsideParty.id, LoanItem.loan_id == Loan.id,
-                                Incident.loan_item_id == LoanItem.id, Incident.status == "open"))
-    stmt = (select(OutsideParty).where(OutsideParty.anonymised_at.is_(None), OutsideParty.created_at <= cutoff,
-                                       not_(open_loan), not_(recent), not_(open_case))
-            .order_by(OutsideParty.id))
+    open_case = exists().where(
+        Loan.party_id == OutsideParty.id,
+        LoanItem.loan_id == Loan.id,
+        Incident.loan_item_id == LoanItem.id,
+        Incident.status == "open",
+    )
+    stmt = (
+        select(OutsideParty)
+        .where(
+            OutsideParty.anonymised_at.is_(None),
+            OutsideParty.created_at <= cutoff,
+            not_(open_loan),
+            not_(recent),
+            not_(open_case),
+        )
+        .order_by(OutsideParty.id)
+    )
     return list(session.execute(stmt).scalars())
 
 
-def anonymise_expired(session: Session, actor: User | None, now: datetime | None = None,
-                      years: int | None = None, dry_run: bool = False) -> list[str]:
+def anonymise_expired(
+    session: Session, actor: User | None, now: datetime | None = None, years: int | None = None, dry_run: bool = False
+) -> list[str]:
     """Anonymise the contact details of every outside borrower past the retention period.
 
     Rewrites only outside_parties rows (the loans, their items and every audit entry stay as they were, so
@@ -391,4 +464,3 @@ def anonymise_expired(session: Session, actor: User | None, now: datetime | None
         record(session, actor, "outside_party.anonymised", party, {**party.audit_ref(), "retention_years": kept})
     session.commit()
     return [p.ref for p in due]
-

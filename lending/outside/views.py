@@ -36,13 +36,41 @@ def outside_new():
         except ValueError:
             flash(_("Type each count as a whole number."), "danger")
     if request.method == "POST" and form.validate_on_submit() and wanted and request.form.get("action") == "send":
-        party = services.PartyDetails(**{f: (getattr(form, f).data or "") for f in (
-            "kind", "name", "phone", "contact_person", "email", "address", "village_no", "village", "subdistrict",
-            "district", "province", "letter_no", "national_id")})
+        party = services.PartyDetails(
+            **{
+                f: (getattr(form, f).data or "")
+                for f in (
+                    "kind",
+                    "name",
+                    "phone",
+                    "contact_person",
+                    "email",
+                    "address",
+                    "village_no",
+                    "village",
+                    "subdistrict",
+                    "district",
+                    "province",
+                    "letter_no",
+                    "national_id",
+                )
+            }
+        )
         try:
-            outcome = submit_once("loan.requested", lambda: services.request_outside(
-                session, actor(), party, wanted, start_on=form.start_on.data, due_on=form.due_on.data,
-                purpose=form.purpose.data, place=form.place.data, channel=form.channel.data))
+            outcome = submit_once(
+                "loan.requested",
+                lambda: services.request_outside(
+                    session,
+                    actor(),
+                    party,
+                    wanted,
+                    start_on=form.start_on.data,
+                    due_on=form.due_on.data,
+                    purpose=form.purpose.data,
+                    place=form.place.data,
+                    channel=form.channel.data,
+                ),
+            )
         except DomainError as err:
             if err.status == 403:
                 raise
@@ -52,8 +80,14 @@ def outside_new():
             if outcome.replayed:
                 return redirect(url_for("lending.loan", loan_id=int(outcome.record_id)))
             loan = outcome.created
-            flash(_("Request %(ref)s was recorded; its tracking reference is %(public)s.", ref=loan.ref,
-                    public=loan.public_ref), "success")
+            flash(
+                _(
+                    "Request %(ref)s was recorded; its tracking reference is %(public)s.",
+                    ref=loan.ref,
+                    public=loan.public_ref,
+                ),
+                "success",
+            )
             return redirect(url_for("lending.loan", loan_id=loan.id))
     start, due = form.start_on.data, form.due_on.data
     if not start or not due or due < start or (due - start).days > 60:
@@ -75,12 +109,15 @@ def outside_rules():
         rules = {}
         for kind in KINDS:
             raw_days = (request.form.get(f"{kind}-max_days") or "").strip()
-            rules[kind] = {"max_days": raw_days if raw_days.isdigit() else "x",
-                           "head_approval": bool(request.form.get(f"{kind}-head_approval")),
-                           "deposit": bool(request.form.get(f"{kind}-deposit")),
-                           "deposit_note": (request.form.get(f"{kind}-deposit_note") or "")[:300],
-                           "categories": [c for c in (request.form.get(f"{kind}-categories") or "")[:1000].split(",")
-                                          if c.strip()]}
+            rules[kind] = {
+                "max_days": raw_days if raw_days.isdigit() else "x",
+                "head_approval": bool(request.form.get(f"{kind}-head_approval")),
+                "deposit": bool(request.form.get(f"{kind}-deposit")),
+                "deposit_note": (request.form.get(f"{kind}-deposit_note") or "")[:300],
+                "categories": [
+                    c for c in (request.form.get(f"{kind}-categories") or "")[:1000].split(",") if c.strip()
+                ],
+            }
         try:
             services.save_rules(session, actor(), rules, int(form.retention.data))
         except DomainError as err:
@@ -91,5 +128,11 @@ def outside_rules():
         else:
             flash(_("Settings saved."), "success")
             return redirect(url_for("lending.outside_rules"))
-    return render_template("lending/outside/rules.html", form=form, rules=current["rules"],
-                           kinds=KINDS, kind_names=KIND_NAMES, retention_years=current["retention_years"])
+    return render_template(
+        "lending/outside/rules.html",
+        form=form,
+        rules=current["rules"],
+        kinds=KINDS,
+        kind_names=KIND_NAMES,
+        retention_years=current["retention_years"],
+    )

@@ -9,12 +9,24 @@ import pytest
 from werkzeug.serving import make_server
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 # Reduced motion: Bootstrap then collapses and fades without a transition (and app.css turns off the
 # rest), so a test waits for a state (a class, a URL, a visible element), never for an animation to end.
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True,
-         "device_scale_factor": 2, "reduced_motion": "reduce"}
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "is_mobile": True,
+    "has_touch": True,
+    "device_scale_factor": 2,
+    "reduced_motion": "reduce",
+}
 DESKTOP = {"viewport": {"width": 1366, "height": 900}, "reduced_motion": "reduce"}
 # Generous, because a busy machine (CI beside other work) is slow, and a wait for a state ends as soon as
 # the state is there: the limit only decides how long a real failure takes to report.

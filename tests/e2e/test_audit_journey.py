@@ -15,10 +15,16 @@ def _changes(app, subject: tuple[str, str]) -> list[int]:
     with app.app_context():
         context.set_origin("203.0.113.9", "Mozilla/5.0 e2e")
         begin_write(db.session)
-        seqs = [record(db.session, None, "asset.updated", subject,
-                       {"before": {"location": "ห้องเก็บของ ชั้น 1"},
-                        "after": {"location": f"ห้องประชุมสภา {n}"}}).seq
-                for n in range(3)]
+        seqs = [
+            record(
+                db.session,
+                None,
+                "asset.updated",
+                subject,
+                {"before": {"location": "ห้องเก็บของ ชั้น 1"}, "after": {"location": f"ห้องประชุมสภา {n}"}},
+            ).seq
+            for n in range(3)
+        ]
         db.session.commit()
         db.session.remove()
     return seqs
@@ -54,6 +60,5 @@ def test_the_log_and_an_entry_fit_a_phone(app, phone, live_server, make_user):
     sign_in(phone, live_server, auditor.username, PASSWORD)
     for path in ("/audit/", f"/audit/entry/{seq}", "/audit/verify"):
         phone.goto(f"{live_server}{path}")
-        overflow = phone.evaluate(
-            "document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        overflow = phone.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0, path

@@ -79,8 +79,9 @@ def loan_of(app, ref: str) -> Loan:
         return loan
 
 
-def test_a_citizen_borrows_150_chairs_and_2_tents_for_next_saturday(app, phone, browser, live_server,
-                                                                     make_user, monkeypatch):
+def test_a_citizen_borrows_150_chairs_and_2_tents_for_next_saturday(
+    app, phone, browser, live_server, make_user, monkeypatch
+):
     chairs, _ = make_group(app, 160, name=unique("เก้าอี้พลาสติก "), category="เก้าอี้")
     tents, _ = make_group(app, 3, name=unique("เต็นท์ 4x8 "), category="เต็นท์")
     officer = make_user(roles=["supply_officer"], name="นางสมศรี รักพัสดุ")
@@ -123,8 +124,7 @@ def test_a_citizen_borrows_150_chairs_and_2_tents_for_next_saturday(app, phone, 
     desk, page = at_the_office(browser, live_server, officer.username, "/loans/queue")
     submit(page, page.locator(f"#loan-{loan.id} form[action='/loans/{loan.id}/approve'] button[type=submit]"))
     head_desk, head_page = at_the_office(browser, live_server, head.username, "/loans/queue")
-    submit(head_page, head_page.locator(f"#loan-{loan.id} form[action='/loans/{loan.id}/approve'] "
-                                        "button[type=submit]"))
+    submit(head_page, head_page.locator(f"#loan-{loan.id} form[action='/loans/{loan.id}/approve'] button[type=submit]"))
     assert loan_of(app, ref).status == "approved"
     head_desk.close()
     phone.reload()
@@ -138,9 +138,16 @@ def test_a_citizen_borrows_150_chairs_and_2_tents_for_next_saturday(app, phone, 
     submit(page, "button[name=action][value=hand_over]")
     assert loan_of(app, ref).status == "checked_out"
     with app.app_context():
-        out = db.session.execute(select(Asset.asset_number).join(LoanItem, LoanItem.asset_id == Asset.id)
-                                 .where(LoanItem.loan_id == loan.id, Asset.lending_group_id == chairs)
-                                 .order_by(Asset.asset_number)).scalars().all()
+        out = (
+            db.session.execute(
+                select(Asset.asset_number)
+                .join(LoanItem, LoanItem.asset_id == Asset.id)
+                .where(LoanItem.loan_id == loan.id, Asset.lending_group_id == chairs)
+                .order_by(Asset.asset_number)
+            )
+            .scalars()
+            .all()
+        )
         db.session.remove()
     assert len(out) == 150
     phone.reload()
@@ -162,8 +169,13 @@ def test_a_citizen_borrows_150_chairs_and_2_tents_for_next_saturday(app, phone, 
     submit(page, page.locator(f"form:has(#counted-{line}) button[type=submit]"))
     assert loan_of(app, ref).status == "returned"
     with app.app_context():
-        cases = db.session.execute(select(Incident).join(LoanItem, LoanItem.id == Incident.loan_item_id)
-                                   .where(LoanItem.loan_id == loan.id)).scalars().all()
+        cases = (
+            db.session.execute(
+                select(Incident).join(LoanItem, LoanItem.id == Incident.loan_item_id).where(LoanItem.loan_id == loan.id)
+            )
+            .scalars()
+            .all()
+        )
         assert len(cases) == 2 and {c.kind for c in cases} == {"damaged"}
         db.session.remove()
     page.goto(f"{live_server}/incidents")
@@ -184,13 +196,29 @@ def test_a_citizen_borrows_150_chairs_and_2_tents_for_next_saturday(app, phone, 
 
     # The figures of the year count the request, the 152 items lent by count, their return and the answer.
     after = eservice_figures(app, saturday)
-    grew = {key: after[key] - before[key] for key in ("requests_eservice", "outside_requests", "outside_approved",
-                                                     "loans_by_count", "items_lent_by_count",
-                                                     "outside_items_returned", "outside_items_returned_on_time",
-                                                     "survey_answers")}
-    assert grew == {"requests_eservice": 1, "outside_requests": 1, "outside_approved": 1, "loans_by_count": 1,
-                    "items_lent_by_count": 152, "outside_items_returned": 152,
-                    "outside_items_returned_on_time": 152, "survey_answers": 1}
+    grew = {
+        key: after[key] - before[key]
+        for key in (
+            "requests_eservice",
+            "outside_requests",
+            "outside_approved",
+            "loans_by_count",
+            "items_lent_by_count",
+            "outside_items_returned",
+            "outside_items_returned_on_time",
+            "survey_answers",
+        )
+    }
+    assert grew == {
+        "requests_eservice": 1,
+        "outside_requests": 1,
+        "outside_approved": 1,
+        "loans_by_count": 1,
+        "items_lent_by_count": 152,
+        "outside_items_returned": 152,
+        "outside_items_returned_on_time": 152,
+        "survey_answers": 1,
+    }
     page.goto(f"{live_server}/dashboard")
     expect(page.locator("main")).to_contain_text("บริการออนไลน์")
     desk.close()

@@ -28,7 +28,8 @@ def no_sideways_scroll(page) -> None:
 
 
 def test_an_officer_uploads_two_files_an_admin_publishes_one_and_the_public_page_shows_it(
-        browser, live_server, make_user):
+    browser, live_server, make_user
+):
     officer = make_user(roles=["supply_officer"], name="นางสมศรี รักพัสดุ")
     admin = make_user(roles=["admin"], name="นายสมชาย ปลัดดี")
     public_title, internal_title = unique("คู่มือการยืมพัสดุ "), unique("บันทึกภายใน ")
@@ -49,10 +50,13 @@ def test_an_officer_uploads_two_files_an_admin_publishes_one_and_the_public_page
         page.goto(f"{live_server}/login")
         sign_in(page, live_server, officer.username, PASSWORD)
         page.goto(f"{live_server}/evidence/new?year={YEAR}")
-        page.set_input_files("#files", [
-            {"name": "คู่มือ.pdf", "mimeType": "application/pdf", "buffer": big_pdf("manual", 3_000_000)},
-            {"name": "memo.pdf", "mimeType": "application/pdf", "buffer": big_pdf("memo", 2_000_000)},
-        ])
+        page.set_input_files(
+            "#files",
+            [
+                {"name": "คู่มือ.pdf", "mimeType": "application/pdf", "buffer": big_pdf("manual", 3_000_000)},
+                {"name": "memo.pdf", "mimeType": "application/pdf", "buffer": big_pdf("memo", 2_000_000)},
+            ],
+        )
         titles = page.locator("#kp-file-list input[name=titles]")
         assert titles.count() == 2
         assert titles.nth(0).input_value() == "คู่มือ.pdf"

@@ -61,9 +61,17 @@ def late_loan(app, borrower, officer, asset, days_overdue: int = 5) -> int:
         context.set_origin("127.0.0.1", "pytest")
         session = db.session
         staff, clerk = session.get(User, borrower.id), session.get(User, officer.id)
-        loan = workflow.request_loan(session, staff, [asset.id], purpose="งานกีฬาสีตำบล",
-                                     place="สนามกีฬาตำบล", off_premises=False, start_on=start,
-                                     due_on=start + timedelta(days=3), now=past)
+        loan = workflow.request_loan(
+            session,
+            staff,
+            [asset.id],
+            purpose="งานกีฬาสีตำบล",
+            place="สนามกีฬาตำบล",
+            off_premises=False,
+            start_on=start,
+            due_on=start + timedelta(days=3),
+            now=past,
+        )
         loan_id = loan.id
         workflow.approve_loan(session, clerk, loan_id, now=past + timedelta(hours=1))
         workflow.hand_over(session, clerk, loan_id, note="สภาพดี", now=past + timedelta(hours=2))
@@ -78,8 +86,7 @@ def loan_status(app, loan_id: int) -> str:
         return status
 
 
-def test_a_loan_from_a_scanned_tag_to_a_settled_damage_case_on_a_phone(app, phone, live_server, make_user,
-                                                                       make_asset):
+def test_a_loan_from_a_scanned_tag_to_a_settled_damage_case_on_a_phone(app, phone, live_server, make_user, make_asset):
     staff = make_user(roles=["staff"], name="นางสาวมาลี ใจดี")
     officer = make_user(roles=["supply_officer"], name="นางสมศรี รักพัสดุ")
     chair = make_asset(name="เก้าอี้พลาสติก สีน้ำเงิน", price=Decimal("350.00"))  # below the head's threshold
@@ -118,8 +125,9 @@ def test_a_loan_from_a_scanned_tag_to_a_settled_damage_case_on_a_phone(app, phon
     assert phone.locator(f"#loan-{loan_id}").count() == 0
     phone.goto(f"{live_server}/loans/{loan_id}")
     phone.fill("#hand-over textarea[name=note]", "เก้าอี้ 1 ตัว สภาพดี ไม่มีรอยแตก")
-    phone.set_input_files("#hand-over input[type=file]",
-                          files=[{"name": "chair.png", "mimeType": "image/png", "buffer": png()}])
+    phone.set_input_files(
+        "#hand-over input[type=file]", files=[{"name": "chair.png", "mimeType": "image/png", "buffer": png()}]
+    )
     submit(phone, "#hand-over button[type=submit]")
     assert loan_status(app, loan_id) == "checked_out"
     assert phone.locator(".kp-loan-checked_out").count() == 1
@@ -133,8 +141,9 @@ def test_a_loan_from_a_scanned_tag_to_a_settled_damage_case_on_a_phone(app, phon
     no_sideways_scroll(phone)
     phone.check("#receive input[type=radio][value=damaged]")
     phone.fill("#receive textarea[name^=note-]", "ตะแกรงลำโพงบุบ เสียงแตก")
-    phone.set_input_files("#receive input[type=file]",
-                          files=[{"name": "damage.png", "mimeType": "image/png", "buffer": png()}])
+    phone.set_input_files(
+        "#receive input[type=file]", files=[{"name": "damage.png", "mimeType": "image/png", "buffer": png()}]
+    )
     submit(phone, "#receive button[type=submit]")
     assert loan_status(app, late_id) == "returned"
     assert phone.locator(".kp-event-item_returned .kp-late").count() == 1
@@ -151,9 +160,14 @@ def test_a_loan_from_a_scanned_tag_to_a_settled_damage_case_on_a_phone(app, phon
     submit(phone, "#settle button[type=submit]")
     assert phone.locator(".kp-case-settled").count() >= 1
     with app.app_context():
-        case = db.session.execute(db.select(Incident).join(Incident.loan_item)
-                                  .where(Incident.asset_id == speaker.id)).scalar_one()
-        assert (case.status, case.resolution, case.amount, case.value) == \
-            ("settled", "paid", Decimal("4500.00"), Decimal("4500.00"))
+        case = db.session.execute(
+            db.select(Incident).join(Incident.loan_item).where(Incident.asset_id == speaker.id)
+        ).scalar_one()
+        assert (case.status, case.resolution, case.amount, case.value) == (
+            "settled",
+            "paid",
+            Decimal("4500.00"),
+            Decimal("4500.00"),
+        )
         db.session.remove()
     no_sideways_scroll(phone)

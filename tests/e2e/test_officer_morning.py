@@ -38,16 +38,15 @@ def office(tmp_path_factory):
     with separate_instance("morning", tmp_path_factory.mktemp("morning")) as app:
         with app.app_context():
             context.set_origin("127.0.0.1", "pytest")
-            officer = core_services.create_user(db.session, None, "somsri", "นางสมศรี รักพัสดุ", {"supply_officer"},
-                                                PASSWORD).id
-            borrower = core_services.create_user(db.session, None, "malee", "นางสาวมาลี ใจดี", {"staff"},
-                                                 PASSWORD).id
+            officer = core_services.create_user(
+                db.session, None, "somsri", "นางสมศรี รักพัสดุ", {"supply_officer"}, PASSWORD
+            ).id
+            borrower = core_services.create_user(db.session, None, "malee", "นางสาวมาลี ใจดี", {"staff"}, PASSWORD).id
             db.session.remove()
         server = make_server("127.0.0.1", 0, app, threaded=True)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
-        yield {"app": app, "url": f"http://127.0.0.1:{server.server_port}", "officer": officer,
-               "borrower": borrower}
+        yield {"app": app, "url": f"http://127.0.0.1:{server.server_port}", "officer": officer, "borrower": borrower}
         server.shutdown()
 
 
@@ -55,9 +54,21 @@ def _asset(app, name: str) -> int:
     with app.app_context():
         begin_write(db.session)
         asset = Asset(tag=unique_tag(db.session), status="available", status_note="")
-        asset.apply({"asset_number": unique("416-69-"), "name": name, "category": "ทดสอบ", "brand": "",
-                     "model": "", "serial_number": "", "acquired_on": None, "price": Decimal("1500.00"),
-                     "location": "ห้องเก็บของ", "department": "สำนักปลัด", "lendable": True})
+        asset.apply(
+            {
+                "asset_number": unique("416-69-"),
+                "name": name,
+                "category": "ทดสอบ",
+                "brand": "",
+                "model": "",
+                "serial_number": "",
+                "acquired_on": None,
+                "price": Decimal("1500.00"),
+                "location": "ห้องเก็บของ",
+                "department": "สำนักปลัด",
+                "lendable": True,
+            }
+        )
         asset.search_text = compute_search_text(asset.state())
         db.session.add(asset)
         db.session.flush()
@@ -110,10 +121,12 @@ def _no_sideways_scroll(page) -> None:
 def test_an_officers_morning_from_the_home_page(office, request, device):
     app, base = office["app"], office["url"]
     borrower, officer = _user(app, office["borrower"]), _user(app, office["officer"])
-    waiting = new_loan(app, borrower, [_Asset(_asset(app, "เครื่องฉายภาพ"))], start_in=0, days=2,
-                       purpose="อบรมอาสาสมัครสาธารณสุข")
-    due = new_loan(app, borrower, [_Asset(_asset(app, "ลำโพงเคลื่อนที่"))], state="checked_out", officer=officer,
-                   start_in=0, days=0)
+    waiting = new_loan(
+        app, borrower, [_Asset(_asset(app, "เครื่องฉายภาพ"))], start_in=0, days=2, purpose="อบรมอาสาสมัครสาธารณสุข"
+    )
+    due = new_loan(
+        app, borrower, [_Asset(_asset(app, "ลำโพงเคลื่อนที่"))], state="checked_out", officer=officer, start_in=0, days=0
+    )
     waiting_ref, due_ref = _loan(app, waiting)[0], _loan(app, due)[0]
     page = request.getfixturevalue(device)
 

@@ -10,7 +10,8 @@ pytestmark = pytest.mark.e2e
 
 
 def test_typing_suggests_assets_by_synonym_on_desktop_and_adds_an_item_on_a_phone(
-        desktop, phone, live_server, make_user, make_asset):
+    desktop, phone, live_server, make_user, make_asset
+):
     staff = make_user(roles=["staff"])
     token = unique("")
     mic = make_asset(name=f"ไมโครโฟน ทดสอบ{token} ไร้สาย", category="เครื่องเสียง")

@@ -15,9 +15,7 @@ from tests.e2e.conftest import sign_in, submit
 pytestmark = pytest.mark.e2e
 
 
-def test_a_committee_member_scans_three_tags_and_sees_the_progress_move(
-    app, live_server, phone, make_user, make_asset
-):
+def test_a_committee_member_scans_three_tags_and_sees_the_progress_move(app, live_server, phone, make_user, make_asset):
     head, member = make_user(["head"]), make_user(["staff"], name="สมหญิง ตรวจนับ")
     dept = unique("e2e")
     assets = [
@@ -50,9 +48,7 @@ def test_a_committee_member_scans_three_tags_and_sees_the_progress_move(
         submit(page, "button.kp-found")
         assert asset.asset_number in page.locator(".alert-success").inner_text()
         assert page.locator(".kp-already").count() == 1  # the card now says it is recorded
-        overflow = page.evaluate(
-            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-        )
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
         assert overflow <= 0
     # the poll (every 5 s) moves the other tab's progress without a reload
     from playwright.sync_api import expect

@@ -73,12 +73,20 @@ def database_url_for(name: str, directory: Path) -> tuple[str, str | None]:
 def make_app(url: str, directory: Path, **overrides) -> Flask:
     from wsgi import create_app
 
-    return create_app({"DATABASE_URL": url, "MIGRATE_DATABASE_URL": owner_url_for(url),
-                       "SECRET_KEY": "test-secret", "BASE_URL": "http://kp.test",
-                       "EVIDENCE_DIR": str(directory / "files"),
-                       "AUDIT_CHECKPOINT_LOG": str(directory / "audit-checkpoints.jsonl"),
-                       "JOBS_DB": str(directory / "jobs.sqlite3"),
-                       "TESTING": True, "WTF_CSRF_ENABLED": False, **overrides})
+    return create_app(
+        {
+            "DATABASE_URL": url,
+            "MIGRATE_DATABASE_URL": owner_url_for(url),
+            "SECRET_KEY": "test-secret",
+            "BASE_URL": "http://kp.test",
+            "EVIDENCE_DIR": str(directory / "files"),
+            "AUDIT_CHECKPOINT_LOG": str(directory / "audit-checkpoints.jsonl"),
+            "JOBS_DB": str(directory / "jobs.sqlite3"),
+            "TESTING": True,
+            "WTF_CSRF_ENABLED": False,
+            **overrides,
+        }
+    )
 
 
 @contextmanager
@@ -105,8 +113,16 @@ def separate_instance(name: str, directory: Path, *, migrate: bool = True, **ove
 
 # The eight text settings an admin edits: one per writer thread, so the writers contend only for the
 # chain's head (the settings rows exist before they start).
-SETTING_KEYS = ("agency_name", "agency_short", "district", "province", "address", "phone", "supply_unit",
-                "head_approval_threshold")
+SETTING_KEYS = (
+    "agency_name",
+    "agency_short",
+    "district",
+    "province",
+    "address",
+    "phone",
+    "supply_unit",
+    "head_approval_threshold",
+)
 
 
 def admin_with_settings(app: Flask, prefix: str) -> int:
@@ -116,8 +132,9 @@ def admin_with_settings(app: Flask, prefix: str) -> int:
 
     with app.app_context():
         context.set_origin("127.0.0.1", "pytest setup")
-        admin = core_services.create_user(db.session, None, f"{prefix}admin", "นายผู้ดูแล ระบบ", {"admin"},
-                                          "correct horse 42")
+        admin = core_services.create_user(
+            db.session, None, f"{prefix}admin", "นายผู้ดูแล ระบบ", {"admin"}, "correct horse 42"
+        )
         core_services.update_settings(db.session, admin, {k: f"{k} 0" for k in SETTING_KEYS})
         admin_id = admin.id
         db.session.remove()
@@ -150,13 +167,22 @@ def writers(app: Flask, admin_id: int, actions: int, errors: list, threads: int 
 
 # --- tampering: what someone who owns the database can do ----------------------------------------
 
-SQLITE_AUDIT_TRIGGERS = ("audit_entries_no_update", "audit_entries_no_delete", "audit_checkpoints_no_update",
-                         "audit_checkpoints_no_delete", "audit_head_no_delete", "audit_head_forward_only")
-PG_AUDIT_TRIGGERS = (("audit_entries", "audit_entries_append_only"),
-                     ("audit_entries", "audit_entries_no_truncate"),
-                     ("audit_checkpoints", "audit_checkpoints_append_only"),
-                     ("audit_checkpoints", "audit_checkpoints_no_truncate"),
-                     ("audit_head", "audit_head_forward_only"), ("audit_head", "audit_head_no_truncate"))
+SQLITE_AUDIT_TRIGGERS = (
+    "audit_entries_no_update",
+    "audit_entries_no_delete",
+    "audit_checkpoints_no_update",
+    "audit_checkpoints_no_delete",
+    "audit_head_no_delete",
+    "audit_head_forward_only",
+)
+PG_AUDIT_TRIGGERS = (
+    ("audit_entries", "audit_entries_append_only"),
+    ("audit_entries", "audit_entries_no_truncate"),
+    ("audit_checkpoints", "audit_checkpoints_append_only"),
+    ("audit_checkpoints", "audit_checkpoints_no_truncate"),
+    ("audit_head", "audit_head_forward_only"),
+    ("audit_head", "audit_head_no_truncate"),
+)
 
 
 def drop_audit_triggers(conn) -> None:

@@ -34,14 +34,53 @@ AWKWARD = {
 
 KEYS = [
     # Thai, cut anywhere, through a run of stacked marks too
-    "เก้าอี้", "ก้า", "้าอี", "อี้ผ", "ผ้าใบพับ", "ี้", "ก", "ไม่มีอยู่จริงเลย",
+    "เก้าอี้",
+    "ก้า",
+    "้าอี",
+    "อี้ผ",
+    "ผ้าใบพับ",
+    "ี้",
+    "ก",
+    "ไม่มีอยู่จริงเลย",
     # Latin: the case typed does not matter
-    "EPSON", "epson", "Eb-X5", "sN-aBc/1", "ab", "X", "zzqx",
+    "EPSON",
+    "epson",
+    "Eb-X5",
+    "sN-aBc/1",
+    "ab",
+    "X",
+    "zzqx",
     # Thai and Arabic digits are one
-    "๔๑๒", "412", "ห้อง ๔๑", "๔",
+    "๔๑๒",
+    "412",
+    "ห้อง ๔๑",
+    "๔",
     # characters with a meaning in an FTS5 query or a LIKE pattern are text to find
-    '"', '""', '"ห้ามจอด"', 'A"B', '"(OR)', "(OR)", "OR", " or ", "*ด่วน*", "*", "-", " - ", "NEAR(a",
-    "^col:", "col: x", "50%", "%", "_x", "off_", "back\\sl", "\\", "it's", "'", "/12", "a b",
+    '"',
+    '""',
+    '"ห้ามจอด"',
+    'A"B',
+    '"(OR)',
+    "(OR)",
+    "OR",
+    " or ",
+    "*ด่วน*",
+    "*",
+    "-",
+    " - ",
+    "NEAR(a",
+    "^col:",
+    "col: x",
+    "50%",
+    "%",
+    "_x",
+    "off_",
+    "back\\sl",
+    "\\",
+    "it's",
+    "'",
+    "/12",
+    "a b",
 ]
 
 
@@ -94,8 +133,10 @@ def assert_found_alike(session, raw: str, **filters) -> set[int]:
 def awkward(make_asset):
     """Two assets with the awkward text (one with a twist), so keys match several rows."""
     u = unique("")
-    return [make_asset(asset_number=f"AW-{u}-1", **AWKWARD),
-            make_asset(asset_number=f"AW-{u}-2", **{**AWKWARD, "brand": "Canon", "name": "เก้าอี้ (or) ตัวเดียว"})]
+    return [
+        make_asset(asset_number=f"AW-{u}-1", **AWKWARD),
+        make_asset(asset_number=f"AW-{u}-2", **{**AWKWARD, "brand": "Canon", "name": "เก้าอี้ (or) ตัวเดียว"}),
+    ]
 
 
 def test_the_search_text_has_its_trigram_index(session):
@@ -112,8 +153,7 @@ def test_the_indexed_search_finds_exactly_the_substring_matches(session, awkward
 @pytest.mark.parametrize("indexed", [True, False], ids=["indexed", "without-index"])
 @pytest.mark.parametrize("few", [None, 1], ids=["fetched-by-id", "number-index-walk"])
 @pytest.mark.parametrize("raw", ["เก้าอี้", "epson", "(or)", "ห้อง ๔๑", "ab"])
-def test_both_ways_of_taking_a_page_agree_with_and_without_the_index(session, awkward, monkeypatch, few,
-                                                                     indexed, raw):
+def test_both_ways_of_taking_a_page_agree_with_and_without_the_index(session, awkward, monkeypatch, few, indexed, raw):
     if few is not None:
         monkeypatch.setattr(queries, "FEW_MATCHES", few)
         monkeypatch.setattr(queries, "FEW_INDEXED_MATCHES", few)
@@ -127,17 +167,39 @@ def test_both_ways_of_taking_a_page_agree_with_and_without_the_index(session, aw
 
 def test_an_asset_is_found_by_its_new_text_after_an_edit_and_not_by_its_old(session, officer):
     old, new = f"เครื่องตัดหญ้า{unique('')}", f"เลื่อยยนต์{unique('')}"
-    asset = services.create_asset(session, officer, {
-        "asset_number": unique("703-67-").upper(), "name": old, "category": "อื่น ๆ", "serial_number": "MW-1",
-        "location": "โรงเก็บพัสดุ", "department": "กองช่าง", "lendable": True})
+    asset = services.create_asset(
+        session,
+        officer,
+        {
+            "asset_number": unique("703-67-").upper(),
+            "name": old,
+            "category": "อื่น ๆ",
+            "serial_number": "MW-1",
+            "location": "โรงเก็บพัสดุ",
+            "department": "กองช่าง",
+            "lendable": True,
+        },
+    )
     asset_id = asset.id
     assert assert_found_alike(session, old) == {asset_id}
 
     session.rollback()
     version = session.get(Asset, asset_id).version
-    services.update_asset(session, officer, asset_id, version, {
-        "asset_number": asset.asset_number, "name": new, "category": "อื่น ๆ", "serial_number": "MW-2",
-        "location": "โรงเก็บพัสดุ", "department": "กองช่าง", "lendable": True})
+    services.update_asset(
+        session,
+        officer,
+        asset_id,
+        version,
+        {
+            "asset_number": asset.asset_number,
+            "name": new,
+            "category": "อื่น ๆ",
+            "serial_number": "MW-2",
+            "location": "โรงเก็บพัสดุ",
+            "department": "กองช่าง",
+            "lendable": True,
+        },
+    )
 
     assert assert_found_alike(session, old) == set()
     assert assert_found_alike(session, new) == {asset_id}
@@ -187,8 +249,11 @@ def test_postgresql_answers_the_search_from_the_trigram_index(session):
     if not on_postgres():
         pytest.skip("PostgreSQL only")
     session.rollback()
-    assert session.execute(text("SELECT 1 FROM pg_indexes WHERE indexname = 'ix_assets_search_text_trgm' "
-                                "AND schemaname = current_schema()")).first()
+    assert session.execute(
+        text(
+            "SELECT 1 FROM pg_indexes WHERE indexname = 'ix_assets_search_text_trgm' AND schemaname = current_schema()"
+        )
+    ).first()
     stmt = AssetFilter(q="epson").apply(select(Asset.id), "postgresql")
     sql = stmt.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True})
     session.execute(text("SET LOCAL enable_seqscan = off"))
@@ -201,10 +266,21 @@ def test_the_migration_indexes_the_assets_already_on_the_register(app, tmp_path:
     """Upgrading a register that has assets: the index holds them at once (0004 -> 0005)."""
     with separate_instance("search", tmp_path, migrate=False) as instance, instance.app_context():
         upgrade(revision="0004_stocktake")
-        values = {"asset_number": "416-59-0001", "tag": "K7Q2M9XA", "name": "เต็นท์ผ้าใบ ขนาด 4x8 เมตร",
-                  "category": "เต็นท์", "brand": "", "model": "", "serial_number": "SN-๑๒๓", "location": "ห้องพัสดุ",
-                  "department": "สำนักปลัด", "lendable": True, "status": "available", "status_note": "",
-                  "version": 1}
+        values = {
+            "asset_number": "416-59-0001",
+            "tag": "K7Q2M9XA",
+            "name": "เต็นท์ผ้าใบ ขนาด 4x8 เมตร",
+            "category": "เต็นท์",
+            "brand": "",
+            "model": "",
+            "serial_number": "SN-๑๒๓",
+            "location": "ห้องพัสดุ",
+            "department": "สำนักปลัด",
+            "lendable": True,
+            "status": "available",
+            "status_note": "",
+            "version": 1,
+        }
         values["search_text"] = compute_search_text(values)
         with db.engine.begin() as conn:  # before the index exists, as an older version left it
             conn.execute(Asset.__table__.insert(), [values])
@@ -245,8 +321,10 @@ def test_the_loan_request_catalogue_finds_what_the_register_finds(session, awkwa
 
     key = search_key(raw)
     session.rollback()
-    expected = {i for i, t, lendable, status in session.execute(
-        select(Asset.id, Asset.search_text, Asset.lendable, Asset.status))
-        if key in t and lendable and status not in UNLENDABLE_STATUSES}
+    expected = {
+        i
+        for i, t, lendable, status in session.execute(select(Asset.id, Asset.search_text, Asset.lendable, Asset.status))
+        if key in t and lendable and status not in UNLENDABLE_STATUSES
+    }
     rows, total = lendable_catalogue(session, raw, [], limit=100_000)
     assert total == len(expected) and {r.id for r in rows} == expected

@@ -28,10 +28,20 @@ from tests.conftest import unique
 
 def form(**overrides) -> dict:
     """The fields as an officer types them: Thai digits, a B.E. date, a price with a comma."""
-    return {"asset_number": unique("701-67-").upper(), "name": "เครื่องขยายเสียง", "category": "เครื่องเสียง",
-            "brand": "TOA", "model": "ZS-1000", "serial_number": "SN-778", "acquired_on": "๐๑/๑๐/๒๕๖๖",
-            "price": "๑๒,๙๐๐.๐๐", "location": "ห้องประชุมสภา", "department": "สำนักปลัด", "lendable": True,
-            **overrides}
+    return {
+        "asset_number": unique("701-67-").upper(),
+        "name": "เครื่องขยายเสียง",
+        "category": "เครื่องเสียง",
+        "brand": "TOA",
+        "model": "ZS-1000",
+        "serial_number": "SN-778",
+        "acquired_on": "๐๑/๑๐/๒๕๖๖",
+        "price": "๑๒,๙๐๐.๐๐",
+        "location": "ห้องประชุมสภา",
+        "department": "สำนักปลัด",
+        "lendable": True,
+        **overrides,
+    }
 
 
 def fresh(session, asset_id: int) -> Asset:
@@ -41,8 +51,7 @@ def fresh(session, asset_id: int) -> Asset:
 
 def entries_for(session, asset_id: int, action: str | None = None) -> list[AuditEntry]:
     session.rollback()
-    stmt = select(AuditEntry).where(AuditEntry.subject_type == "asset",
-                                    AuditEntry.subject_id == str(asset_id))
+    stmt = select(AuditEntry).where(AuditEntry.subject_type == "asset", AuditEntry.subject_id == str(asset_id))
     if action:
         stmt = stmt.where(AuditEntry.action == action)
     return list(session.scalars(stmt.order_by(AuditEntry.seq)))
@@ -54,6 +63,7 @@ def audit_count(session) -> int:
 
 
 # --- create and edit -------------------------------------------------------------------------------
+
 
 def test_an_officer_puts_a_new_asset_on_the_register_with_a_tag_and_an_audit_entry(session, officer):
     raw = form()
@@ -82,7 +92,8 @@ def test_staff_may_not_put_an_asset_on_the_register(session, make_user):
 
 
 def test_a_number_already_on_the_register_typed_in_thai_digits_is_refused_with_a_field_error(
-        session, officer, make_asset):
+    session, officer, make_asset
+):
     existing = make_asset()
     other = make_asset()
 
@@ -91,38 +102,63 @@ def test_a_number_already_on_the_register_typed_in_thai_digits_is_refused_with_a
     assert on_create.value.errors == {"asset_number": "this asset number is already on the register"}
 
     with pytest.raises(services.InvalidFields) as on_edit:
-        services.update_asset(session, officer, other.id, other.version,
-                              form(asset_number=to_thai_digits(existing.asset_number)))
+        services.update_asset(
+            session, officer, other.id, other.version, form(asset_number=to_thai_digits(existing.asset_number))
+        )
     assert on_edit.value.errors == {"asset_number": "this asset number is already on the register"}
     assert fresh(session, other.id).asset_number == other.asset_number
 
 
 def test_an_edit_records_only_the_changed_fields_before_and_after(session, officer, make_asset):
     asset = make_asset(location="ห้องเก็บของ")
-    raw = {**{f: getattr(asset, f) for f in ("asset_number", "name", "category", "brand", "model",
-                                               "serial_number", "acquired_on", "price", "department",
-                                               "lendable")},
-           "location": "ห้องประชุม"}
+    raw = {
+        **{
+            f: getattr(asset, f)
+            for f in (
+                "asset_number",
+                "name",
+                "category",
+                "brand",
+                "model",
+                "serial_number",
+                "acquired_on",
+                "price",
+                "department",
+                "lendable",
+            )
+        },
+        "location": "ห้องประชุม",
+    }
 
     services.update_asset(session, officer, asset.id, asset.version, raw)
 
     stored = fresh(session, asset.id)
     assert stored.location == "ห้องประชุม" and stored.version == asset.version + 1
     (updated,) = entries_for(session, asset.id, "asset.updated")
-    assert json.loads(updated.data) == {"before": {"location": "ห้องเก็บของ"},
-                                        "after": {"location": "ห้องประชุม"}}
+    assert json.loads(updated.data) == {"before": {"location": "ห้องเก็บของ"}, "after": {"location": "ห้องประชุม"}}
 
 
 def test_an_edit_from_a_form_opened_before_someone_elses_save_is_refused_and_theirs_is_kept(
-        session, officer, make_user, make_asset):
+    session, officer, make_user, make_asset
+):
     asset = make_asset(name="โต๊ะพับ")
     colleague = make_user(roles=["supply_officer"])
-    services.update_asset(session, colleague, asset.id, asset.version, form(
-        asset_number=asset.asset_number, name="โต๊ะพับ (ซ่อมแล้ว)", category=asset.category))
+    services.update_asset(
+        session,
+        colleague,
+        asset.id,
+        asset.version,
+        form(asset_number=asset.asset_number, name="โต๊ะพับ (ซ่อมแล้ว)", category=asset.category),
+    )
 
     with pytest.raises(Conflict) as caught:
-        services.update_asset(session, officer, asset.id, asset.version, form(
-            asset_number=asset.asset_number, name="โต๊ะพับ สีขาว", category=asset.category))
+        services.update_asset(
+            session,
+            officer,
+            asset.id,
+            asset.version,
+            form(asset_number=asset.asset_number, name="โต๊ะพับ สีขาว", category=asset.category),
+        )
 
     assert "Someone else changed this asset" in str(caught.value)
     assert fresh(session, asset.id).name == "โต๊ะพับ (ซ่อมแล้ว)"
@@ -137,6 +173,7 @@ def test_an_unknown_asset_is_not_found(session, officer):
 
 
 # --- status ----------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("status", ["in_repair", "lost", "disposed"])
 def test_a_status_change_needs_a_reason(session, officer, make_asset, status):
@@ -164,8 +201,9 @@ def test_an_asset_comes_back_from_repair_without_a_reason(session, officer, make
     assert len(entries_for(session, asset.id, "asset.status_changed")) == 1
 
 
-@pytest.mark.parametrize("start, target", [("available", "on_loan"), ("on_loan", "in_repair"),
-                                           ("disposed", "available"), ("lost", "lost")])
+@pytest.mark.parametrize(
+    "start, target", [("available", "on_loan"), ("on_loan", "in_repair"), ("disposed", "available"), ("lost", "lost")]
+)
 def test_status_changes_the_rules_forbid_are_refused(session, officer, make_asset, start, target):
     asset = make_asset(status=start)
 
@@ -177,6 +215,7 @@ def test_status_changes_the_rules_forbid_are_refused(session, officer, make_asse
 
 
 # --- photo -----------------------------------------------------------------------------------------
+
 
 def jpeg_with_gps() -> bytes:
     exif = Image.Exif()
@@ -215,8 +254,9 @@ def test_a_web_page_renamed_to_jpg_is_refused_and_nothing_is_stored(app, session
     before = audit_count(session)
 
     with pytest.raises(UploadRefused) as caught:
-        services.set_photo(session, officer, asset.id, b"<!doctype html><script>alert(1)</script>",
-                           "photo.jpg", store, 5 * 1024 * 1024)
+        services.set_photo(
+            session, officer, asset.id, b"<!doctype html><script>alert(1)</script>", "photo.jpg", store, 5 * 1024 * 1024
+        )
 
     assert "its content was checked, not its name" in str(caught.value)
     assert fresh(session, asset.id).photo_sha256 is None
@@ -225,6 +265,7 @@ def test_a_web_page_renamed_to_jpg_is_refused_and_nothing_is_stored(app, session
 
 
 # --- labels from the command line ------------------------------------------------------------------
+
 
 def decode_first_page(path) -> set[str]:
     pdf = pypdfium2.PdfDocument(str(path))

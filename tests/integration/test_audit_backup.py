@@ -120,8 +120,9 @@ def test_a_backup_taken_while_eight_writers_work_restores_to_a_verified_prefix_o
 
 @pytest.mark.skipif(on_postgres(), reason="the auditor's script reads a SQLite copy")
 def test_the_auditor_s_own_verifier_in_the_docs_accepts_a_backup_and_names_a_change(tmp_path):
-    script = re.search(r"<!-- verifier:begin -->\n```python\n(.*?)```\n<!-- verifier:end -->",
-                       DOCS.read_text(encoding="utf-8"), re.S).group(1)
+    script = re.search(
+        r"<!-- verifier:begin -->\n```python\n(.*?)```\n<!-- verifier:end -->", DOCS.read_text(encoding="utf-8"), re.S
+    ).group(1)
     (tmp_path / "verify_chain.py").write_text(script, encoding="utf-8")
     with separate_instance("docs", tmp_path / "live") as live:
         admin_with_settings(live, "dv")
@@ -129,8 +130,12 @@ def test_the_auditor_s_own_verifier_in_the_docs_accepts_a_backup_and_names_a_cha
         assert cli(live, "backup", "--out", str(tmp_path / "b")).exit_code == 0
         with live.app_context():
             db.engine.dispose()
-    run = [sys.executable, str(tmp_path / "verify_chain.py"), str(tmp_path / "b" / "db.sqlite3"),
-           str(tmp_path / "b" / "audit-checkpoints.jsonl")]
+    run = [
+        sys.executable,
+        str(tmp_path / "verify_chain.py"),
+        str(tmp_path / "b" / "db.sqlite3"),
+        str(tmp_path / "b" / "audit-checkpoints.jsonl"),
+    ]
     ok = subprocess.run(run, capture_output=True, text=True)
     assert ok.returncode == 0 and ok.stdout.startswith("OK: "), ok.stdout + ok.stderr
     import sqlite3
@@ -167,8 +172,11 @@ def test_restore_refuses_a_non_empty_instance_and_a_damaged_backup_and_changes_n
         target = restore_target(live, tmp_path / "target")
         result = cli(target, "restore", str(out))
         assert result.exit_code != 0 and "damaged" in output(result) and damaged in output(result)
-        assert backups.instance_contents(_engine(target), target.config["EVIDENCE_DIR"]) == \
-            {"entries": 0, "users": 0, "files": 0}
+        assert backups.instance_contents(_engine(target), target.config["EVIDENCE_DIR"]) == {
+            "entries": 0,
+            "users": 0,
+            "files": 0,
+        }
         with target.app_context():
             db.engine.dispose()
 

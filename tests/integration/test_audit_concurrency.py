@@ -36,10 +36,18 @@ def test_eight_writers_times_five_hundred_actions_make_one_gapless_chain_that_ve
         with app.app_context():
             result = queries.verify_engine(db.engine, log=None)
             seqs = db.session.execute(select(AuditEntry.seq).order_by(AuditEntry.seq)).scalars().all()
-            changed = db.session.execute(select(AuditEntry.data).where(
-                AuditEntry.action == "settings.changed", AuditEntry.seq > start)).scalars().all()
-            per_key = db.session.execute(select(func.count()).select_from(AuditEntry).where(
-                AuditEntry.seq > start, AuditEntry.actor_id == admin_id)).scalar_one()
+            changed = (
+                db.session.execute(
+                    select(AuditEntry.data).where(AuditEntry.action == "settings.changed", AuditEntry.seq > start)
+                )
+                .scalars()
+                .all()
+            )
+            per_key = db.session.execute(
+                select(func.count())
+                .select_from(AuditEntry)
+                .where(AuditEntry.seq > start, AuditEntry.actor_id == admin_id)
+            ).scalar_one()
         assert result.ok, result.problem and result.problem.message
         assert result.count == start + THREADS * ACTIONS == result.head_seq
         assert seqs == list(range(1, result.head_seq + 1))  # gapless

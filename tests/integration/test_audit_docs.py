@@ -51,8 +51,9 @@ def instance(tmp_path_factory):
     if on_postgres():
         pytest.skip("the auditor's script reads a SQLite copy")
     directory = tmp_path_factory.mktemp("docs")
-    script = re.search(r"<!-- verifier:begin -->\n```python\n(.*?)```\n<!-- verifier:end -->", doc_text(),
-                       re.S).group(1)
+    script = re.search(r"<!-- verifier:begin -->\n```python\n(.*?)```\n<!-- verifier:end -->", doc_text(), re.S).group(
+        1
+    )
     (directory / "verify_chain.py").write_text(script, encoding="utf-8")
     key_path, mac_path = directory / "signing.pem", directory / "mac.key"
     write_new_key(key_path)
@@ -64,15 +65,24 @@ def instance(tmp_path_factory):
             context.set_origin("192.0.2.48", "pytest docs")
             for n in (FIRST_CP, LAST_CP - FIRST_CP - 1, HEAD - LAST_CP - 1):
                 begin_write(db.session)
-                record_many(db.session, None, "asset.updated",
-                            [(("assets", str(i)), {"after": {"note": f"ครั้งที่ {i}"}}) for i in range(n)])
+                record_many(
+                    db.session,
+                    None,
+                    "asset.updated",
+                    [(("assets", str(i)), {"after": {"note": f"ครั้งที่ {i}"}}) for i in range(n)],
+                )
                 db.session.commit()
                 if n != HEAD - LAST_CP - 1:
                     create_checkpoint(db.session, None, log=log_path(app.config), key=key)
             db.session.remove()
             db.engine.dispose()
-        yield {"dir": directory, "db": directory / "docs.sqlite3", "log": log_path(app.config), "key": key,
-               "mac": entry_mac.load_key(mac_path)}
+        yield {
+            "dir": directory,
+            "db": directory / "docs.sqlite3",
+            "log": log_path(app.config),
+            "key": key,
+            "mac": entry_mac.load_key(mac_path),
+        }
 
 
 def tampered_copy(instance, tmp_path: Path, tamper: Callable[[Connection, Path], Path | None]) -> tuple[Path, Path]:
@@ -98,8 +108,11 @@ def tampered_copy(instance, tmp_path: Path, tamper: Callable[[Connection, Path],
 def run_script(instance, copy: Path, log: Path, *, mac: bool = True) -> subprocess.CompletedProcess:
     keys = ["--public-key", str(instance["dir"] / "public.pem")]
     keys += ["--mac-key", str(instance["dir"] / "mac.key")] if mac else []
-    return subprocess.run([sys.executable, str(instance["dir"] / "verify_chain.py"), str(copy), str(log), *keys],
-                          capture_output=True, text=True)
+    return subprocess.run(
+        [sys.executable, str(instance["dir"] / "verify_chain.py"), str(copy), str(log), *keys],
+        capture_output=True,
+        text=True,
+    )
 
 
 def app_problem(instance, copy: Path, log: Path):
@@ -132,6 +145,7 @@ def stray(seq: int):
 
         row["hash"] = hash_of(row)
         insert(conn, row)
+
     return do
 
 
@@ -143,26 +157,44 @@ def forged_append(conn, _tmp):
 
 def cut_back(conn, _tmp):
     conn.execute(text("DELETE FROM audit_entries WHERE seq > :s"), {"s": LAST_CP})
-    conn.execute(text("UPDATE audit_head SET seq = :s, hash = (SELECT hash FROM audit_entries WHERE seq = :s) "
-                      "WHERE id = 1"), {"s": LAST_CP})
+    conn.execute(
+        text("UPDATE audit_head SET seq = :s, hash = (SELECT hash FROM audit_entries WHERE seq = :s) WHERE id = 1"),
+        {"s": LAST_CP},
+    )
 
 
 CASES = [
     ("insert at 40", insert_renumbered_at_40, 40, "no valid MAC"),
-    ("edit 2", lambda c, _t: c.execute(text("UPDATE audit_entries SET actor = 'x' WHERE seq = 2")), 2,
-     "content changed"),
+    (
+        "edit 2",
+        lambda c, _t: c.execute(text("UPDATE audit_entries SET actor = 'x' WHERE seq = 2")),
+        2,
+        "content changed",
+    ),
     ("insert at 0", stray(0), 0, "outside the chain"),
     ("stray beyond the head", stray(HEAD + 20), HEAD + 20, "beyond the recorded head"),
-    ("a database checkpoint deleted", lambda c, _t: c.execute(text(
-        f"DELETE FROM audit_checkpoints WHERE seq = {FIRST_CP}")), FIRST_CP + 1, "missing from the database"),
-    ("every database checkpoint deleted", lambda c, _t: c.execute(text("DELETE FROM audit_checkpoints")),
-     FIRST_CP + 1, "missing from the database"),
+    (
+        "a database checkpoint deleted",
+        lambda c, _t: c.execute(text(f"DELETE FROM audit_checkpoints WHERE seq = {FIRST_CP}")),
+        FIRST_CP + 1,
+        "missing from the database",
+    ),
+    (
+        "every database checkpoint deleted",
+        lambda c, _t: c.execute(text("DELETE FROM audit_checkpoints")),
+        FIRST_CP + 1,
+        "missing from the database",
+    ),
     ("the checkpoint file emptied", None, FIRST_CP + 1, "missing from the file"),
     ("signatures stripped in both", None, FIRST_CP, "signature was removed"),
     ("cut back to the last checkpoint", cut_back, LAST_CP + 1, "history cut back"),
     ("forged append, head moved", forged_append, HEAD + 1, "no valid MAC"),
-    ("every MAC stripped", lambda c, _t: c.execute(text("UPDATE audit_entries SET mac = NULL")), FIRST_CP + 1,
-     "no valid MAC"),
+    (
+        "every MAC stripped",
+        lambda c, _t: c.execute(text("UPDATE audit_entries SET mac = NULL")),
+        FIRST_CP + 1,
+        "no valid MAC",
+    ),
 ]
 
 
@@ -171,9 +203,11 @@ def tamper_for(case: str, tamper, instance):
         return lambda _c, tmp: rewrite_log(tmp, instance["log"], lambda cps: [])
 
     if case == "signatures stripped in both":
+
         def strip(conn, tmp):
             conn.execute(text("UPDATE audit_checkpoints SET signature = '', key_id = ''"))
             return rewrite_log(tmp, instance["log"], lambda cps: [Checkpoint(c.seq, c.hash, c.at) for c in cps])
+
         return strip
     return tamper
 
@@ -202,6 +236,7 @@ def test_without_the_mac_key_the_sample_verifier_names_an_insertion_by_the_chain
 
 # --- the test vectors in the doc -------------------------------------------------------------------
 
+
 def vector(name: str) -> str:
     match = re.search(rf"^{re.escape(name)}:\s+(.*)$", doc_text(), re.M)
     assert match, name
@@ -218,19 +253,20 @@ def test_the_checkpoint_test_vector_is_what_the_app_makes():
     at, hash_ = "2023-10-01T01:02:04.000000Z", "2505ac84302be82c39c90e3a0f460639fcf034884a458d165d8056cc4b6e5a2e"
     assert statement(1, hash_, at).decode("utf-8") == vector("statement")
     assert key.sign(1, hash_, at) == vector("signature (base64)")
-    assert line_of(Checkpoint(1, hash_, at, vector("signature (base64)"), key.key_id)) == \
-        vector("checkpoint file line")
+    assert line_of(Checkpoint(1, hash_, at, vector("signature (base64)"), key.key_id)) == vector("checkpoint file line")
     assert key.check(Checkpoint(1, hash_, at, vector("signature (base64)"), key.key_id)) is True
     pems = re.findall(r"-----BEGIN (PRIVATE|PUBLIC) KEY-----\n\s*(\S+)\n", doc_text())
     assert dict(pems)["PUBLIC"] in public_pem(key)
-    der = private.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
+    der = private.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
     assert dict(pems)["PRIVATE"] in der
 
 
 def test_the_mac_test_vector_is_what_the_app_makes():
-    match = re.search(r"key `([0-9a-f]{64})` \(a TEST key.*?hash `([0-9a-f]{64})`.*?mac `([0-9a-f]{64})`",
-                      doc_text(), re.S)
+    match = re.search(
+        r"key `([0-9a-f]{64})` \(a TEST key.*?hash `([0-9a-f]{64})`.*?mac `([0-9a-f]{64})`", doc_text(), re.S
+    )
     key, hash_, mac = match.groups()
     assert entry_mac.mac_of(bytes.fromhex(key), hash_) == mac
 

@@ -64,17 +64,22 @@ def chain(tmp_path_factory) -> Iterator[Chain]:
     key_path, mac_path = directory / "signing.pem", directory / "mac.key"
     write_new_key(key_path)
     entry_mac.write_new_key(mac_path)
-    with separate_instance("forgery", directory, AUDIT_SIGNING_KEY=str(key_path),
-                           AUDIT_MAC_KEY=str(mac_path)) as app:
+    with separate_instance("forgery", directory, AUDIT_SIGNING_KEY=str(key_path), AUDIT_MAC_KEY=str(mac_path)) as app:
         key = load_signing_key(key_path)
         log = log_path(app.config)
         with app.app_context():
             context.set_origin("192.0.2.46", "pytest forgery", "build")
             for r in range(ROUNDS):
                 begin_write(db.session)
-                record_many(db.session, None, "asset.updated",
-                            [(("assets", str(i % 31)), {"after": {"location": f"ห้องพัสดุ {i}"}})
-                             for i in range(r * PER_ROUND, (r + 1) * PER_ROUND)])
+                record_many(
+                    db.session,
+                    None,
+                    "asset.updated",
+                    [
+                        (("assets", str(i % 31)), {"after": {"location": f"ห้องพัสดุ {i}"}})
+                        for i in range(r * PER_ROUND, (r + 1) * PER_ROUND)
+                    ],
+                )
                 db.session.commit()
                 create_checkpoint(db.session, None, log=log, key=key)
             db.session.remove()
@@ -82,6 +87,7 @@ def chain(tmp_path_factory) -> Iterator[Chain]:
 
 
 # --- what the intruder does: each returns the checkpoint file to verify against ----------------------
+
 
 @dataclass
 class Ctx:
@@ -98,8 +104,14 @@ class Ctx:
 
 def stray(conn: Connection, seq: int) -> dict:
     """A row that hashes right but belongs to no chain (its own made-up link)."""
-    row = {**entry(conn, 2), "seq": seq, "action": "loan.approved", "subject_type": "loans",
-           "subject_id": "77", "prev_hash": hashlib.sha256(f"nowhere {seq}".encode()).hexdigest()}
+    row = {
+        **entry(conn, 2),
+        "seq": seq,
+        "action": "loan.approved",
+        "subject_type": "loans",
+        "subject_id": "77",
+        "prev_hash": hashlib.sha256(f"nowhere {seq}".encode()).hexdigest(),
+    }
     row["hash"] = hash_of(row)
     return row
 
@@ -107,6 +119,7 @@ def stray(conn: Connection, seq: int) -> dict:
 def insert_stray(seq: int) -> Callable[[Connection, Ctx], None]:
     def do(conn: Connection, _ctx: Ctx) -> None:
         insert(conn, stray(conn, seq))
+
     return do
 
 
@@ -117,19 +130,24 @@ def insert_renumbered(seq: int) -> Callable[[Connection, Ctx], None]:
         renumber_from(conn, seq)
         insert(conn, fake)
         conn.execute(text("UPDATE audit_head SET seq = seq + 1 WHERE id = 1"))
+
     return do
 
 
 def edit(seq: int) -> Callable[[Connection, Ctx], None]:
     def do(conn: Connection, _ctx: Ctx) -> None:
-        conn.execute(text("UPDATE audit_entries SET data = :d WHERE seq = :s"),
-                     {"d": one_char_changed(entry(conn, seq)["data"]), "s": seq})
+        conn.execute(
+            text("UPDATE audit_entries SET data = :d WHERE seq = :s"),
+            {"d": one_char_changed(entry(conn, seq)["data"]), "s": seq},
+        )
+
     return do
 
 
 def delete(seq: int) -> Callable[[Connection, Ctx], None]:
     def do(conn: Connection, _ctx: Ctx) -> None:
         conn.execute(text("DELETE FROM audit_entries WHERE seq = :s"), {"s": seq})
+
     return do
 
 
@@ -138,6 +156,7 @@ def swap(seq: int) -> Callable[[Connection, Ctx], None]:
         conn.execute(text("UPDATE audit_entries SET seq = -1 WHERE seq = :a"), {"a": seq})
         conn.execute(text("UPDATE audit_entries SET seq = :a WHERE seq = :b"), {"a": seq, "b": seq + 1})
         conn.execute(text("UPDATE audit_entries SET seq = :b WHERE seq = -1"), {"b": seq + 1})
+
     return do
 
 
@@ -148,6 +167,7 @@ def strip_signatures(where: str) -> Callable[[Connection, Ctx], Path | None]:
         if where in ("file", "both"):
             return ctx.log_with(lambda cps: [type(cp)(cp.seq, cp.hash, cp.at, "", "") for cp in cps])
         return None
+
     return do
 
 
@@ -161,13 +181,16 @@ def delete_checkpoints(where: str, only: int | None = None) -> Callable[[Connect
         if where in ("file", "both"):
             return ctx.log_with(lambda cps: [cp for cp in cps if only is not None and cp.seq != only])
         return None
+
     return do
 
 
 def cut_back_to_last_checkpoint(conn: Connection, _ctx: Ctx) -> None:
     conn.execute(text("DELETE FROM audit_entries WHERE seq > :s"), {"s": CHECKPOINTS[-1]})
-    conn.execute(text("UPDATE audit_head SET seq = :s, hash = (SELECT hash FROM audit_entries WHERE seq = :s) "
-                      "WHERE id = 1"), {"s": CHECKPOINTS[-1]})
+    conn.execute(
+        text("UPDATE audit_head SET seq = :s, hash = (SELECT hash FROM audit_entries WHERE seq = :s) WHERE id = 1"),
+        {"s": CHECKPOINTS[-1]},
+    )
 
 
 def forged_append(conn: Connection, _ctx: Ctx) -> None:
@@ -175,8 +198,7 @@ def forged_append(conn: Connection, _ctx: Ctx) -> None:
     for seq in (TOTAL + 1, TOTAL + 2):
         fake = forge(conn, seq)
         insert(conn, fake)
-        conn.execute(text("UPDATE audit_head SET seq = :s, hash = :h WHERE id = 1"),
-                     {"s": seq, "h": fake["hash"]})
+        conn.execute(text("UPDATE audit_head SET seq = :s, hash = :h WHERE id = 1"), {"s": seq, "h": fake["hash"]})
 
 
 def strip_macs(conn: Connection, _ctx: Ctx) -> None:
@@ -205,23 +227,57 @@ CASES = [
     ("reorder last", swap(LAST - 1), LAST - 1, None, "order_changed"),
     ("stray row beyond the head", insert_stray(TOTAL + 50), TOTAL + 50, "inserted_past_head", "inserted"),
     ("stray row just after the head", insert_stray(TOTAL + 1), TOTAL + 1, "inserted_past_head", "inserted"),
-    ("signatures stripped (db and file)", strip_signatures("both"), CHECKPOINTS[0], "signature_removed",
-     "bad_signature"),
+    (
+        "signatures stripped (db and file)",
+        strip_signatures("both"),
+        CHECKPOINTS[0],
+        "signature_removed",
+        "bad_signature",
+    ),
     ("signatures stripped (db)", strip_signatures("db"), CHECKPOINTS[0], "signature_removed", "bad_signature"),
-    ("signatures stripped (file)", strip_signatures("file"), CHECKPOINTS[0], "signature_removed",
-     "bad_signature"),
-    ("all checkpoints deleted", delete_checkpoints("both"), CHECKPOINTS[0] + 1, "checkpoint_missing_db",
-     "checkpoint_missing"),
-    ("checkpoints deleted (db)", delete_checkpoints("db"), CHECKPOINTS[0] + 1, "checkpoint_missing_db",
-     "checkpoint_missing"),
-    ("checkpoints deleted (file)", delete_checkpoints("file"), CHECKPOINTS[0] + 1, "checkpoint_missing_file",
-     "checkpoint_missing"),
-    ("latest checkpoint deleted (db)", delete_checkpoints("db", CHECKPOINTS[-1]), CHECKPOINTS[-1] + 1,
-     "checkpoint_missing_db", "checkpoint_missing"),
-    ("latest checkpoint deleted (file)", delete_checkpoints("file", CHECKPOINTS[-1]), CHECKPOINTS[-1] + 1,
-     "checkpoint_missing_file", "checkpoint_missing"),
-    ("cut back to the last checkpoint", cut_back_to_last_checkpoint, CHECKPOINTS[-1] + 1,
-     "checkpoint_entry_missing", "shorter"),
+    ("signatures stripped (file)", strip_signatures("file"), CHECKPOINTS[0], "signature_removed", "bad_signature"),
+    (
+        "all checkpoints deleted",
+        delete_checkpoints("both"),
+        CHECKPOINTS[0] + 1,
+        "checkpoint_missing_db",
+        "checkpoint_missing",
+    ),
+    (
+        "checkpoints deleted (db)",
+        delete_checkpoints("db"),
+        CHECKPOINTS[0] + 1,
+        "checkpoint_missing_db",
+        "checkpoint_missing",
+    ),
+    (
+        "checkpoints deleted (file)",
+        delete_checkpoints("file"),
+        CHECKPOINTS[0] + 1,
+        "checkpoint_missing_file",
+        "checkpoint_missing",
+    ),
+    (
+        "latest checkpoint deleted (db)",
+        delete_checkpoints("db", CHECKPOINTS[-1]),
+        CHECKPOINTS[-1] + 1,
+        "checkpoint_missing_db",
+        "checkpoint_missing",
+    ),
+    (
+        "latest checkpoint deleted (file)",
+        delete_checkpoints("file", CHECKPOINTS[-1]),
+        CHECKPOINTS[-1] + 1,
+        "checkpoint_missing_file",
+        "checkpoint_missing",
+    ),
+    (
+        "cut back to the last checkpoint",
+        cut_back_to_last_checkpoint,
+        CHECKPOINTS[-1] + 1,
+        "checkpoint_entry_missing",
+        "shorter",
+    ),
     ("forged append after the head, head moved", forged_append, TOTAL + 1, "bad_mac", "bad_mac"),
     ("every MAC stripped", strip_macs, CHECKPOINTS[0] + 1, "mac_stripped", "bad_mac"),
     ("a MAC forged", forged_mac, MIDDLE, "bad_mac", "bad_mac"),
@@ -253,8 +309,7 @@ def test_each_forgery_is_named(chain, tmp_path, case, tamper, seq, code, kind):
 
 @pytest.mark.skipif(on_postgres(), reason="the walk in parts by worker processes is for SQLite")
 @pytest.mark.parametrize("case, tamper, seq, code, kind", CASES, ids=[c[0] for c in CASES])
-def test_the_walk_in_parts_names_each_forgery_as_one_walk_does(chain, tmp_path, case, tamper, seq, code,
-                                                               kind):
+def test_the_walk_in_parts_names_each_forgery_as_one_walk_does(chain, tmp_path, case, tamper, seq, code, kind):
     source = chain.directory / "forgery.sqlite3"
     copy = tmp_path / "copy.sqlite3"
     src, dst = sqlite3.connect(source), sqlite3.connect(copy)
@@ -307,8 +362,11 @@ def test_entries_written_before_the_mac_key_are_noted_not_failed(tmp_path):
 
 def test_a_checkpoint_entry_records_whether_it_was_written_with_the_mac_key(chain):
     with chain.app.app_context():
-        rows = db.session.execute(text("SELECT data FROM audit_entries WHERE action = 'audit.checkpoint' "
-                                       "ORDER BY seq")).scalars().all()
+        rows = (
+            db.session.execute(text("SELECT data FROM audit_entries WHERE action = 'audit.checkpoint' ORDER BY seq"))
+            .scalars()
+            .all()
+        )
         db.session.remove()
     assert [json.loads(d)["mac"] for d in rows] == [True] * ROUNDS
     assert [json.loads(d)["seq"] for d in rows] == CHECKPOINTS

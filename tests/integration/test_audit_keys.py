@@ -49,11 +49,13 @@ def test_pubkey_prints_the_public_pem_and_fingerprint_and_the_report_and_bundle_
             core_services.update_settings(db.session, None, {"phone": "044-000001"})
             from evidence import bundle, report
 
-            made = report.build(db.session, 2566, engine=db.engine, config=app.config, lang="en",
-                                chain_intact=lambda: True)
+            made = report.build(
+                db.session, 2566, engine=db.engine, config=app.config, lang="en", chain_intact=lambda: True
+            )
             assert fingerprint(key) in report.document_model(made).chain_text
-            thai = report.build(db.session, 2566, engine=db.engine, config=app.config, lang="th",
-                                chain_intact=lambda: True)
+            thai = report.build(
+                db.session, 2566, engine=db.engine, config=app.config, lang="th", chain_intact=lambda: True
+            )
             assert fingerprint(key) in report.document_model(thai).chain_text
             checkpoint = bundle._checkpoint(db.session, None, app.config)
             assert checkpoint["public_key_fingerprint"] == fingerprint(key)
@@ -89,8 +91,7 @@ def test_a_forged_append_fails_on_the_page_and_the_command_even_after_a_checkpoi
             seq = conn.execute(text("SELECT seq FROM audit_head WHERE id = 1")).scalar() + 1
             fake = forge(conn, seq)
             insert(conn, fake)
-            conn.execute(text("UPDATE audit_head SET seq = :s, hash = :h WHERE id = 1"),
-                         {"s": seq, "h": fake["hash"]})
+            conn.execute(text("UPDATE audit_head SET seq = :s, hash = :h WHERE id = 1"), {"s": seq, "h": fake["hash"]})
         assert cli(app, "audit", "checkpoint").exit_code == 0  # the office's nightly checkpoint covers it
         verified = cli(app, "audit", "verify")
         assert verified.exit_code == 1
@@ -100,8 +101,12 @@ def test_a_forged_append_fails_on_the_page_and_the_command_even_after_a_checkpoi
         html = follow_job(app, client, client.post("/audit/verify")).get_data(as_text=True)
         assert f'href="/audit/entry/{seq}"' in html
         with app.app_context():
-            data = db.session.execute(select(AuditEntry.data).where(AuditEntry.action == "audit.verified")
-                                      .order_by(AuditEntry.seq.desc()).limit(1)).scalar_one()
+            data = db.session.execute(
+                select(AuditEntry.data)
+                .where(AuditEntry.action == "audit.verified")
+                .order_by(AuditEntry.seq.desc())
+                .limit(1)
+            ).scalar_one()
             db.session.remove()
         assert (json.loads(data)["problem"]["seq"], json.loads(data)["problem"]["kind"]) == (seq, "bad_mac")
 
@@ -116,8 +121,12 @@ def test_a_row_outside_the_chain_is_not_shown_as_history_and_verify_names_it(tmp
         with tamper_connection(app, commit=True) as conn:
             for seq in (0, -3):
                 row = forge(conn, 1)
-                row.update(seq=seq, subject_type="assets", subject_id="999",
-                           prev_hash=hashlib.sha256(f"nowhere {seq}".encode()).hexdigest())
+                row.update(
+                    seq=seq,
+                    subject_type="assets",
+                    subject_id="999",
+                    prev_hash=hashlib.sha256(f"nowhere {seq}".encode()).hexdigest(),
+                )
                 from tests.integration.test_audit_tamper import hash_of
 
                 row["hash"] = hash_of(row)
@@ -138,8 +147,9 @@ def test_a_backup_holds_neither_key(tmp_path):
     key_path, mac_path = tmp_path / "signing.pem", tmp_path / "mac.key"
     write_new_key(key_path)
     entry_mac.write_new_key(mac_path)
-    with separate_instance("nokeys", tmp_path / "live", AUDIT_SIGNING_KEY=str(key_path),
-                           AUDIT_MAC_KEY=str(mac_path)) as app:
+    with separate_instance(
+        "nokeys", tmp_path / "live", AUDIT_SIGNING_KEY=str(key_path), AUDIT_MAC_KEY=str(mac_path)
+    ) as app:
         with app.app_context():
             context.set_origin("127.0.0.1", "pytest backup keys")
             core_services.update_settings(db.session, None, {"phone": "044-000004"})

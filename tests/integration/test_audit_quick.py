@@ -22,9 +22,21 @@ from tests.integration.audit_instances import separate_instance
 
 pytestmark = pytest.mark.slow
 
-AWKWARD = ['say "hi"', "back\\slash", "line\nbreak\ttab\rreturn", "bell\x07 and \x1f unit", "\x7f del",
-           "กรุงเทพฯ ผู้ใหญ่ น้ำ ปี่", "🙂 emoji 𝄞", "\u2028 line separator \u2029", "</script>", "=HYPERLINK(1)",
-           "", "null", "0" * 300]
+AWKWARD = [
+    'say "hi"',
+    "back\\slash",
+    "line\nbreak\ttab\rreturn",
+    "bell\x07 and \x1f unit",
+    "\x7f del",
+    "กรุงเทพฯ ผู้ใหญ่ น้ำ ปี่",
+    "🙂 emoji 𝄞",
+    "\u2028 line separator \u2029",
+    "</script>",
+    "=HYPERLINK(1)",
+    "",
+    "null",
+    "0" * 300,
+]
 
 
 @pytest.fixture(scope="module")
@@ -33,14 +45,19 @@ def app(tmp_path_factory):
     with separate_instance("quick", directory) as app:
         with app.app_context():
             for i, value in enumerate(AWKWARD):
-                context.set_origin(ip=value[:64], user_agent=f"Mozilla/5.0 {value}"[:300],
-                                   request_id=value[:64] or "r")
+                context.set_origin(ip=value[:64], user_agent=f"Mozilla/5.0 {value}"[:300], request_id=value[:64] or "r")
                 actor = SimpleNamespace(id=None, username=value[:64])
                 begin_write(db.session)
-                record(db.session, actor, f"test.{i}", ("assets", value[:64]),
-                       {"value": value, "nested": {"list": [value, i, 1.5, None, True]}})
-                record_many(db.session, None, "test.many",
-                            [(("loans", str(n)), {"n": n, "text": value}) for n in range(20)])
+                record(
+                    db.session,
+                    actor,
+                    f"test.{i}",
+                    ("assets", value[:64]),
+                    {"value": value, "nested": {"list": [value, i, 1.5, None, True]}},
+                )
+                record_many(
+                    db.session, None, "test.many", [(("loans", str(n)), {"n": n, "text": value}) for n in range(20)]
+                )
                 db.session.commit()
             db.session.remove()
         yield app

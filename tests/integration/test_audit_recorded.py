@@ -131,6 +131,7 @@ def test_every_state_changing_route_is_in_the_table(app):
 
 # --- the world the drivers act in ----------------------------------------------------------------
 
+
 @dataclass
 class World:
     app: Flask
@@ -148,8 +149,7 @@ class World:
     def start(self) -> None:
         """From here on, what the request records is counted."""
         with self.app.app_context():
-            self.mark = db.session.execute(select(AuditEntry.seq).order_by(AuditEntry.seq.desc())
-                                           .limit(1)).scalar_one()
+            self.mark = db.session.execute(select(AuditEntry.seq).order_by(AuditEntry.seq.desc()).limit(1)).scalar_one()
             db.session.remove()
 
 
@@ -159,10 +159,16 @@ def world(app) -> World:
     w = World(app)
     with app.app_context():
         context.set_origin("127.0.0.1", "pytest setup")
-        for role, roles in (("staff", {"staff"}), ("officer", {"supply_officer"}), ("head", {"head"}),
-                            ("auditor", {"auditor"}), ("admin", {"admin"})):
-            w.users[role] = core_services.create_user(db.session, None, unique(role[:5]), "ทดสอบ บันทึก", roles,
-                                                      PASSWORD).id
+        for role, roles in (
+            ("staff", {"staff"}),
+            ("officer", {"supply_officer"}),
+            ("head", {"head"}),
+            ("auditor", {"auditor"}),
+            ("admin", {"admin"}),
+        ):
+            w.users[role] = core_services.create_user(
+                db.session, None, unique(role[:5]), "ทดสอบ บันทึก", roles, PASSWORD
+            ).id
         names = {role: db.session.get(User, uid).username for role, uid in w.users.items()}
         db.session.remove()
     for role, name in names.items():
@@ -181,10 +187,19 @@ def in_app(w: World, fn: Callable):
 
 
 def new_asset(w: World, price: str = "900.00") -> int:
-    fields = {"asset_number": unique("417-67-"), "name": "เครื่องฉายภาพ (โปรเจคเตอร์)",
-              "category": "เครื่องฉายภาพ",
-              "brand": "Epson", "model": "EB-X51", "serial_number": unique("SN"), "acquired_on": "01/10/2565",
-              "price": price, "location": "ห้องพัสดุ", "department": "สำนักปลัด", "lendable": True}
+    fields = {
+        "asset_number": unique("417-67-"),
+        "name": "เครื่องฉายภาพ (โปรเจคเตอร์)",
+        "category": "เครื่องฉายภาพ",
+        "brand": "Epson",
+        "model": "EB-X51",
+        "serial_number": unique("SN"),
+        "acquired_on": "01/10/2565",
+        "price": price,
+        "location": "ห้องพัสดุ",
+        "department": "สำนักปลัด",
+        "lendable": True,
+    }
     return in_app(w, lambda: asset_services.create_asset(db.session, w.user("officer"), fields).id)
 
 
@@ -196,9 +211,17 @@ def new_loan(w: World, state: str = "requested", past: bool = False) -> tuple[in
 
     def go():
         staff, officer = w.user("staff"), w.user("officer")
-        loan = workflow.request_loan(db.session, staff, [asset_id], purpose="ใช้ในการประชุมประชาคมหมู่บ้าน",
-                                     place="ศาลาประชาคม หมู่ 3", off_premises=False, start_on=start,
-                                     due_on=start + timedelta(days=3), now=now)
+        loan = workflow.request_loan(
+            db.session,
+            staff,
+            [asset_id],
+            purpose="ใช้ในการประชุมประชาคมหมู่บ้าน",
+            place="ศาลาประชาคม หมู่ 3",
+            off_premises=False,
+            start_on=start,
+            due_on=start + timedelta(days=3),
+            now=now,
+        )
         if state in ("approved", "checked_out"):
             loan = workflow.approve_loan(db.session, officer, loan.id, now=now)
         if state == "checked_out":
@@ -214,9 +237,13 @@ def new_incident(w: World) -> tuple[int, int]:
     def go():
         loan = db.session.get(Loan, loan_id)
         item = loan.items[0]
-        workflow.receive_items(db.session, w.user("officer"), loan_id,
-                               [workflow.ItemReturn(item_id=item.id, condition="damaged", note="เลนส์ร้าว")],
-                               version=version)
+        workflow.receive_items(
+            db.session,
+            w.user("officer"),
+            loan_id,
+            [workflow.ItemReturn(item_id=item.id, condition="damaged", note="เลนส์ร้าว")],
+            version=version,
+        )
         case = db.session.execute(select(Incident).where(Incident.loan_item_id == item.id)).scalar_one()
         return case.id, case.version
 
@@ -234,6 +261,7 @@ def version_of(html: str) -> str:
 
 
 # --- the drivers: valid data for each route; `w.start()` just before the request that is measured ------
+
 
 def _job(w, resp):
     """Run the job the response started, as the job service would; the response is what the page sent."""
@@ -286,8 +314,9 @@ def d_change_password(w):
     client = w.app.test_client()
     assert login(client, name).status_code == 302
     w.start()
-    return client.post("/account/password", data={"current": PASSWORD, "new": "another horse 43",
-                                                  "confirm": "another horse 43"})
+    return client.post(
+        "/account/password", data={"current": PASSWORD, "new": "another horse 43", "confirm": "another horse 43"}
+    )
 
 
 def d_set_lang(w):
@@ -310,14 +339,15 @@ def d_settings(w):
 
 def d_user_new(w):
     w.start()
-    return w.client("admin").post("/admin/users/new", data={"username": unique("new"), "name": "นายใหม่ ทดสอบ",
-                                                            "roles": ["staff"], "password": PASSWORD})
+    return w.client("admin").post(
+        "/admin/users/new",
+        data={"username": unique("new"), "name": "นายใหม่ ทดสอบ", "roles": ["staff"], "password": PASSWORD},
+    )
 
 
 def _target(w) -> int:
     name = unique("tgt")
-    return in_app(w, lambda: core_services.create_user(db.session, None, name, "เป้าหมาย ทดสอบ", {"staff"},
-                                                       PASSWORD).id)
+    return in_app(w, lambda: core_services.create_user(db.session, None, name, "เป้าหมาย ทดสอบ", {"staff"}, PASSWORD).id)
 
 
 def d_user_edit(w):
@@ -325,8 +355,10 @@ def d_user_edit(w):
     client = w.client("admin")
     page = client.get(f"/admin/users/{user_id}").get_data(as_text=True)
     w.start()
-    return client.post(f"/admin/users/{user_id}", data={"name": "เป้าหมาย ทดสอบ", "roles": ["staff", "head"],
-                                                        "version": version_of(page)})
+    return client.post(
+        f"/admin/users/{user_id}",
+        data={"name": "เป้าหมาย ทดสอบ", "roles": ["staff", "head"], "version": version_of(page)},
+    )
 
 
 def d_user_active(w):
@@ -342,9 +374,19 @@ def d_user_password(w):
 
 
 def _asset_form(number: str, name: str = "เก้าอี้พลาสติก สีน้ำเงิน") -> dict:
-    return {"asset_number": number, "name": name, "category": "เก้าอี้", "brand": "", "model": "",
-            "serial_number": "", "acquired_on": "15/06/2559", "price": "350.00", "location": "ห้องเก็บของ",
-            "department": "สำนักปลัด", "lendable": "y"}
+    return {
+        "asset_number": number,
+        "name": name,
+        "category": "เก้าอี้",
+        "brand": "",
+        "model": "",
+        "serial_number": "",
+        "acquired_on": "15/06/2559",
+        "price": "350.00",
+        "location": "ห้องเก็บของ",
+        "department": "สำนักปลัด",
+        "lendable": "y",
+    }
 
 
 def d_asset_new(w):
@@ -356,19 +398,23 @@ def d_asset_edit(w):
     asset_id = new_asset(w)
     client = w.client("officer")
     page = client.get(f"/assets/{asset_id}/edit").get_data(as_text=True)
-    number = re.search(r'id="asset_number"[^>]*value="([^"]+)"', page) or \
-        re.search(r'value="([^"]+)"[^>]*id="asset_number"', page)
+    number = re.search(r'id="asset_number"[^>]*value="([^"]+)"', page) or re.search(
+        r'value="([^"]+)"[^>]*id="asset_number"', page
+    )
     w.start()
-    return client.post(f"/assets/{asset_id}/edit", data={**_asset_form(number.group(1), "เครื่องฉายภาพ ตัวใหม่"),
-                                                         "version": version_of(page)})
+    return client.post(
+        f"/assets/{asset_id}/edit",
+        data={**_asset_form(number.group(1), "เครื่องฉายภาพ ตัวใหม่"), "version": version_of(page)},
+    )
 
 
 def d_asset_status(w):
     asset_id = new_asset(w)
     version = in_app(w, lambda: db.session.get(Asset, asset_id).version)
     w.start()
-    return w.client("officer").post(f"/assets/{asset_id}/status", data={
-        "status": "in_repair", "note": "ส่งซ่อมหลอดภาพ", "version": str(version)})
+    return w.client("officer").post(
+        f"/assets/{asset_id}/status", data={"status": "in_repair", "note": "ส่งซ่อมหลอดภาพ", "version": str(version)}
+    )
 
 
 def d_synonym_add(w):
@@ -379,8 +425,7 @@ def d_synonym_add(w):
 def d_synonym_delete(w):
     from lending import synonyms
 
-    group_id = in_app(w, lambda: synonyms.add_group(db.session, w.user("officer"),
-                                                     f"ไฟฉาย{unique('')}, torch").id)
+    group_id = in_app(w, lambda: synonyms.add_group(db.session, w.user("officer"), f"ไฟฉาย{unique('')}, torch").id)
     w.start()
     return w.client("officer").post(f"/assets/synonyms/{group_id}/delete")
 
@@ -388,35 +433,38 @@ def d_synonym_delete(w):
 def d_asset_photo(w):
     asset_id = new_asset(w)
     w.start()
-    return w.client("officer").post(f"/assets/{asset_id}/photo", data={"photo": (io.BytesIO(png()), "p.png")},
-                                    content_type="multipart/form-data")
+    return w.client("officer").post(
+        f"/assets/{asset_id}/photo", data={"photo": (io.BytesIO(png()), "p.png")}, content_type="multipart/form-data"
+    )
 
 
 def d_asset_labels(w):
     asset_id = new_asset(w)
     w.start()
-    return _job(w, w.client("officer").post("/assets/labels", data={"layout": "3x8", "start_at": "0",
-                                                                    "ids": str(asset_id)}))
+    return _job(
+        w, w.client("officer").post("/assets/labels", data={"layout": "3x8", "start_at": "0", "ids": str(asset_id)})
+    )
 
 
 def _import_file() -> bytes:
     header = "asset_number,name,category,price,location,department,lendable\r\n"
-    rows = "".join(f"{unique('419-68-')},โต๊ะพับอเนกประสงค์,โต๊ะ,1500.00,ห้องประชุม,สำนักปลัด,yes\r\n"
-                   for _ in range(2))
+    rows = "".join(f"{unique('419-68-')},โต๊ะพับอเนกประสงค์,โต๊ะ,1500.00,ห้องประชุม,สำนักปลัด,yes\r\n" for _ in range(2))
     return (header + rows).encode("utf-8")
 
 
 def d_asset_import(w):
     w.start()
-    return w.client("officer").post("/assets/import", data={"file": (io.BytesIO(_import_file()), "list.csv")},
-                                    content_type="multipart/form-data")
+    return w.client("officer").post(
+        "/assets/import", data={"file": (io.BytesIO(_import_file()), "list.csv")}, content_type="multipart/form-data"
+    )
 
 
 def d_asset_import_apply(w):
     data = _import_file()
     client = w.client("officer")
-    preview = client.post("/assets/import", data={"file": (io.BytesIO(data), "list.csv")},
-                          content_type="multipart/form-data").get_data(as_text=True)
+    preview = client.post(
+        "/assets/import", data={"file": (io.BytesIO(data), "list.csv")}, content_type="multipart/form-data"
+    ).get_data(as_text=True)
     sha = re.search(r'name="sha256" type="hidden" value="([0-9a-f]{64})"', preview).group(1)
     w.start()
     return _job(w, client.post("/assets/import/apply", data={"sha256": sha, "filename": "list.csv"}))
@@ -426,9 +474,17 @@ def d_loan_new(w):
     asset_id = new_asset(w)
     today = datetime.now(BANGKOK).date()
     w.start()
-    return w.client("staff").post("/loans/new", data={
-        "action": "send", "assets": [str(asset_id)], "purpose": "จัดอบรมอาสาสมัคร", "place": "ห้องประชุมสภา",
-        "start_on": today.isoformat(), "due_on": (today + timedelta(days=2)).isoformat()})
+    return w.client("staff").post(
+        "/loans/new",
+        data={
+            "action": "send",
+            "assets": [str(asset_id)],
+            "purpose": "จัดอบรมอาสาสมัคร",
+            "place": "ห้องประชุมสภา",
+            "start_on": today.isoformat(),
+            "due_on": (today + timedelta(days=2)).isoformat(),
+        },
+    )
 
 
 def d_loan_approve(w):
@@ -440,8 +496,9 @@ def d_loan_approve(w):
 def d_loan_reject(w):
     loan_id, version = new_loan(w)
     w.start()
-    return w.client("officer").post(f"/loans/{loan_id}/reject", data={"version": str(version),
-                                                                      "reason": "ไม่ใช่งานราชการ"})
+    return w.client("officer").post(
+        f"/loans/{loan_id}/reject", data={"version": str(version), "reason": "ไม่ใช่งานราชการ"}
+    )
 
 
 def d_loan_cancel(w):
@@ -453,8 +510,7 @@ def d_loan_cancel(w):
 def d_loan_hand_over(w):
     loan_id, version = new_loan(w, "approved")
     w.start()
-    return w.client("officer").post(f"/loans/{loan_id}/hand-over", data={"version": str(version),
-                                                                         "note": "ครบ สภาพดี"})
+    return w.client("officer").post(f"/loans/{loan_id}/hand-over", data={"version": str(version), "note": "ครบ สภาพดี"})
 
 
 def d_loan_confirm(w):
@@ -467,8 +523,10 @@ def d_loan_receive(w):
     loan_id, version = new_loan(w, "checked_out")
     item_id = in_app(w, lambda: db.session.get(Loan, loan_id).items[0].id)
     w.start()
-    return w.client("officer").post(f"/loans/{loan_id}/receive", data={
-        "version": str(version), f"condition-{item_id}": "damaged", f"note-{item_id}": "ขาตั้งหัก"})
+    return w.client("officer").post(
+        f"/loans/{loan_id}/receive",
+        data={"version": str(version), f"condition-{item_id}": "damaged", f"note-{item_id}": "ขาตั้งหัก"},
+    )
 
 
 def d_loan_demand(w):
@@ -480,16 +538,20 @@ def d_loan_demand(w):
 def d_incident_settle(w):
     case_id, version = new_incident(w)
     w.start()
-    return w.client("officer").post(f"/incidents/{case_id}/settle", data={
-        "version": str(version), "resolution": "repaired", "note": "ใบเสร็จร้านซ่อม เลขที่ 123"})
+    return w.client("officer").post(
+        f"/incidents/{case_id}/settle",
+        data={"version": str(version), "resolution": "repaired", "note": "ใบเสร็จร้านซ่อม เลขที่ 123"},
+    )
 
 
 def d_incident_document(w):
     case_id, _version = new_incident(w)
     w.start()
-    return w.client("officer").post(f"/incidents/{case_id}/documents", data={
-        "file": (io.BytesIO(PDF), "slip.pdf"),
-        "title": "ใบเสร็จค่าซ่อม"}, content_type="multipart/form-data")
+    return w.client("officer").post(
+        f"/incidents/{case_id}/documents",
+        data={"file": (io.BytesIO(PDF), "slip.pdf"), "title": "ใบเสร็จค่าซ่อม"},
+        content_type="multipart/form-data",
+    )
 
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -498,8 +560,14 @@ PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 def _notifications(w) -> list[int]:
     new_loan(w, "approved")  # the borrower is told of the approval
     staff_id = w.users["staff"]
-    return in_app(w, lambda: list(db.session.execute(select(Notification.id).where(
-        Notification.user_id == staff_id, Notification.read_at.is_(None))).scalars()))
+    return in_app(
+        w,
+        lambda: list(
+            db.session.execute(
+                select(Notification.id).where(Notification.user_id == staff_id, Notification.read_at.is_(None))
+            ).scalars()
+        ),
+    )
 
 
 def d_notification_open(w):
@@ -538,8 +606,16 @@ def _evidence_item(w) -> int:
 
         store = FileStore(current_app.config["EVIDENCE_DIR"])
         return evidence_services.upload_evidence(
-            db.session, w.user("admin"), store, PDF, "report.pdf", fiscal_year=YEAR, title=unique("รายงาน "),
-            indicators=["i20"], max_bytes=10 * 1024 * 1024).id
+            db.session,
+            w.user("admin"),
+            store,
+            PDF,
+            "report.pdf",
+            fiscal_year=YEAR,
+            title=unique("รายงาน "),
+            indicators=["i20"],
+            max_bytes=10 * 1024 * 1024,
+        ).id
 
     return in_app(w, go)
 
@@ -547,16 +623,24 @@ def _evidence_item(w) -> int:
 def d_evidence_upload(w):
     _seeded(w, YEAR)
     w.start()
-    return w.client("admin").post("/evidence/new", data={
-        "files": [(io.BytesIO(PDF), "borrow-manual.pdf")], "fiscal_year": str(YEAR),
-        "title": "คู่มือการยืมพัสดุ", "indicators": ["i20"]}, content_type="multipart/form-data")
+    return w.client("admin").post(
+        "/evidence/new",
+        data={
+            "files": [(io.BytesIO(PDF), "borrow-manual.pdf")],
+            "fiscal_year": str(YEAR),
+            "title": "คู่มือการยืมพัสดุ",
+            "indicators": ["i20"],
+        },
+        content_type="multipart/form-data",
+    )
 
 
 def d_evidence_edit(w):
     item_id = _evidence_item(w)
     w.start()
-    return w.client("admin").post(f"/evidence/{item_id}/edit", data={
-        "title": "คู่มือการยืมพัสดุ ฉบับปรับปรุง", "description": "", "indicators": ["i20"]})
+    return w.client("admin").post(
+        f"/evidence/{item_id}/edit", data={"title": "คู่มือการยืมพัสดุ ฉบับปรับปรุง", "description": "", "indicators": ["i20"]}
+    )
 
 
 def d_evidence_visibility(w):
@@ -568,9 +652,17 @@ def d_evidence_visibility(w):
 def d_evidence_indicators(w):
     _seeded(w, YEAR)
     w.start()
-    return w.client("admin").post(f"/evidence/indicators?year={YEAR}", data={
-        "year": str(YEAR), "code": f"o{next(_codes)}", "instrument": "OIT", "group": "9",
-        "text_th": "ข้อมูลการยืมพัสดุ", "text_en": "Borrowing data"})
+    return w.client("admin").post(
+        f"/evidence/indicators?year={YEAR}",
+        data={
+            "year": str(YEAR),
+            "code": f"o{next(_codes)}",
+            "instrument": "OIT",
+            "group": "9",
+            "text_th": "ข้อมูลการยืมพัสดุ",
+            "text_en": "Borrowing data",
+        },
+    )
 
 
 def d_indicators_start(w):
@@ -589,8 +681,7 @@ def d_indicator_restore(w):
 
     _seeded(w, YEAR)
     code = f"o{next(_codes)}"
-    in_app(w, lambda: evidence_services.save_indicator(db.session, w.user("admin"), YEAR, code, "OIT", 9,
-                                                       "ข้อมูลที่เลิกใช้"))
+    in_app(w, lambda: evidence_services.save_indicator(db.session, w.user("admin"), YEAR, code, "OIT", 9, "ข้อมูลที่เลิกใช้"))
     in_app(w, lambda: evidence_services.retire_indicator(db.session, w.user("admin"), YEAR, code))
     w.start()
     return w.client("admin").post(f"/evidence/indicators/restore?year={YEAR}", data={"code": code})
@@ -603,21 +694,27 @@ def d_indicator_move(w):
 
 
 def _measure_form() -> dict:
-    return {"title": "มาตรการการใช้ทรัพย์สินของราชการ", "indicators": ["i20"], "activities": "จัดทำคู่มือ",
-            "responsible": "งานพัสดุ", "outcome": "", "figures": []}
+    return {
+        "title": "มาตรการการใช้ทรัพย์สินของราชการ",
+        "indicators": ["i20"],
+        "activities": "จัดทำคู่มือ",
+        "responsible": "งานพัสดุ",
+        "outcome": "",
+        "figures": [],
+    }
 
 
 def d_measure_new(w):
     _seeded(w, YEAR)
     w.start()
-    return w.client("admin").post(f"/evidence/measures/new?year={YEAR}", data={**_measure_form(),
-                                                                                "year": str(YEAR)})
+    return w.client("admin").post(f"/evidence/measures/new?year={YEAR}", data={**_measure_form(), "year": str(YEAR)})
 
 
 def _measure(w, year: int) -> tuple[int, int]:
     from evidence import services as evidence_services
 
     _seeded(w, year)
+
     def go():
         measure = evidence_services.save_measure(db.session, w.user("admin"), year, _measure_form())
         return measure.id, measure.version
@@ -628,16 +725,19 @@ def _measure(w, year: int) -> tuple[int, int]:
 def d_measure_edit(w):
     measure_id, version = _measure(w, YEAR)
     w.start()
-    return w.client("admin").post(f"/evidence/measures/{measure_id}/edit", data={
-        **_measure_form(), "outcome": "บุคลากรยืมคืนตามระเบียบ", "version": str(version), "year": str(YEAR)})
+    return w.client("admin").post(
+        f"/evidence/measures/{measure_id}/edit",
+        data={**_measure_form(), "outcome": "บุคลากรยืมคืนตามระเบียบ", "version": str(version), "year": str(YEAR)},
+    )
 
 
 def d_measures_copy(w):
     _measure(w, COPY_FROM)
     _seeded(w, COPY_TO)
     w.start()
-    return w.client("admin").post("/evidence/measures/copy", data={"from_year": str(COPY_FROM),
-                                                                   "to_year": str(COPY_TO)})
+    return w.client("admin").post(
+        "/evidence/measures/copy", data={"from_year": str(COPY_FROM), "to_year": str(COPY_TO)}
+    )
 
 
 def _stocktake_scope(w) -> tuple[str, list[int]]:
@@ -650,9 +750,24 @@ def _stocktake_scope(w) -> tuple[str, list[int]]:
         def move(asset_id=asset_id):
             asset = db.session.get(Asset, asset_id)
             version = asset.version
-            fields = {k: ("" if v is None else v) for k, v in asset.state().items()
-                      if k in ("asset_number", "name", "category", "brand", "model", "serial_number",
-                               "acquired_on", "price", "location", "department", "lendable")}
+            fields = {
+                k: ("" if v is None else v)
+                for k, v in asset.state().items()
+                if k
+                in (
+                    "asset_number",
+                    "name",
+                    "category",
+                    "brand",
+                    "model",
+                    "serial_number",
+                    "acquired_on",
+                    "price",
+                    "location",
+                    "department",
+                    "lendable",
+                )
+            }
             fields.update(location=place, price=str(asset.price), acquired_on="")
             db.session.rollback()
             asset_services.update_asset(db.session, w.user("officer"), asset_id, version, fields)
@@ -668,8 +783,14 @@ def _round(w) -> tuple[int, list[int]]:
     place, ids = _stocktake_scope(w)
     year = stocktake.default_fiscal_year()
     _seeded(w, year)  # the closing report is filed under the year's indicators
-    round_id = in_app(w, lambda: stocktake.open_round(db.session, w.user("head"), fiscal_year=year,
-                                                      committee=[w.users["staff"]], location=place).id)
+    round_id = in_app(
+        w,
+        lambda: (
+            stocktake.open_round(
+                db.session, w.user("head"), fiscal_year=year, committee=[w.users["staff"]], location=place
+            ).id
+        ),
+    )
     return round_id, ids
 
 
@@ -678,9 +799,16 @@ def d_stocktake_new(w):
 
     place, _ids = _stocktake_scope(w)
     w.start()
-    return w.client("head").post("/stocktake/new", data={
-        "fiscal_year": str(stocktake.default_fiscal_year()), "committee": [str(w.users["staff"])],
-        "title": "ตรวจนับห้องทดสอบ", "department": "", "location": place})
+    return w.client("head").post(
+        "/stocktake/new",
+        data={
+            "fiscal_year": str(stocktake.default_fiscal_year()),
+            "committee": [str(w.users["staff"])],
+            "title": "ตรวจนับห้องทดสอบ",
+            "department": "",
+            "location": place,
+        },
+    )
 
 
 def d_stocktake_appoint(w):
@@ -688,18 +816,24 @@ def d_stocktake_appoint(w):
 
     place, _ids = _stocktake_scope(w)
     year = stocktake.default_fiscal_year()
-    round_id, version = in_app(w, lambda: (lambda r: (r.id, r.version))(stocktake.prepare_round(
-        db.session, w.user("officer"), fiscal_year=year, location=place)))
+    round_id, version = in_app(
+        w,
+        lambda: (lambda r: (r.id, r.version))(
+            stocktake.prepare_round(db.session, w.user("officer"), fiscal_year=year, location=place)
+        ),
+    )
     w.start()
-    return w.client("head").post(f"/stocktake/{round_id}/appoint", data={
-        "committee": [str(w.users["staff"])], "version": str(version)})
+    return w.client("head").post(
+        f"/stocktake/{round_id}/appoint", data={"committee": [str(w.users["staff"])], "version": str(version)}
+    )
 
 
 def d_stocktake_found(w):
     round_id, ids = _round(w)
     w.start()
-    return w.client("staff").post(f"/stocktake/{round_id}/assets/{ids[0]}/found", data={
-        "condition": "good", "location": "", "note": ""})
+    return w.client("staff").post(
+        f"/stocktake/{round_id}/assets/{ids[0]}/found", data={"condition": "good", "location": "", "note": ""}
+    )
 
 
 def d_stocktake_close(w):
@@ -746,11 +880,23 @@ def _visitor(w) -> FlaskClient:
 def _public_request(w, client: FlaskClient, group_id: int, count: int = 2, start=None) -> tuple[str, str]:
     start = start or datetime.now(BANGKOK).date() + timedelta(days=10)
     phone = unique("08")[:10].ljust(10, "1")
-    resp = client.post("/e-service/request", data={
-        "kind": "person", "name": "นายสมชาย ใจดี", "phone": phone, "address": "12/3", "village_no": "4",
-        "village": "โนนสูง", "start_on": start.isoformat(), "end_on": (start + timedelta(days=1)).isoformat(),
-        "purpose": "งานบุญกฐินประจำปี", "place": "ศาลาวัดโนนสูง หมู่ที่ 4", "consent": "y",
-        f"qty-{group_id}": str(count)})
+    resp = client.post(
+        "/e-service/request",
+        data={
+            "kind": "person",
+            "name": "นายสมชาย ใจดี",
+            "phone": phone,
+            "address": "12/3",
+            "village_no": "4",
+            "village": "โนนสูง",
+            "start_on": start.isoformat(),
+            "end_on": (start + timedelta(days=1)).isoformat(),
+            "purpose": "งานบุญกฐินประจำปี",
+            "place": "ศาลาวัดโนนสูง หมู่ที่ 4",
+            "consent": "y",
+            f"qty-{group_id}": str(count),
+        },
+    )
     assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
     return resp.headers["Location"].rsplit("/", 1)[1], phone
 
@@ -767,18 +913,28 @@ def _counter_loan(w, state: str, count: int = 3) -> tuple[int, int, int, list[in
 
     def go():
         s = db.session
-        party = PartyDetails(kind="person", name="นางมาลี ยืมงาน", phone=unique("08")[:10].ljust(10, "2"),
-                             village_no="5", village="ดอนแดง")
-        loan = outside.request_outside(s, w.user("officer"), party, [(group_id, count)], start_on=today,
-                                       due_on=today + timedelta(days=1), purpose="งานบวช", place="หมู่ 5",
-                                       channel="counter")
+        party = PartyDetails(
+            kind="person", name="นางมาลี ยืมงาน", phone=unique("08")[:10].ljust(10, "2"), village_no="5", village="ดอนแดง"
+        )
+        loan = outside.request_outside(
+            s,
+            w.user("officer"),
+            party,
+            [(group_id, count)],
+            start_on=today,
+            due_on=today + timedelta(days=1),
+            purpose="งานบวช",
+            place="หมู่ 5",
+            channel="counter",
+        )
         workflow.approve_loan(s, w.user("officer"), loan.id)
         workflow.approve_loan(s, w.user("head"), loan.id)
         loan = s.get(Loan, loan.id)
         line_id = loan.lines[0].id
         if state == "checked_out":
-            picks = group_queries.suggest_assets(s, group_id, count, loan.start_on, loan.due_on, today,
-                                                 exclude_loan_id=loan.id)
+            picks = group_queries.suggest_assets(
+                s, group_id, count, loan.start_on, loan.due_on, today, exclude_loan_id=loan.id
+            )
             s.rollback()
             groups.hand_over_lines(s, w.user("officer"), loan.id, {line_id: [a.id for a in picks]})
         loan = s.get(Loan, loan.id)
@@ -789,8 +945,9 @@ def _counter_loan(w, state: str, count: int = 3) -> tuple[int, int, int, list[in
 
 def d_group_new(w):
     w.start()
-    return w.client("officer").post("/lending-groups/new", data={"name": unique("เต็นท์ทดสอบ "), "category": "เต็นท์",
-                                                                 "public": "y", "active": "y"})
+    return w.client("officer").post(
+        "/lending-groups/new", data={"name": unique("เต็นท์ทดสอบ "), "category": "เต็นท์", "public": "y", "active": "y"}
+    )
 
 
 def d_group_edit(w):
@@ -799,8 +956,10 @@ def d_group_edit(w):
     group_id, _ = _group(w, 1)
     version = in_app(w, lambda: db.session.get(LendingGroup, group_id).version)
     w.start()
-    return w.client("officer").post(f"/lending-groups/{group_id}", data={
-        "name": unique("เก้าอี้แก้ไข "), "category": "เก้าอี้", "active": "y", "version": str(version)})
+    return w.client("officer").post(
+        f"/lending-groups/{group_id}",
+        data={"name": unique("เก้าอี้แก้ไข "), "category": "เก้าอี้", "active": "y", "version": str(version)},
+    )
 
 
 def d_group_members(w):
@@ -815,34 +974,58 @@ def d_loan_new_by_count(w):
     group_id, _ = _group(w, 4)
     start = datetime.now(BANGKOK).date() + timedelta(days=5)
     w.start()
-    return w.client("staff").post("/loans/new-by-count", data={
-        "action": "send", "purpose": "ประชุมประชาคม", "place": "ศาลาประชาคม", "start_on": start.isoformat(),
-        "due_on": (start + timedelta(days=1)).isoformat(), f"count-{group_id}": "2"})
+    return w.client("staff").post(
+        "/loans/new-by-count",
+        data={
+            "action": "send",
+            "purpose": "ประชุมประชาคม",
+            "place": "ศาลาประชาคม",
+            "start_on": start.isoformat(),
+            "due_on": (start + timedelta(days=1)).isoformat(),
+            f"count-{group_id}": "2",
+        },
+    )
 
 
 def d_loan_pick(w):
     loan_id, version, line_id, asset_ids = _counter_loan(w, "approved")
     numbers = in_app(w, lambda: [db.session.get(Asset, i).asset_number for i in asset_ids[:3]])
     w.start()
-    return w.client("officer").post(f"/loans/{loan_id}/pick", data={"action": "hand_over", "version": str(version),
-                                                                    f"scan-{line_id}": "\n".join(numbers)})
+    return w.client("officer").post(
+        f"/loans/{loan_id}/pick",
+        data={"action": "hand_over", "version": str(version), f"scan-{line_id}": "\n".join(numbers)},
+    )
 
 
 def d_loan_return_count(w):
     loan_id, version, line_id, _ = _counter_loan(w, "checked_out")
     w.start()
-    return w.client("officer").post(f"/loans/{loan_id}/return-count", data={
-        "version": str(version), "line": str(line_id), "counted": "3"})
+    return w.client("officer").post(
+        f"/loans/{loan_id}/return-count", data={"version": str(version), "line": str(line_id), "counted": "3"}
+    )
 
 
 def d_outside_new(w):
     group_id, _ = _group(w, 4)
     start = datetime.now(BANGKOK).date() + timedelta(days=3)
     w.start()
-    return w.client("officer").post("/loans/outside/new", data={
-        "action": "send", "channel": "counter", "kind": "person", "name": "นายมานะ ตั้งใจ", "phone": "0891234567",
-        "village_no": "5", "village": "ดอนแดง", "purpose": "งานบวช", "place": "บ้านเลขที่ 3 หมู่ 5",
-        "start_on": start.isoformat(), "due_on": (start + timedelta(days=1)).isoformat(), f"count-{group_id}": "2"})
+    return w.client("officer").post(
+        "/loans/outside/new",
+        data={
+            "action": "send",
+            "channel": "counter",
+            "kind": "person",
+            "name": "นายมานะ ตั้งใจ",
+            "phone": "0891234567",
+            "village_no": "5",
+            "village": "ดอนแดง",
+            "purpose": "งานบวช",
+            "place": "บ้านเลขที่ 3 หมู่ 5",
+            "start_on": start.isoformat(),
+            "due_on": (start + timedelta(days=1)).isoformat(),
+            f"count-{group_id}": "2",
+        },
+    )
 
 
 def d_outside_rules(w):
@@ -859,12 +1042,23 @@ def d_eservice_request(w):
     group_id, _ = _group(w, 4)
     client = _visitor(w)
     w.start()
-    return client.post("/e-service/request", data={
-        "kind": "person", "name": "นายสมชาย ใจดี", "phone": unique("08")[:10].ljust(10, "3"), "address": "12/3",
-        "village_no": "4", "village": "โนนสูง",
-        "start_on": (datetime.now(BANGKOK).date() + timedelta(days=12)).isoformat(),
-        "end_on": (datetime.now(BANGKOK).date() + timedelta(days=13)).isoformat(),
-        "purpose": "งานบุญกฐินประจำปี", "place": "ศาลาวัดโนนสูง หมู่ที่ 4", "consent": "y", f"qty-{group_id}": "2"})
+    return client.post(
+        "/e-service/request",
+        data={
+            "kind": "person",
+            "name": "นายสมชาย ใจดี",
+            "phone": unique("08")[:10].ljust(10, "3"),
+            "address": "12/3",
+            "village_no": "4",
+            "village": "โนนสูง",
+            "start_on": (datetime.now(BANGKOK).date() + timedelta(days=12)).isoformat(),
+            "end_on": (datetime.now(BANGKOK).date() + timedelta(days=13)).isoformat(),
+            "purpose": "งานบุญกฐินประจำปี",
+            "place": "ศาลาวัดโนนสูง หมู่ที่ 4",
+            "consent": "y",
+            f"qty-{group_id}": "2",
+        },
+    )
 
 
 def d_eservice_track(w):
@@ -907,8 +1101,7 @@ def d_eservice_survey(w):
         workflow.approve_loan(s, w.user("head"), loan.id)
         loan = s.get(Loan, loan.id)
         line_id = loan.lines[0].id
-        picks = group_queries.suggest_assets(s, group_id, 2, loan.start_on, loan.due_on, today,
-                                             exclude_loan_id=loan.id)
+        picks = group_queries.suggest_assets(s, group_id, 2, loan.start_on, loan.due_on, today, exclude_loan_id=loan.id)
         s.rollback()
         groups.hand_over_lines(s, w.user("officer"), loan.id, {line_id: [a.id for a in picks]})
         s.rollback()
@@ -928,46 +1121,80 @@ def d_eservice_manual_publish(w):
 
 
 DRIVERS: dict[str, Callable[[World], object]] = {
-    "audit.verify": d_verify, "audit.export_csv": d_audit_export_csv, "audit.export_xlsx": d_audit_export_xlsx,
-    "evidence.report_download": d_report_download, "evidence.report_bundle": d_report_bundle,
-    "core.login": d_login, "core.logout": d_logout,
-    "core.change_password": d_change_password, "core.set_lang": d_set_lang, "core.settings": d_settings,
-    "core.user_new": d_user_new, "core.user_edit": d_user_edit, "core.user_active": d_user_active,
-    "core.user_password": d_user_password, "lending.asset_new": d_asset_new,
+    "audit.verify": d_verify,
+    "audit.export_csv": d_audit_export_csv,
+    "audit.export_xlsx": d_audit_export_xlsx,
+    "evidence.report_download": d_report_download,
+    "evidence.report_bundle": d_report_bundle,
+    "core.login": d_login,
+    "core.logout": d_logout,
+    "core.change_password": d_change_password,
+    "core.set_lang": d_set_lang,
+    "core.settings": d_settings,
+    "core.user_new": d_user_new,
+    "core.user_edit": d_user_edit,
+    "core.user_active": d_user_active,
+    "core.user_password": d_user_password,
+    "lending.asset_new": d_asset_new,
     "lending.asset_edit": d_asset_edit,
-    "lending.asset_status": d_asset_status, "lending.asset_photo_upload": d_asset_photo,
-    "lending.asset_labels": d_asset_labels, "lending.asset_import": d_asset_import,
-    "lending.synonyms_page": d_synonym_add, "lending.synonym_delete": d_synonym_delete,
-    "lending.asset_import_apply": d_asset_import_apply, "lending.loan_new": d_loan_new,
-    "lending.loan_approve": d_loan_approve, "lending.loan_reject": d_loan_reject,
-    "lending.loan_cancel": d_loan_cancel, "lending.loan_hand_over": d_loan_hand_over,
-    "lending.loan_confirm": d_loan_confirm, "lending.loan_receive": d_loan_receive,
-    "lending.loan_demand": d_loan_demand, "lending.incident_settle": d_incident_settle,
-    "lending.incident_document_add": d_incident_document, "lending.notification_open": d_notification_open,
+    "lending.asset_status": d_asset_status,
+    "lending.asset_photo_upload": d_asset_photo,
+    "lending.asset_labels": d_asset_labels,
+    "lending.asset_import": d_asset_import,
+    "lending.synonyms_page": d_synonym_add,
+    "lending.synonym_delete": d_synonym_delete,
+    "lending.asset_import_apply": d_asset_import_apply,
+    "lending.loan_new": d_loan_new,
+    "lending.loan_approve": d_loan_approve,
+    "lending.loan_reject": d_loan_reject,
+    "lending.loan_cancel": d_loan_cancel,
+    "lending.loan_hand_over": d_loan_hand_over,
+    "lending.loan_confirm": d_loan_confirm,
+    "lending.loan_receive": d_loan_receive,
+    "lending.loan_demand": d_loan_demand,
+    "lending.incident_settle": d_incident_settle,
+    "lending.incident_document_add": d_incident_document,
+    "lending.notification_open": d_notification_open,
     "lending.notifications_read": d_notifications_read,
-    "evidence.upload": d_evidence_upload, "evidence.edit": d_evidence_edit,
-    "evidence.visibility": d_evidence_visibility, "evidence.indicators": d_evidence_indicators,
-    "evidence.indicators_start": d_indicators_start, "evidence.indicator_retire": d_indicator_retire,
-    "evidence.indicator_restore": d_indicator_restore, "evidence.indicator_move": d_indicator_move,
+    "evidence.upload": d_evidence_upload,
+    "evidence.edit": d_evidence_edit,
+    "evidence.visibility": d_evidence_visibility,
+    "evidence.indicators": d_evidence_indicators,
+    "evidence.indicators_start": d_indicators_start,
+    "evidence.indicator_retire": d_indicator_retire,
+    "evidence.indicator_restore": d_indicator_restore,
+    "evidence.indicator_move": d_indicator_move,
     "evidence.report_publish": d_report_publish,
-    "evidence.measure_new": d_measure_new, "evidence.measure_edit": d_measure_edit,
+    "evidence.measure_new": d_measure_new,
+    "evidence.measure_edit": d_measure_edit,
     "evidence.measures_copy": d_measures_copy,
-    "lending.stocktake_new": d_stocktake_new, "lending.stocktake_appoint": d_stocktake_appoint,
+    "lending.stocktake_new": d_stocktake_new,
+    "lending.stocktake_appoint": d_stocktake_appoint,
     "lending.stocktake_found": d_stocktake_found,
-    "lending.stocktake_close": d_stocktake_close, "lending.manual_publish": d_manual_publish,
-    "lending.group_new": d_group_new, "lending.group": d_group_edit, "lending.group_members": d_group_members,
-    "lending.loan_new_by_count": d_loan_new_by_count, "lending.loan_pick": d_loan_pick,
-    "lending.loan_return_count": d_loan_return_count, "lending.outside_new": d_outside_new,
-    "lending.outside_rules": d_outside_rules, "eservice.request_form": d_eservice_request,
-    "eservice.track": d_eservice_track, "eservice.forget": d_eservice_forget, "eservice.cancel": d_eservice_cancel,
-    "eservice.survey": d_eservice_survey, "eservice.manual_publish": d_eservice_manual_publish,
+    "lending.stocktake_close": d_stocktake_close,
+    "lending.manual_publish": d_manual_publish,
+    "lending.group_new": d_group_new,
+    "lending.group": d_group_edit,
+    "lending.group_members": d_group_members,
+    "lending.loan_new_by_count": d_loan_new_by_count,
+    "lending.loan_pick": d_loan_pick,
+    "lending.loan_return_count": d_loan_return_count,
+    "lending.outside_new": d_outside_new,
+    "lending.outside_rules": d_outside_rules,
+    "eservice.request_form": d_eservice_request,
+    "eservice.track": d_eservice_track,
+    "eservice.forget": d_eservice_forget,
+    "eservice.cancel": d_eservice_cancel,
+    "eservice.survey": d_eservice_survey,
+    "eservice.manual_publish": d_eservice_manual_publish,
 }
 
 
 def entries_since(app: Flask, mark: int) -> list[AuditEntry]:
     with app.app_context():
-        rows = db.session.execute(select(AuditEntry).where(AuditEntry.seq > mark)
-                                  .order_by(AuditEntry.seq)).scalars().all()
+        rows = (
+            db.session.execute(select(AuditEntry).where(AuditEntry.seq > mark).order_by(AuditEntry.seq)).scalars().all()
+        )
         for row in rows:
             db.session.expunge(row)
         db.session.remove()
@@ -981,18 +1208,19 @@ def test_each_state_changing_route_records_exactly_its_entries(app, world, endpo
     if resp.status_code == 302 and endpoint != "core.logout":
         assert "/login" not in resp.headers["Location"], "the driver's client was not signed in"
     entries = entries_since(app, world.mark)
-    assert tuple(e.action for e in entries) == EXPECTED_ACTIONS[endpoint], \
-        [(e.action, e.data[:200]) for e in entries]
+    assert tuple(e.action for e in entries) == EXPECTED_ACTIONS[endpoint], [(e.action, e.data[:200]) for e in entries]
     for e in entries:  # from the request: its origin is in the entry
         assert e.request_id and e.user_agent
 
 
 # --- the issue's list: what else must be recorded, with what -------------------------------------
 
+
 def _newest(app: Flask, action: str) -> AuditEntry:
     with app.app_context():
-        row = db.session.execute(select(AuditEntry).where(AuditEntry.action == action)
-                                 .order_by(AuditEntry.seq.desc()).limit(1)).scalar_one()
+        row = db.session.execute(
+            select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.seq.desc()).limit(1)
+        ).scalar_one()
         db.session.expunge(row)
         db.session.remove()
     return row
@@ -1020,9 +1248,14 @@ def test_an_import_is_recorded_with_the_file_s_sha256_and_row_count(app, world):
     assert 2 in data.values() or any(v == 2 for v in data.values() if isinstance(v, int)), data
 
 
-@pytest.mark.parametrize("path, action", [("/assets/export.csv", "assets.exported"),
-                                          ("/audit/export.csv", "audit.exported"),
-                                          ("/audit/export.xlsx", "audit.exported")])
+@pytest.mark.parametrize(
+    "path, action",
+    [
+        ("/assets/export.csv", "assets.exported"),
+        ("/audit/export.csv", "audit.exported"),
+        ("/audit/export.xlsx", "audit.exported"),
+    ],
+)
 def test_every_export_is_recorded_with_its_filter_and_row_count(app, world, path, action):
     token = unique("ไม่มีทางพบ")  # matches nothing (this very export's entry comes after the count)
     world.start()
@@ -1037,6 +1270,7 @@ def test_every_export_is_recorded_with_its_filter_and_row_count(app, world, path
 
 
 # --- the guard -----------------------------------------------------------------------------------
+
 
 def test_a_bulk_orm_update_without_an_entry_is_refused(session, make_user):
     user = make_user()
@@ -1085,8 +1319,10 @@ def test_the_same_bulk_update_with_its_entry_commits(session, make_user):
 
 # --- nothing deletes history ---------------------------------------------------------------------
 
-PROTECTED = re.compile(r"\b(AuditEntry|AuditCheckpoint|AuditHead|User|Loan|LoanItem|user|users|loan|loans|"
-                       r"entry|entries|checkpoint)\b")
+PROTECTED = re.compile(
+    r"\b(AuditEntry|AuditCheckpoint|AuditHead|User|Loan|LoanItem|user|users|loan|loans|"
+    r"entry|entries|checkpoint)\b"
+)
 
 
 def test_no_code_path_deletes_audit_entries_users_or_loans():

@@ -65,11 +65,16 @@ def chain(tmp_path_factory) -> Iterator[Chain]:
             context.set_origin("192.0.2.44", "pytest tamper", "build")
             for r in range(ROUNDS):
                 begin_write(db.session)
-                items = [(("assets", str(i % 97)),
-                          {"before": {"location": "ห้องเก็บของ", "price": "350.00"},
-                           "after": {"location": f"ห้องประชุมสภา ชั้น {i % 3 + 1}",
-                                     "price": f"{300 + i % 50}.00"}})
-                         for i in range(r * PER_ROUND, (r + 1) * PER_ROUND)]
+                items = [
+                    (
+                        ("assets", str(i % 97)),
+                        {
+                            "before": {"location": "ห้องเก็บของ", "price": "350.00"},
+                            "after": {"location": f"ห้องประชุมสภา ชั้น {i % 3 + 1}", "price": f"{300 + i % 50}.00"},
+                        },
+                    )
+                    for i in range(r * PER_ROUND, (r + 1) * PER_ROUND)
+                ]
                 record_many(db.session, None, "asset.updated", items)
                 db.session.commit()
                 create_checkpoint(db.session, None, log=log, key=key)
@@ -102,21 +107,31 @@ def tampering(chain: Chain):
     return tamper_connection(chain.app)
 
 
-COLUMNS = ("seq", "at", "actor_id", "actor", "action", "subject_type", "subject_id", "data", "ip",
-           "user_agent", "request_id", "prev_hash", "hash")
+COLUMNS = (
+    "seq",
+    "at",
+    "actor_id",
+    "actor",
+    "action",
+    "subject_type",
+    "subject_id",
+    "data",
+    "ip",
+    "user_agent",
+    "request_id",
+    "prev_hash",
+    "hash",
+)
 
 
 def entry(conn: Connection, seq: int) -> dict:
-    cols = [type_coerce(AuditEntry.at, String).label("at") if c == "at" else getattr(AuditEntry, c)
-            for c in COLUMNS]
+    cols = [type_coerce(AuditEntry.at, String).label("at") if c == "at" else getattr(AuditEntry, c) for c in COLUMNS]
     return dict(conn.execute(select(*cols).where(AuditEntry.seq == seq)).one()._mapping)
 
 
 def entries_from(conn: Connection, seq: int) -> list[dict]:
-    cols = [type_coerce(AuditEntry.at, String).label("at") if c == "at" else getattr(AuditEntry, c)
-            for c in COLUMNS]
-    return [dict(r._mapping) for r in conn.execute(select(*cols).where(AuditEntry.seq >= seq)
-                                                   .order_by(AuditEntry.seq))]
+    cols = [type_coerce(AuditEntry.at, String).label("at") if c == "at" else getattr(AuditEntry, c) for c in COLUMNS]
+    return [dict(r._mapping) for r in conn.execute(select(*cols).where(AuditEntry.seq >= seq).order_by(AuditEntry.seq))]
 
 
 def insert(conn: Connection, row: dict) -> None:
@@ -130,11 +145,11 @@ def one_char_changed(value: str) -> str:
     for i in range(len(value) // 2, len(value)):
         c = value[i]
         if c.isdigit():
-            return value[:i] + str((int(c) + 1) % 10) + value[i + 1:]
+            return value[:i] + str((int(c) + 1) % 10) + value[i + 1 :]
         if "\u0e01" <= c <= "\u0e2e":  # a Thai consonant
-            return value[:i] + ("ก" if c != "ก" else "ข") + value[i + 1:]
+            return value[:i] + ("ก" if c != "ก" else "ข") + value[i + 1 :]
         if c.isalpha():
-            return value[:i] + ("a" if c != "a" else "b") + value[i + 1:]
+            return value[:i] + ("a" if c != "a" else "b") + value[i + 1 :]
     raise AssertionError("nothing to change")
 
 
@@ -147,16 +162,23 @@ def prev_of(conn: Connection, seq: int) -> str:
 
 
 def set_head(conn: Connection, seq: int) -> None:
-    conn.execute(text("UPDATE audit_head SET seq = :seq, hash = :hash WHERE id = 1"),
-                 {"seq": seq, "hash": prev_of(conn, seq + 1)})
+    conn.execute(
+        text("UPDATE audit_head SET seq = :seq, hash = :hash WHERE id = 1"),
+        {"seq": seq, "hash": prev_of(conn, seq + 1)},
+    )
 
 
 def forge(conn: Connection, seq: int) -> dict:
     """An entry that was never written, made by someone who knows the encoding: it hashes right."""
-    row = {**entry(conn, 2), "seq": seq, "action": "loan.approved", "subject_type": "loans",
-           "subject_id": "77",
-           "data": json.dumps({"note": "อนุมัติย้อนหลัง"}, ensure_ascii=False, separators=(",", ":")),
-           "prev_hash": prev_of(conn, seq)}
+    row = {
+        **entry(conn, 2),
+        "seq": seq,
+        "action": "loan.approved",
+        "subject_type": "loans",
+        "subject_id": "77",
+        "data": json.dumps({"note": "อนุมัติย้อนหลัง"}, ensure_ascii=False, separators=(",", ":")),
+        "prev_hash": prev_of(conn, seq),
+    }
     row["hash"] = hash_of(row)
     return row
 
@@ -175,14 +197,16 @@ def rewrite_from(conn: Connection, seq: int) -> list[dict]:
     for row in rows:
         row["prev_hash"] = prev
         row["hash"] = prev = hash_of(row)
-    conn.execute(text("UPDATE audit_entries SET data = :data, prev_hash = :prev_hash, hash = :hash "
-                      "WHERE seq = :seq"),
-                 [{k: r[k] for k in ("data", "prev_hash", "hash", "seq")} for r in rows])
+    conn.execute(
+        text("UPDATE audit_entries SET data = :data, prev_hash = :prev_hash, hash = :hash WHERE seq = :seq"),
+        [{k: r[k] for k in ("data", "prev_hash", "hash", "seq")} for r in rows],
+    )
     conn.execute(text("UPDATE audit_head SET hash = :h WHERE id = 1"), {"h": prev})
     return rows
 
 
 # --- the cases -----------------------------------------------------------------------------------
+
 
 def test_a_clean_chain_verifies_with_its_count_head_and_checkpoints(chain):
     with chain.app.app_context():
@@ -199,8 +223,9 @@ def test_a_clean_chain_verifies_with_its_count_head_and_checkpoints(chain):
 def test_one_changed_character_is_named(chain, seq):
     with tampering(chain) as conn:
         row = entry(conn, seq)
-        conn.execute(text("UPDATE audit_entries SET data = :d WHERE seq = :s"),
-                     {"d": one_char_changed(row["data"]), "s": seq})
+        conn.execute(
+            text("UPDATE audit_entries SET data = :d WHERE seq = :s"), {"d": one_char_changed(row["data"]), "s": seq}
+        )
         problem = verify(conn, chain).problem
     assert (problem.seq, problem.kind) == (seq, "content_changed")
 
@@ -263,8 +288,7 @@ def test_history_rewritten_from_an_entry_on_is_caught_at_the_next_checkpoint(cha
     assert problem.kind == "rewritten"
     if seq - 1 in CHECKPOINTS:
         # the rewritten entry is itself the `audit.checkpoint` entry of the checkpoint before it: named there
-        assert (problem.seq, problem.code, problem.params["checkpoint"]) == (seq, "checkpoint_entry_changed",
-                                                                             seq - 1)
+        assert (problem.seq, problem.code, problem.params["checkpoint"]) == (seq, "checkpoint_entry_changed", seq - 1)
         return
     expected = min(cp for cp in CHECKPOINTS if cp >= seq)
     assert problem.seq == problem.params["checkpoint"] == expected
@@ -277,8 +301,10 @@ def test_a_rewrite_that_also_rewrites_the_database_checkpoints_is_caught_by_the_
         new = {r["seq"]: r["hash"] for r in rows}
         for cp in CHECKPOINTS:
             if cp >= MIDDLE:
-                conn.execute(text("UPDATE audit_checkpoints SET hash = :h, signature = '' WHERE seq = :s"),
-                             {"h": new[cp], "s": cp})
+                conn.execute(
+                    text("UPDATE audit_checkpoints SET hash = :h, signature = '' WHERE seq = :s"),
+                    {"h": new[cp], "s": cp},
+                )
         problem = verify(conn, chain).problem
     assert (problem.seq, problem.kind) == (7499, "checkpoint_conflict")
 
@@ -288,10 +314,14 @@ def test_a_rewrite_that_also_rewrites_the_checkpoint_file_is_caught_by_the_signa
     with tampering(chain) as conn:
         rows = rewrite_from(conn, MIDDLE + 1)
         new = {r["seq"]: r["hash"] for r in rows}
-        conn.execute(text("UPDATE audit_checkpoints SET hash = :h WHERE seq = :s"),
-                     [{"h": new[cp], "s": cp} for cp in CHECKPOINTS if cp >= MIDDLE])
-        lines = [line_of(Checkpoint(cp.seq, new.get(cp.seq, cp.hash), cp.at, cp.signature, cp.key_id))
-                 for cp in read(chain.log)]
+        conn.execute(
+            text("UPDATE audit_checkpoints SET hash = :h WHERE seq = :s"),
+            [{"h": new[cp], "s": cp} for cp in CHECKPOINTS if cp >= MIDDLE],
+        )
+        lines = [
+            line_of(Checkpoint(cp.seq, new.get(cp.seq, cp.hash), cp.at, cp.signature, cp.key_id))
+            for cp in read(chain.log)
+        ]
         forged_log.write_text("\n".join(lines) + "\n")
         problem = queries.verify_on(conn, log=forged_log, key=chain.key).problem
     assert (problem.seq, problem.kind) == (7499, "bad_signature")
@@ -307,16 +337,28 @@ def test_a_damaged_checkpoint_file_fails_verification(chain, tmp_path):
 
 # --- the database's own refusal ------------------------------------------------------------------
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE audit_entries SET actor = 'someone' WHERE seq = 5",
-    "DELETE FROM audit_entries WHERE seq = 5",
-    "DELETE FROM audit_entries",
-    "UPDATE audit_checkpoints SET hash = 'x'",
-    "DELETE FROM audit_checkpoints",
-    "DELETE FROM audit_head",
-    "UPDATE audit_head SET seq = 1",
-], ids=["update-entry", "delete-entry", "delete-all", "update-checkpoint", "delete-checkpoint", "delete-head",
-        "head-backwards"])
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE audit_entries SET actor = 'someone' WHERE seq = 5",
+        "DELETE FROM audit_entries WHERE seq = 5",
+        "DELETE FROM audit_entries",
+        "UPDATE audit_checkpoints SET hash = 'x'",
+        "DELETE FROM audit_checkpoints",
+        "DELETE FROM audit_head",
+        "UPDATE audit_head SET seq = 1",
+    ],
+    ids=[
+        "update-entry",
+        "delete-entry",
+        "delete-all",
+        "update-checkpoint",
+        "delete-checkpoint",
+        "delete-head",
+        "head-backwards",
+    ],
+)
 def test_the_database_refuses_to_change_or_remove_history(chain, statement):
     # As the owner: the triggers refuse even the role that may do everything else (the app's role has
     # not even the privilege: test_pg_roles).
@@ -343,6 +385,7 @@ def test_after_every_tampering_was_rolled_back_the_chain_verifies_again(chain):
 
 # --- the walk in parts (SQLite, long chains, a worker per part) gives the answer of one walk ---------
 
+
 @pytest.fixture(scope="module")
 def small_sqlite_chain(tmp_path_factory):
     """A 3,000-entry SQLite chain with a checkpoint three quarters in: the file to copy for each case."""
@@ -353,8 +396,12 @@ def small_sqlite_chain(tmp_path_factory):
             context.set_origin("192.0.2.45", "pytest halves")
             for n, chunk in enumerate((2250, 749)):
                 begin_write(db.session)
-                record_many(db.session, None, "asset.updated",
-                            [(("asset", str(i)), {"after": {"note": f"ครั้งที่ {i}"}}) for i in range(chunk)])
+                record_many(
+                    db.session,
+                    None,
+                    "asset.updated",
+                    [(("asset", str(i)), {"after": {"note": f"ครั้งที่ {i}"}}) for i in range(chunk)],
+                )
                 db.session.commit()
                 if n == 0:
                     create_checkpoint(db.session, None, log=log)
@@ -370,24 +417,35 @@ LAST_HASH = "(SELECT hash FROM audit_entries WHERE seq = 1999)"
 
 
 @pytest.mark.skipif(on_postgres(), reason="the two-half walk is for SQLite")
-@pytest.mark.parametrize("case, sql, seq, kind", [
-    ("clean", [], None, None),
-    ("edit early", ["UPDATE audit_entries SET data = '{}' WHERE seq = 10"], 10, "content_changed"),
-    ("delete before the split", ["DELETE FROM audit_entries WHERE seq = 1499"], 1499, "missing"),
-    ("edit at the split", ["UPDATE audit_entries SET actor = 'x' WHERE seq = 1500"], 1500,
-     "content_changed"),
-    ("edit after the split", ["UPDATE audit_entries SET actor = 'x' WHERE seq = 1501"], 1501,
-     "content_changed"),
-    ("delete at the split", ["DELETE FROM audit_entries WHERE seq = 1500"], 1500, "missing"),
-    ("delete after the split", ["DELETE FROM audit_entries WHERE seq = 1501"], 1501, "missing"),
-    ("swap across the split", ["UPDATE audit_entries SET seq = -1 WHERE seq = 1500",
-                               "UPDATE audit_entries SET seq = 1500 WHERE seq = 1501",
-                               "UPDATE audit_entries SET seq = 1501 WHERE seq = -1"], 1500, "order_changed"),
-    ("edit late", ["UPDATE audit_entries SET ip = 'x' WHERE seq = 2900"], 2900, "content_changed"),
-    ("tail dropped", ["DELETE FROM audit_entries WHERE seq >= 2000",
-                      f"UPDATE audit_head SET seq = 1999, hash = {LAST_HASH}"],
-     2000, "shorter"),
-])
+@pytest.mark.parametrize(
+    "case, sql, seq, kind",
+    [
+        ("clean", [], None, None),
+        ("edit early", ["UPDATE audit_entries SET data = '{}' WHERE seq = 10"], 10, "content_changed"),
+        ("delete before the split", ["DELETE FROM audit_entries WHERE seq = 1499"], 1499, "missing"),
+        ("edit at the split", ["UPDATE audit_entries SET actor = 'x' WHERE seq = 1500"], 1500, "content_changed"),
+        ("edit after the split", ["UPDATE audit_entries SET actor = 'x' WHERE seq = 1501"], 1501, "content_changed"),
+        ("delete at the split", ["DELETE FROM audit_entries WHERE seq = 1500"], 1500, "missing"),
+        ("delete after the split", ["DELETE FROM audit_entries WHERE seq = 1501"], 1501, "missing"),
+        (
+            "swap across the split",
+            [
+                "UPDATE audit_entries SET seq = -1 WHERE seq = 1500",
+                "UPDATE audit_entries SET seq = 1500 WHERE seq = 1501",
+                "UPDATE audit_entries SET seq = 1501 WHERE seq = -1",
+            ],
+            1500,
+            "order_changed",
+        ),
+        ("edit late", ["UPDATE audit_entries SET ip = 'x' WHERE seq = 2900"], 2900, "content_changed"),
+        (
+            "tail dropped",
+            ["DELETE FROM audit_entries WHERE seq >= 2000", f"UPDATE audit_head SET seq = 1999, hash = {LAST_HASH}"],
+            2000,
+            "shorter",
+        ),
+    ],
+)
 def test_the_two_half_walk_names_what_one_walk_names(small_sqlite_chain, tmp_path, case, sql, seq, kind):
     import shutil
     import sqlite3

@@ -50,17 +50,22 @@ def _stray_row_beyond_the_head(app) -> int:
         head = queries.head_of(db.session)[0]
         db.session.remove()
     with owner_connection(app) as conn:
-        conn.execute(text(
-            "INSERT INTO audit_entries (seq, at, actor, action, subject_type, subject_id, data, ip, user_agent, "
-            "request_id, prev_hash, hash) VALUES (:seq, :at, '', 'stray', '', '', '{}', '', '', '', :prev, :hash)"),
-            {"seq": head + 1, "at": "2026-01-01 00:00:00", "prev": "e" * 64, "hash": STRAY_HASH})
+        conn.execute(
+            text(
+                "INSERT INTO audit_entries (seq, at, actor, action, subject_type, subject_id, data, ip, user_agent, "
+                "request_id, prev_hash, hash) VALUES (:seq, :at, '', 'stray', '', '', '{}', '', '', '', :prev, :hash)"
+            ),
+            {"seq": head + 1, "at": "2026-01-01 00:00:00", "prev": "e" * 64, "hash": STRAY_HASH},
+        )
         conn.commit()
     return head + 1
 
 
 def _settings_post(client):
-    return client.post("/admin/settings", data={"agency_name": "อบต. ปลอม", "head_approval_threshold": "5000",
-                                                "default_loan_days": "7"})
+    return client.post(
+        "/admin/settings",
+        data={"agency_name": "อบต. ปลอม", "head_approval_threshold": "5000", "default_loan_days": "7"},
+    )
 
 
 @pytest.fixture
@@ -105,8 +110,7 @@ def test_signing_in_still_works_and_the_auditor_is_told_and_reads_verify(broken,
     with caplog.at_level(logging.CRITICAL):
         resp = login(client, "auditor1")
     assert resp.status_code == 302
-    assert any("auth.login" in r.getMessage() and "WITHOUT its audit entry" in r.getMessage()
-               for r in caplog.records)
+    assert any("auth.login" in r.getMessage() and "WITHOUT its audit entry" in r.getMessage() for r in caplog.records)
     english(client)
     page = client.get("/audit/verify")
     assert page.status_code == 200
@@ -117,8 +121,12 @@ def test_signing_in_still_works_and_the_auditor_is_told_and_reads_verify(broken,
     assert re.search(r'class="alert alert-danger"[^>]*id="kp-verify-result"', html)
     assert re.search(rf"[Ee]ntry {broken.config['KP_STRAY']}\b", html)  # the stray entry is named
     with broken.app_context():  # the login itself was committed: its session works, though unrecorded
-        assert db.session.execute(select(func.count()).select_from(AuditEntry)
-                                  .where(AuditEntry.action == "auth.login")).scalar_one() == 0
+        assert (
+            db.session.execute(
+                select(func.count()).select_from(AuditEntry).where(AuditEntry.action == "auth.login")
+            ).scalar_one()
+            == 0
+        )
         db.session.remove()
 
 

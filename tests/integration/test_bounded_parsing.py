@@ -46,23 +46,31 @@ def hostile() -> dict[str, tuple[bytes, str, str]]:
 def post_form(client, path: str, fields: dict, **kw):
     """A multipart POST encoded in memory: the test client spools bodies over 500 KB to a temporary file
     it never closes (a ResourceWarning, an error here)."""
-    form = MultiDict({k: FileStorage(*v, content_type="application/octet-stream") if isinstance(v, tuple) else v
-                      for k, v in fields.items()})
+    form = MultiDict(
+        {
+            k: FileStorage(*v, content_type="application/octet-stream") if isinstance(v, tuple) else v
+            for k, v in fields.items()
+        }
+    )
     body, length, boundary = stream_encode_multipart(form, use_tempfile=False)
-    return client.post(path, input_stream=body, content_length=length,
-                       content_type=f'multipart/form-data; boundary="{boundary}"', **kw)
+    return client.post(
+        path, input_stream=body, content_length=length, content_type=f'multipart/form-data; boundary="{boundary}"', **kw
+    )
 
 
 def counts(app) -> tuple[int, int, int, int]:
     """Assets, audit entries, stored files and evidence items: none may change on a refusal."""
     with app.app_context():
-        out = tuple(db.session.scalar(select(func.count()).select_from(m))
-                    for m in (Asset, AuditEntry, StoredFile, EvidenceItem))
+        out = tuple(
+            db.session.scalar(select(func.count()).select_from(m))
+            for m in (Asset, AuditEntry, StoredFile, EvidenceItem)
+        )
         db.session.remove()
     return out
 
 
 # --- the checks themselves -------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", ["shared-strings-bomb", "many-9.9-MB-entries", "10000-sheets", "docx-bomb"])
 def test_each_hostile_file_is_refused_by_the_workbook_check_with_the_limit_named(hostile, name):
@@ -84,8 +92,9 @@ def test_the_ratio_message_says_how_compressed_and_what_is_allowed(hostile):
 
 def test_twenty_entries_under_a_per_entry_limit_are_refused_by_the_total_when_the_ratio_allows_them():
     data = bombs.many_big_entries_zip()
-    limits = archives.Limits.from_config({"MAX_COMPRESSION_RATIO": 10_000, "MAX_ENTRY_MB": 10,
-                                          "MAX_TOTAL_UNCOMPRESSED_MB": 150})
+    limits = archives.Limits.from_config(
+        {"MAX_COMPRESSION_RATIO": 10_000, "MAX_ENTRY_MB": 10, "MAX_TOTAL_UNCOMPRESSED_MB": 150}
+    )
     with pytest.raises(archives.ArchiveRefused) as caught:
         archives.open_zip(data, limits)
     assert str(caught.value) == "The file unpacks to more than 150 MB (MAX_TOTAL_UNCOMPRESSED_MB)."
@@ -114,8 +123,9 @@ def test_more_entries_than_the_limit_are_refused_before_the_directory_is_read():
 
 def test_shared_strings_that_compress_little_are_refused_by_their_count():
     rows = [["asset_number", "name", "category"]]
-    table = (f"<sst xmlns=\"{bombs.MAIN}\">" + "".join(f"<x:si><x:t>{i}</x:t></x:si>" for i in range(1001))
-             + "</sst>").encode()
+    table = (
+        f'<sst xmlns="{bombs.MAIN}">' + "".join(f"<x:si><x:t>{i}</x:t></x:si>" for i in range(1001)) + "</sst>"
+    ).encode()
     data = bombs._workbook(1, table, bombs._sheet(rows, shared=True))
     limits = archives.Limits.from_config({"MAX_SHARED_STRINGS": 1000})
     with pytest.raises(archives.ArchiveRefused) as caught:
@@ -131,8 +141,11 @@ def test_a_styles_part_with_more_cell_formats_than_excel_allows_is_refused():
         for info in base.infolist():
             content = base.read(info.filename)
             if info.filename == "[Content_Types].xml":
-                content = content.replace(b"</Types>", b'<Override PartName="/xl/styles.xml" ContentType="application/'
-                                          b'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/></Types>')
+                content = content.replace(
+                    b"</Types>",
+                    b'<Override PartName="/xl/styles.xml" ContentType="application/'
+                    b'vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/></Types>',
+                )
             archive.writestr(info, content)
         archive.writestr("xl/styles.xml", b"<styleSheet><cellXfs>" + b"<xf/>" * 65_001 + b"</cellXfs></styleSheet>")
     with pytest.raises(archives.ArchiveRefused) as caught:
@@ -188,6 +201,7 @@ def test_the_limits_come_from_the_environment(monkeypatch, tmp_path):
 
 # --- through the real paths ------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("name", ["shared-strings-bomb", "many-9.9-MB-entries", "10000-sheets", "docx-bomb"])
 def test_the_asset_import_upload_refuses_each_hostile_file_and_changes_nothing(app, client, officer, hostile, name):
     data, setting, words = hostile[name]
@@ -239,9 +253,12 @@ def test_the_evidence_upload_refuses_each_hostile_document_and_stores_nothing(ap
     title = unique("bomb ")
     filename = "book.xlsx" if name == "shared-strings-bomb" else "document.docx"
 
-    resp = post_form(client, "/evidence/new", {"fiscal_year": str(YEAR), "indicators": "i20", "titles": title,
-                                               "files": (io.BytesIO(data), filename)},
-                     headers={"X-Requested-With": "XMLHttpRequest"})
+    resp = post_form(
+        client,
+        "/evidence/new",
+        {"fiscal_year": str(YEAR), "indicators": "i20", "titles": title, "files": (io.BytesIO(data), filename)},
+        headers={"X-Requested-With": "XMLHttpRequest"},
+    )
 
     assert resp.status_code == 200
     [result] = resp.get_json()["results"]
@@ -256,8 +273,9 @@ def test_a_normal_workbook_still_imports_through_the_upload_and_the_command_line
     data = bombs.normal_workbook(rows)
     sign_in(client, officer)
 
-    preview = client.post("/assets/import", data={"file": (io.BytesIO(data), "list.xlsx")},
-                          content_type="multipart/form-data")
+    preview = client.post(
+        "/assets/import", data={"file": (io.BytesIO(data), "list.xlsx")}, content_type="multipart/form-data"
+    )
     assert preview.status_code == 200
     assert f"{number}-1" in preview.get_data(as_text=True)
 
@@ -266,11 +284,20 @@ def test_a_normal_workbook_still_imports_through_the_upload_and_the_command_line
     result = app.test_cli_runner().invoke(args=["assets", "import", str(path)])
     assert result.exit_code == 0, result.output
     with app.app_context():
-        assert db.session.scalar(select(func.count()).select_from(Asset)
-                                 .where(Asset.asset_number == f"{number}-1")) == 1
-        assert db.session.scalar(select(func.count()).select_from(AuditEntry)
-                                 .where(AuditEntry.action == "assets.imported",
-                                        AuditEntry.subject_id == importing.hashlib.sha256(data).hexdigest()[:16])) == 1
+        assert (
+            db.session.scalar(select(func.count()).select_from(Asset).where(Asset.asset_number == f"{number}-1")) == 1
+        )
+        assert (
+            db.session.scalar(
+                select(func.count())
+                .select_from(AuditEntry)
+                .where(
+                    AuditEntry.action == "assets.imported",
+                    AuditEntry.subject_id == importing.hashlib.sha256(data).hexdigest()[:16],
+                )
+            )
+            == 1
+        )
         db.session.remove()
 
 

@@ -55,9 +55,7 @@ def year_2556(app):
         context.set_origin("127.0.0.1", "pytest bundle")
         session = db.session
         admin = core_services.create_user(session, None, unique("a556"), "ผู้ดูแล หลักฐาน", {"admin"}, PASSWORD)
-        auditor = core_services.create_user(
-            session, None, unique("t556"), "ผู้ตรวจ หลักฐาน", {"auditor"}, PASSWORD
-        )
+        auditor = core_services.create_user(session, None, unique("t556"), "ผู้ตรวจ หลักฐาน", {"auditor"}, PASSWORD)
         evidence_services.ensure_indicators(session, admin, YEAR)
         store = FileStore(app.config["EVIDENCE_DIR"])
         common = dict(max_bytes=10 * 2**20, fiscal_year=YEAR)
@@ -152,9 +150,7 @@ def test_the_command_writes_the_bundle(app, year_2556, tmp_path):
     checkpoint = _check_bundle(out.read_bytes(), year_2556["ids"])
     with app.app_context():
         stored = (
-            db.session.execute(select(AuditCheckpoint).where(AuditCheckpoint.seq == checkpoint["seq"]))
-            .scalars()
-            .all()
+            db.session.execute(select(AuditCheckpoint).where(AuditCheckpoint.seq == checkpoint["seq"])).scalars().all()
         )
         assert stored and stored[-1].hash == checkpoint["hash"]
         actions = (
@@ -215,9 +211,7 @@ def test_a_missing_file_is_named_in_the_manifest_not_fatal(tmp_path):
         item_id = item.id
         record(session, None, "test.evidence_missing", item, {})
         session.commit()
-        bundle = bundles.prepare(
-            session, 2554, engine=db.engine, config=inst.config, action="evidence.bundle_created"
-        )
+        bundle = bundles.prepare(session, 2554, engine=db.engine, config=inst.config, action="evidence.bundle_created")
         data = b"".join(bundles.iter_bundle(bundle))
         db.session.remove()
     archive = _open(data)
@@ -241,9 +235,7 @@ def test_memory_stays_flat_for_200_mb_of_evidence(app, tmp_path):
             del data
         begin_write(session)
         for n, digest in enumerate(digests):
-            session.add(
-                StoredFile(sha256=digest, size=size, mime="application/pdf", original_name=f"big-{n}.pdf")
-            )
+            session.add(StoredFile(sha256=digest, size=size, mime="application/pdf", original_name=f"big-{n}.pdf"))
             item = EvidenceItem(
                 fiscal_year=BIG_YEAR,
                 title=f"ไฟล์ใหญ่ {n}",
@@ -292,6 +284,4 @@ def test_memory_stays_flat_for_200_mb_of_evidence(app, tmp_path):
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)
         manifest = json.loads(archive.read("manifest.json"))
-        assert digest.hexdigest() == next(
-            f["sha256"] for f in manifest["files"] if f["path"] == first.filename
-        )
+        assert digest.hexdigest() == next(f["sha256"] for f in manifest["files"] if f["path"] == first.filename)

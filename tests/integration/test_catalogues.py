@@ -38,8 +38,9 @@ def _entries(session, action: str, subject_id: str | None = None) -> list[dict]:
     stmt = select(AuditEntry.data).where(AuditEntry.action == action)
     if subject_id is not None:
         stmt = stmt.where(AuditEntry.subject_id == subject_id)
-    return [json.loads(d) if isinstance(d, str) else d for d in session.execute(stmt.order_by(AuditEntry.seq))
-            .scalars()]
+    return [
+        json.loads(d) if isinstance(d, str) else d for d in session.execute(stmt.order_by(AuditEntry.seq)).scalars()
+    ]
 
 
 def in_app(app, fn):
@@ -54,11 +55,11 @@ def in_app(app, fn):
 
 
 def _import(session, year: int, csv_text: str, *, actor=None, dry_run: bool = False):
-    return services.import_catalogue(session, actor, year, csv_text.encode("utf-8"), f"{year}.csv",
-                                     dry_run=dry_run)
+    return services.import_catalogue(session, actor, year, csv_text.encode("utf-8"), f"{year}.csv", dry_run=dry_run)
 
 
 # --- the shipped catalogues ---------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("year", [2566, 2567, 2568, 2569, 2570])
 def test_every_shipped_catalogue_passes_the_checks_and_was_loaded_by_the_migrations(session, year):
@@ -71,7 +72,8 @@ def test_every_shipped_catalogue_passes_the_checks_and_was_loaded_by_the_migrati
     for role in catalogue.FILED_ROLES[:2]:  # the manual and the stock-take have an item in every year
         assert services.role_targets(session, role, year), (year, role)
     assert [(i.text_th, i.instrument, i.group, i.period, i.roles, i.to_confirm) for i in rows] == [
-        (r.title_th, r.instrument, r.group, r.period, r.roles, r.to_confirm) for r in parsed.rows]
+        (r.title_th, r.instrument, r.group, r.period, r.roles, r.to_confirm) for r in parsed.rows
+    ]
 
 
 def test_the_shipped_years_say_what_is_known_and_mark_the_rest_to_be_confirmed(session):
@@ -104,10 +106,13 @@ def test_the_migration_keeps_a_year_the_database_has_and_loads_the_others(tmp_pa
     with separate_instance("catalogue_migration", tmp_path, migrate=False) as app:
         with app.app_context():
             upgrade(revision="0005_asset_search_index")
-            db.session.execute(text(
-                "INSERT INTO indicators (fiscal_year, code, instrument, \"group\", text_th, text_en) VALUES "
-                "(2566, 'o12', 'OIT', 9, 'ข้อสิบสอง', ''), (2566, 'o2', 'OIT', 9, 'ข้อสอง', ''), "
-                "(2566, 'i20', 'IIT', 4, 'การยืม', '')"))
+            db.session.execute(
+                text(
+                    'INSERT INTO indicators (fiscal_year, code, instrument, "group", text_th, text_en) VALUES '
+                    "(2566, 'o12', 'OIT', 9, 'ข้อสิบสอง', ''), (2566, 'o2', 'OIT', 9, 'ข้อสอง', ''), "
+                    "(2566, 'i20', 'IIT', 4, 'การยืม', '')"
+                )
+            )
             db.session.commit()
             upgrade()
             kept = [(i.code, i.position) for i in services.indicators_of(db.session, 2566)]
@@ -123,12 +128,15 @@ def test_the_migration_keeps_a_year_the_database_has_and_loads_the_others(tmp_pa
 
 # --- importing a year ---------------------------------------------------------------------------------
 
+
 def test_a_catalogue_file_with_bad_rows_changes_nothing_and_names_row_column_and_reason(app, tmp_path):
-    bad = (HEADER + "o1,OIT,9,โครงสร้าง,,current,,0\n"
-           "x12,OIT,9,ผิด,,,,0\n"
-           "i3,OIT,9,ผิดเครื่องมือ,,,,0\n"
-           "o4,OIT,11,กลุ่มผิด,,sometimes,measures_reportx,maybe\n"
-           "o1,OIT,9,ซ้ำ,,,,\n")
+    bad = (
+        HEADER + "o1,OIT,9,โครงสร้าง,,current,,0\n"
+        "x12,OIT,9,ผิด,,,,0\n"
+        "i3,OIT,9,ผิดเครื่องมือ,,,,0\n"
+        "o4,OIT,11,กลุ่มผิด,,sometimes,measures_reportx,maybe\n"
+        "o1,OIT,9,ซ้ำ,,,,\n"
+    )
     path = tmp_path / "2626.csv"
     path.write_text(bad, encoding="utf-8")
     with app.app_context():
@@ -152,9 +160,9 @@ def test_a_catalogue_file_with_bad_rows_changes_nothing_and_names_row_column_and
 
 
 def test_importing_a_year_adds_changes_and_retires_all_at_once_and_is_audited(app, tmp_path):
-    first = HEADER + ("o1,OIT,9,โครงสร้าง,Structure,current,,1\n"
-                      "o2,OIT,9,ข้อมูลผู้บริหาร,,,,1\n"
-                      "i20,IIT,4,การยืม,,,borrowing_manual,0\n")
+    first = HEADER + (
+        "o1,OIT,9,โครงสร้าง,Structure,current,,1\no2,OIT,9,ข้อมูลผู้บริหาร,,,,1\ni20,IIT,4,การยืม,,,borrowing_manual,0\n"
+    )
     path = tmp_path / "catalogue.csv"
     path.write_text(first, encoding="utf-8-sig")
     runner = app.test_cli_runner()
@@ -199,6 +207,7 @@ def test_importing_a_year_adds_changes_and_retires_all_at_once_and_is_audited(ap
 
 # --- natural order --------------------------------------------------------------------------------------
 
+
 def test_codes_sort_naturally_iit_eit_oit_then_by_number():
     codes = ["o12", "e12", "o2", "e2", "i30", "i3", "o100"]
     assert catalogue.natural(codes) == ["i3", "i30", "e2", "e12", "o2", "o12", "o100"]
@@ -206,16 +215,31 @@ def test_codes_sort_naturally_iit_eit_oit_then_by_number():
 
 def test_the_indicators_page_and_an_items_codes_are_in_natural_order(app, client, admin):
     year = 2628
-    in_app(app, lambda s: _import(s, year, HEADER + "o12,OIT,9,สิบสอง,,,,\ne12,EIT,6,อีสิบสอง,,,,\no2,OIT,9,สอง,,,,\n"
-                                                    "e2,EIT,6,อีสอง,,,,\ni3,IIT,4,ไอสาม,,,,\n"))
+    in_app(
+        app,
+        lambda s: _import(
+            s,
+            year,
+            HEADER + "o12,OIT,9,สิบสอง,,,,\ne12,EIT,6,อีสิบสอง,,,,\no2,OIT,9,สอง,,,,\n"
+            "e2,EIT,6,อีสอง,,,,\ni3,IIT,4,ไอสาม,,,,\n",
+        ),
+    )
     page = sign_in(client, admin).get(f"/evidence/indicators?year={year}").get_data(as_text=True)
     places = [page.index(f'id="code-{c}"') for c in ("i3", "e2", "e12", "o2", "o12")]
     assert places == sorted(places), "natural order, whatever the file's order"
 
     def upload(s):
-        item = services.upload_evidence(s, s.get(User, admin.id), FileStore(app.config["EVIDENCE_DIR"]), pdf(),
-                                        "x.pdf", fiscal_year=year, title="เรียงรหัส",
-                                        indicators=["o12", "e12", "o2", "e2"], max_bytes=25 * MB)
+        item = services.upload_evidence(
+            s,
+            s.get(User, admin.id),
+            FileStore(app.config["EVIDENCE_DIR"]),
+            pdf(),
+            "x.pdf",
+            fiscal_year=year,
+            title="เรียงรหัส",
+            indicators=["o12", "e12", "o2", "e2"],
+            max_bytes=25 * MB,
+        )
         return item.indicator_codes
 
     assert in_app(app, upload) == ["e2", "e12", "o2", "o12"]
@@ -243,14 +267,24 @@ def test_the_indicators_page_and_an_items_codes_are_in_natural_order(app, client
 
 # --- retiring ---------------------------------------------------------------------------------------------
 
+
 def test_a_retired_code_is_hidden_for_new_evidence_and_old_evidence_still_shows_it(app, client, admin):
     year = 2629
     store = FileStore(app.config["EVIDENCE_DIR"])
 
     def setup(s):
         _import(s, year, HEADER + "i20,IIT,4,การยืม,,,,\no7,OIT,9,ข้อเก่า,,,,\n")
-        return services.upload_evidence(s, s.get(User, admin.id), store, pdf(), "old.pdf", fiscal_year=year,
-                                        title="หลักฐานเดิม", indicators=["o7"], max_bytes=25 * MB).id
+        return services.upload_evidence(
+            s,
+            s.get(User, admin.id),
+            store,
+            pdf(),
+            "old.pdf",
+            fiscal_year=year,
+            title="หลักฐานเดิม",
+            indicators=["o7"],
+            max_bytes=25 * MB,
+        ).id
 
     old_id = in_app(app, setup)
     sign_in(client, admin)
@@ -263,8 +297,17 @@ def test_a_retired_code_is_hidden_for_new_evidence_and_old_evidence_still_shows_
 
     def new_upload(s):
         with pytest.raises(Exception, match="Not an indicator of fiscal year 2629: o7"):
-            services.upload_evidence(s, s.get(User, admin.id), store, pdf(), "new.pdf", fiscal_year=year,
-                                     title="ใหม่", indicators=["o7"], max_bytes=25 * MB)
+            services.upload_evidence(
+                s,
+                s.get(User, admin.id),
+                store,
+                pdf(),
+                "new.pdf",
+                fiscal_year=year,
+                title="ใหม่",
+                indicators=["o7"],
+                max_bytes=25 * MB,
+            )
 
     in_app(app, new_upload)
     item_page = client.get(f"/evidence/{old_id}").get_data(as_text=True)
@@ -277,8 +320,9 @@ def test_a_retired_code_is_hidden_for_new_evidence_and_old_evidence_still_shows_
         # the old item keeps its retired code when edited, and the bundle still has it in o7's folder
         from evidence import bundle as bundles
 
-        services.update_evidence(s, s.get(User, admin.id), old_id, title="หลักฐานเดิม แก้ชื่อ", description="",
-                                 indicators=["o7", "i20"])
+        services.update_evidence(
+            s, s.get(User, admin.id), old_id, title="หลักฐานเดิม แก้ชื่อ", description="", indicators=["o7", "i20"]
+        )
         return [f.indicators for f in bundles.evidence_files(s, year) if f.evidence_id == old_id]
 
     assert in_app(app, edit_and_bundle) == [["i20", "o7"]]
@@ -289,13 +333,15 @@ def test_a_retired_code_is_hidden_for_new_evidence_and_old_evidence_still_shows_
 
 # --- roles: the automatic filings -------------------------------------------------------------------------
 
+
 def _publish_manual(app, admin, on: datetime):
     from lending.manual import publish_manual
 
     with app.app_context():
         context.set_origin("127.0.0.1", "pytest")
-        version = publish_manual(db.session, db.session.get(User, admin.id), FileStore(app.config["EVIDENCE_DIR"]),
-                                 now=on)
+        version = publish_manual(
+            db.session, db.session.get(User, admin.id), FileStore(app.config["EVIDENCE_DIR"]), now=on
+        )
         number = version.number
         db.session.remove()
     return f"manual:{number}"
@@ -303,8 +349,12 @@ def _publish_manual(app, admin, on: datetime):
 
 def _filed(session, source: str) -> list[tuple[int, list[str], str]]:
     session.rollback()  # a new read: what the other sessions committed
-    return [(i.fiscal_year, i.indicator_codes, i.role) for i in session.execute(
-        select(EvidenceItem).where(EvidenceItem.source == source).order_by(EvidenceItem.id)).scalars()]
+    return [
+        (i.fiscal_year, i.indicator_codes, i.role)
+        for i in session.execute(
+            select(EvidenceItem).where(EvidenceItem.source == source).order_by(EvidenceItem.id)
+        ).scalars()
+    ]
 
 
 def test_the_manual_is_filed_under_the_codes_each_years_catalogue_gives_the_borrowing_manual(app, admin, session):
@@ -327,8 +377,9 @@ def _close_round(app, people, year: int, make_asset) -> str:
     with app.app_context():
         context.set_origin("127.0.0.1", "pytest")
         s = db.session
-        rnd = st.open_round(s, s.get(User, people["head"].id), fiscal_year=year,
-                            committee=[people["member"].id], department=dept)
+        rnd = st.open_round(
+            s, s.get(User, people["head"].id), fiscal_year=year, committee=[people["member"].id], department=dept
+        )
         st.close_round(s, s.get(User, people["head"].id), rnd.id, store=FileStore(app.config["EVIDENCE_DIR"]))
         source = f"stocktake:{rnd.id}"
         db.session.remove()
@@ -340,18 +391,21 @@ def people(make_user):
     return {"admin": make_user(["admin"]), "head": make_user(["head"]), "member": make_user(["staff"])}
 
 
-def test_the_stocktake_result_follows_the_role_and_an_item_for_the_previous_year(app, people, make_asset,
-                                                                                  session):
+def test_the_stocktake_result_follows_the_role_and_an_item_for_the_previous_year(app, people, make_asset, session):
     # FY2623 asks, in o3, for the stock-take of the year before: FY2622's round is filed there
-    _import(session, 2623, HEADER + "i24,IIT,4,การกำกับดูแล,,,,\no3,OIT,9,ผลการตรวจสอบพัสดุปีที่ผ่านมา,,previous,"
-                                    "stocktake_result,1\n")
+    _import(
+        session,
+        2623,
+        HEADER + "i24,IIT,4,การกำกับดูแล,,,,\no3,OIT,9,ผลการตรวจสอบพัสดุปีที่ผ่านมา,,previous,stocktake_result,1\n",
+    )
     assert _filed(session, _close_round(app, people, 2622, make_asset)) == [(2623, ["o3"], "stocktake_result")]
     # a shipped year: i24
     assert _filed(session, _close_round(app, people, 2569, make_asset)) == [(2569, ["i24"], "stocktake_result")]
 
 
 def test_a_year_without_a_code_for_a_role_files_the_document_waiting_and_the_report_page_says_so(
-        app, client, people, make_asset):
+    app, client, people, make_asset
+):
     year = 2625
     in_app(app, lambda s: _import(s, year, HEADER + "i20,IIT,4,การยืม,,,borrowing_manual,\ni24,IIT,4,การกำกับดูแล,,,,\n"))
 
@@ -367,8 +421,12 @@ def test_a_year_without_a_code_for_a_role_files_the_document_waiting_and_the_rep
     assert "(1 waiting)" in page
 
     # the admin gives the role to i24: the waiting document is attached to it, and the notice goes
-    in_app(app, lambda s: services.save_indicator(s, s.get(User, people["admin"].id), year, "i24", "IIT", 4,
-                                                  "การกำกับดูแล", roles=[catalogue.STOCKTAKE_RESULT]))
+    in_app(
+        app,
+        lambda s: services.save_indicator(
+            s, s.get(User, people["admin"].id), year, "i24", "IIT", 4, "การกำกับดูแล", roles=[catalogue.STOCKTAKE_RESULT]
+        ),
+    )
     assert in_app(app, lambda s: _filed(s, source)) == [(year, ["i24"], "stocktake_result")]
     attached = in_app(app, lambda s: _entries(s, "evidence.attached")[-1])
     assert attached["after"]["indicators"] == ["i24"] and attached["role"] == "stocktake_result"
@@ -378,6 +436,7 @@ def test_a_year_without_a_code_for_a_role_files_the_document_waiting_and_the_rep
 
 
 # --- the report uses the year's codes, printed in Latin digits --------------------------------------------
+
 
 def _measure(session, admin, year: int, codes: list[str]) -> str:
     title = unique("มาตรการ ")
@@ -403,8 +462,12 @@ def test_a_years_report_names_that_years_codes_and_their_wording(app, admin, ses
 def _measure_year(app, admin, year: int) -> None:
     with app.app_context():
         context.set_origin("127.0.0.1", "pytest")
-        _import(db.session, year, HEADER + "i20,IIT,4,การยืม,,,,\no36,OIT,10,แผนปฏิบัติการป้องกันการทุจริต,,,,\n"
-                                           "o43,OIT,10,การดำเนินการตามมาตรการ,,,measures_report,\n")
+        _import(
+            db.session,
+            year,
+            HEADER + "i20,IIT,4,การยืม,,,,\no36,OIT,10,แผนปฏิบัติการป้องกันการทุจริต,,,,\n"
+            "o43,OIT,10,การดำเนินการตามมาตรการ,,,measures_report,\n",
+        )
         _measure(db.session, admin, year, ["i20", "o36", "o43"])
         db.session.remove()
 
@@ -419,8 +482,9 @@ def test_codes_keep_latin_digits_in_the_thai_digit_pdf_and_docx(app, admin, tmp_
     texts = {}
     for fmt in ("pdf", "docx"):
         out = tmp_path / f"report.{fmt}"
-        result = runner.invoke(args=["report", "ita", "--year", str(year), "--format", fmt, "--out", str(out),
-                                     "--thai-digits"])
+        result = runner.invoke(
+            args=["report", "ita", "--year", str(year), "--format", fmt, "--out", str(out), "--thai-digits"]
+        )
         assert result.exit_code == 0, result.output
         if fmt == "pdf":
             document = pdfium.PdfDocument(out.read_bytes())
@@ -430,8 +494,10 @@ def test_codes_keep_latin_digits_in_the_thai_digit_pdf_and_docx(app, admin, tmp_
                 document.close()
         else:
             document = docx.Document(io.BytesIO(out.read_bytes()))
-            texts[fmt] = "\n".join([p.text for p in document.paragraphs]
-                                   + [c.text for t in document.tables for r in t.rows for c in r.cells])
+            texts[fmt] = "\n".join(
+                [p.text for p in document.paragraphs]
+                + [c.text for t in document.tables for r in t.rows for c in r.cells]
+            )
     for fmt, content in texts.items():
         assert "๒๖๓๐" in content, f"{fmt}: the year in Thai digits"
         for code in ("i20", "o36", "o43"):
@@ -462,17 +528,22 @@ def test_opening_the_indicators_page_of_a_shipped_year_writes_nothing(app, clien
 
 # --- the report, once published, is evidence of the measures-report item ----------------------------------
 
+
 def _published(app, year: int) -> list[tuple[int, list[str], str, bool]]:
     def read(s):
-        return [(i.fiscal_year, i.indicator_codes, i.role, bool(i.public_token)) for i in s.execute(
-            select(EvidenceItem).where(EvidenceItem.source == f"report:{year}", EvidenceItem.visibility == "public")
-            .order_by(EvidenceItem.id)).scalars()]
+        return [
+            (i.fiscal_year, i.indicator_codes, i.role, bool(i.public_token))
+            for i in s.execute(
+                select(EvidenceItem)
+                .where(EvidenceItem.source == f"report:{year}", EvidenceItem.visibility == "public")
+                .order_by(EvidenceItem.id)
+            ).scalars()
+        ]
 
     return in_app(app, read)
 
 
-def test_publishing_a_years_report_files_it_under_the_measures_report_item_that_asks_for_that_year(
-        app, client, admin):
+def test_publishing_a_years_report_files_it_under_the_measures_report_item_that_asks_for_that_year(app, client, admin):
     sign_in(client, admin)
     before = {y: len(_published(app, y)) for y in (2566, 2569)}
 
@@ -481,8 +552,8 @@ def test_publishing_a_years_report_files_it_under_the_measures_report_item_that_
     later = client.post("/report/publish?year=2569", follow_redirects=True).get_data(as_text=True)
     assert "The report is published as evidence of o26, fiscal year 2570" in later, "FY2570 asks for FY2569's"
 
-    assert _published(app, 2566)[before[2566]:] == [(2566, ["o43"], "measures_report", True)]
-    assert _published(app, 2569)[before[2569]:] == [(2570, ["o26"], "measures_report", True)]
+    assert _published(app, 2566)[before[2566] :] == [(2566, ["o43"], "measures_report", True)]
+    assert _published(app, 2569)[before[2569] :] == [(2570, ["o26"], "measures_report", True)]
     published = in_app(app, lambda s: _entries(s, "report.published", "2569")[-1])
     assert published["filed_under"] == {"2570": ["o26"]}
     public_page = client.get("/public/evidence/2570").get_data(as_text=True)

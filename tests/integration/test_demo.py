@@ -27,8 +27,9 @@ def fresh_app(tmp_path):
         yield app
 
 
-@pytest.mark.parametrize("today", [None, date(2025, 10, 1), date(2025, 9, 30)],
-                         ids=["today", "first-day-of-year", "last-day-of-year"])
+@pytest.mark.parametrize(
+    "today", [None, date(2025, 10, 1), date(2025, 9, 30)], ids=["today", "first-day-of-year", "last-day-of-year"]
+)
 def test_demo_tells_both_years(fresh_app, today):
     day = today or bangkok_today()
     with fresh_app.app_context():
@@ -58,15 +59,25 @@ def test_demo_tells_both_years(fresh_app, today):
         from lending.loans import LoanItem
 
         year_end = bangkok_midnight_utc(fiscal_year_bounds(current - 1)[1] + timedelta(days=1))
-        outside_damaged = len(session.scalars(select(LoanItem.id).join(Loan, Loan.id == LoanItem.loan_id).where(
-            Loan.party_id.is_not(None), LoanItem.condition == "damaged", LoanItem.returned_at < year_end)).all())
+        outside_damaged = len(
+            session.scalars(
+                select(LoanItem.id)
+                .join(Loan, Loan.id == LoanItem.loan_id)
+                .where(Loan.party_id.is_not(None), LoanItem.condition == "damaged", LoanItem.returned_at < year_end)
+            ).all()
+        )
         assert previous["lending"]["items_damaged"] == 1 + outside_damaged
         assert previous["lending"]["items_lost"] == 1
         assert previous["assets"]["not_found_in_stocktake"] == 1
         statuses = set(session.scalars(select(Loan.status)))
         assert {"requested", "approved", "checked_out", "returned", "rejected", "cancelled"} <= statuses
         actions = set(session.scalars(select(AuditEntry.action)))
-        assert {"loan.requested", "loan.approved", "audit.checkpoint", "measures.copied",
-                "evidence.uploaded"} <= actions
+        assert {
+            "loan.requested",
+            "loan.approved",
+            "audit.checkpoint",
+            "measures.copied",
+            "evidence.uploaded",
+        } <= actions
         result = audit_queries.verify_engine(db.engine, log=log_path(fresh_app.config), key=None)
         assert result.ok

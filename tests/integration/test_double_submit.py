@@ -93,80 +93,144 @@ def _loan(app, make_user, make_asset, admin) -> dict:
     staff = make_user(roles=["staff"])
     asset = make_asset()
     start = bangkok_date(utcnow()) + timedelta(days=1)
-    return {"user": staff, "page": "/loans/new", "url": "/loans/new",
-            "data": lambda: {"action": "send", "assets": [str(asset.id)], "purpose": "ประชุมหมู่บ้าน",
-                             "place": "ศาลาประชาคม", "start_on": format_numeric(start),
-                             "due_on": format_numeric(start + timedelta(days=1))},
-            "model": Loan, "where": [Loan.borrower_id == staff.id], "location": r"/loans/(\d+)$"}
+    return {
+        "user": staff,
+        "page": "/loans/new",
+        "url": "/loans/new",
+        "data": lambda: {
+            "action": "send",
+            "assets": [str(asset.id)],
+            "purpose": "ประชุมหมู่บ้าน",
+            "place": "ศาลาประชาคม",
+            "start_on": format_numeric(start),
+            "due_on": format_numeric(start + timedelta(days=1)),
+        },
+        "model": Loan,
+        "where": [Loan.borrower_id == staff.id],
+        "location": r"/loans/(\d+)$",
+    }
 
 
 def _evidence(app, make_user, make_asset, admin) -> dict:
     officer = make_user(roles=["supply_officer"])
     title = unique("หลักฐาน ")
-    return {"user": officer, "page": f"/evidence/new?year={YEAR}", "url": "/evidence/new",
-            "data": lambda: {"fiscal_year": str(YEAR), "indicators": ["i20"], "title": title,
-                             "files": (io.BytesIO(png()), "photo.png")},
-            "model": EvidenceItem, "where": [EvidenceItem.title == title], "location": r"/evidence/(\d+)$"}
+    return {
+        "user": officer,
+        "page": f"/evidence/new?year={YEAR}",
+        "url": "/evidence/new",
+        "data": lambda: {
+            "fiscal_year": str(YEAR),
+            "indicators": ["i20"],
+            "title": title,
+            "files": (io.BytesIO(png()), "photo.png"),
+        },
+        "model": EvidenceItem,
+        "where": [EvidenceItem.title == title],
+        "location": r"/evidence/(\d+)$",
+    }
 
 
 def _measure(app, make_user, make_asset, admin) -> dict:
     title = unique("มาตรการ ")
-    return {"user": admin, "page": f"/evidence/measures/new?year={YEAR}",
-            "url": f"/evidence/measures/new?year={YEAR}",
-            "data": lambda: {"title": title, "indicators": ["i20"]},
-            "model": Measure, "where": [Measure.title == title], "location": r"/evidence/measures"}
+    return {
+        "user": admin,
+        "page": f"/evidence/measures/new?year={YEAR}",
+        "url": f"/evidence/measures/new?year={YEAR}",
+        "data": lambda: {"title": title, "indicators": ["i20"]},
+        "model": Measure,
+        "where": [Measure.title == title],
+        "location": r"/evidence/measures",
+    }
 
 
 def _round(app, make_user, make_asset, admin) -> dict:
     member, head = make_user(roles=["staff"]), make_user(roles=["head"])  # the head opens rounds (ข้อ 213)
     dept = unique("กอง")
     make_asset(department=dept)
-    return {"user": head, "page": "/stocktake/new", "url": "/stocktake/new",
-            "data": lambda: {"fiscal_year": str(YEAR), "department": dept, "location": "",
-                             "committee": [str(member.id)], "title": ""},
-            "model": StocktakeRound, "where": [StocktakeRound.scope_department == dept],
-            "location": r"/stocktake/(\d+)$"}
+    return {
+        "user": head,
+        "page": "/stocktake/new",
+        "url": "/stocktake/new",
+        "data": lambda: {
+            "fiscal_year": str(YEAR),
+            "department": dept,
+            "location": "",
+            "committee": [str(member.id)],
+            "title": "",
+        },
+        "model": StocktakeRound,
+        "where": [StocktakeRound.scope_department == dept],
+        "location": r"/stocktake/(\d+)$",
+    }
 
 
 def _manual(app, make_user, make_asset, admin) -> dict:
     with app.app_context():
         before = db.session.execute(select(func.count()).select_from(ManualVersion)).scalar_one()
         db.session.remove()
-    return {"user": admin, "page": "/manual", "url": "/manual/publish", "data": lambda: {},
-            "model": ManualVersion, "where": [], "before": before, "location": r"/manual/versions$"}
+    return {
+        "user": admin,
+        "page": "/manual",
+        "url": "/manual/publish",
+        "data": lambda: {},
+        "model": ManualVersion,
+        "where": [],
+        "before": before,
+        "location": r"/manual/versions$",
+    }
 
 
 def _user(app, make_user, make_asset, admin) -> dict:
     username = unique("dup")
-    return {"user": admin, "page": "/admin/users/new", "url": "/admin/users/new",
-            "data": lambda: {"username": username, "name": "ทดสอบ ส่งซ้ำ", "roles": ["staff"],
-                             "password": PASSWORD},
-            "model": User, "where": [User.username == username], "location": r"/admin/users(/\d+)?$"}
+    return {
+        "user": admin,
+        "page": "/admin/users/new",
+        "url": "/admin/users/new",
+        "data": lambda: {"username": username, "name": "ทดสอบ ส่งซ้ำ", "roles": ["staff"], "password": PASSWORD},
+        "model": User,
+        "where": [User.username == username],
+        "location": r"/admin/users(/\d+)?$",
+    }
 
 
 def _asset(app, make_user, make_asset, admin) -> dict:
     officer = make_user(roles=["supply_officer"])
     number = unique("416-70-")
-    return {"user": officer, "page": "/assets/new", "url": "/assets/new",
-            "data": lambda: {"asset_number": number, "name": "กล้อง", "category": "กล้อง", "lendable": "y"},
-            "model": Asset, "where": [Asset.asset_number == number], "location": r"/assets/(\d+)$"}
+    return {
+        "user": officer,
+        "page": "/assets/new",
+        "url": "/assets/new",
+        "data": lambda: {"asset_number": number, "name": "กล้อง", "category": "กล้อง", "lendable": "y"},
+        "model": Asset,
+        "where": [Asset.asset_number == number],
+        "location": r"/assets/(\d+)$",
+    }
 
 
-FORMS = {"loan request": _loan, "evidence upload": _evidence, "measure": _measure,
-         "stock-take round": _round, "manual version": _manual, "user": _user, "asset": _asset}
+FORMS = {
+    "loan request": _loan,
+    "evidence upload": _evidence,
+    "measure": _measure,
+    "stock-take round": _round,
+    "manual version": _manual,
+    "user": _user,
+    "asset": _asset,
+}
 
 
 @pytest.mark.parametrize("kind", sorted(FORMS))
 def test_a_form_sent_twice_at_the_same_instant_makes_one_record_and_a_replay_gets_it(
-        app, make_user, make_asset, admin, kind):
+    app, make_user, make_asset, admin, kind
+):
     case = FORMS[kind](app, make_user, make_asset, admin)
     first, second = signed_in(app, case["user"]), signed_in(app, case["user"])
     token = token_from(first, case["page"])
     before = case.get("before", count(app, case["model"], *case["where"]))
 
     def post(client):
-        return lambda: client.post(case["url"], data={**case["data"](), "form_token": token},
-                                   content_type="multipart/form-data")
+        return lambda: client.post(
+            case["url"], data={**case["data"](), "form_token": token}, content_type="multipart/form-data"
+        )
 
     responses = at_once([post(first), post(second)])
     assert all(not isinstance(r, BaseException) for r in responses), responses
@@ -177,8 +241,7 @@ def test_a_form_sent_twice_at_the_same_instant_makes_one_record_and_a_replay_get
     for r in responses:
         assert re.search(case["location"], r.headers["Location"]), r.headers["Location"]
 
-    replay = first.post(case["url"], data={**case["data"](), "form_token": token},
-                        content_type="multipart/form-data")
+    replay = first.post(case["url"], data={**case["data"](), "form_token": token}, content_type="multipart/form-data")
     assert replay.status_code == 302
     assert count(app, case["model"], *case["where"]) == before + 1
     if "(" in case["location"] and kind != "user":
@@ -190,9 +253,18 @@ def test_a_refused_submission_leaves_its_token_free_for_the_corrected_form(app, 
     client = signed_in(app, staff)
     token = token_from(client, "/loans/new")
     start = bangkok_date(utcnow()) - timedelta(days=3)  # a loan cannot start in the past: refused
-    resp = client.post("/loans/new", data={"action": "send", "assets": [], "purpose": "x", "place": "y",
-                                           "start_on": format_numeric(start),
-                                           "due_on": format_numeric(start), "form_token": token})
+    resp = client.post(
+        "/loans/new",
+        data={
+            "action": "send",
+            "assets": [],
+            "purpose": "x",
+            "place": "y",
+            "start_on": format_numeric(start),
+            "due_on": format_numeric(start),
+            "form_token": token,
+        },
+    )
     assert resp.status_code == 200
     assert stored_token(app, token) is None
     assert count(app, Loan, Loan.borrower_id == staff.id) == 0
@@ -204,7 +276,11 @@ def test_two_forms_for_the_same_username_at_once_give_one_account_and_a_409_neve
     clients = [signed_in(app, admin), signed_in(app, admin)]
     tokens = [token_from(c, "/admin/users/new") for c in clients]
     data = {"username": username, "name": "ชิง ชื่อ", "roles": ["staff"], "password": PASSWORD}
-    responses = at_once([lambda c=c, t=t: c.post("/admin/users/new", data={**data, "form_token": t})
-                         for c, t in zip(clients, tokens, strict=True)])
+    responses = at_once(
+        [
+            lambda c=c, t=t: c.post("/admin/users/new", data={**data, "form_token": t})
+            for c, t in zip(clients, tokens, strict=True)
+        ]
+    )
     assert sorted(r.status_code for r in responses) == [302, 409], [r.status_code for r in responses]
     assert count(app, User, User.username == username) == 1

@@ -37,10 +37,11 @@ MB = 1024 * 1024
 
 # --- helpers ---------------------------------------------------------------------------------------
 
+
 def pdf(text: str = "") -> bytes:
     """A small PDF whose bytes differ per call (so each test stores its own file)."""
     body = text or unique("pdf")
-    return (b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n% " + body.encode() + b"\n%%EOF\n")
+    return b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\n% " + body.encode() + b"\n%%EOF\n"
 
 
 def png(size=(40, 30), color=None) -> bytes:
@@ -64,16 +65,20 @@ def jpeg_with_gps() -> bytes:
 
 def png_claiming(width: int, height: int) -> bytes:
     """A PNG whose header claims a size its few bytes of data could never fill."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+    )
 
 
-CONTENT_TYPES = (b'<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/'
-                 b'package/2006/content-types"/>')
+CONTENT_TYPES = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Types xmlns="http://schemas.openxmlformats.org/'
+    b'package/2006/content-types"/>'
+)
 
 
 def real_docx() -> bytes:
@@ -166,15 +171,18 @@ def refused(app, user, data: bytes, filename: str, **kw) -> str:
 
 
 def post_files(client, files: list[tuple[bytes, str]], year: int = YEAR, indicators=("i20",), **fields):
-    data = {"fiscal_year": str(year), "indicators": list(indicators),
-            "files": [(io.BytesIO(content), name) for content, name in files], **fields}
+    data = {
+        "fiscal_year": str(year),
+        "indicators": list(indicators),
+        "files": [(io.BytesIO(content), name) for content, name in files],
+        **fields,
+    }
     return client.post("/evidence/new", data=data, content_type="multipart/form-data")
 
 
 def item_by_title(app, title: str) -> EvidenceItem | None:
     with app.app_context():
-        item = db.session.execute(select(EvidenceItem)
-                                  .where(EvidenceItem.title == title)).scalar_one_or_none()
+        item = db.session.execute(select(EvidenceItem).where(EvidenceItem.title == title)).scalar_one_or_none()
         if item is not None:
             db.session.expunge(item)
         db.session.remove()
@@ -183,8 +191,11 @@ def item_by_title(app, title: str) -> EvidenceItem | None:
 
 def items_of(app, sha256: str) -> list[EvidenceItem]:
     with app.app_context():
-        rows = list(db.session.execute(select(EvidenceItem).where(EvidenceItem.sha256 == sha256)
-                                       .order_by(EvidenceItem.id)).scalars())
+        rows = list(
+            db.session.execute(
+                select(EvidenceItem).where(EvidenceItem.sha256 == sha256).order_by(EvidenceItem.id)
+            ).scalars()
+        )
         for r in rows:
             db.session.expunge(r)
         db.session.remove()
@@ -193,14 +204,23 @@ def items_of(app, sha256: str) -> list[EvidenceItem]:
 
 def entries(app, action: str, subject_id: int) -> list[dict]:
     with app.app_context():
-        rows = db.session.execute(select(AuditEntry.data).where(
-            AuditEntry.action == action, AuditEntry.subject_type == "evidence",
-            AuditEntry.subject_id == str(subject_id))).scalars().all()
+        rows = (
+            db.session.execute(
+                select(AuditEntry.data).where(
+                    AuditEntry.action == action,
+                    AuditEntry.subject_type == "evidence",
+                    AuditEntry.subject_id == str(subject_id),
+                )
+            )
+            .scalars()
+            .all()
+        )
         db.session.remove()
         return [json.loads(r) if isinstance(r, str) else r for r in rows]
 
 
 # --- what the content says, not the name -----------------------------------------------------------
+
 
 def test_content_that_contradicts_the_name_is_stored_and_served_as_what_it_is(app, officer):
     image = upload(app, officer, png(), "scan-of-the-manual.pdf")
@@ -210,16 +230,18 @@ def test_content_that_contradicts_the_name_is_stored_and_served_as_what_it_is(ap
     assert image.original_name == "scan-of-the-manual.pdf"
 
 
-@pytest.mark.parametrize("content, name", [
-    (b"<!doctype html><html><body><script>alert(document.cookie)</script></body></html>", "report.pdf"),
-    (b"<html><img src=x onerror=alert(1)></html>", "photo.png"),
-    (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>',
-     "photo.png"),
-    (b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>', "diagram.pdf"),
-    (b"MZ\x90\x00\x03\x00\x00\x00 not a document", "minutes.pdf"),
-], ids=["html-as-pdf", "html-as-png", "svg-as-png", "svg-as-pdf", "exe-as-pdf"])
-def test_markup_or_programs_renamed_as_documents_are_refused_and_nothing_is_stored(app, officer, content,
-                                                                                    name):
+@pytest.mark.parametrize(
+    "content, name",
+    [
+        (b"<!doctype html><html><body><script>alert(document.cookie)</script></body></html>", "report.pdf"),
+        (b"<html><img src=x onerror=alert(1)></html>", "photo.png"),
+        (b'<?xml version="1.0"?><svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "photo.png"),
+        (b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>', "diagram.pdf"),
+        (b"MZ\x90\x00\x03\x00\x00\x00 not a document", "minutes.pdf"),
+    ],
+    ids=["html-as-pdf", "html-as-png", "svg-as-png", "svg-as-pdf", "exe-as-pdf"],
+)
+def test_markup_or_programs_renamed_as_documents_are_refused_and_nothing_is_stored(app, officer, content, name):
     message = refused(app, officer, content, name)
 
     assert message == "This type of file is not accepted (its content was checked, not its name)."
@@ -231,8 +253,10 @@ def test_an_archive_that_is_not_a_word_or_excel_document_is_refused(app, officer
         archive.writestr("evidence/photo1.jpg", b"not really")
         archive.writestr("readme.txt", "hello")
 
-    assert refused(app, officer, buf.getvalue(), "evidence.docx") == \
-        "This type of file is not accepted (its content was checked, not its name)."
+    assert (
+        refused(app, officer, buf.getvalue(), "evidence.docx")
+        == "This type of file is not accepted (its content was checked, not its name)."
+    )
 
 
 def test_real_word_and_excel_documents_are_accepted(app, officer):
@@ -247,12 +271,14 @@ def test_a_docx_zip_bomb_is_refused_and_nothing_is_stored(app, officer, docx_bom
 
     message = refused(app, officer, docx_bomb, "คู่มือ.docx")
 
-    assert message == ("A part of the file (%(name)s) unpacks to %(mb)s MB; at most %(limit)s MB are accepted "
-                       "(MAX_ENTRY_MB).")
+    assert message == (
+        "A part of the file (%(name)s) unpacks to %(mb)s MB; at most %(limit)s MB are accepted (MAX_ENTRY_MB)."
+    )
     assert time.monotonic() - started < 10, "the check must read the zip's directory, not inflate it"
 
 
 # --- images ----------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("width, height", [(50_000, 50_000), (20_000, 100)])
 def test_an_image_with_absurd_dimensions_is_refused(app, officer, width, height):
@@ -274,8 +300,7 @@ def test_a_photos_gps_position_is_kept_when_the_setting_is_off(app, officer, adm
     from core import services as core_services
 
     with app.app_context():
-        core_services.update_settings(db.session, db.session.get(User, admin.id),
-                                      {"strip_gps_from_photos": False})
+        core_services.update_settings(db.session, db.session.get(User, admin.id), {"strip_gps_from_photos": False})
         db.session.remove()
     try:
         title = unique("gps-kept ")
@@ -283,8 +308,7 @@ def test_a_photos_gps_position_is_kept_when_the_setting_is_off(app, officer, adm
         assert resp.status_code == 302
     finally:
         with app.app_context():
-            core_services.update_settings(db.session, db.session.get(User, admin.id),
-                                          {"strip_gps_from_photos": True})
+            core_services.update_settings(db.session, db.session.get(User, admin.id), {"strip_gps_from_photos": True})
             db.session.remove()
 
     item = item_by_title(app, title)
@@ -304,15 +328,19 @@ def test_a_jpeg_with_nothing_to_strip_is_kept_byte_for_byte(app, officer):
 
 # --- names are data --------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name, kept", [
-    ("../../etc/passwd", "passwd"),
-    ("..\\..\\windows\\win.ini", "win.ini"),
-    ("คู่มือการยืมพัสดุ ฉบับปรับปรุง ๒๕๖๙.pdf", "คู่มือการยืมพัสดุ ฉบับปรับปรุง ๒๕๖๙.pdf"),
-    ("ก" * 296 + ".pdf", "ก" * 255),
-    ("report\r\nSet-Cookie: session=stolen.pdf", "reportSet-Cookie: session=stolen.pdf"),
-], ids=["dot-dot-slash", "backslashes", "thai", "300-characters", "crlf"])
-def test_the_original_name_is_kept_as_data_and_the_file_is_stored_by_its_hash(app, officer, client, name,
-                                                                                 kept):
+
+@pytest.mark.parametrize(
+    "name, kept",
+    [
+        ("../../etc/passwd", "passwd"),
+        ("..\\..\\windows\\win.ini", "win.ini"),
+        ("คู่มือการยืมพัสดุ ฉบับปรับปรุง ๒๕๖๙.pdf", "คู่มือการยืมพัสดุ ฉบับปรับปรุง ๒๕๖๙.pdf"),
+        ("ก" * 296 + ".pdf", "ก" * 255),
+        ("report\r\nSet-Cookie: session=stolen.pdf", "reportSet-Cookie: session=stolen.pdf"),
+    ],
+    ids=["dot-dot-slash", "backslashes", "thai", "300-characters", "crlf"],
+)
+def test_the_original_name_is_kept_as_data_and_the_file_is_stored_by_its_hash(app, officer, client, name, kept):
     data = pdf()
     digest = hashlib.sha256(data).hexdigest()
     root = Path(app.config["EVIDENCE_DIR"]).resolve()
@@ -346,9 +374,11 @@ def test_a_thai_name_is_sent_with_an_ascii_fallback_and_the_real_name_per_rfc_62
 
 # --- size ------------------------------------------------------------------------------------------
 
+
 def test_a_file_over_the_limit_is_refused_by_the_service(app, officer):
-    assert refused(app, officer, pdf() + b"\0" * 3000, "big.pdf", max_bytes=2048) == \
-        "The file is larger than %(mb)s MB."
+    assert (
+        refused(app, officer, pdf() + b"\0" * 3000, "big.pdf", max_bytes=2048) == "The file is larger than %(mb)s MB."
+    )
 
 
 def test_an_upload_over_the_size_limit_is_413_and_stores_nothing(app, officer, client):
@@ -385,13 +415,17 @@ def test_the_limit_is_25_mb_unless_max_upload_mb_says_otherwise(tmp_path, monkey
 
 # --- several files, one bad ------------------------------------------------------------------------
 
+
 def test_one_refused_file_does_not_stop_or_lose_the_others(app, officer, client):
     sign_in(client, officer)
     tag = unique("batch ")
     first, second = pdf(), png()
 
-    resp = post_files(client, [(first, "a.pdf"), (b"<html>phish</html>", "b.pdf"), (second, "c.png")],
-                      titles=[f"{tag} a", f"{tag} b", f"{tag} c"])
+    resp = post_files(
+        client,
+        [(first, "a.pdf"), (b"<html>phish</html>", "b.pdf"), (second, "c.png")],
+        titles=[f"{tag} a", f"{tag} b", f"{tag} c"],
+    )
 
     assert resp.status_code == 302
     page = client.get(resp.headers["Location"]).get_data(as_text=True)
@@ -407,10 +441,17 @@ def test_the_progress_bar_request_gets_a_report_per_file(app, officer, client):
     sign_in(client, officer)
     tag = unique("xhr ")
 
-    resp = client.post("/evidence/new", data={
-        "fiscal_year": str(YEAR), "indicators": ["i20", "i24"], "titles": [f"{tag} 1", f"{tag} 2"],
-        "files": [(io.BytesIO(pdf()), "one.pdf"), (io.BytesIO(b"<svg/>"), "two.png")]},
-        content_type="multipart/form-data", headers={"X-Requested-With": "XMLHttpRequest"})
+    resp = client.post(
+        "/evidence/new",
+        data={
+            "fiscal_year": str(YEAR),
+            "indicators": ["i20", "i24"],
+            "titles": [f"{tag} 1", f"{tag} 2"],
+            "files": [(io.BytesIO(pdf()), "one.pdf"), (io.BytesIO(b"<svg/>"), "two.png")],
+        },
+        content_type="multipart/form-data",
+        headers={"X-Requested-With": "XMLHttpRequest"},
+    )
 
     assert resp.status_code == 200 and resp.is_json
     results = resp.get_json()["results"]
@@ -421,6 +462,7 @@ def test_the_progress_bar_request_gets_a_report_per_file(app, officer, client):
 
 
 # --- the same file twice at once -------------------------------------------------------------------
+
 
 def test_the_same_file_uploaded_twice_at_once_gives_two_items_and_one_stored_file(app, officer):
     data = pdf()
@@ -438,9 +480,17 @@ def test_the_same_file_uploaded_twice_at_once_gives_two_items_and_one_stored_fil
                 actor = db.session.get(User, officer.id)
                 db.session.rollback()
                 barrier.wait(timeout=30)
-                item = services.upload_evidence(db.session, actor, store(app), data, f"copy-{n}.pdf",
-                                                fiscal_year=YEAR, title=f"copy {n}", indicators=["i20"],
-                                                max_bytes=25 * MB)
+                item = services.upload_evidence(
+                    db.session,
+                    actor,
+                    store(app),
+                    data,
+                    f"copy-{n}.pdf",
+                    fiscal_year=YEAR,
+                    title=f"copy {n}",
+                    indicators=["i20"],
+                    max_bytes=25 * MB,
+                )
                 outcomes[n] = ("ok", item.id)
             except BaseException as e:  # noqa: BLE001 — the test reports every failure
                 outcomes[n] = ("error", repr(e))
@@ -458,14 +508,19 @@ def test_the_same_file_uploaded_twice_at_once_gives_two_items_and_one_stored_fil
     items = items_of(app, digest)
     assert sorted(i.original_name for i in items) == ["copy-0.pdf", "copy-1.pdf"]
     with app.app_context():
-        assert db.session.execute(select(func.count()).select_from(StoredFile)
-                                  .where(StoredFile.sha256 == digest)).scalar_one() == 1
+        assert (
+            db.session.execute(
+                select(func.count()).select_from(StoredFile).where(StoredFile.sha256 == digest)
+            ).scalar_one()
+            == 1
+        )
         db.session.remove()
     same = [p for p in files_on_disk(app) if p.name == digest or p.name.startswith(".incoming-")]
     assert same == [store(app).path_of(digest)]
 
 
 # --- who may fetch a file --------------------------------------------------------------------------
+
 
 def test_a_staff_member_fetching_evidence_that_is_not_theirs_gets_404(app, officer, make_user, client):
     item = upload(app, officer, pdf(), "internal-memo.pdf")
@@ -484,9 +539,18 @@ def test_the_person_who_filed_an_item_may_fetch_it_without_the_register_permissi
 
         context.set_origin("127.0.0.1", "pytest")
         begin_write(db.session)
-        item = services.file_generated(db.session, db.session.get(User, staff.id), store(app), data,
-                                       "stocktake-report.pdf", fiscal_year=YEAR, title=unique("stock-take "),
-                                       indicators=["i24"], mime=PDF, source="stocktake")
+        item = services.file_generated(
+            db.session,
+            db.session.get(User, staff.id),
+            store(app),
+            data,
+            "stocktake-report.pdf",
+            fiscal_year=YEAR,
+            title=unique("stock-take "),
+            indicators=["i24"],
+            mime=PDF,
+            source="stocktake",
+        )
         db.session.commit()
         item_id = item.id
         db.session.remove()
@@ -526,13 +590,13 @@ def test_office_documents_are_sent_as_attachments(app, officer, client):
 
 # --- evidence check --------------------------------------------------------------------------------
 
+
 def run_check(app):
     result = app.test_cli_runner().invoke(args=["evidence", "check"])
     return result.exit_code, result.output
 
 
-def test_a_crash_between_writing_the_file_and_the_row_leaves_an_orphan_that_check_reports(app, officer,
-                                                                                        monkeypatch):
+def test_a_crash_between_writing_the_file_and_the_row_leaves_an_orphan_that_check_reports(app, officer, monkeypatch):
     data = pdf()
     digest = hashlib.sha256(data).hexdigest()
 
@@ -607,13 +671,19 @@ def test_other_uploads_follow_the_gps_setting_too(app, admin, setting):
         core_services.update_settings(db.session, db.session.get(User, admin.id), {"strip_gps_from_photos": setting})
         db.session.commit()
         try:
-            stored = store_upload(db.session, store(app), jpeg_with_gps(), "handover.jpg", allowed={"image/jpeg"},
-                                  max_bytes=10_000_000, uploaded_by_id=None)
+            stored = store_upload(
+                db.session,
+                store(app),
+                jpeg_with_gps(),
+                "handover.jpg",
+                allowed={"image/jpeg"},
+                max_bytes=10_000_000,
+                uploaded_by_id=None,
+            )
             db.session.commit()
             with Image.open(io.BytesIO(store(app).read(stored.sha256))) as image:
                 assert bool(image.getexif().get_ifd(0x8825)) is (not setting)
         finally:
-            core_services.update_settings(db.session, db.session.get(User, admin.id),
-                                          {"strip_gps_from_photos": True})
+            core_services.update_settings(db.session, db.session.get(User, admin.id), {"strip_gps_from_photos": True})
             db.session.commit()
             db.session.remove()

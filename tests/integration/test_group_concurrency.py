@@ -26,26 +26,56 @@ DAY = date(2032, 2, 7)  # a Saturday
 
 
 def _citizen(phone: str) -> outside.PartyDetails:
-    return outside.PartyDetails(kind="person", name="นายทดสอบ พร้อมกัน", phone=phone, village_no="3",
-                                village="โนนสูง")
+    return outside.PartyDetails(kind="person", name="นายทดสอบ พร้อมกัน", phone=phone, village_no="3", village="โนนสูง")
 
 
 @pytest.mark.parametrize("round_no", range(2))
 def test_three_simultaneous_approvals_for_the_last_twenty_chairs_reserve_no_more_than_the_group_holds(
-        app, session, make_user, round_no):
+    app, session, make_user, round_no
+):
     group_id, _ = make_group(app, 25)
     staff, early = make_user(roles=["staff"]), make_user(roles=["staff"])
     officers = [make_user(roles=["supply_officer"]) for _ in range(3)]
     # five chairs of the day are already lent: twenty are left
-    first = groups.request_by_count(session, early, [(group_id, 5)], purpose="ประชุม", place="อบต.",
-                                    off_premises=False, start_on=DAY, due_on=DAY, now=NOW)
+    first = groups.request_by_count(
+        session,
+        early,
+        [(group_id, 5)],
+        purpose="ประชุม",
+        place="อบต.",
+        off_premises=False,
+        start_on=DAY,
+        due_on=DAY,
+        now=NOW,
+    )
     workflow.approve_loan(session, officers[0], first.id, now=NOW)
-    asks = [outside.request_outside(session, None, _citizen(phone), [(group_id, 20)], start_on=DAY,
-                                    due_on=DAY + timedelta(days=1), purpose="งานบวช", place="บ้านเลขที่ 9",
-                                    now=NOW).id for phone in ("0811111111", "0822222222")]
-    asks.append(groups.request_by_count(session, staff, [(group_id, 20)], purpose="กีฬาสี", place="โรงเรียน",
-                                        off_premises=False, start_on=DAY - timedelta(days=1), due_on=DAY,
-                                        now=NOW).id)
+    asks = [
+        outside.request_outside(
+            session,
+            None,
+            _citizen(phone),
+            [(group_id, 20)],
+            start_on=DAY,
+            due_on=DAY + timedelta(days=1),
+            purpose="งานบวช",
+            place="บ้านเลขที่ 9",
+            now=NOW,
+        ).id
+        for phone in ("0811111111", "0822222222")
+    ]
+    asks.append(
+        groups.request_by_count(
+            session,
+            staff,
+            [(group_id, 20)],
+            purpose="กีฬาสี",
+            place="โรงเรียน",
+            off_premises=False,
+            start_on=DAY - timedelta(days=1),
+            due_on=DAY,
+            now=NOW,
+        ).id
+    )
     session.rollback()
 
     def approve(loan_id: int, officer):
@@ -58,8 +88,9 @@ def test_three_simultaneous_approvals_for_the_last_twenty_chairs_reserve_no_more
     assert all(type(e) is Conflict for e in errors), describe(errors)
     assert all(e.params["free"] == 0 and e.params["need"] == 20 for e in errors), describe(errors)
     session.rollback()
-    held = group_queries.reserved_per_day(session, [group_id], DAY - timedelta(days=1), DAY + timedelta(days=1),
-                                          NOW.date())[group_id]
+    held = group_queries.reserved_per_day(
+        session, [group_id], DAY - timedelta(days=1), DAY + timedelta(days=1), NOW.date()
+    )[group_id]
     assert max(held.values()) <= 25 and held[DAY] == 25
     reserving = [lo for lo in (session.get(Loan, i) for i in asks) if lo.officer_at is not None]
     assert [lo.id for lo in reserving] == wins

@@ -26,13 +26,36 @@ from lending.models import Asset
 from tests.conftest import english, login, unique
 from tests.jobs import follow_job
 
-ENGLISH = ["asset_number", "name", "category", "brand", "model", "serial_number", "acquired_on", "price",
-           "location", "department", "lendable"]
-THAI = ["หมายเลขครุภัณฑ์", "ชื่อครุภัณฑ์", "ประเภท", "ยี่ห้อ", "รุ่น", "หมายเลขเครื่อง", "วันที่ได้มา", "ราคา",
-        "สถานที่ตั้ง", "หน่วยงาน", "ให้ยืมได้"]
+ENGLISH = [
+    "asset_number",
+    "name",
+    "category",
+    "brand",
+    "model",
+    "serial_number",
+    "acquired_on",
+    "price",
+    "location",
+    "department",
+    "lendable",
+]
+THAI = [
+    "หมายเลขครุภัณฑ์",
+    "ชื่อครุภัณฑ์",
+    "ประเภท",
+    "ยี่ห้อ",
+    "รุ่น",
+    "หมายเลขเครื่อง",
+    "วันที่ได้มา",
+    "ราคา",
+    "สถานที่ตั้ง",
+    "หน่วยงาน",
+    "ให้ยืมได้",
+]
 
 
 # --- helpers ---------------------------------------------------------------------------------------
+
 
 def prefix() -> str:
     """A per-test asset-number prefix (asset numbers are upper case)."""
@@ -49,18 +72,41 @@ def csv_bytes(header: list[str], rows: list[list[object]], *, bom: bool = False)
 
 def two_rows(p: str) -> list[list[object]]:
     return [
-        [f"{p}-001", "เต็นท์ผ้าใบ ขนาด 4x8 เมตร", "เต็นท์", "ตราช้าง", "T-48", "SN-A1", "2023-01-15", "12,500.00",
-         "โรงเก็บพัสดุ", "สำนักปลัด", "yes"],
-        [f"{p}-002", "เครื่องฉายภาพ", "เครื่องฉายภาพ", "Epson", "EB-X51", "SN-B2", "01/10/2565", "15900",
-         "ห้องประชุม", "กองคลัง", "no"],
+        [
+            f"{p}-001",
+            "เต็นท์ผ้าใบ ขนาด 4x8 เมตร",
+            "เต็นท์",
+            "ตราช้าง",
+            "T-48",
+            "SN-A1",
+            "2023-01-15",
+            "12,500.00",
+            "โรงเก็บพัสดุ",
+            "สำนักปลัด",
+            "yes",
+        ],
+        [
+            f"{p}-002",
+            "เครื่องฉายภาพ",
+            "เครื่องฉายภาพ",
+            "Epson",
+            "EB-X51",
+            "SN-B2",
+            "01/10/2565",
+            "15900",
+            "ห้องประชุม",
+            "กองคลัง",
+            "no",
+        ],
     ]
 
 
 def assets_of(session, p: str) -> list[Asset]:
     """The assets whose number starts with this test's prefix, as the database has them now."""
     session.rollback()  # a fresh snapshot: the CLI and the web run in their own transactions
-    return list(session.scalars(select(Asset).where(Asset.asset_number.startswith(p + "-"))
-                                .order_by(Asset.asset_number)))
+    return list(
+        session.scalars(select(Asset).where(Asset.asset_number.startswith(p + "-")).order_by(Asset.asset_number))
+    )
 
 
 def audit_count(session) -> int:
@@ -83,8 +129,9 @@ def entries(session, action: str, *, subject_id: str | None = None) -> list[Audi
 
 def import_entry_for(session, data: bytes) -> dict:
     digest = hashlib.sha256(data).hexdigest()
-    found = [json.loads(e.data) for e in entries(session, "assets.imported")
-             if json.loads(e.data).get("sha256") == digest]
+    found = [
+        json.loads(e.data) for e in entries(session, "assets.imported") if json.loads(e.data).get("sha256") == digest
+    ]
     assert len(found) == 1, f"expected one assets.imported entry for the file, found {len(found)}"
     return found[0]
 
@@ -105,10 +152,10 @@ def officer_client(client, officer):
 
 # --- reading the file ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("bom", [False, True], ids=["no-bom", "bom"])
 @pytest.mark.parametrize("header", [ENGLISH, THAI], ids=["english", "thai"])
-def test_a_csv_with_english_or_thai_headers_with_or_without_a_bom_adds_every_row(session, officer, header,
-                                                                                 bom):
+def test_a_csv_with_english_or_thai_headers_with_or_without_a_bom_adds_every_row(session, officer, header, bom):
     p = prefix()
     data = csv_bytes(header, two_rows(p), bom=bom)
 
@@ -134,8 +181,9 @@ def test_a_csv_with_english_or_thai_headers_with_or_without_a_bom_adds_every_row
 def test_thai_digits_in_numbers_and_buddhist_era_dates_are_read(session, officer):
     p = prefix()
     thai_number = to_thai_digits(f"{p}-001")  # letters stay, digits become Thai
-    data = csv_bytes(THAI, [[thai_number, "กล้องถ่ายภาพ", "กล้อง", "", "", "", "๑๕/๐๖/๒๕๕๙", "๑๒,๕๐๐.๕๐",
-                             "ห้อง ๒", "กองช่าง", "ได้"]])
+    data = csv_bytes(
+        THAI, [[thai_number, "กล้องถ่ายภาพ", "กล้อง", "", "", "", "๑๕/๐๖/๒๕๕๙", "๑๒,๕๐๐.๕๐", "ห้อง ๒", "กองช่าง", "ได้"]]
+    )
 
     importing.apply_import(session, officer, data, "thai.csv")
 
@@ -151,10 +199,24 @@ def test_an_xlsx_with_a_real_date_cell_and_a_numeric_price_is_imported(session, 
     book = Workbook()
     sheet = book.active
     sheet.append(THAI)
-    sheet.append([f"{p}-001", "โน้ตบุ๊ก", "คอมพิวเตอร์", "Lenovo", "E14", "PF-1", date(2021, 3, 9), 23500.75,
-                  "กองคลัง", "กองคลัง", "ได้"])
-    sheet.append([f"{p}-002", "โต๊ะพับ", "โต๊ะ", None, None, None, datetime(2019, 12, 1), 1200,
-                  "ห้องเก็บของ", "สำนักปลัด", "ไม่ได้"])
+    sheet.append(
+        [
+            f"{p}-001",
+            "โน้ตบุ๊ก",
+            "คอมพิวเตอร์",
+            "Lenovo",
+            "E14",
+            "PF-1",
+            date(2021, 3, 9),
+            23500.75,
+            "กองคลัง",
+            "กองคลัง",
+            "ได้",
+        ]
+    )
+    sheet.append(
+        [f"{p}-002", "โต๊ะพับ", "โต๊ะ", None, None, None, datetime(2019, 12, 1), 1200, "ห้องเก็บของ", "สำนักปลัด", "ไม่ได้"]
+    )
     assert isinstance(sheet["G2"].value, date) and sheet["G2"].is_date
     assert isinstance(sheet["H2"].value, float)
     buf = io.BytesIO()
@@ -172,6 +234,7 @@ def test_an_xlsx_with_a_real_date_cell_and_a_numeric_price_is_imported(session, 
 
 
 # --- all or nothing --------------------------------------------------------------------------------
+
 
 def mixed_rows(p: str) -> list[list[object]]:
     """Three good rows and two bad ones (rows 3 and 5 counting the header as row 1)."""
@@ -213,8 +276,9 @@ def test_the_command_line_lists_each_bad_row_and_imports_nothing(app, session, t
     assert result.exit_code == 1
     # the file's own (Thai) header names the column, with the key beside it
     assert "row 3, column ราคา (price): not a number ('แพง')" in result.output
-    assert "row 3, column วันที่ได้มา (acquired_on): not a valid date (use YYYY-MM-DD or DD/MM/YYYY in B.E.)" \
-        in result.output
+    assert (
+        "row 3, column วันที่ได้มา (acquired_on): not a valid date (use YYYY-MM-DD or DD/MM/YYYY in B.E.)" in result.output
+    )
     assert "row 5, column ชื่อครุภัณฑ์ (name): required" in result.output
     assert "2 bad rows; nothing was imported" in result.output
     assert assets_of(session, p) == []
@@ -233,7 +297,8 @@ def test_a_number_written_twice_in_thai_and_arabic_digits_is_an_error_naming_the
     plan = importing.apply_import(session, officer, data, "dup.csv")
 
     assert [(e.row, e.column, e.message()) for e in plan.errors] == [
-        (4, "asset_number", "the same asset number is on row 2")]
+        (4, "asset_number", "the same asset number is on row 2")
+    ]
     assert assets_of(session, p) == []
 
 
@@ -246,14 +311,16 @@ def _png_bytes() -> bytes:
 FILE_PROBLEMS = {
     "missing-required-column": (
         lambda p: csv_bytes(["asset_number", "name", "price"], [[f"{p}-001", "เก้าอี้", "350"]]),
-        "Required columns are missing: category"),
+        "Required columns are missing: category",
+    ),
     "unknown-column": (
-        lambda p: csv_bytes(["asset_number", "name", "category", "colour"],
-                            [[f"{p}-001", "เก้าอี้", "เก้าอี้", "แดง"]]),
-        "Unknown columns: colour"),
+        lambda p: csv_bytes(["asset_number", "name", "category", "colour"], [[f"{p}-001", "เก้าอี้", "เก้าอี้", "แดง"]]),
+        "Unknown columns: colour",
+    ),
     "cp874-csv": (
         lambda p: f"asset_number,name,category\r\n{p}-001,เก้าอี้พลาสติก,เก้าอี้\r\n".encode("cp874"),
-        "The CSV is not UTF-8"),
+        "The CSV is not UTF-8",
+    ),
     "empty-file": (lambda p: b"", "The file is empty."),
     "binary-renamed-csv": (lambda p: _png_bytes(), "This is not a CSV or XLSX file."),
 }
@@ -304,6 +371,7 @@ def test_a_file_with_more_rows_than_the_limit_is_refused(app, session, monkeypat
 
 # --- changes to the register -----------------------------------------------------------------------
 
+
 def test_importing_the_same_file_twice_changes_nothing_the_second_time(app, session, tmp_path):
     p = prefix()
     data = csv_bytes(ENGLISH, two_rows(p))
@@ -320,11 +388,12 @@ def test_importing_the_same_file_twice_changes_nothing_the_second_time(app, sess
     assert [(a.id, a.version, a.updated_at) for a in assets_of(session, p)] == versions
 
 
-def test_a_changed_location_shows_in_the_dry_run_and_changes_nothing_until_applied(
-        app, session, tmp_path, make_asset):
+def test_a_changed_location_shows_in_the_dry_run_and_changes_nothing_until_applied(app, session, tmp_path, make_asset):
     asset = make_asset(asset_number=f"{prefix()}-001", location="ห้องเก็บของ")
-    data = csv_bytes(["asset_number", "name", "category", "location"],
-                     [[asset.asset_number, asset.name, asset.category, "ห้องประชุมสภา"]])
+    data = csv_bytes(
+        ["asset_number", "name", "category", "location"],
+        [[asset.asset_number, asset.name, asset.category, "ห้องประชุมสภา"]],
+    )
     before = audit_count(session)
 
     dry = run_cli(app, tmp_path, data, "--dry-run")
@@ -366,20 +435,23 @@ def test_a_dry_run_of_new_assets_adds_nothing(app, session, tmp_path):
 
 # --- the web flow ----------------------------------------------------------------------------------
 
+
 def upload(client, data: bytes, name: str):
-    return client.post("/assets/import", data={"file": (io.BytesIO(data), name)},
-                       content_type="multipart/form-data")
+    return client.post("/assets/import", data={"file": (io.BytesIO(data), name)}, content_type="multipart/form-data")
 
 
 def test_an_officer_uploads_previews_and_applies_a_change(app, officer_client, session, officer, make_asset):
     client = officer_client
     p = prefix()
     asset = make_asset(asset_number=f"{p}-001", location="ห้องเก็บของ")
-    data = csv_bytes(THAI, [
-        [asset.asset_number, asset.name, asset.category, "", "", "", "", "350", "ห้องประชุมสภา", "สำนักปลัด",
-         "ได้"],
-        [f"{p}-002", "ลำโพงเคลื่อนที่", "เครื่องเสียง", "", "", "", "", "4500", "ห้องเก็บของ", "สำนักปลัด", "ได้"],
-    ], bom=True)
+    data = csv_bytes(
+        THAI,
+        [
+            [asset.asset_number, asset.name, asset.category, "", "", "", "", "350", "ห้องประชุมสภา", "สำนักปลัด", "ได้"],
+            [f"{p}-002", "ลำโพงเคลื่อนที่", "เครื่องเสียง", "", "", "", "", "4500", "ห้องเก็บของ", "สำนักปลัด", "ได้"],
+        ],
+        bom=True,
+    )
     before = audit_count(session)
 
     preview = upload(client, data, "รายการครุภัณฑ์.csv")
@@ -387,7 +459,7 @@ def test_an_officer_uploads_previews_and_applies_a_change(app, officer_client, s
     html = preview.get_data(as_text=True)
     assert preview.status_code == 200
     assert "Assets that will change: 1" in html and "New assets: 1" in html
-    row = html[html.index("Changes to existing assets"):]
+    row = html[html.index("Changes to existing assets") :]
     assert asset.asset_number in row and "ห้องเก็บของ" in row and "ห้องประชุมสภา" in row
     assert row.index("ห้องเก็บของ") < row.index("ห้องประชุมสภา")  # now → after the import
     assert f"{p}-002" in html and "ลำโพงเคลื่อนที่" in html
@@ -395,8 +467,9 @@ def test_an_officer_uploads_previews_and_applies_a_change(app, officer_client, s
     assert session.get(Asset, asset.id).location == "ห้องเก็บของ"
     assert audit_count(session) == before
 
-    started = client.post("/assets/import/apply",
-                          data={"sha256": hashlib.sha256(data).hexdigest(), "filename": "รายการครุภัณฑ์.csv"})
+    started = client.post(
+        "/assets/import/apply", data={"sha256": hashlib.sha256(data).hexdigest(), "filename": "รายการครุภัณฑ์.csv"}
+    )
     assert [a.asset_number for a in assets_of(session, p)] == [asset.asset_number]  # queued: nothing yet
     applied = follow_job(app, client, started)
 
@@ -429,21 +502,25 @@ def test_the_web_preview_lists_every_bad_row_and_offers_no_apply(officer_client,
     assert resp.status_code == 200
     assert "2 problems were found. Nothing was imported" in html
     # the column as the file named it (its Thai header), not the internal key
-    assert "<td class=\"kp-number\">3</td><td class=\"kp-column text-nowrap\">ราคา</td>" \
-           "<td class=\"text-break\">แพง</td><td>not a number</td>" in html
-    assert "<td class=\"kp-number\">5</td><td class=\"kp-column text-nowrap\">ชื่อครุภัณฑ์</td>" in html
+    assert (
+        '<td class="kp-number">3</td><td class="kp-column text-nowrap">ราคา</td>'
+        '<td class="text-break">แพง</td><td>not a number</td>' in html
+    )
+    assert '<td class="kp-number">5</td><td class="kp-column text-nowrap">ชื่อครุภัณฑ์</td>' in html
     assert "/assets/import/apply" not in html
     assert assets_of(session, p) == []
 
 
 def test_the_web_preview_names_the_first_row_of_a_repeated_number(officer_client, session):
     p = prefix()
-    data = csv_bytes(["asset_number", "name", "category"],
-                     [[to_thai_digits(f"{p}-001"), "เก้าอี้", "เก้าอี้"], [f"{p}-001", "เก้าอี้", "เก้าอี้"]])
+    data = csv_bytes(
+        ["asset_number", "name", "category"],
+        [[to_thai_digits(f"{p}-001"), "เก้าอี้", "เก้าอี้"], [f"{p}-001", "เก้าอี้", "เก้าอี้"]],
+    )
 
     html = upload(officer_client, data, "dup.csv").get_data(as_text=True)
 
-    assert "<td class=\"kp-number\">3</td><td class=\"kp-column text-nowrap\">asset_number</td>" in html
+    assert '<td class="kp-number">3</td><td class="kp-column text-nowrap">asset_number</td>' in html
     assert "the same asset number is on row 2" in html
     assert assets_of(session, p) == []
 
@@ -468,6 +545,7 @@ def test_staff_cannot_open_the_import(client, make_user, login_as):
 
 # --- a large file ----------------------------------------------------------------------------------
 
+
 @pytest.mark.slow
 def test_a_fifty_thousand_row_file_imports_completely_through_the_command_line(tmp_path):
     """On a database of its own: 50,000 assets and their entries left in the session's database would
@@ -482,8 +560,21 @@ def test_a_fifty_thousand_row_file_imports_completely_through_the_command_line(t
         writer = csv.writer(fh)
         writer.writerow(THAI)
         for i in range(1, n + 1):
-            writer.writerow([f"{p}-{i:05d}", f"เก้าอี้พลาสติก ตัวที่ {i}", "เก้าอี้", "", "", "", "01/10/2565",
-                             f"{350 + i % 100}.00", f"อาคาร {i % 7}", "สำนักปลัด", "ได้"])
+            writer.writerow(
+                [
+                    f"{p}-{i:05d}",
+                    f"เก้าอี้พลาสติก ตัวที่ {i}",
+                    "เก้าอี้",
+                    "",
+                    "",
+                    "",
+                    "01/10/2565",
+                    f"{350 + i % 100}.00",
+                    f"อาคาร {i % 7}",
+                    "สำนักปลัด",
+                    "ได้",
+                ]
+            )
     with separate_instance("import50k", tmp_path / "instance") as big, big.app_context():
         session = db.session
         before = total_assets(session)
@@ -493,8 +584,9 @@ def test_a_fifty_thousand_row_file_imports_completely_through_the_command_line(t
         assert result.exit_code == 0, result.output[-2000:]
         assert f"{n} rows: added {n}, changed 0, unchanged 0" in result.output
         assert total_assets(session) == before + n
-        assert session.scalar(select(func.count()).select_from(Asset)
-                              .where(Asset.asset_number.startswith(p + "-"))) == n
+        assert (
+            session.scalar(select(func.count()).select_from(Asset).where(Asset.asset_number.startswith(p + "-"))) == n
+        )
         last = session.scalar(select(Asset).where(Asset.asset_number == f"{p}-{n:05d}"))
         assert last.name == f"เก้าอี้พลาสติก ตัวที่ {n}" and last.acquired_on == date(2022, 10, 1)
         summary = import_entry_for(session, path.read_bytes())

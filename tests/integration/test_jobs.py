@@ -47,9 +47,15 @@ def count(app, model, *where) -> int:
 
 def entries(app, action: str, needle: str = "") -> list[AuditEntry]:
     with app.app_context():
-        rows = db.session.execute(select(AuditEntry).where(AuditEntry.action == action,
-                                                           AuditEntry.data.contains(needle))
-                                  .order_by(AuditEntry.seq)).scalars().all()
+        rows = (
+            db.session.execute(
+                select(AuditEntry)
+                .where(AuditEntry.action == action, AuditEntry.data.contains(needle))
+                .order_by(AuditEntry.seq)
+            )
+            .scalars()
+            .all()
+        )
         for row in rows:
             db.session.expunge(row)
         db.session.remove()
@@ -68,6 +74,7 @@ def start_import(client, sha: str, filename: str = "list.csv"):
 
 
 # --- the lifecycle -------------------------------------------------------------------------------
+
 
 def test_an_import_job_is_queued_then_done_with_its_rows_counted(app, client, officer):
     sign_in(client, officer)
@@ -139,6 +146,7 @@ def test_a_job_page_shows_times_in_the_buddhist_era(app, client, officer):
 
 
 # --- failure and retry ---------------------------------------------------------------------------
+
 
 def test_a_file_with_bad_rows_fails_the_job_with_each_row_named_and_imports_nothing(app, client, officer):
     sign_in(client, officer)
@@ -217,10 +225,12 @@ def test_a_job_left_running_by_a_dead_service_is_queued_again_at_start(app, clie
 
 # --- who may see a job ---------------------------------------------------------------------------
 
+
 def test_another_person_s_job_does_not_exist_for_them(app, client, officer, make_user):
     sign_in(client, officer)
-    job_id = job_id_of(client.post("/assets/labels", data={"layout": "3x8", "start_at": "0",
-                                                            "ids": str(_asset_id(app))}))
+    job_id = job_id_of(
+        client.post("/assets/labels", data={"layout": "3x8", "start_at": "0", "ids": str(_asset_id(app))})
+    )
     run_job(app, job_id)
     with client.get(f"/jobs/{job_id}/download") as mine:
         assert mine.status_code == 200 and mine.data.startswith(b"%PDF-")
@@ -246,6 +256,7 @@ def _asset_id(app) -> int:
 
 # --- the audit entry comes with the result -------------------------------------------------------
 
+
 def test_an_export_is_recorded_only_when_its_file_exists(app, client, make_user):
     auditor = make_user(roles=["auditor"])
     sign_in(client, auditor)
@@ -268,8 +279,7 @@ def test_a_label_sheet_that_cannot_be_made_records_nothing(app, client, officer)
     sign_in(client, officer)
     before = len(entries(app, "assets.labels_printed"))
     asset_id = _asset_id(app)
-    job_id = job_id_of(client.post("/assets/labels", data={"layout": "3x8", "start_at": "0",
-                                                            "ids": str(asset_id)}))
+    job_id = job_id_of(client.post("/assets/labels", data={"layout": "3x8", "start_at": "0", "ids": str(asset_id)}))
     with app.app_context():  # the asset is filtered out between the click and the job
         job = db.session.get(Job, job_id)
         job.params = {**job.params, "ids": [10**9]}
@@ -290,6 +300,7 @@ def test_the_cli_still_imports_without_a_queue(app, tmp_path):
 
 
 # --- a real consumer -----------------------------------------------------------------------------
+
 
 def _run_through_consumer(app, queue: jobs.Queue, client) -> str:
     """Start an export from the page, let a real huey consumer (threads) run it, return the job id."""
@@ -354,12 +365,29 @@ def redis_url(tmp_path):
     import redis
 
     port = _free_port()
-    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
     try:
-        client = redis.Redis(port=port, socket_connect_timeout=1,
-                             retry=redis.retry.Retry(redis.backoff.ExponentialBackoff(cap=0.5), 40),
-                             retry_on_error=[redis.exceptions.ConnectionError])
+        client = redis.Redis(
+            port=port,
+            socket_connect_timeout=1,
+            retry=redis.retry.Retry(redis.backoff.ExponentialBackoff(cap=0.5), 40),
+            retry_on_error=[redis.exceptions.ConnectionError],
+        )
         assert client.ping()
         client.close()
         yield f"redis://127.0.0.1:{port}/0"
@@ -406,8 +434,9 @@ def test_a_long_list_is_checked_by_a_job_whose_page_is_the_preview(app, client, 
     rows = "".join(f"{p}-{i:05d},{name},เก้าอี้,350.00\r\n" for i in range(400))
     data = (HEADER + rows + f"{p}-bad,{name},เก้าอี้,แพง\r\n").encode()
     assert len(data) > 64 * 1024
-    started = client.post("/assets/import", data={"file": (io.BytesIO(data), "ยาว.csv")},
-                          content_type="multipart/form-data")
+    started = client.post(
+        "/assets/import", data={"file": (io.BytesIO(data), "ยาว.csv")}, content_type="multipart/form-data"
+    )
     job_id = job_id_of(started)
     assert run_job(app, job_id) == jobs.DONE
     preview = client.get(f"/jobs/{job_id}", follow_redirects=True)
@@ -418,8 +447,9 @@ def test_a_long_list_is_checked_by_a_job_whose_page_is_the_preview(app, client, 
     assert count(app, Asset, Asset.asset_number.startswith(p)) == 0
 
     good = (HEADER + rows).encode()
-    job_id = job_id_of(client.post("/assets/import", data={"file": (io.BytesIO(good), "ยาว.csv")},
-                                   content_type="multipart/form-data"))
+    job_id = job_id_of(
+        client.post("/assets/import", data={"file": (io.BytesIO(good), "ยาว.csv")}, content_type="multipart/form-data")
+    )
     run_job(app, job_id)
     html = client.get(f"/jobs/{job_id}", follow_redirects=True).get_data(as_text=True)
     assert "New assets: 400" in html and "… and 200 more." in html and "/assets/import/apply" in html

@@ -46,6 +46,7 @@ IN_APP_NOW = datetime(2031, 3, 2, 3, 0, tzinfo=UTC)  # the in-app side of a test
 
 # --- helpers ---------------------------------------------------------------------------------------
 
+
 def csv_bytes(rows: list[dict[str, object]], *, bom: bool = True, header: list[str] | None = None) -> bytes:
     """A ledger as Excel saves "CSV UTF-8": a BOM, CRLF; missing columns are blank."""
     header = header or COLUMNS
@@ -76,7 +77,7 @@ def loans_of(session, refs: list[str]) -> dict[str, Loan]:
     """The loans stored for these ledger refs, by ledger ref, as the database has them now."""
     session.rollback()
     found = session.scalars(select(Loan).where(Loan.ref.in_([ledger.REF_PREFIX + r for r in refs])))
-    return {loan.ref[len(ledger.REF_PREFIX):]: loan for loan in found}
+    return {loan.ref[len(ledger.REF_PREFIX) :]: loan for loan in found}
 
 
 def audit_count(session) -> int:
@@ -108,17 +109,27 @@ def where(plan) -> set[tuple[int, str]]:
 def people(make_user):
     """Two borrowers, two supply officers and a head, fresh for the test."""
     return SimpleNamespace(
-        somchai=make_user(roles=["staff"]), malee=make_user(roles=["staff"]),
-        officer=make_user(roles=["supply_officer"]), officer2=make_user(roles=["supply_officer"]),
+        somchai=make_user(roles=["staff"]),
+        malee=make_user(roles=["staff"]),
+        officer=make_user(roles=["supply_officer"]),
+        officer2=make_user(roles=["supply_officer"]),
         head=make_user(roles=["head"]),
     )
 
 
 def approve_in_app(session, people, asset_ids: list[int]) -> Loan:
     """Malee's request for 5–8 March 2031, approved in the app (by the head too where policy asks)."""
-    loan = workflow.request_loan(session, people.malee, asset_ids, purpose="ประชุม", place="ห้องประชุม",
-                                 off_premises=False, start_on=date(2031, 3, 5), due_on=date(2031, 3, 8),
-                                 now=IN_APP_NOW)
+    loan = workflow.request_loan(
+        session,
+        people.malee,
+        asset_ids,
+        purpose="ประชุม",
+        place="ห้องประชุม",
+        off_premises=False,
+        start_on=date(2031, 3, 5),
+        due_on=date(2031, 3, 8),
+        now=IN_APP_NOW,
+    )
     loan = workflow.approve_loan(session, people.officer, loan.id, now=IN_APP_NOW)
     if loan.status != APPROVED:
         loan = workflow.approve_loan(session, people.head, loan.id, now=IN_APP_NOW)
@@ -135,13 +146,25 @@ def assets(make_asset):
 
 def good_row(people, asset, ref: str, **over) -> dict[str, object]:
     """One item of a loan that went out and came back in good order, in ISO dates."""
-    return {"ref": ref, "asset_number": asset.asset_number, "borrower": people.somchai.username,
-            "purpose": "จัดประชุมประชาคมหมู่บ้าน", "requested_on": "2023-01-09", "decision": "approved",
-            "decided_by": people.officer.username, "decided_on": "2023-01-10", "checked_out_on": "2023-01-12",
-            "due_on": "2023-01-16", "returned_on": "2023-01-16", "condition": "good", **over}
+    return {
+        "ref": ref,
+        "asset_number": asset.asset_number,
+        "borrower": people.somchai.username,
+        "purpose": "จัดประชุมประชาคมหมู่บ้าน",
+        "requested_on": "2023-01-09",
+        "decision": "approved",
+        "decided_by": people.officer.username,
+        "decided_on": "2023-01-10",
+        "checked_out_on": "2023-01-12",
+        "due_on": "2023-01-16",
+        "returned_on": "2023-01-16",
+        "condition": "good",
+        **over,
+    }
 
 
 # --- a good ledger ---------------------------------------------------------------------------------
+
 
 def test_a_good_ledger_imports_every_loan_item_demand_and_incident_with_its_dates(session, people, assets):
     a = assets
@@ -149,38 +172,114 @@ def test_a_good_ledger_imports_every_loan_item_demand_and_incident_with_its_date
     out, back, rejected, cancelled, pending, approved = refs
     rows = [
         # a loan of two items in B.E. dates with Thai digits: one came back, one is still out and was demanded
-        {"ref": out, "asset_number": to_thai_digits(a[0].asset_number), "borrower": people.somchai.username,
-         "purpose": "ใช้ในงานวันเด็กแห่งชาติ", "requested_on": be(date(2023, 1, 3), thai=True),
-         "decision": "approved", "decided_by": people.officer.username, "decided_on": be(date(2023, 1, 4)),
-         "checked_out_on": "2023-01-05", "due_on": be(date(2023, 1, 15), thai=True),
-         "returned_on": "2023-01-14", "condition": "good"},
-        {"ref": out, "asset_number": a[1].asset_number, "borrower": people.somchai.username.upper(),
-         "purpose": "ใช้ในงานวันเด็กแห่งชาติ", "requested_on": "2023-01-03", "decision": "Approved",
-         "decided_by": people.officer.username, "decided_on": "2023-01-04",
-         "checked_out_on": be(date(2023, 1, 5)), "due_on": "2023-01-15", "demanded_on": "2023-01-20"},
+        {
+            "ref": out,
+            "asset_number": to_thai_digits(a[0].asset_number),
+            "borrower": people.somchai.username,
+            "purpose": "ใช้ในงานวันเด็กแห่งชาติ",
+            "requested_on": be(date(2023, 1, 3), thai=True),
+            "decision": "approved",
+            "decided_by": people.officer.username,
+            "decided_on": be(date(2023, 1, 4)),
+            "checked_out_on": "2023-01-05",
+            "due_on": be(date(2023, 1, 15), thai=True),
+            "returned_on": "2023-01-14",
+            "condition": "good",
+        },
+        {
+            "ref": out,
+            "asset_number": a[1].asset_number,
+            "borrower": people.somchai.username.upper(),
+            "purpose": "ใช้ในงานวันเด็กแห่งชาติ",
+            "requested_on": "2023-01-03",
+            "decision": "Approved",
+            "decided_by": people.officer.username,
+            "decided_on": "2023-01-04",
+            "checked_out_on": be(date(2023, 1, 5)),
+            "due_on": "2023-01-15",
+            "demanded_on": "2023-01-20",
+        },
         # three items back: good, damaged (late, after a demand), lost
-        good_row(people, a[2], back, borrower=people.malee.username, decided_by=people.officer2.username,
-                 requested_on="2022-11-01", decided_on="2022-11-02", checked_out_on="2022-11-03",
-                 due_on="2022-11-10", returned_on="2022-11-09"),
-        good_row(people, a[3], back, borrower=people.malee.username, decided_by=people.officer2.username,
-                 requested_on="2022-11-01", decided_on="2022-11-02", checked_out_on="2022-11-03",
-                 due_on="2022-11-10", returned_on="2022-11-25", condition="damaged",
-                 demanded_on="2022-11-14"),
-        good_row(people, a[4], back, borrower=people.malee.username, decided_by=people.officer2.username,
-                 requested_on="2022-11-01", decided_on="2022-11-02", checked_out_on="2022-11-03",
-                 due_on="2022-11-10", returned_on="2022-11-30", condition="lost", demanded_on="2022-11-14"),
+        good_row(
+            people,
+            a[2],
+            back,
+            borrower=people.malee.username,
+            decided_by=people.officer2.username,
+            requested_on="2022-11-01",
+            decided_on="2022-11-02",
+            checked_out_on="2022-11-03",
+            due_on="2022-11-10",
+            returned_on="2022-11-09",
+        ),
+        good_row(
+            people,
+            a[3],
+            back,
+            borrower=people.malee.username,
+            decided_by=people.officer2.username,
+            requested_on="2022-11-01",
+            decided_on="2022-11-02",
+            checked_out_on="2022-11-03",
+            due_on="2022-11-10",
+            returned_on="2022-11-25",
+            condition="damaged",
+            demanded_on="2022-11-14",
+        ),
+        good_row(
+            people,
+            a[4],
+            back,
+            borrower=people.malee.username,
+            decided_by=people.officer2.username,
+            requested_on="2022-11-01",
+            decided_on="2022-11-02",
+            checked_out_on="2022-11-03",
+            due_on="2022-11-10",
+            returned_on="2022-11-30",
+            condition="lost",
+            demanded_on="2022-11-14",
+        ),
         # decisions without a hand-over
-        {"ref": rejected, "asset_number": a[5].asset_number, "borrower": people.somchai.username,
-         "purpose": "ใช้ส่วนตัว", "requested_on": "2023-02-01", "decision": "rejected",
-         "decided_by": people.officer.username, "decided_on": "2023-02-03", "due_on": "2023-02-05"},
-        {"ref": cancelled, "asset_number": a[5].asset_number, "borrower": people.malee.username,
-         "purpose": "ประชุมกองช่าง", "requested_on": "2023-03-01", "decision": "cancelled",
-         "decided_on": "2023-03-02"},
-        {"ref": pending, "asset_number": a[5].asset_number, "borrower": people.malee.username,
-         "purpose": "อบรมอาสาสมัคร", "requested_on": "2023-04-01", "due_on": "2023-04-03"},
-        {"ref": approved, "asset_number": a[5].asset_number, "borrower": people.somchai.username,
-         "purpose": "ประชุมสภา", "requested_on": "2023-05-01", "decision": "approved",
-         "decided_by": people.officer.username, "decided_on": "2023-05-02", "due_on": "2023-05-04"},
+        {
+            "ref": rejected,
+            "asset_number": a[5].asset_number,
+            "borrower": people.somchai.username,
+            "purpose": "ใช้ส่วนตัว",
+            "requested_on": "2023-02-01",
+            "decision": "rejected",
+            "decided_by": people.officer.username,
+            "decided_on": "2023-02-03",
+            "due_on": "2023-02-05",
+        },
+        {
+            "ref": cancelled,
+            "asset_number": a[5].asset_number,
+            "borrower": people.malee.username,
+            "purpose": "ประชุมกองช่าง",
+            "requested_on": "2023-03-01",
+            "decision": "cancelled",
+            "decided_on": "2023-03-02",
+        },
+        {
+            "ref": pending,
+            "asset_number": a[5].asset_number,
+            "borrower": people.malee.username,
+            "purpose": "อบรมอาสาสมัคร",
+            "requested_on": "2023-04-01",
+            "due_on": "2023-04-03",
+        },
+        {
+            "ref": approved,
+            "asset_number": a[5].asset_number,
+            "borrower": people.somchai.username,
+            "purpose": "ประชุมสภา",
+            "requested_on": "2023-05-01",
+            "decision": "approved",
+            "decided_by": people.officer.username,
+            "decided_on": "2023-05-02",
+            "due_on": "2023-05-04",
+        },
     ]
     data = csv_bytes(rows)
     before = audit_count(session)
@@ -190,8 +289,14 @@ def test_a_good_ledger_imports_every_loan_item_demand_and_incident_with_its_date
     assert plan.ok, [(e.row, e.column, e.message()) for e in plan.errors]
     assert (plan.rows, len(plan.loans), plan.items, plan.demands, plan.incidents) == (9, 6, 9, 2, 2)
     got = loans_of(session, refs)
-    assert {r: got[r].status for r in refs} == {out: CHECKED_OUT, back: RETURNED, rejected: REJECTED,
-                                                 cancelled: CANCELLED, pending: REQUESTED, approved: APPROVED}
+    assert {r: got[r].status for r in refs} == {
+        out: CHECKED_OUT,
+        back: RETURNED,
+        rejected: REJECTED,
+        cancelled: CANCELLED,
+        pending: REQUESTED,
+        approved: APPROVED,
+    }
     assert all(loan.imported for loan in got.values())
 
     loan = got[out]
@@ -207,19 +312,22 @@ def test_a_good_ledger_imports_every_loan_item_demand_and_incident_with_its_date
     assert by_asset[a[1].id].condition is None and by_asset[a[1].id].returned_at is None
     assert by_asset[a[0].id].value == Decimal("4500.00") and by_asset[a[1].id].value == Decimal("350.00")
     demands = session.scalars(select(Demand).where(Demand.loan_id == loan.id)).all()
-    assert [(d.demanded_on, d.channel, d.item_ids) for d in demands] == \
-        [(date(2023, 1, 20), "ledger", [by_asset[a[1].id].id])]
+    assert [(d.demanded_on, d.channel, d.item_ids) for d in demands] == [
+        (date(2023, 1, 20), "ledger", [by_asset[a[1].id].id])
+    ]
     assert bangkok_date(demands[0].demanded_at) == date(2023, 1, 20)
 
     loan = got[back]
     assert utc(loan.returned_at) == noon_utc(date(2022, 11, 30)) and loan.decided_by_id == people.officer2.id
     items = {i.asset_id: i for i in loan.items}
     assert [items[x.id].condition for x in a[2:5]] == ["good", "damaged", "lost"]
-    incidents = session.scalars(select(Incident).where(Incident.loan_item_id.in_([i.id for i in loan.items]))
-                                .order_by(Incident.id)).all()
+    incidents = session.scalars(
+        select(Incident).where(Incident.loan_item_id.in_([i.id for i in loan.items])).order_by(Incident.id)
+    ).all()
     assert [(i.kind, i.asset_id, i.value, i.status, bangkok_date(i.opened_at)) for i in incidents] == [
         ("damaged", a[3].id, Decimal("18900.00"), "open", date(2022, 11, 25)),
-        ("lost", a[4].id, Decimal("350.00"), "open", date(2022, 11, 30))]
+        ("lost", a[4].id, Decimal("350.00"), "open", date(2022, 11, 30)),
+    ]
     demand = session.scalars(select(Demand).where(Demand.loan_id == loan.id)).one()
     assert sorted(demand.item_ids) == sorted([items[a[3].id].id, items[a[4].id].id])
 
@@ -230,11 +338,16 @@ def test_a_good_ledger_imports_every_loan_item_demand_and_incident_with_its_date
     assert got[approved].start_on == date(2023, 5, 1) and got[approved].checked_out_at is None
 
     # the register follows the ledger: out → on loan, damaged → in repair, lost → lost
-    assert [fresh_asset(session, x.id).status for x in a] == \
-        ["available", "on_loan", "available", "in_repair", "lost", "available"]
+    assert [fresh_asset(session, x.id).status for x in a] == [
+        "available",
+        "on_loan",
+        "available",
+        "in_repair",
+        "lost",
+        "available",
+    ]
 
-    entries = session.scalars(select(AuditEntry).where(AuditEntry.seq > before)
-                              .order_by(AuditEntry.seq)).all()
+    entries = session.scalars(select(AuditEntry).where(AuditEntry.seq > before).order_by(AuditEntry.seq)).all()
     imported = [e for e in entries if e.action == "loan.imported"]
     assert sorted(int(e.subject_id) for e in imported) == sorted(x.id for x in got.values())
     back_entry = next(e for e in imported if e.subject_id == str(got[back].id))
@@ -281,16 +394,23 @@ def test_an_xlsx_ledger_with_date_cells_imports(session, people, assets):
     book = Workbook()
     sheet = book.active
     sheet.append(COLUMNS)
-    row = good_row(people, assets[0], ref, requested_on=date(2023, 6, 1), decided_on=datetime(2023, 6, 2),
-                   checked_out_on="03/06/2566", due_on=date(2023, 6, 9), returned_on=date(2023, 6, 8))
+    row = good_row(
+        people,
+        assets[0],
+        ref,
+        requested_on=date(2023, 6, 1),
+        decided_on=datetime(2023, 6, 2),
+        checked_out_on="03/06/2566",
+        due_on=date(2023, 6, 9),
+        returned_on=date(2023, 6, 8),
+    )
     sheet.append([row.get(c, None) for c in COLUMNS])
     buf = io.BytesIO()
     book.save(buf)
     plan = ledger.apply_ledger(session, None, buf.getvalue(), "ledger.xlsx")
     assert plan.ok, [(e.row, e.column, e.message()) for e in plan.errors]
     loan = loans_of(session, [ref])[ref]
-    assert (bangkok_date(loan.decided_at), loan.start_on, loan.status) == (date(2023, 6, 2), date(2023, 6, 3),
-                                                                             RETURNED)
+    assert (bangkok_date(loan.decided_at), loan.start_on, loan.status) == (date(2023, 6, 2), date(2023, 6, 3), RETURNED)
 
 
 # --- errors: nothing is imported, the row and column are named -------------------------------------
@@ -311,20 +431,25 @@ ERRORS = {
     "a date in the future": ({"returned_on": "2099-01-01"}, "returned_on"),
     "decided before requested": ({"decided_on": "2023-01-08"}, "decided_on"),
     "handed over before decided": ({"checked_out_on": "2023-01-09"}, "checked_out_on"),
-    "handed over but rejected": ({"decision": "rejected", "returned_on": "", "condition": ""},
-                                 "checked_out_on"),
+    "handed over but rejected": ({"decision": "rejected", "returned_on": "", "condition": ""}, "checked_out_on"),
     "decided by the borrower": ({"decided_by": "<borrower>"}, "decided_by"),
     "approved without a decider": ({"decided_by": ""}, "decided_by"),
-    "a decision date while pending": ({"decision": "", "decided_by": "", "checked_out_on": "",
-                                       "returned_on": "", "condition": ""}, "decided_on"),
+    "a decision date while pending": (
+        {"decision": "", "decided_by": "", "checked_out_on": "", "returned_on": "", "condition": ""},
+        "decided_on",
+    ),
     "due before handed over": ({"due_on": "2023-01-11"}, "due_on"),
     "returned before handed over": ({"returned_on": "2023-01-11"}, "returned_on"),
     "returned but never handed over": ({"checked_out_on": ""}, "returned_on"),
     "returned without a condition": ({"condition": ""}, "condition"),
-    "a condition without a hand-over": ({"decision": "", "decided_by": "", "decided_on": "", "checked_out_on": "",
-                                         "returned_on": ""}, "condition"),
-    "demanded but never handed over": ({"checked_out_on": "", "returned_on": "", "condition": "",
-                                        "demanded_on": "2023-01-20"}, "demanded_on"),
+    "a condition without a hand-over": (
+        {"decision": "", "decided_by": "", "decided_on": "", "checked_out_on": "", "returned_on": ""},
+        "condition",
+    ),
+    "demanded but never handed over": (
+        {"checked_out_on": "", "returned_on": "", "condition": "", "demanded_on": "2023-01-20"},
+        "demanded_on",
+    ),
     "demanded before handed over": ({"demanded_on": "2023-01-11"}, "demanded_on"),
     "demanded after it came back": ({"demanded_on": "2023-01-17"}, "demanded_on"),
 }
@@ -352,10 +477,12 @@ def test_a_bad_row_imports_nothing_and_names_its_row_and_column(session, people,
 
 def test_every_bad_row_is_reported_not_only_the_first(session, people, assets):
     ref = unique("R")
-    rows = [good_row(people, assets[0], ref, borrower="ghost"),
-            good_row(people, assets[1], unique("R")),
-            good_row(people, assets[2], unique("R"), condition="broken"),
-            good_row(people, assets[3], unique("R"), asset_number="000-00-NONE", requested_on="yesterday")]
+    rows = [
+        good_row(people, assets[0], ref, borrower="ghost"),
+        good_row(people, assets[1], unique("R")),
+        good_row(people, assets[2], unique("R"), condition="broken"),
+        good_row(people, assets[3], unique("R"), asset_number="000-00-NONE", requested_on="yesterday"),
+    ]
     plan = ledger.apply_ledger(session, None, csv_bytes(rows))
     assert where(plan) >= {(2, "borrower"), (4, "condition"), (5, "asset_number"), (5, "requested_on")}
     assert 3 not in {e.row for e in plan.errors}
@@ -366,9 +493,12 @@ def test_every_bad_row_is_reported_not_only_the_first(session, people, assets):
 
 def test_rows_of_one_ref_must_agree_on_the_loan_and_the_error_names_the_column(session, people, assets):
     ref = unique("R")
-    rows = [good_row(people, assets[0], ref), good_row(people, assets[1], ref),
-            good_row(people, assets[2], ref, due_on="16/01/2566"),  # the same day in B.E.: agrees
-            good_row(people, assets[3], ref, purpose="อื่น ๆ", checked_out_on="2023-01-13")]
+    rows = [
+        good_row(people, assets[0], ref),
+        good_row(people, assets[1], ref),
+        good_row(people, assets[2], ref, due_on="16/01/2566"),  # the same day in B.E.: agrees
+        good_row(people, assets[3], ref, purpose="อื่น ๆ", checked_out_on="2023-01-13"),
+    ]
     plan = ledger.apply_ledger(session, None, csv_bytes(rows))
     assert where(plan) == {(5, "purpose"), (5, "checked_out_on")}
     assert plan.errors[0].message() == f"differs from row 2 of the same loan (ref {ref})"
@@ -377,8 +507,11 @@ def test_rows_of_one_ref_must_agree_on_the_loan_and_the_error_names_the_column(s
 
 def test_the_same_asset_twice_in_one_loan_is_refused(session, people, assets):
     ref = unique("R")
-    rows = [good_row(people, assets[0], ref), good_row(people, assets[1], ref),
-            good_row(people, assets[0], ref, asset_number=to_thai_digits(assets[0].asset_number).lower())]
+    rows = [
+        good_row(people, assets[0], ref),
+        good_row(people, assets[1], ref),
+        good_row(people, assets[0], ref, asset_number=to_thai_digits(assets[0].asset_number).lower()),
+    ]
     plan = ledger.apply_ledger(session, None, csv_bytes(rows))
     assert where(plan) == {(4, "asset_number")}
     assert plan.errors[0].message() == "the same asset is on row 2 of this loan"
@@ -386,37 +519,85 @@ def test_the_same_asset_twice_in_one_loan_is_refused(session, people, assets):
 
 def test_two_loans_in_the_file_holding_one_asset_at_once_are_refused(session, people, assets):
     first, second, later = unique("R"), unique("R"), unique("R")
-    rows = [good_row(people, assets[0], first),  # out 12 – back 16 January
-            good_row(people, assets[0], second, requested_on="2023-01-13", decided_on="2023-01-14",
-                     checked_out_on="2023-01-15", due_on="2023-01-20", returned_on="2023-01-19"),
-            # out again on the day it came back: no clash
-            good_row(people, assets[0], later, requested_on="2023-01-17", decided_on="2023-01-18",
-                     checked_out_on="2023-01-19", due_on="2023-01-25", returned_on="", condition="")]
+    rows = [
+        good_row(people, assets[0], first),  # out 12 – back 16 January
+        good_row(
+            people,
+            assets[0],
+            second,
+            requested_on="2023-01-13",
+            decided_on="2023-01-14",
+            checked_out_on="2023-01-15",
+            due_on="2023-01-20",
+            returned_on="2023-01-19",
+        ),
+        # out again on the day it came back: no clash
+        good_row(
+            people,
+            assets[0],
+            later,
+            requested_on="2023-01-17",
+            decided_on="2023-01-18",
+            checked_out_on="2023-01-19",
+            due_on="2023-01-25",
+            returned_on="",
+            condition="",
+        ),
+    ]
     plan = ledger.apply_ledger(session, None, csv_bytes(rows))
     assert where(plan) == {(3, "asset_number")}
-    assert plan.errors[0].message() == (f"{assets[0].asset_number} is lent twice at once: "
-                                        f"row 2 (ref {first}) has it from 2023-01-12 to 2023-01-16")
+    assert plan.errors[0].message() == (
+        f"{assets[0].asset_number} is lent twice at once: row 2 (ref {first}) has it from 2023-01-12 to 2023-01-16"
+    )
     assert loans_of(session, [first, second, later]) == {}
 
 
 def test_a_clash_is_reported_even_when_the_loan_has_another_bad_column(session, people, assets):
     first, second = unique("R"), unique("R")
-    rows = [good_row(people, assets[0], first),
-            good_row(people, assets[0], second, borrower="ghost", requested_on="2023-01-13",
-                     decided_on="2023-01-14", checked_out_on="2023-01-15", due_on="2023-01-20",
-                     returned_on="2023-01-19")]
+    rows = [
+        good_row(people, assets[0], first),
+        good_row(
+            people,
+            assets[0],
+            second,
+            borrower="ghost",
+            requested_on="2023-01-13",
+            decided_on="2023-01-14",
+            checked_out_on="2023-01-15",
+            due_on="2023-01-20",
+            returned_on="2023-01-19",
+        ),
+    ]
     plan = ledger.apply_ledger(session, None, csv_bytes(rows))
     assert where(plan) == {(3, "borrower"), (3, "asset_number")}
 
 
 def test_an_approved_loan_not_yet_handed_over_holds_its_asset_from_request_to_due(session, people, assets):
     reserved, other = unique("R"), unique("R")
-    rows = [{"ref": reserved, "asset_number": assets[0].asset_number, "borrower": people.somchai.username,
-             "purpose": "งานกีฬาสี", "requested_on": "2023-01-10", "decision": "approved",
-             "decided_by": people.officer.username, "decided_on": "2023-01-11", "due_on": "2023-01-20"},
-            good_row(people, assets[0], other, borrower=people.malee.username, requested_on="2023-01-18",
-                     decided_on="2023-01-18", checked_out_on="2023-01-20", due_on="2023-01-22",
-                     returned_on="2023-01-22")]
+    rows = [
+        {
+            "ref": reserved,
+            "asset_number": assets[0].asset_number,
+            "borrower": people.somchai.username,
+            "purpose": "งานกีฬาสี",
+            "requested_on": "2023-01-10",
+            "decision": "approved",
+            "decided_by": people.officer.username,
+            "decided_on": "2023-01-11",
+            "due_on": "2023-01-20",
+        },
+        good_row(
+            people,
+            assets[0],
+            other,
+            borrower=people.malee.username,
+            requested_on="2023-01-18",
+            decided_on="2023-01-18",
+            checked_out_on="2023-01-20",
+            due_on="2023-01-22",
+            returned_on="2023-01-22",
+        ),
+    ]
     plan = ledger.apply_ledger(session, None, csv_bytes(rows))
     assert where(plan) == {(3, "asset_number")}
 
@@ -426,42 +607,88 @@ def test_a_loan_overlapping_one_already_imported_is_refused(session, people, ass
     first = [good_row(people, assets[0], still_out, returned_on="", condition="")]
     assert ledger.apply_ledger(session, None, csv_bytes(first)).ok
     later = unique("R")
-    plan = ledger.apply_ledger(session, None, csv_bytes(first + [
-        good_row(people, assets[0], later, requested_on="2023-06-01", decided_on="2023-06-01",
-                 checked_out_on="2023-06-02", due_on="2023-06-05", returned_on="2023-06-05")]))
+    plan = ledger.apply_ledger(
+        session,
+        None,
+        csv_bytes(
+            first
+            + [
+                good_row(
+                    people,
+                    assets[0],
+                    later,
+                    requested_on="2023-06-01",
+                    decided_on="2023-06-01",
+                    checked_out_on="2023-06-02",
+                    due_on="2023-06-05",
+                    returned_on="2023-06-05",
+                )
+            ]
+        ),
+    )
     assert where(plan) == {(3, "asset_number")}
-    assert plan.errors[0].message() == (f"{assets[0].asset_number} is lent twice at once: "
-                                        f"loan L-{still_out} has it from 2023-01-12 and it has not come back")
+    assert plan.errors[0].message() == (
+        f"{assets[0].asset_number} is lent twice at once: "
+        f"loan L-{still_out} has it from 2023-01-12 and it has not come back"
+    )
     assert loans_of(session, [later]) == {}
 
 
 def test_a_ledger_item_still_out_clashes_with_a_loan_approved_in_the_app(session, people, assets):
     loan = approve_in_app(session, people, [assets[0].id])
     ref = unique("R")
-    plan = ledger.apply_ledger(session, None, csv_bytes([good_row(people, assets[0], ref, returned_on="",
-                                                                  condition="")]))
+    plan = ledger.apply_ledger(
+        session, None, csv_bytes([good_row(people, assets[0], ref, returned_on="", condition="")])
+    )
     assert where(plan) == {(2, "asset_number")}
     assert f"loan {loan.ref} has it from 2031-03-05 to 2031-03-08" in plan.errors[0].message()
 
 
 # --- imported loans in the rest of the app ----------------------------------------------------------
 
+
 def test_an_imported_item_still_out_blocks_a_new_overlapping_loan(session, people, assets):
     ref = unique("R")
-    assert ledger.apply_ledger(session, None, csv_bytes([
-        good_row(people, assets[0], ref, returned_on="", condition=""),
-        good_row(people, assets[1], ref, returned_on="2023-01-14")])).ok
+    assert ledger.apply_ledger(
+        session,
+        None,
+        csv_bytes(
+            [
+                good_row(people, assets[0], ref, returned_on="", condition=""),
+                good_row(people, assets[1], ref, returned_on="2023-01-14"),
+            ]
+        ),
+    ).ok
 
     found = workflow.clashes(session, [assets[0].id, assets[1].id], date(2031, 3, 5), date(2031, 3, 8))
     assert [(c.asset_id, c.loan_ref) for c in found] == [(assets[0].id, f"L-{ref}")]
     with pytest.raises(Conflict):
-        workflow.request_loan(session, people.malee, [assets[0].id], purpose="ประชุม", place="ห้องประชุม",
-                              off_premises=False, start_on=date(2031, 3, 5), due_on=date(2031, 3, 8),
-                              now=IN_APP_NOW)
+        workflow.request_loan(
+            session,
+            people.malee,
+            [assets[0].id],
+            purpose="ประชุม",
+            place="ห้องประชุม",
+            off_premises=False,
+            start_on=date(2031, 3, 5),
+            due_on=date(2031, 3, 8),
+            now=IN_APP_NOW,
+        )
     # the item that came back is free, and the one still out can be received back in the app
-    assert workflow.request_loan(session, people.malee, [assets[1].id], purpose="ประชุม", place="ห้องประชุม",
-                                 off_premises=False, start_on=date(2031, 3, 5), due_on=date(2031, 3, 8),
-                                 now=IN_APP_NOW).status == REQUESTED
+    assert (
+        workflow.request_loan(
+            session,
+            people.malee,
+            [assets[1].id],
+            purpose="ประชุม",
+            place="ห้องประชุม",
+            off_premises=False,
+            start_on=date(2031, 3, 5),
+            due_on=date(2031, 3, 8),
+            now=IN_APP_NOW,
+        ).status
+        == REQUESTED
+    )
     loan = loans_of(session, [ref])[ref]
     item = next(i for i in loan.items if i.asset_id == assets[0].id)
     workflow.receive_items(session, people.officer, loan.id, [ItemReturn(item.id, "good")], now=IN_APP_NOW)
@@ -474,34 +701,72 @@ def test_the_ledger_does_not_overwrite_a_newer_status_in_the_register(session, p
     loan = approve_in_app(session, people, [assets[0].id])
     workflow.hand_over(session, people.officer, loan.id, now=datetime(2031, 3, 5, 3, tzinfo=UTC))
     item_id = session.scalar(select(LoanItem.id).where(LoanItem.loan_id == loan.id))
-    workflow.receive_items(session, people.officer, loan.id, [ItemReturn(item_id, "good")],
-                           now=datetime(2031, 3, 8, 3, tzinfo=UTC))
+    workflow.receive_items(
+        session, people.officer, loan.id, [ItemReturn(item_id, "good")], now=datetime(2031, 3, 8, 3, tzinfo=UTC)
+    )
     # asset 1 was marked lost by hand; the ledger has it still out
     version = fresh_asset(session, assets[1].id).version
     asset_services.change_status(session, people.officer, assets[1].id, version, "lost", "หาไม่พบในการตรวจนับ")
     ref = unique("R")
-    plan = ledger.apply_ledger(session, None, csv_bytes([
-        good_row(people, assets[0], ref, returned_on="2023-01-14", condition="damaged"),
-        good_row(people, assets[1], ref, returned_on="", condition=""),
-        good_row(people, assets[2], ref, returned_on="2023-01-14", condition="lost")]),
-        now=datetime(2031, 3, 10, tzinfo=UTC))
+    plan = ledger.apply_ledger(
+        session,
+        None,
+        csv_bytes(
+            [
+                good_row(people, assets[0], ref, returned_on="2023-01-14", condition="damaged"),
+                good_row(people, assets[1], ref, returned_on="", condition=""),
+                good_row(people, assets[2], ref, returned_on="2023-01-14", condition="lost"),
+            ]
+        ),
+        now=datetime(2031, 3, 10, tzinfo=UTC),
+    )
     assert plan.ok and (plan.assets_changed, plan.assets_kept) == (1, 2)
     assert [fresh_asset(session, x.id).status for x in assets[:3]] == ["available", "lost", "lost"]
 
 
 def test_a_later_ledger_moves_a_status_an_earlier_import_set(session, people, assets):
     damaged = unique("R")
-    assert ledger.apply_ledger(session, None, csv_bytes([
-        good_row(people, assets[0], damaged, condition="damaged"),
-        good_row(people, assets[1], damaged, returned_on="", condition="")])).ok
+    assert ledger.apply_ledger(
+        session,
+        None,
+        csv_bytes(
+            [
+                good_row(people, assets[0], damaged, condition="damaged"),
+                good_row(people, assets[1], damaged, returned_on="", condition=""),
+            ]
+        ),
+    ).ok
     assert [fresh_asset(session, x.id).status for x in assets[:2]] == ["in_repair", "on_loan"]
     # the next months: asset 0 was repaired and lent again; the import explains its status, so it moves
     again, back = unique("R"), unique("R")
-    plan = ledger.apply_ledger(session, None, csv_bytes([
-        good_row(people, assets[0], again, requested_on="2023-03-01", decided_on="2023-03-01",
-                 checked_out_on="2023-03-02", due_on="2023-03-05", returned_on="2023-03-05"),
-        good_row(people, assets[2], back, requested_on="2023-03-01", decided_on="2023-03-01",
-                 checked_out_on="2023-03-02", due_on="2023-03-05", returned_on="2023-03-05")]))
+    plan = ledger.apply_ledger(
+        session,
+        None,
+        csv_bytes(
+            [
+                good_row(
+                    people,
+                    assets[0],
+                    again,
+                    requested_on="2023-03-01",
+                    decided_on="2023-03-01",
+                    checked_out_on="2023-03-02",
+                    due_on="2023-03-05",
+                    returned_on="2023-03-05",
+                ),
+                good_row(
+                    people,
+                    assets[2],
+                    back,
+                    requested_on="2023-03-01",
+                    decided_on="2023-03-01",
+                    checked_out_on="2023-03-02",
+                    due_on="2023-03-05",
+                    returned_on="2023-03-05",
+                ),
+            ]
+        ),
+    )
     assert plan.ok and (plan.assets_changed, plan.assets_kept) == (1, 0)
     assert fresh_asset(session, assets[0].id).status == "available"
 
@@ -517,10 +782,10 @@ def test_the_import_can_be_checked_without_changing_anything(app, session, peopl
 
 # --- the command line ------------------------------------------------------------------------------
 
+
 def test_the_command_imports_a_ledger_and_a_second_run_skips_it(app, session, people, assets, tmp_path):
     ref = unique("R")
-    data = csv_bytes([good_row(people, assets[0], ref), good_row(people, assets[1], ref, returned_on="",
-                                                                  condition="")])
+    data = csv_bytes([good_row(people, assets[0], ref), good_row(people, assets[1], ref, returned_on="", condition="")])
     result = run_cli(app, tmp_path, data)
     assert result.exit_code == 0, result.output
     assert "2 rows: imported 1 loans with 2 items" in result.output
@@ -535,13 +800,16 @@ def test_the_command_imports_a_ledger_and_a_second_run_skips_it(app, session, pe
 
 def test_the_command_lists_every_bad_row_and_imports_nothing(app, session, people, assets, tmp_path):
     ref = unique("R")
-    data = csv_bytes([good_row(people, assets[0], ref),
-                      good_row(people, assets[1], ref, asset_number="123-45-NOPE"),
-                      good_row(people, assets[2], ref, returned_on="2023-01-10")])
+    data = csv_bytes(
+        [
+            good_row(people, assets[0], ref),
+            good_row(people, assets[1], ref, asset_number="123-45-NOPE"),
+            good_row(people, assets[2], ref, returned_on="2023-01-10"),
+        ]
+    )
     result = run_cli(app, tmp_path, data)
     assert result.exit_code == 1
-    assert ("row 3, column asset_number: no asset with this number in the register ('123-45-NOPE')"
-            in result.output)
+    assert "row 3, column asset_number: no asset with this number in the register ('123-45-NOPE')" in result.output
     assert "row 4, column returned_on: before the hand-over date (2023-01-12)" in result.output
     assert "2 bad rows; nothing was imported" in result.output
     assert loans_of(session, [ref]) == {}
@@ -555,46 +823,81 @@ def test_the_command_refuses_a_file_without_the_required_columns(app, session, t
 
 # --- blank dates: "not recorded" ------------------------------------------------------------------
 
+
 def test_blank_dates_are_accepted_and_the_summary_names_the_figures_that_leave_them_out(
-        app, session, people, assets, tmp_path):
+    app, session, people, assets, tmp_path
+):
     cancelled, rejected, approved, dated = (unique("B") for _ in range(4))
-    data = csv_bytes([
-        # ยกเลิก with no date: no figure needs the day of a cancellation
-        good_row(people, assets[0], cancelled, decision="ยกเลิก", decided_by="", decided_on="",
-                 checked_out_on="", due_on="", returned_on="", condition=""),
-        # rejected and approved without a decision date: the median time to a decision leaves them out
-        good_row(people, assets[1], rejected, decision="rejected", decided_on="", checked_out_on="",
-                 due_on="", returned_on="", condition=""),
-        good_row(people, assets[2], approved, decided_on=""),
-        good_row(people, assets[3], approved, decided_on=""),
-        # back, and lost, on days the ledger does not give: no longer out, but not known to be back by a day
-        good_row(people, assets[4], dated, returned_on=""),
-        good_row(people, assets[5], dated, returned_on="", condition="lost"),
-    ])
+    data = csv_bytes(
+        [
+            # ยกเลิก with no date: no figure needs the day of a cancellation
+            good_row(
+                people,
+                assets[0],
+                cancelled,
+                decision="ยกเลิก",
+                decided_by="",
+                decided_on="",
+                checked_out_on="",
+                due_on="",
+                returned_on="",
+                condition="",
+            ),
+            # rejected and approved without a decision date: the median time to a decision leaves them out
+            good_row(
+                people,
+                assets[1],
+                rejected,
+                decision="rejected",
+                decided_on="",
+                checked_out_on="",
+                due_on="",
+                returned_on="",
+                condition="",
+            ),
+            good_row(people, assets[2], approved, decided_on=""),
+            good_row(people, assets[3], approved, decided_on=""),
+            # back, and lost, on days the ledger does not give: no longer out, but not known to be back by a day
+            good_row(people, assets[4], dated, returned_on=""),
+            good_row(people, assets[5], dated, returned_on="", condition="lost"),
+        ]
+    )
     plan = ledger.plan_ledger(session, data)  # the check alone says it too
     session.rollback()
     assert plan.ok, [(e.row, e.column, e.message()) for e in plan.errors]
-    assert [(m.row, m.column) for m in plan.missing] == [(3, "decided_on"), (4, "decided_on"), (5, "decided_on"),
-                                                         (6, "returned_on"), (7, "returned_on")]
+    assert [(m.row, m.column) for m in plan.missing] == [
+        (3, "decided_on"),
+        (4, "decided_on"),
+        (5, "decided_on"),
+        (6, "returned_on"),
+        (7, "returned_on"),
+    ]
     result = run_cli(app, tmp_path, data)
     assert result.exit_code == 0, result.output
     lines = [line for line in result.output.splitlines() if "not recorded" in line]
     median = "left out of lending.median_days_to_decision"
-    back = ("lending.items_out_at_year_end, lending.items_overdue_at_year_end, lending.overdue_items, "
-            "lending.overdue_items_demanded_within_7_days, lending.overdue_items_demanded_late, "
-            "lending.overdue_items_not_demanded")
-    assert lines == [f"row 3 (ref {rejected}): decided_on not recorded; {median}",
-                     f"row 4 (ref {approved}): decided_on not recorded; {median}",
-                     f"row 5 (ref {approved}): decided_on not recorded; {median}",
-                     f"row 6 (ref {dated}): returned_on not recorded; left out of lending.items_returned, "
-                     "lending.items_returned_on_time, lending.items_returned_late, lending.on_time_return_rate, "
-                     f"{back}",
-                     f"row 7 (ref {dated}): returned_on not recorded; left out of lending.items_lost, {back}"]
+    back = (
+        "lending.items_out_at_year_end, lending.items_overdue_at_year_end, lending.overdue_items, "
+        "lending.overdue_items_demanded_within_7_days, lending.overdue_items_demanded_late, "
+        "lending.overdue_items_not_demanded"
+    )
+    assert lines == [
+        f"row 3 (ref {rejected}): decided_on not recorded; {median}",
+        f"row 4 (ref {approved}): decided_on not recorded; {median}",
+        f"row 5 (ref {approved}): decided_on not recorded; {median}",
+        f"row 6 (ref {dated}): returned_on not recorded; left out of lending.items_returned, "
+        "lending.items_returned_on_time, lending.items_returned_late, lending.on_time_return_rate, "
+        f"{back}",
+        f"row 7 (ref {dated}): returned_on not recorded; left out of lending.items_lost, {back}",
+    ]
     assert "imported 4 loans with 6 items" in result.output
     loans = loans_of(session, [cancelled, rejected, approved, dated])
     # nothing is invented: the dates stay blank
-    assert (loans[cancelled].status, loans[cancelled].cancelled_at, loans[cancelled].decided_at) == \
-        (CANCELLED, None, None)
+    assert (loans[cancelled].status, loans[cancelled].cancelled_at, loans[cancelled].decided_at) == (
+        CANCELLED,
+        None,
+        None,
+    )
     assert (loans[rejected].status, loans[rejected].decided_at) == ("rejected", None)
     assert (loans[approved].status, loans[approved].decided_at, loans[approved].officer_at) == (RETURNED, None, None)
     assert bangkok_date(loans[dated].decided_at) == date(2023, 1, 10)
@@ -604,7 +907,8 @@ def test_blank_dates_are_accepted_and_the_summary_names_the_figures_that_leave_t
     assert case.kind == "lost"  # opened by the import, on the day of the import
     assert fresh_asset(session, assets[4].id).status == "available"
     assert fresh_asset(session, assets[5].id).status == "lost"
-    imported = session.execute(select(AuditEntry).where(AuditEntry.action == "loans.imported")
-                               .order_by(AuditEntry.seq.desc()).limit(1)).scalar_one()
+    imported = session.execute(
+        select(AuditEntry).where(AuditEntry.action == "loans.imported").order_by(AuditEntry.seq.desc()).limit(1)
+    ).scalar_one()
     summary = json.loads(imported.data)
     assert summary["dates_not_recorded"] == 5 and summary["loans"] == 4

@@ -111,17 +111,27 @@ def officers(make_user):
 
 # --- 20 approvals of overlapping requests for one asset --------------------------------------------
 
+
 @pytest.mark.parametrize("round_no", range(ROUNDS))
 def test_of_twenty_simultaneous_approvals_of_overlapping_requests_exactly_one_wins(
-        app, session, make_user, make_asset, officers, round_no):
+    app, session, make_user, make_asset, officers, round_no
+):
     borrowers = [make_user(roles=["staff"]) for _ in range(2)]
     projector = make_asset(name="เครื่องฉายภาพ", price=Decimal("9500.00"))
     loan_ids = []
     for i in range(THREADS):  # all overlap on 12 January; requests are accepted while nothing is approved
         start = START + timedelta(days=i % 3)
-        loan = workflow.request_loan(session, borrowers[i % 2], [projector.id], purpose=f"อบรม รุ่น {i}",
-                                     place="ห้องประชุม", off_premises=False, start_on=start,
-                                     due_on=start + timedelta(days=2), now=NOW)
+        loan = workflow.request_loan(
+            session,
+            borrowers[i % 2],
+            [projector.id],
+            purpose=f"อบรม รุ่น {i}",
+            place="ห้องประชุม",
+            off_premises=False,
+            start_on=start,
+            due_on=start + timedelta(days=2),
+            now=NOW,
+        )
         loan_ids.append(loan.id)
     since = head_seq(session) + 1
 
@@ -136,8 +146,7 @@ def test_of_twenty_simultaneous_approvals_of_overlapping_requests_exactly_one_wi
     winner = loans_by_id(session, [wins[0]])[wins[0]]
     for e in errors:
         assert e.params["number"] == projector.asset_number and e.params["ref"] == winner.ref, str(e)
-        assert str(e).startswith(
-            f"{projector.asset_number} is already lent for those days (loan {winner.ref}"), str(e)
+        assert str(e).startswith(f"{projector.asset_number} is already lent for those days (loan {winner.ref}"), str(e)
     loans = loans_by_id(session, loan_ids)
     assert Counter(lo.status for lo in loans.values()) == {APPROVED: 1, REQUESTED: THREADS - 1}
     assert loans[wins[0]].status == APPROVED
@@ -148,64 +157,99 @@ def test_of_twenty_simultaneous_approvals_of_overlapping_requests_exactly_one_wi
 
 # --- two officers, one loan ------------------------------------------------------------------------
 
+
 def approved_loan(session, make_user, make_asset, officer, *, items: int = 1) -> tuple[int, list[int]]:
     borrower = make_user(roles=["staff"])
     assets = [make_asset() for _ in range(items)]
-    loan = workflow.request_loan(session, borrower, [a.id for a in assets], purpose="งานกีฬาตำบล",
-                                 place="สนามกีฬา", off_premises=False, start_on=START,
-                                 due_on=START + timedelta(days=2), now=NOW)
+    loan = workflow.request_loan(
+        session,
+        borrower,
+        [a.id for a in assets],
+        purpose="งานกีฬาตำบล",
+        place="สนามกีฬา",
+        off_premises=False,
+        start_on=START,
+        due_on=START + timedelta(days=2),
+        now=NOW,
+    )
     workflow.approve_loan(session, officer, loan.id, now=NOW)
     return loan.id, [a.id for a in assets]
 
 
 @pytest.mark.parametrize("with_version", [False, True], ids=["no-version", "same-page-version"])
 def test_two_officers_handing_over_the_same_loan_at_once_one_succeeds_the_other_is_told(
-        app, session, make_user, make_asset, officers, with_version):
+    app, session, make_user, make_asset, officers, with_version
+):
     for _ in range(3):
         loan_id, asset_ids = approved_loan(session, make_user, make_asset, officers[0], items=2)
         seen = loans_by_id(session, [loan_id])[loan_id].version if with_version else None
         since = head_seq(session) + 1
 
-        outcomes = at_once(app, [
-            lambda s, o=o, loan_id=loan_id, seen=seen:
-                workflow.hand_over(s, o, loan_id, note=o.username, version=seen, now=NOW).id
-            for o in officers[1:3]])
+        outcomes = at_once(
+            app,
+            [
+                lambda s, o=o, loan_id=loan_id, seen=seen: (
+                    workflow.hand_over(s, o, loan_id, note=o.username, version=seen, now=NOW).id
+                )
+                for o in officers[1:3]
+            ],
+        )
 
         wins, errors = split(outcomes)
         assert len(wins) == 1 and len(errors) == 1, describe(errors)
         (error,) = errors
         assert type(error) is Conflict, describe(errors)
-        assert any(text in str(error) for text in (
-            "Only an approved loan can be handed over", "This loan is Handed over",
-            "Someone else changed this loan")), str(error)
+        assert any(
+            text in str(error)
+            for text in (
+                "Only an approved loan can be handed over",
+                "This loan is Handed over",
+                "Someone else changed this loan",
+            )
+        ), str(error)
         loan = loans_by_id(session, [loan_id])[loan_id]
         assert loan.status == CHECKED_OUT
         assert {session.get(Asset, i).status for i in asset_ids} == {"on_loan"}
-        handovers = [e for e in chain_is_contiguous(session, since)
-                     if e.action == "loan.checked_out" and e.subject_id == str(loan_id)]
+        handovers = [
+            e
+            for e in chain_is_contiguous(session, since)
+            if e.action == "loan.checked_out" and e.subject_id == str(loan_id)
+        ]
         assert len(handovers) == 1 and handovers[0].actor_id == loan.checked_out_by_id
 
 
 def test_two_officers_receiving_the_same_item_at_once_one_succeeds_the_other_is_told(
-        app, session, make_user, make_asset, officers):
+    app, session, make_user, make_asset, officers
+):
     for _ in range(3):
         loan_id, (asset_id,) = approved_loan(session, make_user, make_asset, officers[0])
         workflow.hand_over(session, officers[0], loan_id, now=NOW)
         item_id = loans_by_id(session, [loan_id])[loan_id].items[0].id
         since = head_seq(session) + 1
 
-        outcomes = at_once(app, [
-            lambda s, o=o, loan_id=loan_id, item_id=item_id:
-                workflow.receive_items(s, o, loan_id, [workflow.ItemReturn(item_id, GOOD)], now=NOW).id
-            for o in officers[1:3]])
+        outcomes = at_once(
+            app,
+            [
+                lambda s, o=o, loan_id=loan_id, item_id=item_id: (
+                    workflow.receive_items(s, o, loan_id, [workflow.ItemReturn(item_id, GOOD)], now=NOW).id
+                )
+                for o in officers[1:3]
+            ],
+        )
 
         wins, errors = split(outcomes)
         assert len(wins) == 1 and len(errors) == 1, describe(errors)
         (error,) = errors
         assert type(error) is Conflict, describe(errors)
-        assert any(text in str(error) for text in (
-            "already been received back", "Only items that were handed over", "This loan is Returned",
-            "Someone else changed")), str(error)
+        assert any(
+            text in str(error)
+            for text in (
+                "already been received back",
+                "Only items that were handed over",
+                "This loan is Returned",
+                "Someone else changed",
+            )
+        ), str(error)
         loan = loans_by_id(session, [loan_id])[loan_id]
         assert loan.status == "returned" and loan.items[0].condition == GOOD
         assert session.get(Asset, asset_id).status == "available"
@@ -216,20 +260,34 @@ def test_two_officers_receiving_the_same_item_at_once_one_succeeds_the_other_is_
 
 
 def test_a_cancellation_and_a_hand_over_at_the_same_moment_do_not_both_happen(
-        app, session, make_user, make_asset, officers):
+    app, session, make_user, make_asset, officers
+):
     for _ in range(3):
         borrower = make_user(roles=["staff"])
         asset = make_asset()
-        loan = workflow.request_loan(session, borrower, [asset.id], purpose="งานวัด", place="วัด",
-                                     off_premises=False, start_on=START, due_on=START, now=NOW)
+        loan = workflow.request_loan(
+            session,
+            borrower,
+            [asset.id],
+            purpose="งานวัด",
+            place="วัด",
+            off_premises=False,
+            start_on=START,
+            due_on=START,
+            now=NOW,
+        )
         loan_id = loan.id
         workflow.approve_loan(session, officers[0], loan_id, now=NOW)
 
-        outcomes = at_once(app, [
-            lambda s, loan_id=loan_id: workflow.hand_over(s, officers[1], loan_id, now=NOW).status,
-            lambda s, loan_id=loan_id, borrower=borrower:
-                workflow.cancel_loan(s, borrower, loan_id, "ไม่ใช้แล้ว", now=NOW).status,
-        ])
+        outcomes = at_once(
+            app,
+            [
+                lambda s, loan_id=loan_id: workflow.hand_over(s, officers[1], loan_id, now=NOW).status,
+                lambda s, loan_id=loan_id, borrower=borrower: (
+                    workflow.cancel_loan(s, borrower, loan_id, "ไม่ใช้แล้ว", now=NOW).status
+                ),
+            ],
+        )
 
         wins, errors = split(outcomes)
         assert len(wins) == 1 and len(errors) == 1 and type(errors[0]) is Conflict, describe(errors)
@@ -240,8 +298,10 @@ def test_a_cancellation_and_a_hand_over_at_the_same_moment_do_not_both_happen(
 
 # --- through the web -------------------------------------------------------------------------------
 
+
 def test_two_officers_posting_approvals_of_overlapping_loans_never_get_a_500(
-        app, session, make_user, make_asset, officers):
+    app, session, make_user, make_asset, officers
+):
     if "lending.loan_approve" not in {r.endpoint for r in app.url_map.iter_rules()}:
         pytest.skip("the loan pages (lending.loan_approve) are not built yet")
     clients = [app.test_client() for _ in range(2)]
@@ -255,9 +315,17 @@ def test_two_officers_posting_approvals_of_overlapping_loans_never_get_a_500(
         asset = make_asset()
         ids = []
         for i in range(2):
-            loan = workflow.request_loan(session, borrower, [asset.id], purpose="ประชุม", place="ห้องประชุม",
-                                         off_premises=False, start_on=START + timedelta(days=i),
-                                         due_on=START + timedelta(days=i + 1), now=NOW)
+            loan = workflow.request_loan(
+                session,
+                borrower,
+                [asset.id],
+                purpose="ประชุม",
+                place="ห้องประชุม",
+                off_premises=False,
+                start_on=START + timedelta(days=i),
+                due_on=START + timedelta(days=i + 1),
+                now=NOW,
+            )
             ids.append(loan.id)
         # rounds 0 and 2: each officer approves a different loan; 1 and 3: both click on the same loan
         targets = ids if round_no % 2 == 0 else [ids[0], ids[0]]
@@ -281,8 +349,10 @@ def test_two_officers_posting_approvals_of_overlapping_loans_never_get_a_500(
 
 # --- cases and the daily run -----------------------------------------------------------------------
 
+
 def test_two_officers_settling_the_same_case_at_once_one_succeeds_the_other_is_told(
-        app, session, make_user, make_asset, officers):
+    app, session, make_user, make_asset, officers
+):
     for _ in range(2):
         loan_id, (asset_id,) = approved_loan(session, make_user, make_asset, officers[0])
         workflow.hand_over(session, officers[0], loan_id, now=NOW)
@@ -292,10 +362,15 @@ def test_two_officers_settling_the_same_case_at_once_one_succeeds_the_other_is_t
         session.rollback()
         incident_id = session.scalar(select(Incident.id).where(Incident.loan_item_id == item_id))
 
-        outcomes = at_once(app, [
-            lambda s, o=o, incident_id=incident_id, how=how: workflow.settle_incident(
-                s, o, incident_id, how, amount=Decimal("9500.00"), now=NOW).resolution
-            for o, how in ((officers[1], "repaired"), (officers[2], "paid"))])
+        outcomes = at_once(
+            app,
+            [
+                lambda s, o=o, incident_id=incident_id, how=how: (
+                    workflow.settle_incident(s, o, incident_id, how, amount=Decimal("9500.00"), now=NOW).resolution
+                )
+                for o, how in ((officers[1], "repaired"), (officers[2], "paid"))
+            ],
+        )
 
         wins, errors = split(outcomes)
         assert len(wins) == 1 and len(errors) == 1 and type(errors[0]) is Conflict, describe(errors)
@@ -304,18 +379,27 @@ def test_two_officers_settling_the_same_case_at_once_one_succeeds_the_other_is_t
         incident = session.get(Incident, incident_id)
         assert (incident.status, incident.resolution) == ("settled", wins[0])
         assert session.get(Asset, asset_id).status == ("available" if wins[0] == "repaired" else "in_repair")
-        settled = session.scalars(select(AuditEntry).where(
-            AuditEntry.action == "incident.settled", AuditEntry.subject_id == str(incident_id))).all()
+        settled = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "incident.settled", AuditEntry.subject_id == str(incident_id))
+        ).all()
         assert len(settled) == 1
 
 
-def test_two_daily_runs_at_the_same_moment_make_one_demand_and_no_error(app, session, make_user, make_asset,
-                                                                        officers):
+def test_two_daily_runs_at_the_same_moment_make_one_demand_and_no_error(app, session, make_user, make_asset, officers):
     borrower = make_user(roles=["staff"])
     asset = make_asset()
     due = date(2032, 2, 10)
-    loan = workflow.request_loan(session, borrower, [asset.id], purpose="ซ้อมดับเพลิง", place="ลานหน้า อบต.",
-                                 off_premises=False, start_on=date(2032, 2, 8), due_on=due, now=NOW)
+    loan = workflow.request_loan(
+        session,
+        borrower,
+        [asset.id],
+        purpose="ซ้อมดับเพลิง",
+        place="ลานหน้า อบต.",
+        off_premises=False,
+        start_on=date(2032, 2, 8),
+        due_on=due,
+        now=NOW,
+    )
     loan_id = loan.id
     workflow.approve_loan(session, officers[0], loan_id, now=NOW)
     workflow.hand_over(session, officers[0], loan_id, now=datetime(2032, 2, 8, 2, 0, tzinfo=UTC))
@@ -328,5 +412,11 @@ def test_two_daily_runs_at_the_same_moment_make_one_demand_and_no_error(app, ses
     assert sum(runs) >= 1  # one of the runs made this loan's demand (others' overdue loans may add more)
     session.rollback()
     assert len(session.scalars(select(Demand).where(Demand.loan_id == loan_id)).all()) == 1
-    assert len(session.scalars(select(Notification).where(
-        Notification.loan_id == loan_id, Notification.kind == "overdue")).all()) == 1
+    assert (
+        len(
+            session.scalars(
+                select(Notification).where(Notification.loan_id == loan_id, Notification.kind == "overdue")
+            ).all()
+        )
+        == 1
+    )

@@ -53,9 +53,7 @@ def test_the_manual_follows_the_head_approval_threshold(app, session, make_user,
     text = " ".join(p for s in manual.manual_content(session) for p in s.paragraphs)
     assert "12,345.00 บาท" in text
     assert "12,345.00" in _text(manual.manual_pdf(session))
-    core_services.update_settings(
-        session, session.get(User, admin.id), {"head_approval_threshold": "25000.00"}
-    )
+    core_services.update_settings(session, session.get(User, admin.id), {"head_approval_threshold": "25000.00"})
     text = " ".join(p for s in manual.manual_content(session) for p in s.paragraphs)
     assert "25,000.00 บาท" in text and "12,345.00" not in text
     session.remove()
@@ -68,9 +66,7 @@ def test_the_manual_follows_the_head_approval_threshold(app, session, make_user,
 
 def test_the_manual_states_the_loan_days_and_off_premises_rule(session, make_user):
     admin = session.get(User, make_user(["admin"]).id)
-    core_services.update_settings(
-        session, admin, {"default_loan_days": 9, "head_approval_off_premises": False}
-    )
+    core_services.update_settings(session, admin, {"default_loan_days": 9, "head_approval_off_premises": False})
     text = " ".join(p for s in manual.manual_content(session) for p in s.paragraphs)
     assert "ไม่เกิน 9 วัน" in text
     assert "ภายใน 7 วัน" in text
@@ -79,31 +75,23 @@ def test_the_manual_states_the_loan_days_and_off_premises_rule(session, make_use
 
 def test_publishing_keeps_a_version_and_files_it_for_i20_and_i23(app, session, make_user, client, login_as):
     admin = make_user(["admin"])
-    core_services.update_settings(
-        session, session.get(User, admin.id), {"head_approval_threshold": "15000.00"}
-    )
+    core_services.update_settings(session, session.get(User, admin.id), {"head_approval_threshold": "15000.00"})
     session.remove()
     login_as(admin)
     resp = client.post("/manual/publish")
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/manual/versions")
     version = (
-        session.execute(select(manual.ManualVersion).order_by(manual.ManualVersion.number.desc()))
-        .scalars()
-        .first()
+        session.execute(select(manual.ManualVersion).order_by(manual.ManualVersion.number.desc())).scalars().first()
     )
     assert version.settings["head_approval_threshold"] == "15000.00"
     assert version.published_by_id == admin.id
-    item = session.execute(
-        select(EvidenceItem).where(EvidenceItem.source == f"manual:{version.number}")
-    ).scalar_one()
+    item = session.execute(select(EvidenceItem).where(EvidenceItem.source == f"manual:{version.number}")).scalar_one()
     assert sorted(c.code for c in item.codes) == ["i20", "i23"]
     assert item.sha256 == version.sha256
     data = FileStore(app.config["EVIDENCE_DIR"]).read(version.sha256)
     assert "15,000.00" in _text(data).replace("๑๕,๐๐๐.๐๐", "15,000.00")
     entry = session.execute(
-        select(AuditEntry).where(
-            AuditEntry.action == "manual.published", AuditEntry.subject_id == str(version.id)
-        )
+        select(AuditEntry).where(AuditEntry.action == "manual.published", AuditEntry.subject_id == str(version.id))
     ).scalar_one()
     assert entry.actor == admin.username
     listing = client.get("/manual/versions").get_data(as_text=True)

@@ -47,9 +47,16 @@ def test_the_app_role_may_not_alter_truncate_rewrite_or_drop(app, statement):
 
 def test_the_app_role_owns_nothing_in_its_schema(app):
     with app.app_context(), db.engine.connect() as conn:
-        owned = conn.execute(text(
-            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "WHERE n.nspname = current_schema() AND pg_get_userbyid(c.relowner) = current_user")).scalars().all()
+        owned = (
+            conn.execute(
+                text(
+                    "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = current_schema() AND pg_get_userbyid(c.relowner) = current_user"
+                )
+            )
+            .scalars()
+            .all()
+        )
     assert owned == []
 
 
@@ -63,8 +70,9 @@ def test_the_app_role_may_append_to_the_log_and_move_the_head(app, make_asset):
     asset = make_asset()
     with app.app_context():
         assert queries.head_of(db.session)[0] == before + 1
-        assert db.session.execute(text("SELECT subject_id FROM audit_entries WHERE seq = :s"),
-                                  {"s": before + 1}).scalar_one() == str(asset.id)
+        assert db.session.execute(
+            text("SELECT subject_id FROM audit_entries WHERE seq = :s"), {"s": before + 1}
+        ).scalar_one() == str(asset.id)
         db.session.remove()
 
 

@@ -67,8 +67,9 @@ def smtp(app):
     controller.start()
     keys = ("SMTP_HOST", "SMTP_PORT", "SMTP_USER", "SMTP_STARTTLS", "SMTP_FROM")
     saved = {k: app.config.get(k) for k in keys}
-    app.config.update(SMTP_HOST="127.0.0.1", SMTP_PORT=port, SMTP_USER="", SMTP_STARTTLS=False,
-                      SMTP_FROM="khruphan@kp.test")
+    app.config.update(
+        SMTP_HOST="127.0.0.1", SMTP_PORT=port, SMTP_USER="", SMTP_STARTTLS=False, SMTP_FROM="khruphan@kp.test"
+    )
     try:
         yield handler
     finally:
@@ -86,15 +87,24 @@ def no_smtp(app):
         app.config["SMTP_HOST"] = saved
 
 
-def overdue_loan(session, borrower_id: int, officer_id: int, head_id: int, asset_ids: list[int], *,
-                 days_ago: int, length: int) -> Loan:
+def overdue_loan(
+    session, borrower_id: int, officer_id: int, head_id: int, asset_ids: list[int], *, days_ago: int, length: int
+) -> Loan:
     """A loan requested, approved and handed over `days_ago` days back, due `length` days after its start."""
     borrower, officer, head = (session.get(User, i) for i in (borrower_id, officer_id, head_id))
     when = utcnow() - timedelta(days=days_ago)
     start = bangkok_date(when)
-    loan = workflow.request_loan(session, borrower, asset_ids, purpose="ประชุมประชาคม ที่นี่",
-                                 place="ศาลาประชาคม", off_premises=False, start_on=start,
-                                 due_on=start + timedelta(days=length), now=when)
+    loan = workflow.request_loan(
+        session,
+        borrower,
+        asset_ids,
+        purpose="ประชุมประชาคม ที่นี่",
+        place="ศาลาประชาคม",
+        off_premises=False,
+        start_on=start,
+        due_on=start + timedelta(days=length),
+        now=when,
+    )
     loan = workflow.approve_loan(session, officer, loan.id, now=when + timedelta(hours=1))
     if loan.status == "requested":  # the threshold in the shared settings asks for the head too
         loan = workflow.approve_loan(session, head, loan.id, now=when + timedelta(hours=2))
@@ -107,21 +117,20 @@ def overdue_loan(session, borrower_id: int, officer_id: int, head_id: int, asset
 def office(session, make_user, make_asset):
     """Two borrowers with overdue loans: A has two loans (three items), B one loan (one item)."""
     tag = unique("rm")
-    officer = make_user(["supply_officer"], name="นางสาวสมศรี รักษ์พัสดุ", position="เจ้าพนักงานพัสดุ",
-                        email=f"{tag}-officer@kp.test")
+    officer = make_user(
+        ["supply_officer"], name="นางสาวสมศรี รักษ์พัสดุ", position="เจ้าพนักงานพัสดุ", email=f"{tag}-officer@kp.test"
+    )
     head = make_user(["head"], name="นายวิชัย ผู้บริหาร", email="")
     a = make_user(["staff"], name="นายสมชาย ใจดี", email=f"{tag}-a@kp.test", position="นักวิชาการ")
     b = make_user(["staff"], name="นางสาวมาลี <b>ดีใจ</b>", email=f"{tag}-b@kp.test")
     assets = [make_asset(name=n) for n in ("เก้าอี้พลาสติก", "โต๊ะพับ", "เต็นท์ผ้าใบ", "เครื่องฉายภาพ")]
     loans = {
-        "a1": overdue_loan(session, a.id, officer.id, head.id, [assets[0].id, assets[1].id], days_ago=20,
-                           length=5),
+        "a1": overdue_loan(session, a.id, officer.id, head.id, [assets[0].id, assets[1].id], days_ago=20, length=5),
         "a2": overdue_loan(session, a.id, officer.id, head.id, [assets[2].id], days_ago=9, length=3),
         "b1": overdue_loan(session, b.id, officer.id, head.id, [assets[3].id], days_ago=6, length=1),
     }
     session.rollback()  # end this session's transaction: the command runs in its own
-    return {"officer": officer, "a": a, "b": b, "assets": assets,
-            "loans": {k: v.id for k, v in loans.items()}}
+    return {"officer": officer, "a": a, "b": b, "assets": assets, "loans": {k: v.id for k, v in loans.items()}}
 
 
 def run_remind(app):
@@ -133,8 +142,11 @@ def run_remind(app):
 def expected_officer_mails(session) -> Counter:
     """Every active supply officer with an email gets one digest (the database is shared)."""
     session.rollback()
-    rows = session.execute(select(User.email).join(UserRole).where(
-        UserRole.role == "supply_officer", User.active.is_(True), User.email != "")).scalars()
+    rows = session.execute(
+        select(User.email)
+        .join(UserRole)
+        .where(UserRole.role == "supply_officer", User.active.is_(True), User.email != "")
+    ).scalars()
     return Counter(rows)
 
 
@@ -183,9 +195,13 @@ def test_remind_sends_one_digest_per_person_and_records_one_demand_per_loan(app,
         loan = session.get(Loan, d.loan_id)
         assert d.channel == "mail" and d.demanded_on == today and d.issued_by_id is None
         assert sorted(d.item_ids) == sorted(i.id for i in loan.items)
-        (entry,) = session.execute(select(AuditEntry).where(
-            AuditEntry.action == "demand.issued", AuditEntry.subject_type == "demand",
-            AuditEntry.subject_id == str(d.id))).scalars()
+        (entry,) = session.execute(
+            select(AuditEntry).where(
+                AuditEntry.action == "demand.issued",
+                AuditEntry.subject_type == "demand",
+                AuditEntry.subject_id == str(d.id),
+            )
+        ).scalars()
         assert json.loads(entry.data)["loan"] == loan.id and json.loads(entry.data)["channel"] == "mail"
 
     # the same day again: no new demand, no mail at all
@@ -206,11 +222,11 @@ def test_remind_sends_one_digest_per_person_and_records_one_demand_per_loan(app,
     assert "เต็นท์ผ้าใบ" not in text  # another loan's item
 
 
-def test_a_printed_demand_letter_is_signed_by_the_officer_who_issued_it(app, session, make_user, make_asset,
-                                                                        no_smtp):
+def test_a_printed_demand_letter_is_signed_by_the_officer_who_issued_it(app, session, make_user, make_asset, no_smtp):
     tag = unique("dl")
-    officer = make_user(["supply_officer"], name="นายออกหนังสือ ทวงถาม", position="นักวิชาการพัสดุ",
-                        email=f"{tag}-officer@kp.test")
+    officer = make_user(
+        ["supply_officer"], name="นายออกหนังสือ ทวงถาม", position="นักวิชาการพัสดุ", email=f"{tag}-officer@kp.test"
+    )
     other = make_user(["supply_officer"], name="นางส่งมอบ ของ", email="")
     head = make_user(["head"], name="หัวหน้า", email="")
     borrower = make_user(["staff"], name="นายยืม ของ", email=f"{tag}@kp.test")
@@ -222,8 +238,9 @@ def test_a_printed_demand_letter_is_signed_by_the_officer_who_issued_it(app, ses
     assert "(นายออกหนังสือ ทวงถาม)" in text and "(นางส่งมอบ ของ)" not in text
 
 
-def test_without_smtp_the_mail_goes_to_the_log_and_demands_are_recorded(app, session, make_user, make_asset,
-                                                                        no_smtp, caplog):
+def test_without_smtp_the_mail_goes_to_the_log_and_demands_are_recorded(
+    app, session, make_user, make_asset, no_smtp, caplog
+):
     tag = unique("lg")
     officer = make_user(["supply_officer"], name="เจ้าหน้าที่ ล็อก", email=f"{tag}-officer@kp.test")
     head = make_user(["head"], name="หัวหน้า ล็อก", email="")
@@ -244,14 +261,14 @@ def test_without_smtp_the_mail_goes_to_the_log_and_demands_are_recorded(app, ses
     assert demand.channel == "mail" and demand.item_ids == [loan.items[0].id]
 
 
-def test_mail_that_fails_waits_in_the_outbox_and_goes_out_with_the_next_run(app, session, smtp, make_user,
-                                                                            make_asset):
+def test_mail_that_fails_waits_in_the_outbox_and_goes_out_with_the_next_run(app, session, smtp, make_user, make_asset):
     tag = unique("ob")
     officer = make_user(["supply_officer"], name="เจ้าหน้าที่ กล่องขาออก", email=f"{tag}-officer@kp.test")
     head = make_user(["head"], name="หัวหน้า กล่องขาออก", email="")
     borrower = make_user(["staff"], name="นางสาวรอส่ง ไปรษณีย์", email=f"{tag}@kp.test")
-    loan = overdue_loan(session, borrower.id, officer.id, head.id, [make_asset(name="เต็นท์ผ้าใบ").id],
-                        days_ago=5, length=1)
+    loan = overdue_loan(
+        session, borrower.id, officer.id, head.id, [make_asset(name="เต็นท์ผ้าใบ").id], days_ago=5, length=1
+    )
     session.rollback()
     port = app.config["SMTP_PORT"]
     app.config["SMTP_PORT"] = free_port()  # nobody listens there: the server is "down"
@@ -290,8 +307,10 @@ def test_a_refused_address_is_set_aside_and_does_not_hold_up_the_others(tmp_path
     controller.start()
     try:
         config = {"SMTP_HOST": "127.0.0.1", "SMTP_PORT": port, "SMTP_FROM": "khruphan@kp.test"}
-        mails = [Mail(to="nobody@kp.test", subject="ทดสอบ", body="ก"), Mail(to="somchai@kp.test", subject="ทดสอบ",
-                                                                      body="ข")]
+        mails = [
+            Mail(to="nobody@kp.test", subject="ทดสอบ", body="ก"),
+            Mail(to="somchai@kp.test", subject="ทดสอบ", body="ข"),
+        ]
         result = deliver(config, mails, tmp_path / "outbox")
     finally:
         controller.stop()

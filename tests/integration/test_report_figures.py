@@ -254,10 +254,23 @@ SPEC_KEYS = {
     "assets": ["total", "lendable", "checked_in_stocktake", "not_found_in_stocktake"],
     "audit": ["entries_in_year", "chain_intact", "head_seq", "head_hash"],
     "evidence": ["items", "public_items", "by_indicator"],
-    "eservice": ["requests_staff", "requests_eservice", "requests_counter", "requests_agency", "outside_requests",
-                 "outside_approved", "outside_rejected", "outside_median_days_to_decision", "loans_by_count",
-                 "items_lent_by_count", "outside_items_returned", "outside_items_returned_on_time",
-                 "outside_on_time_return_rate", "survey_answers", "survey_average"],
+    "eservice": [
+        "requests_staff",
+        "requests_eservice",
+        "requests_counter",
+        "requests_agency",
+        "outside_requests",
+        "outside_approved",
+        "outside_rejected",
+        "outside_median_days_to_decision",
+        "loans_by_count",
+        "items_lent_by_count",
+        "outside_items_returned",
+        "outside_items_returned_on_time",
+        "outside_on_time_return_rate",
+        "survey_answers",
+        "survey_average",
+    ],
 }
 
 
@@ -267,12 +280,8 @@ def fy2560(app):
     with app.app_context():
         context.set_origin("127.0.0.1", "pytest report figures")
         session = db.session
-        borrower = core_services.create_user(
-            session, None, unique("b560"), "นางสาวยืม ทดสอบ", {"staff"}, PASSWORD
-        )
-        officer = core_services.create_user(
-            session, None, unique("o560"), "นายพัสดุ ทดสอบ", {"supply_officer"}, PASSWORD
-        )
+        borrower = core_services.create_user(session, None, unique("b560"), "นางสาวยืม ทดสอบ", {"staff"}, PASSWORD)
+        officer = core_services.create_user(session, None, unique("o560"), "นายพัสดุ ทดสอบ", {"supply_officer"}, PASSWORD)
         borrower_id, officer_id = borrower.id, officer.id
         begin_write(session)
         ledger_assets = [_asset(session).asset_number for _ in range(7)]
@@ -320,8 +329,7 @@ def fy2560(app):
                         item_ids=[
                             i.id
                             for i in loan.items
-                            if i.condition is None
-                            or i.returned_at > datetime.combine(day, time(23), tzinfo=BANGKOK)
+                            if i.condition is None or i.returned_at > datetime.combine(day, time(23), tzinfo=BANGKOK)
                         ],
                     )
                 )
@@ -334,10 +342,7 @@ def fy2560(app):
         csv_text = (
             "\n".join(
                 [LEDGER_HEADER]
-                + [
-                    row.format(b=borrower.username, o=officer.username, **letters, **refs)
-                    for row in LEDGER_ROWS
-                ]
+                + [row.format(b=borrower.username, o=officer.username, **letters, **refs) for row in LEDGER_ROWS]
             )
             + "\n"
         )
@@ -472,9 +477,7 @@ def test_assets_audit_and_evidence_figures_in_a_fresh_instance(tmp_path):
             _asset(session, acquired_on=date(2017, 9, 30))  # acquired on the last day: counted
             _asset(session, acquired_on=date(2017, 10, 1))  # acquired after the year: not counted
             _asset(session, status="disposed", disposed_on=date(2017, 9, 29))  # disposed before the last day
-            _asset(
-                session, status="disposed", disposed_on=date(2017, 9, 30), lendable=False
-            )  # on the last day
+            _asset(session, status="disposed", disposed_on=date(2017, 9, 30), lendable=False)  # on the last day
             record(session, None, "test.assets", ("test", "assets"), {})
             session.commit()
             evidence_services.ensure_indicators(session, admin, YEAR)
@@ -534,9 +537,7 @@ def test_assets_audit_and_evidence_figures_in_a_fresh_instance(tmp_path):
             with open(inst.config["AUDIT_CHECKPOINT_LOG"], "a", encoding="utf-8") as fh:
                 fh.write("not json\n")
             assert (
-                reports.build(session, YEAR, engine=db.engine, config=inst.config).figures["audit"][
-                    "chain_intact"
-                ]
+                reports.build(session, YEAR, engine=db.engine, config=inst.config).figures["audit"]["chain_intact"]
                 is False
             )
             db.session.remove()

@@ -55,20 +55,33 @@ STATUSES = (REQUESTED, APPROVED, REJECTED, CANCELLED, CHECKED_OUT, RETURNED)
 def _near(rnd: random.Random, day: date) -> datetime:
     """An instant close to the Bangkok midnight that starts `day` (17:00 UTC the day before), or inside it."""
     midnight = bangkok_midnight_utc(day)
-    return rnd.choice((
-        midnight,
-        midnight - timedelta(microseconds=1),
-        midnight + timedelta(microseconds=1),
-        midnight - timedelta(minutes=1),
-        midnight + timedelta(hours=rnd.randrange(0, 24), minutes=rnd.randrange(0, 60)),
-        midnight + timedelta(days=1) - timedelta(microseconds=1),
-    ))
+    return rnd.choice(
+        (
+            midnight,
+            midnight - timedelta(microseconds=1),
+            midnight + timedelta(microseconds=1),
+            midnight - timedelta(minutes=1),
+            midnight + timedelta(hours=rnd.randrange(0, 24), minutes=rnd.randrange(0, 60)),
+            midnight + timedelta(days=1) - timedelta(microseconds=1),
+        )
+    )
 
 
 def _day(rnd: random.Random) -> date:
     """A day of the year or of its neighbours, often one of the edges."""
-    edges = [START, END, START - timedelta(days=1), END + timedelta(days=1), date(2016, 10, 31), date(2016, 11, 1),
-             date(2017, 1, 31), date(2017, 2, 28), date(2017, 3, 1), date(2017, 8, 31), date(2017, 9, 1)]
+    edges = [
+        START,
+        END,
+        START - timedelta(days=1),
+        END + timedelta(days=1),
+        date(2016, 10, 31),
+        date(2016, 11, 1),
+        date(2017, 1, 31),
+        date(2017, 2, 28),
+        date(2017, 3, 1),
+        date(2017, 8, 31),
+        date(2017, 9, 1),
+    ]
     if rnd.random() < 0.4:
         return rnd.choice(edges)
     return START - timedelta(days=40) + timedelta(days=rnd.randrange(0, 365 + 80))
@@ -101,8 +114,18 @@ def _random_loans(rnd: random.Random) -> list[dict]:
         if handed is not None:
             for _ in range(rnd.choice((0, 0, 1, 1, 2, 3))):
                 demands.append(due + timedelta(days=rnd.choice((-1, 0, 1, 2, 7, 8, 9, 15, 30))))
-        loans.append({"status": status, "requested": requested, "decided": decided, "handed": handed,
-                      "start_on": start_on, "due": due, "items": items, "demands": demands})
+        loans.append(
+            {
+                "status": status,
+                "requested": requested,
+                "decided": decided,
+                "handed": handed,
+                "start_on": start_on,
+                "due": due,
+                "items": items,
+                "demands": demands,
+            }
+        )
     return loans
 
 
@@ -115,8 +138,7 @@ def random_instance(tmp_path_factory):
             context.set_origin("127.0.0.1", "pytest figures cross-check")
             session = db.session
             borrower = core_services.create_user(session, None, "xborrower", "นางสาวยืม สุ่ม", {"staff"}, PASSWORD)
-            officer = core_services.create_user(session, None, "xofficer", "นายพัสดุ สุ่ม", {"supply_officer"},
-                                                 PASSWORD)
+            officer = core_services.create_user(session, None, "xofficer", "นายพัสดุ สุ่ม", {"supply_officer"}, PASSWORD)
             borrower_id, officer_id = borrower.id, officer.id
             begin_write(session)
             number = 0
@@ -125,32 +147,60 @@ def random_instance(tmp_path_factory):
                 for _ in spec["items"]:
                     number += 1
                     asset = Asset(tag=f"XC{number:06d}", status="available", status_note="")
-                    asset.apply({"asset_number": f"560-99-{number:05d}", "name": "เต็นท์", "category": "เต็นท์",
-                                 "brand": "", "model": "", "serial_number": "", "acquired_on": date(2015, 1, 1),
-                                 "price": Decimal("1200.00"), "location": "โรงเก็บ", "department": "สำนักปลัด",
-                                 "lendable": True})
+                    asset.apply(
+                        {
+                            "asset_number": f"560-99-{number:05d}",
+                            "name": "เต็นท์",
+                            "category": "เต็นท์",
+                            "brand": "",
+                            "model": "",
+                            "serial_number": "",
+                            "acquired_on": date(2015, 1, 1),
+                            "price": Decimal("1200.00"),
+                            "location": "โรงเก็บ",
+                            "department": "สำนักปลัด",
+                            "lendable": True,
+                        }
+                    )
                     asset.search_text = compute_search_text(asset.state())
                     session.add(asset)
                     assets.append(asset)
                 session.flush()
                 decided = spec["decided"]
                 loan = Loan(
-                    ref=f"XC-{n:04d}", borrower_id=borrower_id, purpose="สุ่ม", place="อบต.", off_premises=False,
-                    start_on=spec["start_on"], due_on=spec["due"], status=spec["status"],
-                    requested_at=spec["requested"], needs_head=False, decided_at=decided,
+                    ref=f"XC-{n:04d}",
+                    borrower_id=borrower_id,
+                    purpose="สุ่ม",
+                    place="อบต.",
+                    off_premises=False,
+                    start_on=spec["start_on"],
+                    due_on=spec["due"],
+                    status=spec["status"],
+                    requested_at=spec["requested"],
+                    needs_head=False,
+                    decided_at=decided,
                     decided_by_id=officer_id if decided else None,
                     cancelled_at=decided if spec["status"] == CANCELLED else None,
-                    checked_out_at=spec["handed"], checked_out_by_id=officer_id if spec["handed"] else None,
+                    checked_out_at=spec["handed"],
+                    checked_out_by_id=officer_id if spec["handed"] else None,
                 )
-                loan.items = [LoanItem(asset_id=a.id, value=a.price, condition=c, returned_at=b)
-                              for a, (c, b) in zip(assets, spec["items"], strict=True)]
+                loan.items = [
+                    LoanItem(asset_id=a.id, value=a.price, condition=c, returned_at=b)
+                    for a, (c, b) in zip(assets, spec["items"], strict=True)
+                ]
                 session.add(loan)
                 session.flush()
                 for day in spec["demands"]:
-                    session.add(Demand(loan_id=loan.id, demanded_on=day,
-                                       demanded_at=datetime.combine(day, time(9), tzinfo=BANGKOK).astimezone(UTC),
-                                       channel="letter", issued_by_id=officer_id,
-                                       item_ids=[i.id for i in loan.items]))
+                    session.add(
+                        Demand(
+                            loan_id=loan.id,
+                            demanded_on=day,
+                            demanded_at=datetime.combine(day, time(9), tzinfo=BANGKOK).astimezone(UTC),
+                            channel="letter",
+                            issued_by_id=officer_id,
+                            item_ids=[i.id for i in loan.items],
+                        )
+                    )
             record(session, None, "test.figures_crosscheck", ("test", "crosscheck"), {"loans": LOANS})
             session.commit()
             db.session.remove()
@@ -165,8 +215,9 @@ def _bkk(ts: datetime | None) -> date | None:
 
 
 def reference_lending(session, start: date, end: date) -> dict:
-    loans = session.execute(select(Loan.id, Loan.status, Loan.requested_at, Loan.decided_at, Loan.checked_out_at,
-                                   Loan.due_on)).all()
+    loans = session.execute(
+        select(Loan.id, Loan.status, Loan.requested_at, Loan.decided_at, Loan.checked_out_at, Loan.due_on)
+    ).all()
     items = session.execute(select(LoanItem.loan_id, LoanItem.condition, LoanItem.returned_at)).all()
     demands: dict[int, list[date]] = defaultdict(list)
     for loan_id, day in session.execute(select(Demand.loan_id, Demand.demanded_on)):
@@ -176,10 +227,16 @@ def reference_lending(session, start: date, end: date) -> dict:
     status = defaultdict(int)
     for loan in in_year:
         status[loan.status] += 1
-    days = [(bangkok_date(loan.decided_at) - bangkok_date(loan.requested_at)).days for loan in in_year
-            if loan.status in (APPROVED, CHECKED_OUT, RETURNED, REJECTED) and loan.decided_at is not None]
-    handed = {loan.id for loan in loans if loan.checked_out_at is not None
-              and start <= bangkok_date(loan.checked_out_at) <= end}
+    days = [
+        (bangkok_date(loan.decided_at) - bangkok_date(loan.requested_at)).days
+        for loan in in_year
+        if loan.status in (APPROVED, CHECKED_OUT, RETURNED, REJECTED) and loan.decided_at is not None
+    ]
+    handed = {
+        loan.id
+        for loan in loans
+        if loan.checked_out_at is not None and start <= bangkok_date(loan.checked_out_at) <= end
+    }
 
     f = defaultdict(int)
     for loan_id, condition, returned_at in items:
@@ -223,7 +280,8 @@ def reference_lending(session, start: date, end: date) -> dict:
         "items_returned_on_time": f["items_returned_on_time"],
         "items_returned_late": f["items_returned_late"],
         "on_time_return_rate": fig.round_half_away(Fraction(f["items_returned_on_time"] * 100, returned), 1)
-        if returned else None,
+        if returned
+        else None,
         "items_damaged": f["items_damaged"],
         "items_lost": f["items_lost"],
         "items_out_at_year_end": f["items_out_at_year_end"],
@@ -244,15 +302,27 @@ def reference_months(session, fiscal_year: int) -> list[tuple[date, int, int, in
     lasts = [f - timedelta(days=1) for f in firsts[1:]]
     firsts = firsts[:12]
     loans = session.execute(select(Loan.requested_at)).scalars().all()
-    items = session.execute(select(LoanItem.condition, LoanItem.returned_at, Loan.checked_out_at, Loan.due_on)
-                            .join(Loan, Loan.id == LoanItem.loan_id)).all()
+    items = session.execute(
+        select(LoanItem.condition, LoanItem.returned_at, Loan.checked_out_at, Loan.due_on).join(
+            Loan, Loan.id == LoanItem.loan_id
+        )
+    ).all()
     out = []
     for first, last in zip(firsts, lasts, strict=True):
         requests = sum(1 for at in loans if first <= bangkok_date(at) <= last)
-        returns = sum(1 for c, back, _h, _d in items if c in (GOOD, DAMAGED) and back is not None
-                      and first <= bangkok_date(back) <= last)
-        overdue = sum(1 for _c, back, handed, due in items if handed is not None and bangkok_date(handed) <= last
-                      and due < last and (back is None or bangkok_date(back) > last))
+        returns = sum(
+            1
+            for c, back, _h, _d in items
+            if c in (GOOD, DAMAGED) and back is not None and first <= bangkok_date(back) <= last
+        )
+        overdue = sum(
+            1
+            for _c, back, handed, due in items
+            if handed is not None
+            and bangkok_date(handed) <= last
+            and due < last
+            and (back is None or bangkok_date(back) > last)
+        )
         out.append((first, requests, returns, overdue))
     return out
 

@@ -126,8 +126,14 @@ class History:
         decided = requested + timedelta(days=rnd.choice((0, 0, 1, 2, 3, 5, 8)))
         handed = decided + timedelta(days=rnd.choice((0, 1, 2)))
         due = handed + timedelta(days=rnd.randrange(0, 12))
-        return self.loan(requested=requested, decision="approved", decided=None if blank_decision else decided,
-                         handed=handed, due=due, items=[Item(self.asset()) for _ in range(n_items)])
+        return self.loan(
+            requested=requested,
+            decision="approved",
+            decided=None if blank_decision else decided,
+            handed=handed,
+            due=due,
+            items=[Item(self.asset()) for _ in range(n_items)],
+        )
 
     def demand_for(self, loan: LoanRecord, item: Item, kind: str) -> None:
         """A ledger demand for one item: within 7 days, late, a reminder (on or before the due date), none."""
@@ -186,8 +192,14 @@ class History:
         # Out when the year ends: overdue, due on the last day (not yet overdue), due after it; some come
         # back in the next year; per-item demands on some of them.
         for due in (end - timedelta(days=20), end - timedelta(days=3), end, end + timedelta(days=5)):
-            loan = self.loan(requested=due - timedelta(days=9), decision="approved", decided=due - timedelta(days=8),
-                             handed=due - timedelta(days=7), due=due, items=[Item(self.asset()) for _ in range(3)])
+            loan = self.loan(
+                requested=due - timedelta(days=9),
+                decision="approved",
+                decided=due - timedelta(days=8),
+                handed=due - timedelta(days=7),
+                due=due,
+                items=[Item(self.asset()) for _ in range(3)],
+            )
             loan.items[1].back, loan.items[1].condition = end + timedelta(days=11), "lost"
             self.demand_for(loan, loan.items[0], "within")
             self.demand_for(loan, loan.items[1], "late")
@@ -196,15 +208,25 @@ class History:
         for n in range(6):
             requested = start + timedelta(days=rnd.randrange(0, 340))
             days = timedelta(days=rnd.choice((0, 1, 2, 4, 6)))
-            self.loan(requested=requested, decision="rejected", decided=requested + days if n % 3 else None,
-                      items=[Item(self.asset())])
+            self.loan(
+                requested=requested,
+                decision="rejected",
+                decided=requested + days if n % 3 else None,
+                items=[Item(self.asset())],
+            )
             self.loan(requested=requested, decision="cancelled", decided=None, items=[Item(self.asset())])
             if n % 2:
-                self.loan(requested=requested, decision="cancelled", decided=requested + days,
-                          items=[Item(self.asset())])
+                self.loan(
+                    requested=requested, decision="cancelled", decided=requested + days, items=[Item(self.asset())]
+                )
             self.loan(requested=requested, items=[Item(self.asset())])
-            self.loan(requested=requested, decision="approved", decided=requested + days if n % 2 else None,
-                      due=requested + days + timedelta(days=3), items=[Item(self.asset())])
+            self.loan(
+                requested=requested,
+                decision="approved",
+                decided=requested + days if n % 2 else None,
+                due=requested + days + timedelta(days=3),
+                items=[Item(self.asset())],
+            )
 
     def even_median(self, fiscal_year: int) -> None:
         """Add rejected requests until the year's decision times are an even count whose two middle values
@@ -212,16 +234,25 @@ class History:
         start, end = year_bounds(fiscal_year)
 
         def waits() -> list[int]:
-            return sorted((x.decided - x.requested).days for x in self.loans
-                          if start <= x.requested <= end and x.status in ("approved", "checked_out", "returned",
-                                                                          "rejected") and x.decided)
+            return sorted(
+                (x.decided - x.requested).days
+                for x in self.loans
+                if start <= x.requested <= end
+                and x.status in ("approved", "checked_out", "returned", "rejected")
+                and x.decided
+            )
+
         for days in range(0, 40):
             w = waits()
             if len(w) % 2 == 0 and w[len(w) // 2 - 1] != w[len(w) // 2]:
                 return
             requested = start + timedelta(days=100)
-            self.loan(requested=requested, decision="rejected", decided=requested + timedelta(days=days),
-                      items=[Item(self.asset())])
+            self.loan(
+                requested=requested,
+                decision="rejected",
+                decided=requested + timedelta(days=days),
+                items=[Item(self.asset())],
+            )
         raise AssertionError("no even median")
 
     def in_app(self, fiscal_year: int) -> None:
@@ -230,21 +261,39 @@ class History:
         r = start + timedelta(days=120)
         # three items due on D: one back on D, one back late before the letter (which so does not name it),
         # one still out when the letter is made (within 7 days), back damaged later
-        a = self.loan(requested=r, decision="approved", decided=r + timedelta(days=1), handed=r + timedelta(days=1),
-                      due=r + timedelta(days=8), items=[Item(self.asset()) for _ in range(3)], in_app=True)
+        a = self.loan(
+            requested=r,
+            decision="approved",
+            decided=r + timedelta(days=1),
+            handed=r + timedelta(days=1),
+            due=r + timedelta(days=8),
+            items=[Item(self.asset()) for _ in range(3)],
+            in_app=True,
+        )
         a.items[0].back, a.items[0].condition = a.due, "good"
         a.items[1].back, a.items[1].condition = a.due + timedelta(days=3), "good"
         a.items[2].back, a.items[2].condition = a.due + timedelta(days=9), "damaged"
         a.letters = [a.due + timedelta(days=5), a.due + timedelta(days=7)]
         # two items, a first letter 10 days late; one comes back after it, the other stays out
-        b = self.loan(requested=r + timedelta(days=2), decision="approved", decided=r + timedelta(days=3),
-                      handed=r + timedelta(days=4), due=r + timedelta(days=10), items=[Item(self.asset()) for _ in
-                                                                                         range(2)], in_app=True)
+        b = self.loan(
+            requested=r + timedelta(days=2),
+            decision="approved",
+            decided=r + timedelta(days=3),
+            handed=r + timedelta(days=4),
+            due=r + timedelta(days=10),
+            items=[Item(self.asset()) for _ in range(2)],
+            in_app=True,
+        )
         b.items[0].back, b.items[0].condition = b.due + timedelta(days=12), "good"
         b.letters = [b.due + timedelta(days=10)]
         # rejected after three days
-        self.loan(requested=r + timedelta(days=5), decision="rejected", decided=r + timedelta(days=8),
-                  items=[Item(self.asset())], in_app=True)
+        self.loan(
+            requested=r + timedelta(days=5),
+            decision="rejected",
+            decided=r + timedelta(days=8),
+            items=[Item(self.asset())],
+            in_app=True,
+        )
 
 
 def make_history() -> History:
@@ -295,12 +344,16 @@ def reference(history: History, fiscal_year: int, as_of: date | None = None) -> 
 
     requests = [x for x in history.loans if in_year(x.requested)]
     approved_like = ("approved", "checked_out", "returned")
-    waits = [(x.decided - x.requested).days for x in requests
-             if x.status in (*approved_like, "rejected") and x.decided is not None]
+    waits = [
+        (x.decided - x.requested).days
+        for x in requests
+        if x.status in (*approved_like, "rejected") and x.decided is not None
+    ]
     handed = [x for x in history.loans if in_year(x.handed)]
     items = [(x, i) for x in history.loans if x.handed is not None for i in x.items]
     came_back = [(x, i) for x, i in items if in_year(i.back) and i.condition in ("good", "damaged")]
     on_time = [(x, i) for x, i in came_back if i.back <= x.due]
+
     def out_after(i: Item, day: date) -> bool:
         """Neither back nor lost by the end of `day` — known only when the ledger gives the day it came back
         (an item with a condition and no date is not out, and not known to have been out on `day`)."""
@@ -324,8 +377,7 @@ def reference(history: History, fiscal_year: int, as_of: date | None = None) -> 
         "items_returned": len(came_back),
         "items_returned_on_time": len(on_time),
         "items_returned_late": len(came_back) - len(on_time),
-        "on_time_return_rate": round_half_away(Fraction(len(on_time) * 100, len(came_back)), 1)
-        if came_back else None,
+        "on_time_return_rate": round_half_away(Fraction(len(on_time) * 100, len(came_back)), 1) if came_back else None,
         "items_damaged": sum(i.condition == "damaged" for _x, i in came_back),
         "items_lost": sum(in_year(i.back) and i.condition == "lost" for _x, i in items),
         "items_out_at_year_end": len(out),
@@ -340,8 +392,21 @@ def reference(history: History, fiscal_year: int, as_of: date | None = None) -> 
 # --- the database: the ledger through `loans import`, the rest through the services ----------------
 
 
-LEDGER_COLUMNS = ("ref", "asset_number", "borrower", "purpose", "requested_on", "decision", "decided_by",
-                  "decided_on", "checked_out_on", "due_on", "returned_on", "condition", "demanded_on")
+LEDGER_COLUMNS = (
+    "ref",
+    "asset_number",
+    "borrower",
+    "purpose",
+    "requested_on",
+    "decision",
+    "decided_by",
+    "decided_on",
+    "checked_out_on",
+    "due_on",
+    "returned_on",
+    "condition",
+    "demanded_on",
+)
 
 
 def be(day: date | None) -> str:
@@ -360,9 +425,23 @@ def ledger_csv(history: History) -> bytes:
         if x.in_app:
             continue
         for i in x.items:
-            writer.writerow([x.ref, i.asset, "sborrower", "ใช้ในงานของหมู่บ้าน", be(x.requested), words[x.decision],
-                             "sofficer" if x.decision in ("approved", "rejected") else "", be(x.decided),
-                             be(x.handed), be(x.due), be(i.back), i.condition or "", be(i.demanded)])
+            writer.writerow(
+                [
+                    x.ref,
+                    i.asset,
+                    "sborrower",
+                    "ใช้ในงานของหมู่บ้าน",
+                    be(x.requested),
+                    words[x.decision],
+                    "sofficer" if x.decision in ("approved", "rejected") else "",
+                    be(x.decided),
+                    be(x.handed),
+                    be(x.due),
+                    be(i.back),
+                    i.condition or "",
+                    be(i.demanded),
+                ]
+            )
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
@@ -386,9 +465,17 @@ def make_in_app(session, history: History, borrower, officer) -> None:
     for day, _order, (action, x, *rest) in sorted(steps, key=lambda s: (s[0], s[1])):
         now = noon(day)
         if action == "request":
-            loan = workflow.request_loan(session, borrower, [numbers[i.asset] for i in x.items], purpose="ประชุม",
-                                         place="อบต.", off_premises=False, start_on=x.handed or x.requested,
-                                         due_on=x.due or x.requested + timedelta(days=7), now=now)
+            loan = workflow.request_loan(
+                session,
+                borrower,
+                [numbers[i.asset] for i in x.items],
+                purpose="ประชุม",
+                place="อบต.",
+                off_premises=False,
+                start_on=x.handed or x.requested,
+                due_on=x.due or x.requested + timedelta(days=7),
+                now=now,
+            )
             ids[x.ref] = loan.id
         elif action == "decide" and x.decision == "approved":
             workflow.approve_loan(session, officer, ids[x.ref], now=now)
@@ -401,9 +488,13 @@ def make_in_app(session, history: History, borrower, officer) -> None:
             item = session.get(LoanItem, item_ids[rest[0]])
             condition = x.items[rest[0]].condition
             session.rollback()
-            workflow.receive_items(session, officer, ids[x.ref],
-                                   [ItemReturn(item.id, condition, "" if condition == "good" else "ขาชำรุด")],
-                                   now=now)
+            workflow.receive_items(
+                session,
+                officer,
+                ids[x.ref],
+                [ItemReturn(item.id, condition, "" if condition == "good" else "ขาชำรุด")],
+                now=now,
+            )
         elif action == "letter":
             workflow.issue_demand_letter(session, officer, ids[x.ref], now=now)
 
@@ -421,17 +512,28 @@ def instance(history, tmp_path_factory):
         with inst.app_context():
             context.set_origin("127.0.0.1", "pytest figures spec")
             session = db.session
-            borrower = core_services.create_user(session, None, "sborrower", "นางสาวยืม ตามนิยาม", {"staff"},
-                                                 PASSWORD)
-            officer = core_services.create_user(session, None, "sofficer", "นายพัสดุ ตามนิยาม", {"supply_officer"},
-                                                PASSWORD)
+            borrower = core_services.create_user(session, None, "sborrower", "นางสาวยืม ตามนิยาม", {"staff"}, PASSWORD)
+            officer = core_services.create_user(
+                session, None, "sofficer", "นายพัสดุ ตามนิยาม", {"supply_officer"}, PASSWORD
+            )
             begin_write(session)
             for n in range(1, history.assets + 1):
                 asset = Asset(tag=f"SP{n:06d}", status="available", status_note="")
-                asset.apply({"asset_number": f"999-60-{n:05d}", "name": "เก้าอี้", "category": "เก้าอี้",
-                             "brand": "", "model": "", "serial_number": "", "acquired_on": date(2010, 1, 1),
-                             "price": Decimal("1200.00"), "location": "โรงเก็บ", "department": "สำนักปลัด",
-                             "lendable": True})
+                asset.apply(
+                    {
+                        "asset_number": f"999-60-{n:05d}",
+                        "name": "เก้าอี้",
+                        "category": "เก้าอี้",
+                        "brand": "",
+                        "model": "",
+                        "serial_number": "",
+                        "acquired_on": date(2010, 1, 1),
+                        "price": Decimal("1200.00"),
+                        "location": "โรงเก็บ",
+                        "department": "สำนักปลัด",
+                        "lendable": True,
+                    }
+                )
                 asset.search_text = compute_search_text(asset.state())
                 session.add(asset)
             record(session, None, "test.figures_spec", ("test", "spec"), {"assets": history.assets})
@@ -447,8 +549,7 @@ def instance(history, tmp_path_factory):
 
 
 def report_json(instance, fiscal_year: int) -> dict:
-    result = instance.test_cli_runner().invoke(args=["report", "ita", "--year", str(fiscal_year), "--format",
-                                                     "json"])
+    result = instance.test_cli_runner().invoke(args=["report", "ita", "--year", str(fiscal_year), "--format", "json"])
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
@@ -467,9 +568,19 @@ def test_the_history_reaches_what_the_test_is_about(history):
         median = reference(history, fiscal_year)["median_days_to_decision"]
         assert median is not None and median % 1 == 0.5, median  # an even count, two different middles
     figures = reference(history, 2560)
-    assert all(figures[k] for k in ("overdue_items_demanded_within_7_days", "overdue_items_demanded_late",
-                                    "overdue_items_not_demanded", "items_lost", "items_damaged", "cancelled",
-                                    "pending", "items_overdue_at_year_end"))
+    assert all(
+        figures[k]
+        for k in (
+            "overdue_items_demanded_within_7_days",
+            "overdue_items_demanded_late",
+            "overdue_items_not_demanded",
+            "items_lost",
+            "items_damaged",
+            "cancelled",
+            "pending",
+            "items_overdue_at_year_end",
+        )
+    )
     assert any(x.decision == "cancelled" and x.decided is None for x in history.loans)
     assert any(x.decision in ("approved", "rejected") and x.decided is None for x in history.loans)
     assert any(sum(bool(i.demanded) for i in x.items) == 1 and len(x.items) == 3 for x in history.loans)
@@ -478,10 +589,14 @@ def test_the_history_reaches_what_the_test_is_about(history):
 
 def test_the_import_names_the_rows_left_out_of_the_median(history, instance):
     output = instance.config["KP_IMPORT_OUTPUT"]
-    blank = {x.ref for x in history.loans if not x.in_app and x.decision in ("approved", "rejected")
-             and x.decided is None}
-    named = {line.split("(ref ")[1].split(")")[0] for line in output.splitlines()
-             if "decided_on not recorded; left out of lending.median_days_to_decision" in line}
+    blank = {
+        x.ref for x in history.loans if not x.in_app and x.decision in ("approved", "rejected") and x.decided is None
+    }
+    named = {
+        line.split("(ref ")[1].split(")")[0]
+        for line in output.splitlines()
+        if "decided_on not recorded; left out of lending.median_days_to_decision" in line
+    }
     assert named == blank and blank
 
 
@@ -493,9 +608,11 @@ def test_the_reports_lending_figures_are_the_definitions(history, instance, fisc
     assert report["period"] == {"start": start.isoformat(), "end": end.isoformat()}
     assert report["lending"] == reference(history, fiscal_year)
     lending = report["lending"]
-    assert lending["overdue_items"] == (lending["overdue_items_demanded_within_7_days"]
-                                        + lending["overdue_items_demanded_late"]
-                                        + lending["overdue_items_not_demanded"])
+    assert lending["overdue_items"] == (
+        lending["overdue_items_demanded_within_7_days"]
+        + lending["overdue_items_demanded_late"]
+        + lending["overdue_items_not_demanded"]
+    )
     assert report["assets"]["total"] == history.assets == report["assets"]["lendable"]
 
 

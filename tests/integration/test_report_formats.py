@@ -219,9 +219,7 @@ def test_the_docx_has_the_four_column_table_and_thai_complex_script_fonts(app, f
     section = document.sections[0]
     assert abs(section.page_width.mm - 210) < 0.5 and abs(section.page_height.mm - 297) < 0.5
     with zipfile.ZipFile(io.BytesIO(data)) as z:
-        assert (
-            sum(n.startswith("word/media/") and n.endswith(".png") for n in z.namelist()) == 2
-        )  # the charts
+        assert sum(n.startswith("word/media/") and n.endswith(".png") for n in z.namelist()) == 2  # the charts
         styles = z.read("word/styles.xml").decode("utf-8")
     assert "minorHAnsi" not in styles.split("</w:docDefaults>")[0]  # no theme font over Sarabun
 
@@ -254,11 +252,7 @@ def test_the_csv_has_a_bom_and_every_figure(app, fy2557, tmp_path):
     assert values["fiscal_year"] == str(YEAR) and values["period.start"] == "2013-10-01"
     for section in ("lending", "assets", "audit"):
         for key, value in figures[section].items():
-            expected = (
-                ""
-                if value is None
-                else ("true" if value is True else "false" if value is False else str(value))
-            )
+            expected = "" if value is None else ("true" if value is True else "false" if value is False else str(value))
             assert values[f"{section}.{key}"] == expected, key
     assert values["evidence.items"] == str(figures["evidence"]["items"])
 
@@ -297,11 +291,7 @@ def test_the_report_page_downloads_and_dashboard(app, fy2557, client):
     dash = client.get(f"/dashboard?year={YEAR}")
     assert dash.status_code == 200
     html = dash.get_data(as_text=True)
-    assert (
-        'data-key="lending.on_time_return_rate"' in html
-        and "75.0" in html
-        and html.count('class="kp-chart"') == 2
-    )
+    assert 'data-key="lending.on_time_return_rate"' in html and "75.0" in html and html.count('class="kp-chart"') == 2
 
 
 def test_the_page_is_refused_to_staff(app, fy2557, make_user, login_as):
@@ -322,8 +312,9 @@ def test_a_year_still_running_stops_its_series_at_this_month_and_labels_year_end
 
     made = datetime(2014, 3, 15, 5, 0, tzinfo=UTC)  # noon in Bangkok
     with app.app_context():
-        built = reports.build(db.session, YEAR, engine=db.engine, config=app.config, now=made,
-                              chain_intact=lambda: True)
+        built = reports.build(
+            db.session, YEAR, engine=db.engine, config=app.config, now=made, chain_intact=lambda: True
+        )
         data = {fmt: reports.render(built, fmt)[0] for fmt in reports.FORMATS if fmt != "html"}
         html = reports.render_html(built)
         db.session.remove()

@@ -37,14 +37,20 @@ from tests.integration.test_catalogues import HEADER, _import, pdf
 YEAR = 2693  # above every year whose catalogue another test copies from "the latest earlier year"
 MB = 1024 * 1024
 # in no natural order, on purpose: the export follows the catalogue's (natural) order
-CATALOGUE = HEADER + ("o12,OIT,9,การเผยแพร่ข้อมูลข่าวสาร สิบสอง,,,,\n"
-                      "e12,EIT,6,การรับรู้ของผู้รับบริการ สิบสอง,,,,\n"
-                      "i20,IIT,4,การขออนุญาตยืมทรัพย์สินของราชการ,,,,\n"
-                      "o43,OIT,10,การดำเนินการตามมาตรการส่งเสริมคุณธรรม,,,measures_report,\n"
-                      "e2,EIT,6,การรับรู้ของผู้รับบริการ สอง,,,,\n"
-                      "o2,OIT,9,การเผยแพร่ข้อมูลข่าวสาร สอง,,,,\n")
-SIGNERS = {"report_reporter_name": "นายรายงาน ครบถ้วน", "report_reporter_position": "ปลัดองค์การบริหารส่วนตำบล",
-           "report_certifier_name": "นายรับรอง ถูกต้อง", "report_certifier_position": "นายกองค์การบริหารส่วนตำบล"}
+CATALOGUE = HEADER + (
+    "o12,OIT,9,การเผยแพร่ข้อมูลข่าวสาร สิบสอง,,,,\n"
+    "e12,EIT,6,การรับรู้ของผู้รับบริการ สิบสอง,,,,\n"
+    "i20,IIT,4,การขออนุญาตยืมทรัพย์สินของราชการ,,,,\n"
+    "o43,OIT,10,การดำเนินการตามมาตรการส่งเสริมคุณธรรม,,,measures_report,\n"
+    "e2,EIT,6,การรับรู้ของผู้รับบริการ สอง,,,,\n"
+    "o2,OIT,9,การเผยแพร่ข้อมูลข่าวสาร สอง,,,,\n"
+)
+SIGNERS = {
+    "report_reporter_name": "นายรายงาน ครบถ้วน",
+    "report_reporter_position": "ปลัดองค์การบริหารส่วนตำบล",
+    "report_certifier_name": "นายรับรอง ถูกต้อง",
+    "report_certifier_position": "นายกองค์การบริหารส่วนตำบล",
+}
 
 
 @pytest.fixture(scope="module")
@@ -57,24 +63,44 @@ def year_2693(app):
         admin = core_services.create_user(session, None, unique("a693"), "ผู้ดูแล ส่งรายงาน", {"admin"}, PASSWORD)
         _import(session, YEAR, CATALOGUE)
         store = FileStore(app.config["EVIDENCE_DIR"])
-        measure = services.save_measure(session, admin, YEAR, {
-            "title": "มาตรการการใช้ทรัพย์สินของทางราชการ", "indicators": ["i20", "o43"],
-            "activities": "ยืมและคืนผ่านระบบ", "responsible": "งานพัสดุ", "outcome": "ครบถ้วน",
-            "figures": ["lending.requests"]})
+        measure = services.save_measure(
+            session,
+            admin,
+            YEAR,
+            {
+                "title": "มาตรการการใช้ทรัพย์สินของทางราชการ",
+                "indicators": ["i20", "o43"],
+                "activities": "ยืมและคืนผ่านระบบ",
+                "responsible": "งานพัสดุ",
+                "outcome": "ครบถ้วน",
+                "figures": ["lending.requests"],
+            },
+        )
 
         def upload(title: str, codes: list[str], public: bool, measure_id: int | None = None) -> int:
-            item = services.upload_evidence(session, admin, store, pdf(), f"{unique('f')}.pdf", fiscal_year=YEAR,
-                                            title=title, indicators=codes, max_bytes=25 * MB, measure_id=measure_id)
+            item = services.upload_evidence(
+                session,
+                admin,
+                store,
+                pdf(),
+                f"{unique('f')}.pdf",
+                fiscal_year=YEAR,
+                title=title,
+                indicators=codes,
+                max_bytes=25 * MB,
+                measure_id=measure_id,
+            )
             if public:
                 item = services.set_visibility(session, admin, item.id, True)
             return item.id
 
-        ids = {"photo": upload("ภาพการส่งมอบพัสดุ", ["i20"], True, measure.id),
-               "register": upload("ทะเบียนคุมการยืม", ["i20"], False, measure.id),
-               "o12": upload("ประกาศเผยแพร่ข้อมูล", ["o12", "o2"], True),
-               "o2": upload("รายงานการเผยแพร่", ["o2"], True)}
-        built = reports.build(session, YEAR, engine=db.engine, config=app.config, lang="th",
-                              chain_intact=lambda: True)
+        ids = {
+            "photo": upload("ภาพการส่งมอบพัสดุ", ["i20"], True, measure.id),
+            "register": upload("ทะเบียนคุมการยืม", ["i20"], False, measure.id),
+            "o12": upload("ประกาศเผยแพร่ข้อมูล", ["o12", "o2"], True),
+            "o2": upload("รายงานการเผยแพร่", ["o2"], True),
+        }
+        built = reports.build(session, YEAR, engine=db.engine, config=app.config, lang="th", chain_intact=lambda: True)
         built.settings = {**built.settings, **SIGNERS}
         tokens = {k: session.get(EvidenceItem, v).public_token for k, v in ids.items()}
         admin_id = admin.id
@@ -101,6 +127,7 @@ def _printed(url: str, pages: list[str]) -> bool:
     """Whether a URL is printed on the pages. It wraps in the narrow column, and where it breaks at a "-" or
     "_" of its random token a text extractor reads that character as a hyphenation: it drops it, or gives
     U+0002 in its place. So compare the letters and digits only, in order."""
+
     def letters(text: str) -> str:
         return re.sub(r"[^A-Za-z0-9]", "", text)
 
@@ -109,11 +136,14 @@ def _printed(url: str, pages: list[str]) -> bool:
 
 # --- the measure rows and their evidence -------------------------------------------------------------------
 
+
 def test_each_measure_row_lists_its_evidence_with_its_public_link_or_internal(year_2693):
     built, links = year_2693["report"], year_2693["links"]
     (row,) = built.measures
     assert [(e.title, e.codes, e.url) for e in row.evidence] == [
-        ("ภาพการส่งมอบพัสดุ", ("i20",), links["photo"]), ("ทะเบียนคุมการยืม", ("i20",), "")]
+        ("ภาพการส่งมอบพัสดุ", ("i20",), links["photo"]),
+        ("ทะเบียนคุมการยืม", ("i20",), ""),
+    ]
     outcome = reports.document_model(built).rows[0][3]
     at = outcome.index("หลักฐาน:")
     assert outcome[at:] == ["หลักฐาน:", "- ภาพการส่งมอบพัสดุ", links["photo"], "- ทะเบียนคุมการยืม (ภายใน ไม่เผยแพร่)"]
@@ -125,10 +155,21 @@ def test_each_measure_row_lists_its_evidence_with_its_public_link_or_internal(ye
     assert [i["code"] for i in measure["indicators"]] == ["i20", "o43"]
     assert measure["figures"] == [{"key": "lending.requests", "value": 0}]
     assert measure["evidence"] == [
-        {"id": year_2693["ids"]["photo"], "title": "ภาพการส่งมอบพัสดุ", "codes": ["i20"], "url": links["photo"],
-         "visibility": "public"},
-        {"id": year_2693["ids"]["register"], "title": "ทะเบียนคุมการยืม", "codes": ["i20"], "url": None,
-         "visibility": "internal"}]
+        {
+            "id": year_2693["ids"]["photo"],
+            "title": "ภาพการส่งมอบพัสดุ",
+            "codes": ["i20"],
+            "url": links["photo"],
+            "visibility": "public",
+        },
+        {
+            "id": year_2693["ids"]["register"],
+            "title": "ทะเบียนคุมการยืม",
+            "codes": ["i20"],
+            "url": None,
+            "visibility": "internal",
+        },
+    ]
 
 
 def test_the_report_page_links_the_evidence_and_offers_the_links_export(client, admin, year_2693):
@@ -142,14 +183,22 @@ def test_the_report_page_links_the_evidence_and_offers_the_links_export(client, 
 
 # --- PDF and DOCX: links, the signature block, the closing kept together --------------------------------
 
+
 def test_the_pdf_prints_the_links_and_ends_with_the_chain_date_and_signatures_on_one_page(year_2693):
     pages = _pages(reports.render_pdf(year_2693["report"]))
     everything = _squash("".join(pages))
     assert _printed(year_2693["links"]["photo"], pages)
     assert _squash("ทะเบียนคุมการยืม (ภายใน ไม่เผยแพร่)") in everything
     last = _squash(pages[-1])
-    for words in ("ความถูกต้องของบันทึกการตรวจสอบ", "จัดทำรายงานเมื่อ", "ผู้รายงาน", "(นายรายงาน ครบถ้วน)",
-                  "ตำแหน่งปลัดองค์การบริหารส่วนตำบล", "ผู้รับรอง", "(นายรับรอง ถูกต้อง)"):
+    for words in (
+        "ความถูกต้องของบันทึกการตรวจสอบ",
+        "จัดทำรายงานเมื่อ",
+        "ผู้รายงาน",
+        "(นายรายงาน ครบถ้วน)",
+        "ตำแหน่งปลัดองค์การบริหารส่วนตำบล",
+        "ผู้รับรอง",
+        "(นายรับรอง ถูกต้อง)",
+    ):
         assert _squash(words) in last, words
     for page in pages[:-1]:
         assert "จัดทำรายงานเมื่อ" not in page and "ผู้รับรอง" not in page
@@ -165,8 +214,9 @@ def test_the_docx_embeds_sarabun_numbers_its_pages_and_links_the_evidence(year_2
     assert "odttf" in archive.read("[Content_Types].xml").decode()
     rels = archive.read("word/_rels/fontTable.xml.rels").decode()
     key, rid = re.search(r'<w:embedRegular r:id="([^"]+)" w:fontKey="(\{[0-9A-F-]+\})"', table).group(2, 1)
-    target = re.search(rf'Id="{rid}"[^>]*Target="([^"]+)"', rels) or re.search(rf'Target="([^"]+)"[^>]*Id="{rid}"',
-                                                                                 rels)
+    target = re.search(rf'Id="{rid}"[^>]*Target="([^"]+)"', rels) or re.search(
+        rf'Target="([^"]+)"[^>]*Id="{rid}"', rels
+    )
     font = archive.read("word/" + target.group(1))
     assert font != FONT_REGULAR.read_bytes() and obfuscate(font, key) == FONT_REGULAR.read_bytes()
     assert "w:embedBold" in table
@@ -180,12 +230,13 @@ def test_the_docx_embeds_sarabun_numbers_its_pages_and_links_the_evidence(year_2
     texts = [c.text for c in signatures.rows[0].cells]
     assert "(นายรายงาน ครบถ้วน)" in texts[0] and "ผู้รายงาน" in texts[0]
     assert "(นายรับรอง ถูกต้อง)" in texts[1] and "นายกองค์การบริหารส่วนตำบล" in texts[1]
-    assert 'w:cantSplit' in signatures.rows[0]._tr.xml
+    assert "w:cantSplit" in signatures.rows[0]._tr.xml
     made = next(p for p in document.paragraphs if p.text.startswith("จัดทำรายงานเมื่อ"))
     assert made.paragraph_format.keep_with_next
 
 
 # --- XLSX print setup ---------------------------------------------------------------------------------------
+
 
 def test_every_sheet_of_the_xlsx_prints_fitted_to_the_width_with_its_header_and_no_literal_true(year_2693):
     wb = load_workbook(io.BytesIO(reports.render_xlsx(year_2693["report"])))
@@ -207,6 +258,7 @@ def test_every_sheet_of_the_xlsx_prints_fitted_to_the_width_with_its_header_and_
 
 # --- the export of public links --------------------------------------------------------------------------
 
+
 def test_the_links_export_lists_every_public_link_by_catalogue_item_in_natural_order(client, admin, year_2693):
     sign_in(client, admin)
     links = year_2693["links"]
@@ -219,10 +271,13 @@ def test_the_links_export_lists_every_public_link_by_catalogue_item_in_natural_o
     assert rows[0] == ["รหัส", "เครื่องมือ", "ข้อการประเมิน", "หลักฐาน", "ลิงก์ (URL)", "วันที่เผยแพร่"]
     body = [(r[0], r[3], r[4]) for r in rows[1:]]
     none = "ยังไม่มีหลักฐานที่เผยแพร่"
-    assert body == [("i20", "ภาพการส่งมอบพัสดุ", links["photo"]),
-                    ("o2", "ประกาศเผยแพร่ข้อมูล", links["o12"]), ("o2", "รายงานการเผยแพร่", links["o2"]),
-                    ("o12", "ประกาศเผยแพร่ข้อมูล", links["o12"]),
-                    ("o43", none, "")], "internal items never; an OIT item without links still has its line"
+    assert body == [
+        ("i20", "ภาพการส่งมอบพัสดุ", links["photo"]),
+        ("o2", "ประกาศเผยแพร่ข้อมูล", links["o12"]),
+        ("o2", "รายงานการเผยแพร่", links["o2"]),
+        ("o12", "ประกาศเผยแพร่ข้อมูล", links["o12"]),
+        ("o43", none, ""),
+    ], "internal items never; an OIT item without links still has its line"
     assert all(r[5] for r in rows[1:] if r[4]), "each link with its B.E. publication date"
 
     resp = client.get(f"/report/links?year={YEAR}&format=xlsx&lang=th")
@@ -244,8 +299,11 @@ def test_a_published_report_is_a_link_of_the_measures_report_item_in_the_export(
         db.session.remove()
     sign_in(client, admin)
     assert client.post(f"/report/publish?year={year}").status_code == 302
-    rows = list(csv.reader(io.StringIO(client.get(f"/report/links?year={year}&format=csv&lang=th").get_data()
-                                       .decode("utf-8-sig"))))[1:]
+    rows = list(
+        csv.reader(
+            io.StringIO(client.get(f"/report/links?year={year}&format=csv&lang=th").get_data().decode("utf-8-sig"))
+        )
+    )[1:]
     assert [(r[0], r[3][:28]) for r in rows] == [("o9", "รายงานผลการดำเนินการตามมาตรก")], "i20: no link, no line"
     assert rows[0][4].startswith("http://kp.test/public/e/")
     published = client.get(rows[0][4].removeprefix("http://kp.test"))
@@ -254,6 +312,7 @@ def test_a_published_report_is_a_link_of_the_measures_report_item_in_the_export(
 
 
 # --- the signature block in the settings --------------------------------------------------------------
+
 
 def test_the_admin_sets_who_reports_and_who_certifies_and_the_report_takes_them(app, client, admin):
     with app.app_context():
@@ -265,8 +324,11 @@ def test_the_admin_sets_who_reports_and_who_certifies_and_the_report_takes_them(
         for name in SIGNERS:
             assert f'name="{name}"' in page, name
         with app.app_context():
-            form = {k: ("y" if v is True else v) for k, v in core_services.get_settings(db.session).items()
-                    if v is not False}
+            form = {
+                k: ("y" if v is True else v)
+                for k, v in core_services.get_settings(db.session).items()
+                if v is not False
+            }
             db.session.remove()
         resp = client.post("/admin/settings", data={**form, **SIGNERS})
         assert resp.status_code == 302
@@ -275,7 +337,8 @@ def test_the_admin_sets_who_reports_and_who_certifies_and_the_report_takes_them(
             db.session.remove()
         assert submission.signers(settings) == [
             submission.Signer("ผู้รายงาน", "นายรายงาน ครบถ้วน", "ปลัดองค์การบริหารส่วนตำบล"),
-            submission.Signer("ผู้รับรอง", "นายรับรอง ถูกต้อง", "นายกองค์การบริหารส่วนตำบล")]
+            submission.Signer("ผู้รับรอง", "นายรับรอง ถูกต้อง", "นายกองค์การบริหารส่วนตำบล"),
+        ]
         assert "นายรายงาน ครบถ้วน" in client.get("/admin/settings").get_data(as_text=True)
     finally:
         with app.app_context():
@@ -285,14 +348,17 @@ def test_the_admin_sets_who_reports_and_who_certifies_and_the_report_takes_them(
 
 # --- LibreOffice -------------------------------------------------------------------------------------
 
+
 def _fontconfig_with_sarabun(directory) -> dict[str, str]:
     """The environment for soffice: a profile of its own, and fontconfig seeing Sarabun's folder besides the
     system's fonts (an XLSX names fonts without carrying them; a CI machine may have no Thai font)."""
     conf = directory / "fonts.conf"
-    conf.write_text('<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
-                    '<include ignore_missing="yes">/etc/fonts/fonts.conf</include>'
-                    f"<dir>{FONT_REGULAR.parent}</dir><cachedir>{directory / 'fc-cache'}</cachedir></fontconfig>",
-                    encoding="utf-8")
+    conf.write_text(
+        '<?xml version="1.0"?><!DOCTYPE fontconfig SYSTEM "fonts.dtd"><fontconfig>'
+        '<include ignore_missing="yes">/etc/fonts/fonts.conf</include>'
+        f"<dir>{FONT_REGULAR.parent}</dir><cachedir>{directory / 'fc-cache'}</cachedir></fontconfig>",
+        encoding="utf-8",
+    )
     return {**os.environ, "FONTCONFIG_FILE": str(conf), "HOME": str(directory)}
 
 
@@ -319,9 +385,23 @@ def test_libreoffice_opens_the_report_files_and_they_render_in_sarabun(year_2693
         source.write_bytes(reports.render(built, fmt)[0])
         target = tmp_path / "out" / fmt
         run = subprocess.run(
-            [soffice, f"-env:UserInstallation=file://{tmp_path / 'profile'}", "--headless", "--norestore",
-             "--convert-to", "pdf", "--outdir", str(target), str(source)],
-            capture_output=True, text=True, timeout=240, env=env, check=False)
+            [
+                soffice,
+                f"-env:UserInstallation=file://{tmp_path / 'profile'}",
+                "--headless",
+                "--norestore",
+                "--convert-to",
+                "pdf",
+                "--outdir",
+                str(target),
+                str(source),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=240,
+            env=env,
+            check=False,
+        )
         assert run.returncode == 0 and (target / "report.pdf").exists(), (fmt, run.stdout, run.stderr)
         data = (target / "report.pdf").read_bytes()
         assert b"Sarabun" in data, f"{fmt}: drawn in Sarabun"

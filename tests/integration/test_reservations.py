@@ -34,8 +34,9 @@ def story(session, people, make_asset):
     tent = make_asset(name="เต็นท์ผ้าใบ 4x8 ม.", category="เต็นท์", price=Decimal("12500.00"))
     chairs = [make_asset(name="เก้าอี้พลาสติก") for _ in range(2)]
     people.make("head", "officer", "officer2")  # in office before the request, so each is notified
-    a = ask(session, people.borrower, [tent, *chairs], off_premises=True, place="วัดบ้านหนองบัว",
-            purpose="งานบุญประจำปีของหมู่บ้าน")
+    a = ask(
+        session, people.borrower, [tent, *chairs], off_premises=True, place="วัดบ้านหนองบัว", purpose="งานบุญประจำปีของหมู่บ้าน"
+    )
     return {"tent": tent, "chairs": chairs, "a": a}
 
 
@@ -84,14 +85,19 @@ def test_the_officer_approves_b_without_the_chair_a_holds_and_the_borrower_reads
     chair_item = next(i for i in b_loan.items if i.asset_id == story["chairs"][0].id)
     reason = "เก้าอี้ถูกจองให้คำขอ " + fresh_loan(session, story["a"]).ref
 
-    workflow.approve_loan(session, people.officer2, b, now=NOW + timedelta(minutes=5),
-                          drop_item_ids=[chair_item.id], drop_reason=reason)
+    workflow.approve_loan(
+        session, people.officer2, b, now=NOW + timedelta(minutes=5), drop_item_ids=[chair_item.id], drop_reason=reason
+    )
 
     loan = fresh_loan(session, b)
     assert loan.status == APPROVED and [i.asset_id for i in loan.items] == [mic]
     (drop,) = session.scalars(select(LoanDrop).where(LoanDrop.loan_id == b))
-    assert (drop.asset_id, drop.stage, drop.reason, drop.dropped_by_id) == \
-        (story["chairs"][0].id, "officer", reason, people.officer2.id)
+    assert (drop.asset_id, drop.stage, drop.reason, drop.dropped_by_id) == (
+        story["chairs"][0].id,
+        "officer",
+        reason,
+        people.officer2.id,
+    )
     (entry,) = entries(session, "loan", b, "loan.approved")
     data = json.loads(entry.data)
     assert data["drop_reason"] == reason
@@ -112,9 +118,21 @@ def _extra_item(session, loan_id: int) -> int:
 
     begin_write(session)
     mic = Asset(tag=unique_tag(session), status="available", status_note="")
-    mic.apply({"asset_number": unique("901-69-"), "name": "ไมโครโฟนไร้สาย", "category": "เครื่องเสียง",
-               "brand": "", "model": "", "serial_number": "", "acquired_on": None, "price": Decimal("2500"),
-               "location": "ห้องเก็บของ", "department": "สำนักปลัด", "lendable": True})
+    mic.apply(
+        {
+            "asset_number": unique("901-69-"),
+            "name": "ไมโครโฟนไร้สาย",
+            "category": "เครื่องเสียง",
+            "brand": "",
+            "model": "",
+            "serial_number": "",
+            "acquired_on": None,
+            "price": Decimal("2500"),
+            "location": "ห้องเก็บของ",
+            "department": "สำนักปลัด",
+            "lendable": True,
+        }
+    )
     session.add(mic)
     session.flush()
     session.add(LoanItem(loan_id=loan_id, asset_id=mic.id, value=mic.price))
@@ -127,8 +145,14 @@ def test_the_head_approves_a_without_the_tent_and_the_audit_entry_says_what_and_
     workflow.approve_loan(session, people.officer, story["a"], now=NOW)
     tent_item = next(i for i in fresh_loan(session, story["a"]).items if i.asset_id == story["tent"].id)
 
-    workflow.approve_loan(session, people.head, story["a"], now=NOW + timedelta(hours=1),
-                          drop_item_ids=[tent_item.id], drop_reason="เต็นท์ต้องใช้ในงานของ อบต. วันเดียวกัน")
+    workflow.approve_loan(
+        session,
+        people.head,
+        story["a"],
+        now=NOW + timedelta(hours=1),
+        drop_item_ids=[tent_item.id],
+        drop_reason="เต็นท์ต้องใช้ในงานของ อบต. วันเดียวกัน",
+    )
 
     loan = fresh_loan(session, story["a"])
     assert loan.status == APPROVED and {i.asset_id for i in loan.items} == {c.id for c in story["chairs"]}
@@ -146,8 +170,9 @@ def test_the_head_approves_a_without_the_tent_and_the_audit_entry_says_what_and_
 def test_an_officers_partial_first_approval_tells_the_borrower_before_the_head_decides(session, people, story):
     chair_item = next(i for i in fresh_loan(session, story["a"]).items if i.asset_id == story["chairs"][1].id)
 
-    workflow.approve_loan(session, people.officer, story["a"], now=NOW, drop_item_ids=[chair_item.id],
-                          drop_reason="เก้าอี้ตัวนี้ชำรุด")
+    workflow.approve_loan(
+        session, people.officer, story["a"], now=NOW, drop_item_ids=[chair_item.id], drop_reason="เก้าอี้ตัวนี้ชำรุด"
+    )
 
     loan = fresh_loan(session, story["a"])
     assert loan.waiting_for_head and len(loan.items) == 2
@@ -156,15 +181,19 @@ def test_an_officers_partial_first_approval_tells_the_borrower_before_the_head_d
     assert json.loads(entry.data)["drop_reason"] == "เก้าอี้ตัวนี้ชำรุด"
 
 
-@pytest.mark.parametrize("drop, reason, message", [
-    ("all", "เหตุผล", "Keep at least one item"),
-    ("one", "  ", "Give the reason for leaving items out"),
-    ("other", "เหตุผล", "not part of this loan"),
-])
+@pytest.mark.parametrize(
+    "drop, reason, message",
+    [
+        ("all", "เหตุผล", "Keep at least one item"),
+        ("one", "  ", "Give the reason for leaving items out"),
+        ("other", "เหตุผล", "not part of this loan"),
+    ],
+)
 def test_a_partial_approval_that_drops_everything_has_no_reason_or_foreign_items_is_refused(
-        session, people, story, drop, reason, message):
+    session, people, story, drop, reason, message
+):
     items = fresh_loan(session, story["a"]).items
-    ids = {"all": [i.id for i in items], "one": [items[0].id], "other": [10 ** 8]}[drop]
+    ids = {"all": [i.id for i in items], "one": [items[0].id], "other": [10**8]}[drop]
 
     with pytest.raises(DomainError, match=message):
         workflow.approve_loan(session, people.officer, story["a"], now=NOW, drop_item_ids=ids, drop_reason=reason)

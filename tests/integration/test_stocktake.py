@@ -69,9 +69,7 @@ def test_a_supply_officer_cannot_sit_on_the_committee(session, people, make_asse
     assert "supply officer" in err.value.message
     assert (
         session.execute(
-            select(func.count())
-            .select_from(st.StocktakeRound)
-            .where(st.StocktakeRound.scope_department == dept)
+            select(func.count()).select_from(st.StocktakeRound).where(st.StocktakeRound.scope_department == dept)
         ).scalar_one()
         == 0
     )
@@ -80,9 +78,7 @@ def test_a_supply_officer_cannot_sit_on_the_committee(session, people, make_asse
 @pytest.mark.parametrize("who", ["admin", "officer", "member"])
 def test_only_the_head_opens_a_round(session, people, who):
     with pytest.raises(Forbidden):
-        st.open_round(
-            session, _user(session, people[who]), fiscal_year=2569, committee=[people["member"].id]
-        )
+        st.open_round(session, _user(session, people[who]), fiscal_year=2569, committee=[people["member"].id])
 
 
 def test_only_committee_members_record_and_only_once(app, session, people, make_asset):
@@ -245,9 +241,7 @@ def test_a_round_of_over_5000_assets_reconciles(app, session, people, make_asset
         .where(AuditEntry.action == "incident.opened", AuditEntry.data.contains(f'"round_id":{rnd.id}'))
     ).scalar_one() in (14, 0)  # the data is JSON text; its spacing is the writer's
     # the report, filed as evidence for i24
-    item = session.execute(
-        select(EvidenceItem).where(EvidenceItem.source == f"stocktake:{rnd.id}")
-    ).scalar_one()
+    item = session.execute(select(EvidenceItem).where(EvidenceItem.source == f"stocktake:{rnd.id}")).scalar_one()
     assert item.fiscal_year == 2569
     assert {c.code for c in item.codes} == {"i24"}
     assert _store(app).read(item.sha256).startswith(b"%PDF")
@@ -277,9 +271,7 @@ def test_closing_a_round_files_the_report_and_feeds_the_figures(app, session, pe
     assert after["not_found_in_stocktake"] - before["not_found_in_stocktake"] == 2
     codes = (
         session.execute(
-            select(EvidenceIndicator.code)
-            .join(EvidenceItem)
-            .where(EvidenceItem.source == f"stocktake:{rnd.id}")
+            select(EvidenceIndicator.code).join(EvidenceItem).where(EvidenceItem.source == f"stocktake:{rnd.id}")
         )
         .scalars()
         .all()
@@ -288,9 +280,7 @@ def test_closing_a_round_files_the_report_and_feeds_the_figures(app, session, pe
     pdf = round_pdf(session, session.get(st.StocktakeRound, rnd.id))
     assert pdf.startswith(b"%PDF")
     closed = session.execute(
-        select(AuditEntry).where(
-            AuditEntry.action == "stocktake.closed", AuditEntry.subject_id == str(rnd.id)
-        )
+        select(AuditEntry).where(AuditEntry.action == "stocktake.closed", AuditEntry.subject_id == str(rnd.id))
     ).scalar_one()
     assert closed.actor == people["chief"].username
 
@@ -337,9 +327,7 @@ def test_scanning_pages_answer_members_and_refuse_others(app, client, session, p
     login_as(people["member"])
     page = client.get(f"/t/{asset.tag}", follow_redirects=True).get_data(as_text=True)
     assert f"/stocktake/{rid}/assets/{asset.id}/found" in page
-    resp = client.post(
-        f"/stocktake/{rid}/assets/{asset.id}/found", data={"condition": "good", "location": "ห้อง 3"}
-    )
+    resp = client.post(f"/stocktake/{rid}/assets/{asset.id}/found", data={"condition": "good", "location": "ห้อง 3"})
     assert resp.status_code == 302
     again = client.post(
         f"/stocktake/{rid}/assets/{asset.id}/found",
@@ -378,16 +366,13 @@ def test_the_head_opens_a_round_through_the_form_and_a_supply_officer_on_its_com
         data={"fiscal_year": 2569, "department": dept, "location": "", "committee": [people["member"].id]},
     )
     assert resp.status_code == 302
-    rnd = session.execute(
-        select(st.StocktakeRound).where(st.StocktakeRound.scope_department == dept)
-    ).scalar_one()
+    rnd = session.execute(select(st.StocktakeRound).where(st.StocktakeRound.scope_department == dept)).scalar_one()
     assert rnd.total == 1 and rnd.member_ids() == {people["member"].id}
     assert client.post(f"/stocktake/{rnd.id}/close").status_code == 302
     assert session.get(st.StocktakeRound, rnd.id, populate_existing=True).status == st.CLOSED
 
 
-def test_an_asset_acquired_after_the_cut_off_day_is_neither_expected_nor_not_found(app, session, people,
-                                                                                    make_asset):
+def test_an_asset_acquired_after_the_cut_off_day_is_neither_expected_nor_not_found(app, session, people, make_asset):
     """A round "as at 30 September 2568" counts what was on the register that day."""
     dept = unique("dept")
     cut_off = fiscal_year_bounds(2568)[1]
@@ -404,5 +389,6 @@ def test_an_asset_acquired_after_the_cut_off_day_is_neither_expected_nor_not_fou
     assert (recon.total, recon.not_found) == (2, 2)
     assert st.entry_of(session, rnd.id, after.id) is None  # not reported not found
     not_found = session.execute(
-        select(func.count()).select_from(Incident).where(Incident.asset_id == after.id)).scalar_one()
+        select(func.count()).select_from(Incident).where(Incident.asset_id == after.id)
+    ).scalar_one()
     assert not_found == 0

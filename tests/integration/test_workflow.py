@@ -57,11 +57,17 @@ def utc(value: datetime | None) -> datetime | None:
 
 # --- helpers ---------------------------------------------------------------------------------------
 
+
 class People:
     """Fresh people for one test, each made when first named (a password hash costs real time)."""
 
-    ROLES = {"borrower": ["staff"], "officer": ["supply_officer"], "officer2": ["supply_officer"],
-             "head": ["head"], "head2": ["head"]}
+    ROLES = {
+        "borrower": ["staff"],
+        "officer": ["supply_officer"],
+        "officer2": ["supply_officer"],
+        "head": ["head"],
+        "head2": ["head"],
+    }
 
     def __init__(self, make_user):
         self._make, self._made = make_user, {}
@@ -86,11 +92,30 @@ def people(make_user):
     return People(make_user)
 
 
-def ask(session, borrower, assets, *, start=START, due=DUE, off_premises=False, now=NOW,
-        purpose="ใช้จัดประชุมประชาคมหมู่บ้าน", place="ศาลาประชาคม หมู่ 3") -> int:
+def ask(
+    session,
+    borrower,
+    assets,
+    *,
+    start=START,
+    due=DUE,
+    off_premises=False,
+    now=NOW,
+    purpose="ใช้จัดประชุมประชาคมหมู่บ้าน",
+    place="ศาลาประชาคม หมู่ 3",
+) -> int:
     """A request for these assets; returns the loan id."""
-    loan = workflow.request_loan(session, borrower, [a.id for a in assets], purpose=purpose, place=place,
-                                 off_premises=off_premises, start_on=start, due_on=due, now=now)
+    loan = workflow.request_loan(
+        session,
+        borrower,
+        [a.id for a in assets],
+        purpose=purpose,
+        place=place,
+        off_premises=off_premises,
+        start_on=start,
+        due_on=due,
+        now=now,
+    )
     return loan.id
 
 
@@ -120,8 +145,7 @@ def fresh_asset(session, asset_id: int) -> Asset:
 
 def entries(session, subject_type: str, subject_id: int, action: str | None = None) -> list[AuditEntry]:
     session.rollback()
-    stmt = select(AuditEntry).where(AuditEntry.subject_type == subject_type,
-                                    AuditEntry.subject_id == str(subject_id))
+    stmt = select(AuditEntry).where(AuditEntry.subject_type == subject_type, AuditEntry.subject_id == str(subject_id))
     if action:
         stmt = stmt.where(AuditEntry.action == action)
     return list(session.scalars(stmt.order_by(AuditEntry.seq)))
@@ -163,6 +187,7 @@ def threshold(session) -> Decimal:
 
 # --- the request -----------------------------------------------------------------------------------
 
+
 def test_a_request_is_recorded_with_its_items_their_value_and_an_audit_entry(session, people, make_asset):
     chair, tent = make_asset(price=Decimal("350.00")), make_asset(name="เต็นท์", price=Decimal("4500.00"))
     officer = people.officer  # on the staff before the request comes in
@@ -175,7 +200,8 @@ def test_a_request_is_recorded_with_its_items_their_value_and_an_audit_entry(ses
     assert loan.ref == f"2574/{loan.id:05d}"  # 2 March 2031 falls in FY2574
     assert loan.needs_head is False
     assert sorted((i.asset_id, i.value, i.condition) for i in loan.items) == sorted(
-        [(chair.id, Decimal("350.00"), None), (tent.id, Decimal("4500.00"), None)])
+        [(chair.id, Decimal("350.00"), None), (tent.id, Decimal("4500.00"), None)]
+    )
     (requested,) = entries(session, "loan", loan_id, "loan.requested")
     assert requested.actor == people.borrower.username
     assert sorted(json.loads(requested.data)["after"]["assets"]) == sorted([chair.id, tent.id])
@@ -184,16 +210,20 @@ def test_a_request_is_recorded_with_its_items_their_value_and_an_audit_entry(ses
     assert fresh_asset(session, chair.id).status == "available"  # a request holds nothing yet
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"assets": []}, "Choose at least one item"),
-    ({"purpose": "   "}, "official purpose"),
-    ({"place": ""}, "where the items will be used"),
-    ({"start": date(2031, 3, 1)}, "cannot start in the past"),
-    ({"start": date(2031, 3, 10), "due": date(2031, 3, 9)}, "return date is before the start date"),
-    ({"due": START + timedelta(days=MAX_LOAN_DAYS + 1)}, f"at most {MAX_LOAN_DAYS} days"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"assets": []}, "Choose at least one item"),
+        ({"purpose": "   "}, "official purpose"),
+        ({"place": ""}, "where the items will be used"),
+        ({"start": date(2031, 3, 1)}, "cannot start in the past"),
+        ({"start": date(2031, 3, 10), "due": date(2031, 3, 9)}, "return date is before the start date"),
+        ({"due": START + timedelta(days=MAX_LOAN_DAYS + 1)}, f"at most {MAX_LOAN_DAYS} days"),
+    ],
+)
 def test_an_incomplete_or_impossible_request_is_refused_and_nothing_is_recorded(
-        session, people, make_asset, change, message):
+    session, people, make_asset, change, message
+):
     asset = make_asset()
     people.make("borrower")  # before counting the audit entries
     before = audit_count(session)
@@ -218,12 +248,15 @@ def test_a_loan_may_start_today_in_bangkok_although_it_is_still_yesterday_in_utc
     assert fresh_loan(session, loan_id).start_on == date(2031, 3, 5)
 
 
-@pytest.mark.parametrize("fields, status", [
-    ({"lendable": False}, "available"),
-    ({}, "in_repair"),
-    ({}, "lost"),
-    ({}, "disposed"),
-])
+@pytest.mark.parametrize(
+    "fields, status",
+    [
+        ({"lendable": False}, "available"),
+        ({}, "in_repair"),
+        ({}, "lost"),
+        ({}, "disposed"),
+    ],
+)
 def test_an_asset_that_cannot_be_lent_is_refused_by_number(session, people, make_asset, fields, status):
     good, bad = make_asset(), make_asset(status=status, **fields)
     people.make("borrower")  # before counting the audit entries
@@ -240,8 +273,17 @@ def test_an_asset_that_cannot_be_lent_is_refused_by_number(session, people, make
 def test_a_request_naming_an_asset_that_does_not_exist_is_not_found(session, people, make_asset):
     asset = make_asset()
     with pytest.raises(NotFound, match="does not exist"):
-        workflow.request_loan(session, people.borrower, [asset.id, 987_654_321], purpose="ประชุม",
-                              place="ศาลา", off_premises=False, start_on=START, due_on=DUE, now=NOW)
+        workflow.request_loan(
+            session,
+            people.borrower,
+            [asset.id, 987_654_321],
+            purpose="ประชุม",
+            place="ศาลา",
+            off_premises=False,
+            start_on=START,
+            due_on=DUE,
+            now=NOW,
+        )
     assert loans_of(session, people.borrower) == []
 
 
@@ -254,8 +296,8 @@ def test_someone_without_the_right_to_borrow_cannot_request(session, make_user, 
 
 # --- the head's second approval --------------------------------------------------------------------
 
-def test_an_item_priced_at_the_threshold_needs_the_head_and_one_just_below_does_not(
-        session, people, make_asset):
+
+def test_an_item_priced_at_the_threshold_needs_the_head_and_one_just_below_does_not(session, people, make_asset):
     limit = threshold(session)
     assert limit == Decimal("10000.00")  # the default policy
     at_limit = ask(session, people.borrower, [make_asset(price=limit)])
@@ -311,8 +353,7 @@ def test_the_head_cannot_give_the_first_approval(session, people, make_asset):
     assert actions(session, loan_id) == ["loan.requested"]
 
 
-def test_one_person_who_is_officer_and_head_cannot_give_both_approvals(
-        session, people, make_user, make_asset):
+def test_one_person_who_is_officer_and_head_cannot_give_both_approvals(session, people, make_user, make_asset):
     both = make_user(roles=["supply_officer", "head"])
     loan_id = ask(session, people.borrower, [make_asset()], off_premises=True)
     workflow.approve_loan(session, both, loan_id, now=NOW)
@@ -327,6 +368,7 @@ def test_one_person_who_is_officer_and_head_cannot_give_both_approvals(
 
 # --- who may decide, hand over and receive ---------------------------------------------------------
 
+
 def test_an_ordinary_request_is_approved_by_one_officer(session, people, make_asset):
     loan_id = ask(session, people.borrower, [make_asset()])
 
@@ -334,10 +376,16 @@ def test_an_ordinary_request_is_approved_by_one_officer(session, people, make_as
 
     loan = fresh_loan(session, loan_id)
     assert (loan.status, loan.officer_id, loan.decided_by_id, utc(loan.decided_at)) == (
-        APPROVED, people.officer.id, people.officer.id, NOW)
+        APPROVED,
+        people.officer.id,
+        people.officer.id,
+        NOW,
+    )
     (entry,) = entries(session, "loan", loan_id, "loan.approved")
-    assert json.loads(entry.data) == {"before": {"status": REQUESTED, "officer_id": None},
-                                      "after": {"status": APPROVED, "officer_id": people.officer.id}}
+    assert json.loads(entry.data) == {
+        "before": {"status": REQUESTED, "officer_id": None},
+        "after": {"status": APPROVED, "officer_id": people.officer.id},
+    }
     assert len(notes(session, people.borrower, "approved", loan_id)) == 1
 
 
@@ -356,8 +404,7 @@ def test_only_a_supply_officer_may_approve_or_reject_a_request(session, people, 
     assert audit_count(session) == before
 
 
-def test_an_officer_who_borrows_is_approved_handed_over_and_received_by_another_officer(
-        session, people, make_asset):
+def test_an_officer_who_borrows_is_approved_handed_over_and_received_by_another_officer(session, people, make_asset):
     me, colleague = people.officer, people.officer2
     asset = make_asset()
     loan_id = ask(session, me, [asset])
@@ -384,8 +431,7 @@ def test_an_officer_who_borrows_is_approved_handed_over_and_received_by_another_
     assert (loan.status, loan.officer_id, loan.checked_out_by_id) == (RETURNED, colleague.id, colleague.id)
     assert loan.items[0].received_by_id == colleague.id
     assert [e.actor for e in entries(session, "loan", loan_id)] == [me.username] + [colleague.username] * 3
-    assert actions(session, loan_id) == [
-        "loan.requested", "loan.approved", "loan.checked_out", "loan.returned"]
+    assert actions(session, loan_id) == ["loan.requested", "loan.approved", "loan.checked_out", "loan.returned"]
 
 
 def test_a_head_who_borrows_off_premises_needs_another_head(session, people, make_asset):
@@ -456,6 +502,7 @@ def test_an_unknown_loan_is_not_found(session, people):
 
 # --- cancel ----------------------------------------------------------------------------------------
 
+
 def test_the_borrower_cancels_an_approved_loan_and_its_asset_is_free_again(session, people, make_asset):
     asset = make_asset()
     loan_id = approved(session, people, [asset])
@@ -484,6 +531,7 @@ def test_nobody_but_the_borrower_cancels_and_nobody_cancels_after_hand_over(sess
 
 
 # --- availability ----------------------------------------------------------------------------------
+
 
 def test_overlapping_requests_are_both_accepted_and_the_first_approval_wins(session, people, make_asset):
     asset = make_asset()
@@ -582,6 +630,7 @@ def test_clashes_lists_the_loans_holding_an_asset(session, people, make_asset):
 
 # --- hand-over -------------------------------------------------------------------------------------
 
+
 def test_a_hand_over_puts_the_assets_on_loan_and_records_who_when_and_the_note(session, people, make_asset):
     tent, chair = make_asset(), make_asset()
     loan_id = approved(session, people, [tent, chair])
@@ -621,8 +670,9 @@ def test_handing_over_twice_or_before_approval_is_refused(session, people, make_
 def test_an_asset_that_went_to_repair_after_approval_is_not_handed_over(session, people, make_asset):
     asset = make_asset()
     loan_id = approved(session, people, [asset])
-    asset_services.change_status(session, people.officer, asset.id, fresh_asset(session, asset.id).version,
-                                 "in_repair", "จอแตก")
+    asset_services.change_status(
+        session, people.officer, asset.id, fresh_asset(session, asset.id).version, "in_repair", "จอแตก"
+    )
 
     with pytest.raises(Conflict, match=asset.asset_number):
         workflow.hand_over(session, people.officer, loan_id, now=at(START))
@@ -630,6 +680,7 @@ def test_an_asset_that_went_to_repair_after_approval_is_not_handed_over(session,
 
 
 # --- returns ---------------------------------------------------------------------------------------
+
 
 def test_a_partial_return_leaves_the_loan_checked_out_and_the_rest_out(session, people, make_asset):
     tent, chair = make_asset(), make_asset()
@@ -677,9 +728,13 @@ def test_receiving_an_item_twice_is_refused_and_changes_nothing(session, people,
     workflow.receive_items(session, people.officer, loan_id, [ItemReturn(items[chair.id], GOOD)], now=at(DUE))
 
     with pytest.raises(Conflict, match="already been received back"):
-        workflow.receive_items(session, people.officer2, loan_id,
-                               [ItemReturn(items[tent.id], GOOD), ItemReturn(items[chair.id], LOST, "หาย")],
-                               now=at(DUE))
+        workflow.receive_items(
+            session,
+            people.officer2,
+            loan_id,
+            [ItemReturn(items[tent.id], GOOD), ItemReturn(items[chair.id], LOST, "หาย")],
+            now=at(DUE),
+        )
 
     loan = fresh_loan(session, loan_id)
     assert {i.asset_id: i.condition for i in loan.items} == {chair.id: GOOD, tent.id: None}  # all or nothing
@@ -709,8 +764,7 @@ def test_a_damaged_item_goes_to_repair_with_a_case_at_its_value_when_borrowed(se
     asset_services.update_asset(session, people.officer, camera.id, stored.version, raw)
     assert fresh_asset(session, camera.id).price == Decimal("15500.00")
 
-    workflow.receive_items(session, people.officer, loan_id, [ItemReturn(item_id, DAMAGED, "เลนส์แตก")],
-                           now=at(DUE))
+    workflow.receive_items(session, people.officer, loan_id, [ItemReturn(item_id, DAMAGED, "เลนส์แตก")], now=at(DUE))
 
     assert fresh_asset(session, camera.id).status == "in_repair"
     (incident,) = session.scalars(select(Incident).where(Incident.loan_item_id == item_id))
@@ -728,16 +782,14 @@ def test_a_lost_item_marks_the_asset_lost_and_opens_a_case(session, people, make
     loan_id = handed_over(session, people, [asset])
     item_id = fresh_loan(session, loan_id).items[0].id
 
-    workflow.receive_items(session, people.officer, loan_id, [ItemReturn(item_id, LOST, "หายระหว่างงาน")],
-                           now=at(DUE))
+    workflow.receive_items(session, people.officer, loan_id, [ItemReturn(item_id, LOST, "หายระหว่างงาน")], now=at(DUE))
 
     assert fresh_asset(session, asset.id).status == "lost"
     (incident,) = session.scalars(select(Incident).where(Incident.loan_item_id == item_id))
     assert (incident.kind, incident.value) == (LOST, Decimal("2500.00"))
     assert len(entries(session, "incident", incident.id, "incident.opened")) == 1
     with pytest.raises(DomainError, match="cannot be lent"):
-        ask(session, people.borrower, [asset], now=at(DUE), start=DUE + timedelta(days=1),
-            due=DUE + timedelta(days=2))
+        ask(session, people.borrower, [asset], now=at(DUE), start=DUE + timedelta(days=1), due=DUE + timedelta(days=2))
 
 
 def test_a_damaged_item_without_a_note_is_refused_and_nothing_is_received(session, people, make_asset):
@@ -746,8 +798,7 @@ def test_a_damaged_item_without_a_note_is_refused_and_nothing_is_received(sessio
     item_id = fresh_loan(session, loan_id).items[0].id
 
     with pytest.raises(DomainError, match="describe the damage"):
-        workflow.receive_items(session, people.officer, loan_id, [ItemReturn(item_id, DAMAGED, "  ")],
-                               now=at(DUE))
+        workflow.receive_items(session, people.officer, loan_id, [ItemReturn(item_id, DAMAGED, "  ")], now=at(DUE))
 
     assert fresh_loan(session, loan_id).items[0].condition is None
     assert fresh_asset(session, asset.id).status == "on_loan"
@@ -757,13 +808,13 @@ def test_a_damaged_item_without_a_note_is_refused_and_nothing_is_received(sessio
 
 # --- incidents -------------------------------------------------------------------------------------
 
+
 def damaged_case(session, people, make_asset, condition=DAMAGED) -> tuple[int, int]:
     """(incident id, asset id) of a freshly damaged or lost item."""
     asset = make_asset(price=Decimal("8000.00"))
     loan_id = handed_over(session, people, [asset])
     item_id = fresh_loan(session, loan_id).items[0].id
-    workflow.receive_items(session, people.officer, loan_id, [ItemReturn(item_id, condition, "ชำรุด")],
-                           now=at(DUE))
+    workflow.receive_items(session, people.officer, loan_id, [ItemReturn(item_id, condition, "ชำรุด")], now=at(DUE))
     session.rollback()
     return session.scalar(select(Incident.id).where(Incident.loan_item_id == item_id)), asset.id
 
@@ -781,10 +832,12 @@ def test_the_same_document_attached_twice_to_a_case_is_one_document(session, peo
     store = FileStore(tmp_path)
     slip = b"%PDF-1.4\n% " + unique("slip").encode() + b"\n%%EOF\n"
 
-    first = workflow.attach_incident_document(session, people.officer, incident_id, slip, "ใบเสร็จ.pdf",
-                                              "ใบเสร็จค่าซ่อม", store, 10_000_000).id
-    again = workflow.attach_incident_document(session, people.officer2, incident_id, slip, "ใบเสร็จ.pdf",
-                                              "ใบเสร็จค่าซ่อม", store, 10_000_000).id  # a double submit
+    first = workflow.attach_incident_document(
+        session, people.officer, incident_id, slip, "ใบเสร็จ.pdf", "ใบเสร็จค่าซ่อม", store, 10_000_000
+    ).id
+    again = workflow.attach_incident_document(
+        session, people.officer2, incident_id, slip, "ใบเสร็จ.pdf", "ใบเสร็จค่าซ่อม", store, 10_000_000
+    ).id  # a double submit
 
     session.rollback()
     assert again == first
@@ -796,8 +849,9 @@ def test_the_same_document_attached_twice_to_a_case_is_one_document(session, peo
 def test_a_repair_at_the_borrowers_cost_ends_the_case_and_the_asset_is_available(session, people, make_asset):
     incident_id, asset_id = damaged_case(session, people, make_asset)
 
-    workflow.settle_incident(session, people.officer2, incident_id, "repaired", note="ซ่อมแล้ว ร้าน ก.",
-                             now=at(DUE + timedelta(days=5)))
+    workflow.settle_incident(
+        session, people.officer2, incident_id, "repaired", note="ซ่อมแล้ว ร้าน ก.", now=at(DUE + timedelta(days=5))
+    )
 
     incident = settled(session, incident_id)
     assert (incident.status, incident.resolution) == ("settled", "repaired")
@@ -814,8 +868,9 @@ def test_a_payment_of_the_value_ends_the_case_with_the_amount(session, people, m
         workflow.settle_incident(session, people.officer, incident_id, "paid", now=at(DUE))
     assert settled(session, incident_id).status == "open"
 
-    workflow.settle_incident(session, people.officer, incident_id, "paid", amount=Decimal("8000.00"),
-                             note="ใบเสร็จเลขที่ 12/2574", now=at(DUE))
+    workflow.settle_incident(
+        session, people.officer, incident_id, "paid", amount=Decimal("8000.00"), note="ใบเสร็จเลขที่ 12/2574", now=at(DUE)
+    )
 
     incident = settled(session, incident_id)
     assert (incident.resolution, incident.amount) == ("paid", Decimal("8000.00"))
@@ -835,13 +890,11 @@ def test_only_the_head_writes_a_case_off(session, people, make_asset):
     incident_id, _ = damaged_case(session, people, make_asset)
 
     with pytest.raises(DomainError, match="Only the head"):
-        workflow.settle_incident(session, people.officer, incident_id, "written_off", note="เสื่อมสภาพ",
-                                 now=at(DUE))
+        workflow.settle_incident(session, people.officer, incident_id, "written_off", note="เสื่อมสภาพ", now=at(DUE))
     assert settled(session, incident_id).status == "open"
     assert entries(session, "incident", incident_id, "incident.settled") == []
 
-    workflow.settle_incident(session, people.head, incident_id, "written_off", note="เสื่อมสภาพตามอายุ",
-                             now=at(DUE))
+    workflow.settle_incident(session, people.head, incident_id, "written_off", note="เสื่อมสภาพตามอายุ", now=at(DUE))
 
     incident = settled(session, incident_id)
     assert (incident.resolution, incident.settled_by_id) == ("written_off", people.head.id)
@@ -867,8 +920,7 @@ def test_an_officer_does_not_settle_the_case_of_their_own_loan(session, people, 
     workflow.approve_loan(session, people.officer2, loan_id, now=NOW)
     workflow.hand_over(session, people.officer2, loan_id, now=at(START))
     item_id = fresh_loan(session, loan_id).items[0].id
-    workflow.receive_items(session, people.officer2, loan_id, [ItemReturn(item_id, DAMAGED, "ร้าว")],
-                           now=at(DUE))
+    workflow.receive_items(session, people.officer2, loan_id, [ItemReturn(item_id, DAMAGED, "ร้าว")], now=at(DUE))
     session.rollback()
     incident_id = session.scalar(select(Incident.id).where(Incident.loan_item_id == item_id))
 
@@ -879,8 +931,10 @@ def test_an_officer_does_not_settle_the_case_of_their_own_loan(session, people, 
 
 # --- stale pages -----------------------------------------------------------------------------------
 
+
 def test_an_approval_from_a_page_opened_before_someone_elses_change_is_refused_and_changes_nothing(
-        session, people, make_asset):
+    session, people, make_asset
+):
     loan_id = ask(session, people.borrower, [make_asset(price=Decimal("30000.00"))])
     seen = fresh_loan(session, loan_id).version
     workflow.approve_loan(session, people.officer, loan_id, version=seen, now=NOW)
@@ -909,8 +963,9 @@ def test_a_hand_over_or_return_from_a_stale_page_is_refused(session, people, mak
     with pytest.raises(Conflict, match="Someone else changed this loan"):
         workflow.hand_over(session, people.officer2, loan_id, version=seen, now=at(START))
     with pytest.raises(Conflict, match="Someone else changed this loan"):
-        workflow.receive_items(session, people.officer2, loan_id, [ItemReturn(item_id, GOOD)], version=seen,
-                               now=at(DUE))
+        workflow.receive_items(
+            session, people.officer2, loan_id, [ItemReturn(item_id, GOOD)], version=seen, now=at(DUE)
+        )
     with pytest.raises(Conflict, match="Someone else changed this loan"):
         workflow.cancel_loan(session, people.borrower, loan_id, version=seen, now=at(START))
 
@@ -925,12 +980,12 @@ def test_settling_a_case_from_a_stale_page_is_refused(session, people, make_asse
     workflow.settle_incident(session, people.officer, incident_id, "repaired", version=seen, now=at(DUE))
 
     with pytest.raises(Conflict, match="Someone else changed this case"):
-        workflow.settle_incident(session, people.head, incident_id, "written_off", note="x", version=seen,
-                                 now=at(DUE))
+        workflow.settle_incident(session, people.head, incident_id, "written_off", note="x", version=seen, now=at(DUE))
     assert settled(session, incident_id).resolution == "repaired"
 
 
 # --- overdue: the daily run and the demand letter --------------------------------------------------
+
 
 def mails_to(result, email: str) -> list:
     return [m for m in result.mails if m.to == email]
@@ -946,8 +1001,11 @@ def test_the_daily_run_demands_each_overdue_loan_once_and_notifies_the_borrower(
     first = workflow.remind(session, now=morning)
 
     (demand,) = demands_for(session, loan_id)
-    assert (demand.demanded_on, demand.channel, sorted(demand.item_ids)) == (due + timedelta(days=1), "mail",
-                                                                            sorted(items))
+    assert (demand.demanded_on, demand.channel, sorted(demand.item_ids)) == (
+        due + timedelta(days=1),
+        "mail",
+        sorted(items),
+    )
     (issued,) = entries(session, "demand", demand.id, "demand.issued")
     assert issued.actor == "" and json.loads(issued.data)["loan"] == loan_id
     assert len(notes(session, people.borrower, "overdue", loan_id)) == 1
@@ -963,8 +1021,7 @@ def test_the_daily_run_demands_each_overdue_loan_once_and_notifies_the_borrower(
     assert len(entries(session, "demand", demand.id)) == 1
 
 
-def test_a_loan_demanded_within_the_week_gets_no_new_demand_until_the_week_is_over(
-        session, people, make_asset):
+def test_a_loan_demanded_within_the_week_gets_no_new_demand_until_the_week_is_over(session, people, make_asset):
     due = date(2031, 5, 10)
     loan_id = handed_over(session, people, [make_asset()], start=date(2031, 5, 8), due=due)
 
@@ -975,8 +1032,7 @@ def test_a_loan_demanded_within_the_week_gets_no_new_demand_until_the_week_is_ov
 
     workflow.remind(session, now=at(due + timedelta(days=8), 7))
 
-    assert [d.demanded_on for d in demands_for(session, loan_id)] == [
-        due + timedelta(days=1), due + timedelta(days=8)]
+    assert [d.demanded_on for d in demands_for(session, loan_id)] == [due + timedelta(days=1), due + timedelta(days=8)]
     assert len(notes(session, people.borrower, "overdue", loan_id)) == 2
 
 
@@ -1034,8 +1090,11 @@ def test_a_demand_letter_is_issued_only_for_an_overdue_loan(session, people, mak
 
     (stored,) = demands_for(session, loan_id)
     assert stored.id == demand.id
-    assert (stored.channel, stored.issued_by_id, stored.demanded_on) == ("letter", people.officer.id,
-                                                                          due + timedelta(days=3))
+    assert (stored.channel, stored.issued_by_id, stored.demanded_on) == (
+        "letter",
+        people.officer.id,
+        due + timedelta(days=3),
+    )
     (entry,) = entries(session, "demand", stored.id, "demand.issued")
     assert entry.actor == people.officer.username and json.loads(entry.data)["channel"] == "letter"
 
@@ -1044,8 +1103,9 @@ def test_a_returned_loan_gets_no_demand_letter(session, people, make_asset):
     due = date(2031, 10, 10)
     loan_id = handed_over(session, people, [make_asset()], start=date(2031, 10, 8), due=due)
     item_id = fresh_loan(session, loan_id).items[0].id
-    workflow.receive_items(session, people.officer, loan_id, [ItemReturn(item_id, GOOD)],
-                           now=at(due + timedelta(days=2)))
+    workflow.receive_items(
+        session, people.officer, loan_id, [ItemReturn(item_id, GOOD)], now=at(due + timedelta(days=2))
+    )
 
     with pytest.raises(Conflict, match="Nothing of this loan is overdue"):
         workflow.issue_demand_letter(session, people.officer, loan_id, now=at(due + timedelta(days=3)))
@@ -1060,8 +1120,9 @@ def test_a_letter_names_and_lists_only_the_items_overdue_when_it_is_made(session
     chair, table = make_asset(name="เก้าอี้พับ"), make_asset(name="โต๊ะพับยาว")
     loan_id = handed_over(session, people, [chair, table], start=date(2031, 11, 8), due=due)
     items = {i.asset_id: i.id for i in fresh_loan(session, loan_id).items}
-    workflow.receive_items(session, people.officer, loan_id, [ItemReturn(items[chair.id], GOOD)],
-                           now=at(due + timedelta(days=1)))  # late, but back before the letter
+    workflow.receive_items(
+        session, people.officer, loan_id, [ItemReturn(items[chair.id], GOOD)], now=at(due + timedelta(days=1))
+    )  # late, but back before the letter
 
     workflow.issue_demand_letter(session, people.officer, loan_id, now=at(due + timedelta(days=3)))
 
@@ -1087,8 +1148,13 @@ def test_the_daily_run_demands_an_overdue_item_that_no_recent_demand_named(sessi
     items = {i.asset_id: i.id for i in fresh_loan(session, loan_id).items}
     # a paper-ledger demand two days after the due date, for the chair's row only
     begin_write(session)
-    demand = Demand(loan_id=loan_id, demanded_on=due + timedelta(days=2), demanded_at=at(due + timedelta(days=2)),
-                    channel="ledger", item_ids=[items[chair.id]])
+    demand = Demand(
+        loan_id=loan_id,
+        demanded_on=due + timedelta(days=2),
+        demanded_at=at(due + timedelta(days=2)),
+        channel="ledger",
+        item_ids=[items[chair.id]],
+    )
     session.add(demand)
     session.flush()
     record(session, None, "test.ledger_demand", demand, {"items": demand.item_ids})

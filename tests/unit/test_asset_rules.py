@@ -13,11 +13,18 @@ def test_asset_numbers_are_one_number_however_typed(raw):
     assert normalise_asset_number(raw) == "416-59-0001"
 
 
-@pytest.mark.parametrize("raw, expected", [
-    ("1,234.50", Decimal("1234.50")), ("๑๒๐๐", Decimal("1200.00")), ("350", Decimal("350.00")),
-    ("฿ 99.9", Decimal("99.90")), ("", None), (12500.0, Decimal("12500.00")),
-    (1070.0000000000002, Decimal("1070.00")),
-])
+@pytest.mark.parametrize(
+    "raw, expected",
+    [
+        ("1,234.50", Decimal("1234.50")),
+        ("๑๒๐๐", Decimal("1200.00")),
+        ("350", Decimal("350.00")),
+        ("฿ 99.9", Decimal("99.90")),
+        ("", None),
+        (12500.0, Decimal("12500.00")),
+        (1070.0000000000002, Decimal("1070.00")),
+    ],
+)
 def test_prices_are_decimal(raw, expected):
     assert parse_price(raw) == expected
 
@@ -29,14 +36,30 @@ def test_bad_prices_are_refused(raw):
 
 
 def test_clean_fields_names_each_bad_field():
-    clean, errors = clean_asset_fields({"asset_number": "", "name": "x" * 201, "category": "เต็นท์",
-                                        "price": "แพง", "acquired_on": "31/02/2566", "lendable": "maybe"})
+    clean, errors = clean_asset_fields(
+        {
+            "asset_number": "",
+            "name": "x" * 201,
+            "category": "เต็นท์",
+            "price": "แพง",
+            "acquired_on": "31/02/2566",
+            "lendable": "maybe",
+        }
+    )
     assert set(errors) == {"asset_number", "name", "price", "acquired_on", "lendable"}
 
 
 def test_clean_fields_accepts_thai_input():
-    clean, errors = clean_asset_fields({"asset_number": "๔๑๖-๕๙-๐๐๐๑", "name": " เต็นท์  ผ้าใบ ", "category": "เต็นท์",
-                                        "price": "๑๒,๕๐๐", "acquired_on": "๑๕/๐๖/๒๕๕๙", "lendable": "ได้"})
+    clean, errors = clean_asset_fields(
+        {
+            "asset_number": "๔๑๖-๕๙-๐๐๐๑",
+            "name": " เต็นท์  ผ้าใบ ",
+            "category": "เต็นท์",
+            "price": "๑๒,๕๐๐",
+            "acquired_on": "๑๕/๐๖/๒๕๕๙",
+            "lendable": "ได้",
+        }
+    )
     assert not errors
     assert clean["asset_number"] == "416-59-0001"
     assert clean["name"] == "เต็นท์ ผ้าใบ"

@@ -22,39 +22,89 @@ from audit.verify import Checkpoint, walk
 
 # --- frozen vectors ------------------------------------------------------------------------------
 
-E1 = {"seq": 1, "at": datetime(2023, 10, 1, 1, 2, 3, 456789, tzinfo=UTC), "actor_id": None, "actor": "",
-      "action": "asset.created", "subject_type": "assets", "subject_id": "1",
-      "data": {"after": {"asset_number": "416-59-0001", "name": "เต็นท์ผ้าใบ ขนาด 4x8 เมตร",
-                         "price": Decimal("12500.00"), "acquired_on": date(2016, 6, 15), "lendable": True}},
-      "ip": "", "user_agent": "", "request_id": "", "prev_hash": GENESIS_HASH}
+E1 = {
+    "seq": 1,
+    "at": datetime(2023, 10, 1, 1, 2, 3, 456789, tzinfo=UTC),
+    "actor_id": None,
+    "actor": "",
+    "action": "asset.created",
+    "subject_type": "assets",
+    "subject_id": "1",
+    "data": {
+        "after": {
+            "asset_number": "416-59-0001",
+            "name": "เต็นท์ผ้าใบ ขนาด 4x8 เมตร",
+            "price": Decimal("12500.00"),
+            "acquired_on": date(2016, 6, 15),
+            "lendable": True,
+        }
+    },
+    "ip": "",
+    "user_agent": "",
+    "request_id": "",
+    "prev_hash": GENESIS_HASH,
+}
 H1 = "2505ac84302be82c39c90e3a0f460639fcf034884a458d165d8056cc4b6e5a2e"
-C1 = ('{"action":"asset.created","actor":"","actor_id":null,"at":"2023-10-01T01:02:03.456789Z","data":'
-      '{"after":{"acquired_on":"2016-06-15","asset_number":"416-59-0001","lendable":true,'
-      '"name":"เต็นท์ผ้าใบ ขนาด 4x8 เมตร","price":"12500.00"}},"ip":"","prev_hash":'
-      '"0000000000000000000000000000000000000000000000000000000000000000","request_id":"","seq":1,'
-      '"subject_id":"1","subject_type":"assets","user_agent":""}')
+C1 = (
+    '{"action":"asset.created","actor":"","actor_id":null,"at":"2023-10-01T01:02:03.456789Z","data":'
+    '{"after":{"acquired_on":"2016-06-15","asset_number":"416-59-0001","lendable":true,'
+    '"name":"เต็นท์ผ้าใบ ขนาด 4x8 เมตร","price":"12500.00"}},"ip":"","prev_hash":'
+    '"0000000000000000000000000000000000000000000000000000000000000000","request_id":"","seq":1,'
+    '"subject_id":"1","subject_type":"assets","user_agent":""}'
+)
 
 # Bangkok wall time (08:05 +07:00) is hashed as UTC (01:05Z); Decimal keeps its own digits.
-E2 = {"seq": 2, "at": datetime(2023, 10, 1, 8, 5, 0, 0, tzinfo=ZoneInfo("Asia/Bangkok")), "actor_id": 7,
-      "actor": "somsri", "action": "asset.updated", "subject_type": "assets", "subject_id": "1",
-      "data": {"before": {"location": "ห้องเก็บของ", "price": Decimal("12500.00")},
-               "after": {"location": "ห้องประชุมสภา", "price": Decimal("12000.5")}},
-      "ip": "192.0.2.10", "user_agent": "Mozilla/5.0 (Linux; Android 14)",
-      "request_id": "5f0c6e1d2b3a4c5d6e7f8091a2b3c4d5", "prev_hash": H1}
+E2 = {
+    "seq": 2,
+    "at": datetime(2023, 10, 1, 8, 5, 0, 0, tzinfo=ZoneInfo("Asia/Bangkok")),
+    "actor_id": 7,
+    "actor": "somsri",
+    "action": "asset.updated",
+    "subject_type": "assets",
+    "subject_id": "1",
+    "data": {
+        "before": {"location": "ห้องเก็บของ", "price": Decimal("12500.00")},
+        "after": {"location": "ห้องประชุมสภา", "price": Decimal("12000.5")},
+    },
+    "ip": "192.0.2.10",
+    "user_agent": "Mozilla/5.0 (Linux; Android 14)",
+    "request_id": "5f0c6e1d2b3a4c5d6e7f8091a2b3c4d5",
+    "prev_hash": H1,
+}
 H2 = "892197663ca7fc5e269c2af2a66064bfdf6500c413de5c5bb094d29b506d5666"
 
 # Thai with tone marks, a nested list with a dict, an escaped quote, null; time given as text.
-E3 = {"seq": 3, "at": "2023-10-01T02:00:00.000001Z", "actor_id": 7, "actor": "somsri",
-      "action": "loan.approved", "subject_type": "loans", "subject_id": "12",
-      "data": {"note": "ปู่ใช้ที่นี่", "z": [1, 2, {"b": 2, "a": 1}], "reason": '=HYPERLINK("x")', "empty": None},
-      "ip": "127.0.0.1", "user_agent": "", "request_id": "r3", "prev_hash": H2}
+E3 = {
+    "seq": 3,
+    "at": "2023-10-01T02:00:00.000001Z",
+    "actor_id": 7,
+    "actor": "somsri",
+    "action": "loan.approved",
+    "subject_type": "loans",
+    "subject_id": "12",
+    "data": {"note": "ปู่ใช้ที่นี่", "z": [1, 2, {"b": 2, "a": 1}], "reason": '=HYPERLINK("x")', "empty": None},
+    "ip": "127.0.0.1",
+    "user_agent": "",
+    "request_id": "r3",
+    "prev_hash": H2,
+}
 H3 = "c897c8da0da3c8bd4ef607541f99dec2b049d9d64957ee9259ee55e1b187601c"
 
 # Latin text given decomposed (NFD): hashed composed (NFC).
-E4 = {"seq": 4, "at": datetime(2023, 10, 1, 2, 0, 0, tzinfo=UTC), "actor_id": None, "actor": "",
-      "action": "settings.changed", "subject_type": "settings", "subject_id": "agency",
-      "data": {"after": {"agency_name": "Cafe\u0301 e\u0301"}}, "ip": "", "user_agent": "", "request_id": "",
-      "prev_hash": H3}
+E4 = {
+    "seq": 4,
+    "at": datetime(2023, 10, 1, 2, 0, 0, tzinfo=UTC),
+    "actor_id": None,
+    "actor": "",
+    "action": "settings.changed",
+    "subject_type": "settings",
+    "subject_id": "agency",
+    "data": {"after": {"agency_name": "Cafe\u0301 e\u0301"}},
+    "ip": "",
+    "user_agent": "",
+    "request_id": "",
+    "prev_hash": H3,
+}
 H4 = "1b9163e69b3c1ce31923fa63816d4e92c7524ce923ec37fc1b189420f78b4f85"
 
 
@@ -63,8 +113,11 @@ def test_the_canonical_text_of_an_entry_is_frozen():
     assert hash_text(C1) == H1
 
 
-@pytest.mark.parametrize("fields, expected", [(E1, H1), (E2, H2), (E3, H3), (E4, H4)],
-                         ids=["decimal-and-date", "bangkok-time-and-diff", "thai-nested-null", "nfd-latin"])
+@pytest.mark.parametrize(
+    "fields, expected",
+    [(E1, H1), (E2, H2), (E3, H3), (E4, H4)],
+    ids=["decimal-and-date", "bangkok-time-and-diff", "thai-nested-null", "nfd-latin"],
+)
 def test_the_hash_of_each_vector_is_frozen(fields, expected):
     assert entry_hash(fields) == expected
 
@@ -115,6 +168,7 @@ def test_the_time_is_written_in_utc_with_microseconds():
 
 # --- the stored form -----------------------------------------------------------------------------
 
+
 def stored(fields: dict) -> dict:
     """An entry as the writer stores it: data as its canonical JSON text, every text NFC, plus the hash."""
     import unicodedata
@@ -141,17 +195,27 @@ def test_any_re_encoding_of_stored_data_changes_the_reassembled_text():
 
 # --- walking a chain -----------------------------------------------------------------------------
 
+
 def make_chain(n: int, start: datetime = datetime(2024, 1, 1, tzinfo=UTC)) -> list[dict]:
     """n stored entries, linked, as the writer makes them."""
     from datetime import timedelta
 
     rows, prev = [], GENESIS_HASH
     for seq in range(1, n + 1):
-        fields = {"seq": seq, "at": start + timedelta(seconds=seq), "actor_id": seq % 3 or None,
-                  "actor": f"user{seq % 3}" if seq % 3 else "", "action": "asset.updated",
-                  "subject_type": "assets", "subject_id": str(seq % 7),
-                  "data": {"after": {"name": f"เก้าอี้ ตัวที่ {seq}"}, "before": {"name": "เก้าอี้"}},
-                  "ip": "10.0.0.1", "user_agent": "pytest", "request_id": f"r{seq}", "prev_hash": prev}
+        fields = {
+            "seq": seq,
+            "at": start + timedelta(seconds=seq),
+            "actor_id": seq % 3 or None,
+            "actor": f"user{seq % 3}" if seq % 3 else "",
+            "action": "asset.updated",
+            "subject_type": "assets",
+            "subject_id": str(seq % 7),
+            "data": {"after": {"name": f"เก้าอี้ ตัวที่ {seq}"}, "before": {"name": "เก้าอี้"}},
+            "ip": "10.0.0.1",
+            "user_agent": "pytest",
+            "request_id": f"r{seq}",
+            "prev_hash": prev,
+        }
         row = stored(fields)
         prev = row["hash"]
         rows.append(row)
@@ -167,10 +231,20 @@ def rehash(rows: list[dict], start: int = 0) -> None:
 
 
 def forged(seq: int, prev: str) -> dict:
-    row = {"seq": seq, "at": "2024-01-01T00:00:00.000000Z", "actor_id": None, "actor": "",
-           "action": "loan.approved",
-           "subject_type": "loans", "subject_id": "999", "data": '{"note":"ไม่เคยเกิดขึ้น"}', "ip": "",
-           "user_agent": "", "request_id": "", "prev_hash": prev}
+    row = {
+        "seq": seq,
+        "at": "2024-01-01T00:00:00.000000Z",
+        "actor_id": None,
+        "actor": "",
+        "action": "loan.approved",
+        "subject_type": "loans",
+        "subject_id": "999",
+        "data": '{"note":"ไม่เคยเกิดขึ้น"}',
+        "ip": "",
+        "user_agent": "",
+        "request_id": "",
+        "prev_hash": prev,
+    }
     row["hash"] = hash_text(canonical_stored(row))
     return row
 
@@ -231,7 +305,7 @@ def test_an_inserted_entry_with_later_ones_renumbered_is_named(where, valid_hash
     rows = make_chain(N)
     head = head_of(rows)
     k = POSITIONS[where]
-    for row in rows[k - 1:]:
+    for row in rows[k - 1 :]:
         row["seq"] += 1
     fake = forged(k, rows[k - 2]["hash"] if k > 1 else GENESIS_HASH)
     if not valid_hash:
@@ -317,6 +391,7 @@ def test_checkpoint_records_that_disagree_are_named():
 
 # --- signatures ----------------------------------------------------------------------------------
 
+
 def test_a_signed_checkpoint_verifies_and_a_changed_one_does_not():
     key = SigningKey(Ed25519PrivateKey.generate())
     rows = make_chain(N)
@@ -342,8 +417,8 @@ def test_a_checkpoint_signed_by_another_key_is_not_judged_but_noted():
 
 def test_the_signed_statement_is_documented_canonical_json():
     assert statement(7, "ab" * 32, "2024-01-01T00:00:00.000000Z") == (
-        b'khruphan-audit-checkpoint:{"at":"2024-01-01T00:00:00.000000Z","hash":"'
-        + b"ab" * 32 + b'","seq":7}')
+        b'khruphan-audit-checkpoint:{"at":"2024-01-01T00:00:00.000000Z","hash":"' + b"ab" * 32 + b'","seq":7}'
+    )
 
 
 def test_a_forged_entry_that_hashes_right_but_links_nowhere_is_named_as_inserted():
@@ -364,20 +439,34 @@ def test_an_unsigned_checkpoint_after_signed_ones_is_refused():
     stripped = Checkpoint(20, rows[19]["hash"], at)
     result = walk(rows, [signed, stripped], head_of(rows), key.check)
     assert (result.problem.seq, result.problem.code) == (20, "unsigned_after_signed")
-    assert walk(rows, [stripped, Checkpoint(25, rows[24]["hash"], at, key.sign(25, rows[24]["hash"], at),
-                                            key.key_id)], head_of(rows), key.check).ok
+    assert walk(
+        rows,
+        [stripped, Checkpoint(25, rows[24]["hash"], at, key.sign(25, rows[24]["hash"], at), key.key_id)],
+        head_of(rows),
+        key.check,
+    ).ok
 
 
 # --- the table as a whole (judge_table over the facts of a few cheap queries) -------------------------
+
 
 def _facts(rows: list[dict], cps: list[Checkpoint], **overrides):
     from audit.verify import TableFacts
 
     seqs = [r["seq"] for r in rows]
-    entries = tuple((cp.seq + 1, json.dumps({"seq": cp.seq, "hash": cp.hash, "signed": bool(cp.signature)}))
-                    for cp in cps if cp.source == "database")
-    values = {"low": min(seqs, default=None), "high": max(seqs, default=None), "count": len(rows),
-              "checkpoint_entries": entries, "file_read": True, **overrides}
+    entries = tuple(
+        (cp.seq + 1, json.dumps({"seq": cp.seq, "hash": cp.hash, "signed": bool(cp.signature)}))
+        for cp in cps
+        if cp.source == "database"
+    )
+    values = {
+        "low": min(seqs, default=None),
+        "high": max(seqs, default=None),
+        "count": len(rows),
+        "checkpoint_entries": entries,
+        "file_read": True,
+        **overrides,
+    }
     return TableFacts(**values)
 
 
@@ -388,8 +477,10 @@ def _judged(rows, cps, head, check=None, **overrides):
 
 
 def _both(seq: int, hash_: str, signature: str = "", key_id: str = "") -> list[Checkpoint]:
-    return [Checkpoint(seq, hash_, "t", signature, key_id, "database"),
-            Checkpoint(seq, hash_, "t", signature, key_id, "file")]
+    return [
+        Checkpoint(seq, hash_, "t", signature, key_id, "database"),
+        Checkpoint(seq, hash_, "t", signature, key_id, "file"),
+    ]
 
 
 def test_a_row_at_zero_is_outside_the_chain_although_the_walk_starts_after_it():
@@ -422,8 +513,11 @@ def test_a_chain_cut_back_to_its_last_checkpoint_is_shorter():
     rows = make_chain(N)
     cps = _both(N, rows[-1]["hash"])
     result = _judged(rows, cps, head_of(rows), checkpoint_entries=())
-    assert (result.problem.seq, result.problem.code, result.problem.kind) == (N + 1, "checkpoint_entry_missing",
-                                                                              "shorter")
+    assert (result.problem.seq, result.problem.code, result.problem.kind) == (
+        N + 1,
+        "checkpoint_entry_missing",
+        "shorter",
+    )
 
 
 def test_with_a_key_the_latest_checkpoint_must_be_signed():
@@ -441,5 +535,6 @@ def test_a_forged_append_fails_on_its_mac_and_older_entries_are_only_noted():
     result = _judged(rows, [], head_of(rows), mac_checked=True, mac_first=5, mac_bad=N)
     assert (result.problem.seq, result.problem.code, result.problem.kind) == (N, "bad_mac", "bad_mac")
     clean = _judged(rows, [], head_of(rows), mac_checked=True, mac_first=5)
-    assert clean.ok and clean.warnings == ["entries 1 to 4 are not MAC-protected (written before "
-                                           "AUDIT_MAC_KEY was configured)"]
+    assert clean.ok and clean.warnings == [
+        "entries 1 to 4 are not MAC-protected (written before AUDIT_MAC_KEY was configured)"
+    ]

@@ -39,9 +39,12 @@ def _literals(expr: ast.expr, scope: ast.AST) -> set[str]:
     if isinstance(expr, ast.IfExp):
         return _literals(expr.body, scope) | _literals(expr.orelse, scope)
     if isinstance(expr, ast.Name):
-        return {lit for node in ast.walk(scope) if isinstance(node, ast.Assign)
-                and any(isinstance(t, ast.Name) and t.id == expr.id for t in node.targets)
-                for lit in _literals(node.value, scope)}
+        return {
+            lit
+            for node in ast.walk(scope)
+            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == expr.id for t in node.targets)
+            for lit in _literals(node.value, scope)
+        }
     return set()
 
 
@@ -87,8 +90,14 @@ def test_the_scan_finds_the_actions_it_should():
     found, unread = recorded_actions()
     assert not unread, f"an action the scan cannot read (use a literal or a local variable): {unread}"
     # one of each way an action is given: a literal, a variable, a conditional, through record_output
-    assert {"loan.requested", "loan.officer_approved", "user.deactivated", "assets.labels_printed",
-            "auth.login_failed", "evidence.bundle_created"} <= set(found)
+    assert {
+        "loan.requested",
+        "loan.officer_approved",
+        "user.deactivated",
+        "assets.labels_printed",
+        "auth.login_failed",
+        "evidence.bundle_created",
+    } <= set(found)
 
 
 def test_every_action_the_code_records_has_a_name():
@@ -106,8 +115,11 @@ def test_every_kind_of_record_has_a_name():
     from core.db import db
     from wsgi import create_app  # noqa: F401  (every model is imported)
 
-    kinds = {getattr(m.class_, "audit_type", None) or m.class_.__tablename__
-             for m in db.Model.registry.mappers if issubclass(m.class_, _audited())}
+    kinds = {
+        getattr(m.class_, "audit_type", None) or m.class_.__tablename__
+        for m in db.Model.registry.mappers
+        if issubclass(m.class_, _audited())
+    }
     assert kinds and not sorted(kinds - set(SUBJECTS))
 
 

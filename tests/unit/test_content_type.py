@@ -5,12 +5,15 @@ import pytest
 from core.exports import content_type
 
 
-@pytest.mark.parametrize("mime,header", [
-    ("text/csv; charset=utf-8", "text/csv; charset=utf-8"),
-    ("text/csv", "text/csv; charset=utf-8"),
-    ("text/html; charset=utf-8", "text/html; charset=utf-8"),
-    ("application/pdf", "application/pdf"),
-    ("image/svg+xml", "image/svg+xml; charset=utf-8"),
-])
+@pytest.mark.parametrize(
+    "mime,header",
+    [
+        ("text/csv; charset=utf-8", "text/csv; charset=utf-8"),
+        ("text/csv", "text/csv; charset=utf-8"),
+        ("text/html; charset=utf-8", "text/html; charset=utf-8"),
+        ("application/pdf", "application/pdf"),
+        ("image/svg+xml", "image/svg+xml; charset=utf-8"),
+    ],
+)
 def test_a_charset_is_added_once(mime, header):
     assert content_type(mime) == header

@@ -7,15 +7,18 @@ import pytest
 from core import dates
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("2023-09-30", date(2023, 9, 30)),
-    ("30/09/2566", date(2023, 9, 30)),
-    ("๓๐/๐๙/๒๕๖๖", date(2023, 9, 30)),
-    ("1/10/2565", date(2022, 10, 1)),
-    ("2566-09-30", date(2023, 9, 30)),
-    ("  ", None),
-    ("", None),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("2023-09-30", date(2023, 9, 30)),
+        ("30/09/2566", date(2023, 9, 30)),
+        ("๓๐/๐๙/๒๕๖๖", date(2023, 9, 30)),
+        ("1/10/2565", date(2022, 10, 1)),
+        ("2566-09-30", date(2023, 9, 30)),
+        ("  ", None),
+        ("", None),
+    ],
+)
 def test_parse_date_reads_iso_and_thai_buddhist_era(text, expected):
     assert dates.parse_date(text) == expected
 
@@ -39,9 +42,15 @@ def test_timestamps_are_shown_on_the_bangkok_day():
     assert dates.format_datetime(late_utc, "th") == "1 ต.ค. 2566 01:30 น."
 
 
-@pytest.mark.parametrize("day, fy", [
-    (date(2022, 10, 1), 2566), (date(2023, 9, 30), 2566), (date(2023, 10, 1), 2567), (date(2023, 1, 1), 2566),
-])
+@pytest.mark.parametrize(
+    "day, fy",
+    [
+        (date(2022, 10, 1), 2566),
+        (date(2023, 9, 30), 2566),
+        (date(2023, 10, 1), 2567),
+        (date(2023, 1, 1), 2566),
+    ],
+)
 def test_fiscal_year_runs_october_to_september_named_by_its_end(day, fy):
     assert dates.fiscal_year_of(day) == fy
 

@@ -34,11 +34,18 @@ from lending.loans import Demand, Loan, LoanItem
 from lending.models import Asset
 
 MM = 72 / 25.4
-LONG_NAME = ("เต็นท์ผ้าใบขนาดใหญ่พิเศษพร้อมโครงเหล็กชุบกัลวาไนซ์และผ้าใบคลุมด้านข้างกันฝนสำหรับ"
-             "งานกิจกรรมกลางแจ้งของหมู่บ้านและงานประเพณีประจำปีของตำบล")
-SETTINGS = {**DEFAULT_SETTINGS, "agency_name": "องค์การบริหารส่วนตำบลหนองบัว", "address": "เลขที่ 99 หมู่ 5",
-            "district": "เมืองขอนแก่น", "province": "ขอนแก่น", "phone": "043-123456",
-            "thai_digits_in_documents": True}
+LONG_NAME = (
+    "เต็นท์ผ้าใบขนาดใหญ่พิเศษพร้อมโครงเหล็กชุบกัลวาไนซ์และผ้าใบคลุมด้านข้างกันฝนสำหรับงานกิจกรรมกลางแจ้งของหมู่บ้านและงานประเพณีประจำปีของตำบล"
+)
+SETTINGS = {
+    **DEFAULT_SETTINGS,
+    "agency_name": "องค์การบริหารส่วนตำบลหนองบัว",
+    "address": "เลขที่ 99 หมู่ 5",
+    "district": "เมืองขอนแก่น",
+    "province": "ขอนแก่น",
+    "phone": "043-123456",
+    "thai_digits_in_documents": True,
+}
 ARABIC = {**SETTINGS, "thai_digits_in_documents": False}
 
 
@@ -93,8 +100,9 @@ def text_boxes(pdf: bytes) -> list[tuple[int, tuple[float, float, float, float],
     return out
 
 
-def assert_inside_margins(pdf: bytes, left_mm: float = 30, right_mm: float = 20, top_mm: float = 20,
-                          bottom_mm: float = 20) -> None:
+def assert_inside_margins(
+    pdf: bytes, left_mm: float = 30, right_mm: float = 20, top_mm: float = 20, bottom_mm: float = 20
+) -> None:
     """Every line of text lies between the margins; below the bottom margin only the footer line."""
     boxes = text_boxes(pdf)
     assert boxes
@@ -114,8 +122,15 @@ def person(uid: int, name: str, position: str = "", department: str = "") -> Use
     return User(id=uid, username=f"u{uid}", name=name, position=position, department=department, email="")
 
 
-def make_loan(names: list[str], *, borrower_name: str = "นายสมชาย ใจดี", purpose: str = "ประชุมประชาคม ที่นี่",
-              status: str = "checked_out", needs_head: bool = False, off_premises: bool = False) -> Loan:
+def make_loan(
+    names: list[str],
+    *,
+    borrower_name: str = "นายสมชาย ใจดี",
+    purpose: str = "ประชุมประชาคม ที่นี่",
+    status: str = "checked_out",
+    needs_head: bool = False,
+    off_premises: bool = False,
+) -> Loan:
     borrower = person(1, borrower_name, "นักวิชาการคอมพิวเตอร์ปฏิบัติการ", "สำนักปลัด")
     officer = person(2, "นางสาวสมศรี รักษ์พัสดุ", "เจ้าพนักงานพัสดุชำนาญงาน")
     head = person(3, "นายวิชัย ผู้บริหาร", "ปลัดองค์การบริหารส่วนตำบล")
@@ -125,16 +140,26 @@ def make_loan(names: list[str], *, borrower_name: str = "นายสมชา�
         items.append(LoanItem(id=100 + i, asset=asset, value=asset.price))
     handed = status in ("checked_out", "returned")
     return Loan(
-        id=12, ref="2569/00012", borrower=borrower, purpose=purpose, place="ศาลาประชาคมหมู่ที่ 5",
-        off_premises=off_premises, start_on=date(2026, 3, 2), due_on=date(2026, 3, 5), status=status,
-        requested_at=datetime(2026, 2, 27, 3, 15, tzinfo=UTC), needs_head=needs_head,
+        id=12,
+        ref="2569/00012",
+        borrower=borrower,
+        purpose=purpose,
+        place="ศาลาประชาคมหมู่ที่ 5",
+        off_premises=off_premises,
+        start_on=date(2026, 3, 2),
+        due_on=date(2026, 3, 5),
+        status=status,
+        requested_at=datetime(2026, 2, 27, 3, 15, tzinfo=UTC),
+        needs_head=needs_head,
         officer=officer if status != "requested" else None,
         officer_at=datetime(2026, 2, 27, 6, 0, tzinfo=UTC) if status != "requested" else None,
         head=head if needs_head else None,
         head_at=datetime(2026, 2, 28, 2, 0, tzinfo=UTC) if needs_head else None,
         checked_out_by=officer if handed else None,
         checked_out_at=datetime(2026, 3, 2, 1, 30, tzinfo=UTC) if handed else None,
-        handover_note="สภาพดี ครบถ้วน" if handed else "", items=items)
+        handover_note="สภาพดี ครบถ้วน" if handed else "",
+        items=items,
+    )
 
 
 THREE = ["เก้าอี้พลาสติก สีน้ำเงิน", LONG_NAME, "เครื่องฉายภาพ (โปรเจคเตอร์) Epson EB-X51"]
@@ -163,7 +188,7 @@ def test_thai_breaks_between_words_not_inside_them():
             while rest:
                 word = next((w for w in sorted(words, key=len, reverse=True) if rest.startswith(w)), None)
                 assert word, (line, lines)
-                rest = rest[len(word):]
+                rest = rest[len(word) :]
     assert all(char_measure(line) <= 8 for line in lines)
 
 
@@ -215,11 +240,20 @@ def test_clean_text_drops_what_the_font_cannot_draw():
 def test_table_repeats_its_header_and_numbers_the_pages():
     doc = ThaiDocument(thai_digits=True, footer_text="ทดสอบตาราง")
     doc.heading("ตารางยาว")
-    rows = [[str(i), keep_together(f"416-59-{i:04d}"), "เก้าอี้พลาสติก " + LONG_NAME[: 10 + i % 60], "1"]
-            for i in range(1, 61)]
+    rows = [
+        [str(i), keep_together(f"416-59-{i:04d}"), "เก้าอี้พลาสติก " + LONG_NAME[: 10 + i % 60], "1"] for i in range(1, 61)
+    ]
     rows.append([Cell("รวม", bold=True, align="R", colspan=3), Cell("60", bold=True)])
-    doc.table([Column("ลำดับ", align="C", fit=True), Column("หมายเลขครุภัณฑ์", fit=True),
-               Column("รายการที่ยืม", 1.0), Column("จำนวน", align="C", fit=True)], rows, size=14)
+    doc.table(
+        [
+            Column("ลำดับ", align="C", fit=True),
+            Column("หมายเลขครุภัณฑ์", fit=True),
+            Column("รายการที่ยืม", 1.0),
+            Column("จำนวน", align="C", fit=True),
+        ],
+        rows,
+        size=14,
+    )
     doc.signatures([Signature("ผู้ยืม", "นายสมชาย ใจดี", "นักวิชาการ", "๑ มี.ค. ๒๕๖๙"), Signature("ผู้อนุมัติ")])
     data = doc.output()
     pages = texts(data)
@@ -251,15 +285,40 @@ def test_receipt_of_a_three_item_loan_in_thai_digits():
     assert data.startswith(b"%PDF")
     assert 1 <= page_count(data) <= 3
     text = flat(data)
-    assert_phrases(text, ("ใบยืมพัสดุ", "องค์การบริหารส่วนตำบลหนองบัว", "อำเภอเมืองขอนแก่น จังหวัดขอนแก่น",
-                   "เลขที่ ๒๕๖๙/๐๐๐๑๒", "วันที่ ๒๗ กุมภาพันธ์ ๒๕๖๙", "เก้าอี้พลาสติก", "ที่นี่",
-                   "นายสมชาย ใจดี", "นักวิชาการคอมพิวเตอร์ปฏิบัติการ", "สำนักปลัด",
-                   "ศาลาประชาคมหมู่ที่ 5", "ใช้ภายในสถานที่ของหน่วยงาน",
-                   "ตั้งแต่วันที่ ๒ มีนาคม ๒๕๖๙ ถึงวันที่ ๕ มีนาคม ๒๕๖๙ รวม ๔ วัน",
-                   "416-59-0001", "416-59-0003", "Epson EB-X51", "1,250.50", "3,751.50", "7,503.00",
-                   "รวม 3 รายการ", "ใช้ในราชการ", "พ.ศ. ๒๕๖๐",
-                   "นางสาวสมศรี รักษ์พัสดุ", "ส่งมอบพัสดุ", "สภาพดี ครบถ้วน",
-                   "ผู้ยืม", "เจ้าหน้าที่พัสดุ", "ผู้อนุมัติ", "หน้า ๑/"))
+    assert_phrases(
+        text,
+        (
+            "ใบยืมพัสดุ",
+            "องค์การบริหารส่วนตำบลหนองบัว",
+            "อำเภอเมืองขอนแก่น จังหวัดขอนแก่น",
+            "เลขที่ ๒๕๖๙/๐๐๐๑๒",
+            "วันที่ ๒๗ กุมภาพันธ์ ๒๕๖๙",
+            "เก้าอี้พลาสติก",
+            "ที่นี่",
+            "นายสมชาย ใจดี",
+            "นักวิชาการคอมพิวเตอร์ปฏิบัติการ",
+            "สำนักปลัด",
+            "ศาลาประชาคมหมู่ที่ 5",
+            "ใช้ภายในสถานที่ของหน่วยงาน",
+            "ตั้งแต่วันที่ ๒ มีนาคม ๒๕๖๙ ถึงวันที่ ๕ มีนาคม ๒๕๖๙ รวม ๔ วัน",
+            "416-59-0001",
+            "416-59-0003",
+            "Epson EB-X51",
+            "1,250.50",
+            "3,751.50",
+            "7,503.00",
+            "รวม 3 รายการ",
+            "ใช้ในราชการ",
+            "พ.ศ. ๒๕๖๐",
+            "นางสาวสมศรี รักษ์พัสดุ",
+            "ส่งมอบพัสดุ",
+            "สภาพดี ครบถ้วน",
+            "ผู้ยืม",
+            "เจ้าหน้าที่พัสดุ",
+            "ผู้อนุมัติ",
+            "หน้า ๑/",
+        ),
+    )
     # the long asset name wrapped inside its cell: every word of it is there, in order
     assert "".join(text.split()).count("".join(LONG_NAME.split())) == 1
     assert "2569" not in text.replace("2569 ", "").split("วันและเวลา")[0]  # Thai digits up to the tables
@@ -278,8 +337,20 @@ def test_receipt_shows_the_head_the_returns_and_a_pending_request():
     loan.items[0].condition, loan.items[0].returned_at = "damaged", datetime(2026, 3, 6, 2, 0, tzinfo=UTC)
     loan.items[0].received_by, loan.items[0].return_note = loan.officer, "ขาหัก"
     text = flat(receipt_pdf(loan, SETTINGS))
-    assert_phrases(text, ("หัวหน้าหน่วยงานอนุมัติ", "นายวิชัย ผู้บริหาร", "นำออกไปใช้นอกสถานที่ของหน่วยงาน",
-                   "การส่งคืน", "ชำรุด", "ขาหัก", "ยังไม่ส่งคืน", "ผู้ตรวจรับคืน", "6 มี.ค. 2569"))
+    assert_phrases(
+        text,
+        (
+            "หัวหน้าหน่วยงานอนุมัติ",
+            "นายวิชัย ผู้บริหาร",
+            "นำออกไปใช้นอกสถานที่ของหน่วยงาน",
+            "การส่งคืน",
+            "ชำรุด",
+            "ขาหัก",
+            "ยังไม่ส่งคืน",
+            "ผู้ตรวจรับคืน",
+            "6 มี.ค. 2569",
+        ),
+    )
 
     pending = make_loan(THREE[:1], status="requested")
     text = flat(receipt_pdf(pending, SETTINGS))
@@ -290,9 +361,23 @@ def test_receipt_shows_the_head_the_returns_and_a_pending_request():
 def test_receipt_in_english():
     data = receipt_pdf(make_loan(THREE), SETTINGS, "en")
     text = flat(data)
-    assert_phrases(text, ("Borrowing Form", "No. 2569/00012", "27 February 2569 BE", "Purpose / work",
-                   "from 2 March 2569 BE to 5 March 2569 BE, 4 days", "official use only", "B.E. 2560",
-                   "Borrower", "Supply officer", "Approver", "Page 1/", "เก้าอี้พลาสติก"))
+    assert_phrases(
+        text,
+        (
+            "Borrowing Form",
+            "No. 2569/00012",
+            "27 February 2569 BE",
+            "Purpose / work",
+            "from 2 March 2569 BE to 5 March 2569 BE, 4 days",
+            "official use only",
+            "B.E. 2560",
+            "Borrower",
+            "Supply officer",
+            "Approver",
+            "Page 1/",
+            "เก้าอี้พลาสติก",
+        ),
+    )
     assert no_thai_digits(text)
     assert_inside_margins(data)
 
@@ -318,8 +403,14 @@ def test_many_items_with_long_names_stay_inside_the_page():
 
 
 def make_demand(loan: Loan, item_ids: list[int] | None = None) -> Demand:
-    return Demand(id=5, loan=loan, demanded_on=date(2026, 3, 9), channel="letter", issued_by_id=None,
-                  item_ids=item_ids if item_ids is not None else [i.id for i in loan.items])
+    return Demand(
+        id=5,
+        loan=loan,
+        demanded_on=date(2026, 3, 9),
+        channel="letter",
+        issued_by_id=None,
+        item_ids=item_ids if item_ids is not None else [i.id for i in loan.items],
+    )
 
 
 def test_demand_letter_in_thai():
@@ -330,12 +421,31 @@ def test_demand_letter_in_thai():
     data = demand_letter_pdf(demand, SETTINGS)
     assert 1 <= page_count(data) <= 3
     text = flat(data)
-    assert_phrases(text, ("ที่ ๒๕๖๙/๐๐๐๑๒/ทวง๕", "องค์การบริหารส่วนตำบลหนองบัว", "๙ มีนาคม ๒๕๖๙",
-                   "เรื่อง ขอให้ส่งคืนพัสดุที่ยืม", "เรียน นายสมชาย ใจดี", "ใบยืมพัสดุ เลขที่ ๒๕๖๙/๐๐๐๑๒",
-                   "ลงวันที่ ๒๗ กุมภาพันธ์ ๒๕๖๙", "ประชุมประชาคม ที่นี่", "ภายในวันที่ ๕ มีนาคม ๒๕๖๙",
-                   "เก้าอี้พลาสติก", "416-59-0001", "416-59-0003", "ภายใน ๗ วัน", "ซ่อมแซม",
-                   "ราคาที่เป็นอยู่ในขณะยืม", "ข้อ ๒๑๑", "ขอแสดงความนับถือ", "(นางสาวสมศรี รักษ์พัสดุ)",
-                   "งานพัสดุ กองคลัง", "โทร. ๐๔๓-๑๒๓๔๕๖"))
+    assert_phrases(
+        text,
+        (
+            "ที่ ๒๕๖๙/๐๐๐๑๒/ทวง๕",
+            "องค์การบริหารส่วนตำบลหนองบัว",
+            "๙ มีนาคม ๒๕๖๙",
+            "เรื่อง ขอให้ส่งคืนพัสดุที่ยืม",
+            "เรียน นายสมชาย ใจดี",
+            "ใบยืมพัสดุ เลขที่ ๒๕๖๙/๐๐๐๑๒",
+            "ลงวันที่ ๒๗ กุมภาพันธ์ ๒๕๖๙",
+            "ประชุมประชาคม ที่นี่",
+            "ภายในวันที่ ๕ มีนาคม ๒๕๖๙",
+            "เก้าอี้พลาสติก",
+            "416-59-0001",
+            "416-59-0003",
+            "ภายใน ๗ วัน",
+            "ซ่อมแซม",
+            "ราคาที่เป็นอยู่ในขณะยืม",
+            "ข้อ ๒๑๑",
+            "ขอแสดงความนับถือ",
+            "(นางสาวสมศรี รักษ์พัสดุ)",
+            "งานพัสดุ กองคลัง",
+            "โทร. ๐๔๓-๑๒๓๔๕๖",
+        ),
+    )
     assert "416-59-0002" not in text
     # the days overdue as of the demand: 9 March - 5 March
     assert "1,250.50 4" in text and "3,751.50 4" in text
@@ -345,8 +455,18 @@ def test_demand_letter_in_thai():
 def test_demand_letter_in_english_and_arabic_digits():
     loan = make_loan(THREE)
     text = flat(demand_letter_pdf(make_demand(loan), ARABIC, "en"))
-    assert_phrases(text, ("Ref. 2569/00012/ทวง5", "9 March 2569 BE", "Subject: Return of borrowed property",
-                   "To: นายสมชาย ใจดี", "within 7 days", "clauses 209 and 211", "Yours sincerely,"))
+    assert_phrases(
+        text,
+        (
+            "Ref. 2569/00012/ทวง5",
+            "9 March 2569 BE",
+            "Subject: Return of borrowed property",
+            "To: นายสมชาย ใจดี",
+            "within 7 days",
+            "clauses 209 and 211",
+            "Yours sincerely,",
+        ),
+    )
     assert no_thai_digits(text)
     text = flat(demand_letter_pdf(make_demand(loan), ARABIC))
     assert "ที่ 2569/00012/ทวง5" in text and "ภายใน 7 วัน" in text and no_thai_digits(text)
@@ -386,13 +506,18 @@ def test_a_long_demand_carries_its_last_line_with_the_signature_to_the_next_page
 
 # --------------------------------------------------------------------------- the address, imported loans
 
-FULL_ADDRESS = {**ARABIC, "agency_name": "องค์การบริหารส่วนตำบลหนองบัวทอง",
-                "address": "หมู่ที่ 3 ตำบลหนองบัวทอง อำเภอโนนสูง จังหวัดนครราชสีมา 30160",
-                "district": "อำเภอโนนสูง", "province": "จังหวัดนครราชสีมา"}
+FULL_ADDRESS = {
+    **ARABIC,
+    "agency_name": "องค์การบริหารส่วนตำบลหนองบัวทอง",
+    "address": "หมู่ที่ 3 ตำบลหนองบัวทอง อำเภอโนนสูง จังหวัดนครราชสีมา 30160",
+    "district": "อำเภอโนนสูง",
+    "province": "จังหวัดนครราชสีมา",
+}
 
 
-@pytest.mark.parametrize("district,province", [("อำเภอโนนสูง", "จังหวัดนครราชสีมา"), ("โนนสูง", "นครราชสีมา"),
-                                               ("อ.โนนสูง", "จ.นครราชสีมา")])
+@pytest.mark.parametrize(
+    "district,province", [("อำเภอโนนสูง", "จังหวัดนครราชสีมา"), ("โนนสูง", "นครราชสีมา"), ("อ.โนนสูง", "จ.นครราชสีมา")]
+)
 def test_an_address_that_names_its_district_and_province_is_not_followed_by_them_again(district, province):
     from lending.documents import _address_lines
 
@@ -407,8 +532,9 @@ def test_an_address_that_names_its_district_and_province_is_not_followed_by_them
 @pytest.mark.parametrize("document", ["receipt", "demand"])
 def test_the_receipt_and_the_letter_print_the_district_and_province_once(document):
     loan = make_loan(THREE[:1])
-    data = receipt_pdf(loan, FULL_ADDRESS) if document == "receipt" else \
-        demand_letter_pdf(make_demand(loan), FULL_ADDRESS)
+    data = (
+        receipt_pdf(loan, FULL_ADDRESS) if document == "receipt" else demand_letter_pdf(make_demand(loan), FULL_ADDRESS)
+    )
     text = squash(flat(data))
     assert text.count("โนนสูง") == 1 and text.count("นครราชสีมา") == 1
 
@@ -422,14 +548,18 @@ def test_a_loan_from_the_paper_ledger_says_who_handed_over_is_not_recorded():
 
 # --------------------------------------------------------------------------- compounds stay whole
 
+
 @pytest.mark.skipif(not thai_pdf._libthai.available, reason="the dictionary breaker is not installed")
-@pytest.mark.parametrize("text,pieces", [
-    ("หน่วยงาน", ["หน่วยงาน"]),
-    ("หัวหน้าหน่วยงานอนุมัติ", ["หัวหน้า", "หน่วยงาน", "อนุมัติ"]),
-    ("ผู้รับผิดชอบ", ["ผู้รับผิดชอบ"]),
-    ("ผลการตรวจสอบ", ["ผล", "การตรวจสอบ"]),
-    ("วันที่ส่งคืน", ["วันที่", "ส่งคืน"]),
-])
+@pytest.mark.parametrize(
+    "text,pieces",
+    [
+        ("หน่วยงาน", ["หน่วยงาน"]),
+        ("หัวหน้าหน่วยงานอนุมัติ", ["หัวหน้า", "หน่วยงาน", "อนุมัติ"]),
+        ("ผู้รับผิดชอบ", ["ผู้รับผิดชอบ"]),
+        ("ผลการตรวจสอบ", ["ผล", "การตรวจสอบ"]),
+        ("วันที่ส่งคืน", ["วันที่", "ส่งคืน"]),
+    ],
+)
 def test_a_line_never_breaks_inside_a_compound_or_after_a_bound_prefix(text, pieces):
     cuts = (0, *break_opportunities(text), len(text))
     assert [text[a:b] for a, b in zip(cuts, cuts[1:], strict=False)] == pieces
@@ -437,8 +567,16 @@ def test_a_line_never_breaks_inside_a_compound_or_after_a_bound_prefix(text, pie
 
 def test_a_narrow_header_keeps_its_word_whole():
     doc = ThaiDocument(title="t")
-    doc.table([Column("ลำดับ", align="C", fit=True), Column("หน่วยงาน", fit=True), Column("ราคาต่อหน่วย (บาท)", fit=True),
-               Column("รายการ", 1.0)], [["1", "กอง", "1", "เต็นท์"]], size=14)
+    doc.table(
+        [
+            Column("ลำดับ", align="C", fit=True),
+            Column("หน่วยงาน", fit=True),
+            Column("ราคาต่อหน่วย (บาท)", fit=True),
+            Column("รายการ", 1.0),
+        ],
+        [["1", "กอง", "1", "เต็นท์"]],
+        size=14,
+    )
     lines = [ln.strip() for ln in texts(doc.output())[0].splitlines() if ln.strip()]
     header = lines[0].split()  # the cells of a line, left to right
     assert "หน่วยงาน" in header and "หน่วย" not in header and "งาน" not in " ".join(lines[1:2])

@@ -232,10 +232,7 @@ def test_single_item_and_long_thai_name_render():
     doc = pdfium.PdfDocument(render_label_sheet(make_items(1)))
     assert len(doc) == 1
     doc.close()
-    long_thai = (
-        "ครุภัณฑ์คอมพิวเตอร์เครื่องคอมพิวเตอร์โน้ตบุ๊กสำหรับงานประมวลผล"
-        "พร้อมโปรแกรมระบบปฏิบัติการที่มีลิขสิทธิ์ถูกต้องตามกฎหมาย"
-    ) * 3
+    long_thai = ("ครุภัณฑ์คอมพิวเตอร์เครื่องคอมพิวเตอร์โน้ตบุ๊กสำหรับงานประมวลผลพร้อมโปรแกรมระบบปฏิบัติการที่มีลิขสิทธิ์ถูกต้องตามกฎหมาย") * 3
     item = LabelItem("http://127.0.0.1:5000/t/LONG2345", "416-66-0001", long_thai, "LONG2345")
     for layout in LAYOUTS:
         pdf = render_label_sheet([item], layout, AGENCY * 3)
@@ -244,9 +241,7 @@ def test_single_item_and_long_thai_name_render():
 
 
 def test_markup_in_a_name_is_printed_literally():
-    item = LabelItem(
-        "http://127.0.0.1:5000/t/XSSX2345", "416-66-0002", "<script>alert(1)</script>", "XSSX2345"
-    )
+    item = LabelItem("http://127.0.0.1:5000/t/XSSX2345", "416-66-0002", "<script>alert(1)</script>", "XSSX2345")
     pdf = render_label_sheet([item], "3x8", AGENCY)
     (text,) = page_texts(pdf)
     assert "<script>alert(1)</script>" in re.sub(r"\s+", "", text)

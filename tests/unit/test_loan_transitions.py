@@ -43,29 +43,61 @@ def person(*roles: str) -> User:
     return user
 
 
-def a_loan(status: str = REQUESTED, *, needs_head: bool = False, items: int = 1, borrower: User | None = None,
-           **fields) -> Loan:
+def a_loan(
+    status: str = REQUESTED, *, needs_head: bool = False, items: int = 1, borrower: User | None = None, **fields
+) -> Loan:
     """A loan in memory in the given state, with its items (column defaults apply only on insert)."""
     borrower = borrower or person("staff")
     values = {"decision_note": "", "handover_note": "", **fields}
-    loan = Loan(id=next(_ids), ref="2574/00001", borrower_id=borrower.id, purpose="ประชุมประชาคม",
-                place="ศาลา", off_premises=False, start_on=date(2031, 3, 3), due_on=date(2031, 3, 8),
-                status=status,
-                requested_at=AT, needs_head=needs_head, version=1, **values)
-    loan.items = [LoanItem(id=next(_ids), asset_id=100 + n, value=Decimal("350.00"), condition=None,
-                           return_note="", version=1) for n in range(items)]
+    loan = Loan(
+        id=next(_ids),
+        ref="2574/00001",
+        borrower_id=borrower.id,
+        purpose="ประชุมประชาคม",
+        place="ศาลา",
+        off_premises=False,
+        start_on=date(2031, 3, 3),
+        due_on=date(2031, 3, 8),
+        status=status,
+        requested_at=AT,
+        needs_head=needs_head,
+        version=1,
+        **values,
+    )
+    loan.items = [
+        LoanItem(id=next(_ids), asset_id=100 + n, value=Decimal("350.00"), condition=None, return_note="", version=1)
+        for n in range(items)
+    ]
     return loan
 
 
 def out_loan(items: int = 1) -> Loan:
     """A loan that was approved and handed over."""
-    return a_loan(CHECKED_OUT, items=items, officer_id=1, officer_at=AT, decided_at=AT, decided_by_id=1,
-                  checked_out_at=AT, checked_out_by_id=1)
+    return a_loan(
+        CHECKED_OUT,
+        items=items,
+        officer_id=1,
+        officer_at=AT,
+        decided_at=AT,
+        decided_by_id=1,
+        checked_out_at=AT,
+        checked_out_by_id=1,
+    )
 
 
 def an_incident(kind: str = DAMAGED) -> Incident:
-    return Incident(id=next(_ids), asset_id=101, kind=kind, value=Decimal("12900.00"), description="จอแตก",
-                    status="open", resolution=None, amount=None, resolution_note="", version=1)
+    return Incident(
+        id=next(_ids),
+        asset_id=101,
+        kind=kind,
+        value=Decimal("12900.00"),
+        description="จอแตก",
+        status="open",
+        resolution=None,
+        amount=None,
+        resolution_note="",
+        version=1,
+    )
 
 
 def snapshot(obj) -> dict:
@@ -85,6 +117,7 @@ OTHER_STATES = {
 
 
 # --- approval --------------------------------------------------------------------------------------
+
 
 def test_an_officer_approval_of_an_ordinary_request_approves_it():
     loan = a_loan()
@@ -166,6 +199,7 @@ def test_approving_a_cancelled_request_is_refused_with_a_reload_hint():
 
 # --- rejection -------------------------------------------------------------------------------------
 
+
 def test_a_rejection_with_a_reason_rejects_the_request_and_keeps_the_reason():
     loan = a_loan()
     loan.reject(OFFICER, LATER, "  ไม่ใช่การใช้ในราชการ  ")
@@ -200,6 +234,7 @@ def test_a_rejection_is_refused_unless_the_loan_is_requested(status):
 
 # --- cancellation ----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("status", [REQUESTED, APPROVED])
 def test_the_borrower_may_cancel_until_hand_over(status):
     loan = a_loan(status, **OTHER_STATES.get(status, {}))
@@ -223,6 +258,7 @@ def test_cancelling_after_hand_over_or_a_decision_against_it_is_refused(status):
 
 
 # --- hand-over and receipt -------------------------------------------------------------------------
+
 
 def test_handing_over_an_approved_loan_checks_it_out():
     loan = a_loan(APPROVED, **OTHER_STATES[APPROVED])
@@ -273,6 +309,7 @@ def test_confirming_receipt_before_hand_over_is_refused(status):
 
 
 # --- returns ---------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("condition,note", [(GOOD, ""), (DAMAGED, "ขาหัก"), (LOST, "หายระหว่างขนย้าย")])
 def test_an_item_of_a_handed_over_loan_is_received_back_in_its_condition(condition, note):
@@ -366,11 +403,15 @@ def test_a_loan_is_overdue_only_while_handed_over_items_are_out_after_the_due_da
 
 # --- incidents -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("resolution,amount,note", [
-    ("repaired", None, "ซ่อมที่ร้านโดยผู้ยืมออกค่าใช้จ่าย"),
-    ("replaced", None, ""),
-    ("paid", Decimal("12900.00"), "ชำระเงินตามใบเสร็จ"),
-])
+
+@pytest.mark.parametrize(
+    "resolution,amount,note",
+    [
+        ("repaired", None, "ซ่อมที่ร้านโดยผู้ยืมออกค่าใช้จ่าย"),
+        ("replaced", None, ""),
+        ("paid", Decimal("12900.00"), "ชำระเงินตามใบเสร็จ"),
+    ],
+)
 def test_an_officer_settles_a_case_by_repair_replacement_or_payment(resolution, amount, note):
     incident = an_incident()
     incident.settle(OFFICER, LATER, resolution, amount, f" {note} ", is_head=False)
@@ -431,6 +472,7 @@ def test_settling_a_case_twice_is_refused():
 
 # --- who may: the predicates the services and templates share -------------------------------------
 
+
 def test_nobody_decides_hands_over_or_receives_their_own_loan():
     officer = person("supply_officer", "head")
     requested = a_loan(borrower=officer)
@@ -445,17 +487,30 @@ def test_nobody_decides_hands_over_or_receives_their_own_loan():
     assert workflow.can_receive(colleague, checked_out)
 
 
-@pytest.mark.parametrize("roles,may", [
-    (("staff",), False), (("auditor",), False), (("admin",), False), (("head",), False),
-    (("supply_officer",), True), (("staff", "supply_officer"), True),
-])
+@pytest.mark.parametrize(
+    "roles,may",
+    [
+        (("staff",), False),
+        (("auditor",), False),
+        (("admin",), False),
+        (("head",), False),
+        (("supply_officer",), True),
+        (("staff", "supply_officer"), True),
+    ],
+)
 def test_only_a_supply_officer_gives_the_first_decision(roles, may):
     assert workflow.can_decide(person(*roles), a_loan()) is may
 
 
-@pytest.mark.parametrize("roles,may", [
-    (("staff",), False), (("supply_officer",), False), (("auditor",), False), (("head",), True),
-])
+@pytest.mark.parametrize(
+    "roles,may",
+    [
+        (("staff",), False),
+        (("supply_officer",), False),
+        (("auditor",), False),
+        (("head",), True),
+    ],
+)
 def test_only_the_head_gives_the_second_approval(roles, may):
     loan = a_loan(needs_head=True)
     loan.approve_as_officer(OFFICER, AT)

@@ -24,8 +24,25 @@ def _key(msgid):
 def test_every_message_of_the_app_is_in_the_catalogue(tmp_path):
     """Fails when a string was added without `make extract` (and a translation)."""
     pot = tmp_path / "messages.pot"
-    subprocess.run([str(Path(sys.executable).parent / "pybabel"), "extract", "-F", "babel.cfg", "-k", "N_",
-                    "-k", "_l", "-o", str(pot), "--no-location", "."], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [
+            str(Path(sys.executable).parent / "pybabel"),
+            "extract",
+            "-F",
+            "babel.cfg",
+            "-k",
+            "N_",
+            "-k",
+            "_l",
+            "-o",
+            str(pot),
+            "--no-location",
+            ".",
+        ],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
     with open(pot, "rb") as fh:
         wanted = {_key(m.id) for m in read_po(fh) if m.id}
     have = {_key(m.id) for m in _catalog("th") if m.id}

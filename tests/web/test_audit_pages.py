@@ -26,8 +26,7 @@ from tests.conftest import owner_connection, unique
 from tests.jobs import follow_job
 
 
-def write(app, actor_id: int | None, action: str, subject: tuple[str, str], data: dict,
-          n: int = 1) -> list[int]:
+def write(app, actor_id: int | None, action: str, subject: tuple[str, str], data: dict, n: int = 1) -> list[int]:
     """Record `n` entries as the given user (or the system); return their sequence numbers."""
     with app.app_context():
         context.set_origin("198.51.100.7", "pytest pages")
@@ -45,8 +44,9 @@ def seqs_on(html: str) -> list[int]:
 
 def last_entry(app, action: str) -> AuditEntry:
     with app.app_context():
-        row = db.session.execute(select(AuditEntry).where(AuditEntry.action == action)
-                                 .order_by(AuditEntry.seq.desc()).limit(1)).scalar_one()
+        row = db.session.execute(
+            select(AuditEntry).where(AuditEntry.action == action).order_by(AuditEntry.seq.desc()).limit(1)
+        ).scalar_one()
         db.session.expunge(row)
         db.session.remove()
     return row
@@ -61,8 +61,14 @@ def auditor(make_user, login_as):
 
 # --- who may open them ---------------------------------------------------------------------------
 
-PAGES = ["/audit/", "/audit/verify", "/audit/entry/1", "/audit/record/user/1", "/audit/export.csv",
-         "/audit/export.xlsx"]
+PAGES = [
+    "/audit/",
+    "/audit/verify",
+    "/audit/entry/1",
+    "/audit/record/user/1",
+    "/audit/export.csv",
+    "/audit/export.xlsx",
+]
 
 
 @pytest.mark.parametrize("role", ["staff", "supply_officer", "head", "admin"])
@@ -89,13 +95,14 @@ def test_a_visitor_who_is_not_signed_in_is_sent_to_the_login(client):
 
 # --- the log and its filters ---------------------------------------------------------------------
 
+
 def test_the_log_filters_by_record_and_links_each_entry(app, client, auditor):
     subject = ("pagetest", unique("r"))
     mine = write(app, None, "pagetest.touched", subject, {"after": {"name": "เต็นท์"}}, n=3)
     write(app, None, "pagetest.touched", ("pagetest", unique("other")), {}, n=2)
     html = client.get(f"/audit/?type={subject[0]}&id={subject[1]}").get_data(as_text=True)
     assert seqs_on(html) == sorted(mine, reverse=True)
-    assert f'/audit/record/pagetest/{subject[1]}' in html
+    assert f"/audit/record/pagetest/{subject[1]}" in html
 
 
 def test_the_log_filters_by_user_and_action(app, client, auditor, make_user):
@@ -146,15 +153,27 @@ def test_keyset_pages_walk_a_record_s_history_without_gaps_or_repeats(app, clien
 
 # --- one entry -----------------------------------------------------------------------------------
 
+
 def test_an_entry_shows_its_changes_as_a_before_and_after_table(app, client, auditor):
-    seq = write(app, auditor.id, "asset.updated", ("asset", unique("e")),
-                {"before": {"location": "ห้องเก็บของ", "price": "350.00"},
-                 "after": {"location": "ห้องประชุมสภา", "price": "400.00"}, "reason": "ย้ายไปใช้งาน"})[0]
+    seq = write(
+        app,
+        auditor.id,
+        "asset.updated",
+        ("asset", unique("e")),
+        {
+            "before": {"location": "ห้องเก็บของ", "price": "350.00"},
+            "after": {"location": "ห้องประชุมสภา", "price": "400.00"},
+            "reason": "ย้ายไปใช้งาน",
+        },
+    )[0]
     html = client.get(f"/audit/entry/{seq}").get_data(as_text=True)
-    table = html[html.index('kp-diff'):]
+    table = html[html.index("kp-diff") :]
     table = table[: table.index("</table>")]
-    assert re.search(r"location</th><td class=\"kp-before\">ห้องเก็บของ</td>"
-                     r"<td class=\"kp-after\">ห้องประชุมสภา", table)
+    assert re.search(
+        r"location</th><td class=\"kp-before\">ห้องเก็บของ</td>"
+        r"<td class=\"kp-after\">ห้องประชุมสภา",
+        table,
+    )
     assert "350.00" in table and "400.00" in table
     assert "ย้ายไปใช้งาน" in html  # the other details
     assert auditor.username in html and "198.51.100.7" in html
@@ -165,6 +184,7 @@ def test_an_entry_that_does_not_exist_is_a_404(client, auditor):
 
 
 # --- verify now ----------------------------------------------------------------------------------
+
 
 def test_verify_now_shows_an_intact_chain_and_is_recorded(app, client, auditor):
     resp = follow_job(app, client, client.post("/audit/verify"))
@@ -181,8 +201,9 @@ def test_verify_now_needs_the_form_s_csrf_token(client, auditor, csrf_on):
 
 # --- exports -------------------------------------------------------------------------------------
 
+
 def test_the_csv_export_is_excel_ready_neutralises_formulas_and_is_recorded(app, client, auditor):
-    subject = ("pagetest", "=HYPERLINK(\"http://evil\")" + unique("x"))
+    subject = ("pagetest", '=HYPERLINK("http://evil")' + unique("x"))
     mine = write(app, None, "pagetest.exported", subject, {"note": "สวัสดี"}, n=3)
     started = client.post("/audit/export.csv", query_string={"type": subject[0], "id": subject[1]})
     resp = follow_job(app, client, started)
@@ -236,8 +257,7 @@ def test_verify_now_names_the_changed_entry_of_a_tampered_chain(tmp_path):
                     conn.execute(text("DROP TRIGGER audit_entries_no_update"))
                 else:
                     conn.execute(text("DROP TRIGGER audit_entries_append_only ON audit_entries"))
-                conn.execute(text("UPDATE audit_entries SET data = replace(data, '044', '045') "
-                                  "WHERE seq = 2"))
+                conn.execute(text("UPDATE audit_entries SET data = replace(data, '044', '045') WHERE seq = 2"))
             db.session.remove()
         client = other.test_client()
         assert login(client, "auditor1").status_code == 302
@@ -251,6 +271,7 @@ def test_verify_now_names_the_changed_entry_of_a_tampered_chain(tmp_path):
 
 
 # --- names for people ----------------------------------------------------------------------------
+
 
 def test_the_log_names_actions_and_records_in_thai_and_links_the_record(app, client, auditor, make_asset):
     asset = make_asset()
@@ -286,8 +307,9 @@ def test_an_item_returned_links_to_its_loan(app, client, auditor):
 
 def test_dates_in_an_entrys_details_read_in_the_buddhist_era(app, client, auditor):
     subject = ("pagetest", unique("be"))
-    seq = write(app, None, "pagetest.dated", subject, {"before": {"due_on": "2027-01-15"},
-                                                       "after": {"due_on": "2027-01-17"}})[0]
+    seq = write(
+        app, None, "pagetest.dated", subject, {"before": {"due_on": "2027-01-15"}, "after": {"due_on": "2027-01-17"}}
+    )[0]
     html = client.get(f"/audit/entry/{seq}").get_data(as_text=True)
     assert "15 ม.ค. 2570" in html and "17 ม.ค. 2570" in html and "2027-01-17" not in html
     listed = client.get(f"/audit/?type={subject[0]}&id={subject[1]}").get_data(as_text=True)

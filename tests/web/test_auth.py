@@ -30,6 +30,7 @@ THAI = re.compile(r"[\u0E00-\u0E7F]")
 
 # --- helpers -------------------------------------------------------------------------------------
 
+
 def alerts(html: str) -> str:
     """The text of the flashed messages on a page (not the rest of the page, which holds Thai anyway)."""
     found = re.findall(r'<div class="alert [^"]*"[^>]*>(.*?)<button', html, flags=re.S)
@@ -77,14 +78,20 @@ def fail_times(session, app, username: str, count: int, last_at, ip: str = "") -
 
 
 def failed_login_entries(session, username: str) -> list[AuditEntry]:
-    rows = session.execute(select(AuditEntry).where(AuditEntry.action == "auth.login_failed")
-                           .order_by(AuditEntry.seq)).scalars().all()
+    rows = (
+        session.execute(select(AuditEntry).where(AuditEntry.action == "auth.login_failed").order_by(AuditEntry.seq))
+        .scalars()
+        .all()
+    )
     return [r for r in rows if json.loads(r.data).get("username") == username]
 
 
 def live_sessions(session, user_id: int) -> int:
-    return session.execute(select(func.count()).select_from(LoginSession).where(
-        LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None))).scalar_one()
+    return session.execute(
+        select(func.count())
+        .select_from(LoginSession)
+        .where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None))
+    ).scalar_one()
 
 
 WRONG = "Wrong username or password."
@@ -94,6 +101,7 @@ LOCKED = "Too many failed logins: this account is locked for %(minutes)d more mi
 
 # --- login ---------------------------------------------------------------------------------------
 
+
 def test_the_right_password_signs_in_and_opens_a_server_side_session(app, client, make_user):
     user = make_user(roles=["staff"])
     resp = login(client, user.username)
@@ -102,8 +110,9 @@ def test_the_right_password_signs_in_and_opens_a_server_side_session(app, client
     assert client.get("/assets").status_code == 200
     with app.app_context():
         assert live_sessions(db.session, user.id) == 1
-        entry = db.session.execute(select(AuditEntry).where(
-            AuditEntry.action == "auth.login", AuditEntry.subject_id == str(user.id))).scalar_one()
+        entry = db.session.execute(
+            select(AuditEntry).where(AuditEntry.action == "auth.login", AuditEntry.subject_id == str(user.id))
+        ).scalar_one()
         assert entry.actor_id == user.id
 
 
@@ -138,8 +147,11 @@ def test_an_unknown_username_gets_the_same_answer_as_a_wrong_password(client, ma
     use_english(client)
     known = login(client, user.username, "not my password")
     unknown = login(client, unique("nobody"), "not my password")
-    assert (unknown.status_code, alerts(unknown.get_data(as_text=True))) == \
-        (known.status_code, alerts(known.get_data(as_text=True))) == (200, WRONG)
+    assert (
+        (unknown.status_code, alerts(unknown.get_data(as_text=True)))
+        == (known.status_code, alerts(known.get_data(as_text=True)))
+        == (200, WRONG)
+    )
 
 
 def test_each_failed_login_records_an_audit_entry(app, session, make_user):
@@ -171,8 +183,7 @@ def test_after_three_failures_even_the_right_password_waits_for_the_delay(app, s
     last = t + timedelta(seconds=2)
 
     assert attempt(session, app, user.username, PASSWORD, last) == (WAIT, {"seconds": 1})
-    assert attempt(session, app, user.username, PASSWORD, last + timedelta(milliseconds=900)) == \
-        (WAIT, {"seconds": 1})
+    assert attempt(session, app, user.username, PASSWORD, last + timedelta(milliseconds=900)) == (WAIT, {"seconds": 1})
     # A refused attempt is not a failure: it neither lengthens the delay nor is counted.
     assert pair_throttle(session, user.username).failures == 3
     assert len(failed_login_entries(session, user.username)) == 3
@@ -204,10 +215,11 @@ def test_after_ten_failures_the_account_is_locked_for_the_configured_minutes(app
     fail_times(session, app, user.username, 10, last)
 
     assert attempt(session, app, user.username, PASSWORD, last) == (LOCKED, {"minutes": 15})
-    assert attempt(session, app, user.username, PASSWORD, last + timedelta(minutes=10)) == \
-        (LOCKED, {"minutes": 5})
-    assert attempt(session, app, user.username, PASSWORD, last + timedelta(minutes=15, seconds=-1)) == \
-        (LOCKED, {"minutes": 1})
+    assert attempt(session, app, user.username, PASSWORD, last + timedelta(minutes=10)) == (LOCKED, {"minutes": 5})
+    assert attempt(session, app, user.username, PASSWORD, last + timedelta(minutes=15, seconds=-1)) == (
+        LOCKED,
+        {"minutes": 1},
+    )
     assert live_sessions(session, user.id) == 0
     assert len(failed_login_entries(session, user.username)) == 10
 
@@ -316,12 +328,12 @@ def test_a_locked_account_on_the_form_says_so_even_with_the_right_password(app, 
     use_english(client)
     resp = login(client, user.username, PASSWORD)
     assert resp.status_code == 200
-    assert alerts(resp.get_data(as_text=True)) == \
-        "Too many failed logins: this account is locked for 15 more minutes."
+    assert alerts(resp.get_data(as_text=True)) == "Too many failed logins: this account is locked for 15 more minutes."
     assert goes_to_login(client.get("/assets"))
 
 
 # --- the session ends on the server --------------------------------------------------------------
+
 
 def test_an_old_session_cookie_is_refused_after_logout(app, client, make_user, login_as):
     user = make_user(roles=["staff"])
@@ -342,8 +354,7 @@ def test_an_old_session_cookie_is_refused_after_a_password_change(app, client, m
     copy = clone_session(app, client)
     assert copy.get("/assets").status_code == 200
 
-    resp = client.post("/account/password",
-                       data={"current": PASSWORD, "new": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    resp = client.post("/account/password", data={"current": PASSWORD, "new": NEW_PASSWORD, "confirm": NEW_PASSWORD})
     assert resp.status_code == 302
     assert goes_to_login(copy.get("/assets"))
     # The browser that made the change stays signed in, on a fresh session.
@@ -359,15 +370,15 @@ def test_a_password_change_with_the_wrong_current_password_changes_nothing(app, 
     user = make_user(roles=["staff"])
     login_as(user)
     copy = clone_session(app, client)
-    resp = client.post("/account/password",
-                       data={"current": "not it at all", "new": NEW_PASSWORD, "confirm": NEW_PASSWORD})
+    resp = client.post(
+        "/account/password", data={"current": "not it at all", "new": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+    )
     assert resp.status_code == 400
     assert copy.get("/assets").status_code == 200
     assert login(app.test_client(), user.username, PASSWORD).status_code == 302
 
 
-def test_an_old_session_cookie_is_refused_after_the_admin_deactivates_the_user(app, client, make_user,
-                                                                               login_as):
+def test_an_old_session_cookie_is_refused_after_the_admin_deactivates_the_user(app, client, make_user, login_as):
     user = make_user(roles=["staff"])
     admin = make_user(roles=["admin"])
     login_as(user)
@@ -384,8 +395,9 @@ def test_an_old_session_cookie_is_refused_after_the_admin_deactivates_the_user(a
         assert live_sessions(db.session, user.id) == 0
 
 
-def test_a_signed_in_person_switches_the_language_and_it_is_remembered_at_the_next_login(app, client,
-                                                                                        make_user, login_as):
+def test_a_signed_in_person_switches_the_language_and_it_is_remembered_at_the_next_login(
+    app, client, make_user, login_as
+):
     user = make_user(roles=["staff"])
     login_as(user)
     resp = client.post("/lang/en", data={"next": "/assets"})
@@ -393,8 +405,11 @@ def test_a_signed_in_person_switches_the_language_and_it_is_remembered_at_the_ne
     assert 'lang="en"' in client.get("/assets").get_data(as_text=True)
     with app.app_context():
         assert db.session.get(User, user.id).language == "en"
-        entry = db.session.execute(select(AuditEntry).where(
-            AuditEntry.action == "user.language_changed", AuditEntry.subject_id == str(user.id))).scalar_one()
+        entry = db.session.execute(
+            select(AuditEntry).where(
+                AuditEntry.action == "user.language_changed", AuditEntry.subject_id == str(user.id)
+            )
+        ).scalar_one()
         assert json.loads(entry.data) == {"before": {"language": "th"}, "after": {"language": "en"}}
     client.post("/logout")
     other = app.test_client()
@@ -403,6 +418,7 @@ def test_a_signed_in_person_switches_the_language_and_it_is_remembered_at_the_ne
 
 
 # --- cookies -------------------------------------------------------------------------------------
+
 
 def _session_set_cookie(resp) -> str:
     headers = [h for h in resp.headers.getlist("Set-Cookie") if h.startswith("session=")]
@@ -424,14 +440,16 @@ def test_the_session_cookie_is_secure_when_base_url_is_https(app, make_user):
     from wsgi import create_app
 
     user = make_user(roles=["staff"])
-    https_app = create_app({
-        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-        "SECRET_KEY": "test-secret",
-        "BASE_URL": "https://kp.example",
-        "EVIDENCE_DIR": app.config["EVIDENCE_DIR"],
-        "TESTING": True,
-        "WTF_CSRF_ENABLED": False,
-    })
+    https_app = create_app(
+        {
+            "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+            "SECRET_KEY": "test-secret",
+            "BASE_URL": "https://kp.example",
+            "EVIDENCE_DIR": app.config["EVIDENCE_DIR"],
+            "TESTING": True,
+            "WTF_CSRF_ENABLED": False,
+        }
+    )
     try:
         resp = login(https_app.test_client(), user.username)
         assert resp.status_code == 302
@@ -446,6 +464,7 @@ def test_the_session_cookie_is_secure_when_base_url_is_https(app, make_user):
 
 # --- CSRF ----------------------------------------------------------------------------------------
 
+
 def login_with_token(client, username: str, password: str = PASSWORD):
     token = csrf_token_from(client.get("/login").get_data(as_text=True))
     return client.post("/login", data={"username": username, "password": password, "csrf_token": token})
@@ -458,8 +477,12 @@ def test_a_login_without_a_csrf_token_is_refused_and_signs_nobody_in(app, client
     assert goes_to_login(client.get("/assets"))
     with app.app_context():
         assert live_sessions(db.session, user.id) == 0
-        assert db.session.execute(select(AuditEntry).where(
-            AuditEntry.action == "auth.login", AuditEntry.subject_id == str(user.id))).first() is None
+        assert (
+            db.session.execute(
+                select(AuditEntry).where(AuditEntry.action == "auth.login", AuditEntry.subject_id == str(user.id))
+            ).first()
+            is None
+        )
 
     assert login_with_token(client, user.username).status_code == 302
     assert client.get("/assets").status_code == 200
@@ -517,6 +540,7 @@ def test_adding_an_asset_without_a_csrf_token_is_refused_and_adds_nothing(app, c
 
 # --- every change is a POST ----------------------------------------------------------------------
 
+
 def test_get_on_logout_is_405_and_signs_nobody_out(app, client, make_user, login_as):
     user = make_user(roles=["staff"])
     login_as(user)
@@ -526,10 +550,17 @@ def test_get_on_logout_is_405_and_signs_nobody_out(app, client, make_user, login
         assert live_sessions(db.session, user.id) == 1
 
 
-@pytest.mark.parametrize("path", [
-    "/logout", "/lang/en", "/admin/users/{user}/active", "/admin/users/{user}/password",
-    "/assets/{asset}/status", "/assets/import/apply",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/logout",
+        "/lang/en",
+        "/admin/users/{user}/active",
+        "/admin/users/{user}/password",
+        "/assets/{asset}/status",
+        "/assets/import/apply",
+    ],
+)
 def test_routes_that_change_state_refuse_get(client, make_user, make_asset, login_as, path):
     admin = make_user(roles=["admin", "supply_officer"])
     asset = make_asset()
@@ -539,18 +570,29 @@ def test_routes_that_change_state_refuse_get(client, make_user, make_asset, logi
 
 # --- no open redirect after login ----------------------------------------------------------------
 
+
 def _hidden_next(html: str) -> str:
-    match = re.search(r'name="next" type="hidden" value="([^"]*)"', html) or \
-        re.search(r'type="hidden" name="next" value="([^"]*)"', html) or \
-        re.search(r'id="next" name="next" type="hidden" value="([^"]*)"', html)
+    match = (
+        re.search(r'name="next" type="hidden" value="([^"]*)"', html)
+        or re.search(r'type="hidden" name="next" value="([^"]*)"', html)
+        or re.search(r'id="next" name="next" type="hidden" value="([^"]*)"', html)
+    )
     assert match, "no next field on the login page"
     return match.group(1)
 
 
-@pytest.mark.parametrize("target", [
-    "https://evil.example", "//evil.example", "///evil.example", "/\\evil.example", "http:evil.example",
-    "/\t/evil.example", "evil.example",
-])
+@pytest.mark.parametrize(
+    "target",
+    [
+        "https://evil.example",
+        "//evil.example",
+        "///evil.example",
+        "/\\evil.example",
+        "http:evil.example",
+        "/\t/evil.example",
+        "evil.example",
+    ],
+)
 def test_a_next_pointing_off_site_lands_on_the_start_page(client, make_user, target):
     user = make_user(roles=["staff"])
     page = client.get("/login", query_string={"next": target})
@@ -581,12 +623,15 @@ def test_the_login_page_remembers_where_an_anonymous_visitor_was_going(client, m
     first = client.get(f"/t/{asset.tag}")
     assert goes_to_login(first)
     page = client.get(first.headers["Location"])
-    resp = client.post("/login", data={"username": user.username, "password": PASSWORD,
-                                       "next": _hidden_next(page.get_data(as_text=True))})
+    resp = client.post(
+        "/login",
+        data={"username": user.username, "password": PASSWORD, "next": _hidden_next(page.get_data(as_text=True))},
+    )
     assert resp.headers["Location"] == f"/t/{asset.tag}"
 
 
 # --- absolute links come from BASE_URL -----------------------------------------------------------
+
 
 def _as_evil_host(client):
     """The signed-in client's cookie, offered to a request whose Host header is someone else's."""
@@ -595,8 +640,9 @@ def _as_evil_host(client):
     return {"Host": "evil.example"}
 
 
-def test_the_tag_link_on_the_asset_page_comes_from_base_url_not_the_host_header(app, client, make_user,
-                                                                                make_asset, login_as):
+def test_the_tag_link_on_the_asset_page_comes_from_base_url_not_the_host_header(
+    app, client, make_user, make_asset, login_as
+):
     asset = make_asset()
     login_as(make_user(roles=["staff"]))
     headers = _as_evil_host(client)
@@ -608,8 +654,9 @@ def test_the_tag_link_on_the_asset_page_comes_from_base_url_not_the_host_header(
 
 
 @pytest.mark.parametrize("host", ["evil.example", None])
-def test_the_qr_code_holds_the_base_url_link_whatever_the_host_header(app, client, make_user, make_asset,
-                                                                    login_as, host):
+def test_the_qr_code_holds_the_base_url_link_whatever_the_host_header(
+    app, client, make_user, make_asset, login_as, host
+):
     asset = make_asset()
     login_as(make_user(roles=["staff"]))
     headers = _as_evil_host(client) if host else {}
@@ -706,7 +753,13 @@ def test_the_admin_sees_the_locks_in_force(app, client, make_user, login_as):
         db.session.remove()
     admin = login_as(make_user(roles=["admin"]))
     page = admin.get("/admin/users").get_data(as_text=True)
-    locks = page[page.index('id="kp-locks"'):]
-    row = re.search(r'<tr class="kp-lock-user_address">\s*<td>' + re.escape(user.username) + r"</td>\s*<td>"
-                    + re.escape(ATTACKER) + "</td>", locks)
+    locks = page[page.index('id="kp-locks"') :]
+    row = re.search(
+        r'<tr class="kp-lock-user_address">\s*<td>'
+        + re.escape(user.username)
+        + r"</td>\s*<td>"
+        + re.escape(ATTACKER)
+        + "</td>",
+        locks,
+    )
     assert row, locks[:2000]

@@ -13,14 +13,18 @@ from core.i18n import message
 CLASH = "%(number)s is already lent for those days (loan %(ref)s, %(start)s – %(due)s)."
 
 
-@pytest.mark.parametrize("lang,expected", [
-    ("th", "รายการยืม 2569/00007 วันที่ 1 ธ.ค. 2569 – 3 ธ.ค. 2569"),
-    ("en", "(loan 2569/00007, 1 Dec 2569 BE – 3 Dec 2569 BE)"),
-])
+@pytest.mark.parametrize(
+    "lang,expected",
+    [
+        ("th", "รายการยืม 2569/00007 วันที่ 1 ธ.ค. 2569 – 3 ธ.ค. 2569"),
+        ("en", "(loan 2569/00007, 1 Dec 2569 BE – 3 Dec 2569 BE)"),
+    ],
+)
 def test_a_clash_names_its_days_in_the_buddhist_era(app, lang, expected):
     with app.test_request_context(), force_locale(lang):
-        text = message(CLASH, {"number": "416-59-0001", "ref": "2569/00007", "start": "2026-12-01",
-                               "due": date(2026, 12, 3)})
+        text = message(
+            CLASH, {"number": "416-59-0001", "ref": "2569/00007", "start": "2026-12-01", "due": date(2026, 12, 3)}
+        )
     assert expected in text and "2026" not in text
 
 

@@ -29,8 +29,14 @@ def cast(app):
     from core import services as core_services
     from core.models import User
 
-    roles = {"alice": "staff", "bob": "staff", "officer": "supply_officer", "head": "head", "auditor": "auditor",
-             "admin": "admin"}
+    roles = {
+        "alice": "staff",
+        "bob": "staff",
+        "officer": "supply_officer",
+        "head": "head",
+        "auditor": "auditor",
+        "admin": "admin",
+    }
     out = {}
     with app.app_context():
         for key, role in roles.items():
@@ -66,6 +72,7 @@ def _awaiting_head(app, borrower, assets, officer, start_in=3, days=1):
 
 
 # --- the calendar, by role -------------------------------------------------------------------------
+
 
 def test_the_calendar_shows_each_role_what_it_may_see_and_no_other_borrowers_names(app, cast, make_asset):
     tent, chairs, mic = make_asset(name="เต็นท์ทดสอบปฏิทิน"), make_asset(), make_asset(name="ไมค์ทดสอบปฏิทิน")
@@ -134,6 +141,7 @@ def test_an_item_out_past_its_due_date_stays_on_the_calendar_until_today(app, ca
 
 # --- reserved from … to … ----------------------------------------------------------------------------
 
+
 def _row(page: str, number: str) -> str:
     match = re.search(rf"<tr>(?:(?!</tr>).)*{re.escape(number)}(?:(?!</tr>).)*</tr>", page, re.S)
     assert match, f"no register row for {number}"
@@ -166,12 +174,12 @@ def test_the_asset_page_lists_upcoming_bookings_as_each_person_may_see_them(app,
     second = new_loan(app, cast["bob"], [asset], state="approved", officer=cast["officer"], start_in=6)
     ask = new_loan(app, cast["bob"], [asset], start_in=10)
     officer = signed_in(app, cast["officer"]).get(f"/assets/{asset.id}").get_data(as_text=True)
-    upcoming = officer[officer.index('id="upcoming"'):officer.index('id="loan-history"')]
+    upcoming = officer[officer.index('id="upcoming"') : officer.index('id="loan-history"')]
     for loan_id in (first, second, ask):
         assert f"/loans/{loan_id}" in upcoming
     assert cast["alice"].name in upcoming and cast["bob"].name in upcoming
     alice = signed_in(app, cast["alice"]).get(f"/assets/{asset.id}").get_data(as_text=True)
-    upcoming = alice[alice.index('id="upcoming"'):alice.index('id="loan-history"')]
+    upcoming = alice[alice.index('id="upcoming"') : alice.index('id="loan-history"')]
     assert f"/loans/{first}" in upcoming and f"/loans/{second}" not in upcoming and "Booked" in upcoming
     assert f"/loans/{ask}" not in upcoming and cast["bob"].name not in alice
     assert format_date(_today() + timedelta(days=6), "en") in upcoming
@@ -188,13 +196,13 @@ def test_reservations_count_approved_awaiting_head_and_not_out_or_plain_requests
         found = bookings.next_reservations(db.session, [a.id, b.id, c.id], _today())
         assert set(found) == {a.id, b.id} and found[b.id].awaiting_head and not found[a.id].awaiting_head
         viewer = db.session.get(User, cast["admin"].id)
-        shown = bookings.bookings_between(db.session, viewer, _today(), _today() + timedelta(days=5), _today(),
-                                          c.id)
+        shown = bookings.bookings_between(db.session, viewer, _today(), _today() + timedelta(days=5), _today(), c.id)
         assert [x.stage for x in shown] == ["out"] and not shown[0].shown and shown[0].ref == ""
         db.session.remove()
 
 
 # --- available-by-date filters -----------------------------------------------------------------------
+
 
 def test_the_register_filters_assets_free_on_every_day_of_a_range(app, cast, make_asset):
     token = "โต๊ะกรองวัน" + unique("")
@@ -215,9 +223,15 @@ def test_the_register_filters_assets_free_on_every_day_of_a_range(app, cast, mak
     assert found(4, 4) == {held.asset_number, free.asset_number}
     assert found(5) == {free.asset_number}  # one date alone: that day
     assert found(6, 30) == {busy.asset_number, held.asset_number, free.asset_number}
-    for bad, message in (("free_from=xx", "Not a date"), ("free_from=01/01/2500", "These days are past"),
-                         (f"free_from={format_numeric(_today() + timedelta(days=3))}"
-                          f"&free_to={format_numeric(_today() + timedelta(days=1))}", "The end date is before")):
+    for bad, message in (
+        ("free_from=xx", "Not a date"),
+        ("free_from=01/01/2500", "These days are past"),
+        (
+            f"free_from={format_numeric(_today() + timedelta(days=3))}"
+            f"&free_to={format_numeric(_today() + timedelta(days=1))}",
+            "The end date is before",
+        ),
+    ):
         resp = client.get(f"/assets?q={token}&{bad}")
         assert resp.status_code == 200 and message in resp.get_data(as_text=True)
 
@@ -227,32 +241,42 @@ def test_the_loan_pickers_filter_leaves_out_items_booked_on_the_requests_dates(a
     busy, free = make_asset(name=f"{token} หนึ่ง"), make_asset(name=f"{token} สอง")
     new_loan(app, cast["bob"], [busy], state="approved", officer=cast["officer"], start_in=2, days=1)
     client = signed_in(app, cast["alice"])
-    dates = {"start_on": format_numeric(_today() + timedelta(days=3)),
-             "due_on": format_numeric(_today() + timedelta(days=4))}
+    dates = {
+        "start_on": format_numeric(_today() + timedelta(days=3)),
+        "due_on": format_numeric(_today() + timedelta(days=4)),
+    }
     page = client.post("/loans/new", data={"action": "search", "q": token, **dates}).get_data(as_text=True)
     assert f'value="{busy.id}"' in page and f'value="{free.id}"' in page
-    page = client.post("/loans/new", data={"action": "search", "q": token, "free_only": "y", **dates}) \
-        .get_data(as_text=True)
+    page = client.post("/loans/new", data={"action": "search", "q": token, "free_only": "y", **dates}).get_data(
+        as_text=True
+    )
     assert f'value="{busy.id}"' not in page and f'value="{free.id}"' in page
-    later = {"start_on": format_numeric(_today() + timedelta(days=9)),
-             "due_on": format_numeric(_today() + timedelta(days=9))}
-    page = client.post("/loans/new", data={"action": "search", "q": token, "free_only": "y", **later}) \
-        .get_data(as_text=True)
+    later = {
+        "start_on": format_numeric(_today() + timedelta(days=9)),
+        "due_on": format_numeric(_today() + timedelta(days=9)),
+    }
+    page = client.post("/loans/new", data={"action": "search", "q": token, "free_only": "y", **later}).get_data(
+        as_text=True
+    )
     assert f'value="{busy.id}"' in page
 
 
 # --- synonyms ----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("typed, name", [
-    ("โปรเจ็คเตอร์", "เครื่องฉายภาพ (โปรเจคเตอร์) {t}"),
-    ("projector", "เครื่องฉายภาพ (โปรเจคเตอร์) {t}"),
-    ("Projector", "เครื่องฉายภาพ {t}"),
-    ("ไมค์", "ไมโครโฟนไร้สาย {t}"),
-    ("microphone", "ไมค์ลอย {t}"),
-    ("tent", "เต็นท์ผ้าใบ {t}"),
-    ("เต้นท์", "เต็นท์ผ้าใบ {t}"),
-    ("notebook", "เครื่องคอมพิวเตอร์โน้ตบุ๊ก {t}"),
-])
+
+@pytest.mark.parametrize(
+    "typed, name",
+    [
+        ("โปรเจ็คเตอร์", "เครื่องฉายภาพ (โปรเจคเตอร์) {t}"),
+        ("projector", "เครื่องฉายภาพ (โปรเจคเตอร์) {t}"),
+        ("Projector", "เครื่องฉายภาพ {t}"),
+        ("ไมค์", "ไมโครโฟนไร้สาย {t}"),
+        ("microphone", "ไมค์ลอย {t}"),
+        ("tent", "เต็นท์ผ้าใบ {t}"),
+        ("เต้นท์", "เต็นท์ผ้าใบ {t}"),
+        ("notebook", "เครื่องคอมพิวเตอร์โน้ตบุ๊ก {t}"),
+    ],
+)
 def test_a_thai_variant_or_an_english_name_finds_the_asset(app, cast, make_asset, typed, name):
     dept = unique("กองคำพ้อง")
     asset = make_asset(name=name.format(t=unique("")), department=dept)
@@ -275,11 +299,17 @@ def test_the_officer_adds_a_synonym_that_works_at_once_and_is_audited(app, cast,
     picker = signed_in(app, cast["alice"]).post("/loans/new", data={"action": "search", "q": english})
     assert f'value="{asset.id}"' in picker.get_data(as_text=True)
     with app.app_context():
-        group = db.session.execute(select(synonyms.SearchSynonym).order_by(synonyms.SearchSynonym.id.desc())) \
-            .scalars().first()
+        group = (
+            db.session.execute(select(synonyms.SearchSynonym).order_by(synonyms.SearchSynonym.id.desc()))
+            .scalars()
+            .first()
+        )
         assert group.terms == [word, english]
-        entry = db.session.execute(select(AuditEntry).where(AuditEntry.action == "search_synonym.added",
-                                                            AuditEntry.subject_id == str(group.id))).scalar_one()
+        entry = db.session.execute(
+            select(AuditEntry).where(
+                AuditEntry.action == "search_synonym.added", AuditEntry.subject_id == str(group.id)
+            )
+        ).scalar_one()
         assert entry.actor_id == cast["officer"].id
         group_id = group.id
         db.session.remove()
@@ -296,13 +326,17 @@ def test_the_officer_adds_a_synonym_that_works_at_once_and_is_audited(app, cast,
     assert officer.post(f"/assets/synonyms/{group_id}/delete").status_code == 302
     assert asset.asset_number not in officer.get(f"/assets?q={english}").get_data(as_text=True)
     with app.app_context():
-        assert db.session.execute(select(AuditEntry.seq).where(
-            AuditEntry.action == "search_synonym.removed", AuditEntry.subject_id == str(group_id))).first()
+        assert db.session.execute(
+            select(AuditEntry.seq).where(
+                AuditEntry.action == "search_synonym.removed", AuditEntry.subject_id == str(group_id)
+            )
+        ).first()
         db.session.remove()
     assert officer.post(f"/assets/synonyms/{group_id}/delete").status_code == 404
 
 
 # --- search as you type ------------------------------------------------------------------------------
+
 
 def test_the_suggestions_endpoint_uses_the_forms_search_and_the_form_works_without_it(app, cast, make_asset):
     token = "ลำโพงพิมพ์ค้น" + unique("")
@@ -325,6 +359,7 @@ def test_the_suggestions_endpoint_uses_the_forms_search_and_the_form_works_witho
 
 
 # --- pure rules --------------------------------------------------------------------------------------
+
 
 def test_expansion_replaces_a_term_by_its_groups_other_terms():
     groups = synonyms.folded_built_in()

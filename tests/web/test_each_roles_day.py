@@ -37,9 +37,21 @@ from tests.web.test_loan_pages import new_loan, run, signed_in
 def _asset(name: str, price: str = "350.00") -> int:
     begin_write(db.session)
     asset = Asset(tag=unique_tag(db.session), status="available", status_note="")
-    asset.apply({"asset_number": unique("416-69-"), "name": name, "category": "ทดสอบ", "brand": "", "model": "",
-                 "serial_number": "", "acquired_on": None, "price": Decimal(price), "location": "ห้องเก็บของ",
-                 "department": "สำนักปลัด", "lendable": True})
+    asset.apply(
+        {
+            "asset_number": unique("416-69-"),
+            "name": name,
+            "category": "ทดสอบ",
+            "brand": "",
+            "model": "",
+            "serial_number": "",
+            "acquired_on": None,
+            "price": Decimal(price),
+            "location": "ห้องเก็บของ",
+            "department": "สำนักปลัด",
+            "lendable": True,
+        }
+    )
     asset.search_text = compute_search_text(asset.state())
     db.session.add(asset)
     db.session.flush()
@@ -58,8 +70,9 @@ def office(tmp_path_factory):
             context.set_origin("127.0.0.1", "pytest")
             users = {}
             for username, name, position, department, roles in PEOPLE:
-                users[username] = core_services.create_user(db.session, None, username, name, set(roles), PASSWORD,
-                                                             position=position, department=department).id
+                users[username] = core_services.create_user(
+                    db.session, None, username, name, set(roles), PASSWORD, position=position, department=department
+                ).id
             ids = {k: _asset(f"เก้าอี้ {k}") for k in ("w", "h", "t", "d", "o", "c")}
             ids["tent"] = _asset("เต็นท์", "12500.00")
             db.session.remove()
@@ -81,12 +94,11 @@ def office(tmp_path_factory):
             "w": new_loan(app, who("malee"), [A(ids["w"])]),
             "h": new_loan(app, who("napa"), [A(ids["h"]), A(ids["tent"])], off_premises=True),
             "t": new_loan(app, who("malee"), [A(ids["t"])], state="approved", officer=officer, start_in=0),
-            "d": new_loan(app, who("somchai"), [A(ids["d"])], state="checked_out", officer=officer, start_in=0,
-                          days=0),
-            "o": new_loan(app, who("malee"), [A(ids["o"])], state="checked_out", officer=officer, start_in=0,
-                          days=3, now=past),
-            "c": new_loan(app, who("somchai"), [A(ids["c"])], state="checked_out", officer=officer, start_in=0,
-                          days=0),
+            "d": new_loan(app, who("somchai"), [A(ids["d"])], state="checked_out", officer=officer, start_in=0, days=0),
+            "o": new_loan(
+                app, who("malee"), [A(ids["o"])], state="checked_out", officer=officer, start_in=0, days=3, now=past
+            ),
+            "c": new_loan(app, who("somchai"), [A(ids["c"])], state="checked_out", officer=officer, start_in=0, days=0),
         }
         run(app, workflow.approve_loan, officer, loans["h"])  # now waits for the head
         with app.app_context():
@@ -208,8 +220,9 @@ def test_the_officer_prepares_a_round_and_the_head_appoints_its_committee(office
     english(officer)
     assert "Prepare the round for the head" in officer.get("/stocktake/new").get_data(as_text=True)
 
-    resp = officer.post("/stocktake/new", data={"fiscal_year": 2569, "department": "", "location": "",
-                                               "committee": [users["auditor"]]})
+    resp = officer.post(
+        "/stocktake/new", data={"fiscal_year": 2569, "department": "", "location": "", "committee": [users["auditor"]]}
+    )
 
     assert resp.status_code == 302
     with app.app_context():
@@ -217,14 +230,19 @@ def test_the_officer_prepares_a_round_and_the_head_appoints_its_committee(office
         round_id, version = rnd.id, rnd.version
         assert (rnd.status, rnd.total, rnd.member_ids()) == (stocktake.DRAFT, 0, {users["auditor"]})
         db.session.remove()
-    assert officer.post(f"/stocktake/{round_id}/appoint", data={"committee": [users["auditor"]],
-                                                                "version": version}).status_code == 403
+    assert (
+        officer.post(
+            f"/stocktake/{round_id}/appoint", data={"committee": [users["auditor"]], "version": version}
+        ).status_code
+        == 403
+    )
     head = app.test_client()
     login(head, "head")
     assert _tile(_home(office, "head"), "stocktake_appoint") == 1
 
-    head.post(f"/stocktake/{round_id}/appoint", data={"committee": [users["auditor"], users["napa"]],
-                                                      "version": version})
+    head.post(
+        f"/stocktake/{round_id}/appoint", data={"committee": [users["auditor"], users["napa"]], "version": version}
+    )
 
     with app.app_context():
         rnd = db.session.get(stocktake.StocktakeRound, round_id)
@@ -233,8 +251,9 @@ def test_the_officer_prepares_a_round_and_the_head_appoints_its_committee(office
         db.session.remove()
 
 
-@pytest.mark.parametrize("username, status", [("malee", 403), ("auditor", 403), ("admin", 403),
-                                              ("somsri", 200), ("head", 200)])
+@pytest.mark.parametrize(
+    "username, status", [("malee", 403), ("auditor", 403), ("admin", 403), ("somsri", 200), ("head", 200)]
+)
 def test_who_may_start_a_stocktake_round(office, username, status):
     client = office["app"].test_client()
     login(client, username)
@@ -246,8 +265,13 @@ def test_who_may_start_a_stocktake_round(office, username, status):
 
 @pytest.fixture
 def crew(make_user):
-    return {"staff": make_user(["staff"]), "other": make_user(["staff"]), "officer": make_user(["supply_officer"]),
-            "officer2": make_user(["supply_officer"]), "head": make_user(["head"])}
+    return {
+        "staff": make_user(["staff"]),
+        "other": make_user(["staff"]),
+        "officer": make_user(["supply_officer"]),
+        "officer2": make_user(["supply_officer"]),
+        "head": make_user(["head"]),
+    }
 
 
 def test_a_thai_page_refuses_b_naming_the_request_that_holds_the_chair_in_be_dates(app, crew, make_asset):
@@ -263,8 +287,9 @@ def test_a_thai_page_refuses_b_naming_the_request_that_holds_the_chair_in_be_dat
     officer = app.test_client()
     login(officer, crew["officer2"].username)  # Thai, the default
 
-    resp = officer.post(f"/loans/{b}/approve", data={"version": str(version)}, headers={"Referer": f"/loans/{b}"},
-                        follow_redirects=True)
+    resp = officer.post(
+        f"/loans/{b}/approve", data={"version": str(version)}, headers={"Referer": f"/loans/{b}"}, follow_redirects=True
+    )
 
     page = resp.get_data(as_text=True)
     assert f"ถูกจองไว้ในวันดังกล่าวโดยคำขอ {ref}" in page
@@ -272,15 +297,17 @@ def test_a_thai_page_refuses_b_naming_the_request_that_holds_the_chair_in_be_dat
     assert start.isoformat() not in page and due.isoformat() not in page
     # the page offers to approve B without the chair, the chair ticked and A named in the reason
     assert 'id="kp-partial-form"' in page
-    assert re.search(rf'name="drop" value="\d+" id="drop-\d+" checked>\s*<label[^>]*><span class="kp-number">'
-                     rf'{chair.asset_number}', page)
+    assert re.search(
+        rf'name="drop" value="\d+" id="drop-\d+" checked>\s*<label[^>]*><span class="kp-number">'
+        rf"{chair.asset_number}",
+        page,
+    )
     with app.app_context():
         assert db.session.get(Loan, b).officer_at is None
         db.session.remove()
 
 
-def test_the_borrower_reads_why_an_item_was_left_out_on_the_loan_page_and_in_the_notification(
-        app, crew, make_asset):
+def test_the_borrower_reads_why_an_item_was_left_out_on_the_loan_page_and_in_the_notification(app, crew, make_asset):
     chair, mic = make_asset(name="เก้าอี้พลาสติก"), make_asset(name="ไมโครโฟน")
     loan_id = new_loan(app, crew["staff"], [chair, mic])
     with app.app_context():
@@ -289,8 +316,10 @@ def test_the_borrower_reads_why_an_item_was_left_out_on_the_loan_page_and_in_the
         db.session.remove()
     officer = signed_in(app, crew["officer"])
 
-    resp = officer.post(f"/loans/{loan_id}/approve", data={"version": str(version), "drop": [str(chair_item)],
-                                                          "drop_reason": "เก้าอี้ส่งซ่อม"})
+    resp = officer.post(
+        f"/loans/{loan_id}/approve",
+        data={"version": str(version), "drop": [str(chair_item)], "drop_reason": "เก้าอี้ส่งซ่อม"},
+    )
 
     assert resp.status_code == 302
     borrower = signed_in(app, crew["staff"])
@@ -300,8 +329,9 @@ def test_the_borrower_reads_why_an_item_was_left_out_on_the_loan_page_and_in_the
     notes = borrower.get("/notifications").get_data(as_text=True)
     assert f"without {chair.asset_number}. Reason: เก้าอี้ส่งซ่อม" in notes
     with app.app_context():
-        assert [d.reason for d in db.session.scalars(select(LoanDrop).where(LoanDrop.loan_id == loan_id))] == \
-            ["เก้าอี้ส่งซ่อม"]
+        assert [d.reason for d in db.session.scalars(select(LoanDrop).where(LoanDrop.loan_id == loan_id))] == [
+            "เก้าอี้ส่งซ่อม"
+        ]
         assert [i.asset_id for i in db.session.get(Loan, loan_id).items] == [mic.id]
         db.session.remove()
 
@@ -315,9 +345,12 @@ def test_a_partial_approval_without_a_reason_is_refused_on_the_page(app, crew, m
         db.session.remove()
     officer = signed_in(app, crew["officer"])
 
-    resp = officer.post(f"/loans/{loan_id}/approve", data={"version": str(version), "drop": [str(item)],
-                                                          "drop_reason": ""},
-                        headers={"Referer": f"/loans/{loan_id}"}, follow_redirects=True)
+    resp = officer.post(
+        f"/loans/{loan_id}/approve",
+        data={"version": str(version), "drop": [str(item)], "drop_reason": ""},
+        headers={"Referer": f"/loans/{loan_id}"},
+        follow_redirects=True,
+    )
 
     assert "Give the reason for leaving items out" in resp.get_data(as_text=True)
     with app.app_context():

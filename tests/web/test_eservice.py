@@ -43,10 +43,21 @@ def fresh_client(app, lang: str = "en"):
 def form_for(group_id: int, count: int, start=None, end=None, **fields) -> dict:
     start = start or bangkok_today() + timedelta(days=10)
     end = end or start + timedelta(days=1)
-    return {"kind": "person", "name": "นายสมชาย ใจดี", "phone": unique("08")[:10].ljust(10, "1"),
-            "address": "12/3", "village_no": "4", "village": "โนนสูง", "start_on": start.isoformat(),
-            "end_on": end.isoformat(), "purpose": "งานบุญกฐินประจำปี", "place": "ศาลาวัดโนนสูง หมู่ที่ 4",
-            "consent": "y", f"qty-{group_id}": str(count), **fields}
+    return {
+        "kind": "person",
+        "name": "นายสมชาย ใจดี",
+        "phone": unique("08")[:10].ljust(10, "1"),
+        "address": "12/3",
+        "village_no": "4",
+        "village": "โนนสูง",
+        "start_on": start.isoformat(),
+        "end_on": end.isoformat(),
+        "purpose": "งานบุญกฐินประจำปี",
+        "place": "ศาลาวัดโนนสูง หมู่ที่ 4",
+        "consent": "y",
+        f"qty-{group_id}": str(count),
+        **fields,
+    }
 
 
 def send(client, data: dict):
@@ -77,7 +88,7 @@ def test_the_public_page_shows_only_public_groups_with_their_free_counts(app, ch
     assert client.get(f"/e-service/calendar/{hidden_id}").status_code == 404
     assert client.get(f"/e-service/photo/{hidden_id}").status_code == 404
     cal = client.get(f"/e-service/calendar/{group_id}").get_data(as_text=True)
-    assert "<table class=\"es-cal" in cal and 'class="es-c"' in cal
+    assert '<table class="es-cal' in cal and 'class="es-c"' in cal
     # dates that are not dates, and a range too long, are a message, never a 500
     assert client.get("/e-service?start=31/02/2569&end=x").status_code == 200
     far = (bangkok_today() + timedelta(days=200)).isoformat()
@@ -101,8 +112,9 @@ def test_a_request_gets_a_reference_and_opens_its_tracking_page_in_that_browser_
     assert other.get(f"/e-service/track/{ref}").headers["Location"].endswith(f"/e-service/track?ref={ref}")
     assert other.get(f"/e-service/track/{ref}/form.pdf").status_code == 302
     # with the reference and the phone (written another way) it opens there too
-    opened = other.post("/e-service/track", data={"ref": ref.lower().replace("-", ""),
-                                                  "phone": "+66" + data["phone"][1:]})
+    opened = other.post(
+        "/e-service/track", data={"ref": ref.lower().replace("-", ""), "phone": "+66" + data["phone"][1:]}
+    )
     assert opened.headers["Location"].endswith(f"/e-service/track/{ref}")
     pdf = other.get(f"/e-service/track/{ref}/form.pdf")
     assert pdf.status_code == 200 and pdf.mimetype == "application/pdf" and pdf.data.startswith(b"%PDF")
@@ -131,8 +143,10 @@ def test_failed_look_ups_are_limited_per_address_with_one_answer(app, chairs):
     app.config["ESERVICE_TRACK_FAILURES_PER_IP"] = 3
     try:
         prober = fresh_client(app)
-        codes = [prober.post("/e-service/track", data={"ref": f"K-ABCDEF{i:02d}", "phone": f"08123456{i:02d}"})
-                 .status_code for i in range(5)]
+        codes = [
+            prober.post("/e-service/track", data={"ref": f"K-ABCDEF{i:02d}", "phone": f"08123456{i:02d}"}).status_code
+            for i in range(5)
+        ]
         assert codes == [200, 200, 200, 429, 429]
         # the counters hold no address and no phone number
         with app.app_context():
@@ -173,17 +187,19 @@ def test_the_honeypot_refuses_a_robot_and_stores_nothing(app, chairs):
 def test_the_form_checks_sizes_counts_and_dates_with_a_message(app, chairs):
     group_id, _ = chairs
     client = fresh_client(app)
-    cases = [form_for(group_id, 31),  # more than the group holds
-             form_for(group_id, 0),  # nothing asked
-             {**form_for(group_id, 1), f"qty-{group_id}": "-4"},
-             {**form_for(group_id, 1), f"qty-{group_id}": "๑๐๐๐๐๐"},
-             {**form_for(group_id, 1), "qty-99999999": "3"},
-             {**form_for(group_id, 1), "purpose": "ก" * 600},
-             {**form_for(group_id, 1), "phone": "12"},
-             {**form_for(group_id, 1), "start_on": "2020-01-01", "end_on": "2020-01-02"},
-             {**form_for(group_id, 1), "start_on": "not a date"},
-             {**form_for(group_id, 1), "consent": ""},
-             {**form_for(group_id, 1), "kind": "robot"}]
+    cases = [
+        form_for(group_id, 31),  # more than the group holds
+        form_for(group_id, 0),  # nothing asked
+        {**form_for(group_id, 1), f"qty-{group_id}": "-4"},
+        {**form_for(group_id, 1), f"qty-{group_id}": "๑๐๐๐๐๐"},
+        {**form_for(group_id, 1), "qty-99999999": "3"},
+        {**form_for(group_id, 1), "purpose": "ก" * 600},
+        {**form_for(group_id, 1), "phone": "12"},
+        {**form_for(group_id, 1), "start_on": "2020-01-01", "end_on": "2020-01-02"},
+        {**form_for(group_id, 1), "start_on": "not a date"},
+        {**form_for(group_id, 1), "consent": ""},
+        {**form_for(group_id, 1), "kind": "robot"},
+    ]
     for data in cases:
         resp = send(client, data)
         assert resp.status_code == 200, (data, resp.status_code)
@@ -220,8 +236,7 @@ def test_the_survey_opens_after_the_return_and_takes_one_answer(app, chairs, off
         workflow.approve_loan(s, head, loan.id)
         loan = s.get(Loan, loan.id)
         [line] = loan.lines
-        picks = group_queries.suggest_assets(s, group_id, 4, loan.start_on, loan.due_on, today,
-                                             exclude_loan_id=loan.id)
+        picks = group_queries.suggest_assets(s, group_id, 4, loan.start_on, loan.due_on, today, exclude_loan_id=loan.id)
         s.rollback()
         loan = groups.hand_over_lines(s, officer, loan.id, {line.id: [a.id for a in picks]})
         s.rollback()
@@ -234,8 +249,13 @@ def test_the_survey_opens_after_the_return_and_takes_one_answer(app, chairs, off
     page = client.get(f"/e-service/track/{ref}").get_data(as_text=True)
     assert 'id="es-survey-done"' in page and "4 of 5" in page
     with app.app_context():
-        entries = db.session.execute(select(AuditEntry).where(AuditEntry.action == "loan.survey_answered")
-                                     .order_by(AuditEntry.seq.desc())).scalars().first()
+        entries = (
+            db.session.execute(
+                select(AuditEntry).where(AuditEntry.action == "loan.survey_answered").order_by(AuditEntry.seq.desc())
+            )
+            .scalars()
+            .first()
+        )
         assert json.loads(entries.data)["score"] == 4 and "ดีมาก" not in entries.data
 
 
@@ -245,8 +265,7 @@ def test_the_borrower_withdraws_a_request_and_gets_a_mail(app, chairs, smtp):  #
     address = f"{unique('citizen')}@example.org"
     ref = ref_of(send(client, form_for(group_id, 2, email=address)))
     [received] = smtp.to(address, ref)
-    assert "ได้รับคำขอยืมพัสดุ" in str(received["Subject"]) and f"/e-service/track?ref={ref}" in \
-        received.get_content()
+    assert "ได้รับคำขอยืมพัสดุ" in str(received["Subject"]) and f"/e-service/track?ref={ref}" in received.get_content()
     assert client.post(f"/e-service/track/{ref}/cancel", data={"reason": "เลื่อนงาน"}).status_code == 302
     assert "Cancelled" in client.get(f"/e-service/track/{ref}").get_data(as_text=True)
     assert any("ถูกยกเลิก" in str(m["Subject"]) for m in smtp.to(address, ref))
@@ -270,8 +289,13 @@ def test_publishing_the_manual_for_outsiders_files_it_for_the_catalogues_item(ap
     resp = client.post("/e-service/manual/publish", data={})
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/e-service/manual/versions")
     with app.app_context():
-        item = db.session.execute(select(EvidenceItem).where(EvidenceItem.role == "outsiders_manual")
-                                  .order_by(EvidenceItem.id.desc())).scalars().first()
+        item = (
+            db.session.execute(
+                select(EvidenceItem).where(EvidenceItem.role == "outsiders_manual").order_by(EvidenceItem.id.desc())
+            )
+            .scalars()
+            .first()
+        )
         assert item is not None and item.title.startswith("คู่มือการให้บริการยืมครุภัณฑ์แก่บุคคลภายนอก")
         assert item.source.startswith("outsiders_manual:")
     assert "PDF" in client.get("/e-service/manual/versions").get_data(as_text=True)

@@ -51,16 +51,24 @@ def file_of(client, url: str):
         return resp
 
 
-def upload(app, user, title: str, *, year: int = YEAR, indicators=("i20",), description: str = "",
-           **links) -> int:
+def upload(app, user, title: str, *, year: int = YEAR, indicators=("i20",), description: str = "", **links) -> int:
     """File an item through the service; returns its id."""
     with app.app_context():
         context.set_origin("127.0.0.1", "pytest")
         actor = db.session.get(User, user.id)
-        item = services.upload_evidence(db.session, actor, FileStore(app.config["EVIDENCE_DIR"]), pdf(),
-                                        f"{title}.pdf", fiscal_year=year, title=title,
-                                        indicators=list(indicators), description=description,
-                                        max_bytes=25 * MB, **links)
+        item = services.upload_evidence(
+            db.session,
+            actor,
+            FileStore(app.config["EVIDENCE_DIR"]),
+            pdf(),
+            f"{title}.pdf",
+            fiscal_year=year,
+            title=title,
+            indicators=list(indicators),
+            description=description,
+            max_bytes=25 * MB,
+            **links,
+        )
         item_id = item.id
         db.session.remove()
         return item_id
@@ -80,6 +88,7 @@ def titles_listed(html: str) -> list[str]:
 
 
 # --- nothing internal without login ----------------------------------------------------------------
+
 
 def test_every_internal_evidence_route_sends_an_anonymous_visitor_to_the_login(app, client, admin):
     evidence_id = upload(app, admin, unique("anon "))
@@ -144,8 +153,10 @@ def test_an_empty_year_says_nothing_is_published(client):
 
 # --- the register ------------------------------------------------------------------------------------
 
+
 def test_the_register_searches_title_description_and_file_name_and_filters_by_year_indicator_visibility(
-        app, client, admin):
+    app, client, admin
+):
     year = 2602
     tag = unique("reg")
     upload(app, admin, f"{tag} คู่มือการยืม", year=year, indicators=["i20"])
@@ -165,8 +176,7 @@ def test_the_register_searches_title_description_and_file_name_and_filters_by_ye
     assert listed(year=year, visibility="internal") == {"คู่มือการยืม"}
     html = client.get("/evidence", query_string={"q": "ตรวจนับประจำ", "year": year}).get_data(as_text=True)
     assert f"{tag} ภาพตรวจนับ" in titles_listed(html), "the description is searched"
-    html = client.get("/evidence", query_string={"q": f"{tag} ปีก่อน.pdf", "year": "all"}).get_data(
-        as_text=True)
+    html = client.get("/evidence", query_string={"q": f"{tag} ปีก่อน.pdf", "year": "all"}).get_data(as_text=True)
     assert titles_listed(html) == [f"{tag} ปีก่อน"], "the file name is searched"
     html = client.get("/evidence", query_string={"q": f"{tag}_คู่มือ", "year": "all"}).get_data(as_text=True)
     assert "No evidence matches." in html, "_ is searched as a character, not a wildcard"
@@ -183,8 +193,7 @@ def test_the_register_opens_on_the_current_fiscal_year_and_pages_by_50(app, clie
     default = client.get("/evidence").get_data(as_text=True)
     assert f'<option value="{current_fiscal_year()}" selected>' in default
 
-    first = titles_listed(client.get("/evidence", query_string={"q": tag, "year": 2603}).get_data(
-        as_text=True))
+    first = titles_listed(client.get("/evidence", query_string={"q": tag, "year": 2603}).get_data(as_text=True))
     second = client.get("/evidence", query_string={"q": tag, "year": 2603, "page": 2}).get_data(as_text=True)
     assert len(first) == 50 and first[0] == f"{tag} 51", "newest first"
     assert titles_listed(second) == [f"{tag} 01", f"{tag} 00"]
@@ -192,6 +201,7 @@ def test_the_register_opens_on_the_current_fiscal_year_and_pages_by_50(app, clie
 
 
 # --- uploading from another record's page ----------------------------------------------------------
+
 
 def test_an_upload_from_an_assets_page_is_attached_to_the_asset(app, client, officer, make_asset):
     asset = make_asset(name="โปรเจคเตอร์ ห้องประชุม")
@@ -202,9 +212,17 @@ def test_an_upload_from_an_assets_page_is_attached_to_the_asset(app, client, off
     assert f'name="asset_id" type="hidden" value="{asset.id}"' in form
 
     title = unique("attached ")
-    resp = client.post("/evidence/new", data={
-        "fiscal_year": str(YEAR), "indicators": ["i24"], "asset_id": str(asset.id), "title": title,
-        "files": [(io.BytesIO(pdf()), "handover.pdf")]}, content_type="multipart/form-data")
+    resp = client.post(
+        "/evidence/new",
+        data={
+            "fiscal_year": str(YEAR),
+            "indicators": ["i24"],
+            "asset_id": str(asset.id),
+            "title": title,
+            "files": [(io.BytesIO(pdf()), "handover.pdf")],
+        },
+        content_type="multipart/form-data",
+    )
 
     assert resp.status_code == 302
     item_page = client.get(resp.headers["Location"]).get_data(as_text=True)
@@ -235,9 +253,12 @@ def test_an_upload_without_an_indicator_is_refused_with_a_message(app, client, o
     sign_in(client, officer)
     title = unique("no-indicator ")
 
-    resp = client.post("/evidence/new", data={"fiscal_year": str(YEAR), "title": title,
-                                              "files": [(io.BytesIO(pdf()), "x.pdf")]},
-                       content_type="multipart/form-data", follow_redirects=True)
+    resp = client.post(
+        "/evidence/new",
+        data={"fiscal_year": str(YEAR), "title": title, "files": [(io.BytesIO(pdf()), "x.pdf")]},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
 
     assert "Choose at least one indicator." in resp.get_data(as_text=True)
     with app.app_context():
@@ -249,6 +270,7 @@ def test_an_upload_without_an_indicator_is_refused_with_a_message(app, client, o
 
 # --- one item ----------------------------------------------------------------------------------------
 
+
 def test_an_admin_edits_an_items_title_and_indicators_and_the_change_is_audited(app, client, admin, officer):
     evidence_id = upload(app, officer, unique("before "))
     sign_in(client, admin)
@@ -256,15 +278,19 @@ def test_an_admin_edits_an_items_title_and_indicators_and_the_change_is_audited(
     assert f'action="/evidence/{evidence_id}/edit"' in page and 'id="kp-publish"' in page
 
     new_title = unique("after ")
-    resp = client.post(f"/evidence/{evidence_id}/edit", data={"title": new_title, "description": "ใหม่",
-                                                               "indicators": ["i21", "o43"]})
+    resp = client.post(
+        f"/evidence/{evidence_id}/edit", data={"title": new_title, "description": "ใหม่", "indicators": ["i21", "o43"]}
+    )
 
     assert resp.status_code == 302
     page = client.get(f"/evidence/{evidence_id}").get_data(as_text=True)
     assert new_title in page and ">i21<" in page and ">o43<" in page
     with app.app_context():
-        data = db.session.execute(select(AuditEntry.data).where(
-            AuditEntry.action == "evidence.updated", AuditEntry.subject_id == str(evidence_id))).scalar_one()
+        data = db.session.execute(
+            select(AuditEntry.data).where(
+                AuditEntry.action == "evidence.updated", AuditEntry.subject_id == str(evidence_id)
+            )
+        ).scalar_one()
         data = json.loads(data) if isinstance(data, str) else data
         assert data["after"]["indicators"] == ["i21", "o43"]
         db.session.remove()
@@ -295,6 +321,7 @@ def test_publishing_through_the_page_shows_the_public_link(app, client, admin):
 
 # --- indicators ----------------------------------------------------------------------------------------
 
+
 def test_opening_a_year_without_a_catalogue_writes_nothing_and_offers_to_start_it(app, client, admin):
     sign_in(client, admin)
     with app.app_context():
@@ -314,8 +341,10 @@ def test_opening_a_year_without_a_catalogue_writes_nothing_and_offers_to_start_i
         db.session.remove()
     assert {"i20", "o43"} <= set(started) and all(started.values()), "a copy of FY2566's, every item to confirm"
 
-    client.post("/evidence/indicators?year=2500", data={"code": "e6", "instrument": "EIT", "group": "6",
-                                                        "text_th": "คุณภาพการดำเนินงาน", "text_en": ""})
+    client.post(
+        "/evidence/indicators?year=2500",
+        data={"code": "e6", "instrument": "EIT", "group": "6", "text_th": "คุณภาพการดำเนินงาน", "text_en": ""},
+    )
     client.post("/evidence/indicators/start?year=2501")
     with app.app_context():
         assert "e6" in {i.code for i in services.indicators_of(db.session, 2501)}
@@ -326,19 +355,30 @@ def test_an_admin_adds_and_changes_an_indicator_of_a_year(app, client, admin):
     year = 2605
     sign_in(client, admin)
 
-    added = client.post(f"/evidence/indicators?year={year}", data={
-        "code": "O40", "instrument": "OIT", "group": "10", "text_th": "มาตรการป้องกันการทุจริตใหม่",
-        "text_en": "A new measure"}, follow_redirects=True).get_data(as_text=True)
+    added = client.post(
+        f"/evidence/indicators?year={year}",
+        data={
+            "code": "O40",
+            "instrument": "OIT",
+            "group": "10",
+            "text_th": "มาตรการป้องกันการทุจริตใหม่",
+            "text_en": "A new measure",
+        },
+        follow_redirects=True,
+    ).get_data(as_text=True)
     assert "Indicator o40 of fiscal year 2605 was saved." in added
 
     edit_form = client.get(f"/evidence/indicators?year={year}&edit=o40").get_data(as_text=True)
     assert "Change indicator o40" in edit_form and "มาตรการป้องกันการทุจริตใหม่" in edit_form
-    client.post(f"/evidence/indicators?year={year}", data={
-        "code": "o40", "instrument": "OIT", "group": "9", "text_th": "ข้อความแก้ไข", "text_en": ""})
+    client.post(
+        f"/evidence/indicators?year={year}",
+        data={"code": "o40", "instrument": "OIT", "group": "9", "text_th": "ข้อความแก้ไข", "text_en": ""},
+    )
 
     with app.app_context():
-        row = db.session.execute(select(Indicator).where(Indicator.fiscal_year == year,
-                                                         Indicator.code == "o40")).scalar_one()
+        row = db.session.execute(
+            select(Indicator).where(Indicator.fiscal_year == year, Indicator.code == "o40")
+        ).scalar_one()
         assert (row.group, row.text_th) == (9, "ข้อความแก้ไข")
         db.session.remove()
 
@@ -346,8 +386,10 @@ def test_an_admin_adds_and_changes_an_indicator_of_a_year(app, client, admin):
 def test_a_bad_indicator_code_is_refused_and_the_form_keeps_what_was_typed(app, client, admin):
     sign_in(client, admin)
 
-    page = client.post("/evidence/indicators?year=2606", data={
-        "code": "x12", "instrument": "OIT", "group": "9", "text_th": "ข้อความที่พิมพ์ไว้"}).get_data(as_text=True)
+    page = client.post(
+        "/evidence/indicators?year=2606",
+        data={"code": "x12", "instrument": "OIT", "group": "9", "text_th": "ข้อความที่พิมพ์ไว้"},
+    ).get_data(as_text=True)
 
     assert "An indicator code is a letter i, e or o and a number, e.g. i20 or o43." in page
     assert "ข้อความที่พิมพ์ไว้" in page
@@ -358,41 +400,62 @@ def test_a_bad_indicator_code_is_refused_and_the_form_keeps_what_was_typed(app, 
 
 # --- measures ------------------------------------------------------------------------------------------
 
+
 def test_every_figure_has_a_readable_label():
     assert set(FIGURE_LABELS) == set(FIGURE_KEYS)
 
 
-def test_an_admin_creates_and_edits_measures_and_everyone_with_the_register_reads_them(app, client, admin,
-                                                                                      make_user):
+def test_an_admin_creates_and_edits_measures_and_everyone_with_the_register_reads_them(app, client, admin, make_user):
     year = 2607
     sign_in(client, admin)
     form = client.get(f"/evidence/measures/new?year={year}").get_data(as_text=True)
     assert 'name="figures" value="lending.on_time_return_rate"' in form
     assert "On-time return rate (%)" in form and 'name="indicators" value="i21"' in form
 
-    client.post(f"/evidence/measures/new?year={year}", data={
-        "title": "มาตรการยืมคืนพัสดุผ่านระบบ", "indicators": ["i20", "i21"], "activities": "จัดทำคู่มือ",
-        "responsible": "งานพัสดุ กองคลัง", "outcome": "ยืมคืนครบ",
-        "figures": ["lending.requests", "lending.on_time_return_rate"]})
-    client.post(f"/evidence/measures/new?year={year}", data={"title": "มาตรการเผยแพร่ข้อมูล",
-                                                             "indicators": ["o43"]})
+    client.post(
+        f"/evidence/measures/new?year={year}",
+        data={
+            "title": "มาตรการยืมคืนพัสดุผ่านระบบ",
+            "indicators": ["i20", "i21"],
+            "activities": "จัดทำคู่มือ",
+            "responsible": "งานพัสดุ กองคลัง",
+            "outcome": "ยืมคืนครบ",
+            "figures": ["lending.requests", "lending.on_time_return_rate"],
+        },
+    )
+    client.post(f"/evidence/measures/new?year={year}", data={"title": "มาตรการเผยแพร่ข้อมูล", "indicators": ["o43"]})
     with app.app_context():
-        first, second = db.session.execute(select(Measure).where(Measure.fiscal_year == year)
-                                           .order_by(Measure.position)).scalars().all()
+        first, second = (
+            db.session.execute(select(Measure).where(Measure.fiscal_year == year).order_by(Measure.position))
+            .scalars()
+            .all()
+        )
         first_id, version = first.id, first.version
-        assert (first.indicators, first.figures) == (["i20", "i21"], ["lending.requests",
-                                                                      "lending.on_time_return_rate"])
+        assert (first.indicators, first.figures) == (
+            ["i20", "i21"],
+            ["lending.requests", "lending.on_time_return_rate"],
+        )
         assert second.position == first.position + 1
         db.session.remove()
 
     edit = client.get(f"/evidence/measures/{first_id}/edit").get_data(as_text=True)
     assert "จัดทำคู่มือ" in edit and f'name="version" type="hidden" value="{version}"' in edit
-    client.post(f"/evidence/measures/{first_id}/edit", data={
-        "title": "มาตรการยืมคืนพัสดุผ่านระบบ", "indicators": ["i20"], "activities": "จัดทำคู่มือ\nอบรม",
-        "responsible": "งานพัสดุ", "outcome": "ยืมคืนครบ ตรวจสอบได้", "figures": ["lending.requests"],
-        "version": str(version)})
-    stale = client.post(f"/evidence/measures/{first_id}/edit", data={
-        "title": "ทับของคนอื่น", "indicators": ["i20"], "version": str(version)}).get_data(as_text=True)
+    client.post(
+        f"/evidence/measures/{first_id}/edit",
+        data={
+            "title": "มาตรการยืมคืนพัสดุผ่านระบบ",
+            "indicators": ["i20"],
+            "activities": "จัดทำคู่มือ\nอบรม",
+            "responsible": "งานพัสดุ",
+            "outcome": "ยืมคืนครบ ตรวจสอบได้",
+            "figures": ["lending.requests"],
+            "version": str(version),
+        },
+    )
+    stale = client.post(
+        f"/evidence/measures/{first_id}/edit",
+        data={"title": "ทับของคนอื่น", "indicators": ["i20"], "version": str(version)},
+    ).get_data(as_text=True)
     assert "Someone else changed this measure after you opened it." in stale
 
     auditor = make_user(roles=["auditor"])
@@ -406,32 +469,48 @@ def test_an_admin_creates_and_edits_measures_and_everyone_with_the_register_read
 def test_last_years_measures_are_copied_into_an_empty_year_without_their_results(app, client, admin):
     source, target = 2608, 2609
     sign_in(client, admin)
-    client.post(f"/evidence/measures/new?year={source}", data={
-        "title": "มาตรการตรวจสอบพัสดุประจำปี", "indicators": ["i24"], "activities": "ตรวจนับแล้ว",
-        "responsible": "คณะกรรมการตรวจสอบพัสดุ", "outcome": "พบครบ", "figures": ["assets.total"]})
+    client.post(
+        f"/evidence/measures/new?year={source}",
+        data={
+            "title": "มาตรการตรวจสอบพัสดุประจำปี",
+            "indicators": ["i24"],
+            "activities": "ตรวจนับแล้ว",
+            "responsible": "คณะกรรมการตรวจสอบพัสดุ",
+            "outcome": "พบครบ",
+            "figures": ["assets.total"],
+        },
+    )
 
     empty = client.get(f"/evidence/measures?year={target}").get_data(as_text=True)
     assert f"Copy the measures of fiscal year {source}" in empty
-    resp = client.post("/evidence/measures/copy", data={"from_year": str(source), "to_year": str(target)},
-                       follow_redirects=True)
+    resp = client.post(
+        "/evidence/measures/copy", data={"from_year": str(source), "to_year": str(target)}, follow_redirects=True
+    )
 
     assert "1 measures were copied from fiscal year 2608." in resp.get_data(as_text=True)
     with app.app_context():
         copy = db.session.execute(select(Measure).where(Measure.fiscal_year == target)).scalar_one()
-        assert (copy.title, copy.indicators, copy.responsible, copy.figures) == \
-            ("มาตรการตรวจสอบพัสดุประจำปี", ["i24"], "คณะกรรมการตรวจสอบพัสดุ", ["assets.total"])
+        assert (copy.title, copy.indicators, copy.responsible, copy.figures) == (
+            "มาตรการตรวจสอบพัสดุประจำปี",
+            ["i24"],
+            "คณะกรรมการตรวจสอบพัสดุ",
+            ["assets.total"],
+        )
         assert (copy.activities, copy.outcome) == ("", "")
         db.session.remove()
-    again = client.post("/evidence/measures/copy", data={"from_year": str(source), "to_year": str(target)},
-                        headers={"Referer": f"/evidence/measures?year={target}"}, follow_redirects=True)
+    again = client.post(
+        "/evidence/measures/copy",
+        data={"from_year": str(source), "to_year": str(target)},
+        headers={"Referer": f"/evidence/measures?year={target}"},
+        follow_redirects=True,
+    )
     assert "Fiscal year 2609 already has measures." in again.get_data(as_text=True)
 
 
 def test_evidence_uploaded_for_a_measure_is_listed_under_it(app, client, admin):
     year = 2610
     sign_in(client, admin)
-    client.post(f"/evidence/measures/new?year={year}", data={"title": "มาตรการมีหลักฐาน",
-                                                             "indicators": ["o43"]})
+    client.post(f"/evidence/measures/new?year={year}", data={"title": "มาตรการมีหลักฐาน", "indicators": ["o43"]})
     with app.app_context():
         measure_id = db.session.execute(select(Measure.id).where(Measure.fiscal_year == year)).scalar_one()
         db.session.remove()
@@ -447,8 +526,10 @@ def test_evidence_uploaded_for_a_measure_is_listed_under_it(app, client, admin):
 
 # --- navigation ------------------------------------------------------------------------------------------
 
+
 def test_the_menu_offers_evidence_to_those_who_may_see_it_and_the_footer_links_the_public_page(
-        client, admin, make_user):
+    client, admin, make_user
+):
     anonymous = client.get("/login").get_data(as_text=True)
     assert 'id="kp-public-evidence"' in anonymous and "/public/evidence/" in anonymous
 

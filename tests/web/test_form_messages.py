@@ -24,8 +24,7 @@ def _library_messages() -> list[str]:
     out = []
     for mid in ids:
         out.extend([mid] if isinstance(mid, str) else list(mid))
-    return out + ["File does not have an approved extension.",
-                  "File does not have an approved extension: {extensions}"]
+    return out + ["File does not have an approved extension.", "File does not have an approved extension: {extensions}"]
 
 
 def _pattern(message: str) -> re.Pattern:
@@ -87,8 +86,11 @@ def test_every_library_message_has_a_thai_translation(app):
     assert not [m for m in untranslated if not m.endswith(("characters long.", "characters.", "this field."))]
     with app.test_request_context(), force_locale("th"):
         t = get_translations()
-        assert THAI.search(t.ungettext("Field must be at least %(min)d character long.",
-                                       "Field must be at least %(min)d characters long.", 8))
+        assert THAI.search(
+            t.ungettext(
+                "Field must be at least %(min)d character long.", "Field must be at least %(min)d characters long.", 8
+            )
+        )
 
 
 def test_every_forms_errors_are_thai_on_a_thai_page(app):
@@ -112,15 +114,17 @@ def test_every_forms_errors_are_thai_on_a_thai_page(app):
 
 def test_the_same_messages_stay_english_on_an_english_page(app):
     with app.test_request_context(method="POST"), force_locale("en"):
-        form = ChangePasswordForm(formdata=MultiDict({"current": "", "new": "short", "confirm": "short"}),
-                                  meta={"csrf": False})
+        form = ChangePasswordForm(
+            formdata=MultiDict({"current": "", "new": "short", "confirm": "short"}), meta={"csrf": False}
+        )
         form.validate()
     assert form.errors["current"] == ["This field is required."]
     assert form.errors["new"] == ["Field must be between 8 and 256 characters long."]
 
 
-@pytest.mark.parametrize("lang,expected", [("th", "ต้องยาว 8 ถึง 256 ตัวอักษร"),
-                                           ("en", "Field must be between 8 and 256 characters long.")])
+@pytest.mark.parametrize(
+    "lang,expected", [("th", "ต้องยาว 8 ถึง 256 ตัวอักษร"), ("en", "Field must be between 8 and 256 characters long.")]
+)
 def test_a_too_short_password_is_refused_in_the_pages_language(client, make_user, lang, expected):
     user = make_user()
     assert login(client, user.username).status_code == 302

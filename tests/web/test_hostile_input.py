@@ -66,12 +66,16 @@ def world(app):
         asset_id = db.session.scalars(select(Asset.id).limit(1)).first()
         db.session.remove()
     # "root" is a second admin, never signed in here, who can put the swept admin's account right
-    return {"people": people, "root": people["root"][0],
-            "ids": {"user_id": people["staff"][0], "asset_id": asset_id or 1}}
+    return {
+        "people": people,
+        "root": people["root"][0],
+        "ids": {"user_id": people["staff"][0], "asset_id": asset_id or 1},
+    }
 
 
 def urls_for(rule, ids: dict[str, int]) -> list[str]:
     """The rule's path with valid-looking values, then with each path variable made hostile in turn."""
+
     def fill(overrides: dict[str, str]) -> str:
         def value(match: re.Match) -> str:
             name = match.group(2)
@@ -83,6 +87,7 @@ def urls_for(rule, ids: dict[str, int]) -> list[str]:
             if isinstance(converter, PathConverter):
                 return "x.css"
             return {"fmt": "png", "kind": "pdf", "code": "en", "subject_type": "asset"}.get(name, "1")
+
         return re.sub(r"<(?:([a-z]+)(?:\([^)]*\))?:)?([a-z_]+)>", value, rule.rule)
 
     urls = [fill({})]

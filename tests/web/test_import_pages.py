@@ -39,8 +39,7 @@ def test_the_templates_have_the_thai_headers_the_import_reads(as_officer, kind):
     first, sample = book.worksheets
     assert [c.value for c in first[1]] == expected and first.max_row == 1  # nothing to import by mistake
     assert sample.max_row >= 3
-    assert sorted(reader(expected).values()) == sorted(
-        importing.HEADERS if kind == "assets" else ledger.COLUMNS)
+    assert sorted(reader(expected).values()) == sorted(importing.HEADERS if kind == "assets" else ledger.COLUMNS)
 
 
 def test_an_unknown_template_is_not_found(as_officer):
@@ -50,12 +49,14 @@ def test_an_unknown_template_is_not_found(as_officer):
 def test_the_filled_in_workbook_template_imports(app, as_officer):
     book = load_workbook(io.BytesIO(as_officer.get("/assets/import/templates/assets.xlsx").get_data()))
     number = unique("416-69-")
-    book.worksheets[0].append([number, "เต็นท์ผ้าใบ", "เต็นท์", "", "", "", "15/06/2559", "12,500.00",
-                               "ห้องเก็บของ", "สำนักปลัด", "ได้"])
+    book.worksheets[0].append(
+        [number, "เต็นท์ผ้าใบ", "เต็นท์", "", "", "", "15/06/2559", "12,500.00", "ห้องเก็บของ", "สำนักปลัด", "ได้"]
+    )
     out = io.BytesIO()
     book.save(out)
-    resp = as_officer.post("/assets/import", data={"file": (io.BytesIO(out.getvalue()), "list.xlsx")},
-                           content_type="multipart/form-data")
+    resp = as_officer.post(
+        "/assets/import", data={"file": (io.BytesIO(out.getvalue()), "list.xlsx")}, content_type="multipart/form-data"
+    )
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200 and number in html and "kp-errors" not in html
 
@@ -66,10 +67,13 @@ def test_an_error_names_the_column_by_the_files_thai_header(as_officer):
     writer = csv.writer(text)
     writer.writerow(header)
     writer.writerow([unique("416-69-"), "เก้าอี้", "เก้าอี้", "", "", "", "31/02/2566", "350", "", "", "ได้"])
-    resp = as_officer.post("/assets/import", data={"file": (io.BytesIO(text.getvalue().encode()), "list.csv")},
-                           content_type="multipart/form-data")
+    resp = as_officer.post(
+        "/assets/import",
+        data={"file": (io.BytesIO(text.getvalue().encode()), "list.csv")},
+        content_type="multipart/form-data",
+    )
     html = resp.get_data(as_text=True)
-    row = html[html.index("kp-errors"):]
+    row = html[html.index("kp-errors") :]
     assert '<td class="kp-column text-nowrap">วันที่ได้มา</td>' in row and "acquired_on" not in row
 
 
@@ -87,8 +91,23 @@ def test_a_ledger_with_thai_headers_is_read_and_its_errors_name_them(session):
     text = io.StringIO()
     writer = csv.writer(text)
     writer.writerow(header)
-    writer.writerow(["66/900", "no-such-asset-" + unique(""), "nobody-" + unique(""), "ประชุม", "32/01/2566",
-                     "", "", "", "", "", "", "", ""])
+    writer.writerow(
+        [
+            "66/900",
+            "no-such-asset-" + unique(""),
+            "nobody-" + unique(""),
+            "ประชุม",
+            "32/01/2566",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+            "",
+        ]
+    )
     plan = ledger.plan_ledger(session, text.getvalue().encode("utf-8-sig"), "ledger.csv")
     session.rollback()
     names = {e.column: e.column_name for e in plan.errors}

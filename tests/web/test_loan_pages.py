@@ -49,13 +49,36 @@ def run(app, fn, user, *args, **kwargs):
         return value
 
 
-def new_loan(app, borrower, assets, *, state="requested", officer=None, head=None, start_in=1, days=2,
-             now=None, off_premises=False, purpose="ประชุมประชาคมหมู่บ้าน หมู่ที่ 3", place="ศาลาประชาคม"):
+def new_loan(
+    app,
+    borrower,
+    assets,
+    *,
+    state="requested",
+    officer=None,
+    head=None,
+    start_in=1,
+    days=2,
+    now=None,
+    off_premises=False,
+    purpose="ประชุมประชาคมหมู่บ้าน หมู่ที่ 3",
+    place="ศาลาประชาคม",
+):
     """A loan brought to `state` through the services (requested, approved, checked_out)."""
     now = now or utcnow()
     start = bangkok_date(now) + timedelta(days=start_in)
-    loan_id = run(app, workflow.request_loan, borrower, [a.id for a in assets], purpose=purpose, place=place,
-                  off_premises=off_premises, start_on=start, due_on=start + timedelta(days=days), now=now)
+    loan_id = run(
+        app,
+        workflow.request_loan,
+        borrower,
+        [a.id for a in assets],
+        purpose=purpose,
+        place=place,
+        off_premises=off_premises,
+        start_on=start,
+        due_on=start + timedelta(days=days),
+        now=now,
+    )
     if state in ("approved", "checked_out"):
         run(app, workflow.approve_loan, officer, loan_id, now=now + timedelta(minutes=5))
         if head is not None:
@@ -68,25 +91,33 @@ def new_loan(app, borrower, assets, *, state="requested", officer=None, head=Non
 def overdue_loan(app, borrower, assets, officer, days_overdue=10, length=3):
     """A loan handed over in the past whose due date is `days_overdue` days ago."""
     past = utcnow() - timedelta(days=days_overdue + length)
-    return new_loan(app, borrower, assets, state="checked_out", officer=officer, start_in=0, days=length,
-                    now=past)
+    return new_loan(app, borrower, assets, state="checked_out", officer=officer, start_in=0, days=length, now=past)
 
 
 def get_loan(app, loan_id) -> dict:
     with app.app_context():
         loan = db.session.get(Loan, loan_id)
-        out = {"status": loan.status, "version": loan.version, "checked_out_at": loan.checked_out_at,
-               "officer_id": loan.officer_id, "decision_note": loan.decision_note,
-               "conditions": [i.condition for i in loan.items], "item_ids": [i.id for i in loan.items],
-               "ref": loan.ref}
+        out = {
+            "status": loan.status,
+            "version": loan.version,
+            "checked_out_at": loan.checked_out_at,
+            "officer_id": loan.officer_id,
+            "decision_note": loan.decision_note,
+            "conditions": [i.condition for i in loan.items],
+            "item_ids": [i.id for i in loan.items],
+            "ref": loan.ref,
+        }
         db.session.remove()
         return out
 
 
 def audit_count(app, action: str, subject_id: int) -> int:
     with app.app_context():
-        n = db.session.scalar(select(func.count()).select_from(AuditEntry).where(
-            AuditEntry.action == action, AuditEntry.subject_id == str(subject_id)))
+        n = db.session.scalar(
+            select(func.count())
+            .select_from(AuditEntry)
+            .where(AuditEntry.action == action, AuditEntry.subject_id == str(subject_id))
+        )
         db.session.remove()
         return n
 
@@ -102,8 +133,9 @@ def version_in(html: str, action: str) -> str:
     """The version a form on the page carries (the form found by its action path)."""
     form = re.search(r'<form[^>]*action="[^"]*/' + re.escape(action) + r'"[^>]*>(.*?)</form>', html, re.S)
     assert form, f"no {action} form on the page"
-    match = re.search(r'name="version"[^>]*value="(\d+)"', form.group(1)) or \
-        re.search(r'value="(\d+)"[^>]*name="version"', form.group(1))
+    match = re.search(r'name="version"[^>]*value="(\d+)"', form.group(1)) or re.search(
+        r'value="(\d+)"[^>]*name="version"', form.group(1)
+    )
     assert match, f"no version in the {action} form"
     return match.group(1)
 
@@ -117,13 +149,15 @@ def png() -> bytes:
 @pytest.fixture
 def people(make_user):
     """One fresh person per role, and a second staff member."""
-    return {"staff": make_user(roles=["staff"], name="นางสาวมาลี ใจดี"),
-            "other": make_user(roles=["staff"], name="นายสมชาย ขยันงาน"),
-            "officer": make_user(roles=["supply_officer"], name="นางสมศรี รักพัสดุ"),
-            "officer2": make_user(roles=["supply_officer"], name="นายวิชัย ตรวจรับ"),
-            "head": make_user(roles=["head"], name="นางประภา ผู้นำ"),
-            "auditor": make_user(roles=["auditor"]),
-            "admin": make_user(roles=["admin"])}
+    return {
+        "staff": make_user(roles=["staff"], name="นางสาวมาลี ใจดี"),
+        "other": make_user(roles=["staff"], name="นายสมชาย ขยันงาน"),
+        "officer": make_user(roles=["supply_officer"], name="นางสมศรี รักพัสดุ"),
+        "officer2": make_user(roles=["supply_officer"], name="นายวิชัย ตรวจรับ"),
+        "head": make_user(roles=["head"], name="นางประภา ผู้นำ"),
+        "auditor": make_user(roles=["auditor"]),
+        "admin": make_user(roles=["admin"]),
+    }
 
 
 # --- who may open what -----------------------------------------------------------------------------
@@ -152,8 +186,14 @@ def test_each_lending_page_answers_each_role(app, people):
 
 def test_a_loan_page_is_shown_to_its_borrower_and_overseers_and_is_404_to_others(app, people, make_asset):
     loan_id = new_loan(app, people["staff"], [make_asset()])
-    for role, expected in (("staff", 200), ("officer", 200), ("head", 200), ("auditor", 200),
-                           ("other", 404), ("admin", 404)):
+    for role, expected in (
+        ("staff", 200),
+        ("officer", 200),
+        ("head", 200),
+        ("auditor", 200),
+        ("other", 404),
+        ("admin", 404),
+    ):
         assert signed_in(app, people[role]).get(f"/loans/{loan_id}").status_code == expected, role
     # The same for an id that does not exist: nothing tells the two apart.
     assert signed_in(app, people["other"]).get("/loans/99999999").status_code == 404
@@ -171,6 +211,7 @@ def test_staff_cannot_act_as_an_officer_on_a_loan(app, people, make_asset):
 
 
 # --- buttons by role and state ---------------------------------------------------------------------
+
 
 def test_an_officer_sees_approve_but_never_on_their_own_request(app, people, make_asset, monkeypatch):
     from lending import loan_queries
@@ -207,9 +248,9 @@ def test_the_queue_shows_requests_oldest_first_with_their_waiting_time(app, peop
     newer = new_loan(app, people["other"], [make_asset()], now=now - timedelta(hours=5))
     page = signed_in(app, people["officer"]).get("/loans/queue").get_data(as_text=True)
     assert page.index(f'id="loan-{older}"') < page.index(f'id="loan-{newer}"')
-    older_card = page[page.index(f'id="loan-{older}"'):page.index(f'id="loan-{newer}"')]
+    older_card = page[page.index(f'id="loan-{older}"') : page.index(f'id="loan-{newer}"')]
     assert "waiting 3 days" in older_card
-    assert "waiting 5 hours" in page[page.index(f'id="loan-{newer}"'):]
+    assert "waiting 5 hours" in page[page.index(f'id="loan-{newer}"') :]
 
 
 def test_the_head_approves_from_the_queue_after_the_officer(app, people, make_asset):
@@ -247,17 +288,25 @@ def test_a_rejection_needs_a_reason_and_the_borrower_reads_it(app, people, make_
 
 # --- stale pages and second clicks -----------------------------------------------------------------
 
+
 def test_a_stale_page_gets_a_clear_message_and_changes_nothing(app, people, make_asset):
     loan_id = new_loan(app, people["staff"], [make_asset()])
     first, second = signed_in(app, people["officer"]), signed_in(app, people["officer2"])
     page = f"/loans/{loan_id}"
     stale_version = version_in(second.get(page).get_data(as_text=True), "reject")
     # The first officer approves while the second still has the page open.
-    assert first.post(f"{page}/approve", data={"version": version_in(first.get(page).get_data(as_text=True),
-                                                                     "approve")}).status_code == 302
+    assert (
+        first.post(
+            f"{page}/approve", data={"version": version_in(first.get(page).get_data(as_text=True), "approve")}
+        ).status_code
+        == 302
+    )
     before = get_loan(app, loan_id)
-    resp = second.post(f"{page}/reject", data={"version": stale_version, "reason": "ซ้ำ"},
-                       headers={"Referer": f"http://localhost{page}"})
+    resp = second.post(
+        f"{page}/reject",
+        data={"version": stale_version, "reason": "ซ้ำ"},
+        headers={"Referer": f"http://localhost{page}"},
+    )
     assert resp.status_code == 302 and resp.headers["Location"].endswith(page)
     shown = second.get(page).get_data(as_text=True)
     assert "Someone else changed this loan after you opened the page. Reload it and try again." in shown
@@ -302,14 +351,16 @@ def test_without_a_csrf_token_nothing_is_approved(app, people, make_asset, csrf_
     officer = app.test_client()
     html = officer.get("/login").get_data(as_text=True)
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html).group(1)
-    officer.post("/login", data={"username": people["officer"].username, "password": "correct horse 42",
-                                 "csrf_token": token})
+    officer.post(
+        "/login", data={"username": people["officer"].username, "password": "correct horse 42", "csrf_token": token}
+    )
     version = str(get_loan(app, loan_id)["version"])
     officer.post(f"/loans/{loan_id}/approve", data={"version": version})
     assert get_loan(app, loan_id)["status"] == "requested"
 
 
 # --- the request form ------------------------------------------------------------------------------
+
 
 def test_a_link_from_an_asset_preselects_it_and_defaults_the_dates(app, people, make_asset):
     chair = make_asset(name="เก้าอี้พลาสติก สีน้ำเงิน")
@@ -338,27 +389,42 @@ def test_the_form_says_when_the_head_must_approve_too(app, people, make_asset):
 
 def test_the_availability_check_shows_a_clash_and_creates_nothing(app, people, make_asset):
     tent, chair = make_asset(name="เต็นท์ผ้าใบ"), make_asset()
-    held = new_loan(app, people["other"], [tent], state="approved", officer=people["officer"], start_in=3,
-                    days=2)
+    held = new_loan(app, people["other"], [tent], state="approved", officer=people["officer"], start_in=3, days=2)
     ref = get_loan(app, held)["ref"]
     start = bangkok_date(utcnow()) + timedelta(days=4)
     loans_before = count(app, Loan)
-    resp = signed_in(app, people["staff"]).post("/loans/new", data={
-        "action": "check", "assets": [str(tent.id), str(chair.id)], "purpose": "", "place": "",
-        "start_on": format_numeric(start), "due_on": format_numeric(start + timedelta(days=1))})
+    resp = signed_in(app, people["staff"]).post(
+        "/loans/new",
+        data={
+            "action": "check",
+            "assets": [str(tent.id), str(chair.id)],
+            "purpose": "",
+            "place": "",
+            "start_on": format_numeric(start),
+            "due_on": format_numeric(start + timedelta(days=1)),
+        },
+    )
     assert resp.status_code == 200
     page = resp.get_data(as_text=True)
-    tent_block = page[page.index(f'data-asset="{tent.id}"'):]
-    tent_block = tent_block[:tent_block.index("</li>")]
+    tent_block = page[page.index(f'data-asset="{tent.id}"') :]
+    tent_block = tent_block[: tent_block.index("</li>")]
     assert "Already lent for these days" in tent_block and ref in tent_block
-    chair_block = page[page.index(f'data-asset="{chair.id}"'):]
-    assert "Free for these dates" in chair_block[:chair_block.index("</li>")]
+    chair_block = page[page.index(f'data-asset="{chair.id}"') :]
+    assert "Free for these dates" in chair_block[: chair_block.index("</li>")]
     assert "This field is required" not in page  # checking does not ask for the purpose yet
     assert count(app, Loan) == loans_before
     # Sending the same request is refused with the reason, and the form keeps what was typed.
-    resp = signed_in(app, people["staff"]).post("/loans/new", data={
-        "action": "send", "assets": [str(tent.id)], "purpose": "งานวันเด็ก", "place": "สนามกีฬา",
-        "start_on": format_numeric(start), "due_on": format_numeric(start + timedelta(days=1))})
+    resp = signed_in(app, people["staff"]).post(
+        "/loans/new",
+        data={
+            "action": "send",
+            "assets": [str(tent.id)],
+            "purpose": "งานวันเด็ก",
+            "place": "สนามกีฬา",
+            "start_on": format_numeric(start),
+            "due_on": format_numeric(start + timedelta(days=1)),
+        },
+    )
     page = resp.get_data(as_text=True)
     assert resp.status_code == 200 and "is already lent for those days" in page and "งานวันเด็ก" in page
     assert count(app, Loan) == loans_before
@@ -367,10 +433,18 @@ def test_the_availability_check_shows_a_clash_and_creates_nothing(app, people, m
 def test_a_request_sent_with_thai_dates_becomes_a_loan(app, people, make_asset):
     chair, table = make_asset(), make_asset(name="โต๊ะพับ")
     start = bangkok_date(utcnow()) + timedelta(days=2)
-    resp = signed_in(app, people["staff"]).post("/loans/new", data={
-        "action": "send", "assets": [str(chair.id), str(table.id)], "purpose": "ประชุมประชาคม",
-        "place": "ศาลาประชาคม หมู่ 2", "off_premises": "y",
-        "start_on": to_thai_digits(format_numeric(start)), "due_on": (start + timedelta(days=3)).isoformat()})
+    resp = signed_in(app, people["staff"]).post(
+        "/loans/new",
+        data={
+            "action": "send",
+            "assets": [str(chair.id), str(table.id)],
+            "purpose": "ประชุมประชาคม",
+            "place": "ศาลาประชาคม หมู่ 2",
+            "off_premises": "y",
+            "start_on": to_thai_digits(format_numeric(start)),
+            "due_on": (start + timedelta(days=3)).isoformat(),
+        },
+    )
     assert resp.status_code == 302
     loan_id = int(resp.headers["Location"].rsplit("/", 1)[1])
     with app.app_context():
@@ -384,9 +458,17 @@ def test_a_request_sent_with_thai_dates_becomes_a_loan(app, people, make_asset):
 def test_a_request_without_purpose_or_with_a_bad_date_is_not_sent(app, people, make_asset):
     chair = make_asset()
     before = count(app, Loan)
-    resp = signed_in(app, people["staff"]).post("/loans/new", data={
-        "action": "send", "assets": [str(chair.id)], "purpose": "", "place": "ห้องประชุม",
-        "start_on": "31/02/2569", "due_on": "01/03/2569"})
+    resp = signed_in(app, people["staff"]).post(
+        "/loans/new",
+        data={
+            "action": "send",
+            "assets": [str(chair.id)],
+            "purpose": "",
+            "place": "ห้องประชุม",
+            "start_on": "31/02/2569",
+            "due_on": "01/03/2569",
+        },
+    )
     page = resp.get_data(as_text=True)
     assert resp.status_code == 200 and "Not a date" in page and "This field is required" in page
     assert count(app, Loan) == before
@@ -397,26 +479,37 @@ def test_the_catalogue_finds_lendable_items_only(app, people, make_asset):
     ok = make_asset(name=f"{token} ตัวที่หนึ่ง")
     broken = make_asset(name=f"{token} ซ่อมอยู่", status="in_repair")
     kept = make_asset(name=f"{token} ห้ามยืม", lendable=False)
-    page = signed_in(app, people["staff"]).post("/loans/new", data={
-        "action": "search", "q": token}).get_data(as_text=True)
+    page = (
+        signed_in(app, people["staff"]).post("/loans/new", data={"action": "search", "q": token}).get_data(as_text=True)
+    )
     assert f'value="{ok.id}"' in page and f"{token} ตัวที่หนึ่ง" in page
     assert f'value="{broken.id}"' not in page and f'value="{kept.id}"' not in page
 
 
 # --- hand-over, receipt, returns, incidents --------------------------------------------------------
 
+
 def test_hand_over_with_photos_then_the_borrower_confirms(app, people, make_asset):
     loan_id = new_loan(app, people["staff"], [make_asset()], state="approved", officer=people["officer"])
     officer = signed_in(app, people["officer"])
     version = version_in(officer.get(f"/loans/{loan_id}").get_data(as_text=True), "hand-over")
-    resp = officer.post(f"/loans/{loan_id}/hand-over", content_type="multipart/form-data", data={
-        "version": version, "note": "มีรอยขีดข่วนด้านข้าง",
-        "photos": [(io.BytesIO(png()), "a.png"), (io.BytesIO(b"MZ not a photo"), "b.png")]})
+    resp = officer.post(
+        f"/loans/{loan_id}/hand-over",
+        content_type="multipart/form-data",
+        data={
+            "version": version,
+            "note": "มีรอยขีดข่วนด้านข้าง",
+            "photos": [(io.BytesIO(png()), "a.png"), (io.BytesIO(b"MZ not a photo"), "b.png")],
+        },
+    )
     assert resp.status_code in (302, 400)
     # The second file is not a photo: nothing is stored and the loan is still approved.
     assert get_loan(app, loan_id)["status"] == "approved"
-    resp = officer.post(f"/loans/{loan_id}/hand-over", content_type="multipart/form-data", data={
-        "version": version, "note": "มีรอยขีดข่วนด้านข้าง", "photos": [(io.BytesIO(png()), "a.png")]})
+    resp = officer.post(
+        f"/loans/{loan_id}/hand-over",
+        content_type="multipart/form-data",
+        data={"version": version, "note": "มีรอยขีดข่วนด้านข้าง", "photos": [(io.BytesIO(png()), "a.png")]},
+    )
     assert resp.status_code == 302 and get_loan(app, loan_id)["status"] == "checked_out"
     assert count(app, LoanPhoto, LoanPhoto.loan_id == loan_id) == 1
     borrower = signed_in(app, people["staff"])
@@ -436,27 +529,34 @@ def test_a_partial_return_then_damage_opens_a_case_settled_as_paid(app, people, 
     items = dict(zip([chair.id, speaker.id], get_loan(app, loan_id)["item_ids"], strict=True))
     officer = signed_in(app, people["officer"])
     version = version_in(officer.get(f"/loans/{loan_id}").get_data(as_text=True), "receive")
-    resp = officer.post(f"/loans/{loan_id}/receive", data={"version": version,
-                                                           f"condition-{items[chair.id]}": "good"})
+    resp = officer.post(f"/loans/{loan_id}/receive", data={"version": version, f"condition-{items[chair.id]}": "good"})
     assert "still out" in officer.get(resp.headers["Location"]).get_data(as_text=True)
     state = get_loan(app, loan_id)
     assert state["status"] == "checked_out" and state["conditions"].count(None) == 1
     # Damage needs a note; without one nothing is recorded.
     page = f"/loans/{loan_id}"
-    refused = officer.post(f"{page}/receive", data={"version": version,
-                                                    f"condition-{items[speaker.id]}": "damaged"},
-                           headers={"Referer": f"http://localhost{page}"})
-    assert f"{speaker.asset_number} is marked damaged or lost: describe the damage or the loss." \
-        in refused.get_data(as_text=True)
+    refused = officer.post(
+        f"{page}/receive",
+        data={"version": version, f"condition-{items[speaker.id]}": "damaged"},
+        headers={"Referer": f"http://localhost{page}"},
+    )
+    assert f"{speaker.asset_number} is marked damaged or lost: describe the damage or the loss." in refused.get_data(
+        as_text=True
+    )
     assert get_loan(app, loan_id)["conditions"].count(None) == 1
-    officer.post(f"{page}/receive", content_type="multipart/form-data", data={
-        "version": version, f"condition-{items[speaker.id]}": "damaged",
-        f"note-{items[speaker.id]}": "กรวยขาด",
-        f"photo-{items[speaker.id]}": (io.BytesIO(png()), "d.png")})
+    officer.post(
+        f"{page}/receive",
+        content_type="multipart/form-data",
+        data={
+            "version": version,
+            f"condition-{items[speaker.id]}": "damaged",
+            f"note-{items[speaker.id]}": "กรวยขาด",
+            f"photo-{items[speaker.id]}": (io.BytesIO(png()), "d.png"),
+        },
+    )
     assert get_loan(app, loan_id)["status"] == "returned"
     with app.app_context():
-        case = db.session.execute(select(Incident).where(Incident.loan_item_id == items[speaker.id])) \
-            .scalar_one()
+        case = db.session.execute(select(Incident).where(Incident.loan_item_id == items[speaker.id])).scalar_one()
         case_id, case_version = case.id, case.version
         assert case.value == Decimal("4500.00") and case.kind == "damaged"
         db.session.remove()
@@ -464,22 +564,26 @@ def test_a_partial_return_then_damage_opens_a_case_settled_as_paid(app, people, 
     assert "4,500.00" in case_page and "written_off" not in case_page  # only the head writes off
     assert signed_in(app, people["other"]).get(f"/incidents/{case_id}").status_code == 404
     assert signed_in(app, people["staff"]).get(f"/incidents/{case_id}").status_code == 200
-    resp = officer.post(f"/incidents/{case_id}/documents", content_type="multipart/form-data",
-                        data={"file": (io.BytesIO(b"%PDF-1.4\n%test\n"), "slip.pdf"), "title": "ใบเสร็จ"})
+    resp = officer.post(
+        f"/incidents/{case_id}/documents",
+        content_type="multipart/form-data",
+        data={"file": (io.BytesIO(b"%PDF-1.4\n%test\n"), "slip.pdf"), "title": "ใบเสร็จ"},
+    )
     assert resp.status_code == 302
-    doc = re.search(rf'href="(/incidents/{case_id}/documents/\d+)"', officer.get(f"/incidents/{case_id}")
-                    .get_data(as_text=True)).group(1)
+    doc = re.search(
+        rf'href="(/incidents/{case_id}/documents/\d+)"', officer.get(f"/incidents/{case_id}").get_data(as_text=True)
+    ).group(1)
     assert officer.get(doc).mimetype == "application/pdf"
-    resp = officer.post(f"/incidents/{case_id}/settle", data={"version": str(case_version),
-                                                              "resolution": "paid", "amount": "๔,๕๐๐"})
+    resp = officer.post(
+        f"/incidents/{case_id}/settle", data={"version": str(case_version), "resolution": "paid", "amount": "๔,๕๐๐"}
+    )
     assert "The case is settled" in officer.get(resp.headers["Location"]).get_data(as_text=True)
     with app.app_context():
         case = db.session.get(Incident, case_id)
         assert (case.status, case.resolution, case.amount) == ("settled", "paid", Decimal("4500.00"))
         db.session.remove()
     # A second click on the old page changes nothing.
-    officer.post(f"/incidents/{case_id}/settle", data={"version": str(case_version),
-                                                       "resolution": "repaired"})
+    officer.post(f"/incidents/{case_id}/settle", data={"version": str(case_version), "resolution": "repaired"})
     assert audit_count(app, "incident.settled", case_id) == 1
 
 
@@ -487,29 +591,30 @@ def test_an_officer_cannot_write_off_but_the_head_can(app, people, make_asset):
     asset = make_asset()
     loan_id = new_loan(app, people["staff"], [asset], state="checked_out", officer=people["officer"])
     item_id = get_loan(app, loan_id)["item_ids"][0]
-    run(app, workflow.receive_items, people["officer"], loan_id,
-        [workflow.ItemReturn(item_id, "lost", "หาย")])
+    run(app, workflow.receive_items, people["officer"], loan_id, [workflow.ItemReturn(item_id, "lost", "หาย")])
     with app.app_context():
         case = db.session.execute(select(Incident).where(Incident.loan_item_id == item_id)).scalar_one()
         case_id, version = case.id, case.version
         db.session.remove()
     page = f"/incidents/{case_id}"
-    signed_in(app, people["officer"]).post(f"{page}/settle", data={
-        "version": str(version), "resolution": "written_off", "note": "เสื่อมสภาพ"},
-        headers={"Referer": f"http://localhost{page}"})
+    signed_in(app, people["officer"]).post(
+        f"{page}/settle",
+        data={"version": str(version), "resolution": "written_off", "note": "เสื่อมสภาพ"},
+        headers={"Referer": f"http://localhost{page}"},
+    )
     assert count(app, Incident, Incident.id == case_id, Incident.status == "open") == 1
     head = signed_in(app, people["head"])
     assert 'value="written_off"' in head.get(page).get_data(as_text=True)
-    head.post(f"{page}/settle", data={"version": str(version), "resolution": "written_off",
-                                      "note": "เสื่อมสภาพ"})
+    head.post(f"{page}/settle", data={"version": str(version), "resolution": "written_off", "note": "เสื่อมสภาพ"})
     assert count(app, Incident, Incident.id == case_id, Incident.status == "settled") == 1
 
 
 # --- overdue and demands ---------------------------------------------------------------------------
 
+
 def _row_of(page: str, asset_number: str) -> str:
     start = page.index(asset_number)
-    return page[page.rindex("<tr", 0, start):page.index("</tr>", start)]
+    return page[page.rindex("<tr", 0, start) : page.index("</tr>", start)]
 
 
 def test_the_overdue_page_flags_demands_not_made_within_7_days(app, people, make_asset):
@@ -548,8 +653,7 @@ def test_the_receipt_and_the_demand_letter_are_pdfs(app, people, make_asset, mon
     except ImportError:  # written by another engineer; a stand-in until it lands
         documents = types.ModuleType("lending.documents")
         documents.receipt_pdf = lambda loan, settings, lang: b"%PDF-1.4 receipt " + loan.ref.encode()
-        documents.demand_letter_pdf = \
-            lambda demand, settings, lang: b"%PDF-1.4 demand " + str(demand.id).encode()
+        documents.demand_letter_pdf = lambda demand, settings, lang: b"%PDF-1.4 demand " + str(demand.id).encode()
         monkeypatch.setitem(sys.modules, "lending.documents", documents)
         import lending
 
@@ -571,6 +675,7 @@ def test_the_receipt_and_the_demand_letter_are_pdfs(app, people, make_asset, mon
 
 # --- lists -----------------------------------------------------------------------------------------
 
+
 def test_my_loans_shows_only_mine_current_and_past(app, people, make_asset):
     mine_now = new_loan(app, people["staff"], [make_asset()])
     mine_past = new_loan(app, people["staff"], [make_asset()])
@@ -578,8 +683,8 @@ def test_my_loans_shows_only_mine_current_and_past(app, people, make_asset):
     theirs = new_loan(app, people["other"], [make_asset()])
     page = signed_in(app, people["staff"]).get("/loans/mine").get_data(as_text=True)
     current, history = page.split(">History<", 1)
-    assert f"/loans/{mine_now}\"" in current and f"/loans/{mine_past}\"" in history
-    assert f"/loans/{theirs}\"" not in page
+    assert f'/loans/{mine_now}"' in current and f'/loans/{mine_past}"' in history
+    assert f'/loans/{theirs}"' not in page
 
 
 def test_all_loans_filter_by_status_borrower_overdue_and_dates(app, people, make_user, make_asset):
@@ -618,6 +723,7 @@ def test_an_asset_page_shows_its_loan_history(app, people, make_asset):
 
 # --- notifications ---------------------------------------------------------------------------------
 
+
 def _unread_badge(html: str) -> int:
     match = re.search(r'id="kp-unread">(\d+)<', html)
     return int(match.group(1)) if match else 0
@@ -633,9 +739,13 @@ def test_notifications_badge_open_and_mark_all_read(app, people, make_asset):
     ref = get_loan(app, loan_id)["ref"]
     assert f"Your request {ref} was approved." in listing
     with app.app_context():
-        note_id = db.session.execute(select(Notification.id).where(
-            Notification.user_id == people["staff"].id, Notification.loan_id == loan_id,
-            Notification.kind == "approved")).scalar_one()
+        note_id = db.session.execute(
+            select(Notification.id).where(
+                Notification.user_id == people["staff"].id,
+                Notification.loan_id == loan_id,
+                Notification.kind == "approved",
+            )
+        ).scalar_one()
         db.session.remove()
     before = _unread_badge(page)
     resp = borrower.post(f"/notifications/{note_id}/open")
@@ -644,28 +754,41 @@ def test_notifications_badge_open_and_mark_all_read(app, people, make_asset):
     # Someone else cannot mark it (or open it).
     assert signed_in(app, people["other"]).post(f"/notifications/{note_id}/open").status_code == 302
     # The officer's "waiting for your approval" of the decided request no longer counts; a new one does.
-    assert count(app, Notification, Notification.user_id == people["officer"].id, Notification.loan_id == loan_id,
-                 Notification.read_at.is_(None)) == 0
+    assert (
+        count(
+            app,
+            Notification,
+            Notification.user_id == people["officer"].id,
+            Notification.loan_id == loan_id,
+            Notification.read_at.is_(None),
+        )
+        == 0
+    )
     new_loan(app, people["staff"], [make_asset()])
     officer = signed_in(app, people["officer"])
     assert _unread_badge(officer.get("/loans/queue").get_data(as_text=True)) >= 1
     officer.post("/notifications/read")
     assert _unread_badge(officer.get("/loans/queue").get_data(as_text=True)) == 0
-    assert count(app, Notification, Notification.user_id == people["officer"].id,
-                 Notification.read_at.is_(None)) == 0
+    assert count(app, Notification, Notification.user_id == people["officer"].id, Notification.read_at.is_(None)) == 0
 
 
 def test_a_missing_damage_note_keeps_every_choice_and_names_the_item(app, people, make_asset):
     chair, tent, speaker = make_asset(), make_asset(name="เต็นท์"), make_asset(name="ลำโพง")
-    loan_id = new_loan(app, people["staff"], [chair, tent, speaker], state="checked_out",
-                       officer=people["officer"])
+    loan_id = new_loan(app, people["staff"], [chair, tent, speaker], state="checked_out", officer=people["officer"])
     items = dict(zip([chair.id, tent.id, speaker.id], get_loan(app, loan_id)["item_ids"], strict=True))
     officer = signed_in(app, people["officer"])
     version = version_in(officer.get(f"/loans/{loan_id}").get_data(as_text=True), "receive")
-    resp = officer.post(f"/loans/{loan_id}/receive", data={
-        "version": version, f"condition-{items[chair.id]}": "good", f"note-{items[chair.id]}": "ครบ",
-        f"condition-{items[tent.id]}": "lost", f"note-{items[tent.id]}": "หายที่งานวัด",
-        f"condition-{items[speaker.id]}": "damaged"})
+    resp = officer.post(
+        f"/loans/{loan_id}/receive",
+        data={
+            "version": version,
+            f"condition-{items[chair.id]}": "good",
+            f"note-{items[chair.id]}": "ครบ",
+            f"condition-{items[tent.id]}": "lost",
+            f"note-{items[tent.id]}": "หายที่งานวัด",
+            f"condition-{items[speaker.id]}": "damaged",
+        },
+    )
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200
     assert get_loan(app, loan_id)["conditions"] == [None, None, None]  # nothing was recorded

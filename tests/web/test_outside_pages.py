@@ -20,17 +20,29 @@ NATIONAL_ID = "1101700230708"
 
 
 def _counter_request(client, group_id: int, count: int, start) -> int:
-    resp = client.post("/loans/outside/new", data={
-        "action": "send", "channel": "counter", "kind": "person", "name": "นายมานะ ตั้งใจ", "phone": "0891234567",
-        "village_no": "5", "village": "ดอนแดง", "national_id": NATIONAL_ID, "purpose": "งานบวช",
-        "place": "บ้านเลขที่ 3 หมู่ 5", "start_on": format_numeric(start),
-        "due_on": format_numeric(start + timedelta(days=1)), f"count-{group_id}": str(count)})
+    resp = client.post(
+        "/loans/outside/new",
+        data={
+            "action": "send",
+            "channel": "counter",
+            "kind": "person",
+            "name": "นายมานะ ตั้งใจ",
+            "phone": "0891234567",
+            "village_no": "5",
+            "village": "ดอนแดง",
+            "national_id": NATIONAL_ID,
+            "purpose": "งานบวช",
+            "place": "บ้านเลขที่ 3 หมู่ 5",
+            "start_on": format_numeric(start),
+            "due_on": format_numeric(start + timedelta(days=1)),
+            f"count-{group_id}": str(count),
+        },
+    )
     assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
     return int(resp.headers["Location"].rsplit("/", 1)[1])
 
 
-def test_an_officer_enters_a_counter_request_and_the_page_shows_only_the_masked_id(app, client, officer,
-                                                                                    monkeypatch):
+def test_an_officer_enters_a_counter_request_and_the_page_shows_only_the_masked_id(app, client, officer, monkeypatch):
     from lending import loan_queries
 
     # the queue lists each stage's oldest requests; the session's database holds other tests' requests
@@ -40,13 +52,14 @@ def test_an_officer_enters_a_counter_request_and_the_page_shows_only_the_masked_
     loan_id = _counter_request(client, group_id, 4, bangkok_today() + timedelta(days=3))
     page = client.get(f"/loans/{loan_id}").get_data(as_text=True)
     assert "x-xxxx-xxxx0-70-8" in page and NATIONAL_ID not in page and "นายมานะ ตั้งใจ" in page
-    assert "× <span class=\"kp-number\">4</span>" in page
+    assert '× <span class="kp-number">4</span>' in page
     queue = client.get("/loans/queue").get_data(as_text=True)
     assert "Outsider, at the counter" in queue
 
 
 def test_the_hand_over_takes_a_scanned_run_and_the_return_by_count_opens_a_case_for_a_damaged_chair(
-        app, client, officer, make_user):
+    app, client, officer, make_user
+):
     group_id, asset_ids = make_group(app, 8)
     head = make_user(roles=["head"])
     sign_in(client, officer)
@@ -66,8 +79,9 @@ def test_the_hand_over_takes_a_scanned_run_and_the_return_by_count_opens_a_case_
     assert page.count(f'name="pick-{line_id}"') == 8 and page.count("checked") >= 5
     first, last = numbers[2], numbers[6]
     run = f"{first}..{last.rsplit('-', 1)[1]}"
-    resp = client.post(f"/loans/{loan_id}/pick", data={"action": "hand_over", "version": str(version),
-                                                       f"scan-{line_id}": run})
+    resp = client.post(
+        f"/loans/{loan_id}/pick", data={"action": "hand_over", "version": str(version), f"scan-{line_id}": run}
+    )
     assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
     with app.app_context():
         loan = db.session.get(Loan, loan_id)
@@ -77,13 +91,29 @@ def test_the_hand_over_takes_a_scanned_run_and_the_return_by_count_opens_a_case_
         db.session.remove()
     page = client.get(f"/loans/{loan_id}/return-count").get_data(as_text=True)
     assert "Counted back in good condition" in page
-    miscount = client.post(f"/loans/{loan_id}/return-count", data={
-        "version": str(version), "line": str(line_id), "counted": "5", "scan": numbers[3],
-        "scan_condition": "damaged", "scan_note": "ขาหัก"})
+    miscount = client.post(
+        f"/loans/{loan_id}/return-count",
+        data={
+            "version": str(version),
+            "line": str(line_id),
+            "counted": "5",
+            "scan": numbers[3],
+            "scan_condition": "damaged",
+            "scan_note": "ขาหัก",
+        },
+    )
     assert miscount.status_code == 200 and "should be back in good condition" in miscount.get_data(as_text=True)
-    resp = client.post(f"/loans/{loan_id}/return-count", data={
-        "version": str(version), "line": str(line_id), "counted": "4", "scan": numbers[3],
-        "scan_condition": "damaged", "scan_note": "ขาหัก"})
+    resp = client.post(
+        f"/loans/{loan_id}/return-count",
+        data={
+            "version": str(version),
+            "line": str(line_id),
+            "counted": "4",
+            "scan": numbers[3],
+            "scan_condition": "damaged",
+            "scan_note": "ขาหัก",
+        },
+    )
     assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
     with app.app_context():
         assert db.session.get(Loan, loan_id).status == "returned"
@@ -97,8 +127,7 @@ def test_an_officer_sets_up_a_group_and_adds_its_chairs_by_a_run_of_numbers(app,
     ids = [make_asset(asset_number=f"{prefix}-{n:04d}").id for n in range(1, 4)]
     sign_in(client, officer)
     name = unique("เก้าอี้ทดสอบ ")
-    resp = client.post("/lending-groups/new", data={"name": name, "category": "เก้าอี้", "public": "y",
-                                                    "active": "y"})
+    resp = client.post("/lending-groups/new", data={"name": name, "category": "เก้าอี้", "public": "y", "active": "y"})
     assert resp.status_code == 302
     with app.app_context():
         group_id = db.session.scalars(select(LendingGroup.id).where(LendingGroup.name == name)).one()

@@ -31,8 +31,9 @@ def test_the_loan_request_offers_date_pickers_with_the_day_in_the_buddhist_era(c
 def test_a_typed_thai_date_still_reads_and_comes_back_in_the_picker(client, make_user, login_as, make_asset):
     login_as(make_user(roles=["staff"]))
     asset = make_asset()
-    html = client.post("/loans/new", data={"action": "check", "assets": [asset.id], "start_on": "15/01/2570",
-                                           "due_on": "2027-01-17"}).get_data(as_text=True)
+    html = client.post(
+        "/loans/new", data={"action": "check", "assets": [asset.id], "start_on": "15/01/2570", "due_on": "2027-01-17"}
+    ).get_data(as_text=True)
     assert re.search(r'id="start_on"[^>]*value="2027-01-15"|value="2027-01-15"[^>]*id="start_on"', html)
     assert ">15 ม.ค. 2570<" in html and ">17 ม.ค. 2570<" in html
 
@@ -79,7 +80,7 @@ def test_the_labels_page_counts_without_disposed_assets(as_officer, make_asset):
     make_asset(category=category, status="disposed")
     html = as_officer.get(f"/assets/labels?category={category}").get_data(as_text=True)
     assert 'id="kp-no-disposed"' in html
-    assert re.search(r"\b1\b", html[html.index("kp-card"):html.index('id="kp-no-disposed"')])
+    assert re.search(r"\b1\b", html[html.index("kp-card") : html.index('id="kp-no-disposed"')])
 
 
 def test_the_english_manual_page_says_why_the_manual_stays_thai(client, make_user, login_as):

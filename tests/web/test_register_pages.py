@@ -75,25 +75,48 @@ def thai_token() -> str:
 
 
 def asset_form(**overrides) -> dict:
-    return {"asset_number": unique("702-67-").upper(), "name": "ลำโพงเคลื่อนที่", "category": "เครื่องเสียง",
-            "brand": "", "model": "", "serial_number": "", "acquired_on": "๑๕/๐๖/๒๕๕๙", "price": "4,500",
-            "location": "ห้องเก็บของ", "department": "สำนักปลัด", "lendable": "y", **overrides}
+    return {
+        "asset_number": unique("702-67-").upper(),
+        "name": "ลำโพงเคลื่อนที่",
+        "category": "เครื่องเสียง",
+        "brand": "",
+        "model": "",
+        "serial_number": "",
+        "acquired_on": "๑๕/๐๖/๒๕๕๙",
+        "price": "4,500",
+        "location": "ห้องเก็บของ",
+        "department": "สำนักปลัด",
+        "lendable": "y",
+        **overrides,
+    }
 
 
 def edit_form_of(client, asset_id: int) -> dict:
     """The edit form's fields as the page filled them (the version included)."""
     html = client.get(f"/assets/{asset_id}/edit").get_data(as_text=True)
     values = dict(re.findall(r'<input[^>]*?id="(\w+)"[^>]*?value="([^"]*)"', html))
-    version = re.search(r'name="version" type="hidden" value="(\d+)"', html) or \
-        re.search(r'id="version" name="version" type="hidden" value="(\d+)"', html)
+    version = re.search(r'name="version" type="hidden" value="(\d+)"', html) or re.search(
+        r'id="version" name="version" type="hidden" value="(\d+)"', html
+    )
     assert version, "no version in the edit form"
-    names = ("asset_number", "name", "category", "brand", "model", "serial_number", "acquired_on", "price",
-             "location", "department")
+    names = (
+        "asset_number",
+        "name",
+        "category",
+        "brand",
+        "model",
+        "serial_number",
+        "acquired_on",
+        "price",
+        "location",
+        "department",
+    )
     fields = {k: values.get(k, "") for k in names}
     return {**fields, "lendable": "y", "version": version.group(1)}
 
 
 # --- create and edit through the forms -------------------------------------------------------------
+
 
 def test_an_officer_adds_an_asset_through_the_form(app, as_officer, officer):
     data = asset_form()
@@ -118,8 +141,9 @@ def test_a_number_already_on_the_register_in_thai_digits_gets_a_field_error(app,
     html = resp.get_data(as_text=True)
     assert resp.status_code == 200
     assert "this asset number is already on the register" in html
-    assert re.search(r'<input[^>]*class="[^"]*is-invalid[^"]*"[^>]*id="asset_number"', html) or \
-        re.search(r'id="asset_number"[^>]*class="[^"]*is-invalid', html)
+    assert re.search(r'<input[^>]*class="[^"]*is-invalid[^"]*"[^>]*id="asset_number"', html) or re.search(
+        r'id="asset_number"[^>]*class="[^"]*is-invalid', html
+    )
     assert count(app, Asset) == before
 
 
@@ -140,8 +164,7 @@ def test_a_stale_edit_form_gets_409_and_the_other_edit_is_kept(app, as_officer, 
     stale = {**edit_form_of(as_officer, asset.id), "name": "โต๊ะพับ สีขาว"}
     colleague = make_user(roles=["supply_officer"])
     with app.app_context():
-        services.update_asset(db.session, colleague, asset.id, asset.version,
-                              {**stale, "name": "โต๊ะพับ (ซ่อมแล้ว)"})
+        services.update_asset(db.session, colleague, asset.id, asset.version, {**stale, "name": "โต๊ะพับ (ซ่อมแล้ว)"})
 
     resp = as_officer.post(f"/assets/{asset.id}/edit", data=stale)
 
@@ -153,29 +176,39 @@ def test_a_stale_edit_form_gets_409_and_the_other_edit_is_kept(app, as_officer, 
 def test_a_status_change_without_a_reason_is_refused_and_with_one_is_made(app, as_officer, make_asset):
     asset = make_asset()
 
-    refused = as_officer.post(f"/assets/{asset.id}/status",
-                              data={"status": "in_repair", "note": "", "version": asset.version},
-                              follow_redirects=True)
+    refused = as_officer.post(
+        f"/assets/{asset.id}/status",
+        data={"status": "in_repair", "note": "", "version": asset.version},
+        follow_redirects=True,
+    )
     assert "Give a reason for the new status." in refused.get_data(as_text=True)
     assert get_asset(app, asset.id).status == "available"
 
-    done = as_officer.post(f"/assets/{asset.id}/status",
-                           data={"status": "in_repair", "note": "หลอดภาพเสีย", "version": asset.version},
-                           follow_redirects=True)
+    done = as_officer.post(
+        f"/assets/{asset.id}/status",
+        data={"status": "in_repair", "note": "หลอดภาพเสีย", "version": asset.version},
+        follow_redirects=True,
+    )
     assert "The status was changed." in done.get_data(as_text=True)
     stored = get_asset(app, asset.id)
     assert (stored.status, stored.status_note) == ("in_repair", "หลอดภาพเสีย")
 
-    back = as_officer.post(f"/assets/{asset.id}/status",
-                           data={"status": "available", "note": "", "version": stored.version})
+    back = as_officer.post(
+        f"/assets/{asset.id}/status", data={"status": "available", "note": "", "version": stored.version}
+    )
     assert back.status_code == 302
     assert get_asset(app, asset.id).status == "available"
 
 
-@pytest.mark.parametrize("method, path", [
-    ("get", "/assets/987654321"), ("get", "/assets/987654321/edit"), ("get", "/assets/987654321/qr.png"),
-    ("post", "/assets/987654321/status"),
-])
+@pytest.mark.parametrize(
+    "method, path",
+    [
+        ("get", "/assets/987654321"),
+        ("get", "/assets/987654321/edit"),
+        ("get", "/assets/987654321/qr.png"),
+        ("post", "/assets/987654321/status"),
+    ],
+)
 def test_an_unknown_asset_is_404(as_officer, method, path):
     resp = getattr(as_officer, method)(path, data={"status": "lost", "note": "หาย", "version": "1"})
     assert resp.status_code == 404
@@ -185,17 +218,18 @@ def test_staff_may_not_open_the_new_asset_form_nor_post_an_edit(app, as_staff, m
     asset = make_asset(name="เก้าอี้")
 
     assert as_staff.get("/assets/new").status_code == 403
-    resp = as_staff.post(f"/assets/{asset.id}/edit",
-                         data={**asset_form(asset_number=asset.asset_number, name="ของฉัน"),
-                               "version": asset.version})
+    resp = as_staff.post(
+        f"/assets/{asset.id}/edit",
+        data={**asset_form(asset_number=asset.asset_number, name="ของฉัน"), "version": asset.version},
+    )
 
     assert resp.status_code == 403
     assert get_asset(app, asset.id).name == "เก้าอี้"
-    assert any(json.loads(e.data)["path"] == f"/assets/{asset.id}/edit"
-               for e in audit_rows(app, "permission.denied"))
+    assert any(json.loads(e.data)["path"] == f"/assets/{asset.id}/edit" for e in audit_rows(app, "permission.denied"))
 
 
 # --- photos ----------------------------------------------------------------------------------------
+
 
 def jpeg_with_gps() -> bytes:
     exif = Image.Exif()
@@ -210,12 +244,12 @@ def files_on_disk(app) -> int:
 
 
 def post_photo(client, asset_id: int, data: bytes, name: str):
-    return client.post(f"/assets/{asset_id}/photo", data={"photo": (io.BytesIO(data), name)},
-                       content_type="multipart/form-data")
+    return client.post(
+        f"/assets/{asset_id}/photo", data={"photo": (io.BytesIO(data), name)}, content_type="multipart/form-data"
+    )
 
 
-def test_an_uploaded_photo_is_stored_without_gps_and_served_only_to_signed_in_people(app, client, officer,
-                                                                                      make_asset):
+def test_an_uploaded_photo_is_stored_without_gps_and_served_only_to_signed_in_people(app, client, officer, make_asset):
     asset = make_asset()
     sign_in(client, officer)
 
@@ -246,8 +280,7 @@ def test_an_html_file_named_photo_jpg_is_refused_and_nothing_is_stored(app, as_o
     resp = post_photo(as_officer, asset.id, page, "photo.jpg")
 
     assert resp.status_code == 400
-    assert "This type of file is not accepted (its content was checked, not its name)." \
-        in resp.get_data(as_text=True)
+    assert "This type of file is not accepted (its content was checked, not its name)." in resp.get_data(as_text=True)
     assert get_asset(app, asset.id).photo_sha256 is None
     assert (count(app, StoredFile), files_on_disk(app)) == (rows, files)
 
@@ -273,6 +306,7 @@ def test_an_asset_without_a_photo_has_no_photo_to_serve(as_staff, make_asset):
 
 
 # --- escaping and export ---------------------------------------------------------------------------
+
 
 def test_a_name_with_markup_is_shown_escaped_on_the_register_and_the_asset_page(as_staff, make_asset):
     asset = make_asset(name="<script>alert(1)</script>")
@@ -310,6 +344,7 @@ def test_the_csv_export_has_a_bom_neutralises_formulas_and_is_audited(app, clien
 
 # --- searching, filtering, paging ------------------------------------------------------------------
 
+
 def test_the_register_is_searched_by_part_of_a_thai_name(as_staff, make_asset):
     token = thai_token()
     mower = make_asset(name=f"เครื่องตัดหญ้าสะพายบ่า{token}รุ่นใหม่")
@@ -341,8 +376,9 @@ def test_the_register_is_searched_by_serial_and_by_location(as_staff, make_asset
 
 def test_the_register_filters_by_category_status_department_and_lending(as_staff, make_asset):
     token = thai_token()
-    special = make_asset(name=f"ชุด{token}", category=f"หมวด{token}", department=f"กอง{token}",
-                         status="in_repair", lendable=False)
+    special = make_asset(
+        name=f"ชุด{token}", category=f"หมวด{token}", department=f"กอง{token}", status="in_repair", lendable=False
+    )
     plain = make_asset(name=f"ชุด{token}")
 
     def shown(query: str) -> set[int]:
@@ -364,8 +400,9 @@ def test_the_register_pages_by_fifty_and_clamps_a_page_past_the_end(app, as_staf
         data = f"asset_number,name,category\r\n{rows}\r\n".encode()
         plan = importing.apply_import(db.session, officer, data, "pages.csv")
         assert plan.ok
-        ids = dict(db.session.execute(select(Asset.asset_number, Asset.id)
-                                      .where(Asset.asset_number.startswith(p))).all())
+        ids = dict(
+            db.session.execute(select(Asset.asset_number, Asset.id).where(Asset.asset_number.startswith(p))).all()
+        )
     in_order = [ids[f"{p}-{i:03d}"] for i in range(1, 61)]
 
     first = as_staff.get(f"/assets?q={p}").get_data(as_text=True)
@@ -382,6 +419,7 @@ def test_the_register_pages_by_fifty_and_clamps_a_page_past_the_end(app, as_staf
 
 
 # --- tags ------------------------------------------------------------------------------------------
+
 
 def test_an_unknown_tag_is_a_404_page_that_says_so(as_staff):
     resp = as_staff.get("/t/ZZZZZZZZ")
@@ -400,8 +438,9 @@ def test_a_scanned_tag_asks_a_signed_out_person_to_log_in_then_opens_the_asset(c
     assert resp.headers["Location"] == f"/login?next=%2Ft%2F{asset.tag.lower()}"
     login_page = client.get(resp.headers["Location"]).get_data(as_text=True)
     assert f'value="/t/{asset.tag.lower()}"' in login_page
-    signed_in = client.post("/login", data={"username": user.username, "password": PASSWORD,
-                                            "next": f"/t/{asset.tag.lower()}"})
+    signed_in = client.post(
+        "/login", data={"username": user.username, "password": PASSWORD, "next": f"/t/{asset.tag.lower()}"}
+    )
     assert signed_in.status_code == 302 and signed_in.headers["Location"] == f"/t/{asset.tag.lower()}"
     landed = client.get(signed_in.headers["Location"], follow_redirects=True)
     assert landed.request.path == f"/assets/{asset.id}"
@@ -410,12 +449,14 @@ def test_a_scanned_tag_asks_a_signed_out_person_to_log_in_then_opens_the_asset(c
 
 # --- labels ----------------------------------------------------------------------------------------
 
+
 def test_an_officer_prints_labels_as_a_pdf_and_it_is_audited(app, as_officer, officer, make_asset):
     assets = [make_asset(), make_asset()]
     before = len(audit_rows(app, "assets.labels_printed"))
 
-    started = as_officer.post("/assets/labels", data={"layout": "3x8", "start_at": "0",
-                                                      "ids": ",".join(str(a.id) for a in assets)})
+    started = as_officer.post(
+        "/assets/labels", data={"layout": "3x8", "start_at": "0", "ids": ",".join(str(a.id) for a in assets)}
+    )
     assert len(audit_rows(app, "assets.labels_printed")) == before  # recorded when the PDF exists
     resp = follow_job(app, as_officer, started)
 

@@ -48,8 +48,7 @@ OFFICER = ("supply_officer",)
 BORROWERS = ("staff", "supply_officer", "head")
 VIEW_ALL = ("supply_officer", "head", "auditor")
 DECIDERS = ("supply_officer", "head")
-OVERSEE_LOAN = {"anonymous": LOGIN, "staff": 200, "supply_officer": 200, "head": 200, "auditor": 200,
-                "admin": 404}
+OVERSEE_LOAN = {"anonymous": LOGIN, "staff": 200, "supply_officer": 200, "head": 200, "auditor": 200, "admin": 404}
 AUDITOR = ("auditor",)
 EVIDENCE_READERS = ("supply_officer", "head", "auditor", "admin")
 EVIDENCE_UPLOADERS = ("supply_officer", "admin")
@@ -237,12 +236,21 @@ def _evidence_world(app, admin_username: str) -> dict:
         admin = session.execute(select(User).where(User.username == admin_username)).scalar_one()
         evidence_services.ensure_indicators(session, admin, year)
         files = FileStore(app.config["EVIDENCE_DIR"])
-        item = evidence_services.upload_evidence(session, admin, files, _png(), "matrix.png",
-                                                 fiscal_year=year, title="ภาพหลักฐาน", indicators=["i20"],
-                                                 max_bytes=10 * 1024 * 1024)
+        item = evidence_services.upload_evidence(
+            session,
+            admin,
+            files,
+            _png(),
+            "matrix.png",
+            fiscal_year=year,
+            title="ภาพหลักฐาน",
+            indicators=["i20"],
+            max_bytes=10 * 1024 * 1024,
+        )
         item = evidence_services.set_visibility(session, admin, item.id, True)
-        measure = evidence_services.save_measure(session, admin, year, {"title": "มาตรการทดสอบสิทธิ์",
-                                                                        "indicators": ["i20"]})
+        measure = evidence_services.save_measure(
+            session, admin, year, {"title": "มาตรการทดสอบสิทธิ์", "indicators": ["i20"]}
+        )
         out = {"evidence_id": item.id, "token": item.public_token, "year": year, "measure_id": measure.id}
         session.remove()
     return out
@@ -252,10 +260,11 @@ def _evidence_world(app, admin_username: str) -> dict:
 def world(app):
     """One user per role, each signed in once for the module; an asset with a photo; a user to act on."""
     with app.app_context():
-        names = {role: core_services.create_user(db.session, None, unique(role[:5]), "ทดสอบ สิทธิ์", {role},
-                                                 PASSWORD).username for role in ROLES[1:]}
-        target = core_services.create_user(db.session, None, unique("target"), "เป้าหมาย ทดสอบ", {"staff"},
-                                           PASSWORD).id
+        names = {
+            role: core_services.create_user(db.session, None, unique(role[:5]), "ทดสอบ สิทธิ์", {role}, PASSWORD).username
+            for role in ROLES[1:]
+        }
+        target = core_services.create_user(db.session, None, unique("target"), "เป้าหมาย ทดสอบ", {"staff"}, PASSWORD).id
         db.session.remove()
     clients = {"anonymous": app.test_client()}
     for role, username in names.items():
@@ -264,15 +273,18 @@ def world(app):
 
     officer = clients["supply_officer"]
     number = unique("416-68-")
-    resp = officer.post("/assets/new", data={"asset_number": number, "name": "กล้องถ่ายภาพ", "category": "กล้อง",
-                                             "lendable": "y"})
+    resp = officer.post(
+        "/assets/new", data={"asset_number": number, "name": "กล้องถ่ายภาพ", "category": "กล้อง", "lendable": "y"}
+    )
     assert resp.status_code == 302
     with app.app_context():
-        asset_id, tag = db.session.execute(
-            select(Asset.id, Asset.tag).where(Asset.asset_number == number)).one()
+        asset_id, tag = db.session.execute(select(Asset.id, Asset.tag).where(Asset.asset_number == number)).one()
         db.session.remove()
-    resp = officer.post(f"/assets/{asset_id}/photo", data={"photo": (io.BytesIO(_png()), "photo.png")},
-                        content_type="multipart/form-data")
+    resp = officer.post(
+        f"/assets/{asset_id}/photo",
+        data={"photo": (io.BytesIO(_png()), "photo.png")},
+        content_type="multipart/form-data",
+    )
     assert resp.status_code == 302
     with app.app_context():
         assert db.session.get(Asset, asset_id).photo_sha256, "the photo was not stored"
@@ -280,10 +292,21 @@ def world(app):
     with app.app_context():
         seq = db.session.execute(select(func.max(AuditEntry.seq))).scalar_one()
         db.session.remove()
-    args = {"asset_id": asset_id, "tag": tag, "user_id": target, "fmt": "png", "code": "th",
-            "name": "Sarabun-Regular.ttf", "seq": seq, "job_id": "no-such-job",
-            "subject_type": "asset", "subject_id": asset_id, "group_id": 999999999, "template": "assets.xlsx",
-            **_evidence_world(app, names["admin"])}
+    args = {
+        "asset_id": asset_id,
+        "tag": tag,
+        "user_id": target,
+        "fmt": "png",
+        "code": "th",
+        "name": "Sarabun-Regular.ttf",
+        "seq": seq,
+        "job_id": "no-such-job",
+        "subject_type": "asset",
+        "subject_id": asset_id,
+        "group_id": 999999999,
+        "template": "assets.xlsx",
+        **_evidence_world(app, names["admin"]),
+    }
     args.update(_loan_world(app, names))
     args.update(_stocktake_world(app, names))
     args.update(_eservice_world(app, names))  # group_id too: a public group, used by the officer's pages as well
@@ -352,31 +375,56 @@ def _loan_world(app, names: dict[str, str]) -> dict[str, int]:
         officer = s.execute(select(User).where(User.username == names["supply_officer"])).scalar_one()
         begin_write(s)
         asset = Asset(tag=lending_services.unique_tag(s), status="available", status_note="")
-        asset.apply({"asset_number": unique("999-69-"), "name": "ลำโพง", "category": "เครื่องเสียง",
-                     "price": Decimal("4500.00"), "lendable": True})
+        asset.apply(
+            {
+                "asset_number": unique("999-69-"),
+                "name": "ลำโพง",
+                "category": "เครื่องเสียง",
+                "price": Decimal("4500.00"),
+                "lendable": True,
+            }
+        )
         s.add(asset)
         s.flush()
         record(s, None, "asset.created", asset, {})
         s.commit()
         store = FileStore(app.config["EVIDENCE_DIR"])
         start = bangkok_date(past)
-        loan_id = workflow.request_loan(s, staff, [asset.id], purpose="ประชุม", place="ศาลา",
-                                        off_premises=False, start_on=start, due_on=start + timedelta(days=2),
-                                        now=past).id
+        loan_id = workflow.request_loan(
+            s,
+            staff,
+            [asset.id],
+            purpose="ประชุม",
+            place="ศาลา",
+            off_premises=False,
+            start_on=start,
+            due_on=start + timedelta(days=2),
+            now=past,
+        ).id
         workflow.approve_loan(s, officer, loan_id, now=past)
         workflow.hand_over(s, officer, loan_id, photos=[(_png(), "p.png")], store=store, now=past)
         demand_id = workflow.issue_demand_letter(s, officer, loan_id).id
         item_id = s.get(Loan, loan_id).items[0].id
         workflow.receive_items(s, officer, loan_id, [workflow.ItemReturn(item_id, "damaged", "แตก")])
         incident_id = s.execute(select(Incident.id).where(Incident.loan_item_id == item_id)).scalar_one()
-        document_id = workflow.attach_incident_document(s, officer, incident_id, b"%PDF-1.4 x", "a.pdf",
-                                                        "slip", store, 1024 * 1024).id
+        document_id = workflow.attach_incident_document(
+            s, officer, incident_id, b"%PDF-1.4 x", "a.pdf", "slip", store, 1024 * 1024
+        ).id
         photo_id = s.execute(select(LoanPhoto.id).where(LoanPhoto.loan_id == loan_id)).scalar_one()
-        notification_id = s.execute(select(Notification.id).where(
-            Notification.user_id == staff.id, Notification.loan_id == loan_id)).scalars().first()
+        notification_id = (
+            s.execute(select(Notification.id).where(Notification.user_id == staff.id, Notification.loan_id == loan_id))
+            .scalars()
+            .first()
+        )
         db.session.remove()
-    return {"loan_id": loan_id, "photo_id": photo_id, "demand_id": demand_id, "incident_id": incident_id,
-            "document_id": document_id, "notification_id": notification_id}
+    return {
+        "loan_id": loan_id,
+        "photo_id": photo_id,
+        "demand_id": demand_id,
+        "incident_id": incident_id,
+        "document_id": document_id,
+        "notification_id": notification_id,
+    }
 
 
 def _stocktake_world(app, names: dict[str, str]) -> dict:
@@ -389,8 +437,7 @@ def _stocktake_world(app, names: dict[str, str]) -> dict:
         s = db.session
         member = core_services.create_user(s, None, unique("member"), "กรรมการ ทดสอบ", {"staff"}, PASSWORD).id
         head = s.execute(select(User).where(User.username == names["head"])).scalar_one()
-        round_id = stocktake.open_round(s, head, fiscal_year=2569, committee=[member],
-                                        department=unique("none")).id
+        round_id = stocktake.open_round(s, head, fiscal_year=2569, committee=[member], department=unique("none")).id
         admin = s.execute(select(User).where(User.username == names["admin"])).scalar_one()
         number = manual.publish_manual(s, admin, FileStore(app.config["EVIDENCE_DIR"])).number
         db.session.remove()
@@ -425,8 +472,9 @@ def _eservice_world(app, names: dict[str, str]) -> dict:
         s.commit()
         day = bangkok_today() + timedelta(days=30)
         party = outside.PartyDetails(kind="person", name="นายทดสอบ สิทธิ์", phone="0812345678", village_no="1")
-        ref = outside.request_outside(s, None, party, [(group_id, 1)], start_on=day, due_on=day, purpose="งานบุญ",
-                                      place="ศาลา").public_ref
+        ref = outside.request_outside(
+            s, None, party, [(group_id, 1)], start_on=day, due_on=day, purpose="งานบุญ", place="ศาลา"
+        ).public_ref
         admin = s.execute(select(User).where(User.username == names["admin"])).scalar_one()
         version = outsiders_manual.publish_manual(s, admin, store).number
         db.session.remove()
