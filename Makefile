@@ -40,6 +40,7 @@ test: install
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # Refresh the message catalogue after changing strings, then translate the new entries in
 # translations/*/LC_MESSAGES/messages.po.

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, func, select, text
-from sqlalchemy.orm import Session
 
 from audit import checkpoints as checkpoint_file
 from audit import mac as entry_mac
@@ -32,7 +31,7 @@ from audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from audit.scan import quick_sql
 from audit.verify import Checkpoint, Problem, Result, Start, TableFacts, judge_table, quick_walk, resume
 from core.dates import bangkok_midnight_utc, format_numeric, parse_date
-from core.db import contains
+from core.db import Session, contains
 from core.models import User
 
 PAGE_SIZE = 50

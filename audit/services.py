@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import Insert, Update, event, insert, or_, select
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Delete
 
 from audit import checkpoints as checkpoint_file
@@ -19,7 +18,7 @@ from audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from audit.verify import Checkpoint, Result
 from core import form_tokens
 from core.context import current_origin
-from core.db import N_, Audited, AuditUnavailable, DomainError, begin_write, utcnow
+from core.db import N_, Audited, AuditUnavailable, DomainError, Session, begin_write, utcnow
 
 log = logging.getLogger("khruphan.audit")
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 from flask_sqlalchemy import SQLAlchemy
+from flask_sqlalchemy.session import Session as FlaskSession
 from sqlalchemy import ColumnElement, MetaData, event
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
+from sqlalchemy.orm import DeclarativeBase, scoped_session
+from sqlalchemy.orm import Session as OrmSession
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -24,6 +26,10 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+# What services, queries and CLI commands take: `db.session` (Flask-SQLAlchemy's scoped session) in the app,
+# or a plain Session (scripts, tests, workers). Both answer the same calls.
+Session: TypeAlias = OrmSession | scoped_session[FlaskSession]
 
 
 class Audited:

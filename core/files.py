@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import BinaryIO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
-from sqlalchemy.orm import Session
 
 from core.archives import open_zip
-from core.db import N_, DomainError, utcnow
+from core.db import N_, DomainError, Session, utcnow
 from core.models import StoredFile
 
 IMAGE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}

@@ -21,9 +21,9 @@ from typing import Any
 
 from markupsafe import Markup
 from sqlalchemy import insert, select
-from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.orm import scoped_session
 
-from core.db import N_, Conflict
+from core.db import N_, Conflict, Session
 from core.models import FormToken
 
 FIELD = "form_token"

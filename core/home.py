@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy.orm import Session
+from core.db import Session
 
 Builder = Callable[[Session, Any, date], dict[str, Any] | None]
 

@@ -32,10 +32,9 @@ from typing import Any
 from flask import Flask, current_app
 from flask_babel import force_locale
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
 
 from core import context
-from core.db import N_, DomainError, begin_write, db, utcnow
+from core.db import N_, DomainError, Session, begin_write, db, utcnow
 from core.files import FileStore, safe_name
 from core.models import Job, StoredFile, User
 

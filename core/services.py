@@ -13,10 +13,9 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
 
 from core import recorder
-from core.db import N_, AuditUnavailable, Conflict, DomainError, Forbidden, NotFound, begin_write, utcnow
+from core.db import N_, AuditUnavailable, Conflict, DomainError, Forbidden, NotFound, Session, begin_write, utcnow
 from core.models import (
     THROTTLE_ADDRESS,
     THROTTLE_USER,

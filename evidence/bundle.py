@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from audit import record
 from audit.chain import format_at
@@ -37,7 +36,7 @@ from audit.checkpoints import fingerprint, load_signing_key, log_path, public_pe
 from audit.queries import head_of
 from audit.services import create_checkpoint
 from core.dates import BANGKOK
-from core.db import DomainError, begin_write, utcnow
+from core.db import DomainError, Session, begin_write, utcnow
 from core.exports import safe_cell
 from core.files import FileStore
 from core.models import User

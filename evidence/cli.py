@@ -21,9 +21,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from core.db import db
+from core.db import Session, db
 from core.files import FileStore
 from core.models import StoredFile
 

@@ -22,13 +22,12 @@ from fractions import Fraction
 from typing import Any
 
 from sqlalchemy import Date, DateTime, Integer, and_, case, cast, func, or_, select, text
-from sqlalchemy.orm import Session
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.expression import UnaryExpression
 
 from audit.models import AuditEntry, AuditHead
 from core.dates import bangkok_date, bangkok_midnight_utc, fiscal_year_bounds
-from core.db import utcnow
+from core.db import Session, utcnow
 from core.numbers import percent, round_half_away
 from evidence.models import PUBLIC, EvidenceIndicator, EvidenceItem
 from lending.loans import (

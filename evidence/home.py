@@ -7,9 +7,9 @@ from datetime import date
 from typing import Any
 
 from flask import current_app
-from sqlalchemy.orm import Session
 
 from core.dates import fiscal_year_bounds, fiscal_year_of
+from core.db import Session
 from core.i18n import lang
 from core.permissions import AUDIT_VIEW, EVIDENCE_VIEW, LOANS_HEAD, SETTINGS_MANAGE
 from evidence import report as reports

@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, or_, select
-from sqlalchemy.orm import Session
 
 from core.dates import bangkok_date, fiscal_year_of
-from core.db import contains, utcnow
+from core.db import Session, contains, utcnow
 from core.models import User
 from core.permissions import EVIDENCE_VIEW
 from evidence.catalogue import natural, shipped_years

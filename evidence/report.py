@@ -32,7 +32,6 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session
 
 from audit.checkpoints import configured_fingerprint, log_path
 from audit.queries import verify_in_background
@@ -47,7 +46,7 @@ from core.dates import (
     format_datetime,
     to_thai_digits,
 )
-from core.db import utcnow
+from core.db import Session, utcnow
 from core.exports import safe_cell, xlsx_fit_rows, xlsx_print_setup
 from core.services import get_settings
 from evidence import figures as fig

@@ -8,11 +8,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from audit import record
 from audit.services import diff
-from core.db import N_, Conflict, DomainError, Forbidden, NotFound, begin_write, utcnow
+from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, begin_write, utcnow
 from core.files import DOCX, PDF, XLSX, FileStore, safe_name, store_upload
 from core.models import User
 from core.permissions import EVIDENCE_MANAGE, EVIDENCE_PUBLISH, EVIDENCE_UPLOAD, SETTINGS_MANAGE

@@ -17,9 +17,9 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from core.dates import bangkok_date, format_date
+from core.db import Session
 from core.exports import safe_cell, xlsx_fit_rows, xlsx_print_setup
 from evidence.catalogue import code_key
 from evidence.models import PUBLIC, EvidenceIndicator, EvidenceItem, Measure

@@ -20,9 +20,9 @@ from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, or_, select
-from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
+from core.db import Session
 from core.models import User
 from core.permissions import LOANS_VIEW_ALL
 from lending.loans import APPROVED, CHECKED_OUT, REQUESTED, Loan, LoanItem, holds_assets

@@ -13,13 +13,12 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from audit import record
 from core import context
 from core import services as core_services
 from core.dates import bangkok_today, fiscal_year_bounds, fiscal_year_of
-from core.db import begin_write, db
+from core.db import Session, begin_write, db
 from core.models import User
 from lending import demo_story
 from lending.models import Asset, compute_search_text, new_tag

@@ -16,12 +16,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from audit import checkpoints as checkpoint_file
 from audit import services as audit_services
 from core.dates import BANGKOK, bangkok_today, fiscal_year_bounds, fiscal_year_of
-from core.db import utcnow
+from core.db import Session, utcnow
 from core.files import FileStore
 from core.models import User
 from evidence import services as evidence_services

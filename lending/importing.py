@@ -18,12 +18,11 @@ from typing import Any
 
 from sqlalchemy import insert, select, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
 
 from audit import record
 from audit.services import record_many
 from core.archives import ArchiveRefused, Limits, read_first_sheet
-from core.db import N_, DomainError, Forbidden, begin_write, refresh_statistics
+from core.db import N_, DomainError, Forbidden, Session, begin_write, refresh_statistics
 from lending import permissions, queries
 from lending.models import FIELDS, Asset, clean_asset_fields, compute_search_text, new_tag
 

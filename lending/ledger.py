@@ -43,12 +43,11 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from audit import record
 from audit.services import record_many
 from core.dates import BANGKOK, bangkok_date, parse_date, to_arabic_digits
-from core.db import N_, Conflict, Forbidden, begin_write, is_sqlite, starts_with, utcnow
+from core.db import N_, Conflict, Forbidden, Session, begin_write, is_sqlite, starts_with, utcnow
 from core.models import User
 from core.permissions import LOANS_MANAGE
 from lending.importing import ImportFileError, RowError, file_headers, name_columns, read_table, uses_thai_headers

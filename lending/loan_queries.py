@@ -13,10 +13,10 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, case, exists, func, or_, select
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import aliased
 
 from core.dates import bangkok_today, parse_date
-from core.db import contains
+from core.db import Session, contains
 from core.models import StoredFile, User
 from core.permissions import LOANS_VIEW_ALL
 from lending import workflow

@@ -15,11 +15,11 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, func, select
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from audit import record
 from core.dates import bangkok_date, bangkok_today, fiscal_year_of, format_date
-from core.db import N_, Audited, Forbidden, begin_write, db, utcnow
+from core.db import N_, Audited, Forbidden, Session, begin_write, db, utcnow
 from core.files import FileStore
 from core.models import StoredFile, User
 from core.pdf import ThaiDocument

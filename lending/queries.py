@@ -9,11 +9,10 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import Engine, Integer, column, func, literal_column, or_, select, text
-from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.dates import bangkok_today, format_numeric, parse_date
-from core.db import N_, contains
+from core.db import N_, Session, contains
 from lending.bookings import free_between
 from lending.models import STATUSES, Asset, normalise_tag, search_key
 

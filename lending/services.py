@@ -7,12 +7,11 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from audit import record
 from audit.services import diff
 from core.dates import bangkok_date
-from core.db import N_, Conflict, DomainError, Forbidden, NotFound, begin_write, utcnow
+from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, begin_write, utcnow
 from core.files import FileStore, store_upload
 from lending import permissions
 from lending.models import Asset, clean_asset_fields, compute_search_text, new_tag

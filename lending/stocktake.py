@@ -37,12 +37,12 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from audit import record
 from audit.services import record_many
 from core.dates import bangkok_today, fiscal_year_bounds, fiscal_year_of
-from core.db import N_, Audited, Conflict, DomainError, Forbidden, NotFound, begin_write, contains, db, utcnow
+from core.db import N_, Audited, Conflict, DomainError, Forbidden, NotFound, Session, begin_write, contains, db, utcnow
 from core.files import FileStore, store_upload
 from core.models import User
 from core.numbers import percent, round_half_away

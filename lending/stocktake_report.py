@@ -8,9 +8,8 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from core.dates import format_date
+from core.db import Session
 from core.exports import safe_cell
 from core.pdf import NBSP, Column, Signature, ThaiDocument, keep_together
 from core.services import get_settings

@@ -12,10 +12,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, select
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from audit import record
-from core.db import N_, Audited, DomainError, Forbidden, NotFound, begin_write, db, utcnow
+from core.db import N_, Audited, DomainError, Forbidden, NotFound, Session, begin_write, db, utcnow
 from lending import permissions
 from lending.models import search_key
 

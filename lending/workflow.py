@@ -19,13 +19,12 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, or_, select, text
-from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from audit import record
 from audit.services import diff
 from core.dates import bangkok_date, fiscal_year_of, format_date
-from core.db import N_, Conflict, DomainError, Forbidden, NotFound, begin_write, utcnow
+from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, begin_write, utcnow
 from core.files import FileStore, store_upload
 from core.models import User
 from core.permissions import LOANS_HEAD, LOANS_MANAGE, LOANS_REQUEST

@@ -18,9 +18,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
 
-from core.db import N_, DomainError, begin_write, utcnow
+from core.db import N_, DomainError, Session, begin_write, utcnow
 from lending.eservice.models import RateLimit
 
 # scopes

@@ -15,11 +15,10 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from audit import record
 from core.dates import bangkok_date, bangkok_today, fiscal_year_of, format_date
-from core.db import N_, Forbidden, begin_write, utcnow
+from core.db import N_, Forbidden, Session, begin_write, utcnow
 from core.files import FileStore
 from core.models import StoredFile, User
 from core.pdf import ThaiDocument

@@ -8,8 +8,7 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy.orm import Session
-
+from core.db import Session
 from lending.groups.models import LendingGroup
 from lending.groups.queries import GroupRow
 from lending.outside import queries as outside_queries

@@ -8,10 +8,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from core.dates import bangkok_date
-from core.db import N_, DomainError, NotFound, utcnow
+from core.db import N_, DomainError, NotFound, Session, utcnow
 from lending.eservice import limits
 from lending.eservice.documents import RequestSheet, SheetLine, unit_of
 from lending.loans import Loan

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session
 
+from core.db import Session
 from lending.groups.models import LendingGroup, LoanLine
 from lending.loans import APPROVED, CHECKED_OUT, REQUESTED, Loan, LoanItem
 from lending.models import AVAILABLE, ON_LOAN, Asset

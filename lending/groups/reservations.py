@@ -12,10 +12,9 @@ from collections import Counter
 from datetime import date
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from core.dates import format_numeric
-from core.db import N_, Conflict
+from core.db import N_, Conflict, Session
 from lending.groups import queries
 from lending.groups.models import LendingGroup
 from lending.loans import Loan

@@ -13,12 +13,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from audit import record
 from audit.services import diff
 from core.dates import bangkok_date, fiscal_year_of
-from core.db import N_, Conflict, DomainError, Forbidden, NotFound, begin_write, utcnow
+from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, begin_write, utcnow
 from core.files import FileStore
 from core.models import User
 from core.services import get_settings

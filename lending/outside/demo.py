@@ -10,10 +10,9 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from audit import record
-from core.db import begin_write
+from core.db import Session, begin_write
 from core.models import User
 from lending import workflow
 from lending.groups import queries as group_queries

@@ -5,9 +5,7 @@ from __future__ import annotations
 import calendar
 from datetime import date
 
-from sqlalchemy.orm import Session
-
-from core.db import N_, DomainError
+from core.db import N_, DomainError, Session
 from core.services import get_settings
 from lending.groups import queries as group_queries
 from lending.groups.models import LendingGroup

@@ -16,11 +16,10 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import exists, func, not_, select
-from sqlalchemy.orm import Session
 
 from audit import record
 from core.dates import bangkok_date, fiscal_year_of
-from core.db import N_, Conflict, DomainError, Forbidden, NotFound, begin_write, utcnow
+from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, begin_write, utcnow
 from core.models import User
 from core.services import get_settings, update_settings
 from lending.groups import queries as group_queries
