@@ -224,7 +224,8 @@ def take_backup(
         raise BackupError(N_("%(path)s is not empty; choose a new directory for the backup."), path=str(out))
     out.mkdir(parents=True, exist_ok=True)
     kind = engine.dialect.name
-    schema, extensions = None, []
+    schema: str | None = None
+    extensions: list[dict[str, str]] = []
     if kind == "sqlite":
         db_name = "db.sqlite3"
         head = _snapshot_sqlite(engine, out / db_name)
@@ -359,6 +360,8 @@ def restore_backup(
 
     dump = source / manifest["db"]["path"]
     if kind == "sqlite":
+        if engine.url.database is None:  # a SQLite URL names its file; Path(None) would raise this
+            raise TypeError("the SQLite URL names no file")
         target = Path(engine.url.database)
         engine.dispose()
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -80,7 +80,7 @@ def format_at(at: datetime) -> str:
     return at.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def canonical(fields: dict[str, Any]) -> str:
+def canonical(fields: Mapping[str, Any]) -> str:
     obj = {
         "seq": int(fields["seq"]),
         "at": at_text(fields["at"]),

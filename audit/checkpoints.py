@@ -18,6 +18,7 @@ import base64
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,7 +122,7 @@ def public_pem(key: SigningKey) -> str:
     )
 
 
-def log_path(config: dict[str, Any]) -> Path:
+def log_path(config: Mapping[str, Any]) -> Path:
     """AUDIT_CHECKPOINT_LOG, or audit-checkpoints.jsonl beside the file store (instance/ by default)."""
     configured = config.get("AUDIT_CHECKPOINT_LOG")
     if configured:

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-_cache: dict[str, bytes] = {}
+_cache: dict[str, bytes | None] = {}
 
 
 class MacKeyError(RuntimeError):
@@ -87,7 +87,7 @@ def check(
     valid = set()
     for seq, stored, mac in rows:
         try:
-            ok = bool(mac) and hmac.compare_digest(mac_of(key, stored), mac)
+            ok = bool(mac and hmac.compare_digest(mac_of(key, stored), mac))
         except (AttributeError, TypeError, UnicodeError):  # a value the writer never stores
             ok = False
         if ok and seq in watch:

@@ -8,12 +8,12 @@ from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String,
 from sqlalchemy.orm import Mapped, mapped_column
 
 from audit.chain import GENESIS_HASH
-from core.db import Audited, db
+from core.db import Audited, Model
 
 __all__ = ["GENESIS_HASH", "AuditCheckpoint", "AuditEntry", "AuditHead"]
 
 
-class AuditEntry(db.Model):
+class AuditEntry(Model):
     __tablename__ = "audit_entries"
     __table_args__ = (
         Index("ix_audit_subject", "subject_type", "subject_id", "seq"),
@@ -41,7 +41,7 @@ class AuditEntry(db.Model):
     mac: Mapped[str | None] = mapped_column(String(64), nullable=True, default=None)
 
 
-class AuditHead(db.Model):
+class AuditHead(Model):
     """One row: the chain's head. Writers lock it, so entries are appended one at a time."""
 
     __tablename__ = "audit_head"
@@ -51,7 +51,7 @@ class AuditHead(db.Model):
     hash: Mapped[str] = mapped_column(String(64), default=GENESIS_HASH)
 
 
-class AuditCheckpoint(Audited, db.Model):
+class AuditCheckpoint(Audited, Model):
     """A recorded head of the chain (sequence number and hash) at a moment, optionally signed (Ed25519).
 
     Append-only like the entries (database triggers refuse UPDATE and DELETE); each one is also appended

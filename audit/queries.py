@@ -16,7 +16,7 @@ import os
 import subprocess
 import sys
 import unicodedata
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -31,7 +31,7 @@ from audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from audit.scan import quick_sql
 from audit.verify import Checkpoint, Problem, Result, Start, TableFacts, judge_table, quick_walk, resume
 from core.dates import bangkok_midnight_utc, format_numeric, parse_date
-from core.db import Session, contains
+from core.db import Session, contains, known
 from core.models import User
 
 PAGE_SIZE = 50
@@ -185,7 +185,7 @@ def _text_condition(session: Session | Connection, q: str) -> Any:
 
 @dataclass
 class Page:
-    rows: list[Any]
+    rows: Sequence[Any]
     older: int | None = None  # `before` for the next (older) page
     newer: int | None = None  # `after` for the previous (newer) page
     window: tuple[int, int] | None = None  # with free text: the sequence numbers searched (low, high)
@@ -372,7 +372,7 @@ def open_quick(conn: Connection, batch: int = 5000, *, after: int | None = None,
     if sql is None:
         return iter(())
     if conn.dialect.name == "sqlite":
-        cursor = conn.connection.dbapi_connection.cursor()
+        cursor = known(conn.connection.dbapi_connection, "DB-API connection").cursor()
         cursor.arraysize = batch
         return cursor.execute(sql)
     return conn.exec_driver_sql(sql, execution_options={"yield_per": batch})
@@ -523,15 +523,17 @@ def _spawn(code: str, job: dict[str, Any], *, bare: bool = False) -> subprocess.
         env=env,
         text=True,
     )
-    proc.stdin.write(json.dumps(job))
-    proc.stdin.close()
+    stdin = known(proc.stdin, "worker's stdin")  # a pipe: asked for above
+    stdin.write(json.dumps(job))
+    stdin.close()
     return proc
 
 
 def _answer(proc: subprocess.Popen) -> Any:
     """A worker's JSON answer, or None when it failed."""
-    out = proc.stdout.read()
-    proc.stdout.close()
+    stdout = known(proc.stdout, "worker's stdout")  # a pipe: _spawn asks for one
+    out = stdout.read()
+    stdout.close()
     if proc.wait() != 0 or not out:
         return None
     return json.loads(out)
@@ -578,7 +580,7 @@ class PartsWalk:
         at_checkpoint: dict[int, str] = {}
         for cp in cps:
             at_checkpoint.setdefault(int(cp.seq), cp.hash)
-        starts = []
+        starts: list[dict[str, Any]] = []
         for low in bounds[:-1]:
             if low == 0:
                 starts.append({"seq": 0, "hash": GENESIS_HASH, "before": None, "checkpoint": 0})

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Insert, Update, event, insert, or_, select
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session as OrmSession  # the class, for its events
 from sqlalchemy.sql.dml import Delete
 
 from audit import checkpoints as checkpoint_file
@@ -18,7 +19,7 @@ from audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from audit.verify import Checkpoint, Result
 from core import form_tokens
 from core.context import current_origin
-from core.db import N_, Audited, AuditUnavailable, DomainError, Session, begin_write, utcnow
+from core.db import N_, Audited, AuditUnavailable, DomainError, Model, Session, begin_write, utcnow
 
 log = logging.getLogger("khruphan.audit")
 
@@ -202,9 +203,8 @@ def _touches_audited(session: Session) -> bool:
 
 def audited_tables() -> frozenset[str]:
     """The names of the tables whose models are marked Audited."""
-    from core.db import db
-
-    return frozenset(m.local_table.name for m in db.Model.registry.mappers if issubclass(m.class_, Audited))
+    tables = (m.local_table for m in Model.registry.mappers if issubclass(m.class_, Audited))
+    return frozenset(t.name for t in tables)  # type: ignore[attr-defined]  # every model maps a Table
 
 
 def _statement_table(statement: Any) -> str | None:
@@ -217,14 +217,14 @@ def install_guard() -> None:
     """Refuse a commit that changed an audited table without an audit entry (bulk statements too)."""
     if getattr(install_guard, "_done", False):
         return
-    install_guard._done = True
+    install_guard._done = True  # type: ignore[attr-defined]  # a flag on the function: installed once per process
 
-    @event.listens_for(Session, "before_flush")
+    @event.listens_for(OrmSession, "before_flush")
     def _before_flush(session, _ctx, _instances):
         if _touches_audited(session):
             session.info["audit_needed"] = True
 
-    @event.listens_for(Session, "do_orm_execute")
+    @event.listens_for(OrmSession, "do_orm_execute")
     def _bulk(state):
         if state.is_update or state.is_delete or state.is_insert:
             mapper = state.bind_mapper
@@ -234,7 +234,7 @@ def install_guard() -> None:
                 # A Core statement on an audited table, run through the session (update(Asset.__table__)).
                 state.session.info["audit_needed"] = True
 
-    @event.listens_for(Session, "before_commit")
+    @event.listens_for(OrmSession, "before_commit")
     def _before_commit(session):
         needed = session.info.get("audit_needed") or _touches_audited(session)
         # `audit_waived`: signing in while the log cannot be written (core.services._record_sign_in).
@@ -242,7 +242,7 @@ def install_guard() -> None:
             session.info.pop("audit_needed", None)
             raise AuditMissing("a change to an audited table was committed without an audit entry")
 
-    @event.listens_for(Session, "after_transaction_end")
+    @event.listens_for(OrmSession, "after_transaction_end")
     def _end(session, transaction):
         if transaction.parent is None:
             session.info.pop("audit_needed", None)

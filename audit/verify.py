@@ -271,7 +271,7 @@ def walk(
     as one walk does when the second starts where the first stops.
     """
     records_problem, warnings = check_records(checkpoints, check_signature)
-    at_checkpoint = {}
+    at_checkpoint: dict[int, Checkpoint] = {}
     for cp in checkpoints:
         at_checkpoint.setdefault(int(cp.seq), cp)
     result = Result(ok=True, warnings=warnings)
@@ -332,11 +332,11 @@ def walk(
             if link_ok and _rehash_matches(row):
                 return fail(seq, "content_reencoded")
             return fail(seq, "content_changed")
-        cp = at_checkpoint.get(seq)
-        if cp is not None:
+        met = at_checkpoint.get(seq)
+        if met is not None:
             result.checkpoints += 1
-            if cp.hash != stored:
-                return fail(seq, "rewritten", checkpoint=seq, at=cp.at, first=last_good_checkpoint + 1)
+            if met.hash != stored:
+                return fail(seq, "rewritten", checkpoint=seq, at=met.at, first=last_good_checkpoint + 1)
             last_good_checkpoint = seq
         before_prev, prev, last_seq = prev, stored, seq
         result.count += 1

@@ -27,7 +27,8 @@ def _printable(text: str) -> str:
 
 def set_origin(ip: str = "", user_agent: str = "", request_id: str | None = None) -> Origin:
     # headers are the client's to write: control characters (NUL, which PostgreSQL refuses) are dropped
-    ip, user_agent, request_id = (_printable(v) if v else v for v in (ip, user_agent, request_id))
+    ip, user_agent = (_printable(v) if v else v for v in (ip, user_agent))
+    request_id = _printable(request_id) if request_id else request_id
     origin = Origin(
         ip=ip[:64], user_agent=user_agent[:300], request_id=(request_id or "")[:64] or uuid.uuid4().hex
     )  # the audit column holds 64

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
 from flask_sqlalchemy import SQLAlchemy
 from flask_sqlalchemy.session import Session as FlaskSession
@@ -26,6 +26,16 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+if TYPE_CHECKING:
+
+    class Model(Base):
+        """What mypy sees of `db.Model`, which Flask-SQLAlchemy builds at run time as a subclass of Base."""
+
+        __abstract__ = True
+
+else:
+    Model = db.Model  # the base class of every model
 
 # What services, queries and CLI commands take: `db.session` (Flask-SQLAlchemy's scoped session) in the app,
 # or a plain Session (scripts, tests, workers). Both answer the same calls.
@@ -99,6 +109,19 @@ class AuditUnavailable(DomainError):
     """
 
     status = 503
+
+
+T = TypeVar("T")
+
+
+def known(value: T | None, what: str = "row") -> T:
+    """`value`, which the caller knows is there (a row it has just written, locked or found in this transaction).
+
+    For the type checker; None raises the AttributeError that using the value would have raised, only sooner.
+    """
+    if value is None:
+        raise AttributeError(f"'NoneType' object has no attribute (the {what} is missing)")
+    return value
 
 
 def utcnow() -> datetime:

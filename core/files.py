@@ -15,7 +15,7 @@ import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -107,7 +107,7 @@ def _clean_image(data: bytes, strip_gps: bool) -> Checked:
             if 0x8825 in exif:
                 del exif[0x8825]  # GPSInfo IFD
             out = io.BytesIO()
-            params = {"exif": exif.tobytes()} if exif else {}
+            params: dict[str, Any] = {"exif": exif.tobytes()} if exif else {}
             if fmt == "JPEG":
                 params.update(quality=92, optimize=True)
                 img = ImageOps.exif_transpose(img) if exif.get(0x0112, 1) != 1 else img
@@ -217,9 +217,8 @@ def store_upload(
             "uploaded_at": utcnow(),
         }
         dialect = session.get_bind().dialect.name
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         session.execute(dialect_insert(StoredFile).values(**values).on_conflict_do_nothing())
     return session.get(StoredFile, digest)

@@ -21,6 +21,7 @@ from typing import Any
 
 from markupsafe import Markup
 from sqlalchemy import insert, select
+from sqlalchemy.orm import Session as OrmSession
 from sqlalchemy.orm import scoped_session
 
 from core.db import N_, Conflict, Session
@@ -60,7 +61,7 @@ class Outcome:
     replayed: bool
 
 
-def _plain(session: Session) -> Session:
+def _plain(session: Session) -> OrmSession:
     return session() if isinstance(session, scoped_session) else session
 
 

@@ -34,7 +34,7 @@ from flask_babel import force_locale
 from sqlalchemy import select, update
 
 from core import context
-from core.db import N_, DomainError, Session, begin_write, db, utcnow
+from core.db import N_, DomainError, Session, begin_write, db, known, utcnow
 from core.files import FileStore, safe_name
 from core.models import Job, StoredFile, User
 
@@ -197,7 +197,7 @@ def start(session: Session, kind: str, owner: User | None, params: dict[str, Any
     except Exception:  # the queue's server is down: say so on the job's page rather than fail the request
         log.exception("could not put job %s on the queue", job_id)
         _end(session, job_id, FAILED, error=N_("The job service cannot be reached; try again later."))
-    job = session.get(Job, job_id)
+    job = known(session.get(Job, job_id), "job")
     session.expunge(job)
     session.rollback()  # leave no read transaction open: the worker's changes must be seen next
     return job
@@ -359,10 +359,9 @@ def _keep_file(store: FileStore, path: Path) -> tuple[str, int]:
 
 
 def _insert_file(session: Session, values: dict[str, Any]) -> None:
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     session.execute(dialect_insert(StoredFile).values(**values).on_conflict_do_nothing())
 
 
@@ -424,7 +423,7 @@ def _execute(app: Flask, session: Session, job_id: str, queue: Queue | None) -> 
     session.commit()
     if claimed != 1:
         return SKIPPED  # done already, or another worker has it
-    job = session.get(Job, job_id)
+    job = known(session.get(Job, job_id), "job")
     attempts, kind = job.attempts, _KINDS.get(job.kind)
     origin = (job.params or {}).get("_origin") or {}
     context.set_origin(str(origin.get("ip", "")), str(origin.get("user_agent", "")), origin.get("request_id"))

@@ -9,11 +9,11 @@ from flask_login import UserMixin
 from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import Audited, db, utcnow
+from core.db import Audited, Model, utcnow
 from core.permissions import ROLES, permissions_for
 
 
-class User(Audited, UserMixin, db.Model):
+class User(Audited, UserMixin, Model):
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -66,7 +66,7 @@ class User(Audited, UserMixin, db.Model):
         return f"<User {self.username}>"
 
 
-class UserRole(db.Model):
+class UserRole(Model):
     __tablename__ = "user_roles"
     __table_args__ = (UniqueConstraint("user_id", "role"),)
 
@@ -76,7 +76,7 @@ class UserRole(db.Model):
     user: Mapped[User] = relationship(back_populates="role_rows")
 
 
-class LoginSession(db.Model):
+class LoginSession(Model):
     """One login. Revoking it ends the session server-side, whatever the cookie says."""
 
     __tablename__ = "login_sessions"
@@ -93,7 +93,7 @@ class LoginSession(db.Model):
 THROTTLE_USER_ADDRESS, THROTTLE_ADDRESS, THROTTLE_USER = "user_address", "address", "user"
 
 
-class LoginThrottle(db.Model):
+class LoginThrottle(Model):
     """Failed logins counted in one scope: per (username, address), per address, or per username from
     anywhere (usernames known or not, so the throttle reveals nothing)."""
 
@@ -113,7 +113,7 @@ class LoginThrottle(db.Model):
         return f"{scope}:{username}:{address}"
 
 
-class Setting(Audited, db.Model):
+class Setting(Audited, Model):
     """Agency settings, one JSON value per key (agency name, district, policy thresholds ...)."""
 
     __tablename__ = "settings"
@@ -122,7 +122,7 @@ class Setting(Audited, db.Model):
     value: Mapped[Any] = mapped_column(JSON)
 
 
-class StoredFile(db.Model):
+class StoredFile(Model):
     """A file in the content-addressed store: named on disk by its SHA-256, stored once."""
 
     __tablename__ = "stored_files"
@@ -137,7 +137,7 @@ class StoredFile(db.Model):
     uploaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class FormToken(db.Model):
+class FormToken(Model):
     """A create form's one-time token, stored with the record its first submission created.
 
     The token is made when the form is shown (nothing is written then) and stored in the transaction
@@ -154,7 +154,7 @@ class FormToken(db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class Job(db.Model):
+class Job(Model):
     """Long work run by the job service (imports, label sheets, exports, documents, verification).
 
     The id is a random token, so a job's page cannot be guessed; only its owner sees it. Progress while it

@@ -145,7 +145,7 @@ class _LibThai:
         return self._brk is not None
 
     def breaks(self, text: str) -> list[int] | None:
-        if self._brk is None or not text:
+        if self._lib is None or self._brk is None or not text:  # the two are set together
             return None
         if ctypes.sizeof(ctypes.c_wchar) != 4:  # thwchar_t is UCS-4
             return None
@@ -283,8 +283,10 @@ def wrap(text: str, width: float, measure: Callable[[str], float], first_width: 
     """
     raw_measure = measure
 
-    def measure(s: str) -> float:
+    def measure_without_joiners(s: str) -> float:
         return raw_measure(s.replace(WJ, ""))
+
+    measure = measure_without_joiners
 
     lines: list[str] = []
     for para in clean_text(text).split("\n"):
@@ -901,10 +903,9 @@ class ThaiDocument:
                 laid.append((start, wr, "" if below else role, cx, half, (body, dated)))
             # the date lines of a row on one level, whatever the names above them take
             n_body = max(len(x[5][0]) for x in laid)
-            laid = [(*x[:5], x[5][0] + [""] * (n_body - len(x[5][0])) + x[5][1]) for x in laid]
-            n = max(len(x[5]) for x in laid)
-            laid = [(*x[:5], x[5] + [""] * (n - len(x[5]))) for x in laid]
-            out.append(laid)
+            joined = [(*x[:5], x[5][0] + [""] * (n_body - len(x[5][0])) + x[5][1]) for x in laid]
+            n = max(len(x[5]) for x in joined)
+            out.append([(*x[:5], x[5] + [""] * (n - len(x[5]))) for x in joined])
         return label, wl, d, out
 
     # -- output ---------------------------------------------------------------------------------

@@ -15,7 +15,18 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from core import recorder
-from core.db import N_, AuditUnavailable, Conflict, DomainError, Forbidden, NotFound, Session, begin_write, utcnow
+from core.db import (
+    N_,
+    AuditUnavailable,
+    Conflict,
+    DomainError,
+    Forbidden,
+    NotFound,
+    Session,
+    begin_write,
+    known,
+    utcnow,
+)
 from core.models import (
     THROTTLE_ADDRESS,
     THROTTLE_USER,
@@ -325,7 +336,7 @@ def _revoke_all(session: Session, user_id: int) -> None:
 def change_password(session: Session, user: User, old_password: str, new_password: str) -> str:
     """Change one's own password; every other session of the user ends. Returns a fresh session token."""
     begin_write(session)
-    user = session.get(User, user.id)
+    user = known(session.get(User, user.id), "user")
     try:
         _hasher.verify(user.password_hash, old_password or "")
     except (VerificationError, InvalidHashError):

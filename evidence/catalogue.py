@@ -67,7 +67,10 @@ _ROLE_SPLIT = re.compile(r"[\s,;]+")
 
 def code_key(code: str) -> tuple[int, int, str]:
     """Natural order of codes: IIT, EIT, OIT, then by number (e2 before e12)."""
-    letters, digits, rest = _CODE_PARTS.match((code or "").strip().lower()).groups()
+    match = _CODE_PARTS.match((code or "").strip().lower())
+    if match is None:  # the pattern matches any text (every part may be empty); .groups() of None would raise
+        raise AttributeError("'NoneType' object has no attribute 'groups'")
+    letters, digits, rest = match.groups()
     return (_INSTRUMENT_RANK.get(letters, 3), int(digits) if digits else -1, letters + rest)
 
 

@@ -9,14 +9,14 @@ from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, I
 from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import Audited, db, utcnow
+from core.db import Audited, Model, utcnow
 from evidence.catalogue import natural
 
 INSTRUMENTS = ("IIT", "EIT", "OIT")
 INTERNAL, PUBLIC = "internal", "public"
 
 
-class Indicator(Audited, db.Model):
+class Indicator(Audited, Model):
     """An ITA item of one fiscal year (i20, o43 …): its numbering changes most years, so it is data."""
 
     __tablename__ = "indicators"
@@ -58,7 +58,7 @@ class Indicator(Audited, db.Model):
         }
 
 
-class EvidenceItem(Audited, db.Model):
+class EvidenceItem(Audited, Model):
     __tablename__ = "evidence_items"
     __table_args__ = (Index("ix_evidence_year_visibility", "fiscal_year", "visibility"),)
     audit_type = "evidence"
@@ -109,7 +109,7 @@ class EvidenceItem(Audited, db.Model):
         }
 
 
-class EvidenceIndicator(db.Model):
+class EvidenceIndicator(Model):
     __tablename__ = "evidence_indicators"
     __table_args__ = (UniqueConstraint("evidence_id", "code"), Index("ix_evidence_indicators_code", "code"))
 
@@ -118,7 +118,7 @@ class EvidenceIndicator(db.Model):
     code: Mapped[str] = mapped_column(String(10))
 
 
-class Measure(Audited, db.Model):
+class Measure(Audited, Model):
     """One row of the year's report: measure, what was done, who is responsible, the outcome, its figures."""
 
     __tablename__ = "measures"

@@ -29,6 +29,7 @@ from bisect import bisect_right
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from datetime import date as Date  # for annotations in Formatter, whose date() hides the class
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
@@ -448,7 +449,7 @@ def monthly_series(session: Session, fiscal_year: int, today: date | None = None
             return 12
         return -1 if key < keys[0] else keys.index(key)
 
-    def grouped(query: Any) -> list[Any]:
+    def grouped(query: Any) -> Sequence[Any]:
         """(each column of the query's rows, how many rows) — grouped on a subquery, so that PostgreSQL
         sees the same expression in SELECT and GROUP BY."""
         rows = query.subquery()
@@ -663,14 +664,14 @@ class Formatter:
     def datetime(self, value: datetime) -> str:
         return format_datetime(value, self.lang, thai_digits=self.thai)
 
-    def month(self, first: date, with_year: bool = False) -> str:
+    def month(self, first: Date, with_year: bool = False) -> str:
         if self.lang == "en":
             label = EN_MONTHS_SHORT[first.month - 1]
             return f"{label} {first.year + 543}" if with_year else label
         label = THAI_MONTHS_SHORT[first.month - 1]
         return self.digits(f"{label} {(first.year + 543) % 100:02d}") if with_year else label
 
-    def month_long(self, first: date) -> str:
+    def month_long(self, first: Date) -> str:
         if self.lang == "en":
             return f"{EN_MONTHS_SHORT[first.month - 1]} {first.year + 543}"
         return self.digits(f"{THAI_MONTHS[first.month - 1]} {first.year + 543}")
@@ -893,7 +894,7 @@ def _nice_top(value: int) -> tuple[int, int]:
 
 
 def _frame(
-    f: Formatter, series: list[tuple[str, str, list[int]]], width: float, height: float, label: str
+    f: Formatter, series: Sequence[tuple[str, str, Sequence[int | None]]], width: float, height: float, label: str
 ) -> tuple[Chart, Callable[[int], float], list[float], float, float]:
     chart = Chart(width, height, label=label)
     left, right, top, bottom = 14.0, 3.0, 10.0, 9.0
@@ -950,7 +951,8 @@ def overdue_chart(report: Report, f: Formatter | None = None, width: float = 160
     """Items out past their due date at each month's end, as a line with its points."""
     f = f or Formatter(report)
     w = f.words
-    vals = [m.overdue for m in report.months if not m.to_come]  # the line stops at the current month
+    # the line stops at the current month (a month to come has no values)
+    vals = [m.overdue for m in report.months if not m.to_come and m.overdue is not None]
     label = "; ".join(f"{f.month(m.first)}: {m.overdue}" for m in report.months if not m.to_come)
     chart, y_of, xs, _slot, _base = _frame(f, [("overdue", w["overdue"], vals)], width, height, label)
     points = [(xs[i], y_of(v)) for i, v in enumerate(vals)]
@@ -1251,9 +1253,9 @@ def render_xlsx(report: Report) -> bytes:
         for cell in row:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
     ws = sheet(w["sheet_monthly"], [w["month"], w["requests"], w["returns"], w["overdue"]], [18, 14, 18, 22])
-    for m in report.months:
-        if not m.to_come:  # the series stops at the current month
-            ws.append([f.month_long(m.first), m.requests, m.returns, m.overdue])
+    for month in report.months:
+        if not month.to_come:  # the series stops at the current month
+            ws.append([f.month_long(month.first), month.requests, month.returns, month.overdue])
     for ws in wb.worksheets:  # every sheet prints on the width of an A4, its header on every page
         xlsx_fit_rows(ws, first_row=3)
         xlsx_print_setup(ws, header_rows="1:3", landscape=ws.title == w["sheet_measures"])

@@ -819,6 +819,7 @@ def save_measure(
         "outcome": (values.get("outcome") or "").strip()[:10000],
         "figures": figures,
     }
+    measure: Measure | None  # found below, or None
     if measure_id is None:
         position = (
             session.execute(

@@ -168,7 +168,7 @@ def public_links(session: Session, fiscal_year: int, link: Callable[[str], str],
     return out
 
 
-LINK_WORDS = {
+LINK_WORDS: dict[str, dict[str, Any]] = {
     "th": {
         "columns": ("รหัส", "เครื่องมือ", "ข้อการประเมิน", "หลักฐาน", "ลิงก์ (URL)", "วันที่เผยแพร่"),
         "sheet": "ลิงก์หลักฐาน",

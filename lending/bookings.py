@@ -164,7 +164,7 @@ def bookings_between(
     from lending.workflow import can_view_loan
 
     see_all = viewer.can(LOANS_VIEW_ALL)
-    visible = Loan.status.in_((REQUESTED, APPROVED, CHECKED_OUT))
+    visible: ColumnElement[bool] = Loan.status.in_((REQUESTED, APPROVED, CHECKED_OUT))
     if not see_all:
         # Someone else's plain request is not theirs to see; what holds an asset they see as dates only.
         visible = and_(visible, or_(Loan.borrower_id == viewer.id, holds_assets()))

@@ -17,6 +17,7 @@ the regulation notes allow, and what people typed (purpose, place, names) is pri
 from __future__ import annotations
 
 from datetime import date, datetime
+from datetime import date as Date  # for annotations in _Fmt, whose date() hides the class
 from decimal import Decimal
 from typing import Any
 
@@ -171,7 +172,7 @@ class _Fmt:
             return _nb(f"{value.day} {EN_MONTHS[value.month - 1]} {value.year + BE_OFFSET} BE")
         return _nb(format_date(value, "th", long=True, thai_digits=self.doc.thai_digits))
 
-    def table_date(self, value: date | datetime | None) -> str:
+    def table_date(self, value: Date | datetime | None) -> str:
         return _nb(format_date(value, self.lang))
 
     def table_datetime(self, value: datetime | None) -> str:
@@ -244,7 +245,7 @@ def _new_doc(
 
 # --------------------------------------------------------------------------- the borrowing form
 
-_RECEIPT = {
+_RECEIPT: dict[str, dict[str, Any]] = {
     "th": {
         "title": "ใบยืมพัสดุ",
         "subtitle": "(หลักฐานการยืมพัสดุ)",
@@ -496,7 +497,7 @@ def _record_section(doc: ThaiDocument, f: _Fmt, t: dict[str, Any], loan: Any) ->
 def _returns_section(doc: ThaiDocument, f: _Fmt, t: dict[str, Any], items: list[Any], lang: str) -> None:
     doc.spacer(1)
     doc.paragraph(t["returns"], bold=True, space_after=0.5)
-    rows = []
+    rows: list[list[str]] = []
     good_of_line: dict[tuple[Any, Any], list[Any]] = {}
 
     def day(at: Any) -> Any:
@@ -540,7 +541,7 @@ def _returns_section(doc: ThaiDocument, f: _Fmt, t: dict[str, Any], items: list[
 
 # --------------------------------------------------------------------------- the demand letter
 
-_DEMAND = {
+_DEMAND: dict[str, dict[str, Any]] = {
     "th": {
         "title": "หนังสือทวงถามให้ส่งคืนพัสดุ",
         "ref": "ที่ {ref}",
@@ -692,7 +693,7 @@ def demand_letter_pdf(demand: Any, settings: dict[str, Any], lang: str = "th", *
     signer = signer or _signer(demand, loan)
     position = _position(signer) or t["officer"]
     signature = [Signature("", _name(signer), position, "")]
-    sign_args = {
+    sign_args: dict[str, Any] = {
         "per_row": 2,
         "align": "right",
         "gap_before": 7,

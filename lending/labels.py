@@ -266,6 +266,8 @@ def qr_png(url: str, scale: int = 8) -> bytes:
     size = len(rows) + 2 * IMAGE_QUIET_ZONE
     img = Image.new("1", (size, size), 1)
     pixels = img.load()
+    if pixels is None:  # not for an image just made; indexing None would raise this
+        raise TypeError("'NoneType' object does not support item assignment")
     for y, row in enumerate(rows):
         for x, dark in enumerate(row):
             if dark:

@@ -7,12 +7,13 @@ Nothing here writes. Lists read plain columns where a page shows many rows; a pa
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, overload
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
 from sqlalchemy.orm import aliased
 
 from core.dates import bangkok_today, parse_date
@@ -47,6 +48,10 @@ QUEUE_LIMIT = 500
 CATALOGUE_LIMIT = 30
 
 
+@overload
+def _aware(at: datetime) -> datetime: ...
+@overload
+def _aware(at: None) -> None: ...
 def _aware(at: datetime | None) -> datetime | None:
     """SQLite gives naive datetimes back; they are UTC."""
     if at is not None and at.tzinfo is None:
@@ -76,14 +81,14 @@ def lendable_catalogue(
     free_from: date | None = None,
     free_to: date | None = None,
     today: date | None = None,
-) -> tuple[list[Any], int]:
+) -> tuple[Sequence[Any], int]:
     """Lendable assets matching a search (number, name, serial, location, and the search's synonyms), and
     how many match in all; with `free_from`/`free_to`, only those nobody holds on any of those days."""
     from lending.bookings import free_between
     from lending.queries import search_condition, search_support
     from lending.synonyms import search_keys
 
-    conditions = [Asset.lendable.is_(True), Asset.status.not_in(UNLENDABLE_STATUSES)]
+    conditions: list[ColumnElement[bool]] = [Asset.lendable.is_(True), Asset.status.not_in(UNLENDABLE_STATUSES)]
     if q.strip():
         # The register's search: the same matches, through its trigram index where there is one.
         conditions.append(search_condition(search_keys(session, q), *search_support(session)))
@@ -533,7 +538,7 @@ def incidents(session: Session, status: str, page: int = 1, page_size: int = 50)
     return Page(rows=rows, total=total, page=page, page_size=page_size)
 
 
-def incident_documents(session: Session, incident_id: int) -> list[Any]:
+def incident_documents(session: Session, incident_id: int) -> Sequence[Any]:
     return session.execute(
         select(
             IncidentDocument.id,
@@ -702,7 +707,7 @@ def _bkk(at: datetime) -> date:
     return bangkok_date(at)
 
 
-def _names(session: Session, ids: set[int | None]) -> dict[int, str]:
+def _names(session: Session, ids: set[int | None]) -> dict[int | None, str]:  # a None id has no name
     ids = {i for i in ids if i}
     if not ids:
         return {}
@@ -764,7 +769,7 @@ def asset_loan_history(session: Session, asset_id: int, viewer: User | None, lim
         stmt = stmt.where(Loan.borrower_id == (viewer.id if viewer is not None else -1))
     total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
     rows = session.execute(stmt.order_by(Loan.start_on.desc(), Loan.id.desc()).limit(limit)).all()
-    held = []
+    held: Sequence[Any] = []
     if not see_all:
         held = session.execute(
             select(Loan.start_on, Loan.due_on, Loan.status)
@@ -794,7 +799,7 @@ def unread_count(session: Session, user_id: int) -> int:
     ).scalar_one()
 
 
-def notifications(session: Session, user_id: int, limit: int = 100) -> list[Any]:
+def notifications(session: Session, user_id: int, limit: int = 100) -> Sequence[Any]:
     """A person's latest notifications with the loan they are about."""
     borrower = aliased(User)
     return session.execute(

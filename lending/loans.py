@@ -35,7 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import N_, Audited, Conflict, DomainError, db, utcnow
+from core.db import N_, Audited, Conflict, DomainError, Model, utcnow
 from core.models import User
 from lending.groups.models import LoanLine
 from lending.models import Asset
@@ -68,7 +68,7 @@ MAX_LOAN_DAYS = 180
 MAX_ITEMS = 200
 
 
-class Loan(Audited, db.Model):
+class Loan(Audited, Model):
     __tablename__ = "loans"
     __table_args__ = (
         Index("ix_loans_status_requested", "status", "requested_at"),
@@ -261,7 +261,7 @@ def holds_assets():
     )
 
 
-class LoanItem(Audited, db.Model):
+class LoanItem(Audited, Model):
     __tablename__ = "loan_items"
     __table_args__ = (UniqueConstraint("loan_id", "asset_id"), Index("ix_loan_items_asset", "asset_id", "loan_id"))
     audit_type = "loan_item"
@@ -296,7 +296,7 @@ class LoanItem(Audited, db.Model):
         self.return_note = note.strip()
 
 
-class Incident(Audited, db.Model):
+class Incident(Audited, Model):
     """A damaged or lost item: the borrower repairs, replaces or pays its value; or the head writes it off."""
 
     __tablename__ = "incidents"
@@ -342,7 +342,7 @@ class Incident(Audited, db.Model):
         self.resolution_note, self.settled_at, self.settled_by_id = note.strip(), at, by.id
 
 
-class IncidentDocument(db.Model):
+class IncidentDocument(Model):
     __tablename__ = "incident_documents"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -353,7 +353,7 @@ class IncidentDocument(db.Model):
     added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
 
 
-class LoanPhoto(db.Model):
+class LoanPhoto(Model):
     """A photo taken at hand-over or at a return, kept in the one file store."""
 
     __tablename__ = "loan_photos"
@@ -367,7 +367,7 @@ class LoanPhoto(db.Model):
     added_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
 
 
-class Demand(Audited, db.Model):
+class Demand(Audited, Model):
     """A written demand for return of the items it names (`item_ids`, the source of truth for what it covers):
     a letter or mail made in the app names the items of its loan that were overdue when it was made; a
     paper-ledger demand, the items whose rows carry its date. The report's figures count a demand only
@@ -388,7 +388,7 @@ class Demand(Audited, db.Model):
     loan: Mapped[Loan] = relationship()
 
 
-class Notification(db.Model):
+class Notification(Model):
     """An in-app message to one person: a request waiting, a decision, due tomorrow, overdue."""
 
     __tablename__ = "notifications"
@@ -406,7 +406,7 @@ class Notification(db.Model):
     read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
-class LoanDrop(db.Model):
+class LoanDrop(Model):
     """An item an approver left out of a request (a partial approval), with the reason the borrower reads.
 
     The loan item itself is removed, so that nothing downstream (hand-over, returns, figures) counts it;

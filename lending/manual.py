@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from audit import record
 from core.dates import bangkok_date, bangkok_today, fiscal_year_of, format_date
-from core.db import N_, Audited, Forbidden, Session, begin_write, db, utcnow
+from core.db import N_, Audited, Forbidden, Model, Session, begin_write, utcnow
 from core.files import FileStore
 from core.models import StoredFile, User
 from core.pdf import ThaiDocument
@@ -48,7 +48,7 @@ FLOW = (
 FLOW_BRANCH = "ชำรุด/สูญหาย:\nซ่อม ชดใช้ หรือจำหน่าย"
 
 
-class ManualVersion(Audited, db.Model):
+class ManualVersion(Audited, Model):
     __tablename__ = "manual_versions"
     audit_type = "manual_version"
 

@@ -13,7 +13,7 @@ from sqlalchemy import Boolean, Date, DateTime, ForeignKey, Index, Integer, Nume
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.dates import bangkok_today, parse_date, to_arabic_digits
-from core.db import N_, Audited, DomainError, db, utcnow
+from core.db import N_, Audited, DomainError, Model, utcnow
 
 AVAILABLE, ON_LOAN, IN_REPAIR, LOST, DISPOSED = "available", "on_loan", "in_repair", "lost", "disposed"
 STATUSES = (AVAILABLE, ON_LOAN, IN_REPAIR, LOST, DISPOSED)
@@ -185,7 +185,7 @@ _KNOWN_REASONS = {
 }
 
 
-class Asset(Audited, db.Model):
+class Asset(Audited, Model):
     __tablename__ = "assets"
     __table_args__ = (
         Index("ix_assets_category_number", "category", "asset_number"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -130,7 +131,7 @@ class AssetFilter:
             stmt = stmt.where(Asset.department == self.department)
         if self.lendable:
             stmt = stmt.where(Asset.lendable.is_(self.lendable == "yes"))
-        if self.free_dates:
+        if self.free_from is not None and self.free_to is not None:  # self.free_dates, spelled out for mypy
             stmt = stmt.where(free_between(self.free_from, self.free_to, bangkok_today()))
         return stmt
 
@@ -150,6 +151,8 @@ def free_dates(raw_from: str, raw_to: str, today: date | None = None) -> tuple[d
     except ValueError:
         return None, None, N_("Not a date: use DD/MM/YYYY (B.E.) or YYYY-MM-DD.")
     start, end = start or end, end or start
+    if start is None or end is None:  # not reached: both blank returned above; comparing would fail
+        raise TypeError("no date in either field")
     if end < start:
         return None, None, N_("The end date is before the start date.")
     today = today or bangkok_today()
@@ -223,7 +226,7 @@ def search_support(session: Session) -> tuple[str, bool]:
     dialect = engine.dialect.name
     if dialect not in _INDEX_EXISTS:
         return dialect, False
-    engine = getattr(engine, "engine", engine)
+    engine = engine.engine  # a Connection's Engine; an Engine's is itself
     if engine not in _support:
         _support[engine] = session.execute(_INDEX_EXISTS[dialect]).first() is not None
     return dialect, _support[engine]
@@ -231,7 +234,7 @@ def search_support(session: Session) -> tuple[str, bool]:
 
 @dataclass(frozen=True)
 class Page:
-    rows: list[Any]
+    rows: Sequence[Any]
     total: int
     page: int
     page_size: int
@@ -299,7 +302,7 @@ def list_assets(session: Session, flt: AssetFilter, page: int = 1, page_size: in
 
 
 def _page_of(session: Session, ids: list[int], total: int, page: int, page_size: int) -> Page:
-    rows = []
+    rows: Sequence[Any] = []
     if ids:
         rows = session.execute(select(*LIST_COLUMNS).where(Asset.id.in_(ids)).order_by(Asset.asset_number)).all()
     return Page(rows=rows, total=total, page=page, page_size=page_size)
@@ -320,7 +323,7 @@ _options_cache: dict[str, tuple[float, dict[str, list[str]]]] = {}
 
 def filter_options(session: Session) -> dict[str, list[str]]:
     """The categories and departments in use, for the filter menus (kept a minute per process)."""
-    key = str(session.get_bind().url)
+    key = str(session.get_bind().engine.url)
     cached = _options_cache.get(key)
     if cached and time.monotonic() - cached[0] < _OPTIONS_SECONDS:
         return cached[1]

@@ -15,6 +15,7 @@ every entry its result, opens incidents for what was not found or found damaged,
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -42,7 +43,19 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from audit import record
 from audit.services import record_many
 from core.dates import bangkok_today, fiscal_year_bounds, fiscal_year_of
-from core.db import N_, Audited, Conflict, DomainError, Forbidden, NotFound, Session, begin_write, contains, db, utcnow
+from core.db import (
+    N_,
+    Audited,
+    Conflict,
+    DomainError,
+    Forbidden,
+    Model,
+    NotFound,
+    Session,
+    begin_write,
+    contains,
+    utcnow,
+)
 from core.files import FileStore, store_upload
 from core.models import User
 from core.numbers import percent, round_half_away
@@ -58,7 +71,7 @@ PHOTO_TYPES = {"image/jpeg", "image/png", "image/webp"}
 SUPPLY_OFFICER = "supply_officer"
 
 
-class StocktakeRound(Audited, db.Model):
+class StocktakeRound(Audited, Model):
     __tablename__ = "stocktake_rounds"
     audit_type = "stocktake_round"
 
@@ -113,7 +126,7 @@ class StocktakeRound(Audited, db.Model):
         self.status, self.closed_at, self.closed_by_id = CLOSED, at, by.id
 
 
-class StocktakeMember(db.Model):
+class StocktakeMember(Model):
     """A committee member of one round (membership is per round, not a role)."""
 
     __tablename__ = "stocktake_members"
@@ -126,7 +139,7 @@ class StocktakeMember(db.Model):
     user: Mapped[User] = relationship(lazy="joined")
 
 
-class StocktakeEntry(Audited, db.Model):
+class StocktakeEntry(Audited, Model):
     """One asset in one round: in scope from the snapshot (found or not yet), or an unexpected scan."""
 
     __tablename__ = "stocktake_entries"
@@ -783,7 +796,7 @@ ENTRY_COLUMNS = (
 
 def entry_rows(
     session: Session, round_id: int, *, show: str = "all", q: str = "", page: int = 1, size: int = 50
-) -> tuple[list[Any], int]:
+) -> tuple[Sequence[Any], int]:
     """A page of a round's entries for its list: all, to do (not yet found), found, unexpected, problems."""
     E = StocktakeEntry
     stmt = select(*ENTRY_COLUMNS).join(Asset, Asset.id == E.asset_id).where(E.round_id == round_id)
@@ -806,7 +819,7 @@ def entry_rows(
     return rows, total
 
 
-def all_entry_rows(session: Session, round_id: int) -> list[Any]:
+def all_entry_rows(session: Session, round_id: int) -> Sequence[Any]:
     E = StocktakeEntry
     return session.execute(
         select(*ENTRY_COLUMNS)

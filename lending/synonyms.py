@@ -15,7 +15,7 @@ from sqlalchemy import JSON, DateTime, ForeignKey, Integer, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from audit import record
-from core.db import N_, Audited, DomainError, Forbidden, NotFound, Session, begin_write, db, utcnow
+from core.db import N_, Audited, DomainError, Forbidden, Model, NotFound, Session, begin_write, utcnow
 from lending import permissions
 from lending.models import search_key
 
@@ -47,7 +47,7 @@ MAX_KEYS = 24  # the alternatives one search looks for, at most
 PREFIX_MIN = 3  # a key this long that begins a term (someone still typing it) finds the term's group
 
 
-class SearchSynonym(Audited, db.Model):
+class SearchSynonym(Audited, Model):
     """A group of terms the office added: a search for one finds assets named with any of them."""
 
     __tablename__ = "search_synonyms"

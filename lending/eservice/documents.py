@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from core.dates import format_date
 from core.pdf import NBSP, Column, Signature, ThaiDocument, keep_together
@@ -68,7 +69,7 @@ class RequestSheet:
     track_url: str = ""
 
 
-_T = {
+_T: dict[str, dict[str, Any]] = {
     "th": {
         "title": "แบบคำขอยืมพัสดุ",
         "subtitle": "(สำหรับประชาชน กลุ่มองค์กรชุมชน และหน่วยงานอื่น)",

@@ -11,6 +11,7 @@ over, returned, cancelled (the office's or the borrower's own); the request form
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -122,7 +123,7 @@ def status_mail(loan: Any, event: str, settings: dict[str, Any], track_url: str)
     )
 
 
-def send(config: dict[str, Any], mails: list[Mail]) -> None:
+def send(config: dict[str, Any], mails: Sequence[Mail | None]) -> None:
     """Deliver now; what cannot go waits in the outbox for the next delivery (never raises)."""
     mails = [m for m in mails if m is not None]
     if not mails:

@@ -9,11 +9,11 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import Audited, db, utcnow
+from core.db import Audited, Model, utcnow
 from core.models import User
 
 
-class RateLimit(db.Model):
+class RateLimit(Model):
     """Attempts counted in one fixed window for one subject of one scope (an address, a phone number, a
     reference). The subject is kept only as a keyed hash, so the table holds no phone number or address.
     Short-lived counters, like the login throttles: not audited."""
@@ -26,7 +26,7 @@ class RateLimit(db.Model):
     window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class OutsidersManualVersion(Audited, db.Model):
+class OutsidersManualVersion(Audited, Model):
     """A published version of the manual for outsiders: its PDF in the file store and the settings it was
     written from (filed as evidence of the catalogue's outsiders_manual item)."""
 

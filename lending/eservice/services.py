@@ -9,7 +9,7 @@ from datetime import date, datetime
 from typing import Any
 
 from core.dates import bangkok_date
-from core.db import N_, DomainError, NotFound, Session, utcnow
+from core.db import N_, DomainError, NotFound, Session, known, utcnow
 from lending.eservice import limits
 from lending.eservice.documents import RequestSheet, SheetLine, unit_of
 from lending.loans import Loan
@@ -114,7 +114,7 @@ def status_of(session: Session, loan: Loan, now: datetime | None = None) -> outs
 
 def request_sheet(loan: Loan, track_url: str) -> RequestSheet:
     """What the printable form shows of one request (its borrower's own details only)."""
-    party = loan.party
+    party = known(loan.party, "party")
     return RequestSheet(
         ref=loan.public_ref or loan.ref,
         submitted_on=bangkok_date(loan.requested_at),

@@ -7,12 +7,12 @@ from datetime import datetime
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import N_, Audited, DomainError, db, utcnow
+from core.db import N_, Audited, DomainError, Model, utcnow
 
 MAX_GROUP_COUNT = 2000  # one line of one request asks for at most this many
 
 
-class LendingGroup(Audited, db.Model):
+class LendingGroup(Audited, Model):
     """Identical numbered assets (same name, category and model) that can be requested by count."""
 
     __tablename__ = "lending_groups"
@@ -43,7 +43,7 @@ class LendingGroup(Audited, db.Model):
         }
 
 
-class LoanLine(Audited, db.Model):
+class LoanLine(Audited, Model):
     """One line of a request: `count` assets of one group. The hand-over names them as LoanItems (line_id)."""
 
     __tablename__ = "loan_lines"

@@ -72,6 +72,7 @@ def save_group(
     if same is not None and same != group_id:
         session.rollback()
         raise Conflict(N_("A group of that name exists already."))
+    group: LendingGroup | None  # found below, or None
     if group_id is None:
         group = LendingGroup(**values)
         session.add(group)

@@ -12,7 +12,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from audit import record
-from core.db import Session, begin_write
+from core.db import Session, begin_write, known
 from core.models import User
 from lending import workflow
 from lending.groups import queries as group_queries
@@ -117,7 +117,7 @@ def build(session: Session, now: datetime, today: date) -> dict[str, int]:
     workflow.approve_loan(session, head, loan.id, now=past + timedelta(hours=5))
     handed_at = datetime.combine(start, datetime.min.time(), tzinfo=UTC) + timedelta(hours=1)
     picks = {}
-    for line in session.get(workflow.Loan, loan.id).lines:
+    for line in known(session.get(workflow.Loan, loan.id), "loan").lines:
         suggested = group_queries.suggest_assets(
             session, line.group_id, line.count, start, start + timedelta(days=1), start, exclude_loan_id=loan.id
         )

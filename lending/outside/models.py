@@ -17,7 +17,7 @@ from sqlalchemy import DateTime, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.dates import to_arabic_digits
-from core.db import N_, Audited, DomainError, db, utcnow
+from core.db import N_, Audited, DomainError, Model, utcnow
 
 PERSON, GROUP, AGENCY = "person", "group", "agency"
 KINDS = (PERSON, GROUP, AGENCY)
@@ -101,7 +101,7 @@ def clean_text(value: Any, limit: int) -> str:
     return text
 
 
-class OutsideParty(Audited, db.Model):
+class OutsideParty(Audited, Model):
     """A borrower outside the office. `name` is the person's, the group's or the agency's name."""
 
     __tablename__ = "outside_parties"
@@ -170,7 +170,7 @@ class OutsideParty(Audited, db.Model):
         self.anonymised_at = at
 
 
-class LoanSurvey(Audited, db.Model):
+class LoanSurvey(Audited, Model):
     """The two-question satisfaction survey after a return: a score of 1–5 and a comment."""
 
     __tablename__ = "loan_surveys"

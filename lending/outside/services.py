@@ -19,7 +19,7 @@ from sqlalchemy import exists, func, not_, select
 
 from audit import record
 from core.dates import bangkok_date, fiscal_year_of
-from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, begin_write, utcnow
+from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, begin_write, known, utcnow
 from core.models import User
 from core.services import get_settings, update_settings
 from lending.groups import queries as group_queries
@@ -318,7 +318,7 @@ def cancel_outside_request(
     if loan is None:
         session.rollback()
         raise NotFound(N_("No request matches this reference and phone number."))
-    loan = session.get(Loan, loan.id, with_for_update={"of": Loan}, populate_existing=True)
+    loan = known(session.get(Loan, loan.id, with_for_update={"of": Loan}, populate_existing=True), "loan")
     before = loan.state()
     try:
         loan.cancel(now, clean_text(reason, MAX_COMMENT))
