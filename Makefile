@@ -37,6 +37,7 @@ run: install
 test: install
 	$(BIN)/python -m pytest -q
 
+# One code style (ruff), and types that check (mypy, configured in pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

@@ -16,7 +16,7 @@ from audit import queries, services
 from audit.chain import at_text
 from audit.verify import DATABASE_ERRORS, Result, database_unreadable
 from core import context
-from core.db import DomainError, db, owner_engine
+from core.db import DomainError, db, known, owner_engine
 
 audit = AppGroup("audit", help="The audit log: verify the chain, take checkpoints.")
 
@@ -51,7 +51,7 @@ def report(result: Result) -> None:
             f"checked against {result.checkpoints} checkpoint(s)"
         )
     else:
-        problem = result.problem
+        problem = known(result.problem, "problem")  # a failed result has one
         click.echo(f"FAILED at entry {problem.seq} ({problem.kind}): {problem.message}", err=True)
 
 

@@ -128,14 +128,16 @@ def _actor_id(session: Session | Connection, username: str) -> int | None:
 
 def _seq_bounds(session: Session | Connection, flt: LogFilter) -> tuple[int, int] | None:
     """The range of sequence numbers the date range covers (via the index on `at`); None if empty."""
-    lo, hi = 1, None
+    lo: int = 1
+    hi: int | None = None
     if flt.date_from:
         start = bangkok_midnight_utc(flt.date_from)
-        lo = session.execute(
+        first = session.execute(
             select(AuditEntry.seq).where(AuditEntry.at >= start).order_by(AuditEntry.at).limit(1)
         ).scalar_one_or_none()
-        if lo is None:
+        if first is None:
             return None
+        lo = first
     if flt.date_to:
         end = bangkok_midnight_utc(flt.date_to + timedelta(days=1))
         hi = session.execute(

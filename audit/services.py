@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import Insert, Update, event, insert, or_, select
@@ -152,7 +152,7 @@ def record(
     return entry
 
 
-def record_many(session: Session, actor: Any, action: str, items: list[tuple[Any, dict[str, Any] | None]]) -> int:
+def record_many(session: Session, actor: Any, action: str, items: Sequence[tuple[Any, dict[str, Any] | None]]) -> int:
     """Append one entry per (subject, data) in order, under one lock: for imports of many records."""
     if not items:
         return 0

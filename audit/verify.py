@@ -552,7 +552,7 @@ def _database_errors() -> tuple[type[BaseException], ...]:
 DATABASE_ERRORS = _database_errors()
 
 
-def database_unreadable(err: Exception) -> Result:
+def database_unreadable(err: BaseException) -> Result:
     """The answer when the audit tables cannot be read at all (a dropped table): a problem, not a crash."""
     orig = getattr(err, "orig", None) or err
     detail = (str(orig).strip().splitlines() or [type(orig).__name__])[0][:200]

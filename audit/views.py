@@ -22,7 +22,7 @@ from audit.forms import VerifyForm
 from audit.verify import MESSAGES, Problem, Result
 from core import jobs
 from core.dates import BANGKOK, format_date, format_datetime
-from core.db import db
+from core.db import db, known
 from core.edge import arg_int
 from core.forms import EmptyForm
 from core.i18n import iso_text_as_be, lang
@@ -242,7 +242,7 @@ def _export(fmt: str):
             "core/job_start.html",
             title=_("Export the audit log"),
             lines=lines,
-            action=url_for(request.endpoint, **flt.as_args()),
+            action=url_for(known(request.endpoint, "endpoint"), **dict[str, Any](flt.as_args())),
             button=_("Export %(format)s", format=label),
         )
     if not EmptyForm().validate_on_submit():

@@ -20,7 +20,7 @@ from typing import Any, BinaryIO
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from core.archives import open_zip
-from core.db import N_, DomainError, Session, utcnow
+from core.db import N_, DomainError, Session, known, utcnow
 from core.models import StoredFile
 
 IMAGE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
@@ -74,8 +74,10 @@ def megabytes(size: int) -> str:
 def _declared_size(data: bytes) -> tuple[int, int]:
     """The width and height an image's header claims, read without Pillow's decompression-bomb check."""
     fmt = {v: k for k, v in IMAGE_TYPES.items()}.get(sniff(data) or "")
+    if fmt is None:  # not an image kind Pillow opens here (OPEN[None] would raise KeyError: the same answer)
+        return 0, 0
     try:
-        with Image.OPEN[fmt][0](io.BytesIO(data)) as header:
+        with Image.OPEN[fmt][0](io.BytesIO(data), "") as header:  # (fp, filename) as Image.open passes them
             return header.size
     except (KeyError, OSError, SyntaxError, ValueError):
         return 0, 0
@@ -99,7 +101,8 @@ def _clean_image(data: bytes, strip_gps: bool) -> Checked:
     if not strip_gps:
         return Checked(data, IMAGE_TYPES[fmt], width, height)
     try:
-        with Image.open(io.BytesIO(data)) as img:
+        with Image.open(io.BytesIO(data)) as opened:
+            img: Image.Image = opened  # a transposed copy may replace it below
             exif = img.getexif()
             if fmt == "JPEG" and 0x8825 not in exif and not img.info.get("xmp"):
                 return Checked(data, IMAGE_TYPES[fmt], width, height)  # nothing to strip: keep bytes
@@ -221,4 +224,4 @@ def store_upload(
 
         dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         session.execute(dialect_insert(StoredFile).values(**values).on_conflict_do_nothing())
-    return session.get(StoredFile, digest)
+    return known(session.get(StoredFile, digest), "stored file")  # there now: inserted, or there already

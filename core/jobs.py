@@ -27,11 +27,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, current_app
 from flask_babel import force_locale
-from sqlalchemy import select, update
+from sqlalchemy import CursorResult, select, update
 
 from core import context
 from core.db import N_, DomainError, Session, begin_write, db, known, utcnow
@@ -415,10 +415,13 @@ def execute(app: Flask, job_id: str, queue: Queue | None = None) -> str:
 
 def _execute(app: Flask, session: Session, job_id: str, queue: Queue | None) -> str:
     begin_write(session)
-    claimed = session.execute(
-        update(Job)
-        .where(Job.id == job_id, Job.status == QUEUED)
-        .values(status=RUNNING, started_at=utcnow(), attempts=Job.attempts + 1)
+    claimed = cast(  # an UPDATE's result is a CursorResult
+        CursorResult,
+        session.execute(
+            update(Job)
+            .where(Job.id == job_id, Job.status == QUEUED)
+            .values(status=RUNNING, started_at=utcnow(), attempts=Job.attempts + 1)
+        ),
     ).rowcount
     session.commit()
     if claimed != 1:

@@ -31,14 +31,14 @@ def require(*permissions: str) -> Callable:
         @wraps(view)
         def wrapper(*args: Any, **kwargs: Any):
             if not current_user.is_authenticated:
-                return current_app.login_manager.unauthorized()
+                return current_app.login_manager.unauthorized()  # type: ignore[attr-defined]  # Flask-Login sets it
             missing = [p for p in permissions if not current_user.can(p)]
             if missing:
                 record_denial(missing)
                 abort(403)
             return view(*args, **kwargs)
 
-        wrapper.khruphan_gate = ("login", permissions)
+        wrapper.khruphan_gate = ("login", permissions)  # type: ignore[attr-defined]  # read by the route checks
         return wrapper
 
     return decorate
@@ -46,7 +46,7 @@ def require(*permissions: str) -> Callable:
 
 def public(view: Callable) -> Callable:
     """Mark a route as open to everyone (login page, public evidence, static files)."""
-    view.khruphan_gate = ("public", ())
+    view.khruphan_gate = ("public", ())  # type: ignore[attr-defined]  # read by the route checks
     return view
 
 

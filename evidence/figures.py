@@ -181,6 +181,8 @@ def median_of_counts(counts: dict[int, int]) -> Fraction | None:
         if seen > n // 2:
             high = value
             break
+    if low is None or high is None:  # not reached for n > 0; the sum would raise this
+        raise TypeError("unsupported operand type(s) for +: 'NoneType'")
     return Fraction(low + high, 2)
 
 

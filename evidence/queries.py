@@ -7,6 +7,7 @@ Who may see an item is decided here once (`can_see_evidence`), for the item page
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -123,7 +124,7 @@ def list_evidence(session: Session, flt: EvidenceFilter, page: int = 1, page_siz
             flt.apply(select(EvidenceItem.id)).order_by(*order).limit(page_size).offset((page - 1) * page_size)
         ).scalars()
     )
-    rows: list[Any] = []
+    rows: Sequence[Any] = []
     if ids:
         rows = session.execute(
             select(*LIST_COLUMNS)
@@ -202,18 +203,20 @@ def link_target(session: Session, kind: str, record_id: int | None) -> Link | No
         ref = session.execute(select(Loan.ref).where(Loan.id == record_id)).scalar_one_or_none()
         return Link(kind, record_id, ref) if ref else None
     if kind == "incident":
-        row = session.execute(
+        case = session.execute(
             select(Incident.id, Asset.asset_number, Asset.name)
             .join(Asset, Asset.id == Incident.asset_id)
             .where(Incident.id == record_id)
         ).one_or_none()
-        return Link(kind, record_id, f"#{row.id} {row.asset_number} {row.name}") if row else None
+        return Link(kind, record_id, f"#{case.id} {case.asset_number} {case.name}") if case else None
     if kind == "measure":
-        row = session.execute(select(Measure.title, Measure.fiscal_year).where(Measure.id == record_id)).one_or_none()
-        if row is None:
+        measure = session.execute(
+            select(Measure.title, Measure.fiscal_year).where(Measure.id == record_id)
+        ).one_or_none()
+        if measure is None:
             return None
-        title = row.title if len(row.title) <= 120 else row.title[:119] + "…"
-        return Link(kind, record_id, title, row.fiscal_year)
+        title = measure.title if len(measure.title) <= 120 else measure.title[:119] + "…"
+        return Link(kind, record_id, title, measure.fiscal_year)
     return None
 
 
@@ -227,7 +230,7 @@ def links_of(session: Session, item: EvidenceItem) -> list[Link]:
     return out
 
 
-def attached_to(session: Session, kind: str, record_id: int, limit: int = 50) -> list[Any]:
+def attached_to(session: Session, kind: str, record_id: int, limit: int = 50) -> Sequence[Any]:
     """The evidence items attached to a loan, asset, incident or measure (for those records' pages)."""
     if kind not in LINK_KINDS:
         return []

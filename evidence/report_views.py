@@ -7,12 +7,14 @@ page and the documents show the same numbers.
 
 from __future__ import annotations
 
+from typing import Any
+
 from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from core import jobs
 from core.dates import bangkok_date, fiscal_year_bounds, fiscal_year_of
-from core.db import db, utcnow
+from core.db import db, known, utcnow
 from core.forms import EmptyForm
 from core.i18n import lang
 from core.permissions import EVIDENCE_PUBLISH, EVIDENCE_VIEW
@@ -140,7 +142,7 @@ def _start(kind: str, params: dict, title: str, lines: list[str], button: str):
             title=title,
             lines=lines,
             button=button,
-            action=url_for(request.endpoint, **request.args),
+            action=url_for(known(request.endpoint, "endpoint"), **dict[str, Any](request.args.to_dict())),
         )
     if not EmptyForm().validate_on_submit():
         abort(400)

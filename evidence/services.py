@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from audit import record
 from audit.services import diff
-from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, begin_write, utcnow
+from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, begin_write, known, utcnow
 from core.files import DOCX, PDF, XLSX, FileStore, safe_name, store_upload
 from core.models import User
 from core.permissions import EVIDENCE_MANAGE, EVIDENCE_PUBLISH, EVIDENCE_UPLOAD, SETTINGS_MANAGE
@@ -638,7 +638,7 @@ def file_for_role(
         item.codes = [EvidenceIndicator(code=c) for c in catalogue.natural(codes)]
         session.add(item)
         session.flush()
-        data_ = {"after": item.state(), "source": source}
+        data_: dict[str, Any] = {"after": item.state(), "source": source}
         if role:
             data_.update(role=role, covers=fiscal_year, waiting=not codes)
         record(session, actor, "evidence.filed", item, data_)
@@ -774,7 +774,7 @@ def record_download(session: Session, actor: User, evidence_id: int) -> Evidence
         {"sha256": item.sha256, "name": item.original_name},
     )
     session.commit()
-    return session.get(EvidenceItem, evidence_id)
+    return known(session.get(EvidenceItem, evidence_id), "evidence item")  # read above, in this transaction
 
 
 # --- measures ------------------------------------------------------------------------------------

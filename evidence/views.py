@@ -4,6 +4,7 @@ and the measures of a year; and the public page per fiscal year with its stable 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from flask import abort, current_app, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
@@ -126,7 +127,8 @@ def _link_url(link: queries.Link) -> str:
     if link.kind == "measure":
         return url_for("evidence.measures", year=link.fiscal_year, _anchor=f"measure-{link.id}")
     endpoint, arg = LINK_ENDPOINTS[link.kind]
-    return url_for(endpoint, **{arg: link.id})
+    values: dict[str, Any] = {arg: link.id}
+    return url_for(endpoint, **values)
 
 
 def _public_url(item) -> str:
@@ -268,9 +270,10 @@ def _store_uploads(
 ) -> list[dict]:
     """Hand each file to the service; flash one line per file, stored or refused with its reason."""
     strip_gps = bool(get_settings(db.session).get("strip_gps_from_photos", True))
-    results = []
+    results: list[dict[str, Any]] = []
     for upload, title in zip(files, titles, strict=True):
         name = safe_name(upload.filename or "")
+        attached: dict[str, Any] = {f"{kind}_id": link.id for kind, link in links.items()}
         try:
             item = services.upload_evidence(
                 db.session,
@@ -284,7 +287,7 @@ def _store_uploads(
                 description=form.description.data or "",
                 max_bytes=max_bytes,
                 strip_gps=strip_gps,
-                **{f"{kind}_id": link.id for kind, link in links.items()},
+                **attached,
             )
         except DomainError as err:
             db.session.rollback()

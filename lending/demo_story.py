@@ -20,7 +20,7 @@ from sqlalchemy import select
 from audit import checkpoints as checkpoint_file
 from audit import services as audit_services
 from core.dates import BANGKOK, bangkok_today, fiscal_year_bounds, fiscal_year_of
-from core.db import Session, utcnow
+from core.db import Session, known, utcnow
 from core.files import FileStore
 from core.models import User
 from evidence import services as evidence_services
@@ -351,7 +351,7 @@ def build(session: Session, config: dict[str, Any], today: date | None = None) -
         raise RuntimeError(f"the demo ledger was refused: {[(e.row, e.column, e.reason) for e in plan.errors]}")
     _live(session, users, live, now, today)
     overdue = session.scalar(select(ledger.Loan.id).where(ledger.Loan.ref == "L-D-C06"))
-    if overdue is not None and today > session.get(ledger.Loan, overdue).due_on:
+    if overdue is not None and today > known(session.get(ledger.Loan, overdue), "loan").due_on:
         workflow.issue_demand_letter(session, officer, overdue, now=now)
 
     # Measures of the previous year, copied forward; evidence of both years, one of each published.

@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError
 from audit import record
 from audit.services import record_many
 from core.archives import ArchiveRefused, Limits, read_first_sheet
-from core.db import N_, DomainError, Forbidden, Session, begin_write, refresh_statistics
+from core.db import N_, DomainError, Forbidden, Session, begin_write, known, refresh_statistics
 from lending import permissions, queries
 from lending.models import FIELDS, Asset, clean_asset_fields, compute_search_text, new_tag
 
@@ -130,11 +130,11 @@ def read_table(data: bytes, filename: str = "") -> tuple[list[str], list[list[An
         raise ImportFileError(N_("The CSV is not UTF-8. In Excel choose “CSV UTF-8” when saving.")) from None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
-        header = next(reader, None)
-        if not header:
+        names = next(reader, None)
+        if not names:
             raise ImportFileError(N_("The file is empty."))
         rows = []
-        cells = len(header)
+        cells = len(names)
         for row in reader:
             if len(rows) >= limits.rows:  # this row would be one too many
                 raise ImportFileError(N_("The file has more than %(n)d rows; split it."), n=limits.rows)
@@ -147,7 +147,7 @@ def read_table(data: bytes, filename: str = "") -> tuple[list[str], list[list[An
             rows.append(row)
     except csv.Error:  # a field over the csv module's 128 KiB, a NUL in the text
         raise ImportFileError(N_("The CSV cannot be read; save it again as “CSV UTF-8”.")) from None
-    return header, rows
+    return names, rows
 
 
 def uses_thai_headers(header: list[str]) -> bool:
@@ -279,7 +279,7 @@ def apply_import(
         session.rollback()
         return plan
     taken = set(session.execute(select(Asset.tag)).scalars())
-    entries: list[tuple[Any, dict[str, Any] | None]] = []
+    entries: list[tuple[Any, dict[str, Any]]] = []
     if plan.creates:
         values = []
         for fields in plan.creates:
@@ -304,7 +304,7 @@ def apply_import(
             if progress:
                 progress(len(chunk))
     for asset_id, _number, before, after in plan.updates:
-        asset = session.get(Asset, asset_id)
+        asset = known(session.get(Asset, asset_id), "asset")  # planned from the rows read in this transaction
         asset.apply(after)
         entries.append((asset, {"before": before, "after": after}))
     if plan.updates:

@@ -39,15 +39,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, select, text, update
+from sqlalchemy import Table, bindparam, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from audit import record
 from audit.services import record_many
 from core.dates import BANGKOK, bangkok_date, parse_date, to_arabic_digits
-from core.db import N_, Conflict, Forbidden, Session, begin_write, is_sqlite, starts_with, utcnow
+from core.db import N_, Conflict, Forbidden, Session, begin_write, is_sqlite, known, starts_with, utcnow
 from core.models import User
 from core.permissions import LOANS_MANAGE
 from lending.importing import ImportFileError, RowError, file_headers, name_columns, read_table, uses_thai_headers
@@ -156,7 +156,6 @@ CONDITION_WORDS = {
 MAX_REF = 40 - len(REF_PREFIX)
 MAX_PURPOSE = 2000
 EARLIEST, LATEST = date(1950, 1, 1), date(2200, 1, 1)
-_UNSEEN = object()
 OPEN = date.max.toordinal() + 1  # the end of a holding that has not ended
 CHUNK = 2000
 IN_CHUNK = 900  # ids per IN (...) list, under SQLite's old 999-variable limit
@@ -372,8 +371,9 @@ class _Checker:
         return day
 
     def date(self, row: _Row, column: str, raw: Any) -> date | None:
-        day = self._dates.get(raw, _UNSEEN)
-        if day is _UNSEEN:
+        try:
+            day = self._dates[raw]
+        except KeyError:
             day = self._dates[raw] = self._read_date(raw)
         if day is None:
             return None
@@ -447,6 +447,8 @@ class _Checker:
         """
         decision, requested, decided, out = row.decision, row.requested_on, row.decided_on, row.checked_out_on
         due, back, condition, demanded = row.due_on, row.returned_on, row.condition, row.demanded_on
+        if requested is None:  # not for a row without errors (it is required): the full check answers
+            return False
         if not decision:
             if row.decided_by or decided or out:
                 return False
@@ -478,6 +480,10 @@ class _Checker:
         def show(column: str) -> Any:
             return raw.get(column)
 
+        # given(column) implies its value is set; the values beside it below are for the type checker
+        requested, decided, out = row.requested_on, row.decided_on, row.checked_out_on
+        due, back, demanded = row.due_on, row.returned_on, row.demanded_on
+
         if "decision" not in bad:
             if not row.decision:
                 for column in ("decided_by", "decided_on", "checked_out_on"):
@@ -499,81 +505,81 @@ class _Checker:
                     )
                 if row.decision == APPROVED and not row.due_on and "due_on" not in bad:
                     self.error(row, "due_on", N_("required for an approved loan"))
-        if given("decided_on") and given("requested_on") and row.decided_on < row.requested_on:
+        if given("decided_on") and given("requested_on") and decided and requested and decided < requested:
             self.error(
                 row,
                 "decided_on",
                 N_("before the request date (%(date)s)"),
                 show("decided_on"),
-                date=row.requested_on.isoformat(),
+                date=requested.isoformat(),
             )
-        if given("checked_out_on") and given("decided_on") and row.checked_out_on < row.decided_on:
+        if given("checked_out_on") and given("decided_on") and out and decided and out < decided:
             self.error(
                 row,
                 "checked_out_on",
                 N_("before the decision date (%(date)s)"),
                 show("checked_out_on"),
-                date=row.decided_on.isoformat(),
+                date=decided.isoformat(),
             )
-        if given("due_on"):
-            if given("checked_out_on"):
-                if row.due_on < row.checked_out_on:
+        if given("due_on") and due:
+            if given("checked_out_on") and out:
+                if due < out:
                     self.error(
                         row,
                         "due_on",
                         N_("before the hand-over date (%(date)s)"),
                         show("due_on"),
-                        date=row.checked_out_on.isoformat(),
+                        date=out.isoformat(),
                     )
-            elif given("requested_on") and row.due_on < row.requested_on:
+            elif given("requested_on") and requested and due < requested:
                 self.error(
                     row,
                     "due_on",
                     N_("before the request date (%(date)s)"),
                     show("due_on"),
-                    date=row.requested_on.isoformat(),
+                    date=requested.isoformat(),
                 )
         handed_over = given("checked_out_on")
-        if given("returned_on"):
-            if not handed_over:
+        if given("returned_on") and back:
+            if not handed_over or not out:
                 if "checked_out_on" not in bad:
                     self.error(
                         row, "returned_on", N_("a return needs a hand-over date (checked_out_on)"), show("returned_on")
                     )
-            elif row.returned_on < row.checked_out_on:
+            elif back < out:
                 self.error(
                     row,
                     "returned_on",
                     N_("before the hand-over date (%(date)s)"),
                     show("returned_on"),
-                    date=row.checked_out_on.isoformat(),
+                    date=out.isoformat(),
                 )
             if not row.condition and "condition" not in bad:
                 self.error(row, "condition", N_("required when the item came back or was lost: good, damaged or lost"))
         elif row.condition and "returned_on" not in bad and not handed_over and "checked_out_on" not in bad:
             # back or lost on a day the ledger does not give is accepted (below), but only after a hand-over
             self.error(row, "condition", N_("a return needs a hand-over date (checked_out_on)"), show("condition"))
-        if given("demanded_on"):
-            if not handed_over:
+        if given("demanded_on") and demanded:
+            if not handed_over or not out:
                 if "checked_out_on" not in bad:
                     self.error(
                         row, "demanded_on", N_("a demand needs a hand-over date (checked_out_on)"), show("demanded_on")
                     )
-            elif row.demanded_on < row.checked_out_on:
+            elif demanded < out:
                 self.error(
                     row,
                     "demanded_on",
                     N_("before the hand-over date (%(date)s)"),
                     show("demanded_on"),
-                    date=row.checked_out_on.isoformat(),
+                    date=out.isoformat(),
                 )
-            elif given("returned_on") and row.demanded_on > row.returned_on:
+            elif given("returned_on") and back and demanded > back:
                 self.error(
                     row,
                     "demanded_on",
                     N_("after the item came back (%(date)s)"),
                     show("demanded_on"),
-                    date=row.returned_on.isoformat(),
+                    date=back.isoformat(),
                 )
 
 
@@ -597,11 +603,12 @@ def _holds_of(loan: LedgerLoan) -> list[tuple[int, _Hold]]:
     """(asset id, holding) of each item of a file loan that holds its asset."""
     status = loan.first.status
     out = []
-    for r in loan.rows:
+    for r in loan.rows:  # checked rows: what their loan's status needs is there
         if status == APPROVED:
-            hold = _Hold(r.requested_on.toordinal(), r.due_on.toordinal() + 1, r.due_on, loan.ref, r)
+            due = known(r.due_on, "due date")
+            hold = _Hold(known(r.requested_on, "request date").toordinal(), due.toordinal() + 1, due, loan.ref, r)
         elif status == CHECKED_OUT:
-            start = r.checked_out_on.toordinal()
+            start = known(r.checked_out_on, "hand-over date").toordinal()
             if r.returned_on:
                 hold = _Hold(start, r.returned_on.toordinal(), r.returned_on, loan.ref, r)
             elif r.condition:  # back on a day not recorded: held on the day of the hand-over, at least
@@ -610,7 +617,7 @@ def _holds_of(loan: LedgerLoan) -> list[tuple[int, _Hold]]:
                 hold = _Hold(start, OPEN, None, loan.ref, r)
         else:
             continue
-        out.append((r.asset_id, hold))
+        out.append((known(r.asset_id, "asset"), hold))
     return out
 
 
@@ -682,7 +689,7 @@ def _check_overlaps(
 
 
 def _clash(checker: _Checker, hold: _Hold, other: _Hold, number: str) -> None:
-    row = hold.row
+    row = known(hold.row, "row")  # the caller passes a file row's holding first
     if "asset_number" in row.bad:
         return
     start = date.fromordinal(other.start).isoformat()
@@ -696,7 +703,7 @@ def _clash(checker: _Checker, hold: _Hold, other: _Hold, number: str) -> None:
         else:
             reason = N_("%(number)s is lent twice at once: loan %(ref)s has it from %(start)s and it has not come back")
     else:
-        end_params = {"end": other.last.isoformat()}
+        end_params = {"end": known(other.last, "last day").isoformat()}  # a closed holding has one
         if other.row is not None:
             reason = N_("%(number)s is lent twice at once: row %(row)d (ref %(ref)s) has it from %(start)s to %(end)s")
         else:
@@ -992,7 +999,7 @@ def _write(
     )
 
 
-def _reserve_ids(session: Session, model: type, n: int) -> list[int]:
+def _reserve_ids(session: Session, model: type[Any], n: int) -> list[int]:
     """`n` new primary keys for `model`'s table, taken before its rows are inserted."""
     if n == 0:
         return []
@@ -1011,7 +1018,7 @@ def _reserve_ids(session: Session, model: type, n: int) -> list[int]:
 
 
 def _insert(
-    session: Session, model: type, rows: list[dict[str, Any]], progress: Callable[[int], None] | None = None
+    session: Session, model: type[Any], rows: list[dict[str, Any]], progress: Callable[[int], None] | None = None
 ) -> None:
     # Core inserts of the table: the ORM's bulk insert splits a batch wherever the pattern of blank values
     # changes, which here is almost every row.
@@ -1029,7 +1036,7 @@ def _loan_values(loan: LedgerLoan, loan_id: int, at: Callable[[date | None], dat
     start_on = r.checked_out_on or r.requested_on
     backs = [x.returned_on for x in loan.rows]
     # the day the last item came back; not recorded when any item's day is not
-    returned_at = max(backs) if status == RETURNED and all(backs) else None
+    returned_at = max(b for b in backs if b is not None) if status == RETURNED and all(backs) else None
     return {
         "id": loan_id,
         "ref": loan.ref,
@@ -1074,15 +1081,16 @@ def _update_asset_statuses(session: Session, plan: LedgerPlan, now: datetime) ->
         if loan.first.checked_out_on is None:
             continue
         for r in loan.rows:
+            out_on, asset_id = known(r.checked_out_on, "hand-over date"), known(r.asset_id, "asset")  # (as the first)
             if r.returned_on:
                 end = r.returned_on.toordinal()
             elif r.condition:  # back or lost on a day not recorded: on the day of the hand-over at the earliest
-                end = r.checked_out_on.toordinal()
+                end = out_on.toordinal()
             else:
                 end = OPEN
-            key = (end, r.checked_out_on.toordinal(), r.condition or None, loan.ref)
-            if r.asset_id not in latest or key[:2] > latest[r.asset_id][:2]:
-                latest[r.asset_id] = key
+            key = (end, out_on.toordinal(), r.condition or None, loan.ref)
+            if asset_id not in latest or key[:2] > latest[asset_id][:2]:
+                latest[asset_id] = key
     if not latest:
         return []
     asset_ids = sorted(latest)
@@ -1112,7 +1120,7 @@ def _update_asset_statuses(session: Session, plan: LedgerPlan, now: datetime) ->
                 {"before": {"status": status}, "after": {"status": target}, "loan": ref, "import": plan.sha256},
             )
         )
-    table = Asset.__table__
+    table = cast(Table, Asset.__table__)  # a model's table is a Table
     stmt = (
         update(table)
         .where(table.c.id == bindparam("b_id"))

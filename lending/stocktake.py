@@ -747,7 +747,8 @@ def reconcile(session: Session, rnd: StocktakeRound) -> Reconciliation:
         .where(E.round_id == rnd.id, E.in_scope.is_(True), E.condition.is_not(None))
         .group_by(E.condition)
     ):
-        setattr(out, cond, n)
+        if cond is not None:  # (always: the query leaves None out)
+            setattr(out, cond, n)
     out.by_location = [
         {"location": loc or "", "total": int(total), "scanned": int(scanned or 0)}
         for loc, total, scanned in session.execute(

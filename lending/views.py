@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from core import jobs
 from core.archives import ArchiveRefused, check_workbook
 from core.dates import bangkok_today
-from core.db import begin_write, db
+from core.db import begin_write, db, known
 from core.edge import ids_of, page_arg
 from core.exports import content_disposition, content_type, csv_response, safe_cell
 from core.files import XLSX, FileStore, safe_name
@@ -193,7 +193,7 @@ def asset_photo(asset_id: int):
     item = db.get_or_404(Asset, asset_id)
     if not item.photo_sha256:
         abort(404)
-    stored = db.session.get(StoredFile, item.photo_sha256)
+    stored = known(db.session.get(StoredFile, item.photo_sha256), "stored photo")  # (missing: a 500, as before)
     store: FileStore = file_store()
     try:
         data = store.read(stored.sha256)

@@ -12,19 +12,19 @@ from __future__ import annotations
 import functools
 import uuid
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, or_, select, text
+from sqlalchemy import CursorResult, and_, or_, select, text
 from sqlalchemy.orm.exc import StaleDataError
 
 from audit import record
 from audit.services import diff
 from core.dates import bangkok_date, fiscal_year_of, format_date
-from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, begin_write, utcnow
+from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, begin_write, known, utcnow
 from core.files import FileStore, store_upload
 from core.models import User
 from core.permissions import LOANS_HEAD, LOANS_MANAGE, LOANS_REQUEST
@@ -154,15 +154,15 @@ def _load_loan(session: Session, loan_id: int, version: int | None = None) -> Lo
     return loan
 
 
-def _notify(session: Session, user_ids: set[int], kind: str, loan_id: int | None, today: date) -> None:
+def _notify(session: Session, user_ids: Iterable[int | None], kind: str, loan_id: int | None, today: date) -> None:
     """One notification of a kind per person per loan per day; one query for all, not one per person."""
-    user_ids = {u for u in user_ids if u is not None}  # an outside borrower has no account to notify
-    if not user_ids:
+    ids = {u for u in user_ids if u is not None}  # an outside borrower has no account to notify
+    if not ids:
         return
     already = set(
         session.execute(
             select(Notification.user_id).where(
-                Notification.user_id.in_(sorted(user_ids)),
+                Notification.user_id.in_(sorted(ids)),
                 Notification.kind == kind,
                 Notification.loan_id == loan_id,
                 Notification.day == today,
@@ -170,7 +170,7 @@ def _notify(session: Session, user_ids: set[int], kind: str, loan_id: int | None
         ).scalars()
     )
     session.add_all(
-        [Notification(user_id=user_id, kind=kind, loan_id=loan_id, day=today) for user_id in sorted(user_ids - already)]
+        [Notification(user_id=user_id, kind=kind, loan_id=loan_id, day=today) for user_id in sorted(ids - already)]
     )
 
 
@@ -280,7 +280,13 @@ def _store_photos(
     hashes = []
     for data, name in photos:
         stored = store_upload(
-            session, store, data, name, allowed=PHOTO_TYPES, max_bytes=max_bytes, uploaded_by_id=actor.id
+            session,
+            known(store, "file store"),
+            data,
+            name,
+            allowed=PHOTO_TYPES,
+            max_bytes=max_bytes,
+            uploaded_by_id=actor.id,
         )
         session.add(
             LoanPhoto(loan_id=loan.id, loan_item_id=item_id, stage=stage, sha256=stored.sha256, added_by_id=actor.id)
@@ -861,7 +867,9 @@ def mark_notifications_read(
             session.rollback()
             return 0
         stmt = stmt.where(Notification.id.in_(notification_ids))
-    changed = session.execute(stmt.values(read_at=now).execution_options(synchronize_session=False)).rowcount
+    changed = cast(
+        CursorResult, session.execute(stmt.values(read_at=now).execution_options(synchronize_session=False))
+    ).rowcount
     session.commit()
     return changed
 
@@ -940,7 +948,7 @@ def remind(session: Session, now: datetime | None = None, link: Callable[[int], 
         session.flush()
         record(session, None, "demand.issued", demand, {"loan": loan.id, "channel": "mail", "items": demand.item_ids})
         _notify(session, {loan.borrower_id}, "overdue", loan.id, today)
-        per_borrower[loan.borrower_id].append(loan)
+        per_borrower[known(loan.borrower_id, "borrower")].append(loan)  # outside loans were left out above
         result.demands += 1
     tomorrow = today + timedelta(days=1)
     due_soon = session.execute(
@@ -952,7 +960,7 @@ def remind(session: Session, now: datetime | None = None, link: Callable[[int], 
     settings = get_settings(session)
     agency = settings.get("agency_name", "")
     for borrower_id, loans in per_borrower.items():
-        borrower = session.get(User, borrower_id)
+        borrower = known(session.get(User, borrower_id), "borrower")
         lines = [_digest_line(loan, today, link) for loan in loans]
         result.mails.append(
             Mail(

@@ -14,8 +14,9 @@ import hmac
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -141,6 +142,6 @@ def purge(session: Session, now: datetime | None = None, older_than: timedelta =
 
     now = now or utcnow()
     begin_write(session)
-    n = session.execute(delete(RateLimit).where(RateLimit.window_start < now - older_than)).rowcount
+    n = cast(CursorResult, session.execute(delete(RateLimit).where(RateLimit.window_start < now - older_than))).rowcount
     session.commit()
     return n or 0

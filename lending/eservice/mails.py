@@ -11,7 +11,6 @@ over, returned, cancelled (the office's or the borrower's own); the request form
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -123,7 +122,7 @@ def status_mail(loan: Any, event: str, settings: dict[str, Any], track_url: str)
     )
 
 
-def send(config: dict[str, Any], mails: Sequence[Mail | None]) -> None:
+def send(config: dict[str, Any], mails: list[Mail]) -> None:
     """Deliver now; what cannot go waits in the outbox for the next delivery (never raises)."""
     mails = [m for m in mails if m is not None]
     if not mails:
@@ -157,7 +156,7 @@ def on_status(session: Any, loan: Any, event: str) -> None:
     except Exception:
         log.exception("e-service: no status mail for %s", event)
         return
-    send(config, [mail])
+    send(config, [mail] if mail is not None else [])  # (send leaves None out too)
 
 
 def init_app(app: Any) -> None:

@@ -436,7 +436,7 @@ def request_pdf(ref: str):
     if loan is None:
         return redirect(url_for("eservice.track", ref=ref[:20]))
     lang = "en" if str(get_locale()) == "en" else "th"
-    sheet = services.request_sheet(loan, _track_url(loan.public_ref))
+    sheet = services.request_sheet(loan, _track_url(loan.public_ref or ""))
     resp = Response(documents.request_form_pdf(sheet, get_settings(db.session), lang), mimetype="application/pdf")
     resp.headers["Content-Disposition"] = content_disposition(f"request-{loan.public_ref}.pdf")
     resp.headers["Cache-Control"] = "private, no-store"

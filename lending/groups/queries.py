@@ -61,7 +61,7 @@ def capacity(session: Session, group_ids: list[int]) -> dict[int, int]:
         .group_by(Asset.lending_group_id)
     ).all()
     out = {g: 0 for g in group_ids}
-    out.update({g: n for g, n in rows})
+    out.update({g: n for g, n in rows if g is not None})  # (never None: the query keeps these groups)
     return out
 
 
@@ -111,11 +111,13 @@ def reserved_per_day(
     for group_id, count, first, last in session.execute(lines):
         delta[group_id][max(first, start_on)] += count
         delta[group_id][min(last, end_on) + timedelta(days=1)] -= count
-    for group_id, count, first, last, status in session.execute(items):
+    for held_in, count, first, last, status in session.execute(items):
+        if held_in is None:  # not reached: the query keeps only these groups
+            continue
         if status == CHECKED_OUT and last < today:
             last = end_on  # out past its due date: held until it comes back
-        delta[group_id][max(first, start_on)] += count
-        delta[group_id][min(last, end_on) + timedelta(days=1)] -= count
+        delta[held_in][max(first, start_on)] += count
+        delta[held_in][min(last, end_on) + timedelta(days=1)] -= count
     for group_id, changes in delta.items():
         running = 0
         for day in days:
@@ -279,10 +281,10 @@ def resolve_codes(session: Session, codes: list[str]) -> tuple[list[Asset], list
     seen: set[int] = set()
     unknown: list[str] = []
     for code in codes:
-        asset = by_code.get(code)
-        if asset is None:
+        match = by_code.get(code)
+        if match is None:
             unknown.append(code)
-        elif asset.id not in seen:
-            seen.add(asset.id)
-            out.append(asset)
+        elif match.id not in seen:
+            seen.add(match.id)
+            out.append(match)
     return out, unknown

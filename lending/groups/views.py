@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from core.dates import bangkok_date
-from core.db import DomainError, db, utcnow
+from core.db import DomainError, db, known, utcnow
 from core.edge import as_id
 from core.permissions import ASSETS_MANAGE, LOANS_MANAGE, LOANS_REQUEST
 from core.services import get_settings
@@ -235,7 +235,7 @@ def loan_pick(loan_id: int):
             else:
                 flash(_("The items of loan %(ref)s were handed over.", ref=loan.ref), "success")
                 return redirect(url_for("lending.loan", loan_id=loan_id))
-        loan = session.get(Loan, loan_id)
+        loan = known(session.get(Loan, loan_id), "loan")  # read again after a refused POST
     options = {}
     for line in loan.lines:
         members = [a for a in queries.group_assets(session, line.group_id)]
@@ -286,10 +286,10 @@ def loan_return_count(loan_id: int):
             named = {e.item_id for e in exceptions}
             scan_condition = request.form.get("scan_condition", "damaged")
             for asset in scanned:
-                item = by_asset.get(asset.id)
-                if item is not None and item.id not in named and scan_condition in ("damaged", "lost", "out"):
+                found = by_asset.get(asset.id)
+                if found is not None and found.id not in named and scan_condition in ("damaged", "lost", "out"):
                     exceptions.append(
-                        services.Exception_(item.id, scan_condition, (request.form.get("scan_note") or "")[:2000])
+                        services.Exception_(found.id, scan_condition, (request.form.get("scan_note") or "")[:2000])
                     )
             if unknown:
                 flash(_("Not on the register: %(codes)s.", codes=", ".join(unknown[:10])), "danger")
@@ -313,7 +313,7 @@ def loan_return_count(loan_id: int):
                 else:
                     flash(_("The return was recorded."), "success")
                     return redirect(url_for("lending.loan", loan_id=loan_id))
-        loan = session.get(Loan, loan_id)
+        loan = known(session.get(Loan, loan_id), "loan")  # read again after a refused POST
     lines = []
     for line in loan.lines:
         items = [i for i in loan.items if i.line_id == line.id]
