@@ -35,8 +35,11 @@ def hyperlink(paragraph: Any, url: str, text: str, fonts: Fonts, size: float) ->
     underline = OxmlElement("w:u")
     underline.set(qn("w:val"), "single")
     # w:color before w:sz, w:u after w:szCs: the schema's order (rFonts … color … sz szCs … u … lang)
-    rpr.find(qn("w:sz")).addprevious(color)
-    rpr.find(qn("w:szCs")).addnext(underline)
+    size_el, size_cs_el = rpr.find(qn("w:sz")), rpr.find(qn("w:szCs"))
+    if size_el is None or size_cs_el is None:  # fonts() writes both; .addprevious of None would raise this
+        raise AttributeError("'NoneType' object has no attribute 'addprevious'")
+    size_el.addprevious(color)
+    size_cs_el.addnext(underline)
     t = OxmlElement("w:t")
     t.text = text
     t.set(qn("xml:space"), "preserve")

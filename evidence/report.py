@@ -1192,7 +1192,7 @@ def render_xlsx(report: Report) -> bytes:
     f = Formatter(report, thai_digits=False)
     w = f.words
     wb = Workbook()
-    wb.remove(wb.active)
+    wb.remove(wb.worksheets[0])  # the one sheet a new workbook starts with (its active one)
     bold = Font(bold=True)
     fill = PatternFill("solid", fgColor="E8EEF2")
 

@@ -215,10 +215,13 @@ def links_xlsx(rows: list[LinkRow], fiscal_year: int, agency: str, lang: str = "
     the width of a landscape A4."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.worksheet.worksheet import Worksheet
 
     words = LINK_WORDS["en" if lang == "en" else "th"]
     wb = Workbook()
     ws = wb.active
+    if not isinstance(ws, Worksheet):  # a new workbook's one sheet is one; what follows would fail otherwise
+        raise TypeError("a new workbook without a worksheet")
     ws.title = words["sheet"]
     ws.append([safe_cell(f"{agency} · {words['title'].format(year=fiscal_year)}")])
     ws["A1"].font = Font(bold=True, size=12)
@@ -234,8 +237,8 @@ def links_xlsx(rows: list[LinkRow], fiscal_year: int, agency: str, lang: str = "
             cell.font = Font(color="0563C1", underline="single")
     for letter, width in zip("ABCDEF", (8, 11, 48, 40, 44, 16), strict=True):
         ws.column_dimensions[letter].width = width
-    for row in ws.iter_rows(min_row=4):
-        for cell in row:
+    for cells in ws.iter_rows(min_row=4):
+        for cell in cells:
             cell.alignment = Alignment(wrap_text=True, vertical="top")
     ws.freeze_panes = "A4"
     xlsx_fit_rows(ws, first_row=3)

@@ -121,9 +121,12 @@ def _workbook(row: list[str], examples: list[list[str]], notes: list[str]) -> by
     from openpyxl import Workbook  # imported when used, not at every start-up
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
+    from openpyxl.worksheet.worksheet import Worksheet
 
     wb = Workbook()
     sheet = wb.active
+    if not isinstance(sheet, Worksheet):  # a new workbook's one sheet is one; what follows would fail otherwise
+        raise TypeError("a new workbook without a worksheet")
     sheet.title = "รายการ"
     sheet.append(row)
     sample = wb.create_sheet("ตัวอย่าง")

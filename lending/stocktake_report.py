@@ -152,10 +152,13 @@ def round_xlsx(session: Session, rnd: StocktakeRound) -> bytes:
     """A summary sheet and one sheet of every asset in the round with its result."""
     from openpyxl import Workbook  # imported when used, not at every start-up
     from openpyxl.styles import Font
+    from openpyxl.worksheet.worksheet import Worksheet
 
     recon = reconcile(session, rnd)
     wb = Workbook()
     ws = wb.active
+    if not isinstance(ws, Worksheet):  # a new workbook's one sheet is one; what follows would fail otherwise
+        raise TypeError("a new workbook without a worksheet")
     ws.title = "สรุป"
     bold = Font(bold=True)
     ws.append([TITLE])
