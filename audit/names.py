@@ -93,6 +93,8 @@ ACTIONS: dict[str, Any] = {
     "lending_group.changed": _l("Lending group changed"),
     "lending_group.members_added": _l("Assets added to a lending group"),
     "lending_group.members_removed": _l("Assets removed from a lending group"),
+    "lending_group.photo_set": _l("Lending group's photo put up"),
+    "lending_group.photo_removed": _l("Lending group's photo taken down"),
     # the log itself
     "audit.checkpoint": _l("Audit checkpoint signed"),
     "audit.verified": _l("Audit chain verified"),

@@ -19,7 +19,7 @@ from audit import record
 from audit.services import diff
 from core.dates import bangkok_date, fiscal_year_of
 from core.db import N_, Conflict, DomainError, Forbidden, NotFound, begin_write, utcnow
-from core.files import FileStore
+from core.files import FileStore, store_upload
 from core.models import User
 from core.services import get_settings
 from lending import workflow
@@ -33,6 +33,7 @@ from lending.outside.models import clean_text
 from lending.outside.permissions import can_manage_groups
 
 MAX_MEMBERS = 2000
+PHOTO_TYPES = {"image/jpeg", "image/png", "image/webp"}
 
 
 def _deny() -> None:
@@ -95,6 +96,73 @@ def save_group(
             return group
         record(session, actor, "lending_group.changed", group, changes)
     session.commit()
+    return group
+
+
+def set_group_photo(
+    session: Session,
+    actor: User,
+    group_id: int,
+    data: bytes,
+    filename: str,
+    store: FileStore,
+    max_bytes: int,
+    *,
+    version: int | None = None,
+) -> LendingGroup:
+    """Put up (or replace) the group's photo, shown on the e-service: checked by content, through the file store."""
+    if not can_manage_groups(actor):
+        _deny()
+    begin_write(session)
+    group = _group_for_change(session, group_id, version)
+    try:
+        stored = store_upload(
+            session, store, data, filename, allowed=PHOTO_TYPES, max_bytes=max_bytes, uploaded_by_id=actor.id
+        )
+    except DomainError:
+        session.rollback()
+        raise
+    before = group.state()
+    group.photo_sha256 = stored.sha256
+    changes = diff(before, group.state())
+    if not changes.get("after"):
+        session.rollback()
+        return group
+    record(
+        session,
+        actor,
+        "lending_group.photo_set",
+        group,
+        {**changes, "file": {"sha256": stored.sha256, "name": stored.original_name, "size": stored.size}},
+    )
+    session.commit()
+    return group
+
+
+def remove_group_photo(session: Session, actor: User, group_id: int, *, version: int | None = None) -> LendingGroup:
+    """Take the group's photo down (the stored file stays: the audit log and other records may name it)."""
+    if not can_manage_groups(actor):
+        _deny()
+    begin_write(session)
+    group = _group_for_change(session, group_id, version)
+    if group.photo_sha256 is None:
+        session.rollback()
+        raise DomainError(N_("The group has no photo."))
+    before = group.state()
+    group.photo_sha256 = None
+    record(session, actor, "lending_group.photo_removed", group, diff(before, group.state()))
+    session.commit()
+    return group
+
+
+def _group_for_change(session: Session, group_id: int, version: int | None) -> LendingGroup:
+    group = session.get(LendingGroup, group_id, with_for_update={"of": LendingGroup}, populate_existing=True)
+    if group is None:
+        session.rollback()
+        raise NotFound(N_("No such group."))
+    if version is not None and group.version != version:
+        session.rollback()
+        raise Conflict(N_("Someone else changed this group after you opened it. Reload and try again."))
     return group
 
 

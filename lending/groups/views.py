@@ -5,13 +5,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
 from core.dates import bangkok_date
 from core.db import DomainError, db, utcnow
 from core.edge import as_id
+from core.exports import content_type
+from core.files import megabytes
+from core.models import StoredFile
 from core.permissions import ASSETS_MANAGE, LOANS_MANAGE, LOANS_REQUEST
 from core.services import get_settings
 from core.web import actor, file_store, require, submit_once
@@ -20,6 +23,8 @@ from lending.groups import queries, services
 from lending.groups.forms import (
     CountRequestForm,
     GroupForm,
+    GroupPhotoForm,
+    GroupPhotoRemoveForm,
     MembersForm,
     PickForm,
     ReturnCountForm,
@@ -109,8 +114,78 @@ def group(group_id: int):
         return redirect(url_for("lending.group", group_id=group_id))
     members = queries.group_assets(db.session, group_id)
     return render_template(
-        "lending/groups/form.html", form=form, group=group, members=members, members_form=MembersForm(formdata=None)
+        "lending/groups/form.html",
+        form=form,
+        group=group,
+        members=members,
+        members_form=MembersForm(formdata=None),
+        photo_form=GroupPhotoForm(formdata=None),
+        remove_photo_form=GroupPhotoRemoveForm(formdata=None),
+        max_upload_mb=megabytes(current_app.config["MAX_CONTENT_LENGTH"]),
     )
+
+
+@bp.route("/lending-groups/<int:group_id>/photo")
+@require(ASSETS_MANAGE)
+def group_photo(group_id: int):
+    """The group's photo as the office sees it (the e-service serves it only for a public group)."""
+    group = _group_or_404(group_id)
+    if not group.photo_sha256:
+        abort(404)
+    stored = db.session.get(StoredFile, group.photo_sha256)
+    try:
+        data = file_store().read(group.photo_sha256)
+    except (FileNotFoundError, ValueError):
+        abort(404)
+    resp = Response(data, content_type=content_type(stored.mime))
+    resp.headers["Cache-Control"] = "private, max-age=86400"
+    resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return resp
+
+
+@bp.route("/lending-groups/<int:group_id>/photo", methods=["POST"])
+@require(ASSETS_MANAGE)
+def group_photo_upload(group_id: int):
+    """Put up or replace the group's photo (the one the public sees on the e-service)."""
+    _group_or_404(group_id)
+    form = GroupPhotoForm()
+    if not form.validate_on_submit():
+        flash(_("Choose a photo to upload."), "danger")
+        return redirect(url_for("lending.group", group_id=group_id))
+    upload = form.photo.data
+    try:
+        services.set_group_photo(
+            db.session,
+            actor(),
+            group_id,
+            upload.read(),
+            upload.filename or "",
+            file_store(),
+            current_app.config["MAX_CONTENT_LENGTH"],
+            version=int(form.version.data) if form.version.data else None,
+        )
+    except DomainError as err:
+        if err.status == 403:
+            raise
+        db.session.rollback()
+        flash(_("The photo was not saved: %(reason)s", reason=_(err.message, **err.params)), "danger")
+    else:
+        flash(_("The photo was saved."), "success")
+    return redirect(url_for("lending.group", group_id=group_id))
+
+
+@bp.route("/lending-groups/<int:group_id>/photo/remove", methods=["POST"])
+@require(ASSETS_MANAGE)
+def group_photo_remove(group_id: int):
+    """Take the group's photo down."""
+    _group_or_404(group_id)
+    form = GroupPhotoRemoveForm()
+    if not form.validate_on_submit():
+        flash(_("Reload the page and try again."), "danger")
+        return redirect(url_for("lending.group", group_id=group_id))
+    services.remove_group_photo(db.session, actor(), group_id, version=int(form.version.data))
+    flash(_("The photo was taken down."), "success")
+    return redirect(url_for("lending.group", group_id=group_id))
 
 
 @bp.route("/lending-groups/<int:group_id>/members", methods=["POST"])

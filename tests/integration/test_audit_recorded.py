@@ -101,6 +101,8 @@ EXPECTED_ACTIONS: dict[str, tuple[str, ...]] = {
     "lending.group_new": ("lending_group.created",),
     "lending.group": ("lending_group.changed",),
     "lending.group_members": ("lending_group.members_added",),
+    "lending.group_photo_upload": ("lending_group.photo_set",),
+    "lending.group_photo_remove": ("lending_group.photo_removed",),
     "lending.loan_new_by_count": ("loan.requested",),
     "lending.loan_pick": ("loan.checked_out",),
     "lending.loan_return_count": ("loan.item_returned",) * 3 + ("loan.returned",),
@@ -970,6 +972,36 @@ def d_group_members(w):
     return w.client("officer").post(f"/lending-groups/{group_id}/members", data={"codes": number})
 
 
+def d_group_photo_upload(w):
+    group_id, _ = _group(w, 1)
+    w.start()
+    return w.client("officer").post(
+        f"/lending-groups/{group_id}/photo",
+        data={"photo": (io.BytesIO(png()), "chairs.png")},
+        content_type="multipart/form-data",
+    )
+
+
+def d_group_photo_remove(w):
+    from core.files import FileStore
+    from lending.groups import services as groups
+    from lending.groups.models import LendingGroup
+
+    group_id, _ = _group(w, 1)
+    files = FileStore(w.app.config["EVIDENCE_DIR"])
+    version = in_app(
+        w,
+        lambda: (
+            groups.set_group_photo(
+                db.session, w.user("officer"), group_id, png(), "chairs.png", files, 1024 * 1024
+            ).version
+        ),
+    )
+    assert in_app(w, lambda: db.session.get(LendingGroup, group_id).photo_sha256)
+    w.start()
+    return w.client("officer").post(f"/lending-groups/{group_id}/photo/remove", data={"version": str(version)})
+
+
 def d_loan_new_by_count(w):
     group_id, _ = _group(w, 4)
     start = datetime.now(BANGKOK).date() + timedelta(days=5)
@@ -1176,6 +1208,8 @@ DRIVERS: dict[str, Callable[[World], object]] = {
     "lending.group_new": d_group_new,
     "lending.group": d_group_edit,
     "lending.group_members": d_group_members,
+    "lending.group_photo_upload": d_group_photo_upload,
+    "lending.group_photo_remove": d_group_photo_remove,
     "lending.loan_new_by_count": d_loan_new_by_count,
     "lending.loan_pick": d_loan_pick,
     "lending.loan_return_count": d_loan_return_count,
