@@ -39,7 +39,7 @@ from core.db import N_, Audited, Conflict, DomainError, db, utcnow
 from core.models import User
 from lending.groups.models import LoanLine
 from lending.models import Asset
-from lending.outside.models import OutsideParty
+from lending.outside.models import LoanDeposit, OutsideParty
 
 REQUESTED, APPROVED, CHECKED_OUT, RETURNED, REJECTED, CANCELLED = (
     "requested",
@@ -117,6 +117,7 @@ class Loan(Audited, db.Model):
         back_populates="loan", order_by="LoanItem.id", cascade="all", lazy="selectin"
     )
     lines: Mapped[list[LoanLine]] = relationship(order_by="LoanLine.id", cascade="all", lazy="selectin")
+    deposit: Mapped[LoanDeposit | None] = relationship(uselist=False, lazy="selectin")
 
     __mapper_args__ = {"version_id_col": version}
 

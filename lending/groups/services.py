@@ -28,6 +28,7 @@ from lending.groups.models import LendingGroup, LoanLine
 from lending.groups.reservations import lock_groups
 from lending.loans import APPROVED, CHECKED_OUT, DAMAGED, GOOD, LOST, REQUESTED, Loan, LoanItem
 from lending.models import AVAILABLE, ON_LOAN, Asset
+from lending.outside import deposits
 from lending.outside import events as outside_events
 from lending.outside.models import clean_text
 from lending.outside.permissions import can_manage_groups
@@ -324,9 +325,13 @@ def hand_over_lines(
     photos: list[tuple[bytes, str]] | None = None,
     store: FileStore | None = None,
     max_bytes: int = 25 * 1024 * 1024,
+    deposit: deposits.DepositIn | None = None,
     now: datetime | None = None,
 ) -> Loan:
     """Hand over a loan with lines: `picks` maps each line's id to the asset ids that leave for it.
+
+    When the rules of an outside borrower's kind ask for a deposit, `deposit` (amount, receipt number) is
+    required and recorded with the hand-over (lending.outside.deposits).
 
     Each line gets at most its count (fewer when the borrower takes fewer); every picked asset must belong to
     the line's group, be available on the register, and not be held by another loan on these days. The
@@ -424,6 +429,11 @@ def hand_over_lines(
             "lines": {str(ln.group_id): ln.handed_count for ln in lines.values()},
         },
     )
+    try:
+        deposits.take_deposit(session, actor, loan, deposit, now)
+    except DomainError:
+        session.rollback()
+        raise
     session.commit()
     outside_events.emit(session, loan, "checked_out")
     return loan

@@ -8,6 +8,7 @@ from datetime import timedelta
 from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
+from sqlalchemy import select
 
 from core.dates import bangkok_date
 from core.db import DomainError, db, utcnow
@@ -33,6 +34,8 @@ from lending.groups.forms import (
 )
 from lending.groups.models import LendingGroup
 from lending.loans import APPROVED, CHECKED_OUT, Loan
+from lending.outside import deposits
+from lending.outside.forms import DepositSettleForm
 from lending.outside.permissions import can_enter_outside_request, can_manage_groups, can_view_party
 
 
@@ -42,7 +45,21 @@ def _helpers() -> dict:
         "can_manage_groups": can_manage_groups,
         "can_enter_outside_request": can_enter_outside_request,
         "can_view_party": can_view_party,
+        "deposit_cases": _deposit_cases,
+        "asks_deposit": lambda loan: deposits.asks_deposit(get_settings(db.session), loan),
+        "DepositSettleForm": DepositSettleForm,
     }
+
+
+def _deposit_cases(loan: Loan) -> list:
+    """The damage and loss cases of a loan, which a kept deposit can go toward."""
+    from lending.loans import Incident, LoanItem
+
+    return list(
+        db.session.execute(
+            select(Incident).join(LoanItem, Incident.loan_item_id == LoanItem.id).where(LoanItem.loan_id == loan.id)
+        ).scalars()
+    )
 
 
 def _today():
@@ -301,6 +318,9 @@ def loan_pick(loan_id: int):
                     note=form.note.data or "",
                     version=int(form.version.data),
                     store=file_store(),
+                    deposit=deposits.parse_deposit(
+                        request.form.get("deposit_amount"), request.form.get("deposit_receipt")
+                    ),
                 )
             except DomainError as err:
                 if err.status == 403:
@@ -324,7 +344,9 @@ def loan_pick(loan_id: int):
         chosen = picks.get(line.id, suggested) if request.method == "POST" else suggested
         options[line.id] = {"members": members, "free": free, "chosen": set(chosen), "suggested": suggested}
     form.version.data = str(loan.version)
-    return render_template("lending/groups/pick.html", loan=loan, options=options, form=form)
+    settings = get_settings(session)
+    deposit = {"asked": deposits.asks_deposit(settings, loan), "note": deposits.deposit_note(settings, loan)}
+    return render_template("lending/groups/pick.html", loan=loan, options=options, form=form, deposit=deposit)
 
 
 # --- return by count ------------------------------------------------------------------------------
@@ -387,6 +409,10 @@ def loan_return_count(loan_id: int):
                     flash(_(err.message, **err.params), "danger")
                 else:
                     flash(_("The return was recorded."), "success")
+                    back = session.get(Loan, loan_id)
+                    if back.deposit is not None and not back.deposit.is_settled and back.status == "returned":
+                        flash(_("Every item is back: now record what happens to the deposit."), "info")
+                        return redirect(url_for("lending.loan", loan_id=loan_id) + "#kp-deposit-h")
                     return redirect(url_for("lending.loan", loan_id=loan_id))
         loan = session.get(Loan, loan_id)
     lines = []

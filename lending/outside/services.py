@@ -13,6 +13,7 @@ import hmac
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import exists, func, not_, select
@@ -264,6 +265,10 @@ class RequestStatus:
     can_cancel: bool = False
     can_answer_survey: bool = False
     survey_score: int | None = None
+    deposit_amount: Decimal | None = None  # the deposit left at the hand-over, its receipt, and how it ended
+    deposit_receipt: str = ""
+    deposit_returned: Decimal | None = None
+    deposit_kept: Decimal | None = None
 
 
 def request_status(session: Session, loan: Loan, today: date) -> RequestStatus:
@@ -306,6 +311,10 @@ def request_status(session: Session, loan: Loan, today: date) -> RequestStatus:
         can_cancel=loan.status in (REQUESTED, APPROVED),
         can_answer_survey=loan.status == RETURNED and survey is None,
         survey_score=survey,
+        deposit_amount=loan.deposit.amount if loan.deposit else None,
+        deposit_receipt=loan.deposit.receipt_no if loan.deposit else "",
+        deposit_returned=loan.deposit.returned_amount if loan.deposit else None,
+        deposit_kept=loan.deposit.kept_amount if loan.deposit else None,
     )
 
 

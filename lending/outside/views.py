@@ -10,12 +10,13 @@ from flask_babel import gettext as _
 
 from core.dates import bangkok_date
 from core.db import DomainError, db, utcnow
+from core.edge import as_id
 from core.permissions import LOANS_MANAGE, SETTINGS_MANAGE
 from core.web import actor, require, submit_once
 from lending import bp
 from lending.groups.forms import counts_from
-from lending.outside import queries, services
-from lending.outside.forms import OutsideRequestForm, RulesForm
+from lending.outside import deposits, queries, services
+from lending.outside.forms import DepositSettleForm, OutsideRequestForm, RulesForm
 from lending.outside.models import KIND_NAMES, KINDS
 
 
@@ -136,3 +137,33 @@ def outside_rules():
         kind_names=KIND_NAMES,
         retention_years=current["retention_years"],
     )
+
+
+@bp.route("/loans/<int:loan_id>/deposit", methods=["POST"])
+@require(LOANS_MANAGE)
+def loan_deposit_settle(loan_id: int):
+    """Settle an outside borrower's deposit after the return: handed back, or in part kept toward a case."""
+    form = DepositSettleForm()
+    back = redirect(url_for("lending.loan", loan_id=loan_id) + "#kp-deposit-h")
+    if not form.validate_on_submit():
+        flash(_("Type what was handed back (0 when all is kept)."), "danger")
+        return back
+    try:
+        deposits.settle_deposit(
+            db.session,
+            actor(),
+            loan_id,
+            returned=deposits.money(form.returned.data, allow_zero=True),
+            kept=deposits.money(form.kept.data or "0", allow_zero=True),
+            incident_id=as_id(form.incident.data) if form.incident.data else None,
+            note=form.note.data or "",
+            version=int(form.version.data),
+        )
+    except DomainError as err:
+        if err.status == 403:
+            raise
+        db.session.rollback()
+        flash(_(err.message, **err.params), "danger")
+    else:
+        flash(_("The deposit was settled."), "success")
+    return back

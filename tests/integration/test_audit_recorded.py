@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -107,6 +108,7 @@ EXPECTED_ACTIONS: dict[str, tuple[str, ...]] = {
     "lending.loan_pick": ("loan.checked_out",),
     "lending.loan_return_count": ("loan.item_returned",) * 3 + ("loan.returned",),
     "lending.outside_new": ("outside_party.created", "loan.requested"),
+    "lending.loan_deposit_settle": ("loan.deposit_settled",),
     "lending.outside_rules": ("settings.changed",),
     "eservice.request_form": ("outside_party.created", "loan.requested"),
     # Opening and closing a request's tracking page only reads.
@@ -1037,6 +1039,31 @@ def d_loan_return_count(w):
     )
 
 
+def d_loan_deposit_settle(w):
+    from lending.groups import services as groups
+    from lending.outside import deposits
+
+    loan_id, version, line_id, _ = _counter_loan(w, "approved")
+
+    def go():
+        s = db.session
+        loan = s.get(Loan, loan_id)
+        ids = [a.id for a in s.scalars(select(Asset).where(Asset.lending_group_id == loan.lines[0].group_id))][:3]
+        s.rollback()
+        groups.hand_over_lines(
+            s, w.user("officer"), loan_id, {line_id: ids}, deposit=deposits.DepositIn(Decimal("300.00"), "R-1")
+        )
+        loan = s.get(Loan, loan_id)
+        groups.receive_by_count(s, w.user("officer"), loan_id, line_id, 3, [], version=loan.version)
+        return s.get(Loan, loan_id).deposit.version
+
+    dep_version = in_app(w, go)
+    w.start()
+    return w.client("officer").post(
+        f"/loans/{loan_id}/deposit", data={"returned": "300", "kept": "0", "version": str(dep_version)}
+    )
+
+
 def d_outside_new(w):
     group_id, _ = _group(w, 4)
     start = datetime.now(BANGKOK).date() + timedelta(days=3)
@@ -1061,9 +1088,9 @@ def d_outside_new(w):
 
 
 def d_outside_rules(w):
-    # the defaults (7 days, the head approves) with a deposit asked of agencies: the deposit is only shown,
-    # so the other tests' requests are judged by the same rules afterwards
-    data = {"retention": "0", "agency-deposit": "y"}
+    # the defaults (7 days, the head approves, no deposit: a deposit asked would hold up other tests'
+    # hand-overs to agencies) with a note of its own, so the settings change every time
+    data = {"retention": "0", "agency-deposit_note": unique("เงินประกัน ")}
     for kind in ("person", "group", "agency"):
         data.update({f"{kind}-max_days": "7", f"{kind}-head_approval": "y"})
     w.start()
@@ -1210,6 +1237,7 @@ DRIVERS: dict[str, Callable[[World], object]] = {
     "lending.group_members": d_group_members,
     "lending.group_photo_upload": d_group_photo_upload,
     "lending.group_photo_remove": d_group_photo_remove,
+    "lending.loan_deposit_settle": d_loan_deposit_settle,
     "lending.loan_new_by_count": d_loan_new_by_count,
     "lending.loan_pick": d_loan_pick,
     "lending.loan_return_count": d_loan_return_count,

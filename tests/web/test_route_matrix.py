@@ -213,6 +213,8 @@ EXPECTED: dict[str, dict[str, int | str]] = {
     "lending.loan_new_by_count": only(BORROWERS, 200),
     "lending.loan_pick": only(OFFICER, "/loans/{loan_id}"),
     "lending.loan_return_count": only(OFFICER, "/loans/{loan_id}"),
+    # settling an outside borrower's deposit: an empty form is sent back to the loan page
+    "lending.loan_deposit_settle": only(OFFICER, "/loans/{loan_id}"),
     "lending.outside_new": only(OFFICER, 200),
     "lending.outside_rules": only(ADMIN, 200),
     # operations
