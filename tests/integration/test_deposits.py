@@ -315,6 +315,35 @@ def test_the_officer_records_the_deposit_on_the_pick_page_and_settles_it_on_the_
     assert "The deposit was settled." in page and "Settle the deposit" not in page
 
 
+def test_the_case_page_shows_the_deposit_kept_toward_it(app, client, officer, head, deposit_rule):
+    group_id, asset_ids = make_group(app, 2, category="เต็นท์", price=Decimal("800.00"))
+    with app.app_context():
+        s = db.session
+        users = {u.id: u for u in s.scalars(select(User).where(User.id.in_([officer.id, head.id])))}
+        loan = approved_loan(s, users[officer.id], users[head.id], group_id, 1)
+        groups.hand_over_lines(
+            s,
+            users[officer.id],
+            loan.id,
+            picks_of(loan, asset_ids),
+            deposit=deposits.DepositIn(Decimal("500"), "R-9"),
+            now=HANDED_AT,
+        )
+        loan = s.get(Loan, loan.id)
+        item = loan.items[0]
+        groups.receive_by_count(
+            s, users[officer.id], loan.id, loan.lines[0].id, 0, [groups.Exception_(item.id, "lost", "หาย")], now=BACK_AT
+        )
+        case_id = s.scalars(select(Incident.id).where(Incident.loan_item_id == item.id)).one()
+        deposits.settle_deposit(
+            s, users[officer.id], loan.id, returned=Decimal("0"), kept=Decimal("500"), incident_id=case_id
+        )
+        db.session.remove()
+    sign_in(client, officer)
+    page = client.get(f"/incidents/{case_id}").get_data(as_text=True)
+    assert "Deposit kept toward it" in page and "500.00 baht" in page and "receipt No. R-9" in page
+
+
 def pdf_text(data: bytes) -> str:
     import pypdfium2 as pdfium
 
