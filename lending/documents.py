@@ -512,13 +512,15 @@ def _deposit_section(doc: ThaiDocument, f: _Fmt, t: dict[str, Any], deposit: Any
     doc.paragraph(t["deposit"], bold=True, space_after=0.5)
     lines = [
         t["deposit_taken"].format(
-            amount=_money(deposit.amount), receipt=_s(deposit.receipt_no), at=f.date(deposit.taken_at)
+            amount=f.d(_money(deposit.amount)), receipt=_s(deposit.receipt_no), at=f.date(deposit.taken_at)
         )
     ]
     if deposit.settled_at is None:
         lines.append(t["deposit_open"])
     else:
-        lines.append(t["deposit_back"].format(amount=_money(deposit.returned_amount), at=f.date(deposit.settled_at)))
+        lines.append(
+            t["deposit_back"].format(amount=f.d(_money(deposit.returned_amount)), at=f.date(deposit.settled_at))
+        )
         if deposit.kept_amount:
             lines.append(
                 t["deposit_kept"].format(amount=_money(deposit.kept_amount), case=f.d(str(deposit.incident_id)))

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from audit.models import AuditEntry
-from core.dates import bangkok_today
+from core.dates import bangkok_today, to_thai_digits
 from core.db import Conflict, DomainError, NotFound, db
 from core.models import User
 from core.services import get_settings
@@ -216,7 +216,8 @@ def test_the_deposit_is_settled_after_the_return_with_the_kept_part_toward_the_d
     assert "700.00bahtofthedeposithandedback" in text
     assert f"300.00bahtofthedepositkepttowardthecompensationofcaseNo.{case.id}" in text
     thai = pdf_text(documents.receipt_pdf(session.get(Loan, loan.id), get_settings(session), "th"))
-    assert "รับเงินประกัน1,000.00บาทใบเสร็จรับเงินเลขที่R-77" in thai
+    amount = to_thai_digits("1,000.00") if get_settings(session).get("thai_digits_in_documents") else "1,000.00"
+    assert f"รับเงินประกัน{amount}บาทใบเสร็จรับเงินเลขที่R-77" in thai  # typed text stays as typed
 
     # the borrower's tracking page shows it too
     status = outside.request_status(session, session.get(Loan, loan.id), SAT)
