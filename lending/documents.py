@@ -486,7 +486,8 @@ def _record_section(doc: ThaiDocument, f: _Fmt, t: dict[str, Any], loan: Any) ->
             [t["step_rejected"], who(loan.decided_by) or "-", at(loan.decided_at), _s(loan.decision_note) or "-"]
         )
     if loan.status == "cancelled":
-        rows.append([t["step_cancelled"], who(loan.borrower), at(loan.cancelled_at), _s(loan.decision_note) or "-"])
+        canceller = getattr(loan, "cancelled_by", None) or loan.borrower
+        rows.append([t["step_cancelled"], who(canceller) or "-", at(loan.cancelled_at), _s(loan.decision_note) or "-"])
     if loan.status in ("approved", "checked_out", "returned"):
         rows.append(
             [

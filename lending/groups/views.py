@@ -35,8 +35,13 @@ from lending.groups.forms import (
 from lending.groups.models import LendingGroup
 from lending.loans import APPROVED, CHECKED_OUT, Loan
 from lending.outside import deposits
-from lending.outside.forms import DepositSettleForm
-from lending.outside.permissions import can_enter_outside_request, can_manage_groups, can_view_party
+from lending.outside.forms import DepositSettleForm, OfficeCancelForm
+from lending.outside.permissions import (
+    can_cancel_outside,
+    can_enter_outside_request,
+    can_manage_groups,
+    can_view_party,
+)
 
 
 @bp.app_context_processor
@@ -48,6 +53,8 @@ def _helpers() -> dict:
         "deposit_cases": _deposit_cases,
         "asks_deposit": lambda loan: deposits.asks_deposit(get_settings(db.session), loan),
         "DepositSettleForm": DepositSettleForm,
+        "OfficeCancelForm": OfficeCancelForm,
+        "can_cancel_outside": can_cancel_outside,
     }
 
 

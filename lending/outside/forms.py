@@ -79,3 +79,12 @@ class DepositSettleForm(BaseForm):
     incident = HiddenField()  # a select in the template; the service checks it is one of the loan's cases
     note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)])
     version = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9]{1,9}$")])
+
+
+class OfficeCancelForm(BaseForm):
+    """The office cancels an outside request before the hand-over; the borrower reads the reason."""
+
+    reason = TextAreaField(
+        _l("Reason for cancelling (the borrower reads it)"), validators=[DataRequired(), Length(max=2000)]
+    )
+    version = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9]{1,9}$")])

@@ -11,12 +11,13 @@ from flask_babel import gettext as _
 from core.dates import bangkok_date
 from core.db import DomainError, db, utcnow
 from core.edge import as_id
-from core.permissions import LOANS_MANAGE, SETTINGS_MANAGE
+from core.permissions import LOANS_HEAD, LOANS_MANAGE, SETTINGS_MANAGE
 from core.web import actor, require, submit_once
 from lending import bp
 from lending.groups.forms import counts_from
+from lending.loan_views import any_of
 from lending.outside import deposits, queries, services
-from lending.outside.forms import DepositSettleForm, OutsideRequestForm, RulesForm
+from lending.outside.forms import DepositSettleForm, OfficeCancelForm, OutsideRequestForm, RulesForm
 from lending.outside.models import KIND_NAMES, KINDS
 
 
@@ -166,4 +167,26 @@ def loan_deposit_settle(loan_id: int):
         flash(_(err.message, **err.params), "danger")
     else:
         flash(_("The deposit was settled."), "success")
+    return back
+
+
+@bp.route("/loans/<int:loan_id>/cancel-outside", methods=["POST"])
+@require()
+@any_of(LOANS_MANAGE, LOANS_HEAD)
+def outside_cancel(loan_id: int):
+    """The officer or the head cancels an outside request before the hand-over, with a reason."""
+    form = OfficeCancelForm()
+    back = redirect(url_for("lending.loan", loan_id=loan_id))
+    if not form.validate_on_submit():
+        flash(_("Give the reason for cancelling the request; the borrower reads it."), "danger")
+        return back
+    try:
+        loan = services.cancel_by_office(db.session, actor(), loan_id, form.reason.data, version=int(form.version.data))
+    except DomainError as err:
+        if err.status == 403:
+            raise
+        db.session.rollback()
+        flash(_(err.message, **err.params), "danger")
+        return back
+    flash(_("Request %(ref)s was cancelled; the borrower sees the reason.", ref=loan.ref), "success")
     return back

@@ -1,4 +1,5 @@
-"""deposits: the deposit an outside borrower leaves at the hand-over when the rules ask for one, and how it ended
+"""deposits and office cancels: the deposit an outside borrower leaves at the hand-over when the rules ask for
+one, and how it ended; who in the office cancelled an outside request
 
 Revision ID: 0015_h12g_deposits
 Revises: 0014_eservice
@@ -35,7 +36,13 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_loan_deposits')),
     sa.UniqueConstraint('loan_id', name=op.f('uq_loan_deposits_loan_id'))
     )
+    with op.batch_alter_table('loans', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('cancelled_by_id', sa.Integer(), nullable=True))
+        batch_op.create_foreign_key(batch_op.f('fk_loans_cancelled_by_id_users'), 'users', ['cancelled_by_id'], ['id'])
 
 
 def downgrade():
+    with op.batch_alter_table('loans', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_loans_cancelled_by_id_users'), type_='foreignkey')
+        batch_op.drop_column('cancelled_by_id')
     op.drop_table('loan_deposits')

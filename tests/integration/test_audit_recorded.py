@@ -109,6 +109,7 @@ EXPECTED_ACTIONS: dict[str, tuple[str, ...]] = {
     "lending.loan_return_count": ("loan.item_returned",) * 3 + ("loan.returned",),
     "lending.outside_new": ("outside_party.created", "loan.requested"),
     "lending.loan_deposit_settle": ("loan.deposit_settled",),
+    "lending.outside_cancel": ("loan.cancelled",),
     "lending.outside_rules": ("settings.changed",),
     "eservice.request_form": ("outside_party.created", "loan.requested"),
     # Opening and closing a request's tracking page only reads.
@@ -1064,6 +1065,14 @@ def d_loan_deposit_settle(w):
     )
 
 
+def d_outside_cancel(w):
+    loan_id, version, _line, _ids = _counter_loan(w, "approved")
+    w.start()
+    return w.client("head").post(
+        f"/loans/{loan_id}/cancel-outside", data={"reason": "ใช้ในงานราชการเร่งด่วน", "version": str(version)}
+    )
+
+
 def d_outside_new(w):
     group_id, _ = _group(w, 4)
     start = datetime.now(BANGKOK).date() + timedelta(days=3)
@@ -1238,6 +1247,7 @@ DRIVERS: dict[str, Callable[[World], object]] = {
     "lending.group_photo_upload": d_group_photo_upload,
     "lending.group_photo_remove": d_group_photo_remove,
     "lending.loan_deposit_settle": d_loan_deposit_settle,
+    "lending.outside_cancel": d_outside_cancel,
     "lending.loan_new_by_count": d_loan_new_by_count,
     "lending.loan_pick": d_loan_pick,
     "lending.loan_return_count": d_loan_return_count,

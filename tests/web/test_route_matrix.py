@@ -215,6 +215,8 @@ EXPECTED: dict[str, dict[str, int | str]] = {
     "lending.loan_return_count": only(OFFICER, "/loans/{loan_id}"),
     # settling an outside borrower's deposit: an empty form is sent back to the loan page
     "lending.loan_deposit_settle": only(OFFICER, "/loans/{loan_id}"),
+    # the office cancels an outside request (officer or head): an empty form is sent back to the loan page
+    "lending.outside_cancel": only(DECIDERS, "/loans/{loan_id}"),
     "lending.outside_new": only(OFFICER, 200),
     "lending.outside_rules": only(ADMIN, 200),
     # operations
