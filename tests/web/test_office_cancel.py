@@ -84,6 +84,7 @@ def test_the_officer_cancels_an_approved_e_service_request_with_a_reason_and_the
     assert cancelled.decision_note == "เต็นท์ถูกใช้ในงานราชการเร่งด่วน"
     page = client.get(f"/loans/{loan.id}").get_data(as_text=True)
     assert "Cancelled by the office" in page and "Cancel this request" not in page
+    assert f"Request cancelled by {officer.name} of the office" in page and "Cancelled by the borrower" not in page
 
     # the reserved count is free again
     assert _free(app, group_id, day) == reserved + 12
