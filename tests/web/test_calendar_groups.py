@@ -54,19 +54,19 @@ def test_the_calendar_shows_count_lines_and_the_outside_borrowers_name(app, clie
     sign_in(client, officer)
     page = client.get(week).get_data(as_text=True)
     assert f'href="/loans/{loan_id}"' in page
-    assert f'{chairs_name} × <span class="kp-number">150</span>' in page
-    assert f'{tents_name} × <span class="kp-number">2</span>' in page
+    assert f'{chairs_name}&nbsp;×&nbsp;<span class="kp-number">150</span>' in page
+    assert f'{tents_name}&nbsp;×&nbsp;<span class="kp-number">2</span>' in page
     assert PARTY in page
     # the month's day cells are compact: the first line and the outsider's name
     cells = client.get(month).get_data(as_text=True)
-    assert f'{chairs_name} × <span class="kp-number">150</span>' in cells
+    assert f'{chairs_name}&nbsp;×&nbsp;<span class="kp-number">150</span>' in cells
     assert f'<div class="kp-booking-items kp-booking-outside">{PARTY}</div>' in cells
 
     # a staff member sees what is held on those days, not who holds it
     other = app.test_client()
     sign_in(other, staff)
     page = other.get(week).get_data(as_text=True)
-    assert f'{chairs_name} × <span class="kp-number">150</span>' in page
+    assert f'{chairs_name}&nbsp;×&nbsp;<span class="kp-number">150</span>' in page
     assert PARTY not in page and f"/loans/{loan_id}" not in page
 
     # handed over with 150 numbered chairs: still one count line, not 150 asset names
@@ -87,7 +87,7 @@ def test_the_calendar_shows_count_lines_and_the_outside_borrowers_name(app, clie
         groups.hand_over_lines(s, s.get(User, officer.id), loan_id, picks)
         db.session.remove()
     page = client.get(week).get_data(as_text=True)
-    assert f'{chairs_name} × <span class="kp-number">150</span>' in page
+    assert f'{chairs_name}&nbsp;×&nbsp;<span class="kp-number">150</span>' in page
     assert page.count(f"{chairs_name}") <= 3  # the line (and its title), never one per chair
 
 
@@ -115,5 +115,5 @@ def test_a_request_by_count_waiting_for_approval_is_on_the_officers_calendar_wit
         db.session.remove()
     sign_in(client, head)
     page = client.get(f"/calendar?view=week&day={start.isoformat()}").get_data(as_text=True)
-    assert f'href="/loans/{loan_id}"' in page and f'{chairs_name} × <span class="kp-number">12</span>' in page
+    assert f'href="/loans/{loan_id}"' in page and f'{chairs_name}&nbsp;×&nbsp;<span class="kp-number">12</span>' in page
     assert "kp-booking-outside" not in page.split(f'href="/loans/{loan_id}"')[1].split("kp-booking ")[0]
