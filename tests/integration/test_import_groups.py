@@ -240,3 +240,23 @@ def test_the_command_line_names_a_bad_group_cell_and_a_dry_run_names_the_new_gro
     dry = run_cli(app, tmp_path, good, "--dry-run")
     assert dry.exit_code == 0 and f"would set up the lending group {chairs}" in dry.output
     assert _group_named(session, chairs) is None
+
+
+def test_a_long_list_checked_by_a_job_shows_the_groups_on_its_preview(app, officer_client, session, monkeypatch):
+    from lending import views
+    from tests.jobs import job_id_of, run_job
+
+    monkeypatch.setattr(views, "CHECK_IN_REQUEST_BYTES", 64 * 1024)  # the test client spools bigger bodies
+    p = prefix()
+    chairs = unique("เก้าอี้พลาสติกสีน้ำเงินสำหรับงานประชุมประจำเดือน ")
+    rows = [_row(f"{p}-{i:04d}", "เก้าอี้พลาสติกสีน้ำเงินสำหรับงานประชุมประจำเดือนของหมู่บ้าน", "เก้าอี้", chairs) for i in range(300)]
+    data = csv_bytes(THAI_GROUP, rows)
+    assert len(data) > 64 * 1024
+    started = officer_client.post(
+        "/assets/import", data={"file": (io.BytesIO(data), "ยาว.csv")}, content_type="multipart/form-data"
+    )
+    job_id = job_id_of(started)
+    run_job(app, job_id)
+    html = officer_client.get(f"/jobs/{job_id}", follow_redirects=True).get_data(as_text=True)
+    assert "New assets: 300" in html and "1 new lending group will be set up" in html
+    assert f'<td class="kp-group">{chairs}</td>' in html
