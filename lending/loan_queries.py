@@ -597,6 +597,7 @@ def loan_timeline(
             loan.head_id,
             loan.decided_by_id,
             loan.checked_out_by_id,
+            loan.cancelled_by_id,
             *(i.received_by_id for i in loan.items),
             *(d.issued_by_id for d in demands),
         },
@@ -614,7 +615,16 @@ def loan_timeline(
         ev.append(Event(_aware(loan.decided_at), "rejected", names.get(loan.decided_by_id, ""), loan.decision_note))
     elif loan.decided_at and not loan.officer_at and not loan.head_at:  # e.g. imported from the paper ledger
         ev.append(Event(_aware(loan.decided_at), "approved", names.get(loan.decided_by_id, "")))
-    if loan.cancelled_at:
+    if loan.cancelled_at and loan.cancelled_by_id is not None:  # the office cancelled an outside request
+        ev.append(
+            Event(
+                _aware(loan.cancelled_at),
+                "cancelled_by_office",
+                names.get(loan.cancelled_by_id, ""),
+                loan.decision_note,
+            )
+        )
+    elif loan.cancelled_at:
         ev.append(Event(_aware(loan.cancelled_at), "cancelled", loan.borrower_name, loan.decision_note))
     if loan.checked_out_at:
         ev.append(
@@ -684,6 +694,7 @@ def loan_timeline(
         "head_approved": 2,
         "rejected": 2,
         "cancelled": 3,
+        "cancelled_by_office": 3,
         "handed_over": 4,
         "receipt_confirmed": 5,
         "item_returned": 6,

@@ -39,7 +39,7 @@ from core.db import N_, Audited, Conflict, DomainError, db, utcnow
 from core.models import User
 from lending.groups.models import LoanLine
 from lending.models import Asset
-from lending.outside.models import OutsideParty
+from lending.outside.models import LoanDeposit, OutsideParty
 
 REQUESTED, APPROVED, CHECKED_OUT, RETURNED, REJECTED, CANCELLED = (
     "requested",
@@ -99,6 +99,8 @@ class Loan(Audited, db.Model):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     decision_note: Mapped[str] = mapped_column(Text, default="")
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # set when the office (not the borrower) cancelled an outside request; the reason is decision_note
+    cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     checked_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     checked_out_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     handover_note: Mapped[str] = mapped_column(Text, default="")
@@ -113,10 +115,12 @@ class Loan(Audited, db.Model):
     head: Mapped[User | None] = relationship(foreign_keys=[head_id])
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
     checked_out_by: Mapped[User | None] = relationship(foreign_keys=[checked_out_by_id])
+    cancelled_by: Mapped[User | None] = relationship(foreign_keys=[cancelled_by_id])
     items: Mapped[list[LoanItem]] = relationship(
         back_populates="loan", order_by="LoanItem.id", cascade="all", lazy="selectin"
     )
     lines: Mapped[list[LoanLine]] = relationship(order_by="LoanLine.id", cascade="all", lazy="selectin")
+    deposit: Mapped[LoanDeposit | None] = relationship(uselist=False, lazy="selectin")
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -159,6 +163,7 @@ class Loan(Audited, db.Model):
             "assets": [i.asset_id for i in self.items],
             **({"lines": {str(ln.group_id): ln.count for ln in self.lines}} if self.lines else {}),
             **({"party": self.party.ref, "channel": self.channel} if self.party is not None else {}),
+            **({"cancelled_by_id": self.cancelled_by_id} if self.cancelled_by_id is not None else {}),
         }
 
     # --- transitions -----------------------------------------------------------------------------
@@ -224,6 +229,16 @@ class Loan(Audited, db.Model):
         self.status, self.cancelled_at = CANCELLED, at
         if reason.strip():
             self.decision_note = reason.strip()
+
+    def cancel_by_office(self, by: User, at: datetime, reason: str) -> None:
+        """The office withdraws an outside request before the hand-over, with the reason the borrower reads."""
+        self._expect(REQUESTED, APPROVED)
+        if self.party_id is None:
+            raise DomainError(N_("Only a request of an outside borrower is cancelled by the office."))
+        if not reason.strip():
+            raise DomainError(N_("Give the reason for cancelling the request; the borrower reads it."))
+        self.status, self.cancelled_at, self.cancelled_by_id = CANCELLED, at, by.id
+        self.decision_note = reason.strip()
 
     def hand_over(self, officer: User, at: datetime, note: str) -> None:
         self._expect(APPROVED)
