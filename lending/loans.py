@@ -73,6 +73,8 @@ class Loan(Audited, db.Model):
     __table_args__ = (
         Index("ix_loans_status_requested", "status", "requested_at"),
         Index("ix_loans_borrower_requested", "borrower_id", "requested_at"),
+        # availability (lending.groups.queries): the open loans by status, narrowed by their days in the index
+        Index("ix_loans_status_start_due", "status", "start_on", "due_on"),
         CheckConstraint("(borrower_id IS NULL) <> (party_id IS NULL)", name="one_borrower"),
     )
     audit_type = "loan"
@@ -263,7 +265,12 @@ def holds_assets():
 
 class LoanItem(Audited, db.Model):
     __tablename__ = "loan_items"
-    __table_args__ = (UniqueConstraint("loan_id", "asset_id"), Index("ix_loan_items_asset", "asset_id", "loan_id"))
+    __table_args__ = (
+        UniqueConstraint("loan_id", "asset_id"),
+        Index("ix_loan_items_asset", "asset_id", "loan_id"),
+        # availability: a loan's items still out, read from the index alone
+        Index("ix_loan_items_loan_condition", "loan_id", "condition", "asset_id"),
+    )
     audit_type = "loan_item"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
