@@ -268,8 +268,8 @@ class LoanItem(Audited, db.Model):
     __table_args__ = (
         UniqueConstraint("loan_id", "asset_id"),
         Index("ix_loan_items_asset", "asset_id", "loan_id"),
-        # availability: a loan's items still out, read from the index alone
-        Index("ix_loan_items_loan_condition", "loan_id", "condition", "asset_id"),
+        # availability: the few items not yet back (condition NULL) found first, read from the index alone
+        Index("ix_loan_items_condition", "condition", "loan_id", "asset_id"),
     )
     audit_type = "loan_item"
 

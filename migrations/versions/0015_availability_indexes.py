@@ -14,11 +14,11 @@ depends_on = None
 
 def upgrade():
     op.create_index('ix_loans_status_start_due', 'loans', ['status', 'start_on', 'due_on'], unique=False)
-    op.create_index('ix_loan_items_loan_condition', 'loan_items', ['loan_id', 'condition', 'asset_id'], unique=False)
+    op.create_index('ix_loan_items_condition', 'loan_items', ['condition', 'loan_id', 'asset_id'], unique=False)
     op.create_index('ix_assets_group_status', 'assets', ['lending_group_id', 'status', 'lendable'], unique=False)
 
 
 def downgrade():
     op.drop_index('ix_assets_group_status', table_name='assets')
-    op.drop_index('ix_loan_items_loan_condition', table_name='loan_items')
+    op.drop_index('ix_loan_items_condition', table_name='loan_items')
     op.drop_index('ix_loans_status_start_due', table_name='loans')
