@@ -18,12 +18,13 @@ from core.dates import BE_OFFSET, THAI_MONTHS, bangkok_today, parse_date
 from core.db import DomainError, db
 from core.edge import arg_date, as_id
 from core.exports import content_disposition
+from core.i18n import lang
 from core.models import StoredFile
 from core.permissions import ASSETS_VIEW, MANUAL_PUBLISH
 from core.services import get_settings
 from core.web import actor, external_url, file_store, public, require, submit_once
 from lending import labels
-from lending.eservice import bp, documents, mails, manual, pdpa, queries, services
+from lending.eservice import bp, documents, mails, manual, page_cache, pdpa, queries, services
 from lending.eservice.forms import (
     HONEYPOT,
     KIND_CHOICES,
@@ -68,8 +69,6 @@ _WEEKDAYS = {
 
 @bp.context_processor
 def _calendar_words():
-    from core.i18n import lang
-
     def month_name(day: date) -> str:
         if lang() == "en":
             return f"{_EN_MONTHS[day.month - 1]} {day.year + BE_OFFSET} BE"
@@ -139,16 +138,38 @@ def home():
         problem, start, end = _("Choose dates from today on."), None, None
     rows, refused = _catalogue(start, end) if not problem else _catalogue(None, None)
     settings = get_settings(db.session)
-    return render_template(
-        "lending/eservice/home.html",
-        rows=rows,
-        start=start,
-        end=end,
-        problem=problem or refused,
-        today=_today(),
-        eservice_url=external_url(url_for("eservice.home")),
-        notice=pdpa.notice(settings),
+    today = _today()
+
+    def render(csrf_token=None) -> str:
+        extra = {"csrf_token": csrf_token} if csrf_token else {}
+        return render_template(
+            "lending/eservice/home.html",
+            rows=rows,
+            start=start,
+            end=end,
+            problem=problem or refused,
+            today=today,
+            eservice_url=external_url(url_for("eservice.home")),
+            notice=pdpa.notice(settings),
+            **extra,
+        )
+
+    if not page_cache.cacheable():
+        return render()
+    key = (
+        "home",
+        id(current_app._get_current_object()),
+        lang(),
+        page_cache.settings_key(settings),
+        page_cache.rows_key(rows),
+        start,
+        end,
+        problem or refused,
+        today,
+        request.script_root,
+        request.full_path,
     )
+    return page_cache.page(key, render)
 
 
 @bp.route("/calendar/<int:group_id>")

@@ -229,37 +229,66 @@ def groups(
     today: date | None = None,
     categories: tuple[str, ...] = (),
 ) -> list[GroupRow]:
-    """The lending groups (by name), with their size and, for a date range, how many are free each day."""
-    stmt = select(LendingGroup).order_by(LendingGroup.category, LendingGroup.name)
+    """The lending groups (by name), with their size and, for a date range, how many are free each day.
+
+    One statement for the groups and their sizes, one more for a date range."""
+    key = f"groups:{public_only}:{active_only}:{bool(categories)}"
+    stmt = _statement(session, key, lambda _s: _groups_statement(public_only, active_only, bool(categories)))
+    found = session.execute(stmt, {"categories": list(categories)} if categories else {}).all()
+    ids = [row[0] for row in found]
+    per_day: dict[int, dict[date, int]] = {g: {} for g in ids}
+    if start_on is not None and end_on is not None and ids:
+        usable = {row[0]: int(row[8] or 0) for row in found}
+        held = reserved_per_day(session, ids, start_on, end_on, today or start_on)
+        per_day = {g: {d: max(0, usable[g] - n) for d, n in held[g].items()} for g in ids}
+    return [
+        GroupRow(
+            id=gid,
+            name=name,
+            category=category,
+            model=model,
+            description=description,
+            public=public,
+            active=active,
+            photo_sha256=photo,
+            total=int(usable or 0),
+            members=int(members or 0),
+            per_day=per_day[gid],
+        )
+        for gid, name, category, model, description, public, active, photo, usable, members in found
+    ]
+
+
+def _groups_statement(public_only: bool, active_only: bool, by_category: bool):
+    """The groups' columns and, per group, its usable and member counts (subqueries on the group's index)."""
+
+    def counted(*where):
+        return (
+            select(func.count(Asset.id))
+            .where(Asset.lending_group_id == LendingGroup.id, *where)
+            .correlate(LendingGroup)
+            .scalar_subquery()
+        )
+
+    stmt = select(
+        LendingGroup.id,
+        LendingGroup.name,
+        LendingGroup.category,
+        LendingGroup.model,
+        LendingGroup.description,
+        LendingGroup.public,
+        LendingGroup.active,
+        LendingGroup.photo_sha256,
+        counted(Asset.lendable.is_(True), Asset.status.in_(USABLE)),
+        counted(Asset.status != DISPOSED),
+    ).order_by(LendingGroup.category, LendingGroup.name)
     if public_only:
         stmt = stmt.where(LendingGroup.public.is_(True))
     if active_only:
         stmt = stmt.where(LendingGroup.active.is_(True))
-    if categories:
-        stmt = stmt.where(LendingGroup.category.in_(categories))
-    found = list(session.execute(stmt).scalars())
-    ids = [g.id for g in found]
-    size = sizes(session, ids)
-    per_day: dict[int, dict[date, int]] = {g: {} for g in ids}
-    if start_on is not None and end_on is not None and ids:
-        held = reserved_per_day(session, ids, start_on, end_on, today or start_on)
-        per_day = {g: {d: max(0, size[g][0] - n) for d, n in held[g].items()} for g in ids}
-    return [
-        GroupRow(
-            id=g.id,
-            name=g.name,
-            category=g.category,
-            model=g.model,
-            description=g.description,
-            public=g.public,
-            active=g.active,
-            photo_sha256=g.photo_sha256,
-            total=size[g.id][0],
-            members=size[g.id][1],
-            per_day=per_day.get(g.id, {}),
-        )
-        for g in found
-    ]
+    if by_category:
+        stmt = stmt.where(LendingGroup.category.in_(bindparam("categories", expanding=True)))
+    return stmt
 
 
 def group_assets(session: Session, group_id: int) -> list[Asset]:
