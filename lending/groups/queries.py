@@ -53,7 +53,8 @@ def _unindexed(session: Session, column):
 
 
 # The statements are built once per dialect (building a select costs more than SQLite takes to run the
-# capacity one); their values are bound parameters, group ids an expanding IN.
+# capacity one); their values are bound parameters, group ids an expanding IN. They return plain rows, so
+# they run on the session's connection, without the ORM's layers (same transaction).
 _STATEMENTS: dict[tuple[str, str], Any] = {}
 
 
@@ -138,7 +139,9 @@ def sizes(session: Session, group_ids: list[int]) -> dict[int, tuple[int, int]]:
     repair, lost or disposed); members = every asset of the group on the register (not disposed)."""
     out = {g: (0, 0) for g in group_ids}
     if group_ids:
-        rows = session.execute(_statement(session, "sizes", _sizes_statement), {"group_ids": list(group_ids)})
+        rows = session.connection().execute(
+            _statement(session, "sizes", _sizes_statement), {"group_ids": list(group_ids)}
+        )
         out.update({g: (int(usable or 0), int(members or 0)) for g, usable, members in rows})
     return out
 
@@ -161,7 +164,7 @@ def reserved_per_day(
     out: dict[int, dict[date, int]] = {g: dict.fromkeys(days, 0) for g in group_ids}
     if not group_ids or not days:
         return out
-    rows = session.execute(
+    rows = session.connection().execute(
         _statement(session, "held", _held_statement),
         {
             "group_ids": list(group_ids),
@@ -234,7 +237,7 @@ def groups(
     One statement for the groups and their sizes, one more for a date range."""
     key = f"groups:{public_only}:{active_only}:{bool(categories)}"
     stmt = _statement(session, key, lambda _s: _groups_statement(public_only, active_only, bool(categories)))
-    found = session.execute(stmt, {"categories": list(categories)} if categories else {}).all()
+    found = session.connection().execute(stmt, {"categories": list(categories)} if categories else {}).all()
     ids = [row[0] for row in found]
     per_day: dict[int, dict[date, int]] = {g: {} for g in ids}
     if start_on is not None and end_on is not None and ids:
