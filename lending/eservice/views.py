@@ -45,6 +45,7 @@ from lending.outside.services import PartyDetails
 GRANTS = "eservice_open"  # session: {reference: phone} of the requests this browser has opened
 MAX_GRANTS = 5
 _QTY = re.compile(r"^qty-([0-9]{1,12})$")
+PHOTO_VERSION_CHARS = 16  # of the photo's SHA-256 in its URL (templates/lending/eservice/_macros.html)
 
 
 _EN_MONTHS = (
@@ -221,9 +222,13 @@ def photo(group_id: int):
     except (FileNotFoundError, ValueError):
         abort(404)
     resp = Response(data, mimetype=stored.mime if stored else "image/jpeg")
-    resp.headers["Cache-Control"] = "public, max-age=86400"
+    # The page links the photo as ?v=<its hash>: that URL names these bytes forever, so a browser keeps it
+    # without asking again; a new photo is a new URL. Any other URL is revalidated by its ETag (the hash).
+    versioned = request.args.get("v") == group.photo_sha256[:PHOTO_VERSION_CHARS]
+    resp.headers["Cache-Control"] = "public, max-age=31536000, immutable" if versioned else "public, max-age=300"
     resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return resp
+    resp.set_etag(group.photo_sha256)
+    return resp.make_conditional(request)
 
 
 @bp.route("/qr.svg")

@@ -147,3 +147,37 @@ def test_the_public_page_costs_two_statements_and_three_with_dates(app, chairs):
     # a page rendered afresh (nothing cached) reads the settings once more for the agency's name
     page_cache.clear()
     assert len(_statements(app, fresh_client(app), "/e-service")) == 3
+
+
+def test_a_group_s_photo_is_linked_by_its_hash_kept_for_good_and_revalidated_by_etag(app, chairs):
+    from audit import record
+    from core.db import begin_write
+    from core.files import FileStore
+    from core.models import StoredFile
+    from lending.groups.models import LendingGroup
+
+    group_id, _ = chairs
+    data = b"\x89PNG\r\n\x1a\n" + unique("photo").encode()  # the bytes are served as stored
+    with app.app_context():
+        sha = FileStore(app.config["EVIDENCE_DIR"]).write(data)
+        begin_write(db.session)
+        if db.session.get(StoredFile, sha) is None:
+            db.session.add(StoredFile(sha256=sha, size=len(data), mime="image/png", original_name="chairs.png"))
+        group = db.session.get(LendingGroup, group_id)
+        before = group.state()
+        group.photo_sha256 = sha
+        record(db.session, None, "lending_group.updated", group, {"before": before, "after": group.state()})
+        db.session.commit()
+    visitor = fresh_client(app)
+    html = article(visitor.get("/e-service").get_data(as_text=True), group_id)
+    src = re.search(r'<img[^>]+src="([^"]+)"', html).group(1)
+    assert src == f"/e-service/photo/{group_id}?v={sha[:16]}"
+    photo = visitor.get(src)
+    assert photo.status_code == 200 and photo.data == data
+    assert photo.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert photo.headers["ETag"] == f'"{sha}"'
+    again = visitor.get(src, headers={"If-None-Match": f'"{sha}"'})
+    assert again.status_code == 304 and not again.data
+    # an old or made-up version is not kept for good
+    stale = visitor.get(f"/e-service/photo/{group_id}?v=0000")
+    assert stale.status_code == 200 and "immutable" not in stale.headers["Cache-Control"]
