@@ -38,6 +38,7 @@ from lending.eservice.forms import (
     TrackForm,
 )
 from lending.eservice.limits import RateLimited
+from lending.groups import queries as group_queries
 from lending.loans import Loan
 from lending.outside import services as outside
 from lending.outside.services import PartyDetails
@@ -190,23 +191,45 @@ def calendar(group_id: int):
         y = y - 543 if y > 2400 else y  # a B.E. year
         if 1 <= m <= 12 and first <= (y, m) <= last:
             year, month = y, m
-    rows = [r for r in queries.catalogue(db.session, None, None, today) if r.id == group_id]
-    total = rows[0].total if rows else 0
+    total = group_queries.capacity(db.session, [group_id])[group_id]  # usable now, as the catalogue says
     weeks = queries.month_grid(db.session, group, total, year, month, today)
     prev_m = queries.shift_month(year, month, -1)
     next_m = queries.shift_month(year, month, 1)
-    return render_template(
-        "lending/eservice/calendar.html",
-        group=group,
-        total=total,
-        weeks=weeks,
-        year=year,
-        month=month,
-        first_day=date(year, month, 1),
-        prev_month=prev_m if prev_m >= first else None,
-        next_month=next_m if next_m <= last else None,
-        today=today,
+
+    def render(csrf_token=None) -> str:
+        extra = {"csrf_token": csrf_token} if csrf_token else {}
+        return render_template(
+            "lending/eservice/calendar.html",
+            group=group,
+            total=total,
+            weeks=weeks,
+            year=year,
+            month=month,
+            first_day=date(year, month, 1),
+            prev_month=prev_m if prev_m >= first else None,
+            next_month=next_m if next_m <= last else None,
+            today=today,
+            **extra,
+        )
+
+    if not page_cache.cacheable():
+        return render()
+    key = (
+        "calendar",
+        id(current_app._get_current_object()),
+        lang(),
+        page_cache.settings_key(get_settings(db.session)),
+        group.id,
+        group.name,
+        total,
+        tuple((d.day, d.free, d.state) for week in weeks for d in week if d is not None),
+        year,
+        month,
+        today,
+        request.script_root,
+        request.full_path,
     )
+    return page_cache.page(key, render)
 
 
 @bp.route("/photo/<int:group_id>")

@@ -181,3 +181,24 @@ def test_a_group_s_photo_is_linked_by_its_hash_kept_for_good_and_revalidated_by_
     # an old or made-up version is not kept for good
     stale = visitor.get(f"/e-service/photo/{group_id}?v=0000")
     assert stale.status_code == 200 and "immutable" not in stale.headers["Cache-Control"]
+
+
+def test_the_calendar_shows_an_approval_at_once(app, chairs, officer):
+    group_id, _ = chairs
+    start = bangkok_today() + timedelta(days=3)
+    url = f"/e-service/calendar/{group_id}?month={start.strftime('%Y-%m')}"
+    visitor = fresh_client(app)
+
+    def free_on(day) -> str:
+        html = visitor.get(url).get_data(as_text=True)
+        cell = re.search(rf'data-day="{day.isoformat()}">.*?<span class="es-c"[^>]*>([0-9]+)<', html, re.S)
+        assert cell, html[:1500]
+        return cell.group(1)
+
+    assert free_on(start) == "30" and free_on(start) == "30"
+    ref = ref_of(send(fresh_client(app), form_for(group_id, 9, start=start, end=start)))
+    with app.app_context():
+        loan_id = db.session.execute(select(Loan.id).where(Loan.public_ref == ref)).scalar_one()
+        workflow.approve_loan(db.session, officer, loan_id)
+        db.session.remove()
+    assert free_on(start) == "21"
