@@ -18,7 +18,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from flask import session
+from flask import current_app, g, session
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
@@ -67,7 +67,13 @@ def page(key: Hashable, render: Callable[[Callable[[], str]], str]) -> str:
         if html is not None:
             _pages.move_to_end(key)
     if html is None:
+        field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+        had_token = field in g
         html = render(lambda: CSRF_PLACEHOLDER)
+        if not had_token and field in g:
+            # something on the page (a macro imported without context) took this visitor's real token:
+            # the page is theirs alone and is not kept
+            return html.replace(CSRF_PLACEHOLDER, generate_csrf())
         with _lock:
             _pages[key] = html
             _pages.move_to_end(key)

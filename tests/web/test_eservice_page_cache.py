@@ -202,3 +202,20 @@ def test_the_calendar_shows_an_approval_at_once(app, chairs, officer):
         workflow.approve_loan(db.session, officer, loan_id)
         db.session.remove()
     assert free_on(start) == "21"
+
+
+def test_a_page_that_takes_the_visitor_s_real_token_is_never_kept(app):
+    """A template part that calls csrf_token() outside the page's context (a macro imported without it)
+    would put the visitor's own token in the page: such a page is served to that visitor and not kept."""
+    from flask import render_template_string
+    from flask_wtf.csrf import generate_csrf
+
+    page_cache.clear()
+    with app.test_request_context("/e-service"):
+        html = page_cache.page(("test",), lambda csrf_token: render_template_string("{{ t() }}", t=generate_csrf))
+        assert html == generate_csrf()
+    assert ("test",) not in page_cache._pages
+    with app.test_request_context("/e-service"):
+        html = page_cache.page(("test",), lambda csrf_token: render_template_string("{{ t() }}", t=csrf_token))
+        assert html == generate_csrf()
+    assert ("test",) in page_cache._pages
