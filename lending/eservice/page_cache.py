@@ -36,6 +36,11 @@ def cacheable() -> bool:
     return not current_user.is_authenticated and not session.get("_flashes")
 
 
+def app_key() -> tuple:
+    """The app (tests and tools may run several in one process) and the base URL its links are built on."""
+    return id(current_app._get_current_object()), current_app.config.get("BASE_URL")
+
+
 def settings_key(settings: dict[str, Any]) -> tuple:
     return tuple(sorted((k, repr(v)) for k, v in settings.items()))
 

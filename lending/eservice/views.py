@@ -160,7 +160,7 @@ def home():
         return render()
     key = (
         "home",
-        id(current_app._get_current_object()),
+        page_cache.app_key(),
         lang(),
         page_cache.settings_key(settings),
         page_cache.rows_key(rows),
@@ -216,7 +216,7 @@ def calendar(group_id: int):
         return render()
     key = (
         "calendar",
-        id(current_app._get_current_object()),
+        page_cache.app_key(),
         lang(),
         page_cache.settings_key(get_settings(db.session)),
         group.id,
