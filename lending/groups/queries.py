@@ -81,9 +81,10 @@ def _sizes_statement(_session: Session):
 
 
 def _held_statement(session: Session):
-    """What holds each group's assets, summed by (group, first day, last day): few rows whatever the number
-    of bookings, since bookings share their dates. Lines that reserve their count and numbered items that
-    hold their asset, in one statement; an item out past its due date holds until the window's end."""
+    """What holds each group's assets, summed by (group, first day, last day) with the days clipped to the
+    window: few rows whatever the number of bookings (at most one per pair of days of the window). Lines
+    that reserve their count and numbered items that hold their asset, in one statement; an item out past
+    its due date holds until the window's end."""
     start_on, end_on, today = (
         bindparam("start_on", type_=Date),
         bindparam("end_on", type_=Date),
@@ -91,11 +92,12 @@ def _held_statement(session: Session):
     )
     exclude = bindparam("exclude_loan_id", type_=Integer)
     group_ids = bindparam("group_ids", expanding=True)
+    first = case((Loan.start_on < start_on, start_on), else_=Loan.start_on)
     lines = (
         select(
             LoanLine.group_id.label("group_id"),
-            Loan.start_on.label("first"),
-            Loan.due_on.label("last"),
+            first.label("first"),
+            case((Loan.due_on > end_on, end_on), else_=Loan.due_on).label("last"),
             LoanLine.count.label("n"),
         )
         .select_from(Loan)
@@ -112,8 +114,8 @@ def _held_statement(session: Session):
     items = (
         select(
             Asset.lending_group_id,
-            Loan.start_on,
-            case((overdue, end_on), else_=Loan.due_on),
+            first,
+            case((or_(overdue, Loan.due_on > end_on), end_on), else_=Loan.due_on),
             literal(1, Integer),
         )
         .select_from(Loan)
