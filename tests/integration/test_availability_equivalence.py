@@ -185,6 +185,10 @@ def test_per_day_counts_match_the_plain_reference(app, make_user, seed_no):
                 g: (usable[g], members[g], free[g]) for g in gids
             }
             assert all(rows[g].available == min(free[g].values()) for g in gids)
+        # the catalogue's filters: by category, public and active only
+        chairs = {r.id for r in queries.groups(s, categories=("เก้าอี้",))}
+        assert set(gids) <= chairs and not set(gids) & {r.id for r in queries.groups(s, categories=("เต็นท์x",))}
+        assert set(gids) <= {r.id for r in queries.groups(s, public_only=True, active_only=False)}
         # one group alone, and leaving one loan out (the approval counts what the others hold)
         some = s.execute(select(LoanLine.loan_id).where(LoanLine.group_id == gids[0])).scalars().first()
         _, _, held, free = _reference(s, gids[:1], *WINDOW, TODAY, exclude_loan_id=some)

@@ -136,7 +136,7 @@ def _statements(app, client, url: str) -> list[str]:
     return [s for s in seen if not re.match(r"\s*(BEGIN|SAVEPOINT|RELEASE|ROLLBACK|COMMIT)\b", s, re.I)]
 
 
-def test_the_public_page_costs_two_statements_and_three_with_dates(app, chairs):
+def test_the_public_pages_cost_a_fixed_number_of_statements(app, chairs):
     client = fresh_client(app)
     client.get("/e-service")
     assert len(_statements(app, client, "/e-service")) == 2  # the groups with their counts, the settings
@@ -147,6 +147,11 @@ def test_the_public_page_costs_two_statements_and_three_with_dates(app, chairs):
     # a page rendered afresh (nothing cached) reads the settings once more for the agency's name
     page_cache.clear()
     assert len(_statements(app, fresh_client(app), "/e-service")) == 3
+    # a group's month: the group, its usable count (twice: the page's and the month's), what holds it on the
+    # month's days, the settings
+    group_id, _ = chairs
+    client.get(f"/e-service/calendar/{group_id}")
+    assert len(_statements(app, client, f"/e-service/calendar/{group_id}")) == 5
 
 
 def test_a_group_s_photo_is_linked_by_its_hash_kept_for_good_and_revalidated_by_etag(app, chairs):
