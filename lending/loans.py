@@ -73,8 +73,9 @@ class Loan(Audited, db.Model):
     __table_args__ = (
         Index("ix_loans_status_requested", "status", "requested_at"),
         Index("ix_loans_borrower_requested", "borrower_id", "requested_at"),
-        # availability (lending.groups.queries): the open loans by status, narrowed by their days in the index
-        Index("ix_loans_status_start_due", "status", "start_on", "due_on"),
+        # availability (lending.groups.queries): the open loans by status, narrowed by their days, read from
+        # the index alone (officer_at and id in it too; PostgreSQL's index-only scan)
+        Index("ix_loans_status_start_due", "status", "start_on", "due_on", "officer_at", "id"),
         CheckConstraint("(borrower_id IS NULL) <> (party_id IS NULL)", name="one_borrower"),
     )
     audit_type = "loan"
