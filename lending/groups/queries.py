@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import Date, Integer, and_, bindparam, case, func, literal, or_, select, union_all
+from sqlalchemy import Date, Integer, String, and_, bindparam, case, func, literal, or_, select, type_coerce, union_all
 from sqlalchemy.orm import Session
 
 from lending.groups.models import LendingGroup, LoanLine
@@ -131,9 +131,15 @@ def _held_statement(session: Session):
         )
     )
     both = union_all(lines, items).subquery()
-    return select(both.c.group_id, both.c.first, both.c.last, func.sum(both.c.n)).group_by(
-        both.c.group_id, both.c.first, both.c.last
-    )
+    # the days come back as the driver gives them (SQLite: ISO text, parsed by _day; PostgreSQL: dates),
+    # without SQLAlchemy's slower per-value date processing
+    return select(
+        both.c.group_id, type_coerce(both.c.first, String), type_coerce(both.c.last, String), func.sum(both.c.n)
+    ).group_by(both.c.group_id, both.c.first, both.c.last)
+
+
+def _day(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
 
 
 def sizes(session: Session, group_ids: list[int]) -> dict[int, tuple[int, int]]:
@@ -179,8 +185,8 @@ def reserved_per_day(
     # a difference array per group: +n on the first day held, -n after the last
     delta: dict[int, dict[date, int]] = defaultdict(lambda: defaultdict(int))
     for group_id, first, last, n in rows:
-        delta[group_id][max(first, start_on)] += n
-        delta[group_id][min(last, end_on) + timedelta(days=1)] -= n
+        delta[group_id][max(_day(first), start_on)] += n
+        delta[group_id][min(_day(last), end_on) + timedelta(days=1)] -= n
     for group_id, changes in delta.items():
         running = 0
         held = out[group_id]
