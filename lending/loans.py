@@ -73,6 +73,9 @@ class Loan(Audited, db.Model):
     __table_args__ = (
         Index("ix_loans_status_requested", "status", "requested_at"),
         Index("ix_loans_borrower_requested", "borrower_id", "requested_at"),
+        # availability (lending.groups.queries): the open loans by status, narrowed by their days, read from
+        # the index alone (officer_at and id in it too; PostgreSQL's index-only scan)
+        Index("ix_loans_status_start_due", "status", "start_on", "due_on", "officer_at", "id"),
         CheckConstraint("(borrower_id IS NULL) <> (party_id IS NULL)", name="one_borrower"),
     )
     audit_type = "loan"
@@ -278,7 +281,12 @@ def holds_assets():
 
 class LoanItem(Audited, db.Model):
     __tablename__ = "loan_items"
-    __table_args__ = (UniqueConstraint("loan_id", "asset_id"), Index("ix_loan_items_asset", "asset_id", "loan_id"))
+    __table_args__ = (
+        UniqueConstraint("loan_id", "asset_id"),
+        Index("ix_loan_items_asset", "asset_id", "loan_id"),
+        # availability: the few items not yet back (condition NULL) found first, read from the index alone
+        Index("ix_loan_items_condition", "condition", "loan_id", "asset_id"),
+    )
     audit_type = "loan_item"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
