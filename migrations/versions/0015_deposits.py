@@ -1,14 +1,14 @@
 """deposits and office cancels: the deposit an outside borrower leaves at the hand-over when the rules ask for
 one, and how it ended; who in the office cancelled an outside request
 
-Revision ID: 0015_h12g_deposits
+Revision ID: 0015_deposits
 Revises: 0014_eservice
 """
 from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0015_h12g_deposits'
+revision = '0015_deposits'
 down_revision = '0014_eservice'
 branch_labels = None
 depends_on = None

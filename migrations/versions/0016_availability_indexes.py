@@ -1,13 +1,13 @@
 """availability of lending groups: indexes for the per-day counts and the group sizes (issue 12's bench)
 
-Revision ID: 0015_availability_indexes
-Revises: 0014_eservice
+Revision ID: 0016_availability_indexes
+Revises: 0015_deposits
 """
 from alembic import op
 
 
-revision = '0015_availability_indexes'
-down_revision = '0014_eservice'
+revision = '0016_availability_indexes'
+down_revision = '0015_deposits'
 branch_labels = None
 depends_on = None
 
