@@ -75,7 +75,7 @@ def test_the_officer_puts_up_replaces_and_takes_down_a_groups_photo_and_the_publ
 
     # the public page shows it to a visitor with no account
     visitor = app.test_client()
-    assert f'src="/e-service/photo/{group_id}"' in visitor.get("/e-service").get_data(as_text=True)
+    assert f'src="/e-service/photo/{group_id}?v={first[:16]}"' in visitor.get("/e-service").get_data(as_text=True)
     served = visitor.get(f"/e-service/photo/{group_id}")
     assert served.status_code == 200 and served.data == office.data
     assert visitor.get(f"/lending-groups/{group_id}/photo").status_code == 302  # the office's copy needs a login
@@ -85,6 +85,7 @@ def test_the_officer_puts_up_replaces_and_takes_down_a_groups_photo_and_the_publ
     second = _photo_of(app, group_id)
     assert second and second != first
     assert visitor.get(f"/e-service/photo/{group_id}").mimetype == "image/png"
+    assert f'src="/e-service/photo/{group_id}?v={second[:16]}"' in visitor.get("/e-service").get_data(as_text=True)
 
     # taken down: the public page falls back to its placeholder
     resp = client.post(f"/lending-groups/{group_id}/photo/remove", data={"version": _version_of(app, group_id)})
@@ -92,7 +93,7 @@ def test_the_officer_puts_up_replaces_and_takes_down_a_groups_photo_and_the_publ
     assert _photo_of(app, group_id) is None
     assert "The photo was taken down." in client.get(f"/lending-groups/{group_id}").get_data(as_text=True)
     assert visitor.get(f"/e-service/photo/{group_id}").status_code == 404
-    assert f'src="/e-service/photo/{group_id}"' not in visitor.get("/e-service").get_data(as_text=True)
+    assert f'src="/e-service/photo/{group_id}?' not in visitor.get("/e-service").get_data(as_text=True)
 
     actions = [(a, d) for a, d in _entries(app, group_id) if a.startswith("lending_group.photo")]
     assert [a for a, _d in actions] == [
