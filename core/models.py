@@ -28,9 +28,9 @@ class User(Audited, UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    role_rows: Mapped[list[UserRole]] = relationship(
-        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
-    )
+    # Loaded with the signed-in user in one statement (core.services.load_session_user), and by lists that
+    # show roles (selectinload); any other user's roles only when asked for, never with every loan.
+    role_rows: Mapped[list[UserRole]] = relationship(back_populates="user", cascade="all, delete-orphan")
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -120,6 +120,16 @@ class Setting(Audited, db.Model):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[Any] = mapped_column(JSON)
+
+
+class SettingsVersion(db.Model):
+    """One row: a token that the database's triggers change with every change to `settings`
+    (migration 0015), so a process knows its cached settings are current by reading one value."""
+
+    __tablename__ = "settings_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    token: Mapped[str] = mapped_column(String(32))
 
 
 class StoredFile(db.Model):
