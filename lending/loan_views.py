@@ -260,7 +260,7 @@ def loan_new():
 @require(LOANS_VIEW_ALL)
 def loan_queue():
     """Requests waiting for a decision, oldest first, with how long each has waited."""
-    queue = lq.approval_queue(db.session, utcnow())
+    queue, counts = lq.approval_queue_and_counts(db.session, utcnow())
     user = actor()
     # A head who is not also a supply officer sees first what waits for them.
     head_first = user.can(LOANS_HEAD) and not user.can(LOANS_MANAGE)
@@ -268,7 +268,7 @@ def loan_queue():
     return render_template(
         "lending/loans/queue.html",
         queue=queue,
-        counts=lq.approval_counts(db.session),
+        counts=counts,
         order=order,
         approve_form=ApproveForm(),
         reject_form=RejectForm(),
