@@ -8,7 +8,6 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from core import context, services
 from core.db import DomainError, db, grant_app_role, owner_engine
@@ -53,9 +52,7 @@ def create(username, name, roles, position, department, email, password_stdin):
 @users.command("list")
 def list_users():
     """Every account with its roles."""
-    for user in db.session.execute(
-        select(User).options(selectinload(User.role_rows)).order_by(User.username)
-    ).scalars():
+    for user in db.session.execute(select(User).order_by(User.username)).scalars():
         state = "active" if user.active else "inactive"
         click.echo(f"{user.username}\t{user.name}\t{','.join(sorted(user.roles))}\t{state}")
 

@@ -28,9 +28,11 @@ class User(Audited, UserMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    # Loaded with the signed-in user in one statement (core.services.load_session_user), and by lists that
-    # show roles (selectinload); any other user's roles only when asked for, never with every loan.
-    role_rows: Mapped[list[UserRole]] = relationship(back_populates="user", cascade="all, delete-orphan")
+    # The signed-in user's come with it in one statement (core.services.load_session_user); pages that list
+    # loans leave their borrowers' unloaded (lending.loan_queries.NO_BORROWER_ROLES).
+    role_rows: Mapped[list[UserRole]] = relationship(
+        back_populates="user", cascade="all, delete-orphan", lazy="selectin"
+    )
 
     __mapper_args__ = {"version_id_col": version}
 

@@ -10,7 +10,6 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from core import bp, services
 from core.db import db
@@ -135,13 +134,7 @@ def font(name: str):
 @require(USERS_MANAGE)
 def users():
     """Everyone with an account, active first; below, the sign-in locks in force (who, from where)."""
-    rows = (
-        db.session.execute(
-            select(User).options(selectinload(User.role_rows)).order_by(User.active.desc(), User.username)
-        )
-        .scalars()
-        .all()
-    )
+    rows = db.session.execute(select(User).order_by(User.active.desc(), User.username)).scalars().all()
     return render_template("admin/users.html", users=rows, form=EmptyForm(), locks=services.locked_logins(db.session))
 
 

@@ -35,6 +35,7 @@ from lending.loans import (
     LoanPhoto,
     Notification,
     holds_assets,
+    without_borrower_roles,
 )
 from lending.models import DISPOSED, IN_REPAIR, LOST, Asset
 from lending.outside.models import OutsideParty
@@ -176,6 +177,7 @@ def approval_queue_and_counts(session: Session, now: datetime) -> tuple[dict[str
         .join(numbered, numbered.c.id == Loan.id)
         .where(numbered.c.n <= QUEUE_PAGE)
         .order_by(Loan.requested_at, Loan.id)
+        .options(without_borrower_roles())
     ).all()
     out: dict[str, list[QueueRow]] = {"officer": [], "head": []}
     counts = {"officer": 0, "head": 0}

@@ -48,7 +48,7 @@ from lending.loan_forms import (
     RejectForm,
     SettleForm,
 )
-from lending.loans import Demand, Incident, IncidentDocument, Loan, LoanPhoto
+from lending.loans import Demand, Incident, IncidentDocument, Loan, LoanPhoto, without_borrower_roles
 
 
 def any_of(*permissions: str) -> Callable:
@@ -131,7 +131,7 @@ def _today():
 
 def _loan_or_404(loan_id: int) -> Loan:
     """The loan if the signed-in person may see it; otherwise 404, so that its existence is not revealed."""
-    loan = db.session.get(Loan, loan_id)
+    loan = db.session.get(Loan, loan_id, options=[without_borrower_roles()])
     if loan is None or not workflow.can_view_loan(actor(), loan):
         abort(404)
     return loan

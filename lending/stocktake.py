@@ -37,7 +37,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
 from audit import record
 from audit.services import record_many
@@ -246,7 +246,7 @@ def _check_committee(session: Session, committee: list[int], required: bool = Tr
         if required:
             raise DomainError(N_("Name at least one committee member."))
         return ids
-    users = list(session.execute(select(User).where(User.id.in_(ids)).options(selectinload(User.role_rows))).scalars())
+    users = list(session.execute(select(User).where(User.id.in_(ids))).scalars())
     if len(users) != len(ids):
         raise DomainError(N_("A committee member does not exist."))
     for user in users:

@@ -19,7 +19,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, or_, select, text
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from audit import record
@@ -179,12 +179,7 @@ def _users_with_role(session: Session, role: str) -> list[User]:
     from core.models import UserRole
 
     return list(
-        session.execute(
-            select(User)
-            .join(UserRole)
-            .where(UserRole.role == role, User.active.is_(True))
-            .options(selectinload(User.role_rows))
-        ).scalars()
+        session.execute(select(User).join(UserRole).where(UserRole.role == role, User.active.is_(True))).scalars()
     )
 
 
