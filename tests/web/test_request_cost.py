@@ -239,3 +239,26 @@ def test_after_signing_out_the_same_cookie_opens_nothing(app, make_user):
         cookie.update(kept)
     resp = replay.get("/assets")
     assert resp.status_code == 302 and "/login" in resp.headers["Location"]
+
+
+# --- translations bound once per page ---------------------------------------------------------------
+
+PAGE_STRINGS = (
+    '{{ _("Asset register") }}|{{ _("%(total)s assets", total="<b>1</b>") }}|'
+    '{{ ngettext("%(num)d unread notification", "%(num)d unread notifications", 2) }}|'
+    '{{ gettext("page %(page)d of %(pages)d", page=1, pages=3) }}'
+)
+
+
+@pytest.mark.parametrize("language", ["th", "en"])
+def test_translations_bound_once_per_page_read_as_flask_babel_s_own(app, language):
+    from flask import render_template_string, session
+
+    with app.test_request_context("/"):
+        session["lang"] = language
+        bound = render_template_string(PAGE_STRINGS)  # through the context processor: bound once
+        own = app.jinja_env.from_string(PAGE_STRINGS).render()  # Flask-Babel's callables, per string
+    assert bound == own
+    assert "&lt;b&gt;1&lt;/b&gt;" in bound and "<b>" not in bound
+    if language == "th":
+        assert "Asset register" not in bound
