@@ -87,19 +87,20 @@ def page_translations() -> dict[str, Any]:
     """`_`, `gettext` and `ngettext` for one page, bound to the page's translations when it starts to
     render: a page calls them some seventy times, and Flask-Babel's own look the translations (and the
     locale behind them) up again on every call. They behave as Jinja's new-style callables do: the
-    translation is marked safe where the template autoescapes, and its %(name)s parameters escaped."""
+    translation is marked safe where the template autoescapes, and its %(name)s parameters escaped; their
+    own arguments are positional only, so that a parameter may be called `num` or `string`."""
     translations = get_translations()
     translate, translate_plural = translations.ugettext, translations.ungettext
 
     @pass_context
-    def page_gettext(context, string: str, **variables: Any) -> str:
+    def page_gettext(context, string: str, /, **variables: Any) -> str:
         rv = translate(string)
         if context.eval_ctx.autoescape:
             rv = Markup(rv)  # noqa: S704 (our own catalogue, as Jinja marks it; the parameters are escaped)
         return rv % variables
 
     @pass_context
-    def page_ngettext(context, singular: str, plural: str, num: int, **variables: Any) -> str:
+    def page_ngettext(context, singular: str, plural: str, num: int, /, **variables: Any) -> str:
         variables.setdefault("num", num)
         rv = translate_plural(singular, plural, num)
         if context.eval_ctx.autoescape:

@@ -246,7 +246,8 @@ def test_after_signing_out_the_same_cookie_opens_nothing(app, make_user):
 PAGE_STRINGS = (
     '{{ _("Asset register") }}|{{ _("%(total)s assets", total="<b>1</b>") }}|'
     '{{ ngettext("%(num)d unread notification", "%(num)d unread notifications", 2) }}|'
-    '{{ gettext("page %(page)d of %(pages)d", page=1, pages=3) }}'
+    '{{ gettext("page %(page)d of %(pages)d", page=1, pages=3) }}|'
+    '{{ ngettext("%(num)s item", "%(num)s items", 1234, num="<i>1,234</i>") }}'
 )
 
 
@@ -260,5 +261,6 @@ def test_translations_bound_once_per_page_read_as_flask_babel_s_own(app, languag
         own = app.jinja_env.from_string(PAGE_STRINGS).render()  # Flask-Babel's callables, per string
     assert bound == own
     assert "&lt;b&gt;1&lt;/b&gt;" in bound and "<b>" not in bound
+    assert "&lt;i&gt;1,234&lt;/i&gt;" in bound  # `num` given by name wins, as with Jinja's own ngettext
     if language == "th":
         assert "Asset register" not in bound
