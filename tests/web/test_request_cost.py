@@ -264,3 +264,28 @@ def test_translations_bound_once_per_page_read_as_flask_babel_s_own(app, languag
     assert "&lt;i&gt;1,234&lt;/i&gt;" in bound  # `num` given by name wins, as with Jinja's own ngettext
     if language == "th":
         assert "Asset register" not in bound
+
+
+# --- the cost of an audit entry ----------------------------------------------------------------------
+
+
+def test_an_audit_entry_costs_three_statements_and_names_an_expired_actor(app, make_user):
+    from audit import record
+    from audit.chain import entry_hash, fields_of
+    from audit.models import AuditEntry
+    from core import context
+
+    person = make_user(roles=["supply_officer"])
+    with app.app_context():
+        context.set_origin("127.0.0.1", "pytest")
+        actor = db.session.get(User, person.id)
+        begin_write(db.session)  # its rollback expires the actor, as in every write service
+        with statements(app) as seen:
+            entry = record(db.session, actor, "asset.updated", ("asset", "0"), {"after": {"name": "โต๊ะ"}})
+        db.session.commit()
+        stored = db.session.get(AuditEntry, entry.seq)
+        assert stored.actor == person.username and stored.actor_id == person.id
+        # the hash assembled from the stored values is the canonical one
+        assert stored.hash == entry_hash(fields_of(stored)) == entry.hash
+        db.session.remove()
+    assert len(seen) == 3, "\n".join(seen)  # the head (checked, with the username), the entry, the head moved
