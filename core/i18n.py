@@ -8,7 +8,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from flask import Flask, request, session
+from flask import Flask, has_request_context, request, session
 from flask_babel import Babel, get_locale, get_translations, gettext
 from flask_login import current_user
 from jinja2 import pass_context
@@ -125,4 +125,6 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _request_lang():
-        return {"request_path": request.path if request else "/", **page_translations()}
+        if not has_request_context():  # a document rendered by a command: the strings it asks for, lazily
+            return {"request_path": "/"}
+        return {"request_path": request.path, **page_translations()}
