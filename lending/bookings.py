@@ -25,7 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from core.models import User
 from core.permissions import LOANS_VIEW_ALL
-from lending.loans import APPROVED, CHECKED_OUT, REQUESTED, Loan, LoanItem, holds_assets
+from lending.loans import APPROVED, CHECKED_OUT, REQUESTED, Loan, LoanItem, holds_assets, without_borrower_roles
 from lending.models import DISPOSED, IN_REPAIR, LOST, Asset
 
 # How a booking is shown: its stage on the way from request to return.
@@ -176,7 +176,11 @@ def bookings_between(
     stmt = select(Loan).where(visible, _overlaps(start_on, end_on, today))
     if asset_id is not None:
         stmt = stmt.where(exists().where(LoanItem.loan_id == Loan.id, LoanItem.asset_id == asset_id))
-    loans = session.execute(stmt.order_by(Loan.start_on, Loan.id).limit(CALENDAR_LIMIT)).scalars().all()
+    loans = (
+        session.execute(stmt.order_by(Loan.start_on, Loan.id).limit(CALENDAR_LIMIT).options(without_borrower_roles()))
+        .scalars()
+        .all()
+    )
     out = []
     for loan in loans:
         shown = can_view_loan(viewer, loan)

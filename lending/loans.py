@@ -33,7 +33,7 @@ from sqlalchemy import (
     and_,
     or_,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, defaultload, mapped_column, relationship
 
 from core.db import N_, Audited, Conflict, DomainError, db, utcnow
 from core.models import User
@@ -267,6 +267,12 @@ class Loan(Audited, db.Model):
             self.status, self.returned_at = RETURNED, at
             return True
         return False
+
+
+def without_borrower_roles():
+    """A loader option for pages that list loans: their borrowers are shown by name, so their roles (which
+    User loads with every user otherwise) are left until something asks for them."""
+    return defaultload(Loan.borrower).lazyload(User.role_rows)
 
 
 def holds_assets():
