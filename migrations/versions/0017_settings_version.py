@@ -6,8 +6,8 @@ SQL statement — is seen on the next request. Triggers on `settings` write the 
 can forget to; a random token rather than a counter, so that another database (a restore, a fresh one)
 never repeats a token a process has cached.
 
-Revision ID: 0015_settings_version
-Revises: 0014_eservice
+Revision ID: 0017_settings_version
+Revises: 0016_availability_indexes
 """
 import secrets
 
@@ -15,8 +15,8 @@ from alembic import op
 import sqlalchemy as sa
 
 
-revision = '0015_settings_version'
-down_revision = '0014_eservice'
+revision = '0017_settings_version'
+down_revision = '0016_availability_indexes'
 branch_labels = None
 depends_on = None
 
