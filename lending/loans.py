@@ -123,7 +123,7 @@ class Loan(Audited, db.Model):
         back_populates="loan", order_by="LoanItem.id", cascade="all", lazy="selectin"
     )
     lines: Mapped[list[LoanLine]] = relationship(order_by="LoanLine.id", cascade="all", lazy="selectin")
-    deposit: Mapped[LoanDeposit | None] = relationship(uselist=False, lazy="selectin")
+    deposit: Mapped[LoanDeposit | None] = relationship(uselist=False)  # read on one loan's pages only
 
     __mapper_args__ = {"version_id_col": version}
 
