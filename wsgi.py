@@ -47,7 +47,7 @@ from core.config import load_config
 from core.db import DomainError, db, install_sqlite_tuning
 from core.form_tokens import form_token_field
 from core.forms import role_choices
-from core.services import get_settings, load_session_user
+from core.services import get_settings, load_session_user_and_settings
 from evidence import cli as evidence_cli
 from evidence import home as evidence_home
 from evidence import report_cli
@@ -188,7 +188,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     def _globals():
         def agency():
             if "agency" not in g:
-                g.agency = _Settings(get_settings(db.session))
+                # the version token read with the user serves while the transaction it was read in
+                # lasts; after a commit (a change of settings may be in it) it is read again
+                token, read_in = g.get("kp_settings_token") or (None, None)
+                current = read_in is not None and db.session().get_transaction() is read_in
+                g.agency = _Settings(get_settings(db.session, token if current else None))
             return g.agency
 
         return {
@@ -244,7 +248,9 @@ def _init_login(app: Flask) -> None:
 
     @login_manager.user_loader
     def _load(token: str):
-        return load_session_user(db.session, token)
+        user, settings_token = load_session_user_and_settings(db.session, token)
+        g.kp_settings_token = (settings_token, db.session().get_transaction())
+        return user
 
 
 def _init_request_hooks(app: Flask) -> None:

@@ -93,6 +93,10 @@ ACTIONS: dict[str, Any] = {
     "lending_group.changed": _l("Lending group changed"),
     "lending_group.members_added": _l("Assets added to a lending group"),
     "lending_group.members_removed": _l("Assets removed from a lending group"),
+    "lending_group.photo_set": _l("Lending group's photo put up"),
+    "lending_group.photo_removed": _l("Lending group's photo taken down"),
+    "loan.deposit_taken": _l("Deposit taken at the hand-over"),
+    "loan.deposit_settled": _l("Deposit handed back or kept"),
     # the log itself
     "audit.checkpoint": _l("Audit checkpoint signed"),
     "audit.verified": _l("Audit chain verified"),
@@ -124,6 +128,7 @@ SUBJECTS: dict[str, Any] = {
     "lending_group": _l("Lending group"),
     "loan_line": _l("Loan line (by count)"),
     "loan_survey": _l("Satisfaction survey"),
+    "loan_deposit": _l("Deposit"),
     "outside_party": _l("Outside borrower"),
     "outsiders_manual_version": _l("Version of the manual for outside borrowers"),
     "search_synonym": _l("Search synonyms"),

@@ -5,21 +5,23 @@ from __future__ import annotations
 import logging
 import unicodedata
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Insert, Update, event, insert, or_, select
+from sqlalchemy import Insert, Table, Update, bindparam, event, insert, or_, select
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session as OrmSession  # the class, for its events
 from sqlalchemy.sql.dml import Delete
 
 from audit import checkpoints as checkpoint_file
 from audit import mac as entry_mac
-from audit.chain import dumps, entry_hash, format_at
+from audit.chain import canonical_stored, dumps, entry_hash, format_at, hash_text
 from audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from audit.verify import Checkpoint, Result
 from core import form_tokens
 from core.context import current_origin
 from core.db import N_, Audited, AuditUnavailable, DomainError, Model, Session, begin_write, utcnow
+from core.models import User
 
 log = logging.getLogger("khruphan.audit")
 
@@ -107,49 +109,89 @@ def _lock_head(session: Session) -> AuditHead:
     return head
 
 
+def _actor_of(actor: Any) -> tuple[int | None, str | None]:
+    """(id, username) of the acting user, username None when it is not loaded.
+
+    A write service starts with begin_write, whose rollback expires every object: reading `actor.id` would
+    reload the user and its roles (two statements) only to name them in the entry. The id is in the
+    object's identity and the username is read with the head (`_head_for_append`) instead."""
+    if actor is None:
+        return None, ""
+    state = sa_inspect(actor, raiseerr=False)
+    if state is None or state.key is None:  # not a stored, mapped object: a stand-in
+        return getattr(actor, "id", None), getattr(actor, "username", "")
+    return state.key[1][0], state.dict.get("username")
+
+
+def _head_for_append(session: Session, actor_id: int | None = None) -> tuple[int, str, str | None]:
+    """(seq, hash) of the head, locked, checked as `_lock_head` checks it — in one statement: the head
+    row with, beside it, any entry at or beyond head+1 or already chained to the head's hash, and the
+    username of `actor_id` when one is given."""
+    entries, head = AuditEntry.__table__, AuditHead.__table__
+    beyond = (
+        select(entries.c.seq)
+        .where(or_(entries.c.seq > head.c.seq, entries.c.prev_hash == head.c.hash))
+        .limit(1)
+        .scalar_subquery()
+    )
+    columns = [head.c.seq, head.c.hash, beyond]
+    if actor_id is not None:
+        users = User.__table__
+        columns.append(select(users.c.username).where(users.c.id == actor_id).scalar_subquery())
+    stmt = select(*columns).where(head.c.id == 1).with_for_update(of=head)
+    session.flush()  # what the transaction holds goes first (a head moved by record_many among it)
+    try:
+        found = session.execute(stmt).one_or_none()
+    except DBAPIError as err:
+        raise _unavailable(N_("its tables cannot be read"), str(err.orig).splitlines()[0]) from err
+    if found is None:
+        raise _unavailable(N_("its head is missing"))
+    seq, head_hash, stray, *username = found
+    if stray is not None:
+        raise _unavailable(N_("an entry lies beyond its head"), f"entry {stray}, head {seq}")
+    return int(seq), head_hash, (username[0] if username else None)
+
+
+# The two writes of an append, built once: the entry (Core, not the unit of work) and the head moved on.
+_HEAD_TABLE = cast(Table, AuditHead.__table__)  # a model's table is a Table
+_INSERT_ENTRY = cast(Table, AuditEntry.__table__).insert()
+_MOVE_HEAD = (
+    _HEAD_TABLE.update().where(_HEAD_TABLE.c.id == 1).values(seq=bindparam("new_seq"), hash=bindparam("new_hash"))
+)
+
+
 def record(
     session: Session, actor: Any, action: str, subject: Any = None, data: dict[str, Any] | None = None
 ) -> AuditEntry:
-    """Append one entry to the chain, in the caller's transaction. `actor` is a User or None (system)."""
-    head = _lock_head(session)
+    """Append one entry to the chain, in the caller's transaction. `actor` is a User or None (system).
+
+    Three statements: the head read and checked (locked, with the actor's username when the actor's
+    attributes were expired), the entry inserted, the head moved on. The
+    entry's canonical text is assembled from the stored values (`canonical_stored`): `data` is encoded to
+    canonical JSON once, and that very text is both stored and hashed."""
+    actor_id, actor_name = _actor_of(actor)
+    seq, prev_hash, read_name = _head_for_append(session, actor_id if actor_name is None else None)
     subject_type, subject_id = subject_of(subject)
-    entry = AuditEntry(
-        seq=head.seq + 1,
-        at=utcnow(),
-        actor_id=getattr(actor, "id", None),
-        actor=_text("actor", getattr(actor, "username", "")),
-        action=_text("action", action),
-        subject_type=_text("subject_type", subject_type),
-        subject_id=_text("subject_id", subject_id),
-        data=dumps(data or {}),
-        prev_hash=head.hash,
+    fields: dict[str, Any] = {
+        "seq": seq + 1,
+        "at": utcnow(),
+        "actor_id": actor_id,
+        "actor": _text("actor", actor_name if actor_name is not None else read_name),
+        "action": _text("action", action),
+        "subject_type": _text("subject_type", subject_type),
+        "subject_id": _text("subject_id", subject_id),
+        "data": dumps(data or {}),
+        "prev_hash": prev_hash,
         **_origin_fields(),
-    )
-    entry.hash = entry_hash(
-        {
-            c: getattr(entry, c)
-            for c in (
-                "seq",
-                "at",
-                "actor_id",
-                "actor",
-                "action",
-                "subject_type",
-                "subject_id",
-                "data",
-                "ip",
-                "user_agent",
-                "request_id",
-                "prev_hash",
-            )
-        }
-    )
-    entry.mac = entry_mac.mac_for(entry.hash)
-    head.seq, head.hash = entry.seq, entry.hash
-    session.add(entry)
+    }
+    fields["hash"] = hash_text(canonical_stored(fields))
+    fields["mac"] = entry_mac.mac_for(fields["hash"])
+    connection = session.connection()
+    connection.execute(_INSERT_ENTRY, fields)
+    connection.execute(_MOVE_HEAD, {"new_seq": fields["seq"], "new_hash": fields["hash"]})
     session.info["audit_recorded"] = True
-    form_tokens.note_recorded(session, entry.action, entry.subject_type, entry.subject_id)
-    return entry
+    form_tokens.note_recorded(session, fields["action"], fields["subject_type"], fields["subject_id"])
+    return AuditEntry(**fields)  # what was written, for the caller to read (not added to the session)
 
 
 def record_many(session: Session, actor: Any, action: str, items: Sequence[tuple[Any, dict[str, Any] | None]]) -> int:
@@ -167,7 +209,7 @@ def record_many(session: Session, actor: Any, action: str, items: Sequence[tuple
     for subject, data in items:
         subject_type, subject_id = subject_of(subject)
         seq += 1
-        fields = {
+        fields: dict[str, Any] = {
             "seq": seq,
             "at": at,
             "actor_id": actor_id,

@@ -1,6 +1,7 @@
 """Issue 4's budgets: verify at 1,000,000 entries, the cost of auditing a write, the filtered log page.
 
     .venv/bin/python bench/audit.py [--entries 1000000] [--rebuild] [--no-append]
+    .venv/bin/python bench/audit.py --write-cost [--entries 20000] [--rounds 300]   (that measure alone)
 
 Builds (once; reused while it holds enough entries) a SQLite instance under bench/out/audit-<n>/ whose log
 holds `--entries` entries written by the real writer, `record_many`, in chunks of 1,000 (one transaction
@@ -342,7 +343,20 @@ def main() -> None:
     parser.add_argument("--entries", type=int, default=1_000_000)
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--no-append", action="store_true", help="print only; leave bench/RESULTS.md alone")
+    parser.add_argument(
+        "--write-cost", action="store_true", help="only the cost of auditing a write; prints, writes nothing"
+    )
+    parser.add_argument("--rounds", type=int, default=300, help="edits of each kind for --write-cost")
     args = parser.parse_args()
+    if args.write_cost:
+        base = OUT / f"audit-{args.entries}"
+        build(args.entries, base, args.rebuild)
+        environment(base)
+        from wsgi import create_app
+
+        print(f"`.venv/bin/python bench/audit.py --write-cost --entries {args.entries} --rounds {args.rounds}`")
+        print(measure_write_cost(create_app(), args.rounds))
+        return
     base = OUT / f"audit-{args.entries}"
     started = time.perf_counter()
     build(args.entries, base, args.rebuild)

@@ -135,23 +135,40 @@ def wrk(url: str, cookie: str, seconds: int) -> str:
     )
 
 
-def under_gunicorn(env: dict, seconds: int) -> dict[str, str]:
+def _serve(env: dict, app_spec: str) -> tuple[subprocess.Popen, str]:
+    """gunicorn -w 2 serving `app_spec` on a free port, once it accepts connections."""
     port = free_port()
     proc = subprocess.Popen(
-        [str(Path(PY).parent / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", "wsgi:create_app()"],
+        [str(Path(PY).parent / "gunicorn"), "-w", "2", "-b", f"127.0.0.1:{port}", app_spec],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    for _ in range(100):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def rps(figure: str) -> float:
+    return float(figure.split(" req/s", 1)[0])
+
+
+def beside(figure: str, ceiling: str) -> str:
+    """A figure of the app with the bare page's, measured just before it, and the ratio of the two."""
+    return f"{figure} — bare page {rps(ceiling):.0f} req/s, **{rps(figure) / rps(ceiling):.0%}** of it"
+
+
+def under_gunicorn(env: dict, seconds: int) -> dict[str, str]:
+    """The app and bench/bare.py, both under gunicorn -w 2, each page loaded by the same wrk command:
+    the bare page first, then the app's, so each pair is measured a few seconds apart."""
+    proc, base = _serve(env, "wsgi:create_app()")
+    bare, bare_base = _serve(env, "bench.bare:create_app()")
     try:
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
         import http.cookiejar
         import urllib.parse
         import urllib.request
@@ -168,16 +185,23 @@ def under_gunicorn(env: dict, seconds: int) -> dict[str, str]:
         # Signed in, or wrk would time a redirect to the login page (a 302 is no error to wrk).
         assert opener.open(base + "/assets").geturl() == base + "/assets"
         idle = rss_mb(proc.pid)
-        out = {"register page (50 rows)": wrk(base + "/assets", cookie, seconds)}
+        out = {
+            "register page (50 rows)": beside(
+                wrk(base + "/assets", cookie, seconds), wrk(bare_base + "/assets", "", seconds)
+            )
+        }
         out["register search, Thai (1 asset in 6 matches)"] = wrk(
             base + "/assets?q=" + urllib.parse.quote("ห้องประชุม"), cookie, seconds
         )
-        out["asset page"] = wrk(base + "/assets/1234", cookie, seconds)
+        out["asset page"] = beside(
+            wrk(base + "/assets/1234", cookie, seconds), wrk(bare_base + "/assets/1234", "", seconds)
+        )
         out["server RSS (master + 2 workers)"] = f"{idle:.0f} MB idle, {rss_mb(proc.pid):.0f} MB after load"
         return out
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=10)
+        for server in (proc, bare):
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=10)
 
 
 def labels(env: dict) -> str:

@@ -8,9 +8,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from flask import Flask, request, session
-from flask_babel import Babel, get_locale, gettext
+from flask import Flask, has_request_context, request, session
+from flask_babel import Babel, get_locale, get_translations, gettext
 from flask_login import current_user
+from jinja2 import pass_context
+from markupsafe import Markup
 
 from core import dates
 
@@ -81,6 +83,33 @@ def money(value: Decimal | None) -> str:
     return f"{Decimal(value):,.2f}"
 
 
+def page_translations() -> dict[str, Any]:
+    """`_`, `gettext` and `ngettext` for one page, bound to the page's translations when it starts to
+    render: a page calls them some seventy times, and Flask-Babel's own look the translations (and the
+    locale behind them) up again on every call. They behave as Jinja's new-style callables do: the
+    translation is marked safe where the template autoescapes, and its %(name)s parameters escaped; their
+    own arguments are positional only, so that a parameter may be called `num` or `string`."""
+    translations = get_translations()
+    translate, translate_plural = translations.ugettext, translations.ungettext
+
+    @pass_context
+    def page_gettext(context, string: str, /, **variables: Any) -> str:
+        rv = translate(string)
+        if context.eval_ctx.autoescape:
+            rv = Markup(rv)  # noqa: S704 (our own catalogue, as Jinja marks it; the parameters are escaped)
+        return rv % variables
+
+    @pass_context
+    def page_ngettext(context, singular: str, plural: str, num: int, /, **variables: Any) -> str:
+        variables.setdefault("num", num)
+        rv = translate_plural(singular, plural, num)
+        if context.eval_ctx.autoescape:
+            rv = Markup(rv)  # noqa: S704 (our own catalogue, as Jinja marks it; the parameters are escaped)
+        return rv % variables
+
+    return {"_": page_gettext, "gettext": page_gettext, "ngettext": page_ngettext}
+
+
 def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", os.path.join(app.root_path, "translations"))
     babel.init_app(app, locale_selector=select_locale)
@@ -96,4 +125,6 @@ def init_app(app: Flask) -> None:
 
     @app.context_processor
     def _request_lang():
-        return {"request_path": request.path if request else "/"}
+        if not has_request_context():  # a document rendered by a command: the strings it asks for, lazily
+            return {"request_path": "/"}
+        return {"request_path": request.path, **page_translations()}

@@ -28,6 +28,8 @@ class User(Audited, UserMixin, Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
+    # The signed-in user's come with it in one statement (core.services.load_session_user); pages that list
+    # loans leave their borrowers' unloaded (lending.loan_queries.NO_BORROWER_ROLES).
     role_rows: Mapped[list[UserRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
     )
@@ -120,6 +122,16 @@ class Setting(Audited, Model):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[Any] = mapped_column(JSON)
+
+
+class SettingsVersion(Model):
+    """One row: a token that the database's triggers change with every change to `settings`
+    (migration 0015), so a process knows its cached settings are current by reading one value."""
+
+    __tablename__ = "settings_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    token: Mapped[str] = mapped_column(String(32))
 
 
 class StoredFile(Model):

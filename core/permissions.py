@@ -62,13 +62,24 @@ _GRANTS: dict[str, frozenset[str]] = {
 }
 
 
+# The union of each set of roles asked about, made once per process: a page asks `can` a dozen times.
+# The key is the roles themselves, so a role added or removed is a different key (never a stale answer);
+# `grant` empties it, since it changes what a role means.
+_UNIONS: dict[frozenset[str], frozenset[str]] = {}
+
+
 def grant(role: str, *permissions: str) -> None:
     """Let a package add its own permissions to a role when it is wired in."""
     _GRANTS[role] = _GRANTS[role] | frozenset(permissions)
+    _UNIONS.clear()
 
 
 def permissions_for(roles: set[str] | frozenset[str]) -> frozenset[str]:
-    out: frozenset[str] = frozenset()
-    for role in roles:
-        out |= _GRANTS.get(role, frozenset())
+    key = frozenset(roles)
+    out = _UNIONS.get(key)
+    if out is None:
+        out = frozenset()
+        for role in key:
+            out |= _GRANTS.get(role, frozenset())
+        _UNIONS[key] = out
     return out

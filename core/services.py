@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import math
 import secrets
+import weakref
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -13,6 +15,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import joinedload
 
 from core import recorder
 from core.db import (
@@ -34,6 +38,7 @@ from core.models import (
     LoginSession,
     LoginThrottle,
     Setting,
+    SettingsVersion,
     User,
 )
 from core.permissions import ROLES, SETTINGS_MANAGE, USERS_MANAGE
@@ -296,21 +301,34 @@ SESSION_HOURS = 12  # a login lasts a working day at most, whatever the cookie s
 
 def load_session_user(session: Session, token: str) -> User | None:
     """The active user behind a live login session token (not revoked, not older than a day), or None."""
+    return load_session_user_and_settings(session, token)[0]
+
+
+def load_session_user_and_settings(session: Session, token: str) -> tuple[User | None, str | None]:
+    """The user behind a login session token (as load_session_user), with their roles and the settings'
+    version token, in one statement: what every page of a signed-in person needs before its own work."""
     if not token:
-        return None
-    row = session.execute(
-        select(User)
-        .join(LoginSession, LoginSession.user_id == User.id)
-        .where(
-            LoginSession.token == token,
-            LoginSession.revoked_at.is_(None),
-            User.active.is_(True),
-            LoginSession.created_at > utcnow() - timedelta(hours=SESSION_HOURS),
+        return None, None
+    found = (
+        session.execute(
+            select(User, _settings_token())
+            .join(LoginSession, LoginSession.user_id == User.id)
+            .where(
+                LoginSession.token == token,
+                LoginSession.revoked_at.is_(None),
+                User.active.is_(True),
+                LoginSession.created_at > utcnow() - timedelta(hours=SESSION_HOURS),
+            )
+            .options(joinedload(User.role_rows))
         )
-    ).scalar_one_or_none()
-    if row is not None:
-        row.current_session_token = token
-    return row
+        .unique()
+        .one_or_none()
+    )
+    if found is None:
+        return None, None
+    user, settings_token = found
+    user.current_session_token = token
+    return user, settings_token
 
 
 def logout(session: Session, user: User, token: str) -> None:
@@ -526,9 +544,39 @@ def set_language(session: Session, user: User, language: str) -> None:
 # --- settings ------------------------------------------------------------------------------------
 
 
-def get_settings(session: Session) -> dict[str, Any]:
-    rows = session.execute(select(Setting.key, Setting.value)).all()
-    return {**DEFAULT_SETTINGS, **{k: v for k, v in rows}}
+# The settings each process read, per database (engine): (version token, values). The token is read on
+# every request (with the signed-in user, or alone) and the values again only when it has changed; the
+# database's triggers change it with every change to `settings` (migration 0015). The token is random, so
+# values cached under a token that then rolled back, or under one read just before another process's
+# change, are never served: that token is never seen again.
+_SETTINGS: weakref.WeakKeyDictionary[Engine | Connection, tuple[str, dict[str, Any]]] = weakref.WeakKeyDictionary()
+
+
+def _settings_token():
+    return select(SettingsVersion.token).where(SettingsVersion.id == 1).scalar_subquery()
+
+
+def settings_token(session: Session) -> str | None:
+    """The current version token of the settings (one small statement)."""
+    return session.execute(select(_settings_token())).scalar()
+
+
+def get_settings(session: Session, token: str | None = None) -> dict[str, Any]:
+    """The agency settings (defaults for keys never set). `token` is the version token when the caller
+    has read it already in this transaction (the login loader does); otherwise it is read here."""
+    if token is None:
+        token = settings_token(session)
+    engine = session.get_bind()
+    cached = _SETTINGS.get(engine) if token is not None else None
+    if cached is None or cached[0] != token:
+        rows = session.execute(select(Setting.key, Setting.value)).all()
+        values = {**DEFAULT_SETTINGS, **{k: v for k, v in rows}}
+        if token is not None:
+            _SETTINGS[engine] = cached = (token, values)
+        else:
+            return values
+    # a copy, so that no caller can change what the next request reads
+    return {k: copy.deepcopy(v) if isinstance(v, dict | list) else v for k, v in cached[1].items()}
 
 
 def update_settings(session: Session, actor: User | None, values: dict[str, Any]) -> dict[str, Any]:

@@ -25,7 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from core.db import Session
 from core.models import User
 from core.permissions import LOANS_VIEW_ALL
-from lending.loans import APPROVED, CHECKED_OUT, REQUESTED, Loan, LoanItem, holds_assets
+from lending.loans import APPROVED, CHECKED_OUT, REQUESTED, Loan, LoanItem, holds_assets, without_borrower_roles
 from lending.models import DISPOSED, IN_REPAIR, LOST, Asset
 
 # How a booking is shown: its stage on the way from request to return.
@@ -132,6 +132,8 @@ class Booking:
     purpose: str = ""
     items: tuple[BookedItem, ...] = ()
     own: bool = False
+    lines: tuple[tuple[str, int], ...] = ()  # a request by count: (group name, count held), e.g. chairs × 150
+    outside: bool = False  # the borrower is outside the office (named, as they have no account)
 
     @property
     def last_day(self) -> date:
@@ -141,8 +143,11 @@ class Booking:
         return self.start_on <= day <= self.due_on
 
     def item_groups(self) -> list[tuple[str, int]]:
-        """The items by name with how many of each ("plastic chair" × 20), in the order first met."""
+        """What the loan holds with how many of each ("plastic chair" × 20): its lines by count first, then
+        its numbered items by name, in the order first met."""
         counts: dict[str, int] = {}
+        for name, n in self.lines:
+            counts[name] = counts.get(name, 0) + n
         for it in self.items:
             counts[it.name] = counts.get(it.name, 0) + 1
         return list(counts.items())
@@ -171,7 +176,11 @@ def bookings_between(
     stmt = select(Loan).where(visible, _overlaps(start_on, end_on, today))
     if asset_id is not None:
         stmt = stmt.where(exists().where(LoanItem.loan_id == Loan.id, LoanItem.asset_id == asset_id))
-    loans = session.execute(stmt.order_by(Loan.start_on, Loan.id).limit(CALENDAR_LIMIT)).scalars().all()
+    loans = (
+        session.execute(stmt.order_by(Loan.start_on, Loan.id).limit(CALENDAR_LIMIT).options(without_borrower_roles()))
+        .scalars()
+        .all()
+    )
     out = []
     for loan in loans:
         shown = can_view_loan(viewer, loan)
@@ -179,6 +188,11 @@ def bookings_between(
         items = [i for i in loan.items if asset_id is None or i.asset_id == asset_id]
         if loan.status == CHECKED_OUT:
             items = [i for i in items if i.condition is None] or items
+        lines: tuple[tuple[str, int], ...] = ()
+        if loan.lines and asset_id is None:
+            # a line counts what it holds: its count until the hand-over, then those of its items still out
+            lines = tuple((ln.group.name, _line_held(loan, ln)) for ln in loan.lines if _line_held(loan, ln) > 0)
+            items = [i for i in items if i.line_id is None]
         booked = tuple(
             sorted(
                 (BookedItem(i.asset_id, i.asset.asset_number, i.asset.name) for i in items),
@@ -201,13 +215,30 @@ def bookings_between(
                     purpose=loan.purpose,
                     items=booked,
                     own=loan.borrower_id == viewer.id,
+                    lines=lines,
+                    outside=loan.party_id is not None,
                 )
             )
         else:
             out.append(
-                Booking(loan_id=loan.id, stage=stage, start_on=loan.start_on, due_on=due_on, shown=False, items=booked)
+                Booking(
+                    loan_id=loan.id,
+                    stage=stage,
+                    start_on=loan.start_on,
+                    due_on=due_on,
+                    shown=False,
+                    items=booked,
+                    lines=lines,
+                )
             )
     return out
+
+
+def _line_held(loan: Loan, line) -> int:
+    if line.handed_count is None:
+        return line.count
+    out = [i for i in loan.items if i.line_id == line.id and i.condition is None]
+    return len(out) if loan.status == CHECKED_OUT else line.handed_count
 
 
 def upcoming_for_asset(

@@ -41,6 +41,8 @@ def import_command(file: Path, dry_run: bool):
             click.echo(f"... and {len(plan.errors) - 500} more", err=True)
         bad_rows = len({e.row for e in plan.errors})  # a row can have several problems
         raise click.ClickException(f"{bad_rows} bad rows; nothing was imported")
+    for name in sorted(plan.new_groups):
+        click.echo(f"{'would set up' if dry_run else 'set up'} the lending group {name}")
     for _id, number, before, after in plan.updates[:200]:
         changes = ", ".join(f"{k}: {before[k]!r} -> {after[k]!r}" for k in after)
         click.echo(f"change {number}: {changes}")

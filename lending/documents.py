@@ -284,6 +284,11 @@ _RECEIPT: dict[str, dict[str, Any]] = {
         "off_premises_note": "นำออกนอกสถานที่",
         "value_note": "มูลค่าถึงเกณฑ์ที่ต้องให้หัวหน้าอนุมัติ",
         "returns": "การส่งคืน",
+        "deposit": "เงินประกัน",
+        "deposit_taken": "รับเงินประกัน {amount} บาท ใบเสร็จรับเงินเลขที่ {receipt} เมื่อ {at}",
+        "deposit_back": "คืนเงินประกัน {amount} บาท เมื่อ {at}",
+        "deposit_kept": "หักเงินประกันไว้ {amount} บาท เป็นค่าเสียหายตามกรณีเลขที่ {case}",
+        "deposit_open": "ยังไม่ได้คืนเงินประกัน",
         "return_cols": ("ลำดับ", "หมายเลขครุภัณฑ์", "วันที่คืน", "สภาพ", "ผู้ตรวจรับ / หมายเหตุ"),
         "borrower": "ผู้ยืม",
         "supply_officer": "เจ้าหน้าที่พัสดุ",
@@ -333,6 +338,11 @@ _RECEIPT: dict[str, dict[str, Any]] = {
         "off_premises_note": "taken off the premises",
         "value_note": "value at or above the head's threshold",
         "returns": "Returns",
+        "deposit": "Deposit",
+        "deposit_taken": "Deposit of {amount} baht received, receipt No. {receipt}, on {at}",
+        "deposit_back": "{amount} baht of the deposit handed back on {at}",
+        "deposit_kept": "{amount} baht of the deposit kept toward the compensation of case No. {case}",
+        "deposit_open": "The deposit has not been settled yet.",
         "return_cols": ("No.", "Asset number", "Returned on", "Condition", "Received by / notes"),
         "borrower": "Borrower",
         "supply_officer": "Supply officer",
@@ -432,6 +442,9 @@ def receipt_pdf(loan: Any, settings: dict[str, Any], lang: str = "th") -> bytes:
     )
 
     _record_section(doc, f, t, loan)
+    deposit = getattr(loan, "deposit", None)
+    if deposit is not None:
+        _deposit_section(doc, f, t, deposit)
     returned = [i for i in items if i.condition is not None]
     if returned:
         _returns_section(doc, f, t, items, lang)
@@ -474,7 +487,8 @@ def _record_section(doc: ThaiDocument, f: _Fmt, t: dict[str, Any], loan: Any) ->
             [t["step_rejected"], who(loan.decided_by) or "-", at(loan.decided_at), _s(loan.decision_note) or "-"]
         )
     if loan.status == "cancelled":
-        rows.append([t["step_cancelled"], who(loan.borrower), at(loan.cancelled_at), _s(loan.decision_note) or "-"])
+        canceller = getattr(loan, "cancelled_by", None) or loan.borrower
+        rows.append([t["step_cancelled"], who(canceller) or "-", at(loan.cancelled_at), _s(loan.decision_note) or "-"])
     if loan.status in ("approved", "checked_out", "returned"):
         rows.append(
             [
@@ -492,6 +506,29 @@ def _record_section(doc: ThaiDocument, f: _Fmt, t: dict[str, Any], loan: Any) ->
     doc.table(
         [Column(c[0], 1.3), Column(c[1], 1.1), Column(c[2], align="C", fit=True), Column(c[3], 1.2)], rows, size=14
     )
+
+
+def _deposit_section(doc: ThaiDocument, f: _Fmt, t: dict[str, Any], deposit: Any) -> None:
+    """The deposit an outside borrower left at the hand-over, and how it ended."""
+    doc.spacer(1)
+    doc.paragraph(t["deposit"], bold=True, space_after=0.5)
+    lines = [
+        t["deposit_taken"].format(
+            amount=f.d(_money(deposit.amount)), receipt=_s(deposit.receipt_no), at=f.date(deposit.taken_at)
+        )
+    ]
+    if deposit.settled_at is None:
+        lines.append(t["deposit_open"])
+    else:
+        lines.append(
+            t["deposit_back"].format(amount=f.d(_money(deposit.returned_amount)), at=f.date(deposit.settled_at))
+        )
+        if deposit.kept_amount:
+            lines.append(
+                t["deposit_kept"].format(amount=_money(deposit.kept_amount), case=f.d(str(deposit.incident_id)))
+            )
+    for line in lines:
+        doc.paragraph(line, space_after=0)
 
 
 def _returns_section(doc: ThaiDocument, f: _Fmt, t: dict[str, Any], items: list[Any], lang: str) -> None:

@@ -10,6 +10,7 @@ import csv
 import hashlib
 import io
 import logging
+import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -24,11 +25,15 @@ from audit.services import record_many
 from core.archives import ArchiveRefused, Limits, read_first_sheet
 from core.db import N_, DomainError, Forbidden, Session, begin_write, known, refresh_statistics
 from lending import permissions, queries
+from lending.groups.models import LendingGroup
+from lending.groups.reservations import lock_groups
 from lending.models import FIELDS, Asset, clean_asset_fields, compute_search_text, new_tag
 
 log = logging.getLogger(__name__)
 
 REQUIRED = ("asset_number", "name", "category")
+GROUP_NAME_LIMIT = 200  # LendingGroup.name
+_SPACES = re.compile(r"\s+")
 
 HEADERS: dict[str, tuple[str, ...]] = {
     "asset_number": ("asset_number", "หมายเลขครุภัณฑ์", "เลขครุภัณฑ์", "รหัสครุภัณฑ์", "เลขทะเบียนครุภัณฑ์"),
@@ -42,7 +47,10 @@ HEADERS: dict[str, tuple[str, ...]] = {
     "location": ("location", "สถานที่ตั้ง", "ที่ตั้ง", "สถานที่เก็บ"),
     "department": ("department", "หน่วยงาน", "กอง/ส่วน", "ส่วนราชการ"),
     "lendable": ("lendable", "ให้ยืมได้", "ยืมได้"),
+    # the lending group that lends the asset by count (lending/groups): joined by name, set up if new
+    "lending_group": ("lending_group", "กลุ่มพัสดุให้ยืม", "กลุ่มให้ยืม", "กลุ่มพัสดุ", "lending group"),
 }
+GROUP = "lending_group"
 _LOOKUP = {
     unicodedata.normalize("NFC", alias).strip().lower(): key for key, aliases in HEADERS.items() for alias in aliases
 }
@@ -84,6 +92,8 @@ class Plan:
     errors: list[RowError] = field(default_factory=list)
     columns: list[str] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)  # key -> the file's own header of that column
+    # lending groups the file names that do not exist yet: name -> (category, model) of the first row naming it
+    new_groups: dict[str, tuple[str, str]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -205,8 +215,10 @@ def plan_import(
         headers=file_headers(header, mapping),
     )
     existing = {
-        row.asset_number: row for row in session.execute(select(Asset.id, *[getattr(Asset, f) for f in FIELDS])).all()
+        row.asset_number: row
+        for row in session.execute(select(Asset.id, Asset.lending_group_id, *[getattr(Asset, f) for f in FIELDS])).all()
     }
+    groups = _GroupBook(session) if GROUP in plan.columns else None
     seen: dict[str, int] = {}
     for offset, row in enumerate(rows):
         rownum = offset + 2  # the header is row 1, as in Excel
@@ -220,6 +232,11 @@ def plan_import(
         if errors:
             continue
         number = clean["asset_number"]
+        if groups is not None:
+            group_error = groups.take(rownum, raw.get(GROUP), clean, existing.get(number))
+            if group_error is not None:
+                plan.errors.append(group_error)
+                continue
         if number in seen:
             plan.errors.append(
                 RowError(
@@ -239,18 +256,79 @@ def plan_import(
             changes = {
                 f: v
                 for f, v in clean.items()
-                if getattr(current, f) != v and not (getattr(current, f) in (None, "") and v in (None, ""))
+                if f != GROUP
+                and getattr(current, f) != v
+                and not (getattr(current, f) in (None, "") and v in (None, ""))
             }
+            before = {f: getattr(current, f) for f in changes}
+            if clean.get(GROUP) and current.lending_group_id is None:
+                changes[GROUP] = clean[GROUP]  # joins a group; one already in a group was refused above
+                before[GROUP] = None
             if changes:
-                plan.updates.append((current.id, number, {f: getattr(current, f) for f in changes}, changes))
+                plan.updates.append((current.id, number, before, changes))
             else:
                 plan.unchanged += 1
         if progress and plan.rows % 1000 == 0:
             progress(1000)
     if progress:
         progress(plan.rows % 1000)
+    if groups is not None:
+        plan.new_groups = groups.new
     plan.errors = name_columns(plan.errors, plan.headers)
     return plan
+
+
+class _GroupBook:
+    """The lending groups an import names, row by row: an existing group is joined by its name, a new one
+    is set up with the category and model of the first row that names it. A group holds one category
+    (lending by count promises identical items), and an asset already in a group is not moved by a list."""
+
+    def __init__(self, session: Session):
+        rows = session.execute(select(LendingGroup.id, LendingGroup.name, LendingGroup.category)).all()
+        self.by_name = {r.name: (r.id, r.category) for r in rows}
+        self.names = {r.id: r.name for r in rows}
+        self.new: dict[str, tuple[str, str]] = {}
+        self.first_row: dict[str, int] = {}
+
+    def take(self, rownum: int, value: Any, clean: dict[str, Any], current: Any) -> RowError | None:
+        """Check the row's group and put its name into `clean` (blank: the asset's group is left as it is)."""
+        raw = str(value if value is not None else "")
+        name = _SPACES.sub(" ", unicodedata.normalize("NFC", raw)).strip()
+        name = "".join(c for c in name if c.isprintable())
+        if not name:
+            return None
+        if len(name) > GROUP_NAME_LIMIT:
+            return RowError(rownum, GROUP, N_("too long"), raw[:100])
+        held = current.lending_group_id if current is not None else None
+        category = clean.get("category") or (current.category if current is not None else "")
+        if name in self.by_name:
+            group_id, group_category = self.by_name[name]
+            if held == group_id:
+                return None  # already a member: nothing to change
+        else:
+            group_id = None
+            if name not in self.new:
+                self.new[name] = (category, clean.get("model") or "")
+                self.first_row[name] = rownum
+            group_category = self.new[name][0]
+        if held is not None:
+            return RowError(
+                rownum,
+                GROUP,
+                N_("the asset is in the group %(group)s already; take it out on the group's page first"),
+                name,
+                (("group", self.names.get(held, "")),),
+            )
+        if category != group_category:
+            where = (("row", self.first_row[name]),) if group_id is None else ()
+            reason = (
+                N_("the group %(group)s is for the category %(category)s (set up by row %(row)d)")
+                if group_id is None
+                else N_("the group %(group)s is for the category %(category)s")
+            )
+            return RowError(rownum, GROUP, reason, name, (("group", name), ("category", group_category), *where))
+        clean[GROUP] = name
+        return None
 
 
 def _default(fieldname: str) -> Any:
@@ -278,11 +356,16 @@ def apply_import(
     if not plan.ok or not plan.changes:
         session.rollback()
         return plan
+    group_ids = _set_up_groups(session, actor, plan)
+    joined: dict[int, list[tuple[int, str]]] = {}  # group id -> the (asset id, number) that join it
     taken = set(session.execute(select(Asset.tag)).scalars())
     entries: list[tuple[Any, dict[str, Any]]] = []
     if plan.creates:
         values = []
-        for fields in plan.creates:
+        for planned in plan.creates:
+            fields = {k: v for k, v in planned.items() if k != GROUP}
+            if planned.get(GROUP):
+                fields["lending_group_id"] = group_ids[planned[GROUP]]
             tag = new_tag()
             while tag in taken:
                 tag = new_tag()
@@ -301,11 +384,17 @@ def apply_import(
             chunk = values[start : start + 2000]
             ids = session.scalars(insert(Asset).returning(Asset.id, sort_by_parameter_order=True), chunk).all()
             entries.extend((("asset", i), {"after": v}) for i, v in zip(ids, chunk, strict=True))
+            for i, v in zip(ids, chunk, strict=True):
+                if v.get("lending_group_id"):
+                    joined.setdefault(v["lending_group_id"], []).append((i, v["asset_number"]))
             if progress:
                 progress(len(chunk))
-    for asset_id, _number, before, after in plan.updates:
+    for asset_id, number, before, after in plan.updates:
         asset = known(session.get(Asset, asset_id), "asset")  # planned from the rows read in this transaction
-        asset.apply(after)
+        asset.apply({k: v for k, v in after.items() if k != GROUP})
+        if after.get(GROUP):
+            asset.lending_group_id = group_ids[after[GROUP]]
+            joined.setdefault(asset.lending_group_id, []).append((asset.id, number))
         entries.append((asset, {"before": before, "after": after}))
     if plan.updates:
         session.flush()
@@ -315,6 +404,15 @@ def apply_import(
     updated = [e for e in entries if e[1] and "before" in e[1]]
     record_many(session, actor, "asset.created", [(s, {**d, "import": plan.sha256}) for s, d in created])
     record_many(session, actor, "asset.updated", [(s, {**d, "import": plan.sha256}) for s, d in updated])
+    for group in lock_groups(session, list(joined)):
+        members = joined[group.id]
+        record(
+            session,
+            actor,
+            "lending_group.members_added",
+            group,
+            {"assets": [i for i, _n in members], "asset_numbers": [n for _i, n in members], "import": plan.sha256},
+        )
     record(
         session,
         actor,
@@ -336,6 +434,26 @@ def apply_import(
         refresh_statistics(session)
         _merge_pending_search_entries(session)
     return plan
+
+
+def _set_up_groups(session: Session, actor, plan: Plan) -> dict[str, int]:
+    """Set up the groups the file names that do not exist yet (not offered to the public until the officer
+    says so on the group's page); returns every named group's id by name."""
+    names = {c[GROUP] for c in plan.creates if c.get(GROUP)} | {
+        a[GROUP] for _i, _n, _b, a in plan.updates if a.get(GROUP)
+    }
+    if not names:
+        return {}
+    ids = dict(session.execute(select(LendingGroup.name, LendingGroup.id).where(LendingGroup.name.in_(names))).all())
+    for name, (category, model) in plan.new_groups.items():
+        if name in ids or name not in names:
+            continue
+        group = LendingGroup(name=name, category=category, model=model, description="", public=False, active=True)
+        session.add(group)
+        session.flush()
+        record(session, actor, "lending_group.created", group, {"after": group.state(), "import": plan.sha256})
+        ids[name] = group.id
+    return ids
 
 
 def _merge_pending_search_entries(session: Session) -> None:

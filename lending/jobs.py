@@ -47,6 +47,8 @@ def plan_outcome(plan: importing.Plan, filename: str) -> dict:
             for e in plan.errors[:MAX_LISTED_ERRORS]
         ],
         "errors_count": len(plan.errors),
+        "columns": list(plan.columns),
+        "new_groups": sorted(plan.new_groups),
     }
 
 

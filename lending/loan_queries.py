@@ -36,6 +36,7 @@ from lending.loans import (
     LoanPhoto,
     Notification,
     holds_assets,
+    without_borrower_roles,
 )
 from lending.models import DISPOSED, IN_REPAIR, LOST, Asset
 from lending.outside.models import OutsideParty
@@ -148,20 +149,7 @@ def approval_queue(session: Session, now: datetime) -> dict[str, list[QueueRow]]
 
     Each stage lists its oldest QUEUE_PAGE requests; `approval_counts` tells how many wait in all.
     """
-    at_head = and_(Loan.needs_head.is_(True), Loan.officer_at.is_not(None))
-    out: dict[str, list[QueueRow]] = {}
-    for stage, condition in (("officer", ~at_head), ("head", at_head)):
-        loans = session.execute(
-            select(Loan)
-            .where(Loan.status == REQUESTED, condition)
-            .order_by(Loan.requested_at, Loan.id)
-            .limit(QUEUE_PAGE)
-        ).scalars()
-        out[stage] = [
-            QueueRow(loan=loan, waiting_since=_aware(loan.requested_at), waited=now - _aware(loan.requested_at))
-            for loan in loans
-        ]
-    return out
+    return approval_queue_and_counts(session, now)[0]
 
 
 def approval_counts(session: Session) -> dict[str, int]:
@@ -171,6 +159,39 @@ def approval_counts(session: Session) -> dict[str, int]:
         select(func.coalesce(func.sum(case((at_head, 1), else_=0)), 0), func.count()).where(Loan.status == REQUESTED)
     ).one()
     return {"officer": total - head, "head": head}
+
+
+def approval_queue_and_counts(session: Session, now: datetime) -> tuple[dict[str, list[QueueRow]], dict[str, int]]:
+    """The approval queue and how many wait at each stage, in one statement: each waiting request is
+    numbered within its stage (oldest first) and counted with it, and the first QUEUE_PAGE of each are
+    loaded."""
+    at_head = and_(Loan.needs_head.is_(True), Loan.officer_at.is_not(None))
+    stage = case((at_head, "head"), else_="officer")
+    numbered = (
+        select(
+            Loan.id.label("id"),
+            stage.label("stage"),
+            func.row_number().over(partition_by=stage, order_by=(Loan.requested_at, Loan.id)).label("n"),
+            func.count().over(partition_by=stage).label("waiting"),
+        )
+        .where(Loan.status == REQUESTED)
+        .subquery()
+    )
+    rows = session.execute(
+        select(Loan, numbered.c.stage, numbered.c.waiting)
+        .join(numbered, numbered.c.id == Loan.id)
+        .where(numbered.c.n <= QUEUE_PAGE)
+        .order_by(Loan.requested_at, Loan.id)
+        .options(without_borrower_roles())
+    ).all()
+    out: dict[str, list[QueueRow]] = {"officer": [], "head": []}
+    counts = {"officer": 0, "head": 0}
+    for loan, at, waiting in rows:
+        out[at].append(
+            QueueRow(loan=loan, waiting_since=_aware(loan.requested_at), waited=now - _aware(loan.requested_at))
+        )
+        counts[at] = waiting
+    return out, counts
 
 
 # --- lists of loans --------------------------------------------------------------------------------
@@ -602,6 +623,7 @@ def loan_timeline(
             loan.head_id,
             loan.decided_by_id,
             loan.checked_out_by_id,
+            loan.cancelled_by_id,
             *(i.received_by_id for i in loan.items),
             *(d.issued_by_id for d in demands),
         },
@@ -619,7 +641,16 @@ def loan_timeline(
         ev.append(Event(_aware(loan.decided_at), "rejected", names.get(loan.decided_by_id, ""), loan.decision_note))
     elif loan.decided_at and not loan.officer_at and not loan.head_at:  # e.g. imported from the paper ledger
         ev.append(Event(_aware(loan.decided_at), "approved", names.get(loan.decided_by_id, "")))
-    if loan.cancelled_at:
+    if loan.cancelled_at and loan.cancelled_by_id is not None:  # the office cancelled an outside request
+        ev.append(
+            Event(
+                _aware(loan.cancelled_at),
+                "cancelled_by_office",
+                names.get(loan.cancelled_by_id, ""),
+                loan.decision_note,
+            )
+        )
+    elif loan.cancelled_at:
         ev.append(Event(_aware(loan.cancelled_at), "cancelled", loan.borrower_name, loan.decision_note))
     if loan.checked_out_at:
         ev.append(
@@ -689,6 +720,7 @@ def loan_timeline(
         "head_approved": 2,
         "rejected": 2,
         "cancelled": 3,
+        "cancelled_by_office": 3,
         "handed_over": 4,
         "receipt_confirmed": 5,
         "item_returned": 6,
@@ -763,12 +795,13 @@ def asset_loan_history(session: Session, asset_id: int, viewer: User | None, lim
             _BORROWER_NAME,
             LoanItem.condition,
             LoanItem.returned_at,
+            func.count().over().label("total"),  # how many in all, counted before the limit: one statement
         ).join(LoanItem, LoanItem.loan_id == Loan.id)
     ).where(LoanItem.asset_id == asset_id)
     if not see_all:
         stmt = stmt.where(Loan.borrower_id == (viewer.id if viewer is not None else -1))
-    total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
     rows = session.execute(stmt.order_by(Loan.start_on.desc(), Loan.id.desc()).limit(limit)).all()
+    total = rows[0].total if rows else 0
     held: Sequence[Any] = []
     if not see_all:
         held = session.execute(

@@ -48,7 +48,7 @@ from lending.loan_forms import (
     RejectForm,
     SettleForm,
 )
-from lending.loans import Demand, Incident, IncidentDocument, Loan, LoanPhoto
+from lending.loans import Demand, Incident, IncidentDocument, Loan, LoanPhoto, without_borrower_roles
 
 
 def any_of(*permissions: str) -> Callable:
@@ -131,7 +131,7 @@ def _today():
 
 def _loan_or_404(loan_id: int) -> Loan:
     """The loan if the signed-in person may see it; otherwise 404, so that its existence is not revealed."""
-    loan = db.session.get(Loan, loan_id)
+    loan = db.session.get(Loan, loan_id, options=[without_borrower_roles()])
     if loan is None or not workflow.can_view_loan(actor(), loan):
         abort(404)
     return loan
@@ -260,7 +260,7 @@ def loan_new():
 @require(LOANS_VIEW_ALL)
 def loan_queue():
     """Requests waiting for a decision, oldest first, with how long each has waited."""
-    queue = lq.approval_queue(db.session, utcnow())
+    queue, counts = lq.approval_queue_and_counts(db.session, utcnow())
     user = actor()
     # A head who is not also a supply officer sees first what waits for them.
     head_first = user.can(LOANS_HEAD) and not user.can(LOANS_MANAGE)
@@ -268,7 +268,7 @@ def loan_queue():
     return render_template(
         "lending/loans/queue.html",
         queue=queue,
-        counts=lq.approval_counts(db.session),
+        counts=counts,
         order=order,
         approve_form=ApproveForm(),
         reject_form=RejectForm(),

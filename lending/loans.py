@@ -33,13 +33,13 @@ from sqlalchemy import (
     and_,
     or_,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, defaultload, mapped_column, relationship
 
 from core.db import N_, Audited, Conflict, DomainError, Model, utcnow
 from core.models import User
 from lending.groups.models import LoanLine
 from lending.models import Asset
-from lending.outside.models import OutsideParty
+from lending.outside.models import LoanDeposit, OutsideParty
 
 REQUESTED, APPROVED, CHECKED_OUT, RETURNED, REJECTED, CANCELLED = (
     "requested",
@@ -73,6 +73,9 @@ class Loan(Audited, Model):
     __table_args__ = (
         Index("ix_loans_status_requested", "status", "requested_at"),
         Index("ix_loans_borrower_requested", "borrower_id", "requested_at"),
+        # availability (lending.groups.queries): the open loans by status, narrowed by their days, read from
+        # the index alone (officer_at and id in it too; PostgreSQL's index-only scan)
+        Index("ix_loans_status_start_due", "status", "start_on", "due_on", "officer_at", "id"),
         CheckConstraint("(borrower_id IS NULL) <> (party_id IS NULL)", name="one_borrower"),
     )
     audit_type = "loan"
@@ -99,6 +102,8 @@ class Loan(Audited, Model):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     decision_note: Mapped[str] = mapped_column(Text, default="")
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # set when the office (not the borrower) cancelled an outside request; the reason is decision_note
+    cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     checked_out_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     checked_out_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     handover_note: Mapped[str] = mapped_column(Text, default="")
@@ -113,10 +118,12 @@ class Loan(Audited, Model):
     head: Mapped[User | None] = relationship(foreign_keys=[head_id])
     decided_by: Mapped[User | None] = relationship(foreign_keys=[decided_by_id])
     checked_out_by: Mapped[User | None] = relationship(foreign_keys=[checked_out_by_id])
+    cancelled_by: Mapped[User | None] = relationship(foreign_keys=[cancelled_by_id])
     items: Mapped[list[LoanItem]] = relationship(
         back_populates="loan", order_by="LoanItem.id", cascade="all", lazy="selectin"
     )
     lines: Mapped[list[LoanLine]] = relationship(order_by="LoanLine.id", cascade="all", lazy="selectin")
+    deposit: Mapped[LoanDeposit | None] = relationship(uselist=False)  # read on one loan's pages only
 
     __mapper_args__ = {"version_id_col": version}
 
@@ -159,6 +166,7 @@ class Loan(Audited, Model):
             "assets": [i.asset_id for i in self.items],
             **({"lines": {str(ln.group_id): ln.count for ln in self.lines}} if self.lines else {}),
             **({"party": self.party.ref, "channel": self.channel} if self.party is not None else {}),
+            **({"cancelled_by_id": self.cancelled_by_id} if self.cancelled_by_id is not None else {}),
         }
 
     # --- transitions -----------------------------------------------------------------------------
@@ -225,6 +233,16 @@ class Loan(Audited, Model):
         if reason.strip():
             self.decision_note = reason.strip()
 
+    def cancel_by_office(self, by: User, at: datetime, reason: str) -> None:
+        """The office withdraws an outside request before the hand-over, with the reason the borrower reads."""
+        self._expect(REQUESTED, APPROVED)
+        if self.party_id is None:
+            raise DomainError(N_("Only a request of an outside borrower is cancelled by the office."))
+        if not reason.strip():
+            raise DomainError(N_("Give the reason for cancelling the request; the borrower reads it."))
+        self.status, self.cancelled_at, self.cancelled_by_id = CANCELLED, at, by.id
+        self.decision_note = reason.strip()
+
     def hand_over(self, officer: User, at: datetime, note: str) -> None:
         self._expect(APPROVED)
         from core.dates import bangkok_date
@@ -251,6 +269,12 @@ class Loan(Audited, Model):
         return False
 
 
+def without_borrower_roles():
+    """A loader option for pages that list loans: their borrowers are shown by name, so their roles (which
+    User loads with every user otherwise) are left until something asks for them."""
+    return defaultload(Loan.borrower).lazyload(User.role_rows)
+
+
 def holds_assets():
     """SQL: the loan holds its items' assets on its days — approved, handed over, or approved by the supply
     officer and waiting for the head: the officer's approval reserves them until the head decides, so a
@@ -263,7 +287,12 @@ def holds_assets():
 
 class LoanItem(Audited, Model):
     __tablename__ = "loan_items"
-    __table_args__ = (UniqueConstraint("loan_id", "asset_id"), Index("ix_loan_items_asset", "asset_id", "loan_id"))
+    __table_args__ = (
+        UniqueConstraint("loan_id", "asset_id"),
+        Index("ix_loan_items_asset", "asset_id", "loan_id"),
+        # availability: the few items not yet back (condition NULL) found first, read from the index alone
+        Index("ix_loan_items_condition", "condition", "loan_id", "asset_id"),
+    )
     audit_type = "loan_item"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -191,6 +191,8 @@ class Asset(Audited, Model):
         Index("ix_assets_category_number", "category", "asset_number"),
         Index("ix_assets_status_number", "status", "asset_number"),
         Index("ix_assets_department_number", "department", "asset_number"),
+        # a lending group's usable and member counts, read from the index alone
+        Index("ix_assets_group_status", "lending_group_id", "status", "lendable"),
     )
     audit_type = "asset"
 

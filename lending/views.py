@@ -362,6 +362,8 @@ class _PlanView:
         self.errors = _Sample([SimpleNamespace(**e) for e in outcome["errors"]], outcome["errors_count"])
         self.ok = not outcome["errors_count"]
         self.changes = outcome["creates_count"] + outcome["updates_count"]
+        self.columns = outcome.get("columns", [])
+        self.new_groups = outcome.get("new_groups", [])
 
 
 def _keep_import_file(data: bytes, filename: str) -> str:

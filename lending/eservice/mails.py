@@ -59,6 +59,12 @@ _TEXT = {
     ),
     CANCELLED: ("คำขอของท่านถูกยกเลิกแล้ว", "Your request was cancelled."),
 }
+# the office cancelled the request (not the borrower): it says so, with the reason
+_OFFICE_CANCEL = (
+    "{agency} ขอยกเลิกคำขอของท่าน{reason} ขออภัยในความไม่สะดวก หากมีข้อสงสัยโปรดติดต่อ{unit}",
+    "{agency} has cancelled your request{reason_en}. We are sorry for the inconvenience; please contact "
+    "{unit_en} with any question.",
+)
 
 
 def _lines(loan: Any) -> tuple[list[str], list[str]]:
@@ -75,7 +81,8 @@ def status_mail(loan: Any, event: str, settings: dict[str, Any], track_url: str)
     agency = str(settings.get("agency_name") or "")
     unit = str(settings.get("supply_unit") or "งานพัสดุ")
     phone = str(settings.get("phone") or "")
-    reason = (loan.decision_note or "").strip() if event == REJECTED else ""
+    by_office = event == CANCELLED and getattr(loan, "cancelled_by_id", None) is not None
+    reason = (loan.decision_note or "").strip() if event == REJECTED or by_office else ""
     ref = loan.public_ref or loan.ref
     values = {
         "agency": agency,
@@ -89,7 +96,7 @@ def status_mail(loan: Any, event: str, settings: dict[str, Any], track_url: str)
         "reason_en": f": {reason}" if reason else "",
     }
     subject_th, subject_en = (s.format(ref=ref) for s in _SUBJECT[event])
-    text_th, text_en = (s.format(**values) for s in _TEXT[event])
+    text_th, text_en = (s.format(**values) for s in (_OFFICE_CANCEL if by_office else _TEXT[event]))
     items_th, items_en = _lines(loan)
     dates_th = f"วันที่ใช้: {format_date(loan.start_on, 'th', long=True)} ถึง {format_date(loan.due_on, 'th', long=True)}"
     dates_en = f"Dates: {format_date(loan.start_on, 'en')} to {format_date(loan.due_on, 'en')}"

@@ -18,12 +18,13 @@ from core.dates import BE_OFFSET, THAI_MONTHS, bangkok_today, parse_date
 from core.db import DomainError, db
 from core.edge import arg_date, as_id
 from core.exports import content_disposition
+from core.i18n import lang
 from core.models import StoredFile
 from core.permissions import ASSETS_VIEW, MANUAL_PUBLISH
 from core.services import get_settings
 from core.web import actor, external_url, file_store, public, require, submit_once
 from lending import labels
-from lending.eservice import bp, documents, mails, manual, pdpa, queries, services
+from lending.eservice import bp, documents, mails, manual, page_cache, pdpa, queries, services
 from lending.eservice.forms import (
     HONEYPOT,
     KIND_CHOICES,
@@ -37,6 +38,7 @@ from lending.eservice.forms import (
     TrackForm,
 )
 from lending.eservice.limits import RateLimited
+from lending.groups import queries as group_queries
 from lending.loans import Loan
 from lending.outside import services as outside
 from lending.outside.services import PartyDetails
@@ -44,6 +46,7 @@ from lending.outside.services import PartyDetails
 GRANTS = "eservice_open"  # session: {reference: phone} of the requests this browser has opened
 MAX_GRANTS = 5
 _QTY = re.compile(r"^qty-([0-9]{1,12})$")
+PHOTO_VERSION_CHARS = 16  # of the photo's SHA-256 in its URL (templates/lending/eservice/_macros.html)
 
 
 _EN_MONTHS = (
@@ -68,8 +71,6 @@ _WEEKDAYS = {
 
 @bp.context_processor
 def _calendar_words():
-    from core.i18n import lang
-
     def month_name(day: date) -> str:
         if lang() == "en":
             return f"{_EN_MONTHS[day.month - 1]} {day.year + BE_OFFSET} BE"
@@ -139,16 +140,38 @@ def home():
         problem, start, end = _("Choose dates from today on."), None, None
     rows, refused = _catalogue(start, end) if not problem else _catalogue(None, None)
     settings = get_settings(db.session)
-    return render_template(
-        "lending/eservice/home.html",
-        rows=rows,
-        start=start,
-        end=end,
-        problem=problem or refused,
-        today=_today(),
-        eservice_url=external_url(url_for("eservice.home")),
-        notice=pdpa.notice(settings),
+    today = _today()
+
+    def render(csrf_token=None) -> str:
+        extra = {"csrf_token": csrf_token} if csrf_token else {}
+        return render_template(
+            "lending/eservice/home.html",
+            rows=rows,
+            start=start,
+            end=end,
+            problem=problem or refused,
+            today=today,
+            eservice_url=external_url(url_for("eservice.home")),
+            notice=pdpa.notice(settings),
+            **extra,
+        )
+
+    if not page_cache.cacheable():
+        return render()
+    key = (
+        "home",
+        page_cache.app_key(),
+        lang(),
+        page_cache.settings_key(settings),
+        page_cache.rows_key(rows),
+        start,
+        end,
+        problem or refused,
+        today,
+        request.script_root,
+        request.full_path,
     )
+    return page_cache.page(key, render)
 
 
 @bp.route("/calendar/<int:group_id>")
@@ -168,23 +191,45 @@ def calendar(group_id: int):
         y = y - 543 if y > 2400 else y  # a B.E. year
         if 1 <= m <= 12 and first <= (y, m) <= last:
             year, month = y, m
-    rows = [r for r in queries.catalogue(db.session, None, None, today) if r.id == group_id]
-    total = rows[0].total if rows else 0
+    total = group_queries.capacity(db.session, [group_id])[group_id]  # usable now, as the catalogue says
     weeks = queries.month_grid(db.session, group, total, year, month, today)
     prev_m = queries.shift_month(year, month, -1)
     next_m = queries.shift_month(year, month, 1)
-    return render_template(
-        "lending/eservice/calendar.html",
-        group=group,
-        total=total,
-        weeks=weeks,
-        year=year,
-        month=month,
-        first_day=date(year, month, 1),
-        prev_month=prev_m if prev_m >= first else None,
-        next_month=next_m if next_m <= last else None,
-        today=today,
+
+    def render(csrf_token=None) -> str:
+        extra = {"csrf_token": csrf_token} if csrf_token else {}
+        return render_template(
+            "lending/eservice/calendar.html",
+            group=group,
+            total=total,
+            weeks=weeks,
+            year=year,
+            month=month,
+            first_day=date(year, month, 1),
+            prev_month=prev_m if prev_m >= first else None,
+            next_month=next_m if next_m <= last else None,
+            today=today,
+            **extra,
+        )
+
+    if not page_cache.cacheable():
+        return render()
+    key = (
+        "calendar",
+        page_cache.app_key(),
+        lang(),
+        page_cache.settings_key(get_settings(db.session)),
+        group.id,
+        group.name,
+        total,
+        tuple((d.day, d.free, d.state) for week in weeks for d in week if d is not None),
+        year,
+        month,
+        today,
+        request.script_root,
+        request.full_path,
     )
+    return page_cache.page(key, render)
 
 
 @bp.route("/photo/<int:group_id>")
@@ -200,9 +245,13 @@ def photo(group_id: int):
     except (FileNotFoundError, ValueError):
         abort(404)
     resp = Response(data, mimetype=stored.mime if stored else "image/jpeg")
-    resp.headers["Cache-Control"] = "public, max-age=86400"
+    # The page links the photo as ?v=<its hash>: that URL names these bytes forever, so a browser keeps it
+    # without asking again; a new photo is a new URL. Any other URL is revalidated by its ETag (the hash).
+    versioned = request.args.get("v") == group.photo_sha256[:PHOTO_VERSION_CHARS]
+    resp.headers["Cache-Control"] = "public, max-age=31536000, immutable" if versioned else "public, max-age=300"
     resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return resp
+    resp.set_etag(group.photo_sha256)
+    return resp.make_conditional(request)
 
 
 @bp.route("/qr.svg")

@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 
@@ -28,6 +29,17 @@ class GroupForm(BaseForm):
     public = BooleanField(_l("Lent to people and agencies outside the office (shown on the e-service)"))
     active = BooleanField(_l("In use"), default=True)
     version = HiddenField(validators=[Optional(), Regexp(r"^[0-9]{1,9}$")])
+
+
+class GroupPhotoForm(BaseForm):
+    photo = FileField(_l("Photo"), validators=[FileRequired()])
+    version = HiddenField(validators=[Optional(), Regexp(r"^[0-9]{1,9}$")])
+
+
+class GroupPhotoRemoveForm(BaseForm):
+    """Taking the photo down names the version the page showed, so a photo put up meanwhile is not lost."""
+
+    version = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9]{1,9}$")])
 
 
 class MembersForm(BaseForm):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import N_, Audited, DomainError, Model, utcnow
@@ -47,7 +47,11 @@ class LoanLine(Audited, Model):
     """One line of a request: `count` assets of one group. The hand-over names them as LoanItems (line_id)."""
 
     __tablename__ = "loan_lines"
-    __table_args__ = (UniqueConstraint("loan_id", "group_id"),)
+    __table_args__ = (
+        UniqueConstraint("loan_id", "group_id"),
+        # availability: an open loan's lines with their counts, read from the index alone
+        Index("ix_loan_lines_loan_group_count", "loan_id", "group_id", "count"),
+    )
     audit_type = "loan_line"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

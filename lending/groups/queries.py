@@ -14,13 +14,28 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import (
+    BindParameter,
+    Date,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    type_coerce,
+    union_all,
+)
 
 from core.db import Session
 from lending.groups.models import LendingGroup, LoanLine
 from lending.loans import APPROVED, CHECKED_OUT, REQUESTED, Loan, LoanItem
-from lending.models import AVAILABLE, ON_LOAN, Asset
+from lending.models import AVAILABLE, DISPOSED, ON_LOAN, Asset
 
 USABLE = (AVAILABLE, ON_LOAN)
 MAX_RANGE_DAYS = 92  # a calendar of up to three months at once
@@ -51,18 +66,111 @@ def _unindexed(session: Session, column):
     return column + 0 if session.get_bind().dialect.name == "sqlite" else column
 
 
+# The statements are built once per dialect (building a select costs more than SQLite takes to run the
+# capacity one); their values are bound parameters, group ids an expanding IN. They return plain rows, so
+# they run on the session's connection, without the ORM's layers (same transaction).
+_STATEMENTS: dict[tuple[str, str], Any] = {}
+
+
+def _statement(session: Session, name: str, build):
+    key = (session.get_bind().dialect.name, name)
+    stmt = _STATEMENTS.get(key)
+    if stmt is None:
+        stmt = _STATEMENTS[key] = build(session)
+    return stmt
+
+
+def _sizes_statement(_session: Session):
+    """Per group: its usable assets (lendable, available or on loan) and its members (not disposed)."""
+    usable = and_(Asset.lendable.is_(True), Asset.status.in_(USABLE))
+    return (
+        select(
+            Asset.lending_group_id,
+            func.sum(case((usable, 1), else_=0)),
+            func.sum(case((Asset.status != DISPOSED, 1), else_=0)),
+        )
+        .where(Asset.lending_group_id.in_(bindparam("group_ids", expanding=True)))
+        .group_by(Asset.lending_group_id)
+    )
+
+
+def _held_statement(session: Session):
+    """What holds each group's assets, summed by (group, first day, last day) with the days clipped to the
+    window: few rows whatever the number of bookings (at most one per pair of days of the window). Lines
+    that reserve their count and numbered items that hold their asset, in one statement; an item out past
+    its due date holds until the window's end."""
+    start_on, end_on, today = (
+        bindparam("start_on", type_=Date),
+        bindparam("end_on", type_=Date),
+        bindparam("today", type_=Date),
+    )
+    exclude = bindparam("exclude_loan_id", type_=Integer)
+    group_ids: BindParameter[list[int]] = bindparam("group_ids", expanding=True)
+    first = case((Loan.start_on < start_on, start_on), else_=Loan.start_on)
+    lines = (
+        select(
+            LoanLine.group_id.label("group_id"),
+            first.label("first"),
+            case((Loan.due_on > end_on, end_on), else_=Loan.due_on).label("last"),
+            LoanLine.count.label("n"),
+        )
+        .select_from(Loan)
+        .join(LoanLine, LoanLine.loan_id == Loan.id)
+        .where(
+            _unindexed(session, LoanLine.group_id).in_(group_ids),
+            reserving_line_clause(),
+            Loan.start_on <= end_on,
+            Loan.due_on >= start_on,
+            Loan.id != exclude,
+        )
+    )
+    overdue = and_(Loan.status == CHECKED_OUT, Loan.due_on < today)
+    items = (
+        select(
+            Asset.lending_group_id,
+            first,
+            case((or_(overdue, Loan.due_on > end_on), end_on), else_=Loan.due_on),
+            literal(1, Integer),
+        )
+        .select_from(Loan)
+        .join(LoanItem, LoanItem.loan_id == Loan.id)
+        .join(Asset, Asset.id == LoanItem.asset_id)
+        .where(
+            _unindexed(session, Asset.lending_group_id).in_(group_ids),
+            holding_item_clause(),
+            LoanItem.condition.is_(None),
+            Loan.start_on <= end_on,
+            or_(Loan.due_on >= start_on, overdue),
+            Loan.id != exclude,
+        )
+    )
+    both = union_all(lines, items).subquery()
+    # the days come back as the driver gives them (SQLite: ISO text, parsed by _day; PostgreSQL: dates),
+    # without SQLAlchemy's slower per-value date processing
+    return select(
+        both.c.group_id, type_coerce(both.c.first, String), type_coerce(both.c.last, String), func.sum(both.c.n)
+    ).group_by(both.c.group_id, both.c.first, both.c.last)
+
+
+def _day(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)
+
+
+def sizes(session: Session, group_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """(usable, members) of each group, in one statement: usable = lendable and available or on loan (not in
+    repair, lost or disposed); members = every asset of the group on the register (not disposed)."""
+    out = {g: (0, 0) for g in group_ids}
+    if group_ids:
+        rows = session.connection().execute(
+            _statement(session, "sizes", _sizes_statement), {"group_ids": list(group_ids)}
+        )
+        out.update({g: (int(usable or 0), int(members or 0)) for g, usable, members in rows})
+    return out
+
+
 def capacity(session: Session, group_ids: list[int]) -> dict[int, int]:
     """The usable assets of each group: lendable, and available or on loan (not in repair, lost or disposed)."""
-    if not group_ids:
-        return {}
-    rows = session.execute(
-        select(Asset.lending_group_id, func.count(Asset.id))
-        .where(Asset.lending_group_id.in_(group_ids), Asset.lendable.is_(True), Asset.status.in_(USABLE))
-        .group_by(Asset.lending_group_id)
-    ).all()
-    out = {g: 0 for g in group_ids}
-    out.update({g: n for g, n in rows if g is not None})  # (never None: the query keeps these groups)
-    return out
+    return {g: usable for g, (usable, _members) in sizes(session, group_ids).items()}
 
 
 def reserved_per_day(
@@ -73,56 +181,32 @@ def reserved_per_day(
     today: date,
     exclude_loan_id: int | None = None,
 ) -> dict[int, dict[date, int]]:
-    """How many of each group are held on each day of [start_on, end_on] (two queries, then a sweep)."""
+    """How many of each group are held on each day of [start_on, end_on] (one statement, then a sweep)."""
     days = _days(start_on, end_on)
     out: dict[int, dict[date, int]] = {g: dict.fromkeys(days, 0) for g in group_ids}
     if not group_ids or not days:
         return out
-    lines = (
-        select(LoanLine.group_id, LoanLine.count, Loan.start_on, Loan.due_on)
-        .select_from(Loan)
-        .join(LoanLine, LoanLine.loan_id == Loan.id)
-        .where(
-            _unindexed(session, LoanLine.group_id).in_(group_ids),
-            reserving_line_clause(),
-            Loan.start_on <= end_on,
-            Loan.due_on >= start_on,
-        )
+    rows = session.connection().execute(
+        _statement(session, "held", _held_statement),
+        {
+            "group_ids": list(group_ids),
+            "start_on": start_on,
+            "end_on": end_on,
+            "today": today,
+            "exclude_loan_id": -1 if exclude_loan_id is None else exclude_loan_id,
+        },
     )
-    items = (
-        select(Asset.lending_group_id, func.count(LoanItem.id), Loan.start_on, Loan.due_on, Loan.status)
-        .select_from(Loan)
-        .join(LoanItem, LoanItem.loan_id == Loan.id)
-        .join(Asset, Asset.id == LoanItem.asset_id)
-        .where(
-            _unindexed(session, Asset.lending_group_id).in_(group_ids),
-            holding_item_clause(),
-            LoanItem.condition.is_(None),
-            Loan.start_on <= end_on,
-            or_(Loan.due_on >= start_on, and_(Loan.status == CHECKED_OUT, Loan.due_on < today)),
-        )
-        .group_by(Asset.lending_group_id, Loan.id, Loan.start_on, Loan.due_on, Loan.status)
-    )
-    if exclude_loan_id is not None:
-        lines = lines.where(Loan.id != exclude_loan_id)
-        items = items.where(Loan.id != exclude_loan_id)
     # a difference array per group: +n on the first day held, -n after the last
     delta: dict[int, dict[date, int]] = defaultdict(lambda: defaultdict(int))
-    for group_id, count, first, last in session.execute(lines):
-        delta[group_id][max(first, start_on)] += count
-        delta[group_id][min(last, end_on) + timedelta(days=1)] -= count
-    for held_in, count, first, last, status in session.execute(items):
-        if held_in is None:  # not reached: the query keeps only these groups
-            continue
-        if status == CHECKED_OUT and last < today:
-            last = end_on  # out past its due date: held until it comes back
-        delta[held_in][max(first, start_on)] += count
-        delta[held_in][min(last, end_on) + timedelta(days=1)] -= count
+    for group_id, first, last, n in rows:
+        delta[group_id][max(_day(first), start_on)] += n
+        delta[group_id][min(_day(last), end_on) + timedelta(days=1)] -= n
     for group_id, changes in delta.items():
         running = 0
+        held = out[group_id]
         for day in days:
             running += changes.get(day, 0)
-            out[group_id][day] = running
+            held[day] = running
     return out
 
 
@@ -134,7 +218,7 @@ def availability(
     today: date,
     exclude_loan_id: int | None = None,
 ) -> dict[int, dict[date, int]]:
-    """Free assets of each group on each day of [start_on, end_on] (never below zero)."""
+    """Free assets of each group on each day of [start_on, end_on] (never below zero): two statements."""
     size = capacity(session, group_ids)
     held = reserved_per_day(session, group_ids, start_on, end_on, today, exclude_loan_id)
     return {g: {d: max(0, size[g] - n) for d, n in held[g].items()} for g in group_ids}
@@ -170,47 +254,66 @@ def groups(
     today: date | None = None,
     categories: tuple[str, ...] = (),
 ) -> list[GroupRow]:
-    """The lending groups (by name), with their size and, for a date range, how many are free each day."""
-    stmt = select(LendingGroup).order_by(LendingGroup.category, LendingGroup.name)
+    """The lending groups (by name), with their size and, for a date range, how many are free each day.
+
+    One statement for the groups and their sizes, one more for a date range."""
+    key = f"groups:{public_only}:{active_only}:{bool(categories)}"
+    stmt = _statement(session, key, lambda _s: _groups_statement(public_only, active_only, bool(categories)))
+    found = session.connection().execute(stmt, {"categories": list(categories)} if categories else {}).all()
+    ids = [row[0] for row in found]
+    per_day: dict[int, dict[date, int]] = {g: {} for g in ids}
+    if start_on is not None and end_on is not None and ids:
+        usable = {row[0]: int(row[8] or 0) for row in found}
+        held = reserved_per_day(session, ids, start_on, end_on, today or start_on)
+        per_day = {g: {d: max(0, usable[g] - n) for d, n in held[g].items()} for g in ids}
+    return [
+        GroupRow(
+            id=gid,
+            name=name,
+            category=category,
+            model=model,
+            description=description,
+            public=public,
+            active=active,
+            photo_sha256=photo,
+            total=int(usable or 0),
+            members=int(members or 0),
+            per_day=per_day[gid],
+        )
+        for gid, name, category, model, description, public, active, photo, usable, members in found
+    ]
+
+
+def _groups_statement(public_only: bool, active_only: bool, by_category: bool):
+    """The groups' columns and, per group, its usable and member counts (subqueries on the group's index)."""
+
+    def counted(*where):
+        return (
+            select(func.count(Asset.id))
+            .where(Asset.lending_group_id == LendingGroup.id, *where)
+            .correlate(LendingGroup)
+            .scalar_subquery()
+        )
+
+    stmt = select(
+        LendingGroup.id,
+        LendingGroup.name,
+        LendingGroup.category,
+        LendingGroup.model,
+        LendingGroup.description,
+        LendingGroup.public,
+        LendingGroup.active,
+        LendingGroup.photo_sha256,
+        counted(Asset.lendable.is_(True), Asset.status.in_(USABLE)),
+        counted(Asset.status != DISPOSED),
+    ).order_by(LendingGroup.category, LendingGroup.name)
     if public_only:
         stmt = stmt.where(LendingGroup.public.is_(True))
     if active_only:
         stmt = stmt.where(LendingGroup.active.is_(True))
-    if categories:
-        stmt = stmt.where(LendingGroup.category.in_(categories))
-    found = list(session.execute(stmt).scalars())
-    ids = [g.id for g in found]
-    size = capacity(session, ids)
-    members = (
-        dict(
-            session.execute(
-                select(Asset.lending_group_id, func.count(Asset.id))
-                .where(Asset.lending_group_id.in_(ids), Asset.status != "disposed")
-                .group_by(Asset.lending_group_id)
-            ).all()
-        )
-        if ids
-        else {}
-    )
-    per_day: dict[int, dict[date, int]] = {g: {} for g in ids}
-    if start_on is not None and end_on is not None and ids:
-        per_day = availability(session, ids, start_on, end_on, today or start_on)
-    return [
-        GroupRow(
-            id=g.id,
-            name=g.name,
-            category=g.category,
-            model=g.model,
-            description=g.description,
-            public=g.public,
-            active=g.active,
-            photo_sha256=g.photo_sha256,
-            total=size.get(g.id, 0),
-            members=members.get(g.id, 0),
-            per_day=per_day.get(g.id, {}),
-        )
-        for g in found
-    ]
+    if by_category:
+        stmt = stmt.where(LendingGroup.category.in_(bindparam("categories", expanding=True)))
+    return stmt
 
 
 def group_assets(session: Session, group_id: int) -> list[Asset]:

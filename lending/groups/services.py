@@ -18,7 +18,7 @@ from audit import record
 from audit.services import diff
 from core.dates import bangkok_date, fiscal_year_of
 from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, begin_write, utcnow
-from core.files import FileStore
+from core.files import FileStore, store_upload
 from core.models import User
 from core.services import get_settings
 from lending import workflow
@@ -27,11 +27,13 @@ from lending.groups.models import LendingGroup, LoanLine
 from lending.groups.reservations import lock_groups
 from lending.loans import APPROVED, CHECKED_OUT, DAMAGED, GOOD, LOST, REQUESTED, Loan, LoanItem
 from lending.models import AVAILABLE, ON_LOAN, Asset
+from lending.outside import deposits
 from lending.outside import events as outside_events
 from lending.outside.models import clean_text
 from lending.outside.permissions import can_manage_groups
 
 MAX_MEMBERS = 2000
+PHOTO_TYPES = {"image/jpeg", "image/png", "image/webp"}
 
 
 def _deny() -> None:
@@ -95,6 +97,73 @@ def save_group(
             return group
         record(session, actor, "lending_group.changed", group, changes)
     session.commit()
+    return group
+
+
+def set_group_photo(
+    session: Session,
+    actor: User,
+    group_id: int,
+    data: bytes,
+    filename: str,
+    store: FileStore,
+    max_bytes: int,
+    *,
+    version: int | None = None,
+) -> LendingGroup:
+    """Put up (or replace) the group's photo, shown on the e-service: checked by content, through the file store."""
+    if not can_manage_groups(actor):
+        _deny()
+    begin_write(session)
+    group = _group_for_change(session, group_id, version)
+    try:
+        stored = store_upload(
+            session, store, data, filename, allowed=PHOTO_TYPES, max_bytes=max_bytes, uploaded_by_id=actor.id
+        )
+    except DomainError:
+        session.rollback()
+        raise
+    before = group.state()
+    group.photo_sha256 = stored.sha256
+    changes = diff(before, group.state())
+    if not changes.get("after"):
+        session.rollback()
+        return group
+    record(
+        session,
+        actor,
+        "lending_group.photo_set",
+        group,
+        {**changes, "file": {"sha256": stored.sha256, "name": stored.original_name, "size": stored.size}},
+    )
+    session.commit()
+    return group
+
+
+def remove_group_photo(session: Session, actor: User, group_id: int, *, version: int | None = None) -> LendingGroup:
+    """Take the group's photo down (the stored file stays: the audit log and other records may name it)."""
+    if not can_manage_groups(actor):
+        _deny()
+    begin_write(session)
+    group = _group_for_change(session, group_id, version)
+    if group.photo_sha256 is None:
+        session.rollback()
+        raise DomainError(N_("The group has no photo."))
+    before = group.state()
+    group.photo_sha256 = None
+    record(session, actor, "lending_group.photo_removed", group, diff(before, group.state()))
+    session.commit()
+    return group
+
+
+def _group_for_change(session: Session, group_id: int, version: int | None) -> LendingGroup:
+    group = session.get(LendingGroup, group_id, with_for_update={"of": LendingGroup}, populate_existing=True)
+    if group is None:
+        session.rollback()
+        raise NotFound(N_("No such group."))
+    if version is not None and group.version != version:
+        session.rollback()
+        raise Conflict(N_("Someone else changed this group after you opened it. Reload and try again."))
     return group
 
 
@@ -256,9 +325,13 @@ def hand_over_lines(
     photos: list[tuple[bytes, str]] | None = None,
     store: FileStore | None = None,
     max_bytes: int = 25 * 1024 * 1024,
+    deposit: deposits.DepositIn | None = None,
     now: datetime | None = None,
 ) -> Loan:
     """Hand over a loan with lines: `picks` maps each line's id to the asset ids that leave for it.
+
+    When the rules of an outside borrower's kind ask for a deposit, `deposit` (amount, receipt number) is
+    required and recorded with the hand-over (lending.outside.deposits).
 
     Each line gets at most its count (fewer when the borrower takes fewer); every picked asset must belong to
     the line's group, be available on the register, and not be held by another loan on these days. The
@@ -356,6 +429,11 @@ def hand_over_lines(
             "lines": {str(ln.group_id): ln.handed_count for ln in lines.values()},
         },
     )
+    try:
+        deposits.take_deposit(session, actor, loan, deposit, now)
+    except DomainError:
+        session.rollback()
+        raise
     session.commit()
     outside_events.emit(session, loan, "checked_out")
     return loan

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
+from sqlalchemy import select
 
 from core.dates import bangkok_date
 from core.db import DomainError, db, known, utcnow
 from core.edge import as_id
+from core.exports import content_type
+from core.files import megabytes
+from core.models import StoredFile
 from core.permissions import ASSETS_MANAGE, LOANS_MANAGE, LOANS_REQUEST
 from core.services import get_settings
 from core.web import actor, file_store, require, submit_once
@@ -20,6 +24,8 @@ from lending.groups import queries, services
 from lending.groups.forms import (
     CountRequestForm,
     GroupForm,
+    GroupPhotoForm,
+    GroupPhotoRemoveForm,
     MembersForm,
     PickForm,
     ReturnCountForm,
@@ -28,7 +34,14 @@ from lending.groups.forms import (
 )
 from lending.groups.models import LendingGroup
 from lending.loans import APPROVED, CHECKED_OUT, Loan
-from lending.outside.permissions import can_enter_outside_request, can_manage_groups, can_view_party
+from lending.outside import deposits
+from lending.outside.forms import DepositSettleForm, OfficeCancelForm
+from lending.outside.permissions import (
+    can_cancel_outside,
+    can_enter_outside_request,
+    can_manage_groups,
+    can_view_party,
+)
 
 
 @bp.app_context_processor
@@ -37,7 +50,23 @@ def _helpers() -> dict:
         "can_manage_groups": can_manage_groups,
         "can_enter_outside_request": can_enter_outside_request,
         "can_view_party": can_view_party,
+        "deposit_cases": _deposit_cases,
+        "asks_deposit": lambda loan: deposits.asks_deposit(get_settings(db.session), loan),
+        "DepositSettleForm": DepositSettleForm,
+        "OfficeCancelForm": OfficeCancelForm,
+        "can_cancel_outside": can_cancel_outside,
     }
+
+
+def _deposit_cases(loan: Loan) -> list:
+    """The damage and loss cases of a loan, which a kept deposit can go toward."""
+    from lending.loans import Incident, LoanItem
+
+    return list(
+        db.session.execute(
+            select(Incident).join(LoanItem, Incident.loan_item_id == LoanItem.id).where(LoanItem.loan_id == loan.id)
+        ).scalars()
+    )
 
 
 def _today():
@@ -109,8 +138,78 @@ def group(group_id: int):
         return redirect(url_for("lending.group", group_id=group_id))
     members = queries.group_assets(db.session, group_id)
     return render_template(
-        "lending/groups/form.html", form=form, group=group, members=members, members_form=MembersForm(formdata=None)
+        "lending/groups/form.html",
+        form=form,
+        group=group,
+        members=members,
+        members_form=MembersForm(formdata=None),
+        photo_form=GroupPhotoForm(formdata=None),
+        remove_photo_form=GroupPhotoRemoveForm(formdata=None),
+        max_upload_mb=megabytes(current_app.config["MAX_CONTENT_LENGTH"]),
     )
+
+
+@bp.route("/lending-groups/<int:group_id>/photo")
+@require(ASSETS_MANAGE)
+def group_photo(group_id: int):
+    """The group's photo as the office sees it (the e-service serves it only for a public group)."""
+    group = _group_or_404(group_id)
+    if not group.photo_sha256:
+        abort(404)
+    stored = known(db.session.get(StoredFile, group.photo_sha256), "stored photo")  # (missing: a 500, as before)
+    try:
+        data = file_store().read(group.photo_sha256)
+    except (FileNotFoundError, ValueError):
+        abort(404)
+    resp = Response(data, content_type=content_type(stored.mime))
+    resp.headers["Cache-Control"] = "private, max-age=86400"
+    resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return resp
+
+
+@bp.route("/lending-groups/<int:group_id>/photo", methods=["POST"])
+@require(ASSETS_MANAGE)
+def group_photo_upload(group_id: int):
+    """Put up or replace the group's photo (the one the public sees on the e-service)."""
+    _group_or_404(group_id)
+    form = GroupPhotoForm()
+    if not form.validate_on_submit():
+        flash(_("Choose a photo to upload."), "danger")
+        return redirect(url_for("lending.group", group_id=group_id))
+    upload = form.photo.data
+    try:
+        services.set_group_photo(
+            db.session,
+            actor(),
+            group_id,
+            upload.read(),
+            upload.filename or "",
+            file_store(),
+            current_app.config["MAX_CONTENT_LENGTH"],
+            version=int(form.version.data) if form.version.data else None,
+        )
+    except DomainError as err:
+        if err.status == 403:
+            raise
+        db.session.rollback()
+        flash(_("The photo was not saved: %(reason)s", reason=_(err.message, **err.params)), "danger")
+    else:
+        flash(_("The photo was saved."), "success")
+    return redirect(url_for("lending.group", group_id=group_id))
+
+
+@bp.route("/lending-groups/<int:group_id>/photo/remove", methods=["POST"])
+@require(ASSETS_MANAGE)
+def group_photo_remove(group_id: int):
+    """Take the group's photo down."""
+    _group_or_404(group_id)
+    form = GroupPhotoRemoveForm()
+    if not form.validate_on_submit():
+        flash(_("Reload the page and try again."), "danger")
+        return redirect(url_for("lending.group", group_id=group_id))
+    services.remove_group_photo(db.session, actor(), group_id, version=int(form.version.data))
+    flash(_("The photo was taken down."), "success")
+    return redirect(url_for("lending.group", group_id=group_id))
 
 
 @bp.route("/lending-groups/<int:group_id>/members", methods=["POST"])
@@ -226,6 +325,9 @@ def loan_pick(loan_id: int):
                     note=form.note.data or "",
                     version=int(form.version.data),
                     store=file_store(),
+                    deposit=deposits.parse_deposit(
+                        request.form.get("deposit_amount"), request.form.get("deposit_receipt")
+                    ),
                 )
             except DomainError as err:
                 if err.status == 403:
@@ -249,7 +351,9 @@ def loan_pick(loan_id: int):
         chosen = picks.get(line.id, suggested) if request.method == "POST" else suggested
         options[line.id] = {"members": members, "free": free, "chosen": set(chosen), "suggested": suggested}
     form.version.data = str(loan.version)
-    return render_template("lending/groups/pick.html", loan=loan, options=options, form=form)
+    settings = get_settings(session)
+    deposit = {"asked": deposits.asks_deposit(settings, loan), "note": deposits.deposit_note(settings, loan)}
+    return render_template("lending/groups/pick.html", loan=loan, options=options, form=form, deposit=deposit)
 
 
 # --- return by count ------------------------------------------------------------------------------
@@ -312,6 +416,10 @@ def loan_return_count(loan_id: int):
                     flash(_(err.message, **err.params), "danger")
                 else:
                     flash(_("The return was recorded."), "success")
+                    back = known(session.get(Loan, loan_id), "loan")  # the loan just returned
+                    if back.deposit is not None and not back.deposit.is_settled and back.status == "returned":
+                        flash(_("Every item is back: now record what happens to the deposit."), "info")
+                        return redirect(url_for("lending.loan", loan_id=loan_id) + "#kp-deposit-h")
                     return redirect(url_for("lending.loan", loan_id=loan_id))
         loan = known(session.get(Loan, loan_id), "loan")  # read again after a refused POST
     lines = []

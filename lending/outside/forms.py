@@ -4,9 +4,9 @@ letter, and the rules per kind of borrower."""
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from wtforms import BooleanField, IntegerField, RadioField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, IntegerField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
 from core.forms import BaseForm
 from lending.loan_forms import DATE_HELP, BEDateField
@@ -69,3 +69,22 @@ def rule_fields() -> dict[str, dict[str, object]]:
         }
         for kind in KINDS
     }
+
+
+class DepositSettleForm(BaseForm):
+    """After the return: the deposit handed back and the part kept toward a damage or loss case."""
+
+    returned = StringField(_l("Handed back (baht)"), validators=[InputRequired(), Length(max=20)])
+    kept = StringField(_l("Kept toward a case (baht)"), validators=[Optional(), Length(max=20)])
+    incident = HiddenField()  # a select in the template; the service checks it is one of the loan's cases
+    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=2000)])
+    version = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9]{1,9}$")])
+
+
+class OfficeCancelForm(BaseForm):
+    """The office cancels an outside request before the hand-over; the borrower reads the reason."""
+
+    reason = TextAreaField(
+        _l("Reason for cancelling (the borrower reads it)"), validators=[DataRequired(), Length(max=2000)]
+    )
+    version = HiddenField(validators=[DataRequired(), Regexp(r"^[0-9]{1,9}$")])

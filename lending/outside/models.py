@@ -11,9 +11,10 @@ import re
 import secrets
 import unicodedata
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import DateTime, ForeignKey, Integer, Numeric, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.dates import to_arabic_digits
@@ -181,3 +182,58 @@ class LoanSurvey(Audited, Model):
     score: Mapped[int] = mapped_column(Integer)
     comment: Mapped[str] = mapped_column(Text, default="")
     answered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class LoanDeposit(Audited, Model):
+    """The deposit (เงินประกัน) taken at the hand-over when the rules of the borrower's kind ask for one,
+    and how it ended after the return: handed back, or in part kept toward the compensation of a damage or
+    loss case of the same loan. `returned_amount + kept_amount == amount` once settled."""
+
+    __tablename__ = "loan_deposits"
+    audit_type = "loan_deposit"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loans.id"), unique=True)
+    amount: Mapped[Decimal] = mapped_column(Numeric(14, 2))
+    receipt_no: Mapped[str] = mapped_column(String(60))
+    taken_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    taken_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    returned_amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2), nullable=True)
+    kept_amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2), nullable=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incidents.id"), nullable=True)
+    settle_note: Mapped[str] = mapped_column(Text, default="")
+    settled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    settled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def is_settled(self) -> bool:
+        return self.settled_at is not None
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "amount": self.amount,
+            "receipt_no": self.receipt_no,
+            "returned_amount": self.returned_amount,
+            "kept_amount": self.kept_amount,
+            "incident": self.incident_id,
+            "settle_note": self.settle_note,
+        }
+
+    def settle(self, by_id: int, at: datetime, returned: Decimal, kept: Decimal, incident_id: int | None, note: str):
+        if self.is_settled:
+            raise DomainError(N_("The deposit was settled already."))
+        if returned < 0 or kept < 0:
+            raise DomainError(N_("An amount cannot be negative."))
+        if returned + kept != self.amount:
+            raise DomainError(
+                N_("What is handed back and what is kept must add up to the deposit, %(amount)s baht."),
+                amount=f"{self.amount:,.2f}",
+            )
+        if kept > 0 and incident_id is None:
+            raise DomainError(N_("Choose the damage or loss case the kept part goes toward."))
+        self.returned_amount, self.kept_amount = returned, kept
+        self.incident_id = incident_id if kept > 0 else None
+        self.settle_note, self.settled_at, self.settled_by_id = note, at, by_id

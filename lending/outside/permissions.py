@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.models import User
-from core.permissions import ASSETS_MANAGE, LOANS_MANAGE, LOANS_VIEW_ALL, SETTINGS_MANAGE
+from core.permissions import ASSETS_MANAGE, LOANS_HEAD, LOANS_MANAGE, LOANS_VIEW_ALL, SETTINGS_MANAGE
 
 
 def can_enter_outside_request(user: User | None) -> bool:
@@ -28,3 +28,13 @@ def can_set_rules(user: User | None) -> bool:
 def can_anonymise(user: User | None) -> bool:
     """The administrator runs the anonymisation of expired contact details (the CLI runs it as the system)."""
     return user is not None and user.can(SETTINGS_MANAGE)
+
+
+def can_cancel_outside(user: User | None, loan) -> bool:
+    """The supply officer or the head cancels an outside request (with a reason) until the hand-over."""
+    return (
+        user is not None
+        and (user.can(LOANS_MANAGE) or user.can(LOANS_HEAD))
+        and loan.party_id is not None
+        and loan.status in ("requested", "approved")
+    )

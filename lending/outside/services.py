@@ -13,6 +13,7 @@ import hmac
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import exists, func, not_, select
@@ -256,13 +257,18 @@ class RequestStatus:
     place: str
     requested_at: datetime
     decided_at: datetime | None
-    decision_note: str  # the reason of a rejection
+    decision_note: str  # the reason of a rejection or a cancellation
     checked_out_at: datetime | None
     returned_at: datetime | None
     lines: list[LineStatus] = field(default_factory=list)
+    cancelled_by_office: bool = False
     can_cancel: bool = False
     can_answer_survey: bool = False
     survey_score: int | None = None
+    deposit_amount: Decimal | None = None  # the deposit left at the hand-over, its receipt, and how it ended
+    deposit_receipt: str = ""
+    deposit_returned: Decimal | None = None
+    deposit_kept: Decimal | None = None
 
 
 def request_status(session: Session, loan: Loan, today: date) -> RequestStatus:
@@ -287,7 +293,8 @@ def request_status(session: Session, loan: Loan, today: date) -> RequestStatus:
         place=loan.place,
         requested_at=loan.requested_at,
         decided_at=loan.decided_at,
-        decision_note=loan.decision_note if loan.status == REJECTED else "",
+        decision_note=loan.decision_note if loan.status in (REJECTED, CANCELLED) else "",
+        cancelled_by_office=loan.status == CANCELLED and loan.cancelled_by_id is not None,
         checked_out_at=loan.checked_out_at,
         returned_at=loan.returned_at,
         lines=[
@@ -305,6 +312,10 @@ def request_status(session: Session, loan: Loan, today: date) -> RequestStatus:
         can_cancel=loan.status in (REQUESTED, APPROVED),
         can_answer_survey=loan.status == RETURNED and survey is None,
         survey_score=survey,
+        deposit_amount=loan.deposit.amount if loan.deposit else None,
+        deposit_receipt=loan.deposit.receipt_no if loan.deposit else "",
+        deposit_returned=loan.deposit.returned_amount if loan.deposit else None,
+        deposit_kept=loan.deposit.kept_amount if loan.deposit else None,
     )
 
 
@@ -328,6 +339,42 @@ def cancel_outside_request(
     from audit.services import diff
 
     record(session, None, "loan.cancelled", loan, {**diff(before, loan.state()), "by": "outside_borrower"})
+    session.commit()
+    events.emit(session, loan, "cancelled")
+    return loan
+
+
+def cancel_by_office(
+    session: Session, actor: User, loan_id: int, reason: str, *, version: int | None = None, now: datetime | None = None
+) -> Loan:
+    """The officer or the head cancels an outside request before the hand-over, with the reason the borrower
+    reads on the tracking page and in the status mail; the count it reserved is free again."""
+    now = now or utcnow()
+    reason = clean_text(reason, MAX_COMMENT)
+    begin_write(session)
+    loan = session.get(Loan, loan_id, with_for_update={"of": Loan}, populate_existing=True)
+    if loan is None:
+        session.rollback()
+        raise NotFound(N_("No such loan."))
+    if version is not None and loan.version != version:
+        session.rollback()
+        raise Conflict(N_("Someone else changed this loan after you opened it. Reload and try again."))
+    if not permissions.can_cancel_outside(actor, loan):
+        session.rollback()
+        if actor is not None and loan.party_id is not None and loan.status not in (REQUESTED, APPROVED):
+            raise Conflict(N_("Only a request not yet handed over can be cancelled."))
+        _deny()
+    before = loan.state()
+    try:
+        loan.cancel_by_office(actor, now, reason)
+    except DomainError:
+        session.rollback()
+        raise
+    from audit.services import diff
+    from lending.workflow import _clear_waiting
+
+    record(session, actor, "loan.cancelled", loan, {**diff(before, loan.state()), "by": "office"})
+    _clear_waiting(session, loan.id, now)
     session.commit()
     events.emit(session, loan, "cancelled")
     return loan

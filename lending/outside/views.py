@@ -10,12 +10,14 @@ from flask_babel import gettext as _
 
 from core.dates import bangkok_date
 from core.db import DomainError, db, utcnow
-from core.permissions import LOANS_MANAGE, SETTINGS_MANAGE
+from core.edge import as_id
+from core.permissions import LOANS_HEAD, LOANS_MANAGE, SETTINGS_MANAGE
 from core.web import actor, require, submit_once
 from lending import bp
 from lending.groups.forms import counts_from
-from lending.outside import queries, services
-from lending.outside.forms import OutsideRequestForm, RulesForm
+from lending.loan_views import any_of
+from lending.outside import deposits, queries, services
+from lending.outside.forms import DepositSettleForm, OfficeCancelForm, OutsideRequestForm, RulesForm
 from lending.outside.models import KIND_NAMES, KINDS
 
 
@@ -136,3 +138,55 @@ def outside_rules():
         kind_names=KIND_NAMES,
         retention_years=current["retention_years"],
     )
+
+
+@bp.route("/loans/<int:loan_id>/deposit", methods=["POST"])
+@require(LOANS_MANAGE)
+def loan_deposit_settle(loan_id: int):
+    """Settle an outside borrower's deposit after the return: handed back, or in part kept toward a case."""
+    form = DepositSettleForm()
+    back = redirect(url_for("lending.loan", loan_id=loan_id) + "#kp-deposit-h")
+    if not form.validate_on_submit():
+        flash(_("Type what was handed back (0 when all is kept)."), "danger")
+        return back
+    try:
+        deposits.settle_deposit(
+            db.session,
+            actor(),
+            loan_id,
+            returned=deposits.money(form.returned.data, allow_zero=True),
+            kept=deposits.money(form.kept.data or "0", allow_zero=True),
+            incident_id=as_id(form.incident.data) if form.incident.data else None,
+            note=form.note.data or "",
+            version=int(form.version.data),
+        )
+    except DomainError as err:
+        if err.status == 403:
+            raise
+        db.session.rollback()
+        flash(_(err.message, **err.params), "danger")
+    else:
+        flash(_("The deposit was settled."), "success")
+    return back
+
+
+@bp.route("/loans/<int:loan_id>/cancel-outside", methods=["POST"])
+@require()
+@any_of(LOANS_MANAGE, LOANS_HEAD)
+def outside_cancel(loan_id: int):
+    """The officer or the head cancels an outside request before the hand-over, with a reason."""
+    form = OfficeCancelForm()
+    back = redirect(url_for("lending.loan", loan_id=loan_id))
+    if not form.validate_on_submit():
+        flash(_("Give the reason for cancelling the request; the borrower reads it."), "danger")
+        return back
+    try:
+        loan = services.cancel_by_office(db.session, actor(), loan_id, form.reason.data, version=int(form.version.data))
+    except DomainError as err:
+        if err.status == 403:
+            raise
+        db.session.rollback()
+        flash(_(err.message, **err.params), "danger")
+        return back
+    flash(_("Request %(ref)s was cancelled; the borrower sees the reason.", ref=loan.ref), "success")
+    return back

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -101,10 +102,14 @@ EXPECTED_ACTIONS: dict[str, tuple[str, ...]] = {
     "lending.group_new": ("lending_group.created",),
     "lending.group": ("lending_group.changed",),
     "lending.group_members": ("lending_group.members_added",),
+    "lending.group_photo_upload": ("lending_group.photo_set",),
+    "lending.group_photo_remove": ("lending_group.photo_removed",),
     "lending.loan_new_by_count": ("loan.requested",),
     "lending.loan_pick": ("loan.checked_out",),
     "lending.loan_return_count": ("loan.item_returned",) * 3 + ("loan.returned",),
     "lending.outside_new": ("outside_party.created", "loan.requested"),
+    "lending.loan_deposit_settle": ("loan.deposit_settled",),
+    "lending.outside_cancel": ("loan.cancelled",),
     "lending.outside_rules": ("settings.changed",),
     "eservice.request_form": ("outside_party.created", "loan.requested"),
     # Opening and closing a request's tracking page only reads.
@@ -970,6 +975,36 @@ def d_group_members(w):
     return w.client("officer").post(f"/lending-groups/{group_id}/members", data={"codes": number})
 
 
+def d_group_photo_upload(w):
+    group_id, _ = _group(w, 1)
+    w.start()
+    return w.client("officer").post(
+        f"/lending-groups/{group_id}/photo",
+        data={"photo": (io.BytesIO(png()), "chairs.png")},
+        content_type="multipart/form-data",
+    )
+
+
+def d_group_photo_remove(w):
+    from core.files import FileStore
+    from lending.groups import services as groups
+    from lending.groups.models import LendingGroup
+
+    group_id, _ = _group(w, 1)
+    files = FileStore(w.app.config["EVIDENCE_DIR"])
+    version = in_app(
+        w,
+        lambda: (
+            groups.set_group_photo(
+                db.session, w.user("officer"), group_id, png(), "chairs.png", files, 1024 * 1024
+            ).version
+        ),
+    )
+    assert in_app(w, lambda: db.session.get(LendingGroup, group_id).photo_sha256)
+    w.start()
+    return w.client("officer").post(f"/lending-groups/{group_id}/photo/remove", data={"version": str(version)})
+
+
 def d_loan_new_by_count(w):
     group_id, _ = _group(w, 4)
     start = datetime.now(BANGKOK).date() + timedelta(days=5)
@@ -1005,6 +1040,39 @@ def d_loan_return_count(w):
     )
 
 
+def d_loan_deposit_settle(w):
+    from lending.groups import services as groups
+    from lending.outside import deposits
+
+    loan_id, version, line_id, _ = _counter_loan(w, "approved")
+
+    def go():
+        s = db.session
+        loan = s.get(Loan, loan_id)
+        ids = [a.id for a in s.scalars(select(Asset).where(Asset.lending_group_id == loan.lines[0].group_id))][:3]
+        s.rollback()
+        groups.hand_over_lines(
+            s, w.user("officer"), loan_id, {line_id: ids}, deposit=deposits.DepositIn(Decimal("300.00"), "R-1")
+        )
+        loan = s.get(Loan, loan_id)
+        groups.receive_by_count(s, w.user("officer"), loan_id, line_id, 3, [], version=loan.version)
+        return s.get(Loan, loan_id).deposit.version
+
+    dep_version = in_app(w, go)
+    w.start()
+    return w.client("officer").post(
+        f"/loans/{loan_id}/deposit", data={"returned": "300", "kept": "0", "version": str(dep_version)}
+    )
+
+
+def d_outside_cancel(w):
+    loan_id, version, _line, _ids = _counter_loan(w, "approved")
+    w.start()
+    return w.client("head").post(
+        f"/loans/{loan_id}/cancel-outside", data={"reason": "ใช้ในงานราชการเร่งด่วน", "version": str(version)}
+    )
+
+
 def d_outside_new(w):
     group_id, _ = _group(w, 4)
     start = datetime.now(BANGKOK).date() + timedelta(days=3)
@@ -1029,9 +1097,9 @@ def d_outside_new(w):
 
 
 def d_outside_rules(w):
-    # the defaults (7 days, the head approves) with a deposit asked of agencies: the deposit is only shown,
-    # so the other tests' requests are judged by the same rules afterwards
-    data = {"retention": "0", "agency-deposit": "y"}
+    # the defaults (7 days, the head approves, no deposit: a deposit asked would hold up other tests'
+    # hand-overs to agencies) with a note of its own, so the settings change every time
+    data = {"retention": "0", "agency-deposit_note": unique("เงินประกัน ")}
     for kind in ("person", "group", "agency"):
         data.update({f"{kind}-max_days": "7", f"{kind}-head_approval": "y"})
     w.start()
@@ -1176,6 +1244,10 @@ DRIVERS: dict[str, Callable[[World], object]] = {
     "lending.group_new": d_group_new,
     "lending.group": d_group_edit,
     "lending.group_members": d_group_members,
+    "lending.group_photo_upload": d_group_photo_upload,
+    "lending.group_photo_remove": d_group_photo_remove,
+    "lending.loan_deposit_settle": d_loan_deposit_settle,
+    "lending.outside_cancel": d_outside_cancel,
     "lending.loan_new_by_count": d_loan_new_by_count,
     "lending.loan_pick": d_loan_pick,
     "lending.loan_return_count": d_loan_return_count,

@@ -208,9 +208,18 @@ EXPECTED: dict[str, dict[str, int | str]] = {
     "lending.group_new": only(OFFICER, 200),
     "lending.group": only(OFFICER, 200),
     "lending.group_members": only(OFFICER, "/lending-groups/{group_id}"),
+    # the group's photo: the officer's copy, put up (an empty form is sent back) and taken down (a form
+    # without the version it was opened at is sent back, so the matrix never takes the public photo down)
+    "lending.group_photo": only(OFFICER, 200),
+    "lending.group_photo_upload": only(OFFICER, "/lending-groups/{group_id}"),
+    "lending.group_photo_remove": only(OFFICER, "/lending-groups/{group_id}"),
     "lending.loan_new_by_count": only(BORROWERS, 200),
     "lending.loan_pick": only(OFFICER, "/loans/{loan_id}"),
     "lending.loan_return_count": only(OFFICER, "/loans/{loan_id}"),
+    # settling an outside borrower's deposit: an empty form is sent back to the loan page
+    "lending.loan_deposit_settle": only(OFFICER, "/loans/{loan_id}"),
+    # the office cancels an outside request (officer or head): an empty form is sent back to the loan page
+    "lending.outside_cancel": only(DECIDERS, "/loans/{loan_id}"),
     "lending.outside_new": only(OFFICER, 200),
     "lending.outside_rules": only(ADMIN, 200),
     # operations
