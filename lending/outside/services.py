@@ -337,8 +337,10 @@ def cancel_outside_request(
         session.rollback()
         raise
     from audit.services import diff
+    from lending.workflow import _clear_waiting
 
     record(session, None, "loan.cancelled", loan, {**diff(before, loan.state()), "by": "outside_borrower"})
+    _clear_waiting(session, loan.id, now)  # the officers' "waiting for you" asks nothing of them any more
     session.commit()
     events.emit(session, loan, "cancelled")
     return loan

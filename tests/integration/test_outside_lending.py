@@ -191,7 +191,7 @@ def test_a_staff_request_by_count_competes_for_the_same_chairs(app, session, off
         ask(session, group_id, 1)
 
 
-def test_tracking_needs_the_right_phone_and_says_nothing_otherwise(app, session):
+def test_tracking_needs_the_right_phone_and_says_nothing_otherwise(app, session, officer):
     group_id, _ = make_group(app, 2)
     loan = ask(session, group_id, 1)
     assert outside.find_request(session, loan.public_ref, "081 234 5678").id == loan.id
@@ -200,8 +200,20 @@ def test_tracking_needs_the_right_phone_and_says_nothing_otherwise(app, session)
     assert outside.find_request(session, "K-NOSUCH00", "0812345678") is None
     status = outside.request_status(session, loan, NOW.date())
     assert status.status == "requested" and status.lines[0].count == 1 and status.can_cancel
+    assert _waiting(session, loan.id), "the officers were told a request waits"
     outside.cancel_outside_request(session, loan.public_ref, "0812345678", now=NOW)
     assert session.get(Loan, loan.id).status == "cancelled"
+    assert not _waiting(session, loan.id), "a withdrawn request still waits in the officers' notifications"
+
+
+def _waiting(session, loan_id: int) -> list:
+    from lending.loans import Notification
+
+    return session.scalars(
+        select(Notification).where(
+            Notification.loan_id == loan_id, Notification.kind == "request_waiting", Notification.read_at.is_(None)
+        )
+    ).all()
 
 
 def test_the_form_refuses_bad_details_and_what_the_rules_do_not_lend(app, session, admin):
