@@ -39,10 +39,11 @@ class Day:
 def month_grid(
     session: Session, group: LendingGroup, total: int, year: int, month: int, today: date
 ) -> list[list[Day | None]]:
-    """Weeks (Monday first) of the month; each day with its free count and how full it is."""
+    """Weeks (Sunday first, as Thai wall calendars and the office's calendar) of the month; each day with its
+    free count and how full it is."""
     free = outside_queries.month_availability(session, group.id, year, month, today)
     weeks: list[list[Day | None]] = []
-    for week in calendar.Calendar(firstweekday=0).monthdatescalendar(year, month):
+    for week in calendar.Calendar(firstweekday=6).monthdatescalendar(year, month):
         row: list[Day | None] = []
         for d in week:
             if d.month != month:

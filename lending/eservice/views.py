@@ -64,8 +64,8 @@ _EN_MONTHS = (
     "December",
 )
 _WEEKDAYS = {
-    "th": ("จ.", "อ.", "พ.", "พฤ.", "ศ.", "ส.", "อา."),
-    "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"),
+    "th": ("อา.", "จ.", "อ.", "พ.", "พฤ.", "ศ.", "ส."),
+    "en": ("Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"),
 }
 
 

@@ -307,3 +307,19 @@ def test_the_public_evidence_page_links_the_e_service_with_its_qr(app):
     assert 'href="http://kp.test/e-service"' in html and "/e-service/qr.svg" in html
     qr = client.get("/e-service/qr.svg")
     assert qr.status_code == 200 and b"http://kp.test/e-service" in qr.data
+
+
+def test_the_public_calendar_starts_its_weeks_on_sunday_like_the_offices(app, chairs):
+    """Thai wall calendars, and the office's own calendar, start the week on Sunday (อา.)."""
+    from datetime import date
+
+    group_id, _ = chairs
+    today = bangkok_today()
+    html = fresh_client(app, "th").get(f"/e-service/calendar/{group_id}?month={today:%Y-%m}").get_data(as_text=True)
+    head = re.search(r"<thead><tr>(.*?)</tr></thead>", html).group(1)
+    assert re.findall(r'<th scope="col">([^<]+)</th>', head) == ["อา.", "จ.", "อ.", "พ.", "พฤ.", "ศ.", "ส."]
+    for row in re.findall(r"<tr>(.*?)</tr>", html.split("<tbody>", 1)[1], re.S):
+        cells = re.findall(r'<td class="([^"]*)"(?: data-day="([0-9-]+)")?', row)
+        for column, (_cls, day) in enumerate(cells):
+            if day:
+                assert (date.fromisoformat(day).isoweekday() % 7) == column, (day, column)
