@@ -127,8 +127,13 @@ def settle_deposit(
     if loan is None:
         session.rollback()
         raise NotFound(N_("No such loan."))
+    # locked, so a second officer settling at the same moment waits and then sees it settled (or its version
+    # moved on) instead of failing on a stale row
     deposit = session.execute(
-        select(LoanDeposit).where(LoanDeposit.loan_id == loan_id).execution_options(populate_existing=True)
+        select(LoanDeposit)
+        .where(LoanDeposit.loan_id == loan_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     ).scalar_one_or_none()
     if deposit is None:
         session.rollback()

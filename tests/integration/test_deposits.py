@@ -314,6 +314,14 @@ def test_the_officer_records_the_deposit_on_the_pick_page_and_settles_it_on_the_
     assert ok.status_code == 302
     page = client.get(f"/loans/{loan_id}").get_data(as_text=True)
     assert "The deposit was settled." in page and "Settle the deposit" not in page
+    # the same form sent again (a double click, or a second officer's page): refused, the first answer kept
+    again = client.post(f"/loans/{loan_id}/deposit", data={"returned": "0", "kept": "", "version": str(dep_version)})
+    assert again.status_code == 302
+    assert "Someone else changed this deposit" in client.get(f"/loans/{loan_id}").get_data(as_text=True)
+    with app.app_context():
+        settled = db.session.scalar(select(LoanDeposit).where(LoanDeposit.loan_id == loan_id))
+        assert (settled.returned_amount, settled.kept_amount) == (Decimal("1000.00"), Decimal("0.00"))
+        db.session.remove()
 
 
 def test_the_case_page_shows_the_deposit_kept_toward_it(app, client, officer, head, deposit_rule):
