@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
-from flask import abort, current_app, g, has_request_context, request
+from flask import Response, abort, current_app, g, has_request_context, request
 from flask_login import current_user
 
 from core import form_tokens, recorder
@@ -111,3 +111,26 @@ def submit_once(action: str, create: Callable[[], Any]) -> form_tokens.Outcome:
     return form_tokens.run_once(
         db.session, request.form.get(form_tokens.FIELD), action, getattr(user, "id", None), create
     )
+
+
+def send_stored(sha256: str, inline: bool, filename: str | None = None) -> Response:
+    """A file of the store as a response, to the people the route lets in: 404 when its row or its bytes are
+    missing; never run by the browser (a sandbox CSP), kept a day in the person's own cache."""
+    from core.exports import content_type
+    from core.models import StoredFile
+
+    stored = db.session.get(StoredFile, sha256)
+    if stored is None:
+        abort(404)
+    try:
+        data = file_store().read(stored.sha256)
+    except (FileNotFoundError, ValueError):
+        abort(404)
+    resp = Response(data, content_type=content_type(stored.mime))
+    resp.headers["Cache-Control"] = "private, max-age=86400"
+    resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    if not inline:
+        name = (filename or stored.original_name or "file").replace('"', "")
+        ascii_name = name.encode("ascii", "ignore").decode() or "document"
+        resp.headers["Content-Disposition"] = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+    return resp

@@ -21,12 +21,11 @@ from flask_babel import ngettext
 from core.dates import bangkok_date
 from core.db import DomainError, db, utcnow
 from core.edge import ids_of, page_arg
-from core.exports import content_type
 from core.i18n import message as domain_message
 from core.models import StoredFile
 from core.permissions import LOANS_HEAD, LOANS_MANAGE, LOANS_REQUEST, LOANS_VIEW_ALL
 from core.services import get_settings
-from core.web import actor, file_store, record_denial, require, safe_next, submit_once
+from core.web import actor, file_store, record_denial, require, safe_next, send_stored, submit_once
 from lending import bp, workflow
 from lending import loan_queries as lq
 from lending.loan_forms import (
@@ -509,27 +508,7 @@ def loan_photo(loan_id: int, photo_id: int):
     photo = db.session.get(LoanPhoto, photo_id)
     if photo is None or photo.loan_id != loan_id:
         abort(404)
-    return _stored_file(photo.sha256, inline=True)
-
-
-def _stored_file(sha256: str, inline: bool, filename: str | None = None):
-    stored = db.session.get(StoredFile, sha256)
-    if stored is None:
-        abort(404)
-    try:
-        data = file_store().read(stored.sha256)
-    except (FileNotFoundError, ValueError):
-        abort(404)
-    resp = Response(data, content_type=content_type(stored.mime))
-    resp.headers["Cache-Control"] = "private, max-age=86400"
-    resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    if not inline:
-        name = (filename or stored.original_name or "file").replace('"', "")
-        ascii_name = name.encode("ascii", "ignore").decode() or "document"
-        from urllib.parse import quote
-
-        resp.headers["Content-Disposition"] = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
-    return resp
+    return send_stored(photo.sha256, inline=True)
 
 
 # --- documents (PDF) -----------------------------------------------------------------------------
@@ -674,7 +653,7 @@ def incident_document(incident_id: int, document_id: int):
         abort(404)
     stored = db.session.get(StoredFile, doc.sha256)
     inline = stored is not None and (stored.mime.startswith("image/") or stored.mime == "application/pdf")
-    return _stored_file(doc.sha256, inline=inline)
+    return send_stored(doc.sha256, inline=inline)
 
 
 # --- notifications -------------------------------------------------------------------------------

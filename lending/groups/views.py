@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Response, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy import select
@@ -13,12 +13,10 @@ from sqlalchemy import select
 from core.dates import bangkok_date
 from core.db import DomainError, db, known, utcnow
 from core.edge import as_id
-from core.exports import content_type
 from core.files import megabytes
-from core.models import StoredFile
 from core.permissions import ASSETS_MANAGE, LOANS_MANAGE, LOANS_REQUEST
 from core.services import get_settings
-from core.web import actor, file_store, require, submit_once
+from core.web import actor, file_store, require, send_stored, submit_once
 from lending import bp, workflow
 from lending.groups import queries, services
 from lending.groups.forms import (
@@ -156,15 +154,7 @@ def group_photo(group_id: int):
     group = _group_or_404(group_id)
     if not group.photo_sha256:
         abort(404)
-    stored = known(db.session.get(StoredFile, group.photo_sha256), "stored photo")  # (missing: a 500, as before)
-    try:
-        data = file_store().read(group.photo_sha256)
-    except (FileNotFoundError, ValueError):
-        abort(404)
-    resp = Response(data, content_type=content_type(stored.mime))
-    resp.headers["Cache-Control"] = "private, max-age=86400"
-    resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return resp
+    return send_stored(group.photo_sha256, inline=True)
 
 
 @bp.route("/lending-groups/<int:group_id>/photo", methods=["POST"])
