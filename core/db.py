@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 
@@ -147,6 +149,34 @@ def begin_write(session: Session) -> None:
     if session.in_transaction():
         session.rollback()
     session.connection(execution_options={"khruphan_write": True})
+
+
+@contextmanager
+def write(session: Session) -> Iterator[OrmSession]:
+    """A unit of work: a write transaction that is rolled back unless the block commits it.
+
+        with write(session) as s:
+            loan = load(s, loan_id)
+            if unchanged:
+                return loan          # nothing was written: rolled back on the way out
+            loan.approve(actor, now)
+            record(s, actor, "loan.approved", loan, data)
+            s.commit()
+
+    A domain error (or any exception) raised inside the block rolls the transaction back and goes on up,
+    so a service never writes `rollback()` by hand. Reads made after the commit, still inside the block,
+    run in a new transaction of their own that is left open, as they would be outside it.
+    """
+    plain = session() if isinstance(session, scoped_session) else session
+    begin_write(plain)
+    transaction = plain.get_transaction()
+    try:
+        yield plain
+    except BaseException:
+        plain.rollback()
+        raise
+    if transaction is not None and transaction.is_active:
+        plain.rollback()
 
 
 def install_sqlite_tuning(engine: Engine) -> None:

@@ -27,6 +27,7 @@ IMAGE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 PDF = "application/pdf"
+PHOTO_TYPES = set(IMAGE_TYPES.values())  # what a photo upload may be: JPEG, PNG, WebP
 MAX_PIXELS = 40_000_000
 MAX_SIDE = 12_000
 
@@ -219,9 +220,37 @@ def store_upload(
             "uploaded_by_id": uploaded_by_id,
             "uploaded_at": utcnow(),
         }
-        dialect = session.get_bind().dialect.name
-        from sqlalchemy.dialects import postgresql, sqlite
-
-        dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        session.execute(dialect_insert(StoredFile).values(**values).on_conflict_do_nothing())
+        _insert_once(session, values)
     return known(session.get(StoredFile, digest), "stored file")  # there now: inserted, or there already
+
+
+def store_generated(
+    session: Session, store: FileStore, data: bytes, filename: str, mime: str, *, made_by_id: int | None
+) -> StoredFile:
+    """Write and register a file the application made itself (a PDF, a kept import list); the caller commits.
+
+    Its bytes are trusted (no upload check), so its type is the one given. The same bytes twice are one
+    file and one row, as with uploads.
+    """
+    digest = store.write(data)
+    if session.get(StoredFile, digest) is None:
+        _insert_once(
+            session,
+            {
+                "sha256": digest,
+                "size": len(data),
+                "mime": mime,
+                "original_name": safe_name(filename),
+                "uploaded_by_id": made_by_id,
+                "uploaded_at": utcnow(),
+            },
+        )
+    return known(session.get(StoredFile, digest), "stored file")
+
+
+def _insert_once(session: Session, values: dict[str, Any]) -> None:
+    """Insert a file's row unless it is there: two writers of the same file at once both succeed."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    dialect_insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(dialect_insert(StoredFile).values(**values).on_conflict_do_nothing())
