@@ -141,9 +141,11 @@ def admin_with_settings(app: Flask, prefix: str) -> int:
     return admin_id
 
 
-def writers(app: Flask, admin_id: int, actions: int, errors: list, threads: int = 8) -> list:
+def writers(app: Flask, admin_id: int, actions: int, errors: list, threads: int = 8, done=None) -> list:
     """`threads` threads, each with its own app context and session, each changing its own setting
-    `actions` times through core.services.update_settings (each change one audited transaction)."""
+    `actions` times through core.services.update_settings (each change one audited transaction).
+
+    `done()`, if given, is called after each committed change (to wait for a state, not for a time)."""
     import threading
 
     from core import context
@@ -158,6 +160,8 @@ def writers(app: Flask, admin_id: int, actions: int, errors: list, threads: int 
                 db.session.rollback()
                 for n in range(1, actions + 1):
                     core_services.update_settings(db.session, admin, {key: f"{key} {n}"})
+                    if done is not None:
+                        done()
                 db.session.remove()
         except Exception as err:  # reported by the test, with the thread's key
             errors.append((key, repr(err)))

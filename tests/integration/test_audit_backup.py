@@ -7,10 +7,11 @@ the "fresh instance" is the live schema emptied after the live chain was read, a
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import subprocess
 import sys
-import time
+import threading
 from pathlib import Path
 
 import pytest
@@ -81,12 +82,17 @@ def test_a_backup_taken_while_eight_writers_work_restores_to_a_verified_prefix_o
         files = store_two_files(live)
         start = head(live)[0]
         errors: list = []
-        threads = writers(live, admin_id, 60, errors)
+        changes = itertools.count(1)
+        hundred = threading.Event()
+
+        def done() -> None:
+            if next(changes) >= 100:
+                hundred.set()
+
+        threads = writers(live, admin_id, 60, errors, done=done)
         for t in threads:
             t.start()
-        deadline = time.monotonic() + 60
-        while head(live)[0] < start + 100 and time.monotonic() < deadline:
-            time.sleep(0.02)
+        assert hundred.wait(timeout=300) or errors, "the writers made fewer than 100 changes"
         out = tmp_path / "backup"
         taken = cli(live, "backup", "--out", str(out))
         for t in threads:
