@@ -21,7 +21,7 @@ from core.dates import bangkok_today, fiscal_year_bounds, fiscal_year_of
 from core.db import Session, begin_write, db
 from core.models import User
 from lending import demo_story
-from lending.models import Asset, compute_search_text, new_tag
+from lending.register.models import Asset, compute_search_text, new_tag
 
 demo = AppGroup("demo", help="Demonstration data.")
 

@@ -27,7 +27,7 @@ from evidence import services as evidence_services
 from evidence.models import Measure
 from lending import ledger, manual, stocktake, workflow
 from lending.loans import REQUESTED
-from lending.models import Asset
+from lending.register.models import Asset
 
 STAFF = ("malee", "somchai", "napa")
 

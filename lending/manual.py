@@ -25,7 +25,7 @@ from core.models import StoredFile, User
 from core.pdf import ThaiDocument
 from core.permissions import MANUAL_PUBLISH
 from core.services import get_settings
-from lending.models import AVAILABLE, DISPOSED, Asset
+from lending.register.models import AVAILABLE, DISPOSED, Asset
 
 TITLE = "คู่มือการยืม-คืนพัสดุ"
 SETTING_KEYS = (

@@ -61,7 +61,7 @@ from core.models import User
 from core.numbers import percent, round_half_away
 from core.permissions import STOCKTAKE_MANAGE, STOCKTAKE_PREPARE, STOCKTAKE_VIEW
 from lending.loans import CHECKED_OUT, Incident, Loan, LoanItem
-from lending.models import DISPOSED, Asset
+from lending.register.models import DISPOSED, Asset
 
 DRAFT, OPEN, CLOSED = "draft", "open", "closed"
 GOOD, DAMAGED = "good", "damaged"
@@ -810,7 +810,7 @@ def entry_rows(
     elif show == "problems":
         stmt = stmt.where(or_(E.result.in_((NOT_FOUND, ELSEWHERE, UNEXPECTED)), E.condition == DAMAGED))
     if q:
-        from lending.models import search_key
+        from lending.register.models import search_key
 
         stmt = stmt.where(contains(Asset.search_text, search_key(q)))
     total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()

@@ -21,7 +21,7 @@ from core.i18n import lang, message_params
 from core.permissions import ASSETS_VIEW, STOCKTAKE_MANAGE, STOCKTAKE_PREPARE
 from core.web import actor, file_store, record_denial, require, submit_once
 from lending import bp, stocktake
-from lending.models import Asset
+from lending.register.models import Asset
 from lending.stocktake_report import report_filename, round_pdf, round_xlsx
 
 RESULT_LABELS = {

@@ -26,11 +26,11 @@ from lending.groups import queries as group_queries
 from lending.groups.models import LendingGroup, LoanLine
 from lending.groups.reservations import lock_groups
 from lending.loans import APPROVED, CHECKED_OUT, DAMAGED, GOOD, LOST, REQUESTED, Loan, LoanItem
-from lending.models import AVAILABLE, ON_LOAN, Asset
 from lending.outside import deposits
 from lending.outside import events as outside_events
 from lending.outside.models import clean_text
 from lending.outside.permissions import can_manage_groups
+from lending.register.models import AVAILABLE, ON_LOAN, Asset
 
 MAX_MEMBERS = 2000
 PHOTO_TYPES = {"image/jpeg", "image/png", "image/webp"}

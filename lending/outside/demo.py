@@ -17,8 +17,8 @@ from core.models import User
 from lending import workflow
 from lending.groups import queries as group_queries
 from lending.groups import services as groups
-from lending.models import Asset, compute_search_text, new_tag
 from lending.outside import services as outside
+from lending.register.models import Asset, compute_search_text, new_tag
 
 # (asset-number prefix, count, name, category, model, price, location)
 GROUPS = [

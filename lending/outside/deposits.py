@@ -20,9 +20,9 @@ from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, beg
 from core.models import User
 from core.permissions import LOANS_MANAGE
 from core.services import get_settings
-from lending.models import parse_price
 from lending.outside.models import LoanDeposit, clean_text
 from lending.outside.rules import rules_for
+from lending.register.models import parse_price
 
 MAX_RECEIPT_NO = 60
 MAX_DEPOSIT = Decimal("1000000.00")

@@ -33,10 +33,10 @@ from core import services as core_services
 from core.dates import BANGKOK
 from core.db import begin_write, db
 from core.models import Setting, User
-from lending import services as asset_services
 from lending import workflow
 from lending.loans import Incident, Loan, Notification
-from lending.models import Asset
+from lending.register import services as asset_services
+from lending.register.models import Asset
 from tests.conftest import PASSWORD, login, unique
 from tests.jobs import job_id_of, run_job
 
@@ -428,7 +428,7 @@ def d_synonym_add(w):
 
 
 def d_synonym_delete(w):
-    from lending import synonyms
+    from lending.register import synonyms
 
     group_id = in_app(w, lambda: synonyms.add_group(db.session, w.user("officer"), f"ไฟฉาย{unique('')}, torch").id)
     w.start()

@@ -23,7 +23,7 @@ from core.models import FormToken, User
 from evidence.models import EvidenceItem, Measure
 from lending.loans import Loan
 from lending.manual import ManualVersion
-from lending.models import Asset
+from lending.register.models import Asset
 from lending.stocktake import StocktakeRound
 from tests.conftest import PASSWORD, login, unique
 

@@ -20,7 +20,7 @@ from core.models import User
 from evidence.models import EvidenceIndicator, EvidenceItem
 from lending import stocktake as st
 from lending.loans import Incident
-from lending.models import Asset, compute_search_text
+from lending.register.models import Asset, compute_search_text
 from lending.stocktake_report import round_pdf, round_xlsx
 from tests.conftest import unique
 

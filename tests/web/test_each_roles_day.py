@@ -24,8 +24,8 @@ from core.models import User
 from lending import stocktake, workflow
 from lending.demo import PEOPLE
 from lending.loans import Loan, LoanDrop
-from lending.models import Asset, compute_search_text
-from lending.services import unique_tag
+from lending.register.models import Asset, compute_search_text
+from lending.register.services import unique_tag
 from lending.workflow import ItemReturn
 from tests.conftest import PASSWORD, english, login, unique
 from tests.integration.audit_instances import separate_instance

@@ -22,8 +22,8 @@ from sqlalchemy import event, func, select, text
 from audit.models import AuditEntry
 from core import services as core_services
 from core.db import db
-from lending import services as lending_services
-from lending.models import Asset
+from lending.register import services as lending_services
+from lending.register.models import Asset
 from tests.conftest import PASSWORD, login, unique
 from tests.groups import make_group
 

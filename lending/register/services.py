@@ -13,8 +13,8 @@ from audit.services import diff
 from core.dates import bangkok_date
 from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, begin_write, utcnow
 from core.files import FileStore, store_upload
-from lending import permissions
-from lending.models import Asset, clean_asset_fields, compute_search_text, new_tag
+from lending.register import permissions
+from lending.register.models import Asset, clean_asset_fields, compute_search_text, new_tag
 
 PHOTO_TYPES = {"image/jpeg", "image/png", "image/webp"}
 

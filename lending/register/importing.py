@@ -24,10 +24,10 @@ from audit import record
 from audit.services import record_many
 from core.archives import ArchiveRefused, Limits, read_first_sheet
 from core.db import N_, DomainError, Forbidden, Session, begin_write, known, refresh_statistics
-from lending import permissions, queries
 from lending.groups.models import LendingGroup
 from lending.groups.reservations import lock_groups
-from lending.models import FIELDS, Asset, clean_asset_fields, compute_search_text, new_tag
+from lending.register import permissions, queries
+from lending.register.models import FIELDS, Asset, clean_asset_fields, compute_search_text, new_tag
 
 log = logging.getLogger(__name__)
 

@@ -21,12 +21,21 @@ from core.i18n import message as domain_message
 from core.models import StoredFile
 from core.permissions import ASSETS_IMPORT, ASSETS_MANAGE, ASSETS_VIEW, LABELS_PRINT
 from core.web import actor, external_url, file_store, require, submit_once
-from lending import bookings, bp, import_templates, importing, labels, ledger, loan_queries, queries, services
+from lending import bookings, bp, labels, ledger, loan_queries
 from lending import jobs as lending_jobs
-from lending.forms import STATUS_LABELS, ApplyImportForm, AssetForm, ImportForm, LabelsForm, PhotoForm, StatusForm
 from lending.jobs import MAX_LABELS
-from lending.models import FIELDS, Asset
-from lending.permissions import can_import_assets, can_manage_assets, can_print_labels
+from lending.register import import_templates, importing, queries, services
+from lending.register.forms import (
+    STATUS_LABELS,
+    ApplyImportForm,
+    AssetForm,
+    ImportForm,
+    LabelsForm,
+    PhotoForm,
+    StatusForm,
+)
+from lending.register.models import FIELDS, Asset
+from lending.register.permissions import can_import_assets, can_manage_assets, can_print_labels
 
 CHECK_IN_REQUEST_BYTES = 512 * 1024  # about 5,000 rows, checked in well under a second; longer lists by a job
 
@@ -53,7 +62,7 @@ def assets():
     page_no = page_arg()
     page = queries.list_assets(db.session, flt, page_no, current_app.config["PAGE_SIZE"])
     return render_template(
-        "lending/assets.html",
+        "lending/register/assets.html",
         page=page,
         flt=flt,
         options=queries.filter_options(db.session),
@@ -69,7 +78,7 @@ def asset(asset_id: int):
     item = db.get_or_404(Asset, asset_id)
     today = bangkok_today()
     return render_template(
-        "lending/asset.html",
+        "lending/register/asset.html",
         asset=item,
         tag_link=tag_url(item.tag),
         status_form=StatusForm(version=item.version),
@@ -87,7 +96,7 @@ def tag(tag: str):
     """Where a scanned QR label lands: the asset's page (after login if needed)."""
     item = queries.asset_by_tag(db.session, tag[:32])
     if item is None:
-        return render_template("lending/unknown_tag.html", tag=tag[:32]), 404
+        return render_template("lending/register/unknown_tag.html", tag=tag[:32]), 404
     return redirect(url_for("lending.asset", asset_id=item.id))
 
 
@@ -120,7 +129,7 @@ def asset_new():
             item = outcome.created
             flash(_("Asset %(number)s was added.", number=item.asset_number), "success")
             return redirect(url_for("lending.asset", asset_id=item.id))
-    return render_template("lending/asset_form.html", form=form, asset=None)
+    return render_template("lending/register/asset_form.html", form=form, asset=None)
 
 
 @bp.route("/assets/<int:asset_id>/edit", methods=["GET", "POST"])
@@ -142,7 +151,7 @@ def asset_edit(asset_id: int):
         else:
             flash(_("Saved."), "success")
             return redirect(url_for("lending.asset", asset_id=item.id))
-    return render_template("lending/asset_form.html", form=form, asset=item)
+    return render_template("lending/register/asset_form.html", form=form, asset=item)
 
 
 @bp.route("/assets/<int:asset_id>/status", methods=["POST"])
@@ -293,7 +302,7 @@ def asset_import():
         if plan.ok:
             _keep_import_file(data, upload.filename or "")
         return render_template(
-            "lending/import_preview.html",
+            "lending/register/import_preview.html",
             plan=plan,
             form=form,
             apply_form=ApplyImportForm(sha256=plan.sha256),
@@ -305,7 +314,7 @@ def asset_import():
 def _import_page(form: ImportForm):
     """The upload form, the columns it takes and the templates to download."""
     return render_template(
-        "lending/import.html", form=form, headers=importing.HEADERS, ledger_headers=ledger.THAI_HEADERS
+        "lending/register/import.html", form=form, headers=importing.HEADERS, ledger_headers=ledger.THAI_HEADERS
     )
 
 
@@ -331,7 +340,7 @@ def asset_import_preview():
         abort(404)
     plan = _PlanView(job.outcome)
     return render_template(
-        "lending/import_preview.html",
+        "lending/register/import_preview.html",
         plan=plan,
         form=ImportForm(),
         apply_form=ApplyImportForm(sha256=plan.sha256) if plan.ok else None,

@@ -16,8 +16,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from audit import record
 from core.db import N_, Audited, DomainError, Forbidden, Model, NotFound, Session, begin_write, utcnow
-from lending import permissions
-from lending.models import search_key
+from lending.register import permissions
+from lending.register.models import search_key
 
 # Groups of terms that mean the same equipment (folded as search_key folds them).
 BUILT_IN: tuple[tuple[str, ...], ...] = (
