@@ -25,9 +25,10 @@ from core.files import FileStore
 from core.models import User
 from evidence import services as evidence_services
 from evidence.models import Measure
-from lending import ledger, manual, stocktake, workflow
+from lending import ledger, manual, workflow
 from lending.loans import REQUESTED
 from lending.register.models import Asset
+from lending.stocktake import services as stocktake
 
 STAFF = ("malee", "somchai", "napa")
 

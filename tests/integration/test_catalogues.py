@@ -370,7 +370,7 @@ def test_the_manual_is_filed_under_the_codes_each_years_catalogue_gives_the_borr
 
 
 def _close_round(app, people, year: int, make_asset) -> str:
-    from lending import stocktake as st
+    from lending.stocktake import services as st
 
     dept = unique("dept")
     make_asset(department=dept)

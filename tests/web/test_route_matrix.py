@@ -443,7 +443,8 @@ def _stocktake_world(app, names: dict[str, str]) -> dict:
     """An open stock-take round whose committee is none of the matrix's users; a published manual."""
     from core.files import FileStore
     from core.models import User
-    from lending import manual, stocktake
+    from lending import manual
+    from lending.stocktake import services as stocktake
 
     with app.app_context():
         s = db.session

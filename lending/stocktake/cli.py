@@ -6,7 +6,7 @@ import click
 from flask.cli import AppGroup
 
 from core.db import db
-from lending import stocktake as st
+from lending.stocktake import services as st
 
 stocktake = AppGroup("stocktake", help="The annual stock-take.")
 

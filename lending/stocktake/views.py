@@ -1,7 +1,7 @@
 """Stock-take pages: rounds, one round with its live progress, its list, recording found, closing, reports.
 
 Routes are gated by login and a permission; a round's own rule (committee member, or a role that reads
-rounds) is checked per request with the `can_*` predicates of lending.stocktake, and by the services.
+rounds) is checked per request with the `can_*` predicates of lending.stocktake.services, and by the services.
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ from core.forms import BaseForm, MultiCheckboxField
 from core.i18n import lang, message_params
 from core.permissions import ASSETS_VIEW, STOCKTAKE_MANAGE, STOCKTAKE_PREPARE
 from core.web import actor, file_store, record_denial, require, submit_once
-from lending import bp, stocktake
+from lending import bp
 from lending.register.models import Asset
-from lending.stocktake_report import report_filename, round_pdf, round_xlsx
+from lending.stocktake import services as stocktake
+from lending.stocktake.report import report_filename, round_pdf, round_xlsx
 
 RESULT_LABELS = {
     stocktake.FOUND: _l("Found"),

@@ -555,7 +555,7 @@ def close_round(
     if not can_manage_rounds(actor):
         raise Forbidden(N_("You may not do this."))
     from lending import filing
-    from lending.stocktake_report import report_filename, round_pdf
+    from lending.stocktake.report import report_filename, round_pdf
 
     at = now or utcnow()
     begin_write(session)

@@ -13,7 +13,7 @@ from core.db import Session
 from core.exports import safe_cell
 from core.pdf import NBSP, Column, Signature, ThaiDocument, keep_together
 from core.services import get_settings
-from lending.stocktake import (
+from lending.stocktake.services import (
     DAMAGED,
     ELSEWHERE,
     FOUND,
