@@ -24,7 +24,7 @@ from evidence.models import EvidenceItem, Measure
 from lending.loans import Loan
 from lending.manual import ManualVersion
 from lending.register.models import Asset
-from lending.stocktake.services import StocktakeRound
+from lending.stocktake.models import StocktakeRound
 from tests.conftest import PASSWORD, login, unique
 
 TOKEN = re.compile(r'name="form_token" value="([A-Za-z0-9_-]+)"')

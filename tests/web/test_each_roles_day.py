@@ -26,7 +26,7 @@ from lending.demo import PEOPLE
 from lending.loans import Loan, LoanDrop
 from lending.register.models import Asset, compute_search_text
 from lending.register.services import unique_tag
-from lending.stocktake import services as stocktake
+from lending.stocktake import models as stocktake
 from lending.workflow import ItemReturn
 from tests.conftest import PASSWORD, english, login, unique
 from tests.integration.audit_instances import separate_instance
