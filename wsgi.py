@@ -30,7 +30,7 @@ import evidence
 import evidence.models  # noqa: F401
 import lending
 import lending.loans  # noqa: F401
-import lending.manual  # noqa: F401
+import lending.manual.services  # noqa: F401
 import lending.register.models  # noqa: F401
 import lending.register.synonyms  # noqa: F401
 import lending.stocktake.services  # noqa: F401
@@ -60,11 +60,11 @@ from lending import eservice, loan_cli
 from lending import filing as lending_filing
 from lending import home as lending_home
 from lending import loan_views as _loan_views  # noqa: F401
-from lending import manual_views as _manual_views  # noqa: F401
 from lending.eservice import mails as eservice_mails
 from lending.eservice import models as _eservice_models  # noqa: F401
 from lending.eservice import views as _eservice_views  # noqa: F401  (the public e-service, /e-service)
 from lending.groups import views as _group_views  # noqa: F401
+from lending.manual import views as _manual_views  # noqa: F401
 from lending.outside import cli as outside_cli
 from lending.outside import views as _outside_views  # noqa: F401
 from lending.register import cli as lending_cli

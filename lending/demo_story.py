@@ -25,8 +25,9 @@ from core.files import FileStore
 from core.models import User
 from evidence import services as evidence_services
 from evidence.models import Measure
-from lending import ledger, manual, workflow
+from lending import ledger, workflow
 from lending.loans import REQUESTED
+from lending.manual import services as manual
 from lending.register.models import Asset
 from lending.stocktake import models as stocktake_models
 from lending.stocktake import services as stocktake_services

@@ -1,6 +1,6 @@
 """The manual for outsiders (คู่มือการให้บริการยืมครุภัณฑ์แก่บุคคลภายนอก), written from the live settings.
 
-Like the borrowing manual (lending.manual), `manual_content` builds the text once from the settings — the
+Like the borrowing manual (lending.manual.services), `manual_content` builds the text once from the settings — the
 rules per kind of borrower (which categories, the longest loan, the head's approval, a deposit), how long
 personal data is kept, the office's contacts — and from what the e-service offers now, and the page and
 the PDF both show it, so changing a setting changes the manual. Publishing keeps a numbered version (its
@@ -26,7 +26,7 @@ from core.permissions import MANUAL_PUBLISH
 from core.services import get_settings
 from lending.eservice.models import OutsidersManualVersion
 from lending.groups.queries import groups as group_rows
-from lending.manual import _flow_pdf
+from lending.manual.services import _flow_pdf
 from lending.outside.models import AGENCY, GROUP, PERSON
 from lending.outside.rules import all_rules, retention_years
 

@@ -335,7 +335,7 @@ def test_a_retired_code_is_hidden_for_new_evidence_and_old_evidence_still_shows_
 
 
 def _publish_manual(app, admin, on: datetime):
-    from lending.manual import publish_manual
+    from lending.manual.services import publish_manual
 
     with app.app_context():
         context.set_origin("127.0.0.1", "pytest")

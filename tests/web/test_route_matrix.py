@@ -443,7 +443,7 @@ def _stocktake_world(app, names: dict[str, str]) -> dict:
     """An open stock-take round whose committee is none of the matrix's users; a published manual."""
     from core.files import FileStore
     from core.models import User
-    from lending import manual
+    from lending.manual import services as manual
     from lending.stocktake import services as stocktake
 
     with app.app_context():

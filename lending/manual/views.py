@@ -11,7 +11,8 @@ from core.forms import BaseForm
 from core.permissions import ASSETS_VIEW, MANUAL_PUBLISH
 from core.services import get_settings
 from core.web import actor, file_store, require, submit_once
-from lending import bp, manual
+from lending import bp
+from lending.manual import services as manual
 
 
 class PublishForm(BaseForm):
@@ -24,7 +25,7 @@ def manual_page():
     """The manual as it reads now, from the live settings, with its flow diagram."""
     settings = get_settings(db.session)
     return render_template(
-        "lending/manual.html",
+        "lending/manual/page.html",
         sections=manual.manual_content(db.session, settings),
         flow=manual.FLOW,
         branch=manual.FLOW_BRANCH,
@@ -63,7 +64,7 @@ def manual_publish():
 @require(ASSETS_VIEW)
 def manual_versions():
     """Every published version of the manual."""
-    return render_template("lending/manual_versions.html", versions=manual.versions(db.session))
+    return render_template("lending/manual/versions.html", versions=manual.versions(db.session))
 
 
 @bp.route("/manual/versions/<int:number>.pdf")
