@@ -14,17 +14,18 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, func, select
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import func, select
 
 from audit import record
 from core.dates import bangkok_date, bangkok_today, fiscal_year_of, format_date
-from core.db import N_, Audited, Forbidden, Model, Session, begin_write, utcnow
+from core.db import N_, Forbidden, Session, begin_write, utcnow
 from core.files import FileStore
 from core.models import StoredFile, User
 from core.pdf import ThaiDocument
-from core.permissions import MANUAL_PUBLISH
 from core.services import get_settings
+from lending import filing
+from lending.manual.models import ManualVersion
+from lending.manual.permissions import can_publish
 from lending.register.models import AVAILABLE, DISPOSED, Asset
 
 TITLE = "คู่มือการยืม-คืนพัสดุ"
@@ -46,29 +47,6 @@ FLOW = (
     "คืนพัสดุ\n(ตรวจสภาพ)",
 )
 FLOW_BRANCH = "ชำรุด/สูญหาย:\nซ่อม ชดใช้ หรือจำหน่าย"
-
-
-class ManualVersion(Audited, Model):
-    __tablename__ = "manual_versions"
-    audit_type = "manual_version"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    number: Mapped[int] = mapped_column(Integer, unique=True)
-    fiscal_year: Mapped[int] = mapped_column(Integer)
-    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
-    sha256: Mapped[str] = mapped_column(ForeignKey("stored_files.sha256"))
-    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-
-    published_by: Mapped[User | None] = relationship()
-
-    def state(self) -> dict[str, Any]:
-        return {
-            "number": self.number,
-            "fiscal_year": self.fiscal_year,
-            "sha256": self.sha256,
-            "settings": self.settings,
-        }
 
 
 @dataclass
@@ -245,14 +223,8 @@ def manual_pdf(
     return doc.output()
 
 
-def can_publish(user: User | None) -> bool:
-    return user is not None and user.can(MANUAL_PUBLISH)
-
-
 def publish_manual(session: Session, actor: User, store: FileStore, now: datetime | None = None) -> ManualVersion:
     """Keep a numbered version of the manual as it reads now and file it as evidence (the borrowing manual)."""
-    from lending import filing
-
     if not can_publish(actor):
         raise Forbidden(N_("You may not do this."))
     at = now or utcnow()
@@ -300,7 +272,3 @@ def publish_manual(session: Session, actor: User, store: FileStore, now: datetim
     )
     session.commit()
     return version
-
-
-def versions(session: Session) -> list[ManualVersion]:
-    return list(session.execute(select(ManualVersion).order_by(ManualVersion.number.desc())).scalars())

@@ -22,7 +22,7 @@ from core.db import db, utcnow
 from core.models import FormToken, User
 from evidence.models import EvidenceItem, Measure
 from lending.loans import Loan
-from lending.manual.services import ManualVersion
+from lending.manual.models import ManualVersion
 from lending.register.models import Asset
 from lending.stocktake.models import StocktakeRound
 from tests.conftest import PASSWORD, login, unique
