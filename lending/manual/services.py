@@ -18,9 +18,9 @@ from sqlalchemy import func, select
 
 from audit import record
 from core.dates import bangkok_date, bangkok_today, fiscal_year_of, format_date
-from core.db import N_, Forbidden, Session, begin_write, utcnow
-from core.files import FileStore
-from core.models import StoredFile, User
+from core.db import N_, Forbidden, Session, utcnow, write
+from core.files import FileStore, store_generated
+from core.models import User
 from core.pdf import ThaiDocument
 from core.services import get_settings
 from lending import filing
@@ -228,47 +228,36 @@ def publish_manual(session: Session, actor: User, store: FileStore, now: datetim
     if not can_publish(actor):
         raise Forbidden(N_("You may not do this."))
     at = now or utcnow()
-    begin_write(session)
-    settings = get_settings(session)
-    number = (session.execute(select(func.max(ManualVersion.number))).scalar_one() or 0) + 1
-    data = manual_pdf(session, settings, version=number, on=bangkok_date(at))
-    filename = f"manual-v{number}.pdf"
-    digest = store.write(data)
-    if session.get(StoredFile, digest) is None:
-        session.add(
-            StoredFile(
-                sha256=digest,
-                size=len(data),
-                mime="application/pdf",
-                original_name=filename,
-                uploaded_by_id=actor.id,
-            )
+    with write(session):
+        settings = get_settings(session)
+        number = (session.execute(select(func.max(ManualVersion.number))).scalar_one() or 0) + 1
+        data = manual_pdf(session, settings, version=number, on=bangkok_date(at))
+        filename = f"manual-v{number}.pdf"
+        digest = store_generated(session, store, data, filename, "application/pdf", made_by_id=actor.id).sha256
+        snapshot = settings_snapshot(settings)
+        snapshot["categories"] = lendable_categories(session)
+        version = ManualVersion(
+            number=number,
+            fiscal_year=fiscal_year_of(bangkok_date(at)),
+            published_at=at,
+            published_by_id=actor.id,
+            sha256=digest,
+            settings=snapshot,
         )
+        session.add(version)
         session.flush()
-    snapshot = settings_snapshot(settings)
-    snapshot["categories"] = lendable_categories(session)
-    version = ManualVersion(
-        number=number,
-        fiscal_year=fiscal_year_of(bangkok_date(at)),
-        published_at=at,
-        published_by_id=actor.id,
-        sha256=digest,
-        settings=snapshot,
-    )
-    session.add(version)
-    session.flush()
-    record(session, actor, "manual.published", version, {"after": version.state()})
-    filing.file_document(
-        session,
-        actor,
-        store,
-        data,
-        filename,
-        fiscal_year=version.fiscal_year,
-        title=f"{TITLE} ฉบับที่ {number}",
-        role=filing.BORROWING_MANUAL,
-        mime="application/pdf",
-        source=f"manual:{number}",
-    )
-    session.commit()
+        record(session, actor, "manual.published", version, {"after": version.state()})
+        filing.file_document(
+            session,
+            actor,
+            store,
+            data,
+            filename,
+            fiscal_year=version.fiscal_year,
+            title=f"{TITLE} ฉบับที่ {number}",
+            role=filing.BORROWING_MANUAL,
+            mime="application/pdf",
+            source=f"manual:{number}",
+        )
+        session.commit()
     return version

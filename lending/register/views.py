@@ -12,15 +12,14 @@ from flask_babel import gettext as _
 from core import jobs
 from core.archives import ArchiveRefused, check_workbook
 from core.dates import bangkok_today
-from core.db import begin_write, db, known
+from core.db import db
 from core.edge import ids_of, page_arg
 from core.exports import content_disposition, content_type, csv_response, safe_cell
-from core.files import XLSX, FileStore, safe_name
+from core.files import safe_name
 from core.i18n import lang
 from core.i18n import message as domain_message
-from core.models import StoredFile
 from core.permissions import ASSETS_IMPORT, ASSETS_MANAGE, ASSETS_VIEW, LABELS_PRINT
-from core.web import actor, external_url, file_store, require, submit_once
+from core.web import actor, external_url, file_store, require, send_stored, submit_once
 from lending import bookings, bp, labels, ledger, loan_queries
 from lending import jobs as lending_jobs
 from lending.jobs import MAX_LABELS
@@ -202,16 +201,7 @@ def asset_photo(asset_id: int):
     item = db.get_or_404(Asset, asset_id)
     if not item.photo_sha256:
         abort(404)
-    stored = known(db.session.get(StoredFile, item.photo_sha256), "stored photo")  # (missing: a 500, as before)
-    store: FileStore = file_store()
-    try:
-        data = store.read(stored.sha256)
-    except FileNotFoundError:
-        abort(404)
-    resp = Response(data, content_type=content_type(stored.mime))
-    resp.headers["Cache-Control"] = "private, max-age=86400"
-    resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return resp
+    return send_stored(item.photo_sha256, inline=True)
 
 
 @bp.route("/assets/<int:asset_id>/qr.<fmt>")
@@ -377,17 +367,7 @@ class _PlanView:
 
 def _keep_import_file(data: bytes, filename: str) -> str:
     """Keep the uploaded list in the file store (named by its hash): applied later, and kept as the record."""
-    digest = file_store().write(data)
-    begin_write(db.session)
-    if db.session.get(StoredFile, digest) is None:
-        mime = XLSX if data.startswith(b"PK") else "text/csv"
-        db.session.add(
-            StoredFile(
-                sha256=digest, size=len(data), mime=mime, original_name=safe_name(filename), uploaded_by_id=actor().id
-            )
-        )
-    db.session.commit()
-    return digest
+    return importing.keep_import_file(db.session, file_store(), data, filename, made_by_id=actor().id)
 
 
 @bp.route("/assets/import/apply", methods=["POST"])

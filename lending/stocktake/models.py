@@ -46,7 +46,6 @@ DRAFT, OPEN, CLOSED = "draft", "open", "closed"
 GOOD, DAMAGED = "good", "damaged"
 FOUND, ELSEWHERE, ON_LOAN, NOT_FOUND, UNEXPECTED = "found", "elsewhere", "on_loan", "not_found", "unexpected"
 RESULTS = (FOUND, ELSEWHERE, ON_LOAN, NOT_FOUND, UNEXPECTED)
-PHOTO_TYPES = {"image/jpeg", "image/png", "image/webp"}
 SUPPLY_OFFICER = "supply_officer"
 
 

@@ -26,10 +26,10 @@ from core.db import (
     Forbidden,
     NotFound,
     Session,
-    begin_write,
     utcnow,
+    write,
 )
-from core.files import FileStore, store_upload
+from core.files import PHOTO_TYPES, FileStore, store_generated, store_upload
 from core.models import User
 from lending import filing
 from lending.loans import CHECKED_OUT, Incident, Loan, LoanItem
@@ -43,7 +43,6 @@ from lending.stocktake.models import (
     NOT_FOUND,
     ON_LOAN,
     OPEN,
-    PHOTO_TYPES,
     SUPPLY_OFFICER,
     UNEXPECTED,
     StocktakeEntry,
@@ -156,18 +155,14 @@ def open_round(
     if not can_manage_rounds(actor):
         raise Forbidden(N_("Only the head of agency appoints the inspection committee and opens a round."))
     fiscal_year = _check_year(fiscal_year)
-    begin_write(session)
-    try:
+    with write(session):
         ids = _check_committee(session, committee)
-    except DomainError:
-        session.rollback()
-        raise
-    rnd = _new_round(actor, OPEN, fiscal_year, ids, title, department, location, now or utcnow())
-    session.add(rnd)
-    session.flush()
-    _take_snapshot(session, rnd)
-    record(session, actor, "stocktake.opened", rnd, {"after": rnd.state()})
-    session.commit()
+        rnd = _new_round(actor, OPEN, fiscal_year, ids, title, department, location, now or utcnow())
+        session.add(rnd)
+        session.flush()
+        _take_snapshot(session, rnd)
+        record(session, actor, "stocktake.opened", rnd, {"after": rnd.state()})
+        session.commit()
     return rnd
 
 
@@ -187,17 +182,13 @@ def prepare_round(
     if not can_prepare_rounds(actor):
         raise Forbidden(N_("You may not do this."))
     fiscal_year = _check_year(fiscal_year)
-    begin_write(session)
-    try:
+    with write(session):
         ids = _check_committee(session, committee or [], required=False)
-    except DomainError:
-        session.rollback()
-        raise
-    rnd = _new_round(actor, DRAFT, fiscal_year, ids, title, department, location, now or utcnow())
-    session.add(rnd)
-    session.flush()
-    record(session, actor, "stocktake.prepared", rnd, {"after": rnd.state()})
-    session.commit()
+        rnd = _new_round(actor, DRAFT, fiscal_year, ids, title, department, location, now or utcnow())
+        session.add(rnd)
+        session.flush()
+        record(session, actor, "stocktake.prepared", rnd, {"after": rnd.state()})
+        session.commit()
     return rnd
 
 
@@ -213,32 +204,26 @@ def appoint_round(
     """The head appoints the committee of a prepared round and opens it (the snapshot is taken now)."""
     if not can_manage_rounds(actor):
         raise Forbidden(N_("Only the head of agency appoints the inspection committee and opens a round."))
-    begin_write(session)
-    rnd = load_round(session, round_id, lock=True)
-    if version is not None and rnd.version != version:
-        session.rollback()
-        raise Conflict(N_("Someone else changed this round after you opened the page. Reload it and try again."))
-    if not rnd.is_draft:
-        session.rollback()
-        raise Conflict(N_("This round is already open or closed."))
-    try:
+    with write(session):
+        rnd = load_round(session, round_id, lock=True)
+        if version is not None and rnd.version != version:
+            raise Conflict(N_("Someone else changed this round after you opened the page. Reload it and try again."))
+        if not rnd.is_draft:
+            raise Conflict(N_("This round is already open or closed."))
         ids = _check_committee(session, committee)
-    except DomainError:
-        session.rollback()
-        raise
-    before = rnd.state()
-    for member in list(rnd.members):  # the head's choice replaces the proposal
-        if member.user_id not in ids:
-            session.delete(member)
-    have = rnd.member_ids()
-    session.add_all([StocktakeMember(round_id=rnd.id, user_id=i) for i in ids if i not in have])
-    session.flush()
-    session.expire(rnd, ["members"])
-    rnd.status, rnd.opened_at, rnd.opened_by_id = OPEN, now or utcnow(), actor.id
-    session.flush()
-    _take_snapshot(session, rnd)
-    record(session, actor, "stocktake.opened", rnd, {"before": before, "after": rnd.state()})
-    session.commit()
+        before = rnd.state()
+        for member in list(rnd.members):  # the head's choice replaces the proposal
+            if member.user_id not in ids:
+                session.delete(member)
+        have = rnd.member_ids()
+        session.add_all([StocktakeMember(round_id=rnd.id, user_id=i) for i in ids if i not in have])
+        session.flush()
+        session.expire(rnd, ["members"])
+        rnd.status, rnd.opened_at, rnd.opened_by_id = OPEN, now or utcnow(), actor.id
+        session.flush()
+        _take_snapshot(session, rnd)
+        record(session, actor, "stocktake.opened", rnd, {"before": before, "after": rnd.state()})
+        session.commit()
     return rnd
 
 
@@ -264,57 +249,49 @@ def record_found(
     now: datetime | None = None,
 ) -> Recorded:
     """A committee member records an asset as found; an asset outside the snapshot is kept as unexpected."""
-    begin_write(session)
-    rnd = load_round(session, round_id, lock=True)
-    if actor is None or actor.id not in rnd.member_ids():
-        session.rollback()
-        raise Forbidden(N_("Only members of this round's committee record what they find."))
-    if not rnd.is_open:
-        session.rollback()
-        raise Conflict(N_("This round is closed; nothing more can be recorded."))
-    asset = session.get(Asset, asset_id)
-    if asset is None:
-        session.rollback()
-        raise NotFound(N_("No such asset."))
-    entry = entry_of(session, rnd.id, asset.id)
-    if entry is None:  # not in the snapshot: disposed, another department or location, or added later
-        entry = StocktakeEntry(
-            round_id=rnd.id,
-            asset_id=asset.id,
-            in_scope=False,
-            expected_location=asset.location or "",
-            found_location="",
-            note="",
-        )
-        session.add(entry)
-    try:
+    with write(session):
+        rnd = load_round(session, round_id, lock=True)
+        if actor is None or actor.id not in rnd.member_ids():
+            raise Forbidden(N_("Only members of this round's committee record what they find."))
+        if not rnd.is_open:
+            raise Conflict(N_("This round is closed; nothing more can be recorded."))
+        asset = session.get(Asset, asset_id)
+        if asset is None:
+            raise NotFound(N_("No such asset."))
+        entry = entry_of(session, rnd.id, asset.id)
+        if entry is None:  # not in the snapshot: disposed, another department or location, or added later
+            entry = StocktakeEntry(
+                round_id=rnd.id,
+                asset_id=asset.id,
+                in_scope=False,
+                expected_location=asset.location or "",
+                found_location="",
+                note="",
+            )
+            session.add(entry)
         entry.record_found(actor, now or utcnow(), condition, location, note)
-    except DomainError:
-        session.rollback()
-        raise
-    if photo and photo[0]:
-        if store is None:
-            session.rollback()
-            raise DomainError(N_("Photos cannot be stored here."))
-        stored = store_upload(
+        if photo and photo[0]:
+            if store is None:
+                raise DomainError(N_("Photos cannot be stored here."))
+            stored = store_upload(
+                session,
+                store,
+                photo[0],
+                photo[1],
+                allowed=PHOTO_TYPES,
+                max_bytes=max_bytes,
+                uploaded_by_id=actor.id,
+            )
+            entry.photo_sha256 = stored.sha256
+        session.flush()
+        record(
             session,
-            store,
-            photo[0],
-            photo[1],
-            allowed=PHOTO_TYPES,
-            max_bytes=max_bytes,
-            uploaded_by_id=actor.id,
+            actor,
+            "stocktake.recorded",
+            entry,
+            {"round_id": rnd.id, "after": entry.state(), "unexpected": not entry.in_scope, "moved": entry.moved},
         )
-        entry.photo_sha256 = stored.sha256
-    session.flush()
-    record(
-        session,
-        actor,
-        "stocktake.recorded",
-        entry,
-        {"round_id": rnd.id, "after": entry.state(), "unexpected": not entry.in_scope, "moved": entry.moved},
-    )
-    session.commit()
+        session.commit()
     return Recorded(entry, not entry.in_scope, entry.moved)
 
 
@@ -342,110 +319,97 @@ def close_round(
         raise Forbidden(N_("You may not do this."))
 
     at = now or utcnow()
-    begin_write(session)
-    rnd = load_round(session, round_id, lock=True)
-    try:
+    with write(session):
+        rnd = load_round(session, round_id, lock=True)
         rnd.close(actor, at)
-    except DomainError:
-        session.rollback()
-        raise
-    on_loan = _on_loan_asset_ids(session)
-    entries = list(
-        session.execute(
-            select(StocktakeEntry).where(StocktakeEntry.round_id == rnd.id).execution_options(populate_existing=True)
-        ).scalars()
-    )
-    incidents: list[Incident] = []
-    for e in entries:
-        if not e.in_scope:
-            e.result = UNEXPECTED
-        elif e.found_at is not None:
-            e.result = ELSEWHERE if e.moved else FOUND
-        elif e.asset_id in on_loan:
-            e.result = ON_LOAN
-        else:
-            e.result = NOT_FOUND
-        if e.in_scope and (e.result == NOT_FOUND or e.condition == DAMAGED):
-            kind = "lost" if e.result == NOT_FOUND else "damaged"
-            text = (
-                f"ตรวจสอบพัสดุประจำปี รอบที่ {rnd.id}: ไม่พบ"
-                if kind == "lost"
-                else f"ตรวจสอบพัสดุประจำปี รอบที่ {rnd.id}: ชำรุด {e.note}".strip()
-            )
-            incidents.append(
-                Incident(
-                    loan_item_id=None,
-                    asset_id=e.asset_id,
-                    kind=kind,
-                    value=e.asset.price,
-                    description=text,
-                    opened_at=at,
-                    opened_by_id=actor.id,
-                    status="open",
+        on_loan = _on_loan_asset_ids(session)
+        entries = list(
+            session.execute(
+                select(StocktakeEntry)
+                .where(StocktakeEntry.round_id == rnd.id)
+                .execution_options(populate_existing=True)
+            ).scalars()
+        )
+        incidents: list[Incident] = []
+        for e in entries:
+            if not e.in_scope:
+                e.result = UNEXPECTED
+            elif e.found_at is not None:
+                e.result = ELSEWHERE if e.moved else FOUND
+            elif e.asset_id in on_loan:
+                e.result = ON_LOAN
+            else:
+                e.result = NOT_FOUND
+            if e.in_scope and (e.result == NOT_FOUND or e.condition == DAMAGED):
+                kind = "lost" if e.result == NOT_FOUND else "damaged"
+                text = (
+                    f"ตรวจสอบพัสดุประจำปี รอบที่ {rnd.id}: ไม่พบ"
+                    if kind == "lost"
+                    else f"ตรวจสอบพัสดุประจำปี รอบที่ {rnd.id}: ชำรุด {e.note}".strip()
                 )
-            )
-    session.add_all(incidents)
-    session.flush()
-    counts = Counter(e.result for e in entries)
-    record(
-        session,
-        actor,
-        "stocktake.closed",
-        rnd,
-        {
-            "before": {"status": OPEN},
-            "after": {"status": CLOSED},
-            "results": dict(counts),
-            "incidents": len(incidents),
-        },
-    )
-    record_many(
-        session,
-        actor,
-        "incident.opened",
-        [
-            (
-                i,
-                {
-                    "after": {
-                        "asset_id": i.asset_id,
-                        "kind": i.kind,
-                        "source": "stocktake",
-                        "round_id": rnd.id,
-                    }
-                },
-            )
-            for i in incidents
-        ],
-    )
-    if store is not None:
-        data = round_pdf(session, rnd, lang=lang)
-        digest = store.write(data)
-        from core.models import StoredFile
-
-        if session.get(StoredFile, digest) is None:
-            session.add(
-                StoredFile(
-                    sha256=digest,
-                    size=len(data),
-                    mime="application/pdf",
-                    original_name=report_filename(rnd, "pdf"),
-                    uploaded_by_id=actor.id,
+                incidents.append(
+                    Incident(
+                        loan_item_id=None,
+                        asset_id=e.asset_id,
+                        kind=kind,
+                        value=e.asset.price,
+                        description=text,
+                        opened_at=at,
+                        opened_by_id=actor.id,
+                        status="open",
+                    )
                 )
-            )
-            session.flush()
-        rnd.report_sha256 = digest
-        filing.file_document(
+        session.add_all(incidents)
+        session.flush()
+        counts = Counter(e.result for e in entries)
+        record(
             session,
             actor,
-            store,
-            data,
-            report_filename(rnd, "pdf"),
-            fiscal_year=rnd.fiscal_year,
-            title=f"รายงานผลการตรวจสอบพัสดุประจำปี {rnd.fiscal_year} (รอบที่ {rnd.id})",
-            role=filing.STOCKTAKE_RESULT,
-            mime="application/pdf",
-            source=f"stocktake:{rnd.id}",
+            "stocktake.closed",
+            rnd,
+            {
+                "before": {"status": OPEN},
+                "after": {"status": CLOSED},
+                "results": dict(counts),
+                "incidents": len(incidents),
+            },
         )
-    session.commit()
+        record_many(
+            session,
+            actor,
+            "incident.opened",
+            [
+                (
+                    i,
+                    {
+                        "after": {
+                            "asset_id": i.asset_id,
+                            "kind": i.kind,
+                            "source": "stocktake",
+                            "round_id": rnd.id,
+                        }
+                    },
+                )
+                for i in incidents
+            ],
+        )
+        if store is not None:
+            data = round_pdf(session, rnd, lang=lang)
+            digest = store_generated(
+                session, store, data, report_filename(rnd, "pdf"), "application/pdf", made_by_id=actor.id
+            ).sha256
+            rnd.report_sha256 = digest
+            filing.file_document(
+                session,
+                actor,
+                store,
+                data,
+                report_filename(rnd, "pdf"),
+                fiscal_year=rnd.fiscal_year,
+                title=f"รายงานผลการตรวจสอบพัสดุประจำปี {rnd.fiscal_year} (รอบที่ {rnd.id})",
+                role=filing.STOCKTAKE_RESULT,
+                mime="application/pdf",
+                source=f"stocktake:{rnd.id}",
+            )
+        session.commit()
     return rnd
