@@ -18,7 +18,7 @@ from audit import record
 from audit.services import diff
 from core.dates import bangkok_date, fiscal_year_of
 from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, utcnow, write
-from core.files import FileStore, store_upload
+from core.files import PHOTO_TYPES, FileStore, store_upload
 from core.models import User
 from core.services import get_settings
 from lending import workflow
@@ -33,7 +33,6 @@ from lending.outside.permissions import can_manage_groups
 from lending.register.models import AVAILABLE, ON_LOAN, Asset
 
 MAX_MEMBERS = 2000
-PHOTO_TYPES = {"image/jpeg", "image/png", "image/webp"}
 
 
 def _deny() -> None:
