@@ -22,10 +22,10 @@ from core.db import N_, Forbidden, Session, utcnow, write
 from core.files import FileStore, store_generated
 from core.models import User
 from core.pdf import ThaiDocument
-from core.permissions import MANUAL_PUBLISH
 from core.services import get_settings
 from lending.eservice.models import OutsidersManualVersion
 from lending.groups.queries import groups as group_rows
+from lending.manual.permissions import can_publish
 from lending.manual.services import _flow_pdf
 from lending.outside.models import AGENCY, GROUP, PERSON
 from lending.outside.rules import all_rules, retention_years
@@ -205,10 +205,6 @@ def manual_pdf(
             doc.paragraph(d(f"{i}) {step}"), indent=10, space_after=0.3)
         doc.spacer(1)
     return doc.output()
-
-
-def can_publish(user: User | None) -> bool:
-    return user is not None and user.can(MANUAL_PUBLISH)
 
 
 def publish_manual(

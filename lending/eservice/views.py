@@ -45,6 +45,7 @@ from lending.eservice.forms import (
 from lending.eservice.limits import RateLimited
 from lending.groups import queries as group_queries
 from lending.loans import Loan
+from lending.manual.permissions import can_publish
 from lending.outside import services as outside
 
 GRANTS = "eservice_open"  # session: {reference: phone} of the requests this browser has opened
@@ -507,7 +508,7 @@ def manual_page():
         flow=manual.FLOW,
         branch=manual.FLOW_BRANCH,
         form=EmptyForm(),
-        can_publish=manual.can_publish(actor()),
+        can_publish=can_publish(actor()),
         latest=next(iter(manual.versions(db.session)), None),
     )
 

@@ -1,4 +1,5 @@
-"""Who may publish a version of the borrowing manual (reading it is open to anyone signed in)."""
+"""Who may publish a version of a manual: the borrowing manual, and the one for outside borrowers
+(lending.eservice.manual). Reading them is open to anyone."""
 
 from __future__ import annotations
 

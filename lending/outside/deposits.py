@@ -18,8 +18,8 @@ from sqlalchemy import select
 from audit import record
 from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, utcnow, write
 from core.models import User
-from core.permissions import LOANS_MANAGE
 from core.services import get_settings
+from lending.outside import permissions
 from lending.outside.models import LoanDeposit, clean_text
 from lending.outside.rules import rules_for
 from lending.register.models import parse_price
@@ -120,7 +120,7 @@ def settle_deposit(
     from lending.loans import RETURNED, Incident, Loan, LoanItem
 
     now = now or utcnow()
-    if actor is None or not actor.can(LOANS_MANAGE):
+    if not permissions.can_settle_deposit(actor):
         raise Forbidden(N_("You may not do this."))
     with write(session):
         loan = session.get(Loan, loan_id, populate_existing=True)

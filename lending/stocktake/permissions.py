@@ -18,8 +18,13 @@ def can_prepare_rounds(user: User | None) -> bool:
     return user is not None and (user.can(STOCKTAKE_PREPARE) or user.can(STOCKTAKE_MANAGE))
 
 
+def can_see_all_rounds(user: User | None) -> bool:
+    """Every round, not only those the user sits on the committee of."""
+    return user is not None and user.can(STOCKTAKE_VIEW)
+
+
 def can_view_round(user: User | None, rnd: StocktakeRound) -> bool:
-    return user is not None and (user.can(STOCKTAKE_VIEW) or user.id in rnd.member_ids())
+    return user is not None and (can_see_all_rounds(user) or user.id in rnd.member_ids())
 
 
 def can_record(user: User | None, rnd: StocktakeRound) -> bool:

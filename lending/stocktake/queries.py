@@ -25,7 +25,6 @@ from core.db import (
 )
 from core.models import User
 from core.numbers import percent, round_half_away
-from core.permissions import STOCKTAKE_VIEW
 from lending.loans import CHECKED_OUT, Loan, LoanItem
 from lending.register.models import Asset
 from lending.stocktake.models import (
@@ -41,6 +40,7 @@ from lending.stocktake.models import (
     StocktakeRound,
     on_register_by,
 )
+from lending.stocktake.permissions import can_see_all_rounds
 
 
 def draft_rounds(session: Session) -> list[StocktakeRound]:
@@ -246,7 +246,7 @@ def all_entry_rows(session: Session, round_id: int) -> Sequence[Any]:
 
 def list_rounds(session: Session, user: User) -> list[StocktakeRound]:
     stmt = select(StocktakeRound).order_by(StocktakeRound.id.desc())
-    if not user.can(STOCKTAKE_VIEW):
+    if not can_see_all_rounds(user):
         stmt = stmt.join(StocktakeMember, StocktakeMember.round_id == StocktakeRound.id).where(
             StocktakeMember.user_id == user.id
         )
