@@ -30,10 +30,10 @@ import evidence
 import evidence.models  # noqa: F401
 import lending
 import lending.loans  # noqa: F401
-import lending.manual  # noqa: F401
-import lending.models  # noqa: F401
-import lending.stocktake  # noqa: F401
-import lending.synonyms  # noqa: F401
+import lending.manual.services  # noqa: F401
+import lending.register.models  # noqa: F401
+import lending.register.synonyms  # noqa: F401
+import lending.stocktake.services  # noqa: F401
 from audit import cli as audit_cli
 from audit import names as audit_names
 from audit import views as _audit_views  # noqa: F401  (routes register on import)
@@ -56,20 +56,21 @@ from evidence import submission_views as _submission_views  # noqa: F401  (route
 from evidence import views as _evidence_views  # noqa: F401  (routes register on import)
 from evidence.services import file_generated
 from lending import booking_views as _booking_views  # noqa: F401
-from lending import cli as lending_cli
-from lending import eservice, loan_cli, stocktake_cli
+from lending import eservice, loan_cli
 from lending import filing as lending_filing
 from lending import home as lending_home
 from lending import loan_views as _loan_views  # noqa: F401
-from lending import manual_views as _manual_views  # noqa: F401
-from lending import stocktake_views as _stocktake_views  # noqa: F401
-from lending import views as _lending_views  # noqa: F401
 from lending.eservice import mails as eservice_mails
 from lending.eservice import models as _eservice_models  # noqa: F401
 from lending.eservice import views as _eservice_views  # noqa: F401  (the public e-service, /e-service)
 from lending.groups import views as _group_views  # noqa: F401
+from lending.manual import views as _manual_views  # noqa: F401
 from lending.outside import cli as outside_cli
 from lending.outside import views as _outside_views  # noqa: F401
+from lending.register import cli as lending_cli
+from lending.register import views as _lending_views  # noqa: F401
+from lending.stocktake import cli as stocktake_cli
+from lending.stocktake import views as _stocktake_views  # noqa: F401
 
 csrf = CSRFProtect()
 

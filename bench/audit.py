@@ -10,7 +10,7 @@ cut), by 24 people, with a checkpoint every 100,000 entries. Then, in this one p
 
 - `audit verify` (the same function the command and the page call) over the whole chain, and the time to
   SHA-256 the very same canonical bytes alone (built beforehand), as a ratio;
-- the cost of auditing a write: an asset edit through `lending.services.update_asset` with its entry,
+- the cost of auditing a write: an asset edit through `lending.register.services.update_asset` with its entry,
   against the same call with `record` stubbed out (the guard told an entry was written), alternated;
 - the auditor's log page through the Flask test client (the whole stack: login, CSRF, i18n, templates)
   for each kind of filter, p50/p95.
@@ -90,7 +90,7 @@ def build(n: int, base: Path, rebuild: bool) -> None:
     from core import context
     from core import services as core_services
     from core.db import begin_write, db
-    from lending import services as lending_services
+    from lending.register import services as lending_services
     from wsgi import create_app
 
     if rebuild and base.exists():
@@ -226,8 +226,8 @@ def measure_write_cost(app, rounds: int = 300) -> str:
     from core import context
     from core.db import db
     from core.models import User
-    from lending import services
-    from lending.models import Asset
+    from lending.register import services
+    from lending.register.models import Asset
 
     def fields(number: str, k: int) -> dict:
         return {
@@ -270,7 +270,7 @@ def measure_write_cost(app, rounds: int = 300) -> str:
         db.session.remove()
     a, b = statistics.median(timings["with"]), statistics.median(timings["without"])
     return (
-        f"- cost of auditing a write (`lending.services.update_asset`, the same edit with its entry and "
+        f"- cost of auditing a write (`lending.register.services.update_asset`, the same edit with its entry and "
         f"with `record` stubbed out; {rounds} each, alternated, log at its full size): median "
         f"**{a:.2f} ms** with the entry, {b:.2f} ms without → **{a / b:.2f}×** "
         f"(p95 {pct(timings['with'], 95):.2f} / "

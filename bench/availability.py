@@ -66,8 +66,8 @@ def seed(app, loans: int, group_size: int, seed_no: int = 12) -> int:
     from core.models import User
     from lending.groups.models import LendingGroup, LoanLine
     from lending.loans import Loan, LoanItem
-    from lending.models import Asset
     from lending.outside.models import OutsideParty
+    from lending.register.models import Asset
 
     rnd = random.Random(seed_no)
     with app.app_context():

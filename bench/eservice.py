@@ -57,9 +57,9 @@ def seed(env: dict, groups: int, size: int, bookings: int, seed_no: int = 12) ->
         from core.db import DomainError, begin_write, db
         from lending import workflow
         from lending.groups.models import LendingGroup
-        from lending.models import Asset, compute_search_text
         from lending.outside import services as outside
-        from lending.services import unique_tag
+        from lending.register.models import Asset, compute_search_text
+        from lending.register.services import unique_tag
 
         context.set_origin("127.0.0.1", "bench")
         s = db.session

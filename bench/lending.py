@@ -376,7 +376,7 @@ def make_requests(app, borrowers: list[str], n: int) -> list[int]:
     from core.models import User
     from lending import workflow
     from lending.loans import HOLDING, Loan, LoanItem
-    from lending.models import AVAILABLE, Asset
+    from lending.register.models import AVAILABLE, Asset
 
     with app.app_context():
         held = exists().where(

@@ -3,7 +3,7 @@
     .venv/bin/python bench/parsing.py [--skip-before]
 
 Each figure is time.process_time() of this process (CPU, not wall clock) around one call: the asset
-import's reader (lending.importing.read_table, what the upload page, the CLI and the import job call) and
+import's reader (lending.register.importing.read_table, what the upload page, the CLI and the import job call) and
 the upload rules of the file store (core.files.check_upload, what evidence and incident uploads call).
 "Before" is openpyxl's own load_workbook(read_only=True) on the same kind of file, without the checks,
 at a tenth of the size for the shared strings (3 million take about 80 s; the cost is linear).
@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from core.archives import Limits  # noqa: E402
 from core.db import DomainError  # noqa: E402
 from core.files import DOCX, XLSX, check_upload  # noqa: E402
-from lending.importing import read_table  # noqa: E402
+from lending.register.importing import read_table  # noqa: E402
 from tests import bombs  # noqa: E402
 
 

@@ -92,7 +92,7 @@ def in_process(env: dict) -> dict[str, str]:
     from sqlalchemy import select
 
     from core.db import db
-    from lending.models import Asset
+    from lending.register.models import Asset
 
     with app.app_context():
         first = db.session.execute(select(Asset.id).order_by(Asset.id).limit(1)).scalar_one()

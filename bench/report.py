@@ -107,7 +107,7 @@ def build(base: Path, loans: int, entries: int, evidence_mb: int) -> None:
         Loan,
         LoanItem,
     )
-    from lending.models import Asset
+    from lending.register.models import Asset
     from wsgi import create_app
 
     base.mkdir(parents=True, exist_ok=True)

@@ -44,7 +44,7 @@ from lending.loans import (
     Loan,
     LoanItem,
 )
-from lending.models import Asset
+from lending.register.models import Asset
 
 APPROVED_LIKE = (APPROVED, CHECKED_OUT, RETURNED)
 

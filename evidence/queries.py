@@ -21,8 +21,8 @@ from evidence.catalogue import natural, shipped_years
 from evidence.models import INTERNAL, PUBLIC, EvidenceIndicator, EvidenceItem, Indicator, Measure
 from evidence.services import indicators_of
 from lending.loans import Incident, Loan
-from lending.models import Asset
-from lending.queries import Page
+from lending.register.models import Asset
+from lending.register.queries import Page
 
 MAX_QUERY = 100
 LINK_KINDS = ("loan", "asset", "incident", "measure")

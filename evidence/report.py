@@ -569,7 +569,7 @@ def build(
     lang = _lang(lang)
     if thai_digits is None:
         thai_digits = bool(settings.get("thai_digits_in_documents"))
-    from lending.stocktake import stocktake_figures
+    from lending.stocktake.queries import stocktake_figures
 
     # The chain's verification starts first and runs beside everything else; its answer is asked for
     # last (figures.compute asks for it after every other figure).

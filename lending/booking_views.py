@@ -21,10 +21,11 @@ from core.edge import ids_of
 from core.i18n import lang
 from core.permissions import ASSETS_MANAGE, ASSETS_VIEW
 from core.web import actor, require, submit_once
-from lending import bookings, bp, queries, synonyms
+from lending import bookings, bp
 from lending import loan_queries as lq
-from lending.forms import DeleteForm, SynonymForm
-from lending.models import Asset
+from lending.register import queries, synonyms
+from lending.register.forms import DeleteForm, SynonymForm
+from lending.register.models import Asset
 
 EN_MONTHS = (
     "January",

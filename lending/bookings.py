@@ -26,7 +26,7 @@ from core.db import Session
 from core.models import User
 from core.permissions import LOANS_VIEW_ALL
 from lending.loans import APPROVED, CHECKED_OUT, REQUESTED, Loan, LoanItem, holds_assets, without_borrower_roles
-from lending.models import DISPOSED, IN_REPAIR, LOST, Asset
+from lending.register.models import DISPOSED, IN_REPAIR, LOST, Asset
 
 # How a booking is shown: its stage on the way from request to return.
 REQUESTED_STAGE, AWAITING_HEAD, APPROVED_STAGE, OUT, OVERDUE = (

@@ -18,10 +18,10 @@ from audit import record
 from core import context
 from core import services as core_services
 from core.dates import bangkok_today, fiscal_year_bounds, fiscal_year_of
-from core.db import Session, begin_write, db
+from core.db import Session, db, write
 from core.models import User
 from lending import demo_story
-from lending.models import Asset, compute_search_text, new_tag
+from lending.register.models import Asset, compute_search_text, new_tag
 
 demo = AppGroup("demo", help="Demonstration data.")
 
@@ -175,52 +175,54 @@ def load_demo(
             email=f"{username}@nongbuathong.go.th",
         )
         echo(f"  {username:10} {password:14} {', '.join(roles)}")
-    begin_write(session)
-    created = []
-    year_days = {
-        "58": date(2015, 3, 2),
-        "59": date(2016, 6, 15),
-        "60": date(2017, 1, 20),
-        "61": date(2018, 8, 8),
-        "62": date(2019, 11, 4),
-        "63": date(2020, 12, 1),
-        "64": date(2021, 5, 17),
-    }
-    tags: set[str] = set()
-    for prefix, count, name, category, brand, model, price, location, department, lendable in EQUIPMENT:
-        for n in range(1, count + 1):
-            tag = new_tag()
-            while tag in tags:
+    with write(session):
+        created = []
+        year_days = {
+            "58": date(2015, 3, 2),
+            "59": date(2016, 6, 15),
+            "60": date(2017, 1, 20),
+            "61": date(2018, 8, 8),
+            "62": date(2019, 11, 4),
+            "63": date(2020, 12, 1),
+            "64": date(2021, 5, 17),
+        }
+        tags: set[str] = set()
+        for prefix, count, name, category, brand, model, price, location, department, lendable in EQUIPMENT:
+            for n in range(1, count + 1):
                 tag = new_tag()
-            tags.add(tag)
-            asset = Asset(tag=tag, status="available", status_note="")
-            asset.apply(
-                {
-                    "asset_number": f"{prefix}-{n:04d}",
-                    "name": name,
-                    "category": category,
-                    "brand": brand,
-                    "model": model,
-                    "serial_number": f"{(brand or 'SN')[:3].upper()}{secrets.randbelow(10**7):07d}" if brand else "",
-                    "acquired_on": year_days[prefix.split("-")[1]],
-                    "price": Decimal(price),
-                    "location": location,
-                    "department": department,
-                    "lendable": lendable,
-                }
-            )
-            session.add(asset)
-            created.append(asset)
-    created[9].status, created[9].status_note = "in_repair", "ผ้าใบฉีกขาดบริเวณมุม ส่งซ่อมร้านในอำเภอ"
-    created[27].status, created[27].status_note = "disposed", "ชำรุดเสื่อมสภาพ จำหน่ายตามมติคณะกรรมการ"
-    # Disposed early in the previous fiscal year, so neither year's register counts it.
-    created[27].disposed_on = fiscal_year_bounds(fiscal_year_of(today) - 1)[0] + timedelta(days=10)
-    for asset in created:
-        asset.search_text = compute_search_text(asset.state())
-    session.flush()
-    for asset in created:
-        record(session, None, "asset.created", asset, {"after": asset.state(), "demo": True})
-    session.commit()
+                while tag in tags:
+                    tag = new_tag()
+                tags.add(tag)
+                asset = Asset(tag=tag, status="available", status_note="")
+                asset.apply(
+                    {
+                        "asset_number": f"{prefix}-{n:04d}",
+                        "name": name,
+                        "category": category,
+                        "brand": brand,
+                        "model": model,
+                        "serial_number": f"{(brand or 'SN')[:3].upper()}{secrets.randbelow(10**7):07d}"
+                        if brand
+                        else "",
+                        "acquired_on": year_days[prefix.split("-")[1]],
+                        "price": Decimal(price),
+                        "location": location,
+                        "department": department,
+                        "lendable": lendable,
+                    }
+                )
+                session.add(asset)
+                created.append(asset)
+        created[9].status, created[9].status_note = "in_repair", "ผ้าใบฉีกขาดบริเวณมุม ส่งซ่อมร้านในอำเภอ"
+        created[27].status, created[27].status_note = "disposed", "ชำรุดเสื่อมสภาพ จำหน่ายตามมติคณะกรรมการ"
+        # Disposed early in the previous fiscal year, so neither year's register counts it.
+        created[27].disposed_on = fiscal_year_bounds(fiscal_year_of(today) - 1)[0] + timedelta(days=10)
+        for asset in created:
+            asset.search_text = compute_search_text(asset.state())
+        session.flush()
+        for asset in created:
+            record(session, None, "asset.created", asset, {"after": asset.state(), "demo": True})
+        session.commit()
     echo(f"{len(created)} assets on the register of {AGENCY['agency_name']}")
     story = demo_story.build(session, config, today)
     echo(

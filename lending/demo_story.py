@@ -25,9 +25,12 @@ from core.files import FileStore
 from core.models import User
 from evidence import services as evidence_services
 from evidence.models import Measure
-from lending import ledger, manual, stocktake, workflow
+from lending import ledger, workflow
 from lending.loans import REQUESTED
-from lending.models import Asset
+from lending.manual import services as manual
+from lending.register.models import Asset
+from lending.stocktake import models as stocktake_models
+from lending.stocktake import services as stocktake_services
 
 STAFF = ("malee", "somchai", "napa")
 
@@ -329,7 +332,7 @@ def build(session: Session, config: dict[str, Any], today: date | None = None) -
     # The stock-take of the previous year: everything found but one.
     noon_prev_end = datetime.combine(prev_end - timedelta(days=14), datetime.min.time().replace(hour=5), tzinfo=UTC)
     # the head appoints the committee and opens the round, and closes it on the committee's report (ข้อ 213)
-    rnd = stocktake.open_round(
+    rnd = stocktake_services.open_round(
         session,
         users["head"],
         fiscal_year=prev,
@@ -339,12 +342,14 @@ def build(session: Session, config: dict[str, Any], today: date | None = None) -
     )
     missing = counted[-1]
     in_round = session.scalars(
-        select(stocktake.StocktakeEntry.asset_id).where(stocktake.StocktakeEntry.round_id == rnd.id)
+        select(stocktake_models.StocktakeEntry.asset_id).where(stocktake_models.StocktakeEntry.round_id == rnd.id)
     ).all()
     for asset_id in in_round:
         if asset_id != missing.id:
-            stocktake.record_found(session, users["auditor"], rnd.id, asset_id, condition="good", now=noon_prev_end)
-    stocktake.close_round(session, users["head"], rnd.id, store=store, now=noon_prev_end + timedelta(days=1))
+            stocktake_services.record_found(
+                session, users["auditor"], rnd.id, asset_id, condition="good", now=noon_prev_end
+            )
+    stocktake_services.close_round(session, users["head"], rnd.id, store=store, now=noon_prev_end + timedelta(days=1))
 
     plan = ledger.apply_ledger(session, officer, _csv(_ledger_rows(today, history)), "demo-ledger.csv", now=now)
     if not plan.ok:

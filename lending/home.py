@@ -13,7 +13,8 @@ from flask_babel import lazy_gettext as _l
 from core.db import Session
 from core.permissions import LOANS_HEAD, LOANS_MANAGE, LOANS_REQUEST, LOANS_VIEW_ALL
 from lending import loan_queries as lq
-from lending import stocktake
+from lending.stocktake import permissions as stocktake_permissions
+from lending.stocktake import queries as stocktake_queries
 
 
 @dataclass(frozen=True)
@@ -121,8 +122,8 @@ def tasks(session: Session, user: Any, today: date) -> dict[str, Any] | None:
                 )
     if mine and (user.can(LOANS_MANAGE) or user.can(LOANS_HEAD)) and not any(t.count for t in mine):
         mine = []  # an officer's or a head's own loans are shown only when they have some
-    if stocktake.can_manage_rounds(user):
-        drafts = stocktake.draft_rounds(session)
+    if stocktake_permissions.can_manage_rounds(user):
+        drafts = stocktake_queries.draft_rounds(session)
         if drafts:
             out.append(
                 Task(
@@ -132,7 +133,7 @@ def tasks(session: Session, user: Any, today: date) -> dict[str, Any] | None:
                     url_for("lending.stocktake_round", round_id=drafts[0].id),
                 )
             )
-    rounds = stocktake.open_rounds_for(session, user)
+    rounds = stocktake_queries.open_rounds_for(session, user)
     if rounds:
         out.append(
             Task("stocktake", _l("Stock-take rounds you check"), len(rounds), url_for("lending.stocktake_rounds"))

@@ -1,6 +1,6 @@
 """The register's long work, run by the job service: applying an asset import and drawing label sheets.
 
-The pages start these (lending.views) and return at once; the CLI calls importing and labels directly.
+The pages start these (lending.register.views) and return at once; the CLI calls importing and labels directly.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from core.db import N_, Forbidden
 from core.files import PDF
 from core.services import get_settings
 from core.web import external_url
-from lending import importing, labels, queries, services
-from lending.permissions import can_import_assets, can_print_labels
+from lending import labels
+from lending.register import importing, queries, services
+from lending.register.permissions import can_import_assets, can_print_labels
 
 CHECK = "assets.import_check"
 IMPORT = "assets.import"

@@ -50,7 +50,6 @@ from core.dates import BANGKOK, bangkok_date, parse_date, to_arabic_digits
 from core.db import N_, Conflict, Forbidden, Session, begin_write, is_sqlite, known, starts_with, utcnow
 from core.models import User
 from core.permissions import LOANS_MANAGE
-from lending.importing import ImportFileError, RowError, file_headers, name_columns, read_table, uses_thai_headers
 from lending.loans import (
     APPROVED,
     CANCELLED,
@@ -66,7 +65,15 @@ from lending.loans import (
     Loan,
     LoanItem,
 )
-from lending.models import AVAILABLE, IN_REPAIR, ON_LOAN, Asset, normalise_asset_number
+from lending.register.importing import (
+    ImportFileError,
+    RowError,
+    file_headers,
+    name_columns,
+    read_table,
+    uses_thai_headers,
+)
+from lending.register.models import AVAILABLE, IN_REPAIR, ON_LOAN, Asset, normalise_asset_number
 
 REF_PREFIX = "L-"
 COLUMNS = (

@@ -28,7 +28,7 @@ from core.dates import format_numeric, parse_date
 from core.edge import to_id
 from core.forms import DATE_PICK_HELP, BaseForm, BEDateInput
 from lending.loans import CONDITIONS, MAX_ITEMS, Incident
-from lending.models import parse_price
+from lending.register.models import parse_price
 from lending.workflow import ItemReturn
 
 LOAN_STATUS_LABELS = {

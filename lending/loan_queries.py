@@ -38,9 +38,9 @@ from lending.loans import (
     holds_assets,
     without_borrower_roles,
 )
-from lending.models import DISPOSED, IN_REPAIR, LOST, Asset
 from lending.outside.models import OutsideParty
-from lending.queries import Page
+from lending.register.models import DISPOSED, IN_REPAIR, LOST, Asset
+from lending.register.queries import Page
 
 # Assets in these statuses are refused by workflow.request_loan; the catalogue leaves them out.
 UNLENDABLE_STATUSES = (DISPOSED, LOST, IN_REPAIR)
@@ -86,8 +86,8 @@ def lendable_catalogue(
     """Lendable assets matching a search (number, name, serial, location, and the search's synonyms), and
     how many match in all; with `free_from`/`free_to`, only those nobody holds on any of those days."""
     from lending.bookings import free_between
-    from lending.queries import search_condition, search_support
-    from lending.synonyms import search_keys
+    from lending.register.queries import search_condition, search_support
+    from lending.register.synonyms import search_keys
 
     conditions: list[ColumnElement[bool]] = [Asset.lendable.is_(True), Asset.status.not_in(UNLENDABLE_STATUSES)]
     if q.strip():

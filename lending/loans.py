@@ -38,8 +38,8 @@ from sqlalchemy.orm import Mapped, defaultload, mapped_column, relationship
 from core.db import N_, Audited, Conflict, DomainError, Model, utcnow
 from core.models import User
 from lending.groups.models import LoanLine
-from lending.models import Asset
 from lending.outside.models import LoanDeposit, OutsideParty
+from lending.register.models import Asset
 
 REQUESTED, APPROVED, CHECKED_OUT, RETURNED, REJECTED, CANCELLED = (
     "requested",

@@ -49,8 +49,8 @@ from lending.loans import (
     Notification,
     holds_assets,
 )
-from lending.models import AVAILABLE, DISPOSED, IN_REPAIR, ON_LOAN, Asset
 from lending.outside import events as outside_events
+from lending.register.models import AVAILABLE, DISPOSED, IN_REPAIR, ON_LOAN, Asset
 
 PHOTO_TYPES = {"image/jpeg", "image/png", "image/webp"}
 DOCUMENT_TYPES = PHOTO_TYPES | {"application/pdf"}

@@ -19,7 +19,7 @@ from core import context
 from core import services as core_services
 from core.config import database_uri
 from core.db import db
-from lending.models import Asset, compute_search_text
+from lending.register.models import Asset, compute_search_text
 
 PASSWORD = "correct horse 42"
 _counter = itertools.count(1)
@@ -185,7 +185,7 @@ def make_asset(app):
     def make(**fields):
         from audit import record
         from core.db import begin_write
-        from lending.services import unique_tag
+        from lending.register.services import unique_tag
 
         with app.app_context():
             begin_write(db.session)

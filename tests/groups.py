@@ -8,8 +8,8 @@ from audit import record
 from audit.services import record_many
 from core.db import begin_write, db
 from lending.groups.models import LendingGroup
-from lending.models import Asset, compute_search_text
-from lending.services import unique_tag
+from lending.register.models import Asset, compute_search_text
+from lending.register.services import unique_tag
 from tests.conftest import unique
 
 

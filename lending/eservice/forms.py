@@ -3,13 +3,21 @@ their pages show. Sizes are checked here first (and again by the services)."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+from datetime import date
+
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 
+from core.dates import parse_date
+from core.edge import as_id
 from core.forms import BaseForm
 from lending.outside.models import AGENCY, GROUP, LIMITS, PERSON
+from lending.outside.services import PartyDetails
 
 HONEYPOT = "website"  # a field people never see; a form that fills it in is a robot's
 MAX_PURPOSE, MAX_PLACE, MAX_COMMENT = 500, 300, 1000
@@ -131,3 +139,71 @@ class CancelForm(BaseForm):
 
 class EmptyForm(BaseForm):
     """Only its CSRF token: buttons that POST."""
+
+
+# --- what a sent request form says, as the services take it ----------------------------------------
+
+
+QTY_FIELD = re.compile(r"^qty-([0-9]{1,12})$")
+
+
+def requested_counts(fields: Iterable[tuple[str, str]], rows) -> tuple[list[tuple[int, int]], str]:
+    """The counts asked for, from the form's `qty-<group id>` fields; a message for anything that is not a count."""
+    offered = {r.id for r in rows}
+    lines: list[tuple[int, int]] = []
+    for key, value in fields:
+        match = QTY_FIELD.match(key)
+        if not match:
+            continue
+        group_id = as_id(match.group(1))
+        text = (value or "").strip()
+        if not text:
+            continue
+        if not text.isascii() or not text.isdigit() or len(text) > 5 or int(text) > MAX_COUNT:
+            return [], _("Counts are whole numbers from 0 to %(n)d.", n=MAX_COUNT)
+        if group_id is None or group_id not in offered:
+            return [], _("One of the chosen items is not offered.")
+        if int(text):
+            lines.append((group_id, int(text)))
+    if not lines:
+        return [], _("Choose at least one item.")
+    return lines, ""
+
+
+def form_dates(form: RequestForm) -> tuple[date | None, date | None, str]:
+    try:
+        start, end = parse_date(form.start_on.data), parse_date(form.end_on.data)
+    except ValueError:
+        return None, None, _("Dates are written as DD/MM/YYYY (B.E.) or picked from the calendar.")
+    if start is None or end is None:
+        return None, None, _("Choose the dates.")
+    return start, end, ""
+
+
+_AREA_PREFIXES = {"subdistrict": ("ตำบล", "ต."), "district": ("อำเภอ", "อ."), "province": ("จังหวัด", "จ.")}
+
+
+def area_name(value: str | None, kind: str) -> str:
+    """A subdistrict, district or province as its name only: the address prints "ตำบล…", "อำเภอ…"."""
+    text = (value or "").strip()
+    for prefix in _AREA_PREFIXES[kind]:
+        if text.startswith(prefix) and len(text) > len(prefix):
+            return text[len(prefix) :].strip()
+    return text
+
+
+def party_of(form: RequestForm) -> PartyDetails:
+    return PartyDetails(
+        kind=form.kind.data,
+        name=form.name.data or "",
+        phone=form.phone.data or "",
+        contact_person=form.contact_person.data or "",
+        email=(form.email.data or "").strip(),
+        address=form.address.data or "",
+        village_no=form.village_no.data or "",
+        village=form.village.data or "",
+        subdistrict=area_name(form.subdistrict.data, "subdistrict"),
+        district=area_name(form.district.data, "district"),
+        province=area_name(form.province.data, "province"),
+        letter_no=form.letter_no.data or "",
+    )

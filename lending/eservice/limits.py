@@ -20,7 +20,7 @@ from sqlalchemy import CursorResult, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from core.db import N_, DomainError, Session, begin_write, utcnow
+from core.db import N_, DomainError, Session, utcnow, write
 from lending.eservice.models import RateLimit
 
 # scopes
@@ -104,10 +104,10 @@ def _wait(spent: list[tuple[Rule, RateLimit]], now: datetime) -> int:
 def check(session: Session, pairs: list[tuple[Rule, str]], secret: str, now: datetime | None = None) -> None:
     """Raise RateLimited when any counter of `pairs` is spent; counts nothing (its own transaction)."""
     now = now or utcnow()
-    begin_write(session)
-    rows = _rows(session, pairs, secret, now)
-    spent = [(r, row) for r, row in rows if row.hits >= r.limit]
-    session.commit()
+    with write(session):
+        rows = _rows(session, pairs, secret, now)
+        spent = [(r, row) for r, row in rows if row.hits >= r.limit]
+        session.commit()
     if spent:
         raise RateLimited(_wait(spent, now))
 
@@ -116,13 +116,13 @@ def take(session: Session, pairs: list[tuple[Rule, str]], secret: str, now: date
     """Count one attempt against every counter of `pairs`, or raise RateLimited (counting nothing) when
     any is spent. Its own transaction, committed before the action it guards begins."""
     now = now or utcnow()
-    begin_write(session)
-    rows = _rows(session, pairs, secret, now)
-    spent = [(r, row) for r, row in rows if row.hits >= r.limit]
-    if not spent:
-        for _r, row in rows:
-            row.hits += 1
-    session.commit()
+    with write(session):
+        rows = _rows(session, pairs, secret, now)
+        spent = [(r, row) for r, row in rows if row.hits >= r.limit]
+        if not spent:
+            for _r, row in rows:
+                row.hits += 1
+        session.commit()
     if spent:
         raise RateLimited(_wait(spent, now))
 
@@ -130,10 +130,10 @@ def take(session: Session, pairs: list[tuple[Rule, str]], secret: str, now: date
 def count(session: Session, pairs: list[tuple[Rule, str]], secret: str, now: datetime | None = None) -> None:
     """Count one (failed) attempt against every counter of `pairs`, spent or not."""
     now = now or utcnow()
-    begin_write(session)
-    for _r, row in _rows(session, pairs, secret, now):
-        row.hits += 1
-    session.commit()
+    with write(session):
+        for _r, row in _rows(session, pairs, secret, now):
+            row.hits += 1
+        session.commit()
 
 
 def purge(session: Session, now: datetime | None = None, older_than: timedelta = timedelta(days=2)) -> int:
@@ -141,7 +141,9 @@ def purge(session: Session, now: datetime | None = None, older_than: timedelta =
     from sqlalchemy import delete
 
     now = now or utcnow()
-    begin_write(session)
-    n = cast(CursorResult, session.execute(delete(RateLimit).where(RateLimit.window_start < now - older_than))).rowcount
-    session.commit()
+    with write(session):
+        n = cast(
+            CursorResult, session.execute(delete(RateLimit).where(RateLimit.window_start < now - older_than))
+        ).rowcount
+        session.commit()
     return n or 0

@@ -1,6 +1,6 @@
 """The manual for outsiders (คู่มือการให้บริการยืมครุภัณฑ์แก่บุคคลภายนอก), written from the live settings.
 
-Like the borrowing manual (lending.manual), `manual_content` builds the text once from the settings — the
+Like the borrowing manual (lending.manual.services), `manual_content` builds the text once from the settings — the
 rules per kind of borrower (which categories, the longest loan, the head's approval, a deposit), how long
 personal data is kept, the office's contacts — and from what the e-service offers now, and the page and
 the PDF both show it, so changing a setting changes the manual. Publishing keeps a numbered version (its
@@ -18,15 +18,15 @@ from sqlalchemy import func, select
 
 from audit import record
 from core.dates import bangkok_date, bangkok_today, fiscal_year_of, format_date
-from core.db import N_, Forbidden, Session, begin_write, utcnow
-from core.files import FileStore
-from core.models import StoredFile, User
+from core.db import N_, Forbidden, Session, utcnow, write
+from core.files import FileStore, store_generated
+from core.models import User
 from core.pdf import ThaiDocument
-from core.permissions import MANUAL_PUBLISH
 from core.services import get_settings
 from lending.eservice.models import OutsidersManualVersion
 from lending.groups.queries import groups as group_rows
-from lending.manual import _flow_pdf
+from lending.manual.permissions import can_publish
+from lending.manual.services import _flow_pdf
 from lending.outside.models import AGENCY, GROUP, PERSON
 from lending.outside.rules import all_rules, retention_years
 
@@ -207,10 +207,6 @@ def manual_pdf(
     return doc.output()
 
 
-def can_publish(user: User | None) -> bool:
-    return user is not None and user.can(MANUAL_PUBLISH)
-
-
 def publish_manual(
     session: Session, actor: User, store: FileStore, *, eservice_url: str = "", now: datetime | None = None
 ) -> OutsidersManualVersion:
@@ -220,45 +216,38 @@ def publish_manual(
     if not can_publish(actor):
         raise Forbidden(N_("You may not do this."))
     at = now or utcnow()
-    begin_write(session)
-    settings = get_settings(session)
-    number = (session.execute(select(func.max(OutsidersManualVersion.number))).scalar_one() or 0) + 1
-    data = manual_pdf(session, settings, eservice_url=eservice_url, version=number, on=bangkok_date(at))
-    filename = f"outsiders-manual-v{number}.pdf"
-    digest = store.write(data)
-    if session.get(StoredFile, digest) is None:
-        session.add(
-            StoredFile(
-                sha256=digest, size=len(data), mime="application/pdf", original_name=filename, uploaded_by_id=actor.id
-            )
+    with write(session):
+        settings = get_settings(session)
+        number = (session.execute(select(func.max(OutsidersManualVersion.number))).scalar_one() or 0) + 1
+        data = manual_pdf(session, settings, eservice_url=eservice_url, version=number, on=bangkok_date(at))
+        filename = f"outsiders-manual-v{number}.pdf"
+        digest = store_generated(session, store, data, filename, "application/pdf", made_by_id=actor.id).sha256
+        snapshot = settings_snapshot(settings)
+        snapshot["offered"] = [list(x) for x in offered(session)]
+        version = OutsidersManualVersion(
+            number=number,
+            fiscal_year=fiscal_year_of(bangkok_date(at)),
+            published_at=at,
+            published_by_id=actor.id,
+            sha256=digest,
+            settings=snapshot,
         )
+        session.add(version)
         session.flush()
-    snapshot = settings_snapshot(settings)
-    snapshot["offered"] = [list(x) for x in offered(session)]
-    version = OutsidersManualVersion(
-        number=number,
-        fiscal_year=fiscal_year_of(bangkok_date(at)),
-        published_at=at,
-        published_by_id=actor.id,
-        sha256=digest,
-        settings=snapshot,
-    )
-    session.add(version)
-    session.flush()
-    record(session, actor, "outsiders_manual.published", version, {"after": version.state()})
-    filing.file_document(
-        session,
-        actor,
-        store,
-        data,
-        filename,
-        fiscal_year=version.fiscal_year,
-        title=f"{TITLE} ฉบับที่ {number}",
-        role=filing.OUTSIDERS_MANUAL,
-        mime="application/pdf",
-        source=f"outsiders_manual:{number}",
-    )
-    session.commit()
+        record(session, actor, "outsiders_manual.published", version, {"after": version.state()})
+        filing.file_document(
+            session,
+            actor,
+            store,
+            data,
+            filename,
+            fiscal_year=version.fiscal_year,
+            title=f"{TITLE} ฉบับที่ {number}",
+            role=filing.OUTSIDERS_MANUAL,
+            mime="application/pdf",
+            source=f"outsiders_manual:{number}",
+        )
+        session.commit()
     return version
 
 

@@ -14,9 +14,9 @@ from datetime import date
 from flask import Response, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
-from core.dates import BE_OFFSET, THAI_MONTHS, bangkok_today, parse_date
+from core.dates import BE_OFFSET, THAI_MONTHS, bangkok_today
 from core.db import DomainError, db
-from core.edge import arg_date, as_id
+from core.edge import arg_date
 from core.exports import content_disposition
 from core.i18n import lang
 from core.models import StoredFile
@@ -29,6 +29,7 @@ from lending.eservice.forms import (
     HONEYPOT,
     KIND_CHOICES,
     MAX_COUNT,
+    QTY_FIELD,
     SCORE_LABELS,
     STATUS_LABELS,
     CancelForm,
@@ -36,16 +37,19 @@ from lending.eservice.forms import (
     RequestForm,
     SurveyForm,
     TrackForm,
+    area_name,
+    form_dates,
+    party_of,
+    requested_counts,
 )
 from lending.eservice.limits import RateLimited
 from lending.groups import queries as group_queries
 from lending.loans import Loan
+from lending.manual.permissions import can_publish
 from lending.outside import services as outside
-from lending.outside.services import PartyDetails
 
 GRANTS = "eservice_open"  # session: {reference: phone} of the requests this browser has opened
 MAX_GRANTS = 5
-_QTY = re.compile(r"^qty-([0-9]{1,12})$")
 PHOTO_VERSION_CHARS = 16  # of the photo's SHA-256 in its URL (templates/lending/eservice/_macros.html)
 
 
@@ -266,68 +270,6 @@ def qr():
 # --- the request ---------------------------------------------------------------------------------
 
 
-def _counts(rows) -> tuple[list[tuple[int, int]], str]:
-    """The counts asked for, from the `qty-<group id>` fields; a message for anything that is not a count."""
-    offered = {r.id for r in rows}
-    lines: list[tuple[int, int]] = []
-    for key, value in request.form.items():
-        match = _QTY.match(key)
-        if not match:
-            continue
-        group_id = as_id(match.group(1))
-        text = (value or "").strip()
-        if not text:
-            continue
-        if not text.isascii() or not text.isdigit() or len(text) > 5 or int(text) > MAX_COUNT:
-            return [], _("Counts are whole numbers from 0 to %(n)d.", n=MAX_COUNT)
-        if group_id is None or group_id not in offered:
-            return [], _("One of the chosen items is not offered.")
-        if int(text):
-            lines.append((group_id, int(text)))
-    if not lines:
-        return [], _("Choose at least one item.")
-    return lines, ""
-
-
-def _form_dates(form: RequestForm) -> tuple[date | None, date | None, str]:
-    try:
-        start, end = parse_date(form.start_on.data), parse_date(form.end_on.data)
-    except ValueError:
-        return None, None, _("Dates are written as DD/MM/YYYY (B.E.) or picked from the calendar.")
-    if start is None or end is None:
-        return None, None, _("Choose the dates.")
-    return start, end, ""
-
-
-_AREA_PREFIXES = {"subdistrict": ("ตำบล", "ต."), "district": ("อำเภอ", "อ."), "province": ("จังหวัด", "จ.")}
-
-
-def _area(value: str | None, kind: str) -> str:
-    """A subdistrict, district or province as its name only: the address prints "ตำบล…", "อำเภอ…"."""
-    text = (value or "").strip()
-    for prefix in _AREA_PREFIXES[kind]:
-        if text.startswith(prefix) and len(text) > len(prefix):
-            return text[len(prefix) :].strip()
-    return text
-
-
-def _party(form: RequestForm) -> PartyDetails:
-    return PartyDetails(
-        kind=form.kind.data,
-        name=form.name.data or "",
-        phone=form.phone.data or "",
-        contact_person=form.contact_person.data or "",
-        email=(form.email.data or "").strip(),
-        address=form.address.data or "",
-        village_no=form.village_no.data or "",
-        village=form.village.data or "",
-        subdistrict=_area(form.subdistrict.data, "subdistrict"),
-        district=_area(form.district.data, "district"),
-        province=_area(form.province.data, "province"),
-        letter_no=form.letter_no.data or "",
-    )
-
-
 @bp.route("/request", methods=["GET", "POST"])
 @public
 def request_form():
@@ -344,19 +286,19 @@ def request_form():
         # the office's own district and province, as the form's likely answer (without their prefixes:
         # the address is printed as "อำเภอ…", "จังหวัด…")
         for field, key in ((form.district, "district"), (form.province, "province")):
-            field.data = field.data or _area(str(settings.get(key) or ""), key)
+            field.data = field.data or area_name(str(settings.get(key) or ""), key)
     else:
-        start, end, problem = _form_dates(form)
+        start, end, problem = form_dates(form)
     rows, refused = _catalogue(start, end) if start and end and not problem else _catalogue(None, None)
     if request.method == "POST" and form.validate_on_submit() and not problem:
-        lines, problem = _counts(rows)
+        lines, problem = requested_counts(request.form.items(), rows)
         if not problem:
             try:
                 outcome = submit_once(
                     "loan.requested",
                     lambda: services.submit_request(
                         db.session,
-                        _party(form),
+                        party_of(form),
                         lines,
                         start_on=start,
                         due_on=end,
@@ -395,10 +337,10 @@ def request_form():
                 return redirect(url_for("eservice.status", ref=loan.public_ref))
     elif request.method == "POST" and not problem:
         problem = _("Check the fields marked below.")
-    asked = {k: v for k, v in request.form.items() if _QTY.match(k)} if request.method == "POST" else {}
+    asked = {k: v for k, v in request.form.items() if QTY_FIELD.match(k)} if request.method == "POST" else {}
     if request.method == "GET":
         for key in request.args:
-            if _QTY.match(key):
+            if QTY_FIELD.match(key):
                 asked[key] = request.args.get(key, "")[:5]
     return render_template(
         "lending/eservice/request.html",
@@ -566,7 +508,7 @@ def manual_page():
         flow=manual.FLOW,
         branch=manual.FLOW_BRANCH,
         form=EmptyForm(),
-        can_publish=manual.can_publish(actor()),
+        can_publish=can_publish(actor()),
         latest=next(iter(manual.versions(db.session)), None),
     )
 

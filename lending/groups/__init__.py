@@ -3,4 +3,7 @@
 Every chair stays a numbered asset on the register; a group only says which assets are alike. A request asks
 for a count from a group (a LoanLine); availability is counted per group per day; the approval reserves the
 count; the hand-over names the numbered assets that leave; the return is by count with named exceptions.
+
+May import core, audit, the register (lending.register), the loans area (lending.loans, lending.workflow,
+lending.loan_forms) and lending.outside's forms and permissions; from `lending` the blueprint `bp`.
 """

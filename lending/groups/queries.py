@@ -35,7 +35,7 @@ from sqlalchemy import (
 from core.db import Session
 from lending.groups.models import LendingGroup, LoanLine
 from lending.loans import APPROVED, CHECKED_OUT, REQUESTED, Loan, LoanItem
-from lending.models import AVAILABLE, DISPOSED, ON_LOAN, Asset
+from lending.register.models import AVAILABLE, DISPOSED, ON_LOAN, Asset
 
 USABLE = (AVAILABLE, ON_LOAN)
 MAX_RANGE_DAYS = 92  # a calendar of up to three months at once
@@ -363,7 +363,7 @@ def suggest_assets(
 def resolve_codes(session: Session, codes: list[str]) -> tuple[list[Asset], list[str]]:
     """The assets that scanned or typed codes name (asset number in any spelling, or QR tag), in the order
     given and once each; and the codes that name none."""
-    from lending.models import normalise_asset_number, normalise_tag
+    from lending.register.models import normalise_asset_number, normalise_tag
 
     if not codes:
         return [], []

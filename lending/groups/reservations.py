@@ -18,7 +18,7 @@ from core.db import N_, Conflict, Session
 from lending.groups import queries
 from lending.groups.models import LendingGroup
 from lending.loans import Loan
-from lending.models import Asset
+from lending.register.models import Asset
 
 
 def lock_groups(session: Session, group_ids: list[int]) -> list[LendingGroup]:

@@ -17,8 +17,8 @@ from sqlalchemy import select
 from audit import record
 from audit.services import diff
 from core.dates import bangkok_date, fiscal_year_of
-from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, begin_write, utcnow
-from core.files import FileStore, store_upload
+from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, utcnow, write
+from core.files import PHOTO_TYPES, FileStore, store_upload
 from core.models import User
 from core.services import get_settings
 from lending import workflow
@@ -26,14 +26,13 @@ from lending.groups import queries as group_queries
 from lending.groups.models import LendingGroup, LoanLine
 from lending.groups.reservations import lock_groups
 from lending.loans import APPROVED, CHECKED_OUT, DAMAGED, GOOD, LOST, REQUESTED, Loan, LoanItem
-from lending.models import AVAILABLE, ON_LOAN, Asset
 from lending.outside import deposits
 from lending.outside import events as outside_events
 from lending.outside.models import clean_text
 from lending.outside.permissions import can_manage_groups
+from lending.register.models import AVAILABLE, ON_LOAN, Asset
 
 MAX_MEMBERS = 2000
-PHOTO_TYPES = {"image/jpeg", "image/png", "image/webp"}
 
 
 def _deny() -> None:
@@ -69,34 +68,30 @@ def save_group(
     }
     if not values["name"] or not values["category"]:
         raise DomainError(N_("Give the group's name and category."))
-    begin_write(session)
-    same = session.execute(select(LendingGroup.id).where(LendingGroup.name == values["name"])).scalar()
-    if same is not None and same != group_id:
-        session.rollback()
-        raise Conflict(N_("A group of that name exists already."))
-    group: LendingGroup | None  # found below, or None
-    if group_id is None:
-        group = LendingGroup(**values)
-        session.add(group)
-        session.flush()
-        record(session, actor, "lending_group.created", group, {"after": group.state()})
-    else:
-        group = session.get(LendingGroup, group_id, with_for_update={"of": LendingGroup}, populate_existing=True)
-        if group is None:
-            session.rollback()
-            raise NotFound(N_("No such group."))
-        if version is not None and group.version != version:
-            session.rollback()
-            raise Conflict(N_("Someone else changed this group after you opened it. Reload and try again."))
-        before = group.state()
-        for key, value in values.items():
-            setattr(group, key, value)
-        changes = diff(before, group.state())
-        if not changes.get("after"):
-            session.rollback()
-            return group
-        record(session, actor, "lending_group.changed", group, changes)
-    session.commit()
+    with write(session):
+        same = session.execute(select(LendingGroup.id).where(LendingGroup.name == values["name"])).scalar()
+        if same is not None and same != group_id:
+            raise Conflict(N_("A group of that name exists already."))
+        group: LendingGroup | None  # found below, or None
+        if group_id is None:
+            group = LendingGroup(**values)
+            session.add(group)
+            session.flush()
+            record(session, actor, "lending_group.created", group, {"after": group.state()})
+        else:
+            group = session.get(LendingGroup, group_id, with_for_update={"of": LendingGroup}, populate_existing=True)
+            if group is None:
+                raise NotFound(N_("No such group."))
+            if version is not None and group.version != version:
+                raise Conflict(N_("Someone else changed this group after you opened it. Reload and try again."))
+            before = group.state()
+            for key, value in values.items():
+                setattr(group, key, value)
+            changes = diff(before, group.state())
+            if not changes.get("after"):
+                return group
+            record(session, actor, "lending_group.changed", group, changes)
+        session.commit()
     return group
 
 
@@ -114,29 +109,24 @@ def set_group_photo(
     """Put up (or replace) the group's photo, shown on the e-service: checked by content, through the file store."""
     if not can_manage_groups(actor):
         _deny()
-    begin_write(session)
-    group = _group_for_change(session, group_id, version)
-    try:
+    with write(session):
+        group = _group_for_change(session, group_id, version)
         stored = store_upload(
             session, store, data, filename, allowed=PHOTO_TYPES, max_bytes=max_bytes, uploaded_by_id=actor.id
         )
-    except DomainError:
-        session.rollback()
-        raise
-    before = group.state()
-    group.photo_sha256 = stored.sha256
-    changes = diff(before, group.state())
-    if not changes.get("after"):
-        session.rollback()
-        return group
-    record(
-        session,
-        actor,
-        "lending_group.photo_set",
-        group,
-        {**changes, "file": {"sha256": stored.sha256, "name": stored.original_name, "size": stored.size}},
-    )
-    session.commit()
+        before = group.state()
+        group.photo_sha256 = stored.sha256
+        changes = diff(before, group.state())
+        if not changes.get("after"):
+            return group
+        record(
+            session,
+            actor,
+            "lending_group.photo_set",
+            group,
+            {**changes, "file": {"sha256": stored.sha256, "name": stored.original_name, "size": stored.size}},
+        )
+        session.commit()
     return group
 
 
@@ -144,25 +134,22 @@ def remove_group_photo(session: Session, actor: User, group_id: int, *, version:
     """Take the group's photo down (the stored file stays: the audit log and other records may name it)."""
     if not can_manage_groups(actor):
         _deny()
-    begin_write(session)
-    group = _group_for_change(session, group_id, version)
-    if group.photo_sha256 is None:
-        session.rollback()
-        raise DomainError(N_("The group has no photo."))
-    before = group.state()
-    group.photo_sha256 = None
-    record(session, actor, "lending_group.photo_removed", group, diff(before, group.state()))
-    session.commit()
+    with write(session):
+        group = _group_for_change(session, group_id, version)
+        if group.photo_sha256 is None:
+            raise DomainError(N_("The group has no photo."))
+        before = group.state()
+        group.photo_sha256 = None
+        record(session, actor, "lending_group.photo_removed", group, diff(before, group.state()))
+        session.commit()
     return group
 
 
 def _group_for_change(session: Session, group_id: int, version: int | None) -> LendingGroup:
     group = session.get(LendingGroup, group_id, with_for_update={"of": LendingGroup}, populate_existing=True)
     if group is None:
-        session.rollback()
         raise NotFound(N_("No such group."))
     if version is not None and group.version != version:
-        session.rollback()
         raise Conflict(N_("Someone else changed this group after you opened it. Reload and try again."))
     return group
 
@@ -178,38 +165,34 @@ def set_members(session: Session, actor: User, group_id: int, asset_ids: list[in
         raise DomainError(N_("Choose at least one asset."))
     if len(ids) > MAX_MEMBERS:
         raise DomainError(N_("At most %(n)d assets at once."), n=MAX_MEMBERS)
-    begin_write(session)
-    groups = lock_groups(session, [group_id])
-    if not groups:
-        session.rollback()
-        raise NotFound(N_("No such group."))
-    assets = list(session.execute(select(Asset).where(Asset.id.in_(ids)).order_by(Asset.id)).scalars())
-    if len(assets) != len(ids):
-        session.rollback()
-        raise NotFound(N_("One of the chosen items does not exist."))
-    changed = []
-    for asset in assets:
-        if add:
-            if asset.lending_group_id not in (None, group_id):
-                session.rollback()
-                raise Conflict(N_("%(number)s belongs to another group already."), number=asset.asset_number)
-            if asset.lending_group_id is None:
-                asset.lending_group_id = group_id
+    with write(session):
+        groups = lock_groups(session, [group_id])
+        if not groups:
+            raise NotFound(N_("No such group."))
+        assets = list(session.execute(select(Asset).where(Asset.id.in_(ids)).order_by(Asset.id)).scalars())
+        if len(assets) != len(ids):
+            raise NotFound(N_("One of the chosen items does not exist."))
+        changed = []
+        for asset in assets:
+            if add:
+                if asset.lending_group_id not in (None, group_id):
+                    raise Conflict(N_("%(number)s belongs to another group already."), number=asset.asset_number)
+                if asset.lending_group_id is None:
+                    asset.lending_group_id = group_id
+                    changed.append(asset)
+            elif asset.lending_group_id == group_id:
+                asset.lending_group_id = None
                 changed.append(asset)
-        elif asset.lending_group_id == group_id:
-            asset.lending_group_id = None
-            changed.append(asset)
-    if not changed:
-        session.rollback()
-        return 0
-    record(
-        session,
-        actor,
-        "lending_group.members_added" if add else "lending_group.members_removed",
-        groups[0],
-        {"assets": [a.id for a in changed], "asset_numbers": [a.asset_number for a in changed]},
-    )
-    session.commit()
+        if not changed:
+            return 0
+        record(
+            session,
+            actor,
+            "lending_group.members_added" if add else "lending_group.members_removed",
+            groups[0],
+            {"assets": [a.id for a in changed], "asset_numbers": [a.asset_number for a in changed]},
+        )
+        session.commit()
     return len(changed)
 
 
@@ -255,58 +238,56 @@ def request_by_count(
         raise DomainError(N_("The return date is before the start date."))
     if (due_on - start_on).days > workflow.MAX_LOAN_DAYS:
         raise DomainError(N_("A loan lasts at most %(days)d days."), days=workflow.MAX_LOAN_DAYS)
-    begin_write(session)
-    found = {
-        g.id: g
-        for g in session.execute(
-            select(LendingGroup).where(LendingGroup.id.in_(sorted(merged)), LendingGroup.active.is_(True))
-        ).scalars()
-    }
-    if len(found) != len(merged):
-        session.rollback()
-        raise NotFound(N_("One of the chosen items does not exist."))
-    free = group_queries.availability(session, sorted(merged), start_on, due_on, today)
-    for group_id, n in merged.items():
-        least = min(free[group_id].values())
-        if least < n:
-            session.rollback()
-            raise Conflict(
-                N_("Only %(free)d of %(group)s are free on those days; ask for fewer or other days."),
-                free=least,
-                group=found[group_id].name,
-            )
-    dearest = list(
-        session.execute(
-            select(Asset).where(Asset.lending_group_id.in_(sorted(merged))).order_by(Asset.price.desc()).limit(1)
-        ).scalars()
-    )
-    settings = get_settings(session)
-    loan = Loan(
-        ref=f"pending-{uuid.uuid4().hex}",
-        borrower_id=actor.id,
-        channel="staff",
-        purpose=purpose,
-        place=place,
-        off_premises=bool(off_premises),
-        start_on=start_on,
-        due_on=due_on,
-        status=REQUESTED,
-        requested_at=now,
-        needs_head=workflow.needs_head_approval(settings, dearest, bool(off_premises)),
-    )
-    loan.lines = [LoanLine(group_id=g, count=n) for g, n in sorted(merged.items())]
-    session.add(loan)
-    session.flush()
-    loan.ref = f"{fiscal_year_of(today)}/{loan.id:05d}"
-    record(session, actor, "loan.requested", loan, {"after": loan.state()})
-    workflow._notify(
-        session,
-        {u.id for u in workflow._users_with_role(session, "supply_officer")} - {actor.id},
-        "request_waiting",
-        loan.id,
-        today,
-    )
-    session.commit()
+    with write(session):
+        found = {
+            g.id: g
+            for g in session.execute(
+                select(LendingGroup).where(LendingGroup.id.in_(sorted(merged)), LendingGroup.active.is_(True))
+            ).scalars()
+        }
+        if len(found) != len(merged):
+            raise NotFound(N_("One of the chosen items does not exist."))
+        free = group_queries.availability(session, sorted(merged), start_on, due_on, today)
+        for group_id, n in merged.items():
+            least = min(free[group_id].values())
+            if least < n:
+                raise Conflict(
+                    N_("Only %(free)d of %(group)s are free on those days; ask for fewer or other days."),
+                    free=least,
+                    group=found[group_id].name,
+                )
+        dearest = list(
+            session.execute(
+                select(Asset).where(Asset.lending_group_id.in_(sorted(merged))).order_by(Asset.price.desc()).limit(1)
+            ).scalars()
+        )
+        settings = get_settings(session)
+        loan = Loan(
+            ref=f"pending-{uuid.uuid4().hex}",
+            borrower_id=actor.id,
+            channel="staff",
+            purpose=purpose,
+            place=place,
+            off_premises=bool(off_premises),
+            start_on=start_on,
+            due_on=due_on,
+            status=REQUESTED,
+            requested_at=now,
+            needs_head=workflow.needs_head_approval(settings, dearest, bool(off_premises)),
+        )
+        loan.lines = [LoanLine(group_id=g, count=n) for g, n in sorted(merged.items())]
+        session.add(loan)
+        session.flush()
+        loan.ref = f"{fiscal_year_of(today)}/{loan.id:05d}"
+        record(session, actor, "loan.requested", loan, {"after": loan.state()})
+        workflow._notify(
+            session,
+            {u.id for u in workflow._users_with_role(session, "supply_officer")} - {actor.id},
+            "request_waiting",
+            loan.id,
+            today,
+        )
+        session.commit()
     return loan
 
 
@@ -339,102 +320,83 @@ def hand_over_lines(
     """
     now = now or utcnow()
     today = bangkok_date(now)
-    begin_write(session)
-    loan = workflow._load_loan(session, loan_id, version)
-    if not workflow.can_hand_over(actor, loan):
-        session.rollback()
-        if loan.status != APPROVED:
-            raise Conflict(N_("Only an approved loan can be handed over."))
-        _deny()
-    lines = {ln.id: ln for ln in loan.lines}
-    if not lines:
-        session.rollback()
-        raise DomainError(N_("This loan names its items one by one; use the ordinary hand-over."))
-    chosen: dict[int, list[int]] = {}
-    seen: set[int] = set()
-    for line_id, ids in picks.items():
-        line = lines.get(int(line_id))
-        if line is None:
-            session.rollback()
-            raise NotFound(N_("That line is not part of this loan."))
-        unique = [int(i) for i in dict.fromkeys(ids)]
-        if len(unique) > line.count:
-            session.rollback()
-            raise DomainError(
-                N_("%(group)s: %(picked)d picked, but the loan is for %(count)d."),
-                group=line.group.name,
-                picked=len(unique),
-                count=line.count,
-            )
-        if seen & set(unique):
-            session.rollback()
-            raise DomainError(N_("An asset was picked twice."))
-        seen |= set(unique)
-        chosen[line.id] = unique
-    if not seen:
-        session.rollback()
-        raise DomainError(N_("Pick the items that leave."))
-    lock_groups(session, sorted({ln.group_id for ln in lines.values()}))
-    all_ids = sorted(seen | {i.asset_id for i in loan.items})
-    assets = {a.id: a for a in workflow._lock_assets(session, all_ids)}
-    for line_id, ids in chosen.items():
-        group = lines[line_id].group
-        for asset_id in ids:
-            asset = assets.get(asset_id)
-            if asset is None or asset.lending_group_id != group.id:
-                session.rollback()
+    with write(session):
+        loan = workflow._load_loan(session, loan_id, version)
+        if not workflow.can_hand_over(actor, loan):
+            if loan.status != APPROVED:
+                raise Conflict(N_("Only an approved loan can be handed over."))
+            _deny()
+        lines = {ln.id: ln for ln in loan.lines}
+        if not lines:
+            raise DomainError(N_("This loan names its items one by one; use the ordinary hand-over."))
+        chosen: dict[int, list[int]] = {}
+        seen: set[int] = set()
+        for line_id, ids in picks.items():
+            line = lines.get(int(line_id))
+            if line is None:
+                raise NotFound(N_("That line is not part of this loan."))
+            unique = [int(i) for i in dict.fromkeys(ids)]
+            if len(unique) > line.count:
                 raise DomainError(
-                    N_("%(number)s is not one of %(group)s."),
-                    number=asset.asset_number if asset else str(asset_id),
-                    group=group.name,
+                    N_("%(group)s: %(picked)d picked, but the loan is for %(count)d."),
+                    group=line.group.name,
+                    picked=len(unique),
+                    count=line.count,
                 )
-    for asset in assets.values():
-        if asset.status != AVAILABLE or not asset.lendable:
-            session.rollback()
-            raise Conflict(
-                N_("%(number)s is not available (status: %(status)s)."), number=asset.asset_number, status=asset.status
-            )
-    found = workflow.clashes(session, sorted(seen), loan.start_on, loan.due_on, loan.id, today)
-    if found:
-        session.rollback()
-        raise workflow._clash_error(found)
-    before = loan.state()
-    try:
+            if seen & set(unique):
+                raise DomainError(N_("An asset was picked twice."))
+            seen |= set(unique)
+            chosen[line.id] = unique
+        if not seen:
+            raise DomainError(N_("Pick the items that leave."))
+        lock_groups(session, sorted({ln.group_id for ln in lines.values()}))
+        all_ids = sorted(seen | {i.asset_id for i in loan.items})
+        assets = {a.id: a for a in workflow._lock_assets(session, all_ids)}
+        for line_id, ids in chosen.items():
+            group = lines[line_id].group
+            for asset_id in ids:
+                asset = assets.get(asset_id)
+                if asset is None or asset.lending_group_id != group.id:
+                    raise DomainError(
+                        N_("%(number)s is not one of %(group)s."),
+                        number=asset.asset_number if asset else str(asset_id),
+                        group=group.name,
+                    )
+        for asset in assets.values():
+            if asset.status != AVAILABLE or not asset.lendable:
+                raise Conflict(
+                    N_("%(number)s is not available (status: %(status)s)."),
+                    number=asset.asset_number,
+                    status=asset.status,
+                )
+        found = workflow.clashes(session, sorted(seen), loan.start_on, loan.due_on, loan.id, today)
+        if found:
+            raise workflow._clash_error(found)
+        before = loan.state()
         loan.hand_over(actor, now, (note or "")[:2000])
-    except DomainError:
-        session.rollback()
-        raise
-    for line_id, ids in chosen.items():
-        for asset_id in ids:
-            loan.items.append(LoanItem(asset_id=asset_id, line_id=line_id, value=assets[asset_id].price))
-    for line in lines.values():
-        line.handed_count = len(chosen.get(line.id, ()))
-    for asset in assets.values():
-        asset.status = ON_LOAN
-    session.flush()
-    try:
+        for line_id, ids in chosen.items():
+            for asset_id in ids:
+                loan.items.append(LoanItem(asset_id=asset_id, line_id=line_id, value=assets[asset_id].price))
+        for line in lines.values():
+            line.handed_count = len(chosen.get(line.id, ()))
+        for asset in assets.values():
+            asset.status = ON_LOAN
+        session.flush()
         hashes = workflow._store_photos(session, store, photos or [], actor, max_bytes, loan, "handover")
-    except DomainError:
-        session.rollback()
-        raise
-    record(
-        session,
-        actor,
-        "loan.checked_out",
-        loan,
-        {
-            **diff(before, loan.state()),
-            "note": loan.handover_note,
-            "photos": hashes,
-            "lines": {str(ln.group_id): ln.handed_count for ln in lines.values()},
-        },
-    )
-    try:
+        record(
+            session,
+            actor,
+            "loan.checked_out",
+            loan,
+            {
+                **diff(before, loan.state()),
+                "note": loan.handover_note,
+                "photos": hashes,
+                "lines": {str(ln.group_id): ln.handed_count for ln in lines.values()},
+            },
+        )
         deposits.take_deposit(session, actor, loan, deposit, now)
-    except DomainError:
-        session.rollback()
-        raise
-    session.commit()
+        session.commit()
     outside_events.emit(session, loan, "checked_out")
     return loan
 

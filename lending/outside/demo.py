@@ -12,13 +12,13 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from audit import record
-from core.db import Session, begin_write, known
+from core.db import Session, known, write
 from core.models import User
 from lending import workflow
 from lending.groups import queries as group_queries
 from lending.groups import services as groups
-from lending.models import Asset, compute_search_text, new_tag
 from lending.outside import services as outside
+from lending.register.models import Asset, compute_search_text, new_tag
 
 # (asset-number prefix, count, name, category, model, price, location)
 GROUPS = [
@@ -33,41 +33,41 @@ DESCRIPTIONS = (
 
 
 def _assets(session: Session, officer: User) -> list[int]:
-    begin_write(session)
-    taken = set(session.scalars(select(Asset.tag)))
-    made: list[list[Asset]] = []
-    for prefix, count, name, category, model, price, location in GROUPS:
-        rows = []
-        for n in range(1, count + 1):
-            tag = new_tag()
-            while tag in taken:
+    with write(session):
+        taken = set(session.scalars(select(Asset.tag)))
+        made: list[list[Asset]] = []
+        for prefix, count, name, category, model, price, location in GROUPS:
+            rows = []
+            for n in range(1, count + 1):
                 tag = new_tag()
-            taken.add(tag)
-            asset = Asset(tag=tag, status="available", status_note="")
-            asset.apply(
-                {
-                    "asset_number": f"{prefix}-{n:04d}",
-                    "name": name,
-                    "category": category,
-                    "brand": "",
-                    "model": model,
-                    "serial_number": "",
-                    "acquired_on": date(2022, 3, 15),
-                    "price": Decimal(price),
-                    "location": location,
-                    "department": "สำนักปลัด",
-                    "lendable": True,
-                }
-            )
-            asset.search_text = compute_search_text(asset.state())
-            rows.append(asset)
-        session.add_all(rows)
-        made.append(rows)
-    session.flush()
-    for rows in made:
-        for asset in rows:
-            record(session, None, "asset.created", asset, {"after": asset.state(), "demo": True})
-    session.commit()
+                while tag in taken:
+                    tag = new_tag()
+                taken.add(tag)
+                asset = Asset(tag=tag, status="available", status_note="")
+                asset.apply(
+                    {
+                        "asset_number": f"{prefix}-{n:04d}",
+                        "name": name,
+                        "category": category,
+                        "brand": "",
+                        "model": model,
+                        "serial_number": "",
+                        "acquired_on": date(2022, 3, 15),
+                        "price": Decimal(price),
+                        "location": location,
+                        "department": "สำนักปลัด",
+                        "lendable": True,
+                    }
+                )
+                asset.search_text = compute_search_text(asset.state())
+                rows.append(asset)
+            session.add_all(rows)
+            made.append(rows)
+        session.flush()
+        for rows in made:
+            for asset in rows:
+                record(session, None, "asset.created", asset, {"after": asset.state(), "demo": True})
+        session.commit()
     ids = []
     for (_p, _c, _n, category, model, _pr, _l), name, text, rows in zip(
         GROUPS, GROUP_NAMES, DESCRIPTIONS, made, strict=True

@@ -16,13 +16,13 @@ from typing import Any
 from sqlalchemy import select
 
 from audit import record
-from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, begin_write, utcnow
+from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, utcnow, write
 from core.models import User
-from core.permissions import LOANS_MANAGE
 from core.services import get_settings
-from lending.models import parse_price
+from lending.outside import permissions
 from lending.outside.models import LoanDeposit, clean_text
 from lending.outside.rules import rules_for
+from lending.register.models import parse_price
 
 MAX_RECEIPT_NO = 60
 MAX_DEPOSIT = Decimal("1000000.00")
@@ -120,61 +120,51 @@ def settle_deposit(
     from lending.loans import RETURNED, Incident, Loan, LoanItem
 
     now = now or utcnow()
-    if actor is None or not actor.can(LOANS_MANAGE):
+    if not permissions.can_settle_deposit(actor):
         raise Forbidden(N_("You may not do this."))
-    begin_write(session)
-    loan = session.get(Loan, loan_id, populate_existing=True)
-    if loan is None:
-        session.rollback()
-        raise NotFound(N_("No such loan."))
-    # locked, so a second officer settling at the same moment waits and then sees it settled (or its version
-    # moved on) instead of failing on a stale row
-    deposit = session.execute(
-        select(LoanDeposit)
-        .where(LoanDeposit.loan_id == loan_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).scalar_one_or_none()
-    if deposit is None:
-        session.rollback()
-        raise NotFound(N_("This loan has no deposit."))
-    if version is not None and deposit.version != version:
-        session.rollback()
-        raise Conflict(N_("Someone else changed this deposit after you opened the page. Reload and try again."))
-    if loan.status != RETURNED:
-        session.rollback()
-        raise Conflict(N_("Settle the deposit once every item is back."))
-    incident = None
-    if incident_id is not None:
-        incident = session.execute(
-            select(Incident)
-            .join(LoanItem, Incident.loan_item_id == LoanItem.id)
-            .where(Incident.id == incident_id, LoanItem.loan_id == loan_id)
+    with write(session):
+        loan = session.get(Loan, loan_id, populate_existing=True)
+        if loan is None:
+            raise NotFound(N_("No such loan."))
+        # locked, so a second officer settling at the same moment waits and then sees it settled (or its version
+        # moved on) instead of failing on a stale row
+        deposit = session.execute(
+            select(LoanDeposit)
+            .where(LoanDeposit.loan_id == loan_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
         ).scalar_one_or_none()
-        if incident is None:
-            session.rollback()
-            raise NotFound(N_("That case is not one of this loan's."))
-    if incident is not None and incident.value is not None and kept > incident.value:
-        session.rollback()
-        raise DomainError(
-            N_("At most the case's value, %(value)s baht, can be kept toward it."), value=f"{incident.value:,.2f}"
-        )
-    before = deposit.state()
-    try:
+        if deposit is None:
+            raise NotFound(N_("This loan has no deposit."))
+        if version is not None and deposit.version != version:
+            raise Conflict(N_("Someone else changed this deposit after you opened the page. Reload and try again."))
+        if loan.status != RETURNED:
+            raise Conflict(N_("Settle the deposit once every item is back."))
+        incident = None
+        if incident_id is not None:
+            incident = session.execute(
+                select(Incident)
+                .join(LoanItem, Incident.loan_item_id == LoanItem.id)
+                .where(Incident.id == incident_id, LoanItem.loan_id == loan_id)
+            ).scalar_one_or_none()
+            if incident is None:
+                raise NotFound(N_("That case is not one of this loan's."))
+        if incident is not None and incident.value is not None and kept > incident.value:
+            raise DomainError(
+                N_("At most the case's value, %(value)s baht, can be kept toward it."), value=f"{incident.value:,.2f}"
+            )
+        before = deposit.state()
         deposit.settle(actor.id, now, returned, kept, incident.id if incident else None, clean_text(note, 2000))
-    except DomainError:
-        session.rollback()
-        raise
-    record(
-        session,
-        actor,
-        "loan.deposit_settled",
-        loan,
-        {
-            "deposit": deposit.id,
-            "before": {k: before[k] for k in ("returned_amount", "kept_amount", "incident")},
-            "after": {k: deposit.state()[k] for k in ("returned_amount", "kept_amount", "incident", "settle_note")},
-        },
-    )
-    session.commit()
+        record(
+            session,
+            actor,
+            "loan.deposit_settled",
+            loan,
+            {
+                "deposit": deposit.id,
+                "before": {k: before[k] for k in ("returned_amount", "kept_amount", "incident")},
+                "after": {k: deposit.state()[k] for k in ("returned_amount", "kept_amount", "incident", "settle_note")},
+            },
+        )
+        session.commit()
     return deposit

@@ -38,3 +38,8 @@ def can_cancel_outside(user: User | None, loan) -> bool:
         and loan.party_id is not None
         and loan.status in ("requested", "approved")
     )
+
+
+def can_settle_deposit(user: User | None) -> bool:
+    """The officer settles a deposit after the return: what was handed back, what was kept toward a case."""
+    return user is not None and user.can(LOANS_MANAGE)

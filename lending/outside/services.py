@@ -20,7 +20,7 @@ from sqlalchemy import exists, func, not_, select
 
 from audit import record
 from core.dates import bangkok_date, fiscal_year_of
-from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, begin_write, known, utcnow
+from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, known, utcnow, write
 from core.models import User
 from core.services import get_settings, update_settings
 from lending.groups import queries as group_queries
@@ -156,58 +156,55 @@ def request_outside(
     rule = rules_for(settings, values["kind"])
     if (due_on - start_on).days + 1 > rule.max_days:
         raise DomainError(N_("A loan to this kind of borrower lasts at most %(days)d days."), days=rule.max_days)
-    begin_write(session)
-    found = {
-        g.id: g
-        for g in session.execute(select(LendingGroup).where(LendingGroup.id.in_([g for g, _ in wanted]))).scalars()
-    }
-    for group_id, _n in wanted:
-        group = found.get(group_id)
-        if group is None or not group.active or not group.public:
-            session.rollback()
-            raise NotFound(N_("One of the chosen items is not offered."))
-        if not rule.allows_category(group.category):
-            session.rollback()
-            raise DomainError(N_("%(group)s is not lent to this kind of borrower."), group=group.name)
-    free = group_queries.availability(session, [g for g, _ in wanted], start_on, due_on, today)
-    for group_id, n in wanted:
-        least = min(free[group_id].values())
-        if least < n:
-            session.rollback()
-            raise Conflict(
-                N_("Only %(free)d of %(group)s are free on those days; ask for fewer or other days."),
-                free=least,
-                group=found[group_id].name,
-            )
-    row = OutsideParty(ref=new_ref("P"), created_at=now, **values)
-    session.add(row)
-    session.flush()
-    record(session, actor, "outside_party.created", row, row.audit_ref())
-    loan = Loan(
-        ref=f"pending-{uuid.uuid4().hex}",
-        borrower_id=None,
-        party_id=row.id,
-        channel=channel,
-        public_ref=new_ref("K"),
-        purpose=purpose,
-        place=place,
-        off_premises=True,
-        start_on=start_on,
-        due_on=due_on,
-        status=REQUESTED,
-        requested_at=now,
-        needs_head=rule.head_approval,
-    )
-    loan.party = row
-    loan.lines = [LoanLine(group_id=g, count=n) for g, n in wanted]
-    session.add(loan)
-    session.flush()
-    loan.ref = f"{fiscal_year_of(today)}/{loan.id:05d}"
-    record(session, actor, "loan.requested", loan, {"after": loan.state()})
-    from lending.workflow import _notify, _users_with_role
+    with write(session):
+        found = {
+            g.id: g
+            for g in session.execute(select(LendingGroup).where(LendingGroup.id.in_([g for g, _ in wanted]))).scalars()
+        }
+        for group_id, _n in wanted:
+            group = found.get(group_id)
+            if group is None or not group.active or not group.public:
+                raise NotFound(N_("One of the chosen items is not offered."))
+            if not rule.allows_category(group.category):
+                raise DomainError(N_("%(group)s is not lent to this kind of borrower."), group=group.name)
+        free = group_queries.availability(session, [g for g, _ in wanted], start_on, due_on, today)
+        for group_id, n in wanted:
+            least = min(free[group_id].values())
+            if least < n:
+                raise Conflict(
+                    N_("Only %(free)d of %(group)s are free on those days; ask for fewer or other days."),
+                    free=least,
+                    group=found[group_id].name,
+                )
+        row = OutsideParty(ref=new_ref("P"), created_at=now, **values)
+        session.add(row)
+        session.flush()
+        record(session, actor, "outside_party.created", row, row.audit_ref())
+        loan = Loan(
+            ref=f"pending-{uuid.uuid4().hex}",
+            borrower_id=None,
+            party_id=row.id,
+            channel=channel,
+            public_ref=new_ref("K"),
+            purpose=purpose,
+            place=place,
+            off_premises=True,
+            start_on=start_on,
+            due_on=due_on,
+            status=REQUESTED,
+            requested_at=now,
+            needs_head=rule.head_approval,
+        )
+        loan.party = row
+        loan.lines = [LoanLine(group_id=g, count=n) for g, n in wanted]
+        session.add(loan)
+        session.flush()
+        loan.ref = f"{fiscal_year_of(today)}/{loan.id:05d}"
+        record(session, actor, "loan.requested", loan, {"after": loan.state()})
+        from lending.workflow import _notify, _users_with_role
 
-    _notify(session, {u.id for u in _users_with_role(session, "supply_officer")}, "request_waiting", loan.id, today)
-    session.commit()
+        _notify(session, {u.id for u in _users_with_role(session, "supply_officer")}, "request_waiting", loan.id, today)
+        session.commit()
     return loan
 
 
@@ -324,24 +321,19 @@ def cancel_outside_request(
 ) -> Loan:
     """The outside borrower withdraws their request (until hand-over), proving it with reference + phone."""
     now = now or utcnow()
-    begin_write(session)
-    loan = find_request(session, public_ref, phone)
-    if loan is None:
-        session.rollback()
-        raise NotFound(N_("No request matches this reference and phone number."))
-    loan = known(session.get(Loan, loan.id, with_for_update={"of": Loan}, populate_existing=True), "loan")
-    before = loan.state()
-    try:
+    with write(session):
+        loan = find_request(session, public_ref, phone)
+        if loan is None:
+            raise NotFound(N_("No request matches this reference and phone number."))
+        loan = known(session.get(Loan, loan.id, with_for_update={"of": Loan}, populate_existing=True), "loan")
+        before = loan.state()
         loan.cancel(now, clean_text(reason, MAX_COMMENT))
-    except DomainError:
-        session.rollback()
-        raise
-    from audit.services import diff
-    from lending.workflow import _clear_waiting
+        from audit.services import diff
+        from lending.workflow import _clear_waiting
 
-    record(session, None, "loan.cancelled", loan, {**diff(before, loan.state()), "by": "outside_borrower"})
-    _clear_waiting(session, loan.id, now)  # the officers' "waiting for you" asks nothing of them any more
-    session.commit()
+        record(session, None, "loan.cancelled", loan, {**diff(before, loan.state()), "by": "outside_borrower"})
+        _clear_waiting(session, loan.id, now)  # the officers' "waiting for you" asks nothing of them any more
+        session.commit()
     events.emit(session, loan, "cancelled")
     return loan
 
@@ -353,31 +345,24 @@ def cancel_by_office(
     reads on the tracking page and in the status mail; the count it reserved is free again."""
     now = now or utcnow()
     reason = clean_text(reason, MAX_COMMENT)
-    begin_write(session)
-    loan = session.get(Loan, loan_id, with_for_update={"of": Loan}, populate_existing=True)
-    if loan is None:
-        session.rollback()
-        raise NotFound(N_("No such loan."))
-    if version is not None and loan.version != version:
-        session.rollback()
-        raise Conflict(N_("Someone else changed this loan after you opened it. Reload and try again."))
-    if not permissions.can_cancel_outside(actor, loan):
-        session.rollback()
-        if actor is not None and loan.party_id is not None and loan.status not in (REQUESTED, APPROVED):
-            raise Conflict(N_("Only a request not yet handed over can be cancelled."))
-        _deny()
-    before = loan.state()
-    try:
+    with write(session):
+        loan = session.get(Loan, loan_id, with_for_update={"of": Loan}, populate_existing=True)
+        if loan is None:
+            raise NotFound(N_("No such loan."))
+        if version is not None and loan.version != version:
+            raise Conflict(N_("Someone else changed this loan after you opened it. Reload and try again."))
+        if not permissions.can_cancel_outside(actor, loan):
+            if actor is not None and loan.party_id is not None and loan.status not in (REQUESTED, APPROVED):
+                raise Conflict(N_("Only a request not yet handed over can be cancelled."))
+            _deny()
+        before = loan.state()
         loan.cancel_by_office(actor, now, reason)
-    except DomainError:
-        session.rollback()
-        raise
-    from audit.services import diff
-    from lending.workflow import _clear_waiting
+        from audit.services import diff
+        from lending.workflow import _clear_waiting
 
-    record(session, actor, "loan.cancelled", loan, {**diff(before, loan.state()), "by": "office"})
-    _clear_waiting(session, loan.id, now)
-    session.commit()
+        record(session, actor, "loan.cancelled", loan, {**diff(before, loan.state()), "by": "office"})
+        _clear_waiting(session, loan.id, now)
+        session.commit()
     events.emit(session, loan, "cancelled")
     return loan
 
@@ -392,22 +377,19 @@ def record_survey(
     if not isinstance(score, int) or isinstance(score, bool) or not 1 <= score <= 5:
         raise DomainError(N_("Choose a score from 1 to 5."))
     comment = clean_text(comment, MAX_COMMENT)
-    begin_write(session)
-    loan = find_request(session, public_ref, phone)
-    if loan is None:
-        session.rollback()
-        raise NotFound(N_("No request matches this reference and phone number."))
-    if loan.status != RETURNED:
-        session.rollback()
-        raise Conflict(N_("The survey opens once everything has been returned."))
-    if session.execute(select(LoanSurvey.id).where(LoanSurvey.loan_id == loan.id)).first():
-        session.rollback()
-        raise Conflict(N_("Thank you: this request's survey was already answered."))
-    answer = LoanSurvey(loan_id=loan.id, score=score, comment=comment, answered_at=now)
-    session.add(answer)
-    session.flush()
-    record(session, None, "loan.survey_answered", answer, {"loan": loan.id, "score": score})
-    session.commit()
+    with write(session):
+        loan = find_request(session, public_ref, phone)
+        if loan is None:
+            raise NotFound(N_("No request matches this reference and phone number."))
+        if loan.status != RETURNED:
+            raise Conflict(N_("The survey opens once everything has been returned."))
+        if session.execute(select(LoanSurvey.id).where(LoanSurvey.loan_id == loan.id)).first():
+            raise Conflict(N_("Thank you: this request's survey was already answered."))
+        answer = LoanSurvey(loan_id=loan.id, score=score, comment=comment, answered_at=now)
+        session.add(answer)
+        session.flush()
+        record(session, None, "loan.survey_answered", answer, {"loan": loan.id, "score": score})
+        session.commit()
     return answer
 
 
@@ -501,14 +483,13 @@ def anonymise_expired(
     if actor is not None and not permissions.can_anonymise(actor):
         _deny()
     now = now or utcnow()
-    begin_write(session)
-    due = expired_parties(session, now, years)
-    if dry_run or not due:
-        session.rollback()
-        return [p.ref for p in due]
-    kept = years if years is not None else retention_years(get_settings(session))
-    for party in due:
-        party.anonymise(now)
-        record(session, actor, "outside_party.anonymised", party, {**party.audit_ref(), "retention_years": kept})
-    session.commit()
+    with write(session):
+        due = expired_parties(session, now, years)
+        if dry_run or not due:
+            return [p.ref for p in due]
+        kept = years if years is not None else retention_years(get_settings(session))
+        for party in due:
+            party.anonymise(now)
+            record(session, actor, "outside_party.anonymised", party, {**party.audit_ref(), "retention_years": kept})
+        session.commit()
     return [p.ref for p in due]

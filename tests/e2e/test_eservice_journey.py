@@ -23,8 +23,8 @@ import lending.workflow
 from core.dates import bangkok_today
 from core.db import db
 from lending.loans import Incident, Loan, LoanItem
-from lending.models import Asset
 from lending.outside.models import LoanSurvey
+from lending.register.models import Asset
 from tests.conftest import PASSWORD, unique
 from tests.e2e.conftest import DESKTOP, TIMEOUT_MS, sign_in, submit
 from tests.groups import make_group

@@ -22,8 +22,8 @@ from core import services as core_services
 from core.db import begin_write, db
 from core.models import User
 from lending.loans import Loan
-from lending.models import Asset, compute_search_text
-from lending.services import unique_tag
+from lending.register.models import Asset, compute_search_text
+from lending.register.services import unique_tag
 from tests.conftest import PASSWORD, unique
 from tests.e2e.conftest import sign_in, submit
 from tests.integration.audit_instances import separate_instance

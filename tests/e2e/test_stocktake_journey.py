@@ -8,7 +8,7 @@ import pytest
 from core import context
 from core.db import db
 from core.models import User
-from lending import stocktake
+from lending.stocktake import services as stocktake
 from tests.conftest import PASSWORD, unique
 from tests.e2e.conftest import sign_in, submit
 

@@ -16,9 +16,9 @@ from flask_migrate import upgrade
 from sqlalchemy import delete, select, text
 
 from core.db import db
-from lending import queries, services
-from lending.models import Asset, compute_search_text, search_key
-from lending.queries import AssetFilter, fts_phrase, list_assets, search_condition, search_support
+from lending.register import queries, services
+from lending.register.models import Asset, compute_search_text, search_key
+from lending.register.queries import AssetFilter, fts_phrase, list_assets, search_condition, search_support
 from tests.conftest import two_roles, unique
 from tests.integration.audit_instances import on_postgres, separate_instance
 
@@ -303,7 +303,7 @@ def test_autogenerate_sees_the_models_and_the_migrations_agree_and_leaves_the_in
 
 def test_after_a_large_import_the_index_s_pending_entries_are_merged_without_error(session, caplog):
     """PostgreSQL's GIN pending list is merged after imports of 1,000 rows or more (elsewhere a no-op)."""
-    from lending import importing
+    from lending.register import importing
 
     importing._merge_pending_search_entries(session)
 

@@ -21,8 +21,8 @@ from core.dates import to_thai_digits
 from core.db import Conflict, DomainError, Forbidden, NotFound
 from core.files import FileStore, UploadRefused
 from core.models import StoredFile
-from lending import services
-from lending.models import Asset
+from lending.register import services
+from lending.register.models import Asset
 from tests.conftest import unique
 
 

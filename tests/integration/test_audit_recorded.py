@@ -33,10 +33,10 @@ from core import services as core_services
 from core.dates import BANGKOK
 from core.db import begin_write, db
 from core.models import Setting, User
-from lending import services as asset_services
 from lending import workflow
 from lending.loans import Incident, Loan, Notification
-from lending.models import Asset
+from lending.register import services as asset_services
+from lending.register.models import Asset
 from tests.conftest import PASSWORD, login, unique
 from tests.jobs import job_id_of, run_job
 
@@ -428,7 +428,7 @@ def d_synonym_add(w):
 
 
 def d_synonym_delete(w):
-    from lending import synonyms
+    from lending.register import synonyms
 
     group_id = in_app(w, lambda: synonyms.add_group(db.session, w.user("officer"), f"ไฟฉาย{unique('')}, torch").id)
     w.start()
@@ -783,7 +783,7 @@ def _stocktake_scope(w) -> tuple[str, list[int]]:
 
 
 def _round(w) -> tuple[int, list[int]]:
-    from lending import stocktake
+    from lending.stocktake import services as stocktake
 
     place, ids = _stocktake_scope(w)
     year = stocktake.default_fiscal_year()
@@ -800,7 +800,7 @@ def _round(w) -> tuple[int, list[int]]:
 
 
 def d_stocktake_new(w):
-    from lending import stocktake
+    from lending.stocktake import services as stocktake
 
     place, _ids = _stocktake_scope(w)
     w.start()
@@ -817,7 +817,7 @@ def d_stocktake_new(w):
 
 
 def d_stocktake_appoint(w):
-    from lending import stocktake
+    from lending.stocktake import services as stocktake
 
     place, _ids = _stocktake_scope(w)
     year = stocktake.default_fiscal_year()
@@ -842,7 +842,7 @@ def d_stocktake_found(w):
 
 
 def d_stocktake_close(w):
-    from lending import stocktake
+    from lending.stocktake import services as stocktake
 
     round_id, ids = _round(w)
     in_app(w, lambda: stocktake.record_found(db.session, w.user("staff"), round_id, ids[0], condition="good"))
@@ -856,7 +856,7 @@ def d_report_publish(w):
 
 
 def d_manual_publish(w):
-    from lending import stocktake
+    from lending.stocktake import services as stocktake
 
     _seeded(w, stocktake.default_fiscal_year())  # the manual is filed under this year's indicators
     w.start()
@@ -1181,7 +1181,7 @@ def d_eservice_survey(w):
 
 
 def d_eservice_manual_publish(w):
-    from lending import stocktake
+    from lending.stocktake import services as stocktake
 
     _seeded(w, stocktake.default_fiscal_year())
     w.start()

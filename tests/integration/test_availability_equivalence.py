@@ -19,7 +19,7 @@ from core.db import begin_write, db
 from lending.groups import queries
 from lending.groups.models import LendingGroup, LoanLine
 from lending.loans import APPROVED, CHECKED_OUT, REQUESTED, Loan, LoanItem
-from lending.models import AVAILABLE, DISPOSED, ON_LOAN, Asset
+from lending.register.models import AVAILABLE, DISPOSED, ON_LOAN, Asset
 from tests.conftest import unique
 
 TODAY = date(2032, 3, 10)

@@ -21,8 +21,8 @@ from core.db import db
 from core.models import StoredFile, User
 from evidence import services as evidence_services
 from evidence.models import EvidenceItem
-from lending import importing
-from lending.models import Asset
+from lending.register import importing
+from lending.register.models import Asset
 from tests import bombs
 from tests.conftest import sign_in, unique
 

@@ -335,7 +335,7 @@ def test_a_retired_code_is_hidden_for_new_evidence_and_old_evidence_still_shows_
 
 
 def _publish_manual(app, admin, on: datetime):
-    from lending.manual import publish_manual
+    from lending.manual.services import publish_manual
 
     with app.app_context():
         context.set_origin("127.0.0.1", "pytest")
@@ -370,7 +370,7 @@ def test_the_manual_is_filed_under_the_codes_each_years_catalogue_gives_the_borr
 
 
 def _close_round(app, people, year: int, make_asset) -> str:
-    from lending import stocktake as st
+    from lending.stocktake import services as st
 
     dept = unique("dept")
     make_asset(department=dept)

@@ -16,7 +16,7 @@ from evidence import figures
 from evidence.report import measure_rows
 from lending.demo import load_demo
 from lending.loans import Loan
-from lending.stocktake import stocktake_figures
+from lending.stocktake.queries import stocktake_figures
 from tests.integration.audit_instances import separate_instance
 
 

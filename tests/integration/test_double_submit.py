@@ -22,9 +22,9 @@ from core.db import db, utcnow
 from core.models import FormToken, User
 from evidence.models import EvidenceItem, Measure
 from lending.loans import Loan
-from lending.manual import ManualVersion
-from lending.models import Asset
-from lending.stocktake import StocktakeRound
+from lending.manual.models import ManualVersion
+from lending.register.models import Asset
+from lending.stocktake.models import StocktakeRound
 from tests.conftest import PASSWORD, login, unique
 
 TOKEN = re.compile(r'name="form_token" value="([A-Za-z0-9_-]+)"')

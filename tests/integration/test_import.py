@@ -21,8 +21,8 @@ from sqlalchemy import func, select
 
 from audit.models import AuditEntry
 from core.dates import to_thai_digits
-from lending import importing
-from lending.models import Asset
+from lending.register import importing
+from lending.register.models import Asset
 from tests.conftest import english, login, unique
 from tests.jobs import follow_job
 

@@ -12,9 +12,9 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from audit.models import AuditEntry
-from lending import import_templates, importing
 from lending.groups.models import LendingGroup
-from lending.models import Asset
+from lending.register import import_templates, importing
+from lending.register.models import Asset
 from tests.conftest import english, login, unique
 from tests.groups import make_group
 from tests.integration.test_import import (
@@ -243,7 +243,7 @@ def test_the_command_line_names_a_bad_group_cell_and_a_dry_run_names_the_new_gro
 
 
 def test_a_long_list_checked_by_a_job_shows_the_groups_on_its_preview(app, officer_client, session, monkeypatch):
-    from lending import views
+    from lending.register import views
     from tests.jobs import job_id_of, run_job
 
     monkeypatch.setattr(views, "CHECK_IN_REQUEST_BYTES", 64 * 1024)  # the test client spools bigger bodies

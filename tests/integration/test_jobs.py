@@ -18,8 +18,8 @@ from audit.models import AuditEntry
 from core import jobs
 from core.db import N_, db
 from core.models import Job
-from lending import importing
-from lending.models import Asset
+from lending.register import importing
+from lending.register.models import Asset
 from tests.conftest import login, sign_in, unique
 from tests.jobs import follow_job, job_id_of, run_job
 
@@ -425,7 +425,7 @@ def test_a_long_list_is_checked_by_a_job_whose_page_is_the_preview(app, client, 
     """A long upload (over half a megabyte; 64 KiB here) is checked by a job; its page is the preview."""
     import io
 
-    from lending import views
+    from lending.register import views
 
     monkeypatch.setattr(views, "CHECK_IN_REQUEST_BYTES", 64 * 1024)  # the test client spools bigger bodies
     sign_in(client, officer)

@@ -23,7 +23,6 @@ from audit.models import AuditEntry
 from core.dates import bangkok_date, to_thai_digits
 from core.db import Conflict
 from lending import ledger, workflow
-from lending import services as asset_services
 from lending.loans import (
     APPROVED,
     CANCELLED,
@@ -36,7 +35,8 @@ from lending.loans import (
     Loan,
     LoanItem,
 )
-from lending.models import Asset
+from lending.register import services as asset_services
+from lending.register.models import Asset
 from lending.workflow import ItemReturn
 from tests.conftest import unique
 

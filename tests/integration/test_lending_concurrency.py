@@ -33,7 +33,7 @@ from lending.loans import (
     Loan,
     Notification,
 )
-from lending.models import Asset
+from lending.register.models import Asset
 from tests.conftest import login
 
 NOW = datetime(2032, 1, 5, 2, 0, tzinfo=UTC)  # 09:00 on 5 January 2032 in Bangkok

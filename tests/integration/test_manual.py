@@ -10,7 +10,7 @@ from core import services as core_services
 from core.files import FileStore
 from core.models import User
 from evidence.models import EvidenceItem
-from lending import manual
+from lending.manual import services as manual
 
 
 def _text(data: bytes) -> str:

@@ -14,11 +14,11 @@ from lending import workflow
 from lending.groups import queries as group_queries
 from lending.groups import services as groups
 from lending.loans import APPROVED, CHECKED_OUT, RETURNED, Incident, Loan
-from lending.models import AVAILABLE, IN_REPAIR, Asset
 from lending.outside import events
 from lending.outside import queries as outside_queries
 from lending.outside import services as outside
 from lending.outside.models import OutsideParty, mask_national_id
+from lending.register.models import AVAILABLE, IN_REPAIR, Asset
 from tests.groups import make_group
 
 NOW = datetime(2031, 3, 3, 3, 0, tzinfo=UTC)  # 10:00 on 3 March 2031 in Bangkok

@@ -44,7 +44,7 @@ from lending.loans import (
     Loan,
     LoanItem,
 )
-from lending.models import Asset, compute_search_text
+from lending.register.models import Asset, compute_search_text
 from tests.conftest import PASSWORD, unique
 from tests.integration.audit_instances import separate_instance
 
@@ -57,7 +57,7 @@ def bkk(y: int, m: int, d: int, hh: int = 10, mm: int = 0) -> datetime:
 
 
 def _asset(session, **fields) -> Asset:
-    from lending.services import unique_tag
+    from lending.register.services import unique_tag
 
     values = {
         "asset_number": unique("560-60-"),

@@ -42,7 +42,7 @@ from lending.loans import (
     Loan,
     LoanItem,
 )
-from lending.models import Asset, compute_search_text
+from lending.register.models import Asset, compute_search_text
 from tests.conftest import PASSWORD
 from tests.integration.audit_instances import separate_instance
 

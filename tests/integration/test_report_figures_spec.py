@@ -50,7 +50,7 @@ from evidence import figures as fig
 from evidence import report as reports
 from lending import workflow
 from lending.loans import LoanItem
-from lending.models import Asset, compute_search_text
+from lending.register.models import Asset, compute_search_text
 from lending.workflow import ItemReturn
 from tests.conftest import PASSWORD
 from tests.integration.audit_instances import separate_instance

@@ -112,8 +112,8 @@ def _extra_item(session, loan_id: int) -> int:
     """Add a free asset to a waiting request (as if asked for with it), without a service: set-up only."""
     from audit import record
     from core.db import begin_write
-    from lending.models import Asset
-    from lending.services import unique_tag
+    from lending.register.models import Asset
+    from lending.register.services import unique_tag
     from tests.conftest import unique
 
     begin_write(session)

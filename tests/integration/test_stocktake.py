@@ -18,10 +18,10 @@ from core.db import DomainError, Forbidden, begin_write, db, utcnow
 from core.files import FileStore
 from core.models import User
 from evidence.models import EvidenceIndicator, EvidenceItem
-from lending import stocktake as st
 from lending.loans import Incident
-from lending.models import Asset, compute_search_text
-from lending.stocktake_report import round_pdf, round_xlsx
+from lending.register.models import Asset, compute_search_text
+from lending.stocktake import services as st
+from lending.stocktake.report import round_pdf, round_xlsx
 from tests.conftest import unique
 
 

@@ -19,7 +19,6 @@ from audit.models import AuditEntry
 from core.dates import BANGKOK
 from core.db import Conflict, DomainError, Forbidden, NotFound
 from core.services import get_settings
-from lending import services as asset_services
 from lending import workflow
 from lending.loans import (
     APPROVED,
@@ -37,7 +36,8 @@ from lending.loans import (
     Loan,
     Notification,
 )
-from lending.models import Asset
+from lending.register import services as asset_services
+from lending.register.models import Asset
 from lending.workflow import ItemReturn
 from tests.conftest import unique
 

@@ -5,7 +5,15 @@ from decimal import Decimal
 import pytest
 
 from core.db import DomainError
-from lending.models import DISPOSED, ON_LOAN, Asset, clean_asset_fields, normalise_asset_number, parse_price, search_key
+from lending.register.models import (
+    DISPOSED,
+    ON_LOAN,
+    Asset,
+    clean_asset_fields,
+    normalise_asset_number,
+    parse_price,
+    search_key,
+)
 
 
 @pytest.mark.parametrize("raw", ["416-59-0001", "๔๑๖-๕๙-๐๐๐๑", " 416 - 59 - 0001 ", "416–59–0001", "４１６-59-0001"])

@@ -31,7 +31,7 @@ from core.pdf import (
 from core.services import DEFAULT_SETTINGS
 from lending.documents import demand_letter_pdf, demand_reference, receipt_pdf
 from lending.loans import Demand, Loan, LoanItem
-from lending.models import Asset
+from lending.register.models import Asset
 
 MM = 72 / 25.4
 LONG_NAME = (

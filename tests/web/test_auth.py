@@ -20,7 +20,7 @@ from audit.models import AuditEntry
 from core import services
 from core.db import db, utcnow
 from core.models import THROTTLE_USER_ADDRESS, LoginSession, LoginThrottle, User
-from lending.models import Asset
+from lending.register.models import Asset
 from tests.conftest import PASSWORD, csrf_token_from, login, unique
 
 NEW_PASSWORD = "a brand new secret 77"

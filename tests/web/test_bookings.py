@@ -17,7 +17,8 @@ from sqlalchemy import select
 from audit.models import AuditEntry
 from core.dates import bangkok_date, format_date, format_numeric
 from core.db import db, utcnow
-from lending import bookings, synonyms
+from lending import bookings
+from lending.register import synonyms
 from tests.conftest import PASSWORD, unique
 from tests.web.test_loan_pages import new_loan, run, signed_in
 

@@ -21,11 +21,12 @@ from core import services as core_services
 from core.dates import bangkok_date, format_date
 from core.db import begin_write, db, utcnow
 from core.models import User
-from lending import stocktake, workflow
+from lending import workflow
 from lending.demo import PEOPLE
 from lending.loans import Loan, LoanDrop
-from lending.models import Asset, compute_search_text
-from lending.services import unique_tag
+from lending.register.models import Asset, compute_search_text
+from lending.register.services import unique_tag
+from lending.stocktake import models as stocktake
 from lending.workflow import ItemReturn
 from tests.conftest import PASSWORD, english, login, unique
 from tests.integration.audit_instances import separate_instance

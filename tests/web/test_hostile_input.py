@@ -21,7 +21,7 @@ from core import context
 from core import services as core_services
 from core.db import db
 from core.models import User
-from lending.models import Asset
+from lending.register.models import Asset
 from tests.conftest import PASSWORD, login, unique
 
 SKIP_ENDPOINTS = {"static", "bootstrap.static"}  # files from disk: only their paths are swept

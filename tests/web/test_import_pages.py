@@ -8,7 +8,8 @@ import io
 import pytest
 from openpyxl import load_workbook
 
-from lending import import_templates, importing, ledger
+from lending import ledger
+from lending.register import import_templates, importing
 from tests.conftest import unique
 
 

@@ -11,8 +11,8 @@ from core.db import db
 from lending import workflow
 from lending.groups.models import LendingGroup
 from lending.loans import Incident, Loan
-from lending.models import Asset
 from lending.outside.models import OutsideParty
+from lending.register.models import Asset
 from tests.conftest import sign_in, unique
 from tests.groups import make_group
 

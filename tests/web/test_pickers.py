@@ -9,7 +9,7 @@ from datetime import date
 import pytest
 
 from core.dates import format_date
-from lending import queries
+from lending.register import queries
 from tests.conftest import english, unique
 
 

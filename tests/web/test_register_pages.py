@@ -22,8 +22,8 @@ from core.dates import to_thai_digits
 from core.db import db
 from core.files import FileStore
 from core.models import StoredFile
-from lending import importing, services
-from lending.models import Asset
+from lending.register import importing, services
+from lending.register.models import Asset
 from tests.conftest import PASSWORD, sign_in, unique
 from tests.jobs import follow_job
 

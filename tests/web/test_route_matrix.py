@@ -22,8 +22,8 @@ from sqlalchemy import event, func, select, text
 from audit.models import AuditEntry
 from core import services as core_services
 from core.db import db
-from lending import services as lending_services
-from lending.models import Asset
+from lending.register import services as lending_services
+from lending.register.models import Asset
 from tests.conftest import PASSWORD, login, unique
 from tests.groups import make_group
 
@@ -443,7 +443,8 @@ def _stocktake_world(app, names: dict[str, str]) -> dict:
     """An open stock-take round whose committee is none of the matrix's users; a published manual."""
     from core.files import FileStore
     from core.models import User
-    from lending import manual, stocktake
+    from lending.manual import services as manual
+    from lending.stocktake import services as stocktake
 
     with app.app_context():
         s = db.session

@@ -11,7 +11,8 @@ from flask.cli import AppGroup
 from core import context
 from core.db import DomainError, db
 from core.services import get_settings
-from lending import importing, labels, queries
+from lending import labels
+from lending.register import importing, queries
 
 assets = AppGroup("assets", help="The asset register: import and label sheets.")
 
@@ -66,8 +67,8 @@ def labels_command(
     out: Path, layout: str, q: str, category: str, status: str, department: str, lendable: str, numbers: tuple[str, ...]
 ):
     """Write a PDF of QR labels for A4 sticker sheets."""
-    from lending.models import normalise_asset_number
-    from lending.views import tag_url
+    from lending.register.models import normalise_asset_number
+    from lending.register.views import tag_url
 
     flt = queries.AssetFilter.from_args(
         {"q": q, "category": category, "status": status, "department": department, "lendable": lendable}

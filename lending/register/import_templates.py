@@ -11,7 +11,8 @@ import csv
 import io
 
 from core.files import XLSX
-from lending import importing, ledger
+from lending import ledger
+from lending.register import importing
 
 ASSET_EXAMPLES = [
     [

@@ -6,7 +6,8 @@ import click
 from flask.cli import AppGroup
 
 from core.db import db
-from lending import stocktake as st
+from lending.stocktake import models as stocktake_models
+from lending.stocktake import queries as stocktake_queries
 
 stocktake = AppGroup("stocktake", help="The annual stock-take.")
 
@@ -15,11 +16,11 @@ stocktake = AppGroup("stocktake", help="The annual stock-take.")
 @click.argument("round_id", type=int)
 def progress(round_id: int) -> None:
     """Print scanned / total for the round and for each location."""
-    rnd = db.session.get(st.StocktakeRound, round_id)
+    rnd = db.session.get(stocktake_models.StocktakeRound, round_id)
     if rnd is None:
         raise click.ClickException(f"no stock-take round {round_id}")
-    p = st.progress(db.session, rnd)
-    r = st.reconcile(db.session, rnd)
+    p = stocktake_queries.progress(db.session, rnd)
+    r = stocktake_queries.reconcile(db.session, rnd)
     click.echo(
         f"round {rnd.id} FY{rnd.fiscal_year} ({rnd.status}): {p['scanned']}/{p['total']} scanned "
         f"({p['percent']}%), unexpected {p['unexpected']}"

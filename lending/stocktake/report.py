@@ -13,7 +13,7 @@ from core.db import Session
 from core.exports import safe_cell
 from core.pdf import NBSP, Column, Signature, ThaiDocument, keep_together
 from core.services import get_settings
-from lending.stocktake import (
+from lending.stocktake.models import (
     DAMAGED,
     ELSEWHERE,
     FOUND,
@@ -21,9 +21,8 @@ from lending.stocktake import (
     ON_LOAN,
     UNEXPECTED,
     StocktakeRound,
-    all_entry_rows,
-    reconcile,
 )
+from lending.stocktake.queries import all_entry_rows, reconcile
 
 TITLE = "รายงานผลการตรวจสอบพัสดุประจำปี"
 RESULT_TH = {

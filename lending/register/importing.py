@@ -23,11 +23,12 @@ from sqlalchemy.exc import DBAPIError
 from audit import record
 from audit.services import record_many
 from core.archives import ArchiveRefused, Limits, read_first_sheet
-from core.db import N_, DomainError, Forbidden, Session, begin_write, known, refresh_statistics
-from lending import permissions, queries
+from core.db import N_, DomainError, Forbidden, Session, known, refresh_statistics, write
+from core.files import XLSX, FileStore, store_generated
 from lending.groups.models import LendingGroup
 from lending.groups.reservations import lock_groups
-from lending.models import FIELDS, Asset, clean_asset_fields, compute_search_text, new_tag
+from lending.register import permissions, queries
+from lending.register.models import FIELDS, Asset, clean_asset_fields, compute_search_text, new_tag
 
 log = logging.getLogger(__name__)
 
@@ -351,85 +352,84 @@ def apply_import(
     there, so the job is done exactly when the import is committed)."""
     if actor is not None and not permissions.can_import_assets(actor):
         raise Forbidden(N_("You may not do this."))
-    begin_write(session)
-    plan = plan_import(session, data, filename, progress=check_progress)
-    if not plan.ok or not plan.changes:
-        session.rollback()
-        return plan
-    group_ids = _set_up_groups(session, actor, plan)
-    joined: dict[int, list[tuple[int, str]]] = {}  # group id -> the (asset id, number) that join it
-    taken = set(session.execute(select(Asset.tag)).scalars())
-    entries: list[tuple[Any, dict[str, Any]]] = []
-    if plan.creates:
-        values = []
-        for planned in plan.creates:
-            fields = {k: v for k, v in planned.items() if k != GROUP}
-            if planned.get(GROUP):
-                fields["lending_group_id"] = group_ids[planned[GROUP]]
-            tag = new_tag()
-            while tag in taken:
+    with write(session):
+        plan = plan_import(session, data, filename, progress=check_progress)
+        if not plan.ok or not plan.changes:
+            return plan
+        group_ids = _set_up_groups(session, actor, plan)
+        joined: dict[int, list[tuple[int, str]]] = {}  # group id -> the (asset id, number) that join it
+        taken = set(session.execute(select(Asset.tag)).scalars())
+        entries: list[tuple[Any, dict[str, Any]]] = []
+        if plan.creates:
+            values = []
+            for planned in plan.creates:
+                fields = {k: v for k, v in planned.items() if k != GROUP}
+                if planned.get(GROUP):
+                    fields["lending_group_id"] = group_ids[planned[GROUP]]
                 tag = new_tag()
-            taken.add(tag)
-            values.append(
-                {
-                    **fields,
-                    "tag": tag,
-                    "status": "available",
-                    "status_note": "",
-                    "search_text": compute_search_text({**fields, "tag": tag}),
-                    "version": 1,
-                }
-            )
-        for start in range(0, len(values), 2000):
-            chunk = values[start : start + 2000]
-            ids = session.scalars(insert(Asset).returning(Asset.id, sort_by_parameter_order=True), chunk).all()
-            entries.extend((("asset", i), {"after": v}) for i, v in zip(ids, chunk, strict=True))
-            for i, v in zip(ids, chunk, strict=True):
-                if v.get("lending_group_id"):
-                    joined.setdefault(v["lending_group_id"], []).append((i, v["asset_number"]))
+                while tag in taken:
+                    tag = new_tag()
+                taken.add(tag)
+                values.append(
+                    {
+                        **fields,
+                        "tag": tag,
+                        "status": "available",
+                        "status_note": "",
+                        "search_text": compute_search_text({**fields, "tag": tag}),
+                        "version": 1,
+                    }
+                )
+            for start in range(0, len(values), 2000):
+                chunk = values[start : start + 2000]
+                ids = session.scalars(insert(Asset).returning(Asset.id, sort_by_parameter_order=True), chunk).all()
+                entries.extend((("asset", i), {"after": v}) for i, v in zip(ids, chunk, strict=True))
+                for i, v in zip(ids, chunk, strict=True):
+                    if v.get("lending_group_id"):
+                        joined.setdefault(v["lending_group_id"], []).append((i, v["asset_number"]))
+                if progress:
+                    progress(len(chunk))
+        for asset_id, number, before, after in plan.updates:
+            asset = known(session.get(Asset, asset_id), "asset")  # planned from the rows read in this transaction
+            asset.apply({k: v for k, v in after.items() if k != GROUP})
+            if after.get(GROUP):
+                asset.lending_group_id = group_ids[after[GROUP]]
+                joined.setdefault(asset.lending_group_id, []).append((asset.id, number))
+            entries.append((asset, {"before": before, "after": after}))
+        if plan.updates:
+            session.flush()
             if progress:
-                progress(len(chunk))
-    for asset_id, number, before, after in plan.updates:
-        asset = known(session.get(Asset, asset_id), "asset")  # planned from the rows read in this transaction
-        asset.apply({k: v for k, v in after.items() if k != GROUP})
-        if after.get(GROUP):
-            asset.lending_group_id = group_ids[after[GROUP]]
-            joined.setdefault(asset.lending_group_id, []).append((asset.id, number))
-        entries.append((asset, {"before": before, "after": after}))
-    if plan.updates:
-        session.flush()
-        if progress:
-            progress(len(plan.updates))
-    created = [e for e in entries if e[1] and "before" not in e[1]]
-    updated = [e for e in entries if e[1] and "before" in e[1]]
-    record_many(session, actor, "asset.created", [(s, {**d, "import": plan.sha256}) for s, d in created])
-    record_many(session, actor, "asset.updated", [(s, {**d, "import": plan.sha256}) for s, d in updated])
-    for group in lock_groups(session, list(joined)):
-        members = joined[group.id]
+                progress(len(plan.updates))
+        created = [e for e in entries if e[1] and "before" not in e[1]]
+        updated = [e for e in entries if e[1] and "before" in e[1]]
+        record_many(session, actor, "asset.created", [(s, {**d, "import": plan.sha256}) for s, d in created])
+        record_many(session, actor, "asset.updated", [(s, {**d, "import": plan.sha256}) for s, d in updated])
+        for group in lock_groups(session, list(joined)):
+            members = joined[group.id]
+            record(
+                session,
+                actor,
+                "lending_group.members_added",
+                group,
+                {"assets": [i for i, _n in members], "asset_numbers": [n for _i, n in members], "import": plan.sha256},
+            )
         record(
             session,
             actor,
-            "lending_group.members_added",
-            group,
-            {"assets": [i for i, _n in members], "asset_numbers": [n for _i, n in members], "import": plan.sha256},
+            "assets.imported",
+            ("import", plan.sha256[:16]),
+            {
+                "sha256": plan.sha256,
+                "filename": filename[:255],
+                "rows": plan.rows,
+                "created": len(plan.creates),
+                "updated": len(plan.updates),
+                "unchanged": plan.unchanged,
+            },
         )
-    record(
-        session,
-        actor,
-        "assets.imported",
-        ("import", plan.sha256[:16]),
-        {
-            "sha256": plan.sha256,
-            "filename": filename[:255],
-            "rows": plan.rows,
-            "created": len(plan.creates),
-            "updated": len(plan.updates),
-            "unchanged": plan.unchanged,
-        },
-    )
-    if before_commit is not None:
-        before_commit(session, plan)
-    session.commit()
+        if before_commit is not None:
+            before_commit(session, plan)
+        session.commit()
     if len(plan.creates) >= 1000:
         refresh_statistics(session)
         _merge_pending_search_entries(session)
@@ -474,3 +474,12 @@ def _merge_pending_search_entries(session: Session) -> None:
     except DBAPIError as exc:  # the role does not own the index: autovacuum will do it
         session.rollback()
         log.warning("search index entries left for autovacuum to merge: %s", exc.orig)
+
+
+def keep_import_file(session: Session, store: FileStore, data: bytes, filename: str, *, made_by_id: int) -> str:
+    """Keep an uploaded list in the file store (named by its hash): applied later, and kept as the record."""
+    mime = XLSX if data.startswith(b"PK") else "text/csv"
+    with write(session) as s:
+        digest = store_generated(s, store, data, filename, mime, made_by_id=made_by_id).sha256
+        s.commit()
+    return digest

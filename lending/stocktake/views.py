@@ -1,7 +1,7 @@
 """Stock-take pages: rounds, one round with its live progress, its list, recording found, closing, reports.
 
 Routes are gated by login and a permission; a round's own rule (committee member, or a role that reads
-rounds) is checked per request with the `can_*` predicates of lending.stocktake, and by the services.
+rounds) is checked per request with the `can_*` predicates of lending.stocktake.permissions, and by the services.
 """
 
 from __future__ import annotations
@@ -20,16 +20,17 @@ from core.forms import BaseForm, MultiCheckboxField
 from core.i18n import lang, message_params
 from core.permissions import ASSETS_VIEW, STOCKTAKE_MANAGE, STOCKTAKE_PREPARE
 from core.web import actor, file_store, record_denial, require, submit_once
-from lending import bp, stocktake
-from lending.models import Asset
-from lending.stocktake_report import report_filename, round_pdf, round_xlsx
+from lending import bp
+from lending.register.models import Asset
+from lending.stocktake import models, permissions, queries, services
+from lending.stocktake.report import report_filename, round_pdf, round_xlsx
 
 RESULT_LABELS = {
-    stocktake.FOUND: _l("Found"),
-    stocktake.ELSEWHERE: _l("Found elsewhere"),
-    stocktake.ON_LOAN: _l("On loan"),
-    stocktake.NOT_FOUND: _l("Not found"),
-    stocktake.UNEXPECTED: _l("Unexpected"),
+    models.FOUND: _l("Found"),
+    models.ELSEWHERE: _l("Found elsewhere"),
+    models.ON_LOAN: _l("On loan"),
+    models.NOT_FOUND: _l("Not found"),
+    models.UNEXPECTED: _l("Unexpected"),
 }
 
 
@@ -68,8 +69,8 @@ def _stocktake_helpers():
         """The open rounds the signed-in user records for, with this asset's entry in each."""
         user = actor()
         out = []
-        for rnd in stocktake.open_rounds_for(db.session, user):
-            entry = stocktake.entry_of(db.session, rnd.id, asset.id)
+        for rnd in queries.open_rounds_for(db.session, user):
+            entry = queries.entry_of(db.session, rnd.id, asset.id)
             out.append(
                 {
                     "round": rnd,
@@ -83,17 +84,17 @@ def _stocktake_helpers():
     return {
         "stocktake_scan": stocktake_scan,
         "STOCKTAKE_RESULTS": RESULT_LABELS,
-        "can_manage_rounds": stocktake.can_manage_rounds,
-        "can_prepare_rounds": stocktake.can_prepare_rounds,
+        "can_manage_rounds": permissions.can_manage_rounds,
+        "can_prepare_rounds": permissions.can_prepare_rounds,
     }
 
 
 DENIED = N_("Only the round's committee and those who oversee property may open this round.")
 
 
-def _round_for_viewer(round_id: int) -> stocktake.StocktakeRound:
-    rnd = db.get_or_404(stocktake.StocktakeRound, round_id)
-    if not stocktake.can_view_round(actor(), rnd):
+def _round_for_viewer(round_id: int) -> models.StocktakeRound:
+    rnd = db.get_or_404(models.StocktakeRound, round_id)
+    if not permissions.can_view_round(actor(), rnd):
         record_denial(["stocktake.member"])
         raise Forbidden(DENIED)
     return rnd
@@ -103,7 +104,7 @@ def _round_for_viewer(round_id: int) -> stocktake.StocktakeRound:
 @require(ASSETS_VIEW)
 def stocktake_rounds():
     """The stock-take rounds the user may see (all of them for overseers, their own for members)."""
-    return render_template("lending/stocktake/rounds.html", rounds=stocktake.list_rounds(db.session, actor()))
+    return render_template("lending/stocktake/rounds.html", rounds=queries.list_rounds(db.session, actor()))
 
 
 @bp.route("/stocktake/new", methods=["GET", "POST"])
@@ -112,19 +113,19 @@ def stocktake_new():
     """A new round: the head appoints the committee and opens it; the supply officer prepares it for the head
     (year, scope, a proposed committee), as ข้อ 213 divides the work."""
     user = actor()
-    if not stocktake.can_prepare_rounds(user):
+    if not permissions.can_prepare_rounds(user):
         record_denial([STOCKTAKE_PREPARE, STOCKTAKE_MANAGE])
         abort(403)
-    appoints = stocktake.can_manage_rounds(user)
+    appoints = permissions.can_manage_rounds(user)
     form = RoundForm()
-    deps, locs = stocktake.scope_options(db.session)
+    deps, locs = queries.scope_options(db.session)
     form.department.choices = [("", _("All departments"))] + [(d, d) for d in deps]
     form.location.choices = [("", _("All locations"))] + [(x, x) for x in locs]
     form.committee.choices = _committee_choices()
     if request.method == "GET":
-        form.fiscal_year.data = stocktake.default_fiscal_year()
+        form.fiscal_year.data = services.default_fiscal_year()
     if form.validate_on_submit():
-        service = stocktake.open_round if appoints else stocktake.prepare_round
+        service = services.open_round if appoints else services.prepare_round
         try:
             outcome = submit_once(
                 "stocktake.opened" if appoints else "stocktake.prepared",
@@ -157,7 +158,7 @@ def stocktake_new():
 
 
 def _committee_choices() -> list[tuple[int, str]]:
-    return [(u.id, f"{u.name} ({u.username})") for u in stocktake.committee_candidates(db.session)]
+    return [(u.id, f"{u.name} ({u.username})") for u in queries.committee_candidates(db.session)]
 
 
 @bp.route("/stocktake/<int:round_id>/appoint", methods=["POST"])
@@ -169,7 +170,7 @@ def stocktake_appoint(round_id: int):
     if not form.validate_on_submit():
         flash(_("The form expired; nothing was changed."), "danger")
         return redirect(back)
-    rnd = stocktake.appoint_round(
+    rnd = services.appoint_round(
         db.session, actor(), round_id, form.committee.data or [], version=int(form.version.data)
     )
     flash(_("The committee is appointed and the round is open with %(n)d assets to check.", n=rnd.total), "success")
@@ -181,9 +182,9 @@ def stocktake_appoint(round_id: int):
 def stocktake_round(round_id: int):
     """One round: live progress by location, the counts, the committee, reports and closing."""
     rnd = _round_for_viewer(round_id)
-    recon = stocktake.reconcile(db.session, rnd)
+    recon = queries.reconcile(db.session, rnd)
     appoint_form = None
-    if rnd.is_draft and stocktake.can_manage_rounds(actor()):
+    if rnd.is_draft and permissions.can_manage_rounds(actor()):
         appoint_form = AppointForm(data={"version": str(rnd.version), "committee": sorted(rnd.member_ids())})
         appoint_form.committee.choices = _committee_choices()
     return render_template(
@@ -192,7 +193,7 @@ def stocktake_round(round_id: int):
         recon=recon,
         close_form=CloseForm(),
         appoint_form=appoint_form,
-        can_record=stocktake.can_record(actor(), rnd),
+        can_record=permissions.can_record(actor(), rnd),
     )
 
 
@@ -201,7 +202,7 @@ def stocktake_round(round_id: int):
 def stocktake_progress(round_id: int):
     """Scanned / total and by location, polled by the round page."""
     rnd = _round_for_viewer(round_id)
-    resp = jsonify(stocktake.progress(db.session, rnd))
+    resp = jsonify(queries.progress(db.session, rnd))
     resp.headers["Cache-Control"] = "no-store"
     return resp
 
@@ -216,7 +217,7 @@ def stocktake_items(round_id: int):
         show = "todo"
     q = (request.args.get("q") or "").strip()[:100]
     page = page_arg()
-    rows, total = stocktake.entry_rows(db.session, rnd.id, show=show, q=q, page=page, size=50)
+    rows, total = queries.entry_rows(db.session, rnd.id, show=show, q=q, page=page, size=50)
     return render_template(
         "lending/stocktake/items.html",
         rnd=rnd,
@@ -226,7 +227,7 @@ def stocktake_items(round_id: int):
         show=show,
         q=q,
         pages=max(1, (total + 49) // 50),
-        can_record=stocktake.can_record(actor(), rnd),
+        can_record=permissions.can_record(actor(), rnd),
         form=FoundForm(),
     )
 
@@ -247,7 +248,7 @@ def stocktake_found(round_id: int, asset_id: int):
         return redirect(target)
     upload = form.photo.data
     photo = (upload.read(), upload.filename or "photo") if upload and getattr(upload, "filename", "") else None
-    done = stocktake.record_found(
+    done = services.record_found(
         db.session,
         actor(),
         round_id,
@@ -290,7 +291,7 @@ def stocktake_close(round_id: int):
     if not CloseForm().validate_on_submit():
         flash(_("The form expired; nothing was changed."), "danger")
         return redirect(url_for("lending.stocktake_round", round_id=round_id))
-    stocktake.close_round(db.session, actor(), round_id, store=file_store(), lang=lang())
+    services.close_round(db.session, actor(), round_id, store=file_store(), lang=lang())
     flash(_("The round was closed; its report was filed as evidence."), "success")
     return redirect(url_for("lending.stocktake_round", round_id=round_id))
 

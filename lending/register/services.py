@@ -11,12 +11,10 @@ from sqlalchemy.exc import IntegrityError
 from audit import record
 from audit.services import diff
 from core.dates import bangkok_date
-from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, begin_write, utcnow
-from core.files import FileStore, store_upload
-from lending import permissions
-from lending.models import Asset, clean_asset_fields, compute_search_text, new_tag
-
-PHOTO_TYPES = {"image/jpeg", "image/png", "image/webp"}
+from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, utcnow, write
+from core.files import PHOTO_TYPES, FileStore, store_upload
+from lending.register import permissions
+from lending.register.models import Asset, clean_asset_fields, compute_search_text, new_tag
 
 
 class InvalidFields(DomainError):
@@ -50,30 +48,26 @@ def create_asset(session: Session, actor, raw: dict[str, Any]) -> Asset:
     fields, errors = clean_asset_fields(raw)
     if errors:
         raise InvalidFields(errors)
-    begin_write(session)
-    if session.execute(select(Asset.id).where(Asset.asset_number == fields["asset_number"])).first():
-        session.rollback()
-        raise InvalidFields({"asset_number": N_("this asset number is already on the register")})
-    asset = Asset(tag=unique_tag(session), status="available", status_note="")
-    asset.apply(fields)
-    session.add(asset)
-    try:
-        session.flush()
-    except IntegrityError:
-        session.rollback()
-        raise InvalidFields({"asset_number": N_("this asset number is already on the register")}) from None
-    record(session, actor, "asset.created", asset, {"after": asset.state()})
-    session.commit()
+    with write(session):
+        if session.execute(select(Asset.id).where(Asset.asset_number == fields["asset_number"])).first():
+            raise InvalidFields({"asset_number": N_("this asset number is already on the register")})
+        asset = Asset(tag=unique_tag(session), status="available", status_note="")
+        asset.apply(fields)
+        session.add(asset)
+        try:
+            session.flush()
+        except IntegrityError:
+            raise InvalidFields({"asset_number": N_("this asset number is already on the register")}) from None
+        record(session, actor, "asset.created", asset, {"after": asset.state()})
+        session.commit()
     return asset
 
 
 def _load_for_change(session: Session, asset_id: int, version: int) -> Asset:
     asset = session.get(Asset, asset_id)
     if asset is None:
-        session.rollback()
         raise NotFound(N_("No such asset."))
     if asset.version != version:
-        session.rollback()
         raise Conflict(N_("Someone else changed this asset after you opened the form. Reload and try again."))
     return asset
 
@@ -84,22 +78,20 @@ def update_asset(session: Session, actor, asset_id: int, version: int, raw: dict
     fields, errors = clean_asset_fields(raw)
     if errors:
         raise InvalidFields(errors)
-    begin_write(session)
-    asset = _load_for_change(session, asset_id, version)
-    if (
-        fields["asset_number"] != asset.asset_number
-        and session.execute(select(Asset.id).where(Asset.asset_number == fields["asset_number"])).first()
-    ):
-        session.rollback()
-        raise InvalidFields({"asset_number": N_("this asset number is already on the register")})
-    before = asset.state()
-    asset.apply(fields)
-    change = diff(before, asset.state())
-    if not change["after"]:
-        session.rollback()
-        return asset
-    record(session, actor, "asset.updated", asset, change)
-    session.commit()
+    with write(session):
+        asset = _load_for_change(session, asset_id, version)
+        if (
+            fields["asset_number"] != asset.asset_number
+            and session.execute(select(Asset.id).where(Asset.asset_number == fields["asset_number"])).first()
+        ):
+            raise InvalidFields({"asset_number": N_("this asset number is already on the register")})
+        before = asset.state()
+        asset.apply(fields)
+        change = diff(before, asset.state())
+        if not change["after"]:
+            return asset
+        record(session, actor, "asset.updated", asset, change)
+        session.commit()
     return asset
 
 
@@ -108,16 +100,12 @@ def change_status(session: Session, actor, asset_id: int, version: int, status: 
     _require(permissions.can_manage_assets(actor))
     if not (note or "").strip() and status != "available":
         raise InvalidFields({"note": N_("required")})
-    begin_write(session)
-    asset = _load_for_change(session, asset_id, version)
-    before = asset.state()
-    try:
+    with write(session):
+        asset = _load_for_change(session, asset_id, version)
+        before = asset.state()
         asset.change_status(status, (note or "")[:2000], bangkok_date(utcnow()))
-    except DomainError:
-        session.rollback()
-        raise
-    record(session, actor, "asset.status_changed", asset, diff(before, asset.state()))
-    session.commit()
+        record(session, actor, "asset.status_changed", asset, diff(before, asset.state()))
+        session.commit()
     return asset
 
 
@@ -126,32 +114,27 @@ def set_photo(
 ) -> Asset:
     """Attach a photo (type checked by content, GPS removed) through the one file store."""
     _require(permissions.can_manage_assets(actor))
-    begin_write(session)
-    asset = session.get(Asset, asset_id)
-    if asset is None:
-        session.rollback()
-        raise NotFound(N_("No such asset."))
-    try:
+    with write(session):
+        asset = session.get(Asset, asset_id)
+        if asset is None:
+            raise NotFound(N_("No such asset."))
         stored = store_upload(
             session, store, data, filename, allowed=PHOTO_TYPES, max_bytes=max_bytes, uploaded_by_id=actor.id
         )
-    except DomainError:
-        session.rollback()
-        raise
-    before = asset.state()
-    asset.photo_sha256 = stored.sha256
-    asset.search_text = compute_search_text(asset.state())
-    record(
-        session,
-        actor,
-        "asset.photo_set",
-        asset,
-        {
-            **diff(before, asset.state()),
-            "file": {"sha256": stored.sha256, "name": stored.original_name, "size": stored.size},
-        },
-    )
-    session.commit()
+        before = asset.state()
+        asset.photo_sha256 = stored.sha256
+        asset.search_text = compute_search_text(asset.state())
+        record(
+            session,
+            actor,
+            "asset.photo_set",
+            asset,
+            {
+                **diff(before, asset.state()),
+                "file": {"sha256": stored.sha256, "name": stored.original_name, "size": stored.size},
+            },
+        )
+        session.commit()
     return asset
 
 
@@ -162,8 +145,8 @@ def record_output(
 
     `before_commit` runs in the same transaction (a job marks its file ready there)."""
     _require(permissions.can_view_assets(actor))
-    begin_write(session)
-    record(session, actor, action, None, data)
-    if before_commit is not None:
-        before_commit(session)
-    session.commit()
+    with write(session):
+        record(session, actor, action, None, data)
+        if before_commit is not None:
+            before_commit(session)
+        session.commit()

@@ -9,7 +9,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from core.forms import DATE_PICK_HELP, BaseForm, BEDateInput, version_field
 from lending.labels import LAYOUTS
-from lending.models import CATEGORIES, MANUAL_STATUSES
+from lending.register.models import CATEGORIES, MANUAL_STATUSES
 
 
 def status_label(status: str) -> str:
@@ -26,7 +26,7 @@ STATUS_LABELS = {
 
 
 class AssetForm(BaseForm):
-    # Strings, not typed fields: the shared rules in lending.models parse Thai digits, B.E. dates and
+    # Strings, not typed fields: the shared rules in lending.register.models parse Thai digits, B.E. dates and
     # "1,500.00", and report errors in the same words as the import.
     asset_number = StringField(
         _l("Asset number"),

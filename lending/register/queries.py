@@ -15,7 +15,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from core.dates import bangkok_today, format_numeric, parse_date
 from core.db import N_, Session, contains
 from lending.bookings import free_between
-from lending.models import STATUSES, Asset, normalise_tag, search_key
+from lending.register.models import STATUSES, Asset, normalise_tag, search_key
 
 LIST_COLUMNS = (
     Asset.id,
@@ -89,8 +89,8 @@ class AssetFilter:
         return {k: v for k, v in out.items() if v}
 
     def with_synonyms(self, session: Session) -> AssetFilter:
-        """The same filter, its search looking for the query's synonyms too (lending.synonyms)."""
-        from lending.synonyms import search_keys
+        """The same filter, its search looking for the query's synonyms too (lending.register.synonyms)."""
+        from lending.register.synonyms import search_keys
 
         return replace(self, keys=search_keys(session, self.q)) if self.q else self
 
@@ -179,7 +179,7 @@ def search_condition(
 ) -> ColumnElement:
     """Rows whose search text holds any of the keys (already folded by search_key) anywhere: substrings.
 
-    Several keys are a search and its synonyms (lending.synonyms), found in the same one pass or index
+    Several keys are a search and its synonyms (lending.register.synonyms), found in the same one pass or index
     look-up. SQLite: the trigram index (case-sensitive, so exactly a substring: both sides are folded
     already) when every key has three characters or more, else instr() over every row — LIKE decodes and
     backtracks character by character, several times slower on Thai text. PostgreSQL: LIKE, which the

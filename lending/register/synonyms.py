@@ -15,9 +15,9 @@ from sqlalchemy import JSON, DateTime, ForeignKey, Integer, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from audit import record
-from core.db import N_, Audited, DomainError, Forbidden, Model, NotFound, Session, begin_write, utcnow
-from lending import permissions
-from lending.models import search_key
+from core.db import N_, Audited, DomainError, Forbidden, Model, NotFound, Session, utcnow, write
+from lending.register import permissions
+from lending.register.models import search_key
 
 # Groups of terms that mean the same equipment (folded as search_key folds them).
 BUILT_IN: tuple[tuple[str, ...], ...] = (
@@ -143,31 +143,29 @@ def add_group(session: Session, actor, raw: str) -> SearchSynonym:
     """Add a group of terms to the office's synonym list."""
     _require(permissions.can_manage_assets(actor))
     terms = parse_terms(raw)
-    begin_write(session)
-    for existing in session.execute(select(SearchSynonym)).scalars():
-        if set(existing.terms) == set(terms):
-            session.rollback()
-            raise DomainError(N_("The list already holds this group."))
-    group = SearchSynonym(terms=terms, created_by_id=actor.id)
-    session.add(group)
-    session.flush()
-    record(session, actor, "search_synonym.added", group, {"after": group.state()})
-    session.commit()
+    with write(session):
+        for existing in session.execute(select(SearchSynonym)).scalars():
+            if set(existing.terms) == set(terms):
+                raise DomainError(N_("The list already holds this group."))
+        group = SearchSynonym(terms=terms, created_by_id=actor.id)
+        session.add(group)
+        session.flush()
+        record(session, actor, "search_synonym.added", group, {"after": group.state()})
+        session.commit()
     return group
 
 
 def remove_group(session: Session, actor, group_id: int) -> None:
     """Take a group of terms off the office's list."""
     _require(permissions.can_manage_assets(actor))
-    begin_write(session)
-    group = session.get(SearchSynonym, group_id)
-    if group is None:
-        session.rollback()
-        raise NotFound(N_("No such group of terms."))
-    before = group.state()
-    record(session, actor, "search_synonym.removed", group, {"before": before})
-    session.delete(group)
-    session.commit()
+    with write(session):
+        group = session.get(SearchSynonym, group_id)
+        if group is None:
+            raise NotFound(N_("No such group of terms."))
+        before = group.state()
+        record(session, actor, "search_synonym.removed", group, {"before": before})
+        session.delete(group)
+        session.commit()
 
 
 def office_groups(session: Session) -> list[SearchSynonym]:

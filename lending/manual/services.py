@@ -14,18 +14,19 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, func, select
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import func, select
 
 from audit import record
 from core.dates import bangkok_date, bangkok_today, fiscal_year_of, format_date
-from core.db import N_, Audited, Forbidden, Model, Session, begin_write, utcnow
-from core.files import FileStore
-from core.models import StoredFile, User
+from core.db import N_, Forbidden, Session, utcnow, write
+from core.files import FileStore, store_generated
+from core.models import User
 from core.pdf import ThaiDocument
-from core.permissions import MANUAL_PUBLISH
 from core.services import get_settings
-from lending.models import AVAILABLE, DISPOSED, Asset
+from lending import filing
+from lending.manual.models import ManualVersion
+from lending.manual.permissions import can_publish
+from lending.register.models import AVAILABLE, DISPOSED, Asset
 
 TITLE = "คู่มือการยืม-คืนพัสดุ"
 SETTING_KEYS = (
@@ -46,29 +47,6 @@ FLOW = (
     "คืนพัสดุ\n(ตรวจสภาพ)",
 )
 FLOW_BRANCH = "ชำรุด/สูญหาย:\nซ่อม ชดใช้ หรือจำหน่าย"
-
-
-class ManualVersion(Audited, Model):
-    __tablename__ = "manual_versions"
-    audit_type = "manual_version"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    number: Mapped[int] = mapped_column(Integer, unique=True)
-    fiscal_year: Mapped[int] = mapped_column(Integer)
-    published_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
-    sha256: Mapped[str] = mapped_column(ForeignKey("stored_files.sha256"))
-    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-
-    published_by: Mapped[User | None] = relationship()
-
-    def state(self) -> dict[str, Any]:
-        return {
-            "number": self.number,
-            "fiscal_year": self.fiscal_year,
-            "sha256": self.sha256,
-            "settings": self.settings,
-        }
 
 
 @dataclass
@@ -245,62 +223,41 @@ def manual_pdf(
     return doc.output()
 
 
-def can_publish(user: User | None) -> bool:
-    return user is not None and user.can(MANUAL_PUBLISH)
-
-
 def publish_manual(session: Session, actor: User, store: FileStore, now: datetime | None = None) -> ManualVersion:
     """Keep a numbered version of the manual as it reads now and file it as evidence (the borrowing manual)."""
-    from lending import filing
-
     if not can_publish(actor):
         raise Forbidden(N_("You may not do this."))
     at = now or utcnow()
-    begin_write(session)
-    settings = get_settings(session)
-    number = (session.execute(select(func.max(ManualVersion.number))).scalar_one() or 0) + 1
-    data = manual_pdf(session, settings, version=number, on=bangkok_date(at))
-    filename = f"manual-v{number}.pdf"
-    digest = store.write(data)
-    if session.get(StoredFile, digest) is None:
-        session.add(
-            StoredFile(
-                sha256=digest,
-                size=len(data),
-                mime="application/pdf",
-                original_name=filename,
-                uploaded_by_id=actor.id,
-            )
+    with write(session):
+        settings = get_settings(session)
+        number = (session.execute(select(func.max(ManualVersion.number))).scalar_one() or 0) + 1
+        data = manual_pdf(session, settings, version=number, on=bangkok_date(at))
+        filename = f"manual-v{number}.pdf"
+        digest = store_generated(session, store, data, filename, "application/pdf", made_by_id=actor.id).sha256
+        snapshot = settings_snapshot(settings)
+        snapshot["categories"] = lendable_categories(session)
+        version = ManualVersion(
+            number=number,
+            fiscal_year=fiscal_year_of(bangkok_date(at)),
+            published_at=at,
+            published_by_id=actor.id,
+            sha256=digest,
+            settings=snapshot,
         )
+        session.add(version)
         session.flush()
-    snapshot = settings_snapshot(settings)
-    snapshot["categories"] = lendable_categories(session)
-    version = ManualVersion(
-        number=number,
-        fiscal_year=fiscal_year_of(bangkok_date(at)),
-        published_at=at,
-        published_by_id=actor.id,
-        sha256=digest,
-        settings=snapshot,
-    )
-    session.add(version)
-    session.flush()
-    record(session, actor, "manual.published", version, {"after": version.state()})
-    filing.file_document(
-        session,
-        actor,
-        store,
-        data,
-        filename,
-        fiscal_year=version.fiscal_year,
-        title=f"{TITLE} ฉบับที่ {number}",
-        role=filing.BORROWING_MANUAL,
-        mime="application/pdf",
-        source=f"manual:{number}",
-    )
-    session.commit()
+        record(session, actor, "manual.published", version, {"after": version.state()})
+        filing.file_document(
+            session,
+            actor,
+            store,
+            data,
+            filename,
+            fiscal_year=version.fiscal_year,
+            title=f"{TITLE} ฉบับที่ {number}",
+            role=filing.BORROWING_MANUAL,
+            mime="application/pdf",
+            source=f"manual:{number}",
+        )
+        session.commit()
     return version
-
-
-def versions(session: Session) -> list[ManualVersion]:
-    return list(session.execute(select(ManualVersion).order_by(ManualVersion.number.desc())).scalars())

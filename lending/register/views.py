@@ -12,21 +12,29 @@ from flask_babel import gettext as _
 from core import jobs
 from core.archives import ArchiveRefused, check_workbook
 from core.dates import bangkok_today
-from core.db import begin_write, db, known
+from core.db import db
 from core.edge import ids_of, page_arg
 from core.exports import content_disposition, content_type, csv_response, safe_cell
-from core.files import XLSX, FileStore, safe_name
+from core.files import safe_name
 from core.i18n import lang
 from core.i18n import message as domain_message
-from core.models import StoredFile
 from core.permissions import ASSETS_IMPORT, ASSETS_MANAGE, ASSETS_VIEW, LABELS_PRINT
-from core.web import actor, external_url, file_store, require, submit_once
-from lending import bookings, bp, import_templates, importing, labels, ledger, loan_queries, queries, services
+from core.web import actor, external_url, file_store, require, send_stored, submit_once
+from lending import bookings, bp, labels, ledger, loan_queries
 from lending import jobs as lending_jobs
-from lending.forms import STATUS_LABELS, ApplyImportForm, AssetForm, ImportForm, LabelsForm, PhotoForm, StatusForm
 from lending.jobs import MAX_LABELS
-from lending.models import FIELDS, Asset
-from lending.permissions import can_import_assets, can_manage_assets, can_print_labels
+from lending.register import import_templates, importing, queries, services
+from lending.register.forms import (
+    STATUS_LABELS,
+    ApplyImportForm,
+    AssetForm,
+    ImportForm,
+    LabelsForm,
+    PhotoForm,
+    StatusForm,
+)
+from lending.register.models import FIELDS, Asset
+from lending.register.permissions import can_import_assets, can_manage_assets, can_print_labels
 
 CHECK_IN_REQUEST_BYTES = 512 * 1024  # about 5,000 rows, checked in well under a second; longer lists by a job
 
@@ -53,7 +61,7 @@ def assets():
     page_no = page_arg()
     page = queries.list_assets(db.session, flt, page_no, current_app.config["PAGE_SIZE"])
     return render_template(
-        "lending/assets.html",
+        "lending/register/assets.html",
         page=page,
         flt=flt,
         options=queries.filter_options(db.session),
@@ -69,7 +77,7 @@ def asset(asset_id: int):
     item = db.get_or_404(Asset, asset_id)
     today = bangkok_today()
     return render_template(
-        "lending/asset.html",
+        "lending/register/asset.html",
         asset=item,
         tag_link=tag_url(item.tag),
         status_form=StatusForm(version=item.version),
@@ -87,7 +95,7 @@ def tag(tag: str):
     """Where a scanned QR label lands: the asset's page (after login if needed)."""
     item = queries.asset_by_tag(db.session, tag[:32])
     if item is None:
-        return render_template("lending/unknown_tag.html", tag=tag[:32]), 404
+        return render_template("lending/register/unknown_tag.html", tag=tag[:32]), 404
     return redirect(url_for("lending.asset", asset_id=item.id))
 
 
@@ -120,7 +128,7 @@ def asset_new():
             item = outcome.created
             flash(_("Asset %(number)s was added.", number=item.asset_number), "success")
             return redirect(url_for("lending.asset", asset_id=item.id))
-    return render_template("lending/asset_form.html", form=form, asset=None)
+    return render_template("lending/register/asset_form.html", form=form, asset=None)
 
 
 @bp.route("/assets/<int:asset_id>/edit", methods=["GET", "POST"])
@@ -142,7 +150,7 @@ def asset_edit(asset_id: int):
         else:
             flash(_("Saved."), "success")
             return redirect(url_for("lending.asset", asset_id=item.id))
-    return render_template("lending/asset_form.html", form=form, asset=item)
+    return render_template("lending/register/asset_form.html", form=form, asset=item)
 
 
 @bp.route("/assets/<int:asset_id>/status", methods=["POST"])
@@ -193,16 +201,7 @@ def asset_photo(asset_id: int):
     item = db.get_or_404(Asset, asset_id)
     if not item.photo_sha256:
         abort(404)
-    stored = known(db.session.get(StoredFile, item.photo_sha256), "stored photo")  # (missing: a 500, as before)
-    store: FileStore = file_store()
-    try:
-        data = store.read(stored.sha256)
-    except FileNotFoundError:
-        abort(404)
-    resp = Response(data, content_type=content_type(stored.mime))
-    resp.headers["Cache-Control"] = "private, max-age=86400"
-    resp.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return resp
+    return send_stored(item.photo_sha256, inline=True)
 
 
 @bp.route("/assets/<int:asset_id>/qr.<fmt>")
@@ -293,7 +292,7 @@ def asset_import():
         if plan.ok:
             _keep_import_file(data, upload.filename or "")
         return render_template(
-            "lending/import_preview.html",
+            "lending/register/import_preview.html",
             plan=plan,
             form=form,
             apply_form=ApplyImportForm(sha256=plan.sha256),
@@ -305,7 +304,7 @@ def asset_import():
 def _import_page(form: ImportForm):
     """The upload form, the columns it takes and the templates to download."""
     return render_template(
-        "lending/import.html", form=form, headers=importing.HEADERS, ledger_headers=ledger.THAI_HEADERS
+        "lending/register/import.html", form=form, headers=importing.HEADERS, ledger_headers=ledger.THAI_HEADERS
     )
 
 
@@ -331,7 +330,7 @@ def asset_import_preview():
         abort(404)
     plan = _PlanView(job.outcome)
     return render_template(
-        "lending/import_preview.html",
+        "lending/register/import_preview.html",
         plan=plan,
         form=ImportForm(),
         apply_form=ApplyImportForm(sha256=plan.sha256) if plan.ok else None,
@@ -368,17 +367,7 @@ class _PlanView:
 
 def _keep_import_file(data: bytes, filename: str) -> str:
     """Keep the uploaded list in the file store (named by its hash): applied later, and kept as the record."""
-    digest = file_store().write(data)
-    begin_write(db.session)
-    if db.session.get(StoredFile, digest) is None:
-        mime = XLSX if data.startswith(b"PK") else "text/csv"
-        db.session.add(
-            StoredFile(
-                sha256=digest, size=len(data), mime=mime, original_name=safe_name(filename), uploaded_by_id=actor().id
-            )
-        )
-    db.session.commit()
-    return digest
+    return importing.keep_import_file(db.session, file_store(), data, filename, made_by_id=actor().id)
 
 
 @bp.route("/assets/import/apply", methods=["POST"])

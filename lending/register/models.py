@@ -246,10 +246,6 @@ class Asset(Audited, Model):
         if status == DISPOSED:
             self.disposed_on = on or bangkok_today()
 
-    @property
-    def is_lendable_now(self) -> bool:
-        return self.lendable and self.status == AVAILABLE
-
 
 def compute_search_text(values: dict[str, Any]) -> str:
     parts = [

@@ -11,7 +11,9 @@ from core.forms import BaseForm
 from core.permissions import ASSETS_VIEW, MANUAL_PUBLISH
 from core.services import get_settings
 from core.web import actor, file_store, require, submit_once
-from lending import bp, manual
+from lending import bp
+from lending.manual import queries, services
+from lending.manual.permissions import can_publish
 
 
 class PublishForm(BaseForm):
@@ -24,13 +26,13 @@ def manual_page():
     """The manual as it reads now, from the live settings, with its flow diagram."""
     settings = get_settings(db.session)
     return render_template(
-        "lending/manual.html",
-        sections=manual.manual_content(db.session, settings),
-        flow=manual.FLOW,
-        branch=manual.FLOW_BRANCH,
+        "lending/manual/page.html",
+        sections=services.manual_content(db.session, settings),
+        flow=services.FLOW,
+        branch=services.FLOW_BRANCH,
         form=PublishForm(),
-        can_publish=manual.can_publish(actor()),
-        latest=next(iter(manual.versions(db.session)), None),
+        can_publish=can_publish(actor()),
+        latest=next(iter(queries.versions(db.session)), None),
     )
 
 
@@ -38,7 +40,7 @@ def manual_page():
 @require(ASSETS_VIEW)
 def manual_pdf():
     """The manual as it reads now, as a PDF."""
-    resp = Response(manual.manual_pdf(db.session), mimetype="application/pdf")
+    resp = Response(services.manual_pdf(db.session), mimetype="application/pdf")
     resp.headers["Content-Disposition"] = content_disposition("manual.pdf")
     return resp
 
@@ -50,7 +52,7 @@ def manual_publish():
     if not PublishForm().validate_on_submit():
         flash(_("The form expired; nothing was published."), "danger")
         return redirect(url_for("lending.manual_page"))
-    outcome = submit_once("manual.published", lambda: manual.publish_manual(db.session, actor(), file_store()))
+    outcome = submit_once("manual.published", lambda: services.publish_manual(db.session, actor(), file_store()))
     if outcome.replayed:
         flash(_("This form was already sent; here is what it made."), "info")
         return redirect(url_for("lending.manual_versions"))
@@ -63,18 +65,14 @@ def manual_publish():
 @require(ASSETS_VIEW)
 def manual_versions():
     """Every published version of the manual."""
-    return render_template("lending/manual_versions.html", versions=manual.versions(db.session))
+    return render_template("lending/manual/versions.html", versions=queries.versions(db.session))
 
 
 @bp.route("/manual/versions/<int:number>.pdf")
 @require(ASSETS_VIEW)
 def manual_version_pdf(number: int):
     """A published version's PDF, exactly as it was published."""
-    from sqlalchemy import select
-
-    version = db.session.execute(
-        select(manual.ManualVersion).where(manual.ManualVersion.number == number)
-    ).scalar_one_or_none()
+    version = queries.version_by_number(db.session, number)
     if version is None:
         abort(404)
     try:
