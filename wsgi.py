@@ -48,6 +48,7 @@ from core.db import DomainError, db, install_sqlite_tuning
 from core.form_tokens import form_token_field
 from core.forms import role_choices
 from core.services import get_settings, load_session_user_and_settings
+from demo import office as demo_office
 from evidence import cli as evidence_cli
 from evidence import home as evidence_home
 from evidence import report_cli
@@ -171,6 +172,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     eservice_mails.init_app(app)  # status mails to outside borrowers on the outside loans' events
     core_cli.init_app(app)
     lending_cli.init_app(app)
+    app.cli.add_command(demo_office.demo)
     audit_cli.init_app(app)
     app.cli.add_command(loan_cli.loans)
     app.cli.add_command(outside_cli.outside)

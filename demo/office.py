@@ -1,5 +1,5 @@
 """`flask --app wsgi demo load`: a believable อบต. with people of every role, its equipment and its story
-(lending.demo_story: 18 months of loans, demands, cases, a stock-take, measures, evidence, the manual)."""
+(demo.story: 18 months of loans, demands, cases, a stock-take, measures, evidence, the manual)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from core import services as core_services
 from core.dates import bangkok_today, fiscal_year_bounds, fiscal_year_of
 from core.db import Session, db, write
 from core.models import User
-from lending import demo_story
+from demo import story as demo_story
 from lending.register.models import Asset, compute_search_text, new_tag
 
 demo = AppGroup("demo", help="Demonstration data.")
@@ -229,7 +229,7 @@ def load_demo(
         f"{story['ledger_loans']} past loans from the paper ledger, the loans of now, a stock-take, "
         "measures, evidence, the manual and an audit checkpoint"
     )
-    from lending.outside import demo as outside_demo
+    from demo import outside as outside_demo
 
     outside_demo.build(session, demo_story._now_for(today), today)
     echo("180 plastic chairs and 10 tents lent by count; three requests of outside borrowers")

@@ -1,4 +1,4 @@
-"""`flask --app wsgi assets ...` and `demo load`."""
+"""`flask --app wsgi assets ...`."""
 
 from __future__ import annotations
 
@@ -88,7 +88,4 @@ def labels_command(
 
 
 def init_app(app: Flask) -> None:
-    from lending.demo import demo
-
     app.cli.add_command(assets)
-    app.cli.add_command(demo)

@@ -21,8 +21,8 @@ from core import services as core_services
 from core.dates import bangkok_date, format_date
 from core.db import begin_write, db, utcnow
 from core.models import User
+from demo.office import PEOPLE
 from lending import workflow
-from lending.demo import PEOPLE
 from lending.loans import Loan, LoanDrop
 from lending.register.models import Asset, compute_search_text
 from lending.register.services import unique_tag
