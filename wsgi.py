@@ -29,7 +29,7 @@ import core
 import evidence
 import evidence.models  # noqa: F401
 import lending
-import lending.loans  # noqa: F401
+import lending.loans.models  # noqa: F401
 import lending.manual  # noqa: F401
 import lending.models  # noqa: F401
 import lending.stocktake  # noqa: F401
@@ -55,12 +55,9 @@ from evidence import report_views as _report_views  # noqa: F401  (routes regist
 from evidence import submission_views as _submission_views  # noqa: F401  (routes register on import)
 from evidence import views as _evidence_views  # noqa: F401  (routes register on import)
 from evidence.services import file_generated
-from lending import booking_views as _booking_views  # noqa: F401
 from lending import cli as lending_cli
-from lending import eservice, loan_cli, stocktake_cli
-from lending import filing as lending_filing
+from lending import eservice, stocktake_cli
 from lending import home as lending_home
-from lending import loan_views as _loan_views  # noqa: F401
 from lending import manual_views as _manual_views  # noqa: F401
 from lending import stocktake_views as _stocktake_views  # noqa: F401
 from lending import views as _lending_views  # noqa: F401
@@ -68,6 +65,10 @@ from lending.eservice import mails as eservice_mails
 from lending.eservice import models as _eservice_models  # noqa: F401
 from lending.eservice import views as _eservice_views  # noqa: F401  (the public e-service, /e-service)
 from lending.groups import views as _group_views  # noqa: F401
+from lending.loans import booking_views as _booking_views  # noqa: F401
+from lending.loans import cli as loan_cli
+from lending.loans import filing as lending_filing
+from lending.loans import views as _loan_views  # noqa: F401
 from lending.outside import cli as outside_cli
 from lending.outside import views as _outside_views  # noqa: F401
 

@@ -25,8 +25,10 @@ from core.files import FileStore
 from core.models import User
 from evidence import services as evidence_services
 from evidence.models import Measure
-from lending import ledger, manual, stocktake, workflow
-from lending.loans import REQUESTED
+from lending import manual, stocktake
+from lending.loans import services as workflow
+from lending.loans.ledger import plan as ledger
+from lending.loans.models import REQUESTED
 from lending.models import Asset
 
 STAFF = ("malee", "somchai", "napa")

@@ -12,8 +12,8 @@ from flask_babel import lazy_gettext as _l
 
 from core.db import Session
 from core.permissions import LOANS_HEAD, LOANS_MANAGE, LOANS_REQUEST, LOANS_VIEW_ALL
-from lending import loan_queries as lq
 from lending import stocktake
+from lending.loans import queries as lq
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,8 @@ import csv
 import io
 
 from core.files import XLSX
-from lending import importing, ledger
+from lending import importing
+from lending.loans.ledger import plan as ledger
 
 ASSET_EXAMPLES = [
     [

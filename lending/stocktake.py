@@ -60,7 +60,7 @@ from core.files import FileStore, store_upload
 from core.models import User
 from core.numbers import percent, round_half_away
 from core.permissions import STOCKTAKE_MANAGE, STOCKTAKE_PREPARE, STOCKTAKE_VIEW
-from lending.loans import CHECKED_OUT, Incident, Loan, LoanItem
+from lending.loans.models import CHECKED_OUT, Incident, Loan, LoanItem
 from lending.models import DISPOSED, Asset
 
 DRAFT, OPEN, CLOSED = "draft", "open", "closed"
@@ -554,7 +554,7 @@ def close_round(
     """Close a round: every entry's result, incidents for not found and damaged, the report filed as evidence."""
     if not can_manage_rounds(actor):
         raise Forbidden(N_("You may not do this."))
-    from lending import filing
+    from lending.loans import filing
     from lending.stocktake_report import report_filename, round_pdf
 
     at = now or utcnow()

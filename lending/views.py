@@ -21,10 +21,13 @@ from core.i18n import message as domain_message
 from core.models import StoredFile
 from core.permissions import ASSETS_IMPORT, ASSETS_MANAGE, ASSETS_VIEW, LABELS_PRINT
 from core.web import actor, external_url, file_store, require, submit_once
-from lending import bookings, bp, import_templates, importing, labels, ledger, loan_queries, queries, services
+from lending import bp, import_templates, importing, labels, queries, services
 from lending import jobs as lending_jobs
 from lending.forms import STATUS_LABELS, ApplyImportForm, AssetForm, ImportForm, LabelsForm, PhotoForm, StatusForm
 from lending.jobs import MAX_LABELS
+from lending.loans import bookings
+from lending.loans import queries as loan_queries
+from lending.loans.ledger import plan as ledger
 from lending.models import FIELDS, Asset
 from lending.permissions import can_import_assets, can_manage_assets, can_print_labels
 

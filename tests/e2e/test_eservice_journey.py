@@ -19,10 +19,10 @@ from sqlalchemy import select
 
 import lending.groups.services
 import lending.groups.views
-import lending.workflow
+import lending.loans.services
 from core.dates import bangkok_today
 from core.db import db
-from lending.loans import Incident, Loan, LoanItem
+from lending.loans.models import Incident, Loan, LoanItem
 from lending.models import Asset
 from lending.outside.models import LoanSurvey
 from tests.conftest import PASSWORD, unique

@@ -34,8 +34,8 @@ from core.dates import BANGKOK
 from core.db import begin_write, db
 from core.models import Setting, User
 from lending import services as asset_services
-from lending import workflow
-from lending.loans import Incident, Loan, Notification
+from lending.loans import services as workflow
+from lending.loans.models import Incident, Loan, Notification
 from lending.models import Asset
 from tests.conftest import PASSWORD, login, unique
 from tests.jobs import job_id_of, run_job

@@ -21,8 +21,8 @@ from sqlalchemy import select
 from audit.models import AuditEntry
 from core import context
 from core.db import Conflict, db
-from lending import workflow
-from lending.loans import (
+from lending.loans import services as workflow
+from lending.loans.models import (
     APPROVED,
     CHECKED_OUT,
     DAMAGED,

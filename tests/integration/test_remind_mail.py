@@ -27,9 +27,9 @@ from core.dates import bangkok_date, format_date
 from core.db import utcnow
 from core.models import User, UserRole
 from core.services import get_settings
-from lending import workflow
-from lending.documents import demand_letter_pdf, receipt_pdf
-from lending.loans import CHECKED_OUT, Demand, Loan
+from lending.loans import services as workflow
+from lending.loans.documents.receipt import demand_letter_pdf, receipt_pdf
+from lending.loans.models import CHECKED_OUT, Demand, Loan
 from tests.conftest import unique
 from tests.unit.test_documents import flat, squash
 

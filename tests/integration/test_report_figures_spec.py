@@ -48,10 +48,10 @@ from core import services as core_services
 from core.db import begin_write, db
 from evidence import figures as fig
 from evidence import report as reports
-from lending import workflow
-from lending.loans import LoanItem
+from lending.loans import services as workflow
+from lending.loans.models import LoanItem
+from lending.loans.services import ItemReturn
 from lending.models import Asset, compute_search_text
-from lending.workflow import ItemReturn
 from tests.conftest import PASSWORD
 from tests.integration.audit_instances import separate_instance
 

@@ -20,8 +20,8 @@ from core.dates import BANGKOK
 from core.db import Conflict, DomainError, Forbidden, NotFound
 from core.services import get_settings
 from lending import services as asset_services
-from lending import workflow
-from lending.loans import (
+from lending.loans import services as workflow
+from lending.loans.models import (
     APPROVED,
     CANCELLED,
     CHECKED_OUT,
@@ -37,8 +37,8 @@ from lending.loans import (
     Loan,
     Notification,
 )
+from lending.loans.services import ItemReturn
 from lending.models import Asset
-from lending.workflow import ItemReturn
 from tests.conftest import unique
 
 NOW = datetime(2031, 3, 2, 3, 0, tzinfo=UTC)  # 10:00 on 2 March 2031 in Bangkok
@@ -826,7 +826,7 @@ def settled(session, incident_id: int) -> Incident:
 
 def test_the_same_document_attached_twice_to_a_case_is_one_document(session, people, make_asset, tmp_path):
     from core.files import FileStore
-    from lending.loans import IncidentDocument
+    from lending.loans.models import IncidentDocument
 
     incident_id, _asset_id = damaged_case(session, people, make_asset)
     store = FileStore(tmp_path)
@@ -1113,7 +1113,7 @@ def test_a_returned_loan_gets_no_demand_letter(session, people, make_asset):
 
 
 def test_a_letter_names_and_lists_only_the_items_overdue_when_it_is_made(session, people, make_asset):
-    from lending.documents import demand_letter_pdf
+    from lending.loans.documents.receipt import demand_letter_pdf
     from tests.unit.test_documents import flat, squash
 
     due = date(2031, 11, 10)

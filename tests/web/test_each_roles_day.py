@@ -21,12 +21,13 @@ from core import services as core_services
 from core.dates import bangkok_date, format_date
 from core.db import begin_write, db, utcnow
 from core.models import User
-from lending import stocktake, workflow
+from lending import stocktake
 from lending.demo import PEOPLE
-from lending.loans import Loan, LoanDrop
+from lending.loans import services as workflow
+from lending.loans.models import Loan, LoanDrop
+from lending.loans.services import ItemReturn
 from lending.models import Asset, compute_search_text
 from lending.services import unique_tag
-from lending.workflow import ItemReturn
 from tests.conftest import PASSWORD, english, login, unique
 from tests.integration.audit_instances import separate_instance
 from tests.web.test_loan_pages import new_loan, run, signed_in

@@ -8,7 +8,8 @@ import io
 import pytest
 from openpyxl import load_workbook
 
-from lending import import_templates, importing, ledger
+from lending import import_templates, importing
+from lending.loans.ledger import plan as ledger
 from tests.conftest import unique
 
 

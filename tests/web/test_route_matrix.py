@@ -377,8 +377,8 @@ def _loan_world(app, names: dict[str, str]) -> dict[str, int]:
     from core.db import begin_write, utcnow
     from core.files import FileStore
     from core.models import User
-    from lending import workflow
-    from lending.loans import Incident, Loan, LoanPhoto, Notification
+    from lending.loans import services as workflow
+    from lending.loans.models import Incident, Loan, LoanPhoto, Notification
 
     past = utcnow() - timedelta(days=10)
     with app.app_context():

@@ -26,9 +26,10 @@ from core.models import StoredFile
 from core.permissions import LOANS_HEAD, LOANS_MANAGE, LOANS_REQUEST, LOANS_VIEW_ALL
 from core.services import get_settings
 from core.web import actor, file_store, record_denial, require, safe_next, send_stored, submit_once
-from lending import bp, workflow
-from lending import loan_queries as lq
-from lending.loan_forms import (
+from lending import bp
+from lending.loans import queries as lq
+from lending.loans import services as workflow
+from lending.loans.forms import (
     CONDITION_LABELS,
     DEMAND_CHANNEL_LABELS,
     INCIDENT_KIND_LABELS,
@@ -47,7 +48,7 @@ from lending.loan_forms import (
     RejectForm,
     SettleForm,
 )
-from lending.loans import Demand, Incident, IncidentDocument, Loan, LoanPhoto, without_borrower_roles
+from lending.loans.models import Demand, Incident, IncidentDocument, Loan, LoanPhoto, without_borrower_roles
 
 
 def any_of(*permissions: str) -> Callable:
@@ -526,7 +527,7 @@ def _pdf(data: bytes, filename: str):
 def loan_receipt(loan_id: int):
     """The written request and receipt (ใบยืมพัสดุ) as a PDF with signature lines."""
     from core.i18n import lang
-    from lending import documents  # written alongside; imported here so the pages work without it
+    from lending.loans.documents import receipt as documents  # imported here so the pages work without it
 
     item = _loan_or_404(loan_id)
     pdf = documents.receipt_pdf(item, get_settings(db.session), lang())
@@ -538,7 +539,7 @@ def loan_receipt(loan_id: int):
 def demand_letter(demand_id: int):
     """A demand letter as a PDF, for the officers and the borrower it is addressed to."""
     from core.i18n import lang
-    from lending import documents
+    from lending.loans.documents import receipt as documents
 
     demand = db.session.get(Demand, demand_id)
     if demand is None or not workflow.can_view_loan(actor(), demand.loan):
@@ -686,7 +687,7 @@ def notification_open(notification_id: int):
     if not PlainForm().validate_on_submit():
         return redirect(url_for("lending.notifications"))
     workflow.mark_notifications_read(db.session, actor(), [notification_id])
-    from lending.loans import Notification
+    from lending.loans.models import Notification
 
     note = db.session.get(Notification, notification_id)
     if note is None or note.user_id != actor().id or note.loan_id is None:

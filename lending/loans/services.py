@@ -30,7 +30,7 @@ from core.models import User
 from core.permissions import LOANS_HEAD, LOANS_MANAGE, LOANS_REQUEST
 from core.services import get_settings
 from lending.groups.reservations import capacity_error
-from lending.loans import (
+from lending.loans.models import (
     APPROVED,
     CHECKED_OUT,
     DAMAGED,

@@ -51,7 +51,7 @@ from core.db import N_, Conflict, Forbidden, Session, begin_write, is_sqlite, kn
 from core.models import User
 from core.permissions import LOANS_MANAGE
 from lending.importing import ImportFileError, RowError, file_headers, name_columns, read_table, uses_thai_headers
-from lending.loans import (
+from lending.loans.models import (
     APPROVED,
     CANCELLED,
     CHECKED_OUT,

@@ -25,7 +25,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from core.db import Session
 from core.models import User
 from core.permissions import LOANS_VIEW_ALL
-from lending.loans import APPROVED, CHECKED_OUT, REQUESTED, Loan, LoanItem, holds_assets, without_borrower_roles
+from lending.loans.models import APPROVED, CHECKED_OUT, REQUESTED, Loan, LoanItem, holds_assets, without_borrower_roles
 from lending.models import DISPOSED, IN_REPAIR, LOST, Asset
 
 # How a booking is shown: its stage on the way from request to return.
@@ -166,7 +166,7 @@ def bookings_between(
 ) -> list[Booking]:
     """The loans (requested, approved, out) on days in [start_on, end_on], as `viewer` may see them; with
     `asset_id`, only the loans of that asset. Ordered by start date."""
-    from lending.workflow import can_view_loan
+    from lending.loans.services import can_view_loan
 
     see_all = viewer.can(LOANS_VIEW_ALL)
     visible: ColumnElement[bool] = Loan.status.in_((REQUESTED, APPROVED, CHECKED_OUT))

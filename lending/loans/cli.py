@@ -12,7 +12,8 @@ from core import context
 from core.db import DomainError, db
 from core.mail import deliver
 from core.web import external_url
-from lending import ledger, workflow
+from lending.loans import services as workflow
+from lending.loans.ledger import plan as ledger
 
 loans = AppGroup("loans", help="Loans: the daily overdue run and the paper ledger.")
 

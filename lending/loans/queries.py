@@ -20,9 +20,9 @@ from core.dates import bangkok_today, parse_date
 from core.db import Session, contains
 from core.models import StoredFile, User
 from core.permissions import LOANS_VIEW_ALL
-from lending import workflow
 from lending.groups.models import LendingGroup, LoanLine
-from lending.loans import (
+from lending.loans import services as workflow
+from lending.loans.models import (
     APPROVED,
     CHECKED_OUT,
     LOAN_STATUSES,
@@ -85,7 +85,7 @@ def lendable_catalogue(
 ) -> tuple[Sequence[Any], int]:
     """Lendable assets matching a search (number, name, serial, location, and the search's synonyms), and
     how many match in all; with `free_from`/`free_to`, only those nobody holds on any of those days."""
-    from lending.bookings import free_between
+    from lending.loans.bookings import free_between
     from lending.queries import search_condition, search_support
     from lending.synonyms import search_keys
 

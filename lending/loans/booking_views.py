@@ -21,9 +21,10 @@ from core.edge import ids_of
 from core.i18n import lang
 from core.permissions import ASSETS_MANAGE, ASSETS_VIEW
 from core.web import actor, require, submit_once
-from lending import bookings, bp, queries, synonyms
-from lending import loan_queries as lq
+from lending import bp, queries, synonyms
 from lending.forms import DeleteForm, SynonymForm
+from lending.loans import bookings
+from lending.loans import queries as lq
 from lending.models import Asset
 
 EN_MONTHS = (
@@ -114,7 +115,7 @@ def _calendar_page(asset: Asset | None):
     agenda = [b for b in found if b.start_on <= month_end and b.due_on >= month_start]
     endpoint, args = ("lending.asset_calendar", {"asset_id": asset.id}) if asset else ("lending.calendar", {})
     return render_template(
-        "lending/calendar.html",
+        "lending/loans/calendar.html",
         asset=asset,
         view=view,
         anchor=anchor,
@@ -171,7 +172,7 @@ def asset_suggest():
             else ([], 0)
         )
         return render_template(
-            "lending/_suggest.html",
+            "lending/loans/_suggest.html",
             purpose=purpose,
             rows=rows,
             total=total,
@@ -182,11 +183,11 @@ def asset_suggest():
     flt = queries.AssetFilter.from_args(request.args)
     if not flt.q:
         return render_template(
-            "lending/_suggest.html", purpose=purpose, rows=[], total=0, q="", reserved={}, more_url=None
+            "lending/loans/_suggest.html", purpose=purpose, rows=[], total=0, q="", reserved={}, more_url=None
         )
     page = queries.list_assets(db.session, flt, 1, SUGGESTIONS)
     return render_template(
-        "lending/_suggest.html",
+        "lending/loans/_suggest.html",
         purpose=purpose,
         rows=page.rows,
         total=page.total,
@@ -219,7 +220,7 @@ def synonyms_page():
                 flash(_("The terms were added; a search for one now finds the others."), "success")
             return redirect(url_for("lending.synonyms_page"))
     return render_template(
-        "lending/synonyms.html",
+        "lending/loans/synonyms.html",
         form=form,
         built_in=synonyms.BUILT_IN,
         own=synonyms.office_groups(db.session),
