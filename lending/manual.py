@@ -251,7 +251,7 @@ def can_publish(user: User | None) -> bool:
 
 def publish_manual(session: Session, actor: User, store: FileStore, now: datetime | None = None) -> ManualVersion:
     """Keep a numbered version of the manual as it reads now and file it as evidence (the borrowing manual)."""
-    from lending.loans import filing
+    from lending.loans.documents import filing
 
     if not can_publish(actor):
         raise Forbidden(N_("You may not do this."))

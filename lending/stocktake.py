@@ -554,7 +554,7 @@ def close_round(
     """Close a round: every entry's result, incidents for not found and damaged, the report filed as evidence."""
     if not can_manage_rounds(actor):
         raise Forbidden(N_("You may not do this."))
-    from lending.loans import filing
+    from lending.loans.documents import filing
     from lending.stocktake_report import report_filename, round_pdf
 
     at = now or utcnow()

@@ -85,7 +85,7 @@ def lendable_catalogue(
 ) -> tuple[Sequence[Any], int]:
     """Lendable assets matching a search (number, name, serial, location, and the search's synonyms), and
     how many match in all; with `free_from`/`free_to`, only those nobody holds on any of those days."""
-    from lending.loans.bookings import free_between
+    from lending.loans.bookings.queries import free_between
     from lending.queries import search_condition, search_support
     from lending.synonyms import search_keys
 

@@ -18,7 +18,7 @@ from audit.models import AuditEntry
 from core.dates import bangkok_date, format_date, format_numeric
 from core.db import db, utcnow
 from lending import synonyms
-from lending.loans import bookings
+from lending.loans.bookings import queries as bookings
 from tests.conftest import PASSWORD, unique
 from tests.web.test_loan_pages import new_loan, run, signed_in
 

@@ -23,8 +23,8 @@ from core.permissions import ASSETS_MANAGE, ASSETS_VIEW
 from core.web import actor, require, submit_once
 from lending import bp, queries, synonyms
 from lending.forms import DeleteForm, SynonymForm
-from lending.loans import bookings
 from lending.loans import queries as lq
+from lending.loans.bookings import queries as bookings
 from lending.models import Asset
 
 EN_MONTHS = (
