@@ -21,11 +21,12 @@ from core.db import Session, contains
 from core.models import StoredFile, User
 from core.permissions import LOANS_VIEW_ALL
 from lending.groups.models import LendingGroup, LoanLine
-from lending.loans import services as workflow
+from lending.loans.bookings.availability import Clash, clashes, lendable, lendable_condition
 from lending.loans.models import (
     APPROVED,
     CHECKED_OUT,
     LOAN_STATUSES,
+    MAX_ITEMS,
     REQUESTED,
     Demand,
     Incident,
@@ -38,12 +39,10 @@ from lending.loans.models import (
     holds_assets,
     without_borrower_roles,
 )
-from lending.models import DISPOSED, IN_REPAIR, LOST, Asset
+from lending.models import Asset
 from lending.outside.models import OutsideParty
 from lending.queries import Page
 
-# Assets in these statuses are refused by workflow.request_loan; the catalogue leaves them out.
-UNLENDABLE_STATUSES = (DISPOSED, LOST, IN_REPAIR)
 DEMAND_WINDOW_DAYS = 7  # regulation: demand the return within 7 days of the due date
 QUEUE_LIMIT = 500
 CATALOGUE_LIMIT = 30
@@ -67,7 +66,7 @@ def _aware(at: datetime | None) -> datetime | None:
 
 def assets_by_ids(session: Session, ids: list[int]) -> list[Asset]:
     """The chosen assets, in asset-number order (unknown ids are dropped)."""
-    ids = sorted({int(i) for i in ids})[: workflow.MAX_ITEMS]
+    ids = sorted({int(i) for i in ids})[:MAX_ITEMS]
     if not ids:
         return []
     stmt = select(Asset).where(Asset.id.in_(ids)).order_by(Asset.asset_number)
@@ -89,7 +88,7 @@ def lendable_catalogue(
     from lending.queries import search_condition, search_support
     from lending.synonyms import search_keys
 
-    conditions: list[ColumnElement[bool]] = [Asset.lendable.is_(True), Asset.status.not_in(UNLENDABLE_STATUSES)]
+    conditions: list[ColumnElement[bool]] = [lendable_condition()]
     if q.strip():
         # The register's search: the same matches, through its trigram index where there is one.
         conditions.append(search_condition(search_keys(session, q), *search_support(session)))
@@ -105,23 +104,18 @@ def lendable_catalogue(
     return rows, session.execute(count).scalar_one()
 
 
-def lendable(asset: Asset) -> bool:
-    """Whether the asset may be asked for at all (workflow.request_loan refuses the others)."""
-    return asset.lendable and asset.status not in UNLENDABLE_STATUSES
-
-
 @dataclass(frozen=True)
 class Availability:
     asset: Asset
     free: bool
     lendable: bool
-    clashes: tuple[workflow.Clash, ...] = ()
+    clashes: tuple[Clash, ...] = ()
 
 
 def availability(session: Session, assets: list[Asset], start_on: date, due_on: date) -> list[Availability]:
-    """Whether each chosen asset is free for these dates (workflow.clashes), without reserving anything."""
-    found = workflow.clashes(session, [a.id for a in assets], start_on, due_on)
-    by_asset: dict[int, list[workflow.Clash]] = defaultdict(list)
+    """Whether each chosen asset is free for these dates (availability.clashes), without reserving anything."""
+    found = clashes(session, [a.id for a in assets], start_on, due_on)
+    by_asset: dict[int, list[Clash]] = defaultdict(list)
     for c in found:
         by_asset[c.asset_id].append(c)
     out = []
@@ -821,7 +815,7 @@ def unread_count(session: Session, user_id: int) -> int:
     """Unread notifications of one person: a COUNT on the (user_id, read_at) index.
 
     A "waiting for your approval" about a request that is no longer waiting does not count: deciding marks
-    them read (workflow._clear_waiting), and this keeps older ones from counting too."""
+    them read (services._clear_waiting), and this keeps older ones from counting too."""
     decided = exists().where(Loan.id == Notification.loan_id, Loan.status != REQUESTED)
     return session.execute(
         select(func.count(Notification.id)).where(

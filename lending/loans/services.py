@@ -1,5 +1,7 @@
-"""The lending workflow: one service per action. Each loads, checks who may act, applies one transition
-of lending/loans.py, records its audit entry and commits — or raises and changes nothing.
+"""The lending workflow's requests, decisions, hand-over and return: one service per action. Each loads,
+checks who may act (lending.loans.permissions), applies one transition of lending.loans.models, records its
+audit entry and commits in one unit of work (core.db.write) — or raises and changes nothing. The shared
+steps (load and lock a loan, notify, store photos) live here too; cases and demands are lending.loans.cases.
 
 Segregation of duties: nobody decides, hands over or inspects their own loan. Availability: no asset is
 in two approved or handed-over loans for overlapping dates; approval takes a lock on the assets (row
@@ -11,25 +13,24 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections import defaultdict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, or_, select, text
+from sqlalchemy import CursorResult, select
 from sqlalchemy.orm.exc import StaleDataError
 
 from audit import record
 from audit.services import diff
-from core.dates import bangkok_date, fiscal_year_of, format_date
-from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, begin_write, known, utcnow
-from core.files import FileStore, store_upload
+from core.dates import bangkok_date, fiscal_year_of
+from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, known, utcnow, write
+from core.files import PHOTO_TYPES, FileStore, store_upload
 from core.models import User
-from core.permissions import LOANS_HEAD, LOANS_MANAGE, LOANS_REQUEST
 from core.services import get_settings
 from lending.groups.reservations import capacity_error
+from lending.loans.bookings.availability import _clash_error, _lock_assets, clashes, lendable
 from lending.loans.models import (
     APPROVED,
     CHECKED_OUT,
@@ -39,76 +40,16 @@ from lending.loans.models import (
     MAX_ITEMS,
     MAX_LOAN_DAYS,
     REQUESTED,
-    Demand,
     Incident,
-    IncidentDocument,
     Loan,
     LoanDrop,
     LoanItem,
     LoanPhoto,
     Notification,
-    holds_assets,
 )
-from lending.models import AVAILABLE, DISPOSED, IN_REPAIR, ON_LOAN, Asset
+from lending.loans.permissions import can_decide, can_hand_over, can_receive, can_request
+from lending.models import AVAILABLE, IN_REPAIR, ON_LOAN, Asset
 from lending.outside import events as outside_events
-
-PHOTO_TYPES = {"image/jpeg", "image/png", "image/webp"}
-DOCUMENT_TYPES = PHOTO_TYPES | {"application/pdf"}
-
-
-# --- who may ---------------------------------------------------------------------------------------
-
-
-def can_request(user: User | None) -> bool:
-    return user is not None and user.can(LOANS_REQUEST)
-
-
-def can_decide(user: User | None, loan: Loan) -> bool:
-    """Approve or reject: the officer first, the head where the policy asks; never one's own loan."""
-    if user is None or loan.status != REQUESTED or loan.borrower_id == user.id:
-        return False
-    if loan.waiting_for_head:
-        # the second approval is a second person's: whoever gave the officer's approval does not give it
-        return user.can(LOANS_HEAD) and loan.officer_id != user.id
-    return user.can(LOANS_MANAGE)
-
-
-def can_hand_over(user: User | None, loan: Loan) -> bool:
-    return user is not None and loan.status == APPROVED and user.can(LOANS_MANAGE) and loan.borrower_id != user.id
-
-
-def can_receive(user: User | None, loan: Loan) -> bool:
-    return user is not None and loan.status == CHECKED_OUT and user.can(LOANS_MANAGE) and loan.borrower_id != user.id
-
-
-def can_cancel(user: User | None, loan: Loan) -> bool:
-    return user is not None and loan.borrower_id == user.id and loan.status in (REQUESTED, APPROVED)
-
-
-def can_confirm_receipt(user: User | None, loan: Loan) -> bool:
-    return (
-        user is not None
-        and loan.borrower_id == user.id
-        and loan.status in (CHECKED_OUT, "returned")
-        and loan.receipt_confirmed_at is None
-    )
-
-
-def can_demand(user: User | None, loan: Loan, today: date) -> bool:
-    return user is not None and user.can(LOANS_MANAGE) and loan.is_overdue(today)
-
-
-def can_settle(user: User | None, incident: Incident) -> bool:
-    if user is None or incident.status != "open":
-        return False
-    borrower_id = incident.loan_item.loan.borrower_id if incident.loan_item else None
-    return (user.can(LOANS_MANAGE) or user.can(LOANS_HEAD)) and borrower_id != user.id
-
-
-def can_view_loan(user: User | None, loan: Loan) -> bool:
-    from core.permissions import LOANS_VIEW_ALL
-
-    return user is not None and (loan.borrower_id == user.id or user.can(LOANS_VIEW_ALL))
 
 
 def _refuse_stale(service):
@@ -123,7 +64,7 @@ def _refuse_stale(service):
         try:
             return service(session, *args, **kwargs)
         except StaleDataError:
-            session.rollback()
+            session.rollback()  # a unit of work has rolled back already; a caller outside one has not
             message = N_("Someone else changed this record after you opened it. Reload and try again.")
             raise Conflict(message) from None
 
@@ -146,7 +87,7 @@ def _load_loan(session: Session, loan_id: int, version: int | None = None) -> Lo
     """
     loan = session.get(Loan, loan_id, with_for_update={"of": Loan}, populate_existing=True)
     if loan is None:
-        session.rollback()
+        session.rollback()  # inside a unit of work not needed; lending.groups.services calls this outside one
         raise NotFound(N_("No such loan."))
     if version is not None and loan.version != version:
         session.rollback()
@@ -179,84 +120,6 @@ def _users_with_role(session: Session, role: str) -> list[User]:
 
     return list(
         session.execute(select(User).join(UserRole).where(UserRole.role == role, User.active.is_(True))).scalars()
-    )
-
-
-@dataclass(frozen=True)
-class Clash:
-    asset_id: int
-    asset_number: str
-    loan_ref: str
-    start_on: date
-    due_on: date
-    reserved: bool = False  # held by a request the supply officer approved, waiting for the head
-    loan_id: int | None = field(default=None, compare=False)  # the holding loan (its ref names it), for a link
-
-
-def clashes(
-    session: Session,
-    asset_ids: list[int],
-    start_on: date,
-    due_on: date,
-    exclude_loan_id: int | None = None,
-    today: date | None = None,
-) -> list[Clash]:
-    """Loans that hold any of these assets on days that overlap [start_on, due_on].
-
-    An approved or handed-over loan holds its assets from its start to its due date, and so does a request
-    the supply officer approved while it waits for the head (loans.holds_assets); an item that is out past
-    its due date holds its asset until it comes back, since nobody knows when that will be.
-    """
-    if not asset_ids:
-        return []
-    today = today or bangkok_date(utcnow())
-    stmt = (
-        select(LoanItem.asset_id, Asset.asset_number, Loan.ref, Loan.start_on, Loan.due_on, Loan.status, Loan.id)
-        .join(Loan, Loan.id == LoanItem.loan_id)
-        .join(Asset, Asset.id == LoanItem.asset_id)
-        .where(
-            LoanItem.asset_id.in_(asset_ids),
-            holds_assets(),
-            LoanItem.condition.is_(None),
-            Loan.start_on <= due_on,
-            or_(Loan.due_on >= start_on, and_(Loan.status == CHECKED_OUT, Loan.due_on < today)),
-        )
-    )
-    if exclude_loan_id is not None:
-        stmt = stmt.where(Loan.id != exclude_loan_id)
-    return [
-        Clash(asset_id, number, ref, start, due, reserved=status == REQUESTED, loan_id=holder)
-        for asset_id, number, ref, start, due, status, holder in session.execute(stmt.order_by(Asset.asset_number))
-    ]
-
-
-def _lock_assets(session: Session, asset_ids: list[int]) -> list[Asset]:
-    stmt = select(Asset).where(Asset.id.in_(sorted(asset_ids))).order_by(Asset.id)
-    if session.get_bind().dialect.name != "sqlite":
-        stmt = stmt.with_for_update()
-    return list(session.execute(stmt.execution_options(populate_existing=True)).scalars())
-
-
-def _clash_error(found: list[Clash]) -> DomainError:
-    """The refusal names the asset and the request that holds it, with its days (dates: B.E. where shown)."""
-    c = found[0]
-    if c.reserved:
-        return Conflict(
-            N_(
-                "%(number)s is reserved for those days by request %(ref)s (%(start)s – %(due)s), "
-                "approved by the supply officer and waiting for the head of agency."
-            ),
-            number=c.asset_number,
-            ref=c.loan_ref,
-            start=c.start_on,
-            due=c.due_on,
-        )
-    return Conflict(
-        N_("%(number)s is already lent for those days (loan %(ref)s, %(start)s – %(due)s)."),
-        number=c.asset_number,
-        ref=c.loan_ref,
-        start=c.start_on,
-        due=c.due_on,
     )
 
 
@@ -334,45 +197,42 @@ def request_loan(
         raise DomainError(N_("The return date is before the start date."))
     if (due_on - start_on).days > MAX_LOAN_DAYS:
         raise DomainError(N_("A loan lasts at most %(days)d days."), days=MAX_LOAN_DAYS)
-    begin_write(session)
-    assets = _lock_assets(session, ids)
-    if len(assets) != len(ids):
-        session.rollback()
-        raise NotFound(N_("One of the chosen items does not exist."))
-    for a in assets:
-        if not a.lendable or a.status in (DISPOSED, "lost", IN_REPAIR):
-            session.rollback()
-            raise DomainError(N_("%(number)s cannot be lent (%(name)s)."), number=a.asset_number, name=a.name)
-    found = clashes(session, ids, start_on, due_on, today=today)
-    if found:
-        session.rollback()
-        raise _clash_error(found)
-    settings = get_settings(session)
-    loan = Loan(
-        ref=f"pending-{uuid.uuid4().hex}",
-        borrower_id=actor.id,
-        purpose=purpose,
-        place=place,
-        off_premises=bool(off_premises),
-        start_on=start_on,
-        due_on=due_on,
-        status=REQUESTED,
-        requested_at=now,
-        needs_head=needs_head_approval(settings, assets, bool(off_premises)),
-    )
-    loan.items = [LoanItem(asset_id=a.id, value=a.price) for a in assets]
-    session.add(loan)
-    session.flush()
-    loan.ref = f"{fiscal_year_of(today)}/{loan.id:05d}"
-    record(session, actor, "loan.requested", loan, {"after": loan.state()})
-    _notify(
-        session,
-        {u.id for u in _users_with_role(session, "supply_officer")} - {actor.id},
-        "request_waiting",
-        loan.id,
-        today,
-    )
-    session.commit()
+    with write(session):
+        assets = _lock_assets(session, ids)
+        if len(assets) != len(ids):
+            raise NotFound(N_("One of the chosen items does not exist."))
+        for a in assets:
+            if not lendable(a):
+                raise DomainError(N_("%(number)s cannot be lent (%(name)s)."), number=a.asset_number, name=a.name)
+        found = clashes(session, ids, start_on, due_on, today=today)
+        if found:
+            raise _clash_error(found)
+        settings = get_settings(session)
+        loan = Loan(
+            ref=f"pending-{uuid.uuid4().hex}",
+            borrower_id=actor.id,
+            purpose=purpose,
+            place=place,
+            off_premises=bool(off_premises),
+            start_on=start_on,
+            due_on=due_on,
+            status=REQUESTED,
+            requested_at=now,
+            needs_head=needs_head_approval(settings, assets, bool(off_premises)),
+        )
+        loan.items = [LoanItem(asset_id=a.id, value=a.price) for a in assets]
+        session.add(loan)
+        session.flush()
+        loan.ref = f"{fiscal_year_of(today)}/{loan.id:05d}"
+        record(session, actor, "loan.requested", loan, {"after": loan.state()})
+        _notify(
+            session,
+            {u.id for u in _users_with_role(session, "supply_officer")} - {actor.id},
+            "request_waiting",
+            loan.id,
+            today,
+        )
+        session.commit()
     return loan
 
 
@@ -397,76 +257,69 @@ def approve_loan(
     """
     now = now or utcnow()
     today = bangkok_date(now)
-    begin_write(session)
-    loan = _load_loan(session, loan_id, version)
-    if not can_decide(actor, loan):
-        session.rollback()
-        if loan.status != REQUESTED:
-            raise Conflict(N_("This request has already been decided."))
-        _deny()
-    before = loan.state()
-    stage = "head" if loan.waiting_for_head else "officer"
-    reason = (drop_reason or "").strip()[:2000]
-    try:
+    with write(session):
+        loan = _load_loan(session, loan_id, version)
+        if not can_decide(actor, loan):
+            if loan.status != REQUESTED:
+                raise Conflict(N_("This request has already been decided."))
+            _deny()
+        before = loan.state()
+        stage = "head" if loan.waiting_for_head else "officer"
+        reason = (drop_reason or "").strip()[:2000]
         dropping = loan.items_to_drop(drop_item_ids or [], reason)
-    except DomainError:
-        session.rollback()
-        raise
-    keep = [i.asset_id for i in loan.items if i not in dropping]
-    _lock_assets(session, keep)
-    found = clashes(session, keep, loan.start_on, loan.due_on, loan.id, today)
-    if found:
-        session.rollback()
-        raise _clash_error(found)
-    dropped = [
-        {"item": i.id, "asset": i.asset_id, "asset_number": i.asset.asset_number, "name": i.asset.name}
-        for i in dropping
-    ]
-    for item in dropping:
-        session.add(
-            LoanDrop(
-                loan_id=loan.id,
-                asset_id=item.asset_id,
-                value=item.value,
-                stage=stage,
-                reason=reason,
-                dropped_at=now,
-                dropped_by_id=actor.id,
+        keep = [i.asset_id for i in loan.items if i not in dropping]
+        _lock_assets(session, keep)
+        found = clashes(session, keep, loan.start_on, loan.due_on, loan.id, today)
+        if found:
+            raise _clash_error(found)
+        dropped = [
+            {"item": i.id, "asset": i.asset_id, "asset_number": i.asset.asset_number, "name": i.asset.name}
+            for i in dropping
+        ]
+        for item in dropping:
+            session.add(
+                LoanDrop(
+                    loan_id=loan.id,
+                    asset_id=item.asset_id,
+                    value=item.value,
+                    stage=stage,
+                    reason=reason,
+                    dropped_at=now,
+                    dropped_by_id=actor.id,
+                )
             )
-        )
-        session.delete(item)
-    if dropping:
-        session.flush()
-        session.expire(loan, ["items"])
-    short = capacity_error(session, loan, bangkok_date(now))  # counts from lending groups, every step
-    if short is not None:
-        session.rollback()
-        raise short
-    if loan.waiting_for_head:
-        loan.approve_as_head(actor, now)
-        action = "loan.approved"
-    elif loan.approve_as_officer(actor, now):
-        action = "loan.approved"
-    else:
-        action = "loan.officer_approved"
-        _notify(
-            session,
-            {u.id for u in _users_with_role(session, "head")} - {loan.borrower_id},
-            "request_waiting",
-            loan.id,
-            today,
-        )
-    data = diff(before, loan.state())
-    if dropped:
-        data.update({"dropped": dropped, "drop_reason": reason})
-    record(session, actor, action, loan, data)
-    if action == "loan.approved":
-        _notify(session, {loan.borrower_id}, "approved", loan.id, today)
-    elif dropped:  # the head decides later; the borrower learns now what was left out and why
-        _notify(session, {loan.borrower_id}, "items_dropped", loan.id, today)
-    if action == "loan.approved" or stage == "officer":
-        _clear_waiting(session, loan.id, now, keep_role="head" if action == "loan.officer_approved" else None)
-    session.commit()
+            session.delete(item)
+        if dropping:
+            session.flush()
+            session.expire(loan, ["items"])
+        short = capacity_error(session, loan, bangkok_date(now))  # counts from lending groups, every step
+        if short is not None:
+            raise short
+        if loan.waiting_for_head:
+            loan.approve_as_head(actor, now)
+            action = "loan.approved"
+        elif loan.approve_as_officer(actor, now):
+            action = "loan.approved"
+        else:
+            action = "loan.officer_approved"
+            _notify(
+                session,
+                {u.id for u in _users_with_role(session, "head")} - {loan.borrower_id},
+                "request_waiting",
+                loan.id,
+                today,
+            )
+        data = diff(before, loan.state())
+        if dropped:
+            data.update({"dropped": dropped, "drop_reason": reason})
+        record(session, actor, action, loan, data)
+        if action == "loan.approved":
+            _notify(session, {loan.borrower_id}, "approved", loan.id, today)
+        elif dropped:  # the head decides later; the borrower learns now what was left out and why
+            _notify(session, {loan.borrower_id}, "items_dropped", loan.id, today)
+        if action == "loan.approved" or stage == "officer":
+            _clear_waiting(session, loan.id, now, keep_role="head" if action == "loan.officer_approved" else None)
+        session.commit()
     if action == "loan.approved":
         outside_events.emit(session, loan, "approved")
     return loan
@@ -494,23 +347,18 @@ def reject_loan(
 ) -> Loan:
     """Refuse a request, with the reason the borrower will read."""
     now = now or utcnow()
-    begin_write(session)
-    loan = _load_loan(session, loan_id, version)
-    if not can_decide(actor, loan):
-        session.rollback()
-        if loan.status != REQUESTED:
-            raise Conflict(N_("This request has already been decided."))
-        _deny()
-    before = loan.state()
-    try:
+    with write(session):
+        loan = _load_loan(session, loan_id, version)
+        if not can_decide(actor, loan):
+            if loan.status != REQUESTED:
+                raise Conflict(N_("This request has already been decided."))
+            _deny()
+        before = loan.state()
         loan.reject(actor, now, (reason or "")[:2000])
-    except DomainError:
-        session.rollback()
-        raise
-    record(session, actor, "loan.rejected", loan, diff(before, loan.state()))
-    _notify(session, {loan.borrower_id}, "rejected", loan.id, bangkok_date(now))
-    _clear_waiting(session, loan.id, now)
-    session.commit()
+        record(session, actor, "loan.rejected", loan, diff(before, loan.state()))
+        _notify(session, {loan.borrower_id}, "rejected", loan.id, bangkok_date(now))
+        _clear_waiting(session, loan.id, now)
+        session.commit()
     outside_events.emit(session, loan, "rejected")
     return loan
 
@@ -526,20 +374,15 @@ def cancel_loan(
 ) -> Loan:
     """The borrower withdraws the request, until hand-over."""
     now = now or utcnow()
-    begin_write(session)
-    loan = _load_loan(session, loan_id, version)
-    if loan.borrower_id != actor.id:
-        session.rollback()
-        _deny()
-    before = loan.state()
-    try:
+    with write(session):
+        loan = _load_loan(session, loan_id, version)
+        if loan.borrower_id != actor.id:
+            _deny()
+        before = loan.state()
         loan.cancel(now, (reason or "")[:2000])
-    except DomainError:
-        session.rollback()
-        raise
-    record(session, actor, "loan.cancelled", loan, diff(before, loan.state()))
-    _clear_waiting(session, loan.id, now)
-    session.commit()
+        record(session, actor, "loan.cancelled", loan, diff(before, loan.state()))
+        _clear_waiting(session, loan.id, now)
+        session.commit()
     outside_events.emit(session, loan, "cancelled")
     return loan
 
@@ -559,40 +402,35 @@ def hand_over(
 ) -> Loan:
     """Give the items to the borrower: date and time, condition notes, optional photos."""
     now = now or utcnow()
-    begin_write(session)
-    loan = _load_loan(session, loan_id, version)
-    if not can_hand_over(actor, loan):
-        session.rollback()
-        if loan.status != APPROVED:
-            raise Conflict(N_("Only an approved loan can be handed over."))
-        _deny()
-    if loan.lines:  # a request by count names its assets as they leave: lending.groups.services.hand_over_lines
-        session.rollback()
-        raise DomainError(N_("Pick the items that leave on the hand-over page."))
-    assets = _lock_assets(session, [i.asset_id for i in loan.items])
-    for asset in assets:
-        if asset.status != AVAILABLE:
-            session.rollback()
-            raise Conflict(
-                N_("%(number)s is not available (status: %(status)s)."), number=asset.asset_number, status=asset.status
-            )
-    before = loan.state()
-    loan.hand_over(actor, now, (note or "")[:2000])
-    for asset in assets:
-        asset.status = ON_LOAN
-    try:
+    with write(session):
+        loan = _load_loan(session, loan_id, version)
+        if not can_hand_over(actor, loan):
+            if loan.status != APPROVED:
+                raise Conflict(N_("Only an approved loan can be handed over."))
+            _deny()
+        if loan.lines:  # a request by count names its assets as they leave: lending.groups.services.hand_over_lines
+            raise DomainError(N_("Pick the items that leave on the hand-over page."))
+        assets = _lock_assets(session, [i.asset_id for i in loan.items])
+        for asset in assets:
+            if asset.status != AVAILABLE:
+                raise Conflict(
+                    N_("%(number)s is not available (status: %(status)s)."),
+                    number=asset.asset_number,
+                    status=asset.status,
+                )
+        before = loan.state()
+        loan.hand_over(actor, now, (note or "")[:2000])
+        for asset in assets:
+            asset.status = ON_LOAN
         hashes = _store_photos(session, store, photos or [], actor, max_bytes, loan, "handover")
-    except DomainError:
-        session.rollback()
-        raise
-    record(
-        session,
-        actor,
-        "loan.checked_out",
-        loan,
-        {**diff(before, loan.state()), "note": loan.handover_note, "photos": hashes},
-    )
-    session.commit()
+        record(
+            session,
+            actor,
+            "loan.checked_out",
+            loan,
+            {**diff(before, loan.state()), "note": loan.handover_note, "photos": hashes},
+        )
+        session.commit()
     return loan
 
 
@@ -602,18 +440,13 @@ def confirm_receipt(
 ) -> Loan:
     """The borrower confirms in the app that they received the items."""
     now = now or utcnow()
-    begin_write(session)
-    loan = _load_loan(session, loan_id, version)
-    if loan.borrower_id != actor.id:
-        session.rollback()
-        _deny()
-    try:
+    with write(session):
+        loan = _load_loan(session, loan_id, version)
+        if loan.borrower_id != actor.id:
+            _deny()
         loan.confirm_receipt(now)
-    except DomainError:
-        session.rollback()
-        raise
-    record(session, actor, "loan.receipt_confirmed", loan, {})
-    session.commit()
+        record(session, actor, "loan.receipt_confirmed", loan, {})
+        session.commit()
     return loan
 
 
@@ -644,15 +477,13 @@ def receive_items(
     now = now or utcnow()
     if not returns:
         raise DomainError(N_("Choose at least one item that came back."))
-    begin_write(session)
-    loan = _load_loan(session, loan_id, version)
-    if not can_receive(actor, loan):
-        session.rollback()
-        if loan.status != CHECKED_OUT:
-            raise Conflict(N_("Only items that were handed over can be returned."))
-        _deny()
-    by_id = {i.id: i for i in loan.items}
-    try:
+    with write(session):
+        loan = _load_loan(session, loan_id, version)
+        if not can_receive(actor, loan):
+            if loan.status != CHECKED_OUT:
+                raise Conflict(N_("Only items that were handed over can be returned."))
+            _deny()
+        by_id = {i.id: i for i in loan.items}
         for ret in returns:
             item = by_id.get(ret.item_id)
             if item is None:
@@ -700,154 +531,13 @@ def receive_items(
                     incident,
                     {"kind": ret.condition, "value": item.value, "asset": asset.id, "loan": loan.id},
                 )
-    except DomainError:
-        session.rollback()
-        raise
-    returned = loan.settle_if_complete(now)
-    if returned:
-        record(session, actor, "loan.returned", loan, {"status": "returned"})
-    session.commit()
+        returned = loan.settle_if_complete(now)
+        if returned:
+            record(session, actor, "loan.returned", loan, {"status": "returned"})
+        session.commit()
     if returned:
         outside_events.emit(session, loan, "returned")
     return loan
-
-
-@_refuse_stale
-def settle_incident(
-    session: Session,
-    actor: User,
-    incident_id: int,
-    resolution: str,
-    *,
-    amount: Decimal | None = None,
-    note: str = "",
-    version: int | None = None,
-    now: datetime | None = None,
-) -> Incident:
-    """End a damage or loss case: repaired at the borrower's cost, replaced in kind, paid, or written off."""
-    now = now or utcnow()
-    begin_write(session)
-    incident = session.get(Incident, incident_id, with_for_update={"of": Incident}, populate_existing=True)
-    if incident is None:
-        session.rollback()
-        raise NotFound(N_("No such case."))
-    if version is not None and incident.version != version:
-        session.rollback()
-        raise Conflict(N_("Someone else changed this case after you opened the page. Reload it and try again."))
-    if not can_settle(actor, incident):
-        session.rollback()
-        if incident.status != "open":
-            raise Conflict(N_("This case is already settled."))
-        _deny()
-    try:
-        incident.settle(actor, now, resolution, amount, (note or "")[:2000], is_head=actor.can(LOANS_HEAD))
-    except DomainError:
-        session.rollback()
-        raise
-    if resolution == "repaired" and incident.asset.status == IN_REPAIR:
-        incident.asset.status = AVAILABLE
-    record(
-        session,
-        actor,
-        "incident.settled",
-        incident,
-        {"resolution": resolution, "amount": amount, "note": incident.resolution_note},
-    )
-    session.commit()
-    return incident
-
-
-@_refuse_stale
-def attach_incident_document(
-    session: Session,
-    actor: User,
-    incident_id: int,
-    data: bytes,
-    filename: str,
-    title: str,
-    store: FileStore,
-    max_bytes: int,
-) -> IncidentDocument:
-    """Attach a document (receipt of repair, payment slip, committee report) to a case.
-
-    The same file attached to the same case again (a double submit, two officers at once) is the document
-    already there: no second copy, no second entry. The case's row is locked while it is decided."""
-    if not (actor.can(LOANS_MANAGE) or actor.can(LOANS_HEAD)):
-        _deny()
-    begin_write(session)
-    session.execute(select(Incident.id).where(Incident.id == incident_id).with_for_update())  # see above
-    incident = session.get(Incident, incident_id)
-    if incident is None:
-        session.rollback()
-        raise NotFound(N_("No such case."))
-    try:
-        stored = store_upload(
-            session, store, data, filename, allowed=DOCUMENT_TYPES, max_bytes=max_bytes, uploaded_by_id=actor.id
-        )
-    except DomainError:
-        session.rollback()
-        raise
-    existing = (
-        session.execute(
-            select(IncidentDocument).where(
-                IncidentDocument.incident_id == incident.id, IncidentDocument.sha256 == stored.sha256
-            )
-        )
-        .scalars()
-        .first()
-    )
-    if existing is not None:
-        session.rollback()  # nothing new: the file and its row are already there
-        return existing
-    doc = IncidentDocument(
-        incident_id=incident.id, sha256=stored.sha256, title=(title or stored.original_name)[:255], added_by_id=actor.id
-    )
-    session.add(doc)
-    session.flush()
-    record(
-        session,
-        actor,
-        "incident.document_added",
-        incident,
-        {"sha256": stored.sha256, "title": doc.title, "name": stored.original_name},
-    )
-    session.commit()
-    return doc
-
-
-@_refuse_stale
-def issue_demand_letter(
-    session: Session, actor: User, loan_id: int, now: datetime | None = None, version: int | None = None
-) -> Demand:
-    """A printable written demand for the loan's overdue items, recorded as a demand."""
-    now = now or utcnow()
-    today = bangkok_date(now)
-    begin_write(session)
-    loan = _load_loan(session, loan_id, version)
-    if not can_demand(actor, loan, today):
-        session.rollback()
-        if not loan.is_overdue(today):
-            raise Conflict(N_("Nothing of this loan is overdue."))
-        _deny()
-    # Issuing adds a demand but does not change the loan, so its version cannot catch a second click.
-    if session.execute(
-        select(Demand.id).where(Demand.loan_id == loan.id, Demand.channel == "letter", Demand.demanded_on == today)
-    ).first():
-        session.rollback()
-        raise Conflict(N_("A demand letter for this loan was already issued today; print that one."))
-    demand = Demand(
-        loan_id=loan.id,
-        demanded_on=today,
-        demanded_at=now,
-        channel="letter",
-        issued_by_id=actor.id,
-        item_ids=[i.id for i in loan.open_items],
-    )
-    session.add(demand)
-    session.flush()
-    record(session, actor, "demand.issued", demand, {"loan": loan.id, "channel": "letter", "items": demand.item_ids})
-    session.commit()
-    return demand
 
 
 def mark_notifications_read(
@@ -860,182 +550,14 @@ def mark_notifications_read(
     from sqlalchemy import update
 
     now = now or utcnow()
-    begin_write(session)
-    stmt = update(Notification).where(Notification.user_id == actor.id, Notification.read_at.is_(None))
-    if notification_ids is not None:
-        if not notification_ids:
-            session.rollback()
-            return 0
-        stmt = stmt.where(Notification.id.in_(notification_ids))
-    changed = cast(
-        CursorResult, session.execute(stmt.values(read_at=now).execution_options(synchronize_session=False))
-    ).rowcount
-    session.commit()
+    with write(session):
+        stmt = update(Notification).where(Notification.user_id == actor.id, Notification.read_at.is_(None))
+        if notification_ids is not None:
+            if not notification_ids:
+                return 0
+            stmt = stmt.where(Notification.id.in_(notification_ids))
+        changed = cast(
+            CursorResult, session.execute(stmt.values(read_at=now).execution_options(synchronize_session=False))
+        ).rowcount
+        session.commit()
     return changed
-
-
-# --- the daily run ---------------------------------------------------------------------------------
-
-
-@dataclass
-class RemindResult:
-    demands: int = 0
-    borrower_mails: int = 0
-    officer_mails: int = 0
-    due_tomorrow: int = 0
-    overdue_loans: int = 0
-    mails: list = None  # type: ignore[assignment]
-
-
-DEMAND_INTERVAL_DAYS = 7
-REMIND_LOCK_KEY = 0x6B70_0001  # the PostgreSQL advisory lock that keeps daily runs one at a time
-
-
-@_refuse_stale
-def remind(session: Session, now: datetime | None = None, link: Callable[[int], str] | None = None) -> RemindResult:
-    """Find items past due, record a demand per loan (at most one a week), notify, and prepare digests.
-
-    Safe to run more than once a day: a loan demanded today (or within the week) gets no new demand, and
-    mails are prepared only for new demands. Returns the mails for the caller to send after commit;
-    `link(loan_id)` gives the loan's page (from BASE_URL) for each line of a digest.
-    """
-    from core.mail import Mail
-
-    now = now or utcnow()
-    today = bangkok_date(now)
-    begin_write(session)
-    if session.get_bind().dialect.name == "postgresql":
-        # Two runs at once (cron overlapping a manual run) queue here; the second then sees the first's
-        # demands and notifications instead of recording a second demand for the same loans.
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": REMIND_LOCK_KEY})
-    result = RemindResult(mails=[])
-    overdue = list(
-        session.execute(
-            select(Loan).where(Loan.status == CHECKED_OUT, Loan.due_on < today).order_by(Loan.due_on, Loan.id)
-        ).scalars()
-    )
-    overdue = [loan for loan in overdue if loan.open_items]
-    result.overdue_loans = len(overdue)
-    # An outside borrower has no account or mail box of the office: the officer sends a demand letter to
-    # their address (issue_demand_letter); the officers' digest lists them.
-    by_letter = [loan for loan in overdue if loan.borrower_id is None]
-    overdue = [loan for loan in overdue if loan.borrower_id is not None]
-    # A demand covers the items it names: a loan is demanded again unless every item still out was named by
-    # a demand of the last week (after its due date) — so an item that a paper-ledger demand left out of
-    # its loan's demand still gets its own.
-    covered: dict[int, set[int]] = defaultdict(set)
-    if overdue:
-        due = {lo.id: lo.due_on for lo in overdue}
-        for loan_id, on, item_ids in session.execute(
-            select(Demand.loan_id, Demand.demanded_on, Demand.item_ids).where(
-                Demand.loan_id.in_(list(due)), Demand.demanded_on > today - timedelta(days=DEMAND_INTERVAL_DAYS)
-            )
-        ):
-            if on > due[loan_id]:
-                covered[loan_id].update(item_ids or ())
-    per_borrower: dict[int, list[Loan]] = defaultdict(list)
-    for loan in overdue:
-        if all(i.id in covered[loan.id] for i in loan.open_items):
-            continue
-        demand = Demand(
-            loan_id=loan.id,
-            demanded_on=today,
-            demanded_at=now,
-            channel="mail",
-            item_ids=[i.id for i in loan.open_items],
-        )
-        session.add(demand)
-        session.flush()
-        record(session, None, "demand.issued", demand, {"loan": loan.id, "channel": "mail", "items": demand.item_ids})
-        _notify(session, {loan.borrower_id}, "overdue", loan.id, today)
-        per_borrower[known(loan.borrower_id, "borrower")].append(loan)  # outside loans were left out above
-        result.demands += 1
-    tomorrow = today + timedelta(days=1)
-    due_soon = session.execute(
-        select(Loan.id, Loan.borrower_id).where(Loan.status == CHECKED_OUT, Loan.due_on == tomorrow)
-    ).all()
-    for loan_id, borrower_id in due_soon:
-        _notify(session, {borrower_id}, "due_tomorrow", loan_id, today)
-    result.due_tomorrow = len(due_soon)
-    settings = get_settings(session)
-    agency = settings.get("agency_name", "")
-    for borrower_id, loans in per_borrower.items():
-        borrower = known(session.get(User, borrower_id), "borrower")
-        lines = [_digest_line(loan, today, link) for loan in loans]
-        result.mails.append(
-            Mail(
-                to=borrower.email,
-                to_name=borrower.name,
-                subject=f"[{agency}] แจ้งทวงถามการคืนพัสดุที่เกินกำหนด / Overdue items to return",
-                body=_borrower_body(borrower, lines, agency),
-            )
-        )
-    if by_letter:  # listed until a letter of the last week covers them
-        lettered = set(
-            session.execute(
-                select(Demand.loan_id).where(
-                    Demand.loan_id.in_([lo.id for lo in by_letter]),
-                    Demand.channel == "letter",
-                    Demand.demanded_on > today - timedelta(days=DEMAND_INTERVAL_DAYS),
-                )
-            ).scalars()
-        )
-        by_letter = [lo for lo in by_letter if lo.id not in lettered]
-    if per_borrower or by_letter:
-        all_lines = [
-            f"{loan.borrower_name}: " + _digest_line(loan, today, link)
-            for loans in per_borrower.values()
-            for loan in loans
-        ]
-        count = len(all_lines)
-        if by_letter:
-            count = len(all_lines) + len(by_letter)
-            all_lines += [
-                "",
-                "ผู้ยืมภายนอก: ออกหนังสือทวงถามส่งไปยังที่อยู่ (Outside borrowers: issue a demand letter to their address):",
-                *[f"{loan.borrower_name}: " + _digest_line(loan, today, link) for loan in by_letter],
-            ]
-        for officer in _users_with_role(session, "supply_officer"):
-            result.mails.append(
-                Mail(
-                    to=officer.email,
-                    to_name=officer.name,
-                    subject=f"[{agency}] สรุปพัสดุค้างคืน {count} รายการยืม / Overdue summary",
-                    body="\n".join(
-                        ["รายการยืมที่เกินกำหนดคืนและได้ทวงถามวันนี้ (Overdue loans demanded today):", "", *all_lines]
-                    ),
-                )
-            )
-    result.borrower_mails = len(per_borrower)
-    result.officer_mails = len(result.mails) - result.borrower_mails
-    session.commit()
-    return result
-
-
-def _digest_line(loan: Loan, today: date, link: Callable[[int], str] | None = None) -> str:
-    """One loan in a digest: its items, the due date in B.E. (Thai, then English), the days overdue, and a
-    link to the loan's page."""
-    items = ", ".join(f"{i.asset.asset_number} {i.asset.name}" for i in loan.open_items)
-    days = (today - loan.due_on).days
-    line = (
-        f"{loan.ref} — {items} — กำหนดคืน {format_date(loan.due_on, 'th')} / due "
-        f"{format_date(loan.due_on, 'en')} (เกิน {days} วัน / {days} days overdue)"
-    )
-    return f"{line}\n    {link(loan.id)}" if link is not None else line
-
-
-def _borrower_body(borrower: User, lines: list[str], agency: str) -> str:
-    return "\n".join(
-        [
-            f"เรียน {borrower.name}",
-            "",
-            "พัสดุที่ท่านยืมต่อไปนี้เกินกำหนดส่งคืนแล้ว ขอให้นำส่งคืนเจ้าหน้าที่พัสดุโดยเร็ว "
-            "ตามระเบียบกระทรวงการคลังว่าด้วยการจัดซื้อจัดจ้างและการบริหารพัสดุภาครัฐ พ.ศ. 2560",
-            "",
-            *lines,
-            "",
-            agency,
-            "",
-            "The items above are past their return date. Please return them to the supply officer.",
-        ]
-    )

@@ -1,7 +1,7 @@
 """The lending workflow's pages: request, approval queue, the loan page and its actions, lists, overdue,
 incidents and notifications.
 
-Each action route validates its form, calls one service of lending/workflow.py with the version the page
+Each action route validates its form, calls one service of lending.loans.services or .cases with the version the page
 showed, then flashes and redirects. Domain errors are turned into messages once, by the app's error
 handlers (a refused POST flashes the reason and goes back to the page it came from). Who may press which
 button is asked of the `can_*` predicates, in templates as in services.
@@ -27,8 +27,10 @@ from core.permissions import LOANS_HEAD, LOANS_MANAGE, LOANS_REQUEST, LOANS_VIEW
 from core.services import get_settings
 from core.web import actor, file_store, record_denial, require, safe_next, send_stored, submit_once
 from lending import bp
+from lending.loans import cases, permissions
 from lending.loans import queries as lq
 from lending.loans import services as workflow
+from lending.loans.bookings.availability import clashes, lendable
 from lending.loans.forms import (
     CONDITION_LABELS,
     DEMAND_CHANNEL_LABELS,
@@ -68,15 +70,6 @@ def any_of(*permissions: str) -> Callable:
     return decorate
 
 
-def can_manage_incidents(user) -> bool:
-    """Officers and heads work on damage and loss cases (attach documents, settle)."""
-    return user is not None and (user.can(LOANS_MANAGE) or user.can(LOANS_HEAD))
-
-
-def can_see_queue(user) -> bool:
-    return user is not None and user.can(LOANS_VIEW_ALL)
-
-
 def waited(delta: timedelta) -> str:
     """A waiting time in one unit a person reads at a glance: minutes, hours, or days."""
     minutes = max(0, int(delta.total_seconds() // 60))
@@ -106,17 +99,17 @@ def _loan_helpers():
         "INCIDENT_KIND_LABELS": INCIDENT_KIND_LABELS,
         "INCIDENT_STATUS_LABELS": INCIDENT_STATUS_LABELS,
         "DEMAND_CHANNEL_LABELS": DEMAND_CHANNEL_LABELS,
-        "can_request": workflow.can_request,
-        "can_decide": workflow.can_decide,
-        "can_hand_over": workflow.can_hand_over,
-        "can_receive": workflow.can_receive,
-        "can_cancel": workflow.can_cancel,
-        "can_confirm_receipt": workflow.can_confirm_receipt,
-        "can_demand": workflow.can_demand,
-        "can_settle": workflow.can_settle,
-        "can_view_loan": workflow.can_view_loan,
-        "can_manage_incidents": can_manage_incidents,
-        "can_see_queue": can_see_queue,
+        "can_request": permissions.can_request,
+        "can_decide": permissions.can_decide,
+        "can_hand_over": permissions.can_hand_over,
+        "can_receive": permissions.can_receive,
+        "can_cancel": permissions.can_cancel,
+        "can_confirm_receipt": permissions.can_confirm_receipt,
+        "can_demand": permissions.can_demand,
+        "can_settle": permissions.can_settle,
+        "can_view_loan": permissions.can_view_loan,
+        "can_manage_incidents": permissions.can_manage_incidents,
+        "can_see_queue": permissions.can_see_queue,
     }
 
 
@@ -132,7 +125,7 @@ def _today():
 def _loan_or_404(loan_id: int) -> Loan:
     """The loan if the signed-in person may see it; otherwise 404, so that its existence is not revealed."""
     loan = db.session.get(Loan, loan_id, options=[without_borrower_roles()])
-    if loan is None or not workflow.can_view_loan(actor(), loan):
+    if loan is None or not permissions.can_view_loan(actor(), loan):
         abort(404)
     return loan
 
@@ -248,7 +241,7 @@ def loan_new():
         availability=availability,
         free_dates=free if free[0] else None,
         needs_head=needs_head,
-        blocked={a.id for a in chosen if not lq.lendable(a)},
+        blocked={a.id for a in chosen if not lendable(a)},
         settings=settings,
     )
 
@@ -323,8 +316,8 @@ def _loan_page(item: Loan, **extra: Any):
     v = {"version": str(item.version)}
     # Whoever decides sees first which items another request holds on these days, and may leave them out.
     held = (
-        workflow.clashes(session, [i.asset_id for i in item.items], item.start_on, item.due_on, item.id, _today())
-        if workflow.can_decide(actor(), item)
+        clashes(session, [i.asset_id for i in item.items], item.start_on, item.due_on, item.id, _today())
+        if permissions.can_decide(actor(), item)
         else []
     )
     return render_template(
@@ -496,7 +489,7 @@ def loan_demand(loan_id: int):
     form = DemandForm()
     if not form.validate_on_submit():
         return _incomplete(loan_id)
-    workflow.issue_demand_letter(db.session, actor(), loan_id, version=form.version_value)
+    cases.issue_demand_letter(db.session, actor(), loan_id, version=form.version_value)
     flash(_("The demand letter was recorded. Print it and hand it to the borrower."), "success")
     return _to_loan(loan_id, "demands")
 
@@ -542,7 +535,7 @@ def demand_letter(demand_id: int):
     from lending.loans.documents import receipt as documents
 
     demand = db.session.get(Demand, demand_id)
-    if demand is None or not workflow.can_view_loan(actor(), demand.loan):
+    if demand is None or not permissions.can_view_loan(actor(), demand.loan):
         abort(404)
     pdf = documents.demand_letter_pdf(demand, get_settings(db.session), lang())
     return _pdf(pdf, f"demand-{demand.loan.ref.replace('/', '-')}-{demand.id}.pdf")
@@ -557,7 +550,7 @@ def _incident_or_404(incident_id: int) -> Incident:
         abort(404)
     user = actor()
     loan = case.loan_item.loan if case.loan_item else None
-    if not (user.can(LOANS_VIEW_ALL) or (loan is not None and workflow.can_view_loan(user, loan))):
+    if not (user.can(LOANS_VIEW_ALL) or (loan is not None and permissions.can_view_loan(user, loan))):
         abort(404)
     return case
 
@@ -606,7 +599,7 @@ def incident_settle(incident_id: int):
     except ValueError:
         flash(_("Enter the amount as a number, e.g. 1,500.00."), "danger")
         return redirect(back)
-    case = workflow.settle_incident(
+    case = cases.settle_incident(
         db.session,
         actor(),
         incident_id,
@@ -630,7 +623,7 @@ def incident_document_add(incident_id: int):
         flash(_("Choose a file to attach."), "danger")
         return redirect(back)
     upload = form.file.data
-    workflow.attach_incident_document(
+    cases.attach_incident_document(
         db.session,
         actor(),
         incident_id,

@@ -48,6 +48,7 @@ from core import services as core_services
 from core.db import begin_write, db
 from evidence import figures as fig
 from evidence import report as reports
+from lending.loans import cases
 from lending.loans import services as workflow
 from lending.loans.models import LoanItem
 from lending.loans.services import ItemReturn
@@ -496,7 +497,7 @@ def make_in_app(session, history: History, borrower, officer) -> None:
                 now=now,
             )
         elif action == "letter":
-            workflow.issue_demand_letter(session, officer, ids[x.ref], now=now)
+            cases.issue_demand_letter(session, officer, ids[x.ref], now=now)
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import pytest
 
 from core.db import Conflict, DomainError
 from core.models import User
-from lending.loans import services as workflow
+from lending.loans import permissions as workflow
 from lending.loans.models import (
     APPROVED,
     CANCELLED,

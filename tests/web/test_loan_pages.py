@@ -23,6 +23,7 @@ from core import context
 from core.dates import bangkok_date, format_date, format_numeric, to_thai_digits
 from core.db import DomainError, db, utcnow
 from core.models import User
+from lending.loans import cases
 from lending.loans import services as workflow
 from lending.loans.models import Demand, Incident, Loan, LoanPhoto, Notification
 from tests.conftest import english, login, unique
@@ -621,10 +622,10 @@ def test_the_overdue_page_flags_demands_not_made_within_7_days(app, people, make
     late, timely, fresh = make_asset(), make_asset(), make_asset()
     late_loan = overdue_loan(app, people["staff"], [late], people["officer"], days_overdue=12)
     timely_loan = overdue_loan(app, people["other"], [timely], people["officer"], days_overdue=12)
-    run(app, workflow.issue_demand_letter, people["officer"], timely_loan, now=utcnow() - timedelta(days=9))
+    run(app, cases.issue_demand_letter, people["officer"], timely_loan, now=utcnow() - timedelta(days=9))
     overdue_loan(app, people["other"], [fresh], people["officer"], days_overdue=2)
     # A demand made only now, after the window, does not make it timely.
-    run(app, workflow.issue_demand_letter, people["officer"], late_loan)
+    run(app, cases.issue_demand_letter, people["officer"], late_loan)
     page = signed_in(app, people["officer"]).get("/loans/overdue").get_data(as_text=True)
     assert "kp-row-missed" in _row_of(page, late.asset_number)
     assert "Not within 7 days" in _row_of(page, late.asset_number)
@@ -659,7 +660,7 @@ def test_the_receipt_and_the_demand_letter_are_pdfs(app, people, make_asset, mon
 
         monkeypatch.setattr(lending, "documents", documents, raising=False)
     loan_id = overdue_loan(app, people["staff"], [make_asset()], people["officer"], days_overdue=2)
-    demand_id = run(app, workflow.issue_demand_letter, people["officer"], loan_id)
+    demand_id = run(app, cases.issue_demand_letter, people["officer"], loan_id)
     for role in ("staff", "officer", "auditor"):
         client = signed_in(app, people[role])
         for path in (f"/loans/{loan_id}/receipt.pdf", f"/demands/{demand_id}/letter.pdf"):
