@@ -65,6 +65,7 @@ from lending.eservice import mails as eservice_mails
 from lending.eservice import models as _eservice_models  # noqa: F401
 from lending.eservice import views as _eservice_views  # noqa: F401  (the public e-service, /e-service)
 from lending.groups import views as _group_views  # noqa: F401
+from lending.loans import case_views as _case_views  # noqa: F401
 from lending.loans import cli as loan_cli
 from lending.loans import views as _loan_views  # noqa: F401
 from lending.loans.bookings import views as _booking_views  # noqa: F401

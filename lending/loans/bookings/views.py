@@ -213,7 +213,6 @@ def synonyms_page():
         except DomainError as err:
             if err.status == 403:
                 raise
-            db.session.rollback()
             form.terms.errors.append(_(err.message, **err.params))
         else:
             if not outcome.replayed:
