@@ -53,7 +53,7 @@ def loan_receipt(loan_id: int):
 def demand_letter(demand_id: int):
     """A demand letter as a PDF, for the officers and the borrower it is addressed to."""
     from core.i18n import lang
-    from lending.loans.documents import receipt as documents
+    from lending.loans.documents import demand as documents
 
     demand = db.session.get(Demand, demand_id)
     if demand is None or not permissions.can_view_loan(actor(), demand.loan):

@@ -29,7 +29,8 @@ from core.models import User, UserRole
 from core.services import get_settings
 from lending.loans import cases
 from lending.loans import services as workflow
-from lending.loans.documents.receipt import demand_letter_pdf, receipt_pdf
+from lending.loans.documents.demand import demand_letter_pdf
+from lending.loans.documents.receipt import receipt_pdf
 from lending.loans.models import CHECKED_OUT, Demand, Loan
 from tests.conftest import unique
 from tests.unit.test_documents import flat, squash

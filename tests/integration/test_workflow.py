@@ -1115,7 +1115,7 @@ def test_a_returned_loan_gets_no_demand_letter(session, people, make_asset):
 
 
 def test_a_letter_names_and_lists_only_the_items_overdue_when_it_is_made(session, people, make_asset):
-    from lending.loans.documents.receipt import demand_letter_pdf
+    from lending.loans.documents.demand import demand_letter_pdf
     from tests.unit.test_documents import flat, squash
 
     due = date(2031, 11, 10)
