@@ -12,7 +12,7 @@ import io
 
 from core.files import XLSX
 from lending import importing
-from lending.loans.ledger import plan as ledger
+from lending.loans.ledger import columns as ledger
 
 ASSET_EXAMPLES = [
     [

@@ -27,7 +27,7 @@ from lending.forms import STATUS_LABELS, ApplyImportForm, AssetForm, ImportForm,
 from lending.jobs import MAX_LABELS
 from lending.loans import queries as loan_queries
 from lending.loans.bookings import queries as bookings
-from lending.loans.ledger import plan as ledger
+from lending.loans.ledger import columns as ledger
 from lending.models import FIELDS, Asset
 from lending.permissions import can_import_assets, can_manage_assets, can_print_labels
 
