@@ -1,4 +1,4 @@
-"""`flask --app wsgi loans ...`: the daily overdue run (and the paper ledger import, lending/ledger.py)."""
+"""`flask --app wsgi loans ...`: the daily overdue run (and the paper ledger import, lending.loans.ledger)."""
 
 from __future__ import annotations
 

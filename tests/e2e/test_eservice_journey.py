@@ -45,7 +45,7 @@ def next_saturday():
 def office_clock(monkeypatch, day, hour: int) -> None:
     """The office's services see `day` at `hour`:00 Bangkok time as now."""
     at = datetime.combine(day, time(hour)).replace(tzinfo=UTC) - timedelta(hours=7)
-    for module in (lending.workflow, lending.groups.services, lending.groups.views):
+    for module in (lending.loans.services, lending.groups.services, lending.groups.views):
         monkeypatch.setattr(module, "utcnow", lambda: at)
 
 

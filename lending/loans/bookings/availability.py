@@ -52,8 +52,8 @@ def clashes(
     """Loans that hold any of these assets on days that overlap [start_on, due_on].
 
     An approved or handed-over loan holds its assets from its start to its due date, and so does a request
-    the supply officer approved while it waits for the head (loans.holds_assets); an item that is out past
-    its due date holds its asset until it comes back, since nobody knows when that will be.
+    the supply officer approved while it waits for the head (lending.loans.models.holds_assets); an item
+    that is out past its due date holds its asset until it comes back, since nobody knows when that will be.
     """
     if not asset_ids:
         return []
