@@ -29,10 +29,12 @@ import core
 import evidence
 import evidence.models  # noqa: F401
 import lending
-import lending.loans  # noqa: F401
+import lending.loans.models  # noqa: F401
+import lending.manual  # noqa: F401
 import lending.manual.services  # noqa: F401
 import lending.register.models  # noqa: F401
 import lending.register.synonyms  # noqa: F401
+import lending.stocktake  # noqa: F401
 import lending.stocktake.services  # noqa: F401
 from audit import cli as audit_cli
 from audit import names as audit_names
@@ -56,15 +58,17 @@ from evidence import report_views as _report_views  # noqa: F401  (routes regist
 from evidence import submission_views as _submission_views  # noqa: F401  (routes register on import)
 from evidence import views as _evidence_views  # noqa: F401  (routes register on import)
 from evidence.services import file_generated
-from lending import booking_views as _booking_views  # noqa: F401
-from lending import eservice, loan_cli
-from lending import filing as lending_filing
+from lending import eservice
 from lending import home as lending_home
-from lending import loan_views as _loan_views  # noqa: F401
 from lending.eservice import mails as eservice_mails
 from lending.eservice import models as _eservice_models  # noqa: F401
 from lending.eservice import views as _eservice_views  # noqa: F401  (the public e-service, /e-service)
 from lending.groups import views as _group_views  # noqa: F401
+from lending.loans import case_views as _case_views  # noqa: F401
+from lending.loans import cli as loan_cli
+from lending.loans import views as _loan_views  # noqa: F401
+from lending.loans.bookings import views as _booking_views  # noqa: F401
+from lending.loans.documents import filing as lending_filing
 from lending.manual import views as _manual_views  # noqa: F401
 from lending.outside import cli as outside_cli
 from lending.outside import views as _outside_views  # noqa: F401

@@ -65,7 +65,7 @@ def seed(app, loans: int, group_size: int, seed_no: int = 12) -> int:
     from core.db import begin_write, db
     from core.models import User
     from lending.groups.models import LendingGroup, LoanLine
-    from lending.loans import Loan, LoanItem
+    from lending.loans.models import Loan, LoanItem
     from lending.outside.models import OutsideParty
     from lending.register.models import Asset
 

@@ -55,8 +55,8 @@ def seed(env: dict, groups: int, size: int, bookings: int, seed_no: int = 12) ->
         from core import services as core_services
         from core.dates import bangkok_today
         from core.db import DomainError, begin_write, db
-        from lending import workflow
         from lending.groups.models import LendingGroup
+        from lending.loans import services as workflow
         from lending.outside import services as outside
         from lending.register.models import Asset, compute_search_text
         from lending.register.services import unique_tag

@@ -290,7 +290,7 @@ def pages(app, officer: str, borrower: str, repeat: int) -> list[str]:
     from core.dates import bangkok_date
     from core.db import db, utcnow
     from core.models import User
-    from lending import loan_queries as lq
+    from lending.loans import queries as lq
 
     endpoints = {rule.endpoint: rule.rule for rule in app.url_map.iter_rules()}
     out = []
@@ -333,7 +333,7 @@ def queue_size(app, borrower: str) -> str:
 
     from core.db import db
     from core.models import User
-    from lending.loans import REQUESTED, Loan
+    from lending.loans.models import REQUESTED, Loan
 
     with app.app_context():
         waiting = db.session.scalar(select(func.count()).select_from(Loan).where(Loan.status == REQUESTED))
@@ -353,7 +353,7 @@ def busiest_borrower(app) -> str:
 
     from core.db import db
     from core.models import User
-    from lending.loans import Loan
+    from lending.loans.models import Loan
 
     with app.app_context():
         name = db.session.execute(
@@ -374,8 +374,8 @@ def make_requests(app, borrowers: list[str], n: int) -> list[int]:
     from core.dates import bangkok_date
     from core.db import db, utcnow
     from core.models import User
-    from lending import workflow
-    from lending.loans import HOLDING, Loan, LoanItem
+    from lending.loans import services as workflow
+    from lending.loans.models import HOLDING, Loan, LoanItem
     from lending.register.models import AVAILABLE, Asset
 
     with app.app_context():
@@ -420,8 +420,8 @@ def throughput(app, officer: str, loan_ids: list[int], threads: int) -> str:
     from core import context
     from core.db import db
     from core.models import User
-    from lending import workflow
-    from lending.loans import APPROVED
+    from lending.loans import services as workflow
+    from lending.loans.models import APPROVED
 
     with app.app_context():
         actor = db.session.scalars(select(User).where(User.username == officer)).one()

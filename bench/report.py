@@ -93,7 +93,7 @@ def build(base: Path, loans: int, entries: int, evidence_mb: int) -> None:
     from core.services import hash_password
     from evidence import services as evidence_services
     from evidence.models import EvidenceIndicator, EvidenceItem
-    from lending.loans import (
+    from lending.loans.models import (
         APPROVED,
         CANCELLED,
         CHECKED_OUT,

@@ -14,9 +14,9 @@ from sqlalchemy import select
 from audit import record
 from core.db import Session, known, write
 from core.models import User
-from lending import workflow
 from lending.groups import queries as group_queries
 from lending.groups import services as groups
+from lending.loans import services as workflow
 from lending.outside import services as outside
 from lending.register.models import Asset, compute_search_text, new_tag
 

@@ -25,8 +25,10 @@ from core.files import FileStore
 from core.models import User
 from evidence import services as evidence_services
 from evidence.models import Measure
-from lending import ledger, workflow
-from lending.loans import REQUESTED
+from lending.loans import cases
+from lending.loans import services as workflow
+from lending.loans.ledger import plan as ledger
+from lending.loans.models import REQUESTED
 from lending.manual import services as manual
 from lending.register.models import Asset
 from lending.stocktake import models as stocktake_models
@@ -357,7 +359,7 @@ def build(session: Session, config: dict[str, Any], today: date | None = None) -
     _live(session, users, live, now, today)
     overdue = session.scalar(select(ledger.Loan.id).where(ledger.Loan.ref == "L-D-C06"))
     if overdue is not None and today > known(session.get(ledger.Loan, overdue), "loan").due_on:
-        workflow.issue_demand_letter(session, officer, overdue, now=now)
+        cases.issue_demand_letter(session, officer, overdue, now=now)
 
     # Measures of the previous year, copied forward; evidence of both years, one of each published.
     evidence_services.ensure_indicators(session, admin, prev)

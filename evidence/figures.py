@@ -30,7 +30,7 @@ from core.dates import bangkok_date, bangkok_midnight_utc, fiscal_year_bounds
 from core.db import Session, utcnow
 from core.numbers import percent, round_half_away
 from evidence.models import PUBLIC, EvidenceIndicator, EvidenceItem
-from lending.loans import (
+from lending.loans.models import (
     APPROVED,
     CANCELLED,
     CHECKED_OUT,

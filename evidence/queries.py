@@ -20,7 +20,7 @@ from core.permissions import EVIDENCE_VIEW
 from evidence.catalogue import natural, shipped_years
 from evidence.models import INTERNAL, PUBLIC, EvidenceIndicator, EvidenceItem, Indicator, Measure
 from evidence.services import indicators_of
-from lending.loans import Incident, Loan
+from lending.loans.models import Incident, Loan
 from lending.register.models import Asset
 from lending.register.queries import Page
 

@@ -54,7 +54,7 @@ from evidence import figures as fig
 from evidence import submission
 from evidence.models import Indicator, Measure
 from evidence.submission import EvidenceLink, Signer
-from lending.loans import DAMAGED, GOOD, Loan, LoanItem
+from lending.loans.models import DAMAGED, GOOD, Loan, LoanItem
 
 FORMATS = ("json", "html", "pdf", "docx", "xlsx", "csv")
 MIME = {

@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 
 from core.db import Session
 from core.permissions import LOANS_HEAD, LOANS_MANAGE, LOANS_REQUEST, LOANS_VIEW_ALL
-from lending import loan_queries as lq
+from lending.loans import queries as lq
 from lending.stocktake import permissions as stocktake_permissions
 from lending.stocktake import queries as stocktake_queries
 

@@ -211,7 +211,7 @@ def publish_manual(
     session: Session, actor: User, store: FileStore, *, eservice_url: str = "", now: datetime | None = None
 ) -> OutsidersManualVersion:
     """Keep a numbered version of the manual for outsiders as it reads now and file it as evidence."""
-    from lending import filing
+    from lending.loans.documents import filing
 
     if not can_publish(actor):
         raise Forbidden(N_("You may not do this."))

@@ -12,7 +12,7 @@ from core.dates import bangkok_date
 from core.db import N_, DomainError, NotFound, Session, known, utcnow
 from lending.eservice import limits
 from lending.eservice.documents import RequestSheet, SheetLine, unit_of
-from lending.loans import Loan
+from lending.loans.models import Loan
 from lending.outside import services as outside
 from lending.outside.models import ESERVICE, phone_key
 from lending.outside.services import PartyDetails

@@ -44,7 +44,7 @@ from lending.eservice.forms import (
 )
 from lending.eservice.limits import RateLimited
 from lending.groups import queries as group_queries
-from lending.loans import Loan
+from lending.loans.models import Loan
 from lending.manual.permissions import can_publish
 from lending.outside import services as outside
 

@@ -12,7 +12,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Re
 
 from core.edge import as_id
 from core.forms import BaseForm
-from lending.loan_forms import DATE_HELP, BEDateField
+from lending.loans.forms import DATE_HELP, BEDateField
 
 MAX_CODES = 2000
 

@@ -34,7 +34,7 @@ from sqlalchemy import (
 
 from core.db import Session
 from lending.groups.models import LendingGroup, LoanLine
-from lending.loans import APPROVED, CHECKED_OUT, REQUESTED, Loan, LoanItem
+from lending.loans.models import APPROVED, CHECKED_OUT, REQUESTED, Loan, LoanItem
 from lending.register.models import AVAILABLE, DISPOSED, ON_LOAN, Asset
 
 USABLE = (AVAILABLE, ON_LOAN)

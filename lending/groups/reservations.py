@@ -17,7 +17,7 @@ from core.dates import format_numeric
 from core.db import N_, Conflict, Session
 from lending.groups import queries
 from lending.groups.models import LendingGroup
-from lending.loans import Loan
+from lending.loans.models import Loan
 from lending.register.models import Asset
 
 

@@ -21,11 +21,11 @@ from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, utc
 from core.files import PHOTO_TYPES, FileStore, store_upload
 from core.models import User
 from core.services import get_settings
-from lending import workflow
 from lending.groups import queries as group_queries
 from lending.groups.models import LendingGroup, LoanLine
 from lending.groups.reservations import lock_groups
-from lending.loans import APPROVED, CHECKED_OUT, DAMAGED, GOOD, LOST, REQUESTED, Loan, LoanItem
+from lending.loans import services as workflow
+from lending.loans.models import APPROVED, CHECKED_OUT, DAMAGED, GOOD, LOST, REQUESTED, Loan, LoanItem
 from lending.outside import deposits
 from lending.outside import events as outside_events
 from lending.outside.models import clean_text

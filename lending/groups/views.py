@@ -17,7 +17,7 @@ from core.files import megabytes
 from core.permissions import ASSETS_MANAGE, LOANS_MANAGE, LOANS_REQUEST
 from core.services import get_settings
 from core.web import actor, file_store, require, send_stored, submit_once
-from lending import bp, workflow
+from lending import bp
 from lending.groups import queries, services
 from lending.groups.forms import (
     CountRequestForm,
@@ -31,7 +31,8 @@ from lending.groups.forms import (
     split_codes,
 )
 from lending.groups.models import LendingGroup
-from lending.loans import APPROVED, CHECKED_OUT, Loan
+from lending.loans import services as workflow
+from lending.loans.models import APPROVED, CHECKED_OUT, Loan
 from lending.outside import deposits
 from lending.outside.forms import DepositSettleForm, OfficeCancelForm
 from lending.outside.permissions import (
@@ -58,7 +59,7 @@ def _helpers() -> dict:
 
 def _deposit_cases(loan: Loan) -> list:
     """The damage and loss cases of a loan, which a kept deposit can go toward."""
-    from lending.loans import Incident, LoanItem
+    from lending.loans.models import Incident, LoanItem
 
     return list(
         db.session.execute(

@@ -23,7 +23,7 @@ from core.files import FileStore, store_generated
 from core.models import User
 from core.pdf import ThaiDocument
 from core.services import get_settings
-from lending import filing
+from lending.loans.documents import filing
 from lending.manual.models import ManualVersion
 from lending.manual.permissions import can_publish
 from lending.register.models import AVAILABLE, DISPOSED, Asset
@@ -225,6 +225,7 @@ def manual_pdf(
 
 def publish_manual(session: Session, actor: User, store: FileStore, now: datetime | None = None) -> ManualVersion:
     """Keep a numbered version of the manual as it reads now and file it as evidence (the borrowing manual)."""
+
     if not can_publish(actor):
         raise Forbidden(N_("You may not do this."))
     at = now or utcnow()

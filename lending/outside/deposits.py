@@ -117,7 +117,7 @@ def settle_deposit(
 
     Only once every item is back (the loan returned); the kept part goes toward a damage or loss case of
     this loan and is at most that case's value."""
-    from lending.loans import RETURNED, Incident, Loan, LoanItem
+    from lending.loans.models import RETURNED, Incident, Loan, LoanItem
 
     now = now or utcnow()
     if not permissions.can_settle_deposit(actor):

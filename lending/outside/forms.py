@@ -9,7 +9,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
 from core.forms import BaseForm
-from lending.loan_forms import DATE_HELP, BEDateField
+from lending.loans.forms import DATE_HELP, BEDateField
 from lending.outside.models import AGENCY_LETTER, COUNTER, KIND_NAMES, KINDS, LIMITS
 
 

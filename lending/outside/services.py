@@ -25,7 +25,7 @@ from core.models import User
 from core.services import get_settings, update_settings
 from lending.groups import queries as group_queries
 from lending.groups.models import LendingGroup, LoanLine
-from lending.loans import APPROVED, CANCELLED, REJECTED, REQUESTED, RETURNED, Incident, Loan, LoanItem
+from lending.loans.models import APPROVED, CANCELLED, REJECTED, REQUESTED, RETURNED, Incident, Loan, LoanItem
 from lending.outside import events, permissions
 from lending.outside.models import (
     ESERVICE,
@@ -201,7 +201,7 @@ def request_outside(
         session.flush()
         loan.ref = f"{fiscal_year_of(today)}/{loan.id:05d}"
         record(session, actor, "loan.requested", loan, {"after": loan.state()})
-        from lending.workflow import _notify, _users_with_role
+        from lending.loans.services import _notify, _users_with_role
 
         _notify(session, {u.id for u in _users_with_role(session, "supply_officer")}, "request_waiting", loan.id, today)
         session.commit()
@@ -329,7 +329,7 @@ def cancel_outside_request(
         before = loan.state()
         loan.cancel(now, clean_text(reason, MAX_COMMENT))
         from audit.services import diff
-        from lending.workflow import _clear_waiting
+        from lending.loans.services import _clear_waiting
 
         record(session, None, "loan.cancelled", loan, {**diff(before, loan.state()), "by": "outside_borrower"})
         _clear_waiting(session, loan.id, now)  # the officers' "waiting for you" asks nothing of them any more
@@ -358,7 +358,7 @@ def cancel_by_office(
         before = loan.state()
         loan.cancel_by_office(actor, now, reason)
         from audit.services import diff
-        from lending.workflow import _clear_waiting
+        from lending.loans.services import _clear_waiting
 
         record(session, actor, "loan.cancelled", loan, {**diff(before, loan.state()), "by": "office"})
         _clear_waiting(session, loan.id, now)

@@ -15,7 +15,7 @@ from core.permissions import LOANS_HEAD, LOANS_MANAGE, SETTINGS_MANAGE
 from core.web import actor, require, submit_once
 from lending import bp
 from lending.groups.forms import counts_from
-from lending.loan_views import any_of
+from lending.loans.views import any_of
 from lending.outside import deposits, queries, services
 from lending.outside.forms import DepositSettleForm, OfficeCancelForm, OutsideRequestForm, RulesForm
 from lending.outside.models import KIND_NAMES, KINDS

@@ -11,7 +11,7 @@ import csv
 import io
 
 from core.files import XLSX
-from lending import ledger
+from lending.loans.ledger import columns as ledger
 from lending.register import importing
 
 ASSET_EXAMPLES = [

@@ -14,7 +14,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from core.dates import bangkok_today, format_numeric, parse_date
 from core.db import N_, Session, contains
-from lending.bookings import free_between
+from lending.loans.bookings.queries import free_between
 from lending.register.models import STATUSES, Asset, normalise_tag, search_key
 
 LIST_COLUMNS = (

@@ -20,9 +20,12 @@ from core.i18n import lang
 from core.i18n import message as domain_message
 from core.permissions import ASSETS_IMPORT, ASSETS_MANAGE, ASSETS_VIEW, LABELS_PRINT
 from core.web import actor, external_url, file_store, require, send_stored, submit_once
-from lending import bookings, bp, labels, ledger, loan_queries
+from lending import bp, labels
 from lending import jobs as lending_jobs
 from lending.jobs import MAX_LABELS
+from lending.loans import queries as loan_queries
+from lending.loans.bookings import queries as bookings
+from lending.loans.ledger import columns as ledger
 from lending.register import import_templates, importing, queries, services
 from lending.register.forms import (
     STATUS_LABELS,

@@ -25,7 +25,7 @@ from core.db import (
 )
 from core.models import User
 from core.numbers import percent, round_half_away
-from lending.loans import CHECKED_OUT, Loan, LoanItem
+from lending.loans.models import CHECKED_OUT, Loan, LoanItem
 from lending.register.models import Asset
 from lending.stocktake.models import (
     DAMAGED,

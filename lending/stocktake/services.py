@@ -31,8 +31,8 @@ from core.db import (
 )
 from core.files import PHOTO_TYPES, FileStore, store_generated, store_upload
 from core.models import User
-from lending import filing
-from lending.loans import CHECKED_OUT, Incident, Loan, LoanItem
+from lending.loans.documents import filing
+from lending.loans.models import CHECKED_OUT, Incident, Loan, LoanItem
 from lending.register.models import DISPOSED, Asset
 from lending.stocktake.models import (
     CLOSED,

@@ -19,10 +19,10 @@ from sqlalchemy import select
 
 import lending.groups.services
 import lending.groups.views
-import lending.workflow
+import lending.loans.services
 from core.dates import bangkok_today
 from core.db import db
-from lending.loans import Incident, Loan, LoanItem
+from lending.loans.models import Incident, Loan, LoanItem
 from lending.outside.models import LoanSurvey
 from lending.register.models import Asset
 from tests.conftest import PASSWORD, unique
@@ -45,7 +45,7 @@ def next_saturday():
 def office_clock(monkeypatch, day, hour: int) -> None:
     """The office's services see `day` at `hour`:00 Bangkok time as now."""
     at = datetime.combine(day, time(hour)).replace(tzinfo=UTC) - timedelta(hours=7)
-    for module in (lending.workflow, lending.groups.services, lending.groups.views):
+    for module in (lending.loans.services, lending.groups.services, lending.groups.views):
         monkeypatch.setattr(module, "utcnow", lambda: at)
 
 

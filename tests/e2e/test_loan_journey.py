@@ -21,8 +21,8 @@ from core import context
 from core.dates import bangkok_date
 from core.db import db, utcnow
 from core.models import User
-from lending import workflow
-from lending.loans import Incident, Loan
+from lending.loans import services as workflow
+from lending.loans.models import Incident, Loan
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import sign_in, submit
 

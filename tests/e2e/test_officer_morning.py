@@ -21,7 +21,7 @@ from core import context
 from core import services as core_services
 from core.db import begin_write, db
 from core.models import User
-from lending.loans import Loan
+from lending.loans.models import Loan
 from lending.register.models import Asset, compute_search_text
 from lending.register.services import unique_tag
 from tests.conftest import PASSWORD, unique

@@ -317,7 +317,8 @@ def test_after_a_large_import_the_index_s_pending_entries_are_merged_without_err
 @pytest.mark.parametrize("raw", ["เก้าอี้", "epson", '"ห้ามจอด"', "(or)", "ห้อง ๔๑", "ab", "*", "ไม่มีอยู่จริงเลย"])
 def test_the_loan_request_catalogue_finds_what_the_register_finds(session, awkward, raw):
     """The request page's picker of lendable assets searches through the same index, with the same matches."""
-    from lending.loan_queries import UNLENDABLE_STATUSES, lendable_catalogue
+    from lending.loans.bookings.availability import UNLENDABLE_STATUSES
+    from lending.loans.queries import lendable_catalogue
 
     key = search_key(raw)
     session.rollback()

@@ -33,8 +33,8 @@ from core import services as core_services
 from core.dates import BANGKOK
 from core.db import begin_write, db
 from core.models import Setting, User
-from lending import workflow
-from lending.loans import Incident, Loan, Notification
+from lending.loans import services as workflow
+from lending.loans.models import Incident, Loan, Notification
 from lending.register import services as asset_services
 from lending.register.models import Asset
 from tests.conftest import PASSWORD, login, unique

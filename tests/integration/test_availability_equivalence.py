@@ -18,7 +18,7 @@ from audit import record
 from core.db import begin_write, db
 from lending.groups import queries
 from lending.groups.models import LendingGroup, LoanLine
-from lending.loans import APPROVED, CHECKED_OUT, REQUESTED, Loan, LoanItem
+from lending.loans.models import APPROVED, CHECKED_OUT, REQUESTED, Loan, LoanItem
 from lending.register.models import AVAILABLE, DISPOSED, ON_LOAN, Asset
 from tests.conftest import unique
 

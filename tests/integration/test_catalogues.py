@@ -23,7 +23,7 @@ from core.files import FileStore
 from core.models import User
 from evidence import catalogue, services
 from evidence.models import EvidenceItem
-from lending import filing
+from lending.loans.documents import filing
 from tests.conftest import sign_in, unique
 
 MB = 1024 * 1024

@@ -15,7 +15,7 @@ from core.db import db
 from demo.office import load_demo
 from evidence import figures
 from evidence.report import measure_rows
-from lending.loans import Loan
+from lending.loans.models import Loan
 from lending.stocktake.queries import stocktake_figures
 from tests.integration.audit_instances import separate_instance
 
@@ -56,7 +56,7 @@ def test_demo_tells_both_years(fresh_app, today):
         # the community group's loan by count (two chairs back damaged) fell in the previous year when the
         # current one is less than a week old
         from core.dates import bangkok_midnight_utc, fiscal_year_bounds
-        from lending.loans import LoanItem
+        from lending.loans.models import LoanItem
 
         year_end = bangkok_midnight_utc(fiscal_year_bounds(current - 1)[1] + timedelta(days=1))
         outside_damaged = len(

@@ -16,9 +16,10 @@ from core.dates import bangkok_today, to_thai_digits
 from core.db import Conflict, DomainError, NotFound, db
 from core.models import User
 from core.services import get_settings
-from lending import documents, workflow
 from lending.groups import services as groups
-from lending.loans import APPROVED, CHECKED_OUT, RETURNED, Incident, Loan
+from lending.loans import services as workflow
+from lending.loans.documents import receipt as documents
+from lending.loans.models import APPROVED, CHECKED_OUT, RETURNED, Incident, Loan
 from lending.outside import deposits
 from lending.outside import services as outside
 from lending.outside.models import LoanDeposit

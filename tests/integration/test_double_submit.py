@@ -21,7 +21,7 @@ from core.dates import bangkok_date, format_numeric
 from core.db import db, utcnow
 from core.models import FormToken, User
 from evidence.models import EvidenceItem, Measure
-from lending.loans import Loan
+from lending.loans.models import Loan
 from lending.manual.models import ManualVersion
 from lending.register.models import Asset
 from lending.stocktake.models import StocktakeRound

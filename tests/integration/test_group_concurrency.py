@@ -13,10 +13,10 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from core.db import Conflict
-from lending import workflow
 from lending.groups import queries as group_queries
 from lending.groups import services as groups
-from lending.loans import Loan
+from lending.loans import services as workflow
+from lending.loans.models import Loan
 from lending.outside import services as outside
 from tests.groups import make_group
 from tests.integration.test_lending_concurrency import at_once, describe, split

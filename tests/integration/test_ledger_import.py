@@ -22,8 +22,9 @@ from sqlalchemy import func, select
 from audit.models import AuditEntry
 from core.dates import bangkok_date, to_thai_digits
 from core.db import Conflict
-from lending import ledger, workflow
-from lending.loans import (
+from lending.loans import services as workflow
+from lending.loans.ledger import plan as ledger
+from lending.loans.models import (
     APPROVED,
     CANCELLED,
     CHECKED_OUT,
@@ -35,9 +36,9 @@ from lending.loans import (
     Loan,
     LoanItem,
 )
+from lending.loans.services import ItemReturn
 from lending.register import services as asset_services
 from lending.register.models import Asset
-from lending.workflow import ItemReturn
 from tests.conftest import unique
 
 COLUMNS = list(ledger.COLUMNS)

@@ -21,8 +21,9 @@ from sqlalchemy import select
 from audit.models import AuditEntry
 from core import context
 from core.db import Conflict, db
-from lending import workflow
-from lending.loans import (
+from lending.loans import cases
+from lending.loans import services as workflow
+from lending.loans.models import (
     APPROVED,
     CHECKED_OUT,
     DAMAGED,
@@ -366,7 +367,7 @@ def test_two_officers_settling_the_same_case_at_once_one_succeeds_the_other_is_t
             app,
             [
                 lambda s, o=o, incident_id=incident_id, how=how: (
-                    workflow.settle_incident(s, o, incident_id, how, amount=Decimal("9500.00"), now=NOW).resolution
+                    cases.settle_incident(s, o, incident_id, how, amount=Decimal("9500.00"), now=NOW).resolution
                 )
                 for o, how in ((officers[1], "repaired"), (officers[2], "paid"))
             ],
@@ -405,7 +406,7 @@ def test_two_daily_runs_at_the_same_moment_make_one_demand_and_no_error(app, ses
     workflow.hand_over(session, officers[0], loan_id, now=datetime(2032, 2, 8, 2, 0, tzinfo=UTC))
     morning = datetime(2032, 2, 12, 0, 30, tzinfo=UTC)
 
-    outcomes = at_once(app, [lambda s: workflow.remind(s, now=morning).demands for _ in range(2)])
+    outcomes = at_once(app, [lambda s: cases.remind(s, now=morning).demands for _ in range(2)])
 
     runs, errors = split(outcomes)
     assert errors == [], describe(errors)

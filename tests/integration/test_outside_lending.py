@@ -10,10 +10,10 @@ from sqlalchemy import select
 from audit.models import AuditEntry
 from audit.queries import verify_on
 from core.db import Conflict, DomainError, Forbidden, db
-from lending import workflow
 from lending.groups import queries as group_queries
 from lending.groups import services as groups
-from lending.loans import APPROVED, CHECKED_OUT, RETURNED, Incident, Loan
+from lending.loans import services as workflow
+from lending.loans.models import APPROVED, CHECKED_OUT, RETURNED, Incident, Loan
 from lending.outside import events
 from lending.outside import queries as outside_queries
 from lending.outside import services as outside
@@ -207,7 +207,7 @@ def test_tracking_needs_the_right_phone_and_says_nothing_otherwise(app, session,
 
 
 def _waiting(session, loan_id: int) -> list:
-    from lending.loans import Notification
+    from lending.loans.models import Notification
 
     return session.scalars(
         select(Notification).where(

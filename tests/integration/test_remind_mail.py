@@ -27,9 +27,11 @@ from core.dates import bangkok_date, format_date
 from core.db import utcnow
 from core.models import User, UserRole
 from core.services import get_settings
-from lending import workflow
-from lending.documents import demand_letter_pdf, receipt_pdf
-from lending.loans import CHECKED_OUT, Demand, Loan
+from lending.loans import cases
+from lending.loans import services as workflow
+from lending.loans.documents.demand import demand_letter_pdf
+from lending.loans.documents.receipt import receipt_pdf
+from lending.loans.models import CHECKED_OUT, Demand, Loan
 from tests.conftest import unique
 from tests.unit.test_documents import flat, squash
 
@@ -232,7 +234,7 @@ def test_a_printed_demand_letter_is_signed_by_the_officer_who_issued_it(app, ses
     borrower = make_user(["staff"], name="นายยืม ของ", email=f"{tag}@kp.test")
     asset = make_asset(name="เก้าอี้พลาสติก")
     loan = overdue_loan(session, borrower.id, other.id, head.id, [asset.id], days_ago=5, length=1)
-    demand = workflow.issue_demand_letter(session, session.get(User, officer.id), loan.id)
+    demand = cases.issue_demand_letter(session, session.get(User, officer.id), loan.id)
     assert demand.channel == "letter" and demand.issued_by_id == officer.id
     text = flat(demand_letter_pdf(demand, get_settings(session)))
     assert "(นายออกหนังสือ ทวงถาม)" in text and "(นางส่งมอบ ของ)" not in text

@@ -29,8 +29,8 @@ from core.files import FileStore
 from evidence import figures as fig
 from evidence import report as reports
 from evidence import services as evidence_services
-from lending.ledger import apply_ledger
-from lending.loans import (
+from lending.loans.ledger.plan import apply_ledger
+from lending.loans.models import (
     APPROVED,
     CANCELLED,
     CHECKED_OUT,

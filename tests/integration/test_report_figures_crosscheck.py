@@ -28,7 +28,7 @@ from core.dates import BANGKOK, bangkok_date, bangkok_midnight_utc, fiscal_year_
 from core.db import begin_write, db
 from evidence import figures as fig
 from evidence import report as reports
-from lending.loans import (
+from lending.loans.models import (
     APPROVED,
     CANCELLED,
     CHECKED_OUT,

@@ -48,10 +48,11 @@ from core import services as core_services
 from core.db import begin_write, db
 from evidence import figures as fig
 from evidence import report as reports
-from lending import workflow
-from lending.loans import LoanItem
+from lending.loans import cases
+from lending.loans import services as workflow
+from lending.loans.models import LoanItem
+from lending.loans.services import ItemReturn
 from lending.register.models import Asset, compute_search_text
-from lending.workflow import ItemReturn
 from tests.conftest import PASSWORD
 from tests.integration.audit_instances import separate_instance
 
@@ -496,7 +497,7 @@ def make_in_app(session, history: History, borrower, officer) -> None:
                 now=now,
             )
         elif action == "letter":
-            workflow.issue_demand_letter(session, officer, ids[x.ref], now=now)
+            cases.issue_demand_letter(session, officer, ids[x.ref], now=now)
 
 
 @pytest.fixture(scope="module")

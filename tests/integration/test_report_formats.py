@@ -17,7 +17,7 @@ from core import services as core_services
 from core.dates import to_thai_digits
 from core.db import begin_write, db
 from evidence import services as evidence_services
-from lending.loans import GOOD, REJECTED, RETURNED, Loan, LoanItem
+from lending.loans.models import GOOD, REJECTED, RETURNED, Loan, LoanItem
 from tests.conftest import PASSWORD, login, unique
 from tests.integration.test_report_figures import _asset, bkk
 from tests.jobs import follow_job

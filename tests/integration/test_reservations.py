@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy import select
 
 from core.db import Conflict, DomainError
-from lending import loan_queries as lq
-from lending import workflow
-from lending.loans import APPROVED, REQUESTED, LoanDrop, LoanItem
+from lending.loans import queries as lq
+from lending.loans import services as workflow
+from lending.loans.models import APPROVED, REQUESTED, LoanDrop, LoanItem
 from tests.integration.test_workflow import DUE, NOW, START, People, ask, entries, fresh_loan, notes
 
 

@@ -18,7 +18,7 @@ from core.db import DomainError, Forbidden, begin_write, db, utcnow
 from core.files import FileStore
 from core.models import User
 from evidence.models import EvidenceIndicator, EvidenceItem
-from lending.loans import Incident
+from lending.loans.models import Incident
 from lending.register.models import Asset, compute_search_text
 from lending.stocktake import services as st
 from lending.stocktake.report import round_pdf, round_xlsx
@@ -154,8 +154,8 @@ def _bulk_assets(session, dept: str, n: int, location: str) -> list[int]:
 
 
 def test_a_round_of_over_5000_assets_reconciles(app, session, people, make_asset, make_user):
-    from lending import workflow
-    from lending.loans import Loan
+    from lending.loans import services as workflow
+    from lending.loans.models import Loan
 
     dept = unique("big")
     borrower_id = make_user(["staff"]).id

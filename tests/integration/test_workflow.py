@@ -19,8 +19,10 @@ from audit.models import AuditEntry
 from core.dates import BANGKOK
 from core.db import Conflict, DomainError, Forbidden, NotFound
 from core.services import get_settings
-from lending import workflow
-from lending.loans import (
+from lending.loans import cases
+from lending.loans import services as workflow
+from lending.loans.bookings import availability
+from lending.loans.models import (
     APPROVED,
     CANCELLED,
     CHECKED_OUT,
@@ -36,9 +38,9 @@ from lending.loans import (
     Loan,
     Notification,
 )
+from lending.loans.services import ItemReturn
 from lending.register import services as asset_services
 from lending.register.models import Asset
-from lending.workflow import ItemReturn
 from tests.conftest import unique
 
 NOW = datetime(2031, 3, 2, 3, 0, tzinfo=UTC)  # 10:00 on 2 March 2031 in Bangkok
@@ -623,7 +625,7 @@ def test_clashes_lists_the_loans_holding_an_asset(session, people, make_asset):
 
     found = workflow.clashes(session, [asset.id, free.id], DUE, DUE + timedelta(days=3))
 
-    assert found == [workflow.Clash(asset.id, asset.asset_number, ref, START, DUE)]
+    assert found == [availability.Clash(asset.id, asset.asset_number, ref, START, DUE)]
     assert workflow.clashes(session, [asset.id], DUE + timedelta(days=1), DUE + timedelta(days=3)) == []
     assert workflow.clashes(session, [asset.id], START, DUE, exclude_loan_id=loan_id) == []
 
@@ -826,16 +828,16 @@ def settled(session, incident_id: int) -> Incident:
 
 def test_the_same_document_attached_twice_to_a_case_is_one_document(session, people, make_asset, tmp_path):
     from core.files import FileStore
-    from lending.loans import IncidentDocument
+    from lending.loans.models import IncidentDocument
 
     incident_id, _asset_id = damaged_case(session, people, make_asset)
     store = FileStore(tmp_path)
     slip = b"%PDF-1.4\n% " + unique("slip").encode() + b"\n%%EOF\n"
 
-    first = workflow.attach_incident_document(
+    first = cases.attach_incident_document(
         session, people.officer, incident_id, slip, "ใบเสร็จ.pdf", "ใบเสร็จค่าซ่อม", store, 10_000_000
     ).id
-    again = workflow.attach_incident_document(
+    again = cases.attach_incident_document(
         session, people.officer2, incident_id, slip, "ใบเสร็จ.pdf", "ใบเสร็จค่าซ่อม", store, 10_000_000
     ).id  # a double submit
 
@@ -849,7 +851,7 @@ def test_the_same_document_attached_twice_to_a_case_is_one_document(session, peo
 def test_a_repair_at_the_borrowers_cost_ends_the_case_and_the_asset_is_available(session, people, make_asset):
     incident_id, asset_id = damaged_case(session, people, make_asset)
 
-    workflow.settle_incident(
+    cases.settle_incident(
         session, people.officer2, incident_id, "repaired", note="ซ่อมแล้ว ร้าน ก.", now=at(DUE + timedelta(days=5))
     )
 
@@ -865,10 +867,10 @@ def test_a_payment_of_the_value_ends_the_case_with_the_amount(session, people, m
     incident_id, asset_id = damaged_case(session, people, make_asset, LOST)
 
     with pytest.raises(DomainError, match="amount"):
-        workflow.settle_incident(session, people.officer, incident_id, "paid", now=at(DUE))
+        cases.settle_incident(session, people.officer, incident_id, "paid", now=at(DUE))
     assert settled(session, incident_id).status == "open"
 
-    workflow.settle_incident(
+    cases.settle_incident(
         session, people.officer, incident_id, "paid", amount=Decimal("8000.00"), note="ใบเสร็จเลขที่ 12/2574", now=at(DUE)
     )
 
@@ -881,7 +883,7 @@ def test_a_payment_of_the_value_ends_the_case_with_the_amount(session, people, m
 
 def test_a_replacement_in_kind_ends_the_case(session, people, make_asset):
     incident_id, _ = damaged_case(session, people, make_asset, LOST)
-    workflow.settle_incident(session, people.officer, incident_id, "replaced", note="ยี่ห้อเดียวกัน", now=at(DUE))
+    cases.settle_incident(session, people.officer, incident_id, "replaced", note="ยี่ห้อเดียวกัน", now=at(DUE))
     assert settled(session, incident_id).resolution == "replaced"
     assert len(entries(session, "incident", incident_id, "incident.settled")) == 1
 
@@ -890,11 +892,11 @@ def test_only_the_head_writes_a_case_off(session, people, make_asset):
     incident_id, _ = damaged_case(session, people, make_asset)
 
     with pytest.raises(DomainError, match="Only the head"):
-        workflow.settle_incident(session, people.officer, incident_id, "written_off", note="เสื่อมสภาพ", now=at(DUE))
+        cases.settle_incident(session, people.officer, incident_id, "written_off", note="เสื่อมสภาพ", now=at(DUE))
     assert settled(session, incident_id).status == "open"
     assert entries(session, "incident", incident_id, "incident.settled") == []
 
-    workflow.settle_incident(session, people.head, incident_id, "written_off", note="เสื่อมสภาพตามอายุ", now=at(DUE))
+    cases.settle_incident(session, people.head, incident_id, "written_off", note="เสื่อมสภาพตามอายุ", now=at(DUE))
 
     incident = settled(session, incident_id)
     assert (incident.resolution, incident.settled_by_id) == ("written_off", people.head.id)
@@ -904,11 +906,11 @@ def test_only_the_head_writes_a_case_off(session, people, make_asset):
 def test_a_case_is_settled_once_and_never_by_a_bystander(session, people, make_user, make_asset):
     incident_id, _ = damaged_case(session, people, make_asset)
     with pytest.raises(Forbidden):
-        workflow.settle_incident(session, make_user(roles=["staff"]), incident_id, "repaired", now=at(DUE))
-    workflow.settle_incident(session, people.officer, incident_id, "repaired", now=at(DUE))
+        cases.settle_incident(session, make_user(roles=["staff"]), incident_id, "repaired", now=at(DUE))
+    cases.settle_incident(session, people.officer, incident_id, "repaired", now=at(DUE))
 
     with pytest.raises(Conflict, match="already settled"):
-        workflow.settle_incident(session, people.head, incident_id, "written_off", note="x", now=at(DUE))
+        cases.settle_incident(session, people.head, incident_id, "written_off", note="x", now=at(DUE))
 
     assert settled(session, incident_id).resolution == "repaired"
     assert len(entries(session, "incident", incident_id, "incident.settled")) == 1
@@ -925,7 +927,7 @@ def test_an_officer_does_not_settle_the_case_of_their_own_loan(session, people, 
     incident_id = session.scalar(select(Incident.id).where(Incident.loan_item_id == item_id))
 
     with pytest.raises(Forbidden):
-        workflow.settle_incident(session, people.officer, incident_id, "repaired", now=at(DUE))
+        cases.settle_incident(session, people.officer, incident_id, "repaired", now=at(DUE))
     assert settled(session, incident_id).status == "open"
 
 
@@ -977,10 +979,10 @@ def test_a_hand_over_or_return_from_a_stale_page_is_refused(session, people, mak
 def test_settling_a_case_from_a_stale_page_is_refused(session, people, make_asset):
     incident_id, _ = damaged_case(session, people, make_asset)
     seen = settled(session, incident_id).version
-    workflow.settle_incident(session, people.officer, incident_id, "repaired", version=seen, now=at(DUE))
+    cases.settle_incident(session, people.officer, incident_id, "repaired", version=seen, now=at(DUE))
 
     with pytest.raises(Conflict, match="Someone else changed this case"):
-        workflow.settle_incident(session, people.head, incident_id, "written_off", note="x", version=seen, now=at(DUE))
+        cases.settle_incident(session, people.head, incident_id, "written_off", note="x", version=seen, now=at(DUE))
     assert settled(session, incident_id).resolution == "repaired"
 
 
@@ -998,7 +1000,7 @@ def test_the_daily_run_demands_each_overdue_loan_once_and_notifies_the_borrower(
     ref = fresh_loan(session, loan_id).ref
     morning = at(due + timedelta(days=1), 6)
 
-    first = workflow.remind(session, now=morning)
+    first = cases.remind(session, now=morning)
 
     (demand,) = demands_for(session, loan_id)
     assert (demand.demanded_on, demand.channel, sorted(demand.item_ids)) == (
@@ -1013,7 +1015,7 @@ def test_the_daily_run_demands_each_overdue_loan_once_and_notifies_the_borrower(
     assert ref in mail.body and "1 days overdue" in mail.body
     assert first.demands >= 1 and first.borrower_mails >= 1
 
-    again = workflow.remind(session, now=morning + timedelta(hours=8))  # run twice the same day
+    again = cases.remind(session, now=morning + timedelta(hours=8))  # run twice the same day
 
     assert len(demands_for(session, loan_id)) == 1
     assert mails_to(again, people.borrower.email) == []
@@ -1026,11 +1028,11 @@ def test_a_loan_demanded_within_the_week_gets_no_new_demand_until_the_week_is_ov
     loan_id = handed_over(session, people, [make_asset()], start=date(2031, 5, 8), due=due)
 
     for days_late in range(1, 8):  # day 1 demands; days 2..7 are within the week
-        workflow.remind(session, now=at(due + timedelta(days=days_late), 7))
+        cases.remind(session, now=at(due + timedelta(days=days_late), 7))
     assert [d.demanded_on for d in demands_for(session, loan_id)] == [due + timedelta(days=1)]
     assert len(notes(session, people.borrower, "overdue", loan_id)) == 1
 
-    workflow.remind(session, now=at(due + timedelta(days=8), 7))
+    cases.remind(session, now=at(due + timedelta(days=8), 7))
 
     assert [d.demanded_on for d in demands_for(session, loan_id)] == [due + timedelta(days=1), due + timedelta(days=8)]
     assert len(notes(session, people.borrower, "overdue", loan_id)) == 2
@@ -1040,9 +1042,9 @@ def test_a_demand_letter_counts_as_the_weeks_demand(session, people, make_asset)
     due = date(2031, 6, 10)
     loan_id = handed_over(session, people, [make_asset()], start=date(2031, 6, 8), due=due)
     day = at(due + timedelta(days=2))
-    workflow.issue_demand_letter(session, people.officer, loan_id, now=day)
+    cases.issue_demand_letter(session, people.officer, loan_id, now=day)
 
-    workflow.remind(session, now=day + timedelta(hours=1))
+    cases.remind(session, now=day + timedelta(hours=1))
 
     assert [d.channel for d in demands_for(session, loan_id)] == ["letter"]
 
@@ -1054,8 +1056,8 @@ def test_the_daily_run_leaves_returned_and_not_yet_due_loans_alone(session, peop
     back_item = fresh_loan(session, back).items[0].id
     workflow.receive_items(session, people.officer, back, [ItemReturn(back_item, GOOD)], now=at(due))
 
-    workflow.remind(session, now=at(due, 7))
-    workflow.remind(session, now=at(due + timedelta(days=1), 7))
+    cases.remind(session, now=at(due, 7))
+    cases.remind(session, now=at(due + timedelta(days=1), 7))
 
     assert demands_for(session, back) == []
     assert [d.demanded_on for d in demands_for(session, on_time)] == [due + timedelta(days=1)]
@@ -1066,13 +1068,13 @@ def test_the_borrower_is_told_the_day_before_the_due_date_once(session, people, 
     loan_id = handed_over(session, people, [make_asset()], start=date(2031, 8, 8), due=due)
     eve = at(due - timedelta(days=1), 7)
 
-    workflow.remind(session, now=eve)
-    workflow.remind(session, now=eve + timedelta(hours=6))
+    cases.remind(session, now=eve)
+    cases.remind(session, now=eve + timedelta(hours=6))
 
     (note,) = notes(session, people.borrower, "due_tomorrow", loan_id)
     assert note.day == due - timedelta(days=1)
     assert demands_for(session, loan_id) == []
-    workflow.remind(session, now=at(due - timedelta(days=2), 7))  # two days before: nothing more
+    cases.remind(session, now=at(due - timedelta(days=2), 7))  # two days before: nothing more
     assert len(notes(session, people.borrower, "due_tomorrow", loan_id)) == 1
 
 
@@ -1081,12 +1083,12 @@ def test_a_demand_letter_is_issued_only_for_an_overdue_loan(session, people, mak
     loan_id = handed_over(session, people, [make_asset()], start=date(2031, 9, 8), due=due)
 
     with pytest.raises(Conflict, match="Nothing of this loan is overdue"):
-        workflow.issue_demand_letter(session, people.officer, loan_id, now=at(due))
+        cases.issue_demand_letter(session, people.officer, loan_id, now=at(due))
     with pytest.raises(Forbidden):
-        workflow.issue_demand_letter(session, people.borrower, loan_id, now=at(due + timedelta(days=3)))
+        cases.issue_demand_letter(session, people.borrower, loan_id, now=at(due + timedelta(days=3)))
     assert demands_for(session, loan_id) == []
 
-    demand = workflow.issue_demand_letter(session, people.officer, loan_id, now=at(due + timedelta(days=3)))
+    demand = cases.issue_demand_letter(session, people.officer, loan_id, now=at(due + timedelta(days=3)))
 
     (stored,) = demands_for(session, loan_id)
     assert stored.id == demand.id
@@ -1108,12 +1110,12 @@ def test_a_returned_loan_gets_no_demand_letter(session, people, make_asset):
     )
 
     with pytest.raises(Conflict, match="Nothing of this loan is overdue"):
-        workflow.issue_demand_letter(session, people.officer, loan_id, now=at(due + timedelta(days=3)))
+        cases.issue_demand_letter(session, people.officer, loan_id, now=at(due + timedelta(days=3)))
     assert demands_for(session, loan_id) == []
 
 
 def test_a_letter_names_and_lists_only_the_items_overdue_when_it_is_made(session, people, make_asset):
-    from lending.documents import demand_letter_pdf
+    from lending.loans.documents.demand import demand_letter_pdf
     from tests.unit.test_documents import flat, squash
 
     due = date(2031, 11, 10)
@@ -1124,7 +1126,7 @@ def test_a_letter_names_and_lists_only_the_items_overdue_when_it_is_made(session
         session, people.officer, loan_id, [ItemReturn(items[chair.id], GOOD)], now=at(due + timedelta(days=1))
     )  # late, but back before the letter
 
-    workflow.issue_demand_letter(session, people.officer, loan_id, now=at(due + timedelta(days=3)))
+    cases.issue_demand_letter(session, people.officer, loan_id, now=at(due + timedelta(days=3)))
 
     (demand,) = demands_for(session, loan_id)
     assert demand.item_ids == [items[table.id]]
@@ -1134,7 +1136,7 @@ def test_a_letter_names_and_lists_only_the_items_overdue_when_it_is_made(session
     text = squash(flat(demand_letter_pdf(demand, get_settings(session))))
     assert squash(table.asset_number) in text and squash(chair.asset_number) not in text
     # the daily run a day later: the only item out was named by that letter, so no second demand
-    workflow.remind(session, now=at(due + timedelta(days=4), 7))
+    cases.remind(session, now=at(due + timedelta(days=4), 7))
     assert len(demands_for(session, loan_id)) == 1
 
 
@@ -1160,10 +1162,10 @@ def test_the_daily_run_demands_an_overdue_item_that_no_recent_demand_named(sessi
     record(session, None, "test.ledger_demand", demand, {"items": demand.item_ids})
     session.commit()
 
-    workflow.remind(session, now=at(due + timedelta(days=3), 7))
+    cases.remind(session, now=at(due + timedelta(days=3), 7))
 
     first, second = demands_for(session, loan_id)
     assert (second.channel, second.demanded_on) == ("mail", due + timedelta(days=3))
     assert sorted(second.item_ids) == sorted(items.values())  # both items are overdue now
-    workflow.remind(session, now=at(due + timedelta(days=4), 7))  # now both were named this week
+    cases.remind(session, now=at(due + timedelta(days=4), 7))  # now both were named this week
     assert len(demands_for(session, loan_id)) == 2

@@ -29,8 +29,9 @@ from core.pdf import (
     wrap,
 )
 from core.services import DEFAULT_SETTINGS
-from lending.documents import demand_letter_pdf, demand_reference, receipt_pdf
-from lending.loans import Demand, Loan, LoanItem
+from lending.loans.documents.demand import demand_letter_pdf, demand_reference
+from lending.loans.documents.receipt import receipt_pdf
+from lending.loans.models import Demand, Loan, LoanItem
 from lending.register.models import Asset
 
 MM = 72 / 25.4
@@ -519,7 +520,7 @@ FULL_ADDRESS = {
     "district,province", [("อำเภอโนนสูง", "จังหวัดนครราชสีมา"), ("โนนสูง", "นครราชสีมา"), ("อ.โนนสูง", "จ.นครราชสีมา")]
 )
 def test_an_address_that_names_its_district_and_province_is_not_followed_by_them_again(district, province):
-    from lending.documents import _address_lines
+    from lending.loans.documents.common import _address_lines
 
     settings = {**FULL_ADDRESS, "district": district, "province": province}
     assert _address_lines(settings, "th") == [FULL_ADDRESS["address"]]

@@ -14,8 +14,8 @@ import pytest
 
 from core.db import Conflict, DomainError
 from core.models import User
-from lending import workflow
-from lending.loans import (
+from lending.loans import permissions as workflow
+from lending.loans.models import (
     APPROVED,
     CANCELLED,
     CHECKED_OUT,

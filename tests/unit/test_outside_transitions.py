@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from core.db import Conflict, DomainError
-from lending.loans import APPROVED, CANCELLED, CHECKED_OUT, REQUESTED
+from lending.loans.models import APPROVED, CANCELLED, CHECKED_OUT, REQUESTED
 from lending.outside.deposits import asks_deposit
 from lending.outside.models import LoanDeposit, OutsideParty
 from lending.outside.permissions import can_cancel_outside

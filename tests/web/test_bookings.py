@@ -17,7 +17,7 @@ from sqlalchemy import select
 from audit.models import AuditEntry
 from core.dates import bangkok_date, format_date, format_numeric
 from core.db import db, utcnow
-from lending import bookings
+from lending.loans.bookings import queries as bookings
 from lending.register import synonyms
 from tests.conftest import PASSWORD, unique
 from tests.web.test_loan_pages import new_loan, run, signed_in
@@ -55,7 +55,7 @@ def _today():
 
 
 def _ref(app, loan_id: int) -> str:
-    from lending.loans import Loan
+    from lending.loans.models import Loan
 
     with app.app_context():
         ref = db.session.get(Loan, loan_id).ref
@@ -65,7 +65,7 @@ def _ref(app, loan_id: int) -> str:
 
 def _awaiting_head(app, borrower, assets, officer, start_in=3, days=1):
     """A request the officer approved that waits for the head (off the premises needs the head)."""
-    from lending import workflow
+    from lending.loans import services as workflow
 
     loan_id = new_loan(app, borrower, assets, start_in=start_in, days=days, off_premises=True)
     run(app, workflow.approve_loan, officer, loan_id)

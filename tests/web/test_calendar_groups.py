@@ -8,10 +8,10 @@ from datetime import timedelta
 from core.dates import bangkok_today
 from core.db import db
 from core.models import User
-from lending import workflow
 from lending.groups import queries as group_queries
 from lending.groups import services as groups
-from lending.loans import Loan
+from lending.loans import services as workflow
+from lending.loans.models import Loan
 from lending.outside import services as outside
 from tests.conftest import sign_in, unique
 from tests.groups import make_group

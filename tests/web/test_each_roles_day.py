@@ -22,12 +22,12 @@ from core.dates import bangkok_date, format_date
 from core.db import begin_write, db, utcnow
 from core.models import User
 from demo.office import PEOPLE
-from lending import workflow
-from lending.loans import Loan, LoanDrop
+from lending.loans import services as workflow
+from lending.loans.models import Loan, LoanDrop
+from lending.loans.services import ItemReturn
 from lending.register.models import Asset, compute_search_text
 from lending.register.services import unique_tag
 from lending.stocktake import models as stocktake
-from lending.workflow import ItemReturn
 from tests.conftest import PASSWORD, english, login, unique
 from tests.integration.audit_instances import separate_instance
 from tests.web.test_loan_pages import new_loan, run, signed_in

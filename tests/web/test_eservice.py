@@ -16,11 +16,11 @@ from audit.models import AuditEntry
 from core.dates import bangkok_today
 from core.db import db
 from evidence.models import EvidenceItem
-from lending import workflow
 from lending.eservice.models import RateLimit
 from lending.groups import queries as group_queries
 from lending.groups import services as groups
-from lending.loans import Loan
+from lending.loans import services as workflow
+from lending.loans.models import Loan
 from lending.outside.models import OutsideParty
 from tests.conftest import english, login, unique
 from tests.groups import make_group

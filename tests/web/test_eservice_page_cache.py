@@ -15,9 +15,9 @@ from sqlalchemy import event, select
 from core import services as core_services
 from core.dates import bangkok_today
 from core.db import db
-from lending import workflow
 from lending.eservice import page_cache
-from lending.loans import Loan
+from lending.loans import services as workflow
+from lending.loans.models import Loan
 from tests.conftest import login, unique
 from tests.groups import make_group
 from tests.web.test_eservice import form_for, fresh_client, ref_of, send

@@ -8,7 +8,7 @@ import io
 import pytest
 from openpyxl import load_workbook
 
-from lending import ledger
+from lending.loans.ledger import plan as ledger
 from lending.register import import_templates, importing
 from tests.conftest import unique
 

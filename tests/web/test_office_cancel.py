@@ -14,10 +14,10 @@ from audit.models import AuditEntry
 from core.dates import bangkok_today
 from core.db import Conflict, DomainError, Forbidden, db
 from core.models import User
-from lending import workflow
 from lending.groups import queries as group_queries
 from lending.groups import services as groups
-from lending.loans import CANCELLED, Loan
+from lending.loans import services as workflow
+from lending.loans.models import CANCELLED, Loan
 from tests.conftest import sign_in, unique
 from tests.integration.test_remind_mail import smtp  # noqa: F401  (the local SMTP server fixture)
 from tests.web.test_eservice import chairs, form_for, fresh_client, ref_of, send  # noqa: F401  (chairs: a fixture)

@@ -8,9 +8,9 @@ from sqlalchemy import select
 
 from core.dates import bangkok_today, format_numeric
 from core.db import db
-from lending import workflow
 from lending.groups.models import LendingGroup
-from lending.loans import Incident, Loan
+from lending.loans import services as workflow
+from lending.loans.models import Incident, Loan
 from lending.outside.models import OutsideParty
 from lending.register.models import Asset
 from tests.conftest import sign_in, unique
@@ -43,7 +43,7 @@ def _counter_request(client, group_id: int, count: int, start) -> int:
 
 
 def test_an_officer_enters_a_counter_request_and_the_page_shows_only_the_masked_id(app, client, officer, monkeypatch):
-    from lending import loan_queries
+    from lending.loans import queries as loan_queries
 
     # the queue lists each stage's oldest requests; the session's database holds other tests' requests
     monkeypatch.setattr(loan_queries, "QUEUE_PAGE", 100_000)

@@ -377,8 +377,9 @@ def _loan_world(app, names: dict[str, str]) -> dict[str, int]:
     from core.db import begin_write, utcnow
     from core.files import FileStore
     from core.models import User
-    from lending import workflow
-    from lending.loans import Incident, Loan, LoanPhoto, Notification
+    from lending.loans import cases
+    from lending.loans import services as workflow
+    from lending.loans.models import Incident, Loan, LoanPhoto, Notification
 
     past = utcnow() - timedelta(days=10)
     with app.app_context():
@@ -415,11 +416,11 @@ def _loan_world(app, names: dict[str, str]) -> dict[str, int]:
         ).id
         workflow.approve_loan(s, officer, loan_id, now=past)
         workflow.hand_over(s, officer, loan_id, photos=[(_png(), "p.png")], store=store, now=past)
-        demand_id = workflow.issue_demand_letter(s, officer, loan_id).id
+        demand_id = cases.issue_demand_letter(s, officer, loan_id).id
         item_id = s.get(Loan, loan_id).items[0].id
         workflow.receive_items(s, officer, loan_id, [workflow.ItemReturn(item_id, "damaged", "แตก")])
         incident_id = s.execute(select(Incident.id).where(Incident.loan_item_id == item_id)).scalar_one()
-        document_id = workflow.attach_incident_document(
+        document_id = cases.attach_incident_document(
             s, officer, incident_id, b"%PDF-1.4 x", "a.pdf", "slip", store, 1024 * 1024
         ).id
         photo_id = s.execute(select(LoanPhoto.id).where(LoanPhoto.loan_id == loan_id)).scalar_one()

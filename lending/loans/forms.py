@@ -27,9 +27,9 @@ from wtforms.validators import DataRequired, InputRequired, Length, Optional, Re
 from core.dates import format_numeric, parse_date
 from core.edge import to_id
 from core.forms import DATE_PICK_HELP, BaseForm, BEDateInput
-from lending.loans import CONDITIONS, MAX_ITEMS, Incident
+from lending.loans.models import CONDITIONS, MAX_ITEMS, Incident
+from lending.loans.services import ItemReturn
 from lending.register.models import parse_price
-from lending.workflow import ItemReturn
 
 LOAN_STATUS_LABELS = {
     "requested": _l("Waiting for approval"),

@@ -21,8 +21,9 @@ from core.edge import ids_of
 from core.i18n import lang
 from core.permissions import ASSETS_MANAGE, ASSETS_VIEW
 from core.web import actor, require, submit_once
-from lending import bookings, bp
-from lending import loan_queries as lq
+from lending import bp
+from lending.loans import queries as lq
+from lending.loans.bookings import queries as bookings
 from lending.register import queries, synonyms
 from lending.register.forms import DeleteForm, SynonymForm
 from lending.register.models import Asset
@@ -115,7 +116,7 @@ def _calendar_page(asset: Asset | None):
     agenda = [b for b in found if b.start_on <= month_end and b.due_on >= month_start]
     endpoint, args = ("lending.asset_calendar", {"asset_id": asset.id}) if asset else ("lending.calendar", {})
     return render_template(
-        "lending/calendar.html",
+        "lending/loans/calendar.html",
         asset=asset,
         view=view,
         anchor=anchor,
@@ -172,7 +173,7 @@ def asset_suggest():
             else ([], 0)
         )
         return render_template(
-            "lending/_suggest.html",
+            "lending/loans/_suggest.html",
             purpose=purpose,
             rows=rows,
             total=total,
@@ -183,11 +184,11 @@ def asset_suggest():
     flt = queries.AssetFilter.from_args(request.args)
     if not flt.q:
         return render_template(
-            "lending/_suggest.html", purpose=purpose, rows=[], total=0, q="", reserved={}, more_url=None
+            "lending/loans/_suggest.html", purpose=purpose, rows=[], total=0, q="", reserved={}, more_url=None
         )
     page = queries.list_assets(db.session, flt, 1, SUGGESTIONS)
     return render_template(
-        "lending/_suggest.html",
+        "lending/loans/_suggest.html",
         purpose=purpose,
         rows=page.rows,
         total=page.total,
@@ -213,14 +214,13 @@ def synonyms_page():
         except DomainError as err:
             if err.status == 403:
                 raise
-            db.session.rollback()
             form.terms.errors.append(_(err.message, **err.params))
         else:
             if not outcome.replayed:
                 flash(_("The terms were added; a search for one now finds the others."), "success")
             return redirect(url_for("lending.synonyms_page"))
     return render_template(
-        "lending/synonyms.html",
+        "lending/loans/synonyms.html",
         form=form,
         built_in=synonyms.BUILT_IN,
         own=synonyms.office_groups(db.session),

@@ -25,8 +25,10 @@ from sqlalchemy.sql.elements import ColumnElement
 from core.db import Session
 from core.models import User
 from core.permissions import LOANS_VIEW_ALL
-from lending.loans import APPROVED, CHECKED_OUT, REQUESTED, Loan, LoanItem, holds_assets, without_borrower_roles
-from lending.register.models import DISPOSED, IN_REPAIR, LOST, Asset
+from lending.loans.bookings.availability import lendable_condition
+from lending.loans.models import APPROVED, CHECKED_OUT, REQUESTED, Loan, LoanItem, holds_assets, without_borrower_roles
+from lending.loans.permissions import can_view_loan
+from lending.register.models import Asset
 
 # How a booking is shown: its stage on the way from request to return.
 REQUESTED_STAGE, AWAITING_HEAD, APPROVED_STAGE, OUT, OVERDUE = (
@@ -60,11 +62,7 @@ def held_between(start_on: date, end_on: date, today: date) -> ColumnElement[boo
 
 def free_between(start_on: date, end_on: date, today: date) -> ColumnElement[bool]:
     """For a statement over assets: the asset may be lent and nobody holds it on any day of the range."""
-    return and_(
-        Asset.lendable.is_(True),
-        Asset.status.not_in((DISPOSED, LOST, IN_REPAIR)),
-        ~held_between(start_on, end_on, today),
-    )
+    return and_(lendable_condition(), ~held_between(start_on, end_on, today))
 
 
 # --- "reserved from … to …" ------------------------------------------------------------------------
@@ -166,8 +164,6 @@ def bookings_between(
 ) -> list[Booking]:
     """The loans (requested, approved, out) on days in [start_on, end_on], as `viewer` may see them; with
     `asset_id`, only the loans of that asset. Ordered by start date."""
-    from lending.workflow import can_view_loan
-
     see_all = viewer.can(LOANS_VIEW_ALL)
     visible: ColumnElement[bool] = Loan.status.in_((REQUESTED, APPROVED, CHECKED_OUT))
     if not see_all:

@@ -1,8 +1,8 @@
 """Loans, their items, incidents, demands and notifications: the models and their state machine.
 
 Every transition is a method that changes fields or raises a DomainError; none touches a session, Flask,
-mail or disk. Services (lending/workflow.py) load, check permissions, call one transition, record the
-audit entry and commit.
+mail or disk. Services (lending.loans.services, lending.loans.cases) load, check permissions, call one
+transition, record the audit entry and commit.
 
     requested ──approve (officer, then head where policy asks)──▶ approved ──hand over──▶ checked_out
         │  └──reject──▶ rejected                                     │                      │

@@ -1,4 +1,4 @@
-"""`flask --app wsgi loans ...`: the daily overdue run (and the paper ledger import, lending/ledger.py)."""
+"""`flask --app wsgi loans ...`: the daily overdue run (and the paper ledger import, lending.loans.ledger)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ from core import context
 from core.db import DomainError, db
 from core.mail import deliver
 from core.web import external_url
-from lending import ledger, workflow
+from lending.loans import cases
+from lending.loans.ledger import plan as ledger
 
 loans = AppGroup("loans", help="Loans: the daily overdue run and the paper ledger.")
 
@@ -25,9 +26,7 @@ def remind_command():
     """
     context.set_origin("cli", "flask loans remind")
     with current_app.test_request_context(base_url=current_app.config["BASE_URL"]):
-        result = workflow.remind(
-            db.session, link=lambda loan_id: external_url(url_for("lending.loan", loan_id=loan_id))
-        )
+        result = cases.remind(db.session, link=lambda loan_id: external_url(url_for("lending.loan", loan_id=loan_id)))
     # What cannot be sent now waits in the outbox and goes out first on the next run (see core.mail).
     delivery = deliver(current_app.config, result.mails, Path(current_app.config["OUTBOX_DIR"]))
     click.echo(

@@ -1,7 +1,7 @@
-"""The lending workflow's pages: request, approval queue, the loan page and its actions, lists, overdue,
-incidents and notifications.
+"""The lending workflow's pages: request, approval queue, the loan page and its actions, lists, overdue
+(the cases, the PDFs and the notifications: lending.loans.case_views).
 
-Each action route validates its form, calls one service of lending/workflow.py with the version the page
+Each action route validates its form, calls one service of lending.loans.services or .cases with the version the page
 showed, then flashes and redirects. Domain errors are turned into messages once, by the app's error
 handlers (a refused POST flashes the reason and goes back to the page it came from). Who may press which
 button is asked of the `can_*` predicates, in templates as in services.
@@ -14,7 +14,7 @@ from datetime import timedelta
 from functools import wraps
 from typing import Any
 
-from flask import Response, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import ngettext
 
@@ -22,13 +22,15 @@ from core.dates import bangkok_date
 from core.db import DomainError, db, utcnow
 from core.edge import ids_of, page_arg
 from core.i18n import message as domain_message
-from core.models import StoredFile
 from core.permissions import LOANS_HEAD, LOANS_MANAGE, LOANS_REQUEST, LOANS_VIEW_ALL
 from core.services import get_settings
 from core.web import actor, file_store, record_denial, require, safe_next, send_stored, submit_once
-from lending import bp, workflow
-from lending import loan_queries as lq
-from lending.loan_forms import (
+from lending import bp
+from lending.loans import cases, permissions, records
+from lending.loans import queries as lq
+from lending.loans import services as workflow
+from lending.loans.bookings.availability import clashes, lendable
+from lending.loans.forms import (
     CONDITION_LABELS,
     DEMAND_CHANNEL_LABELS,
     INCIDENT_KIND_LABELS,
@@ -39,15 +41,12 @@ from lending.loan_forms import (
     CancelForm,
     ConfirmReceiptForm,
     DemandForm,
-    DocumentForm,
     HandOverForm,
     LoanRequestForm,
-    PlainForm,
     ReceiveForm,
     RejectForm,
-    SettleForm,
 )
-from lending.loans import Demand, Incident, IncidentDocument, Loan, LoanPhoto, without_borrower_roles
+from lending.loans.models import Loan, LoanPhoto, without_borrower_roles
 
 
 def any_of(*permissions: str) -> Callable:
@@ -65,15 +64,6 @@ def any_of(*permissions: str) -> Callable:
         return wrapper
 
     return decorate
-
-
-def can_manage_incidents(user) -> bool:
-    """Officers and heads work on damage and loss cases (attach documents, settle)."""
-    return user is not None and (user.can(LOANS_MANAGE) or user.can(LOANS_HEAD))
-
-
-def can_see_queue(user) -> bool:
-    return user is not None and user.can(LOANS_VIEW_ALL)
 
 
 def waited(delta: timedelta) -> str:
@@ -105,17 +95,17 @@ def _loan_helpers():
         "INCIDENT_KIND_LABELS": INCIDENT_KIND_LABELS,
         "INCIDENT_STATUS_LABELS": INCIDENT_STATUS_LABELS,
         "DEMAND_CHANNEL_LABELS": DEMAND_CHANNEL_LABELS,
-        "can_request": workflow.can_request,
-        "can_decide": workflow.can_decide,
-        "can_hand_over": workflow.can_hand_over,
-        "can_receive": workflow.can_receive,
-        "can_cancel": workflow.can_cancel,
-        "can_confirm_receipt": workflow.can_confirm_receipt,
-        "can_demand": workflow.can_demand,
-        "can_settle": workflow.can_settle,
-        "can_view_loan": workflow.can_view_loan,
-        "can_manage_incidents": can_manage_incidents,
-        "can_see_queue": can_see_queue,
+        "can_request": permissions.can_request,
+        "can_decide": permissions.can_decide,
+        "can_hand_over": permissions.can_hand_over,
+        "can_receive": permissions.can_receive,
+        "can_cancel": permissions.can_cancel,
+        "can_confirm_receipt": permissions.can_confirm_receipt,
+        "can_demand": permissions.can_demand,
+        "can_settle": permissions.can_settle,
+        "can_view_loan": permissions.can_view_loan,
+        "can_manage_incidents": permissions.can_manage_incidents,
+        "can_see_queue": permissions.can_see_queue,
     }
 
 
@@ -131,7 +121,7 @@ def _today():
 def _loan_or_404(loan_id: int) -> Loan:
     """The loan if the signed-in person may see it; otherwise 404, so that its existence is not revealed."""
     loan = db.session.get(Loan, loan_id, options=[without_borrower_roles()])
-    if loan is None or not workflow.can_view_loan(actor(), loan):
+    if loan is None or not permissions.can_view_loan(actor(), loan):
         abort(404)
     return loan
 
@@ -199,7 +189,6 @@ def loan_new():
         except DomainError as err:
             if err.status == 403:
                 raise
-            session.rollback()
             flash(domain_message(err.message, err.params), "danger")
         else:
             if outcome.replayed:
@@ -247,7 +236,7 @@ def loan_new():
         availability=availability,
         free_dates=free if free[0] else None,
         needs_head=needs_head,
-        blocked={a.id for a in chosen if not lq.lendable(a)},
+        blocked={a.id for a in chosen if not lendable(a)},
         settings=settings,
     )
 
@@ -298,7 +287,7 @@ def loans():
 def loans_overdue():
     """Items past their due date, most days overdue first; flags demands not made within 7 days."""
     today = _today()
-    rows = lq.overdue_items(db.session, today)
+    rows = records.overdue_items(db.session, today)
     return render_template("lending/loans/overdue.html", rows=rows, today=today, demand_form=DemandForm())
 
 
@@ -315,15 +304,15 @@ def loan(loan_id: int):
 def _loan_page(item: Loan, **extra: Any):
     """The loan's page; `extra` carries what a refused form sent back (the return's choices and errors)."""
     session = db.session
-    demands = lq.loan_demands(session, item.id)
-    cases = lq.loan_incidents(session, item.id)
-    photos = lq.loan_photos(session, item.id)
-    timeline = lq.loan_timeline(session, item, demands, cases, photos)
+    demands = records.loan_demands(session, item.id)
+    cases = records.loan_incidents(session, item.id)
+    photos = records.loan_photos(session, item.id)
+    timeline = records.loan_timeline(session, item, demands, cases, photos)
     v = {"version": str(item.version)}
     # Whoever decides sees first which items another request holds on these days, and may leave them out.
     held = (
-        workflow.clashes(session, [i.asset_id for i in item.items], item.start_on, item.due_on, item.id, _today())
-        if workflow.can_decide(actor(), item)
+        clashes(session, [i.asset_id for i in item.items], item.start_on, item.due_on, item.id, _today())
+        if permissions.can_decide(actor(), item)
         else []
     )
     return render_template(
@@ -495,7 +484,7 @@ def loan_demand(loan_id: int):
     form = DemandForm()
     if not form.validate_on_submit():
         return _incomplete(loan_id)
-    workflow.issue_demand_letter(db.session, actor(), loan_id, version=form.version_value)
+    cases.issue_demand_letter(db.session, actor(), loan_id, version=form.version_value)
     flash(_("The demand letter was recorded. Print it and hand it to the borrower."), "success")
     return _to_loan(loan_id, "demands")
 
@@ -509,186 +498,3 @@ def loan_photo(loan_id: int, photo_id: int):
     if photo is None or photo.loan_id != loan_id:
         abort(404)
     return send_stored(photo.sha256, inline=True)
-
-
-# --- documents (PDF) -----------------------------------------------------------------------------
-
-
-def _pdf(data: bytes, filename: str):
-    resp = Response(data, mimetype="application/pdf")
-    resp.headers["Content-Disposition"] = f'inline; filename="{filename}"'
-    resp.headers["Cache-Control"] = "private, no-store"
-    return resp
-
-
-@bp.route("/loans/<int:loan_id>/receipt.pdf")
-@require()
-def loan_receipt(loan_id: int):
-    """The written request and receipt (ใบยืมพัสดุ) as a PDF with signature lines."""
-    from core.i18n import lang
-    from lending import documents  # written alongside; imported here so the pages work without it
-
-    item = _loan_or_404(loan_id)
-    pdf = documents.receipt_pdf(item, get_settings(db.session), lang())
-    return _pdf(pdf, f"receipt-{item.ref.replace('/', '-')}.pdf")
-
-
-@bp.route("/demands/<int:demand_id>/letter.pdf")
-@require()
-def demand_letter(demand_id: int):
-    """A demand letter as a PDF, for the officers and the borrower it is addressed to."""
-    from core.i18n import lang
-    from lending import documents
-
-    demand = db.session.get(Demand, demand_id)
-    if demand is None or not workflow.can_view_loan(actor(), demand.loan):
-        abort(404)
-    pdf = documents.demand_letter_pdf(demand, get_settings(db.session), lang())
-    return _pdf(pdf, f"demand-{demand.loan.ref.replace('/', '-')}-{demand.id}.pdf")
-
-
-# --- incidents -----------------------------------------------------------------------------------
-
-
-def _incident_or_404(incident_id: int) -> Incident:
-    case = db.session.get(Incident, incident_id)
-    if case is None:
-        abort(404)
-    user = actor()
-    loan = case.loan_item.loan if case.loan_item else None
-    if not (user.can(LOANS_VIEW_ALL) or (loan is not None and workflow.can_view_loan(user, loan))):
-        abort(404)
-    return case
-
-
-@bp.route("/incidents")
-@require(LOANS_VIEW_ALL)
-def incidents():
-    """Damage and loss cases, open ones first."""
-    status = request.args.get("status", "open")
-    status = status if status in ("open", "settled", "all") else "open"
-    page_no = page_arg()
-    page = lq.incidents(db.session, "" if status == "all" else status, page_no, current_app.config["PAGE_SIZE"])
-    return render_template("lending/loans/incidents.html", page=page, status=status)
-
-
-@bp.route("/incidents/<int:incident_id>")
-@require()
-def incident(incident_id: int):
-    """One case: the item, its value at the time of borrowing, documents, and how it ends."""
-    case = _incident_or_404(incident_id)
-    form = SettleForm(data={"version": str(case.version)})
-    if not actor().can(LOANS_HEAD):
-        form.resolution.choices = [c for c in form.resolution.choices if c[0] != "written_off"]
-    return render_template(
-        "lending/loans/incident.html",
-        case=case,
-        loan=case.loan_item.loan if case.loan_item else None,
-        documents=lq.incident_documents(db.session, case.id),
-        settle_form=form,
-        document_form=DocumentForm(),
-    )
-
-
-@bp.route("/incidents/<int:incident_id>/settle", methods=["POST"])
-@require()
-@any_of(LOANS_MANAGE, LOANS_HEAD)
-def incident_settle(incident_id: int):
-    """End a case: repaired, replaced, paid (with the amount), or written off by the head."""
-    form = SettleForm()
-    back = url_for("lending.incident", incident_id=incident_id)
-    if not form.validate_on_submit():
-        flash(_("The form was incomplete or expired; nothing was changed. Reload the page and try again."), "danger")
-        return redirect(back)
-    try:
-        amount = form.amount_value()
-    except ValueError:
-        flash(_("Enter the amount as a number, e.g. 1,500.00."), "danger")
-        return redirect(back)
-    case = workflow.settle_incident(
-        db.session,
-        actor(),
-        incident_id,
-        form.resolution.data,
-        amount=amount,
-        note=form.note.data or "",
-        version=form.version_value,
-    )
-    flash(_("The case is settled: %(how)s.", how=RESOLUTION_LABELS[case.resolution]), "success")
-    return redirect(back)
-
-
-@bp.route("/incidents/<int:incident_id>/documents", methods=["POST"])
-@require()
-@any_of(LOANS_MANAGE, LOANS_HEAD)
-def incident_document_add(incident_id: int):
-    """Attach a document to a case: a repair receipt, a payment slip, a committee report."""
-    form = DocumentForm()
-    back = url_for("lending.incident", incident_id=incident_id)
-    if not form.validate_on_submit():
-        flash(_("Choose a file to attach."), "danger")
-        return redirect(back)
-    upload = form.file.data
-    workflow.attach_incident_document(
-        db.session,
-        actor(),
-        incident_id,
-        upload.read(),
-        upload.filename or "",
-        form.title.data or "",
-        file_store(),
-        _max_bytes(),
-    )
-    flash(_("The document was attached."), "success")
-    return redirect(back)
-
-
-@bp.route("/incidents/<int:incident_id>/documents/<int:document_id>")
-@require()
-def incident_document(incident_id: int, document_id: int):
-    """A document of a case, to whoever may see the case."""
-    _incident_or_404(incident_id)
-    doc = db.session.get(IncidentDocument, document_id)
-    if doc is None or doc.incident_id != incident_id:
-        abort(404)
-    stored = db.session.get(StoredFile, doc.sha256)
-    inline = stored is not None and (stored.mime.startswith("image/") or stored.mime == "application/pdf")
-    return send_stored(doc.sha256, inline=inline)
-
-
-# --- notifications -------------------------------------------------------------------------------
-
-NOTIFICATION_KINDS = ("request_waiting", "approved", "items_dropped", "rejected", "due_tomorrow", "overdue")
-
-
-@bp.route("/notifications")
-@require()
-def notifications():
-    """The signed-in person's notifications, newest first."""
-    rows = lq.notifications(db.session, actor().id)
-    drops = lq.drops_by_loan(db.session, {r.loan_id for r in rows if r.kind in ("approved", "items_dropped")})
-    return render_template("lending/loans/notifications.html", rows=rows, drops=drops, form=PlainForm())
-
-
-@bp.route("/notifications/read", methods=["POST"])
-@require()
-def notifications_read():
-    """Mark every notification read."""
-    if PlainForm().validate_on_submit():
-        workflow.mark_notifications_read(db.session, actor())
-    return redirect(url_for("lending.notifications"))
-
-
-@bp.route("/notifications/<int:notification_id>/open", methods=["POST"])
-@require()
-def notification_open(notification_id: int):
-    """Open a notification: it is marked read and its loan is shown."""
-    if not PlainForm().validate_on_submit():
-        return redirect(url_for("lending.notifications"))
-    workflow.mark_notifications_read(db.session, actor(), [notification_id])
-    from lending.loans import Notification
-
-    note = db.session.get(Notification, notification_id)
-    if note is None or note.user_id != actor().id or note.loan_id is None:
-        return redirect(url_for("lending.notifications"))
-    return _to_loan(note.loan_id)
