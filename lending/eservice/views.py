@@ -314,7 +314,6 @@ def request_form():
             except RateLimited as err:
                 problem, status = _(err.message, **err.params), 429
             except DomainError as err:
-                db.session.rollback()
                 problem, status = _(err.message, **err.params), 200
             else:
                 loan = outcome.created if not outcome.replayed else db.session.get(Loan, int(outcome.record_id))
@@ -449,7 +448,6 @@ def cancel(ref: str):
     try:
         loan = outside.cancel_outside_request(db.session, ref, phone, form.reason.data or "")
     except DomainError as err:
-        db.session.rollback()
         flash(_(err.message, **err.params), "danger")
         return redirect(url_for("eservice.status", ref=ref))
     flash(_("Your request was cancelled."), "success")
@@ -470,7 +468,6 @@ def survey(ref: str):
     try:
         outside.record_survey(db.session, ref, session[GRANTS][ref], int(form.score.data), form.comment.data or "")
     except DomainError as err:
-        db.session.rollback()
         flash(_(err.message, **err.params), "info")
         return redirect(url_for("eservice.status", ref=ref))
     flash(_("Thank you for your answer."), "success")

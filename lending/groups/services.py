@@ -25,7 +25,9 @@ from lending.groups import queries as group_queries
 from lending.groups.models import LendingGroup, LoanLine
 from lending.groups.reservations import lock_groups
 from lending.loans import services as workflow
-from lending.loans.models import APPROVED, CHECKED_OUT, DAMAGED, GOOD, LOST, REQUESTED, Loan, LoanItem
+from lending.loans.bookings import availability
+from lending.loans.models import APPROVED, CHECKED_OUT, DAMAGED, GOOD, LOST, MAX_LOAN_DAYS, REQUESTED, Loan, LoanItem
+from lending.loans.permissions import can_hand_over, can_request
 from lending.outside import deposits
 from lending.outside import events as outside_events
 from lending.outside.models import clean_text
@@ -217,7 +219,7 @@ def request_by_count(
     The head's approval is asked as for numbered items: use outside the office, or a group whose dearest
     member is at or above the threshold. More than is free on any day is refused now; the approval checks
     again under lock."""
-    if not workflow.can_request(actor):
+    if not can_request(actor):
         _deny()
     now = now or utcnow()
     today = bangkok_date(now)
@@ -236,8 +238,8 @@ def request_by_count(
         raise DomainError(N_("The loan cannot start in the past."))
     if due_on < start_on:
         raise DomainError(N_("The return date is before the start date."))
-    if (due_on - start_on).days > workflow.MAX_LOAN_DAYS:
-        raise DomainError(N_("A loan lasts at most %(days)d days."), days=workflow.MAX_LOAN_DAYS)
+    if (due_on - start_on).days > MAX_LOAN_DAYS:
+        raise DomainError(N_("A loan lasts at most %(days)d days."), days=MAX_LOAN_DAYS)
     with write(session):
         found = {
             g.id: g
@@ -322,7 +324,7 @@ def hand_over_lines(
     today = bangkok_date(now)
     with write(session):
         loan = workflow._load_loan(session, loan_id, version)
-        if not workflow.can_hand_over(actor, loan):
+        if not can_hand_over(actor, loan):
             if loan.status != APPROVED:
                 raise Conflict(N_("Only an approved loan can be handed over."))
             _deny()
@@ -351,7 +353,7 @@ def hand_over_lines(
             raise DomainError(N_("Pick the items that leave."))
         lock_groups(session, sorted({ln.group_id for ln in lines.values()}))
         all_ids = sorted(seen | {i.asset_id for i in loan.items})
-        assets = {a.id: a for a in workflow._lock_assets(session, all_ids)}
+        assets = {a.id: a for a in availability.lock_assets(session, all_ids)}
         for line_id, ids in chosen.items():
             group = lines[line_id].group
             for asset_id in ids:
@@ -369,9 +371,9 @@ def hand_over_lines(
                     number=asset.asset_number,
                     status=asset.status,
                 )
-        found = workflow.clashes(session, sorted(seen), loan.start_on, loan.due_on, loan.id, today)
+        found = availability.clashes(session, sorted(seen), loan.start_on, loan.due_on, loan.id, today)
         if found:
-            raise workflow._clash_error(found)
+            raise availability.clash_error(found)
         before = loan.state()
         loan.hand_over(actor, now, (note or "")[:2000])
         for line_id, ids in chosen.items():

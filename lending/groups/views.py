@@ -31,8 +31,8 @@ from lending.groups.forms import (
     split_codes,
 )
 from lending.groups.models import LendingGroup
-from lending.loans import services as workflow
 from lending.loans.models import APPROVED, CHECKED_OUT, Loan
+from lending.loans.permissions import can_hand_over, can_receive
 from lending.outside import deposits
 from lending.outside.forms import DepositSettleForm, OfficeCancelForm
 from lending.outside.permissions import (
@@ -182,7 +182,6 @@ def group_photo_upload(group_id: int):
     except DomainError as err:
         if err.status == 403:
             raise
-        db.session.rollback()
         flash(_("The photo was not saved: %(reason)s", reason=_(err.message, **err.params)), "danger")
     else:
         flash(_("The photo was saved."), "success")
@@ -258,7 +257,6 @@ def loan_new_by_count():
         except DomainError as err:
             if err.status == 403:
                 raise
-            session.rollback()
             flash(_(err.message, **err.params), "danger")
         else:
             if outcome.replayed:
@@ -289,7 +287,7 @@ def loan_pick(loan_id: int):
     """Hand over a request by count: scan or tick the numbered assets that leave, or take the suggestion."""
     session = db.session
     loan = _loan_for_officer(loan_id)
-    if loan.status != APPROVED or not loan.lines or not workflow.can_hand_over(actor(), loan):
+    if loan.status != APPROVED or not loan.lines or not can_hand_over(actor(), loan):
         if request.method == "POST":
             flash(_("Only an approved loan can be handed over."), "danger")
         return redirect(url_for("lending.loan", loan_id=loan_id))
@@ -323,7 +321,6 @@ def loan_pick(loan_id: int):
             except DomainError as err:
                 if err.status == 403:
                     raise
-                session.rollback()
                 flash(_(err.message, **err.params), "danger")
             else:
                 flash(_("The items of loan %(ref)s were handed over.", ref=loan.ref), "success")
@@ -356,7 +353,7 @@ def loan_return_count(loan_id: int):
     """Receive a request by count back: count the good ones, name the damaged, lost or missing ones."""
     session = db.session
     loan = _loan_for_officer(loan_id)
-    if loan.status != CHECKED_OUT or not loan.lines or not workflow.can_receive(actor(), loan):
+    if loan.status != CHECKED_OUT or not loan.lines or not can_receive(actor(), loan):
         if request.method == "POST":
             flash(_("Only items that were handed over can be returned."), "danger")
         return redirect(url_for("lending.loan", loan_id=loan_id))
@@ -403,7 +400,6 @@ def loan_return_count(loan_id: int):
                 except DomainError as err:
                     if err.status == 403:
                         raise
-                    session.rollback()
                     flash(_(err.message, **err.params), "danger")
                 else:
                     flash(_("The return was recorded."), "success")

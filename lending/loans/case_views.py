@@ -93,8 +93,7 @@ def incident(incident_id: int):
     """One case: the item, its value at the time of borrowing, documents, and how it ends."""
     case = _incident_or_404(incident_id)
     form = SettleForm(data={"version": str(case.version)})
-    if not actor().can(LOANS_HEAD):
-        form.resolution.choices = [c for c in form.resolution.choices if c[0] != "written_off"]
+    form.resolution.choices = permissions.settle_choices(actor(), form.resolution.choices)
     return render_template(
         "lending/loans/incident.html",
         case=case,

@@ -17,10 +17,9 @@ from core.dates import bangkok_date, format_date
 from core.db import N_, Conflict, NotFound, Session, known, utcnow, write
 from core.files import PHOTO_TYPES, FileStore, store_upload
 from core.models import User
-from core.permissions import LOANS_HEAD
 from core.services import get_settings
 from lending.loans.models import CHECKED_OUT, Demand, Incident, IncidentDocument, Loan
-from lending.loans.permissions import can_demand, can_manage_incidents, can_settle
+from lending.loans.permissions import can_demand, can_manage_incidents, can_settle, can_write_off
 from lending.loans.services import _deny, _load_loan, _notify, _refuse_stale, _users_with_role
 from lending.register.models import AVAILABLE, IN_REPAIR
 
@@ -51,7 +50,7 @@ def settle_incident(
             if incident.status != "open":
                 raise Conflict(N_("This case is already settled."))
             _deny()
-        incident.settle(actor, now, resolution, amount, (note or "")[:2000], is_head=actor.can(LOANS_HEAD))
+        incident.settle(actor, now, resolution, amount, (note or "")[:2000], is_head=can_write_off(actor))
         if resolution == "repaired" and incident.asset.status == IN_REPAIR:
             incident.asset.status = AVAILABLE
         record(

@@ -56,6 +56,16 @@ def can_settle(user: User | None, incident: Incident) -> bool:
     return (user.can(LOANS_MANAGE) or user.can(LOANS_HEAD)) and borrower_id != user.id
 
 
+def can_write_off(user: User | None) -> bool:
+    """Only the head of the agency ends a case by writing the item off (the regulation's approval)."""
+    return user is not None and user.can(LOANS_HEAD)
+
+
+def settle_choices(user: User | None, choices: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The ways to end a case this person may choose (the write-off only for the head)."""
+    return [c for c in choices if c[0] != "written_off" or can_write_off(user)]
+
+
 def can_view_loan(user: User | None, loan: Loan) -> bool:
     return user is not None and (loan.borrower_id == user.id or user.can(LOANS_VIEW_ALL))
 

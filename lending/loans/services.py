@@ -30,7 +30,7 @@ from core.files import PHOTO_TYPES, FileStore, store_upload
 from core.models import User
 from core.services import get_settings
 from lending.groups.reservations import capacity_error
-from lending.loans.bookings.availability import _clash_error, _lock_assets, clashes, lendable
+from lending.loans.bookings.availability import clash_error, clashes, lendable, lock_assets
 from lending.loans.models import (
     APPROVED,
     CHECKED_OUT,
@@ -64,7 +64,6 @@ def _refuse_stale(service):
         try:
             return service(session, *args, **kwargs)
         except StaleDataError:
-            session.rollback()  # a unit of work has rolled back already; a caller outside one has not
             message = N_("Someone else changed this record after you opened it. Reload and try again.")
             raise Conflict(message) from None
 
@@ -81,16 +80,16 @@ def _deny() -> None:
 def _load_loan(session: Session, loan_id: int, version: int | None = None) -> Loan:
     """The loan, locked for this transaction (FOR UPDATE on PostgreSQL; SQLite's write lock is already held).
 
+    Called inside a unit of work (core.db.write), which rolls back when this raises.
+
     Two officers acting on one loan at once then queue here, and the second sees the first one's result:
     its status, version and items are read after the first commits, so it is refused with a clear message
     instead of a lost update or a StaleDataError.
     """
     loan = session.get(Loan, loan_id, with_for_update={"of": Loan}, populate_existing=True)
     if loan is None:
-        session.rollback()  # inside a unit of work not needed; lending.groups.services calls this outside one
         raise NotFound(N_("No such loan."))
     if version is not None and loan.version != version:
-        session.rollback()
         raise Conflict(N_("Someone else changed this loan after you opened the page. Reload it and try again."))
     return loan
 
@@ -198,7 +197,7 @@ def request_loan(
     if (due_on - start_on).days > MAX_LOAN_DAYS:
         raise DomainError(N_("A loan lasts at most %(days)d days."), days=MAX_LOAN_DAYS)
     with write(session):
-        assets = _lock_assets(session, ids)
+        assets = lock_assets(session, ids)
         if len(assets) != len(ids):
             raise NotFound(N_("One of the chosen items does not exist."))
         for a in assets:
@@ -206,7 +205,7 @@ def request_loan(
                 raise DomainError(N_("%(number)s cannot be lent (%(name)s)."), number=a.asset_number, name=a.name)
         found = clashes(session, ids, start_on, due_on, today=today)
         if found:
-            raise _clash_error(found)
+            raise clash_error(found)
         settings = get_settings(session)
         loan = Loan(
             ref=f"pending-{uuid.uuid4().hex}",
@@ -268,10 +267,10 @@ def approve_loan(
         reason = (drop_reason or "").strip()[:2000]
         dropping = loan.items_to_drop(drop_item_ids or [], reason)
         keep = [i.asset_id for i in loan.items if i not in dropping]
-        _lock_assets(session, keep)
+        lock_assets(session, keep)
         found = clashes(session, keep, loan.start_on, loan.due_on, loan.id, today)
         if found:
-            raise _clash_error(found)
+            raise clash_error(found)
         dropped = [
             {"item": i.id, "asset": i.asset_id, "asset_number": i.asset.asset_number, "name": i.asset.name}
             for i in dropping
@@ -410,7 +409,7 @@ def hand_over(
             _deny()
         if loan.lines:  # a request by count names its assets as they leave: lending.groups.services.hand_over_lines
             raise DomainError(N_("Pick the items that leave on the hand-over page."))
-        assets = _lock_assets(session, [i.asset_id for i in loan.items])
+        assets = lock_assets(session, [i.asset_id for i in loan.items])
         for asset in assets:
             if asset.status != AVAILABLE:
                 raise Conflict(

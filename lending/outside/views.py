@@ -76,7 +76,6 @@ def outside_new():
         except DomainError as err:
             if err.status == 403:
                 raise
-            session.rollback()
             flash(_(err.message, **err.params), "danger")
         else:
             if outcome.replayed:
@@ -125,7 +124,6 @@ def outside_rules():
         except DomainError as err:
             if err.status == 403:
                 raise
-            session.rollback()
             flash(_(err.message, **err.params), "danger")
         else:
             flash(_("Settings saved."), "success")
@@ -163,7 +161,6 @@ def loan_deposit_settle(loan_id: int):
     except DomainError as err:
         if err.status == 403:
             raise
-        db.session.rollback()
         flash(_(err.message, **err.params), "danger")
     else:
         flash(_("The deposit was settled."), "success")
@@ -185,7 +182,6 @@ def outside_cancel(loan_id: int):
     except DomainError as err:
         if err.status == 403:
             raise
-        db.session.rollback()
         flash(_(err.message, **err.params), "danger")
         return back
     flash(_("Request %(ref)s was cancelled; the borrower sees the reason.", ref=loan.ref), "success")

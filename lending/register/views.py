@@ -12,7 +12,7 @@ from flask_babel import gettext as _
 from core import jobs
 from core.archives import ArchiveRefused, check_workbook
 from core.dates import bangkok_today
-from core.db import db
+from core.db import DomainError, db
 from core.edge import ids_of, page_arg
 from core.exports import content_disposition, content_type, csv_response, safe_cell
 from core.files import safe_name
@@ -25,16 +25,19 @@ from lending import jobs as lending_jobs
 from lending.jobs import MAX_LABELS
 from lending.loans import queries as loan_queries
 from lending.loans.bookings import queries as bookings
+from lending.loans.bookings.availability import lendable
 from lending.loans.ledger import columns as ledger
-from lending.register import import_templates, importing, queries, services
+from lending.register import import_templates, importing, queries, services, synonyms
 from lending.register.forms import (
     STATUS_LABELS,
     ApplyImportForm,
     AssetForm,
+    DeleteForm,
     ImportForm,
     LabelsForm,
     PhotoForm,
     StatusForm,
+    SynonymForm,
 )
 from lending.register.models import FIELDS, Asset
 from lending.register.permissions import can_import_assets, can_manage_assets, can_print_labels
@@ -86,7 +89,7 @@ def asset(asset_id: int):
         status_form=StatusForm(version=item.version),
         photo_form=PhotoForm(),
         history=loan_queries.asset_loan_history(db.session, item.id, actor()),
-        borrowable=loan_queries.lendable(item),
+        borrowable=lendable(item),
         reserved=bookings.next_reservations(db.session, [item.id], today).get(item.id),
         upcoming=bookings.upcoming_for_asset(db.session, actor(), item.id, today),
     )
@@ -430,3 +433,48 @@ def asset_export():
         count += 1
     services.record_output(db.session, actor(), "assets.exported", {"count": count, "filter": flt.as_args()})
     return csv_response(buf.getvalue(), "assets.csv")
+
+
+# --- the office's search synonyms ------------------------------------------------------------------
+
+
+@bp.route("/assets/synonyms", methods=["GET", "POST"])
+@require(ASSETS_MANAGE)
+def synonyms_page():
+    """The search's synonym list: the built-in groups, and the office's own, which the officer extends."""
+    form = SynonymForm()
+    if form.validate_on_submit():
+        try:
+            outcome = submit_once(
+                "search_synonym.added", lambda: synonyms.add_group(db.session, actor(), form.terms.data or "")
+            )
+        except DomainError as err:
+            if err.status == 403:
+                raise
+            form.terms.errors.append(_(err.message, **err.params))
+        else:
+            if not outcome.replayed:
+                flash(_("The terms were added; a search for one now finds the others."), "success")
+            return redirect(url_for("lending.synonyms_page"))
+    return render_template(
+        "lending/register/synonyms.html",
+        form=form,
+        built_in=synonyms.BUILT_IN,
+        own=synonyms.office_groups(db.session),
+        delete_form=DeleteForm(),
+    )
+
+
+@bp.route("/assets/synonyms/<int:group_id>/delete", methods=["POST"])
+@require(ASSETS_MANAGE)
+def synonym_delete(group_id: int):
+    """Take one of the office's groups of terms off the list."""
+    form = DeleteForm()
+    if not form.validate_on_submit():
+        flash(_("The form was incomplete or expired; nothing was changed. Reload the page and try again."), "danger")
+        return redirect(url_for("lending.synonyms_page"))
+    if db.session.get(synonyms.SearchSynonym, group_id) is None:
+        abort(404)
+    synonyms.remove_group(db.session, actor(), group_id)
+    flash(_("The group of terms was removed."), "success")
+    return redirect(url_for("lending.synonyms_page"))

@@ -142,7 +142,6 @@ def stocktake_new():
         except DomainError as err:
             if err.status == 403:
                 raise
-            db.session.rollback()
             flash(_(err.message, **message_params(err.params)), "danger")
         else:
             if outcome.replayed:

@@ -78,14 +78,14 @@ def clashes(
     ]
 
 
-def _lock_assets(session: Session, asset_ids: list[int]) -> list[Asset]:
+def lock_assets(session: Session, asset_ids: list[int]) -> list[Asset]:
     stmt = select(Asset).where(Asset.id.in_(sorted(asset_ids))).order_by(Asset.id)
     if session.get_bind().dialect.name != "sqlite":
         stmt = stmt.with_for_update()
     return list(session.execute(stmt.execution_options(populate_existing=True)).scalars())
 
 
-def _clash_error(found: list[Clash]) -> DomainError:
+def clash_error(found: list[Clash]) -> DomainError:
     """The refusal names the asset and the request that holds it, with its days (dates: B.E. where shown)."""
     c = found[0]
     if c.reserved:

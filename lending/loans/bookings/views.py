@@ -1,5 +1,5 @@
 """Bookings pages: the calendar (the office's and one asset's, month and week), the search-as-you-type
-suggestions of the register and of the loan request, and the office's list of search synonyms.
+suggestions of the register and of the loan request.
 
 Every page is rendered by the server and works without JavaScript; static/js/search.js only fetches the
 suggestions (an HTML fragment made by the same query as the form's search) while someone types.
@@ -11,21 +11,20 @@ import calendar as pycalendar
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import flash, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from core.dates import BE_OFFSET, THAI_MONTHS, bangkok_today, format_date, parse_date
-from core.db import DomainError, db
+from core.db import db
 from core.edge import ids_of
 from core.i18n import lang
-from core.permissions import ASSETS_MANAGE, ASSETS_VIEW
-from core.web import actor, require, submit_once
+from core.permissions import ASSETS_VIEW
+from core.web import actor, require
 from lending import bp
 from lending.loans import queries as lq
 from lending.loans.bookings import queries as bookings
-from lending.register import queries, synonyms
-from lending.register.forms import DeleteForm, SynonymForm
+from lending.register import queries
 from lending.register.models import Asset
 
 EN_MONTHS = (
@@ -196,48 +195,3 @@ def asset_suggest():
         reserved=bookings.next_reservations(db.session, [r.id for r in page.rows], today),
         more_url=url_for("lending.assets", **flt.as_args()),
     )
-
-
-# --- the office's search synonyms ------------------------------------------------------------------
-
-
-@bp.route("/assets/synonyms", methods=["GET", "POST"])
-@require(ASSETS_MANAGE)
-def synonyms_page():
-    """The search's synonym list: the built-in groups, and the office's own, which the officer extends."""
-    form = SynonymForm()
-    if form.validate_on_submit():
-        try:
-            outcome = submit_once(
-                "search_synonym.added", lambda: synonyms.add_group(db.session, actor(), form.terms.data or "")
-            )
-        except DomainError as err:
-            if err.status == 403:
-                raise
-            form.terms.errors.append(_(err.message, **err.params))
-        else:
-            if not outcome.replayed:
-                flash(_("The terms were added; a search for one now finds the others."), "success")
-            return redirect(url_for("lending.synonyms_page"))
-    return render_template(
-        "lending/loans/synonyms.html",
-        form=form,
-        built_in=synonyms.BUILT_IN,
-        own=synonyms.office_groups(db.session),
-        delete_form=DeleteForm(),
-    )
-
-
-@bp.route("/assets/synonyms/<int:group_id>/delete", methods=["POST"])
-@require(ASSETS_MANAGE)
-def synonym_delete(group_id: int):
-    """Take one of the office's groups of terms off the list."""
-    form = DeleteForm()
-    if not form.validate_on_submit():
-        flash(_("The form was incomplete or expired; nothing was changed. Reload the page and try again."), "danger")
-        return redirect(url_for("lending.synonyms_page"))
-    if db.session.get(synonyms.SearchSynonym, group_id) is None:
-        abort(404)
-    synonyms.remove_group(db.session, actor(), group_id)
-    flash(_("The group of terms was removed."), "success")
-    return redirect(url_for("lending.synonyms_page"))
