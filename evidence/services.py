@@ -15,9 +15,10 @@ from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, beg
 from core.files import DOCX, PDF, XLSX, FileStore, safe_name, store_upload
 from core.models import User
 from core.permissions import EVIDENCE_MANAGE, EVIDENCE_PUBLISH, EVIDENCE_UPLOAD, SETTINGS_MANAGE
-from evidence import catalogue
-from evidence.catalogue import code_key
-from evidence.models import INSTRUMENTS, INTERNAL, PUBLIC, EvidenceIndicator, EvidenceItem, Indicator, Measure
+from evidence.items.models import INTERNAL, PUBLIC, EvidenceIndicator, EvidenceItem
+from evidence.measures import catalogue
+from evidence.measures.models import INSTRUMENTS, Indicator, Measure
+from evidence.measures.queries import active_indicators, indicators_of, role_targets
 
 EVIDENCE_TYPES = {"image/jpeg", "image/png", "image/webp", PDF, DOCX, XLSX}
 
@@ -34,33 +35,6 @@ def _year(fiscal_year: int) -> int:
 
 
 # --- the indicator catalogue ---------------------------------------------------------------------
-
-
-def _order(i: Indicator) -> tuple:
-    """Catalogue order: IIT, EIT, OIT; within each, the admin's order, then natural order of the code."""
-    return (INSTRUMENTS.index(i.instrument) if i.instrument in INSTRUMENTS else 3, i.position or 0, code_key(i.code))
-
-
-def indicators_of(session: Session, fiscal_year: int, *, include_retired: bool = True) -> list[Indicator]:
-    """A year's catalogue in its order; retired items (kept for the evidence that names them) optionally."""
-    stmt = select(Indicator).where(Indicator.fiscal_year == fiscal_year)
-    if not include_retired:
-        stmt = stmt.where(Indicator.retired.is_(False))
-    return sorted(session.execute(stmt).scalars(), key=_order)
-
-
-def active_indicators(session: Session, fiscal_year: int) -> list[Indicator]:
-    """The items new evidence and measures may name: the year's catalogue without its retired items."""
-    return indicators_of(session, fiscal_year, include_retired=False)
-
-
-def code_order(session: Session, fiscal_year: int) -> dict[str, int]:
-    """Each code's place in the year's catalogue (codes not in it sort after, in natural order)."""
-    return {i.code: n for n, i in enumerate(indicators_of(session, fiscal_year))}
-
-
-def in_catalogue_order(codes, order: dict[str, int]) -> list[str]:
-    return sorted(set(codes), key=lambda c: (order.get(c, len(order)), code_key(c)))
 
 
 def _count(session: Session, fiscal_year: int) -> int:
@@ -378,24 +352,6 @@ def import_catalogue(
 
 
 # --- roles: where the app's own filings go ---------------------------------------------------------
-
-
-def role_targets(session: Session, role: str, covered_year: int) -> list[tuple[int, str]]:
-    """(assessment year, code) of each item that plays `role` for evidence covering `covered_year`: an
-    item of that year (period current or first half) or of the next year (period previous)."""
-    rows = session.execute(
-        select(Indicator.fiscal_year, Indicator.code, Indicator.role, Indicator.period).where(
-            Indicator.fiscal_year.in_((covered_year, covered_year + 1)),
-            Indicator.retired.is_(False),
-            Indicator.role != "",
-        )
-    ).all()
-    found = [
-        (r.fiscal_year, r.code)
-        for r in rows
-        if role in r.role.split() and catalogue.covered_year(r.fiscal_year, r.period) == covered_year
-    ]
-    return sorted(found, key=lambda t: (t[0], code_key(t[1])))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -791,7 +747,7 @@ def save_measure(
     version: int | None = None,
 ) -> Measure:
     """Create or edit a measure row of a year's report; a stale form is refused."""
-    from evidence.figures import FIGURE_KEYS
+    from evidence.report.figures import FIGURE_KEYS
 
     _require(actor, SETTINGS_MANAGE)
     fiscal_year = _year(fiscal_year)

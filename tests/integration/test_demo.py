@@ -12,8 +12,7 @@ from audit.checkpoints import log_path
 from audit.models import AuditEntry
 from core.dates import bangkok_today, fiscal_year_of
 from core.db import db
-from evidence import figures
-from evidence.report import measure_rows
+from evidence.report import figures, measure_rows
 from lending.demo import load_demo
 from lending.loans import Loan
 from lending.stocktake import stocktake_figures

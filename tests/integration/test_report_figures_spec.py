@@ -46,8 +46,8 @@ from audit import record
 from core import context
 from core import services as core_services
 from core.db import begin_write, db
-from evidence import figures as fig
 from evidence import report as reports
+from evidence.report import figures as fig
 from lending import workflow
 from lending.loans import LoanItem
 from lending.models import Asset, compute_search_text

@@ -11,7 +11,8 @@ from core.i18n import lang
 from core.permissions import EVIDENCE_VIEW
 from core.services import get_settings
 from core.web import require
-from evidence import bp, submission
+from evidence import bp
+from evidence.bundle import submission
 
 LINK_FORMATS = {
     "csv": "text/csv; charset=utf-8",
@@ -24,7 +25,7 @@ LINK_FORMATS = {
 def report_links():
     """Every public link of the year (?year=2569&format=csv|xlsx) under its catalogue item, in the
     catalogue's order; items without a link have a line of their own."""
-    from evidence.report_views import _year
+    from evidence.report.views import _year
 
     year = _year()
     fmt = request.args.get("format", "csv")

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from evidence.submission import Signer
+from evidence.bundle.submission import Signer
 
 Fonts = Callable[[Any, float, bool], None]
 

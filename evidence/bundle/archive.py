@@ -41,8 +41,9 @@ from core.exports import safe_cell
 from core.files import FileStore
 from core.models import User
 from evidence import report as reports
-from evidence.catalogue import code_key
-from evidence.models import EvidenceIndicator, EvidenceItem
+from evidence.items.models import EvidenceIndicator, EvidenceItem
+from evidence.measures.catalogue import code_key
+from evidence.measures.queries import code_order, in_catalogue_order
 
 CHUNK = 1024 * 1024
 REPORT_FORMATS = ("pdf", "docx", "xlsx", "json")
@@ -151,8 +152,6 @@ def evidence_files(session: Session, fiscal_year: int) -> list[EvidenceFile]:
         .order_by(EvidenceIndicator.evidence_id, EvidenceIndicator.code)
     ):
         codes.setdefault(evidence_id, []).append(code)
-    from evidence.services import code_order, in_catalogue_order
-
     order = code_order(session, fiscal_year)
     return [
         EvidenceFile(
@@ -220,8 +219,6 @@ def prepare(
     In order: the audit entry for this bundle (so the head printed in the report covers it), the report,
     the checkpoint (at the report's head, unless someone wrote in between), the list of evidence files.
     """
-    from evidence.services import code_order
-
     files = evidence_files(session, fiscal_year)
     folder_order = list(code_order(session, fiscal_year))
     session.rollback()

@@ -50,10 +50,10 @@ from core.dates import (
 from core.db import Session, utcnow
 from core.exports import safe_cell, xlsx_fit_rows, xlsx_print_setup
 from core.services import get_settings
-from evidence import figures as fig
-from evidence import submission
-from evidence.models import Indicator, Measure
-from evidence.submission import EvidenceLink, Signer
+from evidence.bundle import submission
+from evidence.bundle.submission import EvidenceLink, Signer
+from evidence.measures.models import Indicator, Measure
+from evidence.report import figures as fig
 from lending.loans import DAMAGED, GOOD, Loan, LoanItem
 
 FORMATS = ("json", "html", "pdf", "docx", "xlsx", "csv")
@@ -1298,7 +1298,7 @@ def render_html(report: Report, *, standalone: bool = True, thai_digits: bool | 
 
     model = document_model(report, thai_digits)
     charts = [(title, chart_markup(chart)) for title, chart in model.charts]
-    template = "evidence/report_standalone.html" if standalone else "evidence/report_document.html"
+    template = "evidence/report/report_standalone.html" if standalone else "evidence/report/report_document.html"
     # the embedded fonts are our own files, base64-encoded: nothing from a user reaches them
     faces = Markup(_font_faces()) if standalone else ""  # noqa: S704
     return render_template(template, doc=model, charts=charts, font_faces=faces)
@@ -1392,7 +1392,7 @@ def render_docx(report: Report) -> bytes:
     from docx.oxml.ns import qn
     from docx.shared import Mm, Pt
 
-    from evidence import docx_parts
+    from evidence.report.formats import docx_parts
 
     model = document_model(report)
     document = Document()
