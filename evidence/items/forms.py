@@ -1,4 +1,4 @@
-"""Forms of the evidence register: upload, edit an item, publish or withdraw it."""
+"""Forms of the evidence register: upload, edit an item, publish or withdraw it; publish the year's report."""
 
 from __future__ import annotations
 
@@ -36,3 +36,7 @@ class EditEvidenceForm(BaseForm):
 
 class VisibilityForm(BaseForm):
     public = HiddenField(validators=[DataRequired(), Regexp(r"^[01]$")])
+
+
+class PublishReportForm(BaseForm):
+    """Publish the year's report as evidence of its measures-report item (CSRF only)."""

@@ -14,6 +14,7 @@ from core.db import Session
 from core.i18n import lang
 from core.permissions import AUDIT_VIEW, EVIDENCE_VIEW, LOANS_HEAD, SETTINGS_MANAGE
 from evidence import report as reports
+from evidence.report.figures import figure_value
 
 # The dashboard's cards: (group, [(figure key, a figure shown under it, warn when above zero)]). Labels and
 # units are the report's own (evidence.report.FIGURE_LABELS), so card and document say the same thing.
@@ -79,7 +80,7 @@ def tiles(built: reports.Report, groups_of_tiles: tuple = TILES) -> list[tuple[s
     for group, tiles in groups_of_tiles:
         cards = []
         for key, note, warn_if_any in tiles:
-            value = reports.fig.figure_value(built.figures, key)
+            value = figure_value(built.figures, key)
             warn = bool(warn_if_any and value)
             if key == "lending.on_time_return_rate":
                 warn = value is not None and value < 80

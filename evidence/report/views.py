@@ -22,11 +22,11 @@ from core.web import actor, external_url, file_store, require
 from evidence import bp
 from evidence import report as reports
 from evidence.bundle.jobs import BUNDLE
+from evidence.items.forms import PublishReportForm
 from evidence.measures.forms import ROLE_LABELS
 from evidence.measures.queries import indicators_of
 from evidence.report import jobs as evidence_jobs
 from evidence.report.dashboard import tiles
-from evidence.report.forms import PublishReportForm
 from evidence.services import publish_report, role_gaps
 
 
