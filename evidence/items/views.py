@@ -272,8 +272,7 @@ def _store_uploads(
                 strip_gps=strip_gps,
                 **attached,
             )
-        except DomainError as err:
-            db.session.rollback()
+        except DomainError as err:  # the service rolled its transaction back
             reason = domain_message(err.message, err.params)
             flash(_("%(name)s was not stored: %(reason)s", name=name, reason=reason), "danger")
             results.append({"name": name, "id": None, "error": reason})

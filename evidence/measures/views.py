@@ -83,7 +83,6 @@ def indicators():
                 to_confirm=bool(form.to_confirm.data),
             )
         except DomainError as err:  # shown with the form as typed, not lost in a redirect
-            db.session.rollback()
             flash(domain_message(err.message, err.params), "danger")
         else:
             flash(_("Indicator %(code)s of fiscal year %(year)d was saved.", code=saved.code, year=year), "success")
@@ -240,8 +239,7 @@ def _saved(year: int, form: MeasureForm, measure_id: int | None) -> bool:
                 version=version if measure_id else None,
             ),
         )
-    except DomainError as err:
-        db.session.rollback()
+    except DomainError as err:  # rolled back by the service
         flash(domain_message(err.message, err.params), "danger")
         return False
     if outcome.replayed:
