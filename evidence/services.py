@@ -14,17 +14,18 @@ from audit.services import diff
 from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, known, utcnow, write
 from core.files import DOCX, PDF, PHOTO_TYPES, XLSX, FileStore, safe_name, store_generated, store_upload
 from core.models import User
-from core.permissions import EVIDENCE_MANAGE, EVIDENCE_PUBLISH, EVIDENCE_UPLOAD, SETTINGS_MANAGE
 from evidence.items.models import INTERNAL, PUBLIC, EvidenceIndicator, EvidenceItem
+from evidence.items.permissions import can_manage_evidence, can_publish_evidence, can_upload_evidence
 from evidence.measures import catalogue
 from evidence.measures.models import INSTRUMENTS, Indicator, Measure
+from evidence.measures.permissions import can_edit_catalogue, can_edit_measures
 from evidence.measures.queries import active_indicators, indicators_of, role_targets
 
 EVIDENCE_TYPES = PHOTO_TYPES | {PDF, DOCX, XLSX}
 
 
-def _require(actor: User | None, permission: str) -> None:
-    if actor is None or not actor.can(permission):
+def _require(allowed: bool) -> None:
+    if not allowed:
         raise Forbidden(N_("You may not do this."))
 
 
@@ -142,7 +143,7 @@ def save_indicator(
     to_confirm: bool | None = None,
 ) -> Indicator:
     """Add an item to a year's catalogue or change one (rename, its period and roles, confirmed or not)."""
-    _require(actor, SETTINGS_MANAGE)
+    _require(can_edit_catalogue(actor))
     fiscal_year, code = _year(fiscal_year), _clean_code(code)
     if instrument not in INSTRUMENTS:
         raise DomainError(N_("Choose the instrument: IIT, EIT or OIT."))
@@ -204,7 +205,7 @@ def save_indicator(
 
 def retire_indicator(session: Session, actor: User, fiscal_year: int, code: str, retired: bool = True) -> Indicator:
     """Retire an item (hidden for new evidence; the evidence that names it keeps it) or bring it back."""
-    _require(actor, SETTINGS_MANAGE)
+    _require(can_edit_catalogue(actor))
     fiscal_year, code = _year(fiscal_year), _clean_code(code)
     with write(session):
         row = _row_of(session, fiscal_year, code, lock=True)
@@ -233,7 +234,7 @@ def retire_indicator(session: Session, actor: User, fiscal_year: int, code: str,
 
 def move_indicator(session: Session, actor: User, fiscal_year: int, code: str, step: int) -> Indicator:
     """Move an item one place up (step -1) or down (+1) among the items of its instrument."""
-    _require(actor, SETTINGS_MANAGE)
+    _require(can_edit_catalogue(actor))
     fiscal_year, code = _year(fiscal_year), _clean_code(code)
     with write(session):
         row = _row_of(session, fiscal_year, code, lock=True)
@@ -287,7 +288,7 @@ def import_catalogue(
     """A year's catalogue from a CSV or XLSX file, all or nothing: items are added or changed as the file
     says, in its order; items of the year the file leaves out are retired (kept for their evidence)."""
     if actor is not None:
-        _require(actor, SETTINGS_MANAGE)
+        _require(can_edit_catalogue(actor))
     fiscal_year = _year(fiscal_year)
     parsed = catalogue.parse(data, filename)
     result = CatalogueImport(fiscal_year, parsed.sha256, parsed.problems)
@@ -438,7 +439,7 @@ def upload_evidence(
     source: str = "upload",
 ) -> EvidenceItem:
     """File a document or photo as evidence of a year for one or more indicators (internal until published)."""
-    _require(actor, EVIDENCE_UPLOAD)
+    _require(can_upload_evidence(actor))
     fiscal_year = _year(fiscal_year)
     title = (title or "").strip() or (safe_name(filename) if (filename or "").strip() else "")
     if not title:
@@ -590,7 +591,7 @@ def publish_report(
     """Publish the year's report (its PDF): filed as evidence of the measures-report item of the catalogue
     that asks for the year (FY2566's o43; FY2569's report under FY2570's item of the previous year) and
     published at a stable public link. Filed without an indicator, and said so, where no item asks."""
-    _require(actor, EVIDENCE_PUBLISH)
+    _require(can_publish_evidence(actor))
     fiscal_year = _year(fiscal_year)
     with write(session):
         items = file_for_role(
@@ -632,7 +633,7 @@ def publish_report(
 def update_evidence(
     session: Session, actor: User, evidence_id: int, *, title: str, description: str, indicators: list[str]
 ) -> EvidenceItem:
-    _require(actor, EVIDENCE_MANAGE)
+    _require(can_manage_evidence(actor))
     with write(session):
         item = session.get(EvidenceItem, evidence_id)
         if item is None:
@@ -659,7 +660,7 @@ def set_visibility(
     session: Session, actor: User, evidence_id: int, public: bool, now: datetime | None = None
 ) -> EvidenceItem:
     """Publish (a stable public URL, kept if it is withdrawn and published again) or withdraw an item."""
-    _require(actor, EVIDENCE_PUBLISH)
+    _require(can_publish_evidence(actor))
     with write(session):
         item = session.get(EvidenceItem, evidence_id)
         if item is None:
@@ -685,8 +686,8 @@ def set_visibility(
 
 def record_download(session: Session, actor: User, evidence_id: int) -> EvidenceItem:
     """Record that `actor` downloaded an item's file (every download is in the log), and return the item.
-    Whether they may see it is the caller's check (`queries.can_see_evidence`), made before the file is
-    found; this records it in its own transaction."""
+    Whether they may see it is the caller's check (evidence.items.permissions.can_see_evidence), made before
+    the file is found; this records it in its own transaction."""
     with write(session):
         item = session.get(EvidenceItem, evidence_id)
         if item is None:
@@ -718,7 +719,7 @@ def save_measure(
     """Create or edit a measure row of a year's report; a stale form is refused."""
     from evidence.report.figures import FIGURE_KEYS
 
-    _require(actor, SETTINGS_MANAGE)
+    _require(can_edit_measures(actor))
     fiscal_year = _year(fiscal_year)
     title = (values.get("title") or "").strip()
     if not title:
@@ -771,7 +772,7 @@ def save_measure(
 
 def copy_measures(session: Session, actor: User, from_year: int, to_year: int) -> int:
     """Start a year from last year's measures (titles, indicators, responsibility, figures; not the results)."""
-    _require(actor, SETTINGS_MANAGE)
+    _require(can_edit_measures(actor))
     from_year, to_year = _year(from_year), _year(to_year)
     ensure_indicators(session, actor, to_year)
     with write(session):

@@ -1,7 +1,5 @@
 """Read-only queries for the evidence pages: the register, one item, what it is attached to, the public
 page of a year, and the measures. Nothing here writes.
-
-Who may see an item is decided here once (`can_see_evidence`), for the item page and the file alike.
 """
 
 from __future__ import annotations
@@ -16,7 +14,6 @@ from sqlalchemy import func, or_, select
 from core.dates import bangkok_date, fiscal_year_of
 from core.db import Session, contains, utcnow
 from core.models import User
-from core.permissions import EVIDENCE_VIEW
 from evidence.items.models import INTERNAL, PUBLIC, EvidenceIndicator, EvidenceItem
 from evidence.measures.catalogue import natural
 from evidence.measures.models import Indicator, Measure
@@ -45,13 +42,6 @@ LIST_COLUMNS = (
 def current_fiscal_year() -> int:
     """The B.E. fiscal year of today in Bangkok."""
     return fiscal_year_of(bangkok_date(utcnow()))
-
-
-def can_see_evidence(user: Any, item: EvidenceItem) -> bool:
-    """Internal evidence is for those who may view the register, and for the person who filed it."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return False
-    return user.can(EVIDENCE_VIEW) or (item.uploaded_by_id is not None and item.uploaded_by_id == user.id)
 
 
 # --- the register --------------------------------------------------------------------------------

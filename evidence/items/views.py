@@ -21,7 +21,6 @@ from core.permissions import (
     EVIDENCE_PUBLISH,
     EVIDENCE_UPLOAD,
     EVIDENCE_VIEW,
-    SETTINGS_MANAGE,
 )
 from core.services import get_settings
 from core.web import actor, external_url, file_store, public, require, submit_once
@@ -29,9 +28,17 @@ from evidence import bp, services
 from evidence.items import queries
 from evidence.items.forms import VISIBILITY_LABELS, EditEvidenceForm, UploadForm, VisibilityForm
 from evidence.items.models import PUBLIC, EvidenceItem
+from evidence.items.permissions import (
+    can_manage_evidence,
+    can_publish_evidence,
+    can_see_evidence,
+    can_upload_evidence,
+    can_view_evidence,
+)
 from evidence.measures import queries as catalogue_queries
 from evidence.measures.forms import GROUP_LABELS
 from evidence.measures.models import INSTRUMENTS
+from evidence.measures.permissions import can_edit_catalogue
 
 LINK_ENDPOINTS = {
     "asset": ("lending.asset", "asset_id"),
@@ -40,19 +47,12 @@ LINK_ENDPOINTS = {
 }
 
 
-def _can(permission: str):
-    def check(user) -> bool:
-        return user is not None and getattr(user, "is_authenticated", False) and user.can(permission)
-
-    return check
-
-
 @bp.app_context_processor
 def _helpers():
     def evidence_attached(kind: str, record_id: int):
         """For a loan, asset or incident page: its evidence (empty for those who may not see evidence)."""
         user = actor()
-        if user is None or not user.can(EVIDENCE_VIEW):
+        if not can_view_evidence(user):
             return []
         return queries.attached_to(db.session, kind, record_id)
 
@@ -62,11 +62,11 @@ def _helpers():
 
     return {
         "by_instrument": by_instrument,
-        "can_view_evidence": _can(EVIDENCE_VIEW),
-        "can_upload_evidence": _can(EVIDENCE_UPLOAD),
-        "can_manage_evidence": _can(EVIDENCE_MANAGE),
-        "can_publish_evidence": _can(EVIDENCE_PUBLISH),
-        "can_edit_catalogue": _can(SETTINGS_MANAGE),
+        "can_view_evidence": can_view_evidence,
+        "can_upload_evidence": can_upload_evidence,
+        "can_manage_evidence": can_manage_evidence,
+        "can_publish_evidence": can_publish_evidence,
+        "can_edit_catalogue": can_edit_catalogue,
         "evidence_attached": evidence_attached,
         "current_fiscal_year": queries.current_fiscal_year,
     }
@@ -75,7 +75,7 @@ def _helpers():
 def _visible_or_404(evidence_id: int) -> EvidenceItem:
     """The item, if the signed-in person may see it; otherwise 404 (no hint that it exists)."""
     item = db.session.get(EvidenceItem, evidence_id)
-    if item is None or not queries.can_see_evidence(actor(), item):
+    if item is None or not can_see_evidence(actor(), item):
         abort(404)
     return item
 

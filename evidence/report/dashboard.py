@@ -12,9 +12,9 @@ from flask import current_app
 from core.dates import fiscal_year_bounds, fiscal_year_of
 from core.db import Session
 from core.i18n import lang
-from core.permissions import AUDIT_VIEW, EVIDENCE_VIEW, LOANS_HEAD, SETTINGS_MANAGE
 from evidence import report as reports
 from evidence.report.figures import figure_value
+from evidence.report.permissions import can_oversee_year
 
 # The dashboard's cards: (group, [(figure key, a figure shown under it, warn when above zero)]). Labels and
 # units are the report's own (evidence.report.FIGURE_LABELS), so card and document say the same thing.
@@ -115,19 +115,9 @@ GLANCE = (
 )
 
 
-def oversees(user: Any) -> bool:
-    """Those who oversee the year's figures: the head, the internal auditor, the admin (not the supply
-    officer, whose home page is their day's work)."""
-    return (
-        user is not None
-        and user.can(EVIDENCE_VIEW)
-        and (user.can(LOANS_HEAD) or user.can(AUDIT_VIEW) or user.can(SETTINGS_MANAGE))
-    )
-
-
 def figures(session: Session, user: Any, today: date) -> dict[str, Any] | None:
     """The home page's figures panel, or None for those who do not oversee the year."""
-    if not oversees(user):
+    if not can_oversee_year(user):
         return None
     year = fiscal_year_of(today)
     built = reports.build(

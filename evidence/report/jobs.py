@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from core import jobs
 from core.db import N_, Forbidden, db
-from core.permissions import EVIDENCE_VIEW
 from evidence import report as reports
+from evidence.items.permissions import can_view_evidence
 
 REPORT = "report.document"
 
 
 def require_reader(ctx: jobs.JobContext) -> None:
-    if ctx.owner is None or not ctx.owner.can(EVIDENCE_VIEW):
+    if not can_view_evidence(ctx.owner):
         raise Forbidden(N_("You may not do this."))
 
 
