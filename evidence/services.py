@@ -1,4 +1,12 @@
-"""Evidence register actions: upload, edit, publish, the indicator catalogue, measures. Each is audited."""
+"""The verbs of the evidence register, each audited, each one unit of work (core.db.write): evidence items
+(upload, file a generated document, edit, publish, record a download, publish the year's report), the ITA
+catalogue (start a year, save, retire, move, import; re-attach the items waiting for a role's code) and the
+measures (save, copy a year).
+
+One module across evidence.items and evidence.measures: the tests reach both halves through one name
+(`evidence.services`), so the split by sub-area waits for them. May import core, audit, evidence.items and
+evidence.measures (and, in save_measure, the report's figure keys).
+"""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@ link, or "internal"), every public link of the year by catalogue item for pastin
 with a BOM and XLSX, in the catalogue's order), and the report's signature block from the settings.
 
 The report (evidence.report) takes the measures' evidence and the signature block from here; the links
-export is a page of its own (evidence.submission_views). Nothing here writes.
+export is a page of its own (evidence.bundle.views). Nothing here writes.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ INSTRUMENT_LABELS = {
     "OIT": _l("OIT (open data on the website)"),
 }
 
-# What the app files by itself into a catalogue item (evidence.catalogue.ROLES).
+# What the app files by itself into a catalogue item (evidence.measures.catalogue.ROLES).
 ROLE_LABELS = {
     catalogue.BORROWING_MANUAL: _l("The borrowing manual"),
     catalogue.OUTSIDERS_MANUAL: _l("The manual for borrowers outside the office"),

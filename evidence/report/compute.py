@@ -60,7 +60,7 @@ class MeasureRow:
     responsible: str
     outcome: str
     figures: list[str]  # keys
-    # the evidence attached to the measure: title, codes, public URL or "" (internal); evidence.submission
+    # the evidence attached to the measure: title, codes, public URL or "" (internal); evidence.bundle.submission
     evidence: list[EvidenceLink] = field(default_factory=list)
 
 

@@ -17,7 +17,7 @@ from evidence.report.figures import figure_value
 from evidence.report.permissions import can_oversee_year
 
 # The dashboard's cards: (group, [(figure key, a figure shown under it, warn when above zero)]). Labels and
-# units are the report's own (evidence.report.FIGURE_LABELS), so card and document say the same thing.
+# units are the report's own (evidence.report.words.FIGURE_LABELS), so card and document say the same thing.
 TILES = (
     (
         "sec_requests",

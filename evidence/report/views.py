@@ -1,7 +1,7 @@
 """The report's pages: the year's ITA report (and its downloads), the evidence bundle, and the dashboard.
 
 All of them are for those who may view the evidence register (EVIDENCE_VIEW: admins, supply officers,
-heads and auditors). The figures come from evidence.figures.compute through evidence.report.build; the
+heads and auditors). The figures come from evidence.report.figures.compute through evidence.report.build; the
 page and the documents show the same numbers.
 """
 

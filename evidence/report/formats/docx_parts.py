@@ -2,7 +2,7 @@
 the footer (a PAGE field, so Word and LibreOffice count the pages themselves), the signature block kept
 with the lines above it, and Sarabun embedded in the file.
 
-`fonts(rPr, size, bold)` is the report's own run formatting (evidence.report.render_docx): every run made
+`fonts(rPr, size, bold)` is the report's own run formatting (evidence.report.formats.docx): every run made
 here goes through it, so Thai keeps its complex-script font and size.
 """
 
