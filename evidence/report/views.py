@@ -34,7 +34,7 @@ def _this_year() -> int:
     return fiscal_year_of(bangkok_date(utcnow()))
 
 
-def _year() -> int:
+def year_asked() -> int:
     """The B.E. fiscal year asked for (?year=2566), or this year's; anything else is a 404."""
     raw = request.args.get("year", "").strip()
     if not raw:
@@ -68,7 +68,7 @@ FORMAT_LABELS = (
 @require(EVIDENCE_VIEW)
 def report():
     """The year's ITA report as a page, with its downloads and the evidence bundle."""
-    year = _year()
+    year = year_asked()
     built = reports.build(
         db.session, year, engine=db.engine, config=current_app.config, lang=_lang(), thai_digits=False
     )
@@ -90,7 +90,7 @@ def report():
 @require(EVIDENCE_PUBLISH)
 def report_publish():
     """Publish the year's report (PDF, Thai): filed as evidence of the measures-report item and made public."""
-    year = _year()
+    year = year_asked()
     if not PublishReportForm().validate_on_submit():
         flash(_("The form was incomplete; nothing was changed."), "danger")
         return redirect(url_for("evidence.report", year=year))
@@ -154,7 +154,7 @@ def _start(kind: str, params: dict, title: str, lines: list[str], button: str):
 @require(EVIDENCE_VIEW)
 def report_download():
     """The report as a file (?year=2566&format=pdf|docx|xlsx|csv|json|html), made by a job."""
-    year = _year()
+    year = year_asked()
     fmt = request.args.get("format", "pdf")
     if fmt not in reports.FORMATS:
         abort(404)
@@ -172,7 +172,7 @@ def report_download():
 @require(EVIDENCE_VIEW)
 def report_bundle():
     """The year's evidence bundle (ZIP), made by a job; recorded in the audit log as evidence.bundle_downloaded."""
-    year = _year()
+    year = year_asked()
     return _start(
         BUNDLE,
         {"year": year, "lang": _lang()},
@@ -192,7 +192,7 @@ def report_bundle():
 @require(EVIDENCE_VIEW)
 def dashboard():
     """The year's figures as cards and the two charts (the chain is verified on the report, not here)."""
-    year = _year()
+    year = year_asked()
     built = reports.build(
         db.session,
         year,
