@@ -27,7 +27,8 @@ import audit
 import audit.models  # noqa: F401  (every model is imported so migrations see every table)
 import core
 import evidence
-import evidence.models  # noqa: F401
+import evidence.items.models  # noqa: F401
+import evidence.measures.models  # noqa: F401
 import lending
 import lending.loans.models  # noqa: F401
 import lending.manual  # noqa: F401
@@ -51,12 +52,15 @@ from core.form_tokens import form_token_field
 from core.forms import role_choices
 from core.services import get_settings, load_session_user_and_settings
 from demo import office as demo_office
-from evidence import cli as evidence_cli
-from evidence import home as evidence_home
-from evidence import report_cli
-from evidence import report_views as _report_views  # noqa: F401  (routes register on import)
-from evidence import submission_views as _submission_views  # noqa: F401  (routes register on import)
-from evidence import views as _evidence_views  # noqa: F401  (routes register on import)
+from evidence.bundle import cli as _bundle_cli  # noqa: F401  (adds `evidence bundle` to the evidence group)
+from evidence.bundle import views as _submission_views  # noqa: F401  (routes register on import)
+from evidence.items import cli as evidence_cli
+from evidence.items import views as _evidence_views  # noqa: F401  (routes register on import)
+from evidence.measures import cli as measures_cli
+from evidence.measures import views as _measures_views  # noqa: F401  (routes register on import)
+from evidence.report import cli as report_cli
+from evidence.report import dashboard as evidence_home
+from evidence.report import views as _report_views  # noqa: F401  (routes register on import)
 from evidence.services import file_generated
 from lending import eservice
 from lending import home as lending_home
@@ -181,7 +185,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.cli.add_command(loan_cli.loans)
     app.cli.add_command(outside_cli.outside)
     app.cli.add_command(evidence_cli.evidence)
-    app.cli.add_command(evidence_cli.ita)
+    app.cli.add_command(measures_cli.ita)
     app.cli.add_command(report_cli.report)
     app.cli.add_command(stocktake_cli.stocktake)
     # lending files its stock-take reports and manual versions as evidence through this hook

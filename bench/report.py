@@ -92,7 +92,7 @@ def build(base: Path, loans: int, entries: int, evidence_mb: int) -> None:
     from core.models import StoredFile, User
     from core.services import hash_password
     from evidence import services as evidence_services
-    from evidence.models import EvidenceIndicator, EvidenceItem
+    from evidence.items.models import EvidenceIndicator, EvidenceItem
     from lending.loans.models import (
         APPROVED,
         CANCELLED,
@@ -379,8 +379,8 @@ def in_process(base: Path) -> dict:
     from audit.checkpoints import log_path
     from audit.queries import verify_engine
     from core.db import db
-    from evidence import figures as fig
     from evidence import report as reports
+    from evidence.report import figures as fig
     from wsgi import create_app
 
     environment(base)
@@ -502,7 +502,7 @@ def stream_in_process(base: Path) -> tuple[int, int, float]:
     """prepare() once, then time iter_bundle() into a file, sampling this process's RSS at every chunk."""
     from core import context
     from core.db import db
-    from evidence import bundle as bundles
+    from evidence.bundle import archive as bundles
     from wsgi import create_app
 
     def rss() -> int:

@@ -24,7 +24,7 @@ from core.db import Session, known, utcnow
 from core.files import FileStore
 from core.models import User
 from evidence import services as evidence_services
-from evidence.models import Measure
+from evidence.measures.models import Measure
 from lending.loans import cases
 from lending.loans import services as workflow
 from lending.loans.ledger import plan as ledger

@@ -1,4 +1,12 @@
-"""Evidence register actions: upload, edit, publish, the indicator catalogue, measures. Each is audited."""
+"""The verbs of the evidence register, each audited, each one unit of work (core.db.write): evidence items
+(upload, file a generated document, edit, publish, record a download, publish the year's report), the ITA
+catalogue (start a year, save, retire, move, import; re-attach the items waiting for a role's code) and the
+measures (save, copy a year).
+
+One module across evidence.items and evidence.measures: the tests reach both halves through one name
+(`evidence.services`), so the split by sub-area waits for them. May import core, audit, evidence.items and
+evidence.measures (and, in save_measure, the report's figure keys).
+"""
 
 from __future__ import annotations
 
@@ -11,19 +19,21 @@ from sqlalchemy import func, select
 
 from audit import record
 from audit.services import diff
-from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, begin_write, known, utcnow
-from core.files import DOCX, PDF, XLSX, FileStore, safe_name, store_upload
+from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, known, utcnow, write
+from core.files import DOCX, PDF, PHOTO_TYPES, XLSX, FileStore, safe_name, store_generated, store_upload
 from core.models import User
-from core.permissions import EVIDENCE_MANAGE, EVIDENCE_PUBLISH, EVIDENCE_UPLOAD, SETTINGS_MANAGE
-from evidence import catalogue
-from evidence.catalogue import code_key
-from evidence.models import INSTRUMENTS, INTERNAL, PUBLIC, EvidenceIndicator, EvidenceItem, Indicator, Measure
+from evidence.items.models import INTERNAL, PUBLIC, EvidenceIndicator, EvidenceItem
+from evidence.items.permissions import can_manage_evidence, can_publish_evidence, can_upload_evidence
+from evidence.measures import catalogue
+from evidence.measures.models import INSTRUMENTS, Indicator, Measure
+from evidence.measures.permissions import can_edit_catalogue, can_edit_measures
+from evidence.measures.queries import active_indicators, indicators_of, role_targets
 
-EVIDENCE_TYPES = {"image/jpeg", "image/png", "image/webp", PDF, DOCX, XLSX}
+EVIDENCE_TYPES = PHOTO_TYPES | {PDF, DOCX, XLSX}
 
 
-def _require(actor: User | None, permission: str) -> None:
-    if actor is None or not actor.can(permission):
+def _require(allowed: bool) -> None:
+    if not allowed:
         raise Forbidden(N_("You may not do this."))
 
 
@@ -34,33 +44,6 @@ def _year(fiscal_year: int) -> int:
 
 
 # --- the indicator catalogue ---------------------------------------------------------------------
-
-
-def _order(i: Indicator) -> tuple:
-    """Catalogue order: IIT, EIT, OIT; within each, the admin's order, then natural order of the code."""
-    return (INSTRUMENTS.index(i.instrument) if i.instrument in INSTRUMENTS else 3, i.position or 0, code_key(i.code))
-
-
-def indicators_of(session: Session, fiscal_year: int, *, include_retired: bool = True) -> list[Indicator]:
-    """A year's catalogue in its order; retired items (kept for the evidence that names them) optionally."""
-    stmt = select(Indicator).where(Indicator.fiscal_year == fiscal_year)
-    if not include_retired:
-        stmt = stmt.where(Indicator.retired.is_(False))
-    return sorted(session.execute(stmt).scalars(), key=_order)
-
-
-def active_indicators(session: Session, fiscal_year: int) -> list[Indicator]:
-    """The items new evidence and measures may name: the year's catalogue without its retired items."""
-    return indicators_of(session, fiscal_year, include_retired=False)
-
-
-def code_order(session: Session, fiscal_year: int) -> dict[str, int]:
-    """Each code's place in the year's catalogue (codes not in it sort after, in natural order)."""
-    return {i.code: n for n, i in enumerate(indicators_of(session, fiscal_year))}
-
-
-def in_catalogue_order(codes, order: dict[str, int]) -> list[str]:
-    return sorted(set(codes), key=lambda c: (order.get(c, len(order)), code_key(c)))
 
 
 def _count(session: Session, fiscal_year: int) -> int:
@@ -82,64 +65,63 @@ def ensure_indicators(session: Session, actor: User | None, fiscal_year: int, *,
     fiscal_year = _year(fiscal_year)
     if _count(session, fiscal_year):
         return 0
-    begin_write(session)
-    if _count(session, fiscal_year):
-        session.rollback()
-        return 0
-    if from_year is None and fiscal_year in catalogue.shipped_years():
-        parsed = catalogue.shipped(fiscal_year)
-        _add_rows(session, fiscal_year, parsed.rows)
+    with write(session):
+        if _count(session, fiscal_year):
+            return 0
+        if from_year is None and fiscal_year in catalogue.shipped_years():
+            parsed = catalogue.shipped(fiscal_year)
+            _add_rows(session, fiscal_year, parsed.rows)
+            record(
+                session,
+                actor,
+                "catalogue.loaded",
+                ("catalogue", fiscal_year),
+                {
+                    "fiscal_year": fiscal_year,
+                    "source": f"evidence/catalogues/{fiscal_year}.csv",
+                    "sha256": parsed.sha256,
+                    "items": len(parsed.rows),
+                },
+            )
+            session.commit()
+            return len(parsed.rows)
+        source = (
+            from_year
+            if from_year is not None and _count(session, from_year)
+            else session.execute(
+                select(func.max(Indicator.fiscal_year)).where(Indicator.fiscal_year < fiscal_year)
+            ).scalar_one()
+        )
+        if source is not None:
+            rows = [
+                catalogue.Row(
+                    code=i.code,
+                    instrument=i.instrument,
+                    group=i.group,
+                    title_th=i.text_th,
+                    title_en=i.text_en,
+                    period=i.period,
+                    roles=i.roles,
+                    to_confirm=True,
+                    position=n,
+                )
+                for n, i in enumerate(active_indicators(session, source), 1)
+            ]
+            origin: Any = source
+        else:
+            first = catalogue.shipped_years()[0]
+            rows = [dataclasses.replace(r, to_confirm=True) for r in catalogue.shipped(first).rows]
+            origin = f"evidence/catalogues/{first}.csv"
+        _add_rows(session, fiscal_year, rows)
         record(
             session,
             actor,
-            "catalogue.loaded",
+            "catalogue.started",
             ("catalogue", fiscal_year),
-            {
-                "fiscal_year": fiscal_year,
-                "source": f"evidence/catalogues/{fiscal_year}.csv",
-                "sha256": parsed.sha256,
-                "items": len(parsed.rows),
-            },
+            {"fiscal_year": fiscal_year, "from": origin, "codes": [r.code for r in rows]},
         )
         session.commit()
-        return len(parsed.rows)
-    source = (
-        from_year
-        if from_year is not None and _count(session, from_year)
-        else session.execute(
-            select(func.max(Indicator.fiscal_year)).where(Indicator.fiscal_year < fiscal_year)
-        ).scalar_one()
-    )
-    if source is not None:
-        rows = [
-            catalogue.Row(
-                code=i.code,
-                instrument=i.instrument,
-                group=i.group,
-                title_th=i.text_th,
-                title_en=i.text_en,
-                period=i.period,
-                roles=i.roles,
-                to_confirm=True,
-                position=n,
-            )
-            for n, i in enumerate(active_indicators(session, source), 1)
-        ]
-        origin: Any = source
-    else:
-        first = catalogue.shipped_years()[0]
-        rows = [dataclasses.replace(r, to_confirm=True) for r in catalogue.shipped(first).rows]
-        origin = f"evidence/catalogues/{first}.csv"
-    _add_rows(session, fiscal_year, rows)
-    record(
-        session,
-        actor,
-        "catalogue.started",
-        ("catalogue", fiscal_year),
-        {"fiscal_year": fiscal_year, "from": origin, "codes": [r.code for r in rows]},
-    )
-    session.commit()
-    return len(rows)
+        return len(rows)
 
 
 def _clean_code(code: str) -> str:
@@ -169,7 +151,7 @@ def save_indicator(
     to_confirm: bool | None = None,
 ) -> Indicator:
     """Add an item to a year's catalogue or change one (rename, its period and roles, confirmed or not)."""
-    _require(actor, SETTINGS_MANAGE)
+    _require(can_edit_catalogue(actor))
     fiscal_year, code = _year(fiscal_year), _clean_code(code)
     if instrument not in INSTRUMENTS:
         raise DomainError(N_("Choose the instrument: IIT, EIT or OIT."))
@@ -188,113 +170,108 @@ def save_indicator(
     unknown = [r for r in roles or [] if r not in catalogue.ROLES]
     if unknown:
         raise DomainError(N_("Unknown roles: %(roles)s"), roles=", ".join(unknown))
-    begin_write(session)
-    row = _row_of(session, fiscal_year, code, lock=True)
-    after: dict[str, Any] = {
-        "instrument": instrument,
-        "group": int(group),
-        "text_th": text_th.strip()[:2000],
-        "text_en": (text_en or "").strip()[:2000],
-    }
-    if period is not None:
-        after["period"] = (period or catalogue.CURRENT) if instrument == "OIT" else ""
-    if roles is not None:
-        after["role"] = " ".join(catalogue.roles_of(" ".join(roles)))
-    if to_confirm is not None:
-        after["to_confirm"] = bool(to_confirm)
-    if row is None:
-        after.setdefault("period", catalogue.CURRENT if instrument == "OIT" else "")
-        position = (
-            session.execute(
-                select(func.coalesce(func.max(Indicator.position), 0)).where(
-                    Indicator.fiscal_year == fiscal_year, Indicator.instrument == instrument
-                )
-            ).scalar_one()
-            + 1
-        )
-        row = Indicator(fiscal_year=fiscal_year, code=code, position=position, retired=False, **after)
-        session.add(row)
-        session.flush()
-        record(session, actor, "indicator.created", row, {"after": row.state()})
-    else:
-        before = row.state()
-        for key, value in after.items():
-            setattr(row, key, value)
-        change = diff(before, row.state())
-        if not change["after"]:
-            session.rollback()
-            return row
-        record(session, actor, "indicator.updated", row, change)
-    _attach_waiting(session, actor, fiscal_year)
-    session.commit()
-    return row
+    with write(session):
+        row = _row_of(session, fiscal_year, code, lock=True)
+        after: dict[str, Any] = {
+            "instrument": instrument,
+            "group": int(group),
+            "text_th": text_th.strip()[:2000],
+            "text_en": (text_en or "").strip()[:2000],
+        }
+        if period is not None:
+            after["period"] = (period or catalogue.CURRENT) if instrument == "OIT" else ""
+        if roles is not None:
+            after["role"] = " ".join(catalogue.roles_of(" ".join(roles)))
+        if to_confirm is not None:
+            after["to_confirm"] = bool(to_confirm)
+        if row is None:
+            after.setdefault("period", catalogue.CURRENT if instrument == "OIT" else "")
+            position = (
+                session.execute(
+                    select(func.coalesce(func.max(Indicator.position), 0)).where(
+                        Indicator.fiscal_year == fiscal_year, Indicator.instrument == instrument
+                    )
+                ).scalar_one()
+                + 1
+            )
+            row = Indicator(fiscal_year=fiscal_year, code=code, position=position, retired=False, **after)
+            session.add(row)
+            session.flush()
+            record(session, actor, "indicator.created", row, {"after": row.state()})
+        else:
+            before = row.state()
+            for key, value in after.items():
+                setattr(row, key, value)
+            change = diff(before, row.state())
+            if not change["after"]:
+                return row
+            record(session, actor, "indicator.updated", row, change)
+        _attach_waiting(session, actor, fiscal_year)
+        session.commit()
+        return row
 
 
 def retire_indicator(session: Session, actor: User, fiscal_year: int, code: str, retired: bool = True) -> Indicator:
     """Retire an item (hidden for new evidence; the evidence that names it keeps it) or bring it back."""
-    _require(actor, SETTINGS_MANAGE)
+    _require(can_edit_catalogue(actor))
     fiscal_year, code = _year(fiscal_year), _clean_code(code)
-    begin_write(session)
-    row = _row_of(session, fiscal_year, code, lock=True)
-    if row is None:
-        session.rollback()
-        raise NotFound(N_("No such indicator."))
-    if bool(row.retired) == bool(retired):
-        session.rollback()
+    with write(session):
+        row = _row_of(session, fiscal_year, code, lock=True)
+        if row is None:
+            raise NotFound(N_("No such indicator."))
+        if bool(row.retired) == bool(retired):
+            return row
+        row.retired = bool(retired)
+        record(
+            session,
+            actor,
+            "indicator.retired" if retired else "indicator.restored",
+            row,
+            {
+                "before": {"retired": not retired},
+                "after": {"retired": bool(retired)},
+                "fiscal_year": fiscal_year,
+                "code": code,
+            },
+        )
+        if not retired:
+            _attach_waiting(session, actor, fiscal_year)
+        session.commit()
         return row
-    row.retired = bool(retired)
-    record(
-        session,
-        actor,
-        "indicator.retired" if retired else "indicator.restored",
-        row,
-        {
-            "before": {"retired": not retired},
-            "after": {"retired": bool(retired)},
-            "fiscal_year": fiscal_year,
-            "code": code,
-        },
-    )
-    if not retired:
-        _attach_waiting(session, actor, fiscal_year)
-    session.commit()
-    return row
 
 
 def move_indicator(session: Session, actor: User, fiscal_year: int, code: str, step: int) -> Indicator:
     """Move an item one place up (step -1) or down (+1) among the items of its instrument."""
-    _require(actor, SETTINGS_MANAGE)
+    _require(can_edit_catalogue(actor))
     fiscal_year, code = _year(fiscal_year), _clean_code(code)
-    begin_write(session)
-    row = _row_of(session, fiscal_year, code, lock=True)
-    if row is None:
-        session.rollback()
-        raise NotFound(N_("No such indicator."))
-    same = [i for i in indicators_of(session, fiscal_year) if i.instrument == row.instrument]
-    at = same.index(row)
-    to = at + (1 if step > 0 else -1)
-    if not 0 <= to < len(same):
-        session.rollback()
+    with write(session):
+        row = _row_of(session, fiscal_year, code, lock=True)
+        if row is None:
+            raise NotFound(N_("No such indicator."))
+        same = [i for i in indicators_of(session, fiscal_year) if i.instrument == row.instrument]
+        at = same.index(row)
+        to = at + (1 if step > 0 else -1)
+        if not 0 <= to < len(same):
+            return row
+        same[at], same[to] = same[to], same[at]
+        before = {i.code: i.position for i in same}
+        for n, i in enumerate(same, 1):
+            i.position = n
+        record(
+            session,
+            actor,
+            "indicator.moved",
+            row,
+            {
+                "fiscal_year": fiscal_year,
+                "code": code,
+                "before": {"position": before[code]},
+                "after": {"position": row.position},
+                "order": [i.code for i in same],
+            },
+        )
+        session.commit()
         return row
-    same[at], same[to] = same[to], same[at]
-    before = {i.code: i.position for i in same}
-    for n, i in enumerate(same, 1):
-        i.position = n
-    record(
-        session,
-        actor,
-        "indicator.moved",
-        row,
-        {
-            "fiscal_year": fiscal_year,
-            "code": code,
-            "before": {"position": before[code]},
-            "after": {"position": row.position},
-            "order": [i.code for i in same],
-        },
-    )
-    session.commit()
-    return row
 
 
 @dataclasses.dataclass
@@ -319,83 +296,64 @@ def import_catalogue(
     """A year's catalogue from a CSV or XLSX file, all or nothing: items are added or changed as the file
     says, in its order; items of the year the file leaves out are retired (kept for their evidence)."""
     if actor is not None:
-        _require(actor, SETTINGS_MANAGE)
+        _require(can_edit_catalogue(actor))
     fiscal_year = _year(fiscal_year)
     parsed = catalogue.parse(data, filename)
     result = CatalogueImport(fiscal_year, parsed.sha256, parsed.problems)
     if parsed.problems:
         return result
-    begin_write(session)
-    existing = {i.code: i for i in indicators_of(session, fiscal_year)}
-    changes = []
-    for row in parsed.rows:
-        values = {**row.values(), "retired": False}
-        old = existing.get(row.code)
-        if old is None:
-            result.created.append(row.code)
+    with write(session):
+        existing = {i.code: i for i in indicators_of(session, fiscal_year)}
+        changes = []
+        for row in parsed.rows:
+            values = {**row.values(), "retired": False}
+            old = existing.get(row.code)
+            if old is None:
+                result.created.append(row.code)
+                if not dry_run:
+                    session.add(Indicator(fiscal_year=fiscal_year, **values))
+                continue
+            before = {k: getattr(old, k) for k in values}
+            if before == values:
+                result.unchanged += 1
+                continue
+            result.updated.append(row.code)
+            changes.append({"code": row.code, **diff(before, values)})
             if not dry_run:
-                session.add(Indicator(fiscal_year=fiscal_year, **values))
-            continue
-        before = {k: getattr(old, k) for k in values}
-        if before == values:
-            result.unchanged += 1
-            continue
-        result.updated.append(row.code)
-        changes.append({"code": row.code, **diff(before, values)})
-        if not dry_run:
-            for key, value in values.items():
-                setattr(old, key, value)
-    listed = {r.code for r in parsed.rows}
-    for code, old in existing.items():
-        if code not in listed and not old.retired:
-            result.retired.append(code)
-            if not dry_run:
-                old.retired = True
-    if dry_run or not (result.created or result.updated or result.retired):
-        session.rollback()
+                for key, value in values.items():
+                    setattr(old, key, value)
+        listed = {r.code for r in parsed.rows}
+        for code, old in existing.items():
+            if code not in listed and not old.retired:
+                result.retired.append(code)
+                if not dry_run:
+                    old.retired = True
+        if dry_run or not (result.created or result.updated or result.retired):
+            return result
+        session.flush()
+        record(
+            session,
+            actor,
+            "catalogue.imported",
+            ("catalogue", fiscal_year),
+            {
+                "fiscal_year": fiscal_year,
+                "file": safe_name(filename),
+                "sha256": parsed.sha256,
+                "items": len(parsed.rows),
+                "created": result.created,
+                "updated": changes,
+                "retired": result.retired,
+                "to_confirm": sum(r.to_confirm for r in parsed.rows),
+            },
+        )
+        _attach_waiting(session, actor, fiscal_year)
+        session.commit()
+        result.applied = True
         return result
-    session.flush()
-    record(
-        session,
-        actor,
-        "catalogue.imported",
-        ("catalogue", fiscal_year),
-        {
-            "fiscal_year": fiscal_year,
-            "file": safe_name(filename),
-            "sha256": parsed.sha256,
-            "items": len(parsed.rows),
-            "created": result.created,
-            "updated": changes,
-            "retired": result.retired,
-            "to_confirm": sum(r.to_confirm for r in parsed.rows),
-        },
-    )
-    _attach_waiting(session, actor, fiscal_year)
-    session.commit()
-    result.applied = True
-    return result
 
 
 # --- roles: where the app's own filings go ---------------------------------------------------------
-
-
-def role_targets(session: Session, role: str, covered_year: int) -> list[tuple[int, str]]:
-    """(assessment year, code) of each item that plays `role` for evidence covering `covered_year`: an
-    item of that year (period current or first half) or of the next year (period previous)."""
-    rows = session.execute(
-        select(Indicator.fiscal_year, Indicator.code, Indicator.role, Indicator.period).where(
-            Indicator.fiscal_year.in_((covered_year, covered_year + 1)),
-            Indicator.retired.is_(False),
-            Indicator.role != "",
-        )
-    ).all()
-    found = [
-        (r.fiscal_year, r.code)
-        for r in rows
-        if role in r.role.split() and catalogue.covered_year(r.fiscal_year, r.period) == covered_year
-    ]
-    return sorted(found, key=lambda t: (t[0], code_key(t[1])))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -489,13 +447,12 @@ def upload_evidence(
     source: str = "upload",
 ) -> EvidenceItem:
     """File a document or photo as evidence of a year for one or more indicators (internal until published)."""
-    _require(actor, EVIDENCE_UPLOAD)
+    _require(can_upload_evidence(actor))
     fiscal_year = _year(fiscal_year)
     title = (title or "").strip() or (safe_name(filename) if (filename or "").strip() else "")
     if not title:
         raise DomainError(N_("Give the evidence a title."))
-    begin_write(session)
-    try:
+    with write(session):
         codes = _valid_codes(session, fiscal_year, indicators)
         if not codes:
             raise DomainError(N_("Choose at least one indicator."))
@@ -509,41 +466,38 @@ def upload_evidence(
             uploaded_by_id=actor.id,
             strip_gps=strip_gps,
         )
-    except DomainError:
-        session.rollback()
-        raise
-    item = EvidenceItem(
-        fiscal_year=fiscal_year,
-        title=title[:300],
-        description=(description or "")[:5000],
-        sha256=stored.sha256,
-        original_name=safe_name(filename),
-        mime=stored.mime,
-        size=stored.size,
-        visibility=INTERNAL,
-        uploaded_by_id=actor.id,
-        uploaded_at=utcnow(),
-        loan_id=loan_id,
-        asset_id=asset_id,
-        incident_id=incident_id,
-        measure_id=measure_id,
-        source=source,
-    )
-    item.codes = [EvidenceIndicator(code=c) for c in codes]
-    session.add(item)
-    session.flush()
-    record(
-        session,
-        actor,
-        "evidence.uploaded",
-        item,
-        {
-            "after": item.state(),
-            "file": {"sha256": stored.sha256, "name": item.original_name, "size": stored.size, "mime": stored.mime},
-        },
-    )
-    session.commit()
-    return item
+        item = EvidenceItem(
+            fiscal_year=fiscal_year,
+            title=title[:300],
+            description=(description or "")[:5000],
+            sha256=stored.sha256,
+            original_name=safe_name(filename),
+            mime=stored.mime,
+            size=stored.size,
+            visibility=INTERNAL,
+            uploaded_by_id=actor.id,
+            uploaded_at=utcnow(),
+            loan_id=loan_id,
+            asset_id=asset_id,
+            incident_id=incident_id,
+            measure_id=measure_id,
+            source=source,
+        )
+        item.codes = [EvidenceIndicator(code=c) for c in codes]
+        session.add(item)
+        session.flush()
+        record(
+            session,
+            actor,
+            "evidence.uploaded",
+            item,
+            {
+                "after": item.state(),
+                "file": {"sha256": stored.sha256, "name": item.original_name, "size": stored.size, "mime": stored.mime},
+            },
+        )
+        session.commit()
+        return item
 
 
 def file_generated(
@@ -598,20 +552,7 @@ def file_for_role(
     until the admin gives the role a code (the report page says so). The caller's transaction records it.
     One item per assessment year whose catalogue asks for it.
     """
-    digest = store.write(data)
-    from core.models import StoredFile
-
-    if session.get(StoredFile, digest) is None:
-        session.add(
-            StoredFile(
-                sha256=digest,
-                size=len(data),
-                mime=mime,
-                original_name=filename[:255],
-                uploaded_by_id=getattr(actor, "id", None),
-            )
-        )
-        session.flush()
+    digest = store_generated(session, store, data, filename, mime, made_by_id=getattr(actor, "id", None)).sha256
     if role:
         targets = role_targets(session, role, fiscal_year)
         by_year: dict[int, list[str]] = {}
@@ -658,123 +599,116 @@ def publish_report(
     """Publish the year's report (its PDF): filed as evidence of the measures-report item of the catalogue
     that asks for the year (FY2566's o43; FY2569's report under FY2570's item of the previous year) and
     published at a stable public link. Filed without an indicator, and said so, where no item asks."""
-    _require(actor, EVIDENCE_PUBLISH)
+    _require(can_publish_evidence(actor))
     fiscal_year = _year(fiscal_year)
-    begin_write(session)
-    items = file_for_role(
-        session,
-        actor,
-        store,
-        data,
-        filename,
-        fiscal_year=fiscal_year,
-        title=f"รายงานผลการดำเนินการตามมาตรการส่งเสริมคุณธรรมและความโปร่งใส ปีงบประมาณ {fiscal_year}",
-        mime=PDF,
-        source=f"report:{fiscal_year}",
-        role=catalogue.MEASURES_REPORT,
-    )
-    at = now or utcnow()
-    for item in items:
-        before = item.state()
-        item.visibility, item.public_token = PUBLIC, secrets.token_urlsafe(12)
-        item.published_at, item.published_by_id = at, actor.id
-        record(session, actor, "evidence.published", item, {**diff(before, item.state()), "token": item.public_token})
-    record(
-        session,
-        actor,
-        "report.published",
-        ("report", fiscal_year),
-        {
-            "fiscal_year": fiscal_year,
-            "sha256": items[0].sha256,
-            "evidence": [i.id for i in items],
-            "filed_under": {str(i.fiscal_year): i.indicator_codes for i in items},
-        },
-    )
-    session.commit()
-    return items
+    with write(session):
+        items = file_for_role(
+            session,
+            actor,
+            store,
+            data,
+            filename,
+            fiscal_year=fiscal_year,
+            title=f"รายงานผลการดำเนินการตามมาตรการส่งเสริมคุณธรรมและความโปร่งใส ปีงบประมาณ {fiscal_year}",
+            mime=PDF,
+            source=f"report:{fiscal_year}",
+            role=catalogue.MEASURES_REPORT,
+        )
+        at = now or utcnow()
+        for item in items:
+            before = item.state()
+            item.visibility, item.public_token = PUBLIC, secrets.token_urlsafe(12)
+            item.published_at, item.published_by_id = at, actor.id
+            record(
+                session, actor, "evidence.published", item, {**diff(before, item.state()), "token": item.public_token}
+            )
+        record(
+            session,
+            actor,
+            "report.published",
+            ("report", fiscal_year),
+            {
+                "fiscal_year": fiscal_year,
+                "sha256": items[0].sha256,
+                "evidence": [i.id for i in items],
+                "filed_under": {str(i.fiscal_year): i.indicator_codes for i in items},
+            },
+        )
+        session.commit()
+        return items
 
 
 def update_evidence(
     session: Session, actor: User, evidence_id: int, *, title: str, description: str, indicators: list[str]
 ) -> EvidenceItem:
-    _require(actor, EVIDENCE_MANAGE)
-    begin_write(session)
-    item = session.get(EvidenceItem, evidence_id)
-    if item is None:
-        session.rollback()
-        raise NotFound(N_("No such evidence item."))
-    before = item.state()
-    try:
+    _require(can_manage_evidence(actor))
+    with write(session):
+        item = session.get(EvidenceItem, evidence_id)
+        if item is None:
+            raise NotFound(N_("No such evidence item."))
+        before = item.state()
         codes = _valid_codes(session, item.fiscal_year, indicators, keep=item.indicator_codes)
         if not codes:
             raise DomainError(N_("Choose at least one indicator."))
-    except DomainError:
-        session.rollback()
-        raise
-    item.title = (title or "").strip()[:300] or item.title
-    item.description = (description or "")[:5000]
-    if codes != item.indicator_codes:
-        # rows of the codes that stay are kept: a new row beside the old one would break (evidence_id, code)
-        rows = {c.code: c for c in item.codes}
-        item.codes = [rows.get(c) or EvidenceIndicator(code=c) for c in codes]
-    change = diff(before, item.state())
-    if not change["after"]:
-        session.rollback()
+        item.title = (title or "").strip()[:300] or item.title
+        item.description = (description or "")[:5000]
+        if codes != item.indicator_codes:
+            # rows of the codes that stay are kept: a new row beside the old one would break (evidence_id, code)
+            rows = {c.code: c for c in item.codes}
+            item.codes = [rows.get(c) or EvidenceIndicator(code=c) for c in codes]
+        change = diff(before, item.state())
+        if not change["after"]:
+            return item
+        record(session, actor, "evidence.updated", item, change)
+        session.commit()
         return item
-    record(session, actor, "evidence.updated", item, change)
-    session.commit()
-    return item
 
 
 def set_visibility(
     session: Session, actor: User, evidence_id: int, public: bool, now: datetime | None = None
 ) -> EvidenceItem:
     """Publish (a stable public URL, kept if it is withdrawn and published again) or withdraw an item."""
-    _require(actor, EVIDENCE_PUBLISH)
-    begin_write(session)
-    item = session.get(EvidenceItem, evidence_id)
-    if item is None:
-        session.rollback()
-        raise NotFound(N_("No such evidence item."))
-    wanted = PUBLIC if public else INTERNAL
-    if item.visibility == wanted:
-        session.rollback()
+    _require(can_publish_evidence(actor))
+    with write(session):
+        item = session.get(EvidenceItem, evidence_id)
+        if item is None:
+            raise NotFound(N_("No such evidence item."))
+        wanted = PUBLIC if public else INTERNAL
+        if item.visibility == wanted:
+            return item
+        before = item.state()
+        item.visibility = wanted
+        if public:
+            item.public_token = item.public_token or secrets.token_urlsafe(12)
+            item.published_at, item.published_by_id = now or utcnow(), actor.id
+        record(
+            session,
+            actor,
+            "evidence.published" if public else "evidence.withdrawn",
+            item,
+            {**diff(before, item.state()), "token": item.public_token},
+        )
+        session.commit()
         return item
-    before = item.state()
-    item.visibility = wanted
-    if public:
-        item.public_token = item.public_token or secrets.token_urlsafe(12)
-        item.published_at, item.published_by_id = now or utcnow(), actor.id
-    record(
-        session,
-        actor,
-        "evidence.published" if public else "evidence.withdrawn",
-        item,
-        {**diff(before, item.state()), "token": item.public_token},
-    )
-    session.commit()
-    return item
 
 
 def record_download(session: Session, actor: User, evidence_id: int) -> EvidenceItem:
     """Record that `actor` downloaded an item's file (every download is in the log), and return the item.
-    Whether they may see it is the caller's check (`queries.can_see_evidence`), made before the file is
-    found; this records it in its own transaction."""
-    begin_write(session)
-    item = session.get(EvidenceItem, evidence_id)
-    if item is None:
-        session.rollback()
-        raise NotFound(N_("No such evidence item."))
-    record(
-        session,
-        actor,
-        "evidence.downloaded",
-        ("evidence", evidence_id),
-        {"sha256": item.sha256, "name": item.original_name},
-    )
-    session.commit()
-    return known(session.get(EvidenceItem, evidence_id), "evidence item")  # read above, in this transaction
+    Whether they may see it is the caller's check (evidence.items.permissions.can_see_evidence), made before
+    the file is found; this records it in its own transaction."""
+    with write(session):
+        item = session.get(EvidenceItem, evidence_id)
+        if item is None:
+            raise NotFound(N_("No such evidence item."))
+        record(
+            session,
+            actor,
+            "evidence.downloaded",
+            ("evidence", evidence_id),
+            {"sha256": item.sha256, "name": item.original_name},
+        )
+        session.commit()
+        return known(session.get(EvidenceItem, evidence_id), "evidence item")  # read above, in this transaction
 
 
 # --- measures ------------------------------------------------------------------------------------
@@ -791,9 +725,9 @@ def save_measure(
     version: int | None = None,
 ) -> Measure:
     """Create or edit a measure row of a year's report; a stale form is refused."""
-    from evidence.figures import FIGURE_KEYS
+    from evidence.report.figures import FIGURE_KEYS
 
-    _require(actor, SETTINGS_MANAGE)
+    _require(can_edit_measures(actor))
     fiscal_year = _year(fiscal_year)
     title = (values.get("title") or "").strip()
     if not title:
@@ -802,90 +736,85 @@ def save_measure(
     unknown = [f for f in figures if f not in FIGURE_KEYS]
     if unknown:
         raise DomainError(N_("Unknown figures: %(keys)s"), keys=", ".join(unknown))
-    begin_write(session)
-    try:
+    with write(session):
         keep = []
         if measure_id is not None:
             keep = session.execute(select(Measure.indicators).where(Measure.id == measure_id)).scalar() or []
         codes = _valid_codes(session, fiscal_year, values.get("indicators") or [], keep=keep)
-    except DomainError:
-        session.rollback()
-        raise
-    clean = {
-        "title": title[:2000],
-        "indicators": codes,
-        "activities": (values.get("activities") or "").strip()[:10000],
-        "responsible": (values.get("responsible") or "").strip()[:2000],
-        "outcome": (values.get("outcome") or "").strip()[:10000],
-        "figures": figures,
-    }
-    measure: Measure | None  # found below, or None
-    if measure_id is None:
-        position = (
-            session.execute(
-                select(func.coalesce(func.max(Measure.position), 0)).where(Measure.fiscal_year == fiscal_year)
-            ).scalar_one()
-            + 1
-        )
-        measure = Measure(fiscal_year=fiscal_year, position=position, **clean)
-        session.add(measure)
-        session.flush()
-        record(session, actor, "measure.created", measure, {"after": measure.state()})
-    else:
-        measure = session.get(Measure, measure_id)
-        if measure is None or measure.fiscal_year != fiscal_year:
-            session.rollback()
-            raise NotFound(N_("No such measure."))
-        if version is not None and measure.version != version:
-            session.rollback()
-            raise Conflict(N_("Someone else changed this measure after you opened it. Reload and try again."))
-        before = measure.state()
-        for key, value in clean.items():
-            setattr(measure, key, value)
-        change = diff(before, measure.state())
-        if not change["after"]:
-            session.rollback()
-            return measure
-        record(session, actor, "measure.updated", measure, change)
-    session.commit()
-    return measure
+        clean = {
+            "title": title[:2000],
+            "indicators": codes,
+            "activities": (values.get("activities") or "").strip()[:10000],
+            "responsible": (values.get("responsible") or "").strip()[:2000],
+            "outcome": (values.get("outcome") or "").strip()[:10000],
+            "figures": figures,
+        }
+        measure: Measure | None  # found below, or None
+        if measure_id is None:
+            position = (
+                session.execute(
+                    select(func.coalesce(func.max(Measure.position), 0)).where(Measure.fiscal_year == fiscal_year)
+                ).scalar_one()
+                + 1
+            )
+            measure = Measure(fiscal_year=fiscal_year, position=position, **clean)
+            session.add(measure)
+            session.flush()
+            record(session, actor, "measure.created", measure, {"after": measure.state()})
+        else:
+            measure = session.get(Measure, measure_id)
+            if measure is None or measure.fiscal_year != fiscal_year:
+                raise NotFound(N_("No such measure."))
+            if version is not None and measure.version != version:
+                raise Conflict(N_("Someone else changed this measure after you opened it. Reload and try again."))
+            before = measure.state()
+            for key, value in clean.items():
+                setattr(measure, key, value)
+            change = diff(before, measure.state())
+            if not change["after"]:
+                return measure
+            record(session, actor, "measure.updated", measure, change)
+        session.commit()
+        return measure
 
 
 def copy_measures(session: Session, actor: User, from_year: int, to_year: int) -> int:
     """Start a year from last year's measures (titles, indicators, responsibility, figures; not the results)."""
-    _require(actor, SETTINGS_MANAGE)
+    _require(can_edit_measures(actor))
     from_year, to_year = _year(from_year), _year(to_year)
     ensure_indicators(session, actor, to_year)
-    begin_write(session)
-    if session.execute(select(func.count()).select_from(Measure).where(Measure.fiscal_year == to_year)).scalar_one():
-        session.rollback()
-        raise Conflict(N_("Fiscal year %(year)d already has measures."), year=to_year)
-    known = {i.code for i in active_indicators(session, to_year)}
-    source = list(
-        session.execute(select(Measure).where(Measure.fiscal_year == from_year).order_by(Measure.position)).scalars()
-    )
-    if not source:
-        session.rollback()
-        raise DomainError(N_("Fiscal year %(year)d has no measures to copy."), year=from_year)
-    for m in source:
-        copy = Measure(
-            fiscal_year=to_year,
-            position=m.position,
-            title=m.title,
-            indicators=[c for c in m.indicators or [] if c in known],
-            activities="",
-            responsible=m.responsible,
-            outcome="",
-            figures=list(m.figures or []),
+    with write(session):
+        if session.execute(
+            select(func.count()).select_from(Measure).where(Measure.fiscal_year == to_year)
+        ).scalar_one():
+            raise Conflict(N_("Fiscal year %(year)d already has measures."), year=to_year)
+        known = {i.code for i in active_indicators(session, to_year)}
+        source = list(
+            session.execute(
+                select(Measure).where(Measure.fiscal_year == from_year).order_by(Measure.position)
+            ).scalars()
         )
-        session.add(copy)
-    session.flush()
-    record(
-        session,
-        actor,
-        "measures.copied",
-        ("measures", to_year),
-        {"from": from_year, "to": to_year, "count": len(source)},
-    )
-    session.commit()
-    return len(source)
+        if not source:
+            raise DomainError(N_("Fiscal year %(year)d has no measures to copy."), year=from_year)
+        for m in source:
+            copy = Measure(
+                fiscal_year=to_year,
+                position=m.position,
+                title=m.title,
+                indicators=[c for c in m.indicators or [] if c in known],
+                activities="",
+                responsible=m.responsible,
+                outcome="",
+                figures=list(m.figures or []),
+            )
+            session.add(copy)
+        session.flush()
+        record(
+            session,
+            actor,
+            "measures.copied",
+            ("measures", to_year),
+            {"from": from_year, "to": to_year, "count": len(source)},
+        )
+        session.commit()
+        return len(source)

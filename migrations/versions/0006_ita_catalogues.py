@@ -51,7 +51,7 @@ def upgrade():
 
 def _number_existing(bind):
     """Positions for the rows already there: natural order of codes (IIT, EIT, OIT, then the number)."""
-    from evidence.catalogue import code_key
+    from evidence.measures.catalogue import code_key
 
     rows = bind.execute(sa.select(INDICATORS.c.id, INDICATORS.c.fiscal_year, INDICATORS.c.code,
                                   INDICATORS.c.instrument)).all()
@@ -65,7 +65,7 @@ def _number_existing(bind):
 
 
 def _load_shipped(bind):
-    from evidence.catalogue import shipped, shipped_years
+    from evidence.measures.catalogue import shipped, shipped_years
 
     present = set(bind.execute(sa.select(INDICATORS.c.fiscal_year).distinct()).scalars())
     for year in shipped_years():

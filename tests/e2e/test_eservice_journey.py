@@ -62,7 +62,7 @@ def at_the_office(browser, base: str, username: str, path: str):
 def eservice_figures(app, saturday) -> dict:
     """The e-service figures from the start of this fiscal year to the day after that Saturday."""
     from core.dates import fiscal_year_bounds, fiscal_year_of
-    from evidence.figures import eservice_figures as figures
+    from evidence.report.figures import eservice_figures as figures
 
     start, _end = fiscal_year_bounds(fiscal_year_of(bangkok_today()))
     with app.app_context():

@@ -47,7 +47,8 @@ def test_pubkey_prints_the_public_pem_and_fingerprint_and_the_report_and_bundle_
         with app.app_context():
             context.set_origin("127.0.0.1", "pytest keys")
             core_services.update_settings(db.session, None, {"phone": "044-000001"})
-            from evidence import bundle, report
+            from evidence import report
+            from evidence.bundle import archive as bundle
 
             made = report.build(
                 db.session, 2566, engine=db.engine, config=app.config, lang="en", chain_intact=lambda: True

@@ -20,7 +20,7 @@ from core import archives, context
 from core.db import db
 from core.models import StoredFile, User
 from evidence import services as evidence_services
-from evidence.models import EvidenceItem
+from evidence.items.models import EvidenceItem
 from lending.register import importing
 from lending.register.models import Asset
 from tests import bombs

@@ -22,9 +22,9 @@ from core import services as core_services
 from core.db import begin_write, db, utcnow
 from core.files import FileStore
 from core.models import StoredFile
-from evidence import bundle as bundles
 from evidence import services as evidence_services
-from evidence.models import EvidenceIndicator, EvidenceItem
+from evidence.bundle import archive as bundles
+from evidence.items.models import EvidenceIndicator, EvidenceItem
 from tests.conftest import PASSWORD, login, unique
 from tests.jobs import follow_job
 

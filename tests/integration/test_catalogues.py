@@ -21,8 +21,9 @@ from core import context
 from core.db import db
 from core.files import FileStore
 from core.models import User
-from evidence import catalogue, services
-from evidence.models import EvidenceItem
+from evidence import services
+from evidence.items.models import EvidenceItem
+from evidence.measures import catalogue
 from lending.loans.documents import filing
 from tests.conftest import sign_in, unique
 
@@ -254,7 +255,7 @@ def test_the_indicators_page_and_an_items_codes_are_in_natural_order(app, client
     # the bundle's folders come in the catalogue's order too
     import zipfile
 
-    from evidence import bundle as bundles
+    from evidence.bundle import archive as bundles
 
     def folders(s):
         made = bundles.prepare(s, year, engine=db.engine, config=app.config, actor=s.get(User, admin.id))
@@ -318,7 +319,7 @@ def test_a_retired_code_is_hidden_for_new_evidence_and_old_evidence_still_shows_
 
     def edit_and_bundle(s):
         # the old item keeps its retired code when edited, and the bundle still has it in o7's folder
-        from evidence import bundle as bundles
+        from evidence.bundle import archive as bundles
 
         services.update_evidence(
             s, s.get(User, admin.id), old_id, title="หลักฐานเดิม แก้ชื่อ", description="", indicators=["o7", "i20"]

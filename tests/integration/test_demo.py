@@ -13,8 +13,7 @@ from audit.models import AuditEntry
 from core.dates import bangkok_today, fiscal_year_of
 from core.db import db
 from demo.office import load_demo
-from evidence import figures
-from evidence.report import measure_rows
+from evidence.report import figures, measure_rows
 from lending.loans.models import Loan
 from lending.stocktake.queries import stocktake_figures
 from tests.integration.audit_instances import separate_instance

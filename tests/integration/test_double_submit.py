@@ -20,7 +20,8 @@ from sqlalchemy import func, select
 from core.dates import bangkok_date, format_numeric
 from core.db import db, utcnow
 from core.models import FormToken, User
-from evidence.models import EvidenceItem, Measure
+from evidence.items.models import EvidenceItem
+from evidence.measures.models import Measure
 from lending.loans.models import Loan
 from lending.manual.models import ManualVersion
 from lending.register.models import Asset

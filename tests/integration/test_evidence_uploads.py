@@ -28,7 +28,7 @@ from core.db import DomainError, db
 from core.files import DOCX, PDF, XLSX, FileStore
 from core.models import StoredFile, User
 from evidence import services
-from evidence.models import EvidenceItem
+from evidence.items.models import EvidenceItem
 from tests.conftest import sign_in, unique
 
 YEAR = 2569

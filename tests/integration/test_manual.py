@@ -9,7 +9,7 @@ from audit.models import AuditEntry
 from core import services as core_services
 from core.files import FileStore
 from core.models import User
-from evidence.models import EvidenceItem
+from evidence.items.models import EvidenceItem
 from lending.manual import services as manual
 
 

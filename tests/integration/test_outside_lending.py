@@ -289,7 +289,7 @@ def test_the_years_eservice_figures_count_channels_decisions_items_by_count_retu
     app, session, officer, head, make_user
 ):
     """FY2577 (2033-10-01 … 2034-09-30) is this test's alone."""
-    from evidence.figures import eservice_figures
+    from evidence.report.figures import eservice_figures
 
     t0 = datetime(2034, 2, 1, 3, 0, tzinfo=UTC)
     day = date(2034, 2, 4)

@@ -26,9 +26,9 @@ from core import services as core_services
 from core.dates import BANGKOK
 from core.db import begin_write, db
 from core.files import FileStore
-from evidence import figures as fig
 from evidence import report as reports
 from evidence import services as evidence_services
+from evidence.report import figures as fig
 from lending.loans.ledger.plan import apply_ledger
 from lending.loans.models import (
     APPROVED,

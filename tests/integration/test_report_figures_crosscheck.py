@@ -26,8 +26,8 @@ from core import context
 from core import services as core_services
 from core.dates import BANGKOK, bangkok_date, bangkok_midnight_utc, fiscal_year_bounds
 from core.db import begin_write, db
-from evidence import figures as fig
 from evidence import report as reports
+from evidence.report import figures as fig
 from lending.loans.models import (
     APPROVED,
     CANCELLED,

@@ -46,8 +46,8 @@ from audit import record
 from core import context
 from core import services as core_services
 from core.db import begin_write, db
-from evidence import figures as fig
 from evidence import report as reports
+from evidence.report import figures as fig
 from lending.loans import cases
 from lending.loans import services as workflow
 from lending.loans.models import LoanItem

@@ -29,8 +29,9 @@ from core.docx_fonts import obfuscate
 from core.files import FileStore
 from core.pdf import FONT_REGULAR
 from evidence import report as reports
-from evidence import services, submission
-from evidence.models import EvidenceItem
+from evidence import services
+from evidence.bundle import submission
+from evidence.items.models import EvidenceItem
 from tests.conftest import PASSWORD, sign_in, unique
 from tests.integration.test_catalogues import HEADER, _import, pdf
 

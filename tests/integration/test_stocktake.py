@@ -17,7 +17,7 @@ from core.dates import bangkok_today, fiscal_year_bounds
 from core.db import DomainError, Forbidden, begin_write, db, utcnow
 from core.files import FileStore
 from core.models import User
-from evidence.models import EvidenceIndicator, EvidenceItem
+from evidence.items.models import EvidenceIndicator, EvidenceItem
 from lending.loans.models import Incident
 from lending.register.models import Asset, compute_search_text
 from lending.stocktake import services as st
@@ -258,7 +258,7 @@ def test_a_round_of_over_5000_assets_reconciles(app, session, people, make_asset
 
 
 def test_closing_a_round_files_the_report_and_feeds_the_figures(app, session, people, make_asset):
-    from evidence import figures
+    from evidence.report import figures
 
     dept = unique("fig")
     a, b, c = (make_asset(department=dept, location="ห้อง 2") for _ in range(3))

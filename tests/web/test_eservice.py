@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from audit.models import AuditEntry
 from core.dates import bangkok_today
 from core.db import db
-from evidence.models import EvidenceItem
+from evidence.items.models import EvidenceItem
 from lending.eservice.models import RateLimit
 from lending.groups import queries as group_queries
 from lending.groups import services as groups

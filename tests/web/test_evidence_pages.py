@@ -21,9 +21,9 @@ from core.db import db
 from core.files import FileStore
 from core.models import User
 from evidence import services
-from evidence.figures import FIGURE_KEYS
-from evidence.forms import FIGURE_LABELS
-from evidence.models import Indicator, Measure
+from evidence.measures.forms import FIGURE_LABELS
+from evidence.measures.models import Indicator, Measure
+from evidence.report.figures import FIGURE_KEYS
 from tests.conftest import sign_in, unique
 
 YEAR = 2600
@@ -183,7 +183,7 @@ def test_the_register_searches_title_description_and_file_name_and_filters_by_ye
 
 
 def test_the_register_opens_on_the_current_fiscal_year_and_pages_by_50(app, client, admin):
-    from evidence.queries import current_fiscal_year
+    from evidence.items.queries import current_fiscal_year
 
     tag = unique("page")
     for n in range(52):
@@ -262,7 +262,7 @@ def test_an_upload_without_an_indicator_is_refused_with_a_message(app, client, o
 
     assert "Choose at least one indicator." in resp.get_data(as_text=True)
     with app.app_context():
-        from evidence.models import EvidenceItem
+        from evidence.items.models import EvidenceItem
 
         assert db.session.execute(select(EvidenceItem).where(EvidenceItem.title == title)).first() is None
         db.session.remove()

@@ -1,7 +1,7 @@
 """The report's pages: the year's ITA report (and its downloads), the evidence bundle, and the dashboard.
 
 All of them are for those who may view the evidence register (EVIDENCE_VIEW: admins, supply officers,
-heads and auditors). The figures come from evidence.figures.compute through evidence.report.build; the
+heads and auditors). The figures come from evidence.report.figures.compute through evidence.report.build; the
 page and the documents show the same numbers.
 """
 
@@ -20,16 +20,21 @@ from core.i18n import lang
 from core.permissions import EVIDENCE_PUBLISH, EVIDENCE_VIEW
 from core.web import actor, external_url, file_store, require
 from evidence import bp
-from evidence import jobs as evidence_jobs
 from evidence import report as reports
-from evidence.forms import PublishReportForm
+from evidence.bundle.jobs import BUNDLE
+from evidence.items.forms import PublishReportForm
+from evidence.measures.forms import ROLE_LABELS
+from evidence.measures.queries import indicators_of
+from evidence.report import jobs as evidence_jobs
+from evidence.report.dashboard import tiles
+from evidence.services import publish_report, role_gaps
 
 
 def _this_year() -> int:
     return fiscal_year_of(bangkok_date(utcnow()))
 
 
-def _year() -> int:
+def year_asked() -> int:
     """The B.E. fiscal year asked for (?year=2566), or this year's; anything else is a 404."""
     raw = request.args.get("year", "").strip()
     if not raw:
@@ -63,14 +68,14 @@ FORMAT_LABELS = (
 @require(EVIDENCE_VIEW)
 def report():
     """The year's ITA report as a page, with its downloads and the evidence bundle."""
-    year = _year()
+    year = year_asked()
     built = reports.build(
         db.session, year, engine=db.engine, config=current_app.config, lang=_lang(), thai_digits=False
     )
     doc = reports.document_model(built)
     charts = [(title, reports.chart_markup(chart)) for title, chart in doc.charts]
     return render_template(
-        "evidence/report.html",
+        "evidence/report/report.html",
         year=year,
         years=_years(year),
         formats=FORMAT_LABELS,
@@ -85,9 +90,7 @@ def report():
 @require(EVIDENCE_PUBLISH)
 def report_publish():
     """Publish the year's report (PDF, Thai): filed as evidence of the measures-report item and made public."""
-    from evidence.services import publish_report
-
-    year = _year()
+    year = year_asked()
     if not PublishReportForm().validate_on_submit():
         flash(_("The form was incomplete; nothing was changed."), "danger")
         return redirect(url_for("evidence.report", year=year))
@@ -121,9 +124,6 @@ def report_publish():
 
 def _catalogue_notes(year: int) -> dict:
     """What the page tells about the year's catalogue: roles with no item, items still to be confirmed."""
-    from evidence.forms import ROLE_LABELS
-    from evidence.services import indicators_of, role_gaps
-
     items = indicators_of(db.session, year)
     gaps = [(str(ROLE_LABELS.get(g.role, g.role)), g.waiting) for g in role_gaps(db.session, year)]
     db.session.rollback()
@@ -154,7 +154,7 @@ def _start(kind: str, params: dict, title: str, lines: list[str], button: str):
 @require(EVIDENCE_VIEW)
 def report_download():
     """The report as a file (?year=2566&format=pdf|docx|xlsx|csv|json|html), made by a job."""
-    year = _year()
+    year = year_asked()
     fmt = request.args.get("format", "pdf")
     if fmt not in reports.FORMATS:
         abort(404)
@@ -172,9 +172,9 @@ def report_download():
 @require(EVIDENCE_VIEW)
 def report_bundle():
     """The year's evidence bundle (ZIP), made by a job; recorded in the audit log as evidence.bundle_downloaded."""
-    year = _year()
+    year = year_asked()
     return _start(
-        evidence_jobs.BUNDLE,
+        BUNDLE,
         {"year": year, "lang": _lang()},
         _("The evidence bundle"),
         [
@@ -188,92 +188,11 @@ def report_bundle():
     )
 
 
-# The dashboard's cards: (group, [(figure key, a figure shown under it, warn when above zero)]). Labels and
-# units are the report's own (evidence.report.FIGURE_LABELS), so card and document say the same thing.
-TILES = (
-    (
-        "sec_requests",
-        (
-            ("lending.requests", None, False),
-            ("lending.approved", None, False),
-            ("lending.rejected", None, False),
-            ("lending.pending", None, True),
-            ("lending.median_days_to_decision", None, False),
-            ("lending.cancelled", None, False),
-        ),
-    ),
-    (
-        "sec_returns",
-        (
-            ("lending.items_checked_out", "lending.loans_checked_out", False),
-            ("lending.items_returned", "lending.items_returned_late", False),
-            ("lending.on_time_return_rate", None, False),
-            ("lending.items_out_at_year_end", None, False),
-            ("lending.items_damaged", None, True),
-            ("lending.items_lost", None, True),
-        ),
-    ),
-    (
-        "sec_eservice",
-        (
-            ("eservice.requests_eservice", None, False),
-            ("eservice.requests_agency", None, False),
-            ("eservice.outside_approved", "eservice.outside_rejected", False),
-            ("eservice.outside_median_days_to_decision", None, False),
-            ("eservice.items_lent_by_count", "eservice.loans_by_count", False),
-            ("eservice.outside_on_time_return_rate", None, False),
-            ("eservice.survey_average", "eservice.survey_answers", False),
-        ),
-    ),
-    (
-        "sec_overdue",
-        (
-            ("lending.overdue_items", None, True),
-            ("lending.overdue_items_demanded_within_7_days", None, False),
-            ("lending.overdue_items_demanded_late", None, True),
-            ("lending.overdue_items_not_demanded", None, True),
-            ("lending.items_overdue_at_year_end", None, True),
-        ),
-    ),
-    (
-        "sec_other",
-        (
-            ("assets.total", "assets.lendable", False),
-            ("evidence.items", "evidence.public_items", False),
-            ("audit.entries_in_year", None, False),
-        ),
-    ),
-)
-
-
-def _tiles(built: reports.Report, groups_of_tiles: tuple = TILES) -> list[tuple[str, list[dict]]]:
-    f = reports.Formatter(built, thai_digits=False)
-    groups = []
-    for group, tiles in groups_of_tiles:
-        cards = []
-        for key, note, warn_if_any in tiles:
-            value = reports.fig.figure_value(built.figures, key)
-            warn = bool(warn_if_any and value)
-            if key == "lending.on_time_return_rate":
-                warn = value is not None and value < 80
-            cards.append(
-                {
-                    "key": key,
-                    "label": f.label(key),
-                    "value": f.value(key),
-                    "warn": warn,
-                    "note": f.line(note) if note else "",
-                }
-            )
-        groups.append((f.words[group], cards))
-    return groups
-
-
 @bp.route("/dashboard")
 @require(EVIDENCE_VIEW)
 def dashboard():
     """The year's figures as cards and the two charts (the chain is verified on the report, not here)."""
-    year = _year()
+    year = year_asked()
     built = reports.build(
         db.session,
         year,
@@ -290,10 +209,10 @@ def dashboard():
         (w["chart_overdue"].format(year=year), reports.chart_markup(reports.overdue_chart(built, f))),
     ]
     return render_template(
-        "evidence/dashboard.html",
+        "evidence/report/dashboard.html",
         year=year,
         years=_years(year),
-        groups=_tiles(built),
+        groups=tiles(built),
         charts=charts,
         period=fiscal_year_bounds(year),
         head_seq=f.number(built.figures["audit"]["head_seq"]),

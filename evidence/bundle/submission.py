@@ -3,7 +3,7 @@ link, or "internal"), every public link of the year by catalogue item for pastin
 with a BOM and XLSX, in the catalogue's order), and the report's signature block from the settings.
 
 The report (evidence.report) takes the measures' evidence and the signature block from here; the links
-export is a page of its own (evidence.submission_views). Nothing here writes.
+export is a page of its own (evidence.bundle.views). Nothing here writes.
 """
 
 from __future__ import annotations
@@ -21,8 +21,10 @@ from sqlalchemy import select
 from core.dates import bangkok_date, format_date
 from core.db import Session
 from core.exports import safe_cell, xlsx_fit_rows, xlsx_print_setup
-from evidence.catalogue import code_key
-from evidence.models import PUBLIC, EvidenceIndicator, EvidenceItem, Measure
+from evidence.items.models import PUBLIC, EvidenceIndicator, EvidenceItem
+from evidence.measures.catalogue import code_key
+from evidence.measures.models import Measure
+from evidence.measures.queries import indicators_of
 
 # --- links -----------------------------------------------------------------------------------------
 
@@ -117,8 +119,6 @@ def public_links(session: Session, fiscal_year: int, link: Callable[[str], str],
     without a link has a line of its own, since the ITA system asks each for its links; IIT and EIT items
     (questionnaires) appear only where evidence was published for them, retired items only where they
     still hold a link; codes outside the catalogue come last."""
-    from evidence.services import indicators_of
-
     items = session.execute(
         select(EvidenceIndicator.code, EvidenceItem.title, EvidenceItem.public_token, EvidenceItem.published_at)
         .join(EvidenceItem, EvidenceItem.id == EvidenceIndicator.evidence_id)

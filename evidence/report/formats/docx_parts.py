@@ -2,7 +2,7 @@
 the footer (a PAGE field, so Word and LibreOffice count the pages themselves), the signature block kept
 with the lines above it, and Sarabun embedded in the file.
 
-`fonts(rPr, size, bold)` is the report's own run formatting (evidence.report.render_docx): every run made
+`fonts(rPr, size, bold)` is the report's own run formatting (evidence.report.formats.docx): every run made
 here goes through it, so Thai keeps its complex-script font and size.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from evidence.submission import Signer
+from evidence.bundle.submission import Signer
 
 Fonts = Callable[[Any, float, bool], None]
 

@@ -1,7 +1,5 @@
 """Read-only queries for the evidence pages: the register, one item, what it is attached to, the public
 page of a year, and the measures. Nothing here writes.
-
-Who may see an item is decided here once (`can_see_evidence`), for the item page and the file alike.
 """
 
 from __future__ import annotations
@@ -16,10 +14,10 @@ from sqlalchemy import func, or_, select
 from core.dates import bangkok_date, fiscal_year_of
 from core.db import Session, contains, utcnow
 from core.models import User
-from core.permissions import EVIDENCE_VIEW
-from evidence.catalogue import natural, shipped_years
-from evidence.models import INTERNAL, PUBLIC, EvidenceIndicator, EvidenceItem, Indicator, Measure
-from evidence.services import indicators_of
+from evidence.items.models import INTERNAL, PUBLIC, EvidenceIndicator, EvidenceItem
+from evidence.measures.catalogue import natural
+from evidence.measures.models import Indicator, Measure
+from evidence.measures.queries import indicators_by_code
 from lending.loans.models import Incident, Loan
 from lending.register.models import Asset
 from lending.register.queries import Page
@@ -44,13 +42,6 @@ LIST_COLUMNS = (
 def current_fiscal_year() -> int:
     """The B.E. fiscal year of today in Bangkok."""
     return fiscal_year_of(bangkok_date(utcnow()))
-
-
-def can_see_evidence(user: Any, item: EvidenceItem) -> bool:
-    """Internal evidence is for those who may view the register, and for the person who filed it."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return False
-    return user.can(EVIDENCE_VIEW) or (item.uploaded_by_id is not None and item.uploaded_by_id == user.id)
 
 
 # --- the register --------------------------------------------------------------------------------
@@ -156,25 +147,6 @@ def evidence_years(session: Session) -> list[int]:
     return sorted(years, reverse=True)
 
 
-def indicator_options(session: Session, year: int | None) -> list[tuple[str, str]]:
-    """(code, text) for the indicator filter: the year's catalogue, or every code in use."""
-    if year:
-        return [(i.code, i.text_th) for i in indicators_of(session, year)]
-    codes = session.execute(select(EvidenceIndicator.code).distinct()).scalars()
-    return [(c, "") for c in natural(codes)]
-
-
-def catalogue_source(session: Session, year: int) -> str | None:
-    """Where a year without a catalogue would start from ("2569", or the first shipped file); None when
-    the year has one already."""
-    if session.execute(select(Indicator.id).where(Indicator.fiscal_year == year).limit(1)).first():
-        return None
-    if year in shipped_years():
-        return f"evidence/catalogues/{year}.csv"
-    earlier = session.execute(select(func.max(Indicator.fiscal_year)).where(Indicator.fiscal_year < year)).scalar_one()
-    return str(earlier) if earlier is not None else f"evidence/catalogues/{shipped_years()[0]}.csv"
-
-
 # --- one item ------------------------------------------------------------------------------------
 
 
@@ -245,10 +217,6 @@ def attached_to(session: Session, kind: str, record_id: int, limit: int = 50) ->
     ).all()
 
 
-def indicators_by_code(session: Session, year: int) -> dict[str, Indicator]:
-    return {i.code: i for i in indicators_of(session, year)}
-
-
 # --- publication ---------------------------------------------------------------------------------
 
 
@@ -311,32 +279,3 @@ def published_years(session: Session) -> list[int]:
             .order_by(EvidenceItem.fiscal_year.desc())
         ).scalars()
     )
-
-
-# --- measures ------------------------------------------------------------------------------------
-
-
-def measures_of(session: Session, year: int) -> list[Measure]:
-    return list(
-        session.execute(
-            select(Measure).where(Measure.fiscal_year == year).order_by(Measure.position, Measure.id)
-        ).scalars()
-    )
-
-
-def evidence_by_measure(session: Session, measure_ids: list[int]) -> dict[int, list[Any]]:
-    """The evidence attached to each measure (id, title, visibility), oldest first."""
-    out: dict[int, list[Any]] = defaultdict(list)
-    if measure_ids:
-        for row in session.execute(
-            select(EvidenceItem.measure_id, EvidenceItem.id, EvidenceItem.title, EvidenceItem.visibility)
-            .where(EvidenceItem.measure_id.in_(measure_ids))
-            .order_by(EvidenceItem.id)
-        ):
-            out[row.measure_id].append(row)
-    return out
-
-
-def latest_year_with_measures(session: Session, before: int) -> int | None:
-    """The year to copy measures from: the latest earlier year that has any."""
-    return session.execute(select(func.max(Measure.fiscal_year)).where(Measure.fiscal_year < before)).scalar_one()

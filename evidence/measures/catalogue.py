@@ -27,7 +27,7 @@ from core.archives import ArchiveRefused, read_first_sheet
 from core.dates import to_arabic_digits
 from core.db import N_
 
-SHIPPED_DIR = Path(__file__).with_name("catalogues")
+SHIPPED_DIR = Path(__file__).parent.parent / "catalogues"  # evidence/catalogues, shipped as package data
 INSTRUMENTS = ("IIT", "EIT", "OIT")
 LETTER_OF = {"IIT": "i", "EIT": "e", "OIT": "o"}
 CODE = re.compile(r"^[ieo][0-9]{1,3}$")

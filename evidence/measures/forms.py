@@ -1,18 +1,16 @@
-"""Forms of the evidence register, the indicator catalogue and the measures, and the labels they show."""
+"""Forms of the indicator catalogue and the measures, and the labels they show (the ITA groups, instruments,
+roles and periods; the names of the figures a measure's row may show)."""
 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf.file import MultipleFileField
 from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from core.forms import BaseForm, version_field
-from evidence import catalogue
-from evidence.figures import FIGURE_KEYS
-from evidence.models import INSTRUMENTS, INTERNAL, PUBLIC
-
-VISIBILITY_LABELS = {INTERNAL: _l("Internal"), PUBLIC: _l("Published")}
+from evidence.measures import catalogue
+from evidence.measures.models import INSTRUMENTS
+from evidence.report.figures import FIGURE_KEYS
 
 # The ten ITA indicators an item belongs to (regulation-notes.md): 1–5 IIT, 6–8 EIT, 9–10 OIT.
 GROUP_LABELS = {
@@ -34,7 +32,7 @@ INSTRUMENT_LABELS = {
     "OIT": _l("OIT (open data on the website)"),
 }
 
-# What the app files by itself into a catalogue item (evidence.catalogue.ROLES).
+# What the app files by itself into a catalogue item (evidence.measures.catalogue.ROLES).
 ROLE_LABELS = {
     catalogue.BORROWING_MANUAL: _l("The borrowing manual"),
     catalogue.OUTSIDERS_MANUAL: _l("The manual for borrowers outside the office"),
@@ -122,36 +120,12 @@ def figures_by_section() -> list[tuple[str, list[tuple[str, str]]]]:
     return [(str(FIGURE_SECTIONS.get(s, s)), rows) for s, rows in out.items()]
 
 
-class _Checkboxes(SelectMultipleField):
+class CodeCheckboxes(SelectMultipleField):
     """Checkboxes whose choices are set per request (the year's catalogue); the template lays them out."""
 
     def pre_validate(self, form) -> None:
         # Unknown values are refused by the service with a message that names them.
         pass
-
-
-class UploadForm(BaseForm):
-    files = MultipleFileField(_l("Files"))
-    fiscal_year = HiddenField(validators=[DataRequired(), Regexp(r"^\d{4}$")])
-    indicators = _Checkboxes(_l("Indicators"), choices=[])
-    title = StringField(
-        _l("Title"), validators=[Optional(), Length(max=300)], description=_l("Leave blank to use each file's name.")
-    )
-    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)])
-    loan_id = HiddenField()
-    asset_id = HiddenField()
-    incident_id = HiddenField()
-    measure_id = HiddenField()
-
-
-class EditEvidenceForm(BaseForm):
-    title = StringField(_l("Title"), validators=[DataRequired(), Length(max=300)])
-    description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=5000)])
-    indicators = _Checkboxes(_l("Indicators"), choices=[])
-
-
-class VisibilityForm(BaseForm):
-    public = HiddenField(validators=[DataRequired(), Regexp(r"^[01]$")])
 
 
 class IndicatorForm(BaseForm):
@@ -165,7 +139,7 @@ class IndicatorForm(BaseForm):
     text_th = TextAreaField(_l("Text (Thai)"), validators=[DataRequired(), Length(max=2000)])
     text_en = TextAreaField(_l("Text (English)"), validators=[Optional(), Length(max=2000)])
     period = SelectField(_l("Evidence covers (OIT)"), choices=[], validators=[Optional()])
-    roles = _Checkboxes(_l("Filed here by the app"), choices=[])
+    roles = CodeCheckboxes(_l("Filed here by the app"), choices=[])
     to_confirm = BooleanField(_l("To be confirmed against the NACC's list"))
 
     def __init__(self, *args, **kwargs):
@@ -187,17 +161,13 @@ class StartCatalogueForm(BaseForm):
     """Start a year that has no catalogue yet (CSRF only)."""
 
 
-class PublishReportForm(BaseForm):
-    """Publish the year's report as evidence of its measures-report item (CSRF only)."""
-
-
 class MeasureForm(BaseForm):
     title = TextAreaField(_l("Measure"), validators=[DataRequired(), Length(max=2000)])
-    indicators = _Checkboxes(_l("Indicators"), choices=[])
+    indicators = CodeCheckboxes(_l("Indicators"), choices=[])
     activities = TextAreaField(_l("What was done"), validators=[Optional(), Length(max=10000)])
     responsible = StringField(_l("Responsible unit"), validators=[Optional(), Length(max=2000)])
     outcome = TextAreaField(_l("Outcome"), validators=[Optional(), Length(max=10000)])
-    figures = _Checkboxes(_l("Figures in this row"), choices=[])
+    figures = CodeCheckboxes(_l("Figures in this row"), choices=[])
     version = version_field()
 
     def __init__(self, *args, **kwargs):

@@ -1,5 +1,6 @@
-"""The evidence pages: the register, uploads, one item and its file, publication, the indicator catalogue
-and the measures of a year; and the public page per fiscal year with its stable file links."""
+"""The evidence pages: the register, uploads, one item and its file, publication; the public page per
+fiscal year with its stable file links; and the helpers every page's template may call (the `can_*`
+predicates, a record's attached evidence)."""
 
 from __future__ import annotations
 
@@ -20,29 +21,24 @@ from core.permissions import (
     EVIDENCE_PUBLISH,
     EVIDENCE_UPLOAD,
     EVIDENCE_VIEW,
-    SETTINGS_MANAGE,
 )
 from core.services import get_settings
 from core.web import actor, external_url, file_store, public, require, submit_once
-from evidence import bp, queries, services
-from evidence.forms import (
-    GROUP_LABELS,
-    INSTRUMENT_LABELS,
-    PERIOD_LABELS,
-    ROLE_LABELS,
-    VISIBILITY_LABELS,
-    CopyMeasuresForm,
-    EditEvidenceForm,
-    IndicatorActionForm,
-    IndicatorForm,
-    MeasureForm,
-    StartCatalogueForm,
-    UploadForm,
-    VisibilityForm,
-    figure_label,
-    figures_by_section,
+from evidence import bp, services
+from evidence.items import queries
+from evidence.items.forms import VISIBILITY_LABELS, EditEvidenceForm, UploadForm, VisibilityForm
+from evidence.items.models import PUBLIC, EvidenceItem
+from evidence.items.permissions import (
+    can_manage_evidence,
+    can_publish_evidence,
+    can_see_evidence,
+    can_upload_evidence,
+    can_view_evidence,
 )
-from evidence.models import INSTRUMENTS, PUBLIC, EvidenceItem, Measure
+from evidence.measures import queries as catalogue_queries
+from evidence.measures.forms import GROUP_LABELS
+from evidence.measures.models import INSTRUMENTS
+from evidence.measures.permissions import can_edit_catalogue
 
 LINK_ENDPOINTS = {
     "asset": ("lending.asset", "asset_id"),
@@ -51,19 +47,12 @@ LINK_ENDPOINTS = {
 }
 
 
-def _can(permission: str):
-    def check(user) -> bool:
-        return user is not None and getattr(user, "is_authenticated", False) and user.can(permission)
-
-    return check
-
-
 @bp.app_context_processor
 def _helpers():
     def evidence_attached(kind: str, record_id: int):
         """For a loan, asset or incident page: its evidence (empty for those who may not see evidence)."""
         user = actor()
-        if user is None or not user.can(EVIDENCE_VIEW):
+        if not can_view_evidence(user):
             return []
         return queries.attached_to(db.session, kind, record_id)
 
@@ -73,26 +62,20 @@ def _helpers():
 
     return {
         "by_instrument": by_instrument,
-        "can_view_evidence": _can(EVIDENCE_VIEW),
-        "can_upload_evidence": _can(EVIDENCE_UPLOAD),
-        "can_manage_evidence": _can(EVIDENCE_MANAGE),
-        "can_publish_evidence": _can(EVIDENCE_PUBLISH),
-        "can_edit_catalogue": _can(SETTINGS_MANAGE),
+        "can_view_evidence": can_view_evidence,
+        "can_upload_evidence": can_upload_evidence,
+        "can_manage_evidence": can_manage_evidence,
+        "can_publish_evidence": can_publish_evidence,
+        "can_edit_catalogue": can_edit_catalogue,
         "evidence_attached": evidence_attached,
         "current_fiscal_year": queries.current_fiscal_year,
     }
 
 
-def _year_arg(name: str = "year") -> int:
-    """A B.E. fiscal year from the query or form, or this year's."""
-    value = request.values.get(name, type=int)
-    return value if value and 2500 <= value <= 2700 else queries.current_fiscal_year()
-
-
 def _visible_or_404(evidence_id: int) -> EvidenceItem:
     """The item, if the signed-in person may see it; otherwise 404 (no hint that it exists)."""
     item = db.session.get(EvidenceItem, evidence_id)
-    if item is None or not queries.can_see_evidence(actor(), item):
+    if item is None or not can_see_evidence(actor(), item):
         abort(404)
     return item
 
@@ -146,12 +129,12 @@ def register():
     page_no = page_arg()
     page = queries.list_evidence(db.session, flt, page_no, current_app.config["PAGE_SIZE"])
     return render_template(
-        "evidence/register.html",
+        "evidence/items/register.html",
         page=page,
         flt=flt,
         codes=queries.codes_of(db.session, [r.id for r in page.rows]),
         years=queries.evidence_years(db.session),
-        indicator_options=queries.indicator_options(db.session, flt.year),
+        indicator_options=catalogue_queries.indicator_options(db.session, flt.year),
         visibility_labels=VISIBILITY_LABELS,
     )
 
@@ -254,7 +237,7 @@ def upload():
                 return jsonify(ok=bool(stored), results=results, redirect=target)
             return redirect(target)
     return render_template(
-        "evidence/upload.html",
+        "evidence/items/upload.html",
         form=form,
         year=year,
         catalogue=catalogue,
@@ -289,8 +272,7 @@ def _store_uploads(
                 strip_gps=strip_gps,
                 **attached,
             )
-        except DomainError as err:
-            db.session.rollback()
+        except DomainError as err:  # the service rolled its transaction back
             reason = domain_message(err.message, err.params)
             flash(_("%(name)s was not stored: %(reason)s", name=name, reason=reason), "danger")
             results.append({"name": name, "id": None, "error": reason})
@@ -310,14 +292,14 @@ def _store_uploads(
 def item(evidence_id: int):
     """One item: details, indicators, what it is attached to, its file; edit and publish for the admin."""
     item = _visible_or_404(evidence_id)
-    catalogue = queries.indicators_by_code(db.session, item.fiscal_year)
+    catalogue = catalogue_queries.indicators_by_code(db.session, item.fiscal_year)
     edit_form = EditEvidenceForm(
         data={"title": item.title, "description": item.description, "indicators": item.indicator_codes}
     )
     edit_form.indicators.choices = [(c, c) for c, i in catalogue.items() if not i.retired or c in item.indicator_codes]
     links = [(link, _link_url(link)) for link in queries.links_of(db.session, item)]
     return render_template(
-        "evidence/item.html",
+        "evidence/items/item.html",
         item=item,
         catalogue=catalogue,
         links=links,
@@ -390,7 +372,7 @@ def public_year(year: int):
         abort(404)
     groups = queries.published_by_indicator(db.session, year, lang())
     return render_template(
-        "evidence/public.html",
+        "evidence/items/public.html",
         year=year,
         groups=groups,
         years=queries.published_years(db.session),
@@ -407,268 +389,3 @@ def public_file(token: str):
     if item is None:
         abort(404)
     return _serve(item, _path_or_404(item), private=False)
-
-
-# --- the indicator catalogue ---------------------------------------------------------------------
-
-
-def _indicator_form(year: int):
-    """The add/change form: empty, or filled from the item named by ?edit= (a GET reads, never writes)."""
-    editing = None
-    if request.method == "GET" and request.args.get("edit"):
-        editing = queries.indicators_by_code(db.session, year).get(request.args["edit"].strip().lower()[:10])
-    if editing is not None:
-        return IndicatorForm(
-            data={
-                "code": editing.code,
-                "instrument": editing.instrument,
-                "group": editing.group,
-                "text_th": editing.text_th,
-                "text_en": editing.text_en,
-                "period": editing.period or "current",
-                "roles": editing.roles,
-                "to_confirm": editing.to_confirm,
-            }
-        ), editing
-    return IndicatorForm(), None
-
-
-@bp.route("/evidence/indicators", methods=["GET", "POST"])
-@require(SETTINGS_MANAGE)
-def indicators():
-    """A year's ITA catalogue (loaded by the migrations or `ita catalogue import`); add or change an item."""
-    year = _year_arg()
-    form, editing = _indicator_form(year)
-    if form.validate_on_submit():
-        try:
-            saved = services.save_indicator(
-                db.session,
-                actor(),
-                year,
-                form.code.data,
-                form.instrument.data,
-                form.group.data,
-                form.text_th.data,
-                form.text_en.data or "",
-                period=form.period.data or "",
-                roles=form.roles.data or [],
-                to_confirm=bool(form.to_confirm.data),
-            )
-        except DomainError as err:  # shown with the form as typed, not lost in a redirect
-            db.session.rollback()
-            flash(domain_message(err.message, err.params), "danger")
-        else:
-            flash(_("Indicator %(code)s of fiscal year %(year)d was saved.", code=saved.code, year=year), "success")
-            return redirect(url_for("evidence.indicators", year=year))
-    elif request.method == "POST":
-        flash(_("The form was incomplete; nothing was changed."), "danger")
-    catalogue = services.indicators_of(db.session, year)
-    return render_template(
-        "evidence/indicators.html",
-        year=year,
-        form=form,
-        editing=editing,
-        catalogue=catalogue,
-        action_form=IndicatorActionForm(),
-        start_form=StartCatalogueForm(),
-        start_from=queries.catalogue_source(db.session, year),
-        years=queries.evidence_years(db.session),
-        group_labels=GROUP_LABELS,
-        instrument_labels=INSTRUMENT_LABELS,
-        role_labels=ROLE_LABELS,
-        period_labels=PERIOD_LABELS,
-        to_confirm=sum(1 for i in catalogue if i.to_confirm),
-    )
-
-
-@bp.route("/evidence/indicators/start", methods=["POST"])
-@require(SETTINGS_MANAGE)
-def indicators_start():
-    """Start a year with no catalogue from the latest earlier year's (every item to be confirmed)."""
-    year = _year_arg()
-    if StartCatalogueForm().validate_on_submit():
-        count = services.ensure_indicators(db.session, actor(), year)
-        flash(_("Fiscal year %(year)d starts with %(count)d items to confirm.", year=year, count=count), "success")
-    else:
-        flash(_("The form was incomplete; nothing was changed."), "danger")
-    return redirect(url_for("evidence.indicators", year=year))
-
-
-def _indicator_action(action: str):
-    year = _year_arg()
-    form = IndicatorActionForm()
-    if not form.validate_on_submit():
-        flash(_("The form was incomplete; nothing was changed."), "danger")
-        return redirect(url_for("evidence.indicators", year=year))
-    code = form.code.data
-    if action == "move":
-        services.move_indicator(db.session, actor(), year, code, int(form.step.data or 1))
-    else:
-        row = services.retire_indicator(db.session, actor(), year, code, retired=action == "retire")
-        flash(
-            _(
-                "Indicator %(code)s is retired: hidden for new evidence, kept on the evidence that names it.",
-                code=row.code,
-            )
-            if row.retired
-            else _("Indicator %(code)s is in use again.", code=row.code),
-            "success",
-        )
-    return redirect(url_for("evidence.indicators", year=year, _anchor=f"code-{code}"))
-
-
-@bp.route("/evidence/indicators/retire", methods=["POST"])
-@require(SETTINGS_MANAGE)
-def indicator_retire():
-    """Retire an item: hidden for new evidence, kept (and shown) on the evidence that names it."""
-    return _indicator_action("retire")
-
-
-@bp.route("/evidence/indicators/restore", methods=["POST"])
-@require(SETTINGS_MANAGE)
-def indicator_restore():
-    """Bring a retired item back into use."""
-    return _indicator_action("restore")
-
-
-@bp.route("/evidence/indicators/move", methods=["POST"])
-@require(SETTINGS_MANAGE)
-def indicator_move():
-    """Move an item one place up or down among the items of its instrument."""
-    return _indicator_action("move")
-
-
-# --- measures ------------------------------------------------------------------------------------
-
-
-@bp.route("/evidence/measures")
-@require(EVIDENCE_VIEW)
-def measures():
-    """The year's integrity measures, as rows of the report; the admin adds, edits and copies them."""
-    year = _year_arg()
-    rows = queries.measures_of(db.session, year)
-    copy_from = None if rows else queries.latest_year_with_measures(db.session, year)
-    copy_form = CopyMeasuresForm(data={"from_year": copy_from, "to_year": year}) if copy_from else None
-    return render_template(
-        "evidence/measures.html",
-        year=year,
-        measures=rows,
-        copy_from=copy_from,
-        copy_form=copy_form,
-        years=queries.evidence_years(db.session),
-        catalogue=queries.indicators_by_code(db.session, year),
-        figure_label=figure_label,
-        evidence=queries.evidence_by_measure(db.session, [m.id for m in rows]),
-        visibility_labels=VISIBILITY_LABELS,
-    )
-
-
-def _measure_form(year: int, measure: Measure | None) -> MeasureForm:
-    if request.method == "GET" and measure is not None:
-        form = MeasureForm(
-            data={
-                "title": measure.title,
-                "indicators": list(measure.indicators or []),
-                "activities": measure.activities,
-                "responsible": measure.responsible,
-                "outcome": measure.outcome,
-                "figures": list(measure.figures or []),
-                "version": str(measure.version),
-            }
-        )
-    else:
-        form = MeasureForm()
-    kept = set(measure.indicators or []) if measure is not None else set()
-    form.indicators.choices = [
-        (i.code, i.code) for i in services.indicators_of(db.session, year) if not i.retired or i.code in kept
-    ]
-    return form
-
-
-def _measure_values(form: MeasureForm) -> dict:
-    return {
-        "title": form.title.data,
-        "indicators": form.indicators.data or [],
-        "activities": form.activities.data or "",
-        "responsible": form.responsible.data or "",
-        "outcome": form.outcome.data or "",
-        "figures": form.figures.data or [],
-    }
-
-
-def _saved(year: int, form: MeasureForm, measure_id: int | None) -> bool:
-    """Save through the service (a new measure once per form); a refusal is flashed and the form shown
-    again as typed."""
-    version = as_id(form.version.data)
-    try:
-        outcome = submit_once(
-            "measure.created",
-            lambda: services.save_measure(
-                db.session,
-                actor(),
-                year,
-                _measure_values(form),
-                measure_id=measure_id,
-                version=version if measure_id else None,
-            ),
-        )
-    except DomainError as err:
-        db.session.rollback()
-        flash(domain_message(err.message, err.params), "danger")
-        return False
-    if outcome.replayed:
-        flash(_("This form was already sent; here is what it made."), "info")
-    return True
-
-
-def _render_measure_form(form: MeasureForm, year: int, measure: Measure | None):
-    kept = set(measure.indicators or []) if measure is not None else set()
-    return render_template(
-        "evidence/measure_form.html",
-        form=form,
-        year=year,
-        measure=measure,
-        catalogue=[i for i in services.indicators_of(db.session, year) if not i.retired or i.code in kept],
-        figure_sections=figures_by_section(),
-    )
-
-
-@bp.route("/evidence/measures/new", methods=["GET", "POST"])
-@require(SETTINGS_MANAGE)
-def measure_new():
-    """Add a measure to a year."""
-    year = _year_arg()
-    form = _measure_form(year, None)
-    if form.validate_on_submit() and _saved(year, form, None):
-        flash(_("The measure was added."), "success")
-        return redirect(url_for("evidence.measures", year=year))
-    return _render_measure_form(form, year, None)
-
-
-@bp.route("/evidence/measures/<int:measure_id>/edit", methods=["GET", "POST"])
-@require(SETTINGS_MANAGE)
-def measure_edit(measure_id: int):
-    """Edit a measure: what was done, who is responsible, the outcome, its indicators and figures."""
-    measure = db.get_or_404(Measure, measure_id)
-    year = measure.fiscal_year
-    form = _measure_form(year, measure)
-    if form.validate_on_submit() and _saved(year, form, measure_id):
-        flash(_("Saved."), "success")
-        return redirect(url_for("evidence.measures", year=year, _anchor=f"measure-{measure_id}"))
-    return _render_measure_form(form, year, measure)
-
-
-@bp.route("/evidence/measures/copy", methods=["POST"])
-@require(SETTINGS_MANAGE)
-def measures_copy():
-    """Start a year from an earlier year's measures (titles, indicators, responsibility, figures)."""
-    form = CopyMeasuresForm()
-    if not form.validate_on_submit():
-        flash(_("The form was incomplete; nothing was changed."), "danger")
-        return redirect(url_for("evidence.measures", year=_year_arg("to_year")))
-    to_year = int(form.to_year.data)
-    count = services.copy_measures(db.session, actor(), int(form.from_year.data), to_year)
-    flash(
-        _("%(count)d measures were copied from fiscal year %(year)s.", count=count, year=form.from_year.data), "success"
-    )
-    return redirect(url_for("evidence.measures", year=to_year))

@@ -11,7 +11,9 @@ from core.i18n import lang
 from core.permissions import EVIDENCE_VIEW
 from core.services import get_settings
 from core.web import require
-from evidence import bp, submission
+from evidence import bp
+from evidence.bundle import submission
+from evidence.report.views import year_asked
 
 LINK_FORMATS = {
     "csv": "text/csv; charset=utf-8",
@@ -24,9 +26,7 @@ LINK_FORMATS = {
 def report_links():
     """Every public link of the year (?year=2569&format=csv|xlsx) under its catalogue item, in the
     catalogue's order; items without a link have a line of their own."""
-    from evidence.report_views import _year
-
-    year = _year()
+    year = year_asked()
     fmt = request.args.get("format", "csv")
     if fmt not in LINK_FORMATS:
         abort(404)

@@ -1,5 +1,4 @@
-"""`flask --app wsgi report ita --year Y --format json|html|pdf|docx|xlsx|csv --out FILE` and
-`flask --app wsgi evidence bundle --year Y --out FILE.zip` (a command of the `evidence` group)."""
+"""`flask --app wsgi report ita --year Y --format json|html|pdf|docx|xlsx|csv --out FILE`."""
 
 from __future__ import annotations
 
@@ -13,14 +12,12 @@ from flask.cli import AppGroup
 
 from core import context
 from core.db import db
-from evidence import bundle as bundles
 from evidence import report as reports
-from evidence.cli import evidence
 
 report = AppGroup("report", help="The annual ITA report.")
 
 
-def _year(value: int) -> int:
+def checked_year(value: int) -> int:
     if not 2500 <= value <= 2700:
         raise click.BadParameter("a Buddhist Era fiscal year, e.g. 2566", param_hint="--year")
     return value
@@ -61,7 +58,7 @@ def ita_command(year: int, fmt: str, out: Path | None, lang: str, thai_digits: b
     context.set_origin("cli", "flask report ita")
     built = reports.build(
         db.session,
-        _year(year),
+        checked_year(year),
         engine=db.engine,
         config=current_app.config,
         lang=lang,
@@ -78,38 +75,4 @@ def ita_command(year: int, fmt: str, out: Path | None, lang: str, thai_digits: b
         f"{out}: {fmt}, {len(data):,} bytes; fiscal year {year}; audit head {audit['head_seq']} "
         f"({'chain intact' if audit['chain_intact'] else 'CHAIN NOT INTACT'})",
         err=True,
-    )
-
-
-@evidence.command("bundle")
-@click.option("--year", "year", required=True, type=int, help="The fiscal year in B.E., e.g. 2566.")
-@click.option(
-    "--out",
-    "out",
-    required=True,
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="The ZIP file to write.",
-)
-@click.option("--lang", "lang", type=click.Choice(("th", "en")), default="th", show_default=True)
-def bundle_command(year: int, out: Path, lang: str):
-    """The year's evidence bundle: the report (PDF, DOCX, XLSX, JSON), every evidence file in a folder per
-    indicator, manifest.csv/.json with SHA-256, and an audit checkpoint; written as a stream."""
-    context.set_origin("cli", "flask evidence bundle")
-    bundle = bundles.prepare(
-        db.session,
-        _year(year),
-        engine=db.engine,
-        config=current_app.config,
-        actor=None,
-        action="evidence.bundle_created",
-        lang=lang,
-        audit_data={"out": str(out)[:300]},
-    )
-    db.session.remove()
-    size = bundles.write_bundle(bundle, out)
-    for problem in bundle.problems:
-        click.echo(f"warning: {problem}", err=True)
-    click.echo(
-        f"{out}: {size:,} bytes; {len(bundle.files)} evidence items; report and manifests; "
-        f"checkpoint at audit entry {bundle.checkpoint['seq']}"
     )

@@ -36,13 +36,14 @@ from audit.checkpoints import fingerprint, load_signing_key, log_path, public_pe
 from audit.queries import head_of
 from audit.services import create_checkpoint
 from core.dates import BANGKOK
-from core.db import DomainError, Session, begin_write, utcnow
+from core.db import DomainError, Session, utcnow, write
 from core.exports import safe_cell
 from core.files import FileStore
 from core.models import User
 from evidence import report as reports
-from evidence.catalogue import code_key
-from evidence.models import EvidenceIndicator, EvidenceItem
+from evidence.items.models import EvidenceIndicator, EvidenceItem
+from evidence.measures.catalogue import code_key
+from evidence.measures.queries import code_order, in_catalogue_order
 
 CHUNK = 1024 * 1024
 REPORT_FORMATS = ("pdf", "docx", "xlsx", "json")
@@ -151,8 +152,6 @@ def evidence_files(session: Session, fiscal_year: int) -> list[EvidenceFile]:
         .order_by(EvidenceIndicator.evidence_id, EvidenceIndicator.code)
     ):
         codes.setdefault(evidence_id, []).append(code)
-    from evidence.services import code_order, in_catalogue_order
-
     order = code_order(session, fiscal_year)
     return [
         EvidenceFile(
@@ -174,10 +173,9 @@ def _checkpoint(session: Session, actor: Any, config: Any) -> dict[str, Any]:
     key = load_signing_key(config.get("AUDIT_SIGNING_KEY")) if config.get("AUDIT_SIGNING_KEY") else None
     try:
         cp = create_checkpoint(session, actor, log=log_path(config), key=key)
-    except DomainError:
-        session.rollback()
+    except DomainError:  # the audit log is empty (create_checkpoint rolled its transaction back)
         seq, hash_ = head_of(session)
-        session.rollback()
+        session.rollback()  # end the read
         return {
             "seq": seq,
             "hash": hash_,
@@ -220,25 +218,22 @@ def prepare(
     In order: the audit entry for this bundle (so the head printed in the report covers it), the report,
     the checkpoint (at the report's head, unless someone wrote in between), the list of evidence files.
     """
-    from evidence.services import code_order
-
     files = evidence_files(session, fiscal_year)
     folder_order = list(code_order(session, fiscal_year))
-    session.rollback()
-    begin_write(session)
-    record(
-        session,
-        actor,
-        action,
-        ("bundle", fiscal_year),
-        {
-            "fiscal_year": int(fiscal_year),
-            "files": len(files),
-            "bytes": sum(f.size * max(1, len(f.indicators)) for f in files),
-            **(audit_data or {}),
-        },
-    )
-    session.commit()
+    with write(session):  # ends the read above, then writes the bundle's audit entry
+        record(
+            session,
+            actor,
+            action,
+            ("bundle", fiscal_year),
+            {
+                "fiscal_year": int(fiscal_year),
+                "files": len(files),
+                "bytes": sum(f.size * max(1, len(f.indicators)) for f in files),
+                **(audit_data or {}),
+            },
+        )
+        session.commit()
     report = reports.build(session, fiscal_year, engine=engine, config=config, lang=lang, thai_digits=thai_digits)
     documents = {}
     for fmt in REPORT_FORMATS:

@@ -29,7 +29,8 @@ from audit.models import AuditEntry, AuditHead
 from core.dates import bangkok_date, bangkok_midnight_utc, fiscal_year_bounds
 from core.db import Session, utcnow
 from core.numbers import percent, round_half_away
-from evidence.models import PUBLIC, EvidenceIndicator, EvidenceItem
+from evidence.items.models import PUBLIC, EvidenceIndicator, EvidenceItem
+from evidence.measures.queries import code_order, in_catalogue_order
 from lending.loans.models import (
     APPROVED,
     CANCELLED,
@@ -378,8 +379,6 @@ def evidence_figures(session: Session, fiscal_year: int) -> dict[str, Any]:
             EvidenceItem.fiscal_year == fiscal_year
         )
     ).one()
-    from evidence.services import code_order, in_catalogue_order
-
     counts = dict(
         session.execute(
             select(EvidenceIndicator.code, func.count(func.distinct(EvidenceIndicator.evidence_id)))
