@@ -11,8 +11,10 @@ from typing import Any
 from core.dates import format_date
 from core.db import Session
 from core.exports import safe_cell
-from core.pdf import NBSP, Column, Signature, ThaiDocument, keep_together
+from core.pdf import ThaiDocument
+from core.pdf_blocks import Column, Signature
 from core.services import get_settings
+from core.thai import NBSP, keep_together
 from lending.stocktake import (
     DAMAGED,
     ELSEWHERE,

@@ -27,7 +27,7 @@ from core import services as core_services
 from core.db import db
 from core.docx_fonts import obfuscate
 from core.files import FileStore
-from core.pdf import FONT_REGULAR
+from core.thai import FONT_REGULAR
 from evidence import report as reports
 from evidence import services, submission
 from evidence.models import EvidenceItem
