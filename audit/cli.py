@@ -15,8 +15,8 @@ from audit import mac as entry_mac
 from audit import queries, services
 from audit.chain import at_text
 from audit.verify import DATABASE_ERRORS, Result, database_unreadable
-from core import context
 from core.db import DomainError, db, known, owner_engine
+from core.web import context
 
 audit = AppGroup("audit", help="The audit log: verify the chain, take checkpoints.")
 

@@ -21,9 +21,9 @@ from audit.verify import DATABASE_ERRORS, database_unreadable
 from core import jobs
 from core.dates import BANGKOK, format_numeric
 from core.db import N_, AuditUnavailable, Forbidden, begin_write, db
-from core.exports import safe_cell
+from core.documents.exports import safe_cell
 from core.files import XLSX
-from core.permissions import AUDIT_VIEW
+from core.people.permissions import AUDIT_VIEW
 
 log = logging.getLogger(__name__)
 

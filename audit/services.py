@@ -18,10 +18,10 @@ from audit import mac as entry_mac
 from audit.chain import canonical_stored, dumps, entry_hash, format_at, hash_text
 from audit.models import AuditCheckpoint, AuditEntry, AuditHead
 from audit.verify import Checkpoint, Result
-from core import form_tokens
-from core.context import current_origin
 from core.db import N_, Audited, AuditUnavailable, DomainError, Model, Session, begin_write, utcnow
 from core.models import User
+from core.web import form_tokens
+from core.web.context import current_origin
 
 log = logging.getLogger("khruphan.audit")
 

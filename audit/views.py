@@ -23,11 +23,11 @@ from audit.verify import MESSAGES, Problem, Result
 from core import jobs
 from core.dates import BANGKOK, format_date, format_datetime
 from core.db import db, known
-from core.edge import arg_int
-from core.forms import EmptyForm
 from core.i18n import iso_text_as_be, lang
-from core.permissions import AUDIT_VIEW
-from core.web import actor, require
+from core.people.permissions import AUDIT_VIEW
+from core.web.edge import arg_int
+from core.web.forms import EmptyForm
+from core.web.routes import actor, require
 
 
 def _cursor(name: str) -> int | None:

@@ -87,9 +87,9 @@ def build(n: int, base: Path, rebuild: bool) -> None:
     import audit.services as writer
     from audit import queries
     from audit.checkpoints import log_path
-    from core import context
-    from core import services as core_services
     from core.db import begin_write, db
+    from core.people import users as core_services
+    from core.web import context
     from lending import services as lending_services
     from wsgi import create_app
 
@@ -223,9 +223,9 @@ def measure_write_cost(app, rounds: int = 300) -> str:
     writes nothing (and tells the guard it did): the difference is the entry alone."""
     from sqlalchemy import select
 
-    from core import context
     from core.db import db
     from core.models import User
+    from core.web import context
     from lending import services
     from lending.models import Asset
 

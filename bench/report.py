@@ -86,11 +86,11 @@ def build(base: Path, loans: int, entries: int, evidence_mb: int) -> None:
     import audit.services as writer
     from audit import record
     from audit.models import AuditEntry
-    from core import context
     from core.db import begin_write, db
     from core.files import FileStore
     from core.models import StoredFile, User
-    from core.services import hash_password
+    from core.people.users import hash_password
+    from core.web import context
     from evidence import services as evidence_services
     from evidence.models import EvidenceIndicator, EvidenceItem
     from lending.loans import (
@@ -500,8 +500,8 @@ def run(base: Path, args: argparse.Namespace) -> list[str]:
 
 def stream_in_process(base: Path) -> tuple[int, int, float]:
     """prepare() once, then time iter_bundle() into a file, sampling this process's RSS at every chunk."""
-    from core import context
     from core.db import db
+    from core.web import context
     from evidence import bundle as bundles
     from wsgi import create_app
 

@@ -19,8 +19,8 @@ from typing import Any, BinaryIO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from core.archives import open_zip
 from core.db import N_, DomainError, Session, known, utcnow
+from core.documents.archives import open_zip
 from core.models import StoredFile
 
 IMAGE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
@@ -203,7 +203,7 @@ def store_upload(
     `evidence check` reports, never a row without its file.
     """
     if strip_gps is None:
-        from core.services import get_settings
+        from core.people.users import get_settings
 
         strip_gps = bool(get_settings(session).get("strip_gps_from_photos", True))
     checked = check_upload(data, allowed=allowed, max_bytes=max_bytes, strip_gps=strip_gps)

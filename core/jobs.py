@@ -33,10 +33,10 @@ from flask import Flask, current_app
 from flask_babel import force_locale
 from sqlalchemy import CursorResult, select, update
 
-from core import context
 from core.db import N_, DomainError, Session, begin_write, db, known, utcnow
 from core.files import FileStore, safe_name
 from core.models import Job, StoredFile, User
+from core.web import context
 
 log = logging.getLogger("khruphan.jobs")
 

@@ -10,7 +10,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, I
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Audited, Model, utcnow
-from core.permissions import ROLES, permissions_for
+from core.people.permissions import ROLES, permissions_for
 
 
 class User(Audited, UserMixin, Model):

@@ -37,7 +37,7 @@ from audit.queries import head_of
 from audit.services import create_checkpoint
 from core.dates import BANGKOK
 from core.db import DomainError, Session, begin_write, utcnow
-from core.exports import safe_cell
+from core.documents.exports import safe_cell
 from core.files import FileStore
 from core.models import User
 from evidence import report as reports

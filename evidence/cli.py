@@ -141,8 +141,8 @@ ita.add_command(catalogue_group)
 @click.option("--dry-run", is_flag=True, help="Check the file and show what would change; change nothing.")
 def catalogue_import_command(file: Path, year: int, dry_run: bool):
     """Import a year's catalogue (columns as in evidence/catalogues/README.md), all or nothing."""
-    from core import context
     from core.db import DomainError
+    from core.web import context
     from evidence.services import import_catalogue
 
     context.set_origin("cli", "flask ita catalogue import")

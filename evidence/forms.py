@@ -7,7 +7,7 @@ from flask_wtf.file import MultipleFileField
 from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
-from core.forms import BaseForm, version_field
+from core.web.forms import BaseForm, version_field
 from evidence import catalogue
 from evidence.figures import FIGURE_KEYS
 from evidence.models import INSTRUMENTS, INTERNAL, PUBLIC

@@ -11,7 +11,7 @@ from flask import current_app
 from core.dates import fiscal_year_bounds, fiscal_year_of
 from core.db import Session
 from core.i18n import lang
-from core.permissions import AUDIT_VIEW, EVIDENCE_VIEW, LOANS_HEAD, SETTINGS_MANAGE
+from core.people.permissions import AUDIT_VIEW, EVIDENCE_VIEW, LOANS_HEAD, SETTINGS_MANAGE
 from evidence import report as reports
 from evidence.report_views import _tiles
 

@@ -6,7 +6,7 @@ import os
 
 from core import jobs
 from core.db import N_, Forbidden, db
-from core.permissions import EVIDENCE_VIEW
+from core.people.permissions import EVIDENCE_VIEW
 from evidence import bundle as bundles
 from evidence import report as reports
 

@@ -16,7 +16,7 @@ from sqlalchemy import func, or_, select
 from core.dates import bangkok_date, fiscal_year_of
 from core.db import Session, contains, utcnow
 from core.models import User
-from core.permissions import EVIDENCE_VIEW
+from core.people.permissions import EVIDENCE_VIEW
 from evidence.catalogue import natural, shipped_years
 from evidence.models import INTERNAL, PUBLIC, EvidenceIndicator, EvidenceItem, Indicator, Measure
 from evidence.services import indicators_of

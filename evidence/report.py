@@ -48,8 +48,8 @@ from core.dates import (
     to_thai_digits,
 )
 from core.db import Session, utcnow
-from core.exports import safe_cell, xlsx_fit_rows, xlsx_print_setup
-from core.services import get_settings
+from core.documents.exports import safe_cell, xlsx_fit_rows, xlsx_print_setup
+from core.people.users import get_settings
 from evidence import figures as fig
 from evidence import submission
 from evidence.models import Indicator, Measure
@@ -1017,7 +1017,7 @@ def chart_svg(chart: Chart) -> str:
 def _pil_font(px: int):
     from PIL import ImageFont
 
-    from core.thai import FONT_REGULAR
+    from core.documents.thai import FONT_REGULAR
 
     layout = ImageFont.Layout.RAQM if _has_raqm() else ImageFont.Layout.BASIC
     return ImageFont.truetype(str(FONT_REGULAR), px, layout_engine=layout)
@@ -1279,7 +1279,7 @@ def _sheet_value(f: Formatter, key: str, value: Any) -> Any:
 @functools.lru_cache(maxsize=1)
 def _font_faces() -> str:
     """@font-face rules with Sarabun embedded, so the HTML file looks the same on any computer."""
-    from core.thai import FONT_BOLD, FONT_REGULAR
+    from core.documents.thai import FONT_BOLD, FONT_REGULAR
 
     rules = []
     for path, weight in ((FONT_REGULAR, 400), (FONT_BOLD, 700)):
@@ -1308,9 +1308,9 @@ def render_pdf(report: Report) -> bytes:
     """A4 portrait in Sarabun, Thai shaped; the table across the text width, its header on every page."""
     import logging
 
-    from core.pdf import ThaiDocument
-    from core.pdf_blocks import Cell, Column, Signature
-    from core.thai import keep_together
+    from core.documents.pdf import ThaiDocument
+    from core.documents.pdf_blocks import Cell, Column, Signature
+    from core.documents.thai import keep_together
 
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # fpdf2's font subsetting chatters at INFO
     model = document_model(report, glue=keep_together)

@@ -11,8 +11,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from core import context
 from core.db import db
+from core.web import context
 from evidence import bundle as bundles
 from evidence import report as reports
 from evidence.cli import evidence

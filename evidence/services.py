@@ -14,7 +14,7 @@ from audit.services import diff
 from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, begin_write, known, utcnow
 from core.files import DOCX, PDF, XLSX, FileStore, safe_name, store_upload
 from core.models import User
-from core.permissions import EVIDENCE_MANAGE, EVIDENCE_PUBLISH, EVIDENCE_UPLOAD, SETTINGS_MANAGE
+from core.people.permissions import EVIDENCE_MANAGE, EVIDENCE_PUBLISH, EVIDENCE_UPLOAD, SETTINGS_MANAGE
 from evidence import catalogue
 from evidence.catalogue import code_key
 from evidence.models import INSTRUMENTS, INTERNAL, PUBLIC, EvidenceIndicator, EvidenceItem, Indicator, Measure

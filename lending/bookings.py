@@ -24,7 +24,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from core.db import Session
 from core.models import User
-from core.permissions import LOANS_VIEW_ALL
+from core.people.permissions import LOANS_VIEW_ALL
 from lending.loans import APPROVED, CHECKED_OUT, REQUESTED, Loan, LoanItem, holds_assets, without_borrower_roles
 from lending.models import DISPOSED, IN_REPAIR, LOST, Asset
 

@@ -8,9 +8,9 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from core import context
 from core.db import DomainError, db
-from core.services import get_settings
+from core.people.users import get_settings
+from core.web import context
 from lending import importing, labels, queries
 
 assets = AppGroup("assets", help="The asset register: import and label sheets.")

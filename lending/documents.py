@@ -22,9 +22,9 @@ from decimal import Decimal
 from typing import Any
 
 from core.dates import BE_OFFSET, bangkok_date, format_date, format_datetime
-from core.pdf import ThaiDocument
-from core.pdf_blocks import Cell, Column, Signature
-from core.thai import NBSP, keep_together
+from core.documents.pdf import ThaiDocument
+from core.documents.pdf_blocks import Cell, Column, Signature
+from core.documents.thai import NBSP, keep_together
 
 # The regulation and its clauses, kept in one place (the clause numbers are still "to confirm", see
 # shared/reference/regulation-notes.md).

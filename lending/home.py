@@ -11,7 +11,7 @@ from flask import url_for
 from flask_babel import lazy_gettext as _l
 
 from core.db import Session
-from core.permissions import LOANS_HEAD, LOANS_MANAGE, LOANS_REQUEST, LOANS_VIEW_ALL
+from core.people.permissions import LOANS_HEAD, LOANS_MANAGE, LOANS_REQUEST, LOANS_VIEW_ALL
 from lending import loan_queries as lq
 from lending import stocktake
 

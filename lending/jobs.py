@@ -10,8 +10,8 @@ from flask import url_for
 from core import jobs
 from core.db import N_, Forbidden
 from core.files import PDF
-from core.services import get_settings
-from core.web import external_url
+from core.people.users import get_settings
+from core.web.routes import external_url
 from lending import importing, labels, queries, services
 from lending.permissions import can_import_assets, can_print_labels
 

@@ -49,7 +49,7 @@ from audit.services import record_many
 from core.dates import BANGKOK, bangkok_date, parse_date, to_arabic_digits
 from core.db import N_, Conflict, Forbidden, Session, begin_write, is_sqlite, known, starts_with, utcnow
 from core.models import User
-from core.permissions import LOANS_MANAGE
+from core.people.permissions import LOANS_MANAGE
 from lending.importing import ImportFileError, RowError, file_headers, name_columns, read_table, uses_thai_headers
 from lending.loans import (
     APPROVED,

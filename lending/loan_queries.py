@@ -19,7 +19,7 @@ from sqlalchemy.orm import aliased
 from core.dates import bangkok_today, parse_date
 from core.db import Session, contains
 from core.models import StoredFile, User
-from core.permissions import LOANS_VIEW_ALL
+from core.people.permissions import LOANS_VIEW_ALL
 from lending import workflow
 from lending.groups.models import LendingGroup, LoanLine
 from lending.loans import (

@@ -59,7 +59,7 @@ from core.db import (
 from core.files import FileStore, store_upload
 from core.models import User
 from core.numbers import percent, round_half_away
-from core.permissions import STOCKTAKE_MANAGE, STOCKTAKE_PREPARE, STOCKTAKE_VIEW
+from core.people.permissions import STOCKTAKE_MANAGE, STOCKTAKE_PREPARE, STOCKTAKE_VIEW
 from lending.loans import CHECKED_OUT, Incident, Loan, LoanItem
 from lending.models import DISPOSED, Asset
 

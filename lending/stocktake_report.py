@@ -10,11 +10,11 @@ from typing import Any
 
 from core.dates import format_date
 from core.db import Session
-from core.exports import safe_cell
-from core.pdf import ThaiDocument
-from core.pdf_blocks import Column, Signature
-from core.services import get_settings
-from core.thai import NBSP, keep_together
+from core.documents.exports import safe_cell
+from core.documents.pdf import ThaiDocument
+from core.documents.pdf_blocks import Column, Signature
+from core.documents.thai import NBSP, keep_together
+from core.people.users import get_settings
 from lending.stocktake import (
     DAMAGED,
     ELSEWHERE,

@@ -27,8 +27,8 @@ from core.dates import bangkok_date, fiscal_year_of, format_date
 from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, begin_write, known, utcnow
 from core.files import FileStore, store_upload
 from core.models import User
-from core.permissions import LOANS_HEAD, LOANS_MANAGE, LOANS_REQUEST
-from core.services import get_settings
+from core.people.permissions import LOANS_HEAD, LOANS_MANAGE, LOANS_REQUEST
+from core.people.users import get_settings
 from lending.groups.reservations import capacity_error
 from lending.loans import (
     APPROVED,
@@ -106,7 +106,7 @@ def can_settle(user: User | None, incident: Incident) -> bool:
 
 
 def can_view_loan(user: User | None, loan: Loan) -> bool:
-    from core.permissions import LOANS_VIEW_ALL
+    from core.people.permissions import LOANS_VIEW_ALL
 
     return user is not None and (loan.borrower_id == user.id or user.can(LOANS_VIEW_ALL))
 

@@ -8,7 +8,7 @@ from wtforms import BooleanField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 
-from core.forms import BaseForm
+from core.web.forms import BaseForm
 from lending.outside.models import AGENCY, GROUP, LIMITS, PERSON
 
 HONEYPOT = "website"  # a field people never see; a form that fills it in is a robot's

@@ -19,11 +19,11 @@ from sqlalchemy import func, select
 from audit import record
 from core.dates import bangkok_date, bangkok_today, fiscal_year_of, format_date
 from core.db import N_, Forbidden, Session, begin_write, utcnow
+from core.documents.pdf import ThaiDocument
 from core.files import FileStore
 from core.models import StoredFile, User
-from core.pdf import ThaiDocument
-from core.permissions import MANUAL_PUBLISH
-from core.services import get_settings
+from core.people.permissions import MANUAL_PUBLISH
+from core.people.users import get_settings
 from lending.eservice.models import OutsidersManualVersion
 from lending.groups.queries import groups as group_rows
 from lending.manual import _flow_pdf

@@ -18,8 +18,8 @@ from sqlalchemy import select
 from audit import record
 from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, begin_write, utcnow
 from core.models import User
-from core.permissions import LOANS_MANAGE
-from core.services import get_settings
+from core.people.permissions import LOANS_MANAGE
+from core.people.users import get_settings
 from lending.models import parse_price
 from lending.outside.models import LoanDeposit, clean_text
 from lending.outside.rules import rules_for

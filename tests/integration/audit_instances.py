@@ -127,8 +127,8 @@ SETTING_KEYS = (
 
 def admin_with_settings(app: Flask, prefix: str) -> int:
     """An admin, and every setting the writers change already stored once."""
-    from core import context
-    from core import services as core_services
+    from core.people import users as core_services
+    from core.web import context
 
     with app.app_context():
         context.set_origin("127.0.0.1", "pytest setup")
@@ -146,9 +146,9 @@ def writers(app: Flask, admin_id: int, actions: int, errors: list, threads: int 
     `actions` times through core.services.update_settings (each change one audited transaction)."""
     import threading
 
-    from core import context
-    from core import services as core_services
     from core.models import User
+    from core.people import users as core_services
+    from core.web import context
 
     def work(key: str) -> None:
         try:

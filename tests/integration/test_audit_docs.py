@@ -32,8 +32,8 @@ from audit.checkpoints import (
 )
 from audit.services import create_checkpoint, record_many
 from audit.verify import Checkpoint
-from core import context
 from core.db import begin_write, db
+from core.web import context
 from tests.integration.audit_instances import SQLITE_AUDIT_TRIGGERS, on_postgres, separate_instance
 from tests.integration.test_audit_tamper import drop_constraints, forge, insert, renumber_from
 

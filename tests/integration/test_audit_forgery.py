@@ -27,8 +27,8 @@ from audit import queries
 from audit.checkpoints import SigningKey, line_of, load_signing_key, log_path, read, write_new_key
 from audit.services import create_checkpoint, record_many
 from audit.verify import Result
-from core import context
 from core.db import begin_write, db
+from core.web import context
 from tests.integration.audit_instances import SQLITE_AUDIT_TRIGGERS, on_postgres, separate_instance, tamper_connection
 from tests.integration.test_audit_tamper import (
     drop_constraints,

@@ -31,8 +31,8 @@ from audit.checkpoints import SigningKey, line_of, load_signing_key, log_path, r
 from audit.models import AuditEntry
 from audit.services import create_checkpoint, record_many
 from audit.verify import Checkpoint, Result
-from core import context
 from core.db import begin_write, db
+from core.web import context
 from tests.conftest import owner_connection
 from tests.integration.audit_instances import SQLITE_AUDIT_TRIGGERS, on_postgres, separate_instance, tamper_connection
 

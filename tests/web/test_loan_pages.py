@@ -19,10 +19,10 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from audit.models import AuditEntry
-from core import context
 from core.dates import bangkok_date, format_date, format_numeric, to_thai_digits
 from core.db import DomainError, db, utcnow
 from core.models import User
+from core.web import context
 from lending import workflow
 from lending.loans import Demand, Incident, Loan, LoanPhoto, Notification
 from tests.conftest import english, login, unique

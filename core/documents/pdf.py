@@ -29,17 +29,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from core.dates import to_thai_digits
-from core.pdf_blocks import Cell, Column, Signature, column_widths, signature_rows
-from core.thai import (
-    FAMILY,
-    FONT_BOLD,
-    FONT_REGULAR,
-    WJ,
-    clean_text,
-    keep_together,
-    shaped_em,
-    wrap,
-)
+from core.documents.pdf_blocks import Cell, Column, Signature, column_widths, signature_rows
+from core.documents.thai import FAMILY, FONT_BOLD, FONT_REGULAR, WJ, clean_text, keep_together, shaped_em, wrap
 
 # fpdf's font subsetting (fontTools) reports every table it prunes at INFO: noise in the commands' output.
 logging.getLogger("fontTools").setLevel(logging.WARNING)

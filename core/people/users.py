@@ -41,7 +41,7 @@ from core.models import (
     SettingsVersion,
     User,
 )
-from core.permissions import ROLES, SETTINGS_MANAGE, USERS_MANAGE
+from core.people.permissions import ROLES, SETTINGS_MANAGE, USERS_MANAGE
 
 # Argon2id with OWASP's recommended minimum (19 MiB, 2 passes): a login costs a worker 19 MiB for a
 # moment rather than the library default's 64 MiB, which matters with two workers on a small server.

@@ -10,9 +10,10 @@ from urllib.parse import quote, urlsplit
 from flask import Response, abort, current_app, g, has_request_context, request
 from flask_login import current_user
 
-from core import form_tokens, recorder
+from core import recorder
 from core.db import db
 from core.files import FileStore
+from core.web import form_tokens
 
 
 def actor():
@@ -116,7 +117,7 @@ def submit_once(action: str, create: Callable[[], Any]) -> form_tokens.Outcome:
 def send_stored(sha256: str, inline: bool, filename: str | None = None) -> Response:
     """A file of the store as a response, to the people the route lets in: 404 when its row or its bytes are
     missing; never run by the browser (a sandbox CSP), kept a day in the person's own cache."""
-    from core.exports import content_type
+    from core.documents.exports import content_type
     from core.models import StoredFile
 
     stored = db.session.get(StoredFile, sha256)

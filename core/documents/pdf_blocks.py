@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from core.thai import break_opportunities, clean_text
+from core.documents.thai import break_opportunities, clean_text
 
 
 class Page(Protocol):

@@ -11,14 +11,15 @@ from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 from sqlalchemy import select
 
-from core import bp, services
+from core import bp
 from core.db import db
-from core.forms import ChangePasswordForm, EmptyForm, LoginForm, ResetPasswordForm, SettingsForm, UserForm
 from core.i18n import LANGUAGES
 from core.i18n import message as domain_message
 from core.models import User
-from core.permissions import AUDIT_VIEW, SETTINGS_MANAGE, USERS_MANAGE
-from core.web import actor, public, require, safe_next, submit_once
+from core.people import users as services
+from core.people.permissions import AUDIT_VIEW, SETTINGS_MANAGE, USERS_MANAGE
+from core.web.forms import ChangePasswordForm, EmptyForm, LoginForm, ResetPasswordForm, SettingsForm, UserForm
+from core.web.routes import actor, public, require, safe_next, submit_once
 
 
 @bp.route("/")
@@ -27,8 +28,8 @@ def home():
     """The start page after login: what waits for this person today (to approve, to hand over, returns due,
     overdue, open cases, notifications) and, for those who oversee the year, its figures at a glance; each
     package contributes its panel (core.home)."""
-    from core import home as panels
     from core.dates import bangkok_today
+    from core.web import home as panels
 
     today = bangkok_today()
     return render_template("core/home.html", panels=panels.panels_for(db.session, actor(), today), today=today)
