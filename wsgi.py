@@ -43,7 +43,8 @@ from core import i18n, jobs, recorder
 from core.config import load_config
 from core.db import DomainError, db, install_sqlite_tuning
 from core.people import views as _core_views  # noqa: F401  (routes register on import)
-from core.people.users import get_settings, load_session_user_and_settings
+from core.people.services import get_settings
+from core.people.signin import load_session_user_and_settings
 from core.web import context, edge
 from core.web import home as home_panels
 from core.web import job_views as _job_views  # noqa: F401  (routes register on import)

@@ -88,7 +88,7 @@ def build(n: int, base: Path, rebuild: bool) -> None:
     from audit import queries
     from audit.checkpoints import log_path
     from core.db import begin_write, db
-    from core.people import users as core_services
+    from core.people import services as core_services
     from core.web import context
     from lending import services as lending_services
     from wsgi import create_app

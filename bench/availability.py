@@ -63,7 +63,7 @@ def seed(app, loans: int, group_size: int, seed_no: int = 12) -> int:
     from audit import record
     from core.db import begin_write, db
     from core.models import User
-    from core.people import users as core_services
+    from core.people import services as core_services
     from lending.groups.models import LendingGroup, LoanLine
     from lending.loans import Loan, LoanItem
     from lending.models import Asset

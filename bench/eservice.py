@@ -53,7 +53,7 @@ def seed(env: dict, groups: int, size: int, bookings: int, seed_no: int = 12) ->
         from audit.services import record_many
         from core.dates import bangkok_today
         from core.db import DomainError, begin_write, db
-        from core.people import users as core_services
+        from core.people import services as core_services
         from core.web import context
         from lending import workflow
         from lending.groups.models import LendingGroup

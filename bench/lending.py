@@ -220,7 +220,7 @@ def seed_users(app, borrowers: list[str], officers: list[str]) -> None:
     from audit.services import record_many
     from core.db import begin_write, db
     from core.models import User, UserRole
-    from core.people.users import _hasher
+    from core.people.services import _hasher
     from core.web import context
 
     with app.app_context():

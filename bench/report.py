@@ -89,7 +89,7 @@ def build(base: Path, loans: int, entries: int, evidence_mb: int) -> None:
     from core.db import begin_write, db
     from core.files import FileStore
     from core.models import StoredFile, User
-    from core.people.users import hash_password
+    from core.people.services import hash_password
     from core.web import context
     from evidence import services as evidence_services
     from evidence.models import EvidenceIndicator, EvidenceItem

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from core.db import DomainError, db, grant_app_role, owner_engine
 from core.models import User
-from core.people import users as services
+from core.people import services
 from core.people.permissions import ROLES
 from core.web import context
 

@@ -203,7 +203,7 @@ def store_upload(
     `evidence check` reports, never a row without its file.
     """
     if strip_gps is None:
-        from core.people.users import get_settings
+        from core.people.services import get_settings
 
         strip_gps = bool(get_settings(session).get("strip_gps_from_photos", True))
     checked = check_upload(data, allowed=allowed, max_bytes=max_bytes, strip_gps=strip_gps)

@@ -49,7 +49,7 @@ from core.dates import (
 )
 from core.db import Session, utcnow
 from core.documents.exports import safe_cell, xlsx_fit_rows, xlsx_print_setup
-from core.people.users import get_settings
+from core.people.services import get_settings
 from evidence import figures as fig
 from evidence import submission
 from evidence.models import Indicator, Measure

@@ -9,7 +9,7 @@ from core.db import db
 from core.documents.exports import content_disposition
 from core.i18n import lang
 from core.people.permissions import EVIDENCE_VIEW
-from core.people.users import get_settings
+from core.people.services import get_settings
 from core.web.routes import require
 from evidence import bp, submission
 

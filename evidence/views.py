@@ -15,7 +15,7 @@ from core.files import PDF, safe_name
 from core.i18n import lang
 from core.i18n import message as domain_message
 from core.people.permissions import EVIDENCE_MANAGE, EVIDENCE_PUBLISH, EVIDENCE_UPLOAD, EVIDENCE_VIEW, SETTINGS_MANAGE
-from core.people.users import get_settings
+from core.people.services import get_settings
 from core.web.edge import as_id, page_arg
 from core.web.routes import actor, external_url, file_store, public, require, submit_once
 from evidence import bp, queries, services

@@ -9,7 +9,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup
 
 from core.db import DomainError, db
-from core.people.users import get_settings
+from core.people.services import get_settings
 from core.web import context
 from lending import importing, labels, queries
 

@@ -18,7 +18,7 @@ from audit import record
 from core.dates import bangkok_today, fiscal_year_bounds, fiscal_year_of
 from core.db import Session, begin_write, db
 from core.models import User
-from core.people import users as core_services
+from core.people import services as core_services
 from core.web import context
 from lending import demo_story
 from lending.models import Asset, compute_search_text, new_tag

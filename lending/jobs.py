@@ -10,7 +10,7 @@ from flask import url_for
 from core import jobs
 from core.db import N_, Forbidden
 from core.files import PDF
-from core.people.users import get_settings
+from core.people.services import get_settings
 from core.web.routes import external_url
 from lending import importing, labels, queries, services
 from lending.permissions import can_import_assets, can_print_labels

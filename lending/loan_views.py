@@ -23,7 +23,7 @@ from core.db import DomainError, db, utcnow
 from core.i18n import message as domain_message
 from core.models import StoredFile
 from core.people.permissions import LOANS_HEAD, LOANS_MANAGE, LOANS_REQUEST, LOANS_VIEW_ALL
-from core.people.users import get_settings
+from core.people.services import get_settings
 from core.web.edge import ids_of, page_arg
 from core.web.routes import actor, file_store, record_denial, require, safe_next, send_stored, submit_once
 from lending import bp, workflow

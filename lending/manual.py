@@ -24,7 +24,7 @@ from core.documents.pdf import ThaiDocument
 from core.files import FileStore
 from core.models import StoredFile, User
 from core.people.permissions import MANUAL_PUBLISH
-from core.people.users import get_settings
+from core.people.services import get_settings
 from lending.models import AVAILABLE, DISPOSED, Asset
 
 TITLE = "คู่มือการยืม-คืนพัสดุ"

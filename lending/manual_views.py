@@ -8,7 +8,7 @@ from flask_babel import gettext as _
 from core.db import db
 from core.documents.exports import content_disposition
 from core.people.permissions import ASSETS_VIEW, MANUAL_PUBLISH
-from core.people.users import get_settings
+from core.people.services import get_settings
 from core.web.forms import BaseForm
 from core.web.routes import actor, file_store, require, submit_once
 from lending import bp, manual

@@ -14,7 +14,7 @@ from core.documents.exports import safe_cell
 from core.documents.pdf import ThaiDocument
 from core.documents.pdf_blocks import Column, Signature
 from core.documents.thai import NBSP, keep_together
-from core.people.users import get_settings
+from core.people.services import get_settings
 from lending.stocktake import (
     DAMAGED,
     ELSEWHERE,

@@ -28,7 +28,7 @@ from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, beg
 from core.files import FileStore, store_upload
 from core.models import User
 from core.people.permissions import LOANS_HEAD, LOANS_MANAGE, LOANS_REQUEST
-from core.people.users import get_settings
+from core.people.services import get_settings
 from lending.groups.reservations import capacity_error
 from lending.loans import (
     APPROVED,

@@ -17,7 +17,7 @@ from sqlalchemy.pool import NullPool
 
 from core.config import database_uri
 from core.db import db
-from core.people import users as core_services
+from core.people import services as core_services
 from core.web import context
 from lending.models import Asset, compute_search_text
 

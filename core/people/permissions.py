@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
+from core.db import N_, Forbidden
+
 ROLES = ("staff", "supply_officer", "head", "auditor", "admin")
 
 # Permission names: "<area>.<verb>".
@@ -83,3 +87,15 @@ def permissions_for(roles: set[str] | frozenset[str]) -> frozenset[str]:
             out |= _GRANTS.get(role, frozenset())
         _UNIONS[key] = out
     return out
+
+
+class Actor(Protocol):
+    """Whoever acts: a User (core.models imports this module, so it is not named here)."""
+
+    def can(self, permission: str) -> bool: ...
+
+
+def ensure_permission(actor: Actor | None, permission: str) -> None:
+    """Refuse (Forbidden) unless ``actor`` holds ``permission``: what a service checks before it acts."""
+    if actor is None or not actor.can(permission):
+        raise Forbidden(N_("You may not do this."))

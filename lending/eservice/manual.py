@@ -23,7 +23,7 @@ from core.documents.pdf import ThaiDocument
 from core.files import FileStore
 from core.models import StoredFile, User
 from core.people.permissions import MANUAL_PUBLISH
-from core.people.users import get_settings
+from core.people.services import get_settings
 from lending.eservice.models import OutsidersManualVersion
 from lending.groups.queries import groups as group_rows
 from lending.manual import _flow_pdf

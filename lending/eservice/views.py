@@ -20,7 +20,7 @@ from core.documents.exports import content_disposition
 from core.i18n import lang
 from core.models import StoredFile
 from core.people.permissions import ASSETS_VIEW, MANUAL_PUBLISH
-from core.people.users import get_settings
+from core.people.services import get_settings
 from core.web.edge import arg_date, as_id
 from core.web.routes import actor, external_url, file_store, public, require, submit_once
 from lending import labels

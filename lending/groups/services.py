@@ -20,7 +20,7 @@ from core.dates import bangkok_date, fiscal_year_of
 from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, begin_write, utcnow
 from core.files import FileStore, store_upload
 from core.models import User
-from core.people.users import get_settings
+from core.people.services import get_settings
 from lending import workflow
 from lending.groups import queries as group_queries
 from lending.groups.models import LendingGroup, LoanLine

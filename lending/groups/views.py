@@ -14,7 +14,7 @@ from core.dates import bangkok_date
 from core.db import DomainError, db, known, utcnow
 from core.files import megabytes
 from core.people.permissions import ASSETS_MANAGE, LOANS_MANAGE, LOANS_REQUEST
-from core.people.users import get_settings
+from core.people.services import get_settings
 from core.web.edge import as_id
 from core.web.routes import actor, file_store, require, send_stored, submit_once
 from lending import bp, workflow

@@ -19,7 +19,7 @@ from audit import record
 from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, begin_write, utcnow
 from core.models import User
 from core.people.permissions import LOANS_MANAGE
-from core.people.users import get_settings
+from core.people.services import get_settings
 from lending.models import parse_price
 from lending.outside.models import LoanDeposit, clean_text
 from lending.outside.rules import rules_for

@@ -19,7 +19,7 @@ from werkzeug.serving import make_server
 from audit import record
 from core.db import begin_write, db
 from core.models import User
-from core.people import users as core_services
+from core.people import services as core_services
 from core.web import context
 from lending.loans import Loan
 from lending.models import Asset, compute_search_text

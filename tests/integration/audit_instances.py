@@ -127,7 +127,7 @@ SETTING_KEYS = (
 
 def admin_with_settings(app: Flask, prefix: str) -> int:
     """An admin, and every setting the writers change already stored once."""
-    from core.people import users as core_services
+    from core.people import services as core_services
     from core.web import context
 
     with app.app_context():
@@ -147,7 +147,7 @@ def writers(app: Flask, admin_id: int, actions: int, errors: list, threads: int 
     import threading
 
     from core.models import User
-    from core.people import users as core_services
+    from core.people import services as core_services
     from core.web import context
 
     def work(key: str) -> None:

@@ -15,7 +15,7 @@ from audit import mac as entry_mac
 from audit.checkpoints import fingerprint, load_signing_key, write_new_key
 from audit.models import AuditEntry
 from core.db import db
-from core.people import users as core_services
+from core.people import services as core_services
 from core.web import context
 from tests.conftest import PASSWORD, login
 from tests.integration.audit_instances import separate_instance, tamper_connection

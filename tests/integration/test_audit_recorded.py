@@ -31,7 +31,7 @@ from audit.services import AuditMissing
 from core.dates import BANGKOK
 from core.db import begin_write, db
 from core.models import Setting, User
-from core.people import users as core_services
+from core.people import services as core_services
 from core.web import context
 from lending import services as asset_services
 from lending import workflow

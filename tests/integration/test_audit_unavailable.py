@@ -15,7 +15,7 @@ from sqlalchemy import func, select, text
 from audit import queries
 from audit.models import AuditEntry
 from core.db import db
-from core.people import users as core_services
+from core.people import services as core_services
 from core.web import context
 from tests.conftest import PASSWORD, english, login, owner_connection
 from tests.integration.audit_instances import separate_instance

@@ -20,7 +20,7 @@ from audit.models import AuditCheckpoint, AuditEntry
 from core.db import begin_write, db, utcnow
 from core.files import FileStore
 from core.models import StoredFile
-from core.people import users as core_services
+from core.people import services as core_services
 from core.web import context
 from evidence import bundle as bundles
 from evidence import services as evidence_services

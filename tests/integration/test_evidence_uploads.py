@@ -297,7 +297,7 @@ def test_a_photos_gps_position_is_removed_by_default(app, officer):
 
 
 def test_a_photos_gps_position_is_kept_when_the_setting_is_off(app, officer, admin, client):
-    from core.people import users as core_services
+    from core.people import services as core_services
 
     with app.app_context():
         core_services.update_settings(db.session, db.session.get(User, admin.id), {"strip_gps_from_photos": False})
@@ -665,7 +665,7 @@ def test_check_reports_missing_altered_orphaned_and_unfinished_files_and_exits_1
 def test_other_uploads_follow_the_gps_setting_too(app, admin, setting):
     """Hand-over, return and stock-take photos go through `store_upload` without deciding themselves."""
     from core.files import store_upload
-    from core.people import users as core_services
+    from core.people import services as core_services
 
     with app.app_context():
         core_services.update_settings(db.session, db.session.get(User, admin.id), {"strip_gps_from_photos": setting})

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from audit.models import AuditEntry
 from core.files import FileStore
 from core.models import User
-from core.people import users as core_services
+from core.people import services as core_services
 from evidence.models import EvidenceItem
 from lending import manual
 

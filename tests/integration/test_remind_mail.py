@@ -26,7 +26,7 @@ from audit.models import AuditEntry
 from core.dates import bangkok_date, format_date
 from core.db import utcnow
 from core.models import User, UserRole
-from core.people.users import get_settings
+from core.people.services import get_settings
 from lending import workflow
 from lending.documents import demand_letter_pdf, receipt_pdf
 from lending.loans import CHECKED_OUT, Demand, Loan

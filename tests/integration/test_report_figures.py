@@ -24,7 +24,7 @@ from audit.models import AuditEntry, AuditHead
 from core.dates import BANGKOK
 from core.db import begin_write, db
 from core.files import FileStore
-from core.people import users as core_services
+from core.people import services as core_services
 from core.web import context
 from evidence import figures as fig
 from evidence import report as reports

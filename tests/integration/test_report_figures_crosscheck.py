@@ -24,7 +24,7 @@ from sqlalchemy import select
 from audit import record
 from core.dates import BANGKOK, bangkok_date, bangkok_midnight_utc, fiscal_year_bounds
 from core.db import begin_write, db
-from core.people import users as core_services
+from core.people import services as core_services
 from core.web import context
 from evidence import figures as fig
 from evidence import report as reports

@@ -14,7 +14,7 @@ import pytest
 from audit import record
 from core.dates import to_thai_digits
 from core.db import begin_write, db
-from core.people import users as core_services
+from core.people import services as core_services
 from core.web import context
 from evidence import services as evidence_services
 from lending.loans import GOOD, REJECTED, RETURNED, Loan, LoanItem

@@ -26,7 +26,7 @@ from core.db import db
 from core.documents.docx_fonts import obfuscate
 from core.documents.thai import FONT_REGULAR
 from core.files import FileStore
-from core.people import users as core_services
+from core.people import services as core_services
 from core.web import context
 from evidence import report as reports
 from evidence import services, submission

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from audit.models import AuditEntry
 from core.dates import BANGKOK
 from core.db import Conflict, DomainError, Forbidden, NotFound
-from core.people.users import get_settings
+from core.people.services import get_settings
 from lending import services as asset_services
 from lending import workflow
 from lending.loans import (

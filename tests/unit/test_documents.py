@@ -21,7 +21,7 @@ from core.documents.pdf import ThaiDocument
 from core.documents.pdf_blocks import Cell, Column, Signature
 from core.documents.thai import break_opportunities, clean_text, keep_together, wrap
 from core.models import User
-from core.people.users import DEFAULT_SETTINGS
+from core.people.services import DEFAULT_SETTINGS
 from lending.documents import demand_letter_pdf, demand_reference, receipt_pdf
 from lending.loans import Demand, Loan, LoanItem
 from lending.models import Asset

@@ -243,7 +243,7 @@ def test_verify_now_names_the_changed_entry_of_a_tampered_chain(tmp_path):
     """In an instance of its own: someone drops the trigger and edits entry 2; the page names it."""
     from sqlalchemy import text
 
-    from core.people import users as core_services
+    from core.people import services as core_services
     from tests.conftest import PASSWORD, login
     from tests.integration.audit_instances import separate_instance
 

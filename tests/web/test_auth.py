@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from audit.models import AuditEntry
 from core.db import db, utcnow
 from core.models import THROTTLE_USER_ADDRESS, LoginSession, LoginThrottle, User
-from core.people import users as services
+from core.people import signin as services
 from lending.models import Asset
 from tests.conftest import PASSWORD, csrf_token_from, login, unique
 

@@ -27,7 +27,7 @@ def cast(app):
     """Two borrowers with names found nowhere else, an officer, a head, an auditor and an admin (made once
     for the module: each test makes its own assets and loans)."""
     from core.models import User
-    from core.people import users as core_services
+    from core.people import services as core_services
 
     roles = {
         "alice": "staff",

@@ -19,7 +19,7 @@ from audit import record
 from core.dates import bangkok_date, format_date
 from core.db import begin_write, db, utcnow
 from core.models import User
-from core.people import users as core_services
+from core.people import services as core_services
 from core.web import context
 from lending import stocktake, workflow
 from lending.demo import PEOPLE

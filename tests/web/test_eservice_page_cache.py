@@ -14,7 +14,7 @@ from sqlalchemy import event, select
 
 from core.dates import bangkok_today
 from core.db import db
-from core.people import users as core_services
+from core.people import services as core_services
 from lending import workflow
 from lending.eservice import page_cache
 from lending.loans import Loan

@@ -19,7 +19,7 @@ from werkzeug.routing import IntegerConverter, PathConverter
 
 from core.db import db
 from core.models import User
-from core.people import users as core_services
+from core.people import services as core_services
 from core.web import context
 from lending.models import Asset
 from tests.conftest import PASSWORD, login, unique

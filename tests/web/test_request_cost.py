@@ -26,7 +26,7 @@ from sqlalchemy import event
 
 from core.db import begin_write, db
 from core.models import User
-from core.people import users as core_services
+from core.people import services as core_services
 from tests.conftest import login, unique
 from tests.web.test_loan_pages import new_loan, signed_in
 

@@ -21,7 +21,7 @@ from sqlalchemy import event, func, select, text
 
 from audit.models import AuditEntry
 from core.db import db
-from core.people import users as core_services
+from core.people import services as core_services
 from lending import services as lending_services
 from lending.models import Asset
 from tests.conftest import PASSWORD, login, unique
