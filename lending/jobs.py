@@ -12,7 +12,8 @@ from core.db import N_, Forbidden
 from core.files import PDF
 from core.people.services import get_settings
 from core.web.routes import external_url
-from lending import importing, labels, queries, services
+from lending import importing, queries, services
+from lending import label_sheet as labels
 from lending.permissions import can_import_assets, can_print_labels
 
 CHECK = "assets.import_check"

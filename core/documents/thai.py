@@ -8,7 +8,7 @@ clusters, never between a letter and its marks. Widths are measured as HarfBuzz 
 (vowels and tone marks take no room of their own), which is what fpdf2 draws with ``set_text_shaping``.
 
 Pure module: no Flask, no database, no PDF. The document builder (core/pdf.py) and the QR label sheets
-(lending/labels.py) both draw with it.
+(lending/labels.py, lending/label_sheet.py) both draw with it.
 """
 
 from __future__ import annotations
@@ -29,9 +29,14 @@ __all__ = [
     "FONT_REGULAR",
     "NBSP",
     "WJ",
+    "P_ANY",
+    "P_GOOD",
+    "P_WORD",
     "break_opportunities",
+    "clusters",
     "clean_text",
     "keep_together",
+    "ranked_clusters",
     "shaped_em",
     "wrap",
 ]
@@ -234,8 +239,10 @@ def keep_together(text: str) -> str:
     return "".join(out)
 
 
-def _graphemes(text: str) -> list[str]:
-    """Letters with their marks; a leading vowel sticks to the letter after it."""
+def clusters(text: str) -> list[str]:
+    """``text`` cut into the pieces a line may never split: a letter keeps its combining marks (Thai vowels
+    above and below, tone marks, thanthakhat); following vowels and closing punctuation stick to what
+    precedes them, a leading vowel and opening punctuation to what follows."""
     out: list[str] = []
     glue = False
     for ch in text:
@@ -243,8 +250,76 @@ def _graphemes(text: str) -> list[str]:
             out[-1] += ch
         else:
             out.append(ch)
-        glue = ch in _LEADING
+        glue = ch in _LEADING or ch in _NO_LINE_END
     return out
+
+
+# --------------------------------------------------------------------------- breaks inside a word, by rank
+# Where no dictionary is asked (a short label line that must fit in a few lines), the breaks inside a word
+# are ranked: between words > a likely syllable or punctuation boundary > between any two clusters.
+
+P_WORD, P_GOOD, P_ANY = 3, 2, 1
+# Inside a long space-free word, a break is acceptable after these and before the next set.
+_BREAK_AFTER = frozenset("-/>)]}_,;|\\")
+_BREAK_BEFORE = frozenset("<([{")
+# Vowel signs above/below, following vowels, mai taikhu and tone marks.
+_VOWEL_OR_TONE = frozenset(
+    "\u0e30\u0e31\u0e32\u0e33\u0e34\u0e35\u0e36\u0e37\u0e38\u0e39\u0e3a\u0e45\u0e47\u0e48\u0e49\u0e4a\u0e4b"
+)
+# Second consonants of initial clusters (กร, คล, ขว …) and consonants led by a silent ห/อ.
+_CLUSTER_SECOND = frozenset("\u0e23\u0e25\u0e27")
+_LED_BY_HO = frozenset("\u0e07\u0e0d\u0e19\u0e21\u0e22\u0e23\u0e25\u0e27")
+
+
+def _is_bare_consonant(cl: str) -> bool:
+    return len(cl) == 1 and "\u0e01" <= cl <= "\u0e2e"
+
+
+def _bears_vowel(cl: str, leading: bool = False) -> bool:
+    """Has the cluster a vowel sign or tone mark after its base (or, if asked, a leading vowel)?"""
+    return (leading and cl[0] in _LEADING) or any(ch in _VOWEL_OR_TONE for ch in cl[1:])
+
+
+def _syllable_onset(pieces: list[str], i: int) -> bool:
+    """Heuristic: does Thai cluster ``i``, which carries a vowel or tone mark, start a syllable?
+
+    Yes when the cluster before it has a vowel of its own (``อา|กาศ``) or is a bare final
+    consonant of the syllable before (``ขนาด|สาม``, ``ติด|ตั้ง``, ``เลข|ที่``); no for initial
+    consonant clusters, leading ห/อ and inherent vowels (``พ|ร้อม``, ``ห|มื่น``, ``ข|นาด``).
+    """
+    cl, prev = pieces[i], pieces[i - 1]
+    if not (_is_thai(cl[0]) and _bears_vowel(cl)):
+        return False
+    if _bears_vowel(prev):
+        return True
+    if not _is_bare_consonant(prev):
+        return False
+    if cl[0] in _CLUSTER_SECOND or (prev in "\u0e2b\u0e2d" and cl[0] in _LED_BY_HO):
+        return False
+    return i >= 2 and _is_thai(pieces[i - 2][-1]) and _bears_vowel(pieces[i - 2], leading=True)
+
+
+def ranked_clusters(word: str, first_rank: int) -> list[tuple[str, int]]:
+    """The clusters of ``word``, each with the rank of breaking the line before it (P_WORD, P_GOOD, P_ANY);
+    the first cluster has ``first_rank``."""
+    pieces = clusters(word)
+    units: list[tuple[str, int]] = []
+    for i, cl in enumerate(pieces):
+        if i == 0:
+            rank = first_rank
+        else:
+            prev = pieces[i - 1]
+            good = (
+                cl[0] in _LEADING
+                or cl[0] in _BREAK_BEFORE
+                or prev[-1] in _AFTER
+                or prev[-1] in _BREAK_AFTER
+                or _is_thai(prev[-1]) != _is_thai(cl[0])
+                or _syllable_onset(pieces, i)
+            )
+            rank = P_GOOD if good else P_ANY
+        units.append((cl, rank))
+    return units
 
 
 def wrap(text: str, width: float, measure: Callable[[str], float], first_width: float | None = None) -> list[str]:
@@ -284,11 +359,11 @@ def wrap(text: str, width: float, measure: Callable[[str], float], first_width: 
                 # kept together but too long: break it where its words end, else between clusters
                 line = line.replace(WJ, "")
                 cuts = (0, *break_opportunities(line), len(line))
-                clusters = [line[a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
-                if len(clusters) < 2 or measure(clusters[0].rstrip()) > limit:
-                    clusters = _graphemes(line)
+                parts = [line[a:b] for a, b in zip(cuts, cuts[1:], strict=False)]
+                if len(parts) < 2 or measure(parts[0].rstrip()) > limit:
+                    parts = clusters(line)
                 head = ""
-                for k, cl in enumerate(clusters):
+                for k, cl in enumerate(parts):
                     if k and measure((head + cl).rstrip()) > limit:
                         break
                     head += cl
