@@ -9,12 +9,12 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from audit import backup as backups
-from audit import checkpoints as checkpoint_file
-from audit import mac as entry_mac
 from audit import queries, services
-from audit.chain import at_text
-from audit.verify import DATABASE_ERRORS, Result, database_unreadable
+from audit.integrity import backup as backups
+from audit.integrity import checkpoints as checkpoint_file
+from audit.integrity import mac as entry_mac
+from audit.integrity.chain import at_text
+from audit.integrity.verify import DATABASE_ERRORS, Result, database_unreadable
 from core.db import DomainError, db, known, owner_engine
 from core.web import context
 

@@ -16,8 +16,8 @@ from typing import Any
 from flask_babel import gettext as _
 
 from audit import queries, services
-from audit.chain import at_text
-from audit.verify import DATABASE_ERRORS, database_unreadable
+from audit.integrity.chain import at_text
+from audit.integrity.verify import DATABASE_ERRORS, database_unreadable
 from core import jobs
 from core.dates import BANGKOK, format_numeric
 from core.db import N_, AuditUnavailable, Forbidden, begin_write, db

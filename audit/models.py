@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from audit.chain import GENESIS_HASH
+from audit.integrity.chain import GENESIS_HASH
 from core.db import Audited, Model
 
 __all__ = ["GENESIS_HASH", "AuditCheckpoint", "AuditEntry", "AuditHead"]

@@ -24,12 +24,12 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select, text
 
-from audit import checkpoints as checkpoint_file
-from audit import mac as entry_mac
-from audit.chain import GENESIS_HASH, at_text
+from audit.integrity import checkpoints as checkpoint_file
+from audit.integrity import mac as entry_mac
+from audit.integrity.chain import GENESIS_HASH, at_text
+from audit.integrity.scan import quick_sql
+from audit.integrity.verify import Checkpoint, Problem, Result, Start, TableFacts, judge_table, quick_walk, resume
 from audit.models import AuditCheckpoint, AuditEntry, AuditHead
-from audit.scan import quick_sql
-from audit.verify import Checkpoint, Problem, Result, Start, TableFacts, judge_table, quick_walk, resume
 from core.dates import bangkok_midnight_utc, format_numeric, parse_date
 from core.db import Session, contains, known
 from core.models import User
@@ -599,7 +599,7 @@ class PartsWalk:
                 }
             )
         self.ends = bounds[1:]
-        path = str(Path(__file__).resolve().parent / "scan.py")
+        path = str(Path(__file__).resolve().parent / "integrity" / "scan.py")
         self.workers = []
         for state, upto in zip(starts, self.ends, strict=True):
             job = {

@@ -13,11 +13,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session as OrmSession  # the class, for its events
 from sqlalchemy.sql.dml import Delete
 
-from audit import checkpoints as checkpoint_file
-from audit import mac as entry_mac
-from audit.chain import canonical_stored, dumps, entry_hash, format_at, hash_text
+from audit.integrity import checkpoints as checkpoint_file
+from audit.integrity import mac as entry_mac
+from audit.integrity.chain import canonical_stored, dumps, entry_hash, format_at, hash_text
+from audit.integrity.verify import Checkpoint, Result
 from audit.models import AuditCheckpoint, AuditEntry, AuditHead
-from audit.verify import Checkpoint, Result
 from core.db import N_, Audited, AuditUnavailable, DomainError, Model, Session, begin_write, utcnow
 from core.models import User
 from core.web import form_tokens

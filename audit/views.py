@@ -17,9 +17,9 @@ from sqlalchemy.exc import DBAPIError
 
 from audit import bp, names, queries
 from audit import jobs as audit_jobs
-from audit.chain import at_text
 from audit.forms import VerifyForm
-from audit.verify import MESSAGES, Problem, Result
+from audit.integrity.chain import at_text
+from audit.integrity.verify import MESSAGES, Problem, Result
 from core import jobs
 from core.dates import BANGKOK, format_date, format_datetime
 from core.db import db, known

@@ -86,7 +86,7 @@ def build(n: int, base: Path, rebuild: bool) -> None:
 
     import audit.services as writer
     from audit import queries
-    from audit.checkpoints import log_path
+    from audit.integrity.checkpoints import log_path
     from core.db import begin_write, db
     from core.people import services as core_services
     from core.web import context
@@ -166,8 +166,8 @@ def build(n: int, base: Path, rebuild: bool) -> None:
 
 def measure_verify(app) -> tuple[str, dict]:
     from audit import queries
-    from audit.chain import canonical_stored
-    from audit.checkpoints import log_path
+    from audit.integrity.chain import canonical_stored
+    from audit.integrity.checkpoints import log_path
     from core.db import db
 
     def cpu() -> float:  # this process and its finished children (the workers of the walk in parts)

@@ -31,8 +31,8 @@ from typing import Any
 from sqlalchemy import select
 
 from audit import record
-from audit.chain import format_at
-from audit.checkpoints import fingerprint, load_signing_key, log_path, public_pem, statement
+from audit.integrity.chain import format_at
+from audit.integrity.checkpoints import fingerprint, load_signing_key, log_path, public_pem, statement
 from audit.queries import head_of
 from audit.services import create_checkpoint
 from core.dates import BANGKOK

@@ -34,7 +34,7 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 
-from audit.checkpoints import configured_fingerprint, log_path
+from audit.integrity.checkpoints import configured_fingerprint, log_path
 from audit.queries import verify_in_background
 from core.dates import (
     EN_MONTHS_SHORT,

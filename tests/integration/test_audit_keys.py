@@ -11,8 +11,8 @@ import re
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select, text
 
-from audit import mac as entry_mac
-from audit.checkpoints import fingerprint, load_signing_key, write_new_key
+from audit.integrity import mac as entry_mac
+from audit.integrity.checkpoints import fingerprint, load_signing_key, write_new_key
 from audit.models import AuditEntry
 from core.db import db
 from core.people import services as core_services

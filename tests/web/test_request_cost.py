@@ -271,7 +271,7 @@ def test_translations_bound_once_per_page_read_as_flask_babel_s_own(app, languag
 
 def test_an_audit_entry_costs_three_statements_and_names_an_expired_actor(app, make_user):
     from audit import record
-    from audit.chain import entry_hash, fields_of
+    from audit.integrity.chain import entry_hash, fields_of
     from audit.models import AuditEntry
     from core.web import context
 

@@ -33,8 +33,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from audit.chain import GENESIS_HASH, canonical, canonical_stored, hash_text
-from audit.scan import scan
+from audit.integrity.chain import GENESIS_HASH, canonical, canonical_stored, hash_text
+from audit.integrity.scan import scan
 from core.db import N_
 
 MESSAGES = {
