@@ -16,6 +16,7 @@ from typing import Any
 from flask_babel import gettext as _
 
 from audit import queries, services
+from audit.integrity import runner
 from audit.integrity.chain import at_text
 from audit.integrity.verify import DATABASE_ERRORS, database_unreadable
 from core import jobs
@@ -154,7 +155,7 @@ def run_verify(ctx: jobs.JobContext) -> None:
     _require_auditor(ctx)
     ctx.progress(0, None, force=True)
     try:
-        result = queries.verify_configured(db.engine, ctx.config)  # exactly what `audit verify` answers
+        result = runner.verify_configured(db.engine, ctx.config)  # exactly what `audit verify` answers
     except DATABASE_ERRORS as err:  # a dropped or unreadable audit table is the answer, not a crash
         ctx.session.rollback()
         result = database_unreadable(err)
@@ -164,7 +165,7 @@ def run_verify(ctx: jobs.JobContext) -> None:
     seal = ctx.finish(outcome=outcome, message=N_("The chain is intact.") if result.ok else N_("The chain is broken."))
 
     def seal_with_entry(session) -> None:
-        outcome["recorded_as"] = queries.head_of(session)[0]  # the entry just written holds the head's lock
+        outcome["recorded_as"] = runner.head_of(session)[0]  # the entry just written holds the head's lock
         seal(session)
 
     try:

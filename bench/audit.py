@@ -85,7 +85,7 @@ def build(n: int, base: Path, rebuild: bool) -> None:
     from flask_migrate import upgrade
 
     import audit.services as writer
-    from audit import queries
+    from audit.integrity import runner as queries
     from audit.integrity.checkpoints import log_path
     from core.db import begin_write, db
     from core.people import services as core_services
@@ -165,7 +165,7 @@ def build(n: int, base: Path, rebuild: bool) -> None:
 
 
 def measure_verify(app) -> tuple[str, dict]:
-    from audit import queries
+    from audit.integrity import runner as queries
     from audit.integrity.chain import canonical_stored
     from audit.integrity.checkpoints import log_path
     from core.db import db

@@ -377,7 +377,7 @@ def build(base: Path, loans: int, entries: int, evidence_mb: int) -> None:
 def in_process(base: Path) -> dict:
     """The JSON report's parts timed in this process (best of three)."""
     from audit.integrity.checkpoints import log_path
-    from audit.queries import verify_engine
+    from audit.integrity.runner import verify_engine
     from core.db import db
     from evidence import figures as fig
     from evidence import report as reports

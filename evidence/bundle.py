@@ -33,7 +33,7 @@ from sqlalchemy import select
 from audit import record
 from audit.integrity.chain import format_at
 from audit.integrity.checkpoints import fingerprint, load_signing_key, log_path, public_pem, statement
-from audit.queries import head_of
+from audit.integrity.runner import head_of
 from audit.services import create_checkpoint
 from core.dates import BANGKOK
 from core.db import DomainError, Session, begin_write, utcnow

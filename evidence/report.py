@@ -35,7 +35,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 
 from audit.integrity.checkpoints import configured_fingerprint, log_path
-from audit.queries import verify_in_background
+from audit.integrity.runner import verify_in_background
 from core.dates import (
     EN_MONTHS_SHORT,
     THAI_MONTHS,

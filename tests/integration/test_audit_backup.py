@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from audit import queries
 from audit.integrity import backup as backups
+from audit.integrity import runner as queries
 from audit.integrity.checkpoints import read
 from core.db import db
 from core.files import FileStore

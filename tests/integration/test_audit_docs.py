@@ -17,8 +17,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, create_engine, text
 
-from audit import queries
 from audit.integrity import mac as entry_mac
+from audit.integrity import runner as queries
 from audit.integrity.checkpoints import (
     SigningKey,
     fingerprint,

@@ -22,8 +22,8 @@ import pytest
 from flask import Flask
 from sqlalchemy import Connection, create_engine, text
 
-from audit import queries
 from audit.integrity import mac as entry_mac
+from audit.integrity import runner as queries
 from audit.integrity.checkpoints import SigningKey, line_of, load_signing_key, log_path, read, write_new_key
 from audit.integrity.verify import Result
 from audit.services import create_checkpoint, record_many

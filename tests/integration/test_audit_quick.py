@@ -13,7 +13,7 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import text
 
-from audit import queries
+from audit.integrity import runner as queries
 from audit.integrity.verify import walk
 from audit.services import record, record_many
 from core.db import begin_write, db

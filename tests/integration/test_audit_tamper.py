@@ -25,7 +25,7 @@ from flask import Flask
 from sqlalchemy import Connection, String, select, text, type_coerce
 from sqlalchemy.exc import DBAPIError
 
-from audit import queries
+from audit.integrity import runner as queries
 from audit.integrity.chain import GENESIS_HASH, canonical_stored, hash_text
 from audit.integrity.checkpoints import SigningKey, line_of, load_signing_key, log_path, read, write_new_key
 from audit.integrity.verify import Checkpoint, Result

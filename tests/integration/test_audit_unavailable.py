@@ -12,7 +12,7 @@ import re
 import pytest
 from sqlalchemy import func, select, text
 
-from audit import queries
+from audit.integrity import runner as queries
 from audit.models import AuditEntry
 from core.db import db
 from core.people import services as core_services
