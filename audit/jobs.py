@@ -21,7 +21,7 @@ from audit.integrity.chain import at_text
 from audit.integrity.verify import DATABASE_ERRORS, database_unreadable
 from core import jobs
 from core.dates import BANGKOK, format_numeric
-from core.db import N_, AuditUnavailable, Forbidden, begin_write, db
+from core.db import N_, AuditUnavailable, Forbidden, db, write
 from core.documents.exports import safe_cell
 from core.files import XLSX
 from core.people.permissions import AUDIT_VIEW
@@ -171,11 +171,10 @@ def run_verify(ctx: jobs.JobContext) -> None:
     try:
         services.record_verification(ctx.session, ctx.owner, result, before_commit=seal_with_entry)
     except AuditUnavailable:  # the log cannot take the entry: the answer is still shown (logged critically)
-        ctx.session.rollback()
         outcome["recorded_as"] = None
-        begin_write(ctx.session)
-        seal(ctx.session)
-        ctx.session.commit()
+        with write(ctx.session):
+            seal(ctx.session)
+            ctx.session.commit()
 
 
 jobs.register(EXPORT, run_export, title=N_("Exporting the audit log"))

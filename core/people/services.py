@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 from sqlalchemy.engine import Connection, Engine
 
 from core import recorder
-from core.db import N_, Conflict, DomainError, NotFound, Session, begin_write, utcnow
+from core.db import N_, Conflict, DomainError, NotFound, Session, utcnow, write
 from core.models import LoginSession, Setting, SettingsVersion, User
 from core.people.permissions import ROLES, SETTINGS_MANAGE, USERS_MANAGE, ensure_permission
 
@@ -98,25 +98,24 @@ def create_user(
     if set(roles) - set(ROLES):
         raise DomainError(N_("Unknown role: %(roles)s"), roles=", ".join(sorted(set(roles) - set(ROLES))))
     check_password_strength(password)
-    begin_write(session)
-    if session.execute(select(User.id).where(User.username == key)).first():
-        session.rollback()
-        raise Conflict(N_("The username %(username)s is taken."), username=key)
-    user = User(
-        username=key,
-        name=name.strip()[:200],
-        position=position.strip()[:200],
-        department=department.strip()[:200],
-        email=email.strip()[:254],
-        password_hash=_hasher.hash(password),
-        active=True,
-    )
-    user.set_roles(set(roles))
-    session.add(user)
-    session.flush()
-    recorder.record(session, actor, "user.created", user, {"after": _user_state(user)})
-    session.commit()
-    return user
+    with write(session):
+        if session.execute(select(User.id).where(User.username == key)).first():
+            raise Conflict(N_("The username %(username)s is taken."), username=key)
+        user = User(
+            username=key,
+            name=name.strip()[:200],
+            position=position.strip()[:200],
+            department=department.strip()[:200],
+            email=email.strip()[:254],
+            password_hash=_hasher.hash(password),
+            active=True,
+        )
+        user.set_roles(set(roles))
+        session.add(user)
+        session.flush()
+        recorder.record(session, actor, "user.created", user, {"after": _user_state(user)})
+        session.commit()
+        return user
 
 
 def update_user(
@@ -137,37 +136,34 @@ def update_user(
         raise DomainError(N_("A name is required."))
     if not roles:
         raise DomainError(N_("Choose at least one role."))
-    begin_write(session)
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound(N_("No such user."))
-    if user.version != version:
-        session.rollback()
-        raise Conflict(N_("Someone else changed this user after you opened the form. Reload and try again."))
-    if user.id == actor.id and "admin" not in roles:
-        session.rollback()
-        raise DomainError(N_("You cannot remove your own admin role."))
-    before = _user_state(user)
-    user.name, user.position = name.strip()[:200], position.strip()[:200]
-    user.department, user.email = department.strip()[:200], email.strip()[:254]
-    user.set_roles(set(roles))
-    after = _user_state(user)
-    if before == after:
-        session.rollback()
+    with write(session):
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFound(N_("No such user."))
+        if user.version != version:
+            raise Conflict(N_("Someone else changed this user after you opened the form. Reload and try again."))
+        if user.id == actor.id and "admin" not in roles:
+            raise DomainError(N_("You cannot remove your own admin role."))
+        before = _user_state(user)
+        user.name, user.position = name.strip()[:200], position.strip()[:200]
+        user.department, user.email = department.strip()[:200], email.strip()[:254]
+        user.set_roles(set(roles))
+        after = _user_state(user)
+        if before == after:
+            return user
+        user.version += 1  # roles live in another table; bump so concurrent editors see the change
+        session.flush()
+        action = "user.roles_changed" if before["roles"] != after["roles"] else "user.updated"
+        changed = [k for k in after if before[k] != after[k]]
+        recorder.record(
+            session,
+            actor,
+            action,
+            user,
+            {"before": {k: before[k] for k in changed}, "after": {k: after[k] for k in changed}},
+        )
+        session.commit()
         return user
-    user.version += 1  # roles live in another table; bump so concurrent editors see the change
-    session.flush()
-    action = "user.roles_changed" if before["roles"] != after["roles"] else "user.updated"
-    changed = [k for k in after if before[k] != after[k]]
-    recorder.record(
-        session,
-        actor,
-        action,
-        user,
-        {"before": {k: before[k] for k in changed}, "after": {k: after[k] for k in changed}},
-    )
-    session.commit()
-    return user
 
 
 def set_user_active(session: Session, actor: User, user_id: int, active: bool) -> User:
@@ -175,57 +171,62 @@ def set_user_active(session: Session, actor: User, user_id: int, active: bool) -
     ensure_permission(actor, USERS_MANAGE)
     if user_id == actor.id and not active:
         raise DomainError(N_("You cannot deactivate yourself."))
-    begin_write(session)
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound(N_("No such user."))
-    if user.active == active:
-        session.rollback()
+    with write(session):
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFound(N_("No such user."))
+        if user.active == active:
+            return user
+        user.active = active
+        if not active:
+            revoke_sessions(session, user.id)
+        recorder.record(
+            session,
+            actor,
+            "user.activated" if active else "user.deactivated",
+            user,
+            {"before": {"active": not active}, "after": {"active": active}},
+        )
+        session.commit()
         return user
-    user.active = active
-    if not active:
-        revoke_sessions(session, user.id)
-    recorder.record(
-        session,
-        actor,
-        "user.activated" if active else "user.deactivated",
-        user,
-        {"before": {"active": not active}, "after": {"active": active}},
-    )
-    session.commit()
-    return user
 
 
 def reset_password(session: Session, actor: User, user_id: int, new_password: str) -> None:
     """An admin sets a new password for someone; their sessions end."""
     ensure_permission(actor, USERS_MANAGE)
     check_password_strength(new_password)
-    begin_write(session)
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound(N_("No such user."))
-    user.password_hash = _hasher.hash(new_password)
-    revoke_sessions(session, user.id)
-    recorder.record(session, actor, "user.password_reset", user, {})
-    session.commit()
+    with write(session):
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFound(N_("No such user."))
+        user.password_hash = _hasher.hash(new_password)
+        revoke_sessions(session, user.id)
+        recorder.record(session, actor, "user.password_reset", user, {})
+        session.commit()
 
 
 def set_language(session: Session, user: User, language: str) -> None:
     """Remember a person's language. `users` is an audited table, so a change is recorded (no-ops are not)."""
     if language not in ("th", "en"):
         raise DomainError(N_("Unknown language."))
-    begin_write(session)
-    before = session.execute(select(User.language).where(User.id == user.id)).scalar_one_or_none()
-    if before is None or before == language:
-        session.rollback()
-        return
-    session.execute(
-        update(User).where(User.id == user.id).values(language=language).execution_options(synchronize_session=False)
-    )
-    recorder.record(
-        session, user, "user.language_changed", user, {"before": {"language": before}, "after": {"language": language}}
-    )
-    session.commit()
+    with write(session):
+        before = session.execute(select(User.language).where(User.id == user.id)).scalar_one_or_none()
+        if before is None or before == language:
+            return
+        session.execute(
+            update(User)
+            .where(User.id == user.id)
+            .values(language=language)
+            .execution_options(synchronize_session=False)
+        )
+        recorder.record(
+            session,
+            user,
+            "user.language_changed",
+            user,
+            {"before": {"language": before}, "after": {"language": language}},
+        )
+        session.commit()
 
 
 # --- settings ------------------------------------------------------------------------------------
@@ -298,24 +299,23 @@ def update_settings(session: Session, actor: User | None, values: dict[str, Any]
     unknown = set(values) - set(DEFAULT_SETTINGS)
     if unknown:
         raise DomainError(N_("Unknown settings: %(keys)s"), keys=", ".join(sorted(unknown)))
-    begin_write(session)
-    current = get_settings(session)
-    changed = {k: v for k, v in values.items() if current.get(k) != v}
-    if not changed:
-        session.rollback()
-        return current
-    for key, value in changed.items():
-        row = session.get(Setting, key)
-        if row is None:
-            session.add(Setting(key=key, value=value))
-        else:
-            row.value = value
-    recorder.record(
-        session,
-        actor,
-        "settings.changed",
-        ("settings", "agency"),
-        {"before": {k: current.get(k) for k in changed}, "after": changed},
-    )
-    session.commit()
-    return {**current, **changed}
+    with write(session):
+        current = get_settings(session)
+        changed = {k: v for k, v in values.items() if current.get(k) != v}
+        if not changed:
+            return current
+        for key, value in changed.items():
+            row = session.get(Setting, key)
+            if row is None:
+                session.add(Setting(key=key, value=value))
+            else:
+                row.value = value
+        recorder.record(
+            session,
+            actor,
+            "settings.changed",
+            ("settings", "agency"),
+            {"before": {k: current.get(k) for k in changed}, "after": changed},
+        )
+        session.commit()
+        return {**current, **changed}

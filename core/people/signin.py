@@ -15,7 +15,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import joinedload
 
 from core import recorder
-from core.db import N_, AuditUnavailable, DomainError, Session, begin_write, known, utcnow
+from core.db import N_, AuditUnavailable, DomainError, Session, known, utcnow, write
 from core.models import THROTTLE_ADDRESS, THROTTLE_USER, THROTTLE_USER_ADDRESS, LoginSession, LoginThrottle, User
 from core.people import services
 from core.people.services import settings_token_query
@@ -161,41 +161,40 @@ def login(
     now = now or utcnow()
     key = services.normalise_username(username)[:64]
     address = (ip or "").strip()[:64]
-    begin_write(session)
-    throttles = _throttles(session, key, address) if key else []
-    if throttles:
-        refusal = _refusal(throttles, now, cfg)
-        if refusal is not None:
-            session.rollback()
-            raise refusal
+    with write(session):
+        throttles = _throttles(session, key, address) if key else []
+        if throttles:
+            refusal = _refusal(throttles, now, cfg)
+            if refusal is not None:
+                raise refusal
 
-    user = session.execute(select(User).where(User.username == key)).scalar_one_or_none() if key else None
-    ok = services.verify_password(user.password_hash if user else _dummy(), password or "")
-    if not ok or user is None or not user.active:
-        _count_failure(throttles, now, cfg)
-        # Nobody is signed in: the actor is unknown (None); the account tried is the subject.
-        _record_sign_in(
-            session,
-            None,
-            "auth.login_failed",
-            user,
-            {"username": key, "reason": "inactive" if user and ok else "bad_credentials"},
-        )
+        user = session.execute(select(User).where(User.username == key)).scalar_one_or_none() if key else None
+        ok = services.verify_password(user.password_hash if user else _dummy(), password or "")
+        if not ok or user is None or not user.active:
+            _count_failure(throttles, now, cfg)
+            # Nobody is signed in: the actor is unknown (None); the account tried is the subject.
+            _record_sign_in(
+                session,
+                None,
+                "auth.login_failed",
+                user,
+                {"username": key, "reason": "inactive" if user and ok else "bad_credentials"},
+            )
+            session.commit()
+            raise LoginRefused(N_("Wrong username or password."))
+
+        for throttle in throttles:
+            if throttle.scope != THROTTLE_ADDRESS:  # the address may still be guessing at other usernames
+                session.delete(throttle)
+        if services.needs_rehash(user.password_hash):
+            user.password_hash = services.hash_password(password)
+        token = secrets.token_urlsafe(32)
+        session.add(LoginSession(token=token, user_id=user.id, ip=ip[:64], user_agent=user_agent[:300]))
+        recorded = _record_sign_in(session, user, "auth.login", user, {})
         session.commit()
-        raise LoginRefused(N_("Wrong username or password."))
-
-    for throttle in throttles:
-        if throttle.scope != THROTTLE_ADDRESS:  # the address may still be guessing at other usernames
-            session.delete(throttle)
-    if services.needs_rehash(user.password_hash):
-        user.password_hash = services.hash_password(password)
-    token = secrets.token_urlsafe(32)
-    session.add(LoginSession(token=token, user_id=user.id, ip=ip[:64], user_agent=user_agent[:300]))
-    recorded = _record_sign_in(session, user, "auth.login", user, {})
-    session.commit()
-    user.current_session_token = token
-    user.audit_unavailable = not recorded  # the view warns those who can act on it
-    return user, token
+        user.current_session_token = token
+        user.audit_unavailable = not recorded  # the view warns those who can act on it
+        return user, token
 
 
 def locked_logins(session: Session, now: datetime | None = None) -> list[LoginThrottle]:
@@ -255,29 +254,28 @@ def load_session_user_and_settings(session: Session, token: str) -> tuple[User |
 
 def logout(session: Session, user: User, token: str) -> None:
     """End one login session server-side."""
-    begin_write(session)
-    session.execute(
-        update(LoginSession)
-        .where(LoginSession.token == token, LoginSession.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
-    )
-    _record_sign_in(session, user, "auth.logout", user, {})
-    session.commit()
+    with write(session):
+        session.execute(
+            update(LoginSession)
+            .where(LoginSession.token == token, LoginSession.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+        _record_sign_in(session, user, "auth.logout", user, {})
+        session.commit()
 
 
 def change_password(session: Session, user: User, old_password: str, new_password: str) -> str:
     """Change one's own password; every other session of the user ends. Returns a fresh session token."""
-    begin_write(session)
-    user = known(session.get(User, user.id), "user")
-    if not services.verify_password(user.password_hash, old_password or ""):
-        session.rollback()
-        raise DomainError(N_("The current password is wrong."))
-    services.check_password_strength(new_password)
-    user.password_hash = services.hash_password(new_password)
-    services.revoke_sessions(session, user.id)
-    token = secrets.token_urlsafe(32)
-    session.add(LoginSession(token=token, user_id=user.id))
-    recorder.record(session, user, "user.password_changed", user, {})
-    session.commit()
-    user.current_session_token = token
-    return token
+    with write(session):
+        user = known(session.get(User, user.id), "user")
+        if not services.verify_password(user.password_hash, old_password or ""):
+            raise DomainError(N_("The current password is wrong."))
+        services.check_password_strength(new_password)
+        user.password_hash = services.hash_password(new_password)
+        services.revoke_sessions(session, user.id)
+        token = secrets.token_urlsafe(32)
+        session.add(LoginSession(token=token, user_id=user.id))
+        recorder.record(session, user, "user.password_changed", user, {})
+        session.commit()
+        user.current_session_token = token
+        return token

@@ -11,7 +11,7 @@ from flask import Response, abort, current_app, g, has_request_context, request
 from flask_login import current_user
 
 from core import recorder
-from core.db import db
+from core.db import db, write
 from core.files import FileStore
 from core.web import form_tokens
 
@@ -54,26 +54,23 @@ def public(view: Callable) -> Callable:
 def record_denial(missing: list[str]) -> None:
     """Record a permission denial in its own small transaction."""
     session = db.session
+    session.rollback()  # whatever the request had pending is not part of this entry
     try:
-        session.rollback()
-        from core.db import begin_write
-
-        begin_write(session)
-        recorder.record(
-            session,
-            actor(),
-            "permission.denied",
-            None,
-            {
-                "endpoint": request.endpoint or "",
-                "path": request.path[:300],
-                "method": request.method,
-                "missing": missing,
-            },
-        )
-        session.commit()
+        with write(session):
+            recorder.record(
+                session,
+                actor(),
+                "permission.denied",
+                None,
+                {
+                    "endpoint": request.endpoint or "",
+                    "path": request.path[:300],
+                    "method": request.method,
+                    "missing": missing,
+                },
+            )
+            session.commit()
     except Exception:  # a denial must still be a 403 even if recording it fails; it is logged
-        session.rollback()
         current_app.logger.exception("could not record a permission denial")
 
 
