@@ -19,12 +19,12 @@ from audit import queries, services
 from audit.integrity import runner
 from audit.integrity.chain import at_text
 from audit.integrity.verify import DATABASE_ERRORS, database_unreadable
+from audit.permissions import can_read_log
 from core import jobs
 from core.dates import BANGKOK, format_numeric
 from core.db import N_, AuditUnavailable, Forbidden, db, write
 from core.documents.exports import safe_cell
 from core.files import XLSX
-from core.people.permissions import AUDIT_VIEW
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +86,7 @@ def _xlsx_cell(value: Any) -> Any:
 
 
 def _require_auditor(ctx: jobs.JobContext) -> None:
-    if ctx.owner is None or not ctx.owner.can(AUDIT_VIEW):
+    if not can_read_log(ctx.owner):
         raise Forbidden(N_("You may not do this."))
 
 

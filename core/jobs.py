@@ -36,6 +36,7 @@ from sqlalchemy import CursorResult, select, update
 from core.db import N_, DomainError, Session, db, known, utcnow, write
 from core.files import FileStore, safe_name
 from core.models import Job, StoredFile, User
+from core.people.permissions import can_see_job
 from core.web import context
 
 log = logging.getLogger("khruphan.jobs")
@@ -210,9 +211,7 @@ def job_for(session: Session, job_id: str, user: User | None) -> Job | None:
     if not (session.new or session.dirty or session.deleted):
         session.rollback()  # a read transaction left open would not see what the worker wrote since
     job = session.get(Job, job_id, populate_existing=True)
-    if job is None or job.owner_id != user.id:
-        return None
-    return job
+    return job if can_see_job(user, job) else None
 
 
 def progress_of(job: Job) -> tuple[int, int | None]:

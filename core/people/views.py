@@ -17,7 +17,7 @@ from core.i18n import LANGUAGES
 from core.i18n import message as domain_message
 from core.models import User
 from core.people import services, signin
-from core.people.permissions import AUDIT_VIEW, SETTINGS_MANAGE, USERS_MANAGE
+from core.people.permissions import SETTINGS_MANAGE, USERS_MANAGE, can_act_on_audit_outage
 from core.web.forms import ChangePasswordForm, EmptyForm, LoginForm, ResetPasswordForm, SettingsForm, UserForm
 from core.web.routes import actor, public, require, safe_next, submit_once
 
@@ -61,7 +61,7 @@ def login():
         session.clear()
         login_user(user)
         session["lang"] = user.language
-        if getattr(user, "audit_unavailable", False) and (user.can(AUDIT_VIEW) or user.has_role("admin")):
+        if getattr(user, "audit_unavailable", False) and can_act_on_audit_outage(user):
             with force_locale(user.language):
                 flash(
                     _(
