@@ -279,7 +279,7 @@ def install_guard() -> None:
     @event.listens_for(OrmSession, "before_commit")
     def _before_commit(session):
         needed = session.info.get("audit_needed") or _touches_audited(session)
-        # `audit_waived`: signing in while the log cannot be written (core.services._record_sign_in).
+        # `audit_waived`: signing in while the log cannot be written (core.people.signin._record_sign_in).
         if needed and not (session.info.get("audit_recorded") or session.info.get("audit_waived")):
             session.info.pop("audit_needed", None)
             raise AuditMissing("a change to an audited table was committed without an audit entry")

@@ -46,7 +46,7 @@ class Checked:
 
 def sniff(data: bytes, archive: zipfile.ZipFile | None = None) -> str | None:
     """The type by content: an allowlisted MIME type, or None. A ZIP is told apart by its entries' names
-    (from `archive` when the caller has opened it through core.archives.open_zip)."""
+    (from `archive` when the caller has opened it through core.documents.archives.open_zip)."""
     if data.startswith(b"%PDF-"):
         return PDF
     if data.startswith(b"\xff\xd8\xff"):
@@ -131,7 +131,7 @@ def check_upload(data: bytes, *, allowed: set[str], max_bytes: int, strip_gps: b
     if len(data) > max_bytes:
         raise UploadRefused(N_("The file is larger than %(mb)s MB."), mb=megabytes(max_bytes))
     # A ZIP (DOCX, XLSX) has its entry count, sizes and compression checked from its directory before
-    # anything reads it further; over a limit it is refused with the limit's name (core/archives.py).
+    # anything reads it further; over a limit it is refused with the limit's name (core/documents/archives.py).
     archive = open_zip(data) if data.startswith(b"PK\x03\x04") else None
     mime = sniff(data, archive)
     if mime is None or mime not in allowed:

@@ -76,7 +76,7 @@ def iter_chain(
 
 def open_quick(conn: Connection, batch: int = 5000, *, after: int | None = None, upto: int | None = None) -> Any:
     """(seq, hash, prev_hash, canonical text as UTF-8) of every entry with seq > after, <= upto, in order,
-    as `audit.scan` reads them: an iterable to close after use.
+    as `audit.integrity.scan` reads them: an iterable to close after use.
 
     On SQLite it is the driver's own cursor (no row objects, no generator: this loop is most of the time
     of `audit verify`); on PostgreSQL a server-side cursor."""
@@ -252,7 +252,7 @@ def _result_of(data: dict[str, Any] | None) -> Result | None:
     return Result(**data, problem=Problem(**problem) if problem else None)
 
 
-# The quick pass as a worker: `audit.scan` loaded from its file, so that it imports neither this package
+# The quick pass as a worker: `audit.integrity.scan` loaded from its file, so that it imports neither this package
 # nor Flask nor SQLAlchemy and starts in milliseconds.
 _SCAN_WORKER = (
     "import importlib.util as u; s = u.spec_from_file_location('kp_scan', {path!r}); "
@@ -263,7 +263,7 @@ _SCAN_WORKER = (
 class PartsWalk:
     """Verification of a long SQLite chain in parts at once, one worker process per part.
 
-    Every part is scanned quickly (`audit.scan`) from the stored hashes at its start; the parts join
+    Every part is scanned quickly (`audit.integrity.scan`) from the stored hashes at its start; the parts join
     because each one checks that its first entry links to the hash the previous part ended on. When every
     part passes, the chain's end is judged as one walk judges it; from the first part that does not pass,
     the exact walk goes on from where that part stopped, so the answer is always the one walk's. Entries

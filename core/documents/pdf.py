@@ -4,7 +4,7 @@ Thai official style (งานสารบรรณ): the Sarabun family at 16 p
 margins, a first-line indent of 2.5 cm for paragraphs of a letter. Text is shaped with HarfBuzz
 (``set_text_shaping(True)``), so vowels and tone marks sit where they belong (``เก้าอี้``, ``ที่นี่``).
 
-Cleaning, line breaking and measuring are core/thai.py's; the building blocks' layout is core/pdf_blocks.py's.
+Cleaning, line breaking and measuring are thai.py's; the building blocks' layout is pdf_blocks.py's.
 
 Usage::
 

@@ -1,4 +1,4 @@
-"""The building blocks of a ThaiDocument (core/pdf.py) and how they are laid out: table columns and cells,
+"""The building blocks of a ThaiDocument (core/documents/pdf.py) and how they are laid out: table columns and cells,
 signature blocks. Pure layout: widths and lines from the document's measure and wrap, nothing drawn here."""
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ before a leading vowel, after ะ ำ ์ ๆ ฯ). A word that is wider than it
 clusters, never between a letter and its marks. Widths are measured as HarfBuzz shapes the text
 (vowels and tone marks take no room of their own), which is what fpdf2 draws with ``set_text_shaping``.
 
-Pure module: no Flask, no database, no PDF. The document builder (core/pdf.py) and the QR label sheets
+Pure module: no Flask, no database, no PDF. The document builder (core/documents/pdf.py) and the QR label sheets
 (lending/labels.py, lending/label_sheet.py) both draw with it.
 """
 
