@@ -42,15 +42,17 @@ from audit import names as audit_names
 from audit import views as _audit_views  # noqa: F401  (routes register on import)
 from audit.services import install_guard
 from core import cli as core_cli
-from core import context, edge, i18n, jobs, recorder
-from core import home as home_panels
-from core import job_views as _job_views  # noqa: F401  (routes register on import)
-from core import views as _core_views  # noqa: F401  (routes register on import)
+from core import i18n, jobs, recorder
 from core.config import load_config
 from core.db import DomainError, db, install_sqlite_tuning
-from core.form_tokens import form_token_field
-from core.forms import role_choices
-from core.services import get_settings, load_session_user_and_settings
+from core.people import views as _core_views  # noqa: F401  (routes register on import)
+from core.people.services import get_settings
+from core.people.signin import load_session_user_and_settings
+from core.web import context, edge
+from core.web import home as home_panels
+from core.web import job_views as _job_views  # noqa: F401  (routes register on import)
+from core.web.form_tokens import form_token_field
+from core.web.forms import role_choices
 from demo import office as demo_office
 from evidence.bundle import cli as _bundle_cli  # noqa: F401  (adds `evidence bundle` to the evidence group)
 from evidence.bundle import views as _submission_views  # noqa: F401  (routes register on import)

@@ -9,14 +9,15 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 
-from audit import backup as backups
-from audit import checkpoints as checkpoint_file
-from audit import mac as entry_mac
-from audit import queries, services
-from audit.chain import at_text
-from audit.verify import DATABASE_ERRORS, Result, database_unreadable
-from core import context
+from audit import services
+from audit.integrity import backup as backups
+from audit.integrity import checkpoints as checkpoint_file
+from audit.integrity import mac as entry_mac
+from audit.integrity import runner
+from audit.integrity.chain import at_text
+from audit.integrity.verify import DATABASE_ERRORS, Result, database_unreadable
 from core.db import DomainError, db, known, owner_engine
+from core.web import context
 
 audit = AppGroup("audit", help="The audit log: verify the chain, take checkpoints.")
 
@@ -36,7 +37,7 @@ def checkpoint_log() -> Path:
 def verify_now() -> Result:
     """Verify the app's database against the database's and the file's checkpoints, and the MACs."""
     try:
-        return queries.verify_configured(db.engine, current_app.config)
+        return runner.verify_configured(db.engine, current_app.config)
     except DATABASE_ERRORS as err:  # a dropped or unreadable audit table is a finding, not a traceback
         return database_unreadable(err)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.forms import BaseForm
+from core.web.forms import BaseForm
 
 
 class VerifyForm(BaseForm):

@@ -16,14 +16,15 @@ from typing import Any
 from flask_babel import gettext as _
 
 from audit import queries, services
-from audit.chain import at_text
-from audit.verify import DATABASE_ERRORS, database_unreadable
+from audit.integrity import runner
+from audit.integrity.chain import at_text
+from audit.integrity.verify import DATABASE_ERRORS, database_unreadable
+from audit.permissions import can_read_log
 from core import jobs
 from core.dates import BANGKOK, format_numeric
-from core.db import N_, AuditUnavailable, Forbidden, begin_write, db
-from core.exports import safe_cell
+from core.db import N_, AuditUnavailable, Forbidden, db, write
+from core.documents.exports import safe_cell
 from core.files import XLSX
-from core.permissions import AUDIT_VIEW
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ def _xlsx_cell(value: Any) -> Any:
 
 
 def _require_auditor(ctx: jobs.JobContext) -> None:
-    if ctx.owner is None or not ctx.owner.can(AUDIT_VIEW):
+    if not can_read_log(ctx.owner):
         raise Forbidden(N_("You may not do this."))
 
 
@@ -154,7 +155,7 @@ def run_verify(ctx: jobs.JobContext) -> None:
     _require_auditor(ctx)
     ctx.progress(0, None, force=True)
     try:
-        result = queries.verify_configured(db.engine, ctx.config)  # exactly what `audit verify` answers
+        result = runner.verify_configured(db.engine, ctx.config)  # exactly what `audit verify` answers
     except DATABASE_ERRORS as err:  # a dropped or unreadable audit table is the answer, not a crash
         ctx.session.rollback()
         result = database_unreadable(err)
@@ -164,17 +165,16 @@ def run_verify(ctx: jobs.JobContext) -> None:
     seal = ctx.finish(outcome=outcome, message=N_("The chain is intact.") if result.ok else N_("The chain is broken."))
 
     def seal_with_entry(session) -> None:
-        outcome["recorded_as"] = queries.head_of(session)[0]  # the entry just written holds the head's lock
+        outcome["recorded_as"] = runner.head_of(session)[0]  # the entry just written holds the head's lock
         seal(session)
 
     try:
         services.record_verification(ctx.session, ctx.owner, result, before_commit=seal_with_entry)
     except AuditUnavailable:  # the log cannot take the entry: the answer is still shown (logged critically)
-        ctx.session.rollback()
         outcome["recorded_as"] = None
-        begin_write(ctx.session)
-        seal(ctx.session)
-        ctx.session.commit()
+        with write(ctx.session):
+            seal(ctx.session)
+            ctx.session.commit()
 
 
 jobs.register(EXPORT, run_export, title=N_("Exporting the audit log"))

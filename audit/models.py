@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from audit.chain import GENESIS_HASH
+from audit.integrity.chain import GENESIS_HASH
 from core.db import Audited, Model
 
 __all__ = ["GENESIS_HASH", "AuditCheckpoint", "AuditEntry", "AuditHead"]
@@ -37,7 +37,7 @@ class AuditEntry(Model):
     request_id: Mapped[str] = mapped_column(String(64), default="")
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
-    # HMAC-SHA256 of `hash` under AUDIT_MAC_KEY (see audit.mac); null for entries written without the key.
+    # HMAC-SHA256 of `hash` under AUDIT_MAC_KEY (see audit.integrity.mac); null for entries written without the key.
     mac: Mapped[str | None] = mapped_column(String(64), nullable=True, default=None)
 
 

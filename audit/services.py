@@ -13,15 +13,15 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session as OrmSession  # the class, for its events
 from sqlalchemy.sql.dml import Delete
 
-from audit import checkpoints as checkpoint_file
-from audit import mac as entry_mac
-from audit.chain import canonical_stored, dumps, entry_hash, format_at, hash_text
+from audit.integrity import checkpoints as checkpoint_file
+from audit.integrity import mac as entry_mac
+from audit.integrity.chain import canonical_stored, dumps, entry_hash, format_at, hash_text
+from audit.integrity.verify import Checkpoint, Result
 from audit.models import AuditCheckpoint, AuditEntry, AuditHead
-from audit.verify import Checkpoint, Result
-from core import form_tokens
-from core.context import current_origin
-from core.db import N_, Audited, AuditUnavailable, DomainError, Model, Session, begin_write, utcnow
+from core.db import N_, Audited, AuditUnavailable, DomainError, Model, Session, utcnow, write
 from core.models import User
+from core.web import form_tokens
+from core.web.context import current_origin
 
 log = logging.getLogger("khruphan.audit")
 
@@ -112,7 +112,7 @@ def _lock_head(session: Session) -> AuditHead:
 def _actor_of(actor: Any) -> tuple[int | None, str | None]:
     """(id, username) of the acting user, username None when it is not loaded.
 
-    A write service starts with begin_write, whose rollback expires every object: reading `actor.id` would
+    A write service starts with `write` (begin_write), whose rollback expires every object: reading `actor.id` would
     reload the user and its roles (two statements) only to name them in the entry. The id is in the
     object's identity and the username is read with the head (`_head_for_append`) instead."""
     if actor is None:
@@ -279,7 +279,7 @@ def install_guard() -> None:
     @event.listens_for(OrmSession, "before_commit")
     def _before_commit(session):
         needed = session.info.get("audit_needed") or _touches_audited(session)
-        # `audit_waived`: signing in while the log cannot be written (core.services._record_sign_in).
+        # `audit_waived`: signing in while the log cannot be written (core.people.signin._record_sign_in).
         if needed and not (session.info.get("audit_recorded") or session.info.get("audit_waived")):
             session.info.pop("audit_needed", None)
             raise AuditMissing("a change to an audited table was committed without an audit entry")
@@ -304,37 +304,36 @@ def create_checkpoint(
     still describes history that exists (the head it names was committed before), never a database row
     that the file lacks.
     """
-    begin_write(session)
-    head = _lock_head(session)
-    if head.seq == 0:
-        session.rollback()
-        raise DomainError(N_("The audit log is empty: there is nothing to checkpoint yet."))
-    at = utcnow()
-    at_text = format_at(at)
-    signature = key.sign(head.seq, head.hash, at_text) if key else ""
-    key_id = key.key_id if key else ""
-    cp = AuditCheckpoint(seq=head.seq, hash=head.hash, at=at, signature=signature, key_id=key_id)
-    session.add(cp)
-    session.flush()
-    record(
-        session,
-        actor,
-        "audit.checkpoint",
-        ("audit_checkpoint", cp.id),
-        {
-            "seq": cp.seq,
-            "hash": cp.hash,
-            "signed": bool(signature),
-            "key_id": key_id,
-            "mac": entry_mac.current_key() is not None,
-        },
-    )
-    if log is not None:
-        checkpoint_file.append(
-            log, Checkpoint(seq=cp.seq, hash=cp.hash, at=at_text, signature=signature, key_id=key_id, source="file")
+    with write(session):
+        head = _lock_head(session)
+        if head.seq == 0:
+            raise DomainError(N_("The audit log is empty: there is nothing to checkpoint yet."))
+        at = utcnow()
+        at_text = format_at(at)
+        signature = key.sign(head.seq, head.hash, at_text) if key else ""
+        key_id = key.key_id if key else ""
+        cp = AuditCheckpoint(seq=head.seq, hash=head.hash, at=at, signature=signature, key_id=key_id)
+        session.add(cp)
+        session.flush()
+        record(
+            session,
+            actor,
+            "audit.checkpoint",
+            ("audit_checkpoint", cp.id),
+            {
+                "seq": cp.seq,
+                "hash": cp.hash,
+                "signed": bool(signature),
+                "key_id": key_id,
+                "mac": entry_mac.current_key() is not None,
+            },
         )
-    session.commit()
-    return cp
+        if log is not None:
+            checkpoint_file.append(
+                log, Checkpoint(seq=cp.seq, hash=cp.hash, at=at_text, signature=signature, key_id=key_id, source="file")
+            )
+        session.commit()
+        return cp
 
 
 def record_verification(
@@ -343,26 +342,28 @@ def record_verification(
     """Record that someone verified the chain, and what they were told; return the entry's number.
 
     `before_commit` runs in the same transaction (a job marks itself done there)."""
-    begin_write(session)
-    problem = result.problem
-    entry = record(
-        session,
-        actor,
-        "audit.verified",
-        None,
-        {
-            "ok": result.ok,
-            "count": result.count,
-            "head_seq": result.head_seq,
-            "head_hash": result.head_hash,
-            "checkpoints": result.checkpoints,
-            "problem": ({"seq": problem.seq, "kind": problem.kind, "message": problem.message} if problem else None),
-        },
-    )
-    if before_commit is not None:
-        before_commit(session)
-    session.commit()
-    return entry.seq
+    with write(session):
+        problem = result.problem
+        entry = record(
+            session,
+            actor,
+            "audit.verified",
+            None,
+            {
+                "ok": result.ok,
+                "count": result.count,
+                "head_seq": result.head_seq,
+                "head_hash": result.head_hash,
+                "checkpoints": result.checkpoints,
+                "problem": (
+                    {"seq": problem.seq, "kind": problem.kind, "message": problem.message} if problem else None
+                ),
+            },
+        )
+        if before_commit is not None:
+            before_commit(session)
+        session.commit()
+        return entry.seq
 
 
 def record_export(
@@ -379,29 +380,33 @@ def record_export(
 
     `before_commit` runs in the same transaction: the export job marks itself done (its file offered)
     there, so the entry and the file come into being together."""
-    begin_write(session)
-    record(
-        session, actor, "audit.exported", None, {"format": fmt, "filter": filter_args, "count": count, "upto_seq": upto}
-    )
-    if before_commit is not None:
-        before_commit(session)
-    session.commit()
+    with write(session):
+        record(
+            session,
+            actor,
+            "audit.exported",
+            None,
+            {"format": fmt, "filter": filter_args, "count": count, "upto_seq": upto},
+        )
+        if before_commit is not None:
+            before_commit(session)
+        session.commit()
 
 
 def record_backup(session: Session, *, directory: str, head: tuple[int, str], manifest_sha256: str, files: int) -> None:
     """Record a backup taken from the command line (it is not part of the snapshot it describes)."""
-    begin_write(session)
-    record(
-        session,
-        None,
-        "backup.created",
-        None,
-        {
-            "directory": directory,
-            "head_seq": head[0],
-            "head_hash": head[1],
-            "manifest_sha256": manifest_sha256,
-            "files": files,
-        },
-    )
-    session.commit()
+    with write(session):
+        record(
+            session,
+            None,
+            "backup.created",
+            None,
+            {
+                "directory": directory,
+                "head_seq": head[0],
+                "head_hash": head[1],
+                "manifest_sha256": manifest_sha256,
+                "files": files,
+            },
+        )
+        session.commit()

@@ -17,17 +17,18 @@ from sqlalchemy.exc import DBAPIError
 
 from audit import bp, names, queries
 from audit import jobs as audit_jobs
-from audit.chain import at_text
 from audit.forms import VerifyForm
-from audit.verify import MESSAGES, Problem, Result
+from audit.integrity import runner
+from audit.integrity.chain import at_text
+from audit.integrity.verify import MESSAGES, Problem, Result
 from core import jobs
 from core.dates import BANGKOK, format_date, format_datetime
 from core.db import db, known
-from core.edge import arg_int
-from core.forms import EmptyForm
 from core.i18n import iso_text_as_be, lang
-from core.permissions import AUDIT_VIEW
-from core.web import actor, require
+from core.people.permissions import AUDIT_VIEW
+from core.web.edge import arg_int
+from core.web.forms import EmptyForm
+from core.web.routes import actor, require
 
 
 def _cursor(name: str) -> int | None:
@@ -139,7 +140,7 @@ def log():
     """The audit log, newest first, with filters; keyset pages that stay fast at millions of entries."""
     flt = queries.LogFilter.from_args(request.args)
     page = queries.list_entries(db.session, flt, before=_cursor("before"), after=_cursor("after"))
-    head = queries.head_of(db.session)
+    head = runner.head_of(db.session)
     return render_template(
         "audit/log.html", page=page, head=head, checkpoint=queries.latest_checkpoint(db.session), **_page_context(flt)
     )
@@ -169,7 +170,7 @@ def entry(seq: int):
     if item is None:
         abort(404)
     changes, rest = _details(item.data)
-    head_seq = queries.head_of(db.session)[0]
+    head_seq = runner.head_of(db.session)[0]
     return render_template(
         "audit/entry.html", entry=item, changes=changes, rest=rest, head_seq=head_seq, at_utc=at_text(item.at)
     )
@@ -199,7 +200,7 @@ def verify():
     if job is not None and job.kind == audit_jobs.VERIFY and job.status == jobs.DONE and job.outcome:
         result, recorded_as = _result_of(job.outcome), job.outcome.get("recorded_as")
     try:
-        head, checkpoint = queries.head_of(db.session), queries.latest_checkpoint(db.session)
+        head, checkpoint = runner.head_of(db.session), queries.latest_checkpoint(db.session)
     except DBAPIError:  # a dropped audit table: the page still opens and the job's answer names it
         db.session.rollback()
         head, checkpoint = None, None
@@ -247,7 +248,7 @@ def _export(fmt: str):
         )
     if not EmptyForm().validate_on_submit():
         abort(400)
-    upto = queries.head_of(db.session)[0]
+    upto = runner.head_of(db.session)[0]
     job = jobs.start(
         db.session, audit_jobs.EXPORT, actor(), {"format": fmt, "filter": flt.as_args(), "upto": upto}, lang=lang()
     )

@@ -85,11 +85,11 @@ def build(n: int, base: Path, rebuild: bool) -> None:
     from flask_migrate import upgrade
 
     import audit.services as writer
-    from audit import queries
-    from audit.checkpoints import log_path
-    from core import context
-    from core import services as core_services
+    from audit.integrity import runner as queries
+    from audit.integrity.checkpoints import log_path
     from core.db import begin_write, db
+    from core.people import services as core_services
+    from core.web import context
     from lending.register import services as lending_services
     from wsgi import create_app
 
@@ -165,9 +165,9 @@ def build(n: int, base: Path, rebuild: bool) -> None:
 
 
 def measure_verify(app) -> tuple[str, dict]:
-    from audit import queries
-    from audit.chain import canonical_stored
-    from audit.checkpoints import log_path
+    from audit.integrity import runner as queries
+    from audit.integrity.chain import canonical_stored
+    from audit.integrity.checkpoints import log_path
     from core.db import db
 
     def cpu() -> float:  # this process and its finished children (the workers of the walk in parts)
@@ -223,9 +223,9 @@ def measure_write_cost(app, rounds: int = 300) -> str:
     writes nothing (and tells the guard it did): the difference is the entry alone."""
     from sqlalchemy import select
 
-    from core import context
     from core.db import db
     from core.models import User
+    from core.web import context
     from lending.register import services
     from lending.register.models import Asset
 

@@ -61,9 +61,9 @@ def seed(app, loans: int, group_size: int, seed_no: int = 12) -> int:
     from sqlalchemy import insert, select
 
     from audit import record
-    from core import services as core_services
     from core.db import begin_write, db
     from core.models import User
+    from core.people import services as core_services
     from lending.groups.models import LendingGroup, LoanLine
     from lending.loans.models import Loan, LoanItem
     from lending.outside.models import OutsideParty

@@ -51,10 +51,10 @@ def seed(env: dict, groups: int, size: int, bookings: int, seed_no: int = 12) ->
     with app.app_context():
         from audit import record
         from audit.services import record_many
-        from core import context
-        from core import services as core_services
         from core.dates import bangkok_today
         from core.db import DomainError, begin_write, db
+        from core.people import services as core_services
+        from core.web import context
         from lending.groups.models import LendingGroup
         from lending.loans import services as workflow
         from lending.outside import services as outside

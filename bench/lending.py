@@ -218,10 +218,10 @@ def seed_users(app, borrowers: list[str], officers: list[str]) -> None:
     from sqlalchemy import insert
 
     from audit.services import record_many
-    from core import context
     from core.db import begin_write, db
     from core.models import User, UserRole
-    from core.services import _hasher
+    from core.people.services import _hasher
+    from core.web import context
 
     with app.app_context():
         context.set_origin("cli", "bench/lending.py")
@@ -417,9 +417,9 @@ def throughput(app, officer: str, loan_ids: list[int], threads: int) -> str:
     """
     from sqlalchemy import select
 
-    from core import context
     from core.db import db
     from core.models import User
+    from core.web import context
     from lending.loans import services as workflow
     from lending.loans.models import APPROVED
 

@@ -19,8 +19,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.archives import Limits  # noqa: E402
 from core.db import DomainError  # noqa: E402
+from core.documents.archives import Limits  # noqa: E402
 from core.files import DOCX, XLSX, check_upload  # noqa: E402
 from lending.register.importing import read_table  # noqa: E402
 from tests import bombs  # noqa: E402

@@ -86,11 +86,11 @@ def build(base: Path, loans: int, entries: int, evidence_mb: int) -> None:
     import audit.services as writer
     from audit import record
     from audit.models import AuditEntry
-    from core import context
     from core.db import begin_write, db
     from core.files import FileStore
     from core.models import StoredFile, User
-    from core.services import hash_password
+    from core.people.services import hash_password
+    from core.web import context
     from evidence import services as evidence_services
     from evidence.items.models import EvidenceIndicator, EvidenceItem
     from lending.loans.models import (
@@ -376,8 +376,8 @@ def build(base: Path, loans: int, entries: int, evidence_mb: int) -> None:
 
 def in_process(base: Path) -> dict:
     """The JSON report's parts timed in this process (best of three)."""
-    from audit.checkpoints import log_path
-    from audit.queries import verify_engine
+    from audit.integrity.checkpoints import log_path
+    from audit.integrity.runner import verify_engine
     from core.db import db
     from evidence import report as reports
     from evidence.report import figures as fig
@@ -500,8 +500,8 @@ def run(base: Path, args: argparse.Namespace) -> list[str]:
 
 def stream_in_process(base: Path) -> tuple[int, int, float]:
     """prepare() once, then time iter_bundle() into a file, sampling this process's RSS at every chunk."""
-    from core import context
     from core.db import db
+    from core.web import context
     from evidence.bundle import archive as bundles
     from wsgi import create_app
 

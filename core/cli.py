@@ -9,10 +9,11 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
-from core import context, services
 from core.db import DomainError, db, grant_app_role, owner_engine
 from core.models import User
-from core.permissions import ROLES
+from core.people import services
+from core.people.permissions import ROLES
+from core.web import context
 
 users = AppGroup("users", help="Create and list accounts.")
 

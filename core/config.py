@@ -31,7 +31,7 @@ ENV_KEYS = (
     "JOBS_ATTEMPTS",
 )
 
-# Bounded parsing of uploaded and imported files (core/archives.py), each settable in the environment.
+# Bounded parsing of uploaded and imported files (core/documents/archives.py), each settable in the environment.
 # A legitimate 200,000-row XLSX written with inline strings unpacks to about 205 MB at a ratio near 14.
 PARSING_LIMITS: dict[str, int | float] = {
     "MAX_ARCHIVE_ENTRIES": 20_000,  # entries of one ZIP (XLSX, DOCX)

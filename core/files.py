@@ -19,8 +19,8 @@ from typing import Any, BinaryIO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from core.archives import open_zip
 from core.db import N_, DomainError, Session, known, utcnow
+from core.documents.archives import open_zip
 from core.models import StoredFile
 
 IMAGE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "WEBP": "image/webp"}
@@ -46,7 +46,7 @@ class Checked:
 
 def sniff(data: bytes, archive: zipfile.ZipFile | None = None) -> str | None:
     """The type by content: an allowlisted MIME type, or None. A ZIP is told apart by its entries' names
-    (from `archive` when the caller has opened it through core.archives.open_zip)."""
+    (from `archive` when the caller has opened it through core.documents.archives.open_zip)."""
     if data.startswith(b"%PDF-"):
         return PDF
     if data.startswith(b"\xff\xd8\xff"):
@@ -131,7 +131,7 @@ def check_upload(data: bytes, *, allowed: set[str], max_bytes: int, strip_gps: b
     if len(data) > max_bytes:
         raise UploadRefused(N_("The file is larger than %(mb)s MB."), mb=megabytes(max_bytes))
     # A ZIP (DOCX, XLSX) has its entry count, sizes and compression checked from its directory before
-    # anything reads it further; over a limit it is refused with the limit's name (core/archives.py).
+    # anything reads it further; over a limit it is refused with the limit's name (core/documents/archives.py).
     archive = open_zip(data) if data.startswith(b"PK\x03\x04") else None
     mime = sniff(data, archive)
     if mime is None or mime not in allowed:
@@ -203,7 +203,7 @@ def store_upload(
     `evidence check` reports, never a row without its file.
     """
     if strip_gps is None:
-        from core.services import get_settings
+        from core.people.services import get_settings
 
         strip_gps = bool(get_settings(session).get("strip_gps_from_photos", True))
     checked = check_upload(data, allowed=allowed, max_bytes=max_bytes, strip_gps=strip_gps)

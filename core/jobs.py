@@ -33,10 +33,11 @@ from flask import Flask, current_app
 from flask_babel import force_locale
 from sqlalchemy import CursorResult, select, update
 
-from core import context
-from core.db import N_, DomainError, Session, begin_write, db, known, utcnow
+from core.db import N_, DomainError, Session, db, known, utcnow, write
 from core.files import FileStore, safe_name
 from core.models import Job, StoredFile, User
+from core.people.permissions import can_see_job
+from core.web import context
 
 log = logging.getLogger("khruphan.jobs")
 
@@ -188,9 +189,9 @@ def start(session: Session, kind: str, owner: User | None, params: dict[str, Any
         error_params={},
         created_at=utcnow(),
     )
-    begin_write(session)
-    session.add(job)
-    session.commit()
+    with write(session):
+        session.add(job)
+        session.commit()
     job_id = job.id
     try:
         queue_of().enqueue(job_id)
@@ -210,9 +211,7 @@ def job_for(session: Session, job_id: str, user: User | None) -> Job | None:
     if not (session.new or session.dirty or session.deleted):
         session.rollback()  # a read transaction left open would not see what the worker wrote since
     job = session.get(Job, job_id, populate_existing=True)
-    if job is None or job.owner_id != user.id:
-        return None
-    return job
+    return job if can_see_job(user, job) else None
 
 
 def progress_of(job: Job) -> tuple[int, int | None]:
@@ -380,8 +379,7 @@ def _end(
     total: int | None = None,
     outcome: dict[str, Any] | None = None,
 ) -> None:
-    session.rollback()
-    begin_write(session)
+    session.rollback()  # what the job left pending (or half done) is not part of its end
     values: dict[str, Any] = {"status": status, "error": error[:500], "error_params": _plain(error_params or {})}
     if outcome:
         values["outcome"] = outcome
@@ -391,8 +389,9 @@ def _end(
         values["done"] = done
     if total is not None:
         values["total"] = total
-    session.execute(update(Job).where(Job.id == job_id).values(**values))
-    session.commit()
+    with write(session):
+        session.execute(update(Job).where(Job.id == job_id).values(**values))
+        session.commit()
 
 
 def execute(app: Flask, job_id: str, queue: Queue | None = None) -> str:
@@ -414,16 +413,16 @@ def execute(app: Flask, job_id: str, queue: Queue | None = None) -> str:
 
 
 def _execute(app: Flask, session: Session, job_id: str, queue: Queue | None) -> str:
-    begin_write(session)
-    claimed = cast(  # an UPDATE's result is a CursorResult
-        CursorResult,
-        session.execute(
-            update(Job)
-            .where(Job.id == job_id, Job.status == QUEUED)
-            .values(status=RUNNING, started_at=utcnow(), attempts=Job.attempts + 1)
-        ),
-    ).rowcount
-    session.commit()
+    with write(session):
+        claimed = cast(  # an UPDATE's result is a CursorResult
+            CursorResult,
+            session.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == QUEUED)
+                .values(status=RUNNING, started_at=utcnow(), attempts=Job.attempts + 1)
+            ),
+        ).rowcount
+        session.commit()
     if claimed != 1:
         return SKIPPED  # done already, or another worker has it
     job = known(session.get(Job, job_id), "job")
@@ -444,9 +443,9 @@ def _execute(app: Flask, session: Session, job_id: str, queue: Queue | None) -> 
             kind.run(ctx)
             if not ctx.sealed:
                 seal = ctx._seal or ctx.finish()
-                begin_write(session)
-                seal(session)
-                session.commit()
+                with write(session):
+                    seal(session)
+                    session.commit()
     except DomainError as err:
         session.rollback()
         _end(
@@ -498,15 +497,15 @@ def recover(app: Flask) -> int:
     max_attempts = max(1, int(app.config.get("JOBS_ATTEMPTS") or 1))
     with app.app_context():
         session = db.session
-        begin_write(session)
-        for job in session.execute(select(Job).where(Job.status == RUNNING)).scalars():
-            if job.attempts < max_attempts:
-                job.status = QUEUED
-            else:
-                job.status, job.finished_at = FAILED, utcnow()
-                job.error = N_("The job service stopped while this job ran; nothing was applied.")
-                job.error_params = {}
-        session.commit()
+        with write(session):
+            for job in session.execute(select(Job).where(Job.status == RUNNING)).scalars():
+                if job.attempts < max_attempts:
+                    job.status = QUEUED
+                else:
+                    job.status, job.finished_at = FAILED, utcnow()
+                    job.error = N_("The job service stopped while this job ran; nothing was applied.")
+                    job.error_params = {}
+            session.commit()
         waiting = session.execute(select(Job.id).where(Job.status == QUEUED).order_by(Job.created_at)).scalars().all()
         session.rollback()
         db.session.remove()

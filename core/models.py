@@ -10,7 +10,7 @@ from sqlalchemy import JSON, BigInteger, Boolean, DateTime, ForeignKey, Index, I
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import Audited, Model, utcnow
-from core.permissions import ROLES, permissions_for
+from core.people.permissions import ROLES, permissions_for
 
 
 class User(Audited, UserMixin, Model):
@@ -28,7 +28,7 @@ class User(Audited, UserMixin, Model):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    # The signed-in user's come with it in one statement (core.services.load_session_user); pages that list
+    # The signed-in user's come with it in one statement (core.people.signin.load_session_user); pages that list
     # loans leave their borrowers' unloaded (lending.loan_queries.NO_BORROWER_ROLES).
     role_rows: Mapped[list[UserRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"

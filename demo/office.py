@@ -15,11 +15,11 @@ from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from audit import record
-from core import context
-from core import services as core_services
 from core.dates import bangkok_today, fiscal_year_bounds, fiscal_year_of
 from core.db import Session, db, write
 from core.models import User
+from core.people import services as core_services
+from core.web import context
 from demo import story as demo_story
 from lending.register.models import Asset, compute_search_text, new_tag
 

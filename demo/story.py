@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from audit import checkpoints as checkpoint_file
 from audit import services as audit_services
+from audit.integrity import checkpoints as checkpoint_file
 from core.dates import BANGKOK, bangkok_today, fiscal_year_bounds, fiscal_year_of
 from core.db import Session, known, utcnow
 from core.files import FileStore

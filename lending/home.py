@@ -11,7 +11,7 @@ from flask import url_for
 from flask_babel import lazy_gettext as _l
 
 from core.db import Session
-from core.permissions import LOANS_HEAD, LOANS_MANAGE, LOANS_REQUEST, LOANS_VIEW_ALL
+from core.people.permissions import LOANS_HEAD, LOANS_MANAGE, LOANS_REQUEST, LOANS_VIEW_ALL
 from lending.loans import queries as lq
 from lending.stocktake import permissions as stocktake_permissions
 from lending.stocktake import queries as stocktake_queries

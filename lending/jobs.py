@@ -10,9 +10,9 @@ from flask import url_for
 from core import jobs
 from core.db import N_, Forbidden
 from core.files import PDF
-from core.services import get_settings
-from core.web import external_url
-from lending import labels
+from core.people.services import get_settings
+from core.web.routes import external_url
+from lending import label_sheet as labels
 from lending.register import importing, queries, services
 from lending.register.permissions import can_import_assets, can_print_labels
 

@@ -15,10 +15,10 @@ from flask_migrate import upgrade
 from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.pool import NullPool
 
-from core import context
-from core import services as core_services
 from core.config import database_uri
 from core.db import db
+from core.people import services as core_services
+from core.web import context
 from lending.register.models import Asset, compute_search_text
 
 PASSWORD = "correct horse 42"

@@ -31,13 +31,13 @@ from typing import Any
 from sqlalchemy import select
 
 from audit import record
-from audit.chain import format_at
-from audit.checkpoints import fingerprint, load_signing_key, log_path, public_pem, statement
-from audit.queries import head_of
+from audit.integrity.chain import format_at
+from audit.integrity.checkpoints import fingerprint, load_signing_key, log_path, public_pem, statement
+from audit.integrity.runner import head_of
 from audit.services import create_checkpoint
 from core.dates import BANGKOK
 from core.db import DomainError, Session, utcnow, write
-from core.exports import safe_cell
+from core.documents.exports import safe_cell
 from core.files import FileStore
 from core.models import User
 from evidence import report as reports

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 from flask import current_app
 
-from core import context
 from core.db import db
+from core.web import context
 from evidence.bundle import archive as bundles
 from evidence.items.cli import evidence
 from evidence.report.cli import checked_year

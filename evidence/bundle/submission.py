@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from core.dates import bangkok_date, format_date
 from core.db import Session
-from core.exports import safe_cell, xlsx_fit_rows, xlsx_print_setup
+from core.documents.exports import safe_cell, xlsx_fit_rows, xlsx_print_setup
 from evidence.items.models import PUBLIC, EvidenceIndicator, EvidenceItem
 from evidence.measures.catalogue import code_key
 from evidence.measures.models import Measure
@@ -36,7 +36,7 @@ def linker() -> Callable[[str], str]:
 
     from flask import current_app, has_request_context, url_for
 
-    from core.web import external_url
+    from core.web.routes import external_url
 
     ctx = (
         nullcontext()

@@ -6,11 +6,11 @@ from __future__ import annotations
 from flask import Response, abort, request
 
 from core.db import db
-from core.exports import content_disposition
+from core.documents.exports import content_disposition
 from core.i18n import lang
-from core.permissions import EVIDENCE_VIEW
-from core.services import get_settings
-from core.web import require
+from core.people.permissions import EVIDENCE_VIEW
+from core.people.services import get_settings
+from core.web.routes import require
 from evidence import bp
 from evidence.bundle import submission
 from evidence.report.views import year_asked

@@ -7,7 +7,7 @@ from flask_wtf.file import MultipleFileField
 from wtforms import HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
-from core.forms import BaseForm
+from core.web.forms import BaseForm
 from evidence.items.models import INTERNAL, PUBLIC
 from evidence.measures.forms import CodeCheckboxes
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.permissions import EVIDENCE_MANAGE, EVIDENCE_PUBLISH, EVIDENCE_UPLOAD, EVIDENCE_VIEW
+from core.people.permissions import EVIDENCE_MANAGE, EVIDENCE_PUBLISH, EVIDENCE_UPLOAD, EVIDENCE_VIEW
 from evidence.items.models import EvidenceItem
 
 

@@ -11,19 +11,14 @@ from flask import abort, current_app, flash, jsonify, redirect, render_template,
 from flask_babel import gettext as _
 
 from core.db import DomainError, db
-from core.edge import as_id, page_arg
-from core.exports import content_disposition, content_type
+from core.documents.exports import content_disposition, content_type
 from core.files import PDF, safe_name
 from core.i18n import lang
 from core.i18n import message as domain_message
-from core.permissions import (
-    EVIDENCE_MANAGE,
-    EVIDENCE_PUBLISH,
-    EVIDENCE_UPLOAD,
-    EVIDENCE_VIEW,
-)
-from core.services import get_settings
-from core.web import actor, external_url, file_store, public, require, submit_once
+from core.people.permissions import EVIDENCE_MANAGE, EVIDENCE_PUBLISH, EVIDENCE_UPLOAD, EVIDENCE_VIEW
+from core.people.services import get_settings
+from core.web.edge import as_id, page_arg
+from core.web.routes import actor, external_url, file_store, public, require, submit_once
 from evidence import bp, services
 from evidence.items import queries
 from evidence.items.forms import VISIBILITY_LABELS, EditEvidenceForm, UploadForm, VisibilityForm

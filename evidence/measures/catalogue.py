@@ -23,9 +23,9 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.archives import ArchiveRefused, read_first_sheet
 from core.dates import to_arabic_digits
 from core.db import N_
+from core.documents.archives import ArchiveRefused, read_first_sheet
 
 SHIPPED_DIR = Path(__file__).parent.parent / "catalogues"  # evidence/catalogues, shipped as package data
 INSTRUMENTS = ("IIT", "EIT", "OIT")

@@ -7,8 +7,8 @@ from pathlib import Path
 import click
 from flask.cli import AppGroup
 
-from core import context
 from core.db import DomainError, db
+from core.web import context
 from evidence.services import import_catalogue
 
 # --- the ITA catalogue of a year -------------------------------------------------------------------

@@ -7,7 +7,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, HiddenField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
-from core.forms import BaseForm, version_field
+from core.web.forms import BaseForm, version_field
 from evidence.measures import catalogue
 from evidence.measures.models import INSTRUMENTS
 from evidence.report.figures import FIGURE_KEYS

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.permissions import SETTINGS_MANAGE
+from core.people.permissions import SETTINGS_MANAGE
 
 
 def can_edit_catalogue(user: Any) -> bool:

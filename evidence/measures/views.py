@@ -7,10 +7,10 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from core.db import DomainError, db
-from core.edge import as_id
 from core.i18n import message as domain_message
-from core.permissions import EVIDENCE_VIEW, SETTINGS_MANAGE
-from core.web import actor, require, submit_once
+from core.people.permissions import EVIDENCE_VIEW, SETTINGS_MANAGE
+from core.web.edge import as_id
+from core.web.routes import actor, require, submit_once
 from evidence import bp, services
 from evidence.items import queries as item_queries
 from evidence.items.forms import VISIBILITY_LABELS

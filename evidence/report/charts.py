@@ -186,7 +186,7 @@ def chart_svg(chart: Chart) -> str:
 def _pil_font(px: int):
     from PIL import ImageFont
 
-    from core.pdf import FONT_REGULAR
+    from core.documents.thai import FONT_REGULAR
 
     layout = ImageFont.Layout.RAQM if _has_raqm() else ImageFont.Layout.BASIC
     return ImageFont.truetype(str(FONT_REGULAR), px, layout_engine=layout)

@@ -10,8 +10,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from core import context
 from core.db import db
+from core.web import context
 from evidence import report as reports
 
 report = AppGroup("report", help="The annual ITA report.")

@@ -13,15 +13,15 @@ from typing import Any
 
 from sqlalchemy import and_, func, or_, select
 
-from audit.checkpoints import configured_fingerprint, log_path
-from audit.queries import verify_in_background
+from audit.integrity.checkpoints import configured_fingerprint, log_path
+from audit.integrity.runner import verify_in_background
 from core.dates import (
     bangkok_date,
     bangkok_midnight_utc,
     fiscal_year_bounds,
 )
 from core.db import Session, utcnow
-from core.services import get_settings
+from core.people.services import get_settings
 from evidence.bundle import submission
 from evidence.bundle.submission import EvidenceLink
 from evidence.measures.models import Indicator, Measure

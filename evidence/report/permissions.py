@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.permissions import AUDIT_VIEW, EVIDENCE_VIEW, LOANS_HEAD, SETTINGS_MANAGE
+from core.people.permissions import AUDIT_VIEW, EVIDENCE_VIEW, LOANS_HEAD, SETTINGS_MANAGE
 
 
 def can_oversee_year(user: Any) -> bool:

@@ -15,10 +15,10 @@ from flask_babel import gettext as _
 from core import jobs
 from core.dates import bangkok_date, fiscal_year_bounds, fiscal_year_of
 from core.db import db, known, utcnow
-from core.forms import EmptyForm
 from core.i18n import lang
-from core.permissions import EVIDENCE_PUBLISH, EVIDENCE_VIEW
-from core.web import actor, external_url, file_store, require
+from core.people.permissions import EVIDENCE_PUBLISH, EVIDENCE_VIEW
+from core.web.forms import EmptyForm
+from core.web.routes import actor, external_url, file_store, require
 from evidence import bp
 from evidence import report as reports
 from evidence.bundle.jobs import BUNDLE

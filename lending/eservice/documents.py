@@ -18,7 +18,9 @@ from datetime import date
 from typing import Any
 
 from core.dates import format_date
-from core.pdf import NBSP, Column, Signature, ThaiDocument, keep_together
+from core.documents.pdf import ThaiDocument
+from core.documents.pdf_blocks import Column, Signature
+from core.documents.thai import NBSP, keep_together
 from lending.labels import qr_matrix
 
 CLAUSE_RETURN = "209"  # the regulation's clause on return and compensation (see lending.documents)

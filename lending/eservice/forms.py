@@ -14,8 +14,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 
 from core.dates import parse_date
-from core.edge import as_id
-from core.forms import BaseForm
+from core.web.edge import as_id
+from core.web.forms import BaseForm
 from lending.outside.models import AGENCY, GROUP, LIMITS, PERSON
 from lending.outside.services import PartyDetails
 

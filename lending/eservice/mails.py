@@ -155,7 +155,7 @@ def on_status(session: Any, loan: Any, event: str) -> None:
     """The listener the office-side services call after the commit of a change to an outside request."""
     from flask import current_app
 
-    from core.services import get_settings
+    from core.people.services import get_settings
 
     try:
         config = current_app.config

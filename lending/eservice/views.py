@@ -16,13 +16,13 @@ from flask_babel import gettext as _
 
 from core.dates import BE_OFFSET, THAI_MONTHS, bangkok_today
 from core.db import DomainError, db
-from core.edge import arg_date
-from core.exports import content_disposition
+from core.documents.exports import content_disposition
 from core.i18n import lang
 from core.models import StoredFile
-from core.permissions import ASSETS_VIEW, MANUAL_PUBLISH
-from core.services import get_settings
-from core.web import actor, external_url, file_store, public, require, submit_once
+from core.people.permissions import ASSETS_VIEW, MANUAL_PUBLISH
+from core.people.services import get_settings
+from core.web.edge import arg_date
+from core.web.routes import actor, external_url, file_store, public, require, submit_once
 from lending import labels
 from lending.eservice import bp, documents, mails, manual, page_cache, pdpa, queries, services
 from lending.eservice.forms import (

@@ -10,8 +10,8 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, HiddenField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 
-from core.edge import as_id
-from core.forms import BaseForm
+from core.web.edge import as_id
+from core.web.forms import BaseForm
 from lending.loans.forms import DATE_HELP, BEDateField
 
 MAX_CODES = 2000

@@ -20,7 +20,7 @@ from core.dates import bangkok_date, fiscal_year_of
 from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, utcnow, write
 from core.files import PHOTO_TYPES, FileStore, store_upload
 from core.models import User
-from core.services import get_settings
+from core.people.services import get_settings
 from lending.groups import queries as group_queries
 from lending.groups.models import LendingGroup, LoanLine
 from lending.groups.reservations import lock_groups

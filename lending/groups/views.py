@@ -12,11 +12,11 @@ from sqlalchemy import select
 
 from core.dates import bangkok_date
 from core.db import DomainError, db, known, utcnow
-from core.edge import as_id
 from core.files import megabytes
-from core.permissions import ASSETS_MANAGE, LOANS_MANAGE, LOANS_REQUEST
-from core.services import get_settings
-from core.web import actor, file_store, require, send_stored, submit_once
+from core.people.permissions import ASSETS_MANAGE, LOANS_MANAGE, LOANS_REQUEST
+from core.people.services import get_settings
+from core.web.edge import as_id
+from core.web.routes import actor, file_store, require, send_stored, submit_once
 from lending import bp
 from lending.groups import queries, services
 from lending.groups.forms import (

@@ -8,11 +8,11 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from flask_babel import gettext as _
 
 from core.db import db
-from core.edge import page_arg
 from core.models import StoredFile
-from core.permissions import LOANS_HEAD, LOANS_MANAGE, LOANS_VIEW_ALL
-from core.services import get_settings
-from core.web import actor, file_store, require, send_stored
+from core.people.permissions import LOANS_HEAD, LOANS_MANAGE, LOANS_VIEW_ALL
+from core.people.services import get_settings
+from core.web.edge import page_arg
+from core.web.routes import actor, file_store, require, send_stored
 from lending import bp
 from lending.loans import cases, permissions, records
 from lending.loans import queries as lq

@@ -17,7 +17,7 @@ from core.dates import bangkok_date, format_date
 from core.db import N_, Conflict, NotFound, Session, known, utcnow, write
 from core.files import PHOTO_TYPES, FileStore, store_upload
 from core.models import User
-from core.services import get_settings
+from core.people.services import get_settings
 from lending.loans.models import CHECKED_OUT, Demand, Incident, IncidentDocument, Loan
 from lending.loans.permissions import can_demand, can_manage_incidents, can_settle, can_write_off
 from lending.loans.services import _deny, _load_loan, _notify, _refuse_stale, _users_with_role

@@ -8,10 +8,10 @@ import click
 from flask import current_app, url_for
 from flask.cli import AppGroup
 
-from core import context
 from core.db import DomainError, db
 from core.mail import deliver
-from core.web import external_url
+from core.web import context
+from core.web.routes import external_url
 from lending.loans import cases
 from lending.loans.ledger import plan as ledger
 

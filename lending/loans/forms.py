@@ -25,8 +25,8 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 
 from core.dates import format_numeric, parse_date
-from core.edge import to_id
-from core.forms import DATE_PICK_HELP, BaseForm, BEDateInput
+from core.web.edge import to_id
+from core.web.forms import DATE_PICK_HELP, BaseForm, BEDateInput
 from lending.loans.models import CONDITIONS, MAX_ITEMS, Incident
 from lending.loans.services import ItemReturn
 from lending.register.models import parse_price

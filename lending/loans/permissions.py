@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 from core.models import User
-from core.permissions import LOANS_HEAD, LOANS_MANAGE, LOANS_REQUEST, LOANS_VIEW_ALL
+from core.people.permissions import LOANS_HEAD, LOANS_MANAGE, LOANS_REQUEST, LOANS_VIEW_ALL
 from lending.loans.models import APPROVED, CHECKED_OUT, REQUESTED, Incident, Loan
 
 

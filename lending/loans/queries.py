@@ -21,7 +21,7 @@ from sqlalchemy.orm import aliased
 from core.dates import bangkok_today, parse_date
 from core.db import Session, contains
 from core.models import User
-from core.permissions import LOANS_VIEW_ALL
+from core.people.permissions import LOANS_VIEW_ALL
 from lending.groups.models import LendingGroup, LoanLine
 from lending.loans.bookings.availability import Clash, clashes, lendable, lendable_condition
 from lending.loans.models import (

@@ -28,7 +28,7 @@ from core.dates import bangkok_date, fiscal_year_of
 from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, known, utcnow, write
 from core.files import PHOTO_TYPES, FileStore, store_upload
 from core.models import User
-from core.services import get_settings
+from core.people.services import get_settings
 from lending.groups.reservations import capacity_error
 from lending.loans.bookings.availability import clash_error, clashes, lendable, lock_assets
 from lending.loans.models import (

@@ -20,11 +20,11 @@ from flask_babel import ngettext
 
 from core.dates import bangkok_date
 from core.db import DomainError, db, utcnow
-from core.edge import ids_of, page_arg
 from core.i18n import message as domain_message
-from core.permissions import LOANS_HEAD, LOANS_MANAGE, LOANS_REQUEST, LOANS_VIEW_ALL
-from core.services import get_settings
-from core.web import actor, file_store, record_denial, require, safe_next, send_stored, submit_once
+from core.people.permissions import LOANS_HEAD, LOANS_MANAGE, LOANS_REQUEST, LOANS_VIEW_ALL
+from core.people.services import get_settings
+from core.web.edge import ids_of, page_arg
+from core.web.routes import actor, file_store, record_denial, require, safe_next, send_stored, submit_once
 from lending import bp
 from lending.loans import cases, permissions, records
 from lending.loans import queries as lq

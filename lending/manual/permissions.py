@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from core.models import User
-from core.permissions import MANUAL_PUBLISH
+from core.people.permissions import MANUAL_PUBLISH
 
 
 def can_publish(user: User | None) -> bool:

@@ -19,10 +19,10 @@ from sqlalchemy import func, select
 from audit import record
 from core.dates import bangkok_date, bangkok_today, fiscal_year_of, format_date
 from core.db import N_, Forbidden, Session, utcnow, write
+from core.documents.pdf import ThaiDocument
 from core.files import FileStore, store_generated
 from core.models import User
-from core.pdf import ThaiDocument
-from core.services import get_settings
+from core.people.services import get_settings
 from lending.loans.documents import filing
 from lending.manual.models import ManualVersion
 from lending.manual.permissions import can_publish

@@ -6,11 +6,11 @@ from flask import Response, abort, flash, redirect, render_template, url_for
 from flask_babel import gettext as _
 
 from core.db import db
-from core.exports import content_disposition
-from core.forms import BaseForm
-from core.permissions import ASSETS_VIEW, MANUAL_PUBLISH
-from core.services import get_settings
-from core.web import actor, file_store, require, submit_once
+from core.documents.exports import content_disposition
+from core.people.permissions import ASSETS_VIEW, MANUAL_PUBLISH
+from core.people.services import get_settings
+from core.web.forms import BaseForm
+from core.web.routes import actor, file_store, require, submit_once
 from lending import bp
 from lending.manual import queries, services
 from lending.manual.permissions import can_publish

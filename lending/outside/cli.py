@@ -6,8 +6,8 @@ from __future__ import annotations
 import click
 from flask.cli import AppGroup
 
-from core import context
 from core.db import db
+from core.web import context
 from lending.outside import services
 
 outside = AppGroup("outside", help="Borrowers outside the office: personal data.")

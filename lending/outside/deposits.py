@@ -18,7 +18,7 @@ from sqlalchemy import select
 from audit import record
 from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, utcnow, write
 from core.models import User
-from core.services import get_settings
+from core.people.services import get_settings
 from lending.outside import permissions
 from lending.outside.models import LoanDeposit, clean_text
 from lending.outside.rules import rules_for

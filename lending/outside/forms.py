@@ -8,7 +8,7 @@ from wtforms import BooleanField, HiddenField, IntegerField, RadioField, StringF
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, Regexp
 
-from core.forms import BaseForm
+from core.web.forms import BaseForm
 from lending.loans.forms import DATE_HELP, BEDateField
 from lending.outside.models import AGENCY_LETTER, COUNTER, KIND_NAMES, KINDS, LIMITS
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.models import User
-from core.permissions import ASSETS_MANAGE, LOANS_HEAD, LOANS_MANAGE, LOANS_VIEW_ALL, SETTINGS_MANAGE
+from core.people.permissions import ASSETS_MANAGE, LOANS_HEAD, LOANS_MANAGE, LOANS_VIEW_ALL, SETTINGS_MANAGE
 
 
 def can_enter_outside_request(user: User | None) -> bool:

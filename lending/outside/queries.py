@@ -6,7 +6,7 @@ import calendar
 from datetime import date
 
 from core.db import N_, DomainError, Session
-from core.services import get_settings
+from core.people.services import get_settings
 from lending.groups import queries as group_queries
 from lending.groups.models import LendingGroup
 from lending.groups.queries import MAX_RANGE_DAYS, GroupRow

@@ -22,7 +22,7 @@ from audit import record
 from core.dates import bangkok_date, fiscal_year_of
 from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, known, utcnow, write
 from core.models import User
-from core.services import get_settings, update_settings
+from core.people.services import get_settings, update_settings
 from lending.groups import queries as group_queries
 from lending.groups.models import LendingGroup, LoanLine
 from lending.loans.models import APPROVED, CANCELLED, REJECTED, REQUESTED, RETURNED, Incident, Loan, LoanItem

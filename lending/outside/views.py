@@ -10,9 +10,9 @@ from flask_babel import gettext as _
 
 from core.dates import bangkok_date
 from core.db import DomainError, db, utcnow
-from core.edge import as_id
-from core.permissions import LOANS_HEAD, LOANS_MANAGE, SETTINGS_MANAGE
-from core.web import actor, require, submit_once
+from core.people.permissions import LOANS_HEAD, LOANS_MANAGE, SETTINGS_MANAGE
+from core.web.edge import as_id
+from core.web.routes import actor, require, submit_once
 from lending import bp
 from lending.groups.forms import counts_from
 from lending.loans.views import any_of

@@ -8,10 +8,10 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from core import context
 from core.db import DomainError, db
-from core.services import get_settings
-from lending import labels
+from core.people.services import get_settings
+from core.web import context
+from lending import label_sheet as labels
 from lending.register import importing, queries
 
 assets = AppGroup("assets", help="The asset register: import and label sheets.")

@@ -7,8 +7,8 @@ from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
-from core.forms import DATE_PICK_HELP, BaseForm, BEDateInput, version_field
-from lending.labels import LAYOUTS
+from core.web.forms import DATE_PICK_HELP, BaseForm, BEDateInput, version_field
+from lending.label_sheet import LAYOUTS
 from lending.register.models import CATEGORIES, MANUAL_STATUSES
 
 

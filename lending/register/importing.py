@@ -22,8 +22,8 @@ from sqlalchemy.exc import DBAPIError
 
 from audit import record
 from audit.services import record_many
-from core.archives import ArchiveRefused, Limits, read_first_sheet
 from core.db import N_, DomainError, Forbidden, Session, known, refresh_statistics, write
+from core.documents.archives import ArchiveRefused, Limits, read_first_sheet
 from core.files import XLSX, FileStore, store_generated
 from lending.groups.models import LendingGroup
 from lending.groups.reservations import lock_groups

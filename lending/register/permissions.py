@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.permissions import ASSETS_IMPORT, ASSETS_MANAGE, ASSETS_VIEW, LABELS_PRINT
+from core.people.permissions import ASSETS_IMPORT, ASSETS_MANAGE, ASSETS_VIEW, LABELS_PRINT
 
 
 def can_view_assets(user) -> bool:

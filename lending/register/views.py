@@ -10,16 +10,16 @@ from flask import Response, abort, current_app, flash, redirect, render_template
 from flask_babel import gettext as _
 
 from core import jobs
-from core.archives import ArchiveRefused, check_workbook
 from core.dates import bangkok_today
 from core.db import DomainError, db
-from core.edge import ids_of, page_arg
-from core.exports import content_disposition, content_type, csv_response, safe_cell
+from core.documents.archives import ArchiveRefused, check_workbook
+from core.documents.exports import content_disposition, content_type, csv_response, safe_cell
 from core.files import safe_name
 from core.i18n import lang
 from core.i18n import message as domain_message
-from core.permissions import ASSETS_IMPORT, ASSETS_MANAGE, ASSETS_VIEW, LABELS_PRINT
-from core.web import actor, external_url, file_store, require, send_stored, submit_once
+from core.people.permissions import ASSETS_IMPORT, ASSETS_MANAGE, ASSETS_VIEW, LABELS_PRINT
+from core.web.edge import ids_of, page_arg
+from core.web.routes import actor, external_url, file_store, require, send_stored, submit_once
 from lending import bp, labels
 from lending import jobs as lending_jobs
 from lending.jobs import MAX_LABELS

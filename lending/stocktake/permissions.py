@@ -4,7 +4,7 @@ member of an open round records what was found."""
 from __future__ import annotations
 
 from core.models import User
-from core.permissions import STOCKTAKE_MANAGE, STOCKTAKE_PREPARE, STOCKTAKE_VIEW
+from core.people.permissions import STOCKTAKE_MANAGE, STOCKTAKE_PREPARE, STOCKTAKE_VIEW
 from lending.stocktake.models import StocktakeRound
 
 

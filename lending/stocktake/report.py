@@ -10,9 +10,11 @@ from typing import Any
 
 from core.dates import format_date
 from core.db import Session
-from core.exports import safe_cell
-from core.pdf import NBSP, Column, Signature, ThaiDocument, keep_together
-from core.services import get_settings
+from core.documents.exports import safe_cell
+from core.documents.pdf import ThaiDocument
+from core.documents.pdf_blocks import Column, Signature
+from core.documents.thai import NBSP, keep_together
+from core.people.services import get_settings
 from lending.stocktake.models import (
     DAMAGED,
     ELSEWHERE,

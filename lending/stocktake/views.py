@@ -14,12 +14,12 @@ from wtforms import HiddenField, IntegerField, SelectField, SelectMultipleField,
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from core.db import N_, DomainError, Forbidden, db
-from core.edge import page_arg, to_id
-from core.exports import content_disposition
-from core.forms import BaseForm, MultiCheckboxField
+from core.documents.exports import content_disposition
 from core.i18n import lang, message_params
-from core.permissions import ASSETS_VIEW, STOCKTAKE_MANAGE, STOCKTAKE_PREPARE
-from core.web import actor, file_store, record_denial, require, submit_once
+from core.people.permissions import ASSETS_VIEW, STOCKTAKE_MANAGE, STOCKTAKE_PREPARE
+from core.web.edge import page_arg, to_id
+from core.web.forms import BaseForm, MultiCheckboxField
+from core.web.routes import actor, file_store, record_denial, require, submit_once
 from lending import bp
 from lending.register.models import Asset
 from lending.stocktake import models, permissions, queries, services

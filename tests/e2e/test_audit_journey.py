@@ -3,8 +3,8 @@
 import pytest
 
 from audit import record
-from core import context
 from core.db import begin_write, db
+from core.web import context
 from tests.conftest import PASSWORD, unique
 from tests.e2e.conftest import sign_in, submit
 

@@ -17,10 +17,10 @@ import pytest
 from PIL import Image
 from playwright.sync_api import expect
 
-from core import context
 from core.dates import bangkok_date
 from core.db import db, utcnow
 from core.models import User
+from core.web import context
 from lending.loans import services as workflow
 from lending.loans.models import Incident, Loan
 from tests.conftest import PASSWORD

@@ -17,10 +17,10 @@ from playwright.sync_api import expect
 from werkzeug.serving import make_server
 
 from audit import record
-from core import context
-from core import services as core_services
 from core.db import begin_write, db
 from core.models import User
+from core.people import services as core_services
+from core.web import context
 from lending.loans.models import Loan
 from lending.register.models import Asset, compute_search_text
 from lending.register.services import unique_tag

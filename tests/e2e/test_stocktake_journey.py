@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from core import context
 from core.db import db
 from core.models import User
+from core.web import context
 from lending.stocktake import services as stocktake
 from tests.conftest import PASSWORD, unique
 from tests.e2e.conftest import sign_in, submit

@@ -127,8 +127,8 @@ SETTING_KEYS = (
 
 def admin_with_settings(app: Flask, prefix: str) -> int:
     """An admin, and every setting the writers change already stored once."""
-    from core import context
-    from core import services as core_services
+    from core.people import services as core_services
+    from core.web import context
 
     with app.app_context():
         context.set_origin("127.0.0.1", "pytest setup")
@@ -148,9 +148,9 @@ def writers(app: Flask, admin_id: int, actions: int, errors: list, threads: int 
     `done()`, if given, is called after each committed change (to wait for a state, not for a time)."""
     import threading
 
-    from core import context
-    from core import services as core_services
     from core.models import User
+    from core.people import services as core_services
+    from core.web import context
 
     def work(key: str) -> None:
         try:

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from audit import backup as backups
-from audit import queries
-from audit.checkpoints import read
+from audit.integrity import backup as backups
+from audit.integrity import runner as queries
+from audit.integrity.checkpoints import read
 from core.db import db
 from core.files import FileStore
 from tests.integration.audit_instances import (

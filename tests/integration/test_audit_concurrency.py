@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from audit import queries
+from audit.integrity import runner as queries
 from audit.models import AuditEntry
 from core.db import db
 from tests.integration.audit_instances import SETTING_KEYS, admin_with_settings, separate_instance, writers

@@ -17,9 +17,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, create_engine, text
 
-from audit import mac as entry_mac
-from audit import queries
-from audit.checkpoints import (
+from audit.integrity import mac as entry_mac
+from audit.integrity import runner as queries
+from audit.integrity.checkpoints import (
     SigningKey,
     fingerprint,
     line_of,
@@ -30,10 +30,10 @@ from audit.checkpoints import (
     statement,
     write_new_key,
 )
+from audit.integrity.verify import Checkpoint
 from audit.services import create_checkpoint, record_many
-from audit.verify import Checkpoint
-from core import context
 from core.db import begin_write, db
+from core.web import context
 from tests.integration.audit_instances import SQLITE_AUDIT_TRIGGERS, on_postgres, separate_instance
 from tests.integration.test_audit_tamper import drop_constraints, forge, insert, renumber_from
 

@@ -22,13 +22,13 @@ import pytest
 from flask import Flask
 from sqlalchemy import Connection, create_engine, text
 
-from audit import mac as entry_mac
-from audit import queries
-from audit.checkpoints import SigningKey, line_of, load_signing_key, log_path, read, write_new_key
+from audit.integrity import mac as entry_mac
+from audit.integrity import runner as queries
+from audit.integrity.checkpoints import SigningKey, line_of, load_signing_key, log_path, read, write_new_key
+from audit.integrity.verify import Result
 from audit.services import create_checkpoint, record_many
-from audit.verify import Result
-from core import context
 from core.db import begin_write, db
+from core.web import context
 from tests.integration.audit_instances import SQLITE_AUDIT_TRIGGERS, on_postgres, separate_instance, tamper_connection
 from tests.integration.test_audit_tamper import (
     drop_constraints,

@@ -11,12 +11,12 @@ import re
 from cryptography.hazmat.primitives import serialization
 from sqlalchemy import select, text
 
-from audit import mac as entry_mac
-from audit.checkpoints import fingerprint, load_signing_key, write_new_key
+from audit.integrity import mac as entry_mac
+from audit.integrity.checkpoints import fingerprint, load_signing_key, write_new_key
 from audit.models import AuditEntry
-from core import context
-from core import services as core_services
 from core.db import db
+from core.people import services as core_services
+from core.web import context
 from tests.conftest import PASSWORD, login
 from tests.integration.audit_instances import separate_instance, tamper_connection
 from tests.integration.test_audit_tamper import forge, insert

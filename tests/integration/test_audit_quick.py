@@ -13,11 +13,11 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import text
 
-from audit import queries
+from audit.integrity import runner as queries
+from audit.integrity.verify import walk
 from audit.services import record, record_many
-from audit.verify import walk
-from core import context
 from core.db import begin_write, db
+from core.web import context
 from tests.integration.audit_instances import separate_instance
 
 pytestmark = pytest.mark.slow

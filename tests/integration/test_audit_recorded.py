@@ -28,11 +28,11 @@ from sqlalchemy import delete, select, update
 from audit import record
 from audit.models import AuditEntry
 from audit.services import AuditMissing
-from core import context
-from core import services as core_services
 from core.dates import BANGKOK
 from core.db import begin_write, db
 from core.models import Setting, User
+from core.people import services as core_services
+from core.web import context
 from lending.loans import services as workflow
 from lending.loans.models import Incident, Loan, Notification
 from lending.register import services as asset_services

@@ -25,14 +25,14 @@ from flask import Flask
 from sqlalchemy import Connection, String, select, text, type_coerce
 from sqlalchemy.exc import DBAPIError
 
-from audit import queries
-from audit.chain import GENESIS_HASH, canonical_stored, hash_text
-from audit.checkpoints import SigningKey, line_of, load_signing_key, log_path, read, write_new_key
+from audit.integrity import runner as queries
+from audit.integrity.chain import GENESIS_HASH, canonical_stored, hash_text
+from audit.integrity.checkpoints import SigningKey, line_of, load_signing_key, log_path, read, write_new_key
+from audit.integrity.verify import Checkpoint, Result
 from audit.models import AuditEntry
 from audit.services import create_checkpoint, record_many
-from audit.verify import Checkpoint, Result
-from core import context
 from core.db import begin_write, db
+from core.web import context
 from tests.conftest import owner_connection
 from tests.integration.audit_instances import SQLITE_AUDIT_TRIGGERS, on_postgres, separate_instance, tamper_connection
 

@@ -12,11 +12,11 @@ import re
 import pytest
 from sqlalchemy import func, select, text
 
-from audit import queries
+from audit.integrity import runner as queries
 from audit.models import AuditEntry
-from core import context
-from core import services as core_services
 from core.db import db
+from core.people import services as core_services
+from core.web import context
 from tests.conftest import PASSWORD, english, login, owner_connection
 from tests.integration.audit_instances import separate_instance
 from tests.jobs import follow_job

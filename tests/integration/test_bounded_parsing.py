@@ -16,9 +16,10 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.test import stream_encode_multipart
 
 from audit.models import AuditEntry
-from core import archives, context
 from core.db import db
+from core.documents import archives
 from core.models import StoredFile, User
+from core.web import context
 from evidence import services as evidence_services
 from evidence.items.models import EvidenceItem
 from lending.register import importing

@@ -17,11 +17,11 @@ from sqlalchemy import select
 
 from audit import record
 from audit.models import AuditCheckpoint, AuditEntry
-from core import context
-from core import services as core_services
 from core.db import begin_write, db, utcnow
 from core.files import FileStore
 from core.models import StoredFile
+from core.people import services as core_services
+from core.web import context
 from evidence import services as evidence_services
 from evidence.bundle import archive as bundles
 from evidence.items.models import EvidenceIndicator, EvidenceItem

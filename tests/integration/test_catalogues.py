@@ -17,10 +17,10 @@ from openpyxl import Workbook
 from sqlalchemy import func, select, text
 
 from audit.models import AuditEntry
-from core import context
 from core.db import db
 from core.files import FileStore
 from core.models import User
+from core.web import context
 from evidence import services
 from evidence.items.models import EvidenceItem
 from evidence.measures import catalogue

@@ -7,8 +7,8 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
-from audit import queries as audit_queries
-from audit.checkpoints import log_path
+from audit.integrity import runner as audit_queries
+from audit.integrity.checkpoints import log_path
 from audit.models import AuditEntry
 from core.dates import bangkok_today, fiscal_year_of
 from core.db import db

@@ -15,7 +15,7 @@ from audit.models import AuditEntry
 from core.dates import bangkok_today, to_thai_digits
 from core.db import Conflict, DomainError, NotFound, db
 from core.models import User
-from core.services import get_settings
+from core.people.services import get_settings
 from lending.groups import services as groups
 from lending.loans import services as workflow
 from lending.loans.documents import receipt as documents

@@ -23,10 +23,10 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from audit.models import AuditEntry
-from core import context
 from core.db import DomainError, db
 from core.files import DOCX, PDF, XLSX, FileStore
 from core.models import StoredFile, User
+from core.web import context
 from evidence import services
 from evidence.items.models import EvidenceItem
 from tests.conftest import sign_in, unique
@@ -305,7 +305,7 @@ def test_a_photos_gps_position_is_removed_by_default(app, officer):
 
 
 def test_a_photos_gps_position_is_kept_when_the_setting_is_off(app, officer, admin, client):
-    from core import services as core_services
+    from core.people import services as core_services
 
     with app.app_context():
         core_services.update_settings(db.session, db.session.get(User, admin.id), {"strip_gps_from_photos": False})
@@ -672,8 +672,8 @@ def test_check_reports_missing_altered_orphaned_and_unfinished_files_and_exits_1
 @pytest.mark.parametrize("setting", [True, False])
 def test_other_uploads_follow_the_gps_setting_too(app, admin, setting):
     """Hand-over, return and stock-take photos go through `store_upload` without deciding themselves."""
-    from core import services as core_services
     from core.files import store_upload
+    from core.people import services as core_services
 
     with app.app_context():
         core_services.update_settings(db.session, db.session.get(User, admin.id), {"strip_gps_from_photos": setting})

@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import select
 
 from audit.models import AuditEntry
-from core import context
 from core.db import Conflict, db
+from core.web import context
 from lending.loans import cases
 from lending.loans import services as workflow
 from lending.loans.models import (

@@ -6,9 +6,9 @@ import pytest
 from sqlalchemy import select
 
 from audit.models import AuditEntry
-from core import services as core_services
 from core.files import FileStore
 from core.models import User
+from core.people import services as core_services
 from evidence.items.models import EvidenceItem
 from lending.manual import services as manual
 

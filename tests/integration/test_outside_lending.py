@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from audit.integrity.runner import verify_on
 from audit.models import AuditEntry
-from audit.queries import verify_on
 from core.db import Conflict, DomainError, Forbidden, db
 from lending.groups import queries as group_queries
 from lending.groups import services as groups

@@ -62,7 +62,7 @@ def test_the_app_role_owns_nothing_in_its_schema(app):
 
 def test_the_app_role_may_append_to_the_log_and_move_the_head(app, make_asset):
     """What the app needs still works: an audited write appends an entry and moves the head."""
-    from audit import queries
+    from audit.integrity import runner as queries
 
     with app.app_context():
         before = queries.head_of(db.session)[0]

@@ -26,7 +26,7 @@ from audit.models import AuditEntry
 from core.dates import bangkok_date, format_date
 from core.db import utcnow
 from core.models import User, UserRole
-from core.services import get_settings
+from core.people.services import get_settings
 from lending.loans import cases
 from lending.loans import services as workflow
 from lending.loans.documents.demand import demand_letter_pdf

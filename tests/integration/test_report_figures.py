@@ -21,11 +21,11 @@ from sqlalchemy import func, select
 
 from audit import record
 from audit.models import AuditEntry, AuditHead
-from core import context
-from core import services as core_services
 from core.dates import BANGKOK
 from core.db import begin_write, db
 from core.files import FileStore
+from core.people import services as core_services
+from core.web import context
 from evidence import report as reports
 from evidence import services as evidence_services
 from evidence.report import figures as fig

@@ -22,10 +22,10 @@ import pytest
 from sqlalchemy import select
 
 from audit import record
-from core import context
-from core import services as core_services
 from core.dates import BANGKOK, bangkok_date, bangkok_midnight_utc, fiscal_year_bounds
 from core.db import begin_write, db
+from core.people import services as core_services
+from core.web import context
 from evidence import report as reports
 from evidence.report import figures as fig
 from lending.loans.models import (

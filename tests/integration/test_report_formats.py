@@ -12,10 +12,10 @@ from datetime import date
 import pytest
 
 from audit import record
-from core import context
-from core import services as core_services
 from core.dates import to_thai_digits
 from core.db import begin_write, db
+from core.people import services as core_services
+from core.web import context
 from evidence import services as evidence_services
 from lending.loans.models import GOOD, REJECTED, RETURNED, Loan, LoanItem
 from tests.conftest import PASSWORD, login, unique

@@ -22,12 +22,12 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from core import context
-from core import services as core_services
 from core.db import db
-from core.docx_fonts import obfuscate
+from core.documents.docx_fonts import obfuscate
+from core.documents.thai import FONT_REGULAR
 from core.files import FileStore
-from core.pdf import FONT_REGULAR
+from core.people import services as core_services
+from core.web import context
 from evidence import report as reports
 from evidence import services
 from evidence.bundle import submission

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from audit.models import AuditEntry
 from core.dates import BANGKOK
 from core.db import Conflict, DomainError, Forbidden, NotFound
-from core.services import get_settings
+from core.people.services import get_settings
 from lending.loans import cases
 from lending.loans import services as workflow
 from lending.loans.bookings import availability

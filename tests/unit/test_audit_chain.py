@@ -16,9 +16,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from audit.chain import GENESIS_HASH, at_text, canonical, canonical_stored, dumps, entry_hash, hash_text
-from audit.checkpoints import SigningKey, statement
-from audit.verify import Checkpoint, walk
+from audit.integrity.chain import GENESIS_HASH, at_text, canonical, canonical_stored, dumps, entry_hash, hash_text
+from audit.integrity.checkpoints import SigningKey, statement
+from audit.integrity.verify import Checkpoint, walk
 
 # --- frozen vectors ------------------------------------------------------------------------------
 
@@ -451,7 +451,7 @@ def test_an_unsigned_checkpoint_after_signed_ones_is_refused():
 
 
 def _facts(rows: list[dict], cps: list[Checkpoint], **overrides):
-    from audit.verify import TableFacts
+    from audit.integrity.verify import TableFacts
 
     seqs = [r["seq"] for r in rows]
     entries = tuple(
@@ -471,7 +471,7 @@ def _facts(rows: list[dict], cps: list[Checkpoint], **overrides):
 
 
 def _judged(rows, cps, head, check=None, **overrides):
-    from audit.verify import judge_table
+    from audit.integrity.verify import judge_table
 
     return judge_table(walk(rows, cps, head, check), _facts(rows, cps, **overrides), head, cps, check)
 
@@ -499,7 +499,7 @@ def test_a_checkpoint_in_the_file_only_or_the_database_only_is_named_at_its_entr
     rows = make_chain(N)
     cps = _both(9, rows[8]["hash"])
     facts = _facts(rows, cps)
-    from audit.verify import judge_table
+    from audit.integrity.verify import judge_table
 
     db_only = [cps[0]]
     result = judge_table(walk(rows, db_only, head_of(rows)), facts, head_of(rows), db_only)

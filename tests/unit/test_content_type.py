@@ -2,7 +2,7 @@
 
 import pytest
 
-from core.exports import content_type
+from core.documents.exports import content_type
 
 
 @pytest.mark.parametrize(

@@ -15,20 +15,13 @@ import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 import pytest
 
-from core import pdf as thai_pdf
 from core.dates import THAI_DIGITS
+from core.documents import thai as thai_pdf
+from core.documents.pdf import ThaiDocument
+from core.documents.pdf_blocks import Cell, Column, Signature
+from core.documents.thai import break_opportunities, clean_text, keep_together, wrap
 from core.models import User
-from core.pdf import (
-    Cell,
-    Column,
-    Signature,
-    ThaiDocument,
-    break_opportunities,
-    clean_text,
-    keep_together,
-    wrap,
-)
-from core.services import DEFAULT_SETTINGS
+from core.people.services import DEFAULT_SETTINGS
 from lending.loans.documents.demand import demand_letter_pdf, demand_reference
 from lending.loans.documents.receipt import receipt_pdf
 from lending.loans.models import Demand, Loan, LoanItem

@@ -13,7 +13,8 @@ import zxingcpp
 from PIL import Image
 
 from lending import labels
-from lending.labels import LAYOUTS, LabelItem, qr_matrix, qr_png, qr_svg, render_label_sheet, wrap_text
+from lending.label_sheet import LAYOUTS, LabelItem, render_label_sheet
+from lending.labels import qr_matrix, qr_png, qr_svg, wrap_text
 
 AGENCY = "องค์การบริหารส่วนตำบลหนองบัว"
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"

@@ -18,10 +18,10 @@ from sqlalchemy import select
 
 from audit import record
 from audit.models import AuditEntry
-from core import context
 from core.dates import BANGKOK, BE_OFFSET
 from core.db import begin_write, db
 from core.models import User
+from core.web import context
 from tests.conftest import owner_connection, unique
 from tests.jobs import follow_job
 
@@ -243,7 +243,7 @@ def test_verify_now_names_the_changed_entry_of_a_tampered_chain(tmp_path):
     """In an instance of its own: someone drops the trigger and edits entry 2; the page names it."""
     from sqlalchemy import text
 
-    from core import services as core_services
+    from core.people import services as core_services
     from tests.conftest import PASSWORD, login
     from tests.integration.audit_instances import separate_instance
 

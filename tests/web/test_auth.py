@@ -17,9 +17,9 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from audit.models import AuditEntry
-from core import services
 from core.db import db, utcnow
 from core.models import THROTTLE_USER_ADDRESS, LoginSession, LoginThrottle, User
+from core.people import signin as services
 from lending.register.models import Asset
 from tests.conftest import PASSWORD, csrf_token_from, login, unique
 
@@ -673,7 +673,7 @@ def test_a_link_is_base_url_plus_the_page_once_under_a_path_prefix(app, script_r
     too (SCRIPT_NAME): the prefix appears once. The CLI builds links the same way (labels, mails)."""
     from flask import url_for
 
-    from core.web import external_url
+    from core.web.routes import external_url
 
     saved = app.config["BASE_URL"]
     app.config["BASE_URL"] = "https://office.example/khruphan"

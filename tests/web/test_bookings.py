@@ -27,8 +27,8 @@ from tests.web.test_loan_pages import new_loan, run, signed_in
 def cast(app):
     """Two borrowers with names found nowhere else, an officer, a head, an auditor and an admin (made once
     for the module: each test makes its own assets and loans)."""
-    from core import services as core_services
     from core.models import User
+    from core.people import services as core_services
 
     roles = {
         "alice": "staff",

@@ -16,11 +16,11 @@ import pytest
 from sqlalchemy import select
 
 from audit import record
-from core import context
-from core import services as core_services
 from core.dates import bangkok_date, format_date
 from core.db import begin_write, db, utcnow
 from core.models import User
+from core.people import services as core_services
+from core.web import context
 from demo.office import PEOPLE
 from lending.loans import services as workflow
 from lending.loans.models import Loan, LoanDrop

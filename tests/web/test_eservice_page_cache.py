@@ -12,9 +12,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event, select
 
-from core import services as core_services
 from core.dates import bangkok_today
 from core.db import db
+from core.people import services as core_services
 from lending.eservice import page_cache
 from lending.loans import services as workflow
 from lending.loans.models import Loan

@@ -16,10 +16,10 @@ from flask import url_for
 from sqlalchemy import func, select
 
 from audit.models import AuditEntry
-from core import context
 from core.db import db
 from core.files import FileStore
 from core.models import User
+from core.web import context
 from evidence import services
 from evidence.measures.forms import FIGURE_LABELS
 from evidence.measures.models import Indicator, Measure

@@ -11,7 +11,7 @@ from flask_babel import force_locale
 from werkzeug.datastructures import MultiDict
 from wtforms.i18n import messages_path
 
-from core.forms import BaseForm, ChangePasswordForm
+from core.web.forms import BaseForm, ChangePasswordForm
 from tests.conftest import PASSWORD, login
 
 THAI = re.compile(r"[\u0e00-\u0e7f]")

@@ -17,10 +17,10 @@ from sqlalchemy import select
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.routing import IntegerConverter, PathConverter
 
-from core import context
-from core import services as core_services
 from core.db import db
 from core.models import User
+from core.people import services as core_services
+from core.web import context
 from lending.register.models import Asset
 from tests.conftest import PASSWORD, login, unique
 
@@ -238,7 +238,7 @@ def test_a_bad_csrf_token_is_a_400_with_the_form_expired_message(app, client, cs
 def test_a_value_the_database_refuses_is_a_400_not_a_500(app, client, monkeypatch):
     from sqlalchemy.exc import DataError
 
-    from core import views as core_views
+    from core.people import views as core_views
 
     def refuse(*args, **kwargs):
         raise DataError("INSERT ...", {}, Exception("value too long for type character varying(64)"))

@@ -19,10 +19,10 @@ from PIL import Image
 from sqlalchemy import func, select
 
 from audit.models import AuditEntry
-from core import context
 from core.dates import bangkok_date, format_date, format_numeric, to_thai_digits
 from core.db import DomainError, db, utcnow
 from core.models import User
+from core.web import context
 from lending.loans import cases
 from lending.loans import services as workflow
 from lending.loans.models import Demand, Incident, Loan, LoanPhoto, Notification

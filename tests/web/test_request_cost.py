@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import event
 
-from core import services as core_services
 from core.db import begin_write, db
 from core.models import User
+from core.people import services as core_services
 from tests.conftest import login, unique
 from tests.web.test_loan_pages import new_loan, signed_in
 
@@ -271,9 +271,9 @@ def test_translations_bound_once_per_page_read_as_flask_babel_s_own(app, languag
 
 def test_an_audit_entry_costs_three_statements_and_names_an_expired_actor(app, make_user):
     from audit import record
-    from audit.chain import entry_hash, fields_of
+    from audit.integrity.chain import entry_hash, fields_of
     from audit.models import AuditEntry
-    from core import context
+    from core.web import context
 
     person = make_user(roles=["supply_officer"])
     with app.app_context():

@@ -20,8 +20,8 @@ from PIL import Image
 from sqlalchemy import event, func, select, text
 
 from audit.models import AuditEntry
-from core import services as core_services
 from core.db import db
+from core.people import services as core_services
 from lending.register import services as lending_services
 from lending.register.models import Asset
 from tests.conftest import PASSWORD, login, unique

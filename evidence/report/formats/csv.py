@@ -6,7 +6,7 @@ import csv
 import io
 from typing import Any
 
-from core.exports import safe_cell
+from core.documents.exports import safe_cell
 from evidence.report.compute import Report
 from evidence.report.formatting import plain
 

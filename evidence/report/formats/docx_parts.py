@@ -142,7 +142,7 @@ def signature_table(
 def embed_sarabun(data: bytes) -> bytes:
     """The document with Sarabun (regular and bold) embedded, so it is drawn in Sarabun, Thai shaped, where
     the font is not installed (LibreOffice and Word both read embedded fonts)."""
-    from core.docx_fonts import embed_fonts
-    from core.pdf import FONT_BOLD, FONT_REGULAR
+    from core.documents.docx_fonts import embed_fonts
+    from core.documents.thai import FONT_BOLD, FONT_REGULAR
 
     return embed_fonts(data, {"Sarabun": {"Regular": FONT_REGULAR, "Bold": FONT_BOLD}})

@@ -15,7 +15,7 @@ MIME = "text/html; charset=utf-8"
 @functools.lru_cache(maxsize=1)
 def _font_faces() -> str:
     """@font-face rules with Sarabun embedded, so the HTML file looks the same on any computer."""
-    from core.pdf import FONT_BOLD, FONT_REGULAR
+    from core.documents.thai import FONT_BOLD, FONT_REGULAR
 
     rules = []
     for path, weight in ((FONT_REGULAR, 400), (FONT_BOLD, 700)):

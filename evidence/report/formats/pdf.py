@@ -15,7 +15,9 @@ def render(report: Report) -> bytes:
     """A4 portrait in Sarabun, Thai shaped; the table across the text width, its header on every page."""
     import logging
 
-    from core.pdf import Cell, Column, Signature, ThaiDocument, keep_together
+    from core.documents.pdf import ThaiDocument
+    from core.documents.pdf_blocks import Cell, Column, Signature
+    from core.documents.thai import keep_together
 
     logging.getLogger("fontTools").setLevel(logging.WARNING)  # fpdf2's font subsetting chatters at INFO
     model = document_model(report, glue=keep_together)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from core.exports import safe_cell, xlsx_fit_rows, xlsx_print_setup
+from core.documents.exports import safe_cell, xlsx_fit_rows, xlsx_print_setup
 from evidence.report.compute import Report
 from evidence.report.document import evidence_lines
 from evidence.report.formatting import Formatter, agency_line, plain

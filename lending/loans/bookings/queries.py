@@ -24,7 +24,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from core.db import Session
 from core.models import User
-from core.permissions import LOANS_VIEW_ALL
+from core.people.permissions import LOANS_VIEW_ALL
 from lending.loans.bookings.availability import lendable_condition
 from lending.loans.models import APPROVED, CHECKED_OUT, REQUESTED, Loan, LoanItem, holds_assets, without_borrower_roles
 from lending.loans.permissions import can_view_loan

@@ -17,10 +17,10 @@ from flask_babel import lazy_gettext as _l
 
 from core.dates import BE_OFFSET, THAI_MONTHS, bangkok_today, format_date, parse_date
 from core.db import db
-from core.edge import ids_of
 from core.i18n import lang
-from core.permissions import ASSETS_VIEW
-from core.web import actor, require
+from core.people.permissions import ASSETS_VIEW
+from core.web.edge import ids_of
+from core.web.routes import actor, require
 from lending import bp
 from lending.loans import queries as lq
 from lending.loans.bookings import queries as bookings

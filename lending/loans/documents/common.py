@@ -24,7 +24,8 @@ from decimal import Decimal
 from typing import Any
 
 from core.dates import BE_OFFSET, bangkok_date, format_date, format_datetime
-from core.pdf import NBSP, ThaiDocument, keep_together
+from core.documents.pdf import ThaiDocument
+from core.documents.thai import NBSP, keep_together
 
 # The regulation and its clauses, kept in one place (the clause numbers are still "to confirm", see
 # shared/reference/regulation-notes.md).

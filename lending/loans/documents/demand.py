@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.pdf import Column, Signature, keep_together
+from core.documents.pdf_blocks import Column, Signature
+from core.documents.thai import keep_together
 from lending.loans.documents.common import (
     CLAUSE_DEMAND,
     CLAUSE_RETURN,

@@ -12,7 +12,9 @@ from decimal import Decimal
 from typing import Any
 
 from core.dates import bangkok_date
-from core.pdf import Cell, Column, Signature, ThaiDocument, keep_together
+from core.documents.pdf import ThaiDocument
+from core.documents.pdf_blocks import Cell, Column, Signature
+from core.documents.thai import keep_together
 from lending.loans.documents.common import (
     CLAUSE_OFFICIAL_USE,
     CLAUSE_RETURN,

@@ -43,7 +43,7 @@ from sqlalchemy.exc import IntegrityError
 from core.dates import bangkok_date
 from core.db import N_, Conflict, Forbidden, Session, is_sqlite, starts_with, utcnow, write
 from core.models import User
-from core.permissions import LOANS_MANAGE
+from core.people.permissions import LOANS_MANAGE
 from lending.loans.ledger.check import _check_overlaps, _Checker, _database_holds, _Hold, _holds_of
 from lending.loans.ledger.columns import (
     COLUMNS,

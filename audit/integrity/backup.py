@@ -30,7 +30,7 @@ from typing import Any
 from sqlalchemy import Engine, func, inspect, select, text
 from sqlalchemy.exc import DBAPIError
 
-from audit import checkpoints as checkpoint_file
+from audit.integrity import checkpoints as checkpoint_file
 from audit.models import AuditEntry, AuditHead
 from core.db import N_, DomainError, grant_app_role
 from core.models import User
@@ -48,7 +48,7 @@ def app_version() -> str:
     try:
         return metadata.version("khruphan")
     except metadata.PackageNotFoundError:
-        pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+        pyproject = Path(__file__).resolve().parents[2] / "pyproject.toml"
         try:
             return tomllib.loads(pyproject.read_text(encoding="utf-8"))["project"]["version"]
         except (OSError, KeyError, ValueError):

@@ -11,14 +11,15 @@ from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 from sqlalchemy import select
 
-from core import bp, services
+from core import bp
 from core.db import db
-from core.forms import ChangePasswordForm, EmptyForm, LoginForm, ResetPasswordForm, SettingsForm, UserForm
 from core.i18n import LANGUAGES
 from core.i18n import message as domain_message
 from core.models import User
-from core.permissions import AUDIT_VIEW, SETTINGS_MANAGE, USERS_MANAGE
-from core.web import actor, public, require, safe_next, submit_once
+from core.people import services, signin
+from core.people.permissions import SETTINGS_MANAGE, USERS_MANAGE, can_act_on_audit_outage
+from core.web.forms import ChangePasswordForm, EmptyForm, LoginForm, ResetPasswordForm, SettingsForm, UserForm
+from core.web.routes import actor, public, require, safe_next, submit_once
 
 
 @bp.route("/")
@@ -27,8 +28,8 @@ def home():
     """The start page after login: what waits for this person today (to approve, to hand over, returns due,
     overdue, open cases, notifications) and, for those who oversee the year, its figures at a glance; each
     package contributes its panel (core.home)."""
-    from core import home as panels
     from core.dates import bangkok_today
+    from core.web import home as panels
 
     today = bangkok_today()
     return render_template("core/home.html", panels=panels.panels_for(db.session, actor(), today), today=today)
@@ -43,7 +44,7 @@ def login():
         form.next.data = safe_next(request.args.get("next")) or ""
     if form.validate_on_submit():
         try:
-            user, _token = services.login(
+            user, _token = signin.login(
                 db.session,
                 form.username.data,
                 form.password.data,
@@ -51,16 +52,16 @@ def login():
                 user_agent=request.user_agent.string or "",
                 config=current_app.config,
             )
-        except services.LoginRefused as e:
+        except signin.LoginRefused as e:
             flash(domain_message(e.message, e.params), "danger")
             return render_template("core/login.html", form=form), 200
         previous = actor()
         if previous is not None and previous.current_session_token:
-            services.logout(db.session, previous, previous.current_session_token)  # one login per browser
+            signin.logout(db.session, previous, previous.current_session_token)  # one login per browser
         session.clear()
         login_user(user)
         session["lang"] = user.language
-        if getattr(user, "audit_unavailable", False) and (user.can(AUDIT_VIEW) or user.has_role("admin")):
+        if getattr(user, "audit_unavailable", False) and can_act_on_audit_outage(user):
             with force_locale(user.language):
                 flash(
                     _(
@@ -78,7 +79,7 @@ def login():
 def logout():
     """End this login session on the server, not only in the cookie."""
     user = actor()
-    services.logout(db.session, user, user.current_session_token)
+    signin.logout(db.session, user, user.current_session_token)
     logout_user()
     lang = session.get("lang")
     session.clear()
@@ -95,7 +96,7 @@ def change_password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
         user = actor()
-        token = services.change_password(db.session, user, form.current.data, form.new.data)
+        token = signin.change_password(db.session, user, form.current.data, form.new.data)
         user.current_session_token = token
         login_user(user)
         flash(_("Your password was changed. Other sessions were signed out."), "success")
@@ -135,7 +136,7 @@ def font(name: str):
 def users():
     """Everyone with an account, active first; below, the sign-in locks in force (who, from where)."""
     rows = db.session.execute(select(User).order_by(User.active.desc(), User.username)).scalars().all()
-    return render_template("admin/users.html", users=rows, form=EmptyForm(), locks=services.locked_logins(db.session))
+    return render_template("admin/users.html", users=rows, form=EmptyForm(), locks=signin.locked_logins(db.session))
 
 
 @bp.route("/admin/users/new", methods=["GET", "POST"])

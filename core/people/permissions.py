@@ -1,6 +1,11 @@
-"""Roles and what they may do. Denied unless a role grants it; object rules live in each package."""
+"""Roles and what they may do (denied unless a role grants it), and the core's object rules (`can_*`): who
+sees a job, who is told the audit log is down. Each package keeps its own object rules in its permissions.py."""
 
 from __future__ import annotations
+
+from typing import Any, Protocol
+
+from core.db import N_, Forbidden
 
 ROLES = ("staff", "supply_officer", "head", "auditor", "admin")
 
@@ -83,3 +88,27 @@ def permissions_for(roles: set[str] | frozenset[str]) -> frozenset[str]:
             out |= _GRANTS.get(role, frozenset())
         _UNIONS[key] = out
     return out
+
+
+class Actor(Protocol):
+    """Whoever acts: a User (core.models imports this module, so it is not named here)."""
+
+    def can(self, permission: str) -> bool: ...
+
+
+def ensure_permission(actor: Actor | None, permission: str) -> None:
+    """Refuse (Forbidden) unless ``actor`` holds ``permission``: what a service checks before it acts."""
+    if actor is None or not actor.can(permission):
+        raise Forbidden(N_("You may not do this."))
+
+
+def can_see_job(user: Any, job: Any) -> bool:
+    """Only the person who started a job sees it (its page, its status, its file); to anyone else it does
+    not exist."""
+    return user is not None and job is not None and job.owner_id == user.id
+
+
+def can_act_on_audit_outage(user: Any) -> bool:
+    """Is this person told, when they sign in, that the audit log cannot be written? Those who can act on it:
+    the auditor (who verifies) and the admin (who repairs)."""
+    return user is not None and (user.can(AUDIT_VIEW) or user.has_role("admin"))

@@ -10,10 +10,10 @@ from flask_babel import gettext as _
 
 from core import bp, jobs
 from core.db import db
-from core.exports import content_disposition, content_type
+from core.documents.exports import content_disposition, content_type
 from core.i18n import message as domain_message
 from core.models import Job, StoredFile
-from core.web import actor, file_store, require
+from core.web.routes import actor, file_store, require
 
 
 def _own_job(job_id: str) -> Job:

@@ -4,7 +4,7 @@ but the standard library.
 `scan` is the loop; `main` runs it in a worker process over a part of a SQLite chain. This module imports
 no other part of the application (a worker loads it from its file, so it starts in milliseconds instead of
 importing Flask and SQLAlchemy), and it judges nothing: an entry that does not pass stops the scan, and the
-exact walk in `audit.verify` names what is wrong from there.
+exact walk in `audit.integrity.verify` names what is wrong from there.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from wtforms.validators import DataRequired, EqualTo, Length, NumberRange, Optio
 from wtforms.widgets import CheckboxInput, DateInput, ListWidget
 
 from core.dates import format_date, parse_date
-from core.permissions import ROLES
+from core.people.permissions import ROLES
 
 DATE_PICK_HELP = _l("Pick the day from the calendar; it is shown below in the Buddhist Era.")
 

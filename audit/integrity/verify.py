@@ -33,8 +33,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from audit.chain import GENESIS_HASH, canonical, canonical_stored, hash_text
-from audit.scan import scan
+from audit.integrity.chain import GENESIS_HASH, canonical, canonical_stored, hash_text
+from audit.integrity.scan import scan
 from core.db import N_
 
 MESSAGES = {
@@ -371,7 +371,7 @@ def quick_walk(
     start: Start = Start(),
     stop: int | None = None,
 ) -> Result:  # noqa: B008 (a frozen value)
-    """`walk`'s answer, with the intact part of the chain checked by the quick pass (`audit.scan`).
+    """`walk`'s answer, with the intact part of the chain checked by the quick pass (`audit.integrity.scan`).
 
     `quick` yields (seq, hash, prev_hash, text) in sequence order, where `text` is the entry's canonical
     text as UTF-8 bytes assembled by the database from the stored values (None when it cannot be). A text

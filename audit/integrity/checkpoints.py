@@ -27,8 +27,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from audit.chain import dumps
-from audit.verify import Checkpoint
+from audit.integrity.chain import dumps
+from audit.integrity.verify import Checkpoint
 
 PREFIX = b"khruphan-audit-checkpoint:"
 LOG_NAME = "audit-checkpoints.jsonl"

@@ -10,9 +10,10 @@ from urllib.parse import quote, urlsplit
 from flask import Response, abort, current_app, g, has_request_context, request
 from flask_login import current_user
 
-from core import form_tokens, recorder
-from core.db import db
+from core import recorder
+from core.db import db, write
 from core.files import FileStore
+from core.web import form_tokens
 
 
 def actor():
@@ -53,26 +54,23 @@ def public(view: Callable) -> Callable:
 def record_denial(missing: list[str]) -> None:
     """Record a permission denial in its own small transaction."""
     session = db.session
+    session.rollback()  # whatever the request had pending is not part of this entry
     try:
-        session.rollback()
-        from core.db import begin_write
-
-        begin_write(session)
-        recorder.record(
-            session,
-            actor(),
-            "permission.denied",
-            None,
-            {
-                "endpoint": request.endpoint or "",
-                "path": request.path[:300],
-                "method": request.method,
-                "missing": missing,
-            },
-        )
-        session.commit()
+        with write(session):
+            recorder.record(
+                session,
+                actor(),
+                "permission.denied",
+                None,
+                {
+                    "endpoint": request.endpoint or "",
+                    "path": request.path[:300],
+                    "method": request.method,
+                    "missing": missing,
+                },
+            )
+            session.commit()
     except Exception:  # a denial must still be a 403 even if recording it fails; it is logged
-        session.rollback()
         current_app.logger.exception("could not record a permission denial")
 
 
@@ -116,7 +114,7 @@ def submit_once(action: str, create: Callable[[], Any]) -> form_tokens.Outcome:
 def send_stored(sha256: str, inline: bool, filename: str | None = None) -> Response:
     """A file of the store as a response, to the people the route lets in: 404 when its row or its bytes are
     missing; never run by the browser (a sandbox CSP), kept a day in the person's own cache."""
-    from core.exports import content_type
+    from core.documents.exports import content_type
     from core.models import StoredFile
 
     stored = db.session.get(StoredFile, sha256)
