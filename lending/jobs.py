@@ -12,8 +12,8 @@ from core.db import N_, Forbidden
 from core.files import PDF
 from core.people.services import get_settings
 from core.web.routes import external_url
-from lending import label_sheet as labels
 from lending.register import importing, queries, services
+from lending.register.labels import sheet as labels
 from lending.register.permissions import can_import_assets, can_print_labels
 
 CHECK = "assets.import_check"

@@ -8,7 +8,7 @@ clusters, never between a letter and its marks. Widths are measured as HarfBuzz 
 (vowels and tone marks take no room of their own), which is what fpdf2 draws with ``set_text_shaping``.
 
 Pure module: no Flask, no database, no PDF. The document builder (core/documents/pdf.py) and the QR label sheets
-(lending/labels.py, lending/label_sheet.py) both draw with it.
+(lending/register/labels/) both draw with it.
 """
 
 from __future__ import annotations

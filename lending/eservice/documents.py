@@ -21,7 +21,7 @@ from core.dates import format_date
 from core.documents.pdf import ThaiDocument
 from core.documents.pdf_blocks import Column, Signature
 from core.documents.thai import NBSP, keep_together
-from lending.labels import qr_matrix
+from lending.register.labels.tags import qr_matrix
 
 CLAUSE_RETURN = "209"  # the regulation's clause on return and compensation (see lending.documents)
 BLANK_ROWS = 6

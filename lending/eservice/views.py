@@ -23,7 +23,6 @@ from core.people.permissions import ASSETS_VIEW, MANUAL_PUBLISH
 from core.people.services import get_settings
 from core.web.edge import arg_date
 from core.web.routes import actor, external_url, file_store, public, require, submit_once
-from lending import labels
 from lending.eservice import bp, documents, mails, manual, page_cache, pdpa, queries, services
 from lending.eservice.forms import (
     HONEYPOT,
@@ -47,6 +46,7 @@ from lending.groups import queries as group_queries
 from lending.loans.models import Loan
 from lending.manual.permissions import can_publish
 from lending.outside import services as outside
+from lending.register.labels import tags as labels
 
 GRANTS = "eservice_open"  # session: {reference: phone} of the requests this browser has opened
 MAX_GRANTS = 5

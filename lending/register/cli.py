@@ -11,8 +11,8 @@ from flask.cli import AppGroup
 from core.db import DomainError, db
 from core.people.services import get_settings
 from core.web import context
-from lending import label_sheet as labels
 from lending.register import importing, queries
+from lending.register.labels import sheet as labels
 
 assets = AppGroup("assets", help="The asset register: import and label sheets.")
 

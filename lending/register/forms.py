@@ -8,7 +8,7 @@ from wtforms import BooleanField, HiddenField, IntegerField, SelectField, String
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from core.web.forms import DATE_PICK_HELP, BaseForm, BEDateInput, version_field
-from lending.label_sheet import LAYOUTS
+from lending.register.labels.sheet import LAYOUTS
 from lending.register.models import CATEGORIES, MANUAL_STATUSES
 
 

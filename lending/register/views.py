@@ -20,7 +20,7 @@ from core.i18n import message as domain_message
 from core.people.permissions import ASSETS_IMPORT, ASSETS_MANAGE, ASSETS_VIEW, LABELS_PRINT
 from core.web.edge import ids_of, page_arg
 from core.web.routes import actor, external_url, file_store, require, send_stored, submit_once
-from lending import bp, labels
+from lending import bp
 from lending import jobs as lending_jobs
 from lending.jobs import MAX_LABELS
 from lending.loans import queries as loan_queries
@@ -39,6 +39,7 @@ from lending.register.forms import (
     StatusForm,
     SynonymForm,
 )
+from lending.register.labels import tags as labels
 from lending.register.models import FIELDS, Asset
 from lending.register.permissions import can_import_assets, can_manage_assets, can_print_labels
 
@@ -241,7 +242,7 @@ def asset_labels():
     if request.method == "GET":
         form.ids.data = ",".join(str(i) for i in ids)
         count = queries.list_assets(db.session, sheet, 1, 1).total if not ids else len(ids)
-        return render_template("lending/labels.html", form=form, flt=flt, count=count, ids=ids)
+        return render_template("lending/register/labels.html", form=form, flt=flt, count=count, ids=ids)
     if not form.validate_on_submit():
         flash(_("The form was incomplete; nothing was printed."), "danger")
         return redirect(url_for("lending.asset_labels", **flt.as_args()))

@@ -12,9 +12,9 @@ import pytest
 import zxingcpp
 from PIL import Image
 
-from lending import labels
-from lending.label_sheet import LAYOUTS, LabelItem, render_label_sheet
-from lending.labels import qr_matrix, qr_png, qr_svg, wrap_text
+from lending.register.labels import tags as labels
+from lending.register.labels.sheet import LAYOUTS, LabelItem, render_label_sheet
+from lending.register.labels.tags import qr_matrix, qr_png, qr_svg, wrap_text
 
 AGENCY = "องค์การบริหารส่วนตำบลหนองบัว"
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"

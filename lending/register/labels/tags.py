@@ -1,7 +1,7 @@
 """QR asset labels: the QR matrices, PNG/SVG tags, and fitting a label's text in a few lines.
 
 Pure module: no Flask, no database; values in, bytes or lines out. The printable A4
-sticker sheets that draw them are lending/label_sheet.py; the Thai text engine
+sticker sheets that draw them are lending/register/labels/sheet.py; the Thai text engine
 (cleaning, clusters, breaks, shaped widths) is core/documents/thai.py.
 """
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from core.documents.thai import FAMILY, FONT_BOLD, FONT_REGULAR, shaped_em
-from lending.labels import clean_line, qr_rows, qr_runs, wrap_text
+from lending.register.labels.tags import clean_line, qr_rows, qr_runs, wrap_text
 
 __all__ = ["LAYOUTS", "LabelItem", "Layout", "render_label_sheet"]
 
