@@ -58,12 +58,12 @@ from evidence.bundle import cli as _bundle_cli  # noqa: F401  (adds `evidence bu
 from evidence.bundle import views as _submission_views  # noqa: F401  (routes register on import)
 from evidence.items import cli as evidence_cli
 from evidence.items import views as _evidence_views  # noqa: F401  (routes register on import)
+from evidence.items.services import file_generated
 from evidence.measures import cli as measures_cli
 from evidence.measures import views as _measures_views  # noqa: F401  (routes register on import)
 from evidence.report import cli as report_cli
 from evidence.report import dashboard as evidence_home
 from evidence.report import views as _report_views  # noqa: F401  (routes register on import)
-from evidence.services import file_generated
 from lending import eservice
 from lending import home as lending_home
 from lending.eservice import mails as eservice_mails

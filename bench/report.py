@@ -91,8 +91,8 @@ def build(base: Path, loans: int, entries: int, evidence_mb: int) -> None:
     from core.models import StoredFile, User
     from core.people.services import hash_password
     from core.web import context
-    from evidence import services as evidence_services
     from evidence.items.models import EvidenceIndicator, EvidenceItem
+    from evidence.measures import services as measure_services
     from lending.loans.models import (
         APPROVED,
         CANCELLED,
@@ -331,7 +331,7 @@ def build(base: Path, loans: int, entries: int, evidence_mb: int) -> None:
         if files < wanted:
             t0 = time.perf_counter()
             officer = session.execute(select(User).where(User.username == "officer")).scalar_one()
-            evidence_services.ensure_indicators(session, None, YEAR)
+            measure_services.ensure_indicators(session, None, YEAR)
             store = FileStore(app.config["EVIDENCE_DIR"])
             codes = ["i20", "i21", "i24", "o36", "o37", "o38", "o42", "o43"]
             n = 0

@@ -23,7 +23,9 @@ from core.dates import BANGKOK, bangkok_today, fiscal_year_bounds, fiscal_year_o
 from core.db import Session, known, utcnow
 from core.files import FileStore
 from core.models import User
-from evidence import services as evidence_services
+from evidence.items import services as evidence_services
+from evidence.measures import queries as measure_queries
+from evidence.measures import services as measure_services
 from evidence.measures.models import Measure
 from lending.loans import cases
 from lending.loans import services as workflow
@@ -362,9 +364,9 @@ def build(session: Session, config: dict[str, Any], today: date | None = None) -
         cases.issue_demand_letter(session, officer, overdue, now=now)
 
     # Measures of the previous year, copied forward; evidence of both years, one of each published.
-    evidence_services.ensure_indicators(session, admin, prev)
-    evidence_services.ensure_indicators(session, admin, cur)
-    codes = {y: [i.code for i in evidence_services.active_indicators(session, y)] for y in (prev, cur)}
+    measure_services.ensure_indicators(session, admin, prev)
+    measure_services.ensure_indicators(session, admin, cur)
+    codes = {y: [i.code for i in measure_queries.active_indicators(session, y)] for y in (prev, cur)}
     for title, figures in (
         (
             "ยืม-คืนพัสดุด้วยระบบทะเบียนอิเล็กทรอนิกส์ โปร่งใส ตรวจสอบได้",
@@ -372,7 +374,7 @@ def build(session: Session, config: dict[str, Any], today: date | None = None) -
         ),
         ("ตรวจสอบพัสดุประจำปีและติดตามพัสดุชำรุด สูญหาย", ["lending.items_damaged", "lending.items_lost"]),
     ):
-        evidence_services.save_measure(
+        measure_services.save_measure(
             session,
             admin,
             prev,
@@ -385,13 +387,13 @@ def build(session: Session, config: dict[str, Any], today: date | None = None) -
                 "figures": figures,
             },
         )
-    evidence_services.copy_measures(session, admin, prev, cur)
+    measure_services.copy_measures(session, admin, prev, cur)
     measures = {
         y: list(session.scalars(select(Measure).where(Measure.fiscal_year == y).order_by(Measure.position)))
         for y in (prev, cur)
     }
     for m in measures[cur]:  # this year's work so far, written into the copied rows
-        evidence_services.save_measure(
+        measure_services.save_measure(
             session,
             admin,
             cur,

@@ -5,8 +5,7 @@
     report/    the annual report: its figures, computed once, in six formats; the page, dashboard, `report ita`
     bundle/    what the office hands in: the evidence bundle (`evidence bundle`), the public links export
 
-`services.py` holds the verbs of items, catalogue and measures in one module for now (see its docstring).
-Layers: evidence may import core, audit and lending; only wsgi imports evidence.
+Layers: evidence may import core, audit and lending; only demo and wsgi import evidence.
 """
 
 from flask import Blueprint

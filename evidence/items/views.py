@@ -19,8 +19,8 @@ from core.people.permissions import EVIDENCE_MANAGE, EVIDENCE_PUBLISH, EVIDENCE_
 from core.people.services import get_settings
 from core.web.edge import as_id, page_arg
 from core.web.routes import actor, external_url, file_store, public, require, submit_once
-from evidence import bp, services
-from evidence.items import queries
+from evidence import bp
+from evidence.items import queries, services
 from evidence.items.forms import VISIBILITY_LABELS, EditEvidenceForm, UploadForm, VisibilityForm
 from evidence.items.models import PUBLIC, EvidenceItem
 from evidence.items.permissions import (
@@ -31,6 +31,7 @@ from evidence.items.permissions import (
     can_view_evidence,
 )
 from evidence.measures import queries as catalogue_queries
+from evidence.measures import queries as measure_queries
 from evidence.measures.forms import GROUP_LABELS
 from evidence.measures.models import INSTRUMENTS
 from evidence.measures.permissions import can_edit_catalogue
@@ -185,7 +186,7 @@ def upload():
     year = request.values.get("fiscal_year", type=int) or request.values.get("year", type=int) or default_year
     if not 2500 <= year <= 2700:
         year = default_year
-    catalogue = services.active_indicators(db.session, year)
+    catalogue = measure_queries.active_indicators(db.session, year)
     form = UploadForm()
     form.indicators.choices = [(i.code, i.code) for i in catalogue]
     if request.method == "GET":

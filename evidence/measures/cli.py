@@ -9,7 +9,7 @@ from flask.cli import AppGroup
 
 from core.db import DomainError, db
 from core.web import context
-from evidence.services import import_catalogue
+from evidence.measures.services import import_catalogue
 
 # --- the ITA catalogue of a year -------------------------------------------------------------------
 

@@ -11,10 +11,11 @@ from core.i18n import message as domain_message
 from core.people.permissions import EVIDENCE_VIEW, SETTINGS_MANAGE
 from core.web.edge import as_id
 from core.web.routes import actor, require, submit_once
-from evidence import bp, services
+from evidence import bp
 from evidence.items import queries as item_queries
 from evidence.items.forms import VISIBILITY_LABELS
-from evidence.measures import queries
+from evidence.measures import queries, services
+from evidence.measures import queries as measure_queries
 from evidence.measures.forms import (
     GROUP_LABELS,
     INSTRUMENT_LABELS,
@@ -89,7 +90,7 @@ def indicators():
             return redirect(url_for("evidence.indicators", year=year))
     elif request.method == "POST":
         flash(_("The form was incomplete; nothing was changed."), "danger")
-    catalogue = services.indicators_of(db.session, year)
+    catalogue = measure_queries.indicators_of(db.session, year)
     return render_template(
         "evidence/measures/indicators.html",
         year=year,
@@ -207,7 +208,7 @@ def _measure_form(year: int, measure: Measure | None) -> MeasureForm:
         form = MeasureForm()
     kept = set(measure.indicators or []) if measure is not None else set()
     form.indicators.choices = [
-        (i.code, i.code) for i in services.indicators_of(db.session, year) if not i.retired or i.code in kept
+        (i.code, i.code) for i in measure_queries.indicators_of(db.session, year) if not i.retired or i.code in kept
     ]
     return form
 
@@ -254,7 +255,7 @@ def _render_measure_form(form: MeasureForm, year: int, measure: Measure | None):
         form=form,
         year=year,
         measure=measure,
-        catalogue=[i for i in services.indicators_of(db.session, year) if not i.retired or i.code in kept],
+        catalogue=[i for i in measure_queries.indicators_of(db.session, year) if not i.retired or i.code in kept],
         figure_sections=figures_by_section(),
     )
 

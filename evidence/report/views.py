@@ -23,11 +23,12 @@ from evidence import bp
 from evidence import report as reports
 from evidence.bundle.jobs import BUNDLE
 from evidence.items.forms import PublishReportForm
+from evidence.items.services import publish_report
 from evidence.measures.forms import ROLE_LABELS
 from evidence.measures.queries import indicators_of
+from evidence.measures.services import role_gaps
 from evidence.report import jobs as evidence_jobs
 from evidence.report.dashboard import tiles
-from evidence.services import publish_report, role_gaps
 
 
 def _this_year() -> int:

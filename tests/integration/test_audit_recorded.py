@@ -594,15 +594,15 @@ _codes = iter(range(901, 999))
 
 
 def _seeded(w, year: int) -> None:
-    from evidence import services as evidence_services
+    from evidence.measures import services as measure_services
 
-    in_app(w, lambda: evidence_services.ensure_indicators(db.session, w.user("admin"), year))
+    in_app(w, lambda: measure_services.ensure_indicators(db.session, w.user("admin"), year))
 
 
 def _evidence_item(w) -> int:
     from flask import current_app
 
-    from evidence import services as evidence_services
+    from evidence.items import services as evidence_services
 
     _seeded(w, YEAR)
 
@@ -682,12 +682,12 @@ def d_indicator_retire(w):
 
 
 def d_indicator_restore(w):
-    from evidence import services as evidence_services
+    from evidence.measures import services as measure_services
 
     _seeded(w, YEAR)
     code = f"o{next(_codes)}"
-    in_app(w, lambda: evidence_services.save_indicator(db.session, w.user("admin"), YEAR, code, "OIT", 9, "ข้อมูลที่เลิกใช้"))
-    in_app(w, lambda: evidence_services.retire_indicator(db.session, w.user("admin"), YEAR, code))
+    in_app(w, lambda: measure_services.save_indicator(db.session, w.user("admin"), YEAR, code, "OIT", 9, "ข้อมูลที่เลิกใช้"))
+    in_app(w, lambda: measure_services.retire_indicator(db.session, w.user("admin"), YEAR, code))
     w.start()
     return w.client("admin").post(f"/evidence/indicators/restore?year={YEAR}", data={"code": code})
 
@@ -716,12 +716,12 @@ def d_measure_new(w):
 
 
 def _measure(w, year: int) -> tuple[int, int]:
-    from evidence import services as evidence_services
+    from evidence.measures import services as measure_services
 
     _seeded(w, year)
 
     def go():
-        measure = evidence_services.save_measure(db.session, w.user("admin"), year, _measure_form())
+        measure = measure_services.save_measure(db.session, w.user("admin"), year, _measure_form())
         return measure.id, measure.version
 
     return in_app(w, go)

@@ -20,8 +20,8 @@ from core.db import db
 from core.documents import archives
 from core.models import StoredFile, User
 from core.web import context
-from evidence import services as evidence_services
 from evidence.items.models import EvidenceItem
+from evidence.measures import services as measure_services
 from lending.register import importing
 from lending.register.models import Asset
 from tests import bombs
@@ -247,7 +247,7 @@ def test_the_evidence_upload_refuses_each_hostile_document_and_stores_nothing(ap
     data, setting, words = hostile[name]
     with app.app_context():
         context.set_origin("127.0.0.1", "pytest")
-        evidence_services.ensure_indicators(db.session, db.session.get(User, officer.id), YEAR)
+        measure_services.ensure_indicators(db.session, db.session.get(User, officer.id), YEAR)
         db.session.remove()
     sign_in(client, officer)
     before = counts(app)

@@ -22,9 +22,10 @@ from core.files import FileStore
 from core.models import StoredFile
 from core.people import services as core_services
 from core.web import context
-from evidence import services as evidence_services
 from evidence.bundle import archive as bundles
+from evidence.items import services as evidence_services
 from evidence.items.models import EvidenceIndicator, EvidenceItem
+from evidence.measures import services as measure_services
 from tests.conftest import PASSWORD, login, unique
 from tests.jobs import follow_job
 
@@ -56,7 +57,7 @@ def year_2556(app):
         session = db.session
         admin = core_services.create_user(session, None, unique("a556"), "ผู้ดูแล หลักฐาน", {"admin"}, PASSWORD)
         auditor = core_services.create_user(session, None, unique("t556"), "ผู้ตรวจ หลักฐาน", {"auditor"}, PASSWORD)
-        evidence_services.ensure_indicators(session, admin, YEAR)
+        measure_services.ensure_indicators(session, admin, YEAR)
         store = FileStore(app.config["EVIDENCE_DIR"])
         common = dict(max_bytes=10 * 2**20, fiscal_year=YEAR)
         two = evidence_services.upload_evidence(

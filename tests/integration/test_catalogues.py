@@ -21,9 +21,11 @@ from core.db import db
 from core.files import FileStore
 from core.models import User
 from core.web import context
-from evidence import services
+from evidence.items import services
 from evidence.items.models import EvidenceItem
 from evidence.measures import catalogue
+from evidence.measures import queries as measure_queries
+from evidence.measures import services as measure_services
 from lending.loans.documents import filing
 from tests.conftest import sign_in, unique
 
@@ -56,7 +58,9 @@ def in_app(app, fn):
 
 
 def _import(session, year: int, csv_text: str, *, actor=None, dry_run: bool = False):
-    return services.import_catalogue(session, actor, year, csv_text.encode("utf-8"), f"{year}.csv", dry_run=dry_run)
+    return measure_services.import_catalogue(
+        session, actor, year, csv_text.encode("utf-8"), f"{year}.csv", dry_run=dry_run
+    )
 
 
 # --- the shipped catalogues ---------------------------------------------------------------------------
@@ -67,18 +71,18 @@ def test_every_shipped_catalogue_passes_the_checks_and_was_loaded_by_the_migrati
     parsed = catalogue.shipped(year)
     assert parsed.problems == []
     assert len(parsed.rows) >= 30
-    rows = services.indicators_of(session, year)
+    rows = measure_queries.indicators_of(session, year)
     assert [i.code for i in rows] == [r.code for r in parsed.rows], "loaded as shipped, in the file's order"
     assert all(i.period in catalogue.PERIODS for i in rows if i.instrument == "OIT")
     for role in catalogue.FILED_ROLES[:2]:  # the manual and the stock-take have an item in every year
-        assert services.role_targets(session, role, year), (year, role)
+        assert measure_queries.role_targets(session, role, year), (year, role)
     assert [(i.text_th, i.instrument, i.group, i.period, i.roles, i.to_confirm) for i in rows] == [
         (r.title_th, r.instrument, r.group, r.period, r.roles, r.to_confirm) for r in parsed.rows
     ]
 
 
 def test_the_shipped_years_say_what_is_known_and_mark_the_rest_to_be_confirmed(session):
-    codes = {y: {i.code: i for i in services.indicators_of(session, y)} for y in catalogue.shipped_years()}
+    codes = {y: {i.code: i for i in measure_queries.indicators_of(session, y)} for y in catalogue.shipped_years()}
     fy2566 = codes[2566]
     for code in ("i20", "i21", "i24", "o19", "o22", "o36", "o37", "o38", "o42", "o43"):
         assert not fy2566[code].to_confirm, code
@@ -116,8 +120,8 @@ def test_the_migration_keeps_a_year_the_database_has_and_loads_the_others(tmp_pa
             )
             db.session.commit()
             upgrade()
-            kept = [(i.code, i.position) for i in services.indicators_of(db.session, 2566)]
-            loaded = {y: len(services.indicators_of(db.session, y)) for y in (2567, 2568, 2569, 2570)}
+            kept = [(i.code, i.position) for i in measure_queries.indicators_of(db.session, 2566)]
+            loaded = {y: len(measure_queries.indicators_of(db.session, y)) for y in (2567, 2568, 2569, 2570)}
             entries = db.session.execute(select(func.count()).select_from(AuditEntry)).scalar_one()
             db.session.remove()
         result = app.test_cli_runner().invoke(args=["audit", "verify"])
@@ -155,7 +159,7 @@ def test_a_catalogue_file_with_bad_rows_changes_nothing_and_names_row_column_and
     assert "row 5, column to_confirm:" in out and "row 6, column code: o1 is also on row 2" in out
     assert "4 bad rows; nothing was imported" in out
     with app.app_context():
-        assert services.indicators_of(db.session, 2626) == []
+        assert measure_queries.indicators_of(db.session, 2626) == []
         assert db.session.execute(select(func.count()).select_from(AuditEntry)).scalar_one() == before
         db.session.remove()
 
@@ -172,7 +176,7 @@ def test_importing_a_year_adds_changes_and_retires_all_at_once_and_is_audited(ap
     assert dry.exit_code == 0, dry.output
     assert "would add: o1 o2 i20" in dry.output, "in the file's order"
     with app.app_context():
-        assert services.indicators_of(db.session, 2627) == []
+        assert measure_queries.indicators_of(db.session, 2627) == []
         db.session.remove()
 
     done = runner.invoke(args=["ita", "catalogue", "import", str(path), "--year", "2627"])
@@ -194,10 +198,10 @@ def test_importing_a_year_adds_changes_and_retires_all_at_once_and_is_audited(ap
     assert fixed.exit_code == 0, fixed.output
     assert "add 1, change 1, retire 1, unchanged 1" in fixed.output
     with app.app_context():
-        rows = {i.code: i for i in services.indicators_of(db.session, 2627)}
+        rows = {i.code: i for i in measure_queries.indicators_of(db.session, 2627)}
         assert rows["o2"].text_th == "ข้อมูลผู้บริหารสูงสุด" and not rows["o2"].to_confirm
         assert rows["o1"].retired and not rows["o35"].retired and rows["o35"].period == "previous"
-        assert [i.code for i in services.active_indicators(db.session, 2627)] == ["i20", "o2", "o35"]
+        assert [i.code for i in measure_queries.active_indicators(db.session, 2627)] == ["i20", "o2", "o35"]
         imported = _entries(db.session, "catalogue.imported", "2627")
         assert len(imported) == 2, "a run that changes nothing records nothing"
         assert imported[-1]["created"] == ["o35"] and imported[-1]["retired"] == ["o1"]
@@ -415,7 +419,7 @@ def test_a_year_without_a_code_for_a_role_files_the_document_waiting_and_the_rep
     assert in_app(app, lambda s: _filed(s, source)) == [(year, [], "stocktake_result")]
     filed = [d for d in in_app(app, lambda s: _entries(s, "evidence.filed")) if d["source"] == source]
     assert filed[-1]["waiting"] is True and filed[-1]["role"] == "stocktake_result"
-    gaps = in_app(app, lambda s: {g.role: g.waiting for g in services.role_gaps(s, year)})
+    gaps = in_app(app, lambda s: {g.role: g.waiting for g in measure_services.role_gaps(s, year)})
     assert gaps[catalogue.STOCKTAKE_RESULT] == 1 and catalogue.BORROWING_MANUAL not in gaps
     page = sign_in(client, people["admin"]).get(f"/report?year={year}").get_data(as_text=True)
     assert "No item of the catalogues takes “The stock-take result” for fiscal year 2625" in page
@@ -424,14 +428,16 @@ def test_a_year_without_a_code_for_a_role_files_the_document_waiting_and_the_rep
     # the admin gives the role to i24: the waiting document is attached to it, and the notice goes
     in_app(
         app,
-        lambda s: services.save_indicator(
+        lambda s: measure_services.save_indicator(
             s, s.get(User, people["admin"].id), year, "i24", "IIT", 4, "การกำกับดูแล", roles=[catalogue.STOCKTAKE_RESULT]
         ),
     )
     assert in_app(app, lambda s: _filed(s, source)) == [(year, ["i24"], "stocktake_result")]
     attached = in_app(app, lambda s: _entries(s, "evidence.attached")[-1])
     assert attached["after"]["indicators"] == ["i24"] and attached["role"] == "stocktake_result"
-    assert catalogue.STOCKTAKE_RESULT not in in_app(app, lambda s: {g.role for g in services.role_gaps(s, year)})
+    assert catalogue.STOCKTAKE_RESULT not in in_app(
+        app, lambda s: {g.role for g in measure_services.role_gaps(s, year)}
+    )
     page = client.get(f"/report?year={year}").get_data(as_text=True)
     assert "takes “The stock-take result”" not in page
 
@@ -441,7 +447,7 @@ def test_a_year_without_a_code_for_a_role_files_the_document_waiting_and_the_rep
 
 def _measure(session, admin, year: int, codes: list[str]) -> str:
     title = unique("มาตรการ ")
-    services.save_measure(session, session.get(User, admin.id), year, {"title": title, "indicators": codes})
+    measure_services.save_measure(session, session.get(User, admin.id), year, {"title": title, "indicators": codes})
     return title
 
 
@@ -576,7 +582,7 @@ def test_the_catalogue_actions_need_the_forms_csrf_token(app, signed_in_then_csr
 
     for path, data in (("retire", {"code": "i20"}), ("move", {"code": "i21", "step": "-1"}), ("start", {})):
         assert client.post(f"/evidence/indicators/{path}?year={year}", data=data).status_code == 400, path
-    rows = in_app(app, lambda s: [(i.code, i.retired) for i in services.indicators_of(s, year)])
+    rows = in_app(app, lambda s: [(i.code, i.retired) for i in measure_queries.indicators_of(s, year)])
     assert rows == [("i20", False), ("i21", False)]
 
     page = client.get(f"/evidence/indicators?year={year}").get_data(as_text=True)
@@ -584,4 +590,4 @@ def test_the_catalogue_actions_need_the_forms_csrf_token(app, signed_in_then_csr
 
     token = csrf_token_from(page)
     client.post(f"/evidence/indicators/retire?year={year}", data={"code": "i20", "csrf_token": token})
-    assert in_app(app, lambda s: [i.code for i in services.active_indicators(s, year)]) == ["i21"]
+    assert in_app(app, lambda s: [i.code for i in measure_queries.active_indicators(s, year)]) == ["i21"]

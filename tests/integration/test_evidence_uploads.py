@@ -27,8 +27,9 @@ from core.db import DomainError, db
 from core.files import DOCX, PDF, XLSX, FileStore
 from core.models import StoredFile, User
 from core.web import context
-from evidence import services
+from evidence.items import services
 from evidence.items.models import EvidenceItem
+from evidence.measures import services as measure_services
 from tests.conftest import sign_in, unique
 
 YEAR = 2569
@@ -148,7 +149,7 @@ def upload(app, user, data: bytes, filename: str, **kw) -> EvidenceItem:
     with app.app_context():
         context.set_origin("127.0.0.1", "pytest")
         actor = db.session.get(User, user.id)
-        services.ensure_indicators(db.session, actor, kw.get("fiscal_year", YEAR))
+        measure_services.ensure_indicators(db.session, actor, kw.get("fiscal_year", YEAR))
         values = {"fiscal_year": YEAR, "title": "", "indicators": ["i20"], "max_bytes": 25 * MB, **kw}
         try:
             item = services.upload_evidence(db.session, actor, store(app), data, filename, **values)
@@ -478,7 +479,7 @@ def test_the_same_file_uploaded_twice_at_once_gives_two_items_and_one_stored_fil
     barrier = threading.Barrier(2)
     outcomes: list = [None, None]
     with app.app_context():
-        services.ensure_indicators(db.session, db.session.get(User, officer.id), YEAR)
+        measure_services.ensure_indicators(db.session, db.session.get(User, officer.id), YEAR)
         db.session.remove()
 
     def work(n: int) -> None:

@@ -27,7 +27,8 @@ from core.files import FileStore
 from core.people import services as core_services
 from core.web import context
 from evidence import report as reports
-from evidence import services as evidence_services
+from evidence.items import services as evidence_services
+from evidence.measures import services as measure_services
 from evidence.report import figures as fig
 from lending.loans.ledger.plan import apply_ledger
 from lending.loans.models import (
@@ -480,8 +481,8 @@ def test_assets_audit_and_evidence_figures_in_a_fresh_instance(tmp_path):
             _asset(session, status="disposed", disposed_on=date(2017, 9, 30), lendable=False)  # on the last day
             record(session, None, "test.assets", ("test", "assets"), {})
             session.commit()
-            evidence_services.ensure_indicators(session, admin, YEAR)
-            evidence_services.ensure_indicators(session, admin, YEAR + 1)
+            measure_services.ensure_indicators(session, admin, YEAR)
+            measure_services.ensure_indicators(session, admin, YEAR + 1)
             store = FileStore(inst.config["EVIDENCE_DIR"])
             up = dict(max_bytes=10 * 2**20, fiscal_year=YEAR)
             first = evidence_services.upload_evidence(

@@ -16,7 +16,7 @@ from core.dates import to_thai_digits
 from core.db import begin_write, db
 from core.people import services as core_services
 from core.web import context
-from evidence import services as evidence_services
+from evidence.measures import services as measure_services
 from lending.loans.models import GOOD, REJECTED, RETURNED, Loan, LoanItem
 from tests.conftest import PASSWORD, login, unique
 from tests.integration.test_report_figures import _asset, bkk
@@ -81,8 +81,8 @@ def fy2557(app):
         )
         record(session, None, "test.report_formats_loans", ("test", "fy2557"), {})
         session.commit()
-        evidence_services.ensure_indicators(session, admin, YEAR)
-        evidence_services.save_measure(
+        measure_services.ensure_indicators(session, admin, YEAR)
+        measure_services.save_measure(
             session,
             admin,
             YEAR,
@@ -99,7 +99,7 @@ def fy2557(app):
                 ],
             },
         )
-        evidence_services.save_measure(
+        measure_services.save_measure(
             session,
             admin,
             YEAR,

@@ -29,9 +29,10 @@ from core.files import FileStore
 from core.people import services as core_services
 from core.web import context
 from evidence import report as reports
-from evidence import services
 from evidence.bundle import submission
+from evidence.items import services
 from evidence.items.models import EvidenceItem
+from evidence.measures import services as measure_services
 from tests.conftest import PASSWORD, sign_in, unique
 from tests.integration.test_catalogues import HEADER, _import, pdf
 
@@ -64,7 +65,7 @@ def year_2693(app):
         admin = core_services.create_user(session, None, unique("a693"), "ผู้ดูแล ส่งรายงาน", {"admin"}, PASSWORD)
         _import(session, YEAR, CATALOGUE)
         store = FileStore(app.config["EVIDENCE_DIR"])
-        measure = services.save_measure(
+        measure = measure_services.save_measure(
             session,
             admin,
             YEAR,

@@ -20,7 +20,9 @@ from core.db import db
 from core.files import FileStore
 from core.models import User
 from core.web import context
-from evidence import services
+from evidence.items import services
+from evidence.measures import queries as measure_queries
+from evidence.measures import services as measure_services
 from evidence.measures.forms import FIGURE_LABELS
 from evidence.measures.models import Indicator, Measure
 from evidence.report.figures import FIGURE_KEYS
@@ -37,7 +39,7 @@ FY2566_YEARS = range(2600, 2611)
 def _years_from_fy2566(app):
     with app.app_context():
         for year in FY2566_YEARS:
-            services.ensure_indicators(db.session, None, year, from_year=2566)
+            measure_services.ensure_indicators(db.session, None, year, from_year=2566)
         db.session.remove()
 
 
@@ -331,13 +333,13 @@ def test_opening_a_year_without_a_catalogue_writes_nothing_and_offers_to_start_i
     page = client.get("/evidence/indicators?year=2500").get_data(as_text=True)
     assert "ITA indicators, fiscal year 2500" in page and "Fiscal year 2500 has no catalogue yet." in page
     with app.app_context():
-        assert services.indicators_of(db.session, 2500) == []
+        assert measure_queries.indicators_of(db.session, 2500) == []
         assert db.session.execute(select(func.count()).select_from(AuditEntry)).scalar_one() == entries
         db.session.remove()
 
     client.post("/evidence/indicators/start?year=2500")
     with app.app_context():
-        started = {i.code: i.to_confirm for i in services.indicators_of(db.session, 2500)}
+        started = {i.code: i.to_confirm for i in measure_queries.indicators_of(db.session, 2500)}
         db.session.remove()
     assert {"i20", "o43"} <= set(started) and all(started.values()), "a copy of FY2566's, every item to confirm"
 
@@ -347,7 +349,7 @@ def test_opening_a_year_without_a_catalogue_writes_nothing_and_offers_to_start_i
     )
     client.post("/evidence/indicators/start?year=2501")
     with app.app_context():
-        assert "e6" in {i.code for i in services.indicators_of(db.session, 2501)}
+        assert "e6" in {i.code for i in measure_queries.indicators_of(db.session, 2501)}
         db.session.remove()
 
 
@@ -394,7 +396,7 @@ def test_a_bad_indicator_code_is_refused_and_the_form_keeps_what_was_typed(app, 
     assert "An indicator code is a letter i, e or o and a number, e.g. i20 or o43." in page
     assert "ข้อความที่พิมพ์ไว้" in page
     with app.app_context():
-        assert "x12" not in {i.code for i in services.indicators_of(db.session, 2606)}
+        assert "x12" not in {i.code for i in measure_queries.indicators_of(db.session, 2606)}
         db.session.remove()
 
 

@@ -240,13 +240,14 @@ def _evidence_world(app, admin_username: str) -> dict:
     """A published evidence item filed by the admin (so staff are not its uploader) and a measure."""
     from core.files import FileStore
     from core.models import User
-    from evidence import services as evidence_services
+    from evidence.items import services as evidence_services
+    from evidence.measures import services as measure_services
 
     year = 2569
     with app.app_context():
         session = db.session
         admin = session.execute(select(User).where(User.username == admin_username)).scalar_one()
-        evidence_services.ensure_indicators(session, admin, year)
+        measure_services.ensure_indicators(session, admin, year)
         files = FileStore(app.config["EVIDENCE_DIR"])
         item = evidence_services.upload_evidence(
             session,
@@ -260,7 +261,7 @@ def _evidence_world(app, admin_username: str) -> dict:
             max_bytes=10 * 1024 * 1024,
         )
         item = evidence_services.set_visibility(session, admin, item.id, True)
-        measure = evidence_services.save_measure(
+        measure = measure_services.save_measure(
             session, admin, year, {"title": "มาตรการทดสอบสิทธิ์", "indicators": ["i20"]}
         )
         out = {"evidence_id": item.id, "token": item.public_token, "year": year, "measure_id": measure.id}

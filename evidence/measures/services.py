@@ -1,49 +1,29 @@
-"""The verbs of the evidence register, each audited, each one unit of work (core.db.write): evidence items
-(upload, file a generated document, edit, publish, record a download, publish the year's report), the ITA
-catalogue (start a year, save, retire, move, import; re-attach the items waiting for a role's code) and the
-measures (save, copy a year).
+"""The verbs of the ITA catalogue and the year's measures, each audited, each one unit of work
+(core.db.write): start a year (from the shipped catalogue or the year before), save, retire, move and
+import indicators, the roles still without a code, save and copy measures.
 
-One module across evidence.items and evidence.measures: the tests reach both halves through one name
-(`evidence.services`), so the split by sub-area waits for them. May import core, audit, evidence.items and
-evidence.measures (and, in save_measure, the report's figure keys).
+May import core, audit, evidence.measures and evidence.items.services (a catalogue change re-attaches the
+evidence waiting for a role's code); in save_measure, the report's figure keys.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import secrets
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
 
 from audit import record
 from audit.services import diff
-from core.db import N_, Conflict, DomainError, Forbidden, NotFound, Session, known, utcnow, write
-from core.files import DOCX, PDF, PHOTO_TYPES, XLSX, FileStore, safe_name, store_generated, store_upload
+from core.db import N_, Conflict, DomainError, NotFound, Session, write
+from core.files import safe_name
 from core.models import User
-from evidence.items.models import INTERNAL, PUBLIC, EvidenceIndicator, EvidenceItem
-from evidence.items.permissions import can_manage_evidence, can_publish_evidence, can_upload_evidence
+from evidence.items.models import EvidenceIndicator, EvidenceItem
+from evidence.items.services import attach_waiting, checked_year, require, valid_codes
 from evidence.measures import catalogue
 from evidence.measures.models import INSTRUMENTS, Indicator, Measure
 from evidence.measures.permissions import can_edit_catalogue, can_edit_measures
 from evidence.measures.queries import active_indicators, indicators_of, role_targets
-
-EVIDENCE_TYPES = PHOTO_TYPES | {PDF, DOCX, XLSX}
-
-
-def _require(allowed: bool) -> None:
-    if not allowed:
-        raise Forbidden(N_("You may not do this."))
-
-
-def _year(fiscal_year: int) -> int:
-    if not 2500 <= int(fiscal_year) <= 2700:
-        raise DomainError(N_("The fiscal year is a Buddhist Era year, e.g. 2569."))
-    return int(fiscal_year)
-
-
-# --- the indicator catalogue ---------------------------------------------------------------------
 
 
 def _count(session: Session, fiscal_year: int) -> int:
@@ -62,7 +42,7 @@ def ensure_indicators(session: Session, actor: User | None, fiscal_year: int, *,
     """Start a year that has no catalogue: its shipped file, else a copy of `from_year`'s or the latest
     earlier year's (or of the first shipped year), every copied item marked to be confirmed. Returns the
     items added."""
-    fiscal_year = _year(fiscal_year)
+    fiscal_year = checked_year(fiscal_year)
     if _count(session, fiscal_year):
         return 0
     with write(session):
@@ -151,8 +131,8 @@ def save_indicator(
     to_confirm: bool | None = None,
 ) -> Indicator:
     """Add an item to a year's catalogue or change one (rename, its period and roles, confirmed or not)."""
-    _require(can_edit_catalogue(actor))
-    fiscal_year, code = _year(fiscal_year), _clean_code(code)
+    require(can_edit_catalogue(actor))
+    fiscal_year, code = checked_year(fiscal_year), _clean_code(code)
     if instrument not in INSTRUMENTS:
         raise DomainError(N_("Choose the instrument: IIT, EIT or OIT."))
     if catalogue.LETTER_OF[instrument] != code[0]:
@@ -206,15 +186,15 @@ def save_indicator(
             if not change["after"]:
                 return row
             record(session, actor, "indicator.updated", row, change)
-        _attach_waiting(session, actor, fiscal_year)
+        attach_waiting(session, actor, fiscal_year)
         session.commit()
         return row
 
 
 def retire_indicator(session: Session, actor: User, fiscal_year: int, code: str, retired: bool = True) -> Indicator:
     """Retire an item (hidden for new evidence; the evidence that names it keeps it) or bring it back."""
-    _require(can_edit_catalogue(actor))
-    fiscal_year, code = _year(fiscal_year), _clean_code(code)
+    require(can_edit_catalogue(actor))
+    fiscal_year, code = checked_year(fiscal_year), _clean_code(code)
     with write(session):
         row = _row_of(session, fiscal_year, code, lock=True)
         if row is None:
@@ -235,15 +215,15 @@ def retire_indicator(session: Session, actor: User, fiscal_year: int, code: str,
             },
         )
         if not retired:
-            _attach_waiting(session, actor, fiscal_year)
+            attach_waiting(session, actor, fiscal_year)
         session.commit()
         return row
 
 
 def move_indicator(session: Session, actor: User, fiscal_year: int, code: str, step: int) -> Indicator:
     """Move an item one place up (step -1) or down (+1) among the items of its instrument."""
-    _require(can_edit_catalogue(actor))
-    fiscal_year, code = _year(fiscal_year), _clean_code(code)
+    require(can_edit_catalogue(actor))
+    fiscal_year, code = checked_year(fiscal_year), _clean_code(code)
     with write(session):
         row = _row_of(session, fiscal_year, code, lock=True)
         if row is None:
@@ -296,8 +276,8 @@ def import_catalogue(
     """A year's catalogue from a CSV or XLSX file, all or nothing: items are added or changed as the file
     says, in its order; items of the year the file leaves out are retired (kept for their evidence)."""
     if actor is not None:
-        _require(can_edit_catalogue(actor))
-    fiscal_year = _year(fiscal_year)
+        require(can_edit_catalogue(actor))
+    fiscal_year = checked_year(fiscal_year)
     parsed = catalogue.parse(data, filename)
     result = CatalogueImport(fiscal_year, parsed.sha256, parsed.problems)
     if parsed.problems:
@@ -347,13 +327,10 @@ def import_catalogue(
                 "to_confirm": sum(r.to_confirm for r in parsed.rows),
             },
         )
-        _attach_waiting(session, actor, fiscal_year)
+        attach_waiting(session, actor, fiscal_year)
         session.commit()
         result.applied = True
         return result
-
-
-# --- roles: where the app's own filings go ---------------------------------------------------------
 
 
 @dataclasses.dataclass(frozen=True)
@@ -385,334 +362,6 @@ def role_gaps(session: Session, fiscal_year: int) -> list[RoleGap]:
     return gaps
 
 
-def _attach_waiting(session: Session, actor: User | None, fiscal_year: int) -> int:
-    """Give the documents filed without an indicator (their role had no code) the code the catalogue now
-    gives their role; moved to the assessment year whose item it is. Inside the caller's transaction."""
-    session.flush()
-    items = list(
-        session.execute(
-            select(EvidenceItem).where(
-                EvidenceItem.fiscal_year.in_((fiscal_year - 1, fiscal_year)),
-                EvidenceItem.role != "",
-                ~select(EvidenceIndicator.id).where(EvidenceIndicator.evidence_id == EvidenceItem.id).exists(),
-            )
-        ).scalars()
-    )
-    attached = 0
-    for item in items:
-        targets = role_targets(session, item.role, item.fiscal_year)
-        if not targets:
-            continue
-        year = targets[0][0]
-        before = item.state()
-        item.fiscal_year = year
-        item.codes = [EvidenceIndicator(code=c) for y, c in targets if y == year]
-        record(session, actor, "evidence.attached", item, {**diff(before, item.state()), "role": item.role})
-        attached += 1
-    return attached
-
-
-def _valid_codes(session: Session, fiscal_year: int, codes: list[str], keep: list[str] | tuple = ()) -> list[str]:
-    """The codes, checked against the year's catalogue: retired items only where already named (`keep`)."""
-    wanted = catalogue.natural(catalogue.normal_code(c) for c in codes if (c or "").strip())
-    known = {i.code for i in active_indicators(session, fiscal_year)} | set(keep or ())
-    unknown = [c for c in wanted if c not in known]
-    if unknown:
-        raise DomainError(
-            N_("Not an indicator of fiscal year %(year)d: %(codes)s"), year=fiscal_year, codes=", ".join(unknown)
-        )
-    return wanted
-
-
-# --- evidence ------------------------------------------------------------------------------------
-
-
-def upload_evidence(
-    session: Session,
-    actor: User,
-    store: FileStore,
-    data: bytes,
-    filename: str,
-    *,
-    fiscal_year: int,
-    title: str,
-    indicators: list[str],
-    description: str = "",
-    max_bytes: int,
-    strip_gps: bool = True,
-    loan_id: int | None = None,
-    asset_id: int | None = None,
-    incident_id: int | None = None,
-    measure_id: int | None = None,
-    source: str = "upload",
-) -> EvidenceItem:
-    """File a document or photo as evidence of a year for one or more indicators (internal until published)."""
-    _require(can_upload_evidence(actor))
-    fiscal_year = _year(fiscal_year)
-    title = (title or "").strip() or (safe_name(filename) if (filename or "").strip() else "")
-    if not title:
-        raise DomainError(N_("Give the evidence a title."))
-    with write(session):
-        codes = _valid_codes(session, fiscal_year, indicators)
-        if not codes:
-            raise DomainError(N_("Choose at least one indicator."))
-        stored = store_upload(
-            session,
-            store,
-            data,
-            filename,
-            allowed=EVIDENCE_TYPES,
-            max_bytes=max_bytes,
-            uploaded_by_id=actor.id,
-            strip_gps=strip_gps,
-        )
-        item = EvidenceItem(
-            fiscal_year=fiscal_year,
-            title=title[:300],
-            description=(description or "")[:5000],
-            sha256=stored.sha256,
-            original_name=safe_name(filename),
-            mime=stored.mime,
-            size=stored.size,
-            visibility=INTERNAL,
-            uploaded_by_id=actor.id,
-            uploaded_at=utcnow(),
-            loan_id=loan_id,
-            asset_id=asset_id,
-            incident_id=incident_id,
-            measure_id=measure_id,
-            source=source,
-        )
-        item.codes = [EvidenceIndicator(code=c) for c in codes]
-        session.add(item)
-        session.flush()
-        record(
-            session,
-            actor,
-            "evidence.uploaded",
-            item,
-            {
-                "after": item.state(),
-                "file": {"sha256": stored.sha256, "name": item.original_name, "size": stored.size, "mime": stored.mime},
-            },
-        )
-        session.commit()
-        return item
-
-
-def file_generated(
-    session: Session,
-    actor: User | None,
-    store: FileStore,
-    data: bytes,
-    filename: str,
-    *,
-    fiscal_year: int,
-    title: str,
-    mime: str,
-    source: str,
-    role: str | None = None,
-    indicators: list[str] | None = None,
-) -> EvidenceItem:
-    """File a document the system made itself as evidence (see `file_for_role`); the first item filed."""
-    return file_for_role(
-        session,
-        actor,
-        store,
-        data,
-        filename,
-        fiscal_year=fiscal_year,
-        title=title,
-        mime=mime,
-        source=source,
-        role=role,
-        indicators=indicators,
-    )[0]
-
-
-def file_for_role(
-    session: Session,
-    actor: User | None,
-    store: FileStore,
-    data: bytes,
-    filename: str,
-    *,
-    fiscal_year: int,
-    title: str,
-    mime: str,
-    source: str,
-    role: str | None = None,
-    indicators: list[str] | None = None,
-) -> list[EvidenceItem]:
-    """File a document the system made itself (a stock-take report, a manual version) as evidence.
-
-    `role` names what the document is ("borrowing_manual"); the catalogues say which code plays it for
-    evidence covering `fiscal_year` (an item of the next year whose period is `previous` too). When no
-    catalogue has such an item, the document is filed without an indicator and waits, marked with its role,
-    until the admin gives the role a code (the report page says so). The caller's transaction records it.
-    One item per assessment year whose catalogue asks for it.
-    """
-    digest = store_generated(session, store, data, filename, mime, made_by_id=getattr(actor, "id", None)).sha256
-    if role:
-        targets = role_targets(session, role, fiscal_year)
-        by_year: dict[int, list[str]] = {}
-        for year, code in targets:
-            by_year.setdefault(year, []).append(code)
-        plan = list(by_year.items()) or [(fiscal_year, [])]
-    else:
-        plan = [(fiscal_year, list(indicators or []))]
-    items = []
-    for year, codes in plan:
-        item = EvidenceItem(
-            fiscal_year=year,
-            title=title[:300],
-            sha256=digest,
-            original_name=filename[:255],
-            mime=mime,
-            size=len(data),
-            visibility=INTERNAL,
-            uploaded_by_id=getattr(actor, "id", None),
-            uploaded_at=utcnow(),
-            source=source,
-            role=role or "",
-        )
-        item.codes = [EvidenceIndicator(code=c) for c in catalogue.natural(codes)]
-        session.add(item)
-        session.flush()
-        data_: dict[str, Any] = {"after": item.state(), "source": source}
-        if role:
-            data_.update(role=role, covers=fiscal_year, waiting=not codes)
-        record(session, actor, "evidence.filed", item, data_)
-        items.append(item)
-    return items
-
-
-def publish_report(
-    session: Session,
-    actor: User,
-    store: FileStore,
-    fiscal_year: int,
-    data: bytes,
-    filename: str,
-    now: datetime | None = None,
-) -> list[EvidenceItem]:
-    """Publish the year's report (its PDF): filed as evidence of the measures-report item of the catalogue
-    that asks for the year (FY2566's o43; FY2569's report under FY2570's item of the previous year) and
-    published at a stable public link. Filed without an indicator, and said so, where no item asks."""
-    _require(can_publish_evidence(actor))
-    fiscal_year = _year(fiscal_year)
-    with write(session):
-        items = file_for_role(
-            session,
-            actor,
-            store,
-            data,
-            filename,
-            fiscal_year=fiscal_year,
-            title=f"รายงานผลการดำเนินการตามมาตรการส่งเสริมคุณธรรมและความโปร่งใส ปีงบประมาณ {fiscal_year}",
-            mime=PDF,
-            source=f"report:{fiscal_year}",
-            role=catalogue.MEASURES_REPORT,
-        )
-        at = now or utcnow()
-        for item in items:
-            before = item.state()
-            item.visibility, item.public_token = PUBLIC, secrets.token_urlsafe(12)
-            item.published_at, item.published_by_id = at, actor.id
-            record(
-                session, actor, "evidence.published", item, {**diff(before, item.state()), "token": item.public_token}
-            )
-        record(
-            session,
-            actor,
-            "report.published",
-            ("report", fiscal_year),
-            {
-                "fiscal_year": fiscal_year,
-                "sha256": items[0].sha256,
-                "evidence": [i.id for i in items],
-                "filed_under": {str(i.fiscal_year): i.indicator_codes for i in items},
-            },
-        )
-        session.commit()
-        return items
-
-
-def update_evidence(
-    session: Session, actor: User, evidence_id: int, *, title: str, description: str, indicators: list[str]
-) -> EvidenceItem:
-    _require(can_manage_evidence(actor))
-    with write(session):
-        item = session.get(EvidenceItem, evidence_id)
-        if item is None:
-            raise NotFound(N_("No such evidence item."))
-        before = item.state()
-        codes = _valid_codes(session, item.fiscal_year, indicators, keep=item.indicator_codes)
-        if not codes:
-            raise DomainError(N_("Choose at least one indicator."))
-        item.title = (title or "").strip()[:300] or item.title
-        item.description = (description or "")[:5000]
-        if codes != item.indicator_codes:
-            # rows of the codes that stay are kept: a new row beside the old one would break (evidence_id, code)
-            rows = {c.code: c for c in item.codes}
-            item.codes = [rows.get(c) or EvidenceIndicator(code=c) for c in codes]
-        change = diff(before, item.state())
-        if not change["after"]:
-            return item
-        record(session, actor, "evidence.updated", item, change)
-        session.commit()
-        return item
-
-
-def set_visibility(
-    session: Session, actor: User, evidence_id: int, public: bool, now: datetime | None = None
-) -> EvidenceItem:
-    """Publish (a stable public URL, kept if it is withdrawn and published again) or withdraw an item."""
-    _require(can_publish_evidence(actor))
-    with write(session):
-        item = session.get(EvidenceItem, evidence_id)
-        if item is None:
-            raise NotFound(N_("No such evidence item."))
-        wanted = PUBLIC if public else INTERNAL
-        if item.visibility == wanted:
-            return item
-        before = item.state()
-        item.visibility = wanted
-        if public:
-            item.public_token = item.public_token or secrets.token_urlsafe(12)
-            item.published_at, item.published_by_id = now or utcnow(), actor.id
-        record(
-            session,
-            actor,
-            "evidence.published" if public else "evidence.withdrawn",
-            item,
-            {**diff(before, item.state()), "token": item.public_token},
-        )
-        session.commit()
-        return item
-
-
-def record_download(session: Session, actor: User, evidence_id: int) -> EvidenceItem:
-    """Record that `actor` downloaded an item's file (every download is in the log), and return the item.
-    Whether they may see it is the caller's check (evidence.items.permissions.can_see_evidence), made before
-    the file is found; this records it in its own transaction."""
-    with write(session):
-        item = session.get(EvidenceItem, evidence_id)
-        if item is None:
-            raise NotFound(N_("No such evidence item."))
-        record(
-            session,
-            actor,
-            "evidence.downloaded",
-            ("evidence", evidence_id),
-            {"sha256": item.sha256, "name": item.original_name},
-        )
-        session.commit()
-        return known(session.get(EvidenceItem, evidence_id), "evidence item")  # read above, in this transaction
-
-
-# --- measures ------------------------------------------------------------------------------------
-
 MEASURE_FIELDS = ("title", "indicators", "activities", "responsible", "outcome", "figures")
 
 
@@ -727,8 +376,8 @@ def save_measure(
     """Create or edit a measure row of a year's report; a stale form is refused."""
     from evidence.report.figures import FIGURE_KEYS
 
-    _require(can_edit_measures(actor))
-    fiscal_year = _year(fiscal_year)
+    require(can_edit_measures(actor))
+    fiscal_year = checked_year(fiscal_year)
     title = (values.get("title") or "").strip()
     if not title:
         raise DomainError(N_("A measure needs a title."))
@@ -740,7 +389,7 @@ def save_measure(
         keep = []
         if measure_id is not None:
             keep = session.execute(select(Measure.indicators).where(Measure.id == measure_id)).scalar() or []
-        codes = _valid_codes(session, fiscal_year, values.get("indicators") or [], keep=keep)
+        codes = valid_codes(session, fiscal_year, values.get("indicators") or [], keep=keep)
         clean = {
             "title": title[:2000],
             "indicators": codes,
@@ -780,8 +429,8 @@ def save_measure(
 
 def copy_measures(session: Session, actor: User, from_year: int, to_year: int) -> int:
     """Start a year from last year's measures (titles, indicators, responsibility, figures; not the results)."""
-    _require(can_edit_measures(actor))
-    from_year, to_year = _year(from_year), _year(to_year)
+    require(can_edit_measures(actor))
+    from_year, to_year = checked_year(from_year), checked_year(to_year)
     ensure_indicators(session, actor, to_year)
     with write(session):
         if session.execute(
