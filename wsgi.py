@@ -339,7 +339,7 @@ def _init_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(DataError)
     def _data(_e):
-        # the last net under the edge checks (core/edge.py): a value the database cannot hold is the
+        # the last net under the edge checks (core/web/edge.py): a value the database cannot hold is the
         # sender's mistake, never a server error
         db.session.rollback()
         app.logger.warning("a value the database refused reached it: %s", _e.orig)

@@ -556,7 +556,7 @@ NOTES = [
     "- Peak RSS is that of the largest process, a verification worker, and counts the pages of the "
     "database file it maps (shared file cache, not memory of its own); the report process itself "
     "stays near 100 MB.",
-    "- The figures without the chain (`evidence.figures.compute`) and the monthly series are "
+    "- The figures without the chain (`evidence.report.figures.compute`) and the monthly series are "
     "counted by the database: each figure is a grouped count over stored UTC instants compared with "
     "Bangkok midnights, the Bangkok day or month computed in SQL where a row needs one, the median "
     "from a histogram of days; nothing is read row by row. Nine scans in all, each 0.03–0.13 s of "

@@ -29,7 +29,7 @@ class User(Audited, UserMixin, Model):
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     # The signed-in user's come with it in one statement (core.people.signin.load_session_user); pages that list
-    # loans leave their borrowers' unloaded (lending.loan_queries.NO_BORROWER_ROLES).
+    # loans leave their borrowers' unloaded (lending.loans.queries.NO_BORROWER_ROLES).
     role_rows: Mapped[list[UserRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
     )

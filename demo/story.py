@@ -1,7 +1,7 @@
 """The demo's story: about 18 months of the office's life up to a given day, through the app's own services.
 
 The history of the previous and the current fiscal year goes in through the paper-ledger import
-(`lending.ledger.apply_ledger`, the service behind `loans import`), the only path that accepts past dates;
+(`lending.loans.ledger.write.apply_ledger`, the service behind `loans import`), the only path that accepts past dates;
 what is happening now (a request waiting, one approved for next week, one out and due soon, a demand letter
 for an overdue one) goes through the live workflow. A stock-take round of the previous year, the measures of
 both years with their evidence, the borrowing manual and an audit checkpoint follow. Every date is relative

@@ -1,5 +1,5 @@
 """What waits for a person on the home page: approvals, today's hand-overs and returns, the overdue, open
-cases, their own loans, notifications and stock-take rounds. Registered with core.home by wsgi.py."""
+cases, their own loans, notifications and stock-take rounds. Registered with core.web.home by wsgi.py."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Hostile ZIP-based files, built in memory in a fraction of a second: what core/archives.py must refuse.
+"""Hostile ZIP-based files, built in memory in a fraction of a second: what core/documents/archives.py must refuse.
 
 Used by tests/integration/test_bounded_parsing.py and by bench/parsing.py (which measures the CPU it
 takes to refuse each one, and what openpyxl would have spent).

@@ -16,7 +16,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-# The canonical text of each entry (see audit.chain), assembled by the database from the stored values.
+# The canonical text of each entry (see audit.integrity.chain), assembled by the database from the stored values.
 # JSON strings come from the database's own JSON encoder, which escapes exactly as the writer does (`"`,
 # `\` and control characters; non-ASCII as is); `data` goes in verbatim and `at` is reshaped as
 # `canonical_stored` does. A value of an unexpected type gives no text or another text: that entry stops

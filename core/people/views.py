@@ -27,7 +27,7 @@ from core.web.routes import actor, public, require, safe_next, submit_once
 def home():
     """The start page after login: what waits for this person today (to approve, to hand over, returns due,
     overdue, open cases, notifications) and, for those who oversee the year, its figures at a glance; each
-    package contributes its panel (core.home)."""
+    package contributes its panel (core.web.home)."""
     from core.dates import bangkok_today
     from core.web import home as panels
 

@@ -1,6 +1,6 @@
 """WTForms' and Flask-WTF's own validation messages, marked so they stay in the app's catalogue.
 
-WTForms ships no Thai catalogue, so `core.forms.BaseForm` looks its messages up in ours: these marks keep
+WTForms ships no Thai catalogue, so `core.web.forms.BaseForm` looks its messages up in ours: these marks keep
 `make extract` from dropping the entries (their Thai is at the end of translations/th). The plural ones
 are marked inside a function that is never called, because only a call carries the plural form.
 """

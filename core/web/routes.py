@@ -104,7 +104,7 @@ def safe_next(target: str | None) -> str | None:
 
 def submit_once(action: str, create: Callable[[], Any]) -> form_tokens.Outcome:
     """Run a create service once per form: a replay or a simultaneous duplicate of the same form (its
-    hidden `form_token`) gets the first submission's record back (see core.form_tokens)."""
+    hidden `form_token`) gets the first submission's record back (see core.web.form_tokens)."""
     user = actor()
     return form_tokens.run_once(
         db.session, request.form.get(form_tokens.FIELD), action, getattr(user, "id", None), create

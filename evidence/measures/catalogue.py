@@ -151,7 +151,7 @@ def _cell(value: object) -> str:
 def read_table(data: bytes, filename: str) -> list[dict[str, str]] | str:
     """The rows of a CSV (UTF-8, BOM or not) or XLSX (first sheet), keyed by the header; a string is why not."""
     if filename.lower().endswith(".xlsx") or data[:2] == b"PK":
-        # checked by core.archives before openpyxl reads it (entries, sizes, ratio, sheets, shared
+        # checked by core.documents.archives before openpyxl reads it (entries, sizes, ratio, sheets, shared
         # strings), then streamed with the row and cell caps of the settings
         try:
             table = [[_cell(v) for v in row] for row in read_first_sheet(data)]

@@ -244,7 +244,7 @@ def chart_png(chart: Chart, scale: float = 10.0) -> bytes:
 
 
 def chart_pdf(doc: Any, chart: Chart) -> None:
-    """Draw the chart as vectors at the current position of a core.pdf.ThaiDocument."""
+    """Draw the chart as vectors at the current position of a core.documents.pdf.ThaiDocument."""
     pdf = doc.pdf
     x0 = doc.x0 + (doc.width - chart.width) / 2
     doc.ensure_space(chart.height)
@@ -272,7 +272,7 @@ def chart_pdf(doc: Any, chart: Chart) -> None:
         elif kind == "text":
             _, x, y, text, size, anchor, color = item
             s = size * PT
-            top = y0 + y - 1.15 * s  # core.pdf puts the baseline 1.15 em below the top of the line box
+            top = y0 + y - 1.15 * s  # core.documents.pdf puts the baseline 1.15 em below the top of the line box
             box = 40.0
             left = {"start": x, "middle": x - box / 2, "end": x - box}[anchor]
             pdf.set_text_color(*color)

@@ -1,6 +1,6 @@
 """The dashboard's cards (a figure of the year, its label and unit as the report words them, a warning when it
 calls for one), and the year's figures at a glance on the home page of those who oversee it (head, auditor,
-admin): a few of the cards, counted as the annual report counts them. Registered with core.home by wsgi.py."""
+admin): a few of the cards, counted as the annual report counts them. Registered with core.web.home by wsgi.py."""
 
 from __future__ import annotations
 

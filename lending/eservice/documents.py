@@ -23,7 +23,7 @@ from core.documents.pdf_blocks import Column, Signature
 from core.documents.thai import NBSP, keep_together
 from lending.register.labels.tags import qr_matrix
 
-CLAUSE_RETURN = "209"  # the regulation's clause on return and compensation (see lending.documents)
+CLAUSE_RETURN = "209"  # the regulation's clause on return and compensation (see lending.loans.documents)
 BLANK_ROWS = 6
 # The counting word (ลักษณนาม) of the register's usual categories, for the form's หน่วยนับ column.
 UNITS = {

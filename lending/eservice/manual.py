@@ -5,7 +5,7 @@ rules per kind of borrower (which categories, the longest loan, the head's appro
 personal data is kept, the office's contacts — and from what the e-service offers now, and the page and
 the PDF both show it, so changing a setting changes the manual. Publishing keeps a numbered version (its
 PDF and the settings it was written from) and files it as evidence of the catalogue's outsiders_manual item
-(lending.filing names the role; each year's catalogue says which code plays it).
+(lending.loans.documents.filing names the role; each year's catalogue says which code plays it).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The one rule of lending by count: on no day do a group's reservations exceed what the group holds.
 
-Called by the approval (lending.workflow.approve_loan) for every approval step, the officer's too — the
+Called by the approval (lending.loans.services.approve_loan) for every approval step, the officer's too — the
 officer's approval already reserves the count until the head decides. The group rows are locked first
 (FOR UPDATE on PostgreSQL; SQLite's write lock is already held by begin_write), so two approvals that
 draw on one group queue here and the second counts what the first reserved.

@@ -1,9 +1,9 @@
 """The services of lending by count: set up a group and its members, hand over a request's lines by
 naming the numbered assets that leave, and receive them back by count with the named exceptions.
 
-The approval of a request with lines is the ordinary lending.workflow.approve_loan (which checks the
+The approval of a request with lines is the ordinary lending.loans.services.approve_loan (which checks the
 groups' counts through lending.groups.reservations); the return by count hands its per-item results to
-lending.workflow.receive_items, so damage and loss open the same incident cases as any other item.
+lending.loans.services.receive_items, so damage and loss open the same incident cases as any other item.
 """
 
 from __future__ import annotations
@@ -434,7 +434,7 @@ def receive_by_count(
 
     Every item of the line still out is either named (damaged, lost, or still out) or returned good; the count
     typed must equal what is left after the exceptions, so a miscount is caught and the missing ones are
-    named rather than guessed. Damaged and lost items open incident cases (lending.workflow.receive_items).
+    named rather than guessed. Damaged and lost items open incident cases (lending.loans.services.receive_items).
     """
     loan = session.get(Loan, loan_id)
     if loan is None:

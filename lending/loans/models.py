@@ -400,7 +400,7 @@ class Demand(Audited, Model):
     """A written demand for return of the items it names (`item_ids`, the source of truth for what it covers):
     a letter or mail made in the app names the items of its loan that were overdue when it was made; a
     paper-ledger demand, the items whose rows carry its date. The report's figures count a demand only
-    for the items it names (evidence.figures.sql_covers)."""
+    for the items it names (evidence.report.figures.sql_covers)."""
 
     __tablename__ = "demands"
     __table_args__ = (Index("ix_demands_loan_on", "loan_id", "demanded_on"),)

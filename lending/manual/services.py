@@ -4,7 +4,7 @@
 the 7-day demand, damage and loss, contacts — and both the page and the PDF show it, so changing a
 setting changes the manual. Publishing keeps a numbered version (its PDF in the file store, the settings it
 was written from) and files it as evidence of the borrowing manual (the year's catalogue says under which
-codes) through lending.filing.
+codes) through lending.loans.documents.filing.
 """
 
 from __future__ import annotations

@@ -4,6 +4,5 @@ Their contact details are personal data (PDPA): kept in `outside_parties` only, 
 hashed data (entries name the party by its random reference), masked where shown, and anonymised after the
 retention period.
 
-May import core, audit, the register (lending.register), the loans area (lending.loans, lending.workflow,
-lending.loan_forms, lending.loan_views) and lending.groups; from `lending` the blueprint `bp`.
+May import core, audit, the register (lending.register), the loans area (lending.loans) and lending.groups; from `lending` the blueprint `bp`.
 """

@@ -120,7 +120,7 @@ def _cell(value: Any) -> Any:
 def read_table(data: bytes, filename: str = "") -> tuple[list[str], list[list[Any]]]:
     """Headers and rows of a CSV (UTF-8, BOM or not) or XLSX file, decided by content, not name.
 
-    An XLSX is checked by core.archives before openpyxl reads it (entries, sizes, compression, sheets,
+    An XLSX is checked by core.documents.archives before openpyxl reads it (entries, sizes, compression, sheets,
     shared strings) and streamed with the row and cell caps of the settings; a CSV has the same caps."""
     limits = Limits.from_config()
     if data.startswith(b"PK\x03\x04"):

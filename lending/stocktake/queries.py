@@ -272,7 +272,7 @@ def scope_options(session: Session) -> tuple[list[str], list[str]]:
 
 
 def stocktake_figures(session: Session, start: date, end: date) -> tuple[int, int]:
-    """`stocktake` for evidence.figures: (assets checked in the year's stock-take, of those not found).
+    """`stocktake` for evidence.report.figures: (assets checked in the year's stock-take, of those not found).
 
     The year's stock-take is every round whose fiscal year is the year that ends on `end`. An asset is
     *checked* when a round recorded a result for it within its scope: found (where expected or elsewhere)

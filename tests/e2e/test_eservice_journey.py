@@ -1,7 +1,7 @@
 """The public e-service end to end: a citizen on a phone asks for 150 chairs and 2 tents for next Saturday,
 the supply officer and the head approve, the officer hands over 150 numbered chairs picked by suggestion,
 2 chairs come back damaged and open incident cases, and the citizen answers the survey on the tracking
-page; the year's e-service figures (the dashboard, evidence.figures) count all of it. The citizen never
+page; the year's e-service figures (the dashboard, evidence.report.figures) count all of it. The citizen never
 signs in; the office works at a desk, each person in a browser of their own.
 
 Items are handed over from the day before a loan starts, so the office's clock is set to the Friday before

@@ -143,7 +143,7 @@ def admin_with_settings(app: Flask, prefix: str) -> int:
 
 def writers(app: Flask, admin_id: int, actions: int, errors: list, threads: int = 8, done=None) -> list:
     """`threads` threads, each with its own app context and session, each changing its own setting
-    `actions` times through core.services.update_settings (each change one audited transaction).
+    `actions` times through core.people.services.update_settings (each change one audited transaction).
 
     `done()`, if given, is called after each committed change (to wait for a state, not for a time)."""
     import threading

@@ -1,7 +1,7 @@
 """Eight writers at once through the real services: one gapless chain that verifies, on SQLite and PostgreSQL.
 
 Each writer is a thread with its own app context and session, changing its own agency setting 500 times
-through `core.services.update_settings` as an admin; they contend for the chain's head (a row lock on
+through `core.people.services.update_settings` as an admin; they contend for the chain's head (a row lock on
 PostgreSQL, BEGIN IMMEDIATE on SQLite, where a writer waits for the lock instead of failing with
 "database is locked").
 """

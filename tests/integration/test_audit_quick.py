@@ -1,6 +1,6 @@
 """The quick path of verification: the database assembles each entry's canonical text, Python hashes it.
 
-It must give exactly the answer of the plain walk (`audit.verify.walk` over the stored values), and an intact
+It must give exactly the answer of the plain walk (`audit.integrity.verify.walk` over the stored values), and an intact
 chain must never need the plain walk — otherwise `audit verify` is silently slow again. The entries here
 carry what the database's JSON encoder could get wrong: quotes, backslashes, control characters, Thai
 with its marks, emoji, long user agents, a system actor (no id).

@@ -1,4 +1,4 @@
-"""The paper ledger (ทะเบียนคุมการยืม): `flask --app wsgi loans import FILE`, lending/ledger.py.
+"""The paper ledger (ทะเบียนคุมการยืม): `flask --app wsgi loans import FILE`, lending/loans/ledger/.
 
 The database is shared by the whole session and never emptied, so every test makes its own people, assets
 and refs, and asserts on its own records: the loans, their items, demands and incidents, the assets'

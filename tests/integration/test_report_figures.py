@@ -2,7 +2,7 @@
 
 Lending figures use fiscal year 2560 (2016-10-01 … 2017-09-30), which no other test touches: loans are
 written directly through the models with explicit timestamps (one transaction, with an audit entry, so
-the guard accepts the commit), plus a paper ledger imported through lending/ledger.py with B.E. dates.
+the guard accepts the commit), plus a paper ledger imported through lending/loans/ledger/ with B.E. dates.
 The assets, audit and evidence figures count the whole database, so they are checked in a separate, fresh
 instance (tests/integration/audit_instances.py).
 

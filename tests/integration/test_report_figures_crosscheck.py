@@ -1,6 +1,6 @@
 """The report's figures as the database counts them, against a plain row-by-row count in Python.
 
-evidence/figures.py and the monthly series in evidence/report.py count in SQL: timestamps are compared
+evidence/report/figures.py and the monthly series in evidence/report/compute.py count in SQL: timestamps are compared
 with the UTC instants of Bangkok midnights, Bangkok days and months are computed by the database. Here the
 same figures are counted the obvious way — every row read, every timestamp turned into its Bangkok date by
 core.dates.bangkok_date, every definition of reference/report-metrics.md applied as written (the Python

@@ -1,6 +1,6 @@
 """The report's lending figures against reference/report-metrics.md, read as written.
 
-The reference below is written from the definitions alone, not from evidence/figures.py: each loan of a
+The reference below is written from the definitions alone, not from evidence/report/figures.py: each loan of a
 generated history is a plain record of Bangkok calendar days (requested, decided, handed over, due; per
 item back or lost, and the demands that name it), and each figure is the definition applied to those
 records in a few lines of Python, with its own exact arithmetic. The same history goes into a database of

@@ -1,4 +1,4 @@
-"""The lending workflow's services (lending/workflow.py) against the real database.
+"""The lending workflow's services (lending/loans/services.py, cases.py) against the real database.
 
 The database is shared by the whole test session and never emptied, so every test makes its own people
 and assets, and asserts on its own records: the loan's state, the assets' status, and the audit entries

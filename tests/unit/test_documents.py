@@ -1,4 +1,4 @@
-"""The printed documents: the Thai document builder (core/pdf.py), the borrowing form and the demand letter.
+"""The printed documents: the Thai document builder (core/documents/pdf.py), the borrowing form and the demand letter.
 
 No database: the loans are transient ORM objects. Text is read back with pypdfium2; positions come from
 its text objects, in PDF points (1 mm = 72 / 25.4 pt).

@@ -1,4 +1,4 @@
-"""The lending state machine (lending/loans.py) and its permission predicates, in memory: no database,
+"""The lending state machine (lending/loans/models.py) and its permission predicates, in memory: no database,
 no Flask.
 
 Every allowed transition is shown to land in its state; every refused one raises the domain error the

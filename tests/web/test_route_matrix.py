@@ -84,7 +84,7 @@ EXPECTED: dict[str, dict[str, int | str]] = {
     "lending.asset_photo": everyone(200),
     "lending.asset_qr": everyone(200),
     "lending.asset_export": everyone(200),
-    # lending: bookings calendar (each sees the loans they may: see lending.bookings) and search as you type
+    # lending: bookings calendar (each sees the loans they may: see lending.loans.bookings) and search as you type
     "lending.calendar": everyone(200),
     "lending.asset_calendar": everyone(200),
     "lending.asset_suggest": everyone(200),

@@ -1,4 +1,4 @@
-"""The report as a PDF: A4 portrait in Sarabun, Thai shaped (core.pdf)."""
+"""The report as a PDF: A4 portrait in Sarabun, Thai shaped (core.documents.pdf)."""
 
 from __future__ import annotations
 

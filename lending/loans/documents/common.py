@@ -7,7 +7,7 @@ the office's address, and a new page in the office's layout. The documents thems
 approvals, the hand-over, the returns and the signature lines. ``demand_letter_pdf(demand, settings, lang)``
 is the letter that demands the overdue items back (หนังสือทวงถาม), in the layout of a Thai official letter.
 
-Both are pure: they read the ORM objects and the settings dict (``core.services.get_settings``) and return
+Both are pure: they read the ORM objects and the settings dict (``core.people.services.get_settings``) and return
 PDF bytes; nothing is written or committed. English versions (``lang="en"``) have the same layout.
 
 Digits: with ``settings["thai_digits_in_documents"]`` a Thai document prints Thai digits (๐–๙) in the
