@@ -4,5 +4,6 @@ Their contact details are personal data (PDPA): kept in `outside_parties` only, 
 hashed data (entries name the party by its random reference), masked where shown, and anonymised after the
 retention period.
 
-May import core, audit, the register (lending.register), the loans area (lending.loans) and lending.groups; from `lending` the blueprint `bp`.
+May import core, audit, the register (lending.register), the loans area (lending.loans) and lending.groups;
+from `lending` the blueprint `bp`.
 """

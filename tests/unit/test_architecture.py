@@ -1,7 +1,8 @@
 """The house rules of docs/architecture.md, read from the source: layers, cycles, sizes.
 
-- Layers: core ← audit ← lending ← evidence ← demo ← wsgi (demo: the demonstration office, which fills them all). A package imports only packages to its left, also
-  inside functions (a lazy import is still a dependency).
+- Layers: core ← audit ← lending ← evidence ← demo ← wsgi (demo: the demonstration office, which fills them
+  all). A package imports only packages to its left, also inside functions (a lazy import is still a
+  dependency).
 - No import cycle between modules, counting the imports inside functions too: a pair that needs each
   other is one module, or shares a third.
 - No module over 600 lines and no folder with more than 12 modules (migrations and tests aside): a
