@@ -8,6 +8,7 @@ action each call gives: a literal, either branch of `a if c else b`, or a local 
 from __future__ import annotations
 
 import ast
+from functools import cache
 from pathlib import Path
 
 from audit.names import ACTIONS, SUBJECTS
@@ -16,6 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("core", "audit", "lending", "evidence")
 
 
+@cache  # the source is read and parsed once for the module's tests, not once per test
 def _trees() -> dict[Path, ast.Module]:
     files = [p for d in PACKAGES for p in (ROOT / d).rglob("*.py")] + [ROOT / "wsgi.py"]
     return {p: ast.parse(p.read_text(encoding="utf-8")) for p in files}
@@ -48,6 +50,7 @@ def _literals(expr: ast.expr, scope: ast.AST) -> set[str]:
     return set()
 
 
+@cache
 def recorded_actions() -> tuple[dict[str, str], list[str]]:
     """(action -> where it is recorded, the calls whose action could not be read)."""
     trees = _trees()
