@@ -6,14 +6,18 @@ Builds a fresh SQLite instance as bench/register.py does (a generated CSV import
 then times `lending.register.queries.list_assets` for every search in `bench.register.SEARCHES`, on page 1
 and page 5, inside one app context: no HTTP, no template, only the queries. Each turn runs every case
 `--repeat` times and keeps the median; the figure printed is the median of the turns' medians, with their
-spread (min–max). It also prints the SQL statements one search page costs (list_assets alone) and the
-total it found, so that two branches can be compared on the same instance (`--reuse`).
+spread (min–max). Each case twice: 'new', a search the process has not kept (its kept pages emptied before
+each call), and 'again', one it has (the same page asked before). It also prints the SQL statements one
+search page costs (list_assets alone, both ways) and the total it found. To compare with another branch,
+copy this file into a worktree of it and run it there too (each tree builds its instance in its own
+bench/out; `--reuse` keeps it between runs).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import sys
 import time
@@ -61,42 +65,66 @@ def main() -> None:
     from sqlalchemy import event
 
     from core.db import db
+    from lending.register import queries
     from lending.register.queries import AssetFilter, list_assets
     from wsgi import create_app
 
     app = create_app()
     cases = [(q, p) for q in SEARCHES for p in PAGES]
+
+    def forget() -> None:
+        """Empty the process's kept pages (a branch without them has nothing to empty)."""
+        pages = getattr(queries, "_pages", None)
+        if pages is not None:
+            pages.clear()
+
     with app.app_context():
         session = db.session
         statements: list[str] = []
         engine = session.get_bind().engine
-        event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        noise = re.compile(r"^\s*(BEGIN|SAVEPOINT|RELEASE|ROLLBACK|COMMIT|PRAGMA)\b", re.I)  # as test_request_cost
+        event.listen(engine, "before_cursor_execute", lambda *a: None if noise.match(a[2]) else statements.append(a[2]))
         facts = {}
+        list_assets(session, AssetFilter(q="warm-up"))  # the index's existence, looked up once per process
         for q, p in cases:
+            forget()
             statements.clear()
             page = list_assets(session, AssetFilter(q=q), page=p)
-            facts[(q, p)] = (len(statements), page.total, len(page.rows))
-        per_turn: dict[tuple[str, int], list[float]] = {c: [] for c in cases}
+            cold = len(statements)
+            statements.clear()
+            list_assets(session, AssetFilter(q=q), page=p)
+            facts[(q, p)] = (cold, len(statements), page.total, len(page.rows))
+            session.rollback()
+        runs: dict[str, dict[tuple[str, int], list[float]]] = {"new": {}, "again": {}}
+        for kind in runs:
+            runs[kind] = {c: [] for c in cases}
         for _ in range(args.turns):
-            for c in cases:
-                times = []
-                for _ in range(args.repeat):
-                    start = time.perf_counter()
-                    list_assets(session, AssetFilter(q=c[0]), page=c[1])
-                    times.append((time.perf_counter() - start) * 1000)
-                    session.rollback()  # each request is its own transaction
-                per_turn[c].append(statistics.median(times))
-    print(f"| search | page | total | rows | statements | ms (median of {args.turns} turns) | spread |")
-    print("|---|---|---|---|---|---|---|")
+            for kind, per_turn in runs.items():
+                for c in cases:
+                    times = []
+                    for _ in range(args.repeat):
+                        if kind == "new":
+                            forget()
+                        start = time.perf_counter()
+                        list_assets(session, AssetFilter(q=c[0]), page=c[1])
+                        times.append((time.perf_counter() - start) * 1000)
+                        session.rollback()  # each request is its own transaction
+                    per_turn[c].append(statistics.median(times))
+    print(
+        f"list_assets at {args.size:,} assets, ms: median of {args.turns} turns (each the median of {args.repeat} "
+        "calls), spread min–max of the turns; 'new' = the search not seen before by the process, 'again' = seen"
+    )
+    print("| search | page | total | rows | statements new/again | ms new | spread | ms again | spread |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for c in cases:
-        ms = per_turn[c]
-        n_stmt, total, rows = facts[c]
+        cold, warm, total, rows = facts[c]
+        new, again = runs["new"][c], runs["again"][c]
         print(
-            f"| {c[0]} | {c[1]} | {total} | {rows} | {n_stmt} | {statistics.median(ms):.2f} "
-            f"| {min(ms):.2f}–{max(ms):.2f} |"
+            f"| {c[0]} | {c[1]} | {total} | {rows} | {cold}/{warm} | {statistics.median(new):.2f} "
+            f"| {min(new):.2f}–{max(new):.2f} | {statistics.median(again):.2f} | {min(again):.2f}–{max(again):.2f} |"
         )
-    all_ms = [statistics.median(per_turn[c]) for c in cases]
-    print(f"\nsum of medians over {len(cases)} cases: {sum(all_ms):.1f} ms")
+    for kind, per_turn in runs.items():
+        print(f"sum of medians, {kind}: {sum(statistics.median(v) for v in per_turn.values()):.1f} ms")
 
 
 if __name__ == "__main__":
