@@ -90,11 +90,12 @@ class AssetFilter:
         }
         return {k: v for k, v in out.items() if v}
 
-    def with_synonyms(self, session: Session) -> AssetFilter:
-        """The same filter, its search looking for the query's synonyms too (lending.register.synonyms)."""
+    def with_synonyms(self, session: Session, token: str | None = None) -> AssetFilter:
+        """The same filter, its search looking for the query's synonyms too (lending.register.synonyms).
+        `token`: the register's version token when read already in this transaction (`list_assets`)."""
         from lending.register.synonyms import search_keys
 
-        return replace(self, keys=search_keys(session, self.q)) if self.q else self
+        return replace(self, keys=search_keys(session, self.q, token)) if self.q else self
 
     def search_keys(self) -> tuple[str, ...]:
         if not self.q:
@@ -252,17 +253,15 @@ def list_assets(session: Session, flt: AssetFilter, page: int = 1, page_size: in
     The page's ids come from the narrow indexes first, then their rows (see `find_page`). A process keeps
     the totals and ids it found (`PageCache`) under the register's version token (migration 0018), read
     here in one small statement: the next page of a search, or the same page again, costs that token and
-    the rows, and any change to an asset, committed by any process, changes the token. A filter by free
-    dates is not kept: it depends on the bookings and the day, not on the assets alone.
+    the rows, and any change to an asset or to the search synonyms (whose groups are kept under the same
+    token), committed by any process, changes the token. A filter by free dates is not kept: it depends on
+    the bookings and the day, not on the assets alone.
     """
     page = max(1, page)
     dialect, indexed = search_support(session)
-    flt = flt.with_synonyms(session)
-    if flt.free_dates:
-        ids, total, page = find_page(session, flt, dialect, indexed, page, page_size)
-        return _page_of(session, ids, total, page, page_size)
     token = session.execute(select(assets_token_query())).scalar()
-    if token is None:  # no token row (a database restored without it): nothing may be kept
+    flt = flt.with_synonyms(session, token)
+    if flt.free_dates or token is None:  # no token row (a database restored without it): nothing is kept
         ids, total, page = find_page(session, flt, dialect, indexed, page, page_size)
         return _page_of(session, ids, total, page, page_size)
     cache = _page_cache(session, token)

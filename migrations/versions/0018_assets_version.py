@@ -1,9 +1,9 @@
-"""assets version: one row whose token changes with every change to the asset register
+"""assets version: one row whose token changes with every change to the asset register or its search synonyms
 
-Each process keeps the register's recent pages (their totals and ids), keyed by this token, and reads the
-token once per register page (lending/register/queries.py): a change made by any process — a page, an
-import, the CLI, a restore, a plain SQL statement — is seen on the next page. Triggers on `assets` write the
-new token, so no writer can forget to; a random token rather than a counter, as in 0017, so that a token
+Each process keeps the register's recent pages (their totals and ids) and the search synonym groups, keyed
+by this token, and reads the token once per register page (lending/register/queries.py): a change made by
+any process — a page, an import, the CLI, a restore, a plain SQL statement — is seen on the next page.
+Triggers on `assets` and `search_synonyms` write the new token, so no writer can forget to; a random token rather than a counter, as in 0017, so that a token
 that rolled back or belongs to another database is never seen again by a process that cached under it.
 
 PostgreSQL: one statement-level trigger BEFORE the statement, so that a transaction takes the token's row
@@ -24,6 +24,7 @@ branch_labels = None
 depends_on = None
 
 EVENTS = ("INSERT", "UPDATE", "DELETE")
+TABLES = ("assets", "search_synonyms")
 
 
 def upgrade():
@@ -41,23 +42,27 @@ def upgrade():
               RETURN NULL;
             END $$"""
         )
-        op.execute(
-            "CREATE TRIGGER assets_bump_version BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE ON assets "
-            "FOR EACH STATEMENT EXECUTE FUNCTION assets_bump_version()"
-        )
-    else:
-        for event in EVENTS:
+        for table in TABLES:
             op.execute(
-                f"""CREATE TRIGGER assets_bump_version_{event.lower()} AFTER {event} ON assets
-                BEGIN UPDATE assets_version SET token = lower(hex(randomblob(16))) WHERE id = 1; END"""
+                f"CREATE TRIGGER {table}_bump_assets_version BEFORE INSERT OR UPDATE OR DELETE OR TRUNCATE "
+                f"ON {table} FOR EACH STATEMENT EXECUTE FUNCTION assets_bump_version()"
             )
+    else:
+        for table in TABLES:
+            for event in EVENTS:
+                op.execute(
+                    f"""CREATE TRIGGER {table}_bump_assets_version_{event.lower()} AFTER {event} ON {table}
+                    BEGIN UPDATE assets_version SET token = lower(hex(randomblob(16))) WHERE id = 1; END"""
+                )
 
 
 def downgrade():
     if op.get_bind().dialect.name == "postgresql":
-        op.execute("DROP TRIGGER IF EXISTS assets_bump_version ON assets")
+        for table in TABLES:
+            op.execute(f"DROP TRIGGER IF EXISTS {table}_bump_assets_version ON {table}")
         op.execute("DROP FUNCTION IF EXISTS assets_bump_version()")
     else:
-        for event in EVENTS:
-            op.execute(f"DROP TRIGGER IF EXISTS assets_bump_version_{event.lower()}")
+        for table in TABLES:
+            for event in EVENTS:
+                op.execute(f"DROP TRIGGER IF EXISTS {table}_bump_assets_version_{event.lower()}")
     op.drop_table('assets_version')

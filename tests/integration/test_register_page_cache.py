@@ -20,7 +20,7 @@ from sqlalchemy import select, text, update
 from audit import record
 from core.dates import bangkok_today
 from core.db import begin_write, db
-from lending.register import importing, queries
+from lending.register import importing, queries, synonyms
 from lending.register.models import CATEGORIES, STATUSES, Asset, compute_search_text, search_key
 from lending.register.queries import AssetFilter, PageCache, find_page, list_assets, search_support
 from lending.register.services import unique_tag
@@ -238,7 +238,28 @@ def test_a_search_key_folds_before_it_is_kept():
 def test_postgresql_bumps_the_token_before_the_statement(session):
     if not on_postgres():
         pytest.skip("PostgreSQL only")
-    timing = session.execute(
-        text("SELECT action_timing FROM information_schema.triggers WHERE trigger_name = 'assets_bump_version'")
-    ).scalars()
-    assert set(timing) == {"BEFORE"}
+    found = session.execute(
+        text(
+            "SELECT DISTINCT event_object_table, action_timing FROM information_schema.triggers "
+            "WHERE trigger_name LIKE '%bump_assets_version'"
+        )
+    ).all()
+    assert set(map(tuple, found)) == {("assets", "BEFORE"), ("search_synonyms", "BEFORE")}
+
+
+def test_a_synonym_group_added_or_removed_elsewhere_shows_on_the_next_search(session, officer, make_asset):
+    u = unique("").lower()
+    asset = make_asset(name=f"กระติก{u}น้ำแข็ง")
+    flt = AssetFilter(q=f"thermos{u}")
+    for _ in range(2):
+        assert list_assets(session, flt).total == 0
+    session.rollback()
+
+    group_id = synonyms.add_group(session, officer, f"กระติก{u}, thermos{u}").id
+
+    for _ in range(2):
+        assert ids(list_assets(session, flt)) == [asset.id]
+    session.rollback()
+    with db.engine.begin() as other:  # gone without the page, as a restore or a plain statement would
+        other.execute(text("DELETE FROM search_synonyms WHERE id = :id"), {"id": group_id})
+    assert list_assets(session, flt).total == 0
