@@ -247,6 +247,16 @@ class Asset(Audited, Model):
             self.disposed_on = on or bangkok_today()
 
 
+class AssetsVersion(Model):
+    """One row: a token that the database's triggers change with every change to `assets` (migration 0018),
+    so a process knows its cached register pages are current by reading one value."""
+
+    __tablename__ = "assets_version"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    token: Mapped[str] = mapped_column(String(32))
+
+
 def compute_search_text(values: dict[str, Any]) -> str:
     parts = [
         values.get("asset_number") or "",

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import threading
 import time
 import weakref
+from array import array
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
@@ -15,7 +18,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from core.dates import bangkok_today, format_numeric, parse_date
 from core.db import N_, Session, contains
 from lending.loans.bookings.queries import free_between
-from lending.register.models import STATUSES, Asset, normalise_tag, search_key
+from lending.register.models import STATUSES, Asset, AssetsVersion, normalise_tag, search_key
 
 LIST_COLUMNS = (
     Asset.id,
@@ -88,11 +91,12 @@ class AssetFilter:
         }
         return {k: v for k, v in out.items() if v}
 
-    def with_synonyms(self, session: Session) -> AssetFilter:
-        """The same filter, its search looking for the query's synonyms too (lending.register.synonyms)."""
+    def with_synonyms(self, session: Session, token: str | None = None) -> AssetFilter:
+        """The same filter, its search looking for the query's synonyms too (lending.register.synonyms).
+        `token`: the register's version token when read already in this transaction (`list_assets`)."""
         from lending.register.synonyms import search_keys
 
-        return replace(self, keys=search_keys(session, self.q)) if self.q else self
+        return replace(self, keys=search_keys(session, self.q, token)) if self.q else self
 
     def search_keys(self) -> tuple[str, ...]:
         if not self.q:
@@ -247,17 +251,77 @@ class Page:
 def list_assets(session: Session, flt: AssetFilter, page: int = 1, page_size: int = 50) -> Page:
     """One page of the register in asset-number order, with the total for the pager.
 
-    The page's ids come from the narrow indexes first, then their rows. Search text is a substring
-    anywhere (Thai has no spaces, so no word index helps). With the trigram index the matches are counted
-    first, from the index; few are then fetched through it and sorted here, many are found by walking the
-    number index and testing each row. Without it (or for keys under three characters) the count is one
-    sequential pass, and few matches are taken in that same pass.
+    The page's ids come from the narrow indexes first, then their rows (see `find_page`). A process keeps
+    the totals and ids it found (`PageCache`) under the register's version token (migration 0018), read
+    here in one small statement: the next page of a search, or the same page again, costs that token and
+    the rows, and any change to an asset or to the search synonyms (whose groups are kept under the same
+    token), committed by any process, changes the token. A filter by free dates is not kept: it depends on
+    the bookings and the day, not on the assets alone.
     """
     page = max(1, page)
     dialect, indexed = search_support(session)
-    flt = flt.with_synonyms(session)
+    token = session.execute(select(assets_token_query())).scalar()
+    flt = flt.with_synonyms(session, token)
+    if flt.free_dates or token is None:  # no token row (a database restored without it): nothing is kept
+        ids, total, page = find_page(session, flt, dialect, indexed, page, page_size)
+        return _page_of(session, ids, total, page, page_size)
+    cache = _page_cache(session, token)
+    key = _cache_key(flt)
+    total = cache.get(("total", key))
+    if total is not None:
+        page = min(page, max(1, -(-total // page_size)))
+        every = cache.get(("all", key))
+        ids = (
+            every[(page - 1) * page_size : page * page_size]
+            if every is not None
+            else cache.get(("page", key, page, page_size))
+        )
+        if ids is not None:
+            return _page_of(session, list(ids), total, page, page_size)
+    found: dict[str, Any] = {}
+    ids, total, page = find_page(session, flt, dialect, indexed, page, page_size, total, found)
+    cache.put(("total", key), total, 0)
+    if "all" in found:
+        cache.put(("all", key), array("q", found["all"]), len(found["all"]))
+    else:
+        cache.put(("page", key, page, page_size), array("q", ids), len(ids))
+    return _page_of(session, ids, total, page, page_size)
+
+
+def find_page(
+    session: Session,
+    flt: AssetFilter,
+    dialect: str,
+    indexed: bool,
+    page: int,
+    page_size: int,
+    total: int | None = None,
+    found: dict[str, Any] | None = None,
+) -> tuple[list[int], int, int]:
+    """(ids of the page, total, the page clamped to the pages there are), from the database.
+
+    Search text is a substring anywhere (Thai has no spaces, so no word index helps). With the trigram
+    index the matches are counted first, from the index; few are then fetched through it and sorted here,
+    many are found by walking the number index and testing each row. Without it (or for keys under three
+    characters) the count is one sequential pass, and few matches are taken in that same pass. `total`,
+    when known already (from the cache), is not counted again; `found["all"]` receives every match's id
+    in order when they were all fetched (few matches).
+    """
+    found = {} if found is None else found
+
+    def clamp(total: int) -> int:
+        return min(page, max(1, -(-total // page_size)))
+
+    def few(matches: Sequence[Any]) -> tuple[list[int], int, int]:
+        every = [m.id for m in sorted(matches)]
+        found["all"] = every
+        at = clamp(len(matches))
+        return every[(at - 1) * page_size : at * page_size], len(matches), at
+
     if flt.q and all(uses_trigram_index(k, indexed) for k in flt.search_keys()):
-        if dialect == "sqlite" and flt.has_only_search():
+        if total is not None:
+            pass
+        elif dialect == "sqlite" and flt.has_only_search():
             # Every asset has its row in the index (triggers keep them in step): count there alone.
             total = session.execute(
                 text(f"SELECT count(*) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts_key"),
@@ -265,11 +329,10 @@ def list_assets(session: Session, flt: AssetFilter, page: int = 1, page_size: in
             ).scalar_one()
         else:
             total = session.execute(flt.apply(select(func.count()).select_from(Asset), dialect, indexed)).scalar_one()
-        page = min(page, max(1, -(-total // page_size)))
         if total <= FEW_INDEXED_MATCHES:
             matches = session.execute(flt.apply(select(Asset.asset_number, Asset.id), dialect, indexed)).all()
-            ids = [m.id for m in sorted(matches)[(page - 1) * page_size : page * page_size]]
-            return _page_of(session, ids, total, page, page_size)
+            return few(matches)[0], total, clamp(total)
+        page = clamp(total)
         ids = list(
             session.execute(
                 flt.apply(select(Asset.id), dialect, indexed, walk=True)
@@ -278,18 +341,16 @@ def list_assets(session: Session, flt: AssetFilter, page: int = 1, page_size: in
                 .offset((page - 1) * page_size)
             ).scalars()
         )
-        return _page_of(session, ids, total, page, page_size)
-    if flt.q:
+        return ids, total, page
+    if flt.q and (total is None or total <= FEW_MATCHES):
         # Few matches: take them in one pass and sort them here (walking the number index would test
         # every row to find them). Many: count, then walk the index, which soon finds a page of them.
         matches = session.execute(flt.apply(select(Asset.asset_number, Asset.id), dialect).limit(FEW_MATCHES + 1)).all()
         if len(matches) <= FEW_MATCHES:
-            total = len(matches)
-            page = min(page, max(1, -(-total // page_size)))
-            ids = [m.id for m in sorted(matches)[(page - 1) * page_size : page * page_size]]
-            return _page_of(session, ids, total, page, page_size)
-    total = session.execute(flt.apply(select(func.count()).select_from(Asset), dialect)).scalar_one()
-    page = min(page, max(1, -(-total // page_size)))
+            return few(matches)
+    if total is None:
+        total = session.execute(flt.apply(select(func.count()).select_from(Asset), dialect)).scalar_one()
+    page = clamp(total)
     ids = list(
         session.execute(
             flt.apply(select(Asset.id), dialect)
@@ -298,7 +359,73 @@ def list_assets(session: Session, flt: AssetFilter, page: int = 1, page_size: in
             .offset((page - 1) * page_size)
         ).scalars()
     )
-    return _page_of(session, ids, total, page, page_size)
+    return ids, total, page
+
+
+# --- the pages a process has found --------------------------------------------------------------------
+
+MAX_CACHED_ENTRIES = 512
+MAX_CACHED_IDS = 200_000  # the ids held by one process's entries together (8 bytes each: 1.6 MB at most)
+
+
+class PageCache:
+    """Totals and ids of register pages found under one version token of the assets, least recently used
+    dropped first; bounded in entries and in the ids they hold together."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+        self._entries: OrderedDict[tuple, tuple[Any, int]] = OrderedDict()
+        self._ids = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> Any:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            self._entries.move_to_end(key)
+            return entry[0]
+
+    def put(self, key: tuple, value: Any, size: int) -> None:
+        if size > MAX_CACHED_IDS // 4:
+            return
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._ids -= old[1]
+            self._entries[key] = (value, size)
+            self._ids += size
+            while len(self._entries) > MAX_CACHED_ENTRIES or self._ids > MAX_CACHED_IDS:
+                _, (_, dropped) = self._entries.popitem(last=False)
+                self._ids -= dropped
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+_pages: weakref.WeakKeyDictionary[Engine, PageCache] = weakref.WeakKeyDictionary()
+_pages_lock = threading.Lock()
+
+
+def assets_token_query():
+    """The register's version token (migration 0018) as a scalar subquery."""
+    return select(AssetsVersion.token).where(AssetsVersion.id == 1).scalar_subquery()
+
+
+def _page_cache(session: Session, token: str) -> PageCache:
+    """This process's pages for the session's database, emptied when the assets' token has changed."""
+    engine = session.get_bind().engine
+    with _pages_lock:
+        cache = _pages.get(engine)
+        if cache is None or cache.token != token:
+            _pages[engine] = cache = PageCache(token)
+        return cache
+
+
+def _cache_key(flt: AssetFilter) -> tuple:
+    """What a page's matches depend on, besides the assets themselves (free dates are never kept)."""
+    keys = flt.search_keys() if flt.q else ()
+    return (bool(flt.q), keys, flt.category, flt.status, flt.department, flt.lendable, flt.without_disposed)
 
 
 def _page_of(session: Session, ids: list[int], total: int, page: int, page_size: int) -> Page:

@@ -9,7 +9,9 @@ its own (`BUILT_IN`); the supply officer adds the office's own groups, each addi
 
 from __future__ import annotations
 
+import weakref
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, DateTime, ForeignKey, Integer, select
 from sqlalchemy.orm import Mapped, mapped_column
@@ -99,19 +101,33 @@ def folded_built_in() -> tuple[tuple[str, ...], ...]:
 _BUILT_IN_FOLDED = folded_built_in()
 
 
-def groups(session: Session) -> list[tuple[str, ...]]:
+# The groups last read by this process, under the register's version token (migration 0018: its triggers
+# change it with every change to `search_synonyms` too).
+_GROUPS: weakref.WeakKeyDictionary[Any, tuple[str, list[tuple[str, ...]]]] = weakref.WeakKeyDictionary()
+
+
+def groups(session: Session, token: str | None = None) -> list[tuple[str, ...]]:
     """The groups a search uses: the built-in list and the office's own (a small table, read each time so
-    that an addition works at once in every worker)."""
+    that an addition works at once in every worker). `token`: the register's version token, read in this
+    transaction, which every change to the office's groups changes too (migration 0018): the groups read
+    under it are kept by the process and read again only once it has changed."""
+    engine = session.get_bind().engine
+    cached = _GROUPS.get(engine) if token is not None else None
+    if cached is not None and cached[0] == token:
+        return list(cached[1])
     own = session.execute(select(SearchSynonym.terms).order_by(SearchSynonym.id)).scalars().all()
-    return [*_BUILT_IN_FOLDED, *(tuple(t) for t in own)]
+    found = [*_BUILT_IN_FOLDED, *(tuple(t) for t in own)]
+    if token is not None:
+        _GROUPS[engine] = (token, found)
+    return list(found)
 
 
-def search_keys(session: Session, query: str) -> tuple[str, ...]:
+def search_keys(session: Session, query: str, token: str | None = None) -> tuple[str, ...]:
     """The folded keys a search for `query` looks for (the query first), through every synonym group."""
     key = search_key(query)
     if not key:
         return ()
-    return expand(key, groups(session))
+    return expand(key, groups(session, token))
 
 
 # --- the office's list -----------------------------------------------------------------------------

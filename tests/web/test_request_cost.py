@@ -34,7 +34,8 @@ NOISE = re.compile(r"^\s*(BEGIN|SAVEPOINT|RELEASE|ROLLBACK|COMMIT|PRAGMA)\b", re
 
 # statements per page, steady state (see the module's docstring for what is counted)
 BUDGETS = {
-    "register": 6,  # user+roles+settings version, count, ids of the page, its rows, reservations, unread
+    "register": 5,  # user+roles+settings version, the assets' version (the page's total and ids kept per
+    # process under it), the page's rows, reservations, unread
     "asset": 10,  # user…, asset, history (with its total), reservations, bookings (+ their lines and items),
     # unread, stock-take rounds, evidence attached
     "loan": 11,  # user…, loan (+ lines, items), demands, incidents, photos, clashes, drops, unread, evidence
