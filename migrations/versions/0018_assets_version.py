@@ -8,7 +8,9 @@ that rolled back or belongs to another database is never seen again by a process
 
 PostgreSQL: one statement-level trigger BEFORE the statement, so that a transaction takes the token's row
 lock before any asset row's (two writers of assets then wait for each other in one order, never in a
-cycle); SQLite serialises its writers anyway and runs the trigger per row.
+cycle); SQLite serialises its writers anyway and runs the trigger per row. The audit head's lock comes after
+the token's: `record` flushes what the transaction holds before it locks the head, and the services change their
+assets before their first entry (one that changed an asset after it would take the two locks the other way).
 
 Revision ID: 0018_assets_version
 Revises: 0017_settings_version
