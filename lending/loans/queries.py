@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any, overload
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, case, exists, func, or_, select
 from sqlalchemy.orm import aliased
 
 from core.dates import bangkok_today, parse_date
@@ -535,14 +536,18 @@ def unread_count(session: Session, user_id: int) -> int:
 
     A "waiting for your approval" about a request that is no longer waiting does not count: deciding marks
     them read (services._clear_waiting), and this keeps older ones from counting too."""
+    return session.execute(_unread_statement(), {"user_id": user_id}).scalar_one()
+
+
+@cache
+def _unread_statement():
+    """unread_count's statement, built once (every signed-in page counts): the user is a bound parameter."""
     decided = exists().where(Loan.id == Notification.loan_id, Loan.status != REQUESTED)
-    return session.execute(
-        select(func.count(Notification.id)).where(
-            Notification.user_id == user_id,
-            Notification.read_at.is_(None),
-            or_(Notification.kind != "request_waiting", ~decided),
-        )
-    ).scalar_one()
+    return select(func.count(Notification.id)).where(
+        Notification.user_id == bindparam("user_id"),
+        Notification.read_at.is_(None),
+        or_(Notification.kind != "request_waiting", ~decided),
+    )
 
 
 def notifications(session: Session, user_id: int, limit: int = 100) -> Sequence[Any]:
