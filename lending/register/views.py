@@ -83,16 +83,18 @@ def asset(asset_id: int):
     """One asset: details, photo, QR tag and status."""
     item = db.get_or_404(Asset, asset_id)
     today = bangkok_today()
+    user = actor()
+    manages = can_manage_assets(user)  # the forms are shown to those who manage assets only
     return render_template(
         "lending/register/asset.html",
         asset=item,
         tag_link=tag_url(item.tag),
-        status_form=StatusForm(version=item.version),
-        photo_form=PhotoForm(),
-        history=loan_queries.asset_loan_history(db.session, item.id, actor()),
+        status_form=StatusForm(version=item.version) if manages else None,
+        photo_form=PhotoForm() if manages else None,
+        history=loan_queries.asset_loan_history(db.session, item.id, user),
         borrowable=lendable(item),
         reserved=bookings.next_reservations(db.session, [item.id], today).get(item.id),
-        upcoming=bookings.upcoming_for_asset(db.session, actor(), item.id, today),
+        upcoming=bookings.upcoming_for_asset(db.session, user, item.id, today),
     )
 
 
