@@ -491,13 +491,10 @@ def drops_by_loan(session: Session, loan_ids: set[int | None]) -> dict[int, dict
 # --- an asset's loans ------------------------------------------------------------------------------
 
 
-def asset_loan_history(session: Session, asset_id: int, viewer: User | None, limit: int = 20) -> dict[str, Any]:
-    """The loans of one asset, newest first, with the item's condition on return.
-
-    People who may see every loan see them all; others see their own loans of it and the days on which
-    it is already held (dates only, no names), which is what they need to plan a request.
-    """
-    see_all = viewer is not None and viewer.can(LOANS_VIEW_ALL)
+@cache
+def _history_statement(see_all: bool, limit: int):
+    """asset_loan_history's statement for those who see every loan or only their own, built once (every
+    asset page asks): the asset and the borrower are bound parameters."""
     stmt = _with_borrower(
         select(
             Loan.id,
@@ -511,20 +508,37 @@ def asset_loan_history(session: Session, asset_id: int, viewer: User | None, lim
             LoanItem.returned_at,
             func.count().over().label("total"),  # how many in all, counted before the limit: one statement
         ).join(LoanItem, LoanItem.loan_id == Loan.id)
-    ).where(LoanItem.asset_id == asset_id)
+    ).where(LoanItem.asset_id == bindparam("asset_id"))
     if not see_all:
-        stmt = stmt.where(Loan.borrower_id == (viewer.id if viewer is not None else -1))
-    rows = session.execute(stmt.order_by(Loan.start_on.desc(), Loan.id.desc()).limit(limit)).all()
+        stmt = stmt.where(Loan.borrower_id == bindparam("borrower_id"))
+    return stmt.order_by(Loan.start_on.desc(), Loan.id.desc()).limit(limit)
+
+
+@cache
+def _held_statement(limit: int):
+    """The days on which an asset is held (for those who do not see every loan), built once."""
+    return (
+        select(Loan.start_on, Loan.due_on, Loan.status)
+        .join(LoanItem, LoanItem.loan_id == Loan.id)
+        .where(LoanItem.asset_id == bindparam("asset_id"), holds_assets(), LoanItem.condition.is_(None))
+        .order_by(Loan.start_on)
+        .limit(limit)
+    )
+
+
+def asset_loan_history(session: Session, asset_id: int, viewer: User | None, limit: int = 20) -> dict[str, Any]:
+    """The loans of one asset, newest first, with the item's condition on return.
+
+    People who may see every loan see them all; others see their own loans of it and the days on which
+    it is already held (dates only, no names), which is what they need to plan a request.
+    """
+    see_all = viewer is not None and viewer.can(LOANS_VIEW_ALL)
+    params = {"asset_id": asset_id, "borrower_id": viewer.id if viewer is not None else -1}
+    rows = session.execute(_history_statement(see_all, limit), params).all()
     total = rows[0].total if rows else 0
     held: Sequence[Any] = []
     if not see_all:
-        held = session.execute(
-            select(Loan.start_on, Loan.due_on, Loan.status)
-            .join(LoanItem, LoanItem.loan_id == Loan.id)
-            .where(LoanItem.asset_id == asset_id, holds_assets(), LoanItem.condition.is_(None))
-            .order_by(Loan.start_on)
-            .limit(limit)
-        ).all()
+        held = session.execute(_held_statement(limit), {"asset_id": asset_id}).all()
     return {"rows": rows, "total": total, "see_all": see_all, "held": held}
 
 
