@@ -48,7 +48,7 @@ from core.db import DomainError, db, install_sqlite_tuning
 from core.people import views as _core_views  # noqa: F401  (routes register on import)
 from core.people.services import get_settings
 from core.people.signin import load_session_user_and_settings
-from core.web import context, edge
+from core.web import context, edge, fragments
 from core.web import home as home_panels
 from core.web import job_views as _job_views  # noqa: F401  (routes register on import)
 from core.web.form_tokens import form_token_field
@@ -208,8 +208,15 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
                 g.agency = _Settings(get_settings(db.session, token if current else None))
             return g.agency
 
+        def nav_parts():
+            """The navigation bar's pieces for this page (templates/core/_nav.html), kept per key."""
+            user = current_user
+            held = user.held_permissions() if user.is_authenticated else None
+            return fragments.parts("core/_nav.html", held)
+
         return {
             "agency": agency,
+            "nav_parts": nav_parts,
             "role_label": lambda r: str(dict(role_choices()).get(r, r)),
             "form_token_field": form_token_field,
         }

@@ -57,6 +57,10 @@ class User(Audited, UserMixin, Model):
     def can(self, permission: str) -> bool:
         return self.active and permission in permissions_for(self.roles)
 
+    def held_permissions(self) -> frozenset[str]:
+        """Everything the user may do now: their roles' permissions; none while the account is inactive."""
+        return permissions_for(self.roles) if self.active else frozenset()
+
     @property
     def is_active(self) -> bool:  # Flask-Login
         return self.active

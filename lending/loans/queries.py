@@ -13,9 +13,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any, overload
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, bindparam, case, exists, func, or_, select
 from sqlalchemy.orm import aliased
 
 from core.dates import bangkok_today, parse_date
@@ -490,13 +491,10 @@ def drops_by_loan(session: Session, loan_ids: set[int | None]) -> dict[int, dict
 # --- an asset's loans ------------------------------------------------------------------------------
 
 
-def asset_loan_history(session: Session, asset_id: int, viewer: User | None, limit: int = 20) -> dict[str, Any]:
-    """The loans of one asset, newest first, with the item's condition on return.
-
-    People who may see every loan see them all; others see their own loans of it and the days on which
-    it is already held (dates only, no names), which is what they need to plan a request.
-    """
-    see_all = viewer is not None and viewer.can(LOANS_VIEW_ALL)
+@cache
+def _history_statement(see_all: bool, limit: int):
+    """asset_loan_history's statement for those who see every loan or only their own, built once (every
+    asset page asks): the asset and the borrower are bound parameters."""
     stmt = _with_borrower(
         select(
             Loan.id,
@@ -510,20 +508,37 @@ def asset_loan_history(session: Session, asset_id: int, viewer: User | None, lim
             LoanItem.returned_at,
             func.count().over().label("total"),  # how many in all, counted before the limit: one statement
         ).join(LoanItem, LoanItem.loan_id == Loan.id)
-    ).where(LoanItem.asset_id == asset_id)
+    ).where(LoanItem.asset_id == bindparam("asset_id"))
     if not see_all:
-        stmt = stmt.where(Loan.borrower_id == (viewer.id if viewer is not None else -1))
-    rows = session.execute(stmt.order_by(Loan.start_on.desc(), Loan.id.desc()).limit(limit)).all()
+        stmt = stmt.where(Loan.borrower_id == bindparam("borrower_id"))
+    return stmt.order_by(Loan.start_on.desc(), Loan.id.desc()).limit(limit)
+
+
+@cache
+def _held_statement(limit: int):
+    """The days on which an asset is held (for those who do not see every loan), built once."""
+    return (
+        select(Loan.start_on, Loan.due_on, Loan.status)
+        .join(LoanItem, LoanItem.loan_id == Loan.id)
+        .where(LoanItem.asset_id == bindparam("asset_id"), holds_assets(), LoanItem.condition.is_(None))
+        .order_by(Loan.start_on)
+        .limit(limit)
+    )
+
+
+def asset_loan_history(session: Session, asset_id: int, viewer: User | None, limit: int = 20) -> dict[str, Any]:
+    """The loans of one asset, newest first, with the item's condition on return.
+
+    People who may see every loan see them all; others see their own loans of it and the days on which
+    it is already held (dates only, no names), which is what they need to plan a request.
+    """
+    see_all = viewer is not None and viewer.can(LOANS_VIEW_ALL)
+    params = {"asset_id": asset_id, "borrower_id": viewer.id if viewer is not None else -1}
+    rows = session.execute(_history_statement(see_all, limit), params).all()
     total = rows[0].total if rows else 0
     held: Sequence[Any] = []
     if not see_all:
-        held = session.execute(
-            select(Loan.start_on, Loan.due_on, Loan.status)
-            .join(LoanItem, LoanItem.loan_id == Loan.id)
-            .where(LoanItem.asset_id == asset_id, holds_assets(), LoanItem.condition.is_(None))
-            .order_by(Loan.start_on)
-            .limit(limit)
-        ).all()
+        held = session.execute(_held_statement(limit), {"asset_id": asset_id}).all()
     return {"rows": rows, "total": total, "see_all": see_all, "held": held}
 
 
@@ -535,14 +550,18 @@ def unread_count(session: Session, user_id: int) -> int:
 
     A "waiting for your approval" about a request that is no longer waiting does not count: deciding marks
     them read (services._clear_waiting), and this keeps older ones from counting too."""
+    return session.execute(_unread_statement(), {"user_id": user_id}).scalar_one()
+
+
+@cache
+def _unread_statement():
+    """unread_count's statement, built once (every signed-in page counts): the user is a bound parameter."""
     decided = exists().where(Loan.id == Notification.loan_id, Loan.status != REQUESTED)
-    return session.execute(
-        select(func.count(Notification.id)).where(
-            Notification.user_id == user_id,
-            Notification.read_at.is_(None),
-            or_(Notification.kind != "request_waiting", ~decided),
-        )
-    ).scalar_one()
+    return select(func.count(Notification.id)).where(
+        Notification.user_id == bindparam("user_id"),
+        Notification.read_at.is_(None),
+        or_(Notification.kind != "request_waiting", ~decided),
+    )
 
 
 def notifications(session: Session, user_id: int, limit: int = 100) -> Sequence[Any]:

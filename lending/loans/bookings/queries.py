@@ -17,9 +17,10 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select
+from sqlalchemy import and_, bindparam, exists, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from core.db import Session
@@ -78,22 +79,29 @@ class Reservation:
     more: int = 0  # further bookings after this one
 
 
+@cache
+def _next_reservations_statement():
+    """next_reservations' statement, built once (the register and every asset page ask): the assets and
+    the day are bound parameters."""
+    return (
+        select(LoanItem.asset_id, Loan.start_on, Loan.due_on, Loan.status)
+        .join(Loan, Loan.id == LoanItem.loan_id)
+        .where(
+            LoanItem.asset_id.in_(bindparam("asset_ids", expanding=True)),
+            LoanItem.condition.is_(None),
+            holds_assets(),
+            Loan.status != CHECKED_OUT,
+            Loan.due_on >= bindparam("today"),
+        )
+        .order_by(LoanItem.asset_id, Loan.start_on, Loan.id)
+    )
+
+
 def next_reservations(session: Session, asset_ids: list[int], today: date) -> dict[int, Reservation]:
     """For each asset of a page, its next booking not yet handed over (today's included), if any."""
     if not asset_ids:
         return {}
-    rows = session.execute(
-        select(LoanItem.asset_id, Loan.start_on, Loan.due_on, Loan.status)
-        .join(Loan, Loan.id == LoanItem.loan_id)
-        .where(
-            LoanItem.asset_id.in_(asset_ids),
-            LoanItem.condition.is_(None),
-            holds_assets(),
-            Loan.status != CHECKED_OUT,
-            Loan.due_on >= today,
-        )
-        .order_by(LoanItem.asset_id, Loan.start_on, Loan.id)
-    ).all()
+    rows = session.execute(_next_reservations_statement(), {"asset_ids": list(asset_ids), "today": today}).all()
     grouped: dict[int, list[Any]] = defaultdict(list)
     for r in rows:
         grouped[r.asset_id].append(r)
