@@ -23,12 +23,10 @@ import time
 URLS = ("/assets", "/assets?q=เต็นท์", "/assets/1", "/loans/queue", "/e-service")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--profile", nargs="?", const="/assets", default=None, metavar="URL")
-    parser.add_argument("--sort", default="cumulative", help="the profile's order (cumulative, tottime)")
-    args = parser.parse_args()
-    folder = tempfile.mkdtemp(prefix="khruphan-pages-")
+def signed_in_client(prefix: str):
+    """A test client of this checkout's app (the working directory's `wsgi`) on a fresh demo instance in a
+    temporary folder, signed in as a supply officer of its own."""
+    folder = tempfile.mkdtemp(prefix=prefix)
     os.environ.update(
         DATABASE_URL=f"sqlite:///{folder}/pages.sqlite3",
         EVIDENCE_DIR=f"{folder}/files",
@@ -55,6 +53,15 @@ def main() -> None:
     app.config["WTF_CSRF_ENABLED"] = False
     client = app.test_client()
     assert client.post("/login", data={"username": "bench", "password": password}).status_code == 302
+    return client
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--profile", nargs="?", const="/assets", default=None, metavar="URL")
+    parser.add_argument("--sort", default="cumulative", help="the profile's order (cumulative, tottime)")
+    args = parser.parse_args()
+    client = signed_in_client("khruphan-pages-")
     for url in URLS:
         for _ in range(20):
             client.get(url)

@@ -13,12 +13,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import secrets
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -27,33 +24,10 @@ URLS = ("/assets", "/assets/1", "/loans/queue", "/e-service")
 
 def serve() -> None:
     """The child: build the demo instance, sign in, then answer "URL N" lines with N GETs' times."""
-    folder = tempfile.mkdtemp(prefix="khruphan-turns-")
-    os.environ.update(
-        DATABASE_URL=f"sqlite:///{folder}/pages.sqlite3",
-        EVIDENCE_DIR=f"{folder}/files",
-        JOBS_DB=f"{folder}/jobs.sqlite3",
-        AUDIT_CHECKPOINT_LOG=f"{folder}/checkpoints.jsonl",
-        SECRET_KEY=secrets.token_hex(32),
-    )
-    env = dict(os.environ, PYTHONPATH=".")
-    flask = [sys.executable, "-m", "flask", "--app", "wsgi"]
-    password = secrets.token_urlsafe(16)
-    subprocess.run([*flask, "db", "upgrade"], env=env, check=True, capture_output=True)
-    subprocess.run([*flask, "demo", "load"], env=env, check=True, capture_output=True)
-    subprocess.run(
-        [*flask, "users", "create", "bench", "--name", "Bench Officer", "--role", "supply_officer", "--password-stdin"],
-        env=env,
-        check=True,
-        capture_output=True,
-        input=f"{password}\n".encode(),
-    )
-    sys.path.insert(0, ".")
-    from wsgi import create_app
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from pages_inprocess import signed_in_client
 
-    app = create_app()
-    app.config["WTF_CSRF_ENABLED"] = False
-    client = app.test_client()
-    assert client.post("/login", data={"username": "bench", "password": password}).status_code == 302
+    client = signed_in_client("khruphan-turns-")
     print("ready", flush=True)
     for line in sys.stdin:
         url, n = line.rsplit(" ", 1)

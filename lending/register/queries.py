@@ -319,15 +319,13 @@ def find_page(
         return every[(at - 1) * page_size : at * page_size], len(matches), at
 
     if flt.q and all(uses_trigram_index(k, indexed) for k in flt.search_keys()):
-        if total is not None:
-            pass
-        elif dialect == "sqlite" and flt.has_only_search():
+        if total is None and dialect == "sqlite" and flt.has_only_search():
             # Every asset has its row in the index (triggers keep them in step): count there alone.
             total = session.execute(
                 text(f"SELECT count(*) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :fts_key"),
                 {"fts_key": fts_query(flt.search_keys())},
             ).scalar_one()
-        else:
+        elif total is None:
             total = session.execute(flt.apply(select(func.count()).select_from(Asset), dialect, indexed)).scalar_one()
         if total <= FEW_INDEXED_MATCHES:
             matches = session.execute(flt.apply(select(Asset.asset_number, Asset.id), dialect, indexed)).all()
