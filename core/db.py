@@ -168,13 +168,20 @@ def write(session: Session) -> Iterator[OrmSession]:
     run in a new transaction of their own that is left open, as they would be outside it.
     """
     plain = session() if isinstance(session, scoped_session) else session
+    outer = plain.info.get("kp_unit_of_work")
+    if outer is not None and outer.is_active:
+        # begin_write would end the open transaction: the outer block's changes would be lost unseen
+        raise RuntimeError("a unit of work was started inside another one that has not committed")
     begin_write(plain)
     transaction = plain.get_transaction()
+    plain.info["kp_unit_of_work"] = transaction
     try:
         yield plain
     except BaseException:
         plain.rollback()
         raise
+    finally:
+        plain.info.pop("kp_unit_of_work", None)
     if transaction is not None and transaction.is_active:
         plain.rollback()
 

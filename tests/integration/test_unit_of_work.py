@@ -70,3 +70,22 @@ def test_a_commit_that_fails_leaves_the_session_ready_for_the_next_request(sessi
         s.add(row(key + "-next", "next"))
         s.commit()
     assert (value_of(session, key), value_of(session, key + "-next")) == ("first", "next")
+
+
+def test_a_unit_of_work_inside_an_open_one_is_refused_and_the_outer_change_is_kept_from_it(session):
+    key = unique("uow")
+    with pytest.raises(RuntimeError), write(session) as s:
+        s.add(row(key, "outer"))
+        s.flush()
+        with write(session):  # would have rolled the outer block's flushed row back without a word
+            pass
+
+    assert value_of(session, key) is None  # the outer block raised, so it wrote nothing either
+
+    with write(session) as s:  # after a commit, a second unit of work in the same block is fine
+        s.add(row(key, "first"))
+        s.commit()
+        with write(session) as again:
+            again.add(row(key + "-second", "second"))
+            again.commit()
+    assert (value_of(session, key), value_of(session, key + "-second")) == ("first", "second")
